@@ -1,0 +1,297 @@
+//! Listing committed segments (from manifests only) and checking their parts.
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use datafusion::parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
+use futures::{StreamExt, TryStreamExt};
+use object_store::path::Path;
+use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
+
+use super::layout::{MANIFEST_FILE, log_dir, logs_dir, parse_path, validate_component};
+use super::manifest::{PartManifest, SegmentManifest};
+use super::part_reader::PartReader;
+use super::range::TimeRange;
+use super::store::CacheRoot;
+use crate::error::{Error, Result};
+
+const TARGET: &str = "datafusion_rapid7::cache";
+
+/// One committed segment, as its manifest describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentInfo {
+    dir: Path,
+    location: String,
+    manifest: SegmentManifest,
+}
+
+/// One Parquet part of a committed segment, ready to become a DataFusion
+/// `PartitionedFile` (paths are relative to the store root).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartInfo {
+    /// Path of the part in the store.
+    pub path: Path,
+    /// Size in bytes.
+    pub size_bytes: u64,
+    /// Number of rows.
+    pub rows: u64,
+    /// Smallest `timestamp`, epoch ms.
+    pub min_timestamp_ms: Option<i64>,
+    /// Largest `timestamp`, epoch ms.
+    pub max_timestamp_ms: Option<i64>,
+    /// Commit time of the segment, epoch ms. Parts are immutable, so this is
+    /// a stable `last_modified` for metadata caches.
+    pub committed_at_ms: i64,
+}
+
+impl PartInfo {
+    /// The part as an [`ObjectMeta`] (for `PartitionedFile::new_from_meta`).
+    pub fn object_meta(&self) -> ObjectMeta {
+        let millis = u64::try_from(self.committed_at_ms).unwrap_or(0);
+        ObjectMeta {
+            location: self.path.clone(),
+            last_modified: (UNIX_EPOCH + Duration::from_millis(millis)).into(),
+            size: self.size_bytes,
+            e_tag: None,
+            version: None,
+        }
+    }
+}
+
+impl SegmentInfo {
+    pub(crate) fn new(root: &CacheRoot, dir: Path, manifest: SegmentManifest) -> Self {
+        SegmentInfo {
+            location: root.display_path(&dir),
+            dir,
+            manifest,
+        }
+    }
+
+    /// The log id.
+    pub fn log_id(&self) -> &str {
+        &self.manifest.log_id
+    }
+
+    /// The range this segment holds every event of.
+    pub fn range(&self) -> TimeRange {
+        self.manifest.range
+    }
+
+    /// Total rows.
+    pub fn row_count(&self) -> u64 {
+        self.manifest.row_count
+    }
+
+    /// Total bytes over the parts.
+    pub fn size_bytes(&self) -> u64 {
+        self.manifest.size_bytes()
+    }
+
+    /// The segment directory in the store.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Human-readable location (URL or local path) for messages.
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    /// The manifest.
+    pub fn manifest(&self) -> &SegmentManifest {
+        &self.manifest
+    }
+
+    /// The parts, in write order.
+    pub fn parts(&self) -> Vec<PartInfo> {
+        self.manifest
+            .parts
+            .iter()
+            .map(|p| PartInfo {
+                path: self.part_path(p),
+                size_bytes: p.size_bytes,
+                rows: p.rows,
+                min_timestamp_ms: p.min_timestamp_ms,
+                max_timestamp_ms: p.max_timestamp_ms,
+                committed_at_ms: self.manifest.created_at_ms,
+            })
+            .collect()
+    }
+
+    pub(crate) fn part_path(&self, part: &PartManifest) -> Path {
+        self.dir.clone().join(part.name.as_str())
+    }
+
+    pub(crate) fn corrupt(&self, message: String) -> Error {
+        corrupt(&self.location, message)
+    }
+}
+
+/// Log `cache_read_failed` and build the error that names the segment.
+pub(crate) fn corrupt(segment: &str, message: String) -> Error {
+    tracing::error!(target: TARGET, segment, reason = %message, "cache_read_failed");
+    Error::CorruptSegment {
+        segment: segment.to_string(),
+        message,
+    }
+}
+
+/// The log ids that have a directory in the cache.
+pub(crate) async fn list_logs(root: &CacheRoot) -> Result<Vec<String>> {
+    let dir = logs_dir(root.prefix());
+    let listing = root
+        .store()
+        .list_with_delimiter(Some(&dir))
+        .await
+        .map_err(|source| Error::ObjectStore {
+            path: root.display_path(&dir),
+            source,
+        })?;
+    let mut logs: Vec<String> = listing
+        .common_prefixes
+        .iter()
+        .filter_map(|p| p.filename().map(str::to_string))
+        .filter(|name| validate_component(name).is_ok())
+        .collect();
+    logs.sort();
+    Ok(logs)
+}
+
+/// Every manifest of a log, each loaded and checked on its own, with the
+/// range its path names, sorted by range. A manifest that vanished between list and read (dropped or
+/// compacted meanwhile) is skipped.
+pub(crate) async fn scan_log(
+    root: &CacheRoot,
+    log_id: &str,
+    concurrency: usize,
+) -> Result<Vec<(TimeRange, Result<SegmentInfo>)>> {
+    let dir = log_dir(root.prefix(), log_id)?;
+    let objects: Vec<ObjectMeta> =
+        root.store()
+            .list(Some(&dir))
+            .try_collect()
+            .await
+            .map_err(|source| Error::ObjectStore {
+                path: root.display_path(&dir),
+                source,
+            })?;
+    let manifests: Vec<(Path, TimeRange)> = objects
+        .into_iter()
+        .filter_map(|o| {
+            let parsed = parse_path(root.prefix(), &o.location)?;
+            (parsed.file == MANIFEST_FILE && parsed.log_id == log_id)
+                .then_some((o.location, parsed.range))
+        })
+        .collect();
+    let mut loaded: Vec<(TimeRange, Result<SegmentInfo>)> = futures::stream::iter(manifests)
+        .map(
+            |(path, range)| async move { (range, load_manifest(root, log_id, &path, range).await) },
+        )
+        .buffer_unordered(concurrency.max(1))
+        .filter_map(|(range, r)| async move {
+            match r {
+                Ok(None) => None,
+                Ok(Some(info)) => Some((range, Ok(info))),
+                Err(e) => Some((range, Err(e))),
+            }
+        })
+        .collect()
+        .await;
+    loaded.sort_by_key(|(range, _)| *range);
+    Ok(loaded)
+}
+
+async fn load_manifest(
+    root: &CacheRoot,
+    log_id: &str,
+    path: &Path,
+    range: TimeRange,
+) -> Result<Option<SegmentInfo>> {
+    let dir = Path::from_iter(path.parts().take(path.parts().count() - 1));
+    let location = root.display_path(&dir);
+    let bytes = match root.store().get(path).await {
+        Ok(get) => get.bytes().await,
+        Err(e) => Err(e),
+    };
+    let bytes = match bytes {
+        Ok(b) => b,
+        Err(object_store::Error::NotFound { .. }) => return Ok(None),
+        Err(source) => {
+            return Err(Error::ObjectStore {
+                path: root.display_path(path),
+                source,
+            });
+        }
+    };
+    let manifest: SegmentManifest = serde_json::from_slice(&bytes)
+        .map_err(|e| corrupt(&location, format!("{MANIFEST_FILE} does not parse: {e}")))?;
+    manifest
+        .check(log_id, range)
+        .map_err(|message| corrupt(&location, message))?;
+    Ok(Some(SegmentInfo::new(root, dir, manifest)))
+}
+
+/// Cheap check of one part: it exists, has the manifest's size, its footer is
+/// Parquet and it holds the manifest's row count.
+pub(crate) async fn check_part(
+    root: &CacheRoot,
+    seg: &SegmentInfo,
+    part: &PartManifest,
+) -> Result<()> {
+    let path = seg.part_path(part);
+    let meta = match root.store().head(&path).await {
+        Ok(m) => m,
+        Err(object_store::Error::NotFound { .. }) => {
+            return Err(seg.corrupt(format!("part {} is missing", part.name)));
+        }
+        Err(source) => {
+            return Err(Error::ObjectStore {
+                path: root.display_path(&path),
+                source,
+            });
+        }
+    };
+    if meta.size != part.size_bytes {
+        return Err(seg.corrupt(format!(
+            "part {} is truncated or altered: {} bytes, the manifest says {}",
+            part.name, meta.size, part.size_bytes
+        )));
+    }
+    let mut reader = PartReader::new(std::sync::Arc::clone(root.store()), path, meta.size);
+    let md = ArrowReaderMetadata::load_async(&mut reader, ArrowReaderOptions::new())
+        .await
+        .map_err(|e| {
+            seg.corrupt(format!(
+                "part {} is not a readable Parquet file: {e}",
+                part.name
+            ))
+        })?;
+    let rows = md.metadata().file_metadata().num_rows();
+    if u64::try_from(rows).ok() != Some(part.rows) {
+        return Err(seg.corrupt(format!(
+            "part {} holds {rows} rows, the manifest says {}",
+            part.name, part.rows
+        )));
+    }
+    Ok(())
+}
+
+/// [`check_part`] for every part of every segment, `concurrency` at a time.
+pub(crate) async fn check_segments(
+    root: &CacheRoot,
+    segments: &[&SegmentInfo],
+    concurrency: usize,
+) -> Result<()> {
+    // The futures are built first: a stream of closures over borrowed
+    // segments held across the await would make the caller's future not
+    // `Send` for every lifetime (rust-lang/rust#102211).
+    let mut checks = Vec::new();
+    for seg in segments {
+        for part in &seg.manifest.parts {
+            checks.push(check_part(root, seg, part));
+        }
+    }
+    futures::stream::iter(checks)
+        .buffer_unordered(concurrency.max(1))
+        .try_collect::<()>()
+        .await
+}

@@ -1,0 +1,181 @@
+//! Where things live under the cache root, and the validation that keeps every
+//! path inside it.
+//!
+//! ```text
+//! {prefix}/logs/{log_id}/from={start_ms}/to={end_ms}/part-{writer}-{NNNNN}.parquet
+//! {prefix}/logs/{log_id}/from={start_ms}/to={end_ms}/_SEGMENT.json
+//! ```
+//!
+//! `{writer}` is a short random token of the writer attempt (8 hex digits):
+//! two writers racing on the same range never write the same part name, so the
+//! loser cannot clobber the winner's data. Readers never glob for parts: the
+//! manifest lists them.
+
+use object_store::path::Path;
+
+use super::range::TimeRange;
+use crate::error::{Error, Result};
+
+/// Directory directly under the prefix that holds one directory per log.
+pub const LOGS_DIR: &str = "logs";
+
+/// File name of a segment's manifest, the commit marker.
+pub const MANIFEST_FILE: &str = "_SEGMENT.json";
+
+/// Longest accepted path component.
+pub(crate) const MAX_COMPONENT_LEN: usize = 200;
+
+/// Check that `component` is a safe single path component: non-empty, not `.`
+/// or `..`, no separator, no NUL, no leading dot, at most 200 bytes of
+/// `[A-Za-z0-9._-]`.
+///
+/// Rapid7 log ids are UUIDs; anything that could name another directory is
+/// refused with [`Error::UnsafePath`].
+pub fn validate_component(component: &str) -> Result<()> {
+    let refuse = |reason: &'static str| {
+        Err(Error::UnsafePath {
+            component: component.to_string(),
+            reason,
+        })
+    };
+    if component.is_empty() {
+        return refuse("empty");
+    }
+    if component == "." || component == ".." {
+        return refuse("relative path component");
+    }
+    if component.contains(['/', '\\']) {
+        return refuse("contains a path separator");
+    }
+    if component.contains('\0') {
+        return refuse("contains NUL");
+    }
+    if component.starts_with('.') {
+        return refuse("starts with a dot");
+    }
+    if component.len() > MAX_COMPONENT_LEN {
+        return refuse("longer than 200 bytes");
+    }
+    if !component
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    {
+        return refuse("only ASCII letters, digits, '.', '_' and '-' are allowed");
+    }
+    Ok(())
+}
+
+/// `{prefix}/logs`.
+pub(crate) fn logs_dir(prefix: &Path) -> Path {
+    prefix.clone().join(LOGS_DIR)
+}
+
+/// `{prefix}/logs/{log_id}`; the log id is validated.
+pub(crate) fn log_dir(prefix: &Path, log_id: &str) -> Result<Path> {
+    validate_component(log_id)?;
+    Ok(logs_dir(prefix).join(log_id))
+}
+
+/// `{prefix}/logs/{log_id}/from={start}/to={end}`.
+pub(crate) fn segment_dir(prefix: &Path, log_id: &str, range: TimeRange) -> Result<Path> {
+    Ok(log_dir(prefix, log_id)?
+        .join(format!("from={}", range.start()))
+        .join(format!("to={}", range.end())))
+}
+
+/// The manifest path of a segment directory.
+pub(crate) fn manifest_path(segment_dir: &Path) -> Path {
+    segment_dir.clone().join(MANIFEST_FILE)
+}
+
+/// `part-{writer}-{index:05}.parquet`.
+pub(crate) fn part_name(writer: &str, index: u32) -> String {
+    format!("part-{writer}-{index:05}.parquet")
+}
+
+/// The writer token of a part file name, if the name is one of ours.
+pub(crate) fn part_writer(name: &str) -> Option<&str> {
+    let stem = name.strip_prefix("part-")?.strip_suffix(".parquet")?;
+    let (writer, index) = stem.rsplit_once('-')?;
+    (!writer.is_empty() && !index.is_empty() && index.bytes().all(|b| b.is_ascii_digit()))
+        .then_some(writer)
+}
+
+/// A path under `{prefix}/logs/`, taken apart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ParsedPath {
+    /// The log id.
+    pub(crate) log_id: String,
+    /// The segment range.
+    pub(crate) range: TimeRange,
+    /// The file name inside the segment directory.
+    pub(crate) file: String,
+}
+
+/// Parse `{prefix}/logs/{log_id}/from={s}/to={e}/{file}`; `None` for any
+/// other shape (foreign files are left alone).
+pub(crate) fn parse_path(prefix: &Path, path: &Path) -> Option<ParsedPath> {
+    let rest: Vec<_> = path.prefix_match(&logs_dir(prefix))?.collect();
+    let [log_id, from, to, file] = rest.as_slice() else {
+        return None;
+    };
+    let log_id = log_id.as_ref();
+    validate_component(log_id).ok()?;
+    let start = from.as_ref().strip_prefix("from=")?.parse().ok()?;
+    let end = to.as_ref().strip_prefix("to=")?.parse().ok()?;
+    Some(ParsedPath {
+        log_id: log_id.to_string(),
+        range: TimeRange::new(start, end).ok()?,
+        file: file.as_ref().to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_traversal() {
+        for bad in [
+            "", ".", "..", "../x", "a/b", "a\\b", "/", "\\", "a\0b", ".hidden", "a b", "é",
+        ] {
+            assert!(
+                matches!(validate_component(bad), Err(Error::UnsafePath { .. })),
+                "{bad:?}"
+            );
+        }
+        assert!(validate_component(&"a".repeat(201)).is_err());
+        for good in ["0b6d1bb9-6f5a-4a3b-9f3e-1d2c3b4a5f60", "Firewall_1", "a.b"] {
+            validate_component(good).unwrap();
+        }
+    }
+
+    #[test]
+    fn layout_round_trips() {
+        let prefix = Path::from("cache/root");
+        let range = TimeRange::new(-5, 1_770_681_600_000).unwrap();
+        let dir = segment_dir(&prefix, "abc-1", range).unwrap();
+        assert_eq!(
+            dir.as_ref(),
+            "cache/root/logs/abc-1/from=-5/to=1770681600000"
+        );
+        let part = dir.clone().join(part_name("1a2b3c4d", 7));
+        assert_eq!(
+            part.as_ref(),
+            "cache/root/logs/abc-1/from=-5/to=1770681600000/part-1a2b3c4d-00007.parquet"
+        );
+        let parsed = parse_path(&prefix, &part).unwrap();
+        assert_eq!(parsed.log_id, "abc-1");
+        assert_eq!(parsed.range, range);
+        assert_eq!(part_writer(&parsed.file), Some("1a2b3c4d"));
+        assert_eq!(
+            parse_path(&prefix, &manifest_path(&dir)).unwrap().file,
+            MANIFEST_FILE
+        );
+        assert!(parse_path(&prefix, &Path::from("cache/root/logs/x/from=2/to=1/f")).is_none());
+        assert!(parse_path(&prefix, &Path::from("cache/root/other/x")).is_none());
+        assert!(parse_path(&Path::default(), &Path::from("logs/x/from=1/to=2/f")).is_some());
+        assert_eq!(part_writer("part-00001.parquet"), None);
+        assert_eq!(part_writer("_SEGMENT.json"), None);
+    }
+}

@@ -1,0 +1,207 @@
+//! Read planning: which committed segments serve a request, and which
+//! sub-range each one is responsible for.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use datafusion::arrow::array::{AsArray, BooleanArray, RecordBatch};
+use datafusion::arrow::compute::filter_record_batch;
+use datafusion::arrow::datatypes::TimestampMillisecondType;
+use datafusion::parquet::arrow::async_reader::ParquetRecordBatchStreamBuilder;
+use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
+
+use super::index::{PartInfo, SegmentInfo, check_segments, scan_log};
+use super::part_reader::PartReader;
+use super::range::{Coverage, CoverageKind, TimeRange, assign_responsibility, plan_coverage};
+use super::store::CacheRoot;
+use crate::error::Result;
+
+const TARGET: &str = "datafusion_rapid7::cache";
+
+/// A committed segment chosen to serve part of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedSegment {
+    /// The segment.
+    pub segment: SegmentInfo,
+    /// The instants this segment alone serves: read only rows with
+    /// `responsible.start() <= timestamp < responsible.end()` from it.
+    pub responsible: TimeRange,
+}
+
+impl PlannedSegment {
+    /// Whether the responsible range is the segment's whole range (then no
+    /// row filter beyond the query's own is needed).
+    pub fn is_whole(&self) -> bool {
+        self.responsible == self.segment.range()
+    }
+
+    /// The parts that can hold rows of the responsible range.
+    pub fn parts(&self) -> Vec<PartInfo> {
+        self.segment
+            .parts()
+            .into_iter()
+            .filter(|p| match (p.min_timestamp_ms, p.max_timestamp_ms) {
+                (Some(lo), Some(hi)) => {
+                    lo < self.responsible.end() && self.responsible.start() <= hi
+                }
+                _ => false,
+            })
+            .collect()
+    }
+}
+
+/// How one request for one log is served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadPlan {
+    /// The log.
+    pub log_id: String,
+    /// Cached and missing ranges of the request, and hit/partial/miss.
+    pub coverage: Coverage,
+    /// Segments to read, sorted by responsible range; their responsible
+    /// ranges are disjoint and together equal `coverage.cached`.
+    pub segments: Vec<PlannedSegment>,
+}
+
+impl ReadPlan {
+    /// A plan with nothing cached (bypass mode).
+    pub(crate) fn miss(log_id: &str, request: TimeRange) -> Self {
+        ReadPlan {
+            log_id: log_id.to_string(),
+            coverage: plan_coverage(request, &[]),
+            segments: Vec::new(),
+        }
+    }
+}
+
+pub(crate) async fn plan_read(
+    root: &CacheRoot,
+    log_id: &str,
+    request: TimeRange,
+    verify: bool,
+    concurrency: usize,
+) -> Result<ReadPlan> {
+    let started = Instant::now();
+    tracing::info!(
+        target: TARGET,
+        log_id,
+        start_ms = request.start(),
+        end_ms = request.end(),
+        "cache_scan_start"
+    );
+    let segments: Vec<SegmentInfo> = scan_log(root, log_id, concurrency)
+        .await?
+        .into_iter()
+        .filter(|(range, _)| range.overlaps(&request))
+        .map(|(_, r)| r)
+        .collect::<Result<_>>()?;
+    let ranges: Vec<TimeRange> = segments.iter().map(SegmentInfo::range).collect();
+    let owners = assign_responsibility(request, &ranges);
+    let mut planned: Vec<PlannedSegment> = segments
+        .into_iter()
+        .zip(owners)
+        .filter_map(|(segment, own)| {
+            own.map(|responsible| PlannedSegment {
+                segment,
+                responsible,
+            })
+        })
+        .collect();
+    planned.sort_by_key(|p| p.responsible);
+    if verify {
+        let segs: Vec<&SegmentInfo> = planned.iter().map(|p| &p.segment).collect();
+        check_segments(root, &segs, concurrency).await?;
+    }
+    let coverage = plan_coverage(request, &ranges);
+    tracing::info!(
+        target: TARGET,
+        log_id,
+        segments = planned.len(),
+        parts = planned.iter().map(|p| p.segment.manifest().parts.len()).sum::<usize>(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "cache_scan_complete"
+    );
+    tracing::info!(
+        target: TARGET,
+        log_id,
+        requested = %request,
+        cached = ?coverage.cached,
+        missing = ?coverage.missing,
+        "cache_coverage_planned"
+    );
+    let cached_ms: u64 = coverage.cached.iter().map(TimeRange::len_ms).sum();
+    let missing_ms: u64 = coverage.missing.iter().map(TimeRange::len_ms).sum();
+    match coverage.kind {
+        CoverageKind::Hit => {
+            tracing::info!(target: TARGET, log_id, segments = planned.len(), cached_ms, "cache_hit")
+        }
+        CoverageKind::Partial => tracing::info!(
+            target: TARGET,
+            log_id,
+            segments = planned.len(),
+            cached_ms,
+            missing_ms,
+            missing_ranges = coverage.missing.len(),
+            "cache_partial"
+        ),
+        CoverageKind::Miss => tracing::info!(target: TARGET, log_id, missing_ms, "cache_miss"),
+    }
+    Ok(ReadPlan {
+        log_id: log_id.to_string(),
+        coverage,
+        segments: planned,
+    })
+}
+
+/// Stream the rows of `seg` with timestamps in `range`, part by part. Parts
+/// that cannot be decoded give [`crate::Error::CorruptSegment`].
+pub(crate) fn read_segment(
+    root: &CacheRoot,
+    seg: &SegmentInfo,
+    range: TimeRange,
+) -> BoxStream<'static, Result<RecordBatch>> {
+    let store = Arc::clone(root.store());
+    let seg = seg.clone();
+    let parts: Vec<PartInfo> = seg
+        .parts()
+        .into_iter()
+        .filter(|p| match (p.min_timestamp_ms, p.max_timestamp_ms) {
+            (Some(lo), Some(hi)) => lo < range.end() && range.start() <= hi,
+            _ => false,
+        })
+        .collect();
+    futures::stream::iter(parts)
+        .then(move |part| {
+            let store = Arc::clone(&store);
+            let seg = seg.clone();
+            async move {
+                let name = part.path.filename().unwrap_or_default().to_string();
+                let reader = PartReader::new(store, part.path, part.size_bytes);
+                let seg2 = seg.clone();
+                let name2 = name.clone();
+                let stream = ParquetRecordBatchStreamBuilder::new(reader)
+                    .await
+                    .and_then(|b| b.build())
+                    .map_err(|e| seg.corrupt(format!("part {name} cannot be read: {e}")))?;
+                Ok::<_, crate::Error>(stream.map(move |batch| {
+                    let batch = batch
+                        .map_err(|e| seg2.corrupt(format!("part {name2} cannot be read: {e}")))?;
+                    clamp(batch, range)
+                }))
+            }
+        })
+        .try_flatten()
+        .boxed()
+}
+
+fn clamp(batch: RecordBatch, range: TimeRange) -> Result<RecordBatch> {
+    let ts = batch.column(0).as_primitive::<TimestampMillisecondType>();
+    if ts.values().iter().all(|&t| range.contains(t)) {
+        return Ok(batch);
+    }
+    let mask: BooleanArray = ts
+        .iter()
+        .map(|t| Some(t.is_some_and(|t| range.contains(t))))
+        .collect();
+    Ok(filter_record_batch(&batch, &mask)?)
+}

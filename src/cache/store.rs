@@ -1,0 +1,323 @@
+//! Opening a cache root: a local directory or an object store URL.
+//!
+//! Local roots are made owner-only: directories the cache creates get mode
+//! 0700 before anything is written into them, and every file it writes is set
+//! to 0600 right after (`LocalFileSystem` itself follows the umask).
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+use object_store::local::LocalFileSystem;
+use object_store::memory::InMemory;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreScheme};
+use url::Url;
+
+use crate::error::{Error, Result};
+
+/// Where the cache lives: an object store, a key prefix inside it, and, for
+/// local roots, the directory (to keep it owner-only).
+#[derive(Clone)]
+pub struct CacheRoot {
+    store: Arc<dyn ObjectStore>,
+    prefix: Path,
+    /// `scheme://authority` or the local directory: what object paths are
+    /// shown relative to in messages.
+    base: String,
+    location: String,
+    local_dir: Option<PathBuf>,
+}
+
+impl fmt::Debug for CacheRoot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CacheRoot")
+            .field("location", &self.location)
+            .field("prefix", &self.prefix.as_ref())
+            .field("store", &self.store.to_string())
+            .finish()
+    }
+}
+
+impl CacheRoot {
+    /// Open a cache root from a directory path or a URL.
+    ///
+    /// * a path (`/var/cache/rapid7`, `./cache`) or `file:///…`: a local
+    ///   directory, created with mode 0700 if missing;
+    /// * `s3://bucket/prefix`: S3 through `AmazonS3Builder::from_env()`, so
+    ///   `AWS_ENDPOINT`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+    ///   `AWS_REGION`, `AWS_ALLOW_HTTP`, … apply;
+    /// * `memory://`: an in-process store (for experiments).
+    pub fn open(location: &str) -> Result<Self> {
+        Self::open_with_options(location, std::iter::empty::<(&str, &str)>())
+    }
+
+    /// Like [`CacheRoot::open`], with extra object store options applied after
+    /// the environment (e.g. `("aws_endpoint", "http://127.0.0.1:9000")`).
+    /// Unknown keys are an error.
+    pub fn open_with_options<I, K, V>(location: &str, options: I) -> Result<Self>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: Into<String>,
+    {
+        let unavailable =
+            |message: String, source: Option<object_store::Error>| Error::CacheUnavailable {
+                location: location.to_string(),
+                message,
+                source: source.map(|e| Box::new(e) as _),
+            };
+        if !location.contains("://") {
+            return Self::local(location);
+        }
+        let url =
+            Url::parse(location).map_err(|e| unavailable(format!("not a valid URL: {e}"), None))?;
+        let (scheme, path) = ObjectStoreScheme::parse(&url)
+            .map_err(|e| unavailable(format!("unsupported URL: {e}"), None))?;
+        let base = url[..url::Position::BeforePath].to_string();
+        match scheme {
+            ObjectStoreScheme::Local => {
+                let dir = url
+                    .to_file_path()
+                    .map_err(|()| unavailable("not a local file URL".into(), None))?;
+                Self::local(dir)
+            }
+            ObjectStoreScheme::Memory => Ok(CacheRoot {
+                store: Arc::new(InMemory::new()),
+                prefix: Self::parse_prefix(location, &path)?,
+                base,
+                location: location.to_string(),
+                local_dir: None,
+            }),
+            ObjectStoreScheme::AmazonS3 => {
+                let mut builder = AmazonS3Builder::from_env().with_url(location);
+                for (k, v) in options {
+                    let key: AmazonS3ConfigKey = k.as_ref().parse().map_err(|e| {
+                        unavailable(format!("unknown S3 option {:?}", k.as_ref()), Some(e))
+                    })?;
+                    builder = builder.with_config(key, v);
+                }
+                let store = builder
+                    .build()
+                    .map_err(|e| unavailable("cannot configure S3".into(), Some(e)))?;
+                Ok(CacheRoot {
+                    store: Arc::new(store),
+                    prefix: Self::parse_prefix(location, &path)?,
+                    base,
+                    location: location.to_string(),
+                    local_dir: None,
+                })
+            }
+            other => Err(unavailable(
+                format!("{other:?} is not supported; use a directory or s3://bucket/prefix"),
+                None,
+            )),
+        }
+    }
+
+    /// Open (and create, mode 0700) a local directory as the cache root.
+    pub fn local(dir: impl Into<PathBuf>) -> Result<Self> {
+        let dir: PathBuf = dir.into();
+        let location = dir.display().to_string();
+        let unavailable =
+            |message: String, source: Option<Box<dyn std::error::Error + Send + Sync>>| {
+                Error::CacheUnavailable {
+                    location: location.clone(),
+                    message,
+                    source,
+                }
+            };
+        let dir = std::path::absolute(&dir)
+            .map_err(|e| unavailable("cannot resolve the directory".into(), Some(Box::new(e))))?;
+        create_private_dirs(&dir).map_err(|e| {
+            unavailable(
+                "cannot create the cache directory; choose a writable directory with \
+                 RAPID7_CACHE or run with --bypass-cache"
+                    .into(),
+                Some(Box::new(e)),
+            )
+        })?;
+        probe_writable(&dir).map_err(|e| {
+            unavailable(
+                "the cache directory is not writable; fix its permissions, choose another \
+                 with RAPID7_CACHE or run with --bypass-cache"
+                    .into(),
+                Some(Box::new(e)),
+            )
+        })?;
+        let store = LocalFileSystem::new_with_prefix(&dir)
+            .map_err(|e| unavailable("cannot open the directory".into(), Some(Box::new(e))))?;
+        Ok(CacheRoot {
+            store: Arc::new(store),
+            prefix: Path::default(),
+            base: dir.display().to_string(),
+            location,
+            local_dir: Some(dir),
+        })
+    }
+
+    /// Use an existing store with a key prefix (no local permission handling).
+    pub fn from_store(
+        store: Arc<dyn ObjectStore>,
+        prefix: Path,
+        location: impl Into<String>,
+    ) -> Self {
+        let location = location.into();
+        CacheRoot {
+            store,
+            prefix,
+            base: location.clone(),
+            location,
+            local_dir: None,
+        }
+    }
+
+    fn parse_prefix(location: &str, path: &Path) -> Result<Path> {
+        Path::parse(path.as_ref()).map_err(|e| Error::CacheUnavailable {
+            location: location.to_string(),
+            message: "invalid key prefix".into(),
+            source: Some(Box::new(e)),
+        })
+    }
+
+    /// The object store holding the cache.
+    pub fn store(&self) -> &Arc<dyn ObjectStore> {
+        &self.store
+    }
+
+    /// The key prefix of the cache inside the store (empty for local roots).
+    pub fn prefix(&self) -> &Path {
+        &self.prefix
+    }
+
+    /// The root as configured.
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    /// The local directory, for local roots.
+    pub fn local_dir(&self) -> Option<&std::path::Path> {
+        self.local_dir.as_deref()
+    }
+
+    /// A full, human-readable location for an object path, for messages.
+    pub fn display_path(&self, path: &Path) -> String {
+        format!("{}/{}", self.base.trim_end_matches('/'), path.as_ref())
+    }
+
+    /// Before writing into `dir`: on local roots, create it and its missing
+    /// parents with mode 0700.
+    pub(crate) fn prepare_dir(&self, dir: &Path) -> Result<()> {
+        if let Some(fs_dir) = self.fs_path(dir) {
+            create_private_dirs(&fs_dir).map_err(|e| Error::CacheUnavailable {
+                location: fs_dir.display().to_string(),
+                message: "cannot create a cache directory".into(),
+                source: Some(Box::new(e)),
+            })?;
+        }
+        Ok(())
+    }
+
+    /// After writing `file`: on local roots, make it owner-only (0600).
+    pub(crate) fn restrict_file(&self, file: &Path) -> Result<()> {
+        if let Some(fs_file) = self.fs_path(file) {
+            set_mode(&fs_file, 0o600).map_err(|e| Error::CacheUnavailable {
+                location: fs_file.display().to_string(),
+                message: "cannot make a cache file owner-only".into(),
+                source: Some(Box::new(e)),
+            })?;
+        }
+        Ok(())
+    }
+
+    fn fs_path(&self, path: &Path) -> Option<PathBuf> {
+        let mut p = self.local_dir.clone()?;
+        p.extend(path.parts().map(|part| part.as_ref().to_string()));
+        Some(p)
+    }
+}
+
+fn create_private_dirs(dir: &std::path::Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+#[cfg(unix)]
+fn set_mode(path: &std::path::Path, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+}
+
+#[cfg(not(unix))]
+fn set_mode(_path: &std::path::Path, _mode: u32) -> std::io::Result<()> {
+    Ok(())
+}
+
+fn probe_writable(dir: &std::path::Path) -> std::io::Result<()> {
+    let probe = dir.join(format!(".write-probe-{:08x}", fastrand::u32(..)));
+    std::fs::write(&probe, b"")?;
+    std::fs::remove_file(&probe)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_root_is_created_owner_only() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("a/b");
+        let root = CacheRoot::open(dir.to_str().unwrap()).unwrap();
+        assert_eq!(root.local_dir(), Some(dir.as_path()));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o700);
+        }
+        let url = format!("file://{}", dir.display());
+        let again = CacheRoot::open(&url).unwrap();
+        assert_eq!(again.local_dir(), Some(dir.as_path()));
+    }
+
+    #[test]
+    fn unusable_roots_name_the_location() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("file");
+        std::fs::write(&file, b"x").unwrap();
+        let bad = file.join("cache");
+        let err = CacheRoot::open(bad.to_str().unwrap()).unwrap_err();
+        assert!(matches!(err, Error::CacheUnavailable { .. }));
+        assert!(err.to_string().contains(bad.to_str().unwrap()), "{err}");
+
+        let err = CacheRoot::open("ftp://host/x").unwrap_err();
+        assert!(err.to_string().contains("ftp://host/x"), "{err}");
+        let err = CacheRoot::open_with_options("s3://b/p", [("no_such_option", "1")]).unwrap_err();
+        assert!(err.to_string().contains("s3://b/p"), "{err}");
+    }
+
+    #[test]
+    fn s3_and_memory_urls() {
+        let root = CacheRoot::open_with_options(
+            "s3://bucket/some/prefix",
+            [
+                ("aws_endpoint", "http://127.0.0.1:1"),
+                ("aws_allow_http", "true"),
+                ("aws_region", "us-east-1"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(root.prefix().as_ref(), "some/prefix");
+        assert_eq!(
+            root.display_path(&Path::from("some/prefix/logs/x")),
+            "s3://bucket/some/prefix/logs/x"
+        );
+        let mem = CacheRoot::open("memory:///p").unwrap();
+        assert_eq!(mem.prefix().as_ref(), "p");
+        assert!(mem.local_dir().is_none());
+    }
+}

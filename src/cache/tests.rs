@@ -1,0 +1,161 @@
+//! The tracing events the cache promises (design §3.5), captured.
+//!
+//! In the library's test binary, where no other test runs cache code: a
+//! thread-local subscriber then sees every event of this test.
+
+use std::sync::{Arc, Mutex};
+
+use datafusion::arrow::array::{
+    ArrayRef, ListArray, RecordBatch, StringArray, TimestampMillisecondArray, UInt64Array,
+};
+use datafusion::arrow::datatypes::{DataType, Field};
+use object_store::ObjectStoreExt;
+use tracing::field::{Field as TracingField, Visit};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+
+use super::*;
+use crate::events::event_schema;
+
+#[derive(Debug, Clone)]
+struct Captured {
+    level: Level,
+    message: String,
+    fields: Vec<String>,
+}
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<Captured>>>);
+
+struct Fields(Captured);
+
+impl Visit for Fields {
+    fn record_debug(&mut self, field: &TracingField, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            self.0.message = format!("{value:?}");
+        } else {
+            self.0.fields.push(field.name().to_string());
+        }
+    }
+}
+
+impl<S: Subscriber> Layer<S> for Capture {
+    fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
+        let mut f = Fields(Captured {
+            level: *event.metadata().level(),
+            message: String::new(),
+            fields: Vec::new(),
+        });
+        event.record(&mut f);
+        self.0.lock().unwrap().push(f.0);
+    }
+}
+
+impl Capture {
+    fn find(&self, message: &str) -> Vec<Captured> {
+        let events = self.0.lock().unwrap();
+        events
+            .iter()
+            .filter(|c| c.message == message)
+            .cloned()
+            .collect()
+    }
+}
+
+const T0: i64 = 1_770_681_600_000;
+
+fn events(range: TimeRange, step: usize) -> RecordBatch {
+    let ts: Vec<i64> = (range.start()..range.end()).step_by(step).collect();
+    let n = ts.len();
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(TimestampMillisecondArray::from(ts.clone()).with_timezone("UTC")),
+        Arc::new(StringArray::from(vec!["log-1"; n])),
+        Arc::new(StringArray::from(vec![Some("Firewall"); n])),
+        Arc::new(UInt64Array::from_iter_values(
+            ts.iter().map(|t| (t - T0) as u64),
+        )),
+        Arc::new(StringArray::from(vec!["{\"a\":1}"; n])),
+        Arc::new(ListArray::new_null(
+            Arc::new(Field::new_list_field(DataType::Utf8, true)),
+            n,
+        )),
+    ];
+    RecordBatch::try_new(event_schema(), columns).unwrap()
+}
+
+/// Current-thread runtime: the subscriber is set for this thread only.
+#[tokio::test(flavor = "current_thread")]
+async fn cache_emits_its_events() {
+    let capture = Capture::default();
+    let _guard =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(capture.clone()));
+    let tmp = tempfile::tempdir().unwrap();
+    let config = CacheConfig {
+        flush_rows: 1_000,
+        ..CacheConfig::default()
+    };
+    let cache = SegmentCache::open(tmp.path().join("c").to_str().unwrap(), config).unwrap();
+    let seg = TimeRange::new(T0, T0 + 10_000).unwrap();
+
+    let plan = cache.plan_read("log-1", seg).await.unwrap();
+    assert_eq!(plan.coverage.kind, CoverageKind::Miss);
+    assert_eq!(capture.find("cache_miss").len(), 1);
+
+    let mut writer = cache.writer("log-1", seg).unwrap();
+    for chunk in 0..10 {
+        let part = TimeRange::new(T0 + chunk * 1_000, T0 + (chunk + 1) * 1_000).unwrap();
+        writer.push(events(part, 2)).await.unwrap();
+    }
+    assert!(matches!(
+        writer.commit().await.unwrap(),
+        CommitOutcome::Committed(_)
+    ));
+    let flushes = capture.find("flush_complete");
+    assert_eq!(flushes.len(), 5);
+    for f in &flushes {
+        for field in [
+            "rows_buffered",
+            "bytes_buffered",
+            "dataframe_build_ms",
+            "parquet_write_ms",
+            "flush_total_ms",
+        ] {
+            assert!(f.fields.iter().any(|x| x == field), "{field} in {f:?}");
+        }
+    }
+    assert_eq!(capture.find("flush_start").len(), flushes.len());
+
+    cache.plan_read("log-1", seg).await.unwrap();
+    let wider = TimeRange::new(T0 - 10, T0 + 10).unwrap();
+    cache.plan_read("log-1", wider).await.unwrap();
+    assert_eq!(capture.find("cache_hit").len(), 1);
+    assert_eq!(capture.find("cache_partial").len(), 1);
+    assert_eq!(capture.find("cache_scan_start").len(), 3);
+    assert_eq!(capture.find("cache_scan_complete").len(), 3);
+    let planned = capture.find("cache_coverage_planned");
+    assert_eq!(planned.len(), 3);
+    for key in ["requested", "cached", "missing"] {
+        assert!(planned[0].fields.iter().any(|f| f == key), "{key}");
+    }
+
+    // A corrupt segment: cache_read_failed at ERROR.
+    let info = cache.list_segments("log-1").await.unwrap().remove(0);
+    let store = cache.root().unwrap().store();
+    store.delete(&info.parts()[0].path).await.unwrap();
+    cache.plan_read("log-1", seg).await.unwrap_err();
+    let failed = capture.find("cache_read_failed");
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].level, Level::ERROR);
+
+    // A failing write: cache_write_failed at ERROR.
+    let next = TimeRange::new(T0 + 10_000, T0 + 20_000).unwrap();
+    let mut writer = cache.writer("log-1", next).unwrap();
+    let wrong =
+        RecordBatch::try_from_iter([("x", Arc::new(UInt64Array::from(vec![1u64])) as ArrayRef)])
+            .unwrap();
+    writer.push(wrong).await.unwrap_err();
+    let failed = capture.find("cache_write_failed");
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].level, Level::ERROR);
+    writer.abort().await.unwrap();
+}

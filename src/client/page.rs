@@ -1,0 +1,605 @@
+//! One finished result page, decoded in a single pass into columns.
+//!
+//! The body of a page is parsed exactly once: a streaming visitor walks the
+//! `events` array and appends each event straight into column buffers
+//! (timestamps, sequence numbers, message bytes + offsets, labels), filtering
+//! by the requested window and dropping duplicates as it goes. No list of
+//! owned event structs is ever built; the buffers have Arrow's layout, so
+//! `crate::events` turns them into a `RecordBatch` without copying.
+//!
+//! Parsing is lenient per event: an event missing its timestamp, sequence
+//! number or message is counted as failed and logged with its position, never
+//! silently dropped, and never fails the whole page.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::Arc;
+
+use serde::Deserialize as _;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use super::model::Link;
+
+/// Counts of what happened to the events of one page.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PageStats {
+    /// Events in the page body.
+    pub received: u64,
+    /// Events kept (in the window, not seen before, well formed).
+    pub accepted: u64,
+    /// Events already returned by an earlier page (or twice in this one).
+    pub duplicates: u64,
+    /// Events outside the requested `[from, to)` window.
+    pub out_of_window: u64,
+    /// Events missing a field or carrying an unusable value.
+    pub failed: u64,
+    /// Smallest timestamp in the body (ms), if any event had one.
+    pub min_timestamp: Option<i64>,
+    /// Largest timestamp in the body (ms).
+    pub max_timestamp: Option<i64>,
+}
+
+/// Events of one page in columnar form.
+///
+/// Offsets are Arrow-style: `message_offsets[i]..message_offsets[i + 1]` is
+/// event `i`'s message in `message_data`; `label_offsets` index into
+/// `label_value_offsets`, which index into `label_data`.
+#[derive(Clone, Default, PartialEq)]
+pub struct EventColumns {
+    /// Receipt timestamps, epoch ms.
+    pub timestamps: Vec<i64>,
+    /// Sequence numbers.
+    pub sequence_numbers: Vec<u64>,
+    /// Message offsets (`len + 1` entries, starting at 0).
+    pub message_offsets: Vec<i32>,
+    /// Message bytes (valid UTF-8).
+    pub message_data: Vec<u8>,
+    /// Label list offsets (`len + 1` entries).
+    pub label_offsets: Vec<i32>,
+    /// Label value offsets (`labels + 1` entries).
+    pub label_value_offsets: Vec<i32>,
+    /// Label bytes (valid UTF-8).
+    pub label_data: Vec<u8>,
+}
+
+impl fmt::Debug for EventColumns {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never print messages: they are log data.
+        f.debug_struct("EventColumns")
+            .field("len", &self.timestamps.len())
+            .field("message_bytes", &self.message_data.len())
+            .finish()
+    }
+}
+
+impl EventColumns {
+    fn new() -> Self {
+        Self {
+            message_offsets: vec![0],
+            label_offsets: vec![0],
+            label_value_offsets: vec![0],
+            ..Self::default()
+        }
+    }
+
+    /// Number of events.
+    pub fn len(&self) -> usize {
+        self.timestamps.len()
+    }
+
+    /// Whether there are no events.
+    pub fn is_empty(&self) -> bool {
+        self.timestamps.is_empty()
+    }
+
+    /// Message of event `i`.
+    pub fn message(&self, i: usize) -> &str {
+        let (a, b) = (
+            self.message_offsets[i] as usize,
+            self.message_offsets[i + 1] as usize,
+        );
+        std::str::from_utf8(&self.message_data[a..b]).expect("messages are appended from &str")
+    }
+
+    /// Labels of event `i`.
+    pub fn labels(&self, i: usize) -> impl Iterator<Item = &str> {
+        let (a, b) = (
+            self.label_offsets[i] as usize,
+            self.label_offsets[i + 1] as usize,
+        );
+        (a..b).map(move |j| {
+            let (x, y) = (
+                self.label_value_offsets[j] as usize,
+                self.label_value_offsets[j + 1] as usize,
+            );
+            std::str::from_utf8(&self.label_data[x..y]).expect("labels are appended from &str")
+        })
+    }
+
+    /// Approximate heap bytes held.
+    pub fn byte_size(&self) -> usize {
+        self.timestamps.capacity() * 8
+            + self.sequence_numbers.capacity() * 8
+            + self.message_offsets.capacity() * 4
+            + self.message_data.capacity()
+            + self.label_offsets.capacity() * 4
+            + self.label_value_offsets.capacity() * 4
+            + self.label_data.capacity()
+    }
+
+    fn push(&mut self, ts: i64, seq: u64, message: &str, labels: &[String]) -> Result<(), String> {
+        let end = offset(self.message_data.len() + message.len())?;
+        let mut label_bytes = self.label_data.len();
+        for l in labels {
+            label_bytes += l.len();
+        }
+        offset(label_bytes)?;
+        self.timestamps.push(ts);
+        self.sequence_numbers.push(seq);
+        self.message_data.extend_from_slice(message.as_bytes());
+        self.message_offsets.push(end);
+        for l in labels {
+            self.label_data.extend_from_slice(l.as_bytes());
+            self.label_value_offsets.push(self.label_data.len() as i32);
+        }
+        self.label_offsets
+            .push(offset(self.label_value_offsets.len() - 1)?);
+        Ok(())
+    }
+}
+
+fn offset(n: usize) -> Result<i32, String> {
+    i32::try_from(n).map_err(|_| "page holds more than 2 GiB of text".to_string())
+}
+
+/// A finished page of one log's events, deduplicated and restricted to the
+/// requested window.
+#[derive(Debug, Clone)]
+pub struct EventPage {
+    /// The log the events belong to.
+    pub log_id: Arc<str>,
+    /// 1-based number of this page within its query.
+    pub page_number: u64,
+    /// The events.
+    pub columns: EventColumns,
+    /// What happened to the page's events.
+    pub stats: PageStats,
+}
+
+/// Where pagination stands: the largest `(timestamp, sequence_number)` seen.
+///
+/// Pages are ordered by that key and each `Next` page continues strictly after
+/// the last event of the previous one, so an event at or below the mark is a
+/// repeat of an earlier page.
+pub(crate) type Cursor = Option<(i64, u64)>;
+
+/// What a page body turned out to be.
+pub(crate) struct ParsedBody {
+    pub(crate) links: Vec<Link>,
+    pub(crate) columns: EventColumns,
+    pub(crate) stats: PageStats,
+    /// Largest accepted or duplicate key in this page.
+    pub(crate) max_key: Cursor,
+    /// Whether the body was a statistical result (not an event page).
+    pub(crate) statistical: bool,
+}
+
+/// Parse a page body in one pass.
+pub(crate) fn parse_page(
+    body: &[u8],
+    log_id: &str,
+    window: (i64, i64),
+    cursor: Cursor,
+    page_number: u64,
+) -> Result<ParsedBody, serde_json::Error> {
+    let mut state = PageState {
+        log_id,
+        window,
+        cursor,
+        page_number,
+        seen: HashSet::new(),
+        columns: EventColumns::new(),
+        stats: PageStats::default(),
+        max_key: None,
+        position: 0,
+    };
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let (links, statistical) = PageSeed { state: &mut state }.deserialize(&mut de)?;
+    de.end()?;
+    Ok(ParsedBody {
+        links,
+        columns: state.columns,
+        stats: state.stats,
+        max_key: state.max_key,
+        statistical,
+    })
+}
+
+struct PageState<'s> {
+    log_id: &'s str,
+    window: (i64, i64),
+    cursor: Cursor,
+    page_number: u64,
+    seen: HashSet<(i64, u64)>,
+    columns: EventColumns,
+    stats: PageStats,
+    max_key: Cursor,
+    position: usize,
+}
+
+impl PageState<'_> {
+    fn fail(&mut self, reason: &str) {
+        self.stats.failed += 1;
+        tracing::warn!(
+            target: "datafusion_rapid7::client",
+            log_id = self.log_id,
+            page = self.page_number,
+            position = self.position,
+            reason,
+            "logsearch_event_failed"
+        );
+    }
+
+    fn accept(&mut self, ev: RawEvent<'_>) {
+        self.stats.received += 1;
+        let Some(ts) = ev.timestamp else {
+            return self.fail("missing or invalid timestamp");
+        };
+        self.stats.min_timestamp = Some(self.stats.min_timestamp.map_or(ts, |m| m.min(ts)));
+        self.stats.max_timestamp = Some(self.stats.max_timestamp.map_or(ts, |m| m.max(ts)));
+        // The string form is exact; the number form loses precision above 2^53.
+        let seq = match (ev.sequence_number_str, ev.sequence_number) {
+            (Some(s), _) => s,
+            (None, Some(n)) if n < (1 << 53) => n,
+            (None, Some(_)) => {
+                return self.fail("sequence_number_str missing and sequence_number above 2^53");
+            }
+            (None, None) => return self.fail("missing or invalid sequence number"),
+        };
+        let Some(message) = ev.message else {
+            return self.fail("missing message");
+        };
+        if let Some(id) = ev.log_id.as_deref()
+            && id != self.log_id
+        {
+            return self.fail("event belongs to another log");
+        }
+        if ts < self.window.0 || ts >= self.window.1 {
+            self.stats.out_of_window += 1;
+            return;
+        }
+        let key = (ts, seq);
+        if self.cursor.is_some_and(|c| key <= c) || !self.seen.insert(key) {
+            self.stats.duplicates += 1;
+            return;
+        }
+        if let Err(reason) = self.columns.push(ts, seq, &message, &ev.labels) {
+            return self.fail(&reason);
+        }
+        self.stats.accepted += 1;
+        self.max_key = self.max_key.max(Some(key));
+    }
+}
+
+struct PageSeed<'a, 's> {
+    state: &'a mut PageState<'s>,
+}
+
+impl<'de> DeserializeSeed<'de> for PageSeed<'_, '_> {
+    type Value = (Vec<Link>, bool);
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for PageSeed<'_, '_> {
+    type Value = (Vec<Link>, bool);
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a Log Search result object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut links = Vec::new();
+        let mut statistical = false;
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            match key.as_ref() {
+                "events" => map.next_value_seed(EventsSeed {
+                    state: &mut *self.state,
+                })?,
+                "links" => links = map.next_value::<Option<Vec<Link>>>()?.unwrap_or_default(),
+                "statistics" => {
+                    statistical = true;
+                    map.next_value::<IgnoredAny>()?;
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok((links, statistical))
+    }
+}
+
+struct EventsSeed<'a, 's> {
+    state: &'a mut PageState<'s>,
+}
+
+impl<'de> DeserializeSeed<'de> for EventsSeed<'_, '_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for EventsSeed<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of events")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(ev) = seq.next_element::<RawEvent<'de>>()? {
+            self.state.accept(ev);
+            self.state.position += 1;
+        }
+        Ok(())
+    }
+}
+
+/// One event as it arrives; every field optional and leniently typed, so a
+/// malformed event is counted instead of failing the page.
+#[derive(Default)]
+struct RawEvent<'a> {
+    timestamp: Option<i64>,
+    sequence_number: Option<u64>,
+    sequence_number_str: Option<u64>,
+    log_id: Option<Cow<'a, str>>,
+    message: Option<Cow<'a, str>>,
+    labels: Vec<String>,
+}
+
+impl<'de> de::Deserialize<'de> for RawEvent<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(RawEventVisitor)
+    }
+}
+
+struct RawEventVisitor;
+
+impl<'de> Visitor<'de> for RawEventVisitor {
+    type Value = RawEvent<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an event object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut ev = RawEvent::default();
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            match key.as_ref() {
+                "timestamp" => ev.timestamp = map.next_value::<Any<'de>>()?.as_i64(),
+                "sequence_number" => ev.sequence_number = map.next_value::<Any<'de>>()?.as_u64(),
+                "sequence_number_str" => {
+                    ev.sequence_number_str = map.next_value::<Any<'de>>()?.as_u64();
+                }
+                "log_id" => ev.log_id = map.next_value::<Any<'de>>()?.into_text(),
+                "message" => ev.message = map.next_value::<Any<'de>>()?.into_text(),
+                "labels" => ev.labels = map.next_value::<Labels>()?.0,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(ev)
+    }
+
+    // Anything that is not an object is an event with no fields.
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(RawEvent::default())
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(RawEvent::default())
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(RawEvent::default())
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(RawEvent::default())
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(RawEvent::default())
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(RawEvent::default())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(RawEvent::default())
+    }
+}
+
+/// Any JSON value, kept only as far as an event field needs it.
+enum Any<'a> {
+    Text(Cow<'a, str>),
+    I64(i64),
+    U64(u64),
+    F64(f64),
+    Other,
+}
+
+impl<'a> Any<'a> {
+    fn as_i64(&self) -> Option<i64> {
+        match self {
+            Any::I64(v) => Some(*v),
+            Any::U64(v) => i64::try_from(*v).ok(),
+            Any::F64(v) if v.fract() == 0.0 && v.abs() < 9.0e18 => Some(*v as i64),
+            Any::Text(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+    }
+
+    fn as_u64(&self) -> Option<u64> {
+        match self {
+            Any::U64(v) => Some(*v),
+            Any::I64(v) => u64::try_from(*v).ok(),
+            Any::F64(v) if *v >= 0.0 && v.fract() == 0.0 && *v < 1.8e19 => Some(*v as u64),
+            Any::Text(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+    }
+
+    fn into_text(self) -> Option<Cow<'a, str>> {
+        match self {
+            Any::Text(s) => Some(s),
+            Any::I64(v) => Some(v.to_string().into()),
+            Any::U64(v) => Some(v.to_string().into()),
+            Any::F64(v) => Some(v.to_string().into()),
+            Any::Other => None,
+        }
+    }
+}
+
+impl<'de> de::Deserialize<'de> for Any<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(AnyVisitor)
+    }
+}
+
+struct AnyVisitor;
+
+impl<'de> Visitor<'de> for AnyVisitor {
+    type Value = Any<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Any<'de>, E> {
+        Ok(Any::Text(Cow::Borrowed(v)))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Any<'de>, E> {
+        Ok(Any::Text(Cow::Owned(v.to_string())))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Any<'de>, E> {
+        Ok(Any::Text(Cow::Owned(v)))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Any<'de>, E> {
+        Ok(Any::I64(v))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Any<'de>, E> {
+        Ok(Any::U64(v))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Any<'de>, E> {
+        Ok(Any::F64(v))
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Any<'de>, E> {
+        Ok(Any::Text(Cow::Borrowed(if v { "true" } else { "false" })))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Any<'de>, E> {
+        Ok(Any::Other)
+    }
+    // An object or array message (some sources send parsed JSON) is kept as
+    // its JSON text.
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Any<'de>, A::Error> {
+        let v = serde_json::Value::deserialize(de::value::MapAccessDeserializer::new(map))?;
+        Ok(Any::Text(Cow::Owned(v.to_string())))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Any<'de>, A::Error> {
+        let v = serde_json::Value::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
+        Ok(Any::Text(Cow::Owned(v.to_string())))
+    }
+}
+
+/// `labels`: objects with an `id` (or bare strings); anything else is skipped.
+struct Labels(Vec<String>);
+
+impl<'de> de::Deserialize<'de> for Labels {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Labels;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of labels")
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Labels, E> {
+                Ok(Labels(Vec::new()))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Labels, A::Error> {
+                let mut out = Vec::new();
+                while let Some(v) = seq.next_element::<LabelItem>()? {
+                    if let Some(id) = v.0 {
+                        out.push(id);
+                    }
+                }
+                Ok(Labels(out))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Labels, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Labels(Vec::new()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+struct LabelItem(Option<String>);
+
+impl<'de> de::Deserialize<'de> for LabelItem {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = LabelItem;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a label")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<LabelItem, E> {
+                Ok(LabelItem(Some(v.to_string())))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<LabelItem, A::Error> {
+                let mut id = None;
+                while let Some(k) = map.next_key::<Cow<'de, str>>()? {
+                    if k == "id" {
+                        id = map
+                            .next_value::<Any<'de>>()?
+                            .into_text()
+                            .map(Cow::into_owned);
+                    } else {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+                Ok(LabelItem(id))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<LabelItem, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(LabelItem(None))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<LabelItem, E> {
+                Ok(LabelItem(None))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<LabelItem, E> {
+                Ok(LabelItem(None))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<LabelItem, E> {
+                Ok(LabelItem(None))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<LabelItem, E> {
+                Ok(LabelItem(None))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<LabelItem, E> {
+                Ok(LabelItem(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,169 @@
+use super::*;
+
+const LOG: &str = "565c1b7b-c08b-4c87-a42a-ab08bad56071";
+
+fn parse(body: &str, window: (i64, i64), cursor: Cursor) -> ParsedBody {
+    parse_page(body.as_bytes(), LOG, window, cursor, 1).unwrap()
+}
+
+fn event(ts: i64, seq: u64, msg: &str) -> String {
+    format!(
+        r#"{{"labels":[],"timestamp":{ts},"sequence_number":{},"sequence_number_str":"{seq}","log_id":"{LOG}","message":{}}}"#,
+        seq as f64,
+        serde_json::to_string(msg).unwrap()
+    )
+}
+
+fn page(events: &[String], next: Option<&str>) -> String {
+    let links = next
+        .map(|h| format!(r#","links":[{{"rel":"Next","href":"{h}"}}]"#))
+        .unwrap_or_default();
+    format!(
+        r#"{{"logs":["{LOG}"],"leql":{{"statement":"","during":{{"from":0,"to":9}}}},"events":[{}]{links}}}"#,
+        events.join(",")
+    )
+}
+
+#[test]
+fn spec_example_page_with_next() {
+    // Shape of the SPEC's EventsResponsePagination example.
+    let body = r#"{
+      "logs": ["565c1b7b-c08b-4c87-a42a-ab08bad56071"],
+      "leql": {"statement": "where(931dde6c60>=800)", "during": {"from": 1609629856000, "to": 1609629992000}},
+      "events": [{
+        "labels": [{"id": "00000000-0000-0000-0000-000000000001",
+                    "links": [{"rel": "Self", "href": "https://ap.rest.logs.insight.rapid7.com/management/labels/00000000-0000-0000-0000-000000000001"}]}],
+        "timestamp": 1609629969390,
+        "sequence_number": 2234733321019952220,
+        "sequence_number_str": "2234733321019952221",
+        "log_id": "565c1b7b-c08b-4c87-a42a-ab08bad56071",
+        "message": "{\"931dde6c60\":899}",
+        "links": [{"rel": "Context", "href": "https://ap.rest.logs.insight.rapid7.com/query/context/1"}]
+      }],
+      "links": [{"rel": "Next", "href": "https://ap.rest.logs.insight.rapid7.com/query/logs/x?from=1609629969390&sequence_number=2234733321019952220&next_page=true"}]
+    }"#;
+    let p = parse(body, (1_609_629_856_000, 1_609_629_992_000), None);
+    assert_eq!(p.columns.len(), 1);
+    // the string wins over the imprecise number
+    assert_eq!(p.columns.sequence_numbers, vec![2_234_733_321_019_952_221]);
+    assert_eq!(p.columns.message(0), r#"{"931dde6c60":899}"#);
+    assert_eq!(
+        p.columns.labels(0).collect::<Vec<_>>(),
+        vec!["00000000-0000-0000-0000-000000000001"]
+    );
+    assert!(find_next(&p).is_some());
+    assert_eq!(p.stats.accepted, 1);
+    assert_eq!(
+        p.max_key,
+        Some((1_609_629_969_390, 2_234_733_321_019_952_221))
+    );
+}
+
+fn find_next(p: &ParsedBody) -> Option<&Link> {
+    super::super::model::find_link(&p.links, "Next")
+}
+
+#[test]
+fn window_is_half_open() {
+    let evs = [
+        event(9, 1, "a"),
+        event(10, 2, "b"),
+        event(19, 3, "c"),
+        event(20, 4, "d"),
+    ];
+    let p = parse(&page(&evs, None), (10, 20), None);
+    assert_eq!(p.columns.timestamps, vec![10, 19]);
+    assert_eq!(p.stats.out_of_window, 2);
+    assert_eq!(p.stats.received, 4);
+    assert_eq!(p.stats.min_timestamp, Some(9));
+    assert_eq!(p.stats.max_timestamp, Some(20));
+}
+
+#[test]
+fn duplicates_at_cursor_and_within_page_are_dropped() {
+    let evs = [
+        event(10, 5, "seen before"),
+        event(10, 6, "new"),
+        event(10, 6, "new again"),
+        event(11, 1, "later"),
+    ];
+    let p = parse(&page(&evs, None), (0, 100), Some((10, 5)));
+    assert_eq!(p.columns.sequence_numbers, vec![6, 1]);
+    assert_eq!(p.stats.duplicates, 2);
+    assert_eq!(p.max_key, Some((11, 1)));
+}
+
+#[test]
+fn malformed_events_are_counted_not_fatal() {
+    let body = format!(
+        r#"{{"events":[{},{{"timestamp":"x","sequence_number_str":"1","message":"m"}},{{"timestamp":5,"message":"no seq"}},{{"timestamp":5,"sequence_number_str":"7"}},42,null,{{"timestamp":6,"sequence_number":99999999999999999999,"message":"m"}},{}]}}"#,
+        event(1, 1, "ok"),
+        event(2, 2, "ok2")
+    );
+    let p = parse(&body, (0, 100), None);
+    assert_eq!(p.columns.len(), 2);
+    assert_eq!(p.stats.failed, 6);
+    assert_eq!(p.stats.received, 8);
+}
+
+#[test]
+fn lenient_shapes() {
+    // numeric sequence_number_str, string timestamp, object message, rel casing
+    let body = format!(
+        r#"{{"events":[{{"timestamp":"12","sequence_number_str":9007199254740993,"log_id":"{LOG}","message":{{"a":[1,2]}},"labels":null}},{{"timestamp":13,"sequence_number":42,"message":"small number only"}}],"links":[{{"rel":"next","href":"http://n"}}]}}"#
+    );
+    let p = parse(&body, (0, 100), None);
+    assert_eq!(p.columns.timestamps, vec![12, 13]);
+    assert_eq!(p.columns.sequence_numbers, vec![9_007_199_254_740_993, 42]);
+    assert_eq!(p.columns.message(0), r#"{"a":[1,2]}"#);
+    assert_eq!(p.columns.labels(0).count(), 0);
+    assert!(find_next(&p).is_some());
+}
+
+#[test]
+fn escaped_and_unicode_messages_roundtrip() {
+    let msgs = [
+        "line\nbreak \"quoted\" \\ back",
+        "snowman ☃ and emoji 🎉",
+        "",
+    ];
+    let evs: Vec<String> = msgs
+        .iter()
+        .enumerate()
+        .map(|(i, m)| event(1, i as u64, m))
+        .collect();
+    let p = parse(&page(&evs, None), (0, 100), None);
+    for (i, m) in msgs.iter().enumerate() {
+        assert_eq!(p.columns.message(i), *m);
+    }
+}
+
+#[test]
+fn event_of_another_log_is_failed() {
+    let body =
+        r#"{"events":[{"timestamp":1,"sequence_number_str":"1","log_id":"other","message":"m"}]}"#;
+    let p = parse(body, (0, 100), None);
+    assert_eq!(p.columns.len(), 0);
+    assert_eq!(p.stats.failed, 1);
+}
+
+#[test]
+fn truncated_body_is_an_error() {
+    let body = page(&[event(1, 1, "a"), event(2, 2, "b")], None);
+    let cut = &body.as_bytes()[..body.len() / 2];
+    assert!(parse_page(cut, LOG, (0, 100), None, 1).is_err());
+}
+
+#[test]
+fn in_progress_body_has_self_link() {
+    let body = r#"{"logs":["x"],"progress":40,"id":"a:0:b:1:c:","events":[],"links":[{"rel":"Self","href":"https://h/query/a:0:b:1:c:"}]}"#;
+    let p = parse(body, (0, 100), None);
+    assert!(super::super::model::find_link(&p.links, "Self").is_some());
+    assert!(p.columns.is_empty());
+}
+
+#[test]
+fn statistical_body_is_flagged() {
+    let body = r#"{"logs":["x"],"statistics":{"count":1},"search_stats":{}}"#;
+    assert!(parse(body, (0, 100), None).statistical);
+}

@@ -1,0 +1,287 @@
+//! The crate's one error type.
+//!
+//! Every failure a user can hit is a variant with structured fields, so callers
+//! can classify it ([`Error::status`], [`Error::is_retryable`]) and the message
+//! can say what to do. Conversion to [`DataFusionError`] happens in one place,
+//! [`Error::into_datafusion`] / `From<Error> for DataFusionError`.
+//!
+//! No variant ever holds the API key: requests carry it in a header, and URLs
+//! and bodies are the only request data kept here.
+
+use std::time::Duration;
+
+use datafusion::error::DataFusionError;
+
+/// A `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in datafusion-rapid7.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A configuration value is missing or does not parse.
+    #[error("invalid configuration {key}: {message}")]
+    Config {
+        /// The configuration key (environment variable or option name).
+        key: String,
+        /// What is wrong and what would be accepted.
+        message: String,
+    },
+
+    /// No API key was configured.
+    #[error(
+        "no Rapid7 API key: set RAPID7_API_KEY to a key from Rapid7 Insight \
+         (Settings > API Keys; a read-only key is enough), or run with --demo"
+    )]
+    MissingApiKey,
+
+    /// A time range whose start is not before its end.
+    #[error("invalid time range [{start}, {end}): the start must be before the end")]
+    InvalidRange {
+        /// Start, epoch milliseconds (inclusive).
+        start: i64,
+        /// End, epoch milliseconds (exclusive).
+        end: i64,
+    },
+
+    /// The API answered with a status that is not retried (most 4xx).
+    #[error("Rapid7 API {method} {url} failed with HTTP {status}: {message}{}", hint_suffix(.hint))]
+    Api {
+        /// HTTP method.
+        method: &'static str,
+        /// Request URL (never contains the key).
+        url: String,
+        /// HTTP status.
+        status: u16,
+        /// The server's message, parsed from its error body.
+        message: String,
+        /// What the user can do about it.
+        hint: Option<&'static str>,
+    },
+
+    /// The request could not be sent or its response not read.
+    #[error("Rapid7 API {method} {url}: {message}")]
+    Transport {
+        /// HTTP method.
+        method: &'static str,
+        /// Request URL.
+        url: String,
+        /// What failed (connection refused, timeout, reset, truncated body).
+        message: String,
+        /// The underlying error.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+
+    /// A response body was not the JSON the API documents.
+    #[error("Rapid7 API {url} returned a body that does not parse: {message}")]
+    Decode {
+        /// Request URL.
+        url: String,
+        /// The parser's message, with position.
+        message: String,
+    },
+
+    /// A retried request did not succeed within the retry budget.
+    #[error(
+        "Rapid7 API request gave up after {retries} retries in {:.1}s: {source}",
+        elapsed.as_secs_f64()
+    )]
+    RetriesExhausted {
+        /// How many retries were made.
+        retries: u32,
+        /// Time spent, waits included.
+        elapsed: Duration,
+        /// The last failure.
+        #[source]
+        source: Box<Error>,
+    },
+
+    /// A log name or id that the API key cannot see.
+    #[error("unknown log {name:?}{}", suggestion_suffix(.suggestions))]
+    UnknownLog {
+        /// What the user asked for.
+        name: String,
+        /// Close matches among the logs the key can read.
+        suggestions: Vec<String>,
+    },
+
+    /// A path component (log id, file name) that could escape the cache root.
+    #[error("refusing unsafe cache path component {component:?}: {reason}")]
+    UnsafePath {
+        /// The offending component.
+        component: String,
+        /// Why it is refused.
+        reason: &'static str,
+    },
+
+    /// The cache root cannot be used.
+    #[error("cache at {location} is not usable: {message}")]
+    CacheUnavailable {
+        /// The cache root as configured.
+        location: String,
+        /// What failed; says how to fix it.
+        message: String,
+        /// The underlying error.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+
+    /// A committed segment cannot be read, or disagrees with its manifest.
+    #[error(
+        "cache segment {segment} is corrupt: {message}. Fix: drop it with \
+         `rapid7-sql cache drop` (it is fetched again on the next query), \
+         or run with --bypass-cache"
+    )]
+    CorruptSegment {
+        /// The segment's location under the cache root.
+        segment: String,
+        /// What is wrong with it.
+        message: String,
+    },
+
+    /// An object store operation failed.
+    #[error("object store error at {path}: {source}")]
+    ObjectStore {
+        /// Path under the cache root.
+        path: String,
+        /// The object store's error.
+        #[source]
+        source: object_store::Error,
+    },
+
+    /// Writing or reading Parquet failed.
+    #[error("parquet error in {path}: {source}")]
+    Parquet {
+        /// Path of the part.
+        path: String,
+        /// The Parquet error.
+        #[source]
+        source: datafusion::parquet::errors::ParquetError,
+    },
+
+    /// Building Arrow data failed.
+    #[error("arrow error: {0}")]
+    Arrow(#[from] datafusion::arrow::error::ArrowError),
+
+    /// A DataFusion error.
+    #[error(transparent)]
+    DataFusion(#[from] Box<DataFusionError>),
+
+    /// Offline mode, and the cache lacks part of what a query reads.
+    #[error(
+        "offline: the cache does not hold {}. Run without --offline (unset RAPID7_OFFLINE) \
+         to fetch them, or narrow the query to cached ranges (SELECT * FROM rapid7_cache() \
+         lists them); the last `settle` minutes before now are never cached",
+        .missing.join(", ")
+    )]
+    Offline {
+        /// The missing ranges, one `log [from, to)` per entry.
+        missing: Vec<String>,
+    },
+
+    /// The operation was cancelled.
+    #[error("cancelled")]
+    Cancelled,
+
+    /// The `WHERE` clause gives no time window that can be fetched (no lower
+    /// bound on `timestamp`, or a bound outside 1970..=9999); the message
+    /// shows how to add one.
+    #[error(transparent)]
+    TimeWindow(#[from] crate::provider::WindowError),
+}
+
+fn hint_suffix(hint: &Option<&'static str>) -> String {
+    hint.map(|h| format!(" ({h})")).unwrap_or_default()
+}
+
+fn suggestion_suffix(suggestions: &[String]) -> String {
+    if suggestions.is_empty() {
+        " (list the logs with: SELECT * FROM information_schema.tables WHERE table_schema = 'rapid7')"
+            .to_string()
+    } else {
+        format!("; did you mean {}?", suggestions.join(", "))
+    }
+}
+
+impl Error {
+    /// The HTTP status of an API failure, looking through retries.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Api { status, .. } => Some(*status),
+            Error::RetriesExhausted { source, .. } => source.status(),
+            _ => None,
+        }
+    }
+
+    /// Whether retrying the same request may succeed.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Api { status, .. } => is_retryable_status(*status),
+            Error::Transport { .. } | Error::Decode { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// Convert into a [`DataFusionError`], keeping this error as the source.
+    pub fn into_datafusion(self) -> DataFusionError {
+        match self {
+            Error::DataFusion(e) => *e,
+            other => DataFusionError::External(Box::new(other)),
+        }
+    }
+}
+
+/// 408, 429 and 5xx are worth retrying; every other status is final.
+pub(crate) fn is_retryable_status(status: u16) -> bool {
+    status == 408 || status == 429 || (500..=599).contains(&status)
+}
+
+impl From<Error> for DataFusionError {
+    fn from(e: Error) -> Self {
+        e.into_datafusion()
+    }
+}
+
+impl From<DataFusionError> for Error {
+    fn from(e: DataFusionError) -> Self {
+        Error::DataFusion(Box::new(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retryable_statuses() {
+        for s in [408, 429, 500, 502, 503, 504] {
+            assert!(is_retryable_status(s), "{s}");
+        }
+        for s in [400, 401, 403, 404, 415] {
+            assert!(!is_retryable_status(s), "{s}");
+        }
+    }
+
+    #[test]
+    fn api_error_message_has_hint() {
+        let e = Error::Api {
+            method: "GET",
+            url: "https://us.rest.logs.insight.rapid7.com/management/logs".into(),
+            status: 401,
+            message: "Unauthorized".into(),
+            hint: Some("check RAPID7_API_KEY and RAPID7_REGION"),
+        };
+        let s = e.to_string();
+        assert!(s.contains("HTTP 401"), "{s}");
+        assert!(s.contains("check RAPID7_API_KEY"), "{s}");
+        assert_eq!(e.status(), Some(401));
+        assert!(!e.is_retryable());
+    }
+
+    #[test]
+    fn datafusion_roundtrip_keeps_source() {
+        let df: DataFusionError = Error::InvalidRange { start: 5, end: 1 }.into();
+        assert!(df.to_string().contains("invalid time range"), "{df}");
+    }
+}

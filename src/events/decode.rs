@@ -1,0 +1,158 @@
+//! API pages → Arrow `RecordBatch`es in the event schema.
+//!
+//! The client already decoded each page, in one pass over its JSON, into
+//! column buffers with Arrow's layout ([`EventColumns`]). This module hands
+//! those buffers to Arrow without copying them: offsets and values become
+//! `Buffer`s as they are. Only `log_id` and `log_name`, the same for every row
+//! of a page, are materialised per row.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    ArrayRef, ListArray, RecordBatch, StringArray, TimestampMillisecondArray, UInt64Array,
+};
+use datafusion::arrow::buffer::{Buffer, OffsetBuffer, ScalarBuffer};
+use datafusion::arrow::datatypes::{DataType, Field};
+use datafusion::arrow::error::ArrowError;
+
+use super::schema::{TIMESTAMP_TZ, event_schema};
+use crate::client::{EventColumns, EventPage};
+use crate::error::Result;
+
+/// Turn one page into a `RecordBatch` of the event schema.
+pub fn page_to_batch(page: EventPage, log_name: Option<&str>) -> Result<RecordBatch> {
+    columns_to_batch(page.columns, &page.log_id, log_name)
+}
+
+/// Offsets that start at or above zero and never decrease, else an error
+/// (`OffsetBuffer::new` would panic).
+fn offsets(values: Vec<i32>) -> Result<OffsetBuffer<i32>> {
+    let valid =
+        values.first().is_some_and(|first| *first >= 0) && values.windows(2).all(|w| w[0] <= w[1]);
+    if !valid {
+        return Err(ArrowError::InvalidArgumentError(
+            "event column offsets must start at 0 or above and never decrease".into(),
+        )
+        .into());
+    }
+    Ok(OffsetBuffer::new(ScalarBuffer::from(values)))
+}
+
+/// Turn column buffers of one log into a `RecordBatch` of the event schema.
+pub fn columns_to_batch(
+    columns: EventColumns,
+    log_id: &str,
+    log_name: Option<&str>,
+) -> Result<RecordBatch> {
+    let n = columns.len();
+    let timestamps = TimestampMillisecondArray::new(ScalarBuffer::from(columns.timestamps), None)
+        .with_timezone(TIMESTAMP_TZ);
+    let log_ids = repeated(log_id, n);
+    let log_names: ArrayRef = match log_name {
+        Some(name) => Arc::new(repeated(name, n)),
+        None => Arc::new(StringArray::new_null(n)),
+    };
+    let seqs = UInt64Array::new(ScalarBuffer::from(columns.sequence_numbers), None);
+    let messages = StringArray::try_new(
+        offsets(columns.message_offsets)?,
+        Buffer::from_vec(columns.message_data),
+        None,
+    )?;
+    let label_values = StringArray::try_new(
+        offsets(columns.label_value_offsets)?,
+        Buffer::from_vec(columns.label_data),
+        None,
+    )?;
+    let labels = ListArray::try_new(
+        Arc::new(Field::new_list_field(DataType::Utf8, true)),
+        offsets(columns.label_offsets)?,
+        Arc::new(label_values),
+        None,
+    )?;
+    Ok(RecordBatch::try_new(
+        event_schema(),
+        vec![
+            Arc::new(timestamps),
+            Arc::new(log_ids),
+            log_names,
+            Arc::new(seqs),
+            Arc::new(messages),
+            Arc::new(labels),
+        ],
+    )?)
+}
+
+/// `value` repeated `n` times, built without a per-row allocation.
+fn repeated(value: &str, n: usize) -> StringArray {
+    let len = value.len();
+    let offsets: Vec<i32> = (0..=n).map(|i| (i * len) as i32).collect();
+    StringArray::new(
+        OffsetBuffer::new(ScalarBuffer::from(offsets)),
+        Buffer::from_vec(value.as_bytes().repeat(n)),
+        None,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{Array, AsArray};
+    use datafusion::arrow::datatypes::UInt64Type;
+
+    fn sample() -> EventColumns {
+        EventColumns {
+            timestamps: vec![10, 11, 11],
+            sequence_numbers: vec![1 << 60, (1 << 60) + 1, u64::MAX],
+            message_offsets: vec![0, 1, 4, 4],
+            message_data: b"a\xe2\x98\x83".to_vec(),
+            label_offsets: vec![0, 0, 2, 2],
+            label_value_offsets: vec![0, 2, 3],
+            label_data: b"l1x".to_vec(),
+        }
+    }
+
+    #[test]
+    fn batch_matches_columns() {
+        let b = columns_to_batch(sample(), "log-1", Some("Fire\"wall")).unwrap();
+        assert_eq!(b.schema(), event_schema());
+        assert_eq!(b.num_rows(), 3);
+        let msgs = b.column(4).as_string::<i32>();
+        assert_eq!(msgs.value(0), "a");
+        assert_eq!(msgs.value(1), "☃");
+        assert_eq!(msgs.value(2), "");
+        let seqs = b.column(3).as_primitive::<UInt64Type>();
+        assert_eq!(seqs.value(2), u64::MAX);
+        assert_eq!(b.column(1).as_string::<i32>().value(2), "log-1");
+        assert_eq!(b.column(2).as_string::<i32>().value(0), "Fire\"wall");
+        let labels = b.column(5).as_list::<i32>();
+        assert_eq!(labels.value(0).len(), 0);
+        let l1 = labels.value(1);
+        let l1 = l1.as_string::<i32>();
+        assert_eq!((l1.value(0), l1.value(1)), ("l1", "x"));
+    }
+
+    #[test]
+    fn empty_page_and_null_names() {
+        let b = columns_to_batch(
+            EventColumns {
+                message_offsets: vec![0],
+                label_offsets: vec![0],
+                label_value_offsets: vec![0],
+                ..Default::default()
+            },
+            "x",
+            None,
+        )
+        .unwrap();
+        assert_eq!(b.num_rows(), 0);
+        let b = columns_to_batch(sample(), "x", None).unwrap();
+        assert_eq!(b.column(2).null_count(), 3);
+    }
+
+    #[test]
+    fn bad_offsets_are_an_error_not_a_panic() {
+        let mut c = sample();
+        c.message_offsets = vec![0, 1, 99, 4];
+        assert!(columns_to_batch(c, "x", None).is_err());
+    }
+}

@@ -1,0 +1,7 @@
+//! API events as Arrow data: the one event schema and the page decoder.
+
+mod decode;
+mod schema;
+
+pub use decode::{columns_to_batch, page_to_batch};
+pub use schema::{SCHEMA_VERSION, TIMESTAMP_TZ, columns, event_schema, timestamp_type};

@@ -1,0 +1,511 @@
+//! The simulator's data: a pure, documented function of (log, time).
+//!
+//! Nothing here is random at run time and nothing is stored: every event of
+//! every log can be recomputed from the log's `id`, `rate_per_sec`,
+//! `burst_every_secs`, `burst_size`, `labels` and `format` alone. The
+//! algorithm, step by step (all arithmetic on `u64` wraps):
+//!
+//! 1. **Hash.** `splitmix64(x)`: `z = x + 0x9E3779B97F4A7C15;
+//!    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9; z = (z ^ (z >> 27)) * 0x94D049BB133111EB;
+//!    z ^ (z >> 31)`. `seed` = 64-bit FNV-1a of the log id's UTF-8 bytes
+//!    (offset `0xcbf29ce484222325`, prime `0x100000001b3`).
+//!    `h(s, j) = splitmix64(splitmix64(seed ^ s) ^ j)` for second `s` (as `u64`)
+//!    and a small tag `j`; `unit(x) = (x >> 11) / 2^53`, a float in `[0, 1)`.
+//! 2. **Seconds.** Events exist only for timestamps `0 <= ts < 10^16` ms. Time
+//!    is cut into whole seconds `s = ts div 1000`.
+//! 3. **Count.** The base number of events in second `s` is
+//!    `n = floor(rate_per_sec * (0.5 + unit(h(s, 0))) + unit(h(s, 1)))`,
+//!    capped at 100 000 (zero when `rate_per_sec <= 0`): uniform jitter whose
+//!    mean is exactly `rate_per_sec`, so sparse logs (0.05/s) get an event in
+//!    about one second of twenty.
+//! 4. **Milliseconds.** Base event `i` (`0 <= i < n`) falls on millisecond
+//!    `h(s, 16 + i) mod 1000` of the second. When `burst_every_secs = Some(k)`,
+//!    `k > 0` and `s mod k == 0`, `burst_size` more events all fall on
+//!    millisecond `h(s, 2) mod 1000`.
+//! 5. **Order and sequence numbers.** The second's milliseconds are sorted;
+//!    the events of one millisecond get ranks `r = 0, 1, 2, …`; an event with
+//!    `r >= 1000` is dropped (a documented cap, never hit by the standard set).
+//!    With `ts = s * 1000 + ms`, the event's
+//!    `sequence_number = 2^60 + ts * 1000 + r`: unique per log, strictly
+//!    increasing in `(ts, r)` order and always above 2^53 (JSON numbers lose
+//!    precision there, as with the real API).
+//! 6. **Content.** `e = splitmix64(seed ^ sequence_number)`. The event carries
+//!    all the log's `labels` when `e mod 4 == 0`, none otherwise. Its message
+//!    is the [`MessageFormat`] template filled from the stream `r1 =
+//!    splitmix64(e), r2 = splitmix64(r1), …` (see `messages.rs`: word lists,
+//!    optional fields, a quoted CSV field with a comma or a newline, lengths
+//!    of roughly 80–600 bytes). Structured messages change a field's type at
+//!    [`TYPE_CHANGE_MS`] (2026-03-01T00:00:00Z): `status` is a JSON number
+//!    before it and a JSON string from it on.
+//!
+//! Events are always returned sorted by `(timestamp, sequence_number)`.
+//! Cost is linear in the number of seconds scanned plus the events built.
+
+use super::messages;
+
+/// `status` fields are numbers before this instant (epoch ms) and strings from it on.
+pub const TYPE_CHANGE_MS: i64 = 1_772_323_200_000;
+
+const SEQ_BASE: u64 = 1 << 60;
+const MAX_PER_MS: usize = 1000;
+const MAX_BASE_PER_SEC: f64 = 100_000.0;
+/// First second without data (timestamps stay below 10^16 ms).
+const S_END: i64 = 10_000_000_000_000;
+const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// The text layout of a log's messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MessageFormat {
+    /// A JSON document with nested objects, arrays and optional fields.
+    Json,
+    /// A firewall-style CSV line; some fields are quoted and hold commas,
+    /// doubled quotes or a newline.
+    Csv,
+    /// `key=value` pairs separated by spaces, some values quoted.
+    KeyValue,
+    /// Free text with a level, a component and some unicode.
+    Plain,
+}
+
+/// One simulated log: its identity and the parameters of its data function.
+#[derive(Clone, Debug)]
+pub struct MockLog {
+    /// The log id (a uuid in the standard set); it also seeds the data.
+    pub id: String,
+    /// The display name returned by the management API.
+    pub name: String,
+    /// Mean number of events per second (before bursts).
+    pub rate_per_sec: f64,
+    /// Layout of the messages.
+    pub format: MessageFormat,
+    /// Every `k` seconds (`s mod k == 0`) a burst of `burst_size` events lands in one millisecond.
+    pub burst_every_secs: Option<u64>,
+    /// Events per burst.
+    pub burst_size: u32,
+    /// Label ids that a quarter of the events carry.
+    pub labels: Vec<String>,
+}
+
+/// One simulated event, as the data function defines it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MockEvent {
+    /// The log the event belongs to.
+    pub log_id: String,
+    /// Receipt time, epoch milliseconds.
+    pub timestamp: i64,
+    /// Unique per log, increasing with `(timestamp, rank in the millisecond)`, above 2^53.
+    pub sequence_number: u64,
+    /// The raw message text.
+    pub message: String,
+    /// Label ids carried by the event (empty or all of the log's labels).
+    pub labels: Vec<String>,
+}
+
+/// A set of simulated logs; see the module docs for the data function.
+#[derive(Clone, Debug)]
+pub struct MockDataset {
+    logs: Vec<MockLog>,
+}
+
+impl MockDataset {
+    /// A dataset of the given logs (ids should be unique; the first wins).
+    pub fn new(logs: Vec<MockLog>) -> Self {
+        Self { logs }
+    }
+
+    /// All logs, in the order the management API lists them.
+    pub fn logs(&self) -> &[MockLog] {
+        &self.logs
+    }
+
+    /// The log with this id.
+    pub fn log(&self, id: &str) -> Option<&MockLog> {
+        self.logs.iter().find(|l| l.id == id)
+    }
+
+    /// Exactly the events of `log_id` with `from <= timestamp < to`, sorted by
+    /// `(timestamp, sequence_number)`. Unknown logs have no events.
+    pub fn events(&self, log_id: &str, from: i64, to: i64) -> Vec<MockEvent> {
+        match self.log(log_id) {
+            Some(log) => Gen::new(log).events_after(from, None, to.saturating_sub(1), usize::MAX),
+            None => Vec::new(),
+        }
+    }
+
+    /// `events(log_id, from, to).len()`, without building messages.
+    pub fn count(&self, log_id: &str, from: i64, to: i64) -> u64 {
+        match self.log(log_id) {
+            Some(log) => Gen::new(log).count(from, to),
+            None => 0,
+        }
+    }
+
+    /// Paging helper: at most `limit` events with `timestamp <= to_inclusive`
+    /// that come after the cursor, sorted. Without `after_seq` the cursor is
+    /// "`timestamp >= from`"; with `Some(s)` it is the API's
+    /// `sequence_number` rule: `(timestamp == from && sequence_number > s) ||
+    /// timestamp > from`.
+    pub fn events_after(
+        &self,
+        log_id: &str,
+        from: i64,
+        after_seq: Option<u64>,
+        to_inclusive: i64,
+        limit: usize,
+    ) -> Vec<MockEvent> {
+        match self.log(log_id) {
+            Some(log) => Gen::new(log).events_after(from, after_seq, to_inclusive, limit),
+            None => Vec::new(),
+        }
+    }
+}
+
+/// SplitMix64's output function (see the module docs).
+pub(crate) fn splitmix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(GOLDEN);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+fn unit(x: u64) -> f64 {
+    (x >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// The data function of one log.
+struct Gen<'a> {
+    log: &'a MockLog,
+    seed: u64,
+}
+
+impl<'a> Gen<'a> {
+    fn new(log: &'a MockLog) -> Self {
+        Self {
+            log,
+            seed: fnv1a(log.id.as_bytes()),
+        }
+    }
+
+    fn h(&self, s: i64, j: u64) -> u64 {
+        splitmix64(splitmix64(self.seed ^ s as u64) ^ j)
+    }
+
+    fn base_count(&self, s: i64) -> usize {
+        let rate = self.log.rate_per_sec;
+        if rate.is_nan() || rate <= 0.0 {
+            return 0;
+        }
+        let x = rate * (0.5 + unit(self.h(s, 0))) + unit(self.h(s, 1));
+        x.floor().min(MAX_BASE_PER_SEC) as usize
+    }
+
+    fn burst(&self, s: i64) -> usize {
+        match self.log.burst_every_secs {
+            Some(k) if k > 0 && (s as u64).is_multiple_of(k) => self.log.burst_size as usize,
+            _ => 0,
+        }
+    }
+
+    /// Whether scanning can ever find an event.
+    fn has_data(&self) -> bool {
+        self.log.rate_per_sec > 0.0
+            || (self.log.burst_size > 0 && self.log.burst_every_secs.is_some_and(|k| k > 0))
+    }
+
+    /// `(ms, rank)` of every event of second `s` (0 <= s < S_END), sorted.
+    fn slots(&self, s: i64) -> Vec<(u16, u16)> {
+        let n = self.base_count(s);
+        let b = self.burst(s);
+        let mut ms: Vec<u16> = Vec::with_capacity(n + b);
+        ms.extend((0..n as u64).map(|i| (self.h(s, 16 + i) % 1000) as u16));
+        if b > 0 {
+            let at = (self.h(s, 2) % 1000) as u16;
+            ms.extend(std::iter::repeat_n(at, b));
+        }
+        ms.sort_unstable();
+        let mut out = Vec::with_capacity(ms.len());
+        let mut prev = u16::MAX;
+        let mut rank = 0usize;
+        for m in ms {
+            rank = if m == prev { rank + 1 } else { 0 };
+            prev = m;
+            if rank < MAX_PER_MS {
+                out.push((m, rank as u16));
+            }
+        }
+        out
+    }
+
+    fn count(&self, from: i64, to: i64) -> u64 {
+        if from >= to || !self.has_data() {
+            return 0;
+        }
+        let first = from.div_euclid(1000).max(0);
+        let last = (to - 1).div_euclid(1000).min(S_END - 1);
+        let mut total = 0u64;
+        let mut s = first;
+        while s <= last {
+            let whole = s * 1000 >= from && s * 1000 + 999 < to;
+            let upper = self.base_count(s) + self.burst(s);
+            if whole && upper <= MAX_PER_MS {
+                total += upper as u64;
+            } else {
+                let in_range = |&(ms, _): &(u16, u16)| {
+                    let ts = s * 1000 + i64::from(ms);
+                    from <= ts && ts < to
+                };
+                total += self.slots(s).iter().filter(|x| in_range(x)).count() as u64;
+            }
+            s += 1;
+        }
+        total
+    }
+
+    fn events_after(
+        &self,
+        from: i64,
+        after_seq: Option<u64>,
+        to_inclusive: i64,
+        limit: usize,
+    ) -> Vec<MockEvent> {
+        let mut out = Vec::new();
+        if limit == 0 || from > to_inclusive || !self.has_data() {
+            return out;
+        }
+        let mut s = from.div_euclid(1000).max(0);
+        let last = to_inclusive.div_euclid(1000).min(S_END - 1);
+        while s <= last {
+            for (ms, rank) in self.slots(s) {
+                let ts = s * 1000 + i64::from(ms);
+                if ts > to_inclusive {
+                    break;
+                }
+                let seq = SEQ_BASE + (ts as u64) * 1000 + u64::from(rank);
+                let after = match after_seq {
+                    Some(a) => (ts == from && seq > a) || ts > from,
+                    None => ts >= from,
+                };
+                if after {
+                    out.push(self.event(ts, seq));
+                    if out.len() >= limit {
+                        return out;
+                    }
+                }
+            }
+            s += 1;
+        }
+        out
+    }
+
+    fn event(&self, ts: i64, seq: u64) -> MockEvent {
+        let e = splitmix64(self.seed ^ seq);
+        let labels = if e.is_multiple_of(4) {
+            self.log.labels.clone()
+        } else {
+            Vec::new()
+        };
+        MockEvent {
+            log_id: self.log.id.clone(),
+            timestamp: ts,
+            sequence_number: seq,
+            message: messages::message(self.log.format, ts, e),
+            labels,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::{HashMap, HashSet};
+
+    /// 2026-02-10T00:00:00Z, a Firewall burst second.
+    const T0: i64 = 1_770_681_600_000;
+
+    fn fw(d: &MockDataset) -> String {
+        d.logs()[0].id.clone()
+    }
+
+    #[test]
+    fn hash_matches_reference_values() {
+        // Reference outputs of SplitMix64 seeded with 0 (first two draws).
+        assert_eq!(splitmix64(0), 0xE220_A839_7B1D_CDAF);
+        assert_eq!(splitmix64(GOLDEN), 0x6E78_9E6A_A1B9_65F4);
+        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+    }
+
+    #[test]
+    fn standard_set_has_the_documented_logs() {
+        let d = MockDataset::standard();
+        let names: Vec<&str> = d.logs().iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "Firewall",
+                "Web Proxy",
+                "Auth Service",
+                "Windows Defender",
+                "Ops \"blue\" team — app.log"
+            ]
+        );
+        let ids: HashSet<&str> = d.logs().iter().map(|l| l.id.as_str()).collect();
+        assert_eq!(ids.len(), 5);
+        assert!(d.log("nope").is_none());
+        assert_eq!(d.log(&fw(&d)).map(|l| l.name.as_str()), Some("Firewall"));
+    }
+
+    #[test]
+    fn deterministic_sorted_unique_and_large_sequence_numbers() {
+        let d = MockDataset::standard();
+        for log in d.logs() {
+            let a = d.events(&log.id, T0 - 300_000, T0 + 300_000);
+            let b = MockDataset::standard().events(&log.id, T0 - 300_000, T0 + 300_000);
+            assert_eq!(a, b, "{} is not deterministic", log.name);
+            assert!(a.windows(2).all(|w| {
+                (w[0].timestamp, w[0].sequence_number) < (w[1].timestamp, w[1].sequence_number)
+            }));
+            assert!(
+                a.windows(2)
+                    .all(|w| w[0].sequence_number < w[1].sequence_number)
+            );
+            assert!(
+                a.iter()
+                    .all(|e| e.sequence_number > 1 << 53 && e.log_id == log.id)
+            );
+            assert!(
+                a.iter()
+                    .all(|e| (T0 - 300_000..T0 + 300_000).contains(&e.timestamp))
+            );
+            assert_eq!(d.count(&log.id, T0 - 300_000, T0 + 300_000), a.len() as u64);
+        }
+    }
+
+    #[test]
+    fn rates_are_roughly_as_configured() {
+        let d = MockDataset::standard();
+        let per_sec = |name: &str| {
+            let log = d.logs().iter().find(|l| l.name == name).unwrap();
+            d.count(&log.id, T0 + 1000, T0 + 1000 + 3_600_000) as f64 / 3600.0
+        };
+        // Seconds s0+1 ..= s0+3600 hold 12 Firewall bursts.
+        let fw_rate = per_sec("Firewall") - 700.0 * 12.0 / 3600.0;
+        assert!((fw_rate - 40.0).abs() < 1.0, "{fw_rate}");
+        assert!((per_sec("Web Proxy") - 15.0).abs() < 0.5);
+        assert!((per_sec("Auth Service") - 3.0).abs() < 0.2);
+        let sparse = per_sec("Windows Defender");
+        assert!(sparse > 0.03 && sparse < 0.07, "{sparse}");
+    }
+
+    #[test]
+    fn windows_are_additive_and_count_agrees_on_odd_edges() {
+        let d = MockDataset::standard();
+        for log in d.logs() {
+            for (a, b, c) in [
+                (T0 - 10_000, T0, T0 + 10_000),
+                (T0 - 1, T0 + 1, T0 + 7_777),
+                (T0 + 123, T0 + 456, T0 + 61_789),
+                (T0, T0, T0 + 5),
+            ] {
+                let mut ab = d.events(&log.id, a, b);
+                ab.extend(d.events(&log.id, b, c));
+                assert_eq!(ab, d.events(&log.id, a, c), "{} {a} {b} {c}", log.name);
+                assert_eq!(d.count(&log.id, a, c), ab.len() as u64);
+            }
+            assert!(d.events(&log.id, T0 + 5, T0).is_empty());
+            assert_eq!(d.count(&log.id, T0 + 5, T0), 0);
+        }
+        assert!(d.events("unknown", T0, T0 + 60_000).is_empty());
+        assert!(d.events(&fw(&d), -5_000, 0).is_empty());
+    }
+
+    #[test]
+    fn burst_puts_700_events_in_one_millisecond() {
+        let d = MockDataset::standard();
+        let evs = d.events(&fw(&d), T0, T0 + 1000);
+        let mut per_ms: HashMap<i64, usize> = HashMap::new();
+        for e in &evs {
+            *per_ms.entry(e.timestamp).or_default() += 1;
+        }
+        let (&ms, &n) = per_ms.iter().max_by_key(|(_, n)| **n).unwrap();
+        assert!(n >= 700, "{n}");
+        // Sequence numbers within the burst ms are consecutive ranks.
+        let seqs: Vec<u64> = evs
+            .iter()
+            .filter(|e| e.timestamp == ms)
+            .map(|e| e.sequence_number)
+            .collect();
+        assert_eq!(seqs[0], SEQ_BASE + ms as u64 * 1000);
+        assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1));
+        // A non-burst second has no such pile.
+        let quiet = d.events(&fw(&d), T0 + 1000, T0 + 2000);
+        assert!(quiet.len() < 100);
+    }
+
+    #[test]
+    fn events_after_pages_through_a_window() {
+        let d = MockDataset::standard();
+        let id = fw(&d);
+        let (from, to) = (T0 - 3_000, T0 + 3_000);
+        let want = d.events(&id, from, to + 1); // `to_inclusive`
+        let mut got = Vec::new();
+        let (mut cur_from, mut cur_seq) = (from, None);
+        loop {
+            let page = d.events_after(&id, cur_from, cur_seq, to, 97);
+            assert!(page.len() <= 97);
+            let Some(last) = page.last() else { break };
+            cur_from = last.timestamp;
+            cur_seq = Some(last.sequence_number);
+            got.extend(page);
+        }
+        assert_eq!(got, want);
+        assert!(want.len() > 700);
+        // The sequence-number rule keeps later events of the same millisecond.
+        let burst = &want[want.len() / 2];
+        let rest = d.events_after(&id, burst.timestamp, Some(burst.sequence_number), to, 3);
+        assert_eq!(rest[0].timestamp, burst.timestamp);
+        assert_eq!(rest[0].sequence_number, burst.sequence_number + 1);
+        assert!(d.events_after(&id, from, None, to, 0).is_empty());
+    }
+
+    #[test]
+    fn messages_vary_and_change_type_over_time() {
+        let d = MockDataset::standard();
+        for log in d.logs() {
+            let evs = d.events(&log.id, T0, T0 + 600_000);
+            let evs: Vec<_> = if evs.len() < 10 {
+                d.events(&log.id, T0, T0 + 36_000_000)
+            } else {
+                evs
+            };
+            let lens: Vec<usize> = evs.iter().map(|e| e.message.len()).collect();
+            let (min, max) = (lens.iter().min().unwrap(), lens.iter().max().unwrap());
+            assert!(
+                *min >= 60 && *max <= 620 && max - min > 150,
+                "{}: {min}..{max}",
+                log.name
+            );
+            if log.format == MessageFormat::Json {
+                for e in &evs {
+                    let v: serde_json::Value = serde_json::from_str(&e.message).unwrap();
+                    assert!(v["status"].is_number(), "{}", e.message);
+                }
+            }
+            if !log.labels.is_empty() {
+                let with = evs.iter().filter(|e| !e.labels.is_empty()).count();
+                assert!(with > 0 && with < evs.len());
+            }
+        }
+        let auth = &d.logs()[2].id;
+        for e in d.events(auth, TYPE_CHANGE_MS, TYPE_CHANGE_MS + 60_000) {
+            let v: serde_json::Value = serde_json::from_str(&e.message).unwrap();
+            assert!(v["status"].is_string(), "{}", e.message);
+        }
+    }
+}

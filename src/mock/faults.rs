@@ -1,0 +1,148 @@
+//! Fault-injection knobs and their "every Nth" counters.
+
+use std::time::Duration;
+
+/// Fault knobs of the simulator; change them at run time with
+/// [`MockServer::set_faults`](super::MockServer::set_faults).
+///
+/// Everything defaults to off except `polls = 1` (every query answers 202
+/// and needs one poll) and `continuation_ttl = 20 s`. "Every Nth" knobs
+/// count only the requests (or pages) of their kind since the last
+/// `set_faults`; `Some(0)` is the same as `None`.
+#[derive(Clone, Debug)]
+pub struct Faults {
+    /// Polls a query needs: 0 answers the submit with the page (200); `n > 0`
+    /// answers 202 and the `n`th poll of the `Self` link returns the page
+    /// (earlier polls answer 200 with growing `progress`).
+    pub polls: u32,
+    /// A continuation not polled within this long after its submit or last
+    /// poll answers 404 "Query Not Found" and is forgotten.
+    pub continuation_ttl: Duration,
+    /// Added to every authenticated request before it is answered.
+    pub latency: Duration,
+    /// Plus up to this much more, deterministic pseudo-random per request.
+    pub latency_jitter: Duration,
+    /// Every Nth query or poll request answers 503 `{"message":"Service Unavailable"}`.
+    pub server_error_every_nth: Option<u32>,
+    /// Every Nth finished page is cut to half its bytes (with a matching
+    /// `Content-Length`), so the client sees invalid JSON.
+    pub truncate_every_nth_page: Option<u32>,
+    /// A page asked for with `sequence_number = S` also starts with the event
+    /// `(from, S)` itself, i.e. the last event of the previous page again.
+    pub duplicate_page_edges: bool,
+    /// Every Nth poll answers 404 "Query Not Found" and forgets its continuation.
+    pub expire_every_nth_poll: Option<u32>,
+    /// Treat `to` as exclusive (the default simulates an inclusive `to`).
+    pub to_exclusive: bool,
+    /// Render `sequence_number_str` as a bare JSON number (exact digits).
+    pub numeric_sequence_number_str: bool,
+    /// `GET /management/logs` answers a bare array instead of `{"logs": [...]}`.
+    pub unwrapped_log_list: bool,
+    /// `GET /management/logs/{id}` answers the bare object instead of `{"log": {...}}`.
+    pub unwrapped_log: bool,
+    /// Every Nth query request answers 429 with `Retry-After: retry_after_secs`.
+    pub rate_limit_every_nth_query: Option<u32>,
+    /// `Retry-After` (and `X-RateLimit-Reset`) of the injected 429s.
+    pub retry_after_secs: u64,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Self {
+            polls: 1,
+            continuation_ttl: Duration::from_secs(20),
+            latency: Duration::ZERO,
+            latency_jitter: Duration::ZERO,
+            server_error_every_nth: None,
+            truncate_every_nth_page: None,
+            duplicate_page_edges: false,
+            expire_every_nth_poll: None,
+            to_exclusive: false,
+            numeric_sequence_number_str: false,
+            unwrapped_log_list: false,
+            unwrapped_log: false,
+            rate_limit_every_nth_query: None,
+            retry_after_secs: 1,
+        }
+    }
+}
+
+/// Counters behind the "every Nth" knobs; reset by `set_faults`.
+#[derive(Debug, Default)]
+pub(crate) struct FaultCounters {
+    queries: u64,
+    queries_and_polls: u64,
+    polls: u64,
+    pages: u64,
+}
+
+/// Counts one more and says whether this one is an Nth.
+fn tick(counter: &mut u64, every: Option<u32>) -> bool {
+    *counter += 1;
+    match every {
+        Some(n) if n > 0 => counter.is_multiple_of(u64::from(n)),
+        _ => false,
+    }
+}
+
+impl FaultCounters {
+    /// A query request arrived: (inject 429?, inject 503?).
+    pub(crate) fn query(&mut self, f: &Faults) -> (bool, bool) {
+        let limited = tick(&mut self.queries, f.rate_limit_every_nth_query);
+        let failed = tick(&mut self.queries_and_polls, f.server_error_every_nth);
+        (limited, failed)
+    }
+
+    /// A poll request arrived: inject 503?
+    pub(crate) fn poll_error(&mut self, f: &Faults) -> bool {
+        tick(&mut self.queries_and_polls, f.server_error_every_nth)
+    }
+
+    /// A poll reached its continuation: expire it?
+    pub(crate) fn poll_expire(&mut self, f: &Faults) -> bool {
+        tick(&mut self.polls, f.expire_every_nth_poll)
+    }
+
+    /// A finished page is about to be sent: truncate it?
+    pub(crate) fn page(&mut self, f: &Faults) -> bool {
+        tick(&mut self.pages, f.truncate_every_nth_page)
+    }
+}
+
+/// Deterministic jitter fraction in `[0, 1)` for the `n`th request.
+pub(crate) fn jitter(n: u64) -> f64 {
+    (super::data::splitmix64(n ^ 0x6a09_e667_f3bc_c908) >> 11) as f64 / (1u64 << 53) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_nth_counts_per_kind() {
+        let f = Faults {
+            rate_limit_every_nth_query: Some(3),
+            server_error_every_nth: Some(2),
+            expire_every_nth_poll: Some(0),
+            ..Faults::default()
+        };
+        let mut c = FaultCounters::default();
+        let q: Vec<_> = (0..6).map(|_| c.query(&f)).collect();
+        assert_eq!(
+            q,
+            [
+                (false, false),
+                (false, true),
+                (true, false),
+                (false, true),
+                (false, false),
+                (true, true)
+            ]
+        );
+        assert!(!c.poll_error(&f)); // 7th query-or-poll
+        assert!(c.poll_error(&f)); // 8th
+        assert!((0..10).all(|_| !c.poll_expire(&f)), "Some(0) is off");
+        assert!((0..10).all(|_| !c.page(&f)));
+        assert!((0..100).map(jitter).all(|j| (0.0..1.0).contains(&j)));
+    }
+}

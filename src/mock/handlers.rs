@@ -1,0 +1,474 @@
+//! Routing and request handling: auth, rate limits, faults, recording.
+//!
+//! One fallback handler parses the path itself, so both prefixes (`/…` and
+//! `/log_search/…`), the 401 and 404 bodies and the `X-RateLimit-*`
+//! headers are the same on every route.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::header::{CONTENT_TYPE, RETRY_AFTER};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use super::continuations::{self, PollOutcome};
+use super::query::{self, PageOptions, RawQuery};
+use super::ratelimit::{Namespace, RateInfo};
+use super::render;
+use super::{RecordedRequest, RequestKind, Shared};
+
+/// Largest request body read (POST query bodies are tiny).
+const MAX_BODY: usize = 1 << 20;
+
+/// An answer before headers are added.
+#[derive(Debug)]
+pub(crate) struct Reply {
+    pub(crate) status: StatusCode,
+    pub(crate) body: Vec<u8>,
+    content_type: &'static str,
+    retry_after: Option<u64>,
+}
+
+impl Reply {
+    pub(crate) fn json(status: StatusCode, body: Vec<u8>) -> Self {
+        Self {
+            status,
+            body,
+            content_type: "application/json",
+            retry_after: None,
+        }
+    }
+
+    fn value(status: StatusCode, v: &serde_json::Value) -> Self {
+        Self::json(status, v.to_string().into_bytes())
+    }
+
+    fn rate_limited(retry_after: u64) -> Self {
+        Self {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            body: b"API rate limit exceeded".to_vec(),
+            content_type: "text/plain",
+            retry_after: Some(retry_after),
+        }
+    }
+
+    fn unavailable() -> Self {
+        Self::json(
+            StatusCode::SERVICE_UNAVAILABLE,
+            render::message_body("Service Unavailable"),
+        )
+    }
+
+    fn not_found(msg: &str) -> Self {
+        Self::json(StatusCode::NOT_FOUND, render::code_body(404, msg))
+    }
+
+    fn finish(self, rate: RateInfo) -> Response {
+        let mut h = HeaderMap::new();
+        h.insert(CONTENT_TYPE, HeaderValue::from_static(self.content_type));
+        h.insert(
+            HeaderName::from_static("x-ratelimit-limit"),
+            HeaderValue::from(rate.limit),
+        );
+        h.insert(
+            HeaderName::from_static("x-ratelimit-remaining"),
+            HeaderValue::from(rate.remaining),
+        );
+        h.insert(
+            HeaderName::from_static("x-ratelimit-reset"),
+            HeaderValue::from(rate.reset_secs),
+        );
+        if let Some(secs) = self.retry_after {
+            h.insert(RETRY_AFTER, HeaderValue::from(secs));
+        }
+        (self.status, h, Body::from(self.body)).into_response()
+    }
+}
+
+/// What a path asks for.
+#[derive(Debug)]
+enum Route {
+    LogList,
+    Log(String),
+    Label(String),
+    Query(String),
+    PostQuery,
+    Poll(String),
+    MethodNotAllowed(RequestKind),
+    NotFound(RequestKind),
+}
+
+impl Route {
+    /// Splits off the `/log_search` prefix and matches the rest.
+    fn parse(method: &Method, path: &str) -> (String, Route) {
+        let (prefix, rest) = match path.strip_prefix("/log_search") {
+            Some(rest) if rest.is_empty() || rest.starts_with('/') => ("/log_search", rest),
+            _ => ("", path),
+        };
+        let segs: Option<Vec<String>> = rest
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(render::decode_segment)
+            .collect();
+        let Some(segs) = segs else {
+            return (prefix.into(), Route::NotFound(RequestKind::Other));
+        };
+        let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
+        let get = method == Method::GET;
+        let route = match segs.as_slice() {
+            ["management", "logs"] if get => Route::LogList,
+            ["management", "logs", id] if get => Route::Log((*id).into()),
+            ["management", "labels", id] if get => Route::Label((*id).into()),
+            ["management", "logs"] | ["management", "logs", _] | ["management", "labels", _] => {
+                Route::MethodNotAllowed(RequestKind::Management)
+            }
+            ["management", ..] => Route::NotFound(RequestKind::Management),
+            ["query", "logs"] if method == Method::POST => Route::PostQuery,
+            ["query", "logs", id] if get => Route::Query((*id).into()),
+            ["query", "logs"] | ["query", "logs", _] => Route::MethodNotAllowed(RequestKind::Query),
+            ["query", id] if get => Route::Poll((*id).into()),
+            ["query", _] => Route::MethodNotAllowed(RequestKind::Poll),
+            _ => Route::NotFound(RequestKind::Other),
+        };
+        (prefix.into(), route)
+    }
+
+    fn kind(&self) -> RequestKind {
+        match self {
+            Route::LogList | Route::Log(_) | Route::Label(_) => RequestKind::Management,
+            Route::Query(_) | Route::PostQuery => RequestKind::Query,
+            Route::Poll(_) => RequestKind::Poll,
+            Route::MethodNotAllowed(k) | Route::NotFound(k) => *k,
+        }
+    }
+}
+
+/// The namespace a kind is counted in (`Other` is reported, not counted).
+fn namespace(kind: RequestKind) -> (Namespace, bool) {
+    match kind {
+        RequestKind::Query => (Namespace::Query, true),
+        RequestKind::Poll => (Namespace::Poll, true),
+        RequestKind::Management => (Namespace::Management, true),
+        RequestKind::Other => (Namespace::Management, false),
+    }
+}
+
+/// The one handler behind every path.
+pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
+    let arrival = shared.arrivals.fetch_add(1, Ordering::Relaxed);
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let (prefix, route) = Route::parse(&method, &path);
+    let kind = route.kind();
+    let (ns, counted) = namespace(kind);
+
+    let authorized = req
+        .headers()
+        .get("x-api-key")
+        .is_some_and(|v| v.as_bytes() == shared.api_key.as_bytes());
+    if !authorized {
+        let rate = shared.lock().limiter.peek(ns, Instant::now());
+        tracing::debug!(%method, %path, "mock: 401 unauthorized");
+        return Reply::json(
+            StatusCode::UNAUTHORIZED,
+            render::message_body("Unauthorized"),
+        )
+        .finish(rate);
+    }
+
+    let delay = {
+        let st = shared.lock();
+        let jitter = st.faults.latency_jitter.as_secs_f64() * super::faults::jitter(arrival);
+        st.faults
+            .latency
+            .saturating_add(Duration::try_from_secs_f64(jitter).unwrap_or_default())
+    };
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+
+    let params: Vec<(String, String)> = req
+        .uri()
+        .query()
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect()
+        })
+        .unwrap_or_default();
+    let content_type = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let body = match route {
+        Route::PostQuery => axum::body::to_bytes(req.into_body(), MAX_BODY).await.ok(),
+        _ => None,
+    };
+
+    let mut rec = RecordedRequest {
+        method: method.to_string(),
+        path: path.clone(),
+        kind,
+        log_id: None,
+        from: None,
+        to: None,
+        sequence_number: None,
+        per_page: None,
+        status: 0,
+    };
+    let now = Instant::now();
+    let rate = {
+        let mut st = shared.lock();
+        if counted {
+            st.limiter.acquire(ns, now)
+        } else {
+            st.limiter.peek(ns, now)
+        }
+    };
+    let (reply, rate) = if rate.allowed {
+        let ctx = Ctx {
+            shared: &shared,
+            root: format!("{}{prefix}", shared.base),
+            params: &params,
+            now,
+        };
+        ctx.dispatch(
+            route,
+            content_type.as_deref(),
+            body.as_deref(),
+            &mut rec,
+            rate,
+        )
+    } else {
+        (Reply::rate_limited(rate.reset_secs), rate)
+    };
+    rec.status = reply.status.as_u16();
+    tracing::debug!(%method, %path, status = rec.status, kind = ?kind, "mock request");
+    shared.record(arrival, rec);
+    reply.finish(rate)
+}
+
+/// Per-request context for the route handlers.
+struct Ctx<'a> {
+    shared: &'a Shared,
+    /// `{base}{prefix}`: where links point.
+    root: String,
+    params: &'a [(String, String)],
+    now: Instant,
+}
+
+impl Ctx<'_> {
+    fn dispatch(
+        &self,
+        route: Route,
+        content_type: Option<&str>,
+        body: Option<&[u8]>,
+        rec: &mut RecordedRequest,
+        rate: RateInfo,
+    ) -> (Reply, RateInfo) {
+        let reply = match route {
+            Route::LogList => self.log_list(),
+            Route::Log(id) => {
+                rec.log_id = Some(id.clone());
+                self.log(&id)
+            }
+            Route::Label(id) => self.label(&id),
+            Route::Query(keys) => {
+                return self.query(Ok(RawQuery::from_get(&keys, self.params)), rec, rate);
+            }
+            Route::PostQuery => {
+                let raw = match body {
+                    Some(b) => RawQuery::from_post(content_type, b, self.params),
+                    None => Err(Reply::json(
+                        StatusCode::BAD_REQUEST,
+                        render::message_body("Malformed JSON Request Body"),
+                    )),
+                };
+                return self.query(raw, rec, rate);
+            }
+            Route::Poll(id) => self.poll(&id, rec),
+            Route::MethodNotAllowed(_) => Reply::json(
+                StatusCode::METHOD_NOT_ALLOWED,
+                render::message_body("HTTP 405 Method Not Allowed"),
+            ),
+            Route::NotFound(_) => Reply::json(
+                StatusCode::NOT_FOUND,
+                render::message_body("HTTP 404 Not Found"),
+            ),
+        };
+        (reply, rate)
+    }
+
+    fn log_list(&self) -> Reply {
+        let unwrapped = self.shared.lock().faults.unwrapped_log_list;
+        let logs: Vec<serde_json::Value> = self
+            .shared
+            .dataset
+            .logs()
+            .iter()
+            .map(render::log_json)
+            .collect();
+        let v = if unwrapped {
+            serde_json::Value::Array(logs)
+        } else {
+            serde_json::json!({ "logs": logs })
+        };
+        Reply::value(StatusCode::OK, &v)
+    }
+
+    fn log(&self, id: &str) -> Reply {
+        let unwrapped = self.shared.lock().faults.unwrapped_log;
+        match self.shared.dataset.log(id) {
+            Some(log) if unwrapped => Reply::value(StatusCode::OK, &render::log_json(log)),
+            Some(log) => Reply::value(
+                StatusCode::OK,
+                &serde_json::json!({ "log": render::log_json(log) }),
+            ),
+            None => Reply::not_found("Log Not Found"),
+        }
+    }
+
+    fn label(&self, id: &str) -> Reply {
+        let known = self
+            .shared
+            .dataset
+            .logs()
+            .iter()
+            .any(|l| l.labels.iter().any(|x| x == id));
+        if known {
+            Reply::value(StatusCode::OK, &render::label_json(id))
+        } else {
+            Reply::not_found("Label Not Found")
+        }
+    }
+
+    fn page_options(&self) -> PageOptions {
+        let st = self.shared.lock();
+        PageOptions {
+            to_exclusive: st.faults.to_exclusive,
+            duplicate_page_edges: st.faults.duplicate_page_edges,
+            numeric_sequence_number_str: st.faults.numeric_sequence_number_str,
+        }
+    }
+
+    /// A finished page, truncated when the fault says so.
+    fn finished(&self, spec: &query::QuerySpec) -> Reply {
+        let opts = self.page_options();
+        let mut body = query::final_page(&self.shared.dataset, spec, opts, &self.root);
+        let truncate = {
+            let mut st = self.shared.lock();
+            let st = &mut *st;
+            st.counters.page(&st.faults)
+        };
+        if truncate {
+            body.truncate(body.len() / 2);
+        }
+        Reply::json(StatusCode::OK, body)
+    }
+
+    fn query(
+        &self,
+        raw: Result<RawQuery, Reply>,
+        rec: &mut RecordedRequest,
+        rate: RateInfo,
+    ) -> (Reply, RateInfo) {
+        if let Ok(raw) = &raw {
+            rec.log_id = raw.log_id().map(str::to_string);
+            rec.from = raw.from.as_deref().and_then(|v| v.trim().parse().ok());
+            rec.to = raw.to.as_deref().and_then(|v| v.trim().parse().ok());
+            rec.per_page = raw.per_page.as_deref().and_then(|v| v.trim().parse().ok());
+            rec.sequence_number = raw
+                .sequence_number
+                .as_deref()
+                .and_then(|v| v.trim().parse().ok());
+        }
+        let (limited, failed, retry_after, polls, ttl) = {
+            let mut st = self.shared.lock();
+            let st = &mut *st;
+            let (limited, failed) = st.counters.query(&st.faults);
+            let f = &st.faults;
+            (
+                limited,
+                failed,
+                f.retry_after_secs,
+                f.polls,
+                f.continuation_ttl,
+            )
+        };
+        if limited {
+            let rate = RateInfo {
+                allowed: false,
+                remaining: 0,
+                reset_secs: retry_after,
+                ..rate
+            };
+            return (Reply::rate_limited(retry_after), rate);
+        }
+        if failed {
+            return (Reply::unavailable(), rate);
+        }
+        let spec = match raw.and_then(|r| r.validate(query::now_ms())) {
+            Ok(spec) => spec,
+            Err(reply) => return (reply, rate),
+        };
+        if self.shared.dataset.log(&spec.log_id).is_none() {
+            return (Reply::not_found("Log Not Found"), rate);
+        }
+        if polls == 0 {
+            return (self.finished(&spec), rate);
+        }
+        let id = self
+            .shared
+            .lock()
+            .continuations
+            .insert(spec.clone(), polls, self.now, ttl);
+        let href = format!("{}/query/{id}", self.root);
+        let body = render::continuation(&spec, &id, 0, &href);
+        (Reply::json(StatusCode::ACCEPTED, body), rate)
+    }
+
+    fn poll(&self, id: &str, rec: &mut RecordedRequest) -> Reply {
+        const GONE: &str = "Query Not Found (Continuation ID may have expired)";
+        let outcome = {
+            let mut st = self.shared.lock();
+            let st = &mut *st;
+            if st.counters.poll_error(&st.faults) {
+                return Reply::unavailable();
+            }
+            if !continuations::is_continuation_id(id) {
+                return Reply::json(
+                    StatusCode::BAD_REQUEST,
+                    render::message_body("Invalid Continuation ID"),
+                );
+            }
+            if let Some(spec) = st.continuations.spec(id) {
+                rec.log_id = Some(spec.log_id.clone());
+                rec.from = Some(spec.from);
+                rec.to = Some(spec.to);
+                rec.per_page = Some(spec.per_page);
+                rec.sequence_number = spec.sequence_number;
+            }
+            if st.counters.poll_expire(&st.faults) {
+                st.continuations.forget(id);
+                return Reply::not_found(GONE);
+            }
+            let ttl = st.faults.continuation_ttl;
+            st.continuations.poll(id, self.now, ttl)
+        };
+        match outcome {
+            PollOutcome::NotFound => Reply::not_found(GONE),
+            PollOutcome::InProgress(spec, progress) => {
+                let href = format!("{}/query/{id}", self.root);
+                Reply::json(
+                    StatusCode::OK,
+                    render::continuation(&spec, id, progress, &href),
+                )
+            }
+            PollOutcome::Done(spec) => self.finished(&spec),
+        }
+    }
+}

@@ -1,0 +1,445 @@
+//! Query requests: parameter parsing and validation, result pages with their
+//! `Next` link, and the continuation store behind the 202/poll model.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::http::StatusCode;
+
+use super::data::{MockDataset, MockEvent};
+use super::handlers::Reply;
+use super::render::{self, encode_query_value, encode_segment};
+
+/// Default page size of the API.
+const DEFAULT_PER_PAGE: u32 = 50;
+/// Largest page size the API accepts.
+const MAX_PER_PAGE: u32 = 500;
+const ONLY_EMPTY: &str = "Invalid query: the simulator supports only the empty LEQL statement";
+
+/// A validated query for one page.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct QuerySpec {
+    pub(crate) log_id: String,
+    pub(crate) from: i64,
+    pub(crate) to: i64,
+    pub(crate) per_page: u32,
+    pub(crate) sequence_number: Option<u64>,
+    pub(crate) statement: String,
+    pub(crate) time_range: Option<String>,
+}
+
+/// A query's parameters as sent, before validation.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct RawQuery {
+    pub(crate) logs: Vec<String>,
+    pub(crate) from: Option<String>,
+    pub(crate) to: Option<String>,
+    pub(crate) time_range: Option<String>,
+    pub(crate) per_page: Option<String>,
+    pub(crate) sequence_number: Option<String>,
+    pub(crate) statement: String,
+    pub(crate) most_recent_first: Option<String>,
+}
+
+fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+fn bad(fields: &[&str], message: &str) -> Reply {
+    Reply::json(
+        StatusCode::BAD_REQUEST,
+        render::validation_body(fields, message),
+    )
+}
+
+fn malformed() -> Reply {
+    Reply::json(
+        StatusCode::BAD_REQUEST,
+        render::message_body("Malformed JSON Request Body"),
+    )
+}
+
+impl RawQuery {
+    /// `GET /query/logs/{log_keys}?from=&to=&…` (`log_keys` already decoded).
+    pub(crate) fn from_get(log_keys: &str, params: &[(String, String)]) -> Self {
+        let own = |name| param(params, name).map(str::to_string);
+        Self {
+            logs: log_keys.split(':').map(str::to_string).collect(),
+            from: own("from"),
+            to: own("to"),
+            time_range: own("time_range"),
+            per_page: own("per_page"),
+            sequence_number: own("sequence_number"),
+            statement: own("query").unwrap_or_default(),
+            most_recent_first: own("most_recent_first"),
+        }
+    }
+
+    /// `POST /query/logs` with a JSON body; `per_page`, `sequence_number`
+    /// and `most_recent_first` come from the URL.
+    pub(crate) fn from_post(
+        content_type: Option<&str>,
+        body: &[u8],
+        params: &[(String, String)],
+    ) -> Result<Self, Reply> {
+        let is_json = content_type.is_some_and(|ct| {
+            ct.split(';')
+                .next()
+                .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+        });
+        if !is_json {
+            return Err(Reply::json(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                render::message_body("Data not specified as JSON"),
+            ));
+        }
+        let v: serde_json::Value = serde_json::from_slice(body).map_err(|_| malformed())?;
+        let logs = v
+            .get("logs")
+            .and_then(|l| l.as_array())
+            .ok_or_else(malformed)?
+            .iter()
+            .map(|l| l.as_str().map(str::to_string).ok_or_else(malformed))
+            .collect::<Result<Vec<_>, _>>()?;
+        let leql = v
+            .get("leql")
+            .filter(|l| l.is_object())
+            .ok_or_else(malformed)?;
+        let statement = match leql.get("statement") {
+            None | Some(serde_json::Value::Null) => String::new(),
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(_) => return Err(malformed()),
+        };
+        let during = leql
+            .get("during")
+            .filter(|d| d.is_object())
+            .ok_or_else(malformed)?;
+        let text = |name: &str| -> Option<String> {
+            match during.get(name)? {
+                serde_json::Value::Null => None,
+                serde_json::Value::String(s) => Some(s.clone()),
+                other => Some(other.to_string()),
+            }
+        };
+        let own = |name| param(params, name).map(str::to_string);
+        Ok(Self {
+            logs,
+            from: text("from"),
+            to: text("to"),
+            time_range: text("time_range"),
+            per_page: own("per_page"),
+            sequence_number: own("sequence_number"),
+            statement,
+            most_recent_first: own("most_recent_first"),
+        })
+    }
+
+    /// The single log id, if there is exactly one.
+    pub(crate) fn log_id(&self) -> Option<&str> {
+        match self.logs.as_slice() {
+            [one] => Some(one),
+            _ => None,
+        }
+    }
+
+    /// Validates into a [`QuerySpec`], or the API's 400 answer.
+    pub(crate) fn validate(&self, now_ms: i64) -> Result<QuerySpec, Reply> {
+        let log_id = match self.logs.as_slice() {
+            [] => return Err(bad(&["logs"], "Invalid query: no log specified")),
+            [one] if !one.is_empty() => one.clone(),
+            [_] => return Err(bad(&["logs"], "Invalid query: no log specified")),
+            _ => {
+                return Err(bad(
+                    &["logs"],
+                    "Invalid query: the simulator supports one log per query",
+                ));
+            }
+        };
+        if !self.statement.trim().is_empty() {
+            return Err(bad(&["query"], ONLY_EMPTY));
+        }
+        if self
+            .most_recent_first
+            .as_deref()
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+        {
+            return Err(bad(
+                &["most_recent_first"],
+                "Invalid query: the simulator does not support most_recent_first",
+            ));
+        }
+        let per_page = match &self.per_page {
+            None => DEFAULT_PER_PAGE,
+            Some(p) => match p.trim().parse::<u32>() {
+                Ok(n) if (1..=MAX_PER_PAGE).contains(&n) => n,
+                _ => {
+                    return Err(bad(
+                        &["per_page"],
+                        "Invalid query: per_page must be an integer between 1 and 500",
+                    ));
+                }
+            },
+        };
+        let sequence_number = match &self.sequence_number {
+            None => None,
+            Some(s) => Some(s.trim().parse::<u64>().map_err(|_| {
+                bad(
+                    &["sequence_number"],
+                    "Invalid query: sequence_number must be an unsigned integer",
+                )
+            })?),
+        };
+        let (from, to) = self.window(now_ms)?;
+        if from > to || (from == to && sequence_number.is_none()) {
+            return Err(bad(
+                &["from", "to"],
+                &format!("Invalid query: from ({from}) must be earlier than to ({to})"),
+            ));
+        }
+        Ok(QuerySpec {
+            log_id,
+            from,
+            to,
+            per_page,
+            sequence_number,
+            statement: self.statement.clone(),
+            time_range: self.time_range.clone(),
+        })
+    }
+
+    fn window(&self, now_ms: i64) -> Result<(i64, i64), Reply> {
+        if let Some(tr) = &self.time_range {
+            if self.from.is_some() || self.to.is_some() {
+                return Err(bad(
+                    &["time_range"],
+                    "Invalid query: time_range cannot be specified with from and/or to fields",
+                ));
+            }
+            return resolve_time_range(tr, now_ms).ok_or_else(|| {
+                bad(
+                    &["time_range"],
+                    &format!("Invalid query: cannot parse time_range '{tr}'"),
+                )
+            });
+        }
+        let one = |name: &str, v: &Option<String>| -> Result<i64, Reply> {
+            let Some(v) = v else {
+                return Err(bad(
+                    &[name],
+                    &format!("Invalid query: {name} is required (or use time_range)"),
+                ));
+            };
+            v.trim().parse::<i64>().map_err(|_| {
+                bad(
+                    &[name],
+                    &format!(
+                        "Invalid query: {name} must be an integer epoch timestamp in milliseconds"
+                    ),
+                )
+            })
+        };
+        Ok((one("from", &self.from)?, one("to", &self.to)?))
+    }
+}
+
+/// `yesterday`, `today` or `last [N] unit(s)`, case-insensitive, in UTC.
+fn resolve_time_range(tr: &str, now_ms: i64) -> Option<(i64, i64)> {
+    const DAY: i64 = 86_400_000;
+    let lower = tr.trim().to_ascii_lowercase();
+    let words: Vec<&str> = lower.split_whitespace().collect();
+    let today = now_ms.div_euclid(DAY) * DAY;
+    let (n, unit) = match words.as_slice() {
+        ["today"] => return Some((today, now_ms)),
+        ["yesterday"] => return Some((today - DAY, today)),
+        ["last", unit] => (1, *unit),
+        ["last", n, unit] => (n.parse::<i64>().ok().filter(|n| *n > 0)?, *unit),
+        _ => return None,
+    };
+    let unit_ms = match unit {
+        "min" | "mins" | "minute" | "minutes" => 60_000,
+        "hr" | "hrs" | "hour" | "hours" => 3_600_000,
+        "day" | "days" => DAY,
+        "week" | "weeks" => 7 * DAY,
+        "month" | "months" => 30 * DAY,
+        "year" | "years" => 365 * DAY,
+        _ => return None,
+    };
+    Some((now_ms.checked_sub(n.checked_mul(unit_ms)?)?, now_ms))
+}
+
+/// The current wall clock in epoch milliseconds.
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Page-shaping knobs (a copy of the relevant [`Faults`](super::Faults)).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct PageOptions {
+    pub(crate) to_exclusive: bool,
+    pub(crate) duplicate_page_edges: bool,
+    pub(crate) numeric_sequence_number_str: bool,
+}
+
+/// The events of one finished page and whether more remain after it.
+pub(crate) fn page_events(
+    data: &MockDataset,
+    spec: &QuerySpec,
+    opts: PageOptions,
+) -> (Vec<MockEvent>, bool) {
+    let to_incl = if opts.to_exclusive {
+        spec.to.saturating_sub(1)
+    } else {
+        spec.to
+    };
+    let per_page = spec.per_page as usize;
+    match spec.sequence_number {
+        Some(seq) if opts.duplicate_page_edges => {
+            // Re-include the cursor event itself, then at least one new event.
+            let mut page: Vec<MockEvent> = seq
+                .checked_sub(1)
+                .map(|prev| data.events_after(&spec.log_id, spec.from, Some(prev), to_incl, 1))
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|e| e.timestamp == spec.from && e.sequence_number == seq)
+                .collect();
+            let fresh_limit = per_page.saturating_sub(1).max(1);
+            let mut fresh =
+                data.events_after(&spec.log_id, spec.from, Some(seq), to_incl, fresh_limit + 1);
+            let more = fresh.len() > fresh_limit;
+            fresh.truncate(fresh_limit);
+            page.extend(fresh);
+            (page, more)
+        }
+        after => {
+            let mut page = data.events_after(&spec.log_id, spec.from, after, to_incl, per_page + 1);
+            let more = page.len() > per_page;
+            page.truncate(per_page);
+            (page, more)
+        }
+    }
+}
+
+/// A finished page's body; `root` is `{base}{prefix}`.
+pub(crate) fn final_page(
+    data: &MockDataset,
+    spec: &QuerySpec,
+    opts: PageOptions,
+    root: &str,
+) -> Vec<u8> {
+    let (events, more) = page_events(data, spec, opts);
+    let next = match (more, events.last()) {
+        (true, Some(last)) => Some(format!(
+            "{root}/query/logs/{}?from={}&to={}&per_page={}&sequence_number={}&next_page=true&query={}",
+            encode_segment(&spec.log_id),
+            last.timestamp,
+            spec.to,
+            spec.per_page,
+            last.sequence_number,
+            encode_query_value(&spec.statement),
+        )),
+        _ => None,
+    };
+    render::page(
+        spec,
+        &events,
+        next.as_deref(),
+        root,
+        opts.numeric_sequence_number_str,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn get(q: &str) -> RawQuery {
+        let params: Vec<(String, String)> = url::form_urlencoded::parse(q.as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        RawQuery::from_get("log-1", &params)
+    }
+
+    fn err_text(r: Result<QuerySpec, Reply>) -> String {
+        let r = r.unwrap_err();
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+        String::from_utf8(r.body).unwrap()
+    }
+
+    #[test]
+    fn validates_like_the_api() {
+        let ok = get("from=10&to=20&per_page=500&sequence_number=7")
+            .validate(0)
+            .unwrap();
+        assert_eq!(
+            (ok.from, ok.to, ok.per_page, ok.sequence_number),
+            (10, 20, 500, Some(7))
+        );
+        assert_eq!(get("from=10&to=20").validate(0).unwrap().per_page, 50);
+        assert!(err_text(get("to=20").validate(0)).contains("\"fields\":[\"from\"]"));
+        assert!(err_text(get("from=x&to=20").validate(0)).contains("from must be an integer"));
+        assert!(
+            err_text(get("from=30&to=20").validate(0))
+                .contains("from (30) must be earlier than to (20)")
+        );
+        assert!(get("from=20&to=20").validate(0).is_err());
+        assert!(get("from=20&to=20&sequence_number=5").validate(0).is_ok());
+        assert!(
+            err_text(get("from=1&to=2&time_range=today").validate(0))
+                .contains("time_range cannot be specified with from and/or to fields")
+        );
+        assert!(err_text(get("from=1&to=2&per_page=501").validate(0)).contains("per_page"));
+        assert!(err_text(get("from=1&to=2&per_page=0").validate(0)).contains("per_page"));
+        assert!(err_text(get("from=1&to=2&query=where(x)").validate(0)).contains(ONLY_EMPTY));
+        assert!(get("from=1&to=2&query=+").validate(0).is_ok());
+        assert!(err_text(RawQuery::from_get("a:b", &[]).validate(0)).contains("one log"));
+    }
+
+    #[test]
+    fn time_ranges() {
+        let now = 1_770_681_600_000 + 3_600_000;
+        assert_eq!(
+            resolve_time_range("Last 2 Hours", now),
+            Some((now - 7_200_000, now))
+        );
+        assert_eq!(
+            resolve_time_range("last min", now),
+            Some((now - 60_000, now))
+        );
+        assert_eq!(
+            resolve_time_range("today", now),
+            Some((now - 3_600_000, now))
+        );
+        assert_eq!(
+            resolve_time_range("yesterday", now),
+            Some((now - 3_600_000 - 86_400_000, now - 3_600_000))
+        );
+        assert_eq!(resolve_time_range("last 0 days", now), None);
+        assert_eq!(resolve_time_range("next week", now), None);
+        let spec = get("time_range=last%205%20mins").validate(now).unwrap();
+        assert_eq!((spec.from, spec.to), (now - 300_000, now));
+    }
+
+    #[test]
+    fn post_bodies() {
+        let body = br#"{"logs":["l"],"leql":{"statement":"","during":{"from":1,"to":"2"}}}"#;
+        let raw = RawQuery::from_post(Some("application/json; charset=utf-8"), body, &[]).unwrap();
+        let spec = raw.validate(0).unwrap();
+        assert_eq!((spec.log_id.as_str(), spec.from, spec.to), ("l", 1, 2));
+        let e = RawQuery::from_post(Some("text/plain"), body, &[]).unwrap_err();
+        assert_eq!(e.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        for bad_body in [
+            &b"{"[..],
+            br#"{"logs":"l"}"#,
+            br#"{"logs":["l"],"leql":{}}"#,
+        ] {
+            let e = RawQuery::from_post(Some("application/json"), bad_body, &[]).unwrap_err();
+            assert_eq!(e.status, StatusCode::BAD_REQUEST);
+            assert!(String::from_utf8_lossy(&e.body).contains("Malformed JSON Request Body"));
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! Rate limits and injected faults.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::*;
+use crate::mock::{Faults, MockConfig, MockServer, RateLimits};
+
+#[tokio::test]
+async fn injected_and_real_rate_limits() {
+    let s = start(Faults {
+        rate_limit_every_nth_query: Some(2),
+        retry_after_secs: 7,
+        ..Faults::default()
+    })
+    .await;
+    let url = query_url(FIREWALL, T0, T0 + 1000, 10);
+    assert_eq!(get(&s, &url).await.status, 202);
+    let r = get(&s, &url).await;
+    assert_eq!(r.status, 429);
+    assert_eq!(r.text(), "API rate limit exceeded");
+    assert_eq!(r.header("content-type"), Some("text/plain"));
+    assert_eq!(r.header("retry-after"), Some("7"));
+    assert_eq!(r.header("x-ratelimit-reset"), Some("7"));
+    assert_eq!(r.header("x-ratelimit-remaining"), Some("0"));
+    assert_eq!(get(&s, &url).await.status, 202);
+    assert_eq!(get(&s, &url).await.status, 429);
+    assert_eq!(s.query_requests(), 4);
+
+    let limited = MockServer::start(MockConfig {
+        limits: RateLimits {
+            query: 2,
+            ..RateLimits::default()
+        },
+        ..MockConfig::default()
+    })
+    .await
+    .unwrap();
+    let a = get(&limited, &url).await;
+    assert_eq!(
+        (a.status, a.header("x-ratelimit-remaining")),
+        (202, Some("1"))
+    );
+    assert_eq!(
+        get(&limited, &url).await.header("x-ratelimit-remaining"),
+        Some("0")
+    );
+    let c = get(&limited, &url).await;
+    assert_eq!(c.status, 429);
+    let retry: u64 = c.header("retry-after").unwrap().parse().unwrap();
+    assert!(retry > 0 && retry <= 900, "{retry}");
+    assert_eq!(c.header("x-ratelimit-limit"), Some("2"));
+    // Polls and management are separate namespaces.
+    assert_eq!(get(&limited, &a.link("Self").unwrap()).await.status, 200);
+    assert_eq!(get(&limited, "/management/logs").await.status, 200);
+}
+
+#[tokio::test]
+async fn continuations_expire() {
+    let s = start(Faults {
+        continuation_ttl: Duration::ZERO,
+        ..Faults::default()
+    })
+    .await;
+    let url = query_url(FIREWALL, T0, T0 + 1000, 10);
+    let poll = get(&s, &url).await.link("Self").unwrap();
+    let r = get(&s, &poll).await;
+    assert_eq!((r.status, r.json()["message"].as_str()), (404, Some(GONE)));
+
+    s.set_faults(Faults {
+        polls: 2,
+        expire_every_nth_poll: Some(2),
+        ..Faults::default()
+    });
+    let poll = get(&s, &url).await.link("Self").unwrap();
+    assert_eq!(get(&s, &poll).await.json()["progress"], 50);
+    assert_eq!(get(&s, &poll).await.status, 404, "2nd poll expires");
+    assert_eq!(get(&s, &poll).await.status, 404, "and the id is forgotten");
+}
+
+#[tokio::test]
+async fn server_errors_truncation_and_numeric_strings() {
+    let s = start(Faults {
+        polls: 0,
+        server_error_every_nth: Some(2),
+        ..Faults::default()
+    })
+    .await;
+    let url = query_url(FIREWALL, T0, T0 + 2000, 50);
+    assert_eq!(get(&s, &url).await.status, 200);
+    let r = get(&s, &url).await;
+    assert_eq!(
+        (r.status, r.json()["message"].as_str()),
+        (503, Some("Service Unavailable"))
+    );
+
+    s.set_faults(Faults {
+        polls: 0,
+        truncate_every_nth_page: Some(2),
+        numeric_sequence_number_str: true,
+        ..Faults::default()
+    });
+    let whole = get(&s, &url).await;
+    let cut = get(&s, &url).await;
+    assert_eq!(cut.status, 200);
+    assert_eq!(cut.body.len(), whole.body.len() / 2);
+    assert_eq!(
+        cut.header("content-length"),
+        Some(&*cut.body.len().to_string())
+    );
+    assert!(serde_json::from_slice::<Value>(&cut.body).is_err());
+    let want = truth(&s, FIREWALL, T0, T0 + 2001);
+    assert!(
+        whole
+            .text()
+            .contains(&format!("\"sequence_number_str\":{},", want[0].1))
+    );
+    assert_eq!(
+        whole.json()["events"][0]["sequence_number_str"].as_u64(),
+        Some(want[0].1)
+    );
+}
+
+#[tokio::test]
+async fn duplicate_page_edges_repeat_the_cursor_event() {
+    let s = start(Faults {
+        duplicate_page_edges: true,
+        latency: Duration::from_millis(1),
+        latency_jitter: Duration::from_millis(2),
+        ..Faults::default()
+    })
+    .await;
+    let (from, to) = (T0 - 2000, T0 + 2000);
+    let (events, pages) = walk(&s, &query_url(FIREWALL, from, to, 100)).await;
+    let got = keys(&events);
+    let want = truth(&s, FIREWALL, from, to + 1);
+    assert_eq!(
+        got.len(),
+        want.len() + pages - 1,
+        "one duplicate per page edge"
+    );
+    let mut seen = HashSet::new();
+    let deduped: Vec<_> = got.into_iter().filter(|k| seen.insert(k.1)).collect();
+    assert_eq!(deduped, want);
+}

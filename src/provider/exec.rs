@@ -1,0 +1,350 @@
+//! `Rapid7ScanExec`: the scan of a query that needs the API.
+//!
+//! Planning a query (and `EXPLAIN`) never calls the API: when the cache
+//! lacks part of a window, or the window reaches into the recent edge, the
+//! table returns this plan, which shows what it would fetch. Only when it is
+//! executed does it fetch the missing ranges into committed segments (shared
+//! by every partition, single-flight per log and range in the process), plan
+//! the cache again, and stream one Parquet scan over every segment, followed
+//! by the ranges that are read live (the recent edge, bypass mode, and
+//! segments that serve only part of their range).
+
+use std::fmt;
+use std::sync::Arc;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::error::{DataFusionError, Result as DfResult};
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::physical_expr::EquivalenceProperties;
+use datafusion::physical_plan::execution_plan::{
+    Boundedness, ChildrenPropertiesMode, EmissionType, ReplaceChildrenOptions,
+};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PhysicalExpr, PlanProperties,
+};
+use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
+use tracing::warn;
+
+use super::fetch::Fetcher;
+use super::plan::{LogScan, ParquetTarget, fmt_range, parquet_exec};
+use crate::cache::{PlannedSegment, SegmentCache, TimeRange};
+use crate::error::Error;
+
+const TARGET: &str = "datafusion_rapid7::provider";
+
+/// What a scan needs at execution time.
+#[derive(Debug)]
+pub(crate) struct ScanInputs {
+    pub(crate) fetcher: Arc<Fetcher>,
+    pub(crate) cache: SegmentCache,
+    pub(crate) target: Option<ParquetTarget>,
+    pub(crate) scans: Vec<LogScan>,
+    /// The full event schema (before projection).
+    pub(crate) table_schema: SchemaRef,
+    pub(crate) projection: Option<Vec<usize>>,
+    pub(crate) predicate: Option<Arc<dyn PhysicalExpr>>,
+    pub(crate) chunk_ms: i64,
+    pub(crate) concurrency: usize,
+}
+
+/// A range read outside the Parquet scan.
+#[derive(Debug, Clone)]
+enum Extra {
+    /// Straight from the API, not committed.
+    Live(usize, TimeRange),
+    /// A segment that serves only part of its range.
+    Partial(PlannedSegment),
+}
+
+#[derive(Debug)]
+struct Prepared {
+    parquet: Option<Arc<dyn ExecutionPlan>>,
+    extras: Vec<Vec<Extra>>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    inputs: ScanInputs,
+    partitions: usize,
+    prepared: tokio::sync::OnceCell<Result<Arc<Prepared>, Arc<DataFusionError>>>,
+}
+
+/// The scan of a `rapid7_logs` query that fetches when executed.
+#[derive(Debug)]
+pub struct Rapid7ScanExec {
+    shared: Arc<Shared>,
+    schema: SchemaRef,
+    properties: Arc<PlanProperties>,
+}
+
+impl Rapid7ScanExec {
+    pub(crate) fn new(inputs: ScanInputs, partitions: usize) -> DfResult<Self> {
+        let schema = match &inputs.projection {
+            Some(p) => Arc::new(inputs.table_schema.project(p)?),
+            None => Arc::clone(&inputs.table_schema),
+        };
+        let partitions = partitions.max(1);
+        let properties = PlanProperties::new(
+            EquivalenceProperties::new(Arc::clone(&schema)),
+            Partitioning::UnknownPartitioning(partitions),
+            EmissionType::Incremental,
+            Boundedness::Bounded,
+        );
+        Ok(Rapid7ScanExec {
+            shared: Arc::new(Shared {
+                inputs,
+                partitions,
+                prepared: tokio::sync::OnceCell::new(),
+            }),
+            schema,
+            properties: Arc::new(properties),
+        })
+    }
+
+    /// The `(log, range)` pieces this scan fetches into the cache when
+    /// executed, as `log [from, to)` strings.
+    pub fn planned_fetches(&self) -> Vec<String> {
+        self.shared
+            .inputs
+            .scans
+            .iter()
+            .flat_map(|s| {
+                s.gaps
+                    .iter()
+                    .map(move |g| format!("{} {}", s.log.label(), fmt_range(*g)))
+            })
+            .collect()
+    }
+
+    /// The recent ranges this scan reads from the API without caching.
+    pub fn planned_live_reads(&self) -> Vec<String> {
+        self.shared
+            .inputs
+            .scans
+            .iter()
+            .flat_map(|s| {
+                s.live
+                    .iter()
+                    .map(move |g| format!("{} {}", s.log.label(), fmt_range(*g)))
+            })
+            .collect()
+    }
+}
+
+impl Shared {
+    async fn prepare(&self) -> DfResult<Arc<Prepared>> {
+        self.prepared
+            .get_or_init(|| async { self.prepare_once().await.map(Arc::new).map_err(Arc::new) })
+            .await
+            .clone()
+            .map_err(DataFusionError::Shared)
+    }
+
+    async fn prepare_once(&self) -> DfResult<Prepared> {
+        let inputs = &self.inputs;
+        let bypass = inputs.cache.is_bypass();
+        if !bypass {
+            let fetches: Vec<_> = inputs
+                .scans
+                .iter()
+                .flat_map(|s| {
+                    s.gaps
+                        .iter()
+                        .map(|g| inputs.fetcher.fetch_segment(&s.log, *g))
+                })
+                .collect();
+            futures::stream::iter(fetches)
+                .buffer_unordered(inputs.concurrency.max(1))
+                .map_err(DataFusionError::Shared)
+                .try_collect::<Vec<_>>()
+                .await?;
+        }
+        let mut extras = Vec::new();
+        let mut whole_parts = Vec::new();
+        for (idx, planned) in inputs.scans.iter().enumerate() {
+            let mut scan = planned.clone();
+            if !bypass && !scan.gaps.is_empty() {
+                scan.replan(&inputs.cache, inputs.chunk_ms).await?;
+            }
+            for gap in &scan.gaps {
+                if !bypass {
+                    // Dropped or changed under us since the fetch: read it live.
+                    warn!(target: TARGET, log_id = %scan.log.id, range = %fmt_range(*gap),
+                        "range still missing after its fetch; reading it without caching");
+                }
+                extras.push(Extra::Live(idx, *gap));
+            }
+            extras.extend(scan.live.iter().map(|r| Extra::Live(idx, *r)));
+            for seg in scan.segments {
+                if seg.is_whole() {
+                    whole_parts.extend(seg.parts());
+                } else {
+                    extras.push(Extra::Partial(seg));
+                }
+            }
+        }
+        let parquet = match (&inputs.target, whole_parts.is_empty()) {
+            (Some(target), false) => Some(parquet_exec(
+                target,
+                whole_parts,
+                self.partitions,
+                inputs.projection.as_ref(),
+                inputs.predicate.clone(),
+                None,
+            )?),
+            _ => None,
+        };
+        let mut per_partition = vec![Vec::new(); self.partitions];
+        for (i, extra) in extras.into_iter().enumerate() {
+            per_partition[i % self.partitions].push(extra);
+        }
+        Ok(Prepared {
+            parquet,
+            extras: per_partition,
+        })
+    }
+
+    fn open_extra(&self, extra: &Extra) -> DfResult<BoxStream<'static, DfResult<RecordBatch>>> {
+        let stream: BoxStream<'static, crate::Result<RecordBatch>> = match extra {
+            Extra::Live(idx, range) => {
+                let log = &self.inputs.scans[*idx].log;
+                self.inputs.fetcher.stream_range(log, *range)?
+            }
+            Extra::Partial(seg) => self.inputs.cache.read(seg),
+        };
+        let projection = self.inputs.projection.clone();
+        Ok(stream
+            .map(move |batch| {
+                let batch = batch.map_err(Error::into_datafusion)?;
+                match &projection {
+                    Some(p) => Ok(batch.project(p)?),
+                    None => Ok(batch),
+                }
+            })
+            .boxed())
+    }
+}
+
+impl DisplayAs for Rapid7ScanExec {
+    fn fmt_as(&self, t: DisplayFormatType, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scans = &self.shared.inputs.scans;
+        let segments: usize = scans.iter().map(|s| s.segments.len()).sum();
+        let fetches = self.planned_fetches();
+        let live = self.planned_live_reads();
+        match t {
+            DisplayFormatType::Default | DisplayFormatType::Verbose => {
+                write!(
+                    f,
+                    "Rapid7ScanExec: logs={}, cached_segments={segments}, fetch_on_execute={}, live_on_execute={}",
+                    scans.len(),
+                    list(&fetches),
+                    list(&live),
+                )?;
+                if self.shared.inputs.cache.is_bypass() {
+                    write!(f, ", cache=bypass")?;
+                }
+                Ok(())
+            }
+            DisplayFormatType::TreeRender => {
+                writeln!(f, "logs={}", scans.len())?;
+                writeln!(f, "cached_segments={segments}")?;
+                writeln!(f, "fetches={}", fetches.len())?;
+                write!(f, "live_reads={}", live.len())
+            }
+        }
+    }
+}
+
+fn list(items: &[String]) -> String {
+    const SHOWN: usize = 4;
+    let mut s = format!(
+        "[{}",
+        items
+            .iter()
+            .take(SHOWN)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    if items.len() > SHOWN {
+        s.push_str(&format!(", … {} more", items.len() - SHOWN));
+    }
+    s.push(']');
+    s
+}
+
+impl ExecutionPlan for Rapid7ScanExec {
+    fn name(&self) -> &str {
+        "Rapid7ScanExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![]
+    }
+
+    fn apply_expressions(
+        &self,
+        f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> DfResult<TreeNodeRecursion>,
+    ) -> DfResult<TreeNodeRecursion> {
+        match &self.shared.inputs.predicate {
+            Some(p) => f(p),
+            None => Ok(TreeNodeRecursion::Continue),
+        }
+    }
+
+    fn replace_children(
+        self: Arc<Self>,
+        _children: Vec<Arc<dyn ExecutionPlan>>,
+        _options: ReplaceChildrenOptions,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        Ok(self)
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        self.replace_children(
+            children,
+            ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
+        )
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> DfResult<SendableRecordBatchStream> {
+        if partition >= self.shared.partitions {
+            return Err(DataFusionError::Internal(format!(
+                "Rapid7ScanExec has {} partitions, asked for {partition}",
+                self.shared.partitions
+            )));
+        }
+        let shared = Arc::clone(&self.shared);
+        let opened = async move {
+            let prepared = shared.prepare().await?;
+            let mut streams: Vec<BoxStream<'static, DfResult<RecordBatch>>> = Vec::new();
+            if let Some(parquet) = &prepared.parquet {
+                streams.push(parquet.execute(partition, context)?.boxed());
+            }
+            for extra in &prepared.extras[partition] {
+                streams.push(shared.open_extra(extra)?);
+            }
+            Ok::<_, DataFusionError>(futures::stream::iter(streams).flatten())
+        };
+        let stream = futures::stream::once(opened).try_flatten();
+        Ok(Box::pin(RecordBatchStreamAdapter::new(
+            Arc::clone(&self.schema),
+            stream,
+        )))
+    }
+}

@@ -1,0 +1,183 @@
+//! The logs a query can read: the API's log list, reused for a TTL, and the
+//! mapping of a [`LogSelection`] onto it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use tracing::{debug, warn};
+
+use super::window::LogSelection;
+use crate::cache::SegmentCache;
+use crate::client::{Client, suggest};
+use crate::error::{Error, Result};
+
+const TARGET: &str = "datafusion_rapid7::provider";
+
+/// One log: its id and, when known, its name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LogRef {
+    /// The log id (a UUID at Rapid7).
+    pub id: String,
+    /// The display name from the management API.
+    pub name: Option<String>,
+}
+
+impl LogRef {
+    /// The name if known, else the id: for messages.
+    pub fn label(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.id)
+    }
+}
+
+/// The log list, fetched from `/management/logs` (online) or read from the
+/// cache's log directory (offline), and reused for `ttl`.
+#[derive(Debug)]
+pub(crate) struct LogDirectory {
+    client: Option<Client>,
+    cache: SegmentCache,
+    ttl: Duration,
+    snapshot: RwLock<Option<(Instant, Arc<[LogRef]>)>>,
+    refresh: tokio::sync::Mutex<()>,
+}
+
+impl LogDirectory {
+    /// `client` is `None` offline.
+    pub(crate) fn new(client: Option<Client>, cache: SegmentCache, ttl: Duration) -> Self {
+        LogDirectory {
+            client,
+            cache,
+            ttl,
+            snapshot: RwLock::new(None),
+            refresh: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// The last list fetched, however old (for `SHOW TABLES`, which is sync).
+    pub(crate) fn last_known(&self) -> Arc<[LogRef]> {
+        self.read_snapshot()
+            .map(|(_, logs)| logs)
+            .unwrap_or_else(|| Arc::from(Vec::new()))
+    }
+
+    fn read_snapshot(&self) -> Option<(Instant, Arc<[LogRef]>)> {
+        self.snapshot
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Every log, from the snapshot while it is fresh.
+    pub(crate) async fn list(&self) -> Result<Arc<[LogRef]>> {
+        if let Some((at, logs)) = self.read_snapshot()
+            && at.elapsed() < self.ttl
+        {
+            return Ok(logs);
+        }
+        // One refresh at a time; the others reuse its result.
+        let _guard = self.refresh.lock().await;
+        if let Some((at, logs)) = self.read_snapshot()
+            && at.elapsed() < self.ttl
+        {
+            return Ok(logs);
+        }
+        let logs = self.fetch().await?;
+        *self.snapshot.write().unwrap_or_else(|e| e.into_inner()) =
+            Some((Instant::now(), Arc::clone(&logs)));
+        Ok(logs)
+    }
+
+    async fn fetch(&self) -> Result<Arc<[LogRef]>> {
+        let mut logs: Vec<LogRef> = match &self.client {
+            Some(client) => {
+                let infos = client.list_logs().await?;
+                let names: BTreeMap<String, String> = infos
+                    .iter()
+                    .map(|l| (l.id.clone(), l.name.clone()))
+                    .collect();
+                // Best effort: offline reads use it to resolve names.
+                if let Err(e) = self.cache.save_log_names(&names).await {
+                    warn!(target: TARGET, error = %e, "cannot record log names in the cache");
+                }
+                infos
+                    .into_iter()
+                    .map(|l| LogRef {
+                        id: l.id,
+                        name: Some(l.name),
+                    })
+                    .collect()
+            }
+            None => {
+                let names = self.cache.load_log_names().await?;
+                self.cache
+                    .list_logs()
+                    .await?
+                    .into_iter()
+                    .map(|id| LogRef {
+                        name: names.get(&id).cloned(),
+                        id,
+                    })
+                    .collect()
+            }
+        };
+        logs.sort();
+        debug!(target: TARGET, logs = logs.len(), online = self.client.is_some(), "log list refreshed");
+        Ok(logs.into())
+    }
+
+    /// The logs `selection` picks. A name or id that matches no log is an
+    /// error listing close matches.
+    pub(crate) async fn resolve(&self, selection: &LogSelection) -> Result<Vec<LogRef>> {
+        let (names, ids) = match selection {
+            LogSelection::Nothing => return Ok(Vec::new()),
+            LogSelection::All => return Ok(self.list().await?.to_vec()),
+            LogSelection::Only { names, ids } => (names, ids),
+        };
+        let logs = self.list().await?;
+        check_known(names.as_ref(), &logs, |l| l.name.as_deref())?;
+        check_known(ids.as_ref(), &logs, |l| Some(l.id.as_str()))?;
+        Ok(logs
+            .iter()
+            .filter(|l| selection.admits(&l.id, l.name.as_deref()))
+            .cloned()
+            .collect())
+    }
+
+    /// One log by name or id (exact id first, then exact name, then a
+    /// case-insensitive name).
+    pub(crate) async fn find(&self, name_or_id: &str) -> Result<LogRef> {
+        let logs = self.list().await?;
+        let hit = logs
+            .iter()
+            .find(|l| l.id == name_or_id)
+            .or_else(|| logs.iter().find(|l| l.name.as_deref() == Some(name_or_id)))
+            .or_else(|| {
+                logs.iter().find(|l| {
+                    l.name
+                        .as_deref()
+                        .is_some_and(|n| n.eq_ignore_ascii_case(name_or_id))
+                })
+            });
+        hit.cloned().ok_or_else(|| Error::UnknownLog {
+            name: name_or_id.to_string(),
+            suggestions: suggest(logs.iter().map(LogRef::label), name_or_id),
+        })
+    }
+}
+
+fn check_known(
+    wanted: Option<&BTreeSet<String>>,
+    logs: &[LogRef],
+    key: impl Fn(&LogRef) -> Option<&str>,
+) -> Result<()> {
+    let Some(wanted) = wanted else { return Ok(()) };
+    for w in wanted {
+        if !logs.iter().any(|l| key(l) == Some(w.as_str())) {
+            return Err(Error::UnknownLog {
+                name: w.clone(),
+                suggestions: suggest(logs.iter().filter_map(&key), w),
+            });
+        }
+    }
+    Ok(())
+}

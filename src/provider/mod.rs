@@ -1,0 +1,60 @@
+//! DataFusion integration: the `rapid7_logs` table, the `rapid7` schema of
+//! per-log tables, the cache table functions and summaries.
+//!
+//! # How a query is answered
+//!
+//! 1. [`extract_windows`] turns the filters DataFusion pushes into the scan
+//!    into half-open millisecond windows, and [`extract_log_selection`] into
+//!    the logs to read (both pure; every filter stays `Inexact`, so
+//!    DataFusion re-checks each row: they only narrow the fetch, never below
+//!    what the predicate can match).
+//! 2. Each window is split at `now - settle`: the settled part is planned
+//!    against the cache (committed segments, and the missing ranges cut into
+//!    pieces of [`fetch_chunk`](crate::config::Rapid7Config::fetch_chunk));
+//!    the recent part is never cached.
+//! 3. If everything is cached, the scan is a plain Parquet `DataSourceExec`
+//!    over every part of every segment, with exact statistics. Otherwise it
+//!    is a [`Rapid7ScanExec`], which fetches when it is **executed**.
+//!
+//! # `EXPLAIN` does not spend quota
+//!
+//! Planning reads only the cache's manifests. `EXPLAIN` shows
+//! `Rapid7ScanExec: … fetch_on_execute=[Firewall [from, to), …],
+//! live_on_execute=[…]`: what running the query would fetch. Only running it
+//! (or `EXPLAIN ANALYZE`, which runs it) calls the API. The missing ranges are
+//! fetched concurrently under the client's shared rate limit, single-flight
+//! per (log, range) in the process (a self-join or a `UNION` fetches once),
+//! each streamed into its own committed segment; then one Parquet scan reads
+//! every segment, and the recent edge is read live beside it. Cancelling the
+//! query (dropping its stream, Ctrl-C in `rapid7-sql`) stops the fetches;
+//! a segment whose fetch did not finish is never committed.
+//!
+//! # Offline
+//!
+//! With [`Rapid7Config::offline`](crate::config::Rapid7Config::offline), a
+//! query that needs anything not in the cache (the recent edge included)
+//! fails with [`Error::Offline`](crate::Error::Offline) naming each missing
+//! range.
+
+mod exec;
+mod fetch;
+mod functions;
+mod logs;
+mod plan;
+mod register;
+mod summary;
+mod table;
+mod window;
+
+pub use exec::Rapid7ScanExec;
+pub use fetch::FetchOutcome;
+pub use logs::LogRef;
+pub use register::{LOGS_SCHEMA, LOGS_TABLE, Rapid7, register};
+pub use summary::{
+    BucketCount, ColumnSummary, LogCount, SegmentSummary, Summary, SummaryRequest, summarize,
+};
+pub use table::Rapid7LogsTable;
+pub use window::{
+    LogSelection, MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS, WindowError, Windows, extract_log_selection,
+    extract_windows,
+};

@@ -1,0 +1,190 @@
+//! The `rapid7_logs` table (and the per-log tables of the `rapid7` schema).
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::DFSchema;
+use datafusion::datasource::TableType;
+use datafusion::error::Result as DfResult;
+use datafusion::logical_expr::utils::conjunction;
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::empty::EmptyExec;
+use tracing::debug;
+
+use super::Rapid7;
+use super::exec::{Rapid7ScanExec, ScanInputs};
+use super::logs::LogRef;
+use super::plan::{LogScan, ParquetTarget, PlanInputs, parquet_exec, plan_scans};
+use super::window::{extract_log_selection, extract_windows};
+use crate::error::Error;
+
+const TARGET: &str = "datafusion_rapid7::provider";
+
+/// The events of every log the key can read (`rapid7_logs`), or of one log
+/// (`rapid7."Log name"`), as a DataFusion table.
+///
+/// Every filter is pushed down `Inexact`: the time predicates choose the
+/// windows to read, `log_name` / `log_id` predicates choose the logs, and
+/// DataFusion checks every row again. Planning reads only the cache's
+/// manifests; API calls happen when the plan runs (see the crate docs on
+/// `EXPLAIN`).
+#[derive(Debug, Clone)]
+pub struct Rapid7LogsTable {
+    rapid7: Rapid7,
+    log: Option<LogRef>,
+}
+
+impl Rapid7LogsTable {
+    /// The table of every log.
+    pub fn new(rapid7: Rapid7) -> Self {
+        Rapid7LogsTable { rapid7, log: None }
+    }
+
+    /// The table of one log.
+    pub fn for_log(rapid7: Rapid7, log: LogRef) -> Self {
+        Rapid7LogsTable {
+            rapid7,
+            log: Some(log),
+        }
+    }
+
+    /// The source this table reads.
+    pub fn rapid7(&self) -> &Rapid7 {
+        &self.rapid7
+    }
+
+    /// The log this table is restricted to, if any.
+    pub fn log(&self) -> Option<&LogRef> {
+        self.log.as_ref()
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+#[async_trait]
+impl TableProvider for Rapid7LogsTable {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.rapid7.inner.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> DfResult<Vec<TableProviderFilterPushDown>> {
+        Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        let inner = &self.rapid7.inner;
+        let config = &inner.config;
+        let now_ms = state
+            .execution_props()
+            .query_execution_start_time
+            .map(|t| t.timestamp_millis())
+            .unwrap_or_else(now_ms);
+        let windows = extract_windows(filters, now_ms).map_err(Error::from)?;
+        let selection = extract_log_selection(filters);
+        let logs = match &self.log {
+            Some(log) if selection.admits(&log.id, log.name.as_deref()) => vec![log.clone()],
+            Some(_) => Vec::new(),
+            None => inner.directory.resolve(&selection).await?,
+        };
+        let schema = self.schema();
+        let projected = match projection {
+            Some(p) => Arc::new(schema.project(p)?),
+            None => Arc::clone(&schema),
+        };
+        if windows.is_empty() || logs.is_empty() {
+            return Ok(Arc::new(EmptyExec::new(projected)));
+        }
+        let chunk_ms = config.fetch_chunk.as_millis() as i64;
+        let scans = plan_scans(
+            &config.cache,
+            logs,
+            windows.ranges(),
+            PlanInputs {
+                now_ms,
+                settle_ms: config.settle.as_millis() as i64,
+                chunk_ms,
+            },
+        )
+        .await?;
+        if config.is_offline() {
+            let missing: Vec<String> = scans.iter().flat_map(LogScan::describe_missing).collect();
+            if !missing.is_empty() {
+                return Err(Error::Offline { missing }.into());
+            }
+        }
+        let target = match &inner.store_url {
+            Some(url) => Some(ParquetTarget {
+                url: url.clone(),
+                store: state.runtime_env().object_store(url)?,
+                schema: Arc::clone(&schema),
+                options: state.table_options().parquet.clone(),
+                metadata_cache: state.runtime_env().cache_manager.get_file_metadata_cache(),
+            }),
+            None => None,
+        };
+        let partitions = state.config_options().execution.target_partitions.max(1);
+        let needs_api = scans
+            .iter()
+            .any(|s| !s.gaps.is_empty() || !s.live.is_empty());
+        let all_whole = scans
+            .iter()
+            .all(|s| s.segments.iter().all(|p| p.is_whole()));
+        debug!(
+            target: TARGET,
+            logs = scans.len(),
+            windows = windows.ranges().len(),
+            needs_api,
+            "rapid7_logs scan planned"
+        );
+        if let (false, true, Some(target)) = (needs_api, all_whole, &target) {
+            // Everything is cached: a plain Parquet scan, with exact
+            // statistics, that the optimizer can prune and push filters into.
+            let parts = scans
+                .iter()
+                .flat_map(|s| s.segments.iter().flat_map(|p| p.parts()))
+                .collect();
+            let files_partitions = partitions;
+            return parquet_exec(target, parts, files_partitions, projection, None, limit);
+        }
+        let df_schema = DFSchema::try_from(Arc::clone(&schema))?;
+        let predicate = conjunction(filters.to_vec())
+            .and_then(|e| state.create_physical_expr(e, &df_schema).ok());
+        let exec = Rapid7ScanExec::new(
+            ScanInputs {
+                fetcher: Arc::clone(&inner.fetcher),
+                cache: config.cache.clone(),
+                target,
+                scans,
+                table_schema: schema,
+                projection: projection.cloned(),
+                predicate,
+                chunk_ms,
+                concurrency: config.fetch_concurrency,
+            },
+            partitions,
+        )?;
+        Ok(Arc::new(exec))
+    }
+}

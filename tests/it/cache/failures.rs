@@ -1,0 +1,266 @@
+//! Interrupted writers, corruption, traversal attempts, bypass mode.
+
+use std::time::Duration;
+
+use datafusion_rapid7::Error;
+use datafusion_rapid7::cache::{
+    CommitOutcome, CoverageKind, MANIFEST_FILE, SegmentInfo, SegmentManifest,
+};
+use object_store::PutPayload;
+
+use super::*;
+
+on_local_and_s3!(
+    interrupted_writer_leaves_nothing_visible,
+    corruption_fails_loudly
+);
+
+async fn interrupted_writer_leaves_nothing_visible(env: Env) {
+    let seg = range(T0, T0 + 20_000);
+    let rows = truth(LOG, seg, 4);
+
+    // A writer "killed" after flushing parts, before its manifest.
+    let mut killed = env.cache.writer(LOG, seg).unwrap();
+    for chunk in rows.chunks(600) {
+        killed.push(to_batch(chunk)).await.unwrap();
+    }
+    killed.flush().await.unwrap();
+    let leftovers = killed.parts_written();
+    assert!(leftovers >= 2);
+    drop(killed);
+    assert_eq!(
+        env.objects().await.len(),
+        leftovers,
+        "parts are on the store"
+    );
+
+    assert!(env.cache.list_segments(LOG).await.unwrap().is_empty());
+    let plan = env.cache.plan_read(LOG, seg).await.unwrap();
+    assert_eq!(plan.coverage.kind, CoverageKind::Miss);
+    assert!(plan.segments.is_empty());
+
+    // gc keeps parts of a writer that may still be running...
+    let report = env.cache.gc().await.unwrap();
+    assert_eq!(
+        (report.objects_deleted, report.objects_kept),
+        (0, leftovers)
+    );
+    // ...and removes them once it has been idle for the grace period.
+    let report = env.cache.gc_with_grace(Duration::ZERO).await.unwrap();
+    assert_eq!(report.objects_deleted, leftovers);
+    assert!(report.bytes_deleted > 0);
+    assert!(env.objects().await.is_empty());
+
+    // An aborted writer removes its parts itself.
+    let mut aborted = env.cache.writer(LOG, seg).unwrap();
+    for chunk in rows.chunks(600) {
+        aborted.push(to_batch(chunk)).await.unwrap();
+    }
+    assert!(aborted.parts_written() >= 1);
+    aborted.abort().await.unwrap();
+    assert!(env.objects().await.is_empty());
+
+    // gc never touches committed parts.
+    write_segment(&env.cache, LOG, seg, &rows, 600).await;
+    let before = env.objects().await;
+    let report = env.cache.gc_with_grace(Duration::ZERO).await.unwrap();
+    assert_eq!(report.objects_deleted, 0);
+    assert_eq!(env.objects().await, before);
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Damage {
+    ManifestNotJson,
+    MissingPart,
+    TruncatedPart,
+    NotParquet,
+    RowCountMismatch,
+}
+
+async fn damage(env: &Env, seg: &SegmentInfo, how: Damage) {
+    let store = env.store();
+    let parts = seg.parts();
+    let manifest = object_store::path::Path::from(format!("{}/{MANIFEST_FILE}", seg.dir()));
+    match how {
+        Damage::ManifestNotJson => {
+            store
+                .put(&manifest, PutPayload::from_static(b"{\"format\": 1, "))
+                .await
+                .unwrap();
+        }
+        Damage::MissingPart => store.delete(&parts[1].path).await.unwrap(),
+        Damage::TruncatedPart => {
+            let bytes = store
+                .get(&parts[1].path)
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap();
+            store
+                .put(
+                    &parts[1].path,
+                    PutPayload::from(bytes.slice(..bytes.len() / 2)),
+                )
+                .await
+                .unwrap();
+        }
+        Damage::NotParquet => {
+            let junk = vec![b'x'; parts[1].size_bytes as usize];
+            store
+                .put(&parts[1].path, PutPayload::from(junk))
+                .await
+                .unwrap();
+        }
+        Damage::RowCountMismatch => {
+            // The totals still add up; only the parts disagree with it.
+            let mut m: SegmentManifest = seg.manifest().clone();
+            m.parts[0].rows += 1;
+            m.parts[1].rows -= 1;
+            let json = serde_json::to_vec(&m).unwrap();
+            store.put(&manifest, PutPayload::from(json)).await.unwrap();
+        }
+    }
+}
+
+async fn corruption_fails_loudly(env: Env) {
+    for (i, how) in [
+        Damage::ManifestNotJson,
+        Damage::MissingPart,
+        Damage::TruncatedPart,
+        Damage::NotParquet,
+        Damage::RowCountMismatch,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let log = format!("log-{i}");
+        let seg = range(T0, T0 + 10_000);
+        let rows = truth(&log, seg, 2);
+        let CommitOutcome::Committed(info) = write_segment(&env.cache, &log, seg, &rows, 500).await
+        else {
+            panic!("commit");
+        };
+        assert!(info.parts().len() >= 3);
+        damage(&env, &info, how).await;
+
+        let err = env
+            .cache
+            .plan_read(&log, range(T0 - 1_000, T0 + 5_000))
+            .await
+            .unwrap_err();
+        let Error::CorruptSegment { segment, message } = &err else {
+            panic!("{how:?}: expected CorruptSegment, got {err}");
+        };
+        assert_eq!(segment, info.location(), "{how:?}: {message}");
+        let shown = err.to_string();
+        assert!(
+            shown.contains(&format!("logs/{log}/from={T0}/to={}", T0 + 10_000)),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("cache drop") && shown.contains("--bypass-cache"),
+            "{shown}"
+        );
+
+        // verify reports it, by name, without failing itself.
+        let report = env.cache.verify(Some(&log)).await.unwrap();
+        assert_eq!(report.failures.len(), 1, "{how:?}: {report:?}");
+        assert_eq!(report.failures[0].segment, info.location());
+
+        // The fix the message names works.
+        let dropped = env.cache.drop_range(&log, seg).await.unwrap();
+        assert_eq!(dropped.segments, 1, "{how:?}");
+        let plan = env.cache.plan_read(&log, seg).await.unwrap();
+        assert_eq!(plan.coverage.kind, CoverageKind::Miss);
+    }
+}
+
+#[tokio::test]
+async fn traversal_attempts_are_refused() {
+    let env = Env::local(small_config()).await;
+    let seg = range(T0, T0 + 1_000);
+    for bad in [
+        "..", ".", "../etc", "a/b", "/", "a\\b", "\\", "", "a\0b", ".hidden",
+    ] {
+        let unsafe_path = |r: Result<(), Error>| matches!(r, Err(Error::UnsafePath { .. }));
+        assert!(unsafe_path(env.cache.writer(bad, seg).map(drop)), "{bad:?}");
+        assert!(
+            unsafe_path(env.cache.list_segments(bad).await.map(drop)),
+            "{bad:?}"
+        );
+        assert!(
+            unsafe_path(env.cache.plan_read(bad, seg).await.map(drop)),
+            "{bad:?}"
+        );
+        assert!(
+            unsafe_path(env.cache.drop_log(bad).await.map(drop)),
+            "{bad:?}"
+        );
+        assert!(
+            unsafe_path(env.cache.drop_range(bad, seg).await.map(drop)),
+            "{bad:?}"
+        );
+        assert!(
+            unsafe_path(env.cache.verify(Some(bad)).await.map(drop)),
+            "{bad:?}"
+        );
+        let options = Default::default();
+        assert!(
+            unsafe_path(env.cache.compact(bad, options).await.map(drop)),
+            "{bad:?}"
+        );
+    }
+    // Nothing was created beside or inside the root.
+    let Backend::Local(tmp) = &env.backend else {
+        unreachable!()
+    };
+    let names: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("cache")]);
+    assert!(env.objects().await.is_empty());
+}
+
+#[tokio::test]
+async fn bypass_reads_and_writes_nothing() {
+    let cache = SegmentCache::bypass();
+    assert!(cache.is_bypass() && cache.root().is_none());
+    let seg = range(T0, T0 + 10_000);
+    let rows = truth(LOG, seg, 10);
+    let mut writer = cache.writer(LOG, seg).unwrap();
+    writer.push(to_batch(&rows)).await.unwrap();
+    writer.flush().await.unwrap();
+    assert_eq!((writer.parts_written(), writer.rows_written()), (0, 0));
+    assert!(matches!(
+        writer.commit().await.unwrap(),
+        CommitOutcome::Bypassed
+    ));
+
+    let plan = cache.plan_read(LOG, seg).await.unwrap();
+    assert_eq!(plan.coverage.kind, CoverageKind::Miss);
+    assert_eq!(plan.coverage.missing, vec![seg]);
+    assert!(plan.segments.is_empty());
+    assert!(cache.list_logs().await.unwrap().is_empty());
+    assert!(cache.list_segments(LOG).await.unwrap().is_empty());
+    assert!(matches!(
+        cache.gc().await,
+        Err(Error::CacheUnavailable { .. })
+    ));
+    assert!(
+        cache.writer("../x", seg).is_err(),
+        "ids are validated in bypass mode too"
+    );
+}
+
+#[tokio::test]
+async fn unusable_root_names_the_path() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("not-a-dir");
+    std::fs::write(&file, b"x").unwrap();
+    let bad = file.join("cache");
+    let err = SegmentCache::open(bad.to_str().unwrap(), small_config()).unwrap_err();
+    assert!(matches!(err, Error::CacheUnavailable { .. }), "{err}");
+    assert!(err.to_string().contains(bad.to_str().unwrap()), "{err}");
+}

@@ -1,0 +1,196 @@
+//! A real S3-protocol server on loopback, in process: `s3s` (the S3 HTTP
+//! protocol, SigV4 auth) over `s3s-fs` (objects as files in a temp dir).
+//!
+//! `s3s-fs` honours `If-None-Match: *` on PUT (what object_store sends for
+//! `PutMode::Create`) but checks and writes without a lock, so two racing
+//! create-only PUTs of one key could both succeed. [`CreateOnly`] is a thin
+//! wrapper that serialises conditional PUTs and delegates everything else, so
+//! the server has S3's atomic create-only semantics.
+
+use datafusion_rapid7::cache::CacheRoot;
+use hyper_util::rt::TokioIo;
+use s3s::dto::*;
+use s3s::{S3, S3Request, S3Response, S3Result};
+use tokio::net::TcpListener;
+use tokio::sync::Mutex;
+use tokio::task::JoinSet;
+
+const ACCESS_KEY: &str = "cache-test-access";
+const SECRET_KEY: &str = "cache-test-secret";
+const BUCKET: &str = "rapid7-cache";
+
+/// The server; stops when dropped.
+pub struct S3Server {
+    endpoint: String,
+    _tasks: JoinSet<()>,
+    _dir: tempfile::TempDir,
+}
+
+impl S3Server {
+    /// Bind `127.0.0.1:0`, then serve: no readiness wait is needed.
+    pub async fn start() -> S3Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir(dir.path().join(BUCKET)).expect("bucket dir");
+        let fs = s3s_fs::FileSystem::new(dir.path()).expect("s3s-fs");
+        let mut builder = s3s::service::S3ServiceBuilder::new(CreateOnly {
+            inner: fs,
+            create_lock: Mutex::new(()),
+        });
+        builder.set_auth(s3s::auth::SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
+        let service = builder.build();
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let endpoint = format!("http://{}", listener.local_addr().expect("local addr"));
+        let mut tasks = JoinSet::new();
+        tasks.spawn(async move {
+            let mut connections = JoinSet::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                let service = service.clone();
+                connections.spawn(async move {
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(socket), service)
+                        .await;
+                });
+            }
+        });
+        S3Server {
+            endpoint,
+            _tasks: tasks,
+            _dir: dir,
+        }
+    }
+
+    /// A cache root at `s3://{bucket}/{prefix}` on this server.
+    pub fn root(&self, prefix: &str) -> CacheRoot {
+        CacheRoot::open_with_options(
+            &format!("s3://{BUCKET}/{prefix}"),
+            [
+                ("aws_endpoint", self.endpoint.as_str()),
+                ("aws_access_key_id", ACCESS_KEY),
+                ("aws_secret_access_key", SECRET_KEY),
+                ("aws_region", "us-east-1"),
+                ("aws_allow_http", "true"),
+                ("aws_virtual_hosted_style_request", "false"),
+            ],
+        )
+        .expect("S3 cache root")
+    }
+}
+
+/// Delegates to `inner`, holding a lock across create-only PUTs.
+struct CreateOnly<T> {
+    inner: T,
+    create_lock: Mutex<()>,
+}
+
+#[async_trait::async_trait]
+impl<T: S3> S3 for CreateOnly<T> {
+    async fn put_object(
+        &self,
+        req: S3Request<PutObjectInput>,
+    ) -> S3Result<S3Response<PutObjectOutput>> {
+        if req.input.if_none_match.is_some() {
+            let _serial = self.create_lock.lock().await;
+            self.inner.put_object(req).await
+        } else {
+            self.inner.put_object(req).await
+        }
+    }
+
+    async fn complete_multipart_upload(
+        &self,
+        req: S3Request<CompleteMultipartUploadInput>,
+    ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+        if req.input.if_none_match.is_some() {
+            let _serial = self.create_lock.lock().await;
+            self.inner.complete_multipart_upload(req).await
+        } else {
+            self.inner.complete_multipart_upload(req).await
+        }
+    }
+
+    async fn get_object(
+        &self,
+        req: S3Request<GetObjectInput>,
+    ) -> S3Result<S3Response<GetObjectOutput>> {
+        self.inner.get_object(req).await
+    }
+
+    async fn head_object(
+        &self,
+        req: S3Request<HeadObjectInput>,
+    ) -> S3Result<S3Response<HeadObjectOutput>> {
+        self.inner.head_object(req).await
+    }
+
+    async fn delete_object(
+        &self,
+        req: S3Request<DeleteObjectInput>,
+    ) -> S3Result<S3Response<DeleteObjectOutput>> {
+        self.inner.delete_object(req).await
+    }
+
+    async fn delete_objects(
+        &self,
+        req: S3Request<DeleteObjectsInput>,
+    ) -> S3Result<S3Response<DeleteObjectsOutput>> {
+        self.inner.delete_objects(req).await
+    }
+
+    async fn list_objects(
+        &self,
+        req: S3Request<ListObjectsInput>,
+    ) -> S3Result<S3Response<ListObjectsOutput>> {
+        self.inner.list_objects(req).await
+    }
+
+    async fn list_objects_v2(
+        &self,
+        req: S3Request<ListObjectsV2Input>,
+    ) -> S3Result<S3Response<ListObjectsV2Output>> {
+        self.inner.list_objects_v2(req).await
+    }
+
+    async fn copy_object(
+        &self,
+        req: S3Request<CopyObjectInput>,
+    ) -> S3Result<S3Response<CopyObjectOutput>> {
+        self.inner.copy_object(req).await
+    }
+
+    async fn head_bucket(
+        &self,
+        req: S3Request<HeadBucketInput>,
+    ) -> S3Result<S3Response<HeadBucketOutput>> {
+        self.inner.head_bucket(req).await
+    }
+
+    async fn create_multipart_upload(
+        &self,
+        req: S3Request<CreateMultipartUploadInput>,
+    ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+        self.inner.create_multipart_upload(req).await
+    }
+
+    async fn upload_part(
+        &self,
+        req: S3Request<UploadPartInput>,
+    ) -> S3Result<S3Response<UploadPartOutput>> {
+        self.inner.upload_part(req).await
+    }
+
+    async fn abort_multipart_upload(
+        &self,
+        req: S3Request<AbortMultipartUploadInput>,
+    ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
+        self.inner.abort_multipart_upload(req).await
+    }
+
+    async fn list_parts(
+        &self,
+        req: S3Request<ListPartsInput>,
+    ) -> S3Result<S3Response<ListPartsOutput>> {
+        self.inner.list_parts(req).await
+    }
+}

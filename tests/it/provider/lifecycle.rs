@@ -1,0 +1,204 @@
+//! Offline, bypass, cancellation, overlapping segments and API failures.
+
+use std::time::Duration;
+
+use datafusion::prelude::SessionContext;
+use datafusion_rapid7::Rapid7Config;
+use datafusion_rapid7::cache::{SegmentCache, TimeRange};
+use datafusion_rapid7::events::page_to_batch;
+use datafusion_rapid7::mock::{Faults, MockConfig, MockServer};
+use futures::TryStreamExt;
+use tempfile::TempDir;
+
+use super::{MIN, local_cache, session, session_with, single_i64, sql, submitted, window};
+use crate::support::{self, T0};
+
+#[tokio::test]
+async fn offline_answers_from_cache_and_names_what_is_missing() {
+    let server = support::server().await;
+    let dir = TempDir::new().unwrap();
+    let (online, _) = session(&server, &dir).await;
+    let proxy = support::log_id(&server, "Web Proxy");
+    let cached = format!(
+        "SELECT count(*) FROM rapid7_logs WHERE log_name = 'Web Proxy' AND {}",
+        window(T0, T0 + 2 * MIN)
+    );
+    sql(&online, &cached).await.unwrap();
+    let requests = server.query_requests();
+
+    let ctx = SessionContext::new();
+    datafusion_rapid7::register(&ctx, Rapid7Config::offline_only(local_cache(&dir)))
+        .await
+        .unwrap();
+    assert_eq!(
+        single_i64(&sql(&ctx, &cached).await.unwrap()),
+        server.dataset().count(&proxy, T0, T0 + 2 * MIN) as i64
+    );
+    let e = sql(
+        &ctx,
+        &format!(
+            "SELECT count(*) FROM rapid7_logs WHERE log_name = 'Web Proxy' AND {}",
+            window(T0, T0 + 3 * MIN)
+        ),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("offline"), "{e}");
+    assert!(
+        e.contains("Web Proxy [2026-02-10T00:02:00.000Z, 2026-02-10T00:03:00.000Z)"),
+        "{e}"
+    );
+    assert_eq!(
+        server.query_requests(),
+        requests,
+        "offline never calls the API"
+    );
+}
+
+#[tokio::test]
+async fn bypass_reads_and_writes_no_cache() {
+    let server = support::server().await;
+    let dir = TempDir::new().unwrap();
+    let (ctx, rapid7) = session_with(&server, SegmentCache::bypass(), |c| c).await;
+    let auth = support::log_id(&server, "Auth Service");
+    let q = format!(
+        "SELECT count(*) FROM rapid7_logs WHERE log_name = 'Auth Service' AND {}",
+        window(T0, T0 + 5 * MIN)
+    );
+    let expected = server.dataset().count(&auth, T0, T0 + 5 * MIN) as i64;
+    assert_eq!(single_i64(&sql(&ctx, &q).await.unwrap()), expected);
+    let first = server.query_requests();
+    assert_eq!(single_i64(&sql(&ctx, &q).await.unwrap()), expected);
+    assert!(server.query_requests() > first, "bypass fetches every time");
+    assert!(rapid7.cache().is_bypass());
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[tokio::test]
+async fn a_cancelled_query_commits_nothing_and_the_next_run_is_exact() {
+    let server = support::server().await;
+    server.set_faults(Faults {
+        latency: Duration::from_millis(20),
+        ..Faults::default()
+    });
+    let dir = TempDir::new().unwrap();
+    let (ctx, rapid7) = session(&server, &dir).await;
+    let fw = support::log_id(&server, "Firewall");
+    let q = format!(
+        "SELECT count(*) FROM rapid7_logs WHERE log_name = 'Firewall' AND {}",
+        window(T0, T0 + 30 * MIN)
+    );
+    let df = ctx.sql(&q).await.unwrap();
+    // ~150 pages at 20 ms each: cancel long before the fetch can finish.
+    let run = tokio::time::timeout(Duration::from_millis(300), df.collect()).await;
+    assert!(run.is_err(), "the query was still fetching");
+    assert!(server.query_requests() > 0, "the fetch had started");
+    assert!(rapid7.cache().list_segments(&fw).await.unwrap().is_empty());
+
+    server.set_faults(Faults::default());
+    assert_eq!(
+        single_i64(&sql(&ctx, &q).await.unwrap()),
+        server.dataset().count(&fw, T0, T0 + 30 * MIN) as i64
+    );
+    assert_eq!(rapid7.cache().list_segments(&fw).await.unwrap().len(), 1);
+}
+
+/// Write `[from, to)` of a log as a segment straight from the API.
+async fn write_segment(server: &MockServer, cache: &SegmentCache, log: &str, from: i64, to: i64) {
+    let client = support::client_for(server);
+    let mut writer = cache
+        .writer(log, TimeRange::new(from, to).unwrap())
+        .unwrap();
+    let pages: Vec<_> = client
+        .query_events(log, from, to)
+        .unwrap()
+        .into_stream()
+        .try_collect()
+        .await
+        .unwrap();
+    for page in pages {
+        writer
+            .push(page_to_batch(page, None).unwrap())
+            .await
+            .unwrap();
+    }
+    writer.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn overlapping_segments_are_never_double_counted() {
+    let server = support::server().await;
+    let dir = TempDir::new().unwrap();
+    let cache = local_cache(&dir);
+    let fw = support::log_id(&server, "Firewall");
+    // Two writers raced over overlapping ranges.
+    write_segment(&server, &cache, &fw, T0, T0 + 10 * MIN).await;
+    write_segment(&server, &cache, &fw, T0 + 5 * MIN, T0 + 15 * MIN).await;
+    let (ctx, _) = session(&server, &dir).await;
+    server.clear_requests();
+    for (f, t) in [
+        (T0, T0 + 15 * MIN),
+        (T0 + 4 * MIN, T0 + 6 * MIN),
+        (T0 + 9 * MIN, T0 + 14 * MIN),
+    ] {
+        let q = format!(
+            "SELECT count(*), count(DISTINCT sequence_number) FROM rapid7_logs \
+             WHERE log_id = '{fw}' AND {}",
+            window(f, t)
+        );
+        let batches = sql(&ctx, &q).await.unwrap();
+        let expected = server.dataset().count(&fw, f, t) as i64;
+        assert_eq!(single_i64(&batches), expected, "[{f}, {t})");
+    }
+    assert!(submitted(&server).is_empty(), "everything was cached");
+}
+
+#[tokio::test]
+async fn api_failures_are_clear() {
+    let server = MockServer::start(MockConfig {
+        api_key: "the-right-key".into(),
+        ..MockConfig::default()
+    })
+    .await
+    .unwrap();
+    let dir = TempDir::new().unwrap();
+    let client = datafusion_rapid7::client::ClientBuilder::new()
+        .with_endpoint(server.url())
+        .with_api_key("a-wrong-key")
+        .build()
+        .unwrap();
+    let ctx = SessionContext::new();
+    let e = datafusion_rapid7::register(&ctx, Rapid7Config::new(client, local_cache(&dir)))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("401") && e.contains("key"), "{e}");
+    assert!(!e.contains("a-wrong-key"), "the key never appears: {e}");
+
+    // A fetch that fails mid-way fails the query and commits nothing.
+    let server = support::server().await;
+    let (ctx, rapid7) = session(&server, &dir).await;
+    server.set_faults(Faults {
+        server_error_every_nth: Some(1),
+        ..Faults::default()
+    });
+    let q = format!(
+        "SELECT count(*) FROM rapid7_logs WHERE log_name = 'Auth Service' AND {}",
+        window(T0, T0 + MIN)
+    );
+    let fast_fail = tokio::time::timeout(Duration::from_secs(120), sql(&ctx, &q))
+        .await
+        .expect("retries are bounded");
+    let e = fast_fail.unwrap_err().to_string();
+    assert!(e.contains("gave up") || e.contains("500"), "{e}");
+    let auth = support::log_id(&server, "Auth Service");
+    assert!(
+        rapid7
+            .cache()
+            .list_segments(&auth)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

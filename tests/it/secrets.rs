@@ -1,0 +1,79 @@
+//! The API key never appears in logs, errors or Debug output.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use datafusion_rapid7::mock::{Faults, MockConfig, MockServer};
+use tracing_subscriber::fmt::MakeWriter;
+
+use crate::support::*;
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for Capture {
+    type Writer = Capture;
+    fn make_writer(&'a self) -> Capture {
+        self.clone()
+    }
+}
+
+#[tokio::test]
+async fn key_is_in_no_log_line_error_or_debug_output() {
+    let secret = "key-7d1e0c44-9b7a-4f1e-a0e0-c0ffee5ec2e7";
+    let server = MockServer::start(MockConfig {
+        api_key: secret.into(),
+        ..MockConfig::default()
+    })
+    .await
+    .unwrap();
+    let capture = Capture::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(capture.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let mut seen = String::new();
+    let client = client_for(&server);
+    seen += &format!("{client:?} {:?}", client.config());
+    server.set_faults(Faults {
+        server_error_every_nth: Some(2),
+        truncate_every_nth_page: Some(3),
+        rate_limit_every_nth_query: Some(4),
+        ..Faults::default()
+    });
+    let fw = log_id(&server, "Firewall");
+    let rows = fetch(&client, &fw, T0, T0 + 20_000).await.unwrap();
+    assert!(!rows.is_empty());
+    // error paths: unknown log, unknown name, bad range
+    for e in [
+        fetch(&client, "nope", T0, T0 + 1).await.unwrap_err(),
+        client.resolve_log("No Such Log").await.unwrap_err(),
+        client.query_events(&fw, 5, 1).unwrap_err(),
+    ] {
+        seen += &format!("{e} {e:?}");
+    }
+    // a wrong key: the server's 401 path
+    let other = builder_for(&server).with_api_key("wrong").build().unwrap();
+    let e = other.list_logs().await.unwrap_err();
+    seen += &format!("{e} {e:?}");
+
+    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("logsearch_retry"),
+        "the capture must have seen the client's retries: {logs}"
+    );
+    assert!(!logs.contains(secret), "key in log output");
+    assert!(!seen.contains(secret), "key in errors or Debug: {seen}");
+}
