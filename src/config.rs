@@ -354,9 +354,17 @@ impl Rapid7Config {
 /// The cache described by `RAPID7_CACHE`, `RAPID7_BYPASS_CACHE`,
 /// `RAPID7_FLUSH_ROWS` and `RAPID7_FLUSH_BYTES`.
 pub fn cache_from_env() -> Result<SegmentCache> {
-    if let Some(v) = env_var(ENV_BYPASS_CACHE)
-        && parse_bool(ENV_BYPASS_CACHE, &v)?
-    {
+    cache_from(None, false)
+}
+
+/// Like [`cache_from_env`], with a location and a bypass given by the caller
+/// (command-line flags) taking precedence over the environment.
+pub fn cache_from(location: Option<&str>, bypass: bool) -> Result<SegmentCache> {
+    let env_bypass = match env_var(ENV_BYPASS_CACHE) {
+        Some(v) => parse_bool(ENV_BYPASS_CACHE, &v)?,
+        None => false,
+    };
+    if bypass || env_bypass {
         return Ok(SegmentCache::bypass());
     }
     let mut cache_config = CacheConfig::default();
@@ -366,7 +374,7 @@ pub fn cache_from_env() -> Result<SegmentCache> {
     if let Some(v) = env_var(ENV_FLUSH_BYTES) {
         cache_config.flush_bytes = parse_size(ENV_FLUSH_BYTES, &v)?;
     }
-    let location = match env_var(ENV_CACHE) {
+    let location = match location.map(str::to_string).or_else(|| env_var(ENV_CACHE)) {
         Some(location) => location,
         None => default_cache_dir()?.display().to_string(),
     };
@@ -392,6 +400,25 @@ pub fn default_cache_dir() -> Result<std::path::PathBuf> {
                   or an object-store URL"
             .into(),
     })
+}
+
+/// Parse an instant such as `2026-02-10T00:00:00Z`, `2026-02-10T02:00:00+02:00`
+/// or `2026-02-10` (UTC midnight) into epoch milliseconds.
+pub fn parse_timestamp(key: &str, value: &str) -> Result<i64> {
+    use datafusion::arrow::compute::kernels::cast_utils::string_to_datetime;
+    let utc =
+        datafusion::arrow::array::timezone::Tz::from_str("+00:00").map_err(|e| Error::Config {
+            key: key.into(),
+            message: e.to_string(),
+        })?;
+    string_to_datetime(&utc, value.trim())
+        .map(|t| t.timestamp_millis())
+        .map_err(|_| Error::Config {
+            key: key.into(),
+            message: format!(
+                "{value:?} is not a timestamp; use RFC 3339 such as 2026-02-10T00:00:00Z"
+            ),
+        })
 }
 
 /// Parse a positive count or size: `500000`, `64MiB`, `1G`, `128k`.
@@ -470,6 +497,26 @@ mod tests {
         assert!(parse_bool("K", "maybe").is_err());
         assert_eq!(parse_duration("K", "5m").unwrap(), Duration::from_secs(300));
         assert!(parse_duration("K", "five").is_err());
+    }
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(
+            parse_timestamp("K", "2026-02-10T00:00:00Z").unwrap(),
+            1_770_681_600_000
+        );
+        assert_eq!(
+            parse_timestamp("K", "2026-02-10T02:00:00.5+02:00").unwrap(),
+            1_770_681_600_500
+        );
+        assert_eq!(
+            parse_timestamp("K", "2026-02-10").unwrap(),
+            1_770_681_600_000
+        );
+        let e = parse_timestamp("--from", "yesterday")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--from") && e.contains("RFC 3339"), "{e}");
     }
 
     #[test]

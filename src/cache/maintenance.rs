@@ -26,7 +26,7 @@ use crate::error::{Error, Result};
 const TARGET: &str = "datafusion_rapid7::cache";
 
 /// One segment that failed verification.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct VerifyFailure {
     /// The segment's location.
     pub segment: String,
@@ -35,7 +35,7 @@ pub struct VerifyFailure {
 }
 
 /// Result of [`SegmentCache::verify`](super::SegmentCache::verify).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct VerifyReport {
     /// Segments looked at (good or bad).
     pub segments_checked: usize,
@@ -48,7 +48,7 @@ pub struct VerifyReport {
 }
 
 /// Result of a drop.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct DropReport {
     /// Committed segments removed.
     pub segments: usize,
@@ -57,7 +57,7 @@ pub struct DropReport {
 }
 
 /// Result of [`SegmentCache::gc`](super::SegmentCache::gc).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct GcReport {
     /// Leftover parts deleted.
     pub objects_deleted: usize,
@@ -86,7 +86,7 @@ impl Default for CompactOptions {
 }
 
 /// Result of a compaction.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct CompactReport {
     /// Merged segments committed.
     pub segments_written: usize,

@@ -92,6 +92,14 @@ impl Client {
                 }
                 Err(SendError::Final(e)) => return Err(e),
                 Err(SendError::Retryable(e)) => e,
+                Err(SendError::Unreachable(e)) if retries >= UNREACHABLE_RETRIES => {
+                    return Err(Error::RetriesExhausted {
+                        retries,
+                        elapsed: started.elapsed(),
+                        source: Box::new(e),
+                    });
+                }
+                Err(SendError::Unreachable(e)) => e,
             };
             let delay = backoff.next_delay();
             if retries >= retry.max_retries || started.elapsed() + delay > retry.retry_timeout {
@@ -135,7 +143,15 @@ impl Client {
             .header("accept", "application/json")
             .send()
             .await
-            .map_err(|e| transport(describe(&e, &inner.config), Some(e)))?;
+            .map_err(|e| {
+                let never_answered = !inner.stats.responded.load(Ordering::Relaxed);
+                let unreachable = e.is_connect() && never_answered;
+                match transport(describe(&e, &inner.config), Some(e)) {
+                    SendError::Retryable(err) if unreachable => SendError::Unreachable(err),
+                    other => other,
+                }
+            })?;
+        inner.stats.responded.store(true, Ordering::Relaxed);
         let status = resp.status();
         let limits = RateLimitHeaders::from_headers(resp.headers());
         let body = read_body(resp, inner.config.max_body_bytes)
@@ -174,8 +190,14 @@ impl Client {
     }
 }
 
+/// Retries of a connection error while the endpoint has never answered.
+const UNREACHABLE_RETRIES: u32 = 2;
+
 enum SendError {
     RateLimited(Option<Duration>),
+    /// A connection error before the endpoint ever answered: most likely a
+    /// wrong endpoint or region, so only a few quick retries.
+    Unreachable(Error),
     Retryable(Error),
     Final(Error),
 }

@@ -252,6 +252,9 @@ pub struct ClientStats {
     pages: AtomicU64,
     events: AtomicU64,
     events_failed: AtomicU64,
+    /// Whether any response was ever received (connection errors before
+    /// that mean a wrong endpoint more likely than a blip).
+    pub(crate) responded: std::sync::atomic::AtomicBool,
 }
 
 /// A copy of a client's counters at one moment.

@@ -14,7 +14,8 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use futures::Stream;
+use futures::StreamExt;
+use futures::stream::BoxStream;
 use reqwest::StatusCode;
 use tokio::time::Instant;
 use url::Url;
@@ -150,10 +151,11 @@ impl EventQuery {
     }
 
     /// The pages as a stream. Dropping the stream stops the requests.
-    pub fn into_stream(self) -> impl Stream<Item = Result<EventPage>> + Send + 'static {
+    pub fn into_stream(self) -> BoxStream<'static, Result<EventPage>> {
         futures::stream::try_unfold(self, |mut q| async move {
             Ok(q.next_page().await?.map(|p| (p, q)))
         })
+        .boxed()
     }
 
     /// Request `url` and poll until the page is finished, resubmitting it when

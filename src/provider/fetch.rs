@@ -2,12 +2,14 @@
 //! (single-flight per log and range within the process), and uncommitted
 //! ranges (the recent edge, bypass mode) as a stream of batches.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::array::{AsArray, RecordBatch};
+use datafusion::arrow::datatypes::TimestampMillisecondType;
 use datafusion::error::DataFusionError;
 use futures::future::{BoxFuture, Shared, WeakShared};
 use futures::stream::BoxStream;
@@ -34,6 +36,154 @@ pub struct FetchOutcome {
     /// cached when the fetch started).
     pub committed: bool,
 }
+/// A fetch in progress, for progress displays ([`crate::Rapid7::progress`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchProgress {
+    /// The log's name, or its id.
+    pub log: String,
+    /// The range being fetched.
+    pub range: TimeRange,
+    /// Whether the range is committed to the cache when done (`false` for
+    /// the recent edge and in bypass mode).
+    pub caching: bool,
+    /// Pages read so far.
+    pub pages: u64,
+    /// Events read so far.
+    pub events: u64,
+    /// Newest event timestamp read so far. Pages come in time order, so
+    /// `(newest - range.start) / range.len` is the fraction done.
+    pub newest_ms: Option<i64>,
+    /// When the fetch started.
+    pub started: Instant,
+}
+
+impl FetchProgress {
+    /// Fraction of the range read, from the newest timestamp seen (0..=1).
+    pub fn fraction_done(&self) -> f64 {
+        match self.newest_ms {
+            Some(t) => ((t - self.range.start()) as f64 / self.range.len_ms().max(1) as f64)
+                .clamp(0.0, 1.0),
+            None => 0.0,
+        }
+    }
+}
+
+/// Counters of what the scans of one [`crate::Rapid7`] source did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Activity {
+    /// Cached segments planned into scans.
+    pub segments_reused: u64,
+    /// Ranges fetched from the API into new segments.
+    pub ranges_fetched: u64,
+    /// Ranges read from the API without caching (recent edge, bypass).
+    pub ranges_live: u64,
+    /// Events read from the API.
+    pub events_fetched: u64,
+}
+
+impl Activity {
+    /// `self - earlier`, per counter.
+    pub fn since(&self, earlier: &Activity) -> Activity {
+        Activity {
+            segments_reused: self.segments_reused.saturating_sub(earlier.segments_reused),
+            ranges_fetched: self.ranges_fetched.saturating_sub(earlier.ranges_fetched),
+            ranges_live: self.ranges_live.saturating_sub(earlier.ranges_live),
+            events_fetched: self.events_fetched.saturating_sub(earlier.events_fetched),
+        }
+    }
+}
+
+/// Live fetches and activity counters, shared by a source's fetches.
+#[derive(Debug, Default)]
+pub(crate) struct Tracker {
+    next: AtomicU64,
+    active: Mutex<BTreeMap<u64, FetchProgress>>,
+    segments_reused: AtomicU64,
+    ranges_fetched: AtomicU64,
+    ranges_live: AtomicU64,
+    events_fetched: AtomicU64,
+}
+
+impl Tracker {
+    pub(crate) fn active(&self) -> Vec<FetchProgress> {
+        lock(&self.active).values().cloned().collect()
+    }
+
+    pub(crate) fn activity(&self) -> Activity {
+        Activity {
+            segments_reused: self.segments_reused.load(Ordering::Relaxed),
+            ranges_fetched: self.ranges_fetched.load(Ordering::Relaxed),
+            ranges_live: self.ranges_live.load(Ordering::Relaxed),
+            events_fetched: self.events_fetched.load(Ordering::Relaxed),
+        }
+    }
+
+    pub(crate) fn add_segments_reused(&self, n: u64) {
+        self.segments_reused.fetch_add(n, Ordering::Relaxed);
+    }
+
+    fn start(self: &Arc<Self>, log: &LogRef, range: TimeRange, caching: bool) -> ProgressGuard {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let counter = if caching {
+            &self.ranges_fetched
+        } else {
+            &self.ranges_live
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        lock(&self.active).insert(
+            id,
+            FetchProgress {
+                log: log.label().to_string(),
+                range,
+                caching,
+                pages: 0,
+                events: 0,
+                newest_ms: None,
+                started: Instant::now(),
+            },
+        );
+        ProgressGuard {
+            tracker: Arc::clone(self),
+            id,
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Removes its fetch from the active list when dropped (done, failed or
+/// cancelled).
+struct ProgressGuard {
+    tracker: Arc<Tracker>,
+    id: u64,
+}
+
+impl ProgressGuard {
+    fn page(&self, batch: &RecordBatch) {
+        let rows = batch.num_rows() as u64;
+        self.tracker
+            .events_fetched
+            .fetch_add(rows, Ordering::Relaxed);
+        let newest = batch
+            .column(0)
+            .as_primitive_opt::<TimestampMillisecondType>()
+            .and_then(datafusion::arrow::compute::max);
+        if let Some(p) = lock(&self.tracker.active).get_mut(&self.id) {
+            p.pages += 1;
+            p.events += rows;
+            p.newest_ms = p.newest_ms.max(newest);
+        }
+    }
+}
+
+impl Drop for ProgressGuard {
+    fn drop(&mut self) {
+        lock(&self.tracker.active).remove(&self.id);
+    }
+}
+
 type FetchResult = Result<FetchOutcome, Arc<DataFusionError>>;
 pub(crate) type SharedFetch = Shared<BoxFuture<'static, FetchResult>>;
 type FetchKey = (String, TimeRange);
@@ -43,6 +193,7 @@ pub(crate) struct Fetcher {
     client: Option<Client>,
     cache: SegmentCache,
     inflight: Mutex<HashMap<FetchKey, WeakShared<BoxFuture<'static, FetchResult>>>>,
+    pub(crate) tracker: Arc<Tracker>,
 }
 
 impl fmt::Debug for Fetcher {
@@ -60,6 +211,7 @@ impl Fetcher {
             client,
             cache,
             inflight: Mutex::new(HashMap::new()),
+            tracker: Arc::default(),
         }
     }
 
@@ -80,10 +232,16 @@ impl Fetcher {
             return running;
         }
         inflight.retain(|_, weak| weak.upgrade().is_some());
-        let fut = fetch_into_segment(self.client.clone(), self.cache.clone(), log.clone(), range)
-            .map(|r| r.map_err(|e| Arc::new(e.into_datafusion())))
-            .boxed()
-            .shared();
+        let fut = fetch_into_segment(
+            self.client.clone(),
+            self.cache.clone(),
+            Arc::clone(&self.tracker),
+            log.clone(),
+            range,
+        )
+        .map(|r| r.map_err(|e| Arc::new(e.into_datafusion())))
+        .boxed()
+        .shared();
         if let Some(weak) = fut.downgrade() {
             inflight.insert(key, weak);
         }
@@ -101,10 +259,14 @@ impl Fetcher {
             .client()?
             .query_events(&log.id, range.start(), range.end())?;
         let name = log.name.clone();
+        let progress = self.tracker.start(log, range, false);
         Ok(query
             .into_stream()
             .and_then(move |page| {
                 let batch = page_to_batch(page, name.as_deref());
+                if let Ok(b) = &batch {
+                    progress.page(b);
+                }
                 async move { batch }
             })
             .boxed())
@@ -116,6 +278,7 @@ impl Fetcher {
 async fn fetch_into_segment(
     client: Option<Client>,
     cache: SegmentCache,
+    tracker: Arc<Tracker>,
     log: LogRef,
     range: TimeRange,
 ) -> Result<FetchOutcome> {
@@ -125,7 +288,7 @@ async fn fetch_into_segment(
     let plan = cache.plan_read(&log.id, range).await?;
     let mut total = FetchOutcome::default();
     for missing in plan.coverage.missing {
-        let outcome = fetch_one(&client, &cache, &log, missing).await?;
+        let outcome = fetch_one(&client, &cache, &tracker, &log, missing).await?;
         total.events += outcome.events;
         total.pages += outcome.pages;
         total.committed |= outcome.committed;
@@ -136,10 +299,12 @@ async fn fetch_into_segment(
 async fn fetch_one(
     client: &Client,
     cache: &SegmentCache,
+    tracker: &Arc<Tracker>,
     log: &LogRef,
     range: TimeRange,
 ) -> Result<FetchOutcome> {
     let started = Instant::now();
+    let progress = tracker.start(log, range, true);
     info!(
         target: TARGET,
         event = "fetch_subrange_start",
@@ -159,6 +324,7 @@ async fn fetch_one(
             outcome.pages += 1;
             let batch = page_to_batch(page, log.name.as_deref())?;
             outcome.events += batch.num_rows() as u64;
+            progress.page(&batch);
             if batch.num_rows() > 0 {
                 writer.push(batch).await?;
             }

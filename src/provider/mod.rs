@@ -43,16 +43,19 @@ mod logs;
 mod plan;
 mod register;
 mod summary;
+mod sync;
 mod table;
 mod window;
 
 pub use exec::Rapid7ScanExec;
-pub use fetch::FetchOutcome;
+pub use fetch::{Activity, FetchOutcome, FetchProgress};
 pub use logs::LogRef;
+pub use plan::{fmt_ms, fmt_range};
 pub use register::{LOGS_SCHEMA, LOGS_TABLE, Rapid7, register};
 pub use summary::{
     BucketCount, ColumnSummary, LogCount, SegmentSummary, Summary, SummaryRequest, summarize,
 };
+pub use sync::SyncReport;
 pub use table::Rapid7LogsTable;
 pub use window::{
     LogSelection, MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS, WindowError, Windows, extract_log_selection,

@@ -126,12 +126,12 @@ pub(crate) fn split_aligned(range: TimeRange, chunk_ms: i64) -> Vec<TimeRange> {
 }
 
 /// `2026-02-10T00:00:00Z..2026-02-10T01:00:00Z` (half-open).
-pub(crate) fn fmt_range(r: TimeRange) -> String {
+pub fn fmt_range(r: TimeRange) -> String {
     format!("[{}, {})", fmt_ms(r.start()), fmt_ms(r.end()))
 }
 
 /// An epoch-ms instant in RFC 3339 with milliseconds, UTC.
-pub(crate) fn fmt_ms(ms: i64) -> String {
+pub fn fmt_ms(ms: i64) -> String {
     match timestamp_ms_to_datetime(ms) {
         Some(t) => t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
         None => ms.to_string(),

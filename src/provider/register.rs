@@ -12,7 +12,7 @@ use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::execution::context::SessionContext;
 use datafusion::execution::object_store::ObjectStoreUrl;
 
-use super::fetch::Fetcher;
+use super::fetch::{Activity, FetchProgress, Fetcher};
 use super::functions::{CacheFunction, CoverageFunction};
 use super::logs::{LogDirectory, LogRef};
 use super::table::Rapid7LogsTable;
@@ -102,6 +102,17 @@ impl Rapid7 {
     /// One log by id or name; unknown ones are an error with close matches.
     pub async fn find_log(&self, name_or_id: &str) -> Result<LogRef> {
         self.inner.directory.find(name_or_id).await
+    }
+
+    /// The fetches running now (for progress displays).
+    pub fn progress(&self) -> Vec<FetchProgress> {
+        self.inner.fetcher.tracker.active()
+    }
+
+    /// What the scans of this source have done so far; diff two snapshots
+    /// with [`Activity::since`] for one query.
+    pub fn activity(&self) -> Activity {
+        self.inner.fetcher.tracker.activity()
     }
 
     /// The `rapid7_logs` table.

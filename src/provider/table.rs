@@ -63,7 +63,7 @@ impl Rapid7LogsTable {
     }
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
@@ -144,6 +144,10 @@ impl TableProvider for Rapid7LogsTable {
             }),
             None => None,
         };
+        inner
+            .fetcher
+            .tracker
+            .add_segments_reused(scans.iter().map(|s| s.segments.len() as u64).sum());
         let partitions = state.config_options().execution.target_partitions.max(1);
         let needs_api = scans
             .iter()

@@ -1,6 +1,8 @@
 //! Integration tests: one binary, one module per area.
 
 mod cache;
+#[cfg(feature = "cli")]
+mod cli;
 mod client;
 mod provider;
 mod secrets;

@@ -4,6 +4,7 @@
 
 mod functions;
 mod lifecycle;
+mod predicates;
 
 use std::time::Duration;
 

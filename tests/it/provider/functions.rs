@@ -167,28 +167,5 @@ async fn summaries_are_exact_and_serialise() {
 }
 
 fn datafusion_rapid7_fmt(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let dt = chrono_like(secs);
-    format!("{dt}.{:03}Z", ms.rem_euclid(1000))
-}
-
-/// `YYYY-MM-DDTHH:MM:SS` for epoch seconds (civil-from-days, proleptic Gregorian).
-fn chrono_like(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
-        sod / 3600,
-        sod % 3600 / 60,
-        sod % 60
-    )
+    crate::support::rfc3339(ms, 0)
 }

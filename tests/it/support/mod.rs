@@ -95,3 +95,39 @@ pub async fn fetch(
     }
     Ok(rows)
 }
+
+/// `ms` as RFC 3339 with milliseconds, written in the zone `offset_min`
+/// minutes east of UTC (`Z` for 0). Independent of the code under test.
+pub fn rfc3339(ms: i64, offset_min: i64) -> String {
+    let local = ms + offset_min * 60_000;
+    let secs = local.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    // Civil from days (proleptic Gregorian), after H. Hinnant.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    let zone = if offset_min == 0 {
+        "Z".to_string()
+    } else {
+        let sign = if offset_min < 0 { '-' } else { '+' };
+        format!(
+            "{sign}{:02}:{:02}",
+            offset_min.abs() / 60,
+            offset_min.abs() % 60
+        )
+    };
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}{zone}",
+        sod / 3600,
+        sod % 3600 / 60,
+        sod % 60,
+        local.rem_euclid(1000)
+    )
+}

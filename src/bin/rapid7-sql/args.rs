@@ -1,0 +1,175 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// SQL over Rapid7 InsightOps / InsightIDR log search, with a local Parquet cache.
+///
+/// The API key is read from RAPID7_API_KEY only. Without -c, -f or a
+/// subcommand, opens the interactive shell.
+#[derive(Debug, Parser)]
+#[command(name = "rapid7-sql", version, after_help = EXAMPLES)]
+pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) global: Global,
+    #[command(subcommand)]
+    pub(crate) command: Option<Command>,
+}
+
+const EXAMPLES: &str = "Examples:
+  rapid7-sql --demo
+  rapid7-sql -c \"SELECT log_name, count(*) FROM rapid7_logs WHERE timestamp >= now() - interval '1 hour' GROUP BY 1\"
+  rapid7-sql sync --log Firewall --since 7d
+  rapid7-sql cache ls";
+
+/// Options of every mode.
+#[derive(Debug, Args)]
+pub(crate) struct Global {
+    /// Run this SQL (one or more statements) and exit; repeatable.
+    #[arg(short = 'c', long = "command", value_name = "SQL")]
+    pub(crate) commands: Vec<String>,
+    /// Run the SQL in this file and exit; repeatable.
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub(crate) files: Vec<PathBuf>,
+    /// Output format of query results.
+    #[arg(long, value_enum, default_value_t = Format::Table, global = true)]
+    pub(crate) format: Format,
+    /// Rapid7 region (us, us2, us3, eu, ca, au, ap) [env: RAPID7_REGION].
+    #[arg(long, global = true)]
+    pub(crate) region: Option<String>,
+    /// Base URL overriding the region, e.g. a proxy [env: RAPID7_ENDPOINT].
+    #[arg(long, global = true)]
+    pub(crate) endpoint: Option<String>,
+    /// Cache root: a directory or an object-store URL (s3://bucket/prefix) [env: RAPID7_CACHE].
+    #[arg(long, global = true)]
+    pub(crate) cache: Option<String>,
+    /// Read and write no cache [env: RAPID7_BYPASS_CACHE].
+    #[arg(long, global = true)]
+    pub(crate) bypass_cache: bool,
+    /// Answer from the cache only; never call the API [env: RAPID7_OFFLINE].
+    #[arg(long, global = true)]
+    pub(crate) offline: bool,
+    /// Recent edge that is read live and never cached, e.g. 5m [env: RAPID7_SETTLE].
+    #[arg(long, value_parser = parse_duration, global = true)]
+    pub(crate) settle: Option<Duration>,
+    /// No progress, timing or summary lines on stderr.
+    #[arg(short, long, global = true)]
+    pub(crate) quiet: bool,
+    /// Format of log lines on stderr.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub(crate) log_format: LogFormat,
+    /// Log filter, e.g. info or datafusion_rapid7=debug [env: RAPID7_LOG; default warn].
+    #[arg(long, global = true)]
+    pub(crate) log_level: Option<String>,
+    /// Run against the bundled simulator of the Rapid7 API (no key needed).
+    #[arg(long, global = true)]
+    pub(crate) demo: bool,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("{e}; use e.g. 30s, 5m or 2h"))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Format {
+    Table,
+    Csv,
+    Json,
+    Ndjson,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Extend the cache of some logs up to now - settle, fetching only what
+    /// is missing; prints a JSON report.
+    Sync(SyncArgs),
+    /// Summarise a window of logs as JSON (row count, columns, time span,
+    /// events per log and per time bucket, segments used).
+    Summary(SummaryArgs),
+    /// Inspect and maintain the cache.
+    #[command(subcommand)]
+    Cache(CacheCommand),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SyncArgs {
+    /// Log names or ids (repeatable; default: every log).
+    #[arg(long = "log", value_name = "NAME_OR_ID")]
+    pub(crate) logs: Vec<String>,
+    /// How far back to sync, e.g. 7d or 12h.
+    #[arg(long, value_parser = parse_duration, conflicts_with = "from", required_unless_present = "from")]
+    pub(crate) since: Option<Duration>,
+    /// Start of the window (RFC 3339).
+    #[arg(long)]
+    pub(crate) from: Option<String>,
+    /// End of the window (RFC 3339; default and at most now - settle).
+    #[arg(long)]
+    pub(crate) to: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SummaryArgs {
+    /// Log names or ids (repeatable; default: every log).
+    #[arg(long = "log", value_name = "NAME_OR_ID")]
+    pub(crate) logs: Vec<String>,
+    /// Start of the window (RFC 3339).
+    #[arg(long)]
+    pub(crate) from: String,
+    /// End of the window (RFC 3339, exclusive).
+    #[arg(long)]
+    pub(crate) to: String,
+    /// Bucket width, e.g. 1m or 1h (default: from the window length).
+    #[arg(long, value_parser = parse_duration)]
+    pub(crate) bucket: Option<Duration>,
+    /// Write the JSON here instead of stdout.
+    #[arg(long, short = 'o')]
+    pub(crate) output: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum CacheCommand {
+    /// List the committed segments.
+    Ls {
+        /// Only this log (name or id).
+        #[arg(long = "log")]
+        log: Option<String>,
+    },
+    /// Read every part of every segment and check it against its manifest.
+    Verify {
+        /// Only this log (name or id).
+        #[arg(long = "log")]
+        log: Option<String>,
+    },
+    /// Remove leftovers of interrupted fetches.
+    Gc {
+        /// Only leftovers idle this long (default 1h).
+        #[arg(long, value_parser = parse_duration)]
+        grace: Option<Duration>,
+    },
+    /// Remove a log's segments (all, or those overlapping --from/--to).
+    Drop {
+        /// The log (name or id).
+        #[arg(long = "log")]
+        log: String,
+        /// Start of the range to drop (RFC 3339).
+        #[arg(long, requires = "to")]
+        from: Option<String>,
+        /// End of the range to drop (RFC 3339).
+        #[arg(long, requires = "from")]
+        to: Option<String>,
+    },
+    /// Merge small adjacent segments of a log.
+    Compact {
+        /// The log (name or id).
+        #[arg(long = "log")]
+        log: String,
+    },
+}

@@ -1,0 +1,150 @@
+//! The subcommands: `sync`, `summary` and `cache …`. Each prints JSON or a
+//! table on stdout; the work is done by the library.
+
+use std::io::Write;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use datafusion_rapid7::cache::{CompactOptions, TimeRange};
+use datafusion_rapid7::config::parse_timestamp;
+use datafusion_rapid7::provider::{SummaryRequest, fmt_ms};
+use datafusion_rapid7::{Error, Rapid7};
+
+use crate::args::{CacheCommand, SummaryArgs, SyncArgs};
+use crate::setup::Session;
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn print_json(value: &impl serde::Serialize) -> Result<(), Error> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| Error::Config {
+        key: "output".into(),
+        message: e.to_string(),
+    })?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{text}").map_err(io_error)
+}
+
+fn io_error(e: std::io::Error) -> Error {
+    Error::Config {
+        key: "stdout".into(),
+        message: e.to_string(),
+    }
+}
+
+pub(crate) async fn sync(session: &Session, args: &SyncArgs) -> Result<(), Error> {
+    let from = match (&args.from, args.since) {
+        (Some(from), _) => parse_timestamp("--from", from)?,
+        (None, Some(since)) => now_ms() - since.as_millis() as i64,
+        (None, None) => unreachable!("clap requires --since or --from"),
+    };
+    let to = args
+        .to
+        .as_deref()
+        .map(|t| parse_timestamp("--to", t))
+        .transpose()?;
+    let report = session.rapid7.sync(&args.logs, from, to).await?;
+    print_json(&report)
+}
+
+pub(crate) async fn summary(session: &Session, args: &SummaryArgs) -> Result<(), Error> {
+    let from = parse_timestamp("--from", &args.from)?;
+    let to = parse_timestamp("--to", &args.to)?;
+    let window = TimeRange::new(from, to).map_err(|_| Error::Config {
+        key: "--from/--to".into(),
+        message: "--from must be before --to".into(),
+    })?;
+    let request = SummaryRequest {
+        logs: args.logs.clone(),
+        window,
+        bucket: args.bucket,
+    };
+    let summary = datafusion_rapid7::summarize(&session.ctx, &request).await?;
+    match &args.output {
+        Some(path) => std::fs::write(path, summary.to_json() + "\n").map_err(|e| Error::Config {
+            key: "--output".into(),
+            message: format!("cannot write {}: {e}", path.display()),
+        }),
+        None => print_json(&summary),
+    }
+}
+
+async fn log_id(rapid7: &Rapid7, name: &str) -> Result<String, Error> {
+    Ok(rapid7.find_log(name).await?.id)
+}
+
+pub(crate) async fn cache(session: &Session, command: &CacheCommand) -> Result<bool, Error> {
+    let rapid7 = &session.rapid7;
+    let cache = rapid7.cache();
+    match command {
+        CacheCommand::Ls { log } => {
+            let ids = match log {
+                Some(name) => vec![log_id(rapid7, name).await?],
+                None => cache.list_logs().await?,
+            };
+            let names = cache.load_log_names().await?;
+            let mut rows = Vec::new();
+            for id in ids {
+                for seg in cache.list_segments(&id).await? {
+                    rows.push(serde_json::json!({
+                        "log_id": id,
+                        "log_name": names.get(&id),
+                        "from": fmt_ms(seg.range().start()),
+                        "to": fmt_ms(seg.range().end()),
+                        "rows": seg.row_count(),
+                        "bytes": seg.size_bytes(),
+                        "parts": seg.manifest().parts.len(),
+                        "created": fmt_ms(seg.manifest().created_at_ms),
+                        "location": seg.location(),
+                    }));
+                }
+            }
+            print_json(&rows)?;
+            Ok(true)
+        }
+        CacheCommand::Verify { log } => {
+            let id = match log {
+                Some(name) => Some(log_id(rapid7, name).await?),
+                None => None,
+            };
+            let report = cache.verify(id.as_deref()).await?;
+            let ok = report.failures.is_empty();
+            print_json(&report)?;
+            Ok(ok)
+        }
+        CacheCommand::Gc { grace } => {
+            let report = match grace {
+                Some(g) => cache.gc_with_grace(*g).await?,
+                None => cache.gc().await?,
+            };
+            print_json(&report)?;
+            Ok(true)
+        }
+        CacheCommand::Drop { log, from, to } => {
+            let id = log_id(rapid7, log).await?;
+            let report = match (from, to) {
+                (Some(f), Some(t)) => {
+                    let range =
+                        TimeRange::new(parse_timestamp("--from", f)?, parse_timestamp("--to", t)?)
+                            .map_err(|_| Error::Config {
+                                key: "--from/--to".into(),
+                                message: "--from must be before --to".into(),
+                            })?;
+                    cache.drop_range(&id, range).await?
+                }
+                _ => cache.drop_log(&id).await?,
+            };
+            print_json(&report)?;
+            Ok(true)
+        }
+        CacheCommand::Compact { log } => {
+            let id = log_id(rapid7, log).await?;
+            let report = cache.compact(&id, CompactOptions::default()).await?;
+            print_json(&report)?;
+            Ok(true)
+        }
+    }
+}

@@ -1,0 +1,228 @@
+//! Running SQL text: statements one by one, results to stdout in the chosen
+//! format, progress and a summary line on stderr when it is a terminal.
+
+use std::io::{IsTerminal, Write};
+use std::time::{Duration, Instant};
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::util::pretty::pretty_format_batches;
+use datafusion::error::DataFusionError;
+use datafusion::sql::parser::DFParser;
+use futures::TryStreamExt;
+
+use crate::args::Format;
+use crate::progress::Progress;
+use crate::setup::Session;
+
+/// How results and chatter are shown.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Display {
+    pub(crate) format: Format,
+    /// Progress, timing and summary lines on stderr.
+    pub(crate) chatter: bool,
+}
+
+impl Display {
+    pub(crate) fn new(format: Format, quiet: bool) -> Self {
+        Display {
+            format,
+            chatter: !quiet && std::io::stderr().is_terminal(),
+        }
+    }
+}
+
+/// Run every statement of `sql` in order; stop at the first error.
+pub(crate) async fn run_sql(session: &Session, sql: &str, display: Display) -> Result<(), String> {
+    let statements = DFParser::parse_sql(sql).map_err(|e| format!("SQL parse error: {e}"))?;
+    for statement in statements {
+        let started = Instant::now();
+        let before = (session.rapid7.activity(), client_requests(session));
+        let progress = display
+            .chatter
+            .then(|| Progress::start(session.rapid7.clone()));
+        let result = run_statement(session, statement, display.format).await;
+        if let Some(p) = progress {
+            p.stop().await;
+        }
+        let rows = result.map_err(|e| describe(&e))?;
+        if display.chatter {
+            let activity = session.rapid7.activity().since(&before.0);
+            let requests = client_requests(session) - before.1;
+            eprintln!(
+                "{rows} row{} in {:.3}s{}",
+                if rows == 1 { "" } else { "s" },
+                started.elapsed().as_secs_f64(),
+                summary_line(&activity, requests, started.elapsed())
+            );
+        }
+    }
+    Ok(())
+}
+
+fn client_requests(session: &Session) -> u64 {
+    session
+        .rapid7
+        .client()
+        .map(|c| c.stats().requests())
+        .unwrap_or(0)
+}
+
+fn summary_line(
+    activity: &datafusion_rapid7::provider::Activity,
+    requests: u64,
+    elapsed: Duration,
+) -> String {
+    if activity.segments_reused == 0 && requests == 0 {
+        return String::new();
+    }
+    format!(
+        " (cache: {} segment{} reused, {} gap{} fetched, {} recent range{} read, {} events, {} API requests, {:.1} s)",
+        activity.segments_reused,
+        plural(activity.segments_reused),
+        activity.ranges_fetched,
+        plural(activity.ranges_fetched),
+        activity.ranges_live,
+        plural(activity.ranges_live),
+        thousands(activity.events_fetched),
+        requests,
+        elapsed.as_secs_f64()
+    )
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// `41210` → `41,210`.
+pub(crate) fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The message of an error, without DataFusion's wrapping noise.
+pub(crate) fn describe(e: &DataFusionError) -> String {
+    let mut e = e;
+    loop {
+        match e {
+            DataFusionError::Context(_, inner) => e = inner,
+            DataFusionError::Shared(inner) => e = inner,
+            DataFusionError::External(inner) => return inner.to_string(),
+            other => return other.to_string(),
+        }
+    }
+}
+
+async fn run_statement(
+    session: &Session,
+    statement: datafusion::sql::parser::Statement,
+    format: Format,
+) -> Result<usize, DataFusionError> {
+    let state = session.ctx.state();
+    let plan = state.statement_to_plan(statement).await?;
+    let df = session.ctx.execute_logical_plan(plan).await?;
+    let schema = df.schema().inner().clone();
+    let mut stream = df.execute_stream().await?;
+    let mut out = Output::new(format, schema);
+    while let Some(batch) = stream.try_next().await? {
+        out.push(batch)?;
+    }
+    out.finish()
+}
+
+/// Results to stdout. Tables are formatted once at the end (column widths
+/// need every row); the other formats stream.
+struct Output {
+    format: Format,
+    schema: datafusion::arrow::datatypes::SchemaRef,
+    table: Vec<RecordBatch>,
+    rows: usize,
+    started: bool,
+}
+
+impl Output {
+    fn new(format: Format, schema: datafusion::arrow::datatypes::SchemaRef) -> Self {
+        Output {
+            format,
+            schema,
+            table: Vec::new(),
+            rows: 0,
+            started: false,
+        }
+    }
+
+    fn push(&mut self, batch: RecordBatch) -> Result<(), DataFusionError> {
+        self.rows += batch.num_rows();
+        let mut stdout = std::io::stdout().lock();
+        match self.format {
+            Format::Table => self.table.push(batch),
+            Format::Csv => {
+                let mut w = datafusion::arrow::csv::WriterBuilder::new()
+                    .with_header(!self.started)
+                    .build(&mut stdout);
+                w.write(&batch)?;
+            }
+            Format::Ndjson => {
+                let mut w = datafusion::arrow::json::LineDelimitedWriter::new(&mut stdout);
+                w.write(&batch)?;
+                w.finish()?;
+            }
+            Format::Json => {
+                // One JSON array over all batches: `[`, rows joined by `,`, `]`.
+                let mut buf = Vec::new();
+                {
+                    let mut w = datafusion::arrow::json::LineDelimitedWriter::new(&mut buf);
+                    w.write(&batch)?;
+                    w.finish()?;
+                }
+                for line in buf.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+                    stdout.write_all(if self.started { b",\n" } else { b"[\n" })?;
+                    stdout.write_all(line)?;
+                    self.started = true;
+                }
+            }
+        }
+        if batch_is_output(&self.format) {
+            self.started = true;
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<usize, DataFusionError> {
+        let mut stdout = std::io::stdout().lock();
+        match self.format {
+            Format::Table => {
+                if !self.table.is_empty() && self.rows > 0 {
+                    writeln!(stdout, "{}", pretty_format_batches(&self.table)?)?;
+                } else if self.schema.fields().is_empty() {
+                    // DDL and SET: nothing to show.
+                } else {
+                    let empty = RecordBatch::new_empty(self.schema.clone());
+                    writeln!(stdout, "{}", pretty_format_batches(&[empty])?)?;
+                }
+            }
+            Format::Csv if !self.started => {
+                let mut w = datafusion::arrow::csv::WriterBuilder::new()
+                    .with_header(true)
+                    .build(&mut stdout);
+                w.write(&RecordBatch::new_empty(self.schema.clone()))?;
+            }
+            Format::Json => {
+                stdout.write_all(if self.started { b"\n]\n" } else { b"[]\n" })?;
+            }
+            _ => {}
+        }
+        stdout.flush()?;
+        Ok(self.rows)
+    }
+}
+
+fn batch_is_output(format: &Format) -> bool {
+    matches!(format, Format::Csv | Format::Ndjson)
+}

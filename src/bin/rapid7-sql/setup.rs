@@ -1,0 +1,131 @@
+//! From arguments and environment to a configured session.
+
+use std::time::Duration;
+
+use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion_rapid7::cache::SegmentCache;
+use datafusion_rapid7::client::{ClientBuilder, RateLimitConfig};
+use datafusion_rapid7::config::{self, Rapid7Config};
+use datafusion_rapid7::mock::{MockConfig, MockServer, RateLimits};
+use datafusion_rapid7::{Error, Rapid7};
+
+use crate::args::{Global, LogFormat};
+
+/// A session ready for SQL, and what keeps it alive.
+pub(crate) struct Session {
+    pub(crate) ctx: SessionContext,
+    pub(crate) rapid7: Rapid7,
+    /// The simulator of `--demo`; dropped with the session.
+    pub(crate) demo: Option<MockServer>,
+}
+
+/// Log lines on stderr: warnings only unless asked, as text or JSON.
+pub(crate) fn init_tracing(global: &Global) {
+    use tracing_subscriber::EnvFilter;
+    let filter = global
+        .log_level
+        .clone()
+        .or_else(|| std::env::var("RAPID7_LOG").ok())
+        .unwrap_or_else(|| "warn".into());
+    let filter = EnvFilter::try_new(&filter).unwrap_or_else(|e| {
+        eprintln!("warning: bad --log-level {filter:?} ({e}); using warn");
+        EnvFilter::new("warn")
+    });
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match global.log_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+fn env_flag(key: &str) -> Result<bool, Error> {
+    match std::env::var(key) {
+        Ok(v) if !v.trim().is_empty() => config::parse_bool(key, &v),
+        _ => Ok(false),
+    }
+}
+
+/// The configuration the flags and the environment describe.
+pub(crate) fn rapid7_config(global: &Global) -> Result<Rapid7Config, Error> {
+    let offline = global.offline || env_flag(config::ENV_OFFLINE)?;
+    let cache = config::cache_from(global.cache.as_deref(), global.bypass_cache)?;
+    let mut builder = ClientBuilder::from_env()?;
+    if let Some(region) = &global.region {
+        builder = builder.with_region(region.parse()?);
+    }
+    if let Some(endpoint) = &global.endpoint {
+        builder = builder.with_endpoint(endpoint.clone());
+    }
+    let mut config = match builder.build() {
+        Ok(client) => Rapid7Config::new(client, cache),
+        Err(Error::MissingApiKey) if offline => Rapid7Config::offline_only(cache),
+        Err(e) => return Err(e),
+    };
+    config = config.with_offline(offline);
+    if let Some(settle) = settle(global)? {
+        config = config.with_settle(settle);
+    }
+    Ok(config)
+}
+
+fn settle(global: &Global) -> Result<Option<Duration>, Error> {
+    if let Some(s) = global.settle {
+        return Ok(Some(s));
+    }
+    match std::env::var(config::ENV_SETTLE) {
+        Ok(v) if !v.trim().is_empty() => Ok(Some(config::parse_duration(config::ENV_SETTLE, &v)?)),
+        _ => Ok(None),
+    }
+}
+
+/// `--demo`: the simulator on loopback, generous limits, a demo cache.
+async fn demo_config(global: &Global) -> Result<(Rapid7Config, MockServer), Error> {
+    let server = MockServer::start(MockConfig {
+        // Plenty of quota: the demo shows the product, not Rapid7's limits.
+        limits: RateLimits {
+            query: 1_000_000,
+            poll: 1_000_000,
+            management: 1_000_000,
+            window: Duration::from_secs(900),
+        },
+        ..MockConfig::default()
+    })
+    .await
+    .map_err(|e| Error::Config {
+        key: "--demo".into(),
+        message: format!("cannot start the simulator on 127.0.0.1: {e}"),
+    })?;
+    let client = ClientBuilder::new()
+        .with_endpoint(server.url())
+        .with_api_key(server.api_key())
+        .with_rate_limit(RateLimitConfig::unlimited())
+        .build()?;
+    let cache = match &global.cache {
+        Some(location) => config::cache_from(Some(location), global.bypass_cache)?,
+        None if global.bypass_cache => SegmentCache::bypass(),
+        None => {
+            let dir = config::default_cache_dir()?.join("demo");
+            config::cache_from(Some(&dir.display().to_string()), false)?
+        }
+    };
+    let mut config = Rapid7Config::new(client, cache).with_offline(global.offline);
+    if let Some(settle) = settle(global)? {
+        config = config.with_settle(settle);
+    }
+    Ok((config, server))
+}
+
+/// A session with everything registered.
+pub(crate) async fn session(global: &Global) -> Result<Session, Error> {
+    let (config, demo) = if global.demo {
+        let (config, server) = demo_config(global).await?;
+        (config, Some(server))
+    } else {
+        (rapid7_config(global)?, None)
+    };
+    let ctx = SessionContext::new_with_config(SessionConfig::new().with_information_schema(true));
+    let rapid7 = datafusion_rapid7::register(&ctx, config).await?;
+    Ok(Session { ctx, rapid7, demo })
+}

@@ -1,0 +1,132 @@
+//! `sync`, `summary` and `cache` as processes.
+
+use tempfile::TempDir;
+
+use super::{MIN, run, stderr, stdout};
+use crate::support::{self, T0, rfc3339};
+
+fn json(o: &std::process::Output) -> serde_json::Value {
+    serde_json::from_str(&stdout(o)).unwrap_or_else(|e| panic!("{e}: {}\n{}", stdout(o), stderr(o)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_twice_fetches_only_what_is_new() {
+    let server = support::server().await;
+    let dir = TempDir::new().unwrap();
+    let args = [
+        "sync",
+        "--log",
+        "Auth Service",
+        "--since",
+        "20m",
+        "--settle",
+        "5m",
+    ];
+    let first = run(Some(&server), dir.path(), &args).await;
+    assert!(first.status.success(), "{}", stderr(&first));
+    let first = json(&first);
+    assert!(first["new_events_processed"].as_u64().unwrap() > 0);
+    assert_eq!(first["segments_used"], 0);
+    assert!(first["segments_written"].as_u64().unwrap() >= 1);
+    assert_eq!(first["total_events"], first["new_events_processed"]);
+    assert_eq!(first["events_failed"], 0);
+    let first_end = first["window"][1].as_str().unwrap().to_string();
+
+    server.clear_requests();
+    let second = run(Some(&server), dir.path(), &args).await;
+    assert!(second.status.success(), "{}", stderr(&second));
+    let second = json(&second);
+    assert!(second["segments_used"].as_u64().unwrap() >= 1, "{second}");
+    // Only the time that settled since the first run was missing.
+    for range in second["cache_missing_ranges"].as_array().unwrap() {
+        let range = range.as_str().unwrap();
+        assert!(
+            range.contains(&format!("[{first_end}")),
+            "{range} starts where the first run ended"
+        );
+    }
+    let auth = support::log_id(&server, "Auth Service");
+    for r in server.requests() {
+        if let (Some(from), Some(log)) = (r.from, r.log_id.as_deref()) {
+            assert_eq!(log, auth);
+            assert!(rfc3339(from, 0) >= first_end, "re-fetched {from}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn summary_writes_json_and_cache_verify_finds_corruption() {
+    let server = support::server().await;
+    let dir = TempDir::new().unwrap();
+    let out = dir.path().join("summary.json");
+    let (from, to) = (T0, T0 + 3 * MIN);
+    let o = run(
+        Some(&server),
+        dir.path(),
+        &[
+            "summary",
+            "--log",
+            "Web Proxy",
+            "--from",
+            &rfc3339(from, 0),
+            "--to",
+            &rfc3339(to, 60),
+            "--output",
+            out.to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let proxy = support::log_id(&server, "Web Proxy");
+    // `to` was written at +01:00: the same instant.
+    let expected = server.dataset().count(&proxy, from, to);
+    assert_eq!(summary["row_count"], expected);
+    assert_eq!(summary["per_log"][0]["log_name"], "Web Proxy");
+
+    let ls = run(Some(&server), dir.path(), &["cache", "ls"]).await;
+    let segments = json(&ls);
+    assert!(!segments.as_array().unwrap().is_empty());
+    let ok = run(Some(&server), dir.path(), &["cache", "verify"]).await;
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    assert_eq!(json(&ok)["failures"], serde_json::json!([]));
+
+    // Truncate one part: verify names it and fails.
+    let location = segments[0]["location"].as_str().unwrap();
+    let seg_dir = std::path::Path::new(location);
+    let part = std::fs::read_dir(seg_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .expect("a part");
+    let bytes = std::fs::read(&part).unwrap();
+    std::fs::write(&part, &bytes[..bytes.len() / 2]).unwrap();
+    let bad = run(Some(&server), dir.path(), &["cache", "verify"]).await;
+    assert_eq!(bad.status.code(), Some(1));
+    let report = json(&bad);
+    assert_eq!(report["failures"].as_array().unwrap().len(), 1, "{report}");
+
+    // A query over it fails loudly and names the fix.
+    let q = format!(
+        "SELECT count(*) FROM rapid7.\"Web Proxy\" WHERE timestamp >= to_timestamp_millis({from}) AND timestamp < to_timestamp_millis({})",
+        from + MIN
+    );
+    let o = run(Some(&server), dir.path(), &["-c", &q]).await;
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("cache drop"), "{}", stderr(&o));
+
+    // Dropping the log's segments lets the next query fetch again.
+    let o = run(
+        Some(&server),
+        dir.path(),
+        &["cache", "drop", "--log", "Web Proxy"],
+    )
+    .await;
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(Some(&server), dir.path(), &["--format", "csv", "-c", &q]).await;
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o).lines().nth(1).unwrap(),
+        server.dataset().count(&proxy, from, from + MIN).to_string()
+    );
+}

@@ -1,0 +1,69 @@
+//! The REPL in a pseudo-terminal: `--demo`, a query, Ctrl-C of a long fetch.
+
+use std::process::Command;
+
+use datafusion_rapid7::mock::MockDataset;
+use rexpect::session::spawn_command;
+use tempfile::TempDir;
+
+use super::BIN;
+use crate::support::T0;
+
+#[test]
+fn demo_repl_runs_queries_and_survives_ctrl_c() {
+    let dir = TempDir::new().unwrap();
+    let mut cmd = Command::new(BIN);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("RAPID7_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("HOME", dir.path())
+        .env("XDG_CACHE_HOME", dir.path().join("xdg"))
+        .env("TERM", "dumb")
+        .args([
+            "--demo",
+            "--cache",
+            dir.path().join("cache").to_str().unwrap(),
+        ]);
+    let mut p = spawn_command(cmd, Some(60_000)).expect("spawn in a pty");
+    p.exp_string("Demo: a simulator of the Rapid7 Log Search API")
+        .unwrap();
+    p.exp_string("rapid7> ").unwrap();
+
+    let dataset = MockDataset::standard();
+    let auth = dataset
+        .logs()
+        .iter()
+        .find(|l| l.name == "Auth Service")
+        .unwrap();
+    let expected = dataset.count(&auth.id, T0, T0 + 60_000);
+    p.send_line(&format!(
+        "SELECT count(*) AS n FROM rapid7.\"Auth Service\" WHERE timestamp >= to_timestamp_millis({T0}) \
+         AND timestamp < to_timestamp_millis({});",
+        T0 + 60_000
+    ))
+    .unwrap();
+    p.exp_string(&format!("| {expected} ")).unwrap();
+    p.exp_string("1 row in").unwrap();
+    p.exp_string("rapid7> ").unwrap();
+
+    // A fetch of a month of the busiest log: Ctrl-C while it runs.
+    p.send_line(&format!(
+        "SELECT count(*) FROM rapid7.Firewall WHERE timestamp >= to_timestamp_millis({T0}) \
+         AND timestamp < to_timestamp_millis({});",
+        T0 + 30 * 86_400_000
+    ))
+    .unwrap();
+    p.exp_string("fetching Firewall").unwrap();
+    p.send_control('c').unwrap();
+    p.exp_string("cancelled").unwrap();
+    p.exp_string("rapid7> ").unwrap();
+
+    // The shell still works.
+    p.send_line("SELECT 40 + 2 AS answer;").unwrap();
+    p.exp_string("| 42 ").unwrap();
+    p.exp_string("rapid7> ").unwrap();
+    p.send_line("\\q").unwrap();
+    p.exp_eof().unwrap();
+}
