@@ -44,6 +44,9 @@ pub struct Faults {
     pub rate_limit_every_nth_query: Option<u32>,
     /// `Retry-After` (and `X-RateLimit-Reset`) of the injected 429s.
     pub retry_after_secs: u64,
+    /// Every query request answers 400 with the API's validation body, as
+    /// Rapid7 does for a query it cannot run.
+    pub reject_queries: bool,
 }
 
 impl Default for Faults {
@@ -62,6 +65,7 @@ impl Default for Faults {
             unwrapped_log_list: false,
             unwrapped_log: false,
             rate_limit_every_nth_query: None,
+            reject_queries: false,
             retry_after_secs: 1,
         }
     }

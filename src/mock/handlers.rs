@@ -386,7 +386,7 @@ impl Ctx<'_> {
                 .as_deref()
                 .and_then(|v| v.trim().parse().ok());
         }
-        let (limited, failed, retry_after, polls, ttl) = {
+        let (limited, failed, retry_after, polls, ttl, reject) = {
             let mut st = self.shared.lock();
             let st = &mut *st;
             let (limited, failed) = st.counters.query(&st.faults);
@@ -397,6 +397,7 @@ impl Ctx<'_> {
                 f.retry_after_secs,
                 f.polls,
                 f.continuation_ttl,
+                f.reject_queries,
             )
         };
         if limited {
@@ -410,6 +411,9 @@ impl Ctx<'_> {
         }
         if failed {
             return (Reply::unavailable(), rate);
+        }
+        if reject {
+            return (query::rejected(), rate);
         }
         let spec = match raw.and_then(|r| r.validate(query::now_ms())) {
             Ok(spec) => spec,

@@ -54,6 +54,14 @@ fn bad(fields: &[&str], message: &str) -> Reply {
     )
 }
 
+/// The 400 of the `reject_queries` fault.
+pub(crate) fn rejected() -> Reply {
+    bad(
+        &["query"],
+        "Invalid query: rejected by the simulator (fault reject_queries)",
+    )
+}
+
 fn malformed() -> Reply {
     Reply::json(
         StatusCode::BAD_REQUEST,

@@ -345,3 +345,23 @@ async fn foreign_links_are_not_followed() {
         "no request may go to the foreign host (nor come back here as a poll)"
     );
 }
+
+#[tokio::test]
+async fn bad_request_fails_fast_with_the_servers_message() {
+    let server = server().await;
+    server.set_faults(Faults {
+        reject_queries: true,
+        ..Faults::default()
+    });
+    let client = client_for(&server);
+    let id = log_id(&server, "Auth Service");
+    let e = fetch(&client, &id, T0, T0 + 1000).await.unwrap_err();
+    assert_eq!(e.status(), Some(400), "{e}");
+    assert!(
+        e.to_string()
+            .contains("Invalid query: rejected by the simulator"),
+        "{e}"
+    );
+    assert_eq!(client.stats().retries, 0, "400 is not retried");
+    assert_eq!(server.query_requests(), 1);
+}

@@ -130,3 +130,65 @@ async fn summary_writes_json_and_cache_verify_finds_corruption() {
         server.dataset().count(&proxy, from, from + MIN).to_string()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_fetch_then_rerun_is_exact_and_gc_cleans_up() {
+    use datafusion_rapid7::mock::Faults;
+    use std::time::{Duration, Instant};
+
+    let server = support::server().await;
+    server.set_faults(Faults {
+        latency: Duration::from_millis(5),
+        ..Faults::default()
+    });
+    let dir = TempDir::new().unwrap();
+    let fw = support::log_id(&server, "Firewall");
+    let (from, to) = (T0, T0 + 30 * MIN);
+    let q = format!(
+        "SELECT count(*) FROM rapid7.Firewall WHERE timestamp >= to_timestamp_millis({from}) \
+         AND timestamp < to_timestamp_millis({to})"
+    );
+    let mut child = tokio::process::Command::new(super::BIN)
+        .env("HOME", dir.path())
+        .env("RAPID7_CACHE", dir.path().join("cache"))
+        .env("RAPID7_ENDPOINT", server.url())
+        .env("RAPID7_API_KEY", server.api_key())
+        .env("RAPID7_FLUSH_ROWS", "1000")
+        .args(["--format", "csv", "-c", &q])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // Wait (bounded) until the fetch is well under way: several pages read
+    // and flushed into parts, the segment not committed.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while server.query_requests() < 10 {
+        assert!(Instant::now() < deadline, "the fetch never started");
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("exited before the kill: {status}");
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    child.start_kill().unwrap(); // SIGKILL
+    child.wait().await.unwrap();
+
+    let ls = run(Some(&server), dir.path(), &["cache", "ls"]).await;
+    assert_eq!(json(&ls), serde_json::json!([]), "nothing committed");
+
+    server.set_faults(Faults::default());
+    let o = run(Some(&server), dir.path(), &["--format", "csv", "-c", &q]).await;
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o).lines().nth(1).unwrap(),
+        server.dataset().count(&fw, from, to).to_string()
+    );
+    let gc = run(Some(&server), dir.path(), &["cache", "gc", "--grace", "0s"]).await;
+    assert!(gc.status.success(), "{}", stderr(&gc));
+    assert!(
+        json(&gc)["objects_deleted"].as_u64().unwrap() > 0,
+        "the killed run's parts"
+    );
+    let verify = run(Some(&server), dir.path(), &["cache", "verify"]).await;
+    assert!(verify.status.success(), "{}", stdout(&verify));
+}
