@@ -4,7 +4,7 @@
 mod failures;
 mod maintenance;
 mod roundtrip;
-mod s3;
+pub mod s3;
 
 use std::sync::Arc;
 

@@ -1,6 +1,7 @@
 //! `rapid7-sql` as a process, against the simulator on loopback.
 
 mod commands;
+mod reliability;
 mod repl;
 
 use std::path::Path;

@@ -61,6 +61,23 @@ impl S3Server {
         }
     }
 
+    /// The `s3://` URL of `prefix` in the test bucket.
+    pub fn url(&self, prefix: &str) -> String {
+        format!("s3://{BUCKET}/{prefix}")
+    }
+
+    /// The standard `AWS_*` variables that point object_store at this server.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT", self.endpoint.clone()),
+            ("AWS_ACCESS_KEY_ID", ACCESS_KEY.into()),
+            ("AWS_SECRET_ACCESS_KEY", SECRET_KEY.into()),
+            ("AWS_REGION", "us-east-1".into()),
+            ("AWS_ALLOW_HTTP", "true".into()),
+            ("AWS_VIRTUAL_HOSTED_STYLE_REQUEST", "false".into()),
+        ]
+    }
+
     /// A cache root at `s3://{bucket}/{prefix}` on this server.
     pub fn root(&self, prefix: &str) -> CacheRoot {
         CacheRoot::open_with_options(

@@ -192,3 +192,62 @@ async fn kill_9_mid_fetch_then_rerun_is_exact_and_gc_cleans_up() {
     let verify = run(Some(&server), dir.path(), &["cache", "verify"]).await;
     assert!(verify.status.success(), "{}", stdout(&verify));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_uses_an_s3_cache_from_a_url() {
+    let s3 = crate::cache::s3::S3Server::start().await;
+    let server = support::server().await;
+    let dir = TempDir::new().unwrap();
+    let url = s3.url("cli");
+    let run_s3 = |args: Vec<String>| {
+        let mut cmd = tokio::process::Command::new(super::BIN);
+        cmd.env("HOME", dir.path())
+            .env("RAPID7_ENDPOINT", server.url())
+            .env("RAPID7_API_KEY", server.api_key())
+            .env("RAPID7_CACHE", &url)
+            .envs(s3.env())
+            .args(args)
+            .kill_on_drop(true);
+        cmd.output()
+    };
+    let proxy = support::log_id(&server, "Web Proxy");
+    let q = format!(
+        "SELECT count(*) FROM rapid7.\"Web Proxy\" WHERE timestamp >= to_timestamp_millis({T0}) \
+         AND timestamp < to_timestamp_millis({})",
+        T0 + 2 * MIN
+    );
+    let expected = server.dataset().count(&proxy, T0, T0 + 2 * MIN).to_string();
+    for round in ["cold", "warm"] {
+        let before = server.query_requests();
+        let o = run_s3(vec![
+            "--format".into(),
+            "csv".into(),
+            "-c".into(),
+            q.clone(),
+        ])
+        .await
+        .unwrap();
+        assert!(o.status.success(), "{round}: {}", stderr(&o));
+        assert_eq!(
+            stdout(&o).lines().nth(1),
+            Some(expected.as_str()),
+            "{round}"
+        );
+        if round == "warm" {
+            assert_eq!(server.query_requests(), before, "warm: served from S3");
+        }
+    }
+    let ls = run_s3(vec!["cache".into(), "ls".into()]).await.unwrap();
+    assert_eq!(json(&ls).as_array().unwrap().len(), 1, "{}", stderr(&ls));
+    let verify = run_s3(vec!["cache".into(), "verify".into()]).await.unwrap();
+    assert!(verify.status.success(), "{}", stdout(&verify));
+    let gc = run_s3(vec![
+        "cache".into(),
+        "gc".into(),
+        "--grace".into(),
+        "0s".into(),
+    ])
+    .await
+    .unwrap();
+    assert!(gc.status.success(), "{}", stderr(&gc));
+}

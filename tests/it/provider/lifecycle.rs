@@ -202,3 +202,47 @@ async fn api_failures_are_clear() {
             .is_empty()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_table_works_the_same_on_an_s3_cache() {
+    let s3 = crate::cache::s3::S3Server::start().await;
+    let server = support::server().await;
+    let cache = SegmentCache::new(
+        s3.root("team/rapid7"),
+        datafusion_rapid7::cache::CacheConfig::default(),
+    );
+    let (ctx, rapid7) = session_with(&server, cache, |c| c).await;
+    let fw = support::log_id(&server, "Firewall");
+    let count = |f: i64, t: i64| {
+        format!(
+            "SELECT count(*), count(DISTINCT sequence_number) FROM rapid7_logs \
+             WHERE log_name = 'Firewall' AND {}",
+            window(f, t)
+        )
+    };
+    // Cold, warm, then a wider (partial) window.
+    for (f, t) in [
+        (T0, T0 + 5 * MIN),
+        (T0, T0 + 5 * MIN),
+        (T0 - 5 * MIN, T0 + 10 * MIN),
+    ] {
+        let before = server.query_requests();
+        let batches = sql(&ctx, &count(f, t)).await.unwrap();
+        assert_eq!(
+            single_i64(&batches),
+            server.dataset().count(&fw, f, t) as i64,
+            "[{f}, {t})"
+        );
+        if f == T0 && before > 0 {
+            assert_eq!(server.query_requests(), before, "warm: no API call");
+        }
+    }
+    let segments = rapid7.cache().list_segments(&fw).await.unwrap();
+    assert_eq!(
+        segments.len(),
+        3,
+        "[T0-5m, T0), [T0, T0+5m), [T0+5m, T0+10m)"
+    );
+    let report = rapid7.cache().verify(None).await.unwrap();
+    assert!(report.failures.is_empty(), "{report:?}");
+}
