@@ -210,6 +210,16 @@ pub fn parse_duration(key: &str, value: &str) -> Result<Duration> {
     })
 }
 
+/// A boolean environment variable; unset or empty is `false`.
+pub fn env_bool(key: &str) -> Result<bool> {
+    env_var(key).map_or(Ok(false), |v| parse_bool(key, &v))
+}
+
+/// A duration environment variable; unset or empty is `None`.
+pub fn env_duration(key: &str) -> Result<Option<Duration>> {
+    env_var(key).map(|v| parse_duration(key, &v)).transpose()
+}
+
 /// Read an environment variable, treating unset and empty alike.
 pub(crate) fn env_var(key: &str) -> Option<String> {
     std::env::var(key).ok().filter(|v| !v.trim().is_empty())
@@ -298,10 +308,7 @@ impl Rapid7Config {
     /// `RAPID7_FLUSH_ROWS`, `RAPID7_FLUSH_BYTES`; `RAPID7_SETTLE` and
     /// `RAPID7_OFFLINE`. Offline needs no key.
     pub fn from_env() -> Result<Self> {
-        let offline = match env_var(ENV_OFFLINE) {
-            Some(v) => parse_bool(ENV_OFFLINE, &v)?,
-            None => false,
-        };
+        let offline = env_bool(ENV_OFFLINE)?;
         let cache = cache_from_env()?;
         let client = match ClientBuilder::from_env()?.build() {
             Ok(client) => Some(client),
@@ -309,8 +316,8 @@ impl Rapid7Config {
             Err(e) => return Err(e),
         };
         let mut config = Self::with_parts(client, cache).with_offline(offline);
-        if let Some(v) = env_var(ENV_SETTLE) {
-            config.settle = parse_duration(ENV_SETTLE, &v)?;
+        if let Some(settle) = env_duration(ENV_SETTLE)? {
+            config.settle = settle;
         }
         Ok(config)
     }
@@ -360,11 +367,7 @@ pub fn cache_from_env() -> Result<SegmentCache> {
 /// Like [`cache_from_env`], with a location and a bypass given by the caller
 /// (command-line flags) taking precedence over the environment.
 pub fn cache_from(location: Option<&str>, bypass: bool) -> Result<SegmentCache> {
-    let env_bypass = match env_var(ENV_BYPASS_CACHE) {
-        Some(v) => parse_bool(ENV_BYPASS_CACHE, &v)?,
-        None => false,
-    };
-    if bypass || env_bypass {
+    if bypass || env_bool(ENV_BYPASS_CACHE)? {
         return Ok(SegmentCache::bypass());
     }
     let mut cache_config = CacheConfig::default();

@@ -40,16 +40,9 @@ pub(crate) fn init_tracing(global: &Global) {
     }
 }
 
-fn env_flag(key: &str) -> Result<bool, Error> {
-    match std::env::var(key) {
-        Ok(v) if !v.trim().is_empty() => config::parse_bool(key, &v),
-        _ => Ok(false),
-    }
-}
-
 /// The configuration the flags and the environment describe.
 pub(crate) fn rapid7_config(global: &Global) -> Result<Rapid7Config, Error> {
-    let offline = global.offline || env_flag(config::ENV_OFFLINE)?;
+    let offline = global.offline || config::env_bool(config::ENV_OFFLINE)?;
     let cache = config::cache_from(global.cache.as_deref(), global.bypass_cache)?;
     let mut builder = ClientBuilder::from_env()?;
     if let Some(region) = &global.region {
@@ -71,12 +64,9 @@ pub(crate) fn rapid7_config(global: &Global) -> Result<Rapid7Config, Error> {
 }
 
 fn settle(global: &Global) -> Result<Option<Duration>, Error> {
-    if let Some(s) = global.settle {
-        return Ok(Some(s));
-    }
-    match std::env::var(config::ENV_SETTLE) {
-        Ok(v) if !v.trim().is_empty() => Ok(Some(config::parse_duration(config::ENV_SETTLE, &v)?)),
-        _ => Ok(None),
+    match global.settle {
+        Some(s) => Ok(Some(s)),
+        None => config::env_duration(config::ENV_SETTLE),
     }
 }
 

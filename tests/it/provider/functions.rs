@@ -139,7 +139,7 @@ async fn summaries_are_exact_and_serialise() {
     let min = truth_fw[0].0.min(truth_auth[0].0);
     assert_eq!(
         summary.min_timestamp.as_deref(),
-        Some(datafusion_rapid7_fmt(min).as_str())
+        Some(crate::support::rfc3339(min, 0).as_str())
     );
     assert_eq!(summary.columns[0].name, "timestamp");
     // Fetches are cut at hour boundaries: two segments per log, which hold
@@ -164,8 +164,4 @@ async fn summaries_are_exact_and_serialise() {
     .await
     .unwrap_err();
     assert!(e.to_string().contains("Firewall"), "{e}");
-}
-
-fn datafusion_rapid7_fmt(ms: i64) -> String {
-    crate::support::rfc3339(ms, 0)
 }
