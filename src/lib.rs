@@ -6,6 +6,8 @@
 //! - [`client`]: the Log Search REST client (pages as a stream, polling,
 //!   retries, rate limiting). Knows nothing of Arrow.
 //! - [`events`]: the one event schema and the page → `RecordBatch` decoder.
+//! - [`fields`]: fields inside messages (JSON, CSV, `key=value`): SQL
+//!   functions and structure inference.
 //! - [`cache`]: Parquet segments on any object store: coverage planning,
 //!   streaming writer, crash-safe commit.
 //! - [`mock`] (feature `mock`): a faithful simulator of the API on loopback.
@@ -24,6 +26,7 @@ pub mod client;
 pub mod config;
 pub mod error;
 pub mod events;
+pub mod fields;
 #[cfg(feature = "mock")]
 pub mod mock;
 pub mod provider;

@@ -37,7 +37,7 @@ use url::Url;
 pub use backoff::{Backoff, BackoffConfig, Jitter, RandomJitter};
 pub use model::{Link, LogInfo, LogSetInfo};
 pub use names::{resolve_log, suggest};
-pub use page::{EventColumns, EventPage, PageStats};
+pub use page::{EventColumns, EventPage, PageStats, decode_page};
 pub use query::EventQuery;
 pub use rate_limit::{Budget, Namespace, RateLimitConfig};
 pub use retry::RetryConfig;

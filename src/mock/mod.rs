@@ -264,6 +264,11 @@ impl MockServer {
         st.counters = FaultCounters::default();
     }
 
+    /// Replaces the rate limits and starts a fresh quota window.
+    pub fn set_limits(&self, limits: RateLimits) {
+        self.shared.lock().limiter = RateLimiter::new(limits, Instant::now());
+    }
+
     /// Every authenticated request so far, in arrival order (at most
     /// [`MAX_RECORDED_REQUESTS`], the most recent). Requests rejected with
     /// 401 are not recorded.

@@ -79,7 +79,7 @@ impl TableFunctionImpl for CoverageFunction {
 }
 
 /// Evaluate a constant argument.
-fn constant(session: &dyn Session, expr: &Expr) -> DfResult<ScalarValue> {
+pub(super) fn constant(session: &dyn Session, expr: &Expr) -> DfResult<ScalarValue> {
     let schema = DFSchema::empty();
     let physical = session.create_physical_expr(expr.clone(), &schema)?;
     let batch = RecordBatch::new_empty(Arc::new(Schema::empty()));
@@ -90,7 +90,7 @@ fn constant(session: &dyn Session, expr: &Expr) -> DfResult<ScalarValue> {
     }
 }
 
-fn instant_ms(session: &dyn Session, expr: &Expr, usage: &str) -> DfResult<i64> {
+pub(super) fn instant_ms(session: &dyn Session, expr: &Expr, usage: &str) -> DfResult<i64> {
     let value = constant(session, expr)?;
     match value.cast_to(&timestamp_type()) {
         Ok(ScalarValue::TimestampMillisecond(Some(ms), _)) => Ok(ms),
@@ -98,7 +98,7 @@ fn instant_ms(session: &dyn Session, expr: &Expr, usage: &str) -> DfResult<i64> 
     }
 }
 
-fn ts_field(name: &str) -> Field {
+pub(super) fn ts_field(name: &str) -> Field {
     Field::new(name, timestamp_type(), false)
 }
 

@@ -38,6 +38,7 @@
 
 mod exec;
 mod fetch;
+mod fields;
 mod functions;
 mod logs;
 mod plan;
@@ -49,6 +50,7 @@ mod window;
 
 pub use exec::Rapid7ScanExec;
 pub use fetch::{Activity, FetchOutcome, FetchProgress};
+pub use fields::DEFAULT_FIELD_SAMPLE;
 pub use logs::LogRef;
 pub use plan::{fmt_ms, fmt_range};
 pub use register::{LOGS_SCHEMA, LOGS_TABLE, Rapid7, register};

@@ -13,6 +13,7 @@ use datafusion::execution::context::SessionContext;
 use datafusion::execution::object_store::ObjectStoreUrl;
 
 use super::fetch::{Activity, FetchProgress, Fetcher};
+use super::fields::FieldsFunction;
 use super::functions::{CacheFunction, CoverageFunction};
 use super::logs::{LogDirectory, LogRef};
 use super::table::Rapid7LogsTable;
@@ -122,8 +123,9 @@ impl Rapid7 {
 
     /// Register everything into `ctx`: the object store of the cache, the
     /// `rapid7_logs` table, the `rapid7` schema (one table per log, named
-    /// after the log) and the `rapid7_cache()` and `rapid7_coverage(log,
-    /// from, to)` table functions, and turn on `information_schema` (so
+    /// after the log), the `rapid7_cache()`, `rapid7_coverage(log, from, to)`
+    /// and `rapid7_fields(log, from, to)` table functions and the field
+    /// functions of [`crate::fields`] (`kv_get`, `csv_get`, `json_get*`), and turn on `information_schema` (so
     /// `SHOW TABLES` lists the logs). Reads the log list once (from the API,
     /// or offline from the cache) so that `SHOW TABLES` lists the logs.
     pub async fn register(&self, ctx: &SessionContext) -> Result<()> {
@@ -164,6 +166,13 @@ impl Rapid7 {
                 rapid7: self.clone(),
             }),
         );
+        ctx.register_udtf(
+            "rapid7_fields",
+            Arc::new(FieldsFunction {
+                rapid7: self.clone(),
+            }),
+        );
+        crate::fields::register_functions(ctx)?;
         Ok(())
     }
 }
