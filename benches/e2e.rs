@@ -52,13 +52,7 @@ fn main() -> Result<(), BoxError> {
     }
     let full = args.iter().any(|a| a == "--bench");
     let rt = tokio::runtime::Runtime::new()?;
-    rt.block_on(async {
-        if full {
-            run_all().await
-        } else {
-            smoke().await
-        }
-    })
+    rt.block_on(async { if full { run_all().await } else { smoke().await } })
 }
 
 // ---------------------------------------------------------------------------
@@ -200,7 +194,12 @@ struct Fetch<'a> {
 }
 
 impl Fetch<'_> {
-    fn defaults<'a>(scenario: &'a str, profile: Profile, range: TimeRange, cache: &'a str) -> Fetch<'a> {
+    fn defaults<'a>(
+        scenario: &'a str,
+        profile: Profile,
+        range: TimeRange,
+        cache: &'a str,
+    ) -> Fetch<'a> {
         Fetch {
             scenario,
             profile,
@@ -371,7 +370,10 @@ impl Bench {
             fmt_ms(range.end())
         );
         let queries = [
-            ("count(*)", format!("SELECT count(*) FROM {{t}} WHERE {between}")),
+            (
+                "count(*)",
+                format!("SELECT count(*) FROM {{t}} WHERE {between}"),
+            ),
             (
                 "group by log_name, minute",
                 format!(
@@ -402,7 +404,7 @@ impl Bench {
                             &format!("{}/", path_str(&files)?),
                             ParquetReadOptions::default(),
                         )
-                            .await?;
+                        .await?;
                     }
                     let batches = ctx.sql(sql).await?.collect().await?;
                     times[which].push(start.elapsed().as_secs_f64());
@@ -410,7 +412,11 @@ impl Bench {
                 }
             }
             if answers[0] != answers[1] {
-                return Err(format!("warm {name}: {} rows vs ListingTable {}", answers[0], answers[1]).into());
+                return Err(format!(
+                    "warm {name}: {} rows vs ListingTable {}",
+                    answers[0], answers[1]
+                )
+                .into());
             }
             let (ours_s, plain_s) = (median(&mut times[0]), median(&mut times[1]));
             self.record(Row {
@@ -433,7 +439,12 @@ impl Bench {
     }
 
     /// `rapid7-sql -c` on a window the cache holds: process wall time.
-    async fn cli_hit(&mut self, cache: &str, range: TimeRange, runs: usize) -> Result<(), BoxError> {
+    async fn cli_hit(
+        &mut self,
+        cache: &str,
+        range: TimeRange,
+        runs: usize,
+    ) -> Result<(), BoxError> {
         let mut times = Vec::new();
         let truth = self.dataset.count(LOG_ID, range.start(), range.end());
         self.server.clear_requests();
@@ -489,9 +500,11 @@ impl Bench {
     }
 
     fn write_json(&self) -> Result<PathBuf, BoxError> {
-        let out = std::env::var_os("E2E_OUT").map(PathBuf::from).unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-e2e.json")
-        });
+        let out = std::env::var_os("E2E_OUT")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-e2e.json")
+            });
         std::fs::write(&out, serde_json::to_vec_pretty(&self.rows)?)?;
         Ok(out)
     }
@@ -505,7 +518,15 @@ fn median(xs: &mut [f64]) -> f64 {
 fn header() {
     println!(
         "{:<34} {:<9} {:>9} {:>9} {:>10} {:>7} {:>7} {:>8} {:>8}  note",
-        "scenario", "profile", "events", "wall s", "events/s", "queries", "polls", "q/1000", "RSS MB"
+        "scenario",
+        "profile",
+        "events",
+        "wall s",
+        "events/s",
+        "queries",
+        "polls",
+        "q/1000",
+        "RSS MB"
     );
 }
 
@@ -533,7 +554,10 @@ async fn run_all() -> Result<(), BoxError> {
         .fetch(Fetch::defaults("cold 10k", realistic, small, "c10k"), true)
         .await?;
     b.record(Row {
-        note: format!("cold 10k is {:.1}x faster than the naive baseline", naive.wall_s / ours.wall_s),
+        note: format!(
+            "cold 10k is {:.1}x faster than the naive baseline",
+            naive.wall_s / ours.wall_s
+        ),
         scenario: "ratio naive / ours".into(),
         ..ours.clone()
     });
@@ -541,7 +565,10 @@ async fn run_all() -> Result<(), BoxError> {
     // Cold 100k with realistic latency and the real quota, then half of it again.
     let w100k = window_for(&b.dataset, 100_000);
     let cold = b
-        .fetch(Fetch::defaults("cold 100k", realistic, w100k, "c100k"), true)
+        .fetch(
+            Fetch::defaults("cold 100k", realistic, w100k, "c100k"),
+            true,
+        )
         .await?;
     let dropped = b.drop_half("c100k", w100k).await?;
     let partial = b
@@ -573,7 +600,9 @@ async fn run_all() -> Result<(), BoxError> {
         ("cold 5M", 5_000_000, "r5m"),
     ] {
         let range = window_for(&b.dataset, n);
-        let row = b.fetch(Fetch::defaults(label, raised, range, cache), false).await?;
+        let row = b
+            .fetch(Fetch::defaults(label, raised, range, cache), false)
+            .await?;
         if n == 5_000_000 {
             b.record(Row {
                 note: format!("peak RSS 5M / 1M = {:.2}", row.peak_rss_mb / last_rss),

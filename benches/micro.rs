@@ -175,13 +175,17 @@ fn decode(c: &mut Criterion) {
         let bodies = page_bodies(&messages(PAGE, sizes));
         let body = &bodies[0];
         group.throughput(Throughput::Elements(PAGE as u64));
-        group.bench_with_input(BenchmarkId::new("page_json_to_batch", name), body, |b, body| {
-            b.iter(|| {
-                let page = decode_page(body, LOG_ID, T0, i64::MAX).expect("decode");
-                assert_eq!(page.columns.len(), PAGE);
-                black_box(columns_to_batch(page.columns, LOG_ID, Some("bench")).expect("batch"))
-            })
-        });
+        group.bench_with_input(
+            BenchmarkId::new("page_json_to_batch", name),
+            body,
+            |b, body| {
+                b.iter(|| {
+                    let page = decode_page(body, LOG_ID, T0, i64::MAX).expect("decode");
+                    assert_eq!(page.columns.len(), PAGE);
+                    black_box(columns_to_batch(page.columns, LOG_ID, Some("bench")).expect("batch"))
+                })
+            },
+        );
     }
     group.finish();
 }
@@ -327,7 +331,8 @@ fn window(c: &mut Criterion) {
         ),
         col("message").like(lit("%deny%")),
     ];
-    let in_list = vec![col("timestamp").in_list((0..100).map(|i| ts(T0 + i * 60_000)).collect(), false)];
+    let in_list =
+        vec![col("timestamp").in_list((0..100).map(|i| ts(T0 + i * 60_000)).collect(), false)];
     let mut group = c.benchmark_group("window");
     for (name, filters) in [
         ("between", between),

@@ -233,6 +233,9 @@ pub const ENV_BYPASS_CACHE: &str = "RAPID7_BYPASS_CACHE";
 pub const ENV_OFFLINE: &str = "RAPID7_OFFLINE";
 /// Environment variable holding the recent edge that is never cached.
 pub const ENV_SETTLE: &str = "RAPID7_SETTLE";
+/// Environment variable naming a JSON file of pinned field schemas
+/// (see [`crate::fields::FieldSchema`]).
+pub const ENV_FIELDS: &str = "RAPID7_FIELDS";
 /// Environment variable holding the streaming flush threshold in rows.
 pub const ENV_FLUSH_ROWS: &str = "RAPID7_FLUSH_ROWS";
 /// Environment variable holding the streaming flush threshold in bytes.
@@ -277,6 +280,9 @@ pub struct Rapid7Config {
     /// How many pieces are fetched at once (all under the client's shared
     /// rate limit). Default 4.
     pub fetch_concurrency: usize,
+    /// Pinned field schemas of `rapid7_parsed` tables, by log name or id.
+    /// Logs not listed get a schema inferred from the cache.
+    pub field_schemas: std::collections::BTreeMap<String, crate::fields::FieldSchema>,
 }
 
 impl Rapid7Config {
@@ -299,14 +305,15 @@ impl Rapid7Config {
             log_list_ttl: Duration::from_secs(300),
             fetch_chunk: Duration::from_secs(3600),
             fetch_concurrency: 4,
+            field_schemas: Default::default(),
         }
     }
 
     /// From the environment: the client from `RAPID7_API_KEY`,
     /// `RAPID7_REGION`, `RAPID7_ENDPOINT`, `RAPID7_ALLOW_HTTP`; the cache from
     /// `RAPID7_CACHE` (default [`default_cache_dir`]), `RAPID7_BYPASS_CACHE`,
-    /// `RAPID7_FLUSH_ROWS`, `RAPID7_FLUSH_BYTES`; `RAPID7_SETTLE` and
-    /// `RAPID7_OFFLINE`. Offline needs no key.
+    /// `RAPID7_FLUSH_ROWS`, `RAPID7_FLUSH_BYTES`; `RAPID7_SETTLE`,
+    /// `RAPID7_OFFLINE` and `RAPID7_FIELDS`. Offline needs no key.
     pub fn from_env() -> Result<Self> {
         let offline = env_bool(ENV_OFFLINE)?;
         let cache = cache_from_env()?;
@@ -319,7 +326,18 @@ impl Rapid7Config {
         if let Some(settle) = env_duration(ENV_SETTLE)? {
             config.settle = settle;
         }
+        config.field_schemas = field_schemas_from_env()?;
         Ok(config)
+    }
+
+    /// Pin the field schema of `log` (a name or an id) in `rapid7_parsed`.
+    pub fn with_field_schema(
+        mut self,
+        log: impl Into<String>,
+        schema: crate::fields::FieldSchema,
+    ) -> Self {
+        self.field_schemas.insert(log.into(), schema);
+        self
     }
 
     /// Set [`Rapid7Config::settle`].
@@ -355,6 +373,16 @@ impl Rapid7Config {
     /// Whether API calls are forbidden.
     pub fn is_offline(&self) -> bool {
         self.offline || self.client.is_none()
+    }
+}
+
+/// The pinned field schemas of the file named by `RAPID7_FIELDS` (none when
+/// it is not set).
+pub fn field_schemas_from_env()
+-> Result<std::collections::BTreeMap<String, crate::fields::FieldSchema>> {
+    match env_var(ENV_FIELDS) {
+        Some(path) => crate::fields::load_field_schemas(std::path::Path::new(&path)),
+        None => Ok(Default::default()),
     }
 }
 

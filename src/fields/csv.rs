@@ -24,10 +24,7 @@ pub struct CsvFields<'a> {
 
 /// The fields of `text`, in order. An empty text is one empty field.
 pub fn csv_fields(text: &str) -> CsvFields<'_> {
-    CsvFields {
-        text,
-        pos: Some(0),
-    }
+    CsvFields { text, pos: Some(0) }
 }
 
 /// Field `index` (0-based) of `text`, if the record has that many fields.
@@ -124,8 +121,14 @@ mod tests {
         assert_eq!(fields(""), vec![("".into(), false)]);
         assert_eq!(fields(","), vec![("".into(), false), ("".into(), false)]);
         assert_eq!(fields("a,"), vec![("a".into(), false), ("".into(), false)]);
-        assert_eq!(fields("\"open, never closed"), vec![("open, never closed".into(), true)]);
-        assert_eq!(fields("\"q\"tail,b"), vec![("qtail".into(), true), ("b".into(), false)]);
+        assert_eq!(
+            fields("\"open, never closed"),
+            vec![("open, never closed".into(), true)]
+        );
+        assert_eq!(
+            fields("\"q\"tail,b"),
+            vec![("qtail".into(), true), ("b".into(), false)]
+        );
         assert_eq!(fields("\"\""), vec![("".into(), true)]);
     }
 

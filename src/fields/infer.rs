@@ -24,7 +24,7 @@ use std::collections::HashMap;
 use std::fmt;
 
 use datafusion::arrow::compute::kernels::cast_utils::string_to_timestamp_nanos;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::csv::csv_fields;
 use super::kv::kv_pairs;
@@ -60,7 +60,7 @@ impl fmt::Display for MessageLayout {
 }
 
 /// The SQL type a field is read as.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FieldType {
     /// 64-bit integer.
@@ -288,7 +288,9 @@ fn infer_json(messages: &[&str]) -> Inference {
             Value::Null => {}
             Value::Bool(b) => acc.add(prefix, None, FieldType::Boolean, &b.to_string()),
             Value::Number(n) => {
-                let ty = if n.is_i64() || n.is_u64() && n.as_u64().is_some_and(|u| i64::try_from(u).is_ok()) {
+                let ty = if n.is_i64()
+                    || n.is_u64() && n.as_u64().is_some_and(|u| i64::try_from(u).is_ok())
+                {
                     FieldType::Bigint
                 } else {
                     FieldType::Double
@@ -330,7 +332,12 @@ fn infer_kv(messages: &[&str]) -> Inference {
         let mut seen = std::collections::HashSet::new();
         for pair in kv_pairs(m) {
             if seen.insert(pair.key) {
-                acc.add(pair.key, None, FieldType::of_text(&pair.value, pair.quoted), &pair.value);
+                acc.add(
+                    pair.key,
+                    None,
+                    FieldType::of_text(&pair.value, pair.quoted),
+                    &pair.value,
+                );
             }
         }
     }
@@ -347,8 +354,11 @@ fn infer_kv(messages: &[&str]) -> Inference {
 fn header_of(message: &str) -> Option<Vec<String>> {
     let names: Vec<String> = csv_fields(message).map(|f| f.value.into_owned()).collect();
     let is_name = |s: &String| {
-        s.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_')
-            && s.chars().all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | ' '))
+        s.chars()
+            .next()
+            .is_some_and(|c| c.is_alphabetic() || c == '_')
+            && s.chars()
+                .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | ' '))
             && FieldType::of_text(s, false) == FieldType::String
     };
     let distinct = names.iter().collect::<std::collections::HashSet<_>>().len() == names.len();
@@ -389,7 +399,12 @@ fn infer_csv(messages: &[&str]) -> Inference {
                 Some(name) => name.clone(),
                 None => format!("c{}", i + 1),
             };
-            acc.add(&name, Some(i + 1), FieldType::of_text(&field.value, field.quoted), &field.value);
+            acc.add(
+                &name,
+                Some(i + 1),
+                FieldType::of_text(&field.value, field.quoted),
+                &field.value,
+            );
         }
     }
     let mut fields = acc.finish();
@@ -432,7 +447,11 @@ mod tests {
             ("", false, String),
             ("2026-13-45T99:00:00Z", false, String),
         ] {
-            assert_eq!(FieldType::of_text(text, quoted), want, "{text:?} quoted={quoted}");
+            assert_eq!(
+                FieldType::of_text(text, quoted),
+                want,
+                "{text:?} quoted={quoted}"
+            );
         }
         assert_eq!(Bigint.widen(Double), Double);
         assert_eq!(Bigint.widen(String), String);
@@ -485,7 +504,12 @@ mod tests {
         assert_eq!(inference.layout, MessageLayout::KeyValue);
         assert_eq!(
             types(&inference),
-            vec![("time", Timestamp, 2), ("status", String, 2), ("ok", Boolean, 1), ("bytes", Bigint, 1)]
+            vec![
+                ("time", Timestamp, 2),
+                ("status", String, 2),
+                ("ok", Boolean, 1),
+                ("bytes", Bigint, 1)
+            ]
         );
     }
 
@@ -500,15 +524,37 @@ mod tests {
         use FieldType::*;
         assert_eq!(
             types(&plain),
-            vec![("c1", Timestamp, 2), ("c2", String, 2), ("c3", String, 2), ("c4", Bigint, 2), ("c5", String, 1)]
+            vec![
+                ("c1", Timestamp, 2),
+                ("c2", String, 2),
+                ("c3", String, 2),
+                ("c4", Bigint, 2),
+                ("c5", String, 1)
+            ]
         );
         assert_eq!(plain.fields[4].position, Some(5));
 
-        let with_header: Vec<&str> = ["time,action,src_ip,port,note", data[0], "time,action,src_ip,port,note", data[1]].into();
+        let with_header: Vec<&str> = [
+            "time,action,src_ip,port,note",
+            data[0],
+            "time,action,src_ip,port,note",
+            data[1],
+        ]
+        .into();
         let inference = infer(with_header);
-        let header = ["time", "action", "src_ip", "port", "note"].map(std::string::String::from).to_vec();
-        assert_eq!(inference.layout, MessageLayout::Csv { header: Some(header) });
-        assert_eq!(inference.sampled, 2, "header lines, repeated ones too, are not records");
+        let header = ["time", "action", "src_ip", "port", "note"]
+            .map(std::string::String::from)
+            .to_vec();
+        assert_eq!(
+            inference.layout,
+            MessageLayout::Csv {
+                header: Some(header)
+            }
+        );
+        assert_eq!(
+            inference.sampled, 2,
+            "header lines, repeated ones too, are not records"
+        );
         assert_eq!(inference.fields[3].name, "port");
         assert_eq!(inference.fields[3].field_type, Bigint);
 

@@ -22,6 +22,8 @@
 mod csv;
 mod infer;
 mod kv;
+mod parse;
+mod schema;
 mod udf;
 
 use datafusion::prelude::SessionContext;
@@ -29,6 +31,8 @@ use datafusion::prelude::SessionContext;
 pub use csv::{CsvField, CsvFields, csv_field, csv_fields};
 pub use infer::{FieldType, Inference, InferredField, MessageLayout, detect_layout, infer};
 pub use kv::{KvPair, KvPairs, kv_find, kv_pairs};
+pub use parse::{FieldParser, ParseStats, field_udf};
+pub use schema::{FieldSchema, FieldSpec, load_field_schemas};
 pub use udf::{CsvGet, KvGet, csv_get_udf, kv_get_udf};
 
 /// Register `kv_get`, `csv_get` and the JSON functions (with the `->` and

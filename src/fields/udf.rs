@@ -135,20 +135,22 @@ impl ScalarUDFImpl for CsvGet {
                 }
                 other => return exec_err!("csv_get: expected a field number, got {other}"),
             },
-            [_, ColumnarValue::Scalar(name), ColumnarValue::Scalar(header)] => {
-                match (scalar_str(name)?, scalar_str(header)?) {
-                    (Some(name), Some(header)) => {
-                        let position = csv_fields(&header).position(|f| f.value == name);
-                        if position.is_none() {
-                            return exec_err!(
-                                "csv_get: no field named {name:?} in the header {header:?}"
-                            );
-                        }
-                        position
+            [
+                _,
+                ColumnarValue::Scalar(name),
+                ColumnarValue::Scalar(header),
+            ] => match (scalar_str(name)?, scalar_str(header)?) {
+                (Some(name), Some(header)) => {
+                    let position = csv_fields(&header).position(|f| f.value == name);
+                    if position.is_none() {
+                        return exec_err!(
+                            "csv_get: no field named {name:?} in the header {header:?}"
+                        );
                     }
-                    _ => None,
+                    position
                 }
-            }
+                _ => None,
+            },
             _ => {
                 return exec_err!(
                     "csv_get: the field number or name and the header must be constants"

@@ -174,21 +174,27 @@ impl TableProvider for FieldsTable {
             "fields_inferred"
         );
         let sampled = inference.sampled;
-        let mut rows: Vec<(Option<String>, Option<u32>, Option<&str>, Option<f64>, Option<u64>, Option<String>)> =
-            inference
-                .fields
-                .iter()
-                .map(|f| {
-                    (
-                        Some(f.name.clone()),
-                        f.position.map(|p| p as u32),
-                        Some(f.field_type.as_str()),
-                        Some(f.fill_rate(sampled)),
-                        Some(f.present),
-                        Some(f.example.clone()),
-                    )
-                })
-                .collect();
+        let mut rows: Vec<(
+            Option<String>,
+            Option<u32>,
+            Option<&str>,
+            Option<f64>,
+            Option<u64>,
+            Option<String>,
+        )> = inference
+            .fields
+            .iter()
+            .map(|f| {
+                (
+                    Some(f.name.clone()),
+                    f.position.map(|p| p as u32),
+                    Some(f.field_type.as_str()),
+                    Some(f.fill_rate(sampled)),
+                    Some(f.present),
+                    Some(f.example.clone()),
+                )
+            })
+            .collect();
         if rows.is_empty() {
             rows.push((None, None, None, None, None, None));
         }
@@ -206,13 +212,25 @@ impl TableProvider for FieldsTable {
             Arc::new(StringArray::from(vec![log.id.clone(); n])),
             Arc::new(StringArray::from(vec![log.name.clone(); n])),
             Arc::new(StringArray::from(vec![format; n])),
-            Arc::new(StringArray::from(rows.iter().map(|r| r.0.clone()).collect::<Vec<_>>())),
-            Arc::new(UInt32Array::from(rows.iter().map(|r| r.1).collect::<Vec<_>>())),
-            Arc::new(StringArray::from(rows.iter().map(|r| r.2).collect::<Vec<_>>())),
-            Arc::new(Float64Array::from(rows.iter().map(|r| r.3).collect::<Vec<_>>())),
-            Arc::new(UInt64Array::from(rows.iter().map(|r| r.4).collect::<Vec<_>>())),
+            Arc::new(StringArray::from(
+                rows.iter().map(|r| r.0.clone()).collect::<Vec<_>>(),
+            )),
+            Arc::new(UInt32Array::from(
+                rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+            )),
+            Arc::new(StringArray::from(
+                rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+            )),
+            Arc::new(Float64Array::from(
+                rows.iter().map(|r| r.3).collect::<Vec<_>>(),
+            )),
+            Arc::new(UInt64Array::from(
+                rows.iter().map(|r| r.4).collect::<Vec<_>>(),
+            )),
             Arc::new(UInt64Array::from(vec![sampled; n])),
-            Arc::new(StringArray::from(rows.iter().map(|r| r.5.clone()).collect::<Vec<_>>())),
+            Arc::new(StringArray::from(
+                rows.iter().map(|r| r.5.clone()).collect::<Vec<_>>(),
+            )),
             Arc::new(UInt64Array::from(vec![inference.other_layout; n])),
         ];
         let batch = RecordBatch::try_new(fields_schema(), columns)?;

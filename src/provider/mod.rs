@@ -41,6 +41,7 @@ mod fetch;
 mod fields;
 mod functions;
 mod logs;
+mod parsed;
 mod plan;
 mod register;
 mod summary;
@@ -52,6 +53,7 @@ pub use exec::Rapid7ScanExec;
 pub use fetch::{Activity, FetchOutcome, FetchProgress};
 pub use fields::DEFAULT_FIELD_SAMPLE;
 pub use logs::LogRef;
+pub use parsed::PARSED_SCHEMA;
 pub use plan::{fmt_ms, fmt_range};
 pub use register::{LOGS_SCHEMA, LOGS_TABLE, Rapid7, register};
 pub use summary::{

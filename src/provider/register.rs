@@ -16,12 +16,14 @@ use super::fetch::{Activity, FetchProgress, Fetcher};
 use super::fields::FieldsFunction;
 use super::functions::{CacheFunction, CoverageFunction};
 use super::logs::{LogDirectory, LogRef};
+use super::parsed::{PARSED_SCHEMA, ParsedSchema};
 use super::table::Rapid7LogsTable;
 use crate::cache::SegmentCache;
 use crate::client::Client;
 use crate::config::Rapid7Config;
 use crate::error::{Error, Result};
 use crate::events::event_schema;
+use crate::fields::{ParseStats, field_udf};
 
 /// Name of the table of every log.
 pub const LOGS_TABLE: &str = "rapid7_logs";
@@ -42,6 +44,7 @@ pub(crate) struct Inner {
     pub(crate) fetcher: Arc<Fetcher>,
     pub(crate) store_url: Option<ObjectStoreUrl>,
     pub(crate) schema: SchemaRef,
+    pub(crate) parse_stats: Arc<ParseStats>,
 }
 
 static NEXT_STORE: AtomicU64 = AtomicU64::new(0);
@@ -74,9 +77,16 @@ impl Rapid7 {
                 fetcher: Arc::new(Fetcher::new(client, config.cache.clone())),
                 store_url,
                 schema: event_schema(),
+                parse_stats: Arc::default(),
                 config,
             }),
         })
+    }
+
+    /// What `rapid7_field` (the typed columns of `rapid7_parsed` tables)
+    /// has parsed so far, and how many values did not read as their type.
+    pub fn parse_stats(&self) -> &ParseStats {
+        &self.inner.parse_stats
     }
 
     /// The configuration.
@@ -123,7 +133,8 @@ impl Rapid7 {
 
     /// Register everything into `ctx`: the object store of the cache, the
     /// `rapid7_logs` table, the `rapid7` schema (one table per log, named
-    /// after the log), the `rapid7_cache()`, `rapid7_coverage(log, from, to)`
+    /// after the log), the `rapid7_parsed` schema (the same logs with their
+    /// fields as typed columns), the `rapid7_cache()`, `rapid7_coverage(log, from, to)`
     /// and `rapid7_fields(log, from, to)` table functions and the field
     /// functions of [`crate::fields`] (`kv_get`, `csv_get`, `json_get*`), and turn on `information_schema` (so
     /// `SHOW TABLES` lists the logs). Reads the log list once (from the API,
@@ -173,6 +184,16 @@ impl Rapid7 {
             }),
         );
         crate::fields::register_functions(ctx)?;
+        let field_udf = Arc::new(field_udf(Arc::clone(&self.inner.parse_stats)));
+        ctx.register_udf(field_udf.as_ref().clone());
+        catalog.register_schema(
+            PARSED_SCHEMA,
+            Arc::new(ParsedSchema {
+                rapid7: self.clone(),
+                field_udf,
+                inferred: Default::default(),
+            }),
+        )?;
         Ok(())
     }
 }

@@ -60,6 +60,7 @@ pub(crate) fn rapid7_config(global: &Global) -> Result<Rapid7Config, Error> {
     if let Some(settle) = settle(global)? {
         config = config.with_settle(settle);
     }
+    config.field_schemas = config::field_schemas_from_env()?;
     Ok(config)
 }
 
@@ -104,6 +105,7 @@ async fn demo_config(global: &Global) -> Result<(Rapid7Config, MockServer), Erro
     if let Some(settle) = settle(global)? {
         config = config.with_settle(settle);
     }
+    config.field_schemas = config::field_schemas_from_env()?;
     Ok((config, server))
 }
 

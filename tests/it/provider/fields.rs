@@ -51,7 +51,8 @@ fn messages(server: &MockServer, log: &str, from: i64, to: i64) -> Vec<String> {
 /// hold no spaces; quoted values (ua, note, status after the type change)
 /// hold no escaped quotes.
 fn kv_oracle(message: &str, key: &str) -> Option<String> {
-    let at = message.find(&format!(" {key}="))
+    let at = message
+        .find(&format!(" {key}="))
         .map(|i| i + 1)
         .or_else(|| message.starts_with(&format!("{key}=")).then_some(0))?;
     let rest = &message[at + key.len() + 1..];
@@ -130,7 +131,10 @@ async fn csv_get_by_number_and_by_header_name() {
         })
         .collect();
     assert!(want.len() > 2000);
-    assert!(want.iter().any(|r| r[2].is_none()), "some records have no bytes");
+    assert!(
+        want.iter().any(|r| r[2].is_none()),
+        "some records have no bytes"
+    );
     assert_eq!(got, want);
 
     // The analyst's query: by column name, grouped.
@@ -161,7 +165,10 @@ async fn csv_get_by_number_and_by_header_name() {
         ("csv_get(message, 'action')", "header line"),
         ("csv_get(message, 'nope', 'a,b,c')", "no field named"),
     ] {
-        let q = format!("SELECT {bad} FROM rapid7.\"Firewall\" WHERE {}", window(from, to));
+        let q = format!(
+            "SELECT {bad} FROM rapid7.\"Firewall\" WHERE {}",
+            window(from, to)
+        );
         let e = sql(&ctx, &q).await.unwrap_err().to_string();
         assert!(e.contains(hint), "{bad}: {e}");
     }
@@ -209,7 +216,10 @@ async fn fields_of(
     log: &str,
     from: i64,
     to: i64,
-) -> (String, BTreeMap<Option<String>, (Option<String>, Option<String>, Option<u64>, f64, u64, u64)>) {
+) -> (
+    String,
+    BTreeMap<Option<String>, (Option<String>, Option<String>, Option<u64>, f64, u64, u64)>,
+) {
     let q = format!(
         "SELECT format, field, position, type, present, fill_rate, sampled, unparsed, example \
          FROM rapid7_fields('{log}', to_timestamp_millis({from}), to_timestamp_millis({to}))"
@@ -230,7 +240,17 @@ async fn fields_of(
             assert!((fill - p as f64 / sampled as f64).abs() < 1e-12);
             assert!(row[8].is_some(), "an example for {row:?}");
         }
-        out.insert(row[1].clone(), (row[2].clone(), row[3].clone(), present, fill, sampled, unparsed));
+        out.insert(
+            row[1].clone(),
+            (
+                row[2].clone(),
+                row[3].clone(),
+                present,
+                fill,
+                sampled,
+                unparsed,
+            ),
+        );
     }
     (format, out)
 }
@@ -284,7 +304,12 @@ async fn rapid7_fields_infers_json_csv_kv_and_plain_logs() {
         ("detail", "string"),
     ];
     assert_types(&fields, &json_types);
-    for (name, path) in [("bytes", "/bytes"), ("src.port", "/src/port"), ("mfa", "/mfa"), ("time", "/time")] {
+    for (name, path) in [
+        ("bytes", "/bytes"),
+        ("src.port", "/src/port"),
+        ("mfa", "/mfa"),
+        ("time", "/time"),
+    ] {
         let f = &fields[&Some(name.to_string())];
         assert_eq!(f.2, Some(json_present(&auth, path)), "{name}");
         assert_eq!((f.4, f.5), (auth.len() as u64, 0));
@@ -295,8 +320,14 @@ async fn rapid7_fields_infers_json_csv_kv_and_plain_logs() {
         (TYPE_CHANGE_MS - 5 * MIN, TYPE_CHANGE_MS + 5 * MIN),
     ] {
         let (_, fields) = fields_of(&ctx, "Auth Service", from, to).await;
-        assert_eq!(fields[&Some("status".to_string())].1.as_deref(), Some("string"));
-        assert_eq!(fields[&Some("src.port".to_string())].1.as_deref(), Some("bigint"));
+        assert_eq!(
+            fields[&Some("status".to_string())].1.as_deref(),
+            Some("string")
+        );
+        assert_eq!(
+            fields[&Some("src.port".to_string())].1.as_deref(),
+            Some("bigint")
+        );
     }
 
     // CSV without a header: c1…c10.
@@ -319,9 +350,15 @@ async fn rapid7_fields_infers_json_csv_kv_and_plain_logs() {
             ("c10", "string"),
         ],
     );
-    let with_bytes = fw.iter().filter(|m| !m.split(',').nth(7).unwrap().is_empty()).count();
+    let with_bytes = fw
+        .iter()
+        .filter(|m| !m.split(',').nth(7).unwrap().is_empty())
+        .count();
     let c8 = &fields[&Some("c8".to_string())];
-    assert_eq!((c8.0.as_deref(), c8.2), (Some("8"), Some(with_bytes as u64)));
+    assert_eq!(
+        (c8.0.as_deref(), c8.2),
+        (Some("8"), Some(with_bytes as u64))
+    );
     assert!(with_bytes < fw.len());
 
     // key=value.
@@ -344,7 +381,10 @@ async fn rapid7_fields_infers_json_csv_kv_and_plain_logs() {
         ],
     );
     let proxy = messages(&server, "Web Proxy", from, to);
-    let with_ua = proxy.iter().filter(|m| kv_oracle(m, "ua").is_some()).count() as u64;
+    let with_ua = proxy
+        .iter()
+        .filter(|m| kv_oracle(m, "ua").is_some())
+        .count() as u64;
     assert_eq!(fields[&Some("ua".to_string())].2, Some(with_ua));
 
     // Plain text: one row, no field.
@@ -354,12 +394,208 @@ async fn rapid7_fields_infers_json_csv_kv_and_plain_logs() {
 
     // Bad arguments say what to do.
     for (bad, hint) in [
-        (format!("rapid7_fields('Firewall', to_timestamp_millis({to}), to_timestamp_millis({from}))"), "before"),
+        (
+            format!(
+                "rapid7_fields('Firewall', to_timestamp_millis({to}), to_timestamp_millis({from}))"
+            ),
+            "before",
+        ),
         ("rapid7_fields('Firewall')".to_string(), "usage"),
-        (format!("rapid7_fields('Firewall', to_timestamp_millis({from}), to_timestamp_millis({to}), 0)"), "sample size"),
-        (format!("rapid7_fields('No Such Log', to_timestamp_millis({from}), to_timestamp_millis({to}))"), "No Such Log"),
+        (
+            format!(
+                "rapid7_fields('Firewall', to_timestamp_millis({from}), to_timestamp_millis({to}), 0)"
+            ),
+            "sample size",
+        ),
+        (
+            format!(
+                "rapid7_fields('No Such Log', to_timestamp_millis({from}), to_timestamp_millis({to}))"
+            ),
+            "No Such Log",
+        ),
     ] {
-        let e = sql(&ctx, &format!("SELECT * FROM {bad}")).await.unwrap_err().to_string();
+        let e = sql(&ctx, &format!("SELECT * FROM {bad}"))
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(e.contains(hint), "{bad}: {e}");
     }
+}
+
+#[tokio::test]
+async fn parsed_tables_type_the_fields_and_parse_only_what_is_referenced() {
+    let server = support::server().await;
+    let dir = TempDir::new().unwrap();
+    let (ctx, rapid7) = session(&server, &dir).await;
+    let (from, to) = (T0, T0 + 2 * MIN);
+    let columns_sql = "SELECT column_name, data_type FROM information_schema.columns \
+         WHERE table_schema = 'rapid7_parsed' AND table_name = 'Firewall' ORDER BY ordinal_position";
+
+    // Nothing cached: no typed columns yet (and no API call to find some).
+    let (ctx0, _) = session(&server, &TempDir::new().unwrap()).await;
+    let queries = server.query_requests();
+    let bare = text_rows(&sql(&ctx0, columns_sql).await.unwrap());
+    assert_eq!(bare.len(), 5, "{bare:?}");
+    assert_eq!(server.query_requests(), queries);
+
+    // Once the log has been read, the fields are inferred from the cache.
+    sql(
+        &ctx,
+        &format!(
+            "SELECT count(*) FROM rapid7.\"Firewall\" WHERE {}",
+            window(from, to)
+        ),
+    )
+    .await
+    .unwrap();
+    let columns: Vec<(String, String)> = text_rows(&sql(&ctx, columns_sql).await.unwrap())
+        .into_iter()
+        .map(|r| (r[0].clone().unwrap(), r[1].clone().unwrap()))
+        .collect();
+    let names: Vec<&str> = columns.iter().map(|c| c.0.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "timestamp",
+            "log_id",
+            "log_name",
+            "sequence_number",
+            "c1",
+            "c2",
+            "c3",
+            "c4",
+            "c5",
+            "c6",
+            "c7",
+            "c8",
+            "c9",
+            "c10",
+            "message"
+        ]
+    );
+    assert!(columns[4].1.starts_with("Timestamp"), "{columns:?}");
+    assert_eq!(columns[8].1, "Int64");
+    assert_eq!(columns[5].1, "Utf8");
+
+    // Values equal the simulator's, typed.
+    let got = text_rows(
+        &sql(
+            &ctx,
+            &format!(
+                "SELECT CAST(c1 AS bigint) = CAST(timestamp AS bigint), c2, c5 + 0, c8 \
+                 FROM rapid7_parsed.\"Firewall\" WHERE {} ORDER BY timestamp, sequence_number",
+                window(from, to)
+            ),
+        )
+        .await
+        .unwrap(),
+    );
+    let want: Vec<Vec<Option<String>>> = messages(&server, "Firewall", from, to)
+        .iter()
+        .map(|m| {
+            let f: Vec<&str> = m.splitn(10, ',').collect();
+            let int = |i: usize| f[i].parse::<i64>().ok().map(|v| v.to_string());
+            vec![Some("true".into()), Some(f[1].into()), int(4), int(7)]
+        })
+        .collect();
+    assert_eq!(got, want);
+
+    // Projection pushdown: one referenced field is parsed once per row.
+    let before = rapid7.parse_stats().parsed();
+    let n = text_rows(
+        &sql(
+            &ctx,
+            &format!(
+                "SELECT c2 FROM rapid7_parsed.\"Firewall\" WHERE {}",
+                window(from, to)
+            ),
+        )
+        .await
+        .unwrap(),
+    )
+    .len() as u64;
+    assert_eq!(n, want.len() as u64);
+    assert_eq!(rapid7.parse_stats().parsed() - before, n);
+    let before = rapid7.parse_stats().parsed();
+    sql(
+        &ctx,
+        &format!(
+            "SELECT count(*) FROM rapid7_parsed.\"Firewall\" WHERE {}",
+            window(from, to)
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        rapid7.parse_stats().parsed(),
+        before,
+        "count(*) parses nothing"
+    );
+    assert_eq!(rapid7.parse_stats().unparsable(), 0);
+}
+
+#[tokio::test]
+async fn pinned_schemas_hold_across_type_changes_and_count_bad_values() {
+    use datafusion_rapid7::fields::{FieldSchema, FieldSpec, FieldType};
+    let server = support::server().await;
+    let dir = TempDir::new().unwrap();
+    let spec = |name: &str, field: &str, field_type| FieldSpec {
+        name: name.into(),
+        field: field.into(),
+        field_type,
+    };
+    let (ctx, rapid7) = super::session_with(&server, super::local_cache(&dir), |c| {
+        c.with_field_schema(
+            "Web Proxy",
+            FieldSchema {
+                layout: "kv".into(),
+                fields: vec![
+                    spec("user_as_int", "user", FieldType::Bigint),
+                    spec("bytes", "bytes", FieldType::Bigint),
+                    spec("status", "status", FieldType::Bigint),
+                ],
+            },
+        )
+        .with_field_schema(
+            "Firewall",
+            FieldSchema {
+                layout: "csv".into(),
+                fields: vec![spec("action", "two", FieldType::String)],
+            },
+        )
+    })
+    .await;
+    // Across the change, `status` goes from 404 to "404": still a bigint.
+    let (from, to) = (TYPE_CHANGE_MS - MIN, TYPE_CHANGE_MS + MIN);
+    let got = text_rows(
+        &sql(
+            &ctx,
+            &format!(
+                "SELECT user_as_int, bytes, status FROM rapid7_parsed.\"Web Proxy\" \
+                 WHERE {} ORDER BY timestamp, sequence_number",
+                window(from, to)
+            ),
+        )
+        .await
+        .unwrap(),
+    );
+    let want: Vec<Vec<Option<String>>> = messages(&server, "Web Proxy", from, to)
+        .iter()
+        .map(|m| vec![None, kv_oracle(m, "bytes"), kv_oracle(m, "status")])
+        .collect();
+    assert_eq!(got, want);
+    // Every user name failed to read as a bigint: NULL, and counted.
+    assert_eq!(rapid7.parse_stats().unparsable(), want.len() as u64);
+
+    let e = sql(
+        &ctx,
+        &format!(
+            "SELECT action FROM rapid7_parsed.\"Firewall\" WHERE {}",
+            window(from, to)
+        ),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("number from 1") && e.contains("Firewall"), "{e}");
 }

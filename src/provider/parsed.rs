@@ -1,0 +1,187 @@
+//! The `rapid7_parsed` schema: one table per log, with the log's fields as
+//! typed columns next to `timestamp`, `log_id`, `log_name`,
+//! `sequence_number` (and `message`).
+//!
+//! Each table is a view over the log's `rapid7` table:
+//!
+//! ```sql
+//! SELECT timestamp, log_id, log_name, sequence_number,
+//!        rapid7_field(message, 'csv', '8', 'bigint') AS c8, …, message
+//! FROM rapid7."Firewall"
+//! ```
+//!
+//! so DataFusion's optimizer does the rest: time filters reach the scan
+//! (windows, cache, fetch) untouched, and only the columns a query references
+//! are computed (projection pushdown: an unreferenced field is never parsed).
+//! A value that does not read as its column's type is NULL, counted in
+//! [`Rapid7::parse_stats`].
+//!
+//! The fields come from the pinned schema of the log
+//! ([`Rapid7Config::field_schemas`](crate::Rapid7Config::field_schemas),
+//! `RAPID7_FIELDS`) or else are inferred once per session from the newest
+//! cached messages of the log (up to [`DEFAULT_FIELD_SAMPLE`]). A log with
+//! nothing cached has no typed columns until it has been queried once.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use datafusion::arrow::array::AsArray;
+use datafusion::catalog::{SchemaProvider, TableProvider};
+use datafusion::datasource::{ViewTable, provider_as_source};
+use datafusion::error::{DataFusionError, Result as DfResult};
+use datafusion::logical_expr::{Expr, LogicalPlanBuilder, ScalarUDF, col, lit};
+use futures::TryStreamExt;
+
+use super::fields::DEFAULT_FIELD_SAMPLE;
+use super::logs::LogRef;
+use super::register::Rapid7;
+use super::table::Rapid7LogsTable;
+use crate::error::{Error, Result};
+use crate::events::{columns, event_schema};
+use crate::fields::{FieldSchema, infer};
+
+/// Name of the schema of parsed tables.
+pub const PARSED_SCHEMA: &str = "rapid7_parsed";
+
+/// Columns every parsed table starts with.
+const BASE: [&str; 4] = [
+    columns::TIMESTAMP,
+    columns::LOG_ID,
+    columns::LOG_NAME,
+    columns::SEQUENCE_NUMBER,
+];
+
+#[derive(Debug)]
+pub(crate) struct ParsedSchema {
+    pub(crate) rapid7: Rapid7,
+    pub(crate) field_udf: Arc<ScalarUDF>,
+    /// Inferred schemas, by log id: fixed for the session once inferred.
+    pub(crate) inferred: Mutex<HashMap<String, FieldSchema>>,
+}
+
+impl ParsedSchema {
+    /// The pinned schema of `log`, or the one inferred for this session.
+    async fn field_schema(&self, log: &LogRef) -> Result<FieldSchema> {
+        let pinned = &self.rapid7.config().field_schemas;
+        if let Some(schema) = pinned
+            .get(&log.id)
+            .or_else(|| log.name.as_ref().and_then(|n| pinned.get(n)))
+        {
+            schema.validate(log.label())?;
+            return Ok(schema.clone());
+        }
+        if let Some(schema) = self.lock().get(&log.id) {
+            return Ok(schema.clone());
+        }
+        let messages = newest_cached_messages(&self.rapid7, &log.id, DEFAULT_FIELD_SAMPLE).await?;
+        if messages.is_empty() {
+            tracing::warn!(
+                target: "datafusion_rapid7::fields",
+                log = log.label(),
+                "rapid7_parsed: nothing cached to infer fields from; query the log once, \
+                 or pin its fields (RAPID7_FIELDS)"
+            );
+            // Not remembered: the next query may find data.
+            return Ok(FieldSchema {
+                layout: "plain".into(),
+                fields: Vec::new(),
+            });
+        }
+        let schema = FieldSchema::from_inference(&infer(messages.iter().map(String::as_str)));
+        self.lock().insert(log.id.clone(), schema.clone());
+        Ok(schema)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, FieldSchema>> {
+        self.inferred.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    async fn view(&self, log: LogRef) -> Result<Arc<dyn TableProvider>> {
+        let schema = self.field_schema(&log).await?;
+        let base = Arc::new(Rapid7LogsTable::for_log(self.rapid7.clone(), log.clone()));
+        let mut exprs: Vec<Expr> = BASE.iter().map(|c| col(*c)).collect();
+        for f in &schema.fields {
+            let name = if BASE.contains(&f.name.as_str()) || f.name == columns::MESSAGE {
+                format!("field_{}", f.name)
+            } else {
+                f.name.clone()
+            };
+            exprs.push(
+                self.field_udf
+                    .call(vec![
+                        col(columns::MESSAGE),
+                        lit(schema.layout.as_str()),
+                        lit(f.field.as_str()),
+                        lit(f.field_type.as_str()),
+                    ])
+                    .alias(name),
+            );
+        }
+        exprs.push(col(columns::MESSAGE));
+        let plan = LogicalPlanBuilder::scan(log.label(), provider_as_source(base), None)?
+            .project(exprs)?
+            .build()?;
+        Ok(Arc::new(ViewTable::new(plan, None)))
+    }
+}
+
+/// Up to `n` messages of the newest cached segments of a log (no API call).
+async fn newest_cached_messages(rapid7: &Rapid7, log_id: &str, n: usize) -> Result<Vec<String>> {
+    let cache = rapid7.cache();
+    if cache.is_bypass() {
+        return Ok(Vec::new());
+    }
+    let mut segments = cache.list_segments(log_id).await?;
+    segments.sort_by_key(|s| std::cmp::Reverse(s.range().end()));
+    let message_index = event_schema().index_of(columns::MESSAGE)?;
+    let mut out = Vec::new();
+    for segment in segments {
+        let plan = cache.plan_read(log_id, segment.range()).await?;
+        for planned in &plan.segments {
+            let mut batches = cache.read(planned);
+            while let Some(batch) = batches.try_next().await? {
+                let messages = batch.column(message_index).as_string::<i32>();
+                for m in messages.iter().flatten() {
+                    out.push(m.to_string());
+                    if out.len() >= n {
+                        return Ok(out);
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[async_trait]
+impl SchemaProvider for ParsedSchema {
+    fn table_names(&self) -> Vec<String> {
+        let names: BTreeSet<String> = self
+            .rapid7
+            .inner
+            .directory
+            .last_known()
+            .iter()
+            .map(|l| l.label().to_string())
+            .collect();
+        names.into_iter().collect()
+    }
+
+    async fn table(&self, name: &str) -> DfResult<Option<Arc<dyn TableProvider>>> {
+        match self.rapid7.find_log(name).await {
+            Ok(log) => Ok(Some(self.view(log).await?)),
+            Err(e @ Error::UnknownLog { .. }) => Err(DataFusionError::Plan(e.to_string())),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        self.rapid7
+            .inner
+            .directory
+            .last_known()
+            .iter()
+            .any(|l| l.id == name || l.name.as_deref() == Some(name))
+    }
+}
