@@ -28,7 +28,8 @@ use datafusion::logical_expr::{Expr, col, lit};
 use datafusion::prelude::or;
 use datafusion::scalar::ScalarValue;
 use datafusion_rapid7::cache::{
-    CacheConfig, SegmentCache, TimeRange, assign_responsibility, plan_coverage,
+    CacheConfig, CommitOutcome, PartCompression, SegmentCache, TimeRange, assign_responsibility,
+    plan_coverage,
 };
 use datafusion_rapid7::client::decode_page;
 use datafusion_rapid7::events::columns_to_batch;
@@ -198,9 +199,10 @@ async fn decode_and_write(cache: &SegmentCache, bodies: &[Vec<u8>], range: TimeR
         let batch = columns_to_batch(page.columns, LOG_ID, Some("bench")).expect("batch");
         writer.push(batch).await.expect("push");
     }
-    let rows = writer.rows_written();
-    writer.commit().await.expect("commit");
-    rows
+    match writer.commit().await.expect("commit") {
+        CommitOutcome::Committed(segment) => segment.row_count(),
+        other => panic!("not committed: {other:?}"),
+    }
 }
 
 fn decode_write(c: &mut Criterion) {
@@ -209,11 +211,24 @@ fn decode_write(c: &mut Criterion) {
     let mut group = c.benchmark_group("decode_write");
     group.sample_size(10);
     group.throughput(Throughput::Elements(n as u64));
-    for (name, sizes) in [("400B", Sizes::Fixed(400)), ("mixed", Sizes::Mixed)] {
+    // The default (zstd level 3), and what the codec costs.
+    for (name, sizes, compression) in [
+        ("400B", Sizes::Fixed(400), PartCompression::Zstd(3)),
+        ("mixed", Sizes::Mixed, PartCompression::Zstd(3)),
+        ("400B_snappy", Sizes::Fixed(400), PartCompression::Snappy),
+        (
+            "400B_uncompressed",
+            Sizes::Fixed(400),
+            PartCompression::Uncompressed,
+        ),
+    ] {
         let bodies = page_bodies(&messages(n, sizes));
         let dir = tempfile::tempdir().expect("temp dir");
-        let cache = SegmentCache::open(dir.path().to_str().expect("utf-8"), CacheConfig::default())
-            .expect("cache");
+        let config = CacheConfig {
+            compression,
+            ..CacheConfig::default()
+        };
+        let cache = SegmentCache::open(dir.path().to_str().expect("utf-8"), config).expect("cache");
         // The data spans [T0, T0 + 7n) ms; each iteration commits a fresh segment.
         let range = TimeRange::new(T0, T0 + 7 * n as i64).expect("range");
         group.bench_function(BenchmarkId::new("events_to_parquet_segment", name), |b| {

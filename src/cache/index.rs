@@ -1,5 +1,7 @@
 //! Listing committed segments (from manifests only) and checking their parts.
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use datafusion::parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
@@ -156,6 +158,46 @@ pub(crate) async fn list_logs(root: &CacheRoot) -> Result<Vec<String>> {
     Ok(logs)
 }
 
+/// Manifests already read, by path, with the listing metadata they were read
+/// under. A committed manifest is never rewritten in place, so as long as a
+/// listing shows the same size, modification time and e-tag, the parsed copy
+/// is current: repeated plans over a large cache list once and read nothing.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ManifestMemo(Arc<std::sync::Mutex<HashMap<Path, (MemoKey, SegmentInfo)>>>);
+
+type MemoKey = (u64, i64, Option<String>);
+
+fn memo_key(meta: &ObjectMeta) -> MemoKey {
+    (
+        meta.size,
+        meta.last_modified.timestamp_nanos_opt().unwrap_or_default(),
+        meta.e_tag.clone(),
+    )
+}
+
+impl ManifestMemo {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Path, (MemoKey, SegmentInfo)>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn get(&self, meta: &ObjectMeta) -> Option<SegmentInfo> {
+        let memo = self.lock();
+        let (key, info) = memo.get(&meta.location)?;
+        (*key == memo_key(meta)).then(|| info.clone())
+    }
+
+    /// Remember `info` and forget manifests of `dir` that are gone.
+    fn update(&self, dir: &Path, listed: &[ObjectMeta], loaded: Vec<(ObjectMeta, SegmentInfo)>) {
+        let mut memo = self.lock();
+        let present: std::collections::HashSet<&Path> =
+            listed.iter().map(|o| &o.location).collect();
+        memo.retain(|path, _| !path.prefix_matches(dir) || present.contains(path));
+        for (meta, info) in loaded {
+            memo.insert(meta.location.clone(), (memo_key(&meta), info));
+        }
+    }
+}
+
 /// Every manifest of a log, each loaded and checked on its own, with the
 /// range its path names, sorted by range. A manifest that vanished between list and read (dropped or
 /// compacted meanwhile) is skipped.
@@ -174,28 +216,42 @@ pub(crate) async fn scan_log(
                 path: root.display_path(&dir),
                 source,
             })?;
-    let manifests: Vec<(Path, TimeRange)> = objects
+    let manifests: Vec<(ObjectMeta, TimeRange)> = objects
         .into_iter()
         .filter_map(|o| {
             let parsed = parse_path(root.prefix(), &o.location)?;
-            (parsed.file == MANIFEST_FILE && parsed.log_id == log_id)
-                .then_some((o.location, parsed.range))
+            (parsed.file == MANIFEST_FILE && parsed.log_id == log_id).then_some((o, parsed.range))
         })
         .collect();
-    let mut loaded: Vec<(TimeRange, Result<SegmentInfo>)> = futures::stream::iter(manifests)
-        .map(
-            |(path, range)| async move { (range, load_manifest(root, log_id, &path, range).await) },
-        )
-        .buffer_unordered(concurrency.max(1))
-        .filter_map(|(range, r)| async move {
-            match r {
-                Ok(None) => None,
-                Ok(Some(info)) => Some((range, Ok(info))),
-                Err(e) => Some((range, Err(e))),
+    let memo = &root.manifests;
+    let results: Vec<(ObjectMeta, TimeRange, Result<Option<SegmentInfo>>, bool)> =
+        futures::stream::iter(manifests.iter().cloned())
+            .map(|(meta, range)| async move {
+                if let Some(info) = memo.get(&meta) {
+                    return (meta, range, Ok(Some(info)), true);
+                }
+                let loaded = load_manifest(root, log_id, &meta.location, range).await;
+                (meta, range, loaded, false)
+            })
+            .buffer_unordered(concurrency.max(1))
+            .collect()
+            .await;
+    let mut fresh = Vec::new();
+    let mut loaded: Vec<(TimeRange, Result<SegmentInfo>)> = Vec::with_capacity(results.len());
+    for (meta, range, result, memoized) in results {
+        match result {
+            Ok(None) => {}
+            Ok(Some(info)) => {
+                if !memoized {
+                    fresh.push((meta, info.clone()));
+                }
+                loaded.push((range, Ok(info)));
             }
-        })
-        .collect()
-        .await;
+            Err(e) => loaded.push((range, Err(e))),
+        }
+    }
+    let listed: Vec<ObjectMeta> = manifests.into_iter().map(|(meta, _)| meta).collect();
+    memo.update(&dir, &listed, fresh);
     loaded.sort_by_key(|(range, _)| *range);
     Ok(loaded)
 }

@@ -28,6 +28,8 @@ pub struct CacheRoot {
     base: String,
     location: String,
     local_dir: Option<PathBuf>,
+    /// Manifests already read, by path (shared by clones).
+    pub(crate) manifests: super::index::ManifestMemo,
 }
 
 impl fmt::Debug for CacheRoot {
@@ -89,6 +91,7 @@ impl CacheRoot {
                 base,
                 location: location.to_string(),
                 local_dir: None,
+                manifests: Default::default(),
             }),
             ObjectStoreScheme::AmazonS3 => {
                 let mut builder = AmazonS3Builder::from_env().with_url(location);
@@ -107,6 +110,7 @@ impl CacheRoot {
                     base,
                     location: location.to_string(),
                     local_dir: None,
+                    manifests: Default::default(),
                 })
             }
             other => Err(unavailable(
@@ -154,6 +158,7 @@ impl CacheRoot {
             base: dir.display().to_string(),
             location,
             local_dir: Some(dir),
+            manifests: Default::default(),
         })
     }
 
@@ -170,6 +175,7 @@ impl CacheRoot {
             base: location.clone(),
             location,
             local_dir: None,
+            manifests: Default::default(),
         }
     }
 

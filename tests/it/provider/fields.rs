@@ -210,16 +210,17 @@ async fn json_functions_are_registered() {
     assert_eq!(got, want);
 }
 
+/// `field → (position, type, present, fill_rate, sampled, unparsed)`.
+type FieldRows =
+    BTreeMap<Option<String>, (Option<String>, Option<String>, Option<u64>, f64, u64, u64)>;
+
 /// `rapid7_fields(...)` as `field → (position, type, present, fill_rate, sampled, unparsed)`.
 async fn fields_of(
     ctx: &datafusion::prelude::SessionContext,
     log: &str,
     from: i64,
     to: i64,
-) -> (
-    String,
-    BTreeMap<Option<String>, (Option<String>, Option<String>, Option<u64>, f64, u64, u64)>,
-) {
+) -> (String, FieldRows) {
     let q = format!(
         "SELECT format, field, position, type, present, fill_rate, sampled, unparsed, example \
          FROM rapid7_fields('{log}', to_timestamp_millis({from}), to_timestamp_millis({to}))"
@@ -255,10 +256,7 @@ async fn fields_of(
     (format, out)
 }
 
-fn assert_types(
-    got: &BTreeMap<Option<String>, (Option<String>, Option<String>, Option<u64>, f64, u64, u64)>,
-    want: &[(&str, &str)],
-) {
+fn assert_types(got: &FieldRows, want: &[(&str, &str)]) {
     let got: BTreeMap<&str, &str> = got
         .iter()
         .map(|(k, v)| (k.as_deref().unwrap(), v.1.as_deref().unwrap()))
