@@ -591,6 +591,22 @@ impl<'de> de::Deserialize<'de> for Labels {
                 while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
                 Ok(Labels(Vec::new()))
             }
+            // Any other shape carries no label; the event itself stays good.
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Labels, E> {
+                Ok(Labels(Vec::new()))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Labels, E> {
+                Ok(Labels(Vec::new()))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Labels, E> {
+                Ok(Labels(Vec::new()))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Labels, E> {
+                Ok(Labels(Vec::new()))
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Labels, E> {
+                Ok(Labels(Vec::new()))
+            }
         }
         d.deserialize_any(V)
     }

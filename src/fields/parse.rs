@@ -9,8 +9,9 @@
 //! `layout` is `json` (a dotted path, `src.port`), `kv` (a key) or `csv` (a
 //! field number from 1); `type` one of `bigint`, `double`, `boolean`,
 //! `timestamp`, `string`. A missing field is NULL. A field that is there but
-//! does not read as its type is NULL too, and counted: never an error for
-//! the whole query ([`ParseStats`]).
+//! does not read as its type, or any field of a JSON message that does not
+//! parse, is NULL too, and counted: never an error for the whole query
+//! ([`ParseStats`]).
 
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -48,7 +49,8 @@ impl ParseStats {
         self.parsed.load(Ordering::Relaxed)
     }
 
-    /// Values that were present but did not read as their type (now NULL).
+    /// Values that were present but did not read as their type, or sat in a
+    /// malformed (JSON) message; all of them are NULL.
     pub fn unparsable(&self) -> u64 {
         self.unparsable.load(Ordering::Relaxed)
     }
@@ -83,21 +85,39 @@ enum Raw<'a> {
     Json(serde_json::Value),
 }
 
-fn locate<'a>(locator: &Locator, message: &'a str) -> Option<Raw<'a>> {
+/// What a message holds at a field's place.
+enum Located<'a> {
+    Missing,
+    Found(Raw<'a>),
+    /// The message is not of the layout at all (JSON that does not parse,
+    /// or is not an object).
+    Malformed,
+}
+
+fn locate<'a>(locator: &Locator, message: &'a str) -> Located<'a> {
+    let found = |raw: Option<Raw<'a>>| raw.map_or(Located::Missing, Located::Found);
     match locator {
-        Locator::Kv(key) => kv_find(message, key).map(Raw::Text),
-        Locator::Csv(i) => csv_field(message, *i)
-            .filter(|f| f.quoted || !f.value.is_empty())
-            .map(|f| Raw::Text(f.value)),
+        Locator::Kv(key) => found(kv_find(message, key).map(Raw::Text)),
+        Locator::Csv(i) => found(
+            csv_field(message, *i)
+                .filter(|f| f.quoted || !f.value.is_empty())
+                .map(|f| Raw::Text(f.value)),
+        ),
         Locator::Json(path) => {
-            let mut value: serde_json::Value = serde_json::from_str(message).ok()?;
+            let mut value = match serde_json::from_str::<serde_json::Value>(message) {
+                Ok(v @ serde_json::Value::Object(_)) => v,
+                _ => return Located::Malformed,
+            };
             for key in path {
                 value = match value {
-                    serde_json::Value::Object(mut map) => map.remove(key)?,
-                    _ => return None,
+                    serde_json::Value::Object(mut map) => match map.remove(key) {
+                        Some(v) => v,
+                        None => return Located::Missing,
+                    },
+                    _ => return Located::Missing,
                 };
             }
-            (!value.is_null()).then_some(Raw::Json(value))
+            found((!value.is_null()).then_some(Raw::Json(value)))
         }
     }
 }
@@ -147,8 +167,8 @@ fn as_timestamp_ms(raw: &Raw<'_>) -> Option<i64> {
 }
 
 /// Locate the field in every message, convert it, hand each value (NULL when
-/// missing or unconvertible) to `push`; returns how many present values did
-/// not convert.
+/// missing, unconvertible or in a malformed message) to `push`; returns how
+/// many values were unconvertible or in a malformed message.
 fn each_value<T>(
     messages: &StringArray,
     locator: &Locator,
@@ -157,9 +177,13 @@ fn each_value<T>(
 ) -> u64 {
     let mut failed = 0;
     for message in messages.iter() {
-        let value = match message.and_then(|m| locate(locator, m)) {
-            None => None,
-            Some(raw) => {
+        let value = match message.map(|m| locate(locator, m)) {
+            None | Some(Located::Missing) => None,
+            Some(Located::Malformed) => {
+                failed += 1;
+                None
+            }
+            Some(Located::Found(raw)) => {
                 let value = convert(&raw);
                 failed += u64::from(value.is_none());
                 value

@@ -27,6 +27,10 @@ pub struct Faults {
     /// Every Nth finished page is cut to half its bytes (with a matching
     /// `Content-Length`), so the client sees invalid JSON.
     pub truncate_every_nth_page: Option<u32>,
+    /// Every Nth finished page sends its headers (with the full
+    /// `Content-Length`) and half its body, then the connection is dropped:
+    /// a connection reset in the middle of a body.
+    pub reset_every_nth_page: Option<u32>,
     /// A page asked for with `sequence_number = S` also starts with the event
     /// `(from, S)` itself, i.e. the last event of the previous page again.
     pub duplicate_page_edges: bool,
@@ -58,6 +62,7 @@ impl Default for Faults {
             latency_jitter: Duration::ZERO,
             server_error_every_nth: None,
             truncate_every_nth_page: None,
+            reset_every_nth_page: None,
             duplicate_page_edges: false,
             expire_every_nth_poll: None,
             to_exclusive: false,
@@ -78,6 +83,7 @@ pub(crate) struct FaultCounters {
     queries_and_polls: u64,
     polls: u64,
     pages: u64,
+    resets: u64,
 }
 
 /// Counts one more and says whether this one is an Nth.
@@ -110,6 +116,11 @@ impl FaultCounters {
     /// A finished page is about to be sent: truncate it?
     pub(crate) fn page(&mut self, f: &Faults) -> bool {
         tick(&mut self.pages, f.truncate_every_nth_page)
+    }
+
+    /// A finished page is about to be sent: drop the connection halfway?
+    pub(crate) fn reset(&mut self, f: &Faults) -> bool {
+        tick(&mut self.resets, f.reset_every_nth_page)
     }
 }
 

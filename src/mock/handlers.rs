@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::header::{CONTENT_TYPE, RETRY_AFTER};
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 
@@ -30,6 +30,8 @@ pub(crate) struct Reply {
     pub(crate) body: Vec<u8>,
     content_type: &'static str,
     retry_after: Option<u64>,
+    /// Send this many body bytes, then drop the connection.
+    reset_after: Option<usize>,
 }
 
 impl Reply {
@@ -39,6 +41,7 @@ impl Reply {
             body,
             content_type: "application/json",
             retry_after: None,
+            reset_after: None,
         }
     }
 
@@ -52,6 +55,7 @@ impl Reply {
             body: b"API rate limit exceeded".to_vec(),
             content_type: "text/plain",
             retry_after: Some(retry_after),
+            reset_after: None,
         }
     }
 
@@ -83,6 +87,25 @@ impl Reply {
         );
         if let Some(secs) = self.retry_after {
             h.insert(RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if let Some(cut) = self.reset_after {
+            // Promise the whole body, send part of it, then fail the stream:
+            // hyper drops the connection mid-body.
+            h.insert(CONTENT_LENGTH, HeaderValue::from(self.body.len()));
+            let mut body = self.body;
+            body.truncate(cut);
+            // The first half goes out (and is flushed while the stream waits);
+            // then the stream fails and hyper drops the connection.
+            let first = futures::stream::iter([Ok::<_, std::io::Error>(body)]);
+            let reset = futures::stream::once(async {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "simulated connection reset",
+                ))
+            });
+            let chunks = futures::StreamExt::chain(first, reset);
+            return (self.status, h, Body::from_stream(chunks)).into_response();
         }
         (self.status, h, Body::from(self.body)).into_response()
     }
@@ -359,15 +382,20 @@ impl Ctx<'_> {
     fn finished(&self, spec: &query::QuerySpec) -> Reply {
         let opts = self.page_options();
         let mut body = query::final_page(&self.shared.dataset, spec, opts, &self.root);
-        let truncate = {
+        let (truncate, reset) = {
             let mut st = self.shared.lock();
             let st = &mut *st;
-            st.counters.page(&st.faults)
+            (st.counters.page(&st.faults), st.counters.reset(&st.faults))
         };
         if truncate {
             body.truncate(body.len() / 2);
         }
-        Reply::json(StatusCode::OK, body)
+        let cut = body.len() / 2;
+        let mut reply = Reply::json(StatusCode::OK, body);
+        if reset {
+            reply.reset_after = Some(cut);
+        }
+        reply
     }
 
     fn query(

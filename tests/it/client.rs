@@ -180,6 +180,16 @@ async fn survives_truncated_bodies() {
 }
 
 #[tokio::test]
+async fn survives_connection_resets_mid_body() {
+    let s = exact_under(Faults {
+        reset_every_nth_page: Some(2),
+        ..Faults::default()
+    })
+    .await;
+    assert!(s.retries > 0, "{s:?}");
+}
+
+#[tokio::test]
 async fn survives_expired_continuations() {
     let s = exact_under(Faults {
         polls: 2,
@@ -216,6 +226,7 @@ async fn all_faults_at_once() {
         polls: 2,
         server_error_every_nth: Some(5),
         truncate_every_nth_page: Some(3),
+        reset_every_nth_page: Some(7),
         duplicate_page_edges: true,
         expire_every_nth_poll: Some(4),
         numeric_sequence_number_str: true,

@@ -167,3 +167,99 @@ fn statistical_body_is_flagged() {
     let body = r#"{"logs":["x"],"statistics":{"count":1},"search_stats":{}}"#;
     assert!(parse(body, (0, 100), None).statistical);
 }
+
+#[test]
+fn a_ten_megabyte_message_decodes_exactly() {
+    // 10 MiB of text with escapes, unicode and a newline in every kilobyte.
+    let chunk = "x\"y\\z é ✓\n".repeat(1024 / 14);
+    let big = chunk.repeat(10 * 1024 * 1024 / chunk.len() + 1);
+    assert!(big.len() >= 10 * 1024 * 1024);
+    let body = page(
+        &[
+            event(1, 1, "small"),
+            event(2, 2, &big),
+            event(3, 3, "after"),
+        ],
+        None,
+    );
+    let decoded = decode_page(body.as_bytes(), LOG, 0, 10).unwrap();
+    assert_eq!(decoded.columns.len(), 3);
+    assert_eq!(decoded.columns.message(1), big);
+    assert_eq!(decoded.columns.message(2), "after");
+    let batch = crate::events::page_to_batch(decoded, Some("big")).unwrap();
+    let messages = batch
+        .column(4)
+        .as_any()
+        .downcast_ref::<datafusion::arrow::array::StringArray>()
+        .unwrap();
+    assert_eq!(messages.value(1), big);
+}
+
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Any JSON value, a few levels deep.
+    fn json() -> impl Strategy<Value = serde_json::Value> {
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            any::<u64>().prop_map(serde_json::Value::from),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(serde_json::Value::from),
+            "\\PC{0,12}".prop_map(serde_json::Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
+                prop::collection::btree_map(
+                    prop_oneof![
+                        Just("timestamp".to_string()),
+                        Just("sequence_number".to_string()),
+                        Just("sequence_number_str".to_string()),
+                        Just("message".to_string()),
+                        Just("labels".to_string()),
+                        Just("log_id".to_string()),
+                        Just("events".to_string()),
+                        Just("links".to_string()),
+                        "[a-z]{1,6}",
+                    ],
+                    inner,
+                    0..6,
+                )
+                .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Arbitrary bytes: an error or a page, never a panic.
+        #[test]
+        fn arbitrary_bytes_never_panic(body in prop::collection::vec(any::<u8>(), 0..512)) {
+            let _ = decode_page(&body, LOG, 0, i64::MAX);
+        }
+
+        /// Arbitrary events: every one is accounted for exactly once.
+        #[test]
+        fn every_event_is_accounted_for(events in prop::collection::vec(json(), 0..20)) {
+            // Any value in the events array is an event (good, failed, ...),
+            // never an error for the page.
+            let body = serde_json::json!({"events": events}).to_string();
+            let page = decode_page(body.as_bytes(), LOG, 0, i64::MAX);
+            prop_assert!(page.is_ok(), "{page:?}");
+            if let Ok(page) = page {
+                let s = page.stats;
+                prop_assert_eq!(s.received, events.len() as u64);
+                prop_assert_eq!(s.received, s.accepted + s.duplicates + s.out_of_window + s.failed);
+                prop_assert_eq!(page.columns.len() as u64, s.accepted);
+                // What was accepted turns into a batch.
+                let rows = crate::events::page_to_batch(page, None).map(|b| b.num_rows() as u64);
+                prop_assert_eq!(rows.ok(), Some(s.accepted));
+            }
+        }
+    }
+}

@@ -145,3 +145,32 @@ async fn duplicate_page_edges_repeat_the_cursor_event() {
     let deduped: Vec<_> = got.into_iter().filter(|k| seen.insert(k.1)).collect();
     assert_eq!(deduped, want);
 }
+
+#[tokio::test]
+async fn connection_reset_mid_body() {
+    let s = start(Faults {
+        polls: 0,
+        reset_every_nth_page: Some(2),
+        ..Faults::default()
+    })
+    .await;
+    let url = format!("{}{}", s.url(), query_url(FIREWALL, T0, T0 + 2000, 50));
+    let whole = super::http()
+        .get(&url)
+        .header("x-api-key", s.api_key())
+        .send()
+        .await
+        .unwrap();
+    let full = whole.bytes().await.unwrap().len();
+    let cut = super::http()
+        .get(&url)
+        .header("x-api-key", s.api_key())
+        .send()
+        .await
+        .unwrap();
+    // The headers promise the whole page; the body breaks off.
+    assert_eq!(cut.status(), 200);
+    assert_eq!(cut.content_length(), Some(full as u64));
+    let e = cut.bytes().await.unwrap_err();
+    assert!(e.is_body() || e.is_decode() || e.is_request(), "{e:?}");
+}

@@ -585,6 +585,22 @@ async fn pinned_schemas_hold_across_type_changes_and_count_bad_values() {
     // Every user name failed to read as a bigint: NULL, and counted.
     assert_eq!(rapid7.parse_stats().unparsable(), want.len() as u64);
 
+    // Malformed lines: NULL and counted; a missing field is NULL, not counted.
+    let before = rapid7.parse_stats().unparsable();
+    let got = text_rows(
+        &sql(
+            &ctx,
+            "SELECT rapid7_field(m, 'json', 'a.b', 'bigint') FROM (VALUES \
+             ('{\"a\": {\"b\": 7}}'), ('{\"a\": {\"b\": '), ('[1, 2]'), ('{\"c\": 1}'), \
+             ('{\"a\": {\"b\": \"x\"}}'), (NULL)) AS t(m)",
+        )
+        .await
+        .unwrap(),
+    );
+    let got: Vec<Option<String>> = got.into_iter().map(|r| r[0].clone()).collect();
+    assert_eq!(got, [Some("7".to_string()), None, None, None, None, None]);
+    assert_eq!(rapid7.parse_stats().unparsable() - before, 3);
+
     let e = sql(
         &ctx,
         &format!(
