@@ -37,6 +37,7 @@ use super::fields::DEFAULT_FIELD_SAMPLE;
 use super::logs::LogRef;
 use super::register::Rapid7;
 use super::table::Rapid7LogsTable;
+use crate::cache::TimeRange;
 use crate::error::{Error, Result};
 use crate::events::{columns, event_schema};
 use crate::fields::{FieldSchema, infer};
@@ -134,19 +135,37 @@ async fn newest_cached_messages(rapid7: &Rapid7, log_id: &str, n: usize) -> Resu
     }
     let mut segments = cache.list_segments(log_id).await?;
     segments.sort_by_key(|s| std::cmp::Reverse(s.range().end()));
+    // The newest segments that hold `n` rows, planned (and read) at once.
+    let mut rows = 0;
+    let newest: Vec<TimeRange> = segments
+        .iter()
+        .take_while(|s| {
+            let more = rows < n as u64;
+            rows += s.row_count();
+            more
+        })
+        .map(|s| s.range())
+        .collect();
+    let (Some(start), Some(end)) = (
+        newest.iter().map(TimeRange::start).min(),
+        newest.iter().map(TimeRange::end).max(),
+    ) else {
+        return Ok(Vec::new());
+    };
     let message_index = event_schema().index_of(columns::MESSAGE)?;
     let mut out = Vec::new();
-    for segment in segments {
-        let plan = cache.plan_read(log_id, segment.range()).await?;
-        for planned in &plan.segments {
-            let mut batches = cache.read(planned);
-            while let Some(batch) = batches.try_next().await? {
-                let messages = batch.column(message_index).as_string::<i32>();
-                for m in messages.iter().flatten() {
-                    out.push(m.to_string());
-                    if out.len() >= n {
-                        return Ok(out);
-                    }
+    let mut plan = cache.plan_read(log_id, TimeRange::new(start, end)?).await?;
+    // Newest first.
+    plan.segments
+        .sort_by_key(|p| std::cmp::Reverse(p.responsible.end()));
+    for planned in &plan.segments {
+        let mut batches = cache.read(planned);
+        while let Some(batch) = batches.try_next().await? {
+            let messages = batch.column(message_index).as_string::<i32>();
+            for m in messages.iter().flatten() {
+                out.push(m.to_string());
+                if out.len() >= n {
+                    return Ok(out);
                 }
             }
         }
