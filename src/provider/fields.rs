@@ -23,7 +23,7 @@ use datafusion::logical_expr::{Expr, col, lit};
 use datafusion::physical_plan::{ExecutionPlan, execute_stream};
 use futures::TryStreamExt;
 
-use super::functions::{constant, instant_ms};
+use super::functions::{constant, log_window_args};
 use super::register::Rapid7;
 use crate::cache::TimeRange;
 use crate::events::{TIMESTAMP_TZ, columns, event_schema};
@@ -49,17 +49,7 @@ impl TableFunctionImpl for FieldsFunction {
             [log, from, to, sample] => (log, from, to, Some(sample)),
             _ => return plan_err!("{USAGE}"),
         };
-        let log = match constant(session, log)? {
-            ScalarValue::Utf8(Some(s))
-            | ScalarValue::Utf8View(Some(s))
-            | ScalarValue::LargeUtf8(Some(s)) => s,
-            other => return plan_err!("the log must be a string, got {other}; {USAGE}"),
-        };
-        let from = instant_ms(session, from, USAGE)?;
-        let to = instant_ms(session, to, USAGE)?;
-        let Ok(window) = TimeRange::new(from, to) else {
-            return plan_err!("rapid7_fields: `from` must be before `to`; {USAGE}");
-        };
+        let (log, window) = log_window_args(session, [log, from, to], "rapid7_fields", USAGE)?;
         let sample = match sample {
             None => DEFAULT_FIELD_SAMPLE,
             Some(expr) => match constant(session, expr)?.cast_to(&DataType::Int64) {

@@ -58,23 +58,35 @@ impl TableFunctionImpl for CoverageFunction {
         let [log, from, to] = args.exprs() else {
             return plan_err!("{USAGE}");
         };
-        let session = args.session();
-        let log = match constant(session, log)? {
-            ScalarValue::Utf8(Some(s))
-            | ScalarValue::Utf8View(Some(s))
-            | ScalarValue::LargeUtf8(Some(s)) => s,
-            other => return plan_err!("the log must be a string, got {other}; {USAGE}"),
-        };
-        let from = instant_ms(session, from, USAGE)?;
-        let to = instant_ms(session, to, USAGE)?;
-        let Ok(window) = TimeRange::new(from, to) else {
-            return plan_err!("rapid7_coverage: `from` must be before `to`; {USAGE}");
-        };
+        let (log, window) =
+            log_window_args(args.session(), [log, from, to], "rapid7_coverage", USAGE)?;
         Ok(Arc::new(CoverageTable {
             rapid7: self.rapid7.clone(),
             log,
             window,
         }))
+    }
+}
+
+/// The `(log, from, to)` arguments of a table function: a log name or id and
+/// a window.
+pub(super) fn log_window_args(
+    session: &dyn Session,
+    [log, from, to]: [&Expr; 3],
+    function: &str,
+    usage: &str,
+) -> DfResult<(String, TimeRange)> {
+    let log = match constant(session, log)? {
+        ScalarValue::Utf8(Some(s))
+        | ScalarValue::Utf8View(Some(s))
+        | ScalarValue::LargeUtf8(Some(s)) => s,
+        other => return plan_err!("the log must be a string, got {other}; {usage}"),
+    };
+    let from = instant_ms(session, from, usage)?;
+    let to = instant_ms(session, to, usage)?;
+    match TimeRange::new(from, to) {
+        Ok(window) => Ok((log, window)),
+        Err(_) => plan_err!("{function}: `from` must be before `to`; {usage}"),
     }
 }
 
@@ -90,7 +102,7 @@ pub(super) fn constant(session: &dyn Session, expr: &Expr) -> DfResult<ScalarVal
     }
 }
 
-pub(super) fn instant_ms(session: &dyn Session, expr: &Expr, usage: &str) -> DfResult<i64> {
+fn instant_ms(session: &dyn Session, expr: &Expr, usage: &str) -> DfResult<i64> {
     let value = constant(session, expr)?;
     match value.cast_to(&timestamp_type()) {
         Ok(ScalarValue::TimestampMillisecond(Some(ms), _)) => Ok(ms),

@@ -22,7 +22,7 @@
 //! cached messages of the log (up to [`DEFAULT_FIELD_SAMPLE`]). A log with
 //! nothing cached has no typed columns until it has been queried once.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -176,15 +176,7 @@ async fn newest_cached_messages(rapid7: &Rapid7, log_id: &str, n: usize) -> Resu
 #[async_trait]
 impl SchemaProvider for ParsedSchema {
     fn table_names(&self) -> Vec<String> {
-        let names: BTreeSet<String> = self
-            .rapid7
-            .inner
-            .directory
-            .last_known()
-            .iter()
-            .map(|l| l.label().to_string())
-            .collect();
-        names.into_iter().collect()
+        self.rapid7.known_log_labels()
     }
 
     async fn table(&self, name: &str) -> DfResult<Option<Arc<dyn TableProvider>>> {
@@ -196,11 +188,6 @@ impl SchemaProvider for ParsedSchema {
     }
 
     fn table_exist(&self, name: &str) -> bool {
-        self.rapid7
-            .inner
-            .directory
-            .last_known()
-            .iter()
-            .any(|l| l.id == name || l.name.as_deref() == Some(name))
+        self.rapid7.knows_log(name)
     }
 }

@@ -89,6 +89,28 @@ impl Rapid7 {
         &self.inner.parse_stats
     }
 
+    /// The labels (names, or ids of unnamed logs) of the logs last listed:
+    /// the table names of the per-log schemas.
+    pub(crate) fn known_log_labels(&self) -> Vec<String> {
+        let names: BTreeSet<String> = self
+            .inner
+            .directory
+            .last_known()
+            .iter()
+            .map(|l| l.label().to_string())
+            .collect();
+        names.into_iter().collect()
+    }
+
+    /// Whether `name` is the name or id of a log last listed.
+    pub(crate) fn knows_log(&self, name: &str) -> bool {
+        self.inner
+            .directory
+            .last_known()
+            .iter()
+            .any(|l| l.id == name || l.name.as_deref() == Some(name))
+    }
+
     /// The configuration.
     pub fn config(&self) -> &Rapid7Config {
         &self.inner.config
@@ -216,15 +238,7 @@ struct LogSchema {
 #[async_trait]
 impl SchemaProvider for LogSchema {
     fn table_names(&self) -> Vec<String> {
-        let names: BTreeSet<String> = self
-            .rapid7
-            .inner
-            .directory
-            .last_known()
-            .iter()
-            .map(|l| l.label().to_string())
-            .collect();
-        names.into_iter().collect()
+        self.rapid7.known_log_labels()
     }
 
     async fn table(&self, name: &str) -> DfResult<Option<Arc<dyn TableProvider>>> {
@@ -239,11 +253,6 @@ impl SchemaProvider for LogSchema {
     }
 
     fn table_exist(&self, name: &str) -> bool {
-        self.rapid7
-            .inner
-            .directory
-            .last_known()
-            .iter()
-            .any(|l| l.id == name || l.name.as_deref() == Some(name))
+        self.rapid7.knows_log(name)
     }
 }
