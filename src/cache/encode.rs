@@ -9,7 +9,7 @@ use datafusion::arrow::array::{AsArray, RecordBatch};
 use datafusion::arrow::compute::{
     SortColumn, concat_batches, lexsort_to_indices, take_record_batch,
 };
-use datafusion::arrow::datatypes::{Schema, TimestampMillisecondType};
+use datafusion::arrow::datatypes::{Schema, TimestampMillisecondType, UInt64Type};
 use datafusion::arrow::error::ArrowError;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::file::properties::WriterProperties;
@@ -56,24 +56,41 @@ pub(crate) fn encode_part(
 ) -> Result<EncodedPart> {
     let started = Instant::now();
     let schema = event_schema();
-    let batch = concat_batches(&schema, &batches)?;
-    drop(batches);
-    let indices = lexsort_to_indices(
-        &[
-            SortColumn {
-                values: Arc::clone(batch.column(0)),
-                options: None,
-            },
-            SortColumn {
-                values: Arc::clone(batch.column(3)),
-                options: None,
-            },
-        ],
-        None,
-    )?;
-    let batch = take_record_batch(&batch, &indices)?;
-    let ts = batch.column(0).as_primitive::<TimestampMillisecondType>();
-    let (min_ts, max_ts) = (ts.values().first().copied(), ts.values().last().copied());
+    // Pages arrive in `(timestamp, sequence_number)` order, so a part is
+    // usually sorted already: then its batches are encoded as they are,
+    // without the two copies a concatenation and a sort would make.
+    let batches = if is_sorted(&batches) {
+        batches
+    } else {
+        let batch = concat_batches(&schema, &batches)?;
+        drop(batches);
+        let indices = lexsort_to_indices(
+            &[
+                SortColumn {
+                    values: Arc::clone(batch.column(0)),
+                    options: None,
+                },
+                SortColumn {
+                    values: Arc::clone(batch.column(3)),
+                    options: None,
+                },
+            ],
+            None,
+        )?;
+        vec![take_record_batch(&batch, &indices)?]
+    };
+    let timestamps = |b: &RecordBatch| {
+        b.column(0)
+            .as_primitive::<TimestampMillisecondType>()
+            .values()
+            .clone()
+    };
+    let min_ts = batches.iter().find_map(|b| timestamps(b).first().copied());
+    let max_ts = batches
+        .iter()
+        .rev()
+        .find_map(|b| timestamps(b).last().copied());
+    let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
     let build_ms = millis(started);
 
     let encode_started = Instant::now();
@@ -84,16 +101,40 @@ pub(crate) fn encode_part(
     let mut out = Vec::new();
     let mut writer =
         ArrowWriter::try_new(&mut out, schema, Some((*props).clone())).map_err(parquet_err)?;
-    writer.write(&batch).map_err(parquet_err)?;
+    for batch in &batches {
+        writer.write(batch).map_err(parquet_err)?;
+    }
     writer.close().map_err(parquet_err)?;
     Ok(EncodedPart {
         bytes: Bytes::from(out),
-        rows: batch.num_rows() as u64,
+        rows: rows as u64,
         min_ts,
         max_ts,
         build_ms,
         encode_ms: millis(encode_started),
     })
+}
+
+/// Whether the rows of `batches`, in order, never go back in
+/// `(timestamp, sequence_number)`.
+fn is_sorted(batches: &[RecordBatch]) -> bool {
+    let mut previous: Option<(i64, u64)> = None;
+    for batch in batches {
+        let ts = batch.column(0).as_primitive::<TimestampMillisecondType>();
+        let seq = batch.column(3).as_primitive::<UInt64Type>();
+        for key in ts
+            .values()
+            .iter()
+            .copied()
+            .zip(seq.values().iter().copied())
+        {
+            if previous.is_some_and(|p| p > key) {
+                return false;
+            }
+            previous = Some(key);
+        }
+    }
+    true
 }
 
 pub(crate) fn millis(since: Instant) -> u64 {
@@ -111,7 +152,6 @@ mod tests {
     use datafusion::arrow::array::{
         ListArray, StringArray, TimestampMillisecondArray, UInt64Array,
     };
-    use datafusion::arrow::datatypes::UInt64Type;
     use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
     use super::*;
@@ -168,6 +208,27 @@ mod tests {
             })
             .collect();
         assert_eq!(keys, vec![(1, 4), (3, 9), (5, 1), (5, 2)]);
+    }
+
+    #[test]
+    fn sorted_input_is_encoded_as_it_is() {
+        let sorted = vec![
+            batch(&[(1, 1), (1, 2)]),
+            batch(&[]),
+            batch(&[(2, 1), (3, 0)]),
+        ];
+        assert!(is_sorted(&sorted));
+        assert!(!is_sorted(&[batch(&[(1, 2)]), batch(&[(1, 1)])]));
+        let props = Arc::new(WriterProperties::builder().build());
+        let part = encode_part(sorted, props, &Path::from("p")).unwrap();
+        assert_eq!((part.rows, part.min_ts, part.max_ts), (4, Some(1), Some(3)));
+        let rows: usize = ParquetRecordBatchReaderBuilder::try_new(part.bytes)
+            .unwrap()
+            .build()
+            .unwrap()
+            .map(|b| b.unwrap().num_rows())
+            .sum();
+        assert_eq!(rows, 4);
     }
 
     #[test]
