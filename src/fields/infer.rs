@@ -187,11 +187,39 @@ impl InferredField {
 
 /// The layout of one message.
 pub fn detect_layout(message: &str) -> MessageLayout {
-    let trimmed = message.trim_start();
-    if trimmed.starts_with('{')
-        && serde_json::from_str::<serde_json::Value>(message).is_ok_and(|v| v.is_object())
+    match classify(message) {
+        Class::Json(_) => MessageLayout::Json,
+        Class::Kv => MessageLayout::KeyValue,
+        Class::Csv => MessageLayout::Csv { header: None },
+        Class::Plain => MessageLayout::Plain,
+    }
+}
+
+/// The layout of one message, with the parsed document of a JSON one (so a
+/// sample is parsed once).
+enum Class {
+    Json(serde_json::Value),
+    Kv,
+    Csv,
+    Plain,
+}
+
+impl Class {
+    fn tag(&self) -> &'static str {
+        match self {
+            Class::Json(_) => "json",
+            Class::Kv => "kv",
+            Class::Csv => "csv",
+            Class::Plain => "plain",
+        }
+    }
+}
+
+fn classify(message: &str) -> Class {
+    if message.trim_start().starts_with('{')
+        && let Ok(value @ serde_json::Value::Object(_)) = serde_json::from_str(message)
     {
-        return MessageLayout::Json;
+        return Class::Json(value);
     }
     let mut pairs = kv_pairs(message);
     let first_token_is_pair = message
@@ -199,12 +227,12 @@ pub fn detect_layout(message: &str) -> MessageLayout {
         .next()
         .is_some_and(|t| t.find('=').is_some_and(|i| i > 0));
     if first_token_is_pair && pairs.nth(1).is_some() {
-        return MessageLayout::KeyValue;
+        return Class::Kv;
     }
     if csv_fields(message).nth(2).is_some() {
-        return MessageLayout::Csv { header: None };
+        return Class::Csv;
     }
-    MessageLayout::Plain
+    Class::Plain
 }
 
 #[derive(Default)]
@@ -243,15 +271,10 @@ impl Acc {
 /// Infer the structure of a log from a sample of its messages, in time order.
 pub fn infer<'a>(messages: impl IntoIterator<Item = &'a str>) -> Inference {
     let messages: Vec<&str> = messages.into_iter().collect();
+    let classes: Vec<Class> = messages.iter().map(|m| classify(m)).collect();
     let mut votes: HashMap<&'static str, u64> = HashMap::new();
-    for m in &messages {
-        let kind = match detect_layout(m) {
-            MessageLayout::Json => "json",
-            MessageLayout::Csv { .. } => "csv",
-            MessageLayout::KeyValue => "kv",
-            MessageLayout::Plain => "plain",
-        };
-        *votes.entry(kind).or_default() += 1;
+    for class in &classes {
+        *votes.entry(class.tag()).or_default() += 1;
     }
     let winner = ["json", "kv", "csv", "plain"]
         .into_iter()
@@ -259,9 +282,9 @@ pub fn infer<'a>(messages: impl IntoIterator<Item = &'a str>) -> Inference {
         .unwrap_or("plain");
     let winner = if messages.is_empty() { "plain" } else { winner };
     match winner {
-        "json" => infer_json(&messages),
-        "kv" => infer_kv(&messages),
-        "csv" => infer_csv(&messages),
+        "json" => infer_json(&classes),
+        "kv" => infer_kv(&messages, &classes),
+        "csv" => infer_csv(&messages, &classes),
         _ => Inference {
             layout: MessageLayout::Plain,
             sampled: messages.len() as u64,
@@ -271,7 +294,7 @@ pub fn infer<'a>(messages: impl IntoIterator<Item = &'a str>) -> Inference {
     }
 }
 
-fn infer_json(messages: &[&str]) -> Inference {
+fn infer_json(classes: &[Class]) -> Inference {
     fn walk(acc: &mut Acc, prefix: &str, value: &serde_json::Value) {
         use serde_json::Value;
         match value {
@@ -288,9 +311,8 @@ fn infer_json(messages: &[&str]) -> Inference {
             Value::Null => {}
             Value::Bool(b) => acc.add(prefix, None, FieldType::Boolean, &b.to_string()),
             Value::Number(n) => {
-                let ty = if n.is_i64()
-                    || n.is_u64() && n.as_u64().is_some_and(|u| i64::try_from(u).is_ok())
-                {
+                // `is_i64` also holds for unsigned values up to i64::MAX.
+                let ty = if n.is_i64() {
                     FieldType::Bigint
                 } else {
                     FieldType::Double
@@ -302,32 +324,29 @@ fn infer_json(messages: &[&str]) -> Inference {
         }
     }
     let mut acc = Acc::default();
-    let (mut sampled, mut other) = (0, 0);
-    for m in messages {
-        match serde_json::from_str::<serde_json::Value>(m) {
-            Ok(v @ serde_json::Value::Object(_)) => {
-                sampled += 1;
-                walk(&mut acc, "", &v);
-            }
-            _ => other += 1,
+    let mut sampled = 0;
+    for class in classes {
+        if let Class::Json(value) = class {
+            sampled += 1;
+            walk(&mut acc, "", value);
         }
     }
     Inference {
         layout: MessageLayout::Json,
         sampled,
-        other_layout: other,
+        other_layout: classes.len() as u64 - sampled,
         fields: acc.finish(),
     }
 }
 
-fn infer_kv(messages: &[&str]) -> Inference {
+fn infer_kv(messages: &[&str], classes: &[Class]) -> Inference {
     let mut acc = Acc::default();
-    let (mut sampled, mut other) = (0, 0);
-    for m in messages {
-        if detect_layout(m) != MessageLayout::KeyValue {
-            other += 1;
-            continue;
-        }
+    let mut sampled = 0;
+    for (m, _) in messages
+        .iter()
+        .zip(classes)
+        .filter(|(_, c)| matches!(c, Class::Kv))
+    {
         sampled += 1;
         let mut seen = std::collections::HashSet::new();
         for pair in kv_pairs(m) {
@@ -344,7 +363,7 @@ fn infer_kv(messages: &[&str]) -> Inference {
     Inference {
         layout: MessageLayout::KeyValue,
         sampled,
-        other_layout: other,
+        other_layout: messages.len() as u64 - sampled,
         fields: acc.finish(),
     }
 }
@@ -365,28 +384,30 @@ fn header_of(message: &str) -> Option<Vec<String>> {
     (names.len() >= 3 && distinct && names.iter().all(is_name)).then_some(names)
 }
 
-fn infer_csv(messages: &[&str]) -> Inference {
+fn infer_csv(messages: &[&str], classes: &[Class]) -> Inference {
     // A header is a record of names that every header line of the sample
     // repeats exactly, in a log whose other records are not all names (some
     // field is a number, a timestamp or empty). Order does not matter: a
     // log that writes its header at every rotation has it many times.
-    let first_names = messages.iter().find(|m| header_of(m).is_some()).copied();
-    let header_line = first_names.filter(|first| {
-        let all_same = messages
-            .iter()
-            .filter(|m| header_of(m).is_some())
-            .all(|m| m == first);
-        let has_data = messages.iter().any(|m| header_of(m).is_none());
+    let names: Vec<bool> = messages.iter().map(|m| header_of(m).is_some()).collect();
+    let mut name_lines = messages
+        .iter()
+        .zip(&names)
+        .filter(|(_, n)| **n)
+        .map(|(m, _)| *m);
+    let header_line = name_lines.next().filter(|first| {
+        let all_same = name_lines.all(|m| m == *first);
+        let has_data = names.contains(&false);
         all_same && has_data
     });
     let header = header_line.and_then(header_of);
     let mut acc = Acc::default();
     let (mut sampled, mut other) = (0, 0);
-    for m in messages {
+    for (m, class) in messages.iter().zip(classes) {
         if Some(*m) == header_line {
             continue;
         }
-        if !matches!(detect_layout(m), MessageLayout::Csv { .. }) {
+        if !matches!(class, Class::Csv) {
             other += 1;
             continue;
         }

@@ -33,6 +33,7 @@ use datafusion::logical_expr::{
 use super::csv::csv_field;
 use super::infer::FieldType;
 use super::kv::kv_find;
+use super::udf::utf8;
 use crate::events::{TIMESTAMP_TZ, timestamp_type};
 
 /// Counts of the work done by `rapid7_field`, shared by every query of one
@@ -294,8 +295,7 @@ impl ScalarUDFImpl for FieldParser {
         let Some(ty) = field_type(&ty) else {
             return exec_err!("rapid7_field: unknown type {ty:?}; {USAGE}");
         };
-        let messages = args.args[0].to_array(args.number_rows)?;
-        let messages = datafusion::arrow::compute::cast(&messages, &DataType::Utf8)?;
+        let messages = utf8(&args.args[0], args.number_rows)?;
         let messages = messages.as_string::<i32>();
         let n = messages.len();
         let (array, failed): (ArrayRef, u64) = match ty {

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringArray, StringBuilder};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringBuilder};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{ScalarValue, exec_err, plan_err};
@@ -172,14 +172,12 @@ impl ScalarUDFImpl for CsvGet {
 }
 
 /// The argument as a `Utf8` array of `rows` rows.
-fn utf8(value: &ColumnarValue, rows: usize) -> Result<ArrayRef> {
+pub(super) fn utf8(value: &ColumnarValue, rows: usize) -> Result<ArrayRef> {
     let array = value.to_array(rows)?;
     if array.data_type() == &DataType::Utf8 {
         return Ok(array);
     }
-    let cast = cast(&array, &DataType::Utf8)?;
-    debug_assert!(cast.as_any().is::<StringArray>());
-    Ok(cast)
+    Ok(cast(&array, &DataType::Utf8)?)
 }
 
 /// A scalar string argument (`None` for NULL).
