@@ -210,6 +210,17 @@ impl Fetch<'_> {
             note: String::new(),
         }
     }
+
+    /// What typical export scripts do, through our own knobs.
+    fn naive(scenario: &str, profile: Profile, range: TimeRange) -> Fetch<'_> {
+        Fetch {
+            cache: None,
+            per_page: 50,
+            fetch_concurrency: 1,
+            note: "per_page=50, one request at a time, no cache".into(),
+            ..Fetch::defaults(scenario, profile, range, "")
+        }
+    }
 }
 
 fn bench_log() -> MockLog {
@@ -539,16 +550,7 @@ async fn run_all() -> Result<(), BoxError> {
     // Naive export script vs our defaults, realistic latency and quota.
     let small = window_for(&b.dataset, 10_000);
     let naive = b
-        .fetch(
-            Fetch {
-                cache: None,
-                per_page: 50,
-                fetch_concurrency: 1,
-                note: "per_page=50, one request at a time, no cache".into(),
-                ..Fetch::defaults("naive baseline 10k", realistic, small, "")
-            },
-            true,
-        )
+        .fetch(Fetch::naive("naive baseline 10k", realistic, small), true)
         .await?;
     let ours = b
         .fetch(Fetch::defaults("cold 10k", realistic, small, "c10k"), true)
@@ -624,15 +626,7 @@ async fn smoke() -> Result<(), BoxError> {
     header();
     let small = window_for(&b.dataset, 3_000);
     let naive = b
-        .fetch(
-            Fetch {
-                cache: None,
-                per_page: 50,
-                fetch_concurrency: 1,
-                ..Fetch::defaults("naive", Profile::Raised, small, "")
-            },
-            false,
-        )
+        .fetch(Fetch::naive("naive", Profile::Raised, small), false)
         .await?;
     let cold = b
         .fetch(Fetch::defaults("cold", Profile::Raised, small, "s"), false)

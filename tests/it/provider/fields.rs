@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::compute::{cast, concat_batches};
 use datafusion::arrow::datatypes::{DataType, Float64Type, UInt64Type};
+use datafusion::prelude::SessionContext;
 use datafusion_rapid7::mock::{MockServer, TYPE_CHANGE_MS};
 use tempfile::TempDir;
 
@@ -37,6 +38,11 @@ fn text_rows(batches: &[RecordBatch]) -> Vec<Vec<Option<String>>> {
                 .collect()
         })
         .collect()
+}
+
+/// Run `q` and return its rows as text.
+async fn query(ctx: &SessionContext, q: &str) -> Vec<Vec<Option<String>>> {
+    text_rows(&sql(ctx, q).await.unwrap())
 }
 
 fn messages(server: &MockServer, log: &str, from: i64, to: i64) -> Vec<String> {
@@ -72,19 +78,16 @@ async fn kv_get_reads_every_event_of_the_key_value_log() {
         (T0, T0 + 2 * MIN),
         (TYPE_CHANGE_MS - MIN, TYPE_CHANGE_MS + MIN),
     ] {
-        let got = text_rows(
-            &sql(
-                &ctx,
-                &format!(
-                    "SELECT kv_get(message, 'user'), kv_get(message, 'status'), \
+        let got = query(
+            &ctx,
+            &format!(
+                "SELECT kv_get(message, 'user'), kv_get(message, 'status'), \
                      kv_get(message, 'bytes'), kv_get(message, 'ua'), kv_get(message, 'nope') \
                      FROM rapid7.\"Web Proxy\" WHERE {} ORDER BY timestamp, sequence_number",
-                    window(from, to)
-                ),
-            )
-            .await
-            .unwrap(),
-        );
+                window(from, to)
+            ),
+        )
+        .await;
         let want: Vec<Vec<Option<String>>> = messages(&server, "Web Proxy", from, to)
             .iter()
             .map(|m| {
@@ -107,20 +110,17 @@ async fn csv_get_by_number_and_by_header_name() {
     let (ctx, _) = session(&server, &dir).await;
     let (from, to) = (T0, T0 + MIN);
     let header = "time,action,proto,src_ip,src_port,dst_ip,dst_port,bytes,rule,note";
-    let got = text_rows(
-        &sql(
-            &ctx,
-            &format!(
-                "SELECT csv_get(message, 2), csv_get(message, 5), csv_get(message, 8), \
+    let got = query(
+        &ctx,
+        &format!(
+            "SELECT csv_get(message, 2), csv_get(message, 5), csv_get(message, 8), \
                  csv_get(message, 9), csv_get(message, 11), \
                  csv_get(message, 'action', '{header}') \
                  FROM rapid7.\"Firewall\" WHERE {} ORDER BY timestamp, sequence_number",
-                window(from, to)
-            ),
-        )
-        .await
-        .unwrap(),
-    );
+            window(from, to)
+        ),
+    )
+    .await;
     let want: Vec<Vec<Option<String>>> = messages(&server, "Firewall", from, to)
         .iter()
         .map(|m| {
@@ -138,18 +138,15 @@ async fn csv_get_by_number_and_by_header_name() {
     assert_eq!(got, want);
 
     // The analyst's query: by column name, grouped.
-    let by_action = text_rows(
-        &sql(
-            &ctx,
-            &format!(
-                "SELECT csv_get(message, 'action', '{header}') AS action, count(*) \
+    let by_action = query(
+        &ctx,
+        &format!(
+            "SELECT csv_get(message, 'action', '{header}') AS action, count(*) \
                  FROM rapid7.\"Firewall\" WHERE {} GROUP BY 1 ORDER BY 1",
-                window(from, to)
-            ),
-        )
-        .await
-        .unwrap(),
-    );
+            window(from, to)
+        ),
+    )
+    .await;
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     for row in &want {
         *counts.entry(row[0].clone().unwrap()).or_default() += 1;
@@ -180,19 +177,16 @@ async fn json_functions_are_registered() {
     let dir = TempDir::new().unwrap();
     let (ctx, _) = session(&server, &dir).await;
     let (from, to) = (T0, T0 + 5 * MIN);
-    let got = text_rows(
-        &sql(
-            &ctx,
-            &format!(
-                "SELECT json_get_str(message, 'user'), json_get_int(message, 'src', 'port'), \
+    let got = query(
+        &ctx,
+        &format!(
+            "SELECT json_get_str(message, 'user'), json_get_int(message, 'src', 'port'), \
                  message->>'action', json_get_bool(message, 'mfa') \
                  FROM rapid7.\"Auth Service\" WHERE {} ORDER BY timestamp, sequence_number",
-                window(from, to)
-            ),
-        )
-        .await
-        .unwrap(),
-    );
+            window(from, to)
+        ),
+    )
+    .await;
     let want: Vec<Vec<Option<String>>> = messages(&server, "Auth Service", from, to)
         .iter()
         .map(|m| {
@@ -215,12 +209,7 @@ type FieldRows =
     BTreeMap<Option<String>, (Option<String>, Option<String>, Option<u64>, f64, u64, u64)>;
 
 /// `rapid7_fields(...)` as `field → (position, type, present, fill_rate, sampled, unparsed)`.
-async fn fields_of(
-    ctx: &datafusion::prelude::SessionContext,
-    log: &str,
-    from: i64,
-    to: i64,
-) -> (String, FieldRows) {
+async fn fields_of(ctx: &SessionContext, log: &str, from: i64, to: i64) -> (String, FieldRows) {
     let q = format!(
         "SELECT format, field, position, type, present, fill_rate, sampled, unparsed, example \
          FROM rapid7_fields('{log}', to_timestamp_millis({from}), to_timestamp_millis({to}))"
@@ -432,7 +421,7 @@ async fn parsed_tables_type_the_fields_and_parse_only_what_is_referenced() {
     // Nothing cached: no typed columns yet (and no API call to find some).
     let (ctx0, _) = session(&server, &TempDir::new().unwrap()).await;
     let queries = server.query_requests();
-    let bare = text_rows(&sql(&ctx0, columns_sql).await.unwrap());
+    let bare = query(&ctx0, columns_sql).await;
     assert_eq!(bare.len(), 5, "{bare:?}");
     assert_eq!(server.query_requests(), queries);
 
@@ -446,7 +435,8 @@ async fn parsed_tables_type_the_fields_and_parse_only_what_is_referenced() {
     )
     .await
     .unwrap();
-    let columns: Vec<(String, String)> = text_rows(&sql(&ctx, columns_sql).await.unwrap())
+    let columns: Vec<(String, String)> = query(&ctx, columns_sql)
+        .await
         .into_iter()
         .map(|r| (r[0].clone().unwrap(), r[1].clone().unwrap()))
         .collect();
@@ -476,18 +466,15 @@ async fn parsed_tables_type_the_fields_and_parse_only_what_is_referenced() {
     assert_eq!(columns[5].1, "Utf8");
 
     // Values equal the simulator's, typed.
-    let got = text_rows(
-        &sql(
-            &ctx,
-            &format!(
-                "SELECT CAST(c1 AS bigint) = CAST(timestamp AS bigint), c2, c5 + 0, c8 \
+    let got = query(
+        &ctx,
+        &format!(
+            "SELECT CAST(c1 AS bigint) = CAST(timestamp AS bigint), c2, c5 + 0, c8 \
                  FROM rapid7_parsed.\"Firewall\" WHERE {} ORDER BY timestamp, sequence_number",
-                window(from, to)
-            ),
-        )
-        .await
-        .unwrap(),
-    );
+            window(from, to)
+        ),
+    )
+    .await;
     let want: Vec<Vec<Option<String>>> = messages(&server, "Firewall", from, to)
         .iter()
         .map(|m| {
@@ -500,17 +487,14 @@ async fn parsed_tables_type_the_fields_and_parse_only_what_is_referenced() {
 
     // Projection pushdown: one referenced field is parsed once per row.
     let before = rapid7.parse_stats().parsed();
-    let n = text_rows(
-        &sql(
-            &ctx,
-            &format!(
-                "SELECT c2 FROM rapid7_parsed.\"Firewall\" WHERE {}",
-                window(from, to)
-            ),
-        )
-        .await
-        .unwrap(),
+    let n = query(
+        &ctx,
+        &format!(
+            "SELECT c2 FROM rapid7_parsed.\"Firewall\" WHERE {}",
+            window(from, to)
+        ),
     )
+    .await
     .len() as u64;
     assert_eq!(n, want.len() as u64);
     assert_eq!(rapid7.parse_stats().parsed() - before, n);
@@ -565,18 +549,15 @@ async fn pinned_schemas_hold_across_type_changes_and_count_bad_values() {
     .await;
     // Across the change, `status` goes from 404 to "404": still a bigint.
     let (from, to) = (TYPE_CHANGE_MS - MIN, TYPE_CHANGE_MS + MIN);
-    let got = text_rows(
-        &sql(
-            &ctx,
-            &format!(
-                "SELECT user_as_int, bytes, status FROM rapid7_parsed.\"Web Proxy\" \
+    let got = query(
+        &ctx,
+        &format!(
+            "SELECT user_as_int, bytes, status FROM rapid7_parsed.\"Web Proxy\" \
                  WHERE {} ORDER BY timestamp, sequence_number",
-                window(from, to)
-            ),
-        )
-        .await
-        .unwrap(),
-    );
+            window(from, to)
+        ),
+    )
+    .await;
     let want: Vec<Vec<Option<String>>> = messages(&server, "Web Proxy", from, to)
         .iter()
         .map(|m| vec![None, kv_oracle(m, "bytes"), kv_oracle(m, "status")])
@@ -587,16 +568,13 @@ async fn pinned_schemas_hold_across_type_changes_and_count_bad_values() {
 
     // Malformed lines: NULL and counted; a missing field is NULL, not counted.
     let before = rapid7.parse_stats().unparsable();
-    let got = text_rows(
-        &sql(
-            &ctx,
-            "SELECT rapid7_field(m, 'json', 'a.b', 'bigint') FROM (VALUES \
+    let got = query(
+        &ctx,
+        "SELECT rapid7_field(m, 'json', 'a.b', 'bigint') FROM (VALUES \
              ('{\"a\": {\"b\": 7}}'), ('{\"a\": {\"b\": '), ('[1, 2]'), ('{\"c\": 1}'), \
              ('{\"a\": {\"b\": \"x\"}}'), (NULL)) AS t(m)",
-        )
-        .await
-        .unwrap(),
-    );
+    )
+    .await;
     let got: Vec<Option<String>> = got.into_iter().map(|r| r[0].clone()).collect();
     assert_eq!(got, [Some("7".to_string()), None, None, None, None, None]);
     assert_eq!(rapid7.parse_stats().unparsable() - before, 3);
