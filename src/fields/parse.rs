@@ -131,22 +131,26 @@ fn as_text(raw: &Raw<'_>) -> Option<String> {
     }
 }
 
-fn as_i64(raw: &Raw<'_>) -> Option<i64> {
+/// A number from text (trimmed), a JSON string, or a JSON number as
+/// `from_json` reads it.
+fn as_number<T: std::str::FromStr>(
+    raw: &Raw<'_>,
+    from_json: impl Fn(&serde_json::Number) -> Option<T>,
+) -> Option<T> {
     match raw {
         Raw::Text(t) => t.trim().parse().ok(),
-        Raw::Json(serde_json::Value::Number(n)) => n.as_i64(),
+        Raw::Json(serde_json::Value::Number(n)) => from_json(n),
         Raw::Json(serde_json::Value::String(s)) => s.trim().parse().ok(),
         Raw::Json(_) => None,
     }
 }
 
+fn as_i64(raw: &Raw<'_>) -> Option<i64> {
+    as_number(raw, serde_json::Number::as_i64)
+}
+
 fn as_f64(raw: &Raw<'_>) -> Option<f64> {
-    match raw {
-        Raw::Text(t) => t.trim().parse().ok(),
-        Raw::Json(serde_json::Value::Number(n)) => n.as_f64(),
-        Raw::Json(serde_json::Value::String(s)) => s.trim().parse().ok(),
-        Raw::Json(_) => None,
-    }
+    as_number(raw, serde_json::Number::as_f64)
 }
 
 fn as_bool(raw: &Raw<'_>) -> Option<bool> {
