@@ -53,6 +53,7 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::parquet::basic::{Compression, ZstdLevel};
 use datafusion::parquet::file::metadata::SortingColumn;
 use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
+use datafusion::parquet::schema::types::ColumnPath;
 use futures::stream::BoxStream;
 
 pub use index::{PartInfo, SegmentInfo};
@@ -136,6 +137,15 @@ impl CacheConfig {
             .set_statistics_enabled(EnabledStatistics::Page)
             .set_max_row_group_row_count(Some(self.row_group_rows.max(1)))
             .set_sorting_columns(Some(vec![sorted_ascending(0), sorted_ascending(3)]))
+            // Messages, timestamps and sequence numbers are nearly all
+            // distinct: a dictionary attempt on them is work thrown away when
+            // the encoder falls back to plain. Min/max of whole messages
+            // prunes nothing (a `LIKE` cannot use them) and costs a
+            // comparison per row.
+            .set_column_dictionary_enabled(ColumnPath::from("timestamp"), false)
+            .set_column_dictionary_enabled(ColumnPath::from("sequence_number"), false)
+            .set_column_dictionary_enabled(ColumnPath::from("message"), false)
+            .set_column_statistics_enabled(ColumnPath::from("message"), EnabledStatistics::None)
             .set_created_by(concat!("datafusion-rapid7 ", env!("CARGO_PKG_VERSION")).into())
             .build();
         WriterSettings {

@@ -250,9 +250,14 @@ pub(crate) fn parse_page(
         max_key: None,
         position: 0,
     };
+    // Messages are at most the body's size: one allocation instead of a
+    // doubling series of copies (and fresh pages) while the page is decoded.
+    state.columns.message_data.reserve(body.len());
     let mut de = serde_json::Deserializer::from_slice(body);
     let (links, statistical) = PageSeed { state: &mut state }.deserialize(&mut de)?;
     de.end()?;
+    // Batches are buffered until a flush: hold only what the messages use.
+    state.columns.message_data.shrink_to_fit();
     Ok(ParsedBody {
         links,
         columns: state.columns,
