@@ -206,6 +206,24 @@ pub(crate) async fn scan_log(
     log_id: &str,
     concurrency: usize,
 ) -> Result<Vec<(TimeRange, Result<SegmentInfo>)>> {
+    Ok(scan_log_listing(root, log_id, concurrency).await?.segments)
+}
+
+/// What one listing of a log's directory found.
+pub(crate) struct LogListing {
+    /// As [`scan_log`] returns them.
+    pub(crate) segments: Vec<(TimeRange, Result<SegmentInfo>)>,
+    /// Every other object of the log (parts, leftovers), by path, as listed.
+    pub(crate) objects: HashMap<Path, ObjectMeta>,
+}
+
+/// [`scan_log`], keeping what the listing said of the other objects, so
+/// parts can be checked against it without a request each.
+pub(crate) async fn scan_log_listing(
+    root: &CacheRoot,
+    log_id: &str,
+    concurrency: usize,
+) -> Result<LogListing> {
     let dir = log_dir(root.prefix(), log_id)?;
     let objects: Vec<ObjectMeta> =
         root.store()
@@ -216,13 +234,18 @@ pub(crate) async fn scan_log(
                 path: root.display_path(&dir),
                 source,
             })?;
-    let manifests: Vec<(ObjectMeta, TimeRange)> = objects
-        .into_iter()
-        .filter_map(|o| {
-            let parsed = parse_path(root.prefix(), &o.location)?;
-            (parsed.file == MANIFEST_FILE && parsed.log_id == log_id).then_some((o, parsed.range))
-        })
-        .collect();
+    let mut manifests: Vec<(ObjectMeta, TimeRange)> = Vec::new();
+    let mut others = HashMap::new();
+    for o in objects {
+        match parse_path(root.prefix(), &o.location) {
+            Some(parsed) if parsed.file == MANIFEST_FILE && parsed.log_id == log_id => {
+                manifests.push((o, parsed.range));
+            }
+            _ => {
+                others.insert(o.location.clone(), o);
+            }
+        }
+    }
     let memo = &root.manifests;
     let results: Vec<(ObjectMeta, TimeRange, Result<Option<SegmentInfo>>, bool)> =
         futures::stream::iter(manifests.iter().cloned())
@@ -252,8 +275,12 @@ pub(crate) async fn scan_log(
     }
     let listed: Vec<ObjectMeta> = manifests.into_iter().map(|(meta, _)| meta).collect();
     memo.update(&dir, &listed, fresh);
+    root.verified.forget_missing(&dir, &others);
     loaded.sort_by_key(|(range, _)| *range);
-    Ok(loaded)
+    Ok(LogListing {
+        segments: loaded,
+        objects: others,
+    })
 }
 
 async fn load_manifest(
@@ -306,6 +333,17 @@ pub(crate) async fn check_part(
             });
         }
     };
+    check_listed_part(root, seg, part, meta).await
+}
+
+/// [`check_part`] given the part's metadata (from a HEAD or a listing).
+async fn check_listed_part(
+    root: &CacheRoot,
+    seg: &SegmentInfo,
+    part: &PartManifest,
+    meta: ObjectMeta,
+) -> Result<()> {
+    let path = meta.location.clone();
     if meta.size != part.size_bytes {
         return Err(seg.corrupt(format!(
             "part {} is truncated or altered: {} bytes, the manifest says {}",
@@ -331,10 +369,15 @@ pub(crate) async fn check_part(
     Ok(())
 }
 
-/// [`check_part`] for every part of every segment, `concurrency` at a time.
+/// [`check_part`] for every part of every segment, `concurrency` at a time,
+/// against the listing the segments came from instead of a HEAD per part.
+/// A part already checked at the same size, modification time and e-tag is
+/// not read again: parts are immutable, so the footer it had is the one it
+/// has.
 pub(crate) async fn check_segments(
     root: &CacheRoot,
     segments: &[&SegmentInfo],
+    listed: &HashMap<Path, ObjectMeta>,
     concurrency: usize,
 ) -> Result<()> {
     // The futures are built first: a stream of closures over borrowed
@@ -343,11 +386,47 @@ pub(crate) async fn check_segments(
     let mut checks = Vec::new();
     for seg in segments {
         for part in &seg.manifest.parts {
-            checks.push(check_part(root, seg, part));
+            let Some(meta) = listed.get(&seg.part_path(part)) else {
+                return Err(seg.corrupt(format!("part {} is missing", part.name)));
+            };
+            if root.verified.contains(meta) {
+                continue;
+            }
+            let meta = meta.clone();
+            checks.push(async move {
+                check_listed_part(root, seg, part, meta.clone()).await?;
+                root.verified.insert(&meta);
+                Ok::<_, Error>(())
+            });
         }
     }
     futures::stream::iter(checks)
         .buffer_unordered(concurrency.max(1))
         .try_collect::<()>()
         .await
+}
+
+/// Parts whose footer and row count were checked, with the listing metadata
+/// they were checked under (shared by clones of a [`CacheRoot`]).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct VerifiedParts(Arc<std::sync::Mutex<HashMap<Path, MemoKey>>>);
+
+impl VerifiedParts {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Path, MemoKey>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn contains(&self, meta: &ObjectMeta) -> bool {
+        self.lock().get(&meta.location) == Some(&memo_key(meta))
+    }
+
+    fn insert(&self, meta: &ObjectMeta) {
+        self.lock().insert(meta.location.clone(), memo_key(meta));
+    }
+
+    /// Forget parts under `dir` that a listing of `dir` no longer shows.
+    fn forget_missing(&self, dir: &Path, listed: &HashMap<Path, ObjectMeta>) {
+        self.lock()
+            .retain(|path, _| !path.prefix_matches(dir) || listed.contains_key(path));
+    }
 }

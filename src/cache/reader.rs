@@ -11,7 +11,7 @@ use datafusion::parquet::arrow::async_reader::ParquetRecordBatchStreamBuilder;
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 
-use super::index::{PartInfo, SegmentInfo, check_segments, scan_log};
+use super::index::{PartInfo, SegmentInfo, check_segments, scan_log_listing};
 use super::part_reader::PartReader;
 use super::range::{Coverage, CoverageKind, TimeRange, assign_responsibility, plan_coverage};
 use super::store::CacheRoot;
@@ -89,8 +89,9 @@ pub(crate) async fn plan_read(
         end_ms = request.end(),
         "cache_scan_start"
     );
-    let segments: Vec<SegmentInfo> = scan_log(root, log_id, concurrency)
-        .await?
+    let listing = scan_log_listing(root, log_id, concurrency).await?;
+    let segments: Vec<SegmentInfo> = listing
+        .segments
         .into_iter()
         .filter(|(range, _)| range.overlaps(&request))
         .map(|(_, r)| r)
@@ -110,7 +111,7 @@ pub(crate) async fn plan_read(
     planned.sort_by_key(|p| p.responsible);
     if verify {
         let segs: Vec<&SegmentInfo> = planned.iter().map(|p| &p.segment).collect();
-        check_segments(root, &segs, concurrency).await?;
+        check_segments(root, &segs, &listing.objects, concurrency).await?;
     }
     let coverage = plan_coverage(request, &ranges);
     tracing::info!(

@@ -30,6 +30,8 @@ pub struct CacheRoot {
     local_dir: Option<PathBuf>,
     /// Manifests already read, by path (shared by clones).
     pub(crate) manifests: super::index::ManifestMemo,
+    /// Parts already checked by `verify_on_read` (shared by clones).
+    pub(crate) verified: super::index::VerifiedParts,
 }
 
 impl fmt::Debug for CacheRoot {
@@ -92,6 +94,7 @@ impl CacheRoot {
                 location: location.to_string(),
                 local_dir: None,
                 manifests: Default::default(),
+                verified: Default::default(),
             }),
             ObjectStoreScheme::AmazonS3 => {
                 let mut builder = AmazonS3Builder::from_env().with_url(location);
@@ -111,6 +114,7 @@ impl CacheRoot {
                     location: location.to_string(),
                     local_dir: None,
                     manifests: Default::default(),
+                    verified: Default::default(),
                 })
             }
             other => Err(unavailable(
@@ -159,6 +163,7 @@ impl CacheRoot {
             location,
             local_dir: Some(dir),
             manifests: Default::default(),
+            verified: Default::default(),
         })
     }
 
@@ -176,6 +181,7 @@ impl CacheRoot {
             location,
             local_dir: None,
             manifests: Default::default(),
+            verified: Default::default(),
         }
     }
 

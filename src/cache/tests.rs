@@ -159,3 +159,52 @@ async fn cache_emits_its_events() {
     assert_eq!(failed[0].level, Level::ERROR);
     writer.abort().await.unwrap();
 }
+
+/// `verify_on_read` checks a part's footer once per listing state: parts
+/// are immutable, so a part the listing shows with the same size,
+/// modification time and e-tag is not read again; any visible change is.
+#[tokio::test]
+async fn verified_parts_are_remembered_by_their_listing_metadata() {
+    let tmp = tempfile::tempdir().unwrap();
+    let location = tmp.path().join("c");
+    let config = CacheConfig {
+        flush_rows: 1_000,
+        ..CacheConfig::default()
+    };
+    let cache = SegmentCache::open(location.to_str().unwrap(), config.clone()).unwrap();
+    let seg = TimeRange::new(T0, T0 + 10_000).unwrap();
+    let mut writer = cache.writer("log-1", seg).unwrap();
+    writer.push(events(seg, 2)).await.unwrap();
+    let CommitOutcome::Committed(info) = writer.commit().await.unwrap() else {
+        panic!("commit");
+    };
+    assert_eq!(
+        cache.plan_read("log-1", seg).await.unwrap().coverage.kind,
+        CoverageKind::Hit
+    );
+
+    // Garbage of the same size, with the old modification time restored:
+    // invisible to a listing.
+    let root = cache.root().unwrap();
+    let file = std::path::PathBuf::from(root.display_path(&info.parts()[0].path));
+    let modified = std::fs::metadata(&file).unwrap().modified().unwrap();
+    let size = std::fs::metadata(&file).unwrap().len() as usize;
+    std::fs::write(&file, vec![b'x'; size]).unwrap();
+    let f = std::fs::File::options().write(true).open(&file).unwrap();
+    f.set_modified(modified).unwrap();
+    drop(f);
+
+    // Remembered: not read again.
+    cache.plan_read("log-1", seg).await.unwrap();
+    // A cache opened afresh reads it and fails: the part really is broken.
+    let fresh = SegmentCache::open(location.to_str().unwrap(), config).unwrap();
+    let err = fresh.plan_read("log-1", seg).await.unwrap_err();
+    assert!(matches!(err, Error::CorruptSegment { .. }), "{err}");
+    // A visible change (here the modification time) is checked again.
+    let f = std::fs::File::options().write(true).open(&file).unwrap();
+    f.set_modified(modified + std::time::Duration::from_secs(1))
+        .unwrap();
+    drop(f);
+    let err = cache.plan_read("log-1", seg).await.unwrap_err();
+    assert!(matches!(err, Error::CorruptSegment { .. }), "{err}");
+}
