@@ -13,10 +13,16 @@
 //!   test it arrived, and waits for the test to release it: before anything
 //!   is stored (an upload cut off) or after the object is stored (a response
 //!   that never reaches the client). The test can kill its client meanwhile.
+//! - [`S3Server::set_put_budget`] accepts PUT bodies until a byte budget is
+//!   spent; the PUT that crosses it is refused mid-body with 403
+//!   `QuotaExceeded` (what Ceph RGW answers over a bucket quota; object_store
+//!   does not retry a 403) and stores nothing.
 
 use std::sync::Arc;
 
+use bytes::{Bytes, BytesMut};
 use datafusion_rapid7::cache::CacheRoot;
+use futures::StreamExt;
 use hyper_util::rt::TokioIo;
 use s3s::dto::*;
 use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
@@ -69,6 +75,9 @@ impl HeldPut {
 #[derive(Default)]
 struct PutFaults {
     hold: Option<Hold>,
+    /// Bytes of PUT bodies still accepted; `None`: no limit.
+    budget: Option<u64>,
+    refused: Vec<String>,
 }
 
 struct Hold {
@@ -139,6 +148,17 @@ impl S3Server {
         HeldPut { reached, release }
     }
 
+    /// Accept `Some(n)` more bytes of PUT bodies, then refuse (see the module
+    /// docs); `None` lifts the limit.
+    pub fn set_put_budget(&self, bytes: Option<u64>) {
+        self.faults().budget = bytes;
+    }
+
+    /// The keys of the PUTs refused over the budget so far, in order.
+    pub fn refused_puts(&self) -> Vec<String> {
+        self.faults().refused.clone()
+    }
+
     /// The `s3://` URL of `prefix` in the test bucket.
     pub fn url(&self, prefix: &str) -> String {
         format!("s3://{BUCKET}/{prefix}")
@@ -197,6 +217,38 @@ impl<T: S3> CreateOnly<T> {
         }
     }
 
+    /// Read the body within the budget, or refuse the PUT once it crosses it.
+    async fn spend_budget(&self, input: &mut PutObjectInput) -> S3Result<()> {
+        if self.faults().budget.is_none() {
+            return Ok(());
+        }
+        let Some(mut body) = input.body.take() else {
+            return Ok(());
+        };
+        let mut read = BytesMut::new();
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| S3Error::with_source(S3ErrorCode::IncompleteBody, e))?;
+            let mut faults = self.faults();
+            if let Some(left) = faults.budget {
+                if chunk.len() as u64 > left {
+                    faults.budget = Some(0);
+                    faults.refused.push(input.key.clone());
+                    let mut e = S3Error::with_message(
+                        "QuotaExceeded".parse().expect("any code parses"),
+                        "the bucket quota is exhausted",
+                    );
+                    e.set_status_code(hyper::StatusCode::FORBIDDEN);
+                    return Err(e);
+                }
+                faults.budget = Some(left - chunk.len() as u64);
+            }
+            read.extend_from_slice(&chunk);
+        }
+        let whole: [Result<Bytes, std::io::Error>; 1] = [Ok(read.freeze())];
+        input.body = Some(StreamingBlob::wrap(futures::stream::iter(whole)));
+        Ok(())
+    }
+
     async fn create_only_put(
         &self,
         req: S3Request<PutObjectInput>,
@@ -214,10 +266,11 @@ impl<T: S3> CreateOnly<T> {
 impl<T: S3> S3 for CreateOnly<T> {
     async fn put_object(
         &self,
-        req: S3Request<PutObjectInput>,
+        mut req: S3Request<PutObjectInput>,
     ) -> S3Result<S3Response<PutObjectOutput>> {
         let key = req.input.key.clone();
         let Some(hold) = self.take_hold(&key) else {
+            self.spend_budget(&mut req.input).await?;
             return self.create_only_put(req).await;
         };
         let Hold {
@@ -234,6 +287,7 @@ impl<T: S3> S3 for CreateOnly<T> {
                 "the upload was cut off",
             ));
         }
+        self.spend_budget(&mut req.input).await?;
         let stored = self.create_only_put(req).await;
         let _ = reached.send(key);
         let _ = release.await;
