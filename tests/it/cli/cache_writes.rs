@@ -1,6 +1,8 @@
 //! Cache writes that die or fail half way, with `rapid7-sql` as a process and
 //! the cache on the in-process S3 server (`cache/s3.rs`), whose PUTs the
-//! tests hold or refuse. Nothing in the binary knows it is being tested.
+//! tests hold or refuse, or on a local directory under a file size limit
+//! (Linux: `sh` and util-linux's `prlimit`). Nothing in the binary knows it is
+//! being tested.
 
 use std::collections::BTreeMap;
 use std::os::unix::process::ExitStatusExt;
