@@ -40,6 +40,15 @@
 //!
 //! Events are always returned sorted by `(timestamp, sequence_number)`.
 //! Cost is linear in the number of seconds scanned plus the events built.
+//!
+//! One exception to "nothing is stored": [`MockDataset::with_message`] gives
+//! one existing event a message of the test's choosing (say 10 MB with
+//! escapes), and every answer, the API's and [`MockDataset::events`], carries
+//! it instead of the template's.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
 
 use super::messages;
 
@@ -105,12 +114,58 @@ pub struct MockEvent {
 #[derive(Clone, Debug)]
 pub struct MockDataset {
     logs: Vec<MockLog>,
+    messages: MessageOverrides,
+}
+
+/// Messages set by [`MockDataset::with_message`], by (log id, sequence number).
+#[derive(Clone, Default)]
+struct MessageOverrides(Arc<HashMap<(String, u64), Arc<str>>>);
+
+impl fmt::Debug for MessageOverrides {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Not the messages themselves: they may be megabytes long.
+        f.debug_struct("MessageOverrides")
+            .field("events", &self.0.len())
+            .finish()
+    }
 }
 
 impl MockDataset {
     /// A dataset of the given logs (ids should be unique; the first wins).
     pub fn new(logs: Vec<MockLog>) -> Self {
-        Self { logs }
+        Self {
+            logs,
+            messages: MessageOverrides::default(),
+        }
+    }
+
+    /// The same data, except that the event of `log_id` with
+    /// `sequence_number` carries `message`: for tests that need a message the
+    /// templates never write (10 MB long, control characters, …). The event
+    /// keeps its timestamp, sequence number and labels; a sequence number
+    /// that no event has changes nothing.
+    pub fn with_message(
+        mut self,
+        log_id: &str,
+        sequence_number: u64,
+        message: impl Into<String>,
+    ) -> Self {
+        Arc::make_mut(&mut self.messages.0).insert(
+            (log_id.to_string(), sequence_number),
+            Arc::from(message.into()),
+        );
+        self
+    }
+
+    fn with_overrides(&self, mut events: Vec<MockEvent>) -> Vec<MockEvent> {
+        if !self.messages.0.is_empty() {
+            for e in &mut events {
+                if let Some(m) = self.messages.0.get(&(e.log_id.clone(), e.sequence_number)) {
+                    e.message = m.to_string();
+                }
+            }
+        }
+        events
     }
 
     /// All logs, in the order the management API lists them.
@@ -127,7 +182,12 @@ impl MockDataset {
     /// `(timestamp, sequence_number)`. Unknown logs have no events.
     pub fn events(&self, log_id: &str, from: i64, to: i64) -> Vec<MockEvent> {
         match self.log(log_id) {
-            Some(log) => Gen::new(log).events_after(from, None, to.saturating_sub(1), usize::MAX),
+            Some(log) => self.with_overrides(Gen::new(log).events_after(
+                from,
+                None,
+                to.saturating_sub(1),
+                usize::MAX,
+            )),
             None => Vec::new(),
         }
     }
@@ -154,7 +214,12 @@ impl MockDataset {
         limit: usize,
     ) -> Vec<MockEvent> {
         match self.log(log_id) {
-            Some(log) => Gen::new(log).events_after(from, after_seq, to_inclusive, limit),
+            Some(log) => self.with_overrides(Gen::new(log).events_after(
+                from,
+                after_seq,
+                to_inclusive,
+                limit,
+            )),
             None => Vec::new(),
         }
     }
@@ -507,5 +572,30 @@ mod tests {
             let v: serde_json::Value = serde_json::from_str(&e.message).unwrap();
             assert!(v["status"].is_string(), "{}", e.message);
         }
+    }
+
+    #[test]
+    fn with_message_replaces_one_message_everywhere() {
+        let plain = MockDataset::standard();
+        let log = fw(&plain);
+        let events = plain.events(&log, T0, T0 + 2000);
+        let target = &events[events.len() / 2];
+        let d = plain
+            .clone()
+            .with_message(&log, target.sequence_number, "new\n\"text\" ✓");
+        let changed = d.events(&log, T0, T0 + 2000);
+        assert_eq!(changed.len(), events.len());
+        for (a, b) in events.iter().zip(&changed) {
+            if a.sequence_number == target.sequence_number {
+                assert_eq!(b.message, "new\n\"text\" ✓");
+                assert_eq!((b.timestamp, &b.labels), (a.timestamp, &a.labels));
+            } else {
+                assert_eq!(a, b);
+            }
+        }
+        let paged = d.events_after(&log, target.timestamp, None, target.timestamp, 10_000);
+        assert!(paged.iter().any(|e| e.message == "new\n\"text\" ✓"));
+        assert_eq!(d.count(&log, T0, T0 + 2000), events.len() as u64);
+        assert!(format!("{d:?}").contains("MessageOverrides { events: 1 }"));
     }
 }

@@ -1,5 +1,6 @@
 //! `rapid7-sql` as a process, against the simulator on loopback.
 
+mod cache_writes;
 mod commands;
 mod reliability;
 mod repl;

@@ -6,13 +6,28 @@
 //! create-only PUTs of one key could both succeed. [`CreateOnly`] is a thin
 //! wrapper that serialises conditional PUTs and delegates everything else, so
 //! the server has S3's atomic create-only semantics.
+//!
+//! The same wrapper injects the write faults of the reliability tests, with
+//! no hook in the code under test:
+//! - [`S3Server::hold_put`] holds the next PUT whose key matches, tells the
+//!   test it arrived, and waits for the test to release it: before anything
+//!   is stored (an upload cut off) or after the object is stored (a response
+//!   that never reaches the client). The test can kill its client meanwhile.
+//! - [`S3Server::set_put_budget`] accepts PUT bodies until a byte budget is
+//!   spent; the PUT that crosses it is refused mid-body with 403
+//!   `QuotaExceeded` (what Ceph RGW answers over a bucket quota; object_store
+//!   does not retry a 403) and stores nothing.
 
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
 use datafusion_rapid7::cache::CacheRoot;
+use futures::StreamExt;
 use hyper_util::rt::TokioIo;
 use s3s::dto::*;
-use s3s::{S3, S3Request, S3Response, S3Result};
+use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 use tokio::net::TcpListener;
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, oneshot};
 use tokio::task::JoinSet;
 
 const ACCESS_KEY: &str = "cache-test-access";
@@ -22,8 +37,54 @@ const BUCKET: &str = "rapid7-cache";
 /// The server; stops when dropped.
 pub struct S3Server {
     endpoint: String,
+    faults: Arc<std::sync::Mutex<PutFaults>>,
     _tasks: JoinSet<()>,
     _dir: tempfile::TempDir,
+}
+
+/// Where [`S3Server::hold_put`] holds a PUT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HoldAt {
+    /// Before the body is read: nothing is stored, and once released the PUT
+    /// fails with `IncompleteBody`, as an upload cut off by a dead client.
+    BeforeStore,
+    /// After the object is stored, before the response is sent: the object
+    /// exists, the client never learns it.
+    AfterStore,
+}
+
+/// A PUT held by [`S3Server::hold_put`].
+pub struct HeldPut {
+    reached: oneshot::Receiver<String>,
+    release: oneshot::Sender<()>,
+}
+
+impl HeldPut {
+    /// Wait until a matching PUT arrives and is held; its key.
+    pub async fn reached(&mut self) -> String {
+        (&mut self.reached).await.expect("the server is running")
+    }
+
+    /// Let the held request finish.
+    pub fn release(self) {
+        let _ = self.release.send(());
+    }
+}
+
+/// What the test asked PUTs to do; shared by the handle and the service.
+#[derive(Default)]
+struct PutFaults {
+    hold: Option<Hold>,
+    /// Bytes of PUT bodies still accepted; `None`: no limit.
+    budget: Option<u64>,
+    refused: Vec<String>,
+}
+
+struct Hold {
+    matches: Box<dyn FnMut(&str) -> bool + Send>,
+    at: HoldAt,
+    reached: oneshot::Sender<String>,
+    release: oneshot::Receiver<()>,
 }
 
 impl S3Server {
@@ -32,9 +93,11 @@ impl S3Server {
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::create_dir(dir.path().join(BUCKET)).expect("bucket dir");
         let fs = s3s_fs::FileSystem::new(dir.path()).expect("s3s-fs");
+        let faults = Arc::default();
         let mut builder = s3s::service::S3ServiceBuilder::new(CreateOnly {
             inner: fs,
             create_lock: Mutex::new(()),
+            faults: Arc::clone(&faults),
         });
         builder.set_auth(s3s::auth::SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
         let service = builder.build();
@@ -56,9 +119,44 @@ impl S3Server {
         });
         S3Server {
             endpoint,
+            faults,
             _tasks: tasks,
             _dir: dir,
         }
+    }
+
+    fn faults(&self) -> std::sync::MutexGuard<'_, PutFaults> {
+        self.faults.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Hold the next PUT whose key (`{prefix}/logs/…` in the bucket)
+    /// satisfies `matches`, at `at`; `matches` sees every PUT key until one
+    /// matches. Replaces an earlier hold that never matched.
+    pub fn hold_put(
+        &self,
+        at: HoldAt,
+        matches: impl FnMut(&str) -> bool + Send + 'static,
+    ) -> HeldPut {
+        let (reached_tx, reached) = oneshot::channel();
+        let (release, release_rx) = oneshot::channel();
+        self.faults().hold = Some(Hold {
+            matches: Box::new(matches),
+            at,
+            reached: reached_tx,
+            release: release_rx,
+        });
+        HeldPut { reached, release }
+    }
+
+    /// Accept `Some(n)` more bytes of PUT bodies, then refuse (see the module
+    /// docs); `None` lifts the limit.
+    pub fn set_put_budget(&self, bytes: Option<u64>) {
+        self.faults().budget = bytes;
+    }
+
+    /// The keys of the PUTs refused over the budget so far, in order.
+    pub fn refused_puts(&self) -> Vec<String> {
+        self.faults().refused.clone()
     }
 
     /// The `s3://` URL of `prefix` in the test bucket.
@@ -95,15 +193,63 @@ impl S3Server {
     }
 }
 
-/// Delegates to `inner`, holding a lock across create-only PUTs.
+/// Delegates to `inner`, holding a lock across create-only PUTs, and applies
+/// the test's [`PutFaults`].
 struct CreateOnly<T> {
     inner: T,
     create_lock: Mutex<()>,
+    faults: Arc<std::sync::Mutex<PutFaults>>,
 }
 
-#[async_trait::async_trait]
-impl<T: S3> S3 for CreateOnly<T> {
-    async fn put_object(
+impl<T: S3> CreateOnly<T> {
+    fn faults(&self) -> std::sync::MutexGuard<'_, PutFaults> {
+        self.faults.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The hold for `key`, if the test set one that matches it.
+    fn take_hold(&self, key: &str) -> Option<Hold> {
+        let mut faults = self.faults();
+        let hold = faults.hold.as_mut()?;
+        if (hold.matches)(key) {
+            faults.hold.take()
+        } else {
+            None
+        }
+    }
+
+    /// Read the body within the budget, or refuse the PUT once it crosses it.
+    async fn spend_budget(&self, input: &mut PutObjectInput) -> S3Result<()> {
+        if self.faults().budget.is_none() {
+            return Ok(());
+        }
+        let Some(mut body) = input.body.take() else {
+            return Ok(());
+        };
+        let mut read = BytesMut::new();
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| S3Error::with_source(S3ErrorCode::IncompleteBody, e))?;
+            let mut faults = self.faults();
+            if let Some(left) = faults.budget {
+                if chunk.len() as u64 > left {
+                    faults.budget = Some(0);
+                    faults.refused.push(input.key.clone());
+                    let mut e = S3Error::with_message(
+                        "QuotaExceeded".parse().expect("any code parses"),
+                        "the bucket quota is exhausted",
+                    );
+                    e.set_status_code(hyper::StatusCode::FORBIDDEN);
+                    return Err(e);
+                }
+                faults.budget = Some(left - chunk.len() as u64);
+            }
+            read.extend_from_slice(&chunk);
+        }
+        let whole: [Result<Bytes, std::io::Error>; 1] = [Ok(read.freeze())];
+        input.body = Some(StreamingBlob::wrap(futures::stream::iter(whole)));
+        Ok(())
+    }
+
+    async fn create_only_put(
         &self,
         req: S3Request<PutObjectInput>,
     ) -> S3Result<S3Response<PutObjectOutput>> {
@@ -113,6 +259,39 @@ impl<T: S3> S3 for CreateOnly<T> {
         } else {
             self.inner.put_object(req).await
         }
+    }
+}
+
+#[async_trait::async_trait]
+impl<T: S3> S3 for CreateOnly<T> {
+    async fn put_object(
+        &self,
+        mut req: S3Request<PutObjectInput>,
+    ) -> S3Result<S3Response<PutObjectOutput>> {
+        let key = req.input.key.clone();
+        let Some(hold) = self.take_hold(&key) else {
+            self.spend_budget(&mut req.input).await?;
+            return self.create_only_put(req).await;
+        };
+        let Hold {
+            at,
+            reached,
+            release,
+            ..
+        } = hold;
+        if at == HoldAt::BeforeStore {
+            let _ = reached.send(key);
+            let _ = release.await;
+            return Err(S3Error::with_message(
+                S3ErrorCode::IncompleteBody,
+                "the upload was cut off",
+            ));
+        }
+        self.spend_budget(&mut req.input).await?;
+        let stored = self.create_only_put(req).await;
+        let _ = reached.send(key);
+        let _ = release.await;
+        stored
     }
 
     async fn complete_multipart_upload(

@@ -9,7 +9,10 @@
 //!   `to_timestamp*`, literal casts);
 //! - `selection`: log selection, table-driven;
 //! - `sql`: end to end through the DataFusion planner;
-//! - `props`: property tests for windows and log selection.
+//! - `props`: property tests for windows and log selection;
+//! - `trees`: bigger properties: random predicate trees over the whole time
+//!   line with other-column predicates in three-valued logic, hand-built and
+//!   planned from SQL.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -25,6 +28,7 @@ mod instants;
 mod props;
 mod selection;
 mod sql;
+mod trees;
 
 // ---------------------------------------------------------------------------
 // Helpers

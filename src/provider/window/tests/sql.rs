@@ -54,30 +54,29 @@ impl TableProvider for Recorder {
     }
 }
 
-/// Run `SELECT count(*) ... WHERE <predicate>` and return the pushed filters.
-async fn pushed_filters(predicate: &str) -> Vec<Expr> {
+/// Plan and run `SELECT count(*) ... WHERE <predicate>`: the filters pushed
+/// into each scan (none when DataFusion proved that no row matches).
+pub(super) async fn planned_scans(predicate: &str) -> DFResult<Vec<Vec<Expr>>> {
     let ctx = SessionContext::new();
     let table = Arc::new(Recorder {
         schema: event_schema(),
         scans: Mutex::new(Vec::new()),
     });
-    ctx.register_table("rapid7_logs", Arc::clone(&table) as Arc<dyn TableProvider>)
-        .expect("register");
+    ctx.register_table("rapid7_logs", Arc::clone(&table) as Arc<dyn TableProvider>)?;
     let sql = format!("SELECT count(*) FROM rapid7_logs WHERE {predicate}");
-    let batches = ctx
-        .sql(&sql)
-        .await
-        .expect("plan")
-        .collect()
-        .await
-        .expect("run");
+    let batches = ctx.sql(&sql).await?.collect().await?;
     assert_eq!(
         batches.iter().map(|b| b.num_rows()).sum::<usize>(),
         1,
         "{sql}"
     );
-    let mut scans = table.scans.lock().expect("lock");
-    assert_eq!(scans.len(), 1, "{sql}");
+    Ok(std::mem::take(&mut *table.scans.lock().expect("lock")))
+}
+
+/// Run `SELECT count(*) ... WHERE <predicate>` and return the pushed filters.
+async fn pushed_filters(predicate: &str) -> Vec<Expr> {
+    let mut scans = planned_scans(predicate).await.expect("plan and run");
+    assert_eq!(scans.len(), 1, "{predicate}");
     scans.pop().unwrap_or_default()
 }
 
