@@ -15,7 +15,9 @@ use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
 
 use super::index::{SegmentInfo, check_part, scan_log};
-use super::layout::{MANIFEST_FILE, log_dir, logs_dir, parse_path, part_writer};
+use super::layout::{
+    MANIFEST_FILE, log_dir, logs_dir, parse_path, part_writer, validate_component,
+};
 use super::manifest::SegmentManifest;
 use super::range::TimeRange;
 use super::reader::read_segment;
@@ -59,11 +61,12 @@ pub struct DropReport {
 /// Result of [`SegmentCache::gc`](super::SegmentCache::gc).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct GcReport {
-    /// Leftover parts deleted.
+    /// Leftover parts deleted (and, on a local cache, staging files of
+    /// writes that were killed mid-file).
     pub objects_deleted: usize,
     /// Their total size.
     pub bytes_deleted: u64,
-    /// Leftover parts kept because their writer wrote within the grace period.
+    /// Leftovers kept because their writer wrote within the grace period.
     pub objects_kept: usize,
 }
 
@@ -283,6 +286,17 @@ pub(crate) async fn gc(root: &CacheRoot, grace: Duration, concurrency: usize) ->
     }
     report.objects_deleted = doomed.len();
     delete_objects(root, doomed, concurrency).await?;
+    if let Some(logs) = root.fs_path(&logs_dir(root.prefix())) {
+        let staged = tokio::task::spawn_blocking(move || remove_staged_files(&logs, now, grace))
+            .await
+            .map_err(|e| match e.try_into_panic() {
+                Ok(panic) => std::panic::resume_unwind(panic),
+                Err(_) => Error::Cancelled,
+            })?;
+        report.objects_deleted += staged.deleted;
+        report.bytes_deleted += staged.bytes;
+        report.objects_kept += staged.kept;
+    }
     tracing::info!(
         target: TARGET,
         objects_deleted = report.objects_deleted,
@@ -291,6 +305,69 @@ pub(crate) async fn gc(root: &CacheRoot, grace: Duration, concurrency: usize) ->
         "cache_gc_complete"
     );
     Ok(report)
+}
+
+#[derive(Default)]
+struct StagedFiles {
+    deleted: usize,
+    bytes: u64,
+    kept: usize,
+}
+
+/// On a local cache, a write killed mid-file leaves object_store's staging
+/// file (`{name}#{digits}`, written first and then renamed into place).
+/// Listings never show such files, so the object pass above cannot see them:
+/// walk `logs/{log}/from=…/to=…/` and delete those idle for `grace`.
+fn remove_staged_files(logs: &std::path::Path, now: SystemTime, grace: Duration) -> StagedFiles {
+    let mut found = StagedFiles::default();
+    let mut dirs = vec![(logs.to_path_buf(), 0)];
+    while let Some((dir, depth)) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let Ok(meta) = entry.metadata() else {
+                continue;
+            };
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if meta.is_dir() {
+                // Only the layout's own directories: `{log}/from=…/to=…`
+                // (never symlinks: `metadata` of a `DirEntry` does not follow
+                // them).
+                let ours = match depth {
+                    0 => validate_component(&name).is_ok(),
+                    1 => name.starts_with("from="),
+                    2 => name.starts_with("to="),
+                    _ => false,
+                };
+                if ours {
+                    dirs.push((entry.path(), depth + 1));
+                }
+                continue;
+            }
+            let staged = depth == 3
+                && name
+                    .split_once('#')
+                    .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+            if !staged {
+                continue;
+            }
+            let idle = meta
+                .modified()
+                .ok()
+                .and_then(|t| now.duration_since(t).ok())
+                .unwrap_or_default();
+            if idle < grace {
+                found.kept += 1;
+            } else if std::fs::remove_file(entry.path()).is_ok() {
+                tracing::info!(target: TARGET, file = %entry.path().display(), "cache_gc_removed_staging_file");
+                found.deleted += 1;
+                found.bytes += meta.len();
+            }
+        }
+    }
+    found
 }
 
 async fn read_manifest(root: &CacheRoot, path: &Path) -> Option<SegmentManifest> {

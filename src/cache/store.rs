@@ -243,7 +243,7 @@ impl CacheRoot {
         Ok(())
     }
 
-    fn fs_path(&self, path: &Path) -> Option<PathBuf> {
+    pub(crate) fn fs_path(&self, path: &Path) -> Option<PathBuf> {
         let mut p = self.local_dir.clone()?;
         p.extend(path.parts().map(|part| part.as_ref().to_string()));
         Some(p)

@@ -264,3 +264,48 @@ async fn unusable_root_names_the_path() {
     assert!(matches!(err, Error::CacheUnavailable { .. }), "{err}");
     assert!(err.to_string().contains(bad.to_str().unwrap()), "{err}");
 }
+
+/// `verify_on_read` checks a part's footer once per listing state: parts
+/// are immutable, so a part the listing shows with the same size,
+/// modification time and e-tag is not read again; any visible change is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verified_parts_are_remembered_by_their_listing_metadata() {
+    let tmp = tempfile::tempdir().unwrap();
+    let location = tmp.path().join("c");
+    let cache = SegmentCache::open(location.to_str().unwrap(), small_config()).unwrap();
+    let seg = range(T0, T0 + 10_000);
+    let CommitOutcome::Committed(info) =
+        write_segment(&cache, LOG, seg, &truth(LOG, seg, 2), 500).await
+    else {
+        panic!("commit");
+    };
+    assert_eq!(
+        cache.plan_read(LOG, seg).await.unwrap().coverage.kind,
+        CoverageKind::Hit
+    );
+
+    // Garbage of the same size, with the old modification time restored:
+    // invisible to a listing.
+    let root = cache.root().unwrap();
+    let file = std::path::PathBuf::from(root.display_path(&info.parts()[0].path));
+    let modified = std::fs::metadata(&file).unwrap().modified().unwrap();
+    let size = std::fs::metadata(&file).unwrap().len() as usize;
+    std::fs::write(&file, vec![b'x'; size]).unwrap();
+    let f = std::fs::File::options().write(true).open(&file).unwrap();
+    f.set_modified(modified).unwrap();
+    drop(f);
+
+    // Remembered: not read again.
+    cache.plan_read(LOG, seg).await.unwrap();
+    // A cache opened afresh reads it and fails: the part really is broken.
+    let fresh = SegmentCache::open(location.to_str().unwrap(), small_config()).unwrap();
+    let err = fresh.plan_read(LOG, seg).await.unwrap_err();
+    assert!(matches!(err, Error::CorruptSegment { .. }), "{err}");
+    // A visible change (here the modification time) is checked again.
+    let f = std::fs::File::options().write(true).open(&file).unwrap();
+    f.set_modified(modified + std::time::Duration::from_secs(1))
+        .unwrap();
+    drop(f);
+    let err = cache.plan_read(LOG, seg).await.unwrap_err();
+    assert!(matches!(err, Error::CorruptSegment { .. }), "{err}");
+}

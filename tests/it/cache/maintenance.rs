@@ -158,3 +158,56 @@ async fn memory_stays_bounded_by_the_flush_threshold() {
         "the threshold, not the window, sized the parts"
     );
 }
+
+/// A local write killed mid-file leaves object_store's staging file
+/// (`{name}#{n}`), which no listing shows: gc finds it on disk and removes
+/// it once idle for the grace period, and touches nothing else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gc_removes_staging_files_of_killed_local_writes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let location = tmp.path().join("c");
+    let cache = SegmentCache::open(location.to_str().unwrap(), CacheConfig::default()).unwrap();
+    let seg_dir = location.join("logs/log-1/from=0/to=1000");
+    std::fs::create_dir_all(&seg_dir).unwrap();
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(7 * 24 * 3600);
+    let write = |name: &str, len: usize, modified: Option<std::time::SystemTime>| {
+        let path = seg_dir.join(name);
+        std::fs::write(&path, vec![b'p'; len]).unwrap();
+        if let Some(t) = modified {
+            std::fs::File::options()
+                .write(true)
+                .open(&path)
+                .unwrap()
+                .set_modified(t)
+                .unwrap();
+        }
+        path
+    };
+    let abandoned = write("part-1a2b3c4d-00000.parquet#1", 700, Some(old));
+    let manifest = write("_SEGMENT.json#12", 50, Some(old));
+    let in_flight = write("part-5e6f7a8b-00000.parquet#1", 300, None);
+    // Not staging files: a name whose suffix is not a number, and a staged
+    // name outside the segment directories.
+    let foreign = write("notes#draft", 10, Some(old));
+    let elsewhere = location.join("logs/stray#1");
+    std::fs::write(&elsewhere, b"x").unwrap();
+
+    let report = cache.gc().await.unwrap();
+    assert_eq!(
+        (
+            report.objects_deleted,
+            report.bytes_deleted,
+            report.objects_kept
+        ),
+        (2, 750, 1)
+    );
+    assert!(!abandoned.exists() && !manifest.exists());
+    assert!(in_flight.exists() && foreign.exists() && elsewhere.exists());
+
+    let report = cache
+        .gc_with_grace(std::time::Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!((report.objects_deleted, report.bytes_deleted), (1, 300));
+    assert!(!in_flight.exists() && foreign.exists() && elsewhere.exists());
+}
