@@ -19,8 +19,8 @@ const TARGET: &str = "datafusion_rapid7::sync";
 pub struct SyncReport {
     /// Events fetched from the API and committed by this run.
     pub new_events_processed: u64,
-    /// Events held by the cached segments that cover the window after the
-    /// run (whole segments, so it may include events just outside it).
+    /// Events of the window held by the cache after the run (exact: the
+    /// segments at the window's edges are read and counted).
     pub total_events: u64,
     /// Segments committed by this run.
     pub segments_written: u64,
@@ -109,7 +109,18 @@ impl Rapid7 {
                 for part in seg.parts() {
                     newest = newest.max(part.max_timestamp_ms.filter(|t| window.contains(*t)));
                 }
-                total_events += seg.segment.row_count();
+                total_events += if seg.is_whole() {
+                    seg.segment.row_count()
+                } else {
+                    // A segment reaching past the window: count its rows
+                    // inside (at most two per log, at the edges).
+                    let mut rows = 0;
+                    let mut batches = self.cache().read(seg);
+                    while let Some(batch) = batches.try_next().await? {
+                        rows += batch.num_rows() as u64;
+                    }
+                    rows
+                };
             }
         }
         let report = SyncReport {

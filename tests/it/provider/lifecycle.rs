@@ -246,3 +246,32 @@ async fn the_table_works_the_same_on_an_s3_cache() {
     let report = rapid7.cache().verify(None).await.unwrap();
     assert!(report.failures.is_empty(), "{report:?}");
 }
+
+/// A sync over a window that starts inside an already cached segment
+/// reports exactly the window's events: the edge segment's rows are counted
+/// inside the window only.
+#[tokio::test]
+async fn sync_reports_exactly_the_events_of_its_window() {
+    let server = support::server().await;
+    let dir = TempDir::new().unwrap();
+    let (_ctx, rapid7) = session(&server, &dir).await;
+    let fw = support::log_id(&server, "Firewall");
+    let logs = ["Firewall".to_string()];
+    let truth = |from: i64, to: i64| support::truth(&server, &fw, from, to).len() as u64;
+
+    let first = rapid7.sync(&logs, T0, Some(T0 + 20 * MIN)).await.unwrap();
+    assert_eq!(first.total_events, truth(T0, T0 + 20 * MIN));
+    assert_eq!(first.total_events, first.new_events_processed);
+
+    // Starts 7 minutes into the first run's window and goes 10 minutes past it.
+    let second = rapid7
+        .sync(&logs, T0 + 7 * MIN, Some(T0 + 30 * MIN))
+        .await
+        .unwrap();
+    assert_eq!(second.segments_used, 1, "{second:?}");
+    assert_eq!(
+        second.new_events_processed,
+        truth(T0 + 20 * MIN, T0 + 30 * MIN)
+    );
+    assert_eq!(second.total_events, truth(T0 + 7 * MIN, T0 + 30 * MIN));
+}
