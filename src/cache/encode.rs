@@ -2,7 +2,7 @@
 //! `(timestamp, sequence_number)`, encode. CPU only, no I/O.
 
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use bytes::Bytes;
 use datafusion::arrow::array::{AsArray, RecordBatch};
@@ -139,12 +139,6 @@ fn is_sorted(batches: &[RecordBatch]) -> bool {
 
 pub(crate) fn millis(since: Instant) -> u64 {
     since.elapsed().as_millis() as u64
-}
-
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 #[cfg(test)]

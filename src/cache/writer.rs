@@ -19,12 +19,13 @@ use datafusion::parquet::file::properties::WriterProperties;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 
-use super::encode::{check_schema, encode_part, millis, now_ms};
+use super::encode::{check_schema, encode_part, millis};
 use super::index::SegmentInfo;
 use super::layout::{manifest_path, part_name, segment_dir, validate_component};
 use super::manifest::{MANIFEST_FORMAT, PartManifest, SegmentManifest};
 use super::range::TimeRange;
 use super::store::CacheRoot;
+use crate::clock::now_ms;
 use crate::error::{Error, Result};
 use crate::events::SCHEMA_VERSION;
 

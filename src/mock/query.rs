@@ -1,8 +1,6 @@
 //! Query requests: parameter parsing and validation, result pages with their
 //! `Next` link, and the continuation store behind the 202/poll model.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use axum::http::StatusCode;
 
 use super::data::{MockDataset, MockEvent};
@@ -275,14 +273,6 @@ fn resolve_time_range(tr: &str, now_ms: i64) -> Option<(i64, i64)> {
         _ => return None,
     };
     Some((now_ms.checked_sub(n.checked_mul(unit_ms)?)?, now_ms))
-}
-
-/// The current wall clock in epoch milliseconds.
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 /// Page-shaping knobs (a copy of the relevant [`Faults`](super::Faults)).

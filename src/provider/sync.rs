@@ -52,7 +52,7 @@ impl Rapid7 {
                 message: "sync fetches from the API; run it without --offline".into(),
             });
         }
-        let now = super::table::now_ms();
+        let now = crate::clock::now_ms();
         let cut = now - config.settle.as_millis() as i64;
         let end = to.unwrap_or(cut).min(cut);
         let window = TimeRange::new(from, end).map_err(|_| Error::Config {

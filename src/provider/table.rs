@@ -1,7 +1,6 @@
 //! The `rapid7_logs` table (and the per-log tables of the `rapid7` schema).
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::SchemaRef;
@@ -63,13 +62,6 @@ impl Rapid7LogsTable {
     }
 }
 
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
 #[async_trait]
 impl TableProvider for Rapid7LogsTable {
     fn schema(&self) -> SchemaRef {
@@ -100,7 +92,7 @@ impl TableProvider for Rapid7LogsTable {
             .execution_props()
             .query_execution_start_time
             .map(|t| t.timestamp_millis())
-            .unwrap_or_else(now_ms);
+            .unwrap_or_else(crate::clock::now_ms);
         let windows = extract_windows(filters, now_ms).map_err(Error::from)?;
         let selection = extract_log_selection(filters);
         let logs = match &self.log {

@@ -2,7 +2,6 @@
 //! table on stdout; the work is done by the library.
 
 use std::io::Write;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use datafusion_rapid7::cache::{CompactOptions, TimeRange};
 use datafusion_rapid7::config::parse_timestamp;
@@ -11,13 +10,6 @@ use datafusion_rapid7::{Error, Rapid7};
 
 use crate::args::{CacheCommand, SummaryArgs, SyncArgs};
 use crate::setup::Session;
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
 
 fn print_json(value: &impl serde::Serialize) -> Result<(), Error> {
     let text = serde_json::to_string_pretty(value).map_err(|e| Error::Config {
@@ -38,7 +30,7 @@ fn io_error(e: std::io::Error) -> Error {
 pub(crate) async fn sync(session: &Session, args: &SyncArgs) -> Result<(), Error> {
     let from = match (&args.from, args.since) {
         (Some(from), _) => parse_timestamp("--from", from)?,
-        (None, Some(since)) => now_ms() - since.as_millis() as i64,
+        (None, Some(since)) => datafusion_rapid7::clock::now_ms() - since.as_millis() as i64,
         (None, None) => unreachable!("clap requires --since or --from"),
     };
     let to = args

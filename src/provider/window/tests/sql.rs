@@ -1,6 +1,7 @@
 //! End to end through the DataFusion planner: the filters DataFusion really
 //! pushes into a scan.
 
+use crate::clock::now_ms;
 use std::sync::Mutex;
 
 use datafusion::arrow::datatypes::SchemaRef;
@@ -212,13 +213,6 @@ async fn sql_now_minus_interval() {
         "{start}"
     );
     assert_eq!(end - start, 24 * H + 1);
-}
-
-fn now_ms() -> i64 {
-    let d = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock after 1970");
-    i64::try_from(d.as_millis()).expect("fits")
 }
 
 #[tokio::test]
