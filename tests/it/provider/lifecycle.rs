@@ -6,7 +6,7 @@ use datafusion::prelude::SessionContext;
 use datafusion_rapid7::Rapid7Config;
 use datafusion_rapid7::cache::{SegmentCache, TimeRange};
 use datafusion_rapid7::events::page_to_batch;
-use datafusion_rapid7::mock::{Faults, MockConfig, MockServer};
+use datafusion_rapid7::mock::{Faults, MockConfig, MockServer, RequestKind};
 use futures::TryStreamExt;
 use tempfile::TempDir;
 
@@ -274,4 +274,25 @@ async fn sync_reports_exactly_the_events_of_its_window() {
         truth(T0 + 20 * MIN, T0 + 30 * MIN)
     );
     assert_eq!(second.total_events, truth(T0 + 7 * MIN, T0 + 30 * MIN));
+}
+
+/// A window in the future has no events: the simulator, like Rapid7, has
+/// none after the moment it answers, so the query is one empty page per log.
+#[tokio::test]
+async fn a_window_in_the_future_is_empty_and_cheap() {
+    let server = support::server().await;
+    let dir = TempDir::new().unwrap();
+    let (ctx, _rapid7) = session(&server, &dir).await;
+    let from = datafusion_rapid7::clock::now_ms() + 24 * 60 * MIN;
+    let q = format!(
+        "SELECT count(*) FROM rapid7_logs WHERE log_name = 'Firewall' AND {}",
+        window(from, from + 60 * MIN)
+    );
+    assert_eq!(single_i64(&sql(&ctx, &q).await.unwrap()), 0);
+    let pages = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.kind == RequestKind::Query)
+        .count();
+    assert!(pages <= 2, "{pages} query requests for an empty window");
 }
