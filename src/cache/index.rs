@@ -158,12 +158,19 @@ pub(crate) async fn list_logs(root: &CacheRoot) -> Result<Vec<String>> {
     Ok(logs)
 }
 
-/// Manifests already read, by path, with the listing metadata they were read
-/// under. A committed manifest is never rewritten in place, so as long as a
-/// listing shows the same size, modification time and e-tag, the parsed copy
-/// is current: repeated plans over a large cache list once and read nothing.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct ManifestMemo(Arc<std::sync::Mutex<HashMap<Path, (MemoKey, SegmentInfo)>>>);
+/// What was learnt from objects, by path, with the listing metadata it was
+/// learnt under. Committed objects are never rewritten in place, so as long
+/// as a listing shows the same size, modification time and e-tag, what was
+/// learnt still holds. Shared by clones of a [`CacheRoot`].
+#[derive(Debug, Clone)]
+pub(crate) struct ListingMemo<V>(Arc<std::sync::Mutex<HashMap<Path, (MemoKey, V)>>>);
+
+/// Manifests already read: repeated plans over a large cache list once and
+/// read no manifest.
+pub(crate) type ManifestMemo = ListingMemo<SegmentInfo>;
+
+/// Parts whose footer and row count were checked (`verify_on_read`).
+pub(crate) type VerifiedParts = ListingMemo<()>;
 
 type MemoKey = (u64, i64, Option<String>);
 
@@ -175,26 +182,33 @@ fn memo_key(meta: &ObjectMeta) -> MemoKey {
     )
 }
 
-impl ManifestMemo {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Path, (MemoKey, SegmentInfo)>> {
+impl<V> Default for ListingMemo<V> {
+    fn default() -> Self {
+        ListingMemo(Arc::default())
+    }
+}
+
+impl<V: Clone> ListingMemo<V> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Path, (MemoKey, V)>> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn get(&self, meta: &ObjectMeta) -> Option<SegmentInfo> {
+    /// What was learnt from `meta`'s object, if the listing shows it unchanged.
+    fn get(&self, meta: &ObjectMeta) -> Option<V> {
         let memo = self.lock();
-        let (key, info) = memo.get(&meta.location)?;
-        (*key == memo_key(meta)).then(|| info.clone())
+        let (key, value) = memo.get(&meta.location)?;
+        (*key == memo_key(meta)).then(|| value.clone())
     }
 
-    /// Remember `info` and forget manifests of `dir` that are gone.
-    fn update(&self, dir: &Path, listed: &[ObjectMeta], loaded: Vec<(ObjectMeta, SegmentInfo)>) {
-        let mut memo = self.lock();
-        let present: std::collections::HashSet<&Path> =
-            listed.iter().map(|o| &o.location).collect();
-        memo.retain(|path, _| !path.prefix_matches(dir) || present.contains(path));
-        for (meta, info) in loaded {
-            memo.insert(meta.location.clone(), (memo_key(&meta), info));
-        }
+    fn insert(&self, meta: &ObjectMeta, value: V) {
+        self.lock()
+            .insert(meta.location.clone(), (memo_key(meta), value));
+    }
+
+    /// Forget objects under `dir` that a listing of `dir` no longer shows.
+    fn forget_missing(&self, dir: &Path, listed: impl Fn(&Path) -> bool) {
+        self.lock()
+            .retain(|path, _| !path.prefix_matches(dir) || listed(path));
     }
 }
 
@@ -273,9 +287,16 @@ pub(crate) async fn scan_log_listing(
             Err(e) => loaded.push((range, Err(e))),
         }
     }
-    let listed: Vec<ObjectMeta> = manifests.into_iter().map(|(meta, _)| meta).collect();
-    memo.update(&dir, &listed, fresh);
-    root.verified.forget_missing(&dir, &others);
+    let listed: std::collections::HashSet<Path> = manifests
+        .into_iter()
+        .map(|(meta, _)| meta.location)
+        .collect();
+    memo.forget_missing(&dir, |path| listed.contains(path));
+    for (meta, info) in fresh {
+        memo.insert(&meta, info);
+    }
+    root.verified
+        .forget_missing(&dir, |path| others.contains_key(path));
     loaded.sort_by_key(|(range, _)| *range);
     Ok(LogListing {
         segments: loaded,
@@ -333,7 +354,7 @@ pub(crate) async fn check_part(
             });
         }
     };
-    check_listed_part(root, seg, part, meta).await
+    check_listed_part(root, seg, part, &meta).await
 }
 
 /// [`check_part`] given the part's metadata (from a HEAD or a listing).
@@ -341,7 +362,7 @@ async fn check_listed_part(
     root: &CacheRoot,
     seg: &SegmentInfo,
     part: &PartManifest,
-    meta: ObjectMeta,
+    meta: &ObjectMeta,
 ) -> Result<()> {
     let path = meta.location.clone();
     if meta.size != part.size_bytes {
@@ -389,13 +410,12 @@ pub(crate) async fn check_segments(
             let Some(meta) = listed.get(&seg.part_path(part)) else {
                 return Err(seg.corrupt(format!("part {} is missing", part.name)));
             };
-            if root.verified.contains(meta) {
+            if root.verified.get(meta).is_some() {
                 continue;
             }
-            let meta = meta.clone();
             checks.push(async move {
-                check_listed_part(root, seg, part, meta.clone()).await?;
-                root.verified.insert(&meta);
+                check_listed_part(root, seg, part, meta).await?;
+                root.verified.insert(meta, ());
                 Ok::<_, Error>(())
             });
         }
@@ -404,29 +424,4 @@ pub(crate) async fn check_segments(
         .buffer_unordered(concurrency.max(1))
         .try_collect::<()>()
         .await
-}
-
-/// Parts whose footer and row count were checked, with the listing metadata
-/// they were checked under (shared by clones of a [`CacheRoot`]).
-#[derive(Debug, Clone, Default)]
-pub(crate) struct VerifiedParts(Arc<std::sync::Mutex<HashMap<Path, MemoKey>>>);
-
-impl VerifiedParts {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Path, MemoKey>> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn contains(&self, meta: &ObjectMeta) -> bool {
-        self.lock().get(&meta.location) == Some(&memo_key(meta))
-    }
-
-    fn insert(&self, meta: &ObjectMeta) {
-        self.lock().insert(meta.location.clone(), memo_key(meta));
-    }
-
-    /// Forget parts under `dir` that a listing of `dir` no longer shows.
-    fn forget_missing(&self, dir: &Path, listed: &HashMap<Path, ObjectMeta>) {
-        self.lock()
-            .retain(|path, _| !path.prefix_matches(dir) || listed.contains_key(path));
-    }
 }
