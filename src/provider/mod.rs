@@ -5,15 +5,17 @@
 //!
 //! 1. [`extract_windows`] turns the filters DataFusion pushes into the scan
 //!    into half-open millisecond windows, and [`extract_log_selection`] into
-//!    the logs to read (both pure; every filter stays `Inexact`, so
-//!    DataFusion re-checks each row: they only narrow the fetch, never below
-//!    what the predicate can match).
+//!    the logs to read (both pure; they only narrow the fetch, never below
+//!    what the predicate can match). Every filter is pushed down `Exact`:
+//!    the scan applies them all to the rows it produces.
 //! 2. Each window is split at `now - settle`: the settled part is planned
 //!    against the cache (committed segments, and the missing ranges cut into
 //!    pieces of [`fetch_chunk`](crate::config::Rapid7Config::fetch_chunk));
 //!    the recent part is never cached.
 //! 3. If everything is cached, the scan is a plain Parquet `DataSourceExec`
-//!    over every part of every segment, with exact statistics. Otherwise it
+//!    over every part of every segment, with exact statistics, reading
+//!    strings as views and casting to `Utf8` only the rows the filters keep
+//!    (see `cached.rs`). Otherwise it
 //!    is a [`Rapid7ScanExec`], which fetches when it is **executed**.
 //!
 //! # `EXPLAIN` does not spend quota
@@ -36,9 +38,11 @@
 //! fails with [`Error::Offline`](crate::Error::Offline) naming each missing
 //! range.
 
+mod cached;
 mod exec;
 mod fetch;
 mod fields;
+mod filters;
 mod functions;
 mod logs;
 mod parsed;

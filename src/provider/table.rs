@@ -15,9 +15,11 @@ use datafusion::physical_plan::empty::EmptyExec;
 use tracing::debug;
 
 use super::Rapid7;
+use super::cached::cached_scan;
 use super::exec::{Rapid7ScanExec, ScanInputs};
+use super::filters::{apply_filters, read_columns};
 use super::logs::LogRef;
-use super::plan::{LogScan, ParquetTarget, PlanInputs, parquet_exec, plan_scans};
+use super::plan::{LogScan, ParquetTarget, PlanInputs, plan_scans};
 use super::window::{extract_log_selection, extract_windows};
 use crate::error::Error;
 
@@ -26,9 +28,9 @@ const TARGET: &str = "datafusion_rapid7::provider";
 /// The events of every log the key can read (`rapid7_logs`), or of one log
 /// (`rapid7."Log name"`), as a DataFusion table.
 ///
-/// Every filter is pushed down `Inexact`: the time predicates choose the
-/// windows to read, `log_name` / `log_id` predicates choose the logs, and
-/// DataFusion checks every row again. Planning reads only the cache's
+/// Every filter is pushed down `Exact`: the time predicates choose the
+/// windows to read, `log_name` / `log_id` predicates choose the logs, and the
+/// scan applies every filter to the rows it returns. Planning reads only the cache's
 /// manifests; API calls happen when the plan runs (see the crate docs on
 /// `EXPLAIN`).
 #[derive(Debug, Clone)]
@@ -76,7 +78,7 @@ impl TableProvider for Rapid7LogsTable {
         &self,
         filters: &[&Expr],
     ) -> DfResult<Vec<TableProviderFilterPushDown>> {
-        Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
+        Ok(vec![TableProviderFilterPushDown::Exact; filters.len()])
     }
 
     async fn scan(
@@ -101,6 +103,7 @@ impl TableProvider for Rapid7LogsTable {
             None => inner.directory.resolve(&selection).await?,
         };
         let schema = self.schema();
+        let columns = read_columns(&schema, projection, filters)?;
         let projected = match projection {
             Some(p) => Arc::new(schema.project(p)?),
             None => Arc::clone(&schema),
@@ -161,8 +164,7 @@ impl TableProvider for Rapid7LogsTable {
                 .iter()
                 .flat_map(|s| s.segments.iter().flat_map(|p| p.parts()))
                 .collect();
-            let files_partitions = partitions;
-            return parquet_exec(target, parts, files_partitions, projection, None, limit);
+            return cached_scan(state, target, parts, partitions, &columns, filters, limit);
         }
         let df_schema = DFSchema::try_from(Arc::clone(&schema))?;
         let predicate = conjunction(filters.to_vec())
@@ -174,13 +176,13 @@ impl TableProvider for Rapid7LogsTable {
                 target,
                 scans,
                 table_schema: schema,
-                projection: projection.cloned(),
+                projection: Some(columns.read),
                 predicate,
                 chunk_ms,
                 concurrency: config.fetch_concurrency,
             },
             partitions,
         )?;
-        Ok(Arc::new(exec))
+        apply_filters(state, Arc::new(exec), filters, columns.keep, limit)
     }
 }

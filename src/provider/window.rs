@@ -352,6 +352,10 @@ fn describe_ms(ms: i128) -> String {
 fn time_set(expr: &Expr, now_ms: i64) -> SpanSet {
     match expr {
         Expr::Alias(alias) => time_set(&alias.expr, now_ms),
+        // What the optimizer folds a contradiction into: no row matches.
+        Expr::Literal(ScalarValue::Boolean(Some(false) | None) | ScalarValue::Null, _) => {
+            SpanSet(Vec::new())
+        }
         Expr::BinaryExpr(BinaryExpr { left, op, right }) => match op {
             Operator::And => time_set(left, now_ms).intersect(&time_set(right, now_ms)),
             // `all` absorbs in a union: one side not understood -> unbounded.

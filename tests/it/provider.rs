@@ -7,6 +7,7 @@ mod fields;
 mod functions;
 mod lifecycle;
 mod predicates;
+mod pushdown;
 
 use std::time::Duration;
 

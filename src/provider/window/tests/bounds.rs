@@ -498,3 +498,24 @@ fn windows_accessors() {
     assert_eq!(inside, want);
     assert_eq!(w.clone().into_ranges().len(), 3);
 }
+
+#[test]
+fn a_folded_contradiction_matches_no_instant() {
+    // With every filter `Exact`, the optimizer hands the scan `false` (or
+    // `NULL`) for a contradiction such as `log_name = 'a' AND log_name = 'b'`.
+    check(vec![
+        ("false", bounded(lit(false)), Want::Ok(vec![])),
+        (
+            "null",
+            bounded(Expr::Literal(ScalarValue::Boolean(None), None)),
+            Want::Ok(vec![]),
+        ),
+        ("false alone", vec![lit(false)], Want::Ok(vec![])),
+        (
+            "false or a window",
+            vec![lit(false).or(ts().gt_eq(ms(T0)).and(ts().lt(ms(T0 + H))))],
+            Want::Ok(vec![(T0, T0 + H)]),
+        ),
+        ("true is no bound", vec![lit(true)], Want::NoLowerBound),
+    ]);
+}
