@@ -17,6 +17,7 @@ use datafusion::common::DFSchema;
 use datafusion::error::Result as DfResult;
 use datafusion::logical_expr::Expr;
 use datafusion::logical_expr::utils::conjunction;
+use datafusion::optimizer::simplify_expressions::{ExprSimplifier, SimplifyContext};
 use datafusion::physical_plan::filter::FilterExecBuilder;
 use datafusion::physical_plan::{ExecutionPlan, PhysicalExpr};
 
@@ -59,8 +60,12 @@ pub(crate) fn read_columns(
     })
 }
 
-/// The conjunction of `filters` planned (and type-coerced) against `schema`,
-/// or `None` when there are no filters.
+/// The conjunction of `filters` type-coerced against `schema`, simplified
+/// and planned, or `None` when there are no filters.
+///
+/// Simplifying after coercion folds the casts coercion puts on literals
+/// (`log_name = CAST('a' AS Utf8View)` becomes `log_name = 'a'`), so the
+/// Parquet scan can still derive literal guarantees and prune with them.
 pub(crate) fn predicate(
     state: &dyn Session,
     schema: &Arc<Schema>,
@@ -69,7 +74,14 @@ pub(crate) fn predicate(
     let Some(expr) = conjunction(filters.to_vec()) else {
         return Ok(None);
     };
-    let df_schema = DFSchema::try_from(Arc::clone(schema))?;
+    let df_schema = Arc::new(DFSchema::try_from(Arc::clone(schema))?);
+    let context = SimplifyContext::builder()
+        .with_schema(Arc::clone(&df_schema))
+        .with_config_options(Arc::clone(state.config().options()))
+        .with_query_execution_start_time(state.execution_props().query_execution_start_time)
+        .build();
+    let simplifier = ExprSimplifier::new(context);
+    let expr = simplifier.simplify(simplifier.coerce(expr, &df_schema)?)?;
     state.create_physical_expr(expr, &df_schema).map(Some)
 }
 

@@ -264,4 +264,19 @@ async fn cached_strings_stay_utf8_and_limits_apply_after_the_filter() {
     assert_eq!(limited.len(), 5);
     assert!(limited.iter().all(|m| m.contains(&word)), "{limited:?}");
     assert_eq!(server.query_requests(), fetched, "all from the cache");
+
+    // Filters planned on the views keep plain literals (coercion's casts
+    // folded), so the Parquet scan still derives guarantees to prune with.
+    let q = format!(
+        "EXPLAIN SELECT count(*) FROM rapid7_logs WHERE log_name = 'Firewall' AND {w} \
+         AND message LIKE '%{word}%'"
+    );
+    let plan =
+        datafusion::arrow::util::pretty::pretty_format_batches(&sql(&ctx, &q).await.unwrap())
+            .unwrap()
+            .to_string();
+    assert!(
+        plan.contains("required_guarantees=[log_name in (Firewall)]"),
+        "{plan}"
+    );
 }
