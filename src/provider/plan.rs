@@ -157,7 +157,13 @@ impl fmt::Debug for ParquetTarget {
 }
 
 /// One `DataSourceExec` over `parts`, in `partitions` file groups (some may
-/// be empty), with exact per-file and table statistics from the manifests.
+/// be empty), with exact table statistics from the manifests.
+///
+/// Files carry no statistics of their own: every part given here belongs to
+/// a segment whose range lies inside the query's windows, so file-level
+/// pruning could never skip one, and DataFusion would build a pruning
+/// predicate per file to find that out (about 40 µs a file; 30 ms of a
+/// 700-segment `count(*)`). Row groups are still pruned by their footers.
 pub(crate) fn parquet_exec(
     target: &ParquetTarget,
     mut parts: Vec<PartInfo>,
@@ -177,7 +183,7 @@ pub(crate) fn parquet_exec(
         source = source.with_predicate(predicate);
     }
     let table_stats = table_statistics(&target.schema, &parts);
-    let groups = group_files(&target.schema, parts, partitions.max(1));
+    let groups = group_files(parts, partitions.max(1));
     let config = FileScanConfigBuilder::new(target.url.clone(), Arc::new(source))
         .with_file_groups(groups)
         .with_statistics(table_stats)
@@ -188,7 +194,7 @@ pub(crate) fn parquet_exec(
 }
 
 /// Time-ordered parts in `n` contiguous groups of similar byte size.
-fn group_files(schema: &SchemaRef, parts: Vec<PartInfo>, n: usize) -> Vec<FileGroup> {
+fn group_files(parts: Vec<PartInfo>, n: usize) -> Vec<FileGroup> {
     let total: u64 = parts.iter().map(|p| p.size_bytes).sum();
     let per_group = total.div_ceil(n as u64).max(1);
     let mut groups: Vec<Vec<PartitionedFile>> = vec![Vec::new(); n];
@@ -196,20 +202,13 @@ fn group_files(schema: &SchemaRef, parts: Vec<PartInfo>, n: usize) -> Vec<FileGr
     for part in parts {
         let idx = ((acc / per_group) as usize).min(n - 1);
         acc += part.size_bytes;
-        let stats = file_statistics(schema, std::slice::from_ref(&part));
-        groups[idx].push(
-            PartitionedFile::new_from_meta(part.object_meta()).with_statistics(Arc::new(stats)),
-        );
+        groups[idx].push(PartitionedFile::new_from_meta(part.object_meta()));
     }
     groups.into_iter().map(FileGroup::new).collect()
 }
 
-fn table_statistics(schema: &SchemaRef, parts: &[PartInfo]) -> Statistics {
-    file_statistics(schema, parts)
-}
-
 /// Exact row count, and exact `timestamp` min/max, over `parts`.
-fn file_statistics(schema: &SchemaRef, parts: &[PartInfo]) -> Statistics {
+fn table_statistics(schema: &SchemaRef, parts: &[PartInfo]) -> Statistics {
     let rows: u64 = parts.iter().map(|p| p.rows).sum();
     let bytes: u64 = parts.iter().map(|p| p.size_bytes).sum();
     let min = parts.iter().filter_map(|p| p.min_timestamp_ms).min();

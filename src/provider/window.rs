@@ -3,9 +3,10 @@
 //! DataFusion pushes the `WHERE` clause into the table scan as a list of
 //! filters (split on `AND` and simplified first, so constants such as
 //! `now() - interval '1 hour'` or `'2026-02-10T00:00:00Z'` usually arrive
-//! folded into timestamp literals). Every filter is pushed down as `Inexact`:
-//! DataFusion still checks each row after the scan. So the functions here only
-//! decide **what to fetch**, and the one rule is: **never under-approximate**.
+//! folded into timestamp literals). The scan applies every filter to its rows
+//! itself (they are pushed down `Exact`, see `filters.rs`). So the functions
+//! here only decide **what to fetch**, and the one rule is: **never
+//! under-approximate**.
 //! A shape that is not understood narrows nothing; it is never guessed at.
 //!
 //! # Time windows: [`extract_windows`]
