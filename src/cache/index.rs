@@ -10,6 +10,7 @@ use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
 
 use super::layout::{MANIFEST_FILE, log_dir, logs_dir, parse_path, validate_component};
+use super::local_list::list_local;
 use super::manifest::{PartManifest, SegmentManifest};
 use super::part_reader::PartReader;
 use super::range::TimeRange;
@@ -239,15 +240,7 @@ pub(crate) async fn scan_log_listing(
     concurrency: usize,
 ) -> Result<LogListing> {
     let dir = log_dir(root.prefix(), log_id)?;
-    let objects: Vec<ObjectMeta> =
-        root.store()
-            .list(Some(&dir))
-            .try_collect()
-            .await
-            .map_err(|source| Error::ObjectStore {
-                path: root.display_path(&dir),
-                source,
-            })?;
+    let objects = list_log_dir(root, &dir).await?;
     let mut manifests: Vec<(ObjectMeta, TimeRange)> = Vec::new();
     let mut others = HashMap::new();
     for o in objects {
@@ -302,6 +295,37 @@ pub(crate) async fn scan_log_listing(
         segments: loaded,
         objects: others,
     })
+}
+
+/// Every object under a log's directory: a walk of the directory for a
+/// local cache (see `local_list.rs`), the store's listing otherwise.
+async fn list_log_dir(root: &CacheRoot, dir: &Path) -> Result<Vec<ObjectMeta>> {
+    let failed = |source| Error::ObjectStore {
+        path: root.display_path(dir),
+        source,
+    };
+    match root.local_dir() {
+        Some(base) if root.prefix().as_ref().is_empty() => {
+            let (base, owned) = (base.to_path_buf(), dir.clone());
+            let walked = tokio::task::spawn_blocking(move || list_local(&base, &owned))
+                .await
+                .map_err(|e| failed(generic(e)))?;
+            walked.map_err(|e| failed(generic(e)))
+        }
+        _ => root
+            .store()
+            .list(Some(dir))
+            .try_collect()
+            .await
+            .map_err(failed),
+    }
+}
+
+fn generic(source: impl std::error::Error + Send + Sync + 'static) -> object_store::Error {
+    object_store::Error::Generic {
+        store: "LocalFileSystem",
+        source: Box::new(source),
+    }
 }
 
 async fn load_manifest(

@@ -37,6 +37,7 @@
 mod encode;
 mod index;
 mod layout;
+mod local_list;
 mod maintenance;
 mod manifest;
 mod names;
