@@ -5,10 +5,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{Session, TableProvider};
-use datafusion::common::DFSchema;
 use datafusion::datasource::TableType;
 use datafusion::error::Result as DfResult;
-use datafusion::logical_expr::utils::conjunction;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
@@ -17,7 +15,7 @@ use tracing::debug;
 use super::Rapid7;
 use super::cached::cached_scan;
 use super::exec::{Rapid7ScanExec, ScanInputs};
-use super::filters::{apply_filters, read_columns};
+use super::filters::{self, apply_filters, read_columns};
 use super::logs::LogRef;
 use super::plan::{LogScan, ParquetTarget, PlanInputs, plan_scans};
 use super::window::{extract_log_selection, extract_windows};
@@ -166,9 +164,9 @@ impl TableProvider for Rapid7LogsTable {
                 .collect();
             return cached_scan(state, target, parts, partitions, &columns, filters, limit);
         }
-        let df_schema = DFSchema::try_from(Arc::clone(&schema))?;
-        let predicate = conjunction(filters.to_vec())
-            .and_then(|e| state.create_physical_expr(e, &df_schema).ok());
+        // The Parquet pruning predicate for segments read on this path; a
+        // filter that does not plan is still applied by the FilterExec above.
+        let predicate = filters::predicate(state, &schema, filters).ok().flatten();
         let exec = Rapid7ScanExec::new(
             ScanInputs {
                 fetcher: Arc::clone(&inner.fetcher),
