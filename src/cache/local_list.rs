@@ -12,26 +12,81 @@
 
 use std::fs::{self, Metadata};
 use std::io;
-use std::path::Path as FsPath;
+use std::path::{Path as FsPath, PathBuf};
 use std::time::SystemTime;
 
 use object_store::ObjectMeta;
 use object_store::path::Path;
 use url::Url;
 
+/// Directories at the top of a listing from which the walk is split across
+/// threads: below it a thread costs more than it saves.
+const PARALLEL_MIN_DIRS: usize = 128;
+
 /// Every file under `dir` (an object path under the local store rooted at
 /// `base`), recursively; empty when `dir` does not exist.
+///
+/// A log with many segments has as many `from=` directories under it; they
+/// are walked by up to four threads, since the walk is system calls that
+/// run in parallel on the kernel's cached directory entries.
 pub(crate) fn list_local(base: &FsPath, dir: &Path) -> io::Result<Vec<ObjectMeta>> {
     let mut fs_dir = base.to_path_buf();
     for part in dir.parts() {
         fs_dir.push(part.as_ref());
     }
     let mut out = Vec::new();
-    walk(&fs_dir, dir, &mut out)?;
+    let mut subdirs = Vec::new();
+    read_level(&fs_dir, dir, &mut out, &mut subdirs)?;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    if threads < 2 || subdirs.len() < PARALLEL_MIN_DIRS {
+        for (fs_dir, dir) in &subdirs {
+            walk(fs_dir, dir, &mut out)?;
+        }
+        return Ok(out);
+    }
+    let chunk = subdirs.len().div_ceil(threads);
+    let walked = std::thread::scope(|scope| {
+        let handles: Vec<_> = subdirs
+            .chunks(chunk)
+            .map(|dirs| {
+                scope.spawn(move || {
+                    let mut out = Vec::new();
+                    for (fs_dir, dir) in dirs {
+                        walk(fs_dir, dir, &mut out)?;
+                    }
+                    Ok::<_, io::Error>(out)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect::<io::Result<Vec<_>>>()
+    })?;
+    out.extend(walked.into_iter().flatten());
     Ok(out)
 }
 
 fn walk(fs_dir: &FsPath, dir: &Path, out: &mut Vec<ObjectMeta>) -> io::Result<()> {
+    let mut subdirs = Vec::new();
+    read_level(fs_dir, dir, out, &mut subdirs)?;
+    for (fs_dir, dir) in &subdirs {
+        walk(fs_dir, dir, out)?;
+    }
+    Ok(())
+}
+
+/// The files directly in `fs_dir` (object path `dir`) into `out`, and its
+/// subdirectories (file system path, object path) into `subdirs`.
+fn read_level(
+    fs_dir: &FsPath,
+    dir: &Path,
+    out: &mut Vec<ObjectMeta>,
+    subdirs: &mut Vec<(PathBuf, Path)>,
+) -> io::Result<()> {
     let entries = match fs::read_dir(fs_dir) {
         Ok(entries) => entries,
         // Gone (never created, or removed by a concurrent gc): nothing here.
@@ -65,7 +120,7 @@ fn walk(fs_dir: &FsPath, dir: &Path, out: &mut Vec<ObjectMeta>) -> io::Result<()
             continue;
         };
         if file_type.is_dir() {
-            walk(&entry.path(), &location, out)?;
+            subdirs.push((entry.path(), location));
             continue;
         }
         if is_staging_file(&name) {
@@ -176,5 +231,25 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
+    }
+
+    #[tokio::test]
+    async fn a_log_of_many_segments_is_walked_in_parallel_and_lists_the_same() {
+        let tmp = tempfile::tempdir().unwrap();
+        let base = tmp.path();
+        let segments = 3 * PARALLEL_MIN_DIRS + 7;
+        for i in 0..segments {
+            let seg = base.join(format!("logs/L/from={i}/to={}", i + 1));
+            fs::create_dir_all(&seg).unwrap();
+            fs::write(seg.join("part-a-00000.parquet"), vec![b'p'; i]).unwrap();
+            fs::write(seg.join("_SEGMENT.json"), b"{}").unwrap();
+        }
+        fs::write(base.join("logs/L/_LOOSE"), b"top level file").unwrap();
+        let store = LocalFileSystem::new_with_prefix(base).unwrap();
+        let dir = Path::from("logs/L");
+        let want = by_path(store.list(Some(&dir)).try_collect().await.unwrap());
+        let listed = list_local(base, &dir).unwrap();
+        assert_eq!(listed.len(), 2 * segments + 1);
+        assert_eq!(by_path(listed), want);
     }
 }

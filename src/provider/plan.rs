@@ -173,12 +173,23 @@ pub(crate) fn parquet_exec(
     limit: Option<usize>,
 ) -> DfResult<Arc<dyn ExecutionPlan>> {
     parts.sort_by_key(|p| (p.min_timestamp_ms, p.path.to_string()));
+    // Parts are written without bloom filters (`CacheConfig::writer_settings`):
+    // looking for them costs a pass over every row group of every file for
+    // nothing (about 10% of a warm `count(*)` over 700 parts).
+    let mut options = target.options.clone();
+    options.global.bloom_filter_on_read = false;
     let mut source = ParquetSource::new(Arc::clone(&target.schema))
-        .with_table_parquet_options(target.options.clone())
+        .with_table_parquet_options(options)
         .with_parquet_file_reader_factory(Arc::new(CachedParquetFileReaderFactory::new(
             Arc::clone(&target.store),
             Arc::clone(&target.metadata_cache),
         )));
+    // As `ParquetFormat` does for a `ListingTable`: one read of the file's
+    // tail brings the footer and, with it, the page index, so page pruning
+    // needs no second round trip.
+    if let Some(hint) = target.options.global.metadata_size_hint {
+        source = source.with_metadata_size_hint(hint);
+    }
     if let Some(predicate) = predicate {
         source = source.with_predicate(predicate);
     }

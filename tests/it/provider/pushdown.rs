@@ -8,9 +8,12 @@ use std::sync::Arc;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, TimestampMillisecondType, UInt64Type};
 use datafusion::common::plan_err;
+use datafusion::datasource::physical_plan::{FileScanConfig, ParquetSource};
+use datafusion::datasource::source::DataSourceExec;
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
+use datafusion::physical_plan::ExecutionPlan;
 use tempfile::TempDir;
 
 use super::{MIN, session, sql, window};
@@ -279,4 +282,36 @@ async fn cached_strings_stay_utf8_and_limits_apply_after_the_filter() {
         plan.contains("required_guarantees=[log_name in (Firewall)]"),
         "{plan}"
     );
+
+    // Parts carry no bloom filters, so the scan does not look for them.
+    let q = format!("SELECT count(*) FROM rapid7_logs WHERE log_id = '{fw}' AND {w}");
+    let plan = ctx
+        .sql(&q)
+        .await
+        .unwrap()
+        .create_physical_plan()
+        .await
+        .unwrap();
+    let sources = parquet_sources(&plan);
+    assert!(!sources.is_empty(), "no Parquet scan in the plan");
+    assert!(
+        sources
+            .iter()
+            .all(|s| !s.table_parquet_options().global.bloom_filter_on_read)
+    );
+}
+
+/// Every `ParquetSource` scanned in `plan`.
+fn parquet_sources(plan: &Arc<dyn ExecutionPlan>) -> Vec<ParquetSource> {
+    let mut found: Vec<ParquetSource> = plan
+        .children()
+        .into_iter()
+        .flat_map(parquet_sources)
+        .collect();
+    let source = plan
+        .downcast_ref::<DataSourceExec>()
+        .and_then(|exec| exec.data_source().downcast_ref::<FileScanConfig>())
+        .and_then(|config| config.file_source().downcast_ref::<ParquetSource>());
+    found.extend(source.cloned());
+    found
 }
