@@ -39,9 +39,7 @@ pub(crate) fn list_local(base: &FsPath, dir: &Path) -> io::Result<Vec<ObjectMeta
     read_level(&fs_dir, dir, &mut out, &mut subdirs)?;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
     if threads < 2 || subdirs.len() < PARALLEL_MIN_DIRS {
-        for (fs_dir, dir) in &subdirs {
-            walk(fs_dir, dir, &mut out)?;
-        }
+        walk_all(&subdirs, &mut out)?;
         return Ok(out);
     }
     let chunk = subdirs.len().div_ceil(threads);
@@ -51,9 +49,7 @@ pub(crate) fn list_local(base: &FsPath, dir: &Path) -> io::Result<Vec<ObjectMeta
             .map(|dirs| {
                 scope.spawn(move || {
                     let mut out = Vec::new();
-                    for (fs_dir, dir) in dirs {
-                        walk(fs_dir, dir, &mut out)?;
-                    }
+                    walk_all(dirs, &mut out)?;
                     Ok::<_, io::Error>(out)
                 })
             })
@@ -70,11 +66,12 @@ pub(crate) fn list_local(base: &FsPath, dir: &Path) -> io::Result<Vec<ObjectMeta
     Ok(out)
 }
 
-fn walk(fs_dir: &FsPath, dir: &Path, out: &mut Vec<ObjectMeta>) -> io::Result<()> {
-    let mut subdirs = Vec::new();
-    read_level(fs_dir, dir, out, &mut subdirs)?;
-    for (fs_dir, dir) in &subdirs {
-        walk(fs_dir, dir, out)?;
+/// Every file under each of `dirs` (file system path, object path).
+fn walk_all(dirs: &[(PathBuf, Path)], out: &mut Vec<ObjectMeta>) -> io::Result<()> {
+    for (fs_dir, dir) in dirs {
+        let mut subdirs = Vec::new();
+        read_level(fs_dir, dir, out, &mut subdirs)?;
+        walk_all(&subdirs, out)?;
     }
     Ok(())
 }
