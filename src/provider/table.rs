@@ -164,9 +164,10 @@ impl TableProvider for Rapid7LogsTable {
                 .collect();
             return cached_scan(state, target, parts, partitions, &columns, filters, limit);
         }
-        // The Parquet pruning predicate for segments read on this path; a
-        // filter that does not plan is still applied by the FilterExec above.
-        let predicate = filters::predicate(state, &schema, filters).ok().flatten();
+        // The Parquet pruning predicate for segments read on this path (over
+        // the whole table schema; the FilterExec above plans the same filters
+        // over the scan's projected columns).
+        let predicate = filters::predicate(state, &schema, filters)?;
         let exec = Rapid7ScanExec::new(
             ScanInputs {
                 fetcher: Arc::clone(&inner.fetcher),
