@@ -277,8 +277,8 @@ fn manifests(c: &mut Criterion) {
     group.sample_size(10);
     for n in [scaled(1_000, 20), scaled(10_000, 50)] {
         let dir = tempfile::tempdir().expect("temp dir");
-        let cache = SegmentCache::open(dir.path().to_str().expect("utf-8"), CacheConfig::default())
-            .expect("cache");
+        let root = dir.path().to_str().expect("utf-8");
+        let cache = SegmentCache::open(root, CacheConfig::default()).expect("cache");
         let ranges = segment_ranges(n);
         let bodies = page_bodies(&messages(1, Sizes::Fixed(200)));
         rt.block_on(async {
@@ -293,6 +293,9 @@ fn manifests(c: &mut Criterion) {
             }
         });
         let request = TimeRange::new(T0, T0 + n as i64 * HOUR).expect("range");
+        // A cache written earlier: a session remembers what directories
+        // that have not changed for a few seconds hold (cache/local_list.rs).
+        std::thread::sleep(Duration::from_secs(4));
         group.bench_function(BenchmarkId::new("list_segments", n), |b| {
             b.iter(|| {
                 let segments = rt.block_on(cache.list_segments(LOG_ID)).expect("list");
@@ -302,6 +305,14 @@ fn manifests(c: &mut Criterion) {
         });
         group.bench_function(BenchmarkId::new("plan_read", n), |b| {
             b.iter(|| black_box(rt.block_on(cache.plan_read(LOG_ID, request)).expect("plan")))
+        });
+        // The first plan of a process: every directory read, every manifest
+        // loaded, every part's footer checked.
+        group.bench_function(BenchmarkId::new("plan_read_new_session", n), |b| {
+            b.iter(|| {
+                let cache = SegmentCache::open(root, CacheConfig::default()).expect("cache");
+                black_box(rt.block_on(cache.plan_read(LOG_ID, request)).expect("plan"))
+            })
         });
     }
     group.finish();

@@ -225,6 +225,37 @@ mod tests {
         assert_eq!(rows, 4);
     }
 
+    /// Scans skip looking for bloom filters because parts have none: a part
+    /// written with the cache's settings must agree.
+    #[test]
+    fn parts_carry_bloom_filters_only_if_scans_look_for_them() {
+        let settings = crate::cache::CacheConfig::default().writer_settings();
+        let part = encode_part(
+            vec![batch(&[(1, 1), (2, 2)])],
+            settings.props,
+            &Path::from("p"),
+        )
+        .unwrap();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(part.bytes).unwrap();
+        let columns: Vec<bool> = reader
+            .metadata()
+            .row_groups()
+            .iter()
+            .flat_map(|rg| {
+                rg.columns()
+                    .iter()
+                    .map(|c| c.bloom_filter_offset().is_some())
+            })
+            .collect();
+        assert!(!columns.is_empty());
+        assert!(
+            columns
+                .iter()
+                .all(|&has| has == crate::cache::PARTS_HAVE_BLOOM_FILTERS),
+            "{columns:?}"
+        );
+    }
+
     #[test]
     fn other_schemas_are_refused() {
         let other = Schema::new(vec![datafusion::arrow::datatypes::Field::new(

@@ -10,7 +10,7 @@ use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
 
 use super::layout::{MANIFEST_FILE, log_dir, logs_dir, parse_path, validate_component};
-use super::local_list::list_local;
+use super::local_list::{LocalListing, list_local};
 use super::manifest::{PartManifest, SegmentManifest};
 use super::part_reader::PartReader;
 use super::range::TimeRange;
@@ -23,8 +23,11 @@ const TARGET: &str = "datafusion_rapid7::cache";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SegmentInfo {
     dir: Path,
-    location: String,
-    manifest: SegmentManifest,
+    location: Arc<str>,
+    // Shared: plans clone the segments they read on every statement.
+    manifest: Arc<SegmentManifest>,
+    /// The path of each part, in manifest order.
+    part_paths: Arc<[Path]>,
 }
 
 /// One Parquet part of a committed segment, ready to become a DataFusion
@@ -62,10 +65,16 @@ impl PartInfo {
 
 impl SegmentInfo {
     pub(crate) fn new(root: &CacheRoot, dir: Path, manifest: SegmentManifest) -> Self {
+        let part_paths = manifest
+            .parts
+            .iter()
+            .map(|p| dir.clone().join(p.name.as_str()))
+            .collect();
         SegmentInfo {
-            location: root.display_path(&dir),
+            location: root.display_path(&dir).into(),
             dir,
-            manifest,
+            manifest: Arc::new(manifest),
+            part_paths,
         }
     }
 
@@ -109,8 +118,9 @@ impl SegmentInfo {
         self.manifest
             .parts
             .iter()
-            .map(|p| PartInfo {
-                path: self.part_path(p),
+            .zip(self.part_paths.iter())
+            .map(|(p, path)| PartInfo {
+                path: path.clone(),
                 size_bytes: p.size_bytes,
                 rows: p.rows,
                 min_timestamp_ms: p.min_timestamp_ms,
@@ -175,6 +185,12 @@ pub(crate) type VerifiedParts = ListingMemo<()>;
 
 type MemoKey = (u64, i64, Option<String>);
 
+fn same_key(key: &MemoKey, meta: &ObjectMeta) -> bool {
+    key.0 == meta.size
+        && key.1 == meta.last_modified.timestamp_nanos_opt().unwrap_or_default()
+        && key.2 == meta.e_tag
+}
+
 fn memo_key(meta: &ObjectMeta) -> MemoKey {
     (
         meta.size,
@@ -198,7 +214,19 @@ impl<V: Clone> ListingMemo<V> {
     fn get(&self, meta: &ObjectMeta) -> Option<V> {
         let memo = self.lock();
         let (key, value) = memo.get(&meta.location)?;
-        (*key == memo_key(meta)).then(|| value.clone())
+        same_key(key, meta).then(|| value.clone())
+    }
+
+    /// Keep only the items whose object (`meta_of`) nothing was learnt of
+    /// under its listed metadata.
+    fn retain_unknown<T>(&self, items: &mut Vec<T>, meta_of: impl Fn(&T) -> &ObjectMeta) {
+        let memo = self.lock();
+        items.retain(|item| {
+            let meta = meta_of(item);
+            !memo
+                .get(&meta.location)
+                .is_some_and(|(key, _)| same_key(key, meta))
+        });
     }
 
     fn insert(&self, meta: &ObjectMeta, value: V) {
@@ -229,7 +257,63 @@ pub(crate) struct LogListing {
     /// As [`scan_log`] returns them.
     pub(crate) segments: Vec<(TimeRange, Result<SegmentInfo>)>,
     /// Every other object of the log (parts, leftovers), by path, as listed.
-    pub(crate) objects: HashMap<Path, ObjectMeta>,
+    pub(crate) objects: Arc<HashMap<Path, ObjectMeta>>,
+}
+
+/// The last listing of each log of a local root whose segments all loaded,
+/// with the fingerprint of the walk that found it: a walk with the same
+/// fingerprint lists the same objects, so the same segments (manifests are
+/// read once per listing state). Shared by clones of a [`CacheRoot`].
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ListingSnapshots(Arc<std::sync::Mutex<HashMap<Path, Arc<Snapshot>>>>);
+
+#[derive(Debug)]
+struct Snapshot {
+    fingerprint: Vec<u64>,
+    segments: Vec<(TimeRange, SegmentInfo)>,
+    objects: Arc<HashMap<Path, ObjectMeta>>,
+}
+
+impl ListingSnapshots {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Path, Arc<Snapshot>>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn get(&self, dir: &Path, fingerprint: &[u64]) -> Option<LogListing> {
+        let snapshot = self.lock().get(dir).cloned()?;
+        (snapshot.fingerprint == fingerprint).then(|| LogListing {
+            segments: snapshot
+                .segments
+                .iter()
+                .map(|(range, info)| (*range, Ok(info.clone())))
+                .collect(),
+            objects: Arc::clone(&snapshot.objects),
+        })
+    }
+
+    /// Keep `listing` for `dir` if every segment loaded, else forget it.
+    fn store(&self, dir: &Path, fingerprint: Vec<u64>, listing: &LogListing) {
+        let segments: Option<Vec<(TimeRange, SegmentInfo)>> = listing
+            .segments
+            .iter()
+            .map(|(range, info)| info.as_ref().ok().map(|info| (*range, info.clone())))
+            .collect();
+        let mut snapshots = self.lock();
+        match segments {
+            Some(segments) => {
+                let objects = Arc::clone(&listing.objects);
+                let snapshot = Snapshot {
+                    fingerprint,
+                    segments,
+                    objects,
+                };
+                snapshots.insert(dir.clone(), Arc::new(snapshot));
+            }
+            None => {
+                snapshots.remove(dir);
+            }
+        }
+    }
 }
 
 /// [`scan_log`], keeping what the listing said of the other objects, so
@@ -240,7 +324,16 @@ pub(crate) async fn scan_log_listing(
     concurrency: usize,
 ) -> Result<LogListing> {
     let dir = log_dir(root.prefix(), log_id)?;
-    let objects = list_log_dir(root, &dir).await?;
+    let (objects, fingerprint) = match list_log_dir(root, &dir).await? {
+        Listed::Local(walk) => {
+            let fingerprint = walk.fingerprint();
+            if let Some(listing) = root.listings.get(&dir, &fingerprint) {
+                return Ok(listing);
+            }
+            (walk.into_objects(), Some(fingerprint))
+        }
+        Listed::Store(objects) => (objects, None),
+    };
     let mut manifests: Vec<(ObjectMeta, TimeRange)> = Vec::new();
     let mut others = HashMap::new();
     for o in objects {
@@ -291,32 +384,45 @@ pub(crate) async fn scan_log_listing(
     root.verified
         .forget_missing(&dir, |path| others.contains_key(path));
     loaded.sort_by_key(|(range, _)| *range);
-    Ok(LogListing {
+    let listing = LogListing {
         segments: loaded,
-        objects: others,
-    })
+        objects: Arc::new(others),
+    };
+    if let Some(fingerprint) = fingerprint {
+        root.listings.store(&dir, fingerprint, &listing);
+    }
+    Ok(listing)
+}
+
+/// What [`list_log_dir`] found.
+enum Listed {
+    /// A walk of a local directory.
+    Local(LocalListing),
+    /// An object store's listing.
+    Store(Vec<ObjectMeta>),
 }
 
 /// Every object under a log's directory: a walk of the directory for a
 /// local cache (see `local_list.rs`), the store's listing otherwise.
-async fn list_log_dir(root: &CacheRoot, dir: &Path) -> Result<Vec<ObjectMeta>> {
+async fn list_log_dir(root: &CacheRoot, dir: &Path) -> Result<Listed> {
     let failed = |source| Error::ObjectStore {
         path: root.display_path(dir),
         source,
     };
     match root.local_dir() {
         Some(base) if root.prefix().as_ref().is_empty() => {
-            let (base, owned) = (base.to_path_buf(), dir.clone());
-            let walked = tokio::task::spawn_blocking(move || list_local(&base, &owned))
+            let (base, owned, memo) = (base.to_path_buf(), dir.clone(), root.dirs.clone());
+            let walked = tokio::task::spawn_blocking(move || list_local(&base, &owned, &memo))
                 .await
                 .map_err(|e| failed(generic(e)))?;
-            walked.map_err(|e| failed(generic(e)))
+            walked.map(Listed::Local).map_err(|e| failed(generic(e)))
         }
         _ => root
             .store()
             .list(Some(dir))
             .try_collect()
             .await
+            .map(Listed::Store)
             .map_err(failed),
     }
 }
@@ -425,25 +531,28 @@ pub(crate) async fn check_segments(
     listed: &HashMap<Path, ObjectMeta>,
     concurrency: usize,
 ) -> Result<()> {
+    let mut unchecked = Vec::new();
+    for seg in segments {
+        for (part, path) in seg.manifest.parts.iter().zip(seg.part_paths.iter()) {
+            let Some(meta) = listed.get(path) else {
+                return Err(seg.corrupt(format!("part {} is missing", part.name)));
+            };
+            unchecked.push((*seg, part, meta));
+        }
+    }
+    root.verified
+        .retain_unknown(&mut unchecked, |(_, _, meta)| meta);
     // The futures are built first: a stream of closures over borrowed
     // segments held across the await would make the caller's future not
     // `Send` for every lifetime (rust-lang/rust#102211).
-    let mut checks = Vec::new();
-    for seg in segments {
-        for part in &seg.manifest.parts {
-            let Some(meta) = listed.get(&seg.part_path(part)) else {
-                return Err(seg.corrupt(format!("part {} is missing", part.name)));
-            };
-            if root.verified.get(meta).is_some() {
-                continue;
-            }
-            checks.push(async move {
-                check_listed_part(root, seg, part, meta).await?;
-                root.verified.insert(meta, ());
-                Ok::<_, Error>(())
-            });
-        }
-    }
+    let checks: Vec<_> = unchecked
+        .into_iter()
+        .map(|(seg, part, meta)| async move {
+            check_listed_part(root, seg, part, meta).await?;
+            root.verified.insert(meta, ());
+            Ok::<_, Error>(())
+        })
+        .collect();
     futures::stream::iter(checks)
         .buffer_unordered(concurrency.max(1))
         .try_collect::<()>()

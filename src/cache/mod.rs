@@ -124,6 +124,11 @@ impl Default for CacheConfig {
     }
 }
 
+/// Whether parts carry bloom filters. They do not: every query is a time
+/// range, which page statistics prune, and a filter per column chunk would
+/// only grow parts. Scans of parts read this too, to skip looking for them.
+pub(crate) const PARTS_HAVE_BLOOM_FILTERS: bool = false;
+
 impl CacheConfig {
     fn writer_settings(&self) -> WriterSettings {
         let compression = match self.compression {
@@ -148,6 +153,7 @@ impl CacheConfig {
             .set_column_dictionary_enabled(ColumnPath::from("timestamp"), false)
             .set_column_dictionary_enabled(ColumnPath::from("sequence_number"), false)
             .set_column_statistics_enabled(ColumnPath::from("message"), EnabledStatistics::None)
+            .set_bloom_filter_enabled(PARTS_HAVE_BLOOM_FILTERS)
             .set_created_by(concat!("datafusion-rapid7 ", env!("CARGO_PKG_VERSION")).into())
             .build();
         WriterSettings {

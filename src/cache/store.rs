@@ -32,6 +32,10 @@ pub struct CacheRoot {
     pub(crate) manifests: super::index::ManifestMemo,
     /// Parts already checked by `verify_on_read` (shared by clones).
     pub(crate) verified: super::index::VerifiedParts,
+    /// What walks of a local root found in each directory (shared by clones).
+    pub(crate) dirs: super::local_list::DirMemo,
+    /// The last complete listing of each log (shared by clones).
+    pub(crate) listings: super::index::ListingSnapshots,
 }
 
 impl fmt::Debug for CacheRoot {
@@ -95,6 +99,8 @@ impl CacheRoot {
                 local_dir: None,
                 manifests: Default::default(),
                 verified: Default::default(),
+                dirs: Default::default(),
+                listings: Default::default(),
             }),
             ObjectStoreScheme::AmazonS3 => {
                 let mut builder = AmazonS3Builder::from_env().with_url(location);
@@ -115,6 +121,8 @@ impl CacheRoot {
                     local_dir: None,
                     manifests: Default::default(),
                     verified: Default::default(),
+                    dirs: Default::default(),
+                    listings: Default::default(),
                 })
             }
             other => Err(unavailable(
@@ -164,6 +172,8 @@ impl CacheRoot {
             local_dir: Some(dir),
             manifests: Default::default(),
             verified: Default::default(),
+            dirs: Default::default(),
+            listings: Default::default(),
         })
     }
 
@@ -182,6 +192,8 @@ impl CacheRoot {
             local_dir: None,
             manifests: Default::default(),
             verified: Default::default(),
+            dirs: Default::default(),
+            listings: Default::default(),
         }
     }
 

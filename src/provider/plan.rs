@@ -173,11 +173,11 @@ pub(crate) fn parquet_exec(
     limit: Option<usize>,
 ) -> DfResult<Arc<dyn ExecutionPlan>> {
     parts.sort_by_key(|p| (p.min_timestamp_ms, p.path.to_string()));
-    // Parts are written without bloom filters (`CacheConfig::writer_settings`):
-    // looking for them costs a pass over every row group of every file for
-    // nothing (about 10% of a warm `count(*)` over 700 parts).
+    // Parts are written without bloom filters: looking for them would cost a
+    // pass over every row group of every file for nothing (about 10% of a
+    // warm `count(*)` over 700 parts).
     let mut options = target.options.clone();
-    options.global.bloom_filter_on_read = false;
+    options.global.bloom_filter_on_read = crate::cache::PARTS_HAVE_BLOOM_FILTERS;
     let mut source = ParquetSource::new(Arc::clone(&target.schema))
         .with_table_parquet_options(options)
         .with_parquet_file_reader_factory(Arc::new(CachedParquetFileReaderFactory::new(
