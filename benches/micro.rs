@@ -306,14 +306,19 @@ fn manifests(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("plan_read", n), |b| {
             b.iter(|| black_box(rt.block_on(cache.plan_read(LOG_ID, request)).expect("plan")))
         });
-        // The first plan of a process: every directory read, every manifest
-        // loaded, every part's footer checked.
-        group.bench_function(BenchmarkId::new("plan_read_new_session", n), |b| {
-            b.iter(|| {
-                let cache = SegmentCache::open(root, CacheConfig::default()).expect("cache");
-                black_box(rt.block_on(cache.plan_read(LOG_ID, request)).expect("plan"))
-            })
-        });
+        // The first plan of a process: every directory read, the manifest
+        // of every segment in the request loaded and its parts' footers
+        // checked; over everything, and over the last hour.
+        let last_hour = TimeRange::new(request.end() - HOUR, request.end()).expect("range");
+        for (name, request) in [("all", request), ("last_hour", last_hour)] {
+            let id = BenchmarkId::new(format!("plan_read_new_session_{name}"), n);
+            group.bench_function(id, |b| {
+                b.iter(|| {
+                    let cache = SegmentCache::open(root, CacheConfig::default()).expect("cache");
+                    black_box(rt.block_on(cache.plan_read(LOG_ID, request)).expect("plan"))
+                })
+            });
+        }
     }
     group.finish();
 }

@@ -229,6 +229,12 @@ impl<V: Clone> ListingMemo<V> {
         });
     }
 
+    /// Objects remembered (for tests).
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.lock().len()
+    }
+
     fn insert(&self, meta: &ObjectMeta, value: V) {
         self.lock()
             .insert(meta.location.clone(), (memo_key(meta), value));
@@ -249,12 +255,15 @@ pub(crate) async fn scan_log(
     log_id: &str,
     concurrency: usize,
 ) -> Result<Vec<(TimeRange, Result<SegmentInfo>)>> {
-    Ok(scan_log_listing(root, log_id, concurrency).await?.segments)
+    Ok(scan_log_listing(root, log_id, None, concurrency)
+        .await?
+        .segments)
 }
 
 /// What one listing of a log's directory found.
 pub(crate) struct LogListing {
-    /// As [`scan_log`] returns them.
+    /// As [`scan_log`] returns them (those that overlap the range asked
+    /// for at least).
     pub(crate) segments: Vec<(TimeRange, Result<SegmentInfo>)>,
     /// Every other object of the log (parts, leftovers), by path, as listed.
     pub(crate) objects: Arc<HashMap<Path, ObjectMeta>>,
@@ -317,10 +326,14 @@ impl ListingSnapshots {
 }
 
 /// [`scan_log`], keeping what the listing said of the other objects, so
-/// parts can be checked against it without a request each.
+/// parts can be checked against it without a request each. With `within`,
+/// only the manifests of segments whose path names a range overlapping it
+/// are loaded (a plan of the last hour over a year of segments reads one
+/// or two manifests, not thousands); other segments may be left out.
 pub(crate) async fn scan_log_listing(
     root: &CacheRoot,
     log_id: &str,
+    within: Option<TimeRange>,
     concurrency: usize,
 ) -> Result<LogListing> {
     let dir = log_dir(root.prefix(), log_id)?;
@@ -347,18 +360,30 @@ pub(crate) async fn scan_log_listing(
         }
     }
     let memo = &root.manifests;
-    let results: Vec<(ObjectMeta, TimeRange, Result<Option<SegmentInfo>>, bool)> =
-        futures::stream::iter(manifests.iter().cloned())
+    let listed: std::collections::HashSet<Path> = manifests
+        .iter()
+        .map(|(meta, _)| meta.location.clone())
+        .collect();
+    // Segments outside `within` are taken only if already loaded.
+    let (mut remembered, mut to_load) = (Vec::new(), Vec::new());
+    let mut complete = true;
+    for (meta, range) in manifests {
+        match memo.get(&meta) {
+            Some(info) => remembered.push((meta, range, Ok(Some(info)), true)),
+            None if within.is_none_or(|w| range.overlaps(&w)) => to_load.push((meta, range)),
+            None => complete = false,
+        }
+    }
+    let mut results: Vec<(ObjectMeta, TimeRange, Result<Option<SegmentInfo>>, bool)> =
+        futures::stream::iter(to_load)
             .map(|(meta, range)| async move {
-                if let Some(info) = memo.get(&meta) {
-                    return (meta, range, Ok(Some(info)), true);
-                }
                 let loaded = load_manifest(root, log_id, &meta.location, range).await;
                 (meta, range, loaded, false)
             })
             .buffer_unordered(concurrency.max(1))
             .collect()
             .await;
+    results.append(&mut remembered);
     let mut fresh = Vec::new();
     let mut loaded: Vec<(TimeRange, Result<SegmentInfo>)> = Vec::with_capacity(results.len());
     for (meta, range, result, memoized) in results {
@@ -373,10 +398,6 @@ pub(crate) async fn scan_log_listing(
             Err(e) => loaded.push((range, Err(e))),
         }
     }
-    let listed: std::collections::HashSet<Path> = manifests
-        .into_iter()
-        .map(|(meta, _)| meta.location)
-        .collect();
     memo.forget_missing(&dir, |path| listed.contains(path));
     for (meta, info) in fresh {
         memo.insert(&meta, info);
@@ -388,7 +409,7 @@ pub(crate) async fn scan_log_listing(
         segments: loaded,
         objects: Arc::new(others),
     };
-    if let Some(fingerprint) = fingerprint {
+    if let Some(fingerprint) = fingerprint.filter(|_| complete) {
         root.listings.store(&dir, fingerprint, &listing);
     }
     Ok(listing)

@@ -89,7 +89,7 @@ pub(crate) async fn plan_read(
         end_ms = request.end(),
         "cache_scan_start"
     );
-    let listing = scan_log_listing(root, log_id, concurrency).await?;
+    let listing = scan_log_listing(root, log_id, Some(request), concurrency).await?;
     let segments: Vec<SegmentInfo> = listing
         .segments
         .into_iter()

@@ -159,3 +159,50 @@ async fn cache_emits_its_events() {
     assert_eq!(failed[0].level, Level::ERROR);
     writer.abort().await.unwrap();
 }
+
+/// A plan loads only the manifests of segments whose path names a range
+/// that overlaps the request: the first plan of a process over the last
+/// hour of a long cache reads one manifest, not all of them.
+#[tokio::test]
+async fn a_plan_loads_only_the_manifests_it_overlaps() {
+    let tmp = tempfile::tempdir().unwrap();
+    let location = tmp.path().join("c");
+    let location = location.to_str().unwrap();
+    let cache = SegmentCache::open(location, CacheConfig::default()).unwrap();
+    let hour = |h: i64| TimeRange::new(T0 + h * 3_600_000, T0 + (h + 1) * 3_600_000).unwrap();
+    for h in 0..3 {
+        let mut writer = cache.writer("log-1", hour(h)).unwrap();
+        writer.push(events(hour(h), 600_000)).await.unwrap();
+        writer.commit().await.unwrap();
+    }
+    // A broken manifest outside the request is never read.
+    let broken = format!(
+        "{}/from={}/to={}/{MANIFEST_FILE}",
+        "logs/log-1",
+        hour(5).start(),
+        hour(5).end()
+    );
+    let store = cache.root().unwrap().store();
+    store
+        .put(
+            &object_store::path::Path::from(broken),
+            b"{".to_vec().into(),
+        )
+        .await
+        .unwrap();
+
+    let fresh = SegmentCache::open(location, CacheConfig::default()).unwrap();
+    let plan = fresh.plan_read("log-1", hour(1)).await.unwrap();
+    assert_eq!(plan.coverage.kind, CoverageKind::Hit);
+    assert_eq!(plan.segments.len(), 1);
+    assert_eq!(fresh.root().unwrap().manifests.len(), 1);
+
+    // A plan over everything loads the rest, and names the broken one.
+    let all = TimeRange::new(T0, T0 + 24 * 3_600_000).unwrap();
+    let err = fresh.plan_read("log-1", all).await.unwrap_err();
+    assert!(matches!(err, Error::CorruptSegment { .. }), "{err}");
+    assert_eq!(fresh.root().unwrap().manifests.len(), 3);
+    // Loaded once, they are used for plans of any range.
+    let plan = fresh.plan_read("log-1", hour(2)).await.unwrap();
+    assert_eq!(plan.segments.len(), 1);
+}
