@@ -191,8 +191,13 @@ fn decode(c: &mut Criterion) {
     group.finish();
 }
 
-/// Decode `bodies` and write them as one committed segment; returns rows.
-async fn decode_and_write(cache: &SegmentCache, bodies: &[Vec<u8>], range: TimeRange) -> u64 {
+/// Decode `bodies` and write them as one committed segment; returns its rows
+/// and bytes on disk.
+async fn decode_and_write(
+    cache: &SegmentCache,
+    bodies: &[Vec<u8>],
+    range: TimeRange,
+) -> (u64, u64) {
     let mut writer = cache.writer(LOG_ID, range).expect("writer");
     for body in bodies {
         let page = decode_page(body, LOG_ID, T0, i64::MAX).expect("decode");
@@ -200,7 +205,7 @@ async fn decode_and_write(cache: &SegmentCache, bodies: &[Vec<u8>], range: TimeR
         writer.push(batch).await.expect("push");
     }
     match writer.commit().await.expect("commit") {
-        CommitOutcome::Committed(segment) => segment.row_count(),
+        CommitOutcome::Committed(segment) => (segment.row_count(), segment.size_bytes()),
         other => panic!("not committed: {other:?}"),
     }
 }
@@ -215,6 +220,7 @@ fn decode_write(c: &mut Criterion) {
     for (name, sizes, compression) in [
         ("400B", Sizes::Fixed(400), PartCompression::Zstd(3)),
         ("mixed", Sizes::Mixed, PartCompression::Zstd(3)),
+        ("400B_zstd1", Sizes::Fixed(400), PartCompression::Zstd(1)),
         ("400B_snappy", Sizes::Fixed(400), PartCompression::Snappy),
         (
             "400B_uncompressed",
@@ -231,19 +237,27 @@ fn decode_write(c: &mut Criterion) {
         let cache = SegmentCache::open(dir.path().to_str().expect("utf-8"), config).expect("cache");
         // The data spans [T0, T0 + 7n) ms; each iteration commits a fresh segment.
         let range = TimeRange::new(T0, T0 + 7 * n as i64).expect("range");
+        let mut size = 0;
         group.bench_function(BenchmarkId::new("events_to_parquet_segment", name), |b| {
             b.iter_custom(|iters| {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
                     let start = Instant::now();
-                    let rows = rt.block_on(decode_and_write(&cache, &bodies, range));
+                    let (rows, bytes) = rt.block_on(decode_and_write(&cache, &bodies, range));
                     total += start.elapsed();
                     assert_eq!(rows, n as u64);
+                    size = bytes;
                     rt.block_on(cache.drop_log(LOG_ID)).expect("drop");
                 }
                 total
             })
         });
+        // What the codec buys: the segment's size (the same every iteration).
+        println!(
+            "decode_write/{name}: {:.1} bytes per event on disk ({} events)",
+            size as f64 / n as f64,
+            n
+        );
     }
     group.finish();
 }
@@ -271,39 +285,60 @@ fn coverage(c: &mut Criterion) {
     group.finish();
 }
 
+/// A cache with one segment (of one event) for each of `n` one-hour ranges.
+fn cache_of_segments(
+    rt: &tokio::runtime::Runtime,
+    n: usize,
+) -> (tempfile::TempDir, Vec<TimeRange>) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path().to_str().expect("utf-8");
+    let cache = SegmentCache::open(root, CacheConfig::default()).expect("cache");
+    let ranges = segment_ranges(n);
+    let bodies = page_bodies(&messages(1, Sizes::Fixed(200)));
+    rt.block_on(async {
+        for range in &ranges {
+            let mut writer = cache.writer(LOG_ID, *range).expect("writer");
+            let page = decode_page(&bodies[0], LOG_ID, T0, i64::MAX).expect("decode");
+            let mut batch = columns_to_batch(page.columns, LOG_ID, None).expect("batch");
+            // Move the one event into the segment's range.
+            batch = retime(batch, range.start());
+            writer.push(batch).await.expect("push");
+            writer.commit().await.expect("commit");
+        }
+    });
+    // A cache written earlier: a session remembers what directories that
+    // have not changed for a few seconds hold (cache/local_list.rs).
+    std::thread::sleep(Duration::from_secs(4));
+    (dir, ranges)
+}
+
 fn manifests(c: &mut Criterion) {
     let rt = runtime();
     let mut group = c.benchmark_group("manifests");
     group.sample_size(10);
     for n in [scaled(1_000, 20), scaled(10_000, 50)] {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let root = dir.path().to_str().expect("utf-8");
-        let cache = SegmentCache::open(root, CacheConfig::default()).expect("cache");
-        let ranges = segment_ranges(n);
-        let bodies = page_bodies(&messages(1, Sizes::Fixed(200)));
-        rt.block_on(async {
-            for range in &ranges {
-                let mut writer = cache.writer(LOG_ID, *range).expect("writer");
-                let page = decode_page(&bodies[0], LOG_ID, T0, i64::MAX).expect("decode");
-                let mut batch = columns_to_batch(page.columns, LOG_ID, None).expect("batch");
-                // Move the one event into the segment's range.
-                batch = retime(batch, range.start());
-                writer.push(batch).await.expect("push");
-                writer.commit().await.expect("commit");
-            }
-        });
+        // Built by the first benchmark that runs (none, when a filter
+        // leaves out this group: building 11,000 segments takes minutes).
+        let built = std::cell::OnceCell::new();
+        let setup = || built.get_or_init(|| cache_of_segments(&rt, n));
+        let session = std::cell::OnceCell::new();
+        let cache = || {
+            session.get_or_init(|| {
+                let root = setup().0.path().to_str().expect("utf-8");
+                SegmentCache::open(root, CacheConfig::default()).expect("cache")
+            })
+        };
         let request = TimeRange::new(T0, T0 + n as i64 * HOUR).expect("range");
-        // A cache written earlier: a session remembers what directories
-        // that have not changed for a few seconds hold (cache/local_list.rs).
-        std::thread::sleep(Duration::from_secs(4));
         group.bench_function(BenchmarkId::new("list_segments", n), |b| {
+            let (cache, segments) = (cache(), setup().1.len());
             b.iter(|| {
-                let segments = rt.block_on(cache.list_segments(LOG_ID)).expect("list");
-                assert_eq!(segments.len(), ranges.len());
-                black_box(segments)
+                let listed = rt.block_on(cache.list_segments(LOG_ID)).expect("list");
+                assert_eq!(listed.len(), segments);
+                black_box(listed)
             })
         });
         group.bench_function(BenchmarkId::new("plan_read", n), |b| {
+            let cache = cache();
             b.iter(|| black_box(rt.block_on(cache.plan_read(LOG_ID, request)).expect("plan")))
         });
         // The first plan of a process: every directory read, the manifest
@@ -313,6 +348,7 @@ fn manifests(c: &mut Criterion) {
         for (name, request) in [("all", request), ("last_hour", last_hour)] {
             let id = BenchmarkId::new(format!("plan_read_new_session_{name}"), n);
             group.bench_function(id, |b| {
+                let root = setup().0.path().to_str().expect("utf-8");
                 b.iter(|| {
                     let cache = SegmentCache::open(root, CacheConfig::default()).expect("cache");
                     black_box(rt.block_on(cache.plan_read(LOG_ID, request)).expect("plan"))

@@ -94,6 +94,75 @@ fn duplicates_at_cursor_and_within_page_are_dropped() {
 }
 
 #[test]
+fn out_of_order_keys_are_deduplicated_like_in_order_ones() {
+    // In order until (5, 1), then back to keys already kept and new ones.
+    let keys = [
+        (3, 1),
+        (4, 2),
+        (5, 1),
+        (4, 2),
+        (4, 1),
+        (3, 1),
+        (6, 0),
+        (4, 1),
+    ];
+    let evs: Vec<String> = keys.iter().map(|&(t, q)| event(t, q, "m")).collect();
+    let p = parse(&page(&evs, None), (0, 100), None);
+    let kept: Vec<(i64, u64)> = p
+        .columns
+        .timestamps
+        .iter()
+        .copied()
+        .zip(p.columns.sequence_numbers.iter().copied())
+        .collect();
+    assert_eq!(kept, vec![(3, 1), (4, 2), (5, 1), (4, 1), (6, 0)]);
+    assert_eq!(p.stats.duplicates, 3);
+    assert_eq!(p.max_key, Some((6, 0)));
+}
+
+#[test]
+fn messages_that_cannot_be_borrowed_are_kept_exactly() {
+    // Escaped text, numbers and JSON values are copied out of the body; an
+    // event dropped after its message was read leaves no trace in the next.
+    let body = format!(
+        r#"{{"events":[{},{},{{"timestamp":3,"sequence_number_str":"3","message":-12}},{{"timestamp":4,"sequence_number_str":"4","message":18446744073709551615}},{{"timestamp":5,"sequence_number_str":"5","message":2.5}},{{"timestamp":6,"sequence_number_str":"6","message":true}},{{"timestamp":7,"sequence_number_str":"7","message":[1,"\u00e9"]}},{}]}}"#,
+        event(1, 1, "tab\there \"q\""),
+        event(200, 2, "out of window \"escaped\""),
+        event(8, 8, "plain"),
+    );
+    let p = parse(&body, (0, 100), None);
+    let got: Vec<&str> = (0..p.columns.len()).map(|i| p.columns.message(i)).collect();
+    assert_eq!(
+        got,
+        vec![
+            "tab\there \"q\"",
+            "-12",
+            "18446744073709551615",
+            "2.5",
+            "true",
+            r#"[1,"é"]"#,
+            "plain"
+        ]
+    );
+    assert_eq!(p.stats.out_of_window, 1);
+}
+
+#[test]
+fn a_body_that_is_not_utf8_is_an_error_naming_where() {
+    let mut body = page(&[event(1, 1, "ab")], None).into_bytes();
+    let at = body.windows(2).position(|w| w == b"ab").expect("message");
+    body[at] = 0xff;
+    let err = parse_page(&body, LOG, (0, 100), None, 1)
+        .err()
+        .expect("an error");
+    assert!(
+        err.to_string()
+            .contains(&format!("not UTF-8 (invalid byte at offset {at})")),
+        "{err}"
+    );
+}
+
+#[test]
 fn malformed_events_are_counted_not_fatal() {
     let body = format!(
         r#"{{"events":[{},{{"timestamp":"x","sequence_number_str":"1","message":"m"}},{{"timestamp":5,"message":"no seq"}},{{"timestamp":5,"sequence_number_str":"7"}},42,null,{{"timestamp":6,"sequence_number":99999999999999999999,"message":"m"}},{}]}}"#,
@@ -236,6 +305,27 @@ mod fuzz {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Whatever order a page's keys come in, the events kept are the
+        /// first of each key, in page order.
+        #[test]
+        fn kept_events_are_the_first_of_each_key(
+            keys in prop::collection::vec((0i64..6, 0u64..4), 0..40)
+        ) {
+            let evs: Vec<String> = keys.iter().map(|&(t, q)| event(t, q, "m")).collect();
+            let p = parse(&page(&evs, None), (0, 100), None);
+            let mut seen = std::collections::HashSet::new();
+            let first: Vec<(i64, u64)> = keys.iter().copied().filter(|k| seen.insert(*k)).collect();
+            let kept: Vec<(i64, u64)> = p
+                .columns
+                .timestamps
+                .iter()
+                .copied()
+                .zip(p.columns.sequence_numbers.iter().copied())
+                .collect();
+            prop_assert_eq!(p.stats.duplicates, (keys.len() - first.len()) as u64);
+            prop_assert_eq!(kept, first);
+        }
 
         /// Arbitrary bytes: an error or a page, never a panic.
         #[test]
