@@ -31,6 +31,7 @@ pub mod fields;
 #[cfg(feature = "mock")]
 pub mod mock;
 pub mod provider;
+mod sync;
 
 pub use config::Rapid7Config;
 pub use error::{Error, Result};

@@ -115,10 +115,7 @@ impl SegmentInfo {
 
     /// The parts, in write order.
     pub fn parts(&self) -> Vec<PartInfo> {
-        self.manifest
-            .parts
-            .iter()
-            .zip(self.part_paths.iter())
+        self.part_entries()
             .map(|(p, path)| PartInfo {
                 path: path.clone(),
                 size_bytes: p.size_bytes,
@@ -130,8 +127,9 @@ impl SegmentInfo {
             .collect()
     }
 
-    pub(crate) fn part_path(&self, part: &PartManifest) -> Path {
-        self.dir.clone().join(part.name.as_str())
+    /// Each part's manifest entry with its path in the store.
+    pub(crate) fn part_entries(&self) -> impl Iterator<Item = (&PartManifest, &Path)> {
+        self.manifest.parts.iter().zip(self.part_paths.iter())
     }
 
     pub(crate) fn corrupt(&self, message: String) -> Error {
@@ -207,7 +205,7 @@ impl<V> Default for ListingMemo<V> {
 
 impl<V: Clone> ListingMemo<V> {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Path, (MemoKey, V)>> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
+        crate::sync::lock(&self.0)
     }
 
     /// What was learnt from `meta`'s object, if the listing shows it unchanged.
@@ -285,7 +283,7 @@ struct Snapshot {
 
 impl ListingSnapshots {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Path, Arc<Snapshot>>> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
+        crate::sync::lock(&self.0)
     }
 
     fn get(&self, dir: &Path, fingerprint: &[u64]) -> Option<LogListing> {
@@ -340,7 +338,7 @@ pub(crate) async fn scan_log_listing(
     let (objects, fingerprint) = match list_log_dir(root, &dir).await? {
         Listed::Local(walk) => {
             let fingerprint = walk.fingerprint();
-            if let Some(listing) = root.listings.get(&dir, &fingerprint) {
+            if let Some(listing) = root.memos.listings.get(&dir, &fingerprint) {
                 return Ok(listing);
             }
             (walk.into_objects(), Some(fingerprint))
@@ -359,7 +357,7 @@ pub(crate) async fn scan_log_listing(
             }
         }
     }
-    let memo = &root.manifests;
+    let memo = &root.memos.manifests;
     let listed: std::collections::HashSet<Path> = manifests
         .iter()
         .map(|(meta, _)| meta.location.clone())
@@ -402,7 +400,8 @@ pub(crate) async fn scan_log_listing(
     for (meta, info) in fresh {
         memo.insert(&meta, info);
     }
-    root.verified
+    root.memos
+        .verified
         .forget_missing(&dir, |path| others.contains_key(path));
     loaded.sort_by_key(|(range, _)| *range);
     let listing = LogListing {
@@ -410,7 +409,7 @@ pub(crate) async fn scan_log_listing(
         objects: Arc::new(others),
     };
     if let Some(fingerprint) = fingerprint.filter(|_| complete) {
-        root.listings.store(&dir, fingerprint, &listing);
+        root.memos.listings.store(&dir, fingerprint, &listing);
     }
     Ok(listing)
 }
@@ -432,7 +431,7 @@ async fn list_log_dir(root: &CacheRoot, dir: &Path) -> Result<Listed> {
     };
     match root.local_dir() {
         Some(base) if root.prefix().as_ref().is_empty() => {
-            let (base, owned, memo) = (base.to_path_buf(), dir.clone(), root.dirs.clone());
+            let (base, owned, memo) = (base.to_path_buf(), dir.clone(), root.memos.dirs.clone());
             let walked = tokio::task::spawn_blocking(move || list_local(&base, &owned, &memo))
                 .await
                 .map_err(|e| failed(generic(e)))?;
@@ -491,16 +490,16 @@ pub(crate) async fn check_part(
     root: &CacheRoot,
     seg: &SegmentInfo,
     part: &PartManifest,
+    path: &Path,
 ) -> Result<()> {
-    let path = seg.part_path(part);
-    let meta = match root.store().head(&path).await {
+    let meta = match root.store().head(path).await {
         Ok(m) => m,
         Err(object_store::Error::NotFound { .. }) => {
             return Err(seg.corrupt(format!("part {} is missing", part.name)));
         }
         Err(source) => {
             return Err(Error::ObjectStore {
-                path: root.display_path(&path),
+                path: root.display_path(path),
                 source,
             });
         }
@@ -554,14 +553,15 @@ pub(crate) async fn check_segments(
 ) -> Result<()> {
     let mut unchecked = Vec::new();
     for seg in segments {
-        for (part, path) in seg.manifest.parts.iter().zip(seg.part_paths.iter()) {
+        for (part, path) in seg.part_entries() {
             let Some(meta) = listed.get(path) else {
                 return Err(seg.corrupt(format!("part {} is missing", part.name)));
             };
             unchecked.push((*seg, part, meta));
         }
     }
-    root.verified
+    root.memos
+        .verified
         .retain_unknown(&mut unchecked, |(_, _, meta)| meta);
     // The futures are built first: a stream of closures over borrowed
     // segments held across the await would make the caller's future not
@@ -570,7 +570,7 @@ pub(crate) async fn check_segments(
         .into_iter()
         .map(|(seg, part, meta)| async move {
             check_listed_part(root, seg, part, meta).await?;
-            root.verified.insert(meta, ());
+            root.memos.verified.insert(meta, ());
             Ok::<_, Error>(())
         })
         .collect();

@@ -43,7 +43,7 @@ const PARALLEL_MIN_DIRS: usize = 128;
 
 /// How old a directory's modification time must be before what it holds is
 /// remembered: longer than any file system's timestamp granularity.
-pub(crate) const SETTLE: Duration = Duration::from_secs(3);
+const SETTLE: Duration = Duration::from_secs(3);
 
 /// What walks found in each directory, by file system path, with the
 /// directory's identity and times when it was read. Shared by clones.
@@ -52,7 +52,7 @@ pub(crate) struct DirMemo(Arc<Mutex<HashMap<OsString, Arc<Level>>>>);
 
 /// One directory as read: its files and its subdirectories.
 #[derive(Debug)]
-pub(crate) struct Level {
+struct Level {
     /// Given once per read of a directory: two walks that saw the same
     /// levels saw the same files.
     id: u64,
@@ -78,7 +78,7 @@ fn dir_key(meta: &Metadata) -> DirKey {
 
 impl DirMemo {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<OsString, Arc<Level>>> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
+        crate::sync::lock(&self.0)
     }
 
     fn get(&self, fs_dir: &FsPath, key: DirKey) -> Option<Arc<Level>> {

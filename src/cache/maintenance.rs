@@ -131,8 +131,8 @@ async fn verify_segment(
     seg: &SegmentInfo,
     report: &mut VerifyReport,
 ) -> Result<()> {
-    for part in &seg.manifest().parts {
-        check_part(root, seg, part).await?;
+    for (part, path) in seg.part_entries() {
+        check_part(root, seg, part, path).await?;
     }
     let mut rows = 0u64;
     let mut batches = read_segment(root, seg, seg.range());

@@ -28,13 +28,21 @@ pub struct CacheRoot {
     base: String,
     location: String,
     local_dir: Option<PathBuf>,
-    /// Manifests already read, by path (shared by clones).
+    /// What this session learnt of the root (shared by clones).
+    pub(crate) memos: SessionMemos,
+}
+
+/// What a session remembers of a cache root between plans, each entry valid
+/// while a listing shows its objects unchanged. Clones share them.
+#[derive(Clone, Default)]
+pub(crate) struct SessionMemos {
+    /// Manifests already read, by path.
     pub(crate) manifests: super::index::ManifestMemo,
-    /// Parts already checked by `verify_on_read` (shared by clones).
+    /// Parts already checked by `verify_on_read`.
     pub(crate) verified: super::index::VerifiedParts,
-    /// What walks of a local root found in each directory (shared by clones).
+    /// What walks of a local root found in each directory.
     pub(crate) dirs: super::local_list::DirMemo,
-    /// The last complete listing of each log (shared by clones).
+    /// The last complete listing of each log.
     pub(crate) listings: super::index::ListingSnapshots,
 }
 
@@ -97,10 +105,7 @@ impl CacheRoot {
                 base,
                 location: location.to_string(),
                 local_dir: None,
-                manifests: Default::default(),
-                verified: Default::default(),
-                dirs: Default::default(),
-                listings: Default::default(),
+                memos: SessionMemos::default(),
             }),
             ObjectStoreScheme::AmazonS3 => {
                 let mut builder = AmazonS3Builder::from_env().with_url(location);
@@ -119,10 +124,7 @@ impl CacheRoot {
                     base,
                     location: location.to_string(),
                     local_dir: None,
-                    manifests: Default::default(),
-                    verified: Default::default(),
-                    dirs: Default::default(),
-                    listings: Default::default(),
+                    memos: SessionMemos::default(),
                 })
             }
             other => Err(unavailable(
@@ -170,10 +172,7 @@ impl CacheRoot {
             base: dir.display().to_string(),
             location,
             local_dir: Some(dir),
-            manifests: Default::default(),
-            verified: Default::default(),
-            dirs: Default::default(),
-            listings: Default::default(),
+            memos: SessionMemos::default(),
         })
     }
 
@@ -190,10 +189,7 @@ impl CacheRoot {
             base: location.clone(),
             location,
             local_dir: None,
-            manifests: Default::default(),
-            verified: Default::default(),
-            dirs: Default::default(),
-            listings: Default::default(),
+            memos: SessionMemos::default(),
         }
     }
 

@@ -195,13 +195,13 @@ async fn a_plan_loads_only_the_manifests_it_overlaps() {
     let plan = fresh.plan_read("log-1", hour(1)).await.unwrap();
     assert_eq!(plan.coverage.kind, CoverageKind::Hit);
     assert_eq!(plan.segments.len(), 1);
-    assert_eq!(fresh.root().unwrap().manifests.len(), 1);
+    assert_eq!(fresh.root().unwrap().memos.manifests.len(), 1);
 
     // A plan over everything loads the rest, and names the broken one.
     let all = TimeRange::new(T0, T0 + 24 * 3_600_000).unwrap();
     let err = fresh.plan_read("log-1", all).await.unwrap_err();
     assert!(matches!(err, Error::CorruptSegment { .. }), "{err}");
-    assert_eq!(fresh.root().unwrap().manifests.len(), 3);
+    assert_eq!(fresh.root().unwrap().memos.manifests.len(), 3);
     // Loaded once, they are used for plans of any range.
     let plan = fresh.plan_read("log-1", hour(2)).await.unwrap();
     assert_eq!(plan.segments.len(), 1);

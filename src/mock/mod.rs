@@ -153,11 +153,11 @@ struct Shared {
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, ServerState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        crate::sync::lock(&self.state)
     }
 
     fn recorded(&self) -> MutexGuard<'_, VecDeque<(u64, RecordedRequest)>> {
-        self.requests.lock().unwrap_or_else(|e| e.into_inner())
+        crate::sync::lock(&self.requests)
     }
 
     /// Stores a finished request in arrival order.

@@ -21,6 +21,7 @@ use crate::cache::{CommitOutcome, SegmentCache, TimeRange};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::events::page_to_batch;
+use crate::sync::lock;
 
 const TARGET: &str = "datafusion_rapid7::fetch";
 
@@ -149,10 +150,6 @@ impl Tracker {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 /// Removes its fetch from the active list when dropped (done, failed or
 /// cancelled).
 struct ProgressGuard {
@@ -227,7 +224,7 @@ impl Fetcher {
     /// dropped.
     pub(crate) fn fetch_segment(&self, log: &LogRef, range: TimeRange) -> SharedFetch {
         let key = (log.id.clone(), range);
-        let mut inflight = self.inflight.lock().unwrap_or_else(|e| e.into_inner());
+        let mut inflight = lock(&self.inflight);
         if let Some(running) = inflight.get(&key).and_then(WeakShared::upgrade) {
             return running;
         }

@@ -95,7 +95,7 @@ impl ParsedSchema {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, FieldSchema>> {
-        self.inferred.lock().unwrap_or_else(|e| e.into_inner())
+        crate::sync::lock(&self.inferred)
     }
 
     async fn view(&self, log: LogRef) -> Result<Arc<dyn TableProvider>> {
