@@ -93,6 +93,16 @@ fn duplicates_at_cursor_and_within_page_are_dropped() {
     assert_eq!(p.max_key, Some((11, 1)));
 }
 
+/// The `(timestamp, sequence_number)` of each event kept, in order.
+fn kept_keys(p: &ParsedBody) -> Vec<(i64, u64)> {
+    let c = &p.columns;
+    c.timestamps
+        .iter()
+        .copied()
+        .zip(c.sequence_numbers.iter().copied())
+        .collect()
+}
+
 #[test]
 fn out_of_order_keys_are_deduplicated_like_in_order_ones() {
     // In order until (5, 1), then back to keys already kept and new ones.
@@ -108,14 +118,7 @@ fn out_of_order_keys_are_deduplicated_like_in_order_ones() {
     ];
     let evs: Vec<String> = keys.iter().map(|&(t, q)| event(t, q, "m")).collect();
     let p = parse(&page(&evs, None), (0, 100), None);
-    let kept: Vec<(i64, u64)> = p
-        .columns
-        .timestamps
-        .iter()
-        .copied()
-        .zip(p.columns.sequence_numbers.iter().copied())
-        .collect();
-    assert_eq!(kept, vec![(3, 1), (4, 2), (5, 1), (4, 1), (6, 0)]);
+    assert_eq!(kept_keys(&p), vec![(3, 1), (4, 2), (5, 1), (4, 1), (6, 0)]);
     assert_eq!(p.stats.duplicates, 3);
     assert_eq!(p.max_key, Some((6, 0)));
 }
@@ -316,15 +319,8 @@ mod fuzz {
             let p = parse(&page(&evs, None), (0, 100), None);
             let mut seen = std::collections::HashSet::new();
             let first: Vec<(i64, u64)> = keys.iter().copied().filter(|k| seen.insert(*k)).collect();
-            let kept: Vec<(i64, u64)> = p
-                .columns
-                .timestamps
-                .iter()
-                .copied()
-                .zip(p.columns.sequence_numbers.iter().copied())
-                .collect();
             prop_assert_eq!(p.stats.duplicates, (keys.len() - first.len()) as u64);
-            prop_assert_eq!(kept, first);
+            prop_assert_eq!(kept_keys(&p), first);
         }
 
         /// Arbitrary bytes: an error or a page, never a panic.
