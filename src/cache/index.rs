@@ -363,35 +363,32 @@ pub(crate) async fn scan_log_listing(
         .map(|(meta, _)| meta.location.clone())
         .collect();
     // Segments outside `within` are taken only if already loaded.
-    let (mut remembered, mut to_load) = (Vec::new(), Vec::new());
+    let mut loaded: Vec<(TimeRange, Result<SegmentInfo>)> = Vec::with_capacity(listed.len());
+    let mut to_load = Vec::new();
     let mut complete = true;
     for (meta, range) in manifests {
         match memo.get(&meta) {
-            Some(info) => remembered.push((meta, range, Ok(Some(info)), true)),
+            Some(info) => loaded.push((range, Ok(info))),
             None if within.is_none_or(|w| range.overlaps(&w)) => to_load.push((meta, range)),
             None => complete = false,
         }
     }
-    let mut results: Vec<(ObjectMeta, TimeRange, Result<Option<SegmentInfo>>, bool)> =
+    let results: Vec<(ObjectMeta, TimeRange, Result<Option<SegmentInfo>>)> =
         futures::stream::iter(to_load)
             .map(|(meta, range)| async move {
-                let loaded = load_manifest(root, log_id, &meta.location, range).await;
-                (meta, range, loaded, false)
+                let result = load_manifest(root, log_id, &meta.location, range).await;
+                (meta, range, result)
             })
             .buffer_unordered(concurrency.max(1))
             .collect()
             .await;
-    results.append(&mut remembered);
     let mut fresh = Vec::new();
-    let mut loaded: Vec<(TimeRange, Result<SegmentInfo>)> = Vec::with_capacity(results.len());
-    for (meta, range, result, memoized) in results {
+    for (meta, range, result) in results {
         match result {
             Ok(None) => {}
             Ok(Some(info)) => {
-                if !memoized {
-                    fresh.push((meta, info.clone()));
-                }
-                loaded.push((range, Ok(info)));
+                loaded.push((range, Ok(info.clone())));
+                fresh.push((meta, info));
             }
             Err(e) => loaded.push((range, Err(e))),
         }

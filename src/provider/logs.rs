@@ -61,10 +61,7 @@ impl LogDirectory {
     }
 
     fn read_snapshot(&self) -> Option<(Instant, Arc<[LogRef]>)> {
-        self.snapshot
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        crate::sync::read(&self.snapshot).clone()
     }
 
     /// Every log, from the snapshot while it is fresh.
@@ -82,8 +79,7 @@ impl LogDirectory {
             return Ok(logs);
         }
         let logs = self.fetch().await?;
-        *self.snapshot.write().unwrap_or_else(|e| e.into_inner()) =
-            Some((Instant::now(), Arc::clone(&logs)));
+        *crate::sync::write(&self.snapshot) = Some((Instant::now(), Arc::clone(&logs)));
         Ok(logs)
     }
 

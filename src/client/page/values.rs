@@ -158,12 +158,23 @@ pub(super) struct TextSeed<'a> {
 }
 
 impl TextSeed<'_> {
-    fn keep<'de>(self, text: impl fmt::Display) -> Option<Text<'de>> {
-        use std::fmt::Write as _;
+    fn keep<'de>(self, text: &str) -> Option<Text<'de>> {
         self.scratch.clear();
-        // Writing into a String cannot fail.
-        let _ = write!(self.scratch, "{text}");
+        self.scratch.push_str(text);
         Some(Text::Scratch)
+    }
+
+    /// A message that is not a string, as [`Any::into_text`] reads it: one
+    /// rule for numbers, booleans, `null`, and objects or arrays kept as
+    /// their JSON text.
+    fn keep_any<'de>(self, value: Any<'de>) -> Option<Text<'de>> {
+        match value.into_text()? {
+            Cow::Borrowed(text) => Some(Text::Body(text)),
+            Cow::Owned(text) => {
+                *self.scratch = text;
+                Some(Text::Scratch)
+            }
+        }
     }
 }
 
@@ -181,6 +192,7 @@ impl<'de> Visitor<'de> for TextSeed<'_> {
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a message")
     }
+    // Strings, nearly every message, without going through `Any`.
     fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
         Ok(Some(Text::Body(v)))
     }
@@ -188,29 +200,25 @@ impl<'de> Visitor<'de> for TextSeed<'_> {
         Ok(self.keep(v))
     }
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-        Ok(self.keep(v))
+        AnyVisitor.visit_i64(v).map(|a| self.keep_any(a))
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-        Ok(self.keep(v))
+        AnyVisitor.visit_u64(v).map(|a| self.keep_any(a))
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-        Ok(self.keep(v))
+        AnyVisitor.visit_f64(v).map(|a| self.keep_any(a))
     }
     fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
-        Ok(Some(Text::Body(if v { "true" } else { "false" })))
+        AnyVisitor.visit_bool(v).map(|a| self.keep_any(a))
     }
     fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
+        AnyVisitor.visit_unit().map(|a| self.keep_any(a))
     }
-    // An object or array message (some sources send parsed JSON) is kept as
-    // its JSON text.
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        let v = serde_json::Value::deserialize(de::value::MapAccessDeserializer::new(map))?;
-        Ok(self.keep(v))
+        AnyVisitor.visit_map(map).map(|a| self.keep_any(a))
     }
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-        let v = serde_json::Value::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
-        Ok(self.keep(v))
+        AnyVisitor.visit_seq(seq).map(|a| self.keep_any(a))
     }
 }
 
