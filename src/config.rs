@@ -244,6 +244,24 @@ pub const ENV_FLUSH_BYTES: &str = "RAPID7_FLUSH_BYTES";
 /// Default of [`Rapid7Config::settle`]: five minutes.
 pub const DEFAULT_SETTLE: Duration = Duration::from_secs(300);
 
+/// What a caller sets over the environment in
+/// [`Rapid7Config::from_env_with`]; unset fields fall back to it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EnvOverrides {
+    /// Answer from the cache only (else `RAPID7_OFFLINE`).
+    pub offline: bool,
+    /// Cache location (else `RAPID7_CACHE`, else [`default_cache_dir`]).
+    pub cache: Option<String>,
+    /// Read and write no cache (else `RAPID7_BYPASS_CACHE`).
+    pub bypass_cache: bool,
+    /// API region (else `RAPID7_REGION`).
+    pub region: Option<Region>,
+    /// Base URL of the API, overriding the region (else `RAPID7_ENDPOINT`).
+    pub endpoint: Option<String>,
+    /// [`Rapid7Config::settle`] (else `RAPID7_SETTLE`).
+    pub settle: Option<Duration>,
+}
+
 /// Everything [`crate::register`] needs: the client, the cache and the
 /// policies of the `rapid7_logs` table.
 ///
@@ -315,15 +333,32 @@ impl Rapid7Config {
     /// `RAPID7_FLUSH_ROWS`, `RAPID7_FLUSH_BYTES`; `RAPID7_SETTLE`,
     /// `RAPID7_OFFLINE` and `RAPID7_FIELDS`. Offline needs no key.
     pub fn from_env() -> Result<Self> {
-        let offline = env_bool(ENV_OFFLINE)?;
-        let cache = cache_from_env()?;
-        let client = match ClientBuilder::from_env()?.build() {
+        Self::from_env_with(&EnvOverrides::default())
+    }
+
+    /// [`Rapid7Config::from_env`], with what the caller sets (a command
+    /// line's flags) taking precedence over the environment.
+    pub fn from_env_with(overrides: &EnvOverrides) -> Result<Self> {
+        let offline = overrides.offline || env_bool(ENV_OFFLINE)?;
+        let cache = cache_from(overrides.cache.as_deref(), overrides.bypass_cache)?;
+        let mut builder = ClientBuilder::from_env()?;
+        if let Some(region) = overrides.region {
+            builder = builder.with_region(region);
+        }
+        if let Some(endpoint) = &overrides.endpoint {
+            builder = builder.with_endpoint(endpoint.clone());
+        }
+        let client = match builder.build() {
             Ok(client) => Some(client),
             Err(Error::MissingApiKey) if offline => None,
             Err(e) => return Err(e),
         };
         let mut config = Self::with_parts(client, cache).with_offline(offline);
-        if let Some(settle) = env_duration(ENV_SETTLE)? {
+        let settle = match overrides.settle {
+            Some(settle) => Some(settle),
+            None => env_duration(ENV_SETTLE)?,
+        };
+        if let Some(settle) = settle {
             config.settle = settle;
         }
         config.field_schemas = field_schemas_from_env()?;

@@ -5,7 +5,7 @@ use std::time::Duration;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion_rapid7::cache::SegmentCache;
 use datafusion_rapid7::client::{ClientBuilder, RateLimitConfig};
-use datafusion_rapid7::config::{self, Rapid7Config};
+use datafusion_rapid7::config::{self, EnvOverrides, Rapid7Config};
 use datafusion_rapid7::mock::{MockConfig, MockServer, RateLimits};
 use datafusion_rapid7::{Error, Rapid7};
 
@@ -42,26 +42,14 @@ pub(crate) fn init_tracing(global: &Global) {
 
 /// The configuration the flags and the environment describe.
 pub(crate) fn rapid7_config(global: &Global) -> Result<Rapid7Config, Error> {
-    let offline = global.offline || config::env_bool(config::ENV_OFFLINE)?;
-    let cache = config::cache_from(global.cache.as_deref(), global.bypass_cache)?;
-    let mut builder = ClientBuilder::from_env()?;
-    if let Some(region) = &global.region {
-        builder = builder.with_region(region.parse()?);
-    }
-    if let Some(endpoint) = &global.endpoint {
-        builder = builder.with_endpoint(endpoint.clone());
-    }
-    let mut config = match builder.build() {
-        Ok(client) => Rapid7Config::new(client, cache),
-        Err(Error::MissingApiKey) if offline => Rapid7Config::offline_only(cache),
-        Err(e) => return Err(e),
-    };
-    config = config.with_offline(offline);
-    if let Some(settle) = settle(global)? {
-        config = config.with_settle(settle);
-    }
-    config.field_schemas = config::field_schemas_from_env()?;
-    Ok(config)
+    Rapid7Config::from_env_with(&EnvOverrides {
+        offline: global.offline,
+        cache: global.cache.clone(),
+        bypass_cache: global.bypass_cache,
+        region: global.region.as_deref().map(str::parse).transpose()?,
+        endpoint: global.endpoint.clone(),
+        settle: global.settle,
+    })
 }
 
 fn settle(global: &Global) -> Result<Option<Duration>, Error> {
