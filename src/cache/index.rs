@@ -382,21 +382,18 @@ pub(crate) async fn scan_log_listing(
             .buffer_unordered(concurrency.max(1))
             .collect()
             .await;
-    let mut fresh = Vec::new();
     for (meta, range, result) in results {
         match result {
             Ok(None) => {}
             Ok(Some(info)) => {
-                loaded.push((range, Ok(info.clone())));
-                fresh.push((meta, info));
+                memo.insert(&meta, info.clone());
+                loaded.push((range, Ok(info)));
             }
             Err(e) => loaded.push((range, Err(e))),
         }
     }
+    // Loaded manifests are listed, so this keeps them.
     memo.forget_missing(&dir, |path| listed.contains(path));
-    for (meta, info) in fresh {
-        memo.insert(&meta, info);
-    }
     root.memos
         .verified
         .forget_missing(&dir, |path| others.contains_key(path));
