@@ -34,7 +34,7 @@ use datafusion_rapid7::client::{ClientBuilder, RateLimitConfig};
 use datafusion_rapid7::mock::{
     Faults, MessageFormat, MockConfig, MockDataset, MockLog, MockServer, RateLimits, RequestKind,
 };
-use datafusion_rapid7::provider::fmt_ms;
+use datafusion_rapid7::time::fmt_ms;
 use datafusion_rapid7::{Rapid7Config, register};
 use serde::{Deserialize, Serialize};
 

@@ -27,7 +27,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         CacheConfig::default(),
     )?;
     let ctx = SessionContext::new();
-    datafusion_rapid7::register(&ctx, Rapid7Config::new(client, cache)).await?;
+    let rapid7 = datafusion_rapid7::register(&ctx, Rapid7Config::new(client, cache)).await?;
 
     // 2026-02-10 00:00 to 00:10 UTC, two logs, one-minute buckets (automatic).
     let request = SummaryRequest {
@@ -35,7 +35,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         window: TimeRange::new(1_770_681_600_000, 1_770_682_200_000)?,
         bucket: None,
     };
-    let summary = datafusion_rapid7::summarize(&ctx, &request).await?;
+    let summary = rapid7.summarize(&ctx, &request).await?;
     println!("{}", summary.to_json());
     Ok(())
 }

@@ -6,224 +6,23 @@
 //! it; it is only read from the environment (never from a command-line flag, so
 //! it does not end up in shell history or `ps`).
 
-use std::fmt;
-use std::str::FromStr;
+use std::collections::BTreeMap;
 use std::time::Duration;
-
-use url::Url;
 
 use crate::cache::{CacheConfig, SegmentCache};
 use crate::client::{Client, ClientBuilder};
+use crate::env::{env_bool, env_duration, env_var, parse_size};
 use crate::error::{Error, Result};
+use crate::fields::{FieldSchema, load_field_schemas};
 
-/// Environment variable holding the API key.
-pub const ENV_API_KEY: &str = "RAPID7_API_KEY";
-/// Environment variable holding the region.
-pub const ENV_REGION: &str = "RAPID7_REGION";
-/// Environment variable holding an explicit endpoint that overrides the region.
-pub const ENV_ENDPOINT: &str = "RAPID7_ENDPOINT";
-/// Environment variable that allows plain `http://` to a non-loopback endpoint.
-pub const ENV_ALLOW_HTTP: &str = "RAPID7_ALLOW_HTTP";
-
-/// A Rapid7 API key. `Debug` and `Display` print `<redacted>`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ApiKey(String);
-
-impl ApiKey {
-    /// Wrap a key. Surrounding white space (a pasted newline) is trimmed.
-    pub fn new(key: impl Into<String>) -> Result<Self> {
-        let key = key.into().trim().to_string();
-        if key.is_empty() {
-            return Err(Error::MissingApiKey);
-        }
-        if key.chars().any(|c| c.is_control() || c == ' ') {
-            return Err(Error::Config {
-                key: ENV_API_KEY.into(),
-                message: "the API key contains spaces or control characters; \
-                          copy it again from Rapid7 Insight (Settings > API Keys)"
-                    .into(),
-            });
-        }
-        Ok(Self(key))
-    }
-
-    /// The key itself, for the `x-api-key` header only.
-    pub(crate) fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for ApiKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ApiKey(<redacted>)")
-    }
-}
-
-impl fmt::Display for ApiKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
-/// A Rapid7 Insight data region.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-#[non_exhaustive]
-pub enum Region {
-    /// United States 1 (default).
-    #[default]
-    Us,
-    /// United States 2.
-    Us2,
-    /// United States 3.
-    Us3,
-    /// Europe.
-    Eu,
-    /// Canada.
-    Ca,
-    /// Australia.
-    Au,
-    /// Japan.
-    Ap,
-}
-
-impl Region {
-    /// Every region, in documentation order.
-    pub const ALL: [Region; 7] = [
-        Region::Us,
-        Region::Us2,
-        Region::Us3,
-        Region::Eu,
-        Region::Ca,
-        Region::Au,
-        Region::Ap,
-    ];
-
-    /// The region's short code, as in the host name.
-    pub fn code(self) -> &'static str {
-        match self {
-            Region::Us => "us",
-            Region::Us2 => "us2",
-            Region::Us3 => "us3",
-            Region::Eu => "eu",
-            Region::Ca => "ca",
-            Region::Au => "au",
-            Region::Ap => "ap",
-        }
-    }
-
-    /// The Log Search base URL of this region.
-    pub fn endpoint(self) -> Url {
-        let s = format!("https://{}.rest.logs.insight.rapid7.com", self.code());
-        Url::parse(&s).expect("region endpoints are valid URLs")
-    }
-}
-
-impl fmt::Display for Region {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.code())
-    }
-}
-
-impl FromStr for Region {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<Self> {
-        let lower = s.trim().to_ascii_lowercase();
-        Region::ALL
-            .into_iter()
-            .find(|r| r.code() == lower)
-            .ok_or_else(|| Error::Config {
-                key: ENV_REGION.into(),
-                message: format!(
-                    "unknown region {s:?}; use one of {}",
-                    Region::ALL.map(Region::code).join(", ")
-                ),
-            })
-    }
-}
-
-/// Parse an endpoint URL and check it is safe to send the API key to.
-///
-/// Plain `http://` is accepted only for loopback hosts (a local simulator or
-/// proxy) unless `allow_http` is set, because the key travels in a header.
-pub fn parse_endpoint(s: &str, allow_http: bool) -> Result<Url> {
-    let bad = |message: String| Error::Config {
-        key: ENV_ENDPOINT.into(),
-        message,
-    };
-    let url = Url::parse(s.trim()).map_err(|e| {
-        bad(format!(
-            "{s:?} is not a URL ({e}); expected e.g. https://eu.rest.logs.insight.rapid7.com \
-             or http://127.0.0.1:8080"
-        ))
-    })?;
-    match url.scheme() {
-        "https" => {}
-        "http" if allow_http || is_loopback(&url) => {}
-        "http" => {
-            return Err(bad(format!(
-                "refusing plain http:// to non-loopback host {:?}: the API key would travel \
-                 unencrypted. Use https://, or set {ENV_ALLOW_HTTP}=true if you really mean it",
-                url.host_str().unwrap_or_default()
-            )));
-        }
-        other => return Err(bad(format!("unsupported scheme {other:?}; use https://"))),
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(bad(format!("{s:?} has no host")));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(bad(
-            "credentials in the endpoint URL are not supported; put the key in RAPID7_API_KEY"
-                .into(),
-        ));
-    }
-    Ok(url)
-}
-
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
-}
-
-/// Parse a boolean environment value (`1/0`, `true/false`, `yes/no`, `on/off`).
-pub fn parse_bool(key: &str, value: &str) -> Result<bool> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "1" | "true" | "yes" | "on" => Ok(true),
-        "0" | "false" | "no" | "off" | "" => Ok(false),
-        _ => Err(Error::Config {
-            key: key.into(),
-            message: format!("{value:?} is not a boolean; use true or false"),
-        }),
-    }
-}
-
-/// Parse a duration such as `5m`, `30s` or `1h 30m`.
-pub fn parse_duration(key: &str, value: &str) -> Result<Duration> {
-    humantime::parse_duration(value.trim()).map_err(|e| Error::Config {
-        key: key.into(),
-        message: format!("{value:?} is not a duration ({e}); use e.g. 30s, 5m or 2h"),
-    })
-}
-
-/// A boolean environment variable; unset or empty is `false`.
-pub fn env_bool(key: &str) -> Result<bool> {
-    env_var(key).map_or(Ok(false), |v| parse_bool(key, &v))
-}
-
-/// A duration environment variable; unset or empty is `None`.
-pub fn env_duration(key: &str) -> Result<Option<Duration>> {
-    env_var(key).map(|v| parse_duration(key, &v)).transpose()
-}
-
-/// Read an environment variable, treating unset and empty alike.
-pub(crate) fn env_var(key: &str) -> Option<String> {
-    std::env::var(key).ok().filter(|v| !v.trim().is_empty())
-}
+// Old paths (before the client's settings moved to `client`, parsing to
+// `env` and `time`); kept for one release.
+pub use crate::client::{
+    ApiKey, ENV_ALLOW_HTTP, ENV_API_KEY, ENV_ENDPOINT, ENV_REGION, Region, parse_endpoint,
+};
+pub use crate::env::{parse_bool, parse_duration};
+pub use crate::fields::ENV_FIELDS;
+pub use crate::time::parse_timestamp;
 
 /// Environment variable holding the cache root (directory or object-store URL).
 pub const ENV_CACHE: &str = "RAPID7_CACHE";
@@ -233,9 +32,6 @@ pub const ENV_BYPASS_CACHE: &str = "RAPID7_BYPASS_CACHE";
 pub const ENV_OFFLINE: &str = "RAPID7_OFFLINE";
 /// Environment variable holding the recent edge that is never cached.
 pub const ENV_SETTLE: &str = "RAPID7_SETTLE";
-/// Environment variable naming a JSON file of pinned field schemas
-/// (see [`crate::fields::FieldSchema`]).
-pub const ENV_FIELDS: &str = "RAPID7_FIELDS";
 /// Environment variable holding the streaming flush threshold in rows.
 pub const ENV_FLUSH_ROWS: &str = "RAPID7_FLUSH_ROWS";
 /// Environment variable holding the streaming flush threshold in bytes.
@@ -300,7 +96,7 @@ pub struct Rapid7Config {
     pub fetch_concurrency: usize,
     /// Pinned field schemas of `rapid7_parsed` tables, by log name or id.
     /// Logs not listed get a schema inferred from the cache.
-    pub field_schemas: std::collections::BTreeMap<String, crate::fields::FieldSchema>,
+    pub field_schemas: BTreeMap<String, FieldSchema>,
 }
 
 impl Rapid7Config {
@@ -350,8 +146,8 @@ impl Rapid7Config {
         }
         let client = match builder.build() {
             Ok(client) => Some(client),
-            Err(Error::MissingApiKey) if offline => None,
-            Err(e) => return Err(e),
+            Err(crate::client::Error::MissingApiKey) if offline => None,
+            Err(e) => return Err(e.into()),
         };
         let mut config = Self::with_parts(client, cache).with_offline(offline);
         let settle = match overrides.settle {
@@ -366,11 +162,7 @@ impl Rapid7Config {
     }
 
     /// Pin the field schema of `log` (a name or an id) in `rapid7_parsed`.
-    pub fn with_field_schema(
-        mut self,
-        log: impl Into<String>,
-        schema: crate::fields::FieldSchema,
-    ) -> Self {
+    pub fn with_field_schema(mut self, log: impl Into<String>, schema: FieldSchema) -> Self {
         self.field_schemas.insert(log.into(), schema);
         self
     }
@@ -413,22 +205,16 @@ impl Rapid7Config {
 
 /// The pinned field schemas of the file named by `RAPID7_FIELDS` (none when
 /// it is not set).
-pub fn field_schemas_from_env()
--> Result<std::collections::BTreeMap<String, crate::fields::FieldSchema>> {
+pub fn field_schemas_from_env() -> Result<BTreeMap<String, FieldSchema>> {
     match env_var(ENV_FIELDS) {
-        Some(path) => crate::fields::load_field_schemas(std::path::Path::new(&path)),
+        Some(path) => load_field_schemas(std::path::Path::new(&path)),
         None => Ok(Default::default()),
     }
 }
 
 /// The cache described by `RAPID7_CACHE`, `RAPID7_BYPASS_CACHE`,
-/// `RAPID7_FLUSH_ROWS` and `RAPID7_FLUSH_BYTES`.
-pub fn cache_from_env() -> Result<SegmentCache> {
-    cache_from(None, false)
-}
-
-/// Like [`cache_from_env`], with a location and a bypass given by the caller
-/// (command-line flags) taking precedence over the environment.
+/// `RAPID7_FLUSH_ROWS` and `RAPID7_FLUSH_BYTES`, with a location and a bypass
+/// given by the caller (command-line flags) taking precedence.
 pub fn cache_from(location: Option<&str>, bypass: bool) -> Result<SegmentCache> {
     if bypass || env_bool(ENV_BYPASS_CACHE)? {
         return Ok(SegmentCache::bypass());
@@ -466,136 +252,4 @@ pub fn default_cache_dir() -> Result<std::path::PathBuf> {
                   or an object-store URL"
             .into(),
     })
-}
-
-/// Parse an instant such as `2026-02-10T00:00:00Z`, `2026-02-10T02:00:00+02:00`
-/// or `2026-02-10` (UTC midnight) into epoch milliseconds.
-pub fn parse_timestamp(key: &str, value: &str) -> Result<i64> {
-    use datafusion::arrow::compute::kernels::cast_utils::string_to_datetime;
-    let utc =
-        datafusion::arrow::array::timezone::Tz::from_str("+00:00").map_err(|e| Error::Config {
-            key: key.into(),
-            message: e.to_string(),
-        })?;
-    string_to_datetime(&utc, value.trim())
-        .map(|t| t.timestamp_millis())
-        .map_err(|_| Error::Config {
-            key: key.into(),
-            message: format!(
-                "{value:?} is not a timestamp; use RFC 3339 such as 2026-02-10T00:00:00Z"
-            ),
-        })
-}
-
-/// Parse a positive count or size: `500000`, `64MiB`, `1G`, `128k`.
-pub fn parse_size(key: &str, value: &str) -> Result<usize> {
-    let v = value.trim();
-    let split = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
-    let (digits, unit) = v.split_at(split);
-    let factor: usize = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1 << 10,
-        "m" | "mb" | "mib" => 1 << 20,
-        "g" | "gb" | "gib" => 1 << 30,
-        _ => 0,
-    };
-    digits
-        .parse::<usize>()
-        .ok()
-        .and_then(|n| n.checked_mul(factor))
-        .filter(|n| *n > 0)
-        .ok_or_else(|| Error::Config {
-            key: key.into(),
-            message: format!("{value:?} is not a positive number; use e.g. 100000 or 64MiB"),
-        })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn api_key_is_redacted() {
-        let key = ApiKey::new("0a1b2c3d-secret-key-value").unwrap();
-        assert_eq!(format!("{key:?}"), "ApiKey(<redacted>)");
-        assert_eq!(key.to_string(), "<redacted>");
-        assert!(!format!("{key:?} {key}").contains("secret"));
-        assert_eq!(key.expose(), "0a1b2c3d-secret-key-value");
-    }
-
-    #[test]
-    fn api_key_rejects_empty_and_spaces() {
-        assert!(matches!(ApiKey::new("  \n"), Err(Error::MissingApiKey)));
-        let e = ApiKey::new("abc def").unwrap_err();
-        assert!(!e.to_string().contains("abc"), "{e}");
-        assert_eq!(ApiKey::new(" k\n").unwrap().expose(), "k");
-    }
-
-    #[test]
-    fn regions() {
-        assert_eq!("EU".parse::<Region>().unwrap(), Region::Eu);
-        assert_eq!(
-            Region::Ap.endpoint().as_str(),
-            "https://ap.rest.logs.insight.rapid7.com/"
-        );
-        let e = "mars".parse::<Region>().unwrap_err().to_string();
-        assert!(e.contains("us, us2, us3, eu, ca, au, ap"), "{e}");
-    }
-
-    #[test]
-    fn endpoints() {
-        assert!(parse_endpoint("http://127.0.0.1:8080", false).is_ok());
-        assert!(parse_endpoint("http://localhost:1", false).is_ok());
-        assert!(parse_endpoint("http://[::1]:1", false).is_ok());
-        assert!(parse_endpoint("https://proxy.example.com/log_search", false).is_ok());
-        let e = parse_endpoint("http://proxy.example.com", false).unwrap_err();
-        assert!(e.to_string().contains("RAPID7_ALLOW_HTTP"), "{e}");
-        assert!(parse_endpoint("http://proxy.example.com", true).is_ok());
-        assert!(parse_endpoint("ftp://x", true).is_err());
-        assert!(parse_endpoint("not a url", true).is_err());
-        assert!(parse_endpoint("https://user:pw@host", true).is_err());
-    }
-
-    #[test]
-    fn bools_and_durations() {
-        assert!(parse_bool("K", "Yes").unwrap());
-        assert!(!parse_bool("K", "0").unwrap());
-        assert!(parse_bool("K", "maybe").is_err());
-        assert_eq!(parse_duration("K", "5m").unwrap(), Duration::from_secs(300));
-        assert!(parse_duration("K", "five").is_err());
-    }
-
-    #[test]
-    fn timestamps() {
-        assert_eq!(
-            parse_timestamp("K", "2026-02-10T00:00:00Z").unwrap(),
-            1_770_681_600_000
-        );
-        assert_eq!(
-            parse_timestamp("K", "2026-02-10T02:00:00.5+02:00").unwrap(),
-            1_770_681_600_500
-        );
-        assert_eq!(
-            parse_timestamp("K", "2026-02-10").unwrap(),
-            1_770_681_600_000
-        );
-        let e = parse_timestamp("--from", "yesterday")
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("--from") && e.contains("RFC 3339"), "{e}");
-    }
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("K", "500000").unwrap(), 500_000);
-        assert_eq!(parse_size("K", "64MiB").unwrap(), 64 << 20);
-        assert_eq!(parse_size("K", " 2 g").unwrap(), 2 << 30);
-        assert_eq!(parse_size("K", "128k").unwrap(), 128 << 10);
-        for bad in ["0", "-5", "12 parsecs", "", "MiB"] {
-            let e = parse_size("RAPID7_FLUSH_ROWS", bad)
-                .unwrap_err()
-                .to_string();
-            assert!(e.contains("RAPID7_FLUSH_ROWS"), "{e}");
-        }
-    }
 }

@@ -12,6 +12,11 @@ use std::time::Duration;
 
 use datafusion::error::DataFusionError;
 
+use crate::client;
+use crate::client::error::{MISSING_API_KEY, hint_suffix, suggestion_suffix};
+use crate::env::ConfigError;
+use crate::time::{InvalidRange, WindowError};
+
 /// A `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -29,10 +34,7 @@ pub enum Error {
     },
 
     /// No API key was configured.
-    #[error(
-        "no Rapid7 API key: set RAPID7_API_KEY to a key from Rapid7 Insight \
-         (Settings > API Keys; a read-only key is enough), or run with --demo"
-    )]
+    #[error("{MISSING_API_KEY}")]
     MissingApiKey,
 
     /// A time range whose start is not before its end.
@@ -129,9 +131,9 @@ pub enum Error {
 
     /// A committed segment cannot be read, or disagrees with its manifest.
     #[error(
-        "cache segment {segment} is corrupt: {message}. Fix: drop it with \
-         `rapid7-sql cache drop` (it is fetched again on the next query), \
-         or run with --bypass-cache"
+        "cache segment {segment} is corrupt: {message}. Fix: drop the log's cached \
+         segments (SegmentCache::drop_log; they are fetched again on the next query), \
+         or bypass the cache (RAPID7_BYPASS_CACHE=true)"
     )]
     CorruptSegment {
         /// The segment's location under the cache root.
@@ -170,9 +172,10 @@ pub enum Error {
 
     /// Offline mode, and the cache lacks part of what a query reads.
     #[error(
-        "offline: the cache does not hold {}. Run without --offline (unset RAPID7_OFFLINE) \
-         to fetch them, or narrow the query to cached ranges (SELECT * FROM rapid7_cache() \
-         lists them); the last `settle` minutes before now are never cached",
+        "offline: the cache does not hold {}. Turn offline mode off (unset RAPID7_OFFLINE, \
+         Rapid7Config::offline) to fetch them, or narrow the query to cached ranges \
+         (SELECT * FROM rapid7_cache() lists them); the last `settle` minutes before now \
+         are never cached",
         .missing.join(", ")
     )]
     Offline {
@@ -188,20 +191,7 @@ pub enum Error {
     /// bound on `timestamp`, or a bound outside 1970..=9999); the message
     /// shows how to add one.
     #[error(transparent)]
-    TimeWindow(#[from] crate::provider::WindowError),
-}
-
-fn hint_suffix(hint: &Option<&'static str>) -> String {
-    hint.map(|h| format!(" ({h})")).unwrap_or_default()
-}
-
-fn suggestion_suffix(suggestions: &[String]) -> String {
-    if suggestions.is_empty() {
-        " (list the logs with: SELECT * FROM information_schema.tables WHERE table_schema = 'rapid7')"
-            .to_string()
-    } else {
-        format!("; did you mean {}?", suggestions.join(", "))
-    }
+    TimeWindow(#[from] WindowError),
 }
 
 impl Error {
@@ -217,7 +207,7 @@ impl Error {
     /// Whether retrying the same request may succeed.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::Api { status, .. } => is_retryable_status(*status),
+            Error::Api { status, .. } => client::error::is_retryable_status(*status),
             Error::Transport { .. } | Error::Decode { .. } => true,
             _ => false,
         }
@@ -232,11 +222,6 @@ impl Error {
     }
 }
 
-/// 408, 429 and 5xx are worth retrying; every other status is final.
-pub(crate) fn is_retryable_status(status: u16) -> bool {
-    status == 408 || status == 429 || (500..=599).contains(&status)
-}
-
 impl From<Error> for DataFusionError {
     fn from(e: Error) -> Self {
         e.into_datafusion()
@@ -249,34 +234,140 @@ impl From<DataFusionError> for Error {
     }
 }
 
+/// Each client failure becomes its namesake here.
+impl From<client::Error> for Error {
+    fn from(e: client::Error) -> Self {
+        match e {
+            client::Error::Config { key, message } => Error::Config { key, message },
+            client::Error::MissingApiKey => Error::MissingApiKey,
+            client::Error::InvalidRange { start, end } => Error::InvalidRange { start, end },
+            client::Error::Api {
+                method,
+                url,
+                status,
+                message,
+                hint,
+            } => Error::Api {
+                method,
+                url,
+                status,
+                message,
+                hint,
+            },
+            client::Error::Transport {
+                method,
+                url,
+                message,
+                source,
+            } => Error::Transport {
+                method,
+                url,
+                message,
+                source,
+            },
+            client::Error::Decode { url, message } => Error::Decode { url, message },
+            client::Error::RetriesExhausted {
+                retries,
+                elapsed,
+                source,
+            } => Error::RetriesExhausted {
+                retries,
+                elapsed,
+                source: Box::new(Error::from(*source)),
+            },
+            client::Error::UnknownLog { name, suggestions } => {
+                Error::UnknownLog { name, suggestions }
+            }
+        }
+    }
+}
+
+impl From<ConfigError> for Error {
+    fn from(e: ConfigError) -> Self {
+        Error::Config {
+            key: e.key,
+            message: e.message,
+        }
+    }
+}
+
+impl From<InvalidRange> for Error {
+    fn from(e: InvalidRange) -> Self {
+        Error::InvalidRange {
+            start: e.start,
+            end: e.end,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn retryable_statuses() {
-        for s in [408, 429, 500, 502, 503, 504] {
-            assert!(is_retryable_status(s), "{s}");
-        }
-        for s in [400, 401, 403, 404, 415] {
-            assert!(!is_retryable_status(s), "{s}");
-        }
-    }
-
-    #[test]
-    fn api_error_message_has_hint() {
-        let e = Error::Api {
+    fn client_errors_keep_their_message_and_class() {
+        let api = || client::Error::Api {
             method: "GET",
             url: "https://us.rest.logs.insight.rapid7.com/management/logs".into(),
             status: 401,
             message: "Unauthorized".into(),
             hint: Some("check RAPID7_API_KEY and RAPID7_REGION"),
         };
-        let s = e.to_string();
-        assert!(s.contains("HTTP 401"), "{s}");
-        assert!(s.contains("check RAPID7_API_KEY"), "{s}");
-        assert_eq!(e.status(), Some(401));
-        assert!(!e.is_retryable());
+        let cases = [
+            api(),
+            client::Error::RetriesExhausted {
+                retries: 3,
+                elapsed: Duration::from_millis(1500),
+                source: Box::new(client::Error::Transport {
+                    method: "GET",
+                    url: "u".into(),
+                    message: "connection reset".into(),
+                    source: None,
+                }),
+            },
+            client::Error::Decode {
+                url: "u".into(),
+                message: "expected value at line 1 column 1".into(),
+            },
+            client::Error::MissingApiKey,
+            client::Error::UnknownLog {
+                name: "Firewal".into(),
+                suggestions: vec!["Firewall".into()],
+            },
+            client::Error::UnknownLog {
+                name: "x".into(),
+                suggestions: vec![],
+            },
+            client::Error::InvalidRange { start: 5, end: 1 },
+            client::Error::Config {
+                key: "per_page".into(),
+                message: "0 is out of range".into(),
+            },
+        ];
+        for e in cases {
+            let (text, status, retryable) = (e.to_string(), e.status(), e.is_retryable());
+            let crate_error = Error::from(e);
+            assert_eq!(crate_error.to_string(), text);
+            assert_eq!(crate_error.status(), status, "{text}");
+            assert_eq!(crate_error.is_retryable(), retryable, "{text}");
+        }
+        assert!(matches!(Error::from(api()), Error::Api { status: 401, .. }));
+    }
+
+    #[test]
+    fn hints_name_settings_not_flags() {
+        let offline = Error::Offline {
+            missing: vec!["Firewall [a, b)".into()],
+        };
+        let corrupt = Error::CorruptSegment {
+            segment: "logs/x/from=1/to=2".into(),
+            message: "footer".into(),
+        };
+        for e in [Error::MissingApiKey, offline, corrupt] {
+            let text = e.to_string();
+            assert!(!text.contains("--"), "{text}");
+            assert!(text.contains("RAPID7_"), "{text}");
+        }
     }
 
     #[test]

@@ -1,18 +1,57 @@
 //! SQL over Rapid7 InsightOps / InsightIDR Log Search, with a Parquet segment
 //! cache on `object_store`, built on [DataFusion](datafusion).
 //!
-//! The crate is layered so that each part can be used and tested alone:
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> datafusion_rapid7::Result<()> {
+//! use datafusion::prelude::SessionContext;
+//! use datafusion_rapid7::cache::{CacheConfig, SegmentCache};
+//! use datafusion_rapid7::client::ClientBuilder;
+//! use datafusion_rapid7::mock::{MockConfig, MockServer};
+//! use datafusion_rapid7::Rapid7Config;
+//!
+//! // The bundled simulator on loopback stands in for Rapid7 here; against the
+//! // real API, `Rapid7Config::from_env()?` reads RAPID7_API_KEY and friends.
+//! let server = MockServer::start(MockConfig::default()).await?;
+//! let client = ClientBuilder::new()
+//!     .with_endpoint(server.url())
+//!     .with_api_key(server.api_key())
+//!     .build()?;
+//! let dir = tempfile::tempdir().expect("a temporary directory");
+//! let cache = SegmentCache::open(dir.path().to_str().unwrap(), CacheConfig::default())?;
+//!
+//! let ctx = SessionContext::new();
+//! datafusion_rapid7::register(&ctx, Rapid7Config::new(client, cache)).await?;
+//! let batches = ctx
+//!     .sql("SELECT log_name, count(*) FROM rapid7_logs \
+//!           WHERE timestamp BETWEEN '2026-02-10T00:00:00Z' AND '2026-02-10T00:09:59.999Z' \
+//!           GROUP BY log_name")
+//!     .await?
+//!     .collect()
+//!     .await?;
+//! assert!(!batches.is_empty());
+//! # Ok(()) }
+//! ```
+//!
+//! The crate is layered so that each part can be used and tested alone (see
+//! `docs/architecture.md`); data flows one way, from the client to the cache
+//! to the provider:
 //!
 //! - [`client`]: the Log Search REST client (pages as a stream, polling,
-//!   retries, rate limiting). Knows nothing of Arrow.
+//!   retries, rate limiting). Knows nothing of Arrow; its own [`client::Error`].
 //! - [`events`]: the one event schema and the page → `RecordBatch` decoder.
 //! - [`fields`]: fields inside messages (JSON, CSV, `key=value`): SQL
 //!   functions and structure inference.
 //! - [`cache`]: Parquet segments on any object store: coverage planning,
-//!   streaming writer, crash-safe commit.
+//!   streaming writer, crash-safe commit. Does not know the client.
+//! - [`provider`]: DataFusion: the [`Rapid7`] handle, the `rapid7_logs`
+//!   table and its scan, window extraction, table functions.
+//! - [`ops`]: operations on a [`Rapid7`] handle: `sync` and summaries.
 //! - [`mock`] (feature `mock`): a faithful simulator of the API on loopback.
 //!
-//! Configuration is typed ([`config`]); every failure is an [`Error`].
+//! Leaves used by all of them: [`time`] (ranges, instants, the clock),
+//! [`env`] (parsing settings), [`log_id`]. Configuration is typed
+//! ([`config`]); every failure is an [`Error`].
 #![warn(
     missing_docs,
     missing_debug_implementations,
@@ -23,16 +62,34 @@
 
 pub mod cache;
 pub mod client;
-pub mod clock;
 pub mod config;
+pub mod env;
 pub mod error;
 pub mod events;
 pub mod fields;
+mod locks;
+pub mod log_id;
 #[cfg(feature = "mock")]
 pub mod mock;
+pub mod ops;
 pub mod provider;
-mod sync;
+pub mod time;
 
 pub use config::Rapid7Config;
 pub use error::{Error, Result};
-pub use provider::{Rapid7, register, summarize};
+#[allow(deprecated)]
+pub use ops::summarize;
+pub use provider::{Rapid7, register};
+
+/// Old path of [`time::now_ms`]; kept for one release.
+#[doc(hidden)]
+pub mod clock {
+    #[cfg(any(test, feature = "mock"))]
+    pub(crate) use crate::time::civil_from_days;
+    pub use crate::time::now_ms;
+}
+
+// Old name of `locks`, for the simulator until its move lands.
+mod sync {
+    pub(crate) use crate::locks::lock;
+}

@@ -13,8 +13,9 @@
 
 use object_store::path::Path;
 
-use super::range::TimeRange;
 use crate::error::{Error, Result};
+use crate::log_id::check_component;
+use crate::time::TimeRange;
 
 /// Directory directly under the prefix that holds one directory per log.
 pub const LOGS_DIR: &str = "logs";
@@ -22,47 +23,17 @@ pub const LOGS_DIR: &str = "logs";
 /// File name of a segment's manifest, the commit marker.
 pub const MANIFEST_FILE: &str = "_SEGMENT.json";
 
-/// Longest accepted path component.
-pub(crate) const MAX_COMPONENT_LEN: usize = 200;
-
-/// Check that `component` is a safe single path component: non-empty, not `.`
-/// or `..`, no separator, no NUL, no leading dot, at most 200 bytes of
-/// `[A-Za-z0-9._-]`.
+/// Check that `component` is a safe single path component, by the rule of
+/// [`LogId`](crate::log_id::LogId): non-empty, not `.` or `..`, no separator,
+/// no NUL, no leading dot, at most 200 bytes of `[A-Za-z0-9._-]`.
 ///
 /// Rapid7 log ids are UUIDs; anything that could name another directory is
 /// refused with [`Error::UnsafePath`].
 pub fn validate_component(component: &str) -> Result<()> {
-    let refuse = |reason: &'static str| {
-        Err(Error::UnsafePath {
-            component: component.to_string(),
-            reason,
-        })
-    };
-    if component.is_empty() {
-        return refuse("empty");
-    }
-    if component == "." || component == ".." {
-        return refuse("relative path component");
-    }
-    if component.contains(['/', '\\']) {
-        return refuse("contains a path separator");
-    }
-    if component.contains('\0') {
-        return refuse("contains NUL");
-    }
-    if component.starts_with('.') {
-        return refuse("starts with a dot");
-    }
-    if component.len() > MAX_COMPONENT_LEN {
-        return refuse("longer than 200 bytes");
-    }
-    if !component
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-    {
-        return refuse("only ASCII letters, digits, '.', '_' and '-' are allowed");
-    }
-    Ok(())
+    check_component(component).map_err(|reason| Error::UnsafePath {
+        component: component.to_string(),
+        reason,
+    })
 }
 
 /// `{prefix}/logs`.

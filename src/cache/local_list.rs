@@ -78,7 +78,7 @@ fn dir_key(meta: &Metadata) -> DirKey {
 
 impl DirMemo {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<OsString, Arc<Level>>> {
-        crate::sync::lock(&self.0)
+        crate::locks::lock(&self.0)
     }
 
     fn get(&self, fs_dir: &FsPath, key: DirKey) -> Option<Arc<Level>> {

@@ -14,18 +14,19 @@ use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
 
-use super::index::{SegmentInfo, check_part, scan_log};
+use super::check::check_part;
+use super::config::WriterSettings;
+use super::index::scan_log;
 use super::layout::{
     MANIFEST_FILE, log_dir, logs_dir, parse_path, part_writer, validate_component,
 };
 use super::manifest::SegmentManifest;
-use super::range::TimeRange;
 use super::reader::read_segment;
+use super::segment::SegmentInfo;
 use super::store::CacheRoot;
-use super::writer::{CommitOutcome, SegmentWriter, WriterSettings};
+use super::writer::{CommitOutcome, SegmentWriter};
 use crate::error::{Error, Result};
-
-const TARGET: &str = "datafusion_rapid7::cache";
+use crate::time::TimeRange;
 
 /// One segment that failed verification.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -198,7 +199,7 @@ pub(crate) async fn drop_log(
     let objects = list_objects(root, &dir).await?;
     let paths = objects.into_iter().map(|o| o.location).collect();
     let (segments, objects) = delete_objects(root, paths, concurrency).await?;
-    tracing::info!(target: TARGET, log_id, segments, objects, "cache_log_dropped");
+    tracing::info!(log_id, segments, objects, "cache_log_dropped");
     Ok(DropReport { segments, objects })
 }
 
@@ -220,7 +221,7 @@ pub(crate) async fn drop_range(
         .map(|o| o.location)
         .collect();
     let (segments, objects) = delete_objects(root, paths, concurrency).await?;
-    tracing::info!(target: TARGET, log_id, %range, segments, objects, "cache_range_dropped");
+    tracing::info!(log_id, %range, segments, objects, "cache_range_dropped");
     Ok(DropReport { segments, objects })
 }
 
@@ -255,7 +256,7 @@ pub(crate) async fn gc(root: &CacheRoot, grace: Duration, concurrency: usize) ->
             Some(path) => match read_manifest(root, &path).await {
                 Some(m) => m.parts.into_iter().map(|p| p.name).collect(),
                 None => {
-                    tracing::warn!(target: TARGET, segment = %root.display_path(&Path::from(dir)), "cache_gc_skipped_unreadable_manifest");
+                    tracing::warn!(segment = %root.display_path(&Path::from(dir)), "cache_gc_skipped_unreadable_manifest");
                     continue;
                 }
             },
@@ -298,7 +299,6 @@ pub(crate) async fn gc(root: &CacheRoot, grace: Duration, concurrency: usize) ->
         report.objects_kept += staged.kept;
     }
     tracing::info!(
-        target: TARGET,
         objects_deleted = report.objects_deleted,
         bytes_deleted = report.bytes_deleted,
         objects_kept = report.objects_kept,
@@ -361,7 +361,7 @@ fn remove_staged_files(logs: &std::path::Path, now: SystemTime, grace: Duration)
             if idle < grace {
                 found.kept += 1;
             } else if std::fs::remove_file(entry.path()).is_ok() {
-                tracing::info!(target: TARGET, file = %entry.path().display(), "cache_gc_removed_staging_file");
+                tracing::info!(file = %entry.path().display(), "cache_gc_removed_staging_file");
                 found.deleted += 1;
                 found.bytes += meta.len();
             }
@@ -446,7 +446,7 @@ pub(crate) async fn compact(
             delete_segment(root, seg, concurrency).await?;
             report.segments_removed += 1;
         }
-        tracing::info!(target: TARGET, log_id, range = %union, merged = group.len(), "cache_segments_compacted");
+        tracing::info!(log_id, range = %union, merged = group.len(), "cache_segments_compacted");
     }
     Ok(report)
 }

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::layout::{part_writer, validate_component};
-use super::range::TimeRange;
+use crate::time::TimeRange;
 
 /// Version of the manifest format written by this crate.
 pub const MANIFEST_FORMAT: u32 = 1;

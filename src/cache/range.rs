@@ -6,101 +6,7 @@
 //! adjacency, and subtracted from it. [`assign_responsibility`] decides which
 //! segment serves each instant when segments overlap, so no row is read twice.
 
-use std::fmt;
-
-use serde::{Deserialize, Serialize};
-
-use crate::error::{Error, Result};
-
-/// A non-empty half-open range `[start, end)` of epoch milliseconds.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "RawRange", into = "RawRange")]
-pub struct TimeRange {
-    start: i64,
-    end: i64,
-}
-
-#[derive(Serialize, Deserialize)]
-struct RawRange {
-    start_ms: i64,
-    end_ms: i64,
-}
-
-impl TryFrom<RawRange> for TimeRange {
-    type Error = Error;
-    fn try_from(r: RawRange) -> Result<Self> {
-        TimeRange::new(r.start_ms, r.end_ms)
-    }
-}
-
-impl From<TimeRange> for RawRange {
-    fn from(r: TimeRange) -> Self {
-        RawRange {
-            start_ms: r.start,
-            end_ms: r.end,
-        }
-    }
-}
-
-impl TimeRange {
-    /// `[start, end)`; fails with [`Error::InvalidRange`] unless `start < end`.
-    pub fn new(start: i64, end: i64) -> Result<Self> {
-        if start < end {
-            Ok(TimeRange { start, end })
-        } else {
-            Err(Error::InvalidRange { start, end })
-        }
-    }
-
-    /// First millisecond in the range.
-    pub fn start(&self) -> i64 {
-        self.start
-    }
-
-    /// First millisecond after the range.
-    pub fn end(&self) -> i64 {
-        self.end
-    }
-
-    /// Length in milliseconds (always at least 1).
-    pub fn len_ms(&self) -> u64 {
-        self.end.abs_diff(self.start)
-    }
-
-    /// Whether `ts` lies in `[start, end)`.
-    pub fn contains(&self, ts: i64) -> bool {
-        self.start <= ts && ts < self.end
-    }
-
-    /// Whether `other` lies entirely inside this range.
-    pub fn contains_range(&self, other: &TimeRange) -> bool {
-        self.start <= other.start && other.end <= self.end
-    }
-
-    /// Whether the two ranges share at least one millisecond.
-    pub fn overlaps(&self, other: &TimeRange) -> bool {
-        self.start < other.end && other.start < self.end
-    }
-
-    /// The common part of both ranges, if any.
-    pub fn intersect(&self, other: &TimeRange) -> Option<TimeRange> {
-        let start = self.start.max(other.start);
-        let end = self.end.min(other.end);
-        (start < end).then_some(TimeRange { start, end })
-    }
-}
-
-impl fmt::Debug for TimeRange {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "[{}, {})", self.start, self.end)
-    }
-}
-
-impl fmt::Display for TimeRange {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self, f)
-    }
-}
+use crate::time::TimeRange;
 
 /// Sort ranges and merge those that overlap or touch (`a.end == b.start`).
 ///
@@ -111,7 +17,9 @@ pub fn merge_ranges(ranges: impl IntoIterator<Item = TimeRange>) -> Vec<TimeRang
     let mut out: Vec<TimeRange> = Vec::with_capacity(sorted.len());
     for r in sorted {
         match out.last_mut() {
-            Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
+            Some(last) if r.start() <= last.end() => {
+                *last = TimeRange::ordered(last.start(), last.end().max(r.end()));
+            }
             _ => out.push(r),
         }
     }
@@ -159,21 +67,15 @@ pub struct Coverage {
 pub fn plan_coverage(request: TimeRange, cached: &[TimeRange]) -> Coverage {
     let cached = merge_ranges(cached.iter().filter_map(|c| c.intersect(&request)));
     let mut missing = Vec::new();
-    let mut cursor = request.start;
+    let mut cursor = request.start();
     for c in &cached {
-        if cursor < c.start {
-            missing.push(TimeRange {
-                start: cursor,
-                end: c.start,
-            });
+        if cursor < c.start() {
+            missing.push(TimeRange::ordered(cursor, c.start()));
         }
-        cursor = c.end;
+        cursor = c.end();
     }
-    if cursor < request.end {
-        missing.push(TimeRange {
-            start: cursor,
-            end: request.end,
-        });
+    if cursor < request.end() {
+        missing.push(TimeRange::ordered(cursor, request.end()));
     }
     let kind = if missing.is_empty() {
         CoverageKind::Hit
@@ -202,20 +104,16 @@ pub fn plan_coverage(request: TimeRange, cached: &[TimeRange]) -> Coverage {
 /// therefore shadows the smaller ones it replaces as soon as it exists.
 pub fn assign_responsibility(request: TimeRange, segments: &[TimeRange]) -> Vec<Option<TimeRange>> {
     let mut order: Vec<usize> = (0..segments.len()).collect();
-    order.sort_by_key(|&i| (segments[i].start, std::cmp::Reverse(segments[i].end), i));
+    order.sort_by_key(|&i| (segments[i].start(), std::cmp::Reverse(segments[i].end()), i));
     let mut out = vec![None; segments.len()];
     let mut covered_until = i64::MIN;
     for i in order {
         let seg = segments[i];
-        let start = seg.start.max(covered_until);
-        if start < seg.end {
-            out[i] = TimeRange {
-                start,
-                end: seg.end,
-            }
-            .intersect(&request);
+        let start = seg.start().max(covered_until);
+        if start < seg.end() {
+            out[i] = TimeRange::ordered(start, seg.end()).intersect(&request);
         }
-        covered_until = covered_until.max(seg.end);
+        covered_until = covered_until.max(seg.end());
     }
     out
 }
@@ -228,26 +126,6 @@ mod tests {
 
     fn r(start: i64, end: i64) -> TimeRange {
         TimeRange::new(start, end).unwrap()
-    }
-
-    #[test]
-    fn empty_or_reversed_range_is_an_error() {
-        assert!(matches!(
-            TimeRange::new(5, 5),
-            Err(Error::InvalidRange { start: 5, end: 5 })
-        ));
-        assert!(matches!(
-            TimeRange::new(6, 5),
-            Err(Error::InvalidRange { .. })
-        ));
-        assert!(TimeRange::new(i64::MIN, i64::MAX).is_ok());
-    }
-
-    #[test]
-    fn serde_validates() {
-        let ok: TimeRange = serde_json::from_str(r#"{"start_ms":1,"end_ms":2}"#).unwrap();
-        assert_eq!(ok, r(1, 2));
-        assert!(serde_json::from_str::<TimeRange>(r#"{"start_ms":2,"end_ms":2}"#).is_err());
     }
 
     #[test]
@@ -324,7 +202,7 @@ mod tests {
 
     fn assert_sorted_disjoint_non_adjacent(v: &[TimeRange]) {
         for w in v.windows(2) {
-            assert!(w[0].end < w[1].start, "{v:?}");
+            assert!(w[0].end() < w[1].start(), "{v:?}");
         }
     }
 
@@ -341,13 +219,13 @@ mod tests {
             // neither gap nor overlap.
             let mut all: Vec<TimeRange> = c.cached.iter().chain(&c.missing).copied().collect();
             all.sort();
-            prop_assert_eq!(all.first().map(|x| x.start), Some(request.start));
-            prop_assert_eq!(all.last().map(|x| x.end), Some(request.end));
+            prop_assert_eq!(all.first().map(|x| x.start()), Some(request.start()));
+            prop_assert_eq!(all.last().map(|x| x.end()), Some(request.end()));
             for w in all.windows(2) {
-                prop_assert_eq!(w[0].end, w[1].start);
+                prop_assert_eq!(w[0].end(), w[1].start());
             }
             // Pointwise: an instant is missing iff no cached range holds it.
-            for ts in request.start..request.end {
+            for ts in request.start()..request.end() {
                 let in_cache = cached.iter().any(|x| x.contains(ts));
                 let in_missing = c.missing.iter().any(|x| x.contains(ts));
                 prop_assert_ne!(in_cache, in_missing, "ts {}", ts);
@@ -379,7 +257,7 @@ mod tests {
                     prop_assert!(seg.contains_range(own) && request.contains_range(own));
                 }
             }
-            for ts in request.start..request.end {
+            for ts in request.start()..request.end() {
                 let covered = segments.iter().any(|s| s.contains(ts));
                 let n = owners.iter().flatten().filter(|o| o.contains(ts)).count();
                 prop_assert_eq!(n, usize::from(covered), "ts {}", ts);

@@ -11,13 +11,14 @@ use datafusion::parquet::arrow::async_reader::ParquetRecordBatchStreamBuilder;
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 
-use super::index::{PartInfo, SegmentInfo, check_segments, scan_log_listing};
+use super::check::check_segments;
+use super::index::scan_log_listing;
 use super::part_reader::PartReader;
-use super::range::{Coverage, CoverageKind, TimeRange, assign_responsibility, plan_coverage};
+use super::range::{Coverage, CoverageKind, assign_responsibility, plan_coverage};
+use super::segment::{PartInfo, SegmentInfo};
 use super::store::CacheRoot;
 use crate::error::Result;
-
-const TARGET: &str = "datafusion_rapid7::cache";
+use crate::time::TimeRange;
 
 /// A committed segment chosen to serve part of a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,7 +84,6 @@ pub(crate) async fn plan_read(
 ) -> Result<ReadPlan> {
     let started = Instant::now();
     tracing::info!(
-        target: TARGET,
         log_id,
         start_ms = request.start(),
         end_ms = request.end(),
@@ -115,15 +115,16 @@ pub(crate) async fn plan_read(
     }
     let coverage = plan_coverage(request, &ranges);
     tracing::info!(
-        target: TARGET,
         log_id,
         segments = planned.len(),
-        parts = planned.iter().map(|p| p.segment.manifest().parts.len()).sum::<usize>(),
+        parts = planned
+            .iter()
+            .map(|p| p.segment.manifest().parts.len())
+            .sum::<usize>(),
         elapsed_ms = started.elapsed().as_millis() as u64,
         "cache_scan_complete"
     );
     tracing::info!(
-        target: TARGET,
         log_id,
         requested = %request,
         cached = ?coverage.cached,
@@ -134,10 +135,9 @@ pub(crate) async fn plan_read(
     let missing_ms: u64 = coverage.missing.iter().map(TimeRange::len_ms).sum();
     match coverage.kind {
         CoverageKind::Hit => {
-            tracing::info!(target: TARGET, log_id, segments = planned.len(), cached_ms, "cache_hit")
+            tracing::info!(log_id, segments = planned.len(), cached_ms, "cache_hit")
         }
         CoverageKind::Partial => tracing::info!(
-            target: TARGET,
             log_id,
             segments = planned.len(),
             cached_ms,
@@ -145,7 +145,7 @@ pub(crate) async fn plan_read(
             missing_ranges = coverage.missing.len(),
             "cache_partial"
         ),
-        CoverageKind::Miss => tracing::info!(target: TARGET, log_id, missing_ms, "cache_miss"),
+        CoverageKind::Miss => tracing::info!(log_id, missing_ms, "cache_miss"),
     }
     Ok(ReadPlan {
         log_id: log_id.to_string(),

@@ -15,6 +15,7 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreScheme};
 use url::Url;
 
+use super::memo::SessionMemos;
 use crate::error::{Error, Result};
 
 /// Where the cache lives: an object store, a key prefix inside it, and, for
@@ -30,20 +31,6 @@ pub struct CacheRoot {
     local_dir: Option<PathBuf>,
     /// What this session learnt of the root (shared by clones).
     pub(crate) memos: SessionMemos,
-}
-
-/// What a session remembers of a cache root between plans, each entry valid
-/// while a listing shows its objects unchanged. Clones share them.
-#[derive(Clone, Default)]
-pub(crate) struct SessionMemos {
-    /// Manifests already read, by path.
-    pub(crate) manifests: super::index::ManifestMemo,
-    /// Parts already checked by `verify_on_read`.
-    pub(crate) verified: super::index::VerifiedParts,
-    /// What walks of a local root found in each directory.
-    pub(crate) dirs: super::local_list::DirMemo,
-    /// The last complete listing of each log.
-    pub(crate) listings: super::index::ListingSnapshots,
 }
 
 impl fmt::Debug for CacheRoot {

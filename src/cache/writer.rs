@@ -15,21 +15,18 @@ use bytes::Bytes;
 use datafusion::arrow::array::{Array, AsArray, BooleanArray, RecordBatch};
 use datafusion::arrow::compute::filter_record_batch;
 use datafusion::arrow::datatypes::TimestampMillisecondType;
-use datafusion::parquet::file::properties::WriterProperties;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 
+use super::config::WriterSettings;
 use super::encode::{check_schema, encode_part, millis};
-use super::index::SegmentInfo;
 use super::layout::{manifest_path, part_name, segment_dir, validate_component};
 use super::manifest::{MANIFEST_FORMAT, PartManifest, SegmentManifest};
-use super::range::TimeRange;
+use super::segment::SegmentInfo;
 use super::store::CacheRoot;
-use crate::clock::now_ms;
 use crate::error::{Error, Result};
 use crate::events::SCHEMA_VERSION;
-
-const TARGET: &str = "datafusion_rapid7::cache";
+use crate::time::{TimeRange, now_ms};
 
 /// What [`SegmentWriter::commit`] did.
 #[derive(Debug, Clone)]
@@ -44,13 +41,6 @@ pub enum CommitOutcome {
 }
 
 /// Flush thresholds and Parquet settings of a writer.
-#[derive(Debug, Clone)]
-pub(crate) struct WriterSettings {
-    pub(crate) flush_rows: usize,
-    pub(crate) flush_bytes: usize,
-    pub(crate) props: Arc<WriterProperties>,
-}
-
 #[derive(Debug)]
 struct Target {
     root: CacheRoot,
@@ -233,7 +223,6 @@ impl SegmentWriter {
         if let Err(e) = &result {
             self.failed = true;
             tracing::error!(
-                target: TARGET,
                 log_id = %self.log_id,
                 segment = %self.location(),
                 error = %e,
@@ -258,7 +247,6 @@ impl SegmentWriter {
         let dropped = (batch.num_rows() - kept.num_rows()) as u64;
         self.rows_out_of_range += dropped;
         tracing::warn!(
-            target: TARGET,
             log_id = %self.log_id,
             segment = %self.location(),
             rows = dropped,
@@ -283,7 +271,6 @@ impl SegmentWriter {
         let name = part_name(&self.writer_id, self.parts.len() as u32);
         let path = target.dir.clone().join(name.as_str());
         tracing::info!(
-            target: TARGET,
             log_id = %self.log_id,
             segment = %target.location,
             part = %name,
@@ -330,7 +317,6 @@ impl SegmentWriter {
             max_timestamp_ms: encoded.max_ts,
         });
         tracing::info!(
-            target: TARGET,
             log_id = %self.log_id,
             segment = %target.location,
             part = %name,
@@ -415,7 +401,6 @@ impl SegmentWriter {
             Ok(_) => {
                 target.root.restrict_file(&path)?;
                 tracing::info!(
-                    target: TARGET,
                     log_id = %self.log_id,
                     segment = %target.location,
                     rows = manifest.row_count,
@@ -424,14 +409,13 @@ impl SegmentWriter {
                     "segment_committed"
                 );
                 Ok(CommitOutcome::Committed(SegmentInfo::new(
-                    &target.root,
+                    &target.location,
                     target.dir.clone(),
                     manifest,
                 )))
             }
             Err(object_store::Error::AlreadyExists { .. }) => {
                 tracing::info!(
-                    target: TARGET,
                     log_id = %self.log_id,
                     segment = %target.location,
                     "segment_already_committed"
@@ -456,7 +440,6 @@ impl SegmentWriter {
             match target.root.store().delete(&path).await {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
                 Err(e) => tracing::warn!(
-                    target: TARGET,
                     segment = %target.location,
                     part = %part.name,
                     error = %e,
@@ -471,7 +454,6 @@ impl Drop for SegmentWriter {
     fn drop(&mut self) {
         if !self.finished && !self.parts.is_empty() {
             tracing::warn!(
-                target: TARGET,
                 log_id = %self.log_id,
                 segment = %self.location(),
                 parts = self.parts.len(),

@@ -9,11 +9,11 @@ use tokio::time::Instant;
 use url::Url;
 
 use super::backoff::Backoff;
+use super::error::{Error, Result};
 use super::model::error_message;
 use super::rate_limit::Namespace;
+use super::rest::{Client, ClientStats};
 use super::retry::{RateLimitHeaders, hint_for};
-use super::{Client, ClientStats};
-use crate::error::{Error, Result};
 
 /// A response that is worth parsing: 200 or 202.
 pub(crate) struct Response {
@@ -82,7 +82,6 @@ impl Client {
                         });
                     }
                     tracing::warn!(
-                        target: "datafusion_rapid7::client",
                         url = %url,
                         wait_ms = wait.as_millis() as u64,
                         "logsearch_rate_limited"
@@ -112,7 +111,6 @@ impl Client {
             retries += 1;
             inner.stats.retries.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(
-                target: "datafusion_rapid7::client",
                 kind,
                 retry = retries,
                 delay_ms = delay.as_millis() as u64,
@@ -182,7 +180,7 @@ impl Client {
             message: error_message(&body),
             hint: hint_for(status.as_u16(), kind),
         };
-        if crate::error::is_retryable_status(status.as_u16()) {
+        if super::error::is_retryable_status(status.as_u16()) {
             Err(SendError::Retryable(err))
         } else {
             Err(SendError::Final(err))

@@ -1,7 +1,7 @@
 //! Log name → id resolution with suggestions for typos.
 
+use super::error::{Error, Result};
 use super::model::LogInfo;
-use crate::error::{Error, Result};
 
 /// The log whose id is `name_or_id`, else whose name is exactly it, else whose
 /// name matches ignoring case (only when that match is unique).

@@ -20,14 +20,42 @@ use reqwest::StatusCode;
 use tokio::time::Instant;
 use url::Url;
 
-use super::Client;
+use super::error::{Error, Result};
 use super::model::find_link;
 use super::page::{Cursor, EventPage, ParsedBody, parse_page};
 use super::rate_limit::Namespace;
-use crate::error::{Error, Result};
+use super::rest::Client;
+use crate::log_id::LogId;
 
 /// Consecutive pages whose `Next` link did not move before the query fails.
 const MAX_STALLED_PAGES: u32 = 3;
+
+impl Client {
+    /// The events of one log with `from <= timestamp < to` (epoch ms), as
+    /// pages. Nothing is requested until the first page is asked for.
+    pub fn query_events(&self, log_id: &str, from: i64, to: i64) -> Result<EventQuery> {
+        if from >= to {
+            return Err(Error::InvalidRange {
+                start: from,
+                end: to,
+            });
+        }
+        let log_id = LogId::new(log_id).map_err(|e| Error::Config {
+            key: "log id".into(),
+            message: format!(
+                "{e}; use an id or name from SELECT * FROM \
+                 information_schema.tables WHERE table_schema = 'rapid7'"
+            ),
+        })?;
+        let log_id = log_id.as_str();
+        let mut url = self.url(&["query", "logs", log_id]);
+        url.query_pairs_mut()
+            .append_pair("from", &from.to_string())
+            .append_pair("to", &to.to_string())
+            .append_pair("per_page", &self.inner.config.per_page.to_string());
+        Ok(EventQuery::new(self.clone(), log_id, (from, to), url))
+    }
+}
 
 /// A query for one log's events in one window; see the module docs.
 #[derive(Debug)]
@@ -93,7 +121,6 @@ impl EventQuery {
             if *n == url {
                 self.stalled += 1;
                 tracing::warn!(
-                    target: "datafusion_rapid7::client",
                     log_id = %self.log_id,
                     page = self.page_number,
                     "logsearch_cursor_stalled: the Next link repeats the current page"
@@ -127,7 +154,6 @@ impl EventQuery {
                 .and_then(|(_, v)| v.parse::<i64>().ok())
         });
         tracing::debug!(
-            target: "datafusion_rapid7::client",
             log_id = %self.log_id,
             page = self.page_number,
             events = stats.accepted,
@@ -192,7 +218,6 @@ impl EventQuery {
                             .resubmits
                             .fetch_add(1, Ordering::Relaxed);
                         tracing::warn!(
-                            target: "datafusion_rapid7::client",
                             log_id = %self.log_id,
                             page = self.page_number,
                             resubmits,
@@ -254,5 +279,27 @@ impl EventQuery {
                 ),
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::ClientBuilder;
+
+    #[test]
+    fn query_rejects_path_like_log_ids() {
+        let client = ClientBuilder::new()
+            .with_endpoint("http://127.0.0.1:9")
+            .with_api_key("k")
+            .build()
+            .unwrap();
+        for bad in ["", ".", "..", "a/b", "a\\b", "a\nb"] {
+            assert!(
+                matches!(client.query_events(bad, 0, 1), Err(Error::Config { .. })),
+                "{bad:?}"
+            );
+        }
+        assert!(client.query_events("0a1b-2c3d", 0, 1).is_ok());
     }
 }

@@ -2,6 +2,8 @@
 
 mod decode;
 mod schema;
+#[cfg(test)]
+mod tests;
 
 pub use decode::{columns_to_batch, page_to_batch};
 pub use schema::{SCHEMA_VERSION, TIMESTAMP_TZ, columns, event_schema, timestamp_type};

@@ -32,7 +32,7 @@ pub use csv::{CsvField, CsvFields, csv_field, csv_fields};
 pub use infer::{FieldType, Inference, InferredField, MessageLayout, detect_layout, infer};
 pub use kv::{KvPair, KvPairs, kv_find, kv_pairs};
 pub use parse::{FieldParser, ParseStats, field_udf};
-pub use schema::{FieldSchema, FieldSpec, load_field_schemas};
+pub use schema::{ENV_FIELDS, FieldSchema, FieldSpec, load_field_schemas};
 pub use udf::{CsvGet, KvGet, csv_get_udf, kv_get_udf};
 
 /// Register `kv_get`, `csv_get` and the JSON functions (with the `->` and

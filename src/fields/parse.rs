@@ -334,7 +334,6 @@ impl ScalarUDFImpl for FieldParser {
         if failed > 0 {
             self.stats.unparsable.fetch_add(failed, Ordering::Relaxed);
             tracing::debug!(
-                target: "datafusion_rapid7::fields",
                 layout = %layout,
                 field = %field,
                 field_type = %ty,

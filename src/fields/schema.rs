@@ -28,6 +28,10 @@ use super::infer::{FieldType, Inference, MessageLayout};
 use super::parse::Locator;
 use crate::error::{Error, Result};
 
+/// Environment variable naming a JSON file of pinned field schemas
+/// (see [`FieldSchema`]).
+pub const ENV_FIELDS: &str = "RAPID7_FIELDS";
+
 /// One typed column of a parsed table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FieldSpec {
@@ -84,7 +88,7 @@ impl FieldSchema {
     /// Check every field can be located and names are unique.
     pub fn validate(&self, log: &str) -> Result<()> {
         let bad = |message: String| Error::Config {
-            key: crate::config::ENV_FIELDS.into(),
+            key: ENV_FIELDS.into(),
             message: format!("field schema of {log:?}: {message}"),
         };
         if self.layout == "plain" && self.fields.is_empty() {
@@ -107,7 +111,7 @@ impl FieldSchema {
 /// Pinned schemas by log name or id, from a JSON file.
 pub fn load_field_schemas(path: &std::path::Path) -> Result<BTreeMap<String, FieldSchema>> {
     let bad = |message: String| Error::Config {
-        key: crate::config::ENV_FIELDS.into(),
+        key: ENV_FIELDS.into(),
         message: format!("{}: {message}", path.display()),
     };
     let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;

@@ -15,7 +15,7 @@
 //! 3. If everything is cached, the scan is a plain Parquet `DataSourceExec`
 //!    over every part of every segment, with exact statistics, reading
 //!    strings as views and casting to `Utf8` only the rows the filters keep
-//!    (see `cached.rs`). Otherwise it
+//!    (see `scan/cached.rs`). Otherwise it
 //!    is a [`Rapid7ScanExec`], which fetches when it is **executed**.
 //!
 //! # `EXPLAIN` does not spend quota
@@ -38,34 +38,27 @@
 //! fails with [`Error::Offline`](crate::Error::Offline) naming each missing
 //! range.
 
-mod cached;
-mod exec;
-mod fetch;
-mod fields;
-mod filters;
-mod functions;
-mod logs;
 mod parsed;
-mod plan;
 mod register;
-mod summary;
-mod sync;
-mod table;
+mod scan;
+mod source;
+mod udtf;
 mod window;
 
-pub use exec::Rapid7ScanExec;
-pub use fetch::{Activity, FetchOutcome, FetchProgress};
-pub use fields::DEFAULT_FIELD_SAMPLE;
-pub use logs::LogRef;
 pub use parsed::PARSED_SCHEMA;
-pub use plan::{fmt_ms, fmt_range};
-pub use register::{LOGS_SCHEMA, LOGS_TABLE, Rapid7, register};
-pub use summary::{
-    BucketCount, ColumnSummary, LogCount, SegmentSummary, Summary, SummaryRequest, summarize,
-};
-pub use sync::SyncReport;
-pub use table::Rapid7LogsTable;
+pub use register::{LOGS_SCHEMA, LOGS_TABLE, register};
+pub(crate) use scan::split_aligned;
+pub use scan::{Activity, FetchOutcome, FetchProgress, LogRef, Rapid7LogsTable, Rapid7ScanExec};
+pub use source::Rapid7;
+pub use udtf::DEFAULT_FIELD_SAMPLE;
 pub use window::{
     LogSelection, MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS, WindowError, Windows, extract_log_selection,
     extract_windows,
 };
+
+// Old paths (before `ops/` and `time`); kept for one release.
+pub use crate::ops::{
+    BucketCount, ColumnSummary, LogCount, SegmentSummary, Summary, SummaryRequest, SyncReport,
+    summarize,
+};
+pub use crate::time::{fmt_ms, fmt_range};

@@ -33,14 +33,13 @@ use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::logical_expr::{Expr, LogicalPlanBuilder, ScalarUDF, col, lit};
 use futures::TryStreamExt;
 
-use super::fields::DEFAULT_FIELD_SAMPLE;
-use super::logs::LogRef;
-use super::register::Rapid7;
-use super::table::Rapid7LogsTable;
-use crate::cache::TimeRange;
+use super::scan::{LogRef, Rapid7LogsTable};
+use super::source::Rapid7;
+use super::udtf::DEFAULT_FIELD_SAMPLE;
 use crate::error::{Error, Result};
 use crate::events::{columns, event_schema};
 use crate::fields::{FieldSchema, infer};
+use crate::time::TimeRange;
 
 /// Name of the schema of parsed tables.
 pub const PARSED_SCHEMA: &str = "rapid7_parsed";
@@ -78,7 +77,6 @@ impl ParsedSchema {
         let messages = newest_cached_messages(&self.rapid7, &log.id, DEFAULT_FIELD_SAMPLE).await?;
         if messages.is_empty() {
             tracing::warn!(
-                target: "datafusion_rapid7::fields",
                 log = log.label(),
                 "rapid7_parsed: nothing cached to infer fields from; query the log once, \
                  or pin its fields (RAPID7_FIELDS)"
@@ -95,7 +93,7 @@ impl ParsedSchema {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, FieldSchema>> {
-        crate::sync::lock(&self.inferred)
+        crate::locks::lock(&self.inferred)
     }
 
     async fn view(&self, log: LogRef) -> Result<Arc<dyn TableProvider>> {

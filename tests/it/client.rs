@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use datafusion_rapid7::Error;
+use datafusion_rapid7::client::Error;
 use datafusion_rapid7::client::{ClientBuilder, RetryConfig};
 use datafusion_rapid7::mock::{Faults, RequestKind};
 

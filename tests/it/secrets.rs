@@ -59,8 +59,8 @@ async fn key_is_in_no_log_line_error_or_debug_output() {
     // error paths: unknown log, unknown name, bad range
     for e in [
         fetch(&client, "nope", T0, T0 + 1).await.unwrap_err(),
-        client.resolve_log("No Such Log").await.unwrap_err(),
-        client.query_events(&fw, 5, 1).unwrap_err(),
+        client.resolve_log("No Such Log").await.unwrap_err().into(),
+        client.query_events(&fw, 5, 1).unwrap_err().into(),
     ] {
         seen += &format!("{e} {e:?}");
     }

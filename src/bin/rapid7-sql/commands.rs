@@ -5,7 +5,8 @@ use std::io::Write;
 
 use datafusion_rapid7::cache::{CompactOptions, TimeRange};
 use datafusion_rapid7::config::parse_timestamp;
-use datafusion_rapid7::provider::{SummaryRequest, fmt_ms};
+use datafusion_rapid7::ops::SummaryRequest;
+use datafusion_rapid7::time::fmt_ms;
 use datafusion_rapid7::{Error, Rapid7};
 
 use crate::args::{CacheCommand, SummaryArgs, SyncArgs};
@@ -54,7 +55,7 @@ pub(crate) async fn summary(session: &Session, args: &SummaryArgs) -> Result<(),
         window,
         bucket: args.bucket,
     };
-    let summary = datafusion_rapid7::summarize(&session.ctx, &request).await?;
+    let summary = session.rapid7.summarize(&session.ctx, &request).await?;
     match &args.output {
         Some(path) => std::fs::write(path, summary.to_json() + "\n").map_err(|e| Error::Config {
             key: "--output".into(),

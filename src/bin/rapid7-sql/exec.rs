@@ -11,6 +11,7 @@ use datafusion::sql::parser::DFParser;
 use futures::TryStreamExt;
 
 use crate::args::Format;
+use crate::fmt::{describe, plural, thousands};
 use crate::progress::Progress;
 use crate::setup::Session;
 
@@ -87,36 +88,6 @@ fn summary_line(
         requests,
         elapsed.as_secs_f64()
     )
-}
-
-fn plural(n: u64) -> &'static str {
-    if n == 1 { "" } else { "s" }
-}
-
-/// `41210` → `41,210`.
-pub(crate) fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// The message of an error, without DataFusion's wrapping noise.
-pub(crate) fn describe(e: &DataFusionError) -> String {
-    let mut e = e;
-    loop {
-        match e {
-            DataFusionError::Context(_, inner) => e = inner,
-            DataFusionError::Shared(inner) => e = inner,
-            DataFusionError::External(inner) => return inner.to_string(),
-            other => return other.to_string(),
-        }
-    }
 }
 
 async fn run_statement(

@@ -4,6 +4,7 @@
 mod args;
 mod commands;
 mod exec;
+mod fmt;
 mod progress;
 mod repl;
 mod setup;
@@ -43,7 +44,7 @@ fn run(rt: &tokio::runtime::Runtime, cli: &Cli) -> Result<bool, String> {
     let global = &cli.global;
     let session = rt
         .block_on(setup::session(global))
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| fmt::error(&e))?;
     let display = Display::new(global.format, global.quiet);
     if let Some(command) = &cli.command {
         return rt
@@ -54,7 +55,7 @@ fn run(rt: &tokio::runtime::Runtime, cli: &Cli) -> Result<bool, String> {
                     Command::Cache(c) => commands::cache(&session, c).await,
                 }
             })
-            .map_err(|e| e.to_string());
+            .map_err(|e| fmt::error(&e));
     }
     if !global.commands.is_empty() || !global.files.is_empty() {
         for sql in &global.commands {

@@ -8,7 +8,7 @@ use datafusion_rapid7::Rapid7;
 use datafusion_rapid7::provider::FetchProgress;
 use tokio::task::JoinSet;
 
-use crate::exec::thousands;
+use crate::fmt::thousands;
 
 /// Lines shown at most, one per fetch.
 const SHOWN: usize = 4;
@@ -103,7 +103,7 @@ fn line(p: &FetchProgress) -> String {
             "reading recent"
         },
         p.log,
-        datafusion_rapid7::provider::fmt_range(p.range),
+        p.range,
         p.pages,
         thousands(p.events),
         thousands(rate as u64),

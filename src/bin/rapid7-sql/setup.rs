@@ -55,7 +55,7 @@ pub(crate) fn rapid7_config(global: &Global) -> Result<Rapid7Config, Error> {
 fn settle(global: &Global) -> Result<Option<Duration>, Error> {
     match global.settle {
         Some(s) => Ok(Some(s)),
-        None => config::env_duration(config::ENV_SETTLE),
+        None => Ok(datafusion_rapid7::env::env_duration(config::ENV_SETTLE)?),
     }
 }
 

@@ -1,7 +1,7 @@
 //! End to end through the DataFusion planner: the filters DataFusion really
 //! pushes into a scan.
 
-use crate::clock::now_ms;
+use crate::time::now_ms;
 use std::sync::Mutex;
 
 use datafusion::arrow::datatypes::SchemaRef;

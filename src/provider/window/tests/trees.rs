@@ -129,7 +129,7 @@ fn civil(ms: i64, offset: Option<i32>) -> String {
     let secs = local.div_euclid(1000);
     let days = secs.div_euclid(86_400);
     let sod = secs.rem_euclid(86_400);
-    let (y, m, d) = crate::clock::civil_from_days(days);
+    let (y, m, d) = crate::time::civil_from_days(days);
     let (sep, zone) = match offset {
         None => (' ', String::new()),
         Some(0) => ('T', "Z".to_string()),

@@ -211,14 +211,14 @@ pub fn decode_page(
     log_id: &str,
     from: i64,
     to: i64,
-) -> crate::error::Result<EventPage> {
+) -> super::error::Result<EventPage> {
     let parsed =
-        parse_page(body, log_id, (from, to), None, 1).map_err(|e| crate::error::Error::Decode {
+        parse_page(body, log_id, (from, to), None, 1).map_err(|e| super::error::Error::Decode {
             url: "(page body)".into(),
             message: e.to_string(),
         })?;
     if parsed.statistical {
-        return Err(crate::error::Error::Decode {
+        return Err(super::error::Error::Decode {
             url: "(page body)".into(),
             message: "expected an event page, got a statistical result".into(),
         });
@@ -296,7 +296,6 @@ impl PageState<'_> {
     fn fail(&mut self, reason: &str) {
         self.stats.failed += 1;
         tracing::warn!(
-            target: "datafusion_rapid7::client",
             log_id = self.log_id,
             page = self.page_number,
             position = self.position,

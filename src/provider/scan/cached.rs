@@ -21,10 +21,8 @@ use datafusion::physical_plan::{ExecutionPlan, PhysicalExpr};
 use tracing::debug;
 
 use super::filters::{ReadColumns, apply_filters, filter_exec, predicate};
-use super::plan::{ParquetTarget, parquet_exec};
+use super::parquet::{ParquetTarget, parquet_exec};
 use crate::cache::PartInfo;
-
-const TARGET: &str = "datafusion_rapid7::provider";
 
 /// `schema` with every `Utf8` column read as `Utf8View`.
 pub(crate) fn view_schema(schema: &Schema) -> SchemaRef {
@@ -72,7 +70,7 @@ pub(crate) fn cached_scan(
         // A filter that does not plan on views (a function taking only
         // `Utf8`, say) is applied after the cast instead.
         Ok(None) | Err(_) => {
-            debug!(target: TARGET, "filters applied after the cast from string views");
+            debug!("filters applied after the cast from string views");
             let cast = cast_back(plan, &declared)?;
             apply_filters(state, cast, filters, keep, limit)
         }

@@ -23,11 +23,11 @@ use datafusion::logical_expr::{Expr, col, lit};
 use datafusion::physical_plan::{ExecutionPlan, execute_stream};
 use futures::TryStreamExt;
 
-use super::functions::{constant, log_window_args};
-use super::register::Rapid7;
-use crate::cache::TimeRange;
+use super::args::{constant, log_window_args};
 use crate::events::{TIMESTAMP_TZ, columns, event_schema};
 use crate::fields::{MessageLayout, infer};
+use crate::provider::Rapid7;
+use crate::time::TimeRange;
 
 /// Messages sampled when no size is given.
 pub const DEFAULT_FIELD_SAMPLE: usize = 10_000;
@@ -156,7 +156,6 @@ impl TableProvider for FieldsTable {
         let messages = self.sample(state, &log.id).await?;
         let inference = infer(messages.iter().map(String::as_str));
         tracing::debug!(
-            target: "datafusion_rapid7::fields",
             log_id = %log.id,
             sampled = inference.sampled,
             other_layout = inference.other_layout,

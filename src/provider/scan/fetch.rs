@@ -21,9 +21,7 @@ use crate::cache::{CommitOutcome, SegmentCache, TimeRange};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::events::page_to_batch;
-use crate::sync::lock;
-
-const TARGET: &str = "datafusion_rapid7::fetch";
+use crate::locks::lock;
 
 /// What one fetched range produced.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -259,6 +257,7 @@ impl Fetcher {
         let progress = self.tracker.start(log, range, false);
         Ok(query
             .into_stream()
+            .map_err(Error::from)
             .and_then(move |page| {
                 let batch = page_to_batch(page, name.as_deref());
                 if let Ok(b) = &batch {
@@ -303,7 +302,6 @@ async fn fetch_one(
     let started = Instant::now();
     let progress = tracker.start(log, range, true);
     info!(
-        target: TARGET,
         event = "fetch_subrange_start",
         log_id = %log.id,
         log_name = log.name.as_deref(),
@@ -331,7 +329,6 @@ async fn fetch_one(
     .await;
     if let Err(e) = result {
         warn!(
-            target: TARGET,
             event = "fetch_subrange_failed",
             log_id = %log.id,
             from_ms = range.start(),
@@ -339,13 +336,12 @@ async fn fetch_one(
             error = %e,
         );
         if let Err(abort) = writer.abort().await {
-            warn!(target: TARGET, error = %abort, "cannot remove the parts of a failed fetch; `cache gc` will");
+            warn!(error = %abort, "cannot remove the parts of a failed fetch; `cache gc` will");
         }
         return Err(e);
     }
     outcome.committed = matches!(writer.commit().await?, CommitOutcome::Committed(_));
     info!(
-        target: TARGET,
         event = "fetch_subrange_complete",
         log_id = %log.id,
         log_name = log.name.as_deref(),

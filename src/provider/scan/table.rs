@@ -12,16 +12,15 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
 use tracing::debug;
 
-use super::Rapid7;
 use super::cached::cached_scan;
 use super::exec::{Rapid7ScanExec, ScanInputs};
 use super::filters::{self, apply_filters, read_columns};
 use super::logs::LogRef;
-use super::plan::{LogScan, ParquetTarget, PlanInputs, plan_scans};
-use super::window::{extract_log_selection, extract_windows};
+use super::parquet::ParquetTarget;
+use super::plan::{LogScan, PlanInputs, plan_scans};
 use crate::error::Error;
-
-const TARGET: &str = "datafusion_rapid7::provider";
+use crate::provider::Rapid7;
+use crate::provider::window::{extract_log_selection, extract_windows};
 
 /// The events of every log the key can read (`rapid7_logs`), or of one log
 /// (`rapid7."Log name"`), as a DataFusion table.
@@ -35,6 +34,13 @@ const TARGET: &str = "datafusion_rapid7::provider";
 pub struct Rapid7LogsTable {
     rapid7: Rapid7,
     log: Option<LogRef>,
+}
+
+impl Rapid7 {
+    /// The `rapid7_logs` table.
+    pub fn table(&self) -> Arc<Rapid7LogsTable> {
+        Arc::new(Rapid7LogsTable::new(self.clone()))
+    }
 }
 
 impl Rapid7LogsTable {
@@ -92,7 +98,7 @@ impl TableProvider for Rapid7LogsTable {
             .execution_props()
             .query_execution_start_time
             .map(|t| t.timestamp_millis())
-            .unwrap_or_else(crate::clock::now_ms);
+            .unwrap_or_else(crate::time::now_ms);
         let windows = extract_windows(filters, now_ms).map_err(Error::from)?;
         let selection = extract_log_selection(filters);
         let logs = match &self.log {
@@ -149,7 +155,6 @@ impl TableProvider for Rapid7LogsTable {
             .iter()
             .all(|s| s.segments.iter().all(|p| p.is_whole()));
         debug!(
-            target: TARGET,
             logs = scans.len(),
             windows = windows.ranges().len(),
             needs_api,

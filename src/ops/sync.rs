@@ -7,12 +7,9 @@ use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 use tracing::info;
 
-use super::plan::{fmt_ms, fmt_range, split_aligned};
-use super::register::Rapid7;
-use crate::cache::TimeRange;
 use crate::error::{Error, Result};
-
-const TARGET: &str = "datafusion_rapid7::sync";
+use crate::provider::{Rapid7, split_aligned};
+use crate::time::{TimeRange, fmt_ms};
 
 /// What a sync did. Serialises to the JSON report of `rapid7-sql sync`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -52,7 +49,7 @@ impl Rapid7 {
                 message: "sync fetches from the API; run it without --offline".into(),
             });
         }
-        let now = crate::clock::now_ms();
+        let now = crate::time::now_ms();
         let cut = now - config.settle.as_millis() as i64;
         let end = to.unwrap_or(cut).min(cut);
         let window = TimeRange::new(from, end).map_err(|_| Error::Config {
@@ -81,7 +78,7 @@ impl Rapid7 {
             let plan = self.cache().plan_read(&log.id, window).await?;
             segments_used += plan.segments.len() as u64;
             for gap in &plan.coverage.missing {
-                missing.push(format!("{} {}", log.label(), fmt_range(*gap)));
+                missing.push(log.describe(gap));
                 let chunk = config.fetch_chunk.as_millis() as i64;
                 pieces.extend(
                     split_aligned(*gap, chunk)
@@ -139,7 +136,6 @@ impl Rapid7 {
             window: [fmt_ms(window.start()), fmt_ms(window.end())],
         };
         info!(
-            target: TARGET,
             event = "sync_complete",
             logs = resolved.len(),
             new_events = report.new_events_processed,

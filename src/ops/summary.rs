@@ -18,14 +18,10 @@ use datafusion::prelude::{DataFrame, SessionContext};
 use serde::Serialize;
 use tracing::{error, info};
 
-use super::plan::fmt_ms;
-use super::register::LOGS_TABLE;
-use super::table::Rapid7LogsTable;
-use crate::cache::TimeRange;
 use crate::error::{Error, Result};
 use crate::events::{TIMESTAMP_TZ, columns, timestamp_type};
-
-const TARGET: &str = "datafusion_rapid7::summary";
+use crate::provider::{LOGS_TABLE, Rapid7, Rapid7LogsTable};
+use crate::time::{TimeRange, fmt_ms};
 
 /// What to summarise.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,36 +117,55 @@ impl Summary {
     }
 }
 
-/// Summarise `request` over the `rapid7_logs` table registered in `ctx`
-/// (see [`crate::register`]). Emits `parquet_summary_generated`, or
-/// `parquet_summary_failed` at ERROR.
+impl Rapid7 {
+    /// Summarise `request` over this source's `rapid7_logs`, as SQL
+    /// aggregates run in `ctx` (its settings and memory pool). Emits
+    /// `parquet_summary_generated`, or `parquet_summary_failed` at ERROR.
+    pub async fn summarize(
+        &self,
+        ctx: &SessionContext,
+        request: &SummaryRequest,
+    ) -> Result<Summary> {
+        let started = Instant::now();
+        match summarize_inner(self, ctx, request).await {
+            Ok(summary) => {
+                info!(
+                    event = "parquet_summary_generated",
+                    from_ms = request.window.start(),
+                    to_ms = request.window.end(),
+                    row_count = summary.row_count,
+                    logs = summary.per_log.len(),
+                    buckets = summary.per_bucket.len(),
+                    segments = summary.segments.len(),
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                );
+                Ok(summary)
+            }
+            Err(e) => {
+                error!(
+                    event = "parquet_summary_failed",
+                    from_ms = request.window.start(),
+                    to_ms = request.window.end(),
+                    error = %e,
+                );
+                Err(e)
+            }
+        }
+    }
+}
+
+/// [`Rapid7::summarize`] for the source whose `rapid7_logs` table is
+/// registered in `ctx` (see [`crate::register`]). The old entry point; prefer
+/// the method on the handle `register` returns.
 pub async fn summarize(ctx: &SessionContext, request: &SummaryRequest) -> Result<Summary> {
-    let started = Instant::now();
-    match summarize_inner(ctx, request).await {
-        Ok(summary) => {
-            info!(
-                target: TARGET,
-                event = "parquet_summary_generated",
-                from_ms = request.window.start(),
-                to_ms = request.window.end(),
-                row_count = summary.row_count,
-                logs = summary.per_log.len(),
-                buckets = summary.per_bucket.len(),
-                segments = summary.segments.len(),
-                elapsed_ms = started.elapsed().as_millis() as u64,
-            );
-            Ok(summary)
-        }
-        Err(e) => {
-            error!(
-                target: TARGET,
-                event = "parquet_summary_failed",
-                from_ms = request.window.start(),
-                to_ms = request.window.end(),
-                error = %e,
-            );
-            Err(e)
-        }
+    let provider = ctx.table_provider(LOGS_TABLE).await?;
+    match provider.downcast_ref::<Rapid7LogsTable>() {
+        Some(table) => table.rapid7().summarize(ctx, request).await,
+        None => Err(Error::Config {
+            key: LOGS_TABLE.into(),
+            message: "the table is not a Rapid7 table; call datafusion_rapid7::register first"
+                .into(),
+        }),
     }
 }
 
@@ -173,18 +188,11 @@ fn ts_lit(ms: i64) -> Expr {
     ))
 }
 
-async fn summarize_inner(ctx: &SessionContext, request: &SummaryRequest) -> Result<Summary> {
-    let provider = ctx.table_provider(LOGS_TABLE).await?;
-    let rapid7 = match provider.downcast_ref::<Rapid7LogsTable>() {
-        Some(table) => table.rapid7().clone(),
-        None => {
-            return Err(Error::Config {
-                key: LOGS_TABLE.into(),
-                message: "the table is not a Rapid7 table; call datafusion_rapid7::register first"
-                    .into(),
-            });
-        }
-    };
+async fn summarize_inner(
+    rapid7: &Rapid7,
+    ctx: &SessionContext,
+    request: &SummaryRequest,
+) -> Result<Summary> {
     let window = request.window;
     let bucket = request
         .bucket
@@ -195,7 +203,7 @@ async fn summarize_inner(ctx: &SessionContext, request: &SummaryRequest) -> Resu
         logs.push(rapid7.find_log(name).await?);
     }
 
-    let mut events = ctx.table(LOGS_TABLE).await?.filter(
+    let mut events = ctx.read_table(rapid7.table())?.filter(
         col(columns::TIMESTAMP)
             .gt_eq(ts_lit(window.start()))
             .and(col(columns::TIMESTAMP).lt(ts_lit(window.end()))),

@@ -30,11 +30,10 @@ use futures::{StreamExt, TryStreamExt};
 use tracing::warn;
 
 use super::fetch::Fetcher;
-use super::plan::{LogScan, ParquetTarget, fmt_range, parquet_exec};
+use super::parquet::{ParquetTarget, parquet_exec};
+use super::plan::LogScan;
 use crate::cache::{PlannedSegment, SegmentCache, TimeRange};
 use crate::error::Error;
-
-const TARGET: &str = "datafusion_rapid7::provider";
 
 /// What a scan needs at execution time.
 #[derive(Debug)]
@@ -112,11 +111,7 @@ impl Rapid7ScanExec {
             .inputs
             .scans
             .iter()
-            .flat_map(|s| {
-                s.gaps
-                    .iter()
-                    .map(move |g| format!("{} {}", s.log.label(), fmt_range(*g)))
-            })
+            .flat_map(|s| s.gaps.iter().map(move |g| s.log.describe(g)))
             .collect()
     }
 
@@ -126,11 +121,7 @@ impl Rapid7ScanExec {
             .inputs
             .scans
             .iter()
-            .flat_map(|s| {
-                s.live
-                    .iter()
-                    .map(move |g| format!("{} {}", s.log.label(), fmt_range(*g)))
-            })
+            .flat_map(|s| s.live.iter().map(move |g| s.log.describe(g)))
             .collect()
     }
 }
@@ -173,7 +164,7 @@ impl Shared {
             for gap in &scan.gaps {
                 if !bypass {
                     // Dropped or changed under us since the fetch: read it live.
-                    warn!(target: TARGET, log_id = %scan.log.id, range = %fmt_range(*gap),
+                    warn!(log_id = %scan.log.id, range = %gap,
                         "range still missing after its fetch; reading it without caching");
                 }
                 extras.push(Extra::Live(idx, *gap));

@@ -7,12 +7,11 @@ use std::time::{Duration, Instant};
 
 use tracing::{debug, warn};
 
-use super::window::LogSelection;
 use crate::cache::SegmentCache;
 use crate::client::{Client, suggest};
 use crate::error::{Error, Result};
-
-const TARGET: &str = "datafusion_rapid7::provider";
+use crate::provider::window::LogSelection;
+use crate::time::TimeRange;
 
 /// One log: its id and, when known, its name.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -24,6 +23,12 @@ pub struct LogRef {
 }
 
 impl LogRef {
+    /// `Firewall [2026-02-10T00:00:00.000Z, 2026-02-10T01:00:00.000Z)`: how
+    /// messages and `EXPLAIN` name a range of a log.
+    pub fn describe(&self, range: impl std::borrow::Borrow<TimeRange>) -> String {
+        format!("{} {}", self.label(), range.borrow())
+    }
+
     /// The name if known, else the id: for messages.
     pub fn label(&self) -> &str {
         self.name.as_deref().unwrap_or(&self.id)
@@ -61,7 +66,7 @@ impl LogDirectory {
     }
 
     fn read_snapshot(&self) -> Option<(Instant, Arc<[LogRef]>)> {
-        crate::sync::read(&self.snapshot).clone()
+        crate::locks::read(&self.snapshot).clone()
     }
 
     /// Every log, from the snapshot while it is fresh.
@@ -79,7 +84,7 @@ impl LogDirectory {
             return Ok(logs);
         }
         let logs = self.fetch().await?;
-        *crate::sync::write(&self.snapshot) = Some((Instant::now(), Arc::clone(&logs)));
+        *crate::locks::write(&self.snapshot) = Some((Instant::now(), Arc::clone(&logs)));
         Ok(logs)
     }
 
@@ -93,7 +98,7 @@ impl LogDirectory {
                     .collect();
                 // Best effort: offline reads use it to resolve names.
                 if let Err(e) = self.cache.save_log_names(&names).await {
-                    warn!(target: TARGET, error = %e, "cannot record log names in the cache");
+                    warn!(error = %e, "cannot record log names in the cache");
                 }
                 infos
                     .into_iter()
@@ -117,7 +122,11 @@ impl LogDirectory {
             }
         };
         logs.sort();
-        debug!(target: TARGET, logs = logs.len(), online = self.client.is_some(), "log list refreshed");
+        debug!(
+            logs = logs.len(),
+            online = self.client.is_some(),
+            "log list refreshed"
+        );
         Ok(logs.into())
     }
 

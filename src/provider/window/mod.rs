@@ -83,7 +83,6 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::temporal_conversions::timestamp_ms_to_datetime;
 use datafusion::arrow::array::timezone::Tz;
 use datafusion::arrow::compute::kernels::cast_utils::string_to_datetime;
 use datafusion::arrow::datatypes::{
@@ -93,8 +92,8 @@ use datafusion::common::ScalarValue;
 use datafusion::logical_expr::expr::{InList, ScalarFunction};
 use datafusion::logical_expr::{Between, BinaryExpr, Cast, Expr, Operator, TryCast};
 
-use crate::cache::TimeRange;
 use crate::events::columns;
+use crate::time::TimeRange;
 
 mod selection;
 
@@ -168,36 +167,7 @@ impl Windows {
     }
 }
 
-/// Why the filters of a query do not give a window that can be fetched.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum WindowError {
-    /// Some part of the matching time range has no lower bound: the query
-    /// would read every event ever logged.
-    #[error(
-        "rapid7_logs needs a lower bound on `timestamp`, otherwise the query would fetch \
-         every event ever logged. Add one, for example \
-         `WHERE timestamp >= now() - interval '1 hour'` or \
-         `WHERE timestamp BETWEEN '2026-02-10T00:00:00Z' AND '2026-02-10T00:59:59.999Z'`. \
-         Bounds come from comparisons of `timestamp` itself with constants \
-         (>, >=, <, <=, =, BETWEEN, IN, combined with AND / OR; each side of an OR \
-         needs its own bound); casts such as CAST(timestamp AS DATE), functions of \
-         `timestamp`, != and NOT do not bound the fetch. A missing upper bound means now."
-    )]
-    NoLowerBound,
-
-    /// A bound that limits the window lies outside the years 1970..=9999.
-    #[error(
-        "time bound {} on `timestamp` is outside the supported range \
-         1970-01-01T00:00:00Z .. 9999-12-31T23:59:59.999Z; use bounds within it, \
-         for example `WHERE timestamp >= now() - interval '1 hour'`",
-        describe_ms(*bound_ms)
-    )]
-    OutOfRange {
-        /// The offending bound, epoch milliseconds (may exceed `i64`).
-        bound_ms: i128,
-    },
-}
+pub use crate::time::WindowError;
 
 // ---------------------------------------------------------------------------
 // Entry points
@@ -335,13 +305,6 @@ fn checked_bound(ms: i128) -> Result<i64, WindowError> {
         .ok()
         .filter(|v| (MIN_TIMESTAMP_MS..=MAX_TIMESTAMP_MS).contains(v))
         .ok_or(WindowError::OutOfRange { bound_ms: ms })
-}
-
-fn describe_ms(ms: i128) -> String {
-    match i64::try_from(ms).ok().and_then(timestamp_ms_to_datetime) {
-        Some(dt) => format!("{ms} ms ({dt} UTC)"),
-        None => format!("{ms} ms"),
-    }
 }
 
 // ---------------------------------------------------------------------------

@@ -1,0 +1,203 @@
+//! [`SegmentCache`]: planning, writing, reading and maintenance over one
+//! [`CacheRoot`], or a bypass.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use datafusion::arrow::array::RecordBatch;
+use futures::stream::BoxStream;
+
+use super::config::{CacheConfig, WriterSettings};
+use super::index;
+use super::layout::validate_component;
+use super::log_names;
+use super::maintenance::{self, CompactOptions, CompactReport, DropReport, GcReport, VerifyReport};
+use super::reader::{self, PlannedSegment, ReadPlan};
+use super::segment::SegmentInfo;
+use super::store::CacheRoot;
+use super::writer::SegmentWriter;
+use crate::error::{Error, Result};
+use crate::time::TimeRange;
+
+/// The segment cache: planning, writing, reading and maintenance over one
+/// [`CacheRoot`], or a bypass that reads and writes nothing.
+#[derive(Debug, Clone)]
+pub struct SegmentCache {
+    root: Option<CacheRoot>,
+    config: CacheConfig,
+    settings: WriterSettings,
+}
+
+impl SegmentCache {
+    /// A cache over `root`.
+    pub fn new(root: CacheRoot, config: CacheConfig) -> Self {
+        SegmentCache {
+            settings: config.writer_settings(),
+            root: Some(root),
+            config,
+        }
+    }
+
+    /// Open a directory or URL as a cache (see [`CacheRoot::open`]).
+    pub fn open(location: &str, config: CacheConfig) -> Result<Self> {
+        Ok(Self::new(CacheRoot::open(location)?, config))
+    }
+
+    /// Bypass mode: every read plans a full miss, writers discard their
+    /// rows, nothing is read or written.
+    pub fn bypass() -> Self {
+        let config = CacheConfig::default();
+        SegmentCache {
+            settings: config.writer_settings(),
+            root: None,
+            config,
+        }
+    }
+
+    /// Whether this cache is in bypass mode.
+    pub fn is_bypass(&self) -> bool {
+        self.root.is_none()
+    }
+
+    /// The root, unless in bypass mode.
+    pub fn root(&self) -> Option<&CacheRoot> {
+        self.root.as_ref()
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &CacheConfig {
+        &self.config
+    }
+
+    fn require_root(&self) -> Result<&CacheRoot> {
+        self.root.as_ref().ok_or_else(|| Error::CacheUnavailable {
+            location: "(bypass)".into(),
+            message: "the cache is bypassed; maintenance needs a cache root".into(),
+            source: None,
+        })
+    }
+
+    /// Log ids that have data in the cache (empty in bypass mode).
+    pub async fn list_logs(&self) -> Result<Vec<String>> {
+        match &self.root {
+            Some(root) => index::list_logs(root).await,
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// The committed segments of a log with their stats, sorted by range,
+    /// from manifests only. A corrupt manifest is an error naming it.
+    pub async fn list_segments(&self, log_id: &str) -> Result<Vec<SegmentInfo>> {
+        validate_component(log_id)?;
+        let Some(root) = &self.root else {
+            return Ok(Vec::new());
+        };
+        index::scan_log(root, log_id, self.config.io_concurrency)
+            .await?
+            .into_iter()
+            .map(|(_, r)| r)
+            .collect()
+    }
+
+    /// The log names recorded in the cache (id → name; empty in bypass mode).
+    pub async fn load_log_names(&self) -> Result<BTreeMap<String, String>> {
+        match &self.root {
+            Some(root) => log_names::load(root).await,
+            None => Ok(Default::default()),
+        }
+    }
+
+    /// Record log names (id → name) in the cache, merged with those already
+    /// there, so offline readers can select logs by name. No-op when bypassed.
+    pub async fn save_log_names(&self, names: &BTreeMap<String, String>) -> Result<()> {
+        match &self.root {
+            Some(root) => log_names::save(root, names).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Plan a read of `request` for one log: the segments that serve it, each
+    /// with the sub-range it is responsible for, and the ranges to fetch.
+    pub async fn plan_read(&self, log_id: &str, request: TimeRange) -> Result<ReadPlan> {
+        validate_component(log_id)?;
+        match &self.root {
+            Some(root) => {
+                reader::plan_read(
+                    root,
+                    log_id,
+                    request,
+                    self.config.verify_on_read,
+                    self.config.io_concurrency,
+                )
+                .await
+            }
+            None => Ok(ReadPlan::miss(log_id, request)),
+        }
+    }
+
+    /// A writer for the segment `[range)` of `log_id`.
+    pub fn writer(&self, log_id: &str, range: TimeRange) -> Result<SegmentWriter> {
+        SegmentWriter::new(self.root.as_ref(), log_id, range, self.settings.clone())
+    }
+
+    /// Stream the rows a planned segment is responsible for (for consumers
+    /// that do not go through DataFusion, and for tests).
+    pub fn read(&self, planned: &PlannedSegment) -> BoxStream<'static, Result<RecordBatch>> {
+        match &self.root {
+            Some(root) => reader::read_segment(root, &planned.segment, planned.responsible),
+            None => Box::pin(futures::stream::empty()),
+        }
+    }
+
+    /// Decode every part of every segment (of one log, or all) and check it
+    /// against its manifest. Corrupt segments are reported, not raised.
+    pub async fn verify(&self, log_id: Option<&str>) -> Result<VerifyReport> {
+        if let Some(id) = log_id {
+            validate_component(id)?;
+        }
+        maintenance::verify(self.require_root()?, log_id, self.config.io_concurrency).await
+    }
+
+    /// Remove every segment and leftover of a log.
+    pub async fn drop_log(&self, log_id: &str) -> Result<DropReport> {
+        maintenance::drop_log(self.require_root()?, log_id, self.config.io_concurrency).await
+    }
+
+    /// Remove the segments of a log that overlap `range` (whole segments;
+    /// corrupt ones included). They are fetched again when next needed.
+    pub async fn drop_range(&self, log_id: &str, range: TimeRange) -> Result<DropReport> {
+        maintenance::drop_range(
+            self.require_root()?,
+            log_id,
+            range,
+            self.config.io_concurrency,
+        )
+        .await
+    }
+
+    /// Remove leftover parts (not listed by any manifest) whose writer has
+    /// been idle for [`CacheConfig::gc_grace`].
+    pub async fn gc(&self) -> Result<GcReport> {
+        self.gc_with_grace(self.config.gc_grace).await
+    }
+
+    /// [`SegmentCache::gc`] with an explicit grace period.
+    pub async fn gc_with_grace(&self, grace: Duration) -> Result<GcReport> {
+        maintenance::gc(self.require_root()?, grace, self.config.io_concurrency).await
+    }
+
+    /// Merge runs of small adjacent segments of a log into one segment each,
+    /// and remove segments fully shadowed by another. Readers see the same
+    /// rows before, during and after.
+    pub async fn compact(&self, log_id: &str, options: CompactOptions) -> Result<CompactReport> {
+        validate_component(log_id)?;
+        maintenance::compact(
+            self.require_root()?,
+            log_id,
+            options,
+            &self.settings,
+            self.config.io_concurrency,
+        )
+        .await
+    }
+}

@@ -1,0 +1,195 @@
+//! The client's error: what a Log Search request can fail with. Holds no
+//! Arrow or DataFusion type; the crate's [`Error`](crate::Error) takes each
+//! variant over as its namesake (`From<client::Error>`).
+//!
+//! No variant ever holds the API key: requests carry it in a header, and URLs
+//! and bodies are the only request data kept here.
+
+use std::time::Duration;
+
+use crate::env::ConfigError;
+use crate::time::InvalidRange;
+
+/// A `Result` with the client's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything a Log Search request can fail with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A client setting is missing or does not parse.
+    #[error("invalid configuration {key}: {message}")]
+    Config {
+        /// The setting (environment variable or option name).
+        key: String,
+        /// What is wrong and what would be accepted.
+        message: String,
+    },
+
+    /// No API key was configured.
+    #[error("{MISSING_API_KEY}")]
+    MissingApiKey,
+
+    /// A time range whose start is not before its end.
+    #[error("invalid time range [{start}, {end}): the start must be before the end")]
+    InvalidRange {
+        /// Start, epoch milliseconds (inclusive).
+        start: i64,
+        /// End, epoch milliseconds (exclusive).
+        end: i64,
+    },
+
+    /// The API answered with a status that is not retried (most 4xx).
+    #[error("Rapid7 API {method} {url} failed with HTTP {status}: {message}{}", hint_suffix(.hint))]
+    Api {
+        /// HTTP method.
+        method: &'static str,
+        /// Request URL (never contains the key).
+        url: String,
+        /// HTTP status.
+        status: u16,
+        /// The server's message, parsed from its error body.
+        message: String,
+        /// What the user can do about it.
+        hint: Option<&'static str>,
+    },
+
+    /// The request could not be sent or its response not read.
+    #[error("Rapid7 API {method} {url}: {message}")]
+    Transport {
+        /// HTTP method.
+        method: &'static str,
+        /// Request URL.
+        url: String,
+        /// What failed (connection refused, timeout, reset, truncated body).
+        message: String,
+        /// The underlying error.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+
+    /// A response body was not the JSON the API documents.
+    #[error("Rapid7 API {url} returned a body that does not parse: {message}")]
+    Decode {
+        /// Request URL.
+        url: String,
+        /// The parser's message, with position.
+        message: String,
+    },
+
+    /// A retried request did not succeed within the retry budget.
+    #[error(
+        "Rapid7 API request gave up after {retries} retries in {:.1}s: {source}",
+        elapsed.as_secs_f64()
+    )]
+    RetriesExhausted {
+        /// How many retries were made.
+        retries: u32,
+        /// Time spent, waits included.
+        elapsed: Duration,
+        /// The last failure.
+        #[source]
+        source: Box<Error>,
+    },
+
+    /// A log name or id that the API key cannot see.
+    #[error("unknown log {name:?}{}", suggestion_suffix(.suggestions))]
+    UnknownLog {
+        /// What the user asked for.
+        name: String,
+        /// Close matches among the logs the key can read.
+        suggestions: Vec<String>,
+    },
+}
+
+/// The message of a missing API key; names settings, not flags (the binary
+/// adds its own).
+pub(crate) const MISSING_API_KEY: &str = "no Rapid7 API key: set RAPID7_API_KEY to a key from \
+     Rapid7 Insight (Settings > API Keys; a read-only key is enough)";
+
+pub(crate) fn hint_suffix(hint: &Option<&'static str>) -> String {
+    hint.map(|h| format!(" ({h})")).unwrap_or_default()
+}
+
+pub(crate) fn suggestion_suffix(suggestions: &[String]) -> String {
+    if suggestions.is_empty() {
+        " (list the logs with: SELECT * FROM information_schema.tables WHERE table_schema = 'rapid7')"
+            .to_string()
+    } else {
+        format!("; did you mean {}?", suggestions.join(", "))
+    }
+}
+
+impl Error {
+    /// The HTTP status of an API failure, looking through retries.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Api { status, .. } => Some(*status),
+            Error::RetriesExhausted { source, .. } => source.status(),
+            _ => None,
+        }
+    }
+
+    /// Whether retrying the same request may succeed.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Api { status, .. } => is_retryable_status(*status),
+            Error::Transport { .. } | Error::Decode { .. } => true,
+            _ => false,
+        }
+    }
+}
+
+/// 408, 429 and 5xx are worth retrying; every other status is final.
+pub(crate) fn is_retryable_status(status: u16) -> bool {
+    status == 408 || status == 429 || (500..=599).contains(&status)
+}
+
+impl From<ConfigError> for Error {
+    fn from(e: ConfigError) -> Self {
+        Error::Config {
+            key: e.key,
+            message: e.message,
+        }
+    }
+}
+
+impl From<InvalidRange> for Error {
+    fn from(e: InvalidRange) -> Self {
+        Error::InvalidRange {
+            start: e.start,
+            end: e.end,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retryable_statuses() {
+        for s in [408, 429, 500, 502, 503, 504] {
+            assert!(is_retryable_status(s), "{s}");
+        }
+        for s in [400, 401, 403, 404, 415] {
+            assert!(!is_retryable_status(s), "{s}");
+        }
+    }
+
+    #[test]
+    fn api_error_message_has_hint() {
+        let e = Error::Api {
+            method: "GET",
+            url: "https://us.rest.logs.insight.rapid7.com/management/logs".into(),
+            status: 401,
+            message: "Unauthorized".into(),
+            hint: Some("check RAPID7_API_KEY and RAPID7_REGION"),
+        };
+        let s = e.to_string();
+        assert!(s.contains("HTTP 401"), "{s}");
+        assert!(s.contains("check RAPID7_API_KEY"), "{s}");
+        assert_eq!(e.status(), Some(401));
+        assert!(!e.is_retryable());
+    }
+}

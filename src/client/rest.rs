@@ -1,0 +1,173 @@
+//! [`Client`]: the handle every request goes through (one connection pool,
+//! one rate limiter, one set of counters for all clones), and the management
+//! calls.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use url::Url;
+
+use super::config::ClientConfig;
+use super::error::{Error, Result};
+use super::model::{self, LogInfo};
+use super::names::resolve_log;
+use super::rate_limit::{Namespace, RateLimiter};
+
+/// Request and event counters of a client (shared by its clones).
+#[derive(Debug, Default)]
+pub struct ClientStats {
+    pub(super) queries: AtomicU64,
+    pub(super) polls: AtomicU64,
+    pub(super) management: AtomicU64,
+    pub(super) retries: AtomicU64,
+    pub(super) rate_limited: AtomicU64,
+    pub(super) resubmits: AtomicU64,
+    pub(super) pages: AtomicU64,
+    pub(super) events: AtomicU64,
+    pub(super) events_failed: AtomicU64,
+    /// Whether any response was ever received (connection errors before
+    /// that mean a wrong endpoint more likely than a blip).
+    pub(crate) responded: std::sync::atomic::AtomicBool,
+}
+
+/// A copy of a client's counters at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ClientStatsSnapshot {
+    /// Query requests (submits and `Next` pages).
+    pub queries: u64,
+    /// Polls of running queries.
+    pub polls: u64,
+    /// Management requests.
+    pub management: u64,
+    /// Retries after 5xx, timeouts, connection errors, unreadable bodies.
+    pub retries: u64,
+    /// 429 answers.
+    pub rate_limited: u64,
+    /// Pages resubmitted after their continuation expired.
+    pub resubmits: u64,
+    /// Finished pages.
+    pub pages: u64,
+    /// Events accepted.
+    pub events: u64,
+    /// Events that could not be used (missing fields).
+    pub events_failed: u64,
+    /// Waits imposed by the rate limiter.
+    pub rate_limit_waits: u64,
+    /// Time spent in those waits, ms.
+    pub rate_limit_wait_ms: u64,
+}
+
+impl ClientStatsSnapshot {
+    /// All API requests.
+    pub fn requests(&self) -> u64 {
+        self.queries + self.polls + self.management
+    }
+}
+
+/// A Rapid7 Log Search client.
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub(super) inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+pub(super) struct Inner {
+    pub(super) http: reqwest::Client,
+    pub(super) config: ClientConfig,
+    pub(super) limiter: RateLimiter,
+    pub(super) stats: ClientStats,
+}
+
+impl Client {
+    /// A client for `config`.
+    pub fn new(config: ClientConfig) -> Result<Self> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("datafusion-rapid7/", env!("CARGO_PKG_VERSION")))
+            .timeout(config.request_timeout)
+            .connect_timeout(config.connect_timeout)
+            // Links are followed explicitly so the key never goes to a host
+            // we did not check.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| Error::Config {
+                key: "http client".into(),
+                message: e.to_string(),
+            })?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                limiter: RateLimiter::new(&config.rate_limit),
+                http,
+                config,
+                stats: ClientStats::default(),
+            }),
+        })
+    }
+
+    /// The base URL.
+    pub fn endpoint(&self) -> &Url {
+        &self.inner.config.endpoint
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ClientConfig {
+        &self.inner.config
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> ClientStatsSnapshot {
+        let s = &self.inner.stats;
+        let l = &self.inner.limiter.stats;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        ClientStatsSnapshot {
+            queries: get(&s.queries),
+            polls: get(&s.polls),
+            management: get(&s.management),
+            retries: get(&s.retries),
+            rate_limited: get(&s.rate_limited),
+            resubmits: get(&s.resubmits),
+            pages: get(&s.pages),
+            events: get(&s.events),
+            events_failed: get(&s.events_failed),
+            rate_limit_waits: get(&l.waits),
+            rate_limit_wait_ms: get(&l.waited_ms),
+        }
+    }
+
+    /// Every log the key can read (`GET /management/logs`).
+    pub async fn list_logs(&self) -> Result<Vec<LogInfo>> {
+        let url = self.url(&["management", "logs"]);
+        let list: model::LogList = self
+            .get_json(url, Namespace::Management, "management")
+            .await?;
+        Ok(list.into_logs())
+    }
+
+    /// One log by id (`GET /management/logs/{id}`).
+    pub async fn get_log(&self, id: &str) -> Result<LogInfo> {
+        let url = self.url(&["management", "logs", id]);
+        let one: model::OneLog = self
+            .get_json(url, Namespace::Management, "management")
+            .await?;
+        Ok(one.into_log())
+    }
+
+    /// The log with this id or name (exact id, then exact name, then a
+    /// case-insensitive name); an error listing close matches otherwise.
+    pub async fn resolve_log(&self, name_or_id: &str) -> Result<LogInfo> {
+        let logs = self.list_logs().await?;
+        resolve_log(&logs, name_or_id).cloned()
+    }
+
+    /// `endpoint` + path segments (each percent-encoded).
+    pub(super) fn url(&self, segments: &[&str]) -> Url {
+        let mut url = self.inner.config.endpoint.clone();
+        {
+            let mut path = url
+                .path_segments_mut()
+                .expect("endpoint URLs are http(s), which have paths");
+            path.pop_if_empty();
+            path.extend(segments);
+        }
+        url
+    }
+}

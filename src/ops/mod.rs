@@ -1,0 +1,15 @@
+//! Operations on a [`Rapid7`](crate::Rapid7) handle: [`Rapid7::sync`]
+//! (fetch and commit what the cache lacks, for schedules) and
+//! [`Rapid7::summarize`] (row counts, columns, time span, per-log and
+//! per-bucket counts, as SQL aggregates).
+//!
+//! [`Rapid7::sync`]: crate::Rapid7::sync
+//! [`Rapid7::summarize`]: crate::Rapid7::summarize
+
+mod summary;
+mod sync;
+
+pub use summary::{
+    BucketCount, ColumnSummary, LogCount, SegmentSummary, Summary, SummaryRequest, summarize,
+};
+pub use sync::SyncReport;

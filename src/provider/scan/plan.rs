@@ -1,0 +1,128 @@
+//! Scan planning: for each selected log and window, which cached segments
+//! serve it, which settled ranges are missing (to fetch and commit), and
+//! which recent ranges are read live; and the Parquet scan over segments.
+
+use futures::{StreamExt, TryStreamExt};
+
+use super::logs::LogRef;
+use crate::cache::{PlannedSegment, SegmentCache, TimeRange};
+use crate::error::{Error, Result};
+
+/// How one log is read for one query.
+#[derive(Debug, Clone)]
+pub(crate) struct LogScan {
+    pub(crate) log: LogRef,
+    /// Settled ranges of the query (before `now - settle`): cached or to be
+    /// fetched and committed.
+    pub(crate) settled: Vec<TimeRange>,
+    /// Committed segments serving the settled ranges, when planned.
+    pub(crate) segments: Vec<PlannedSegment>,
+    /// Settled ranges the cache lacks, split into fetch pieces.
+    pub(crate) gaps: Vec<TimeRange>,
+    /// Recent ranges (after `now - settle`): read from the API every time.
+    pub(crate) live: Vec<TimeRange>,
+}
+
+/// The inputs of scan planning.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PlanInputs {
+    pub(crate) now_ms: i64,
+    pub(crate) settle_ms: i64,
+    pub(crate) chunk_ms: i64,
+}
+
+/// Plan every (log, window): split windows at `now - settle`, plan cache
+/// coverage of the settled part, split gaps into aligned pieces.
+pub(crate) async fn plan_scans(
+    cache: &SegmentCache,
+    logs: Vec<LogRef>,
+    windows: &[TimeRange],
+    inputs: PlanInputs,
+) -> Result<Vec<LogScan>> {
+    let cut = inputs.now_ms.saturating_sub(inputs.settle_ms);
+    let mut settled = Vec::new();
+    let mut live = Vec::new();
+    for w in windows {
+        if w.start() < cut {
+            settled.push(TimeRange::new(w.start(), w.end().min(cut))?);
+        }
+        if w.end() > cut {
+            live.push(TimeRange::new(w.start().max(cut), w.end())?);
+        }
+    }
+    let mut plans = Vec::with_capacity(logs.len());
+    for log in logs {
+        let mut scan = LogScan {
+            log,
+            settled: settled.clone(),
+            segments: Vec::new(),
+            gaps: Vec::new(),
+            live: live.clone(),
+        };
+        plans.push(async move {
+            scan.replan(cache, inputs.chunk_ms).await?;
+            Ok::<_, Error>(scan)
+        });
+    }
+    futures::stream::iter(plans).buffered(8).try_collect().await
+}
+
+impl LogScan {
+    /// (Re)plan the settled ranges against the cache.
+    pub(crate) async fn replan(&mut self, cache: &SegmentCache, chunk_ms: i64) -> Result<()> {
+        self.segments.clear();
+        self.gaps.clear();
+        for range in &self.settled {
+            let plan = cache.plan_read(&self.log.id, *range).await?;
+            self.segments.extend(plan.segments);
+            for gap in plan.coverage.missing {
+                self.gaps.extend(split_aligned(gap, chunk_ms));
+            }
+        }
+        Ok(())
+    }
+
+    /// `log [from, to)` lines for what this scan would have to fetch.
+    pub(crate) fn describe_missing(&self) -> Vec<String> {
+        self.gaps
+            .iter()
+            .chain(&self.live)
+            .map(|r| self.log.describe(r))
+            .collect()
+    }
+}
+
+/// Split `range` at multiples of `chunk_ms` (epoch-aligned), so pieces of
+/// different queries line up.
+pub(crate) fn split_aligned(range: TimeRange, chunk_ms: i64) -> Vec<TimeRange> {
+    let chunk = chunk_ms.max(1);
+    let mut out = Vec::new();
+    let mut start = range.start();
+    while start < range.end() {
+        let next = (start.div_euclid(chunk) + 1).saturating_mul(chunk);
+        let end = next.min(range.end());
+        out.push(TimeRange::new(start, end).expect("start < end"));
+        start = end;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(a: i64, b: i64) -> TimeRange {
+        TimeRange::new(a, b).unwrap()
+    }
+
+    #[test]
+    fn split_aligned_pieces() {
+        assert_eq!(
+            split_aligned(r(5, 25), 10),
+            vec![r(5, 10), r(10, 20), r(20, 25)]
+        );
+        assert_eq!(split_aligned(r(10, 20), 10), vec![r(10, 20)]);
+        assert_eq!(split_aligned(r(11, 12), 10), vec![r(11, 12)]);
+        assert_eq!(split_aligned(r(-15, -5), 10), vec![r(-15, -10), r(-10, -5)]);
+    }
+}
