@@ -35,8 +35,8 @@
 //!    splitmix64(e), r2 = splitmix64(r1), …` (see `messages.rs`: word lists,
 //!    optional fields, a quoted CSV field with a comma or a newline, lengths
 //!    of roughly 80–600 bytes). Structured messages change a field's type at
-//!    [`TYPE_CHANGE_MS`] (2026-03-01T00:00:00Z): `status` is a JSON number
-//!    before it and a JSON string from it on.
+//!    [`TYPE_CHANGE_MS`](messages::TYPE_CHANGE_MS) (2026-03-01T00:00:00Z):
+//!    `status` is a JSON number before it and a JSON string from it on.
 //!
 //! Events are always returned sorted by `(timestamp, sequence_number)`.
 //! Cost is linear in the number of seconds scanned plus the events built.
@@ -50,31 +50,14 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-use super::messages;
-
-/// `status` fields are numbers before this instant (epoch ms) and strings from it on.
-pub const TYPE_CHANGE_MS: i64 = 1_772_323_200_000;
+use super::messages::{self, MessageFormat};
+use super::rng::{fnv1a, splitmix64, unit};
 
 const SEQ_BASE: u64 = 1 << 60;
 const MAX_PER_MS: usize = 1000;
 const MAX_BASE_PER_SEC: f64 = 100_000.0;
 /// First second without data (timestamps stay below 10^16 ms).
 const S_END: i64 = 10_000_000_000_000;
-const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
-
-/// The text layout of a log's messages.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MessageFormat {
-    /// A JSON document with nested objects, arrays and optional fields.
-    Json,
-    /// A firewall-style CSV line; some fields are quoted and hold commas,
-    /// doubled quotes or a newline.
-    Csv,
-    /// `key=value` pairs separated by spaces, some values quoted.
-    KeyValue,
-    /// Free text with a level, a component and some unicode.
-    Plain,
-}
 
 /// One simulated log: its identity and the parameters of its data function.
 #[derive(Clone, Debug)]
@@ -225,24 +208,6 @@ impl MockDataset {
     }
 }
 
-/// SplitMix64's output function (see the module docs).
-pub(crate) fn splitmix64(x: u64) -> u64 {
-    let mut z = x.wrapping_add(GOLDEN);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
-}
-
-fn unit(x: u64) -> f64 {
-    (x >> 11) as f64 / (1u64 << 53) as f64
-}
-
 /// The data function of one log.
 struct Gen<'a> {
     log: &'a MockLog,
@@ -388,6 +353,7 @@ impl<'a> Gen<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mock::messages::TYPE_CHANGE_MS;
     use std::collections::{HashMap, HashSet};
 
     /// 2026-02-10T00:00:00Z, a Firewall burst second.
@@ -395,15 +361,6 @@ mod tests {
 
     fn fw(d: &MockDataset) -> String {
         d.logs()[0].id.clone()
-    }
-
-    #[test]
-    fn hash_matches_reference_values() {
-        // Reference outputs of SplitMix64 seeded with 0 (first two draws).
-        assert_eq!(splitmix64(0), 0xE220_A839_7B1D_CDAF);
-        assert_eq!(splitmix64(GOLDEN), 0x6E78_9E6A_A1B9_65F4);
-        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
-        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
     }
 
     #[test]

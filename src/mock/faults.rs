@@ -126,7 +126,7 @@ impl FaultCounters {
 
 /// Deterministic jitter fraction in `[0, 1)` for the `n`th request.
 pub(crate) fn jitter(n: u64) -> f64 {
-    (super::data::splitmix64(n ^ 0x6a09_e667_f3bc_c908) >> 11) as f64 / (1u64 << 53) as f64
+    (super::rng::splitmix64(n ^ 0x6a09_e667_f3bc_c908) >> 11) as f64 / (1u64 << 53) as f64
 }
 
 #[cfg(test)]

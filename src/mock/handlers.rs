@@ -8,108 +8,21 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{Method, StatusCode};
+use axum::response::Response;
 
 use super::continuations::{self, PollOutcome};
+use super::encode;
 use super::query::{self, PageOptions, RawQuery};
 use super::ratelimit::{Namespace, RateInfo};
 use super::render;
-use super::{RecordedRequest, RequestKind, Shared};
+use super::reply::Reply;
+use super::state::{RecordedRequest, RequestKind, Shared};
 
 /// Largest request body read (POST query bodies are tiny).
 const MAX_BODY: usize = 1 << 20;
-
-/// An answer before headers are added.
-#[derive(Debug)]
-pub(crate) struct Reply {
-    pub(crate) status: StatusCode,
-    pub(crate) body: Vec<u8>,
-    content_type: &'static str,
-    retry_after: Option<u64>,
-    /// Send this many body bytes, then drop the connection.
-    reset_after: Option<usize>,
-}
-
-impl Reply {
-    pub(crate) fn json(status: StatusCode, body: Vec<u8>) -> Self {
-        Self {
-            status,
-            body,
-            content_type: "application/json",
-            retry_after: None,
-            reset_after: None,
-        }
-    }
-
-    fn value(status: StatusCode, v: &serde_json::Value) -> Self {
-        Self::json(status, v.to_string().into_bytes())
-    }
-
-    fn rate_limited(retry_after: u64) -> Self {
-        Self {
-            status: StatusCode::TOO_MANY_REQUESTS,
-            body: b"API rate limit exceeded".to_vec(),
-            content_type: "text/plain",
-            retry_after: Some(retry_after),
-            reset_after: None,
-        }
-    }
-
-    fn unavailable() -> Self {
-        Self::json(
-            StatusCode::SERVICE_UNAVAILABLE,
-            render::message_body("Service Unavailable"),
-        )
-    }
-
-    fn not_found(msg: &str) -> Self {
-        Self::json(StatusCode::NOT_FOUND, render::code_body(404, msg))
-    }
-
-    fn finish(self, rate: RateInfo) -> Response {
-        let mut h = HeaderMap::new();
-        h.insert(CONTENT_TYPE, HeaderValue::from_static(self.content_type));
-        h.insert(
-            HeaderName::from_static("x-ratelimit-limit"),
-            HeaderValue::from(rate.limit),
-        );
-        h.insert(
-            HeaderName::from_static("x-ratelimit-remaining"),
-            HeaderValue::from(rate.remaining),
-        );
-        h.insert(
-            HeaderName::from_static("x-ratelimit-reset"),
-            HeaderValue::from(rate.reset_secs),
-        );
-        if let Some(secs) = self.retry_after {
-            h.insert(RETRY_AFTER, HeaderValue::from(secs));
-        }
-        if let Some(cut) = self.reset_after {
-            // Promise the whole body, send part of it, then fail the stream:
-            // hyper drops the connection mid-body.
-            h.insert(CONTENT_LENGTH, HeaderValue::from(self.body.len()));
-            let mut body = self.body;
-            body.truncate(cut);
-            // The first half goes out (and is flushed while the stream waits);
-            // then the stream fails and hyper drops the connection.
-            let first = futures::stream::iter([Ok::<_, std::io::Error>(body)]);
-            let reset = futures::stream::once(async {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-                Err(std::io::Error::new(
-                    std::io::ErrorKind::ConnectionReset,
-                    "simulated connection reset",
-                ))
-            });
-            let chunks = futures::StreamExt::chain(first, reset);
-            return (self.status, h, Body::from_stream(chunks)).into_response();
-        }
-        (self.status, h, Body::from(self.body)).into_response()
-    }
-}
 
 /// What a path asks for.
 #[derive(Debug)]
@@ -134,7 +47,7 @@ impl Route {
         let segs: Option<Vec<String>> = rest
             .split('/')
             .filter(|s| !s.is_empty())
-            .map(render::decode_segment)
+            .map(encode::decode_segment)
             .collect();
         let Some(segs) = segs else {
             return (prefix.into(), Route::NotFound(RequestKind::Other));
@@ -197,7 +110,7 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
         tracing::debug!(%method, %path, "mock: 401 unauthorized");
         return Reply::json(
             StatusCode::UNAUTHORIZED,
-            render::message_body("Unauthorized"),
+            encode::message_body("Unauthorized"),
         )
         .finish(rate);
     }
@@ -308,7 +221,7 @@ impl Ctx<'_> {
                     Some(b) => RawQuery::from_post(content_type, b, self.params),
                     None => Err(Reply::json(
                         StatusCode::BAD_REQUEST,
-                        render::message_body("Malformed JSON Request Body"),
+                        encode::message_body("Malformed JSON Request Body"),
                     )),
                 };
                 return self.query(raw, rec, rate);
@@ -316,11 +229,11 @@ impl Ctx<'_> {
             Route::Poll(id) => self.poll(&id, rec),
             Route::MethodNotAllowed(_) => Reply::json(
                 StatusCode::METHOD_NOT_ALLOWED,
-                render::message_body("HTTP 405 Method Not Allowed"),
+                encode::message_body("HTTP 405 Method Not Allowed"),
             ),
             Route::NotFound(_) => Reply::json(
                 StatusCode::NOT_FOUND,
-                render::message_body("HTTP 404 Not Found"),
+                encode::message_body("HTTP 404 Not Found"),
             ),
         };
         (reply, rate)
@@ -381,7 +294,7 @@ impl Ctx<'_> {
     /// A finished page, truncated when the fault says so.
     fn finished(&self, spec: &query::QuerySpec) -> Reply {
         let opts = self.page_options();
-        let mut body = query::final_page(&self.shared.dataset, spec, opts, &self.root);
+        let mut body = render::final_page(&self.shared.dataset, spec, opts, &self.root);
         let (truncate, reset) = {
             let mut st = self.shared.lock();
             let st = &mut *st;
@@ -474,7 +387,7 @@ impl Ctx<'_> {
             if !continuations::is_continuation_id(id) {
                 return Reply::json(
                     StatusCode::BAD_REQUEST,
-                    render::message_body("Invalid Continuation ID"),
+                    encode::message_body("Invalid Continuation ID"),
                 );
             }
             if let Some(spec) = st.continuations.spec(id) {

@@ -7,8 +7,25 @@
 
 use std::fmt::Write as _;
 
-use super::data::{MessageFormat, TYPE_CHANGE_MS, splitmix64};
-use super::render::push_json_str;
+use super::encode::push_json_str;
+use super::rng::splitmix64;
+
+/// `status` fields are numbers before this instant (epoch ms) and strings from it on.
+pub const TYPE_CHANGE_MS: i64 = 1_772_323_200_000;
+
+/// The text layout of a log's messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MessageFormat {
+    /// A JSON document with nested objects, arrays and optional fields.
+    Json,
+    /// A firewall-style CSV line; some fields are quoted and hold commas,
+    /// doubled quotes or a newline.
+    Csv,
+    /// `key=value` pairs separated by spaces, some values quoted.
+    KeyValue,
+    /// Free text with a level, a component and some unicode.
+    Plain,
+}
 
 const USERS: &[&str] = &[
     "alice",

@@ -1,11 +1,11 @@
-//! Query requests: parameter parsing and validation, result pages with their
-//! `Next` link, and the continuation store behind the 202/poll model.
+//! Query requests: parameter parsing and validation, and the events of one
+//! result page.
 
 use axum::http::StatusCode;
 
 use super::data::{MockDataset, MockEvent};
-use super::handlers::Reply;
-use super::render::{self, encode_query_value, encode_segment};
+use super::encode;
+use super::reply::Reply;
 
 /// Default page size of the API.
 const DEFAULT_PER_PAGE: u32 = 50;
@@ -48,7 +48,7 @@ fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
 fn bad(fields: &[&str], message: &str) -> Reply {
     Reply::json(
         StatusCode::BAD_REQUEST,
-        render::validation_body(fields, message),
+        encode::validation_body(fields, message),
     )
 }
 
@@ -63,7 +63,7 @@ pub(crate) fn rejected() -> Reply {
 fn malformed() -> Reply {
     Reply::json(
         StatusCode::BAD_REQUEST,
-        render::message_body("Malformed JSON Request Body"),
+        encode::message_body("Malformed JSON Request Body"),
     )
 }
 
@@ -98,7 +98,7 @@ impl RawQuery {
         if !is_json {
             return Err(Reply::json(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                render::message_body("Data not specified as JSON"),
+                encode::message_body("Data not specified as JSON"),
             ));
         }
         let v: serde_json::Value = serde_json::from_slice(body).map_err(|_| malformed())?;
@@ -323,35 +323,6 @@ pub(crate) fn page_events(
             (page, more)
         }
     }
-}
-
-/// A finished page's body; `root` is `{base}{prefix}`.
-pub(crate) fn final_page(
-    data: &MockDataset,
-    spec: &QuerySpec,
-    opts: PageOptions,
-    root: &str,
-) -> Vec<u8> {
-    let (events, more) = page_events(data, spec, opts);
-    let next = match (more, events.last()) {
-        (true, Some(last)) => Some(format!(
-            "{root}/query/logs/{}?from={}&to={}&per_page={}&sequence_number={}&next_page=true&query={}",
-            encode_segment(&spec.log_id),
-            last.timestamp,
-            spec.to,
-            spec.per_page,
-            last.sequence_number,
-            encode_query_value(&spec.statement),
-        )),
-        _ => None,
-    };
-    render::page(
-        spec,
-        &events,
-        next.as_deref(),
-        root,
-        opts.numeric_sequence_number_str,
-    )
 }
 
 #[cfg(test)]

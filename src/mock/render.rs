@@ -9,67 +9,12 @@ use std::fmt::Write as _;
 
 use serde_json::json;
 
-use super::data::{MockEvent, MockLog};
-use super::query::QuerySpec;
+use super::data::{MockDataset, MockEvent, MockLog};
+use super::encode::{encode_query_value, encode_segment, push_json_str};
+use super::query::{PageOptions, QuerySpec, page_events};
 
-/// Appends `s` as a JSON string literal.
-pub(crate) fn push_json_str(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if u32::from(c) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
-/// Percent-encodes one path segment (everything but RFC 3986 unreserved characters).
-pub(crate) fn encode_segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
-}
-
-/// Percent-encodes a query-string value.
-pub(crate) fn encode_query_value(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
-
-/// Decodes `%XX` escapes of a path segment; `None` if the result is not UTF-8.
-pub(crate) fn decode_segment(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| char::from(b).to_digit(16);
-        match (bytes[i], bytes.get(i + 1), bytes.get(i + 2)) {
-            (b'%', Some(&h), Some(&l)) if hex(h).is_some() && hex(l).is_some() => {
-                let v = hex(h).unwrap_or(0) * 16 + hex(l).unwrap_or(0);
-                out.push(v as u8);
-                i += 3;
-            }
-            (b, _, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).ok()
-}
+/// Organisation id used in the `rrn` of simulated logs.
+const ORG_ID: &str = "5e1f0c2a-9b8d-4e7f-a6c5-d4b3a2f1e0d9";
 
 /// `{"statement":…,"during":{"from":…,"to":…[,"time_range":…]}}`
 fn push_leql(out: &mut String, spec: &QuerySpec) {
@@ -162,6 +107,35 @@ pub(crate) fn page(
     out.into_bytes()
 }
 
+/// A finished page's body; `root` is `{base}{prefix}`.
+pub(crate) fn final_page(
+    data: &MockDataset,
+    spec: &QuerySpec,
+    opts: PageOptions,
+    root: &str,
+) -> Vec<u8> {
+    let (events, more) = page_events(data, spec, opts);
+    let next = match (more, events.last()) {
+        (true, Some(last)) => Some(format!(
+            "{root}/query/logs/{}?from={}&to={}&per_page={}&sequence_number={}&next_page=true&query={}",
+            encode_segment(&spec.log_id),
+            last.timestamp,
+            spec.to,
+            spec.per_page,
+            last.sequence_number,
+            encode_query_value(&spec.statement),
+        )),
+        _ => None,
+    };
+    page(
+        spec,
+        &events,
+        next.as_deref(),
+        root,
+        opts.numeric_sequence_number_str,
+    )
+}
+
 /// An in-progress answer (§9 a): progress, continuation id and its `Self` link.
 pub(crate) fn continuation(spec: &QuerySpec, id: &str, progress: u32, self_href: &str) -> Vec<u8> {
     let mut out = String::with_capacity(512);
@@ -177,25 +151,6 @@ pub(crate) fn continuation(spec: &QuerySpec, id: &str, progress: u32, self_href:
     out.into_bytes()
 }
 
-/// `{"message": msg}`
-pub(crate) fn message_body(msg: &str) -> Vec<u8> {
-    json!({ "message": msg }).to_string().into_bytes()
-}
-
-/// `{"code": code, "message": msg}`
-pub(crate) fn code_body(code: u16, msg: &str) -> Vec<u8> {
-    json!({ "code": code, "message": msg })
-        .to_string()
-        .into_bytes()
-}
-
-/// `{"fields": [...], "messages": [...]}`, the validation error shape.
-pub(crate) fn validation_body(fields: &[&str], message: &str) -> Vec<u8> {
-    json!({ "fields": fields, "messages": [message] })
-        .to_string()
-        .into_bytes()
-}
-
 /// One log as the management API describes it (§5, §9 e).
 pub(crate) fn log_json(log: &MockLog) -> serde_json::Value {
     json!({
@@ -208,7 +163,7 @@ pub(crate) fn log_json(log: &MockLog) -> serde_json::Value {
         "source_type": "token",
         "token_seed": null,
         "retention_period": "default",
-        "rrn": format!("rrn:logsearch:us:{}:log:{}", super::ORG_ID, log.id),
+        "rrn": format!("rrn:logsearch:us:{}:log:{}", ORG_ID, log.id),
         "links": [],
     })
 }
@@ -229,31 +184,6 @@ pub(crate) fn label_json(id: &str) -> serde_json::Value {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
-    #[test]
-    fn json_strings_round_trip() {
-        for s in [
-            "plain",
-            "q\"uote\\back",
-            "line\nbreak\ttab\r",
-            "\u{1}ctl",
-            "zoë 東京 — ✓",
-        ] {
-            let mut out = String::new();
-            push_json_str(&mut out, s);
-            assert_eq!(serde_json::from_str::<String>(&out).unwrap(), s);
-        }
-    }
-
-    #[test]
-    fn segments_round_trip() {
-        let s = "a b/c:d%e\"—";
-        assert_eq!(decode_segment(&encode_segment(s)).as_deref(), Some(s));
-        assert_eq!(decode_segment("a%3Ab%zz").as_deref(), Some("a:b%zz"));
-        assert_eq!(decode_segment("%ff"), None);
-    }
-
     #[test]
     fn sequence_numbers_render_like_javascript() {
         assert_eq!(

@@ -1,6 +1,7 @@
 //! The standard dataset used by tests, the demo and benchmarks.
 
-use super::data::{MessageFormat, MockDataset, MockLog};
+use super::data::{MockDataset, MockLog};
+use super::messages::MessageFormat;
 
 /// Label id carried by some Firewall and Auth Service events of the standard set.
 const LABEL_SECURITY: &str = "7c1d3a52-0f4e-4b8a-9d2c-5e6f7a8b9c01";
