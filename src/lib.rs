@@ -3,7 +3,7 @@
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> datafusion_rapid7::Result<()> {
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use datafusion::prelude::SessionContext;
 //! use datafusion_rapid7::cache::{CacheConfig, SegmentCache};
 //! use datafusion_rapid7::client::ClientBuilder;
@@ -17,7 +17,7 @@
 //!     .with_endpoint(server.url())
 //!     .with_api_key(server.api_key())
 //!     .build()?;
-//! let dir = tempfile::tempdir().expect("a temporary directory");
+//! let dir = tempfile::tempdir()?;
 //! let cache = SegmentCache::open(dir.path().to_str().unwrap(), CacheConfig::default())?;
 //!
 //! let ctx = SessionContext::new();
@@ -50,7 +50,7 @@
 //! - [`mock`] (feature `mock`): a faithful simulator of the API on loopback.
 //!
 //! Leaves used by all of them: [`time`] (ranges, instants, the clock),
-//! [`env`] (parsing settings), [`log_id`]. Configuration is typed
+//! [`env`](mod@env) (parsing settings), [`log_id`]. Configuration is typed
 //! ([`config`]); every failure is an [`Error`].
 #![warn(
     missing_docs,
@@ -84,12 +84,5 @@ pub use provider::{Rapid7, register};
 /// Old path of [`time::now_ms`]; kept for one release.
 #[doc(hidden)]
 pub mod clock {
-    #[cfg(any(test, feature = "mock"))]
-    pub(crate) use crate::time::civil_from_days;
     pub use crate::time::now_ms;
-}
-
-// Old name of `locks`, for the simulator until its move lands.
-mod sync {
-    pub(crate) use crate::locks::lock;
 }

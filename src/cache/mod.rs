@@ -67,7 +67,7 @@ pub use segment_cache::SegmentCache;
 pub use store::CacheRoot;
 pub use writer::{CommitOutcome, SegmentWriter};
 
-/// Old path of [`TimeRange`](crate::time::TimeRange); kept for one release.
+/// Old path of `crate::time::TimeRange`; kept for one release.
 pub use crate::time::TimeRange;
 
 #[cfg(test)]

@@ -218,7 +218,7 @@ impl Default for PollConfig {
     }
 }
 
-/// Everything a [`Client`] is built from.
+/// Everything a [`Client`](super::Client) is built from.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
     /// Base URL (region host or explicit endpoint, may carry a path prefix

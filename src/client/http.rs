@@ -27,9 +27,8 @@ impl Client {
         &self,
         url: Url,
         ns: Namespace,
-        kind: &'static str,
     ) -> Result<T> {
-        self.get_parsed(url, ns, kind, |_, body| {
+        self.get_parsed(url, ns, |_, body| {
             serde_json::from_slice(body).map_err(|e| e.to_string())
         })
         .await
@@ -42,7 +41,6 @@ impl Client {
         &self,
         url: Url,
         ns: Namespace,
-        kind: &'static str,
         parse: impl Fn(StatusCode, &[u8]) -> std::result::Result<T, String>,
     ) -> Result<T> {
         let inner = &self.inner;
@@ -111,7 +109,7 @@ impl Client {
             retries += 1;
             inner.stats.retries.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(
-                kind,
+                kind = ns.as_str(),
                 retry = retries,
                 delay_ms = delay.as_millis() as u64,
                 error = %failure,
@@ -168,17 +166,12 @@ impl Client {
         if status == StatusCode::OK || status == StatusCode::ACCEPTED {
             return Ok(Response { status, body });
         }
-        let kind = match ns {
-            Namespace::Query => "query",
-            Namespace::Poll => "poll",
-            Namespace::Management => "management",
-        };
         let err = Error::Api {
             method: "GET",
             url: url.to_string(),
             status: status.as_u16(),
             message: error_message(&body),
-            hint: hint_for(status.as_u16(), kind),
+            hint: hint_for(status.as_u16(), ns),
         };
         if super::error::is_retryable_status(status.as_u16()) {
             Err(SendError::Retryable(err))

@@ -235,13 +235,8 @@ impl EventQuery {
     async fn request(&self, url: Url, ns: Namespace) -> Result<ParsedBody> {
         let (log_id, window, cursor, page) =
             (&*self.log_id, self.window, self.cursor, self.page_number);
-        let kind = if ns == Namespace::Poll {
-            "poll"
-        } else {
-            "query"
-        };
         self.client
-            .get_parsed(url, ns, kind, |status, body| {
+            .get_parsed(url, ns, |status, body| {
                 let parsed = parse_page(body, log_id, window, cursor, page)
                     .map_err(|e| format!("invalid JSON ({e})"))?;
                 if status == StatusCode::ACCEPTED && find_link(&parsed.links, "Self").is_none() {

@@ -26,6 +26,15 @@ pub enum Namespace {
 }
 
 impl Namespace {
+    /// `query`, `poll` or `management`: how logs and errors name it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Namespace::Query => "query",
+            Namespace::Poll => "poll",
+            Namespace::Management => "management",
+        }
+    }
+
     fn index(self) -> usize {
         match self {
             Namespace::Query => 0,

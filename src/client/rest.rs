@@ -136,18 +136,14 @@ impl Client {
     /// Every log the key can read (`GET /management/logs`).
     pub async fn list_logs(&self) -> Result<Vec<LogInfo>> {
         let url = self.url(&["management", "logs"]);
-        let list: model::LogList = self
-            .get_json(url, Namespace::Management, "management")
-            .await?;
+        let list: model::LogList = self.get_json(url, Namespace::Management).await?;
         Ok(list.into_logs())
     }
 
     /// One log by id (`GET /management/logs/{id}`).
     pub async fn get_log(&self, id: &str) -> Result<LogInfo> {
         let url = self.url(&["management", "logs", id]);
-        let one: model::OneLog = self
-            .get_json(url, Namespace::Management, "management")
-            .await?;
+        let one: model::OneLog = self.get_json(url, Namespace::Management).await?;
         Ok(one.into_log())
     }
 

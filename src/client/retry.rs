@@ -5,6 +5,7 @@ use std::time::Duration;
 use reqwest::header::HeaderMap;
 
 use super::backoff::BackoffConfig;
+use super::rate_limit::Namespace;
 
 /// When and how long to retry.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -80,17 +81,17 @@ impl RateLimitHeaders {
 }
 
 /// What the user can do about a non-retried status.
-pub(crate) fn hint_for(status: u16, kind: &str) -> Option<&'static str> {
-    match (status, kind) {
+pub(crate) fn hint_for(status: u16, ns: Namespace) -> Option<&'static str> {
+    match (status, ns) {
         (401, _) => {
             Some("check RAPID7_API_KEY, and RAPID7_REGION: a key works only in its own region")
         }
         (403, _) => Some("the key may not read this log; a Read-Only key is enough for queries"),
-        (404, "query") => Some(
+        (404, Namespace::Query) => Some(
             "the log id does not exist in this region; list the logs with \
              SELECT * FROM information_schema.tables WHERE table_schema = 'rapid7'",
         ),
-        (400, "query") => Some(
+        (400, Namespace::Query) => Some(
             "Rapid7 rejected the query parameters; check the time window (start before end, \
              within retention)",
         ),
@@ -153,11 +154,11 @@ mod tests {
     #[test]
     fn hints() {
         assert!(
-            hint_for(401, "management")
+            hint_for(401, Namespace::Management)
                 .unwrap()
                 .contains("RAPID7_API_KEY")
         );
-        assert!(hint_for(404, "query").is_some());
-        assert!(hint_for(404, "poll").is_none());
+        assert!(hint_for(404, Namespace::Query).is_some());
+        assert!(hint_for(404, Namespace::Poll).is_none());
     }
 }

@@ -76,10 +76,10 @@ proptest! {
         let mut want: Vec<(i64, u64, String)> = Vec::new();
         let mut seen = std::collections::HashSet::new();
         for (ts, seq, msg) in &events {
-            if let Some(ts) = ts {
-                if seen.insert((*ts, *seq)) {
-                    want.push((*ts, *seq, msg.clone()));
-                }
+            if let Some(ts) = ts
+                && seen.insert((*ts, *seq))
+            {
+                want.push((*ts, *seq, msg.clone()));
             }
         }
         let batch = page_to_batch(decoded, None).unwrap();

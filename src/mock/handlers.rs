@@ -356,7 +356,7 @@ impl Ctx<'_> {
         if reject {
             return (query::rejected(), rate);
         }
-        let spec = match raw.and_then(|r| r.validate(crate::clock::now_ms())) {
+        let spec = match raw.and_then(|r| r.validate(crate::time::now_ms())) {
             Ok(spec) => spec,
             Err(reply) => return (reply, rate),
         };

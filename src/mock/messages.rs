@@ -335,7 +335,7 @@ fn plain(ts: i64, r: &mut Rng) -> String {
 pub(crate) fn rfc3339_ms(ts: i64) -> String {
     let secs = ts.div_euclid(1000);
     let ms = ts.rem_euclid(1000);
-    let (y, mo, d) = crate::clock::civil_from_days(secs.div_euclid(86_400));
+    let (y, mo, d) = crate::time::civil_from_days(secs.div_euclid(86_400));
     let sod = secs.rem_euclid(86_400);
     format!(
         "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z",

@@ -296,7 +296,7 @@ pub(crate) fn page_events(
     };
     // Like Rapid7, no events after the moment of the answer (the generator
     // would invent them for any instant).
-    let to_incl = to_incl.min(crate::clock::now_ms());
+    let to_incl = to_incl.min(crate::time::now_ms());
     let per_page = spec.per_page as usize;
     match spec.sequence_number {
         Some(seq) if opts.duplicate_page_edges => {

@@ -74,11 +74,11 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn lock(&self) -> MutexGuard<'_, ServerState> {
-        crate::sync::lock(&self.state)
+        crate::locks::lock(&self.state)
     }
 
     pub(crate) fn recorded(&self) -> MutexGuard<'_, VecDeque<(u64, RecordedRequest)>> {
-        crate::sync::lock(&self.requests)
+        crate::locks::lock(&self.requests)
     }
 
     /// Stores a finished request in arrival order.

@@ -46,14 +46,16 @@ impl Rapid7 {
         if config.is_offline() {
             return Err(Error::Config {
                 key: "offline".into(),
-                message: "sync fetches from the API; run it without --offline".into(),
+                message: "sync fetches from the API; turn offline mode off (unset RAPID7_OFFLINE, \
+                          Rapid7Config::offline)"
+                    .into(),
             });
         }
         let now = crate::time::now_ms();
         let cut = now - config.settle.as_millis() as i64;
         let end = to.unwrap_or(cut).min(cut);
         let window = TimeRange::new(from, end).map_err(|_| Error::Config {
-            key: "--from/--to".into(),
+            key: "sync window".into(),
             message: format!(
                 "nothing to sync: the window [{}, {}) is empty once the last {} s \
                  (settle) are left out",

@@ -44,7 +44,9 @@ pub(crate) struct ScanInputs {
     pub(crate) scans: Vec<LogScan>,
     /// The full event schema (before projection).
     pub(crate) table_schema: SchemaRef,
-    pub(crate) projection: Option<Vec<usize>>,
+    /// The columns of `table_schema` the exec yields: what the query and
+    /// the filters read.
+    pub(crate) projection: Vec<usize>,
     pub(crate) predicate: Option<Arc<dyn PhysicalExpr>>,
     pub(crate) chunk_ms: i64,
     pub(crate) concurrency: usize,
@@ -82,10 +84,7 @@ pub struct Rapid7ScanExec {
 
 impl Rapid7ScanExec {
     pub(crate) fn new(inputs: ScanInputs, partitions: usize) -> DfResult<Self> {
-        let schema = match &inputs.projection {
-            Some(p) => Arc::new(inputs.table_schema.project(p)?),
-            None => Arc::clone(&inputs.table_schema),
-        };
+        let schema = Arc::new(inputs.table_schema.project(&inputs.projection)?);
         let partitions = partitions.max(1);
         let properties = PlanProperties::new(
             EquivalenceProperties::new(Arc::clone(&schema)),
@@ -183,7 +182,7 @@ impl Shared {
                 target,
                 whole_parts,
                 self.partitions,
-                inputs.projection.as_ref(),
+                Some(&inputs.projection),
                 inputs.predicate.clone(),
                 None,
             )?),
@@ -211,10 +210,7 @@ impl Shared {
         Ok(stream
             .map(move |batch| {
                 let batch = batch.map_err(Error::into_datafusion)?;
-                match &projection {
-                    Some(p) => Ok(batch.project(p)?),
-                    None => Ok(batch),
-                }
+                Ok(batch.project(&projection)?)
             })
             .boxed())
     }

@@ -180,7 +180,7 @@ impl TableProvider for Rapid7LogsTable {
                 target,
                 scans,
                 table_schema: schema,
-                projection: Some(columns.read),
+                projection: columns.read,
                 predicate,
                 chunk_ms,
                 concurrency: config.fetch_concurrency,
