@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use crate::cache::{CacheConfig, SegmentCache};
 use crate::client::{Client, ClientBuilder};
-use crate::env::{env_bool, env_duration, env_var, parse_size};
+use crate::env::{env_bool, env_duration, env_var, parse_count, parse_size};
 use crate::error::{Error, Result};
 use crate::fields::{FieldSchema, load_field_schemas};
 
@@ -37,8 +37,16 @@ pub const ENV_FLUSH_ROWS: &str = "RAPID7_FLUSH_ROWS";
 /// Environment variable holding the streaming flush threshold in bytes.
 pub const ENV_FLUSH_BYTES: &str = "RAPID7_FLUSH_BYTES";
 
+/// Environment variable holding the most events a statement may page from
+/// Rapid7 (0: no limit).
+pub const ENV_MAX_FETCH_EVENTS: &str = "RAPID7_MAX_FETCH_EVENTS";
+
 /// Default of [`Rapid7Config::settle`]: five minutes.
 pub const DEFAULT_SETTLE: Duration = Duration::from_secs(300);
+
+/// Default of [`Rapid7Config::max_fetch_events`]: one million events, about
+/// 2,000 queries or 20 minutes of one key's quota.
+pub const DEFAULT_MAX_FETCH_EVENTS: u64 = 1_000_000;
 
 /// What a caller sets over the environment in
 /// [`Rapid7Config::from_env_with`]; unset fields fall back to it.
@@ -56,6 +64,8 @@ pub struct EnvOverrides {
     pub endpoint: Option<String>,
     /// [`Rapid7Config::settle`] (else `RAPID7_SETTLE`).
     pub settle: Option<Duration>,
+    /// [`Rapid7Config::max_fetch_events`] (else `RAPID7_MAX_FETCH_EVENTS`).
+    pub max_fetch_events: Option<u64>,
 }
 
 /// Everything [`crate::register`] needs: the client, the cache and the
@@ -97,6 +107,12 @@ pub struct Rapid7Config {
     /// Pinned field schemas of `rapid7_parsed` tables, by log name or id.
     /// Logs not listed get a schema inferred from the cache.
     pub field_schemas: BTreeMap<String, FieldSchema>,
+    /// A statement whose missing ranges hold more events than this (by
+    /// Rapid7's statistics, asked before any event page) fails before it
+    /// fetches; 0 means no limit. A session changes it with
+    /// `SET rapid7.max_fetch_events = N`. Default
+    /// [`DEFAULT_MAX_FETCH_EVENTS`].
+    pub max_fetch_events: u64,
 }
 
 impl Rapid7Config {
@@ -120,6 +136,7 @@ impl Rapid7Config {
             fetch_chunk: Duration::from_secs(3600),
             fetch_concurrency: 4,
             field_schemas: Default::default(),
+            max_fetch_events: DEFAULT_MAX_FETCH_EVENTS,
         }
     }
 
@@ -127,7 +144,8 @@ impl Rapid7Config {
     /// `RAPID7_REGION`, `RAPID7_ENDPOINT`, `RAPID7_ALLOW_HTTP`; the cache from
     /// `RAPID7_CACHE` (default [`default_cache_dir`]), `RAPID7_BYPASS_CACHE`,
     /// `RAPID7_FLUSH_ROWS`, `RAPID7_FLUSH_BYTES`; `RAPID7_SETTLE`,
-    /// `RAPID7_OFFLINE` and `RAPID7_FIELDS`. Offline needs no key.
+    /// `RAPID7_OFFLINE`, `RAPID7_MAX_FETCH_EVENTS` and `RAPID7_FIELDS`.
+    /// Offline needs no key.
     pub fn from_env() -> Result<Self> {
         Self::from_env_with(&EnvOverrides::default())
     }
@@ -158,6 +176,15 @@ impl Rapid7Config {
             config.settle = settle;
         }
         config.field_schemas = field_schemas_from_env()?;
+        let max_fetch_events = match overrides.max_fetch_events {
+            Some(n) => Some(n),
+            None => env_var(ENV_MAX_FETCH_EVENTS)
+                .map(|v| parse_count(ENV_MAX_FETCH_EVENTS, &v))
+                .transpose()?,
+        };
+        if let Some(n) = max_fetch_events {
+            config.max_fetch_events = n;
+        }
         Ok(config)
     }
 
@@ -188,6 +215,12 @@ impl Rapid7Config {
     /// Set [`Rapid7Config::fetch_chunk`] (at least one second).
     pub fn with_fetch_chunk(mut self, chunk: Duration) -> Self {
         self.fetch_chunk = chunk.max(Duration::from_secs(1));
+        self
+    }
+
+    /// Set [`Rapid7Config::max_fetch_events`] (0: no limit).
+    pub fn with_max_fetch_events(mut self, n: u64) -> Self {
+        self.max_fetch_events = n;
         self
     }
 

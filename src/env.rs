@@ -74,6 +74,32 @@ pub fn parse_size(key: &str, value: &str) -> Result<usize, ConfigError> {
         })
 }
 
+/// Parse a count that may be zero: `0`, `500000`, `1_000_000`, `2M`, `10k`
+/// (decimal units: `k` = 1,000, `M` = 1,000,000, `G` = 10^9).
+pub fn parse_count(key: &str, value: &str) -> Result<u64, ConfigError> {
+    let v = value.trim().replace(['_', ','], "");
+    let split = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
+    let (digits, unit) = v.split_at(split);
+    let factor: u64 = match unit.trim() {
+        "" => 1,
+        "k" | "K" => 1_000,
+        "m" | "M" => 1_000_000,
+        "g" | "G" => 1_000_000_000,
+        _ => 0,
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .filter(|_| factor > 0)
+        .and_then(|n| n.checked_mul(factor))
+        .ok_or_else(|| {
+            ConfigError::new(
+                key,
+                format!("{value:?} is not a count; use e.g. 0 (no limit), 500000, 2M or 10k"),
+            )
+        })
+}
+
 /// A boolean environment variable; unset or empty is `false`.
 pub fn env_bool(key: &str) -> Result<bool, ConfigError> {
     env_var(key).map_or(Ok(false), |v| parse_bool(key, &v))
@@ -100,6 +126,18 @@ mod tests {
         assert!(parse_bool("K", "maybe").is_err());
         assert_eq!(parse_duration("K", "5m").unwrap(), Duration::from_secs(300));
         assert!(parse_duration("K", "five").is_err());
+    }
+
+    #[test]
+    fn counts() {
+        assert_eq!(parse_count("K", "0").unwrap(), 0);
+        assert_eq!(parse_count("K", "1_000_000").unwrap(), 1_000_000);
+        assert_eq!(parse_count("K", "2M").unwrap(), 2_000_000);
+        assert_eq!(parse_count("K", " 10k ").unwrap(), 10_000);
+        for bad in ["-1", "", "M", "1.5M", "12 parsecs", "99999999999999999999"] {
+            let e = parse_count("RAPID7_MAX_FETCH_EVENTS", bad).unwrap_err();
+            assert!(e.to_string().contains("RAPID7_MAX_FETCH_EVENTS"), "{e}");
+        }
     }
 
     #[test]

@@ -187,11 +187,47 @@ pub enum Error {
     #[error("cancelled")]
     Cancelled,
 
+    /// A statement whose missing ranges hold more events than a statement may
+    /// page (by Rapid7's statistics, asked before any event page).
+    #[error(
+        "this statement would fetch {cost} from Rapid7, more than the limit of {} events \
+         a statement (RAPID7_MAX_FETCH_EVENTS, SET rapid7.max_fetch_events = N, \
+         Rapid7Config::max_fetch_events; 0 means no limit). Largest: {}. Narrow the time \
+         window or the logs (WHERE log_name = …), or raise the limit for a deliberate backfill",
+        group_digits(*limit),
+        largest.join(", ")
+    )]
+    FetchBudget {
+        /// `≈8.6M events (≈17,300 queries, ≈2.9 h at this key's quota)`.
+        cost: String,
+        /// Estimated events.
+        events: u64,
+        /// Estimated event queries.
+        queries: u64,
+        /// The limit.
+        limit: u64,
+        /// The logs with the most events, `log ≈N events`.
+        largest: Vec<String>,
+    },
+
     /// The `WHERE` clause gives no time window that can be fetched (no lower
     /// bound on `timestamp`, or a bound outside 1970..=9999); the message
     /// shows how to add one.
     #[error(transparent)]
     TimeWindow(#[from] WindowError),
+}
+
+/// `1000000` → `1,000,000`.
+fn group_digits(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 impl Error {

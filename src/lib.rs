@@ -50,6 +50,7 @@
 //! - [`mock`] (feature `mock`): a faithful simulator of the API on loopback.
 //!
 //! Leaves used by all of them: [`time`] (ranges, instants, the clock),
+//! [`leql`] (LEQL statements, pure),
 //! [`env`](mod@env) (parsing settings), [`log_id`]. Configuration is typed
 //! ([`config`]); every failure is an [`Error`].
 #![warn(
@@ -67,6 +68,7 @@ pub mod env;
 pub mod error;
 pub mod events;
 pub mod fields;
+pub mod leql;
 mod locks;
 pub mod log_id;
 #[cfg(feature = "mock")]

@@ -27,10 +27,12 @@ mod http;
 mod model;
 mod names;
 mod page;
+mod poll;
 mod query;
 mod rate_limit;
 mod rest;
 mod retry;
+mod stats;
 
 pub use backoff::{Backoff, BackoffConfig, Jitter, RandomJitter};
 pub use builder::ClientBuilder;
@@ -46,3 +48,4 @@ pub use query::EventQuery;
 pub use rate_limit::{Budget, Namespace, RateLimitConfig};
 pub use rest::{Client, ClientStats, ClientStatsSnapshot};
 pub use retry::RetryConfig;
+pub use stats::{CountRequest, Counts, MAX_SLICES, Statistics};

@@ -154,6 +154,35 @@ impl Client {
         resolve_log(&logs, name_or_id).cloned()
     }
 
+    /// A link from a response, checked before the key is sent to it: same
+    /// host as the endpoint, or another Rapid7 Insight host over https.
+    pub(super) fn checked_link(&self, href: &str) -> Result<Url> {
+        let endpoint = self.endpoint();
+        let url = Url::parse(href).map_err(|e| Error::Decode {
+            url: endpoint.to_string(),
+            message: format!("response link {href:?} is not a URL ({e})"),
+        })?;
+        let same_origin = url.scheme() == endpoint.scheme()
+            && url.host_str() == endpoint.host_str()
+            && url.port_or_known_default() == endpoint.port_or_known_default();
+        let rapid7 = url.scheme() == "https"
+            && url
+                .host_str()
+                .is_some_and(|h| h.ends_with(".insight.rapid7.com"));
+        if same_origin || rapid7 {
+            Ok(url)
+        } else {
+            Err(Error::Decode {
+                url: endpoint.to_string(),
+                message: format!(
+                    "refusing to follow a link to {:?}: not the configured endpoint or a \
+                     Rapid7 Insight host, and the API key would be sent to it",
+                    url.host_str().unwrap_or_default()
+                ),
+            })
+        }
+    }
+
     /// `endpoint` + path segments (each percent-encoded).
     pub(super) fn url(&self, segments: &[&str]) -> Url {
         let mut url = self.inner.config.endpoint.clone();

@@ -51,6 +51,12 @@ pub struct Faults {
     /// Every query request answers 400 with the API's validation body, as
     /// Rapid7 does for a query it cannot run.
     pub reject_queries: bool,
+    /// Statistical answers say `all_exact_result: false`.
+    pub statistics_inexact: bool,
+    /// Statistical answers use the spec's other spellings: counts as floats,
+    /// series keyed `count|global_timeseries`, `all_exact_results`, no
+    /// top-level `count`.
+    pub statistics_variant: bool,
 }
 
 impl Default for Faults {
@@ -72,6 +78,8 @@ impl Default for Faults {
             rate_limit_every_nth_query: None,
             reject_queries: false,
             retry_after_secs: 1,
+            statistics_inexact: false,
+            statistics_variant: false,
         }
     }
 }

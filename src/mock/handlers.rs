@@ -154,6 +154,7 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
         to: None,
         sequence_number: None,
         per_page: None,
+        statement: String::new(),
         status: 0,
     };
     let now = Instant::now();
@@ -291,10 +292,21 @@ impl Ctx<'_> {
         }
     }
 
-    /// A finished page, truncated when the fault says so.
+    /// A finished page or statistical answer, truncated when the fault says so.
     fn finished(&self, spec: &query::QuerySpec) -> Reply {
         let opts = self.page_options();
-        let mut body = render::final_page(&self.shared.dataset, spec, opts, &self.root);
+        let mut body = if spec.parsed().count {
+            let stats = {
+                let st = self.shared.lock();
+                render::StatsOptions {
+                    inexact: st.faults.statistics_inexact,
+                    variant: st.faults.statistics_variant,
+                }
+            };
+            render::statistics(&self.shared.dataset, spec, opts, stats)
+        } else {
+            render::final_page(&self.shared.dataset, spec, opts, &self.root)
+        };
         let (truncate, reset) = {
             let mut st = self.shared.lock();
             let st = &mut *st;
@@ -322,6 +334,7 @@ impl Ctx<'_> {
             rec.from = raw.from.as_deref().and_then(|v| v.trim().parse().ok());
             rec.to = raw.to.as_deref().and_then(|v| v.trim().parse().ok());
             rec.per_page = raw.per_page.as_deref().and_then(|v| v.trim().parse().ok());
+            rec.statement = raw.statement.clone();
             rec.sequence_number = raw
                 .sequence_number
                 .as_deref()
@@ -396,6 +409,7 @@ impl Ctx<'_> {
                 rec.to = Some(spec.to);
                 rec.per_page = Some(spec.per_page);
                 rec.sequence_number = spec.sequence_number;
+                rec.statement = spec.statement.clone();
             }
             if st.counters.poll_expire(&st.faults) {
                 st.continuations.forget(id);

@@ -51,6 +51,7 @@ mod data;
 mod encode;
 mod faults;
 mod handlers;
+mod leql;
 mod messages;
 mod query;
 mod ratelimit;

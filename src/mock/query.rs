@@ -5,13 +5,13 @@ use axum::http::StatusCode;
 
 use super::data::{MockDataset, MockEvent};
 use super::encode;
+use super::leql::{self, Statement};
 use super::reply::Reply;
 
 /// Default page size of the API.
 const DEFAULT_PER_PAGE: u32 = 50;
 /// Largest page size the API accepts.
 const MAX_PER_PAGE: u32 = 500;
-const ONLY_EMPTY: &str = "Invalid query: the simulator supports only the empty LEQL statement";
 
 /// A validated query for one page.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,6 +23,13 @@ pub(crate) struct QuerySpec {
     pub(crate) sequence_number: Option<u64>,
     pub(crate) statement: String,
     pub(crate) time_range: Option<String>,
+}
+
+impl QuerySpec {
+    /// The parsed statement (validated when the spec was made).
+    pub(crate) fn parsed(&self) -> Statement {
+        leql::parse(&self.statement).unwrap_or_default()
+    }
 }
 
 /// A query's parameters as sent, before validation.
@@ -163,8 +170,11 @@ impl RawQuery {
                 ));
             }
         };
-        if !self.statement.trim().is_empty() {
-            return Err(bad(&["query"], ONLY_EMPTY));
+        if let Err(why) = leql::parse(&self.statement) {
+            return Err(bad(
+                &["query"],
+                &format!("Invalid query: Invalid Query Request ({why})"),
+            ));
         }
         if self
             .most_recent_first
@@ -289,40 +299,102 @@ pub(crate) fn page_events(
     spec: &QuerySpec,
     opts: PageOptions,
 ) -> (Vec<MockEvent>, bool) {
-    let to_incl = if opts.to_exclusive {
-        spec.to.saturating_sub(1)
-    } else {
-        spec.to
-    };
-    // Like Rapid7, no events after the moment of the answer (the generator
-    // would invent them for any instant).
-    let to_incl = to_incl.min(crate::time::now_ms());
+    let to_incl = last_ms(spec, opts);
     let per_page = spec.per_page as usize;
+    let statement = spec.parsed();
+    let matching = |from: i64, after: Option<u64>, limit: usize| {
+        select(data, &spec.log_id, &statement, from, after, to_incl, limit)
+    };
     match spec.sequence_number {
         Some(seq) if opts.duplicate_page_edges => {
             // Re-include the cursor event itself, then at least one new event.
             let mut page: Vec<MockEvent> = seq
                 .checked_sub(1)
-                .map(|prev| data.events_after(&spec.log_id, spec.from, Some(prev), to_incl, 1))
+                .map(|prev| matching(spec.from, Some(prev), 1))
                 .unwrap_or_default()
                 .into_iter()
                 .filter(|e| e.timestamp == spec.from && e.sequence_number == seq)
                 .collect();
             let fresh_limit = per_page.saturating_sub(1).max(1);
-            let mut fresh =
-                data.events_after(&spec.log_id, spec.from, Some(seq), to_incl, fresh_limit + 1);
+            let mut fresh = matching(spec.from, Some(seq), fresh_limit + 1);
             let more = fresh.len() > fresh_limit;
             fresh.truncate(fresh_limit);
             page.extend(fresh);
             (page, more)
         }
         after => {
-            let mut page = data.events_after(&spec.log_id, spec.from, after, to_incl, per_page + 1);
+            let mut page = matching(spec.from, after, per_page + 1);
             let more = page.len() > per_page;
             page.truncate(per_page);
             (page, more)
         }
     }
+}
+
+/// The last millisecond a query reads: `to`, or `to - 1` when `to` is
+/// exclusive; never after now (like Rapid7, which has no events from the
+/// future, while the generator would invent them for any instant).
+pub(crate) fn last_ms(spec: &QuerySpec, opts: PageOptions) -> i64 {
+    let to_incl = if opts.to_exclusive {
+        spec.to.saturating_sub(1)
+    } else {
+        spec.to
+    };
+    to_incl.min(crate::time::now_ms())
+}
+
+/// At most `limit` events after the cursor that the statement selects.
+fn select(
+    data: &MockDataset,
+    log_id: &str,
+    statement: &Statement,
+    mut from: i64,
+    mut after: Option<u64>,
+    to_incl: i64,
+    limit: usize,
+) -> Vec<MockEvent> {
+    if statement.filter.is_none() {
+        return data.events_after(log_id, from, after, to_incl, limit);
+    }
+    const CHUNK: usize = 2_000;
+    let mut out = Vec::new();
+    loop {
+        let chunk = data.events_after(log_id, from, after, to_incl, CHUNK);
+        let done = chunk.len() < CHUNK;
+        if let Some(last) = chunk.last() {
+            (from, after) = (last.timestamp, Some(last.sequence_number));
+        }
+        for e in chunk {
+            if statement.matches(&e.message) {
+                out.push(e);
+                if out.len() >= limit {
+                    return out;
+                }
+            }
+        }
+        if done {
+            return out;
+        }
+    }
+}
+
+/// Events of `[from, to)` the statement selects (`to` exclusive here: the
+/// caller decides the last slice's end).
+pub(crate) fn count_events(
+    data: &MockDataset,
+    log_id: &str,
+    statement: &Statement,
+    from: i64,
+    to: i64,
+) -> u64 {
+    let to = to.min(crate::time::now_ms().saturating_add(1));
+    if to <= from {
+        return 0;
+    }
+    if statement.filter.is_none() {
+        return data.count(log_id, from, to);
+    }
+    select(data, log_id, statement, from, None, to - 1, usize::MAX).len() as u64
 }
 
 #[cfg(test)]
@@ -366,7 +438,11 @@ mod tests {
         );
         assert!(err_text(get("from=1&to=2&per_page=501").validate(0)).contains("per_page"));
         assert!(err_text(get("from=1&to=2&per_page=0").validate(0)).contains("per_page"));
-        assert!(err_text(get("from=1&to=2&query=where(x)").validate(0)).contains(ONLY_EMPTY));
+        assert!(
+            err_text(get("from=1&to=2&query=where(status%3D500)").validate(0))
+                .contains("Invalid Query Request")
+        );
+        assert!(get("from=1&to=2&query=where(/x/)").validate(0).is_ok());
         assert!(get("from=1&to=2&query=+").validate(0).is_ok());
         assert!(err_text(RawQuery::from_get("a:b", &[]).validate(0)).contains("one log"));
     }

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::data::{MockDataset, MockEvent, MockLog};
 use super::encode::{encode_query_value, encode_segment, push_json_str};
-use super::query::{PageOptions, QuerySpec, page_events};
+use super::query::{PageOptions, QuerySpec, count_events, last_ms, page_events};
 
 /// Organisation id used in the `rrn` of simulated logs.
 const ORG_ID: &str = "5e1f0c2a-9b8d-4e7f-a6c5-d4b3a2f1e0d9";
@@ -136,13 +136,110 @@ pub(crate) fn final_page(
     )
 }
 
-/// An in-progress answer (§9 a): progress, continuation id and its `Self` link.
+/// How statistical answers are shaped (copies of the
+/// [`Faults`](super::Faults) that change them).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct StatsOptions {
+    /// `all_exact_result: false`.
+    pub(crate) inexact: bool,
+    /// The other spellings of the spec's examples: counts as floats, the
+    /// series keyed `count|global_timeseries`, `all_exact_results`, no
+    /// top-level `count`.
+    pub(crate) variant: bool,
+}
+
+/// A finished statistical answer of `calculate(count)` (§9 f, §12): `N`
+/// slices (`timeslice(N)`, 10 by default) of granularity `(to - from) / N`,
+/// slice `i` covering `[from + i·g, from + (i+1)·g)`; the last slice ends at
+/// `to`, inclusive unless `to` is simulated exclusive. No events: `status:
+/// 204` with empty `stats` and `timeseries`.
+pub(crate) fn statistics(
+    data: &MockDataset,
+    spec: &QuerySpec,
+    opts: PageOptions,
+    stats: StatsOptions,
+) -> Vec<u8> {
+    let statement = spec.parsed();
+    let n = i64::from(statement.timeslice.unwrap_or(10));
+    let g = (spec.to - spec.from) / n;
+    let end = last_ms(spec, opts).saturating_add(1);
+    let counts: Vec<u64> = (0..n)
+        .map(|i| {
+            let a = spec.from + i * g;
+            let b = if i == n - 1 { end } else { a + g };
+            count_events(data, &spec.log_id, &statement, a, b)
+        })
+        .collect();
+    let total: u64 = counts.iter().sum();
+    let num = |c: u64| {
+        if stats.variant {
+            serde_json::json!(c as f64)
+        } else {
+            serde_json::json!(c)
+        }
+    };
+    let key = if stats.variant {
+        "count|global_timeseries"
+    } else {
+        "global_timeseries"
+    };
+    let exact = if stats.inexact {
+        serde_json::Value::Bool(false)
+    } else {
+        serde_json::Value::Null
+    };
+    let (stats_obj, series) = if total == 0 {
+        (json!({ key: {} }), json!({ key: [] }))
+    } else {
+        (
+            json!({ key: {"count": num(total)} }),
+            json!({ key: counts.iter().map(|c| json!({"count": num(*c)})).collect::<Vec<_>>() }),
+        )
+    };
+    let mut statistics = json!({
+        "cardinality": 0,
+        "granularity": g,
+        "from": spec.from,
+        "to": spec.to,
+        "type": "count",
+        "stats": stats_obj,
+        "groups": [],
+        "others": {},
+        "status": if total == 0 { 204 } else { 200 },
+        "timeseries": series,
+        "groups_timeseries": [],
+    });
+    let fields = statistics.as_object_mut().expect("an object");
+    if stats.variant {
+        fields.insert("all_exact_results".into(), exact);
+    } else {
+        fields.insert("all_exact_result".into(), exact);
+        fields.insert("count".into(), json!(total));
+    }
+    let body = json!({
+        "logs": [spec.log_id],
+        "leql": {"statement": spec.statement, "during": {"from": spec.from, "to": spec.to}},
+        "statistics": statistics,
+        "search_stats": {"events_matched": total, "events_all": total, "duration_ms": 1},
+    });
+    body.to_string().into_bytes()
+}
+
+/// An in-progress answer (§9 a): progress, continuation id and its `Self`
+/// link; statistical queries also carry `partial` statistics with counts as
+/// strings, as Rapid7's in-progress bodies do (clients must not use them).
 pub(crate) fn continuation(spec: &QuerySpec, id: &str, progress: u32, self_href: &str) -> Vec<u8> {
     let mut out = String::with_capacity(512);
     out.push_str("{\"logs\":[");
     push_json_str(&mut out, &spec.log_id);
     out.push_str("],\"leql\":");
     push_leql(&mut out, spec);
+    if spec.parsed().count {
+        out.push_str(
+            ",\"partial\":{\"type\":\"count\",\"stats\":{\"global_timeseries\":{\"count\":\"1\"}},\
+             \"timeseries\":{\"global_timeseries\":[{\"count\":\"1\"}]}}",
+        );
+    }
     let _ = write!(out, ",\"progress\":{progress},\"id\":");
     push_json_str(&mut out, id);
     out.push_str(",\"events\":[],\"links\":[{\"rel\":\"Self\",\"href\":");

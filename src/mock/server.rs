@@ -156,7 +156,22 @@ impl MockServer {
         self.shared.recorded().clear();
     }
 
-    /// How many recorded requests were queries (submits and `Next` links, not polls).
+    /// Query requests of statistical statements (`calculate(…)`).
+    pub fn statistics_requests(&self) -> usize {
+        self.shared
+            .recorded()
+            .iter()
+            .filter(|(_, r)| r.kind == RequestKind::Query && r.is_statistical())
+            .count()
+    }
+
+    /// Query requests for event pages (not statistical).
+    pub fn event_query_requests(&self) -> usize {
+        self.query_requests() - self.statistics_requests()
+    }
+
+    /// How many recorded requests were queries (submits and `Next` links, not
+    /// polls), statistical ones included.
     pub fn query_requests(&self) -> usize {
         self.shared
             .recorded()

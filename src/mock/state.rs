@@ -46,8 +46,18 @@ pub struct RecordedRequest {
     pub sequence_number: Option<u64>,
     /// `per_page` as sent (polls: the continuation's effective page size).
     pub per_page: Option<u32>,
+    /// The LEQL statement as sent (polls: the continuation's); empty for
+    /// "every event".
+    pub statement: String,
     /// The status code answered.
     pub status: u16,
+}
+
+impl RecordedRequest {
+    /// Whether the request was for statistics (`calculate(…)`), not events.
+    pub fn is_statistical(&self) -> bool {
+        self.statement.to_ascii_lowercase().contains("calculate(")
+    }
 }
 
 /// Mutable state behind one lock (never held across an `await`).

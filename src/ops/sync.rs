@@ -8,7 +8,9 @@ use serde::Serialize;
 use tracing::info;
 
 use crate::error::{Error, Result};
-use crate::provider::{Rapid7, split_aligned};
+use crate::provider::{
+    FetchEstimate, Rapid7, check_budget, estimate, query_rate, split_aligned, worth_estimating,
+};
 use crate::time::{TimeRange, fmt_ms};
 
 /// What a sync did. Serialises to the JSON report of `rapid7-sql sync`.
@@ -29,6 +31,9 @@ pub struct SyncReport {
     pub last_processed_timestamp: Option<String>,
     /// Events the API returned that could not be decoded (skipped).
     pub events_failed: u64,
+    /// Events Rapid7's statistics counted in the missing ranges before the
+    /// run (`None` when not asked: no limit, or only a few minutes missing).
+    pub estimated_events: Option<u64>,
     /// Wall time of the run.
     pub duration_seconds: f64,
     /// The synced window (RFC 3339, half-open).
@@ -89,6 +94,30 @@ impl Rapid7 {
                 );
             }
         }
+        // The cost, asked of Rapid7 before any event page: over the limit,
+        // nothing is fetched.
+        let mut estimated_events = None;
+        let all_gaps: Vec<TimeRange> = pieces.iter().map(|(_, r)| *r).collect();
+        if let (Some(client), true) = (
+            self.client(),
+            config.max_fetch_events > 0 && worth_estimating(&all_gaps),
+        ) {
+            let chunk = config.fetch_chunk.as_millis() as i64;
+            let mut per_log: Vec<(String, FetchEstimate)> = Vec::new();
+            for log in &resolved {
+                let gaps: Vec<TimeRange> = pieces
+                    .iter()
+                    .filter(|(l, _)| l.id == log.id)
+                    .map(|(_, r)| *r)
+                    .collect();
+                if !gaps.is_empty() {
+                    let e = estimate(client, &log.id, &gaps, chunk).await?;
+                    per_log.push((log.label().to_string(), e));
+                }
+            }
+            estimated_events = Some(per_log.iter().map(|(_, e)| e.events).sum());
+            check_budget(&per_log, config.max_fetch_events, query_rate(client))?;
+        }
         let fetcher = &self.inner.fetcher;
         let fetches: Vec<_> = pieces
             .iter()
@@ -134,6 +163,7 @@ impl Rapid7 {
                 .map(|c| c.stats().events_failed)
                 .unwrap_or(0)
                 .saturating_sub(events_failed_before),
+            estimated_events,
             duration_seconds: started.elapsed().as_secs_f64(),
             window: [fmt_ms(window.start()), fmt_ms(window.end())],
         };

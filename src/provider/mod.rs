@@ -38,6 +38,7 @@
 //! fails with [`Error::Offline`](crate::Error::Offline) naming each missing
 //! range.
 
+mod options;
 mod parsed;
 mod register;
 mod scan;
@@ -45,10 +46,13 @@ mod source;
 mod udtf;
 mod window;
 
+pub use options::Rapid7Options;
 pub use parsed::PARSED_SCHEMA;
 pub use register::{LOGS_SCHEMA, LOGS_TABLE, register};
-pub(crate) use scan::split_aligned;
-pub use scan::{Activity, FetchOutcome, FetchProgress, LogRef, Rapid7LogsTable, Rapid7ScanExec};
+pub use scan::{
+    Activity, FetchEstimate, FetchOutcome, FetchProgress, LogRef, Rapid7LogsTable, Rapid7ScanExec,
+};
+pub(crate) use scan::{check_budget, estimate, query_rate, split_aligned, worth_estimating};
 pub use source::Rapid7;
 pub use udtf::DEFAULT_FIELD_SAMPLE;
 pub use window::{

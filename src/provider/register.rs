@@ -9,6 +9,7 @@ use datafusion::catalog::{SchemaProvider, TableProvider};
 use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::execution::context::SessionContext;
 
+use super::options::Rapid7Options;
 use super::parsed::{PARSED_SCHEMA, ParsedSchema};
 use super::scan::Rapid7LogsTable;
 use super::source::Rapid7;
@@ -44,6 +45,14 @@ impl Rapid7 {
             .options_mut()
             .catalog
             .information_schema = true;
+        {
+            let state = ctx.state_ref();
+            let mut state = state.write();
+            let options = state.config_mut().options_mut();
+            if options.extensions.get::<Rapid7Options>().is_none() {
+                options.extensions.insert(Rapid7Options::default());
+            }
+        }
         ctx.register_table(LOGS_TABLE, self.table())?;
         let state = ctx.state();
         let catalog_name = &state.config_options().catalog.default_catalog;

@@ -6,4 +6,5 @@ mod cli;
 mod client;
 mod provider;
 mod secrets;
+mod statistics;
 mod support;

@@ -3,6 +3,7 @@
 //! function, never from the code under test.
 
 mod big_message;
+mod budget;
 mod fields;
 mod functions;
 mod lifecycle;
@@ -89,11 +90,15 @@ fn rows(batches: &[RecordBatch]) -> Vec<(i64, u64, String)> {
 }
 
 /// `(from, to)` of every query submit the simulator saw.
+/// The windows of the event queries submitted (first pages, not `Next`
+/// links; statistical estimates left out).
 fn submitted(server: &MockServer) -> Vec<(i64, i64)> {
     server
         .requests()
         .into_iter()
-        .filter(|r| r.kind == RequestKind::Query && r.sequence_number.is_none())
+        .filter(|r| {
+            r.kind == RequestKind::Query && r.sequence_number.is_none() && !r.is_statistical()
+        })
         .filter_map(|r| Some((r.from?, r.to?)))
         .collect()
 }

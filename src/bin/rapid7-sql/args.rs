@@ -54,6 +54,11 @@ pub(crate) struct Global {
     /// Recent edge that is read live and never cached, e.g. 5m [env: RAPID7_SETTLE].
     #[arg(long, value_parser = parse_duration, global = true)]
     pub(crate) settle: Option<Duration>,
+    /// Most events a statement may page from Rapid7, by the estimate asked
+    /// first (0: no limit; the shell asks instead of refusing)
+    /// [env: RAPID7_MAX_FETCH_EVENTS; default 1000000].
+    #[arg(long, value_name = "N", value_parser = parse_count, global = true)]
+    pub(crate) max_fetch_events: Option<u64>,
     /// No progress, timing or summary lines on stderr.
     #[arg(short, long, global = true)]
     pub(crate) quiet: bool,
@@ -66,6 +71,10 @@ pub(crate) struct Global {
     /// Run against the bundled simulator of the Rapid7 API (no key needed).
     #[arg(long, global = true)]
     pub(crate) demo: bool,
+}
+
+fn parse_count(s: &str) -> Result<u64, String> {
+    datafusion_rapid7::env::parse_count("--max-fetch-events", s).map_err(|e| e.message)
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {

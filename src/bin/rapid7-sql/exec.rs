@@ -2,12 +2,15 @@
 //! format, progress and a summary line on stderr when it is a terminal.
 
 use std::io::{IsTerminal, Write};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion::error::DataFusionError;
+use datafusion::physical_plan::{ExecutionPlan, execute_stream};
 use datafusion::sql::parser::DFParser;
+use datafusion_rapid7::provider::Rapid7ScanExec;
 use futures::TryStreamExt;
 
 use crate::args::Format;
@@ -32,16 +35,30 @@ impl Display {
     }
 }
 
+/// Asks the user a yes/no question (the shell); `None` where nobody can
+/// answer (`-c`, `-f`): a fetch over the budget then fails.
+pub(crate) type Ask<'a> = Option<&'a mut (dyn FnMut(&str) -> bool + 'a)>;
+
 /// Run every statement of `sql` in order; stop at the first error.
-pub(crate) async fn run_sql(session: &Session, sql: &str, display: Display) -> Result<(), String> {
+pub(crate) async fn run_sql(
+    session: &Session,
+    sql: &str,
+    display: Display,
+    mut ask: Ask<'_>,
+) -> Result<(), String> {
     let statements = DFParser::parse_sql(sql).map_err(|e| format!("SQL parse error: {e}"))?;
     for statement in statements {
         let started = Instant::now();
         let before = (session.rapid7.activity(), client_requests(session));
+        // Planned (and asked about) before the progress display starts, so
+        // a question is not drawn over.
+        let planned = plan_statement(session, statement, ask.as_deref_mut())
+            .await
+            .map_err(|e| describe(&e))?;
         let progress = display
             .chatter
             .then(|| Progress::start(session.rapid7.clone()));
-        let result = run_statement(session, statement, display.format).await;
+        let result = run_planned(planned, display.format).await;
         if let Some(p) = progress {
             p.stop().await;
         }
@@ -90,16 +107,76 @@ fn summary_line(
     )
 }
 
-async fn run_statement(
+/// The scans of `plan` whose estimated fetch is over the budget.
+fn over_budget(plan: &Arc<dyn ExecutionPlan>) -> Vec<&Rapid7ScanExec> {
+    let mut out = Vec::new();
+    let mut stack = vec![plan];
+    while let Some(p) = stack.pop() {
+        if let Some(scan) = p.downcast_ref::<Rapid7ScanExec>()
+            && scan.over_budget()
+        {
+            out.push(scan);
+        }
+        stack.extend(p.children());
+    }
+    out
+}
+
+/// A statement ready to run: its physical plan, the task context and the
+/// schema of its results.
+struct Planned {
+    physical: Arc<dyn ExecutionPlan>,
+    task: Arc<datafusion::execution::TaskContext>,
+    schema: datafusion::arrow::datatypes::SchemaRef,
+}
+
+/// Plan `statement`; a fetch over the budget is asked about (`ask`), or left
+/// to fail when it runs.
+async fn plan_statement(
     session: &Session,
     statement: datafusion::sql::parser::Statement,
-    format: Format,
-) -> Result<usize, DataFusionError> {
+    ask: Option<&mut (dyn FnMut(&str) -> bool + '_)>,
+) -> Result<Planned, DataFusionError> {
     let state = session.ctx.state();
     let plan = state.statement_to_plan(statement).await?;
     let df = session.ctx.execute_logical_plan(plan).await?;
     let schema = df.schema().inner().clone();
-    let mut stream = df.execute_stream().await?;
+    let task = Arc::new(df.task_ctx());
+    let physical = df.create_physical_plan().await?;
+    if let Some(ask) = ask {
+        let over = over_budget(&physical);
+        if !over.is_empty() {
+            let cost = over
+                .iter()
+                .map(|s| s.fetch_cost())
+                .collect::<Vec<_>>()
+                .join(" and ");
+            if !ask(&format!("Fetch {cost}? [y/N] ")) {
+                return Err(DataFusionError::Execution(
+                    "not fetched: the estimate is over the limit and the answer was no \
+                     (narrow the window, or SET rapid7.max_fetch_events = N)"
+                        .into(),
+                ));
+            }
+            for scan in over {
+                scan.approve_fetch();
+            }
+        }
+    }
+    Ok(Planned {
+        physical,
+        task,
+        schema,
+    })
+}
+
+async fn run_planned(planned: Planned, format: Format) -> Result<usize, DataFusionError> {
+    let Planned {
+        physical,
+        task,
+        schema,
+    } = planned;
+    let mut stream = execute_stream(physical, task)?;
     let mut out = Output::new(format, schema);
     while let Some(batch) = stream.try_next().await? {
         out.push(batch)?;

@@ -62,6 +62,11 @@ fn cli_hint(e: &Error) -> Option<String> {
              or run with --bypass-cache"
                 .into()
         }
+        Error::FetchBudget { .. } => {
+            "pass --max-fetch-events 0 for a deliberate backfill (or a larger N); \
+             the interactive shell asks instead"
+                .into()
+        }
         Error::Config { key, .. } => format!("the flag is {}", flag_of(key)?),
         _ => return None,
     })
@@ -76,6 +81,7 @@ fn flag_of(key: &str) -> Option<&'static str> {
         "RAPID7_BYPASS_CACHE" => "--bypass-cache",
         "RAPID7_OFFLINE" => "--offline",
         "RAPID7_SETTLE" => "--settle",
+        "RAPID7_MAX_FETCH_EVENTS" => "--max-fetch-events",
         _ => return None,
     })
 }

@@ -59,12 +59,12 @@ fn run(rt: &tokio::runtime::Runtime, cli: &Cli) -> Result<bool, String> {
     }
     if !global.commands.is_empty() || !global.files.is_empty() {
         for sql in &global.commands {
-            rt.block_on(run_sql(&session, sql, display))?;
+            rt.block_on(run_sql(&session, sql, display, None))?;
         }
         for file in &global.files {
             let sql = std::fs::read_to_string(file)
                 .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-            rt.block_on(run_sql(&session, &sql, display))?;
+            rt.block_on(run_sql(&session, &sql, display, None))?;
         }
         return Ok(true);
     }

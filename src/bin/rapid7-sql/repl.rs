@@ -36,7 +36,7 @@ pub(crate) fn run(rt: &Runtime, session: &Session, display: Display) -> Result<(
                         }
                         "\\d" => {
                             let _ = editor.add_history_entry(trimmed);
-                            run_one(rt, session, "SHOW TABLES;", display);
+                            run_one(rt, session, "SHOW TABLES;", display, &mut editor);
                             continue;
                         }
                         _ => {}
@@ -47,7 +47,7 @@ pub(crate) fn run(rt: &Runtime, session: &Session, display: Display) -> Result<(
                 if trimmed.ends_with(';') {
                     let sql = std::mem::take(&mut buffer);
                     let _ = editor.add_history_entry(sql.trim());
-                    run_one(rt, session, &sql, display);
+                    run_one(rt, session, &sql, display, &mut editor);
                 }
             }
             // Ctrl-C at the prompt drops the statement being typed.
@@ -62,11 +62,24 @@ pub(crate) fn run(rt: &Runtime, session: &Session, display: Display) -> Result<(
     Ok(())
 }
 
-/// Run `sql`; Ctrl-C cancels it (fetches stop, nothing half-committed).
-fn run_one(rt: &Runtime, session: &Session, sql: &str, display: Display) {
+/// Run `sql`; Ctrl-C cancels it (fetches stop, nothing half-committed). A
+/// fetch over the budget is asked about on the shell's own line editor.
+fn run_one(
+    rt: &Runtime,
+    session: &Session,
+    sql: &str,
+    display: Display,
+    editor: &mut DefaultEditor,
+) {
+    let mut ask = |question: &str| {
+        matches!(
+            editor.readline(question).as_deref().map(str::trim),
+            Ok("y" | "Y" | "yes" | "YES" | "Yes")
+        )
+    };
     rt.block_on(async {
         tokio::select! {
-            result = run_sql(session, sql, display) => {
+            result = run_sql(session, sql, display, Some(&mut ask)) => {
                 if let Err(e) = result {
                     eprintln!("error: {e}");
                 }

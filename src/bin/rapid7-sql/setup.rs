@@ -49,6 +49,7 @@ pub(crate) fn rapid7_config(global: &Global) -> Result<Rapid7Config, Error> {
         region: global.region.as_deref().map(str::parse).transpose()?,
         endpoint: global.endpoint.clone(),
         settle: global.settle,
+        max_fetch_events: global.max_fetch_events,
     })
 }
 
@@ -94,6 +95,15 @@ async fn demo_config(global: &Global) -> Result<(Rapid7Config, MockServer), Erro
         config = config.with_settle(settle);
     }
     config.field_schemas = config::field_schemas_from_env()?;
+    let max_fetch_events = match global.max_fetch_events {
+        Some(n) => Some(n),
+        None => datafusion_rapid7::env::env_var(config::ENV_MAX_FETCH_EVENTS)
+            .map(|v| datafusion_rapid7::env::parse_count(config::ENV_MAX_FETCH_EVENTS, &v))
+            .transpose()?,
+    };
+    if let Some(n) = max_fetch_events {
+        config = config.with_max_fetch_events(n);
+    }
     Ok((config, server))
 }
 

@@ -218,7 +218,7 @@ async fn bad_requests_answer_400_and_404_bodies() {
         ("from=1&to=5&per_page=0", "per_page"),
         (
             "from=1&to=5&query=where(status%3D500)",
-            "supports only the empty LEQL statement",
+            "Invalid Query Request",
         ),
     ];
     for (q, needle) in cases {

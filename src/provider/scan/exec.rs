@@ -11,6 +11,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
@@ -29,6 +30,7 @@ use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 use tracing::warn;
 
+use super::estimate::{Cost, FetchEstimate, approx, check_budget, human_duration};
 use super::fetch::Fetcher;
 use super::parquet::{ParquetTarget, parquet_exec};
 use super::plan::LogScan;
@@ -50,6 +52,10 @@ pub(crate) struct ScanInputs {
     pub(crate) predicate: Option<Arc<dyn PhysicalExpr>>,
     pub(crate) chunk_ms: i64,
     pub(crate) concurrency: usize,
+    /// Most events the gaps may hold (0: no limit).
+    pub(crate) budget: u64,
+    /// Event queries a second at this key's quota (for costs in messages).
+    pub(crate) query_rate: f64,
 }
 
 /// A range read outside the Parquet scan.
@@ -71,6 +77,8 @@ struct Prepared {
 struct Shared {
     inputs: ScanInputs,
     partitions: usize,
+    /// Fetch even over the budget (the shell asked, the user said yes).
+    approved: AtomicBool,
     prepared: tokio::sync::OnceCell<Result<Arc<Prepared>, Arc<DataFusionError>>>,
 }
 
@@ -96,6 +104,7 @@ impl Rapid7ScanExec {
             shared: Arc::new(Shared {
                 inputs,
                 partitions,
+                approved: AtomicBool::new(false),
                 prepared: tokio::sync::OnceCell::new(),
             }),
             schema,
@@ -112,6 +121,52 @@ impl Rapid7ScanExec {
             .iter()
             .flat_map(|s| s.gaps.iter().map(move |g| s.log.describe(g)))
             .collect()
+    }
+
+    /// Per log, what fetching its gaps costs (logs that were estimated).
+    pub fn estimates(&self) -> Vec<(String, FetchEstimate)> {
+        self.shared
+            .inputs
+            .scans
+            .iter()
+            .filter_map(|s| s.estimate.map(|e| (s.log.label().to_string(), e)))
+            .collect()
+    }
+
+    /// The most events this scan may fetch (0: no limit).
+    pub fn fetch_budget(&self) -> u64 {
+        self.shared.inputs.budget
+    }
+
+    /// Whether the estimated fetch exceeds the budget (executing it fails
+    /// before any event page, unless [approved](Self::approve_fetch)).
+    pub fn over_budget(&self) -> bool {
+        self.budget_check().is_err()
+    }
+
+    /// The error executing this scan would fail with, if over the budget.
+    pub fn budget_check(&self) -> crate::Result<()> {
+        let inputs = &self.shared.inputs;
+        check_budget(&self.estimates(), inputs.budget, inputs.query_rate)
+    }
+
+    /// `≈8.6M events (≈17,300 queries, ≈2.9 h at this key's quota)`: the
+    /// whole estimated fetch, for a prompt.
+    pub fn fetch_cost(&self) -> String {
+        let total = self
+            .estimates()
+            .iter()
+            .fold(FetchEstimate::default(), |acc, (_, e)| acc + *e);
+        Cost {
+            estimate: total,
+            duration: total.duration_at(self.shared.inputs.query_rate),
+        }
+        .to_string()
+    }
+
+    /// Fetch even over the budget: the user was asked and agreed.
+    pub fn approve_fetch(&self) {
+        self.shared.approved.store(true, Ordering::Relaxed);
     }
 
     /// The recent ranges this scan reads from the API without caching.
@@ -136,6 +191,15 @@ impl Shared {
 
     async fn prepare_once(&self) -> DfResult<Prepared> {
         let inputs = &self.inputs;
+        if !self.approved.load(Ordering::Relaxed) {
+            let per_log: Vec<(String, FetchEstimate)> = inputs
+                .scans
+                .iter()
+                .filter_map(|s| s.estimate.map(|e| (s.log.label().to_string(), e)))
+                .collect();
+            check_budget(&per_log, inputs.budget, inputs.query_rate)
+                .map_err(Error::into_datafusion)?;
+        }
         let bypass = inputs.cache.is_bypass();
         if !bypass {
             let fetches: Vec<_> = inputs
@@ -231,6 +295,25 @@ impl DisplayAs for Rapid7ScanExec {
                     list(&fetches),
                     list(&live),
                 )?;
+                let estimates = self.estimates();
+                if !estimates.is_empty() {
+                    let rate = self.shared.inputs.query_rate;
+                    let shown: Vec<String> = estimates
+                        .iter()
+                        .map(|(log, e)| {
+                            format!(
+                                "{log} ≈{} events ≈{} queries ≈{}",
+                                approx(e.events),
+                                approx(e.queries),
+                                human_duration(e.duration_at(rate))
+                            )
+                        })
+                        .collect();
+                    write!(f, ", estimate={}", list(&shown))?;
+                    if self.over_budget() {
+                        write!(f, ", over_budget={}", self.shared.inputs.budget)?;
+                    }
+                }
                 if self.shared.inputs.cache.is_bypass() {
                     write!(f, ", cache=bypass")?;
                 }

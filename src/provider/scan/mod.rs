@@ -3,6 +3,7 @@
 //! scans, the filters every scan applies, the fetcher and the log directory.
 
 mod cached;
+mod estimate;
 mod exec;
 mod fetch;
 mod filters;
@@ -11,6 +12,8 @@ mod parquet;
 mod plan;
 mod table;
 
+pub use estimate::FetchEstimate;
+pub(crate) use estimate::{check_budget, estimate, query_rate, worth_estimating};
 pub use exec::Rapid7ScanExec;
 pub(crate) use fetch::Fetcher;
 pub use fetch::{Activity, FetchOutcome, FetchProgress};

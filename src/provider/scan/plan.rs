@@ -4,8 +4,10 @@
 
 use futures::{StreamExt, TryStreamExt};
 
+use super::estimate::{self, FetchEstimate};
 use super::logs::LogRef;
 use crate::cache::{PlannedSegment, SegmentCache, TimeRange};
+use crate::client::Client;
 use crate::error::{Error, Result};
 
 /// How one log is read for one query.
@@ -21,6 +23,8 @@ pub(crate) struct LogScan {
     pub(crate) gaps: Vec<TimeRange>,
     /// Recent ranges (after `now - settle`): read from the API every time.
     pub(crate) live: Vec<TimeRange>,
+    /// What fetching the gaps costs, by Rapid7's statistics (when asked).
+    pub(crate) estimate: Option<FetchEstimate>,
 }
 
 /// The inputs of scan planning.
@@ -58,6 +62,7 @@ pub(crate) async fn plan_scans(
             segments: Vec::new(),
             gaps: Vec::new(),
             live: live.clone(),
+            estimate: None,
         };
         plans.push(async move {
             scan.replan(cache, inputs.chunk_ms).await?;
@@ -90,6 +95,38 @@ impl LogScan {
             .map(|r| self.log.describe(r))
             .collect()
     }
+}
+
+/// Ask Rapid7 what fetching the gaps of each scan costs, unless the gaps
+/// of the statement total only a few minutes (see `estimate.rs`).
+pub(crate) async fn estimate_scans(
+    client: &Client,
+    scans: &mut [LogScan],
+    chunk_ms: i64,
+) -> Result<()> {
+    let all: Vec<TimeRange> = scans.iter().flat_map(|s| s.gaps.clone()).collect();
+    if !estimate::worth_estimating(&all) {
+        return Ok(());
+    }
+    let asks: Vec<_> = scans
+        .iter()
+        .map(|s| async move {
+            if s.gaps.is_empty() {
+                return Ok(None);
+            }
+            estimate::estimate(client, &s.log.id, &s.gaps, chunk_ms)
+                .await
+                .map(Some)
+        })
+        .collect();
+    let estimates: Vec<Option<FetchEstimate>> = futures::stream::iter(asks)
+        .buffered(8)
+        .try_collect()
+        .await?;
+    for (scan, e) in scans.iter_mut().zip(estimates) {
+        scan.estimate = e;
+    }
+    Ok(())
 }
 
 /// Split `range` at multiples of `chunk_ms` (epoch-aligned), so pieces of

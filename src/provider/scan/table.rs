@@ -13,13 +13,15 @@ use datafusion::physical_plan::empty::EmptyExec;
 use tracing::debug;
 
 use super::cached::cached_scan;
+use super::estimate::query_rate;
 use super::exec::{Rapid7ScanExec, ScanInputs};
 use super::filters::{self, apply_filters, read_columns};
 use super::logs::LogRef;
 use super::parquet::ParquetTarget;
-use super::plan::{LogScan, PlanInputs, plan_scans};
+use super::plan::{LogScan, PlanInputs, estimate_scans, plan_scans};
 use crate::error::Error;
 use crate::provider::Rapid7;
+use crate::provider::Rapid7Options;
 use crate::provider::window::{extract_log_selection, extract_windows};
 
 /// The events of every log the key can read (`rapid7_logs`), or of one log
@@ -116,7 +118,7 @@ impl TableProvider for Rapid7LogsTable {
             return Ok(Arc::new(EmptyExec::new(projected)));
         }
         let chunk_ms = config.fetch_chunk.as_millis() as i64;
-        let scans = plan_scans(
+        let mut scans = plan_scans(
             &config.cache,
             logs,
             windows.ranges(),
@@ -132,6 +134,13 @@ impl TableProvider for Rapid7LogsTable {
             if !missing.is_empty() {
                 return Err(Error::Offline { missing }.into());
             }
+        }
+        let budget = Rapid7Options::from_config(state.config_options())
+            .max_fetch_events
+            .unwrap_or(config.max_fetch_events);
+        let client = config.client.as_ref().filter(|_| !config.is_offline());
+        if let (Some(client), true) = (client, budget > 0) {
+            estimate_scans(client, &mut scans, chunk_ms).await?;
         }
         let target = match &inner.store_url {
             Some(url) => Some(ParquetTarget {
@@ -184,6 +193,8 @@ impl TableProvider for Rapid7LogsTable {
                 predicate,
                 chunk_ms,
                 concurrency: config.fetch_concurrency,
+                budget,
+                query_rate: client.map_or(0.0, query_rate),
             },
             partitions,
         )?;

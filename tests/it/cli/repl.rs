@@ -1,4 +1,5 @@
-//! The REPL in a pseudo-terminal: `--demo`, a query, Ctrl-C of a long fetch.
+//! The REPL in a pseudo-terminal: `--demo`, a query, the question before a
+//! fetch over the budget (no, then yes), Ctrl-C of the long fetch.
 
 use std::process::Command;
 
@@ -48,13 +49,26 @@ fn demo_repl_runs_queries_and_survives_ctrl_c() {
     p.exp_string("1 row in").unwrap();
     p.exp_string("rapid7> ").unwrap();
 
-    // A fetch of a month of the busiest log: Ctrl-C while it runs.
-    p.send_line(&format!(
-        "SELECT count(*) FROM rapid7.Firewall WHERE timestamp >= to_timestamp_millis({T0}) \
+    // A fetch of a month of the busiest log is far over the default limit of
+    // a million events: the shell asks first. No: nothing is fetched.
+    let month = format!(
+        "SELECT max(sequence_number) FROM rapid7.Firewall WHERE timestamp >= to_timestamp_millis({T0}) \
          AND timestamp < to_timestamp_millis({});",
         T0 + 30 * 86_400_000
-    ))
-    .unwrap();
+    );
+    p.send_line(&month).unwrap();
+    // (rexpect reads bytes as Latin-1, so the `≈` of the question is not
+    // matched.)
+    p.exp_string("M events (").unwrap();
+    p.exp_string("at this key's quota)? [y/N]").unwrap();
+    p.send_line("n").unwrap();
+    p.exp_string("not fetched").unwrap();
+    p.exp_string("rapid7> ").unwrap();
+
+    // Yes: it fetches; Ctrl-C while it runs.
+    p.send_line(&month).unwrap();
+    p.exp_string("[y/N]").unwrap();
+    p.send_line("y").unwrap();
     p.exp_string("fetching Firewall").unwrap();
     p.send_control('c').unwrap();
     p.exp_string("cancelled").unwrap();

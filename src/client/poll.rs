@@ -1,0 +1,73 @@
+//! Submit a query and poll its `Self` link until it is finished (rapid7-api.md
+//! §3): the one loop behind statistical queries.
+
+use std::sync::atomic::Ordering;
+
+use reqwest::StatusCode;
+use tokio::time::Instant;
+use url::Url;
+
+use super::error::{Error, Result};
+use super::model::{Link, find_link};
+use super::rate_limit::Namespace;
+use super::rest::Client;
+
+/// Request `url`, then poll until a body without a `Self` link arrives, and
+/// return what `parse` made of that final body. `parse` gets every body (in
+/// progress or final) and returns its links with the parsed value; only the
+/// final one is kept. An expired continuation (404 on a poll) resubmits
+/// `url`, at most `poll.max_resubmits` times.
+pub(crate) async fn fetch_finished<T>(
+    client: &Client,
+    url: &Url,
+    log_id: &str,
+    parse: impl Fn(&[u8]) -> std::result::Result<(Vec<Link>, T), String>,
+) -> Result<T> {
+    let poll = client.inner.config.poll;
+    let request = |url: Url, ns: Namespace| {
+        client.get_parsed(url, ns, |status, body| {
+            let (links, value) = parse(body)?;
+            if status == StatusCode::ACCEPTED && find_link(&links, "Self").is_none() {
+                return Err("202 without a Self link to poll".to_string());
+            }
+            Ok((links, value))
+        })
+    };
+    let mut resubmits = 0;
+    'submit: loop {
+        let (mut links, mut value) = request(url.clone(), Namespace::Query).await?;
+        let started = Instant::now();
+        let mut delay = poll.initial;
+        while let Some(link) = find_link(&links, "Self") {
+            if started.elapsed() > poll.query_timeout {
+                return Err(Error::Transport {
+                    method: "GET",
+                    url: url.to_string(),
+                    message: format!(
+                        "Rapid7 did not finish the query within {}s; try a smaller window",
+                        poll.query_timeout.as_secs()
+                    ),
+                    source: None,
+                });
+            }
+            let self_url = client.checked_link(&link.href)?;
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(poll.max);
+            match request(self_url, Namespace::Poll).await {
+                Ok(next) => (links, value) = next,
+                Err(e) if e.status() == Some(404) && resubmits < poll.max_resubmits => {
+                    resubmits += 1;
+                    client.inner.stats.resubmits.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(
+                        log_id,
+                        resubmits,
+                        "logsearch_continuation_expired: resubmitting the query"
+                    );
+                    continue 'submit;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        return Ok(value);
+    }
+}

@@ -1,0 +1,35 @@
+//! `SET rapid7.<key> = …`: the settings a session may change, as a
+//! DataFusion configuration extension under the `rapid7` prefix.
+
+use datafusion::common::extensions_options;
+use datafusion::config::{ConfigExtension, ConfigOptions};
+
+extensions_options! {
+    /// Per-session settings of the rapid7 source (`SET rapid7.<key> = …`,
+    /// `SHOW rapid7.<key>`).
+    pub struct Rapid7Options {
+        /// Most events a statement may page from Rapid7 (by the estimate
+        /// asked before any event page); 0 means no limit. Unset: the
+        /// source's `Rapid7Config::max_fetch_events` (RAPID7_MAX_FETCH_EVENTS).
+        pub max_fetch_events: Option<u64>, default = None
+        /// Answer `count(*)` over ranges the cache lacks from Rapid7's
+        /// statistics instead of paging their events.
+        pub pushdown_aggregates: bool, default = true
+    }
+}
+
+impl ConfigExtension for Rapid7Options {
+    const PREFIX: &'static str = "rapid7";
+}
+
+impl Rapid7Options {
+    /// The session's settings (the defaults when the extension is not
+    /// registered).
+    pub fn from_config(config: &ConfigOptions) -> Rapid7Options {
+        config
+            .extensions
+            .get::<Rapid7Options>()
+            .cloned()
+            .unwrap_or_default()
+    }
+}

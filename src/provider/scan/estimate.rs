@@ -1,0 +1,287 @@
+//! What a fetch would cost, asked of Rapid7 before any event page, and the
+//! budget that refuses what would burn the key's quota.
+//!
+//! One `calculate(count) timeslice(N)` per log covers the envelope of its
+//! missing ranges, cut into slices of whole fetch pieces (at most
+//! [`MAX_SLICES`]); the slices that overlap a missing range are summed. An
+//! estimate, never less than what the fetch pages: slices partly cached are
+//! counted whole. Where it cannot matter it is skipped: with no limit, or
+//! when the missing ranges total less than [`ESTIMATE_MIN_GAP_MS`].
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::client::{Client, CountRequest, MAX_SLICES};
+use crate::error::{Error, Result};
+use crate::time::TimeRange;
+
+/// Missing ranges of this length or less in all are not estimated (two
+/// minutes: even a busy log holds few pages there).
+pub(crate) const ESTIMATE_MIN_GAP_MS: i64 = 120_000;
+
+/// Rapid7's documented quota of event queries: 1,500 per 15 minutes.
+const QUOTA_PER_SECOND: f64 = 1_500.0 / 900.0;
+
+/// The estimated cost of fetching one log's missing ranges.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FetchEstimate {
+    /// Events in the missing ranges (by Rapid7's statistics).
+    pub events: u64,
+    /// Event queries the fetch takes: a page per `per_page` events, and at
+    /// least one per piece.
+    pub queries: u64,
+}
+
+impl std::ops::Add for FetchEstimate {
+    type Output = FetchEstimate;
+
+    fn add(self, other: FetchEstimate) -> FetchEstimate {
+        FetchEstimate {
+            events: self.events.saturating_add(other.events),
+            queries: self.queries.saturating_add(other.queries),
+        }
+    }
+}
+
+impl FetchEstimate {
+    /// How long the queries take at `per_second` queries a second.
+    pub fn duration_at(&self, per_second: f64) -> Duration {
+        let rate = if per_second.is_finite() && per_second > 0.0 {
+            per_second
+        } else {
+            QUOTA_PER_SECOND
+        };
+        Duration::from_secs_f64((self.queries as f64 / rate).min(1e12))
+    }
+}
+
+/// `≈8.6M events (≈17,300 queries, ≈2.9 h at this key's quota)`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Cost {
+    pub(crate) estimate: FetchEstimate,
+    pub(crate) duration: Duration,
+}
+
+impl fmt::Display for Cost {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "≈{} events (≈{} queries, ≈{} at this key's quota)",
+            approx(self.estimate.events),
+            approx(self.estimate.queries),
+            human_duration(self.duration)
+        )
+    }
+}
+
+/// The rate a key's event queries go at: the client's own limit, never more
+/// than Rapid7's documented quota.
+pub(crate) fn query_rate(client: &Client) -> f64 {
+    let own = client.config().rate_limit.query.per_second;
+    if own.is_finite() && own > 0.0 {
+        own.min(QUOTA_PER_SECOND)
+    } else {
+        QUOTA_PER_SECOND
+    }
+}
+
+/// `8,640,000` → `8.6M`, `17,280` → `17,300`, `950` → `950`.
+pub(crate) fn approx(n: u64) -> String {
+    match n {
+        0..1_000 => n.to_string(),
+        1_000..100_000 => {
+            let rounded = (n + 50) / 100 * 100;
+            let (thousands, rest) = (rounded / 1_000, rounded % 1_000);
+            format!("{thousands},{rest:03}")
+        }
+        100_000..1_000_000 => format!("{}k", (n + 500) / 1_000),
+        1_000_000..1_000_000_000 => format!("{:.1}M", n as f64 / 1e6),
+        _ => format!("{:.1}G", n as f64 / 1e9),
+    }
+}
+
+/// `2.9 h`, `20 min`, `45 s`.
+pub(crate) fn human_duration(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s < 90.0 {
+        format!("{} s", s.ceil() as u64)
+    } else if s < 5_400.0 {
+        format!("{} min", (s / 60.0).round() as u64)
+    } else if s < 172_800.0 {
+        format!("{:.1} h", s / 3_600.0)
+    } else {
+        format!("{:.1} days", s / 86_400.0)
+    }
+}
+
+/// Whether `gaps` are long enough in all to be worth an estimate.
+pub(crate) fn worth_estimating(gaps: &[TimeRange]) -> bool {
+    let total: u64 = gaps.iter().map(TimeRange::len_ms).sum();
+    total > ESTIMATE_MIN_GAP_MS as u64
+}
+
+/// The slices of one statistical query over the envelope of `gaps` (sorted),
+/// in whole units of `chunk_ms`: `(from, to, slices)`.
+pub(crate) fn envelope(gaps: &[TimeRange], chunk_ms: i64) -> Option<(i64, i64, u32)> {
+    let (first, last) = (gaps.first()?, gaps.last()?);
+    let unit = chunk_ms.max(1);
+    let start = first.start().div_euclid(unit).saturating_mul(unit);
+    let end = last.end();
+    let units = (end - start + unit - 1) / unit;
+    let per_slice = (units + i64::from(MAX_SLICES) - 1) / i64::from(MAX_SLICES);
+    let slice = unit.saturating_mul(per_slice.max(1));
+    let slices = (end - start + slice - 1) / slice;
+    Some((start, start + slices * slice, u32::try_from(slices).ok()?))
+}
+
+/// Ask Rapid7 what fetching `gaps` (sorted pieces) of one log costs.
+pub(crate) async fn estimate(
+    client: &Client,
+    log_id: &str,
+    gaps: &[TimeRange],
+    chunk_ms: i64,
+) -> Result<FetchEstimate> {
+    let Some((from, to, slices)) = envelope(gaps, chunk_ms) else {
+        return Ok(FetchEstimate::default());
+    };
+    let counts = client
+        .count_events(&CountRequest {
+            log_id: log_id.to_string(),
+            from,
+            to,
+            filter: None,
+            slices,
+        })
+        .await?;
+    let per_page = u64::from(client.config().per_page.max(1));
+    let mut estimate = FetchEstimate {
+        events: 0,
+        queries: gaps.len() as u64,
+    };
+    for (i, n) in counts.slices.iter().enumerate() {
+        let (a, b) = counts.slice_range(i);
+        let slice = TimeRange::ordered(a, b);
+        if gaps.iter().any(|g| g.overlaps(&slice)) {
+            estimate.events += n;
+            estimate.queries += n / per_page;
+        }
+    }
+    Ok(estimate)
+}
+
+/// Fail with [`Error::FetchBudget`] when the estimates exceed `limit`
+/// (0: no limit). `per_log` pairs a log's label with its estimate.
+pub(crate) fn check_budget(
+    per_log: &[(String, FetchEstimate)],
+    limit: u64,
+    rate: f64,
+) -> Result<()> {
+    let total = per_log
+        .iter()
+        .fold(FetchEstimate::default(), |acc, (_, e)| acc + *e);
+    if limit == 0 || total.events <= limit {
+        return Ok(());
+    }
+    let mut largest: Vec<&(String, FetchEstimate)> = per_log.iter().collect();
+    largest.sort_by_key(|(_, e)| std::cmp::Reverse(e.events));
+    Err(Error::FetchBudget {
+        cost: Cost {
+            estimate: total,
+            duration: total.duration_at(rate),
+        }
+        .to_string(),
+        events: total.events,
+        queries: total.queries,
+        limit,
+        largest: largest
+            .iter()
+            .take(3)
+            .map(|(log, e)| format!("{log} ≈{} events", approx(e.events)))
+            .collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(a: i64, b: i64) -> TimeRange {
+        TimeRange::new(a, b).unwrap()
+    }
+
+    #[test]
+    fn envelopes_are_whole_pieces_and_at_most_200_slices() {
+        const H: i64 = 3_600_000;
+        assert_eq!(envelope(&[r(H, 3 * H)], H), Some((H, 3 * H, 2)));
+        // Unaligned ends widen to whole pieces.
+        assert_eq!(envelope(&[r(H + 5, 2 * H + 7)], H), Some((H, 3 * H, 2)));
+        // 30 days of hours: 720 pieces, 4 to a slice, 180 slices.
+        let (from, to, n) = envelope(&[r(0, 720 * H)], H).unwrap();
+        assert_eq!((from, to, n), (0, 720 * H, 180));
+        assert!((to - from) % i64::from(n) == 0);
+        // 201 pieces: two to a slice, the last slice half past the end.
+        let (from, to, n) = envelope(&[r(0, H), r(200 * H, 201 * H)], H).unwrap();
+        assert_eq!((from, to, n), (0, 202 * H, 101));
+        assert_eq!(envelope(&[], H), None);
+    }
+
+    #[test]
+    fn only_a_few_minutes_are_not_worth_it() {
+        assert!(!worth_estimating(&[r(0, 60_000), r(100_000, 160_000)]));
+        assert!(worth_estimating(&[r(0, 60_000), r(100_000, 160_001)]));
+    }
+
+    #[test]
+    fn costs_read_like_the_issue() {
+        let e = FetchEstimate {
+            events: 8_640_000,
+            queries: 17_280,
+        };
+        let cost = Cost {
+            estimate: e,
+            duration: e.duration_at(QUOTA_PER_SECOND),
+        };
+        assert_eq!(
+            cost.to_string(),
+            "≈8.6M events (≈17,300 queries, ≈2.9 h at this key's quota)"
+        );
+        assert_eq!(approx(950), "950");
+        assert_eq!(approx(250_400), "250k");
+        assert_eq!(human_duration(Duration::from_secs(1_200)), "20 min");
+    }
+
+    #[test]
+    fn the_budget_refuses_only_what_is_over_it() {
+        let per_log = vec![
+            (
+                "Firewall".to_string(),
+                FetchEstimate {
+                    events: 900_000,
+                    queries: 1_801,
+                },
+            ),
+            (
+                "Auth".to_string(),
+                FetchEstimate {
+                    events: 200_000,
+                    queries: 401,
+                },
+            ),
+        ];
+        assert!(check_budget(&per_log, 0, 1.0).is_ok());
+        assert!(check_budget(&per_log, 1_100_000, 1.0).is_ok());
+        let e = check_budget(&per_log, 1_000_000, QUOTA_PER_SECOND).unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains("≈1.1M events"), "{text}");
+        assert!(text.contains("RAPID7_MAX_FETCH_EVENTS"), "{text}");
+        assert!(text.contains("Firewall ≈900k events"), "{text}");
+        assert!(matches!(
+            e,
+            Error::FetchBudget {
+                events: 1_100_000,
+                limit: 1_000_000,
+                ..
+            }
+        ));
+    }
+}

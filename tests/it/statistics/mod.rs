@@ -1,0 +1,3 @@
+//! Statistics: the client's counts, estimates and budgets, count pushdown.
+
+mod client;
