@@ -41,6 +41,9 @@ pub const ENV_FLUSH_BYTES: &str = "RAPID7_FLUSH_BYTES";
 /// Rapid7 (0: no limit).
 pub const ENV_MAX_FETCH_EVENTS: &str = "RAPID7_MAX_FETCH_EVENTS";
 
+/// Environment variable that turns count pushdown off (`false`).
+pub const ENV_PUSHDOWN_AGGREGATES: &str = "RAPID7_PUSHDOWN_AGGREGATES";
+
 /// Default of [`Rapid7Config::settle`]: five minutes.
 pub const DEFAULT_SETTLE: Duration = Duration::from_secs(300);
 
@@ -113,6 +116,11 @@ pub struct Rapid7Config {
     /// `SET rapid7.max_fetch_events = N`. Default
     /// [`DEFAULT_MAX_FETCH_EVENTS`].
     pub max_fetch_events: u64,
+    /// Answer `count(*)` (plain, per `date_bin` or per log) over ranges the
+    /// cache lacks from Rapid7's statistics instead of paging their events
+    /// (exact; see `provider::counts`). A session changes it with
+    /// `SET rapid7.pushdown_aggregates = false`. Default `true`.
+    pub pushdown_aggregates: bool,
 }
 
 impl Rapid7Config {
@@ -137,6 +145,7 @@ impl Rapid7Config {
             fetch_concurrency: 4,
             field_schemas: Default::default(),
             max_fetch_events: DEFAULT_MAX_FETCH_EVENTS,
+            pushdown_aggregates: true,
         }
     }
 
@@ -144,7 +153,8 @@ impl Rapid7Config {
     /// `RAPID7_REGION`, `RAPID7_ENDPOINT`, `RAPID7_ALLOW_HTTP`; the cache from
     /// `RAPID7_CACHE` (default [`default_cache_dir`]), `RAPID7_BYPASS_CACHE`,
     /// `RAPID7_FLUSH_ROWS`, `RAPID7_FLUSH_BYTES`; `RAPID7_SETTLE`,
-    /// `RAPID7_OFFLINE`, `RAPID7_MAX_FETCH_EVENTS` and `RAPID7_FIELDS`.
+    /// `RAPID7_OFFLINE`, `RAPID7_MAX_FETCH_EVENTS`, `RAPID7_PUSHDOWN_AGGREGATES`
+    /// and `RAPID7_FIELDS`.
     /// Offline needs no key.
     pub fn from_env() -> Result<Self> {
         Self::from_env_with(&EnvOverrides::default())
@@ -185,6 +195,9 @@ impl Rapid7Config {
         if let Some(n) = max_fetch_events {
             config.max_fetch_events = n;
         }
+        if let Some(v) = env_var(ENV_PUSHDOWN_AGGREGATES) {
+            config.pushdown_aggregates = crate::env::parse_bool(ENV_PUSHDOWN_AGGREGATES, &v)?;
+        }
         Ok(config)
     }
 
@@ -221,6 +234,12 @@ impl Rapid7Config {
     /// Set [`Rapid7Config::max_fetch_events`] (0: no limit).
     pub fn with_max_fetch_events(mut self, n: u64) -> Self {
         self.max_fetch_events = n;
+        self
+    }
+
+    /// Set [`Rapid7Config::pushdown_aggregates`].
+    pub fn with_pushdown_aggregates(mut self, on: bool) -> Self {
+        self.pushdown_aggregates = on;
         self
     }
 

@@ -34,6 +34,18 @@ impl Client {
     /// The events of one log with `from <= timestamp < to` (epoch ms), as
     /// pages. Nothing is requested until the first page is asked for.
     pub fn query_events(&self, log_id: &str, from: i64, to: i64) -> Result<EventQuery> {
+        self.query_events_where(log_id, from, to, "")
+    }
+
+    /// [`Client::query_events`] of the events a LEQL `statement` selects
+    /// (`where(...)`; empty for every event).
+    pub fn query_events_where(
+        &self,
+        log_id: &str,
+        from: i64,
+        to: i64,
+        statement: &str,
+    ) -> Result<EventQuery> {
         if from >= to {
             return Err(Error::InvalidRange {
                 start: from,
@@ -53,6 +65,9 @@ impl Client {
             .append_pair("from", &from.to_string())
             .append_pair("to", &to.to_string())
             .append_pair("per_page", &self.inner.config.per_page.to_string());
+        if !statement.trim().is_empty() {
+            url.query_pairs_mut().append_pair("query", statement);
+        }
         Ok(EventQuery::new(self.clone(), log_id, (from, to), url))
     }
 }

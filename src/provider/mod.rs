@@ -38,6 +38,7 @@
 //! fails with [`Error::Offline`](crate::Error::Offline) naming each missing
 //! range.
 
+mod counts;
 mod options;
 mod parsed;
 mod register;
@@ -46,6 +47,7 @@ mod source;
 mod udtf;
 mod window;
 
+pub use counts::{Bin, CountPushdown, Rapid7CountsExec, Rapid7CountsTable};
 pub use options::Rapid7Options;
 pub use parsed::PARSED_SCHEMA;
 pub use register::{LOGS_SCHEMA, LOGS_TABLE, register};

@@ -8,12 +8,14 @@ use async_trait::async_trait;
 use datafusion::catalog::{SchemaProvider, TableProvider};
 use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::execution::context::SessionContext;
+use datafusion::optimizer::OptimizerRule;
 
+use super::counts::CountPushdown;
 use super::options::Rapid7Options;
 use super::parsed::{PARSED_SCHEMA, ParsedSchema};
 use super::scan::Rapid7LogsTable;
 use super::source::Rapid7;
-use super::udtf::{CacheFunction, CoverageFunction, FieldsFunction};
+use super::udtf::{CacheFunction, CoverageFunction, FieldsFunction, LeqlFunction};
 use crate::config::Rapid7Config;
 use crate::error::{Error, Result};
 use crate::fields::field_udf;
@@ -50,8 +52,19 @@ impl Rapid7 {
             let mut state = state.write();
             let options = state.config_mut().options_mut();
             if options.extensions.get::<Rapid7Options>().is_none() {
-                options.extensions.insert(Rapid7Options::default());
+                options.extensions.insert(Rapid7Options {
+                    pushdown_aggregates: self.config().pushdown_aggregates,
+                    ..Rapid7Options::default()
+                });
             }
+        }
+        if !ctx
+            .state()
+            .optimizers()
+            .iter()
+            .any(|r| r.name() == CountPushdown.name())
+        {
+            ctx.add_optimizer_rule(Arc::new(CountPushdown));
         }
         ctx.register_table(LOGS_TABLE, self.table())?;
         let state = ctx.state();
@@ -75,6 +88,12 @@ impl Rapid7 {
         ctx.register_udtf(
             "rapid7_coverage",
             Arc::new(CoverageFunction {
+                rapid7: self.clone(),
+            }),
+        );
+        ctx.register_udtf(
+            "rapid7_leql",
+            Arc::new(LeqlFunction {
                 rapid7: self.clone(),
             }),
         );

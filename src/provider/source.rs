@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::execution::object_store::ObjectStoreUrl;
 
+use super::counts::ToConvention;
 use super::scan::{Activity, FetchProgress, Fetcher, LogDirectory, LogRef};
 use crate::cache::SegmentCache;
 use crate::client::Client;
@@ -32,6 +33,8 @@ pub(crate) struct Inner {
     pub(crate) store_url: Option<ObjectStoreUrl>,
     pub(crate) schema: SchemaRef,
     pub(crate) parse_stats: Arc<ParseStats>,
+    /// Whether this source's endpoint counts events stamped `to`, once learnt.
+    pub(crate) to_convention: Arc<ToConvention>,
 }
 
 static NEXT_STORE: AtomicU64 = AtomicU64::new(0);
@@ -65,6 +68,7 @@ impl Rapid7 {
                 store_url,
                 schema: event_schema(),
                 parse_stats: Arc::default(),
+                to_convention: Arc::default(),
                 config,
             }),
         })

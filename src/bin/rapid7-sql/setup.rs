@@ -104,6 +104,12 @@ async fn demo_config(global: &Global) -> Result<(Rapid7Config, MockServer), Erro
     if let Some(n) = max_fetch_events {
         config = config.with_max_fetch_events(n);
     }
+    if let Some(v) = datafusion_rapid7::env::env_var(config::ENV_PUSHDOWN_AGGREGATES) {
+        config = config.with_pushdown_aggregates(datafusion_rapid7::env::parse_bool(
+            config::ENV_PUSHDOWN_AGGREGATES,
+            &v,
+        )?);
+    }
     Ok((config, server))
 }
 

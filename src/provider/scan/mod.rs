@@ -19,5 +19,6 @@ pub(crate) use fetch::Fetcher;
 pub use fetch::{Activity, FetchOutcome, FetchProgress};
 pub(crate) use logs::LogDirectory;
 pub use logs::LogRef;
-pub(crate) use plan::split_aligned;
+pub(crate) use plan::{LogScan, split_aligned};
 pub use table::Rapid7LogsTable;
+pub(crate) use table::plan_logs;

@@ -96,45 +96,17 @@ impl TableProvider for Rapid7LogsTable {
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
         let inner = &self.rapid7.inner;
         let config = &inner.config;
-        let now_ms = state
-            .execution_props()
-            .query_execution_start_time
-            .map(|t| t.timestamp_millis())
-            .unwrap_or_else(crate::time::now_ms);
-        let windows = extract_windows(filters, now_ms).map_err(Error::from)?;
-        let selection = extract_log_selection(filters);
-        let logs = match &self.log {
-            Some(log) if selection.admits(&log.id, log.name.as_deref()) => vec![log.clone()],
-            Some(_) => Vec::new(),
-            None => inner.directory.resolve(&selection).await?,
-        };
         let schema = self.schema();
         let columns = read_columns(&schema, projection, filters)?;
         let projected = match projection {
             Some(p) => Arc::new(schema.project(p)?),
             None => Arc::clone(&schema),
         };
-        if windows.is_empty() || logs.is_empty() {
+        let Some(mut scans) = plan_logs(&self.rapid7, self.log.as_ref(), state, filters).await?
+        else {
             return Ok(Arc::new(EmptyExec::new(projected)));
-        }
+        };
         let chunk_ms = config.fetch_chunk.as_millis() as i64;
-        let mut scans = plan_scans(
-            &config.cache,
-            logs,
-            windows.ranges(),
-            PlanInputs {
-                now_ms,
-                settle_ms: config.settle.as_millis() as i64,
-                chunk_ms,
-            },
-        )
-        .await?;
-        if config.is_offline() {
-            let missing: Vec<String> = scans.iter().flat_map(LogScan::describe_missing).collect();
-            if !missing.is_empty() {
-                return Err(Error::Offline { missing }.into());
-            }
-        }
         let budget = Rapid7Options::from_config(state.config_options())
             .max_fetch_events
             .unwrap_or(config.max_fetch_events);
@@ -163,12 +135,7 @@ impl TableProvider for Rapid7LogsTable {
         let all_whole = scans
             .iter()
             .all(|s| s.segments.iter().all(|p| p.is_whole()));
-        debug!(
-            logs = scans.len(),
-            windows = windows.ranges().len(),
-            needs_api,
-            "rapid7_logs scan planned"
-        );
+        debug!(logs = scans.len(), needs_api, "rapid7_logs scan planned");
         if let (false, true, Some(target)) = (needs_api, all_whole, &target) {
             // Everything is cached: a plain Parquet scan, with exact
             // statistics, that the optimizer can prune and push filters into.
@@ -200,4 +167,51 @@ impl TableProvider for Rapid7LogsTable {
         )?;
         apply_filters(state, Arc::new(exec), filters, columns.keep, limit)
     }
+}
+
+/// Plan a statement over `rapid7` (or its log `only`): the windows and logs
+/// the filters select, each (log, window) planned against the cache.
+/// `None` when the filters select no window or no log. Offline, a plan that
+/// needs the API is an [`Error::Offline`] naming what is missing.
+pub(crate) async fn plan_logs(
+    rapid7: &Rapid7,
+    only: Option<&LogRef>,
+    state: &dyn Session,
+    filters: &[Expr],
+) -> DfResult<Option<Vec<LogScan>>> {
+    let inner = &rapid7.inner;
+    let config = &inner.config;
+    let now_ms = state
+        .execution_props()
+        .query_execution_start_time
+        .map(|t| t.timestamp_millis())
+        .unwrap_or_else(crate::time::now_ms);
+    let windows = extract_windows(filters, now_ms).map_err(Error::from)?;
+    let selection = extract_log_selection(filters);
+    let logs = match only {
+        Some(log) if selection.admits(&log.id, log.name.as_deref()) => vec![log.clone()],
+        Some(_) => Vec::new(),
+        None => inner.directory.resolve(&selection).await?,
+    };
+    if windows.is_empty() || logs.is_empty() {
+        return Ok(None);
+    }
+    let scans = plan_scans(
+        &config.cache,
+        logs,
+        windows.ranges(),
+        PlanInputs {
+            now_ms,
+            settle_ms: config.settle.as_millis() as i64,
+            chunk_ms: config.fetch_chunk.as_millis() as i64,
+        },
+    )
+    .await?;
+    if config.is_offline() {
+        let missing: Vec<String> = scans.iter().flat_map(LogScan::describe_missing).collect();
+        if !missing.is_empty() {
+            return Err(Error::Offline { missing }.into());
+        }
+    }
+    Ok(Some(scans))
 }

@@ -152,6 +152,8 @@ async fn kill_9_mid_fetch_then_rerun_is_exact_and_gc_cleans_up() {
         .env("HOME", dir.path())
         .env("RAPID7_CACHE", dir.path().join("cache"))
         .env("RAPID7_ENDPOINT", server.url())
+        // count(*) here must fetch: no count pushdown.
+        .env("RAPID7_PUSHDOWN_AGGREGATES", "false")
         .env("RAPID7_API_KEY", server.api_key())
         .env("RAPID7_FLUSH_ROWS", "1000")
         .args(["--format", "csv", "-c", &q])
@@ -203,6 +205,8 @@ async fn the_binary_uses_an_s3_cache_from_a_url() {
         let mut cmd = tokio::process::Command::new(super::BIN);
         cmd.env("HOME", dir.path())
             .env("RAPID7_ENDPOINT", server.url())
+            // count(*) here must fetch: no count pushdown.
+            .env("RAPID7_PUSHDOWN_AGGREGATES", "false")
             .env("RAPID7_API_KEY", server.api_key())
             .env("RAPID7_CACHE", &url)
             .envs(s3.env())

@@ -28,6 +28,8 @@ async fn concurrent_processes_over_overlapping_windows_are_all_exact() {
             .env("HOME", dir.path())
             .env("RAPID7_CACHE", dir.path().join("cache"))
             .env("RAPID7_ENDPOINT", server.url())
+            // count(*) here must fetch: no count pushdown.
+            .env("RAPID7_PUSHDOWN_AGGREGATES", "false")
             .env("RAPID7_API_KEY", server.api_key())
             .args(["--format", "csv", "-c", &count_query(f, t)])
             .kill_on_drop(true)
@@ -124,6 +126,8 @@ async fn the_key_never_appears_in_any_output_even_at_trace_level() {
             .env("HOME", dir.path())
             .env("RAPID7_CACHE", dir.path().join("cache"))
             .env("RAPID7_ENDPOINT", server.url())
+            // count(*) here must fetch: no count pushdown.
+            .env("RAPID7_PUSHDOWN_AGGREGATES", "false")
             .env("RAPID7_API_KEY", key)
             .args(&args)
             .kill_on_drop(true)

@@ -1,0 +1,476 @@
+//! [`Rapid7CountsExec`]: counts per log and bin, computed when executed.
+//!
+//! - A cached segment counts by its manifest when it serves its whole range
+//!   and that range lies in one bin (or there are no bins), else by reading
+//!   its rows' timestamps.
+//! - A missing range asks Rapid7's statistics, in slices aligned to the
+//!   bins: an unaligned first or last bin is a query of its own, and at most
+//!   [`MAX_SLICES`] bins go in one query. Counts are exact whatever Rapid7's
+//!   `to` means (see `exact.rs`); where Rapid7 calls its result inexact, the
+//!   range's events are read and counted instead. Nothing is committed.
+//! - The recent edge is read live and counted, as a scan would read it.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, AsArray, Int64Array, RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{SchemaRef, TimestampMillisecondType};
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::error::{DataFusionError, Result as DfResult};
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::physical_expr::EquivalenceProperties;
+use datafusion::physical_plan::execution_plan::{
+    Boundedness, ChildrenPropertiesMode, EmissionType, ReplaceChildrenOptions,
+};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PhysicalExpr, PlanProperties,
+};
+use futures::{FutureExt, StreamExt, TryStreamExt};
+
+use super::bin::Bin;
+use super::exact::{ToConvention, exact_counts};
+use crate::cache::{PlannedSegment, SegmentCache, merge_ranges};
+use crate::client::{Client, MAX_SLICES};
+use crate::error::{Error, Result};
+use crate::events::{TIMESTAMP_TZ, columns};
+use crate::provider::scan::{Fetcher, LogScan};
+use crate::time::TimeRange;
+
+/// What the exec counts.
+#[derive(Debug)]
+pub(crate) struct CountInputs {
+    pub(crate) scans: Vec<LogScan>,
+    pub(crate) bin: Option<Bin>,
+    pub(crate) cache: SegmentCache,
+    pub(crate) fetcher: Arc<Fetcher>,
+    pub(crate) client: Option<Client>,
+    pub(crate) convention: Arc<ToConvention>,
+    pub(crate) concurrency: usize,
+    /// The counts table's schema (before projection).
+    pub(crate) schema: SchemaRef,
+}
+
+/// Counts of `rapid7_logs` per log and bin (see the module docs).
+#[derive(Debug)]
+pub struct Rapid7CountsExec {
+    inputs: Arc<CountInputs>,
+    projection: Vec<usize>,
+    schema: SchemaRef,
+    properties: Arc<PlanProperties>,
+}
+
+impl Rapid7CountsExec {
+    pub(crate) fn new(inputs: CountInputs, projection: Vec<usize>) -> DfResult<Self> {
+        let schema = Arc::new(inputs.schema.project(&projection)?);
+        let properties = PlanProperties::new(
+            EquivalenceProperties::new(Arc::clone(&schema)),
+            Partitioning::UnknownPartitioning(1),
+            EmissionType::Final,
+            Boundedness::Bounded,
+        );
+        Ok(Rapid7CountsExec {
+            inputs: Arc::new(inputs),
+            projection,
+            schema,
+            properties: Arc::new(properties),
+        })
+    }
+
+    /// The `log [from, to)` ranges whose counts come from Rapid7's statistics.
+    pub fn planned_statistics(&self) -> Vec<String> {
+        self.inputs
+            .scans
+            .iter()
+            .flat_map(|s| {
+                merge_ranges(s.gaps.clone())
+                    .into_iter()
+                    .map(move |g| s.log.describe(g))
+            })
+            .collect()
+    }
+}
+
+impl DisplayAs for Rapid7CountsExec {
+    fn fmt_as(&self, t: DisplayFormatType, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scans = &self.inputs.scans;
+        let segments: usize = scans.iter().map(|s| s.segments.len()).sum();
+        let stats = self.planned_statistics();
+        let live: Vec<String> = scans
+            .iter()
+            .flat_map(|s| s.live.iter().map(move |r| s.log.describe(r)))
+            .collect();
+        let bin = match self.inputs.bin {
+            Some(b) => format!(
+                "{} ms from {}",
+                b.stride_ms,
+                crate::time::fmt_ms(b.origin_ms)
+            ),
+            None => "none".into(),
+        };
+        match t {
+            DisplayFormatType::Default | DisplayFormatType::Verbose => write!(
+                f,
+                "Rapid7CountsExec: logs={}, bin={bin}, cached_segments={segments}, \
+                 statistics={}, live_on_execute={}",
+                scans.len(),
+                list(&stats),
+                list(&live)
+            ),
+            DisplayFormatType::TreeRender => {
+                writeln!(f, "logs={}", scans.len())?;
+                writeln!(f, "cached_segments={segments}")?;
+                write!(f, "statistics={}", stats.len())
+            }
+        }
+    }
+}
+
+fn list(items: &[String]) -> String {
+    const SHOWN: usize = 4;
+    let mut s = format!(
+        "[{}",
+        items
+            .iter()
+            .take(SHOWN)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    if items.len() > SHOWN {
+        s.push_str(&format!(", … {} more", items.len() - SHOWN));
+    }
+    s.push(']');
+    s
+}
+
+impl ExecutionPlan for Rapid7CountsExec {
+    fn name(&self) -> &str {
+        "Rapid7CountsExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![]
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> DfResult<TreeNodeRecursion>,
+    ) -> DfResult<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn replace_children(
+        self: Arc<Self>,
+        _children: Vec<Arc<dyn ExecutionPlan>>,
+        _options: ReplaceChildrenOptions,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        Ok(self)
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        self.replace_children(
+            children,
+            ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
+        )
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        _context: Arc<TaskContext>,
+    ) -> DfResult<SendableRecordBatchStream> {
+        if partition != 0 {
+            return Err(DataFusionError::Internal(format!(
+                "Rapid7CountsExec has one partition, asked for {partition}"
+            )));
+        }
+        let inputs = Arc::clone(&self.inputs);
+        let projection = self.projection.clone();
+        let batch = async move {
+            let batch = count_all(&inputs).await.map_err(Error::into_datafusion)?;
+            Ok::<_, DataFusionError>(batch.project(&projection)?)
+        }
+        .boxed();
+        Ok(Box::pin(RecordBatchStreamAdapter::new(
+            Arc::clone(&self.schema),
+            futures::stream::once(batch),
+        )))
+    }
+}
+
+/// Events per bin start (or per window start, with no bins).
+type Tally = BTreeMap<i64, u64>;
+
+async fn count_all(inputs: &CountInputs) -> Result<RecordBatch> {
+    // The futures are built first: a stream of closures over borrowed scans
+    // held across the await would make the future not `Send` for every
+    // lifetime (rust-lang/rust#102211).
+    let counts: Vec<_> = inputs
+        .scans
+        .iter()
+        .enumerate()
+        .map(|(i, scan)| async move { count_log(inputs, scan).await.map(|t| (i, t)) })
+        .collect();
+    let tallies: Vec<(usize, Tally)> = futures::stream::iter(counts)
+        .buffer_unordered(inputs.concurrency.max(1))
+        .try_collect()
+        .await?;
+    let (mut ts, mut ids, mut names, mut ns) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (i, tally) in tallies {
+        let log = &inputs.scans[i].log;
+        for (start, n) in tally {
+            ts.push(start);
+            ids.push(log.id.clone());
+            names.push(log.name.clone());
+            ns.push(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+    }
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(
+            datafusion::arrow::array::TimestampMillisecondArray::from(ts)
+                .with_timezone(TIMESTAMP_TZ),
+        ),
+        Arc::new(StringArray::from(ids)),
+        Arc::new(StringArray::from(names)),
+        Arc::new(Int64Array::from(ns)),
+    ];
+    Ok(RecordBatch::try_new(Arc::clone(&inputs.schema), columns)?)
+}
+
+/// Where the events of `ts` are tallied.
+fn key(bin: Option<Bin>, anchor: i64, ts: i64) -> i64 {
+    match bin {
+        Some(b) => b.start_of(ts),
+        None => anchor,
+    }
+}
+
+async fn count_log(inputs: &CountInputs, scan: &LogScan) -> Result<Tally> {
+    let bin = inputs.bin;
+    let anchor = scan
+        .settled
+        .iter()
+        .chain(&scan.live)
+        .map(TimeRange::start)
+        .min()
+        .unwrap_or(0);
+    let mut tally = Tally::new();
+    for planned in &scan.segments {
+        count_segment(inputs, planned, anchor, &mut tally).await?;
+    }
+    for gap in merge_ranges(scan.gaps.clone()) {
+        count_missing(inputs, scan, gap, anchor, &mut tally).await?;
+    }
+    for range in &scan.live {
+        let batches = inputs.fetcher.stream_range(&scan.log, *range)?;
+        tally_batches(batches, bin, anchor, &mut tally).await?;
+    }
+    Ok(tally)
+}
+
+async fn count_segment(
+    inputs: &CountInputs,
+    planned: &PlannedSegment,
+    anchor: i64,
+    tally: &mut Tally,
+) -> Result<()> {
+    let range = planned.responsible;
+    let one_bin = match inputs.bin {
+        None => true,
+        Some(b) => b.start_of(range.start()) == b.start_of(range.end() - 1),
+    };
+    if planned.is_whole() && one_bin {
+        *tally
+            .entry(key(inputs.bin, anchor, range.start()))
+            .or_default() += planned.segment.row_count();
+        return Ok(());
+    }
+    tally_batches(inputs.cache.read(planned), inputs.bin, anchor, tally).await
+}
+
+async fn tally_batches(
+    mut batches: futures::stream::BoxStream<'static, Result<RecordBatch>>,
+    bin: Option<Bin>,
+    anchor: i64,
+    tally: &mut Tally,
+) -> Result<()> {
+    while let Some(batch) = batches.try_next().await? {
+        let Some(ts) = batch.column_by_name(columns::TIMESTAMP) else {
+            continue;
+        };
+        for t in ts
+            .as_primitive::<TimestampMillisecondType>()
+            .values()
+            .iter()
+        {
+            *tally.entry(key(bin, anchor, *t)).or_default() += 1;
+        }
+    }
+    Ok(())
+}
+
+/// Count a missing range from statistics, in queries aligned to the bins.
+async fn count_missing(
+    inputs: &CountInputs,
+    scan: &LogScan,
+    gap: TimeRange,
+    anchor: i64,
+    tally: &mut Tally,
+) -> Result<()> {
+    let client = inputs.client.as_ref().ok_or_else(|| Error::Offline {
+        missing: vec![scan.log.describe(gap)],
+    })?;
+    for (from, to, slices) in aligned_queries(gap, inputs.bin) {
+        match exact_counts(client, &inputs.convention, &scan.log.id, from, to, slices).await? {
+            Some(counts) => {
+                let width = (to - from) / i64::from(slices);
+                for (i, n) in counts.into_iter().enumerate() {
+                    if n > 0 {
+                        let start = from + i as i64 * width;
+                        *tally.entry(key(inputs.bin, anchor, start)).or_default() += n;
+                    }
+                }
+            }
+            None => {
+                tracing::info!(
+                    log_id = %scan.log.id,
+                    range = %TimeRange::ordered(from, to),
+                    "rapid7_statistics_inexact: counting the range's events instead"
+                );
+                let batches = inputs
+                    .fetcher
+                    .stream_range(&scan.log, TimeRange::ordered(from, to))?;
+                tally_batches(batches, inputs.bin, anchor, tally).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The statistical queries `(from, to, slices)` that count `gap`: with bins,
+/// an unaligned first and last bin alone, whole bins at most
+/// [`MAX_SLICES`] to a query; without, the gap in one slice.
+pub(crate) fn aligned_queries(gap: TimeRange, bin: Option<Bin>) -> Vec<(i64, i64, u32)> {
+    let Some(bin) = bin else {
+        return vec![(gap.start(), gap.end(), 1)];
+    };
+    let mut out = Vec::new();
+    let mut start = gap.start();
+    let first_edge = bin.start_of(start);
+    if first_edge < start {
+        let end = (first_edge + bin.stride_ms).min(gap.end());
+        out.push((start, end, 1));
+        start = end;
+    }
+    let whole = (gap.end() - start).div_euclid(bin.stride_ms).max(0);
+    let mut done = 0;
+    while done < whole {
+        let n = (whole - done).min(i64::from(MAX_SLICES));
+        let from = start + done * bin.stride_ms;
+        out.push((from, from + n * bin.stride_ms, n as u32));
+        done += n;
+    }
+    let tail = start + whole * bin.stride_ms;
+    if tail < gap.end() {
+        out.push((tail, gap.end(), 1));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN: i64 = 60_000;
+
+    fn r(a: i64, b: i64) -> TimeRange {
+        TimeRange::new(a, b).unwrap()
+    }
+
+    #[test]
+    fn queries_align_to_bins() {
+        let ten = Some(Bin {
+            stride_ms: 10 * MIN,
+            origin_ms: 0,
+        });
+        assert_eq!(aligned_queries(r(0, 60 * MIN), ten), vec![(0, 60 * MIN, 6)]);
+        assert_eq!(
+            aligned_queries(r(3 * MIN, 60 * MIN + 5), ten),
+            vec![
+                (3 * MIN, 10 * MIN, 1),
+                (10 * MIN, 60 * MIN, 5),
+                (60 * MIN, 60 * MIN + 5, 1)
+            ]
+        );
+        // Inside one bin.
+        assert_eq!(
+            aligned_queries(r(MIN, 2 * MIN), ten),
+            vec![(MIN, 2 * MIN, 1)]
+        );
+        // 300 whole bins: 200 + 100.
+        let q = aligned_queries(r(0, 3_000 * MIN), ten);
+        assert_eq!(
+            q,
+            vec![(0, 2_000 * MIN, 200), (2_000 * MIN, 3_000 * MIN, 100)]
+        );
+        // An origin off the epoch.
+        let shifted = Some(Bin {
+            stride_ms: 60 * MIN,
+            origin_ms: 30 * MIN,
+        });
+        assert_eq!(
+            aligned_queries(r(0, 120 * MIN), shifted),
+            vec![
+                (0, 30 * MIN, 1),
+                (30 * MIN, 90 * MIN, 1),
+                (90 * MIN, 120 * MIN, 1)
+            ]
+        );
+        assert_eq!(aligned_queries(r(5, 9), None), vec![(5, 9, 1)]);
+    }
+
+    #[test]
+    fn every_instant_is_in_exactly_one_query() {
+        let bins = [
+            Bin {
+                stride_ms: 7,
+                origin_ms: 3,
+            },
+            Bin {
+                stride_ms: 1,
+                origin_ms: 0,
+            },
+            Bin {
+                stride_ms: 1000,
+                origin_ms: -5,
+            },
+        ];
+        for bin in bins {
+            for (a, b) in [(0, 1), (0, 100), (-17, 5_000), (999, 1_001)] {
+                let q = aligned_queries(r(a, b), Some(bin));
+                let mut next = a;
+                for (from, to, n) in &q {
+                    assert_eq!(*from, next);
+                    assert!((to - from) % i64::from(*n) == 0);
+                    // Every slice lies in one bin.
+                    let w = (to - from) / i64::from(*n);
+                    for i in 0..i64::from(*n) {
+                        let s = from + i * w;
+                        assert_eq!(bin.start_of(s), bin.start_of(s + w - 1));
+                    }
+                    next = *to;
+                }
+                assert_eq!(next, b);
+            }
+        }
+    }
+}

@@ -1,0 +1,334 @@
+//! `rapid7_leql(log, from, to, statement)`: any LEQL statement, for what SQL
+//! pushdown does not cover (`groupby`, `unique`, percentiles, …). Not cached:
+//! the statement runs on Rapid7 each time the query runs (never at planning,
+//! so `EXPLAIN` asks nothing).
+//!
+//! - A statistical statement (`calculate(…)` or `groupby(…)`) returns rows
+//!   `(slice_start, slice_end, group_key, function, value)`: one per slice of
+//!   the time series, one per group, one per group and slice, or one for the
+//!   whole window when there is nothing else.
+//! - Any other statement returns the events it selects, as `rapid7_logs`
+//!   rows.
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl, TableProvider};
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::{ScalarValue, plan_err};
+use datafusion::datasource::TableType;
+use datafusion::error::{DataFusionError, Result as DfResult};
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::logical_expr::Expr;
+use datafusion::physical_expr::EquivalenceProperties;
+use datafusion::physical_plan::execution_plan::{
+    Boundedness, ChildrenPropertiesMode, EmissionType, ReplaceChildrenOptions,
+};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PhysicalExpr, PlanProperties,
+};
+use futures::{StreamExt, TryStreamExt};
+
+use super::args::{constant, log_window_args, ts_array};
+use crate::client::Statistics;
+use crate::error::Error;
+use crate::events::{event_schema, page_to_batch, timestamp_type};
+use crate::provider::Rapid7;
+use crate::time::TimeRange;
+
+const USAGE: &str = "usage: rapid7_leql('log name or id', from, to, 'LEQL statement'), e.g. \
+    rapid7_leql('Firewall', now() - interval '1 day', now(), 'groupby(action) calculate(count)')";
+
+/// `rapid7_leql(log, from, to, statement)`.
+#[derive(Debug)]
+pub(crate) struct LeqlFunction {
+    pub(crate) rapid7: Rapid7,
+}
+
+impl TableFunctionImpl for LeqlFunction {
+    fn call_with_args(&self, args: TableFunctionArgs) -> DfResult<Arc<dyn TableProvider>> {
+        let session = args.session();
+        let [log, from, to, statement] = args.exprs() else {
+            return plan_err!("{USAGE}");
+        };
+        let (log, window) = log_window_args(session, [log, from, to], "rapid7_leql", USAGE)?;
+        let statement = match constant(session, statement)? {
+            ScalarValue::Utf8(Some(s))
+            | ScalarValue::Utf8View(Some(s))
+            | ScalarValue::LargeUtf8(Some(s)) => s,
+            other => return plan_err!("the statement must be a string, got {other}; {USAGE}"),
+        };
+        Ok(Arc::new(LeqlTable {
+            rapid7: self.rapid7.clone(),
+            request: Arc::new(Request {
+                log,
+                window,
+                statistical: is_statistical(&statement),
+                statement,
+            }),
+        }))
+    }
+}
+
+/// Whether Rapid7 answers `statement` with statistics rather than events.
+fn is_statistical(statement: &str) -> bool {
+    let lower = statement.to_ascii_lowercase();
+    lower.contains("calculate(") || lower.contains("groupby(")
+}
+
+#[derive(Debug)]
+struct Request {
+    log: String,
+    window: TimeRange,
+    statement: String,
+    statistical: bool,
+}
+
+fn statistics_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("slice_start", timestamp_type(), true),
+        Field::new("slice_end", timestamp_type(), true),
+        Field::new("group_key", DataType::Utf8, true),
+        Field::new("function", DataType::Utf8, false),
+        Field::new("value", DataType::Float64, true),
+    ]))
+}
+
+#[derive(Debug)]
+struct LeqlTable {
+    rapid7: Rapid7,
+    request: Arc<Request>,
+}
+
+#[async_trait]
+impl TableProvider for LeqlTable {
+    fn schema(&self) -> SchemaRef {
+        if self.request.statistical {
+            statistics_schema()
+        } else {
+            event_schema()
+        }
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::View
+    }
+
+    async fn scan(
+        &self,
+        _state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        let schema = self.schema();
+        let projection: Vec<usize> = match projection {
+            Some(p) => p.clone(),
+            None => (0..schema.fields().len()).collect(),
+        };
+        let projected = Arc::new(schema.project(&projection)?);
+        let properties = PlanProperties::new(
+            EquivalenceProperties::new(Arc::clone(&projected)),
+            Partitioning::UnknownPartitioning(1),
+            EmissionType::Incremental,
+            Boundedness::Bounded,
+        );
+        Ok(Arc::new(LeqlExec {
+            rapid7: self.rapid7.clone(),
+            request: Arc::clone(&self.request),
+            full: schema,
+            projection,
+            schema: projected,
+            properties: Arc::new(properties),
+        }))
+    }
+}
+
+/// Runs the statement when executed.
+struct LeqlExec {
+    rapid7: Rapid7,
+    request: Arc<Request>,
+    full: SchemaRef,
+    projection: Vec<usize>,
+    schema: SchemaRef,
+    properties: Arc<PlanProperties>,
+}
+
+impl fmt::Debug for LeqlExec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LeqlExec")
+            .field("request", &self.request)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DisplayAs for LeqlExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Rapid7LeqlExec: log={}, window={}, statement={:?}",
+            self.request.log, self.request.window, self.request.statement
+        )
+    }
+}
+
+impl ExecutionPlan for LeqlExec {
+    fn name(&self) -> &str {
+        "Rapid7LeqlExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![]
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> DfResult<TreeNodeRecursion>,
+    ) -> DfResult<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn replace_children(
+        self: Arc<Self>,
+        _children: Vec<Arc<dyn ExecutionPlan>>,
+        _options: ReplaceChildrenOptions,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        Ok(self)
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        self.replace_children(
+            children,
+            ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
+        )
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        _context: Arc<TaskContext>,
+    ) -> DfResult<SendableRecordBatchStream> {
+        if partition != 0 {
+            return Err(DataFusionError::Internal(format!(
+                "Rapid7LeqlExec has one partition, asked for {partition}"
+            )));
+        }
+        let (rapid7, request) = (self.rapid7.clone(), Arc::clone(&self.request));
+        let (full, projection) = (Arc::clone(&self.full), self.projection.clone());
+        let stream = futures::stream::once(async move {
+            let client = rapid7
+                .client()
+                .cloned()
+                .filter(|_| !rapid7.config().is_offline());
+            let client = client.ok_or_else(|| {
+                Error::Offline {
+                    missing: vec![format!(
+                        "rapid7_leql({}, …) always asks Rapid7",
+                        request.log
+                    )],
+                }
+                .into_datafusion()
+            })?;
+            let log = rapid7.find_log(&request.log).await?;
+            let (from, to) = (request.window.start(), request.window.end());
+            let batches: futures::stream::BoxStream<'static, DfResult<RecordBatch>> =
+                if request.statistical {
+                    let stats = client
+                        .statistics(&log.id, from, to, &request.statement)
+                        .await
+                        .map_err(|e| Error::from(e).into_datafusion())?;
+                    let batch = statistics_batch(&stats, full)?;
+                    futures::stream::once(async move { Ok(batch) }).boxed()
+                } else {
+                    let name = log.name.clone();
+                    client
+                        .query_events_where(&log.id, from, to, &request.statement)
+                        .map_err(|e| Error::from(e).into_datafusion())?
+                        .into_stream()
+                        .map(move |page| {
+                            let page = page.map_err(|e| Error::from(e).into_datafusion())?;
+                            page_to_batch(page, name.as_deref()).map_err(Error::into_datafusion)
+                        })
+                        .boxed()
+                };
+            Ok::<_, DataFusionError>(batches.map(move |b| Ok(b?.project(&projection)?)))
+        })
+        .try_flatten();
+        Ok(Box::pin(RecordBatchStreamAdapter::new(
+            Arc::clone(&self.schema),
+            stream,
+        )))
+    }
+}
+
+/// `(slice_start, slice_end, group_key, function, value)` rows of a result.
+fn statistics_batch(stats: &Statistics, schema: SchemaRef) -> DfResult<RecordBatch> {
+    /// `(slice_start, slice_end, group_key, value)`.
+    type Row = (Option<i64>, Option<i64>, Option<String>, f64);
+    let mut rows: Vec<Row> = Vec::new();
+    let slice = |i: usize, n: usize| -> (i64, i64) {
+        let g = if stats.granularity_ms > 0 {
+            stats.granularity_ms
+        } else {
+            (stats.to - stats.from) / n.max(1) as i64
+        };
+        let start = stats.from + i as i64 * g;
+        (start, if i + 1 == n { stats.to } else { start + g })
+    };
+    for (i, v) in stats.timeseries.iter().enumerate() {
+        let (a, b) = slice(i, stats.timeseries.len());
+        rows.push((Some(a), Some(b), None, *v));
+    }
+    for (key, v) in &stats.groups {
+        rows.push((None, None, Some(key.clone()), *v));
+    }
+    for (key, series) in &stats.groups_timeseries {
+        for (i, v) in series.iter().enumerate() {
+            let (a, b) = slice(i, series.len());
+            rows.push((Some(a), Some(b), Some(key.clone()), *v));
+        }
+    }
+    if rows.is_empty() {
+        rows.push((
+            Some(stats.from),
+            Some(stats.to),
+            None,
+            stats.total.unwrap_or(0.0),
+        ));
+    }
+    let starts: Vec<Option<i64>> = rows.iter().map(|r| r.0).collect();
+    let ends: Vec<Option<i64>> = rows.iter().map(|r| r.1).collect();
+    let columns: Vec<ArrayRef> = vec![
+        opt_ts(starts),
+        opt_ts(ends),
+        Arc::new(StringArray::from(
+            rows.iter().map(|r| r.2.clone()).collect::<Vec<_>>(),
+        )),
+        Arc::new(StringArray::from(vec![stats.function.clone(); rows.len()])),
+        Arc::new(Float64Array::from(
+            rows.iter().map(|r| Some(r.3)).collect::<Vec<_>>(),
+        )),
+    ];
+    Ok(RecordBatch::try_new(schema, columns)?)
+}
+
+fn opt_ts(values: Vec<Option<i64>>) -> ArrayRef {
+    if values.iter().all(Option::is_some) {
+        return ts_array(values.into_iter().flatten().collect());
+    }
+    Arc::new(
+        datafusion::arrow::array::TimestampMillisecondArray::from(values)
+            .with_timezone(crate::events::TIMESTAMP_TZ),
+    )
+}

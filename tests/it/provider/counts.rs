@@ -1,0 +1,288 @@
+//! Count pushdown: `count(*)` per bin and log from Rapid7's statistics for
+//! what the cache lacks, exact against the simulator's data function under
+//! both readings of `to`, with no event page of the window.
+
+use std::collections::BTreeMap;
+
+use datafusion::arrow::array::AsArray;
+use datafusion::arrow::datatypes::{Int64Type, TimestampNanosecondType};
+use datafusion::arrow::util::pretty::pretty_format_batches;
+use datafusion_rapid7::mock::{Faults, MockServer};
+use tempfile::TempDir;
+
+use super::{MIN, burst_ms, local_cache, session_with, single_i64, sql, window};
+use crate::support::{self, T0};
+
+/// A session with count pushdown (the default).
+async fn session(
+    server: &MockServer,
+    dir: &TempDir,
+) -> (
+    datafusion::prelude::SessionContext,
+    datafusion_rapid7::Rapid7,
+) {
+    session_with(server, local_cache(dir), |c| c).await
+}
+
+/// Event queries that read more than one millisecond: pages of the window
+/// (one-millisecond queries are the `to` checks of exact counts).
+fn event_pages_over_windows(server: &MockServer) -> usize {
+    server
+        .requests()
+        .iter()
+        .filter(|r| r.kind == datafusion_rapid7::mock::RequestKind::Query && !r.is_statistical())
+        .filter(|r| match (r.from, r.to) {
+            (Some(f), Some(t)) => t - f > 1,
+            _ => true,
+        })
+        .count()
+}
+
+/// `bin start (ms) -> events` of `log` over `[from, to)`, from the data function.
+fn truth_bins(server: &MockServer, log: &str, from: i64, to: i64, bin: i64) -> BTreeMap<i64, i64> {
+    let mut out = BTreeMap::new();
+    let mut start = from.div_euclid(bin) * bin;
+    while start < to {
+        let (a, b) = (start.max(from), (start + bin).min(to));
+        let n = server.dataset().count(log, a, b) as i64;
+        if n > 0 {
+            out.insert(start, n);
+        }
+        start += bin;
+    }
+    out
+}
+
+/// `(bin start ms, count)` rows of a `SELECT date_bin(...) AS t, count(*) ...`.
+fn bins(batches: &[datafusion::arrow::array::RecordBatch]) -> BTreeMap<i64, i64> {
+    let mut out = BTreeMap::new();
+    for b in batches {
+        let t = b.column(0).as_primitive::<TimestampNanosecondType>();
+        let n = b.column(1).as_primitive::<Int64Type>();
+        for i in 0..b.num_rows() {
+            out.insert(t.value(i) / 1_000_000, n.value(i));
+        }
+    }
+    out
+}
+
+fn per_bin(log: &str, from: i64, to: i64) -> String {
+    format!(
+        "SELECT date_bin(interval '10 minutes', timestamp) AS t, count(*) AS n FROM rapid7_logs \
+         WHERE log_name = '{log}' AND {} GROUP BY t ORDER BY t",
+        window(from, to)
+    )
+}
+
+#[tokio::test]
+async fn counts_per_bin_are_exact_under_both_readings_of_to() {
+    for exclusive in [false, true] {
+        let server = support::server().await;
+        server.set_faults(Faults {
+            to_exclusive: exclusive,
+            ..Faults::default()
+        });
+        let dir = TempDir::new().unwrap();
+        let (ctx, _) = session(&server, &dir).await;
+        let fw = support::log_id(&server, "Firewall");
+        // Unaligned at both ends, and ending exactly on a millisecond that
+        // holds a burst of hundreds of events: an inclusive `to` would count
+        // them all.
+        let (from, to) = (T0 - 57 * MIN, burst_ms(&server));
+        let got = bins(&sql(&ctx, &per_bin("Firewall", from, to)).await.unwrap());
+        assert_eq!(
+            got,
+            truth_bins(&server, &fw, from, to, 10 * MIN),
+            "exclusive {exclusive}"
+        );
+        assert!(
+            server.statistics_requests() >= 3,
+            "first, whole and last bins"
+        );
+        assert_eq!(
+            event_pages_over_windows(&server),
+            0,
+            "no event page of the window"
+        );
+        assert!(
+            dir.path().join("logs").read_dir().is_err(),
+            "counts are not committed"
+        );
+    }
+}
+
+#[tokio::test]
+async fn half_cached_windows_add_local_and_remote_counts() {
+    let server = support::server().await;
+    let dir = TempDir::new().unwrap();
+    let (ctx, _) = session(&server, &dir).await;
+    let auth = support::log_id(&server, "Auth Service");
+    // Cache [T0 + 10 min, T0 + 25 min) with an ordinary scan.
+    sql(
+        &ctx,
+        &format!(
+            "SELECT max(message) FROM rapid7_logs WHERE log_name = 'Auth Service' AND {}",
+            window(T0 + 10 * MIN, T0 + 25 * MIN)
+        ),
+    )
+    .await
+    .unwrap();
+    server.clear_requests();
+    let (from, to) = (T0, T0 + 60 * MIN);
+    let got = bins(&sql(&ctx, &per_bin("Auth Service", from, to)).await.unwrap());
+    assert_eq!(got, truth_bins(&server, &auth, from, to, 10 * MIN));
+    assert_eq!(event_pages_over_windows(&server), 0);
+    for r in server.requests().iter().filter(|r| r.is_statistical()) {
+        let (f, t) = (r.from.unwrap(), r.to.unwrap());
+        assert!(
+            t <= T0 + 10 * MIN || f >= T0 + 25 * MIN,
+            "asked for cached [{f}, {t})"
+        );
+    }
+}
+
+#[tokio::test]
+async fn plain_and_per_log_counts() {
+    let server = support::server().await;
+    let dir = TempDir::new().unwrap();
+    let (ctx, _) = session(&server, &dir).await;
+    let (from, to) = (T0, T0 + 45 * MIN);
+    let total: u64 = server
+        .dataset()
+        .logs()
+        .iter()
+        .map(|l| server.dataset().count(&l.id, from, to))
+        .sum();
+    let q = format!(
+        "SELECT count(*) FROM rapid7_logs WHERE {}",
+        window(from, to)
+    );
+    assert_eq!(single_i64(&sql(&ctx, &q).await.unwrap()), total as i64);
+    assert_eq!(event_pages_over_windows(&server), 0);
+
+    let q = format!(
+        "SELECT log_name, count(timestamp) AS n FROM rapid7_logs WHERE log_name IN ('Firewall', 'Web Proxy') \
+         AND {} GROUP BY log_name ORDER BY log_name",
+        window(from, to)
+    );
+    let batches = sql(&ctx, &q).await.unwrap();
+    let mut got = Vec::new();
+    for b in &batches {
+        let names = b.column(0).as_string::<i32>();
+        let n = b.column(1).as_primitive::<Int64Type>();
+        for i in 0..b.num_rows() {
+            got.push((names.value(i).to_string(), n.value(i)));
+        }
+    }
+    let want: Vec<(String, i64)> = ["Firewall", "Web Proxy"]
+        .iter()
+        .map(|name| {
+            let id = support::log_id(&server, name);
+            (
+                name.to_string(),
+                server.dataset().count(&id, from, to) as i64,
+            )
+        })
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(event_pages_over_windows(&server), 0);
+}
+
+#[tokio::test]
+async fn an_empty_window_counts_zero() {
+    let server = support::server().await;
+    let dir = TempDir::new().unwrap();
+    let (ctx, _) = session(&server, &dir).await;
+    // A sparse log's window with no events, found by the data function.
+    let log = server
+        .dataset()
+        .logs()
+        .iter()
+        .min_by(|a, b| a.rate_per_sec.total_cmp(&b.rate_per_sec))
+        .unwrap()
+        .clone();
+    let from = (0..10_000)
+        .map(|i| T0 + i * 3 * MIN)
+        .find(|f| server.dataset().count(&log.id, *f, f + 3 * MIN) == 0)
+        .expect("a quiet window");
+    let q = format!(
+        "SELECT count(*) FROM rapid7_logs WHERE log_id = '{}' AND {}",
+        log.id,
+        window(from, from + 3 * MIN)
+    );
+    assert_eq!(single_i64(&sql(&ctx, &q).await.unwrap()), 0);
+}
+
+#[tokio::test]
+async fn explain_shows_statistics_and_the_switch_turns_it_off() {
+    let server = support::server().await;
+    let dir = TempDir::new().unwrap();
+    let (ctx, _) = session(&server, &dir).await;
+    let proxy = support::log_id(&server, "Web Proxy");
+    let (from, to) = (T0, T0 + 20 * MIN);
+    let q = per_bin("Web Proxy", from, to);
+    let plan = pretty_format_batches(&sql(&ctx, &format!("EXPLAIN {q}")).await.unwrap())
+        .unwrap()
+        .to_string();
+    assert!(plan.contains("Rapid7CountsExec"), "{plan}");
+    assert!(
+        plan.contains("statistics=[Web Proxy [2026-02-10T00:00:00.000Z"),
+        "{plan}"
+    );
+    assert_eq!(server.query_requests(), 0, "EXPLAIN asks nothing");
+
+    sql(&ctx, "SET rapid7.pushdown_aggregates = false")
+        .await
+        .unwrap();
+    let plan = pretty_format_batches(&sql(&ctx, &format!("EXPLAIN {q}")).await.unwrap())
+        .unwrap()
+        .to_string();
+    assert!(
+        !plan.contains("Rapid7CountsExec") && plan.contains("Rapid7ScanExec"),
+        "{plan}"
+    );
+    let got = bins(&sql(&ctx, &q).await.unwrap());
+    assert_eq!(got, truth_bins(&server, &proxy, from, to, 10 * MIN));
+    assert!(event_pages_over_windows(&server) > 0, "paged");
+}
+
+#[tokio::test]
+async fn inexact_statistics_are_paged_instead() {
+    let server = support::server().await;
+    server.set_faults(Faults {
+        statistics_inexact: true,
+        ..Faults::default()
+    });
+    let dir = TempDir::new().unwrap();
+    let (ctx, _) = session(&server, &dir).await;
+    let auth = support::log_id(&server, "Auth Service");
+    let (from, to) = (T0 + 3 * MIN, T0 + 33 * MIN);
+    let got = bins(&sql(&ctx, &per_bin("Auth Service", from, to)).await.unwrap());
+    assert_eq!(got, truth_bins(&server, &auth, from, to, 10 * MIN));
+    assert!(event_pages_over_windows(&server) > 0);
+}
+
+#[tokio::test]
+async fn other_aggregates_and_filters_are_not_pushed() {
+    let server = support::server().await;
+    let dir = TempDir::new().unwrap();
+    let (ctx, _) = session(&server, &dir).await;
+    let w = window(T0, T0 + 10 * MIN);
+    for q in [
+        format!("SELECT count(log_name) FROM rapid7_logs WHERE {w}"),
+        format!("SELECT count(DISTINCT log_id) FROM rapid7_logs WHERE {w}"),
+        format!("SELECT count(*) FROM rapid7_logs WHERE {w} AND message LIKE '%a%'"),
+        format!("SELECT count(*), max(timestamp) FROM rapid7_logs WHERE {w}"),
+        format!(
+            "SELECT date_trunc('minute', timestamp), count(*) FROM rapid7_logs WHERE {w} GROUP BY 1"
+        ),
+        format!(
+            "SELECT count(*) FROM rapid7_logs WHERE {w} AND timestamp <> to_timestamp_millis({T0})"
+        ),
+    ] {
+        let plan = pretty_format_batches(&sql(&ctx, &format!("EXPLAIN {q}")).await.unwrap())
+            .unwrap()
+            .to_string();
+        assert!(!plan.contains("Rapid7CountsExec"), "{q}\n{plan}");
+    }
+}
