@@ -150,6 +150,13 @@ impl Client {
         inner.stats.responded.store(true, Ordering::Relaxed);
         let status = resp.status();
         let limits = RateLimitHeaders::from_headers(resp.headers());
+        if ns == Namespace::Query {
+            inner.stats.observe_quota(
+                limits.limit,
+                limits.remaining,
+                limits.reset.map(Duration::from_secs),
+            );
+        }
         let body = read_body(resp, inner.config.max_body_bytes)
             .await
             .map_err(|(m, e)| transport(m, e))?;

@@ -46,6 +46,6 @@ pub use names::{resolve_log, suggest};
 pub use page::{EventColumns, EventPage, PageStats, decode_page};
 pub use query::EventQuery;
 pub use rate_limit::{Budget, Namespace, RateLimitConfig};
-pub use rest::{Client, ClientStats, ClientStatsSnapshot};
+pub use rest::{Client, ClientStats, ClientStatsSnapshot, Quota};
 pub use retry::RetryConfig;
 pub use stats::{CountRequest, Counts, MAX_SLICES, Statistics};

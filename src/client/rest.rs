@@ -28,6 +28,36 @@ pub struct ClientStats {
     /// Whether any response was ever received (connection errors before
     /// that mean a wrong endpoint more likely than a blip).
     pub(crate) responded: std::sync::atomic::AtomicBool,
+    /// The query quota as the last query response's `X-RateLimit-*` headers
+    /// told it: `(limit, remaining, reset at)`.
+    pub(super) quota: std::sync::Mutex<Option<(u64, u64, tokio::time::Instant)>>,
+}
+
+/// The key's query quota, as Rapid7's last `X-RateLimit-*` headers said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    /// Queries per window (1,500 per 15 minutes by default).
+    pub limit: u64,
+    /// Queries left in the window.
+    pub remaining: u64,
+    /// Time until the window resets.
+    pub resets_in: std::time::Duration,
+}
+
+impl ClientStats {
+    /// Remember the quota a query response announced.
+    pub(super) fn observe_quota(
+        &self,
+        limit: Option<u64>,
+        remaining: Option<u64>,
+        reset: Option<std::time::Duration>,
+    ) {
+        if let (Some(limit), Some(remaining)) = (limit, remaining) {
+            let now = tokio::time::Instant::now();
+            let at = reset.and_then(|r| now.checked_add(r)).unwrap_or(now);
+            *crate::locks::lock(&self.quota) = Some((limit, remaining, at));
+        }
+    }
 }
 
 /// A copy of a client's counters at one moment.
@@ -131,6 +161,17 @@ impl Client {
             rate_limit_waits: get(&l.waits),
             rate_limit_wait_ms: get(&l.waited_ms),
         }
+    }
+
+    /// The key's query quota as Rapid7 last announced it (`None` before any
+    /// query, or when the responses carry no `X-RateLimit-*` headers).
+    pub fn quota(&self) -> Option<Quota> {
+        let (limit, remaining, at) = (*crate::locks::lock(&self.inner.stats.quota))?;
+        Some(Quota {
+            limit,
+            remaining,
+            resets_in: at.saturating_duration_since(tokio::time::Instant::now()),
+        })
     }
 
     /// Every log the key can read (`GET /management/logs`).

@@ -53,6 +53,7 @@ pub use parsed::PARSED_SCHEMA;
 pub use register::{LOGS_SCHEMA, LOGS_TABLE, register};
 pub use scan::{
     Activity, FetchEstimate, FetchOutcome, FetchProgress, LogRef, Rapid7LogsTable, Rapid7ScanExec,
+    StatementProgress,
 };
 pub(crate) use scan::{check_budget, estimate, query_rate, split_aligned, worth_estimating};
 pub use source::Rapid7;

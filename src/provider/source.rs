@@ -10,7 +10,7 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::execution::object_store::ObjectStoreUrl;
 
 use super::counts::ToConvention;
-use super::scan::{Activity, FetchProgress, Fetcher, LogDirectory, LogRef};
+use super::scan::{Activity, FetchProgress, Fetcher, LogDirectory, LogRef, StatementProgress};
 use crate::cache::SegmentCache;
 use crate::client::Client;
 use crate::config::Rapid7Config;
@@ -131,6 +131,12 @@ impl Rapid7 {
     /// The fetches running now (for progress displays).
     pub fn progress(&self) -> Vec<FetchProgress> {
         self.inner.fetcher.tracker.active()
+    }
+
+    /// The statements fetching now: pieces and events done against the
+    /// estimate (for progress displays).
+    pub fn statement_progress(&self) -> Vec<StatementProgress> {
+        self.inner.fetcher.tracker.statements()
     }
 
     /// What the scans of this source have done so far; diff two snapshots

@@ -1,11 +1,14 @@
-//! Live progress on stderr while fetches run (terminals only): one line per
-//! running fetch (the four oldest, then a count of the others).
+//! Live progress on stderr while fetches run (terminals only): one line for
+//! each statement's fetch (pieces and events against Rapid7's estimate, one
+//! ETA, the key's quota as its headers tell it), then one per running fetch
+//! (the four oldest, then a count of the others).
 
 use std::io::Write;
 use std::time::Duration;
 
 use datafusion_rapid7::Rapid7;
-use datafusion_rapid7::provider::FetchProgress;
+use datafusion_rapid7::client::Quota;
+use datafusion_rapid7::provider::{FetchProgress, StatementProgress};
 use tokio::task::JoinSet;
 
 use crate::fmt::thousands;
@@ -43,11 +46,17 @@ impl Progress {
                     .client()
                     .map(|c| c.stats().rate_limit_waits)
                     .unwrap_or(0);
+                let statements = rapid7.statement_progress();
+                let quota = rapid7.client().and_then(|c| c.quota());
                 let mut err = std::io::stderr().lock();
                 erase(&mut err, lines_drawn.load(Ordering::Relaxed));
                 let mut n = 0;
+                for s in &statements {
+                    let _ = writeln!(err, "{}", statement_line(s, quota));
+                    n += 1;
+                }
                 for p in active.iter().take(SHOWN) {
-                    let _ = writeln!(err, "{}", line(p));
+                    let _ = writeln!(err, "{}", line(p, statements.is_empty()));
                     n += 1;
                 }
                 let more = active.len().saturating_sub(SHOWN);
@@ -80,13 +89,66 @@ impl Progress {
     }
 }
 
+/// `fetching 3 logs: 12 of 720 pieces, 1.2M of ≈8.6M events, 14%, ETA 2.5 h;
+/// quota 1,200 of 1,500 queries left, resets in 5 min`.
+fn statement_line(s: &StatementProgress, quota: Option<Quota>) -> String {
+    let events = match s.events_estimated {
+        Some(total) => format!("{} of ≈{} events", short(s.events_fetched), short(total)),
+        None => format!("{} events", short(s.events_fetched)),
+    };
+    let eta = s
+        .eta()
+        .map(|d| format!(", ETA {}", human(d)))
+        .unwrap_or_default();
+    let quota = quota
+        .map(|q| {
+            format!(
+                "; quota {} of {} queries left, resets in {}",
+                thousands(q.remaining),
+                thousands(q.limit),
+                human(q.resets_in)
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        "fetching {} log{}: {} of {} pieces, {events}, {:.0}%{eta}{quota}",
+        s.logs,
+        if s.logs == 1 { "" } else { "s" },
+        thousands(s.pieces_done),
+        thousands(s.pieces_total),
+        s.fraction_done() * 100.0,
+    )
+}
+
+/// `8.6M`, `12k`, `950`.
+fn short(n: u64) -> String {
+    match n {
+        0..10_000 => thousands(n),
+        10_000..1_000_000 => format!("{}k", n / 1_000),
+        _ => format!("{:.1}M", n as f64 / 1e6),
+    }
+}
+
+/// `2.5 h`, `5 min`, `40 s`.
+fn human(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s < 90.0 {
+        format!("{} s", s.round() as u64)
+    } else if s < 5_400.0 {
+        format!("{} min", (s / 60.0).round() as u64)
+    } else {
+        format!("{:.1} h", s / 3_600.0)
+    }
+}
+
 /// `fetching Firewall [2026-02-10T00:00:00.000Z, 2026-02-10T01:00:00.000Z): 41 pages,
-/// 20,500 events, 3,100 ev/s, 34%, ETA 13s`.
-fn line(p: &FetchProgress) -> String {
+/// 20,500 events, 3,100 ev/s, 34%, ETA 13s` (no ETA of its own when a
+/// statement line gives the statement's).
+fn line(p: &FetchProgress, own_eta: bool) -> String {
     let secs = p.started.elapsed().as_secs_f64().max(0.001);
     let rate = p.events as f64 / secs;
     let done = p.fraction_done();
-    let eta = if done > 0.01 {
+    let eta = if own_eta && done > 0.01 {
         format!(
             ", {:.0}%, ETA {:.0}s",
             done * 100.0,

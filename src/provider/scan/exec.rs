@@ -27,7 +27,7 @@ use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PhysicalExpr, PlanProperties,
 };
 use futures::stream::BoxStream;
-use futures::{StreamExt, TryStreamExt};
+use futures::{FutureExt, StreamExt, TryStreamExt};
 use tracing::warn;
 
 use super::estimate::{Cost, FetchEstimate, approx, check_budget, human_duration};
@@ -202,13 +202,38 @@ impl Shared {
         }
         let bypass = inputs.cache.is_bypass();
         if !bypass {
+            let pieces: Vec<(String, TimeRange)> = inputs
+                .scans
+                .iter()
+                .flat_map(|s| s.gaps.iter().map(|g| (s.log.label().to_string(), *g)))
+                .collect();
+            let estimated = inputs.scans.iter().any(|s| s.estimate.is_some()).then(|| {
+                inputs
+                    .scans
+                    .iter()
+                    .filter_map(|s| s.estimate)
+                    .map(|e| e.events)
+                    .sum()
+            });
+            let logs = inputs.scans.iter().filter(|s| !s.gaps.is_empty()).count();
+            let statement = Arc::new(
+                inputs
+                    .fetcher
+                    .tracker
+                    .begin_statement(logs, pieces, estimated),
+            );
             let fetches: Vec<_> = inputs
                 .scans
                 .iter()
                 .flat_map(|s| {
-                    s.gaps
-                        .iter()
-                        .map(|g| inputs.fetcher.fetch_segment(&s.log, *g))
+                    s.gaps.iter().map(|g| {
+                        let statement = Arc::clone(&statement);
+                        inputs.fetcher.fetch_segment(&s.log, *g).inspect(move |r| {
+                            if let Ok(outcome) = r {
+                                statement.piece_done(outcome.events);
+                            }
+                        })
+                    })
                 })
                 .collect();
             futures::stream::iter(fetches)

@@ -67,6 +67,46 @@ impl FetchProgress {
     }
 }
 
+/// The fetch of one statement: its pieces and events against the estimate,
+/// for progress displays ([`crate::Rapid7::statement_progress`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatementProgress {
+    /// Logs with something to fetch.
+    pub logs: usize,
+    /// Pieces (missing ranges, cut at the fetch chunk) to fetch.
+    pub pieces_total: u64,
+    /// Pieces fetched.
+    pub pieces_done: u64,
+    /// Events fetched so far (finished pieces and those under way).
+    pub events_fetched: u64,
+    /// Events Rapid7's statistics counted in the pieces, when asked.
+    pub events_estimated: Option<u64>,
+    /// When the fetch started.
+    pub started: Instant,
+}
+
+impl StatementProgress {
+    /// Fraction done (0..=1): events against the estimate, else pieces.
+    pub fn fraction_done(&self) -> f64 {
+        let f = match self.events_estimated {
+            Some(total) if total > 0 => self.events_fetched as f64 / total as f64,
+            _ if self.pieces_total > 0 => self.pieces_done as f64 / self.pieces_total as f64,
+            _ => 0.0,
+        };
+        f.clamp(0.0, 1.0)
+    }
+
+    /// Time left at the pace so far (`None` before there is a pace).
+    pub fn eta(&self) -> Option<std::time::Duration> {
+        let done = self.fraction_done();
+        (done > 0.001 && done < 1.0).then(|| {
+            self.started
+                .elapsed()
+                .mul_f64(((1.0 - done) / done).min(1e6))
+        })
+    }
+}
+
 /// Counters of what the scans of one [`crate::Rapid7`] source did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Activity {
@@ -97,15 +137,77 @@ impl Activity {
 pub(crate) struct Tracker {
     next: AtomicU64,
     active: Mutex<BTreeMap<u64, FetchProgress>>,
+    statements: Mutex<BTreeMap<u64, StatementState>>,
     segments_reused: AtomicU64,
     ranges_fetched: AtomicU64,
     ranges_live: AtomicU64,
     events_fetched: AtomicU64,
 }
 
+/// A statement's fetch while it runs.
+#[derive(Debug)]
+struct StatementState {
+    logs: usize,
+    pieces: std::collections::HashSet<(String, TimeRange)>,
+    done: u64,
+    done_events: u64,
+    estimated: Option<u64>,
+    started: Instant,
+}
+
 impl Tracker {
     pub(crate) fn active(&self) -> Vec<FetchProgress> {
         lock(&self.active).values().cloned().collect()
+    }
+
+    /// The statements fetching now: finished pieces, and the events of the
+    /// pieces under way.
+    pub(crate) fn statements(&self) -> Vec<StatementProgress> {
+        let active = self.active();
+        lock(&self.statements)
+            .values()
+            .map(|s| {
+                let running: u64 = active
+                    .iter()
+                    .filter(|p| p.caching && s.pieces.contains(&(p.log.clone(), p.range)))
+                    .map(|p| p.events)
+                    .sum();
+                StatementProgress {
+                    logs: s.logs,
+                    pieces_total: s.pieces.len() as u64,
+                    pieces_done: s.done,
+                    events_fetched: s.done_events + running,
+                    events_estimated: s.estimated,
+                    started: s.started,
+                }
+            })
+            .collect()
+    }
+
+    /// Track a statement's fetch of `pieces` (log label, range) until the
+    /// guard is dropped.
+    pub(crate) fn begin_statement(
+        self: &Arc<Self>,
+        logs: usize,
+        pieces: impl IntoIterator<Item = (String, TimeRange)>,
+        estimated: Option<u64>,
+    ) -> StatementGuard {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        lock(&self.statements).insert(
+            id,
+            StatementState {
+                logs,
+                pieces: pieces.into_iter().collect(),
+                done: 0,
+                done_events: 0,
+                estimated,
+                started: Instant::now(),
+            },
+        );
+        StatementGuard {
+            tracker: Arc::clone(self),
+            id,
+        }
     }
 
     pub(crate) fn activity(&self) -> Activity {
@@ -145,6 +247,29 @@ impl Tracker {
             tracker: Arc::clone(self),
             id,
         }
+    }
+}
+
+/// Removes its statement from the progress list when dropped.
+#[derive(Debug)]
+pub(crate) struct StatementGuard {
+    tracker: Arc<Tracker>,
+    id: u64,
+}
+
+impl StatementGuard {
+    /// One piece is fetched, with `events`.
+    pub(crate) fn piece_done(&self, events: u64) {
+        if let Some(s) = lock(&self.tracker.statements).get_mut(&self.id) {
+            s.done += 1;
+            s.done_events += events;
+        }
+    }
+}
+
+impl Drop for StatementGuard {
+    fn drop(&mut self) {
+        lock(&self.tracker.statements).remove(&self.id);
     }
 }
 

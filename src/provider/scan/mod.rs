@@ -16,7 +16,7 @@ pub use estimate::FetchEstimate;
 pub(crate) use estimate::{check_budget, estimate, query_rate, worth_estimating};
 pub use exec::Rapid7ScanExec;
 pub(crate) use fetch::Fetcher;
-pub use fetch::{Activity, FetchOutcome, FetchProgress};
+pub use fetch::{Activity, FetchOutcome, FetchProgress, StatementProgress};
 pub(crate) use logs::LogDirectory;
 pub use logs::LogRef;
 pub(crate) use plan::{LogScan, split_aligned};
