@@ -72,6 +72,12 @@ pub(crate) fn part_writer(name: &str) -> Option<&str> {
         .then_some(writer)
 }
 
+/// Whether `name` is a file the cache writes into a segment directory (a
+/// manifest or a part of our naming): the only files maintenance deletes.
+pub(crate) fn is_segment_file(name: &str) -> bool {
+    name == MANIFEST_FILE || part_writer(name).is_some()
+}
+
 /// A path under `{prefix}/logs/`, taken apart.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ParsedPath {
@@ -148,5 +154,14 @@ mod tests {
         assert!(parse_path(&Path::default(), &Path::from("logs/x/from=1/to=2/f")).is_some());
         assert_eq!(part_writer("part-00001.parquet"), None);
         assert_eq!(part_writer("_SEGMENT.json"), None);
+        assert!(is_segment_file(MANIFEST_FILE) && is_segment_file("part-1a2b3c4d-00007.parquet"));
+        for foreign in [
+            "part-00001.parquet",
+            "notes.txt",
+            "_SEGMENT.json.bak",
+            "part-a-1.csv",
+        ] {
+            assert!(!is_segment_file(foreign), "{foreign}");
+        }
     }
 }

@@ -18,12 +18,13 @@ use super::check::check_part;
 use super::config::WriterSettings;
 use super::index::scan_log;
 use super::layout::{
-    MANIFEST_FILE, log_dir, logs_dir, parse_path, part_writer, validate_component,
+    MANIFEST_FILE, is_segment_file, log_dir, logs_dir, parse_path, part_writer, validate_component,
 };
 use super::manifest::SegmentManifest;
 use super::reader::read_segment;
 use super::segment::SegmentInfo;
 use super::store::CacheRoot;
+use super::symlinks::link_ignored;
 use super::writer::{CommitOutcome, SegmentWriter};
 use crate::error::{Error, Result};
 use crate::time::TimeRange;
@@ -57,6 +58,10 @@ pub struct DropReport {
     pub segments: usize,
     /// Objects deleted (manifests, parts, leftovers).
     pub objects: usize,
+    /// Files under the log's directory that the cache did not write (not
+    /// a manifest or a part of its naming, or not where the layout puts
+    /// them): left in place, each named in a warning.
+    pub foreign_kept: usize,
 }
 
 /// Result of [`SegmentCache::gc`](super::SegmentCache::gc).
@@ -195,12 +200,7 @@ pub(crate) async fn drop_log(
     log_id: &str,
     concurrency: usize,
 ) -> Result<DropReport> {
-    let dir = log_dir(root.prefix(), log_id)?;
-    let objects = list_objects(root, &dir).await?;
-    let paths = objects.into_iter().map(|o| o.location).collect();
-    let (segments, objects) = delete_objects(root, paths, concurrency).await?;
-    tracing::info!(log_id, segments, objects, "cache_log_dropped");
-    Ok(DropReport { segments, objects })
+    drop_where(root, log_id, None, concurrency).await
 }
 
 /// Drop every segment directory of `log_id` whose range overlaps `range`,
@@ -211,18 +211,49 @@ pub(crate) async fn drop_range(
     range: TimeRange,
     concurrency: usize,
 ) -> Result<DropReport> {
+    drop_where(root, log_id, Some(range), concurrency).await
+}
+
+/// Delete the files the cache wrote for `log_id` (in segments overlapping
+/// `range`, if given): manifests and parts of its naming where the layout
+/// puts them. Anything else under the log's directory is left alone.
+async fn drop_where(
+    root: &CacheRoot,
+    log_id: &str,
+    range: Option<TimeRange>,
+    concurrency: usize,
+) -> Result<DropReport> {
     let dir = log_dir(root.prefix(), log_id)?;
-    let paths: Vec<Path> = list_objects(root, &dir)
-        .await?
-        .into_iter()
-        .filter(|o| {
-            parse_path(root.prefix(), &o.location).is_some_and(|p| p.range.overlaps(&range))
-        })
-        .map(|o| o.location)
-        .collect();
+    let mut paths = Vec::new();
+    let mut foreign_kept = 0;
+    for o in list_objects(root, &dir).await? {
+        match parse_path(root.prefix(), &o.location) {
+            Some(p) if p.log_id == log_id && is_segment_file(&p.file) => {
+                if range.is_none_or(|r| p.range.overlaps(&r)) {
+                    paths.push(o.location);
+                }
+            }
+            _ => {
+                foreign_kept += 1;
+                tracing::warn!(
+                    path = %root.display_path(&o.location),
+                    "cache_drop_kept_foreign_file"
+                );
+            }
+        }
+    }
     let (segments, objects) = delete_objects(root, paths, concurrency).await?;
-    tracing::info!(log_id, %range, segments, objects, "cache_range_dropped");
-    Ok(DropReport { segments, objects })
+    match range {
+        Some(range) => {
+            tracing::info!(log_id, %range, segments, objects, foreign_kept, "cache_range_dropped")
+        }
+        None => tracing::info!(log_id, segments, objects, foreign_kept, "cache_log_dropped"),
+    }
+    Ok(DropReport {
+        segments,
+        objects,
+        foreign_kept,
+    })
 }
 
 pub(crate) async fn gc(root: &CacheRoot, grace: Duration, concurrency: usize) -> Result<GcReport> {
@@ -329,6 +360,10 @@ fn remove_staged_files(logs: &std::path::Path, now: SystemTime, grace: Duration)
             let Ok(meta) = entry.metadata() else {
                 continue;
             };
+            if meta.file_type().is_symlink() {
+                link_ignored(entry.path());
+                continue;
+            }
             let name = entry.file_name();
             let name = name.to_string_lossy();
             if meta.is_dir() {

@@ -40,6 +40,7 @@ mod encode;
 mod index;
 mod layout;
 mod local_list;
+mod local_store;
 mod log_names;
 mod maintenance;
 mod manifest;
@@ -50,6 +51,7 @@ mod reader;
 mod segment;
 mod segment_cache;
 mod store;
+mod symlinks;
 mod writer;
 
 pub(crate) use config::PARTS_HAVE_BLOOM_FILTERS;
