@@ -178,16 +178,23 @@ impl S3Server {
 
     /// A cache root at `s3://{bucket}/{prefix}` on this server.
     pub fn root(&self, prefix: &str) -> CacheRoot {
+        self.root_with(prefix, &[])
+    }
+
+    /// [`S3Server::root`] with more object store options, e.g.
+    /// `("aws_conditional_put", "disabled")`.
+    pub fn root_with(&self, prefix: &str, extra: &[(&str, &str)]) -> CacheRoot {
+        let options = [
+            ("aws_endpoint", self.endpoint.as_str()),
+            ("aws_access_key_id", ACCESS_KEY),
+            ("aws_secret_access_key", SECRET_KEY),
+            ("aws_region", "us-east-1"),
+            ("aws_allow_http", "true"),
+            ("aws_virtual_hosted_style_request", "false"),
+        ];
         CacheRoot::open_with_options(
             &format!("s3://{BUCKET}/{prefix}"),
-            [
-                ("aws_endpoint", self.endpoint.as_str()),
-                ("aws_access_key_id", ACCESS_KEY),
-                ("aws_secret_access_key", SECRET_KEY),
-                ("aws_region", "us-east-1"),
-                ("aws_allow_http", "true"),
-                ("aws_virtual_hosted_style_request", "false"),
-            ],
+            options.iter().chain(extra).copied(),
         )
         .expect("S3 cache root")
     }
