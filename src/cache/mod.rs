@@ -37,6 +37,7 @@
 mod check;
 mod config;
 mod encode;
+mod gc;
 mod index;
 mod layout;
 mod local_list;
@@ -45,22 +46,24 @@ mod log_names;
 mod maintenance;
 mod manifest;
 mod memo;
+mod objects;
 mod part_reader;
 mod range;
 mod reader;
+mod retire;
 mod segment;
 mod segment_cache;
+mod staging;
 mod store;
 mod symlinks;
 mod writer;
 
 pub(crate) use config::PARTS_HAVE_BLOOM_FILTERS;
 pub use config::{CacheConfig, PartCompression};
+pub use gc::GcReport;
 pub use layout::{LOGS_DIR, MANIFEST_FILE, validate_component};
 pub use log_names::LOG_NAMES_FILE;
-pub use maintenance::{
-    CompactOptions, CompactReport, DropReport, GcReport, VerifyFailure, VerifyReport,
-};
+pub use maintenance::{CompactOptions, CompactReport, DropReport, VerifyFailure, VerifyReport};
 pub use manifest::{MANIFEST_FORMAT, PartManifest, SegmentManifest};
 pub use range::{Coverage, CoverageKind, assign_responsibility, merge_ranges, plan_coverage};
 pub use reader::{PlannedSegment, ReadPlan};

@@ -8,10 +8,11 @@ use datafusion::arrow::array::RecordBatch;
 use futures::stream::BoxStream;
 
 use super::config::{CacheConfig, WriterSettings};
+use super::gc::{self, GcReport};
 use super::index;
 use super::layout::validate_component;
 use super::log_names;
-use super::maintenance::{self, CompactOptions, CompactReport, DropReport, GcReport, VerifyReport};
+use super::maintenance::{self, CompactOptions, CompactReport, DropReport, VerifyReport};
 use super::reader::{self, PlannedSegment, ReadPlan};
 use super::segment::SegmentInfo;
 use super::store::CacheRoot;
@@ -183,7 +184,7 @@ impl SegmentCache {
 
     /// [`SegmentCache::gc`] with an explicit grace period.
     pub async fn gc_with_grace(&self, grace: Duration) -> Result<GcReport> {
-        maintenance::gc(self.require_root()?, grace, self.config.io_concurrency).await
+        gc::gc(self.require_root()?, grace, self.config.io_concurrency).await
     }
 
     /// Merge runs of small adjacent segments of a log into one segment each,
@@ -196,6 +197,7 @@ impl SegmentCache {
             log_id,
             options,
             &self.settings,
+            self.config.gc_grace,
             self.config.io_concurrency,
         )
         .await

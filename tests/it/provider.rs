@@ -6,6 +6,7 @@ mod big_message;
 mod fields;
 mod functions;
 mod lifecycle;
+mod maintenance;
 mod predicates;
 mod pushdown;
 
