@@ -9,6 +9,7 @@ mod filters;
 mod logs;
 mod parquet;
 mod plan;
+mod stop;
 mod table;
 
 pub use exec::Rapid7ScanExec;
