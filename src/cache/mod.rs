@@ -13,6 +13,12 @@
 //! leftovers of an interrupted write: reads never see them and
 //! [`SegmentCache::gc`] removes them. Overlapping segments never double count:
 //! [`SegmentCache::plan_read`] gives each segment the sub-range it alone serves.
+//! Segments that [`SegmentCache::compact`] replaces are retired: a tombstone
+//! `_RETIRED-{writer}.json` keeps their parts for readers until the grace
+//! period has passed (ADR 0005).
+//!
+//! A local root must belong to the user and be writable by no one else, and
+//! nothing below it is reached through a symbolic link.
 //!
 //! ```no_run
 //! # async fn demo(batches: Vec<datafusion::arrow::array::RecordBatch>) -> datafusion_rapid7::Result<()> {

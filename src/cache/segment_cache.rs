@@ -177,7 +177,8 @@ impl SegmentCache {
     }
 
     /// Remove leftover parts (not listed by any manifest) whose writer has
-    /// been idle for [`CacheConfig::gc_grace`].
+    /// been idle for [`CacheConfig::gc_grace`], and segments that
+    /// [`SegmentCache::compact`] retired at least that long ago.
     pub async fn gc(&self) -> Result<GcReport> {
         self.gc_with_grace(self.config.gc_grace).await
     }
@@ -188,8 +189,11 @@ impl SegmentCache {
     }
 
     /// Merge runs of small adjacent segments of a log into one segment each,
-    /// and remove segments fully shadowed by another. Readers see the same
-    /// rows before, during and after.
+    /// and retire segments fully shadowed by another. Readers see the same
+    /// rows before, during and after, also readers that planned before: the
+    /// replaced segments leave the listing at once, and their parts are
+    /// deleted by a later `gc` or `compact` once [`CacheConfig::gc_grace`]
+    /// has passed.
     pub async fn compact(&self, log_id: &str, options: CompactOptions) -> Result<CompactReport> {
         validate_component(log_id)?;
         maintenance::compact(
