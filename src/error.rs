@@ -210,6 +210,15 @@ pub enum Error {
         largest: Vec<String>,
     },
 
+    /// Fetching was stopped ([`Rapid7::stop`](crate::Rapid7::stop);
+    /// `rapid7-sql` calls it on SIGTERM and SIGINT) before it finished.
+    #[error(
+        "stopped before the fetch finished: the parts it had written were removed and nothing \
+         half-written is left; segments committed before the stop are kept, and running it \
+         again fetches only what is still missing"
+    )]
+    Stopped,
+
     /// The `WHERE` clause gives no time window that can be fetched (no lower
     /// bound on `timestamp`, or a bound outside 1970..=9999); the message
     /// shows how to add one.

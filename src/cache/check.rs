@@ -1,9 +1,12 @@
 //! Checks of committed parts against their manifests: present, of the
-//! manifest's size, a readable Parquet footer, the manifest's row count.
+//! manifest's size, a readable Parquet footer, the manifest's row count and
+//! timestamp bounds.
 
 use std::collections::HashMap;
 
 use datafusion::parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
+use datafusion::parquet::file::metadata::ParquetMetaData;
+use datafusion::parquet::file::statistics::Statistics;
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStoreExt};
@@ -13,6 +16,7 @@ use super::part_reader::PartReader;
 use super::segment::SegmentInfo;
 use super::store::CacheRoot;
 use crate::error::{Error, Result};
+use crate::events::columns::TIMESTAMP;
 
 /// Cheap check of one part: it exists, has the manifest's size, its footer is
 /// Parquet and it holds the manifest's row count.
@@ -67,7 +71,42 @@ async fn check_listed_part(
             part.name, part.rows
         )));
     }
+    // Reads skip parts by the manifest's bounds: bounds narrower than the
+    // rows would drop rows silently.
+    if let Some((lo, hi)) = footer_timestamp_bounds(md.metadata())
+        && (Some(lo), Some(hi)) != (part.min_timestamp_ms, part.max_timestamp_ms)
+    {
+        return Err(seg.corrupt(format!(
+            "part {} holds timestamps {lo}..={hi} by its footer statistics, the manifest \
+             says {:?}..={:?}",
+            part.name, part.min_timestamp_ms, part.max_timestamp_ms
+        )));
+    }
     Ok(())
+}
+
+/// The smallest and largest `timestamp` of a part by its footer's column
+/// statistics; `None` when a row group has none (parts written without
+/// them cannot be checked this way).
+fn footer_timestamp_bounds(md: &ParquetMetaData) -> Option<(i64, i64)> {
+    let column = md
+        .file_metadata()
+        .schema_descr()
+        .columns()
+        .iter()
+        .position(|c| c.path().string() == TIMESTAMP)?;
+    let mut bounds: Option<(i64, i64)> = None;
+    for group in md.row_groups() {
+        let Some(Statistics::Int64(stats)) = group.column(column).statistics() else {
+            return None;
+        };
+        let (lo, hi) = (*stats.min_opt()?, *stats.max_opt()?);
+        bounds = Some(match bounds {
+            Some((a, b)) => (a.min(lo), b.max(hi)),
+            None => (lo, hi),
+        });
+    }
+    bounds
 }
 
 /// [`check_part`] for every part of every segment, `concurrency` at a time,

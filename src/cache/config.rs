@@ -35,7 +35,9 @@ pub struct CacheConfig {
     pub row_group_rows: usize,
     /// `gc` removes parts without a manifest only when their writer has
     /// written nothing for this long, so it never deletes the parts of a
-    /// write still in progress. Default 1 hour.
+    /// write still in progress; and the parts of segments that compaction
+    /// replaced only this long after, so a query that planned over them
+    /// reads on (ADR 0005). Default 1 hour.
     pub gc_grace: Duration,
     /// Check every part of a planned segment (exists, size, Parquet footer,
     /// row count) while planning a read, so a corrupt segment fails loudly and

@@ -72,6 +72,30 @@ pub(crate) fn part_writer(name: &str) -> Option<&str> {
         .then_some(writer)
 }
 
+const TOMBSTONE_PREFIX: &str = "_RETIRED-";
+const TOMBSTONE_SUFFIX: &str = ".json";
+
+/// `_RETIRED-{writer}.json`: the tombstone of a retired segment of that
+/// writer (`retire.rs`).
+pub(crate) fn tombstone_name(writer: &str) -> String {
+    format!("{TOMBSTONE_PREFIX}{writer}{TOMBSTONE_SUFFIX}")
+}
+
+/// The writer token of a tombstone file name, if the name is one.
+pub(crate) fn tombstone_writer(name: &str) -> Option<&str> {
+    let writer = name
+        .strip_prefix(TOMBSTONE_PREFIX)?
+        .strip_suffix(TOMBSTONE_SUFFIX)?;
+    (!writer.is_empty() && writer.bytes().all(|b| b.is_ascii_alphanumeric())).then_some(writer)
+}
+
+/// Whether `name` is a file the cache writes into a segment directory (a
+/// manifest, a part or a tombstone of our naming): the only files
+/// maintenance deletes.
+pub(crate) fn is_segment_file(name: &str) -> bool {
+    name == MANIFEST_FILE || part_writer(name).is_some() || tombstone_writer(name).is_some()
+}
+
 /// A path under `{prefix}/logs/`, taken apart.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ParsedPath {
@@ -148,5 +172,25 @@ mod tests {
         assert!(parse_path(&Path::default(), &Path::from("logs/x/from=1/to=2/f")).is_some());
         assert_eq!(part_writer("part-00001.parquet"), None);
         assert_eq!(part_writer("_SEGMENT.json"), None);
+        assert!(is_segment_file(MANIFEST_FILE) && is_segment_file("part-1a2b3c4d-00007.parquet"));
+        assert_eq!(tombstone_name("0a0b0c0d"), "_RETIRED-0a0b0c0d.json");
+        assert_eq!(tombstone_writer("_RETIRED-0a0b0c0d.json"), Some("0a0b0c0d"));
+        assert!(is_segment_file(&tombstone_name("0a0b0c0d")));
+        for other in [
+            "_RETIRED-.json",
+            "_RETIRED-a.b.json",
+            "_SEGMENT.json",
+            "x.json",
+        ] {
+            assert_eq!(tombstone_writer(other), None, "{other}");
+        }
+        for foreign in [
+            "part-00001.parquet",
+            "notes.txt",
+            "_SEGMENT.json.bak",
+            "part-a-1.csv",
+        ] {
+            assert!(!is_segment_file(foreign), "{foreign}");
+        }
     }
 }

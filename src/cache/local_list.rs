@@ -11,6 +11,10 @@
 //! modification times and e-tags (`{inode:x}-{mtime_us:x}-{size:x}`), with
 //! the same files hidden (its `name#N` staging files).
 //!
+//! Symbolic links are never followed (unlike `LocalFileSystem`, which
+//! follows them): a link inside a directory is skipped with a warning, and a
+//! listing of a directory reached through one is refused (`symlinks.rs`).
+//!
 //! A [`DirMemo`] keeps what each directory held. Every entry added, removed
 //! or renamed in a directory moves the directory's modification time (a
 //! local `put` stages `name#N` and renames it into place, a delete unlinks),
@@ -36,6 +40,8 @@ use std::time::{Duration, SystemTime};
 use object_store::ObjectMeta;
 use object_store::path::Path;
 use url::Url;
+
+use super::symlinks::{link_ignored, link_refused, refuse_links};
 
 /// Directories at the top of a listing from which the walk is split across
 /// threads: below it a thread costs more than it saves.
@@ -164,11 +170,11 @@ impl LocalListing {
 /// A log with many segments has as many `from=` directories under it; they
 /// are walked by up to four threads, since the walk is system calls that
 /// run in parallel on the kernel's cached directory entries.
+///
+/// A `dir` reached through a symbolic link is refused.
 pub(crate) fn list_local(base: &FsPath, dir: &Path, memo: &DirMemo) -> io::Result<LocalListing> {
-    let mut fs_dir = base.to_path_buf();
-    for part in dir.parts() {
-        fs_dir.push(part.as_ref());
-    }
+    let fs_dir = fs_path(base, dir);
+    refuse_links(base, &fs_dir)?;
     // The clock is read before any directory's times: a change after this
     // instant gives a modification time after it too.
     let now = SystemTime::now();
@@ -206,6 +212,25 @@ pub(crate) fn list_local(base: &FsPath, dir: &Path, memo: &DirMemo) -> io::Resul
     Ok(LocalListing { levels })
 }
 
+/// The files and subdirectories directly in `dir`, as
+/// `LocalFileSystem::list_with_delimiter` gives them, links left out (and
+/// `dir` refused if reached through one).
+pub(crate) fn list_level(base: &FsPath, dir: &Path) -> io::Result<(Vec<ObjectMeta>, Vec<Path>)> {
+    let fs_dir = fs_path(base, dir);
+    refuse_links(base, &fs_dir)?;
+    let (mut files, mut subdirs) = (Vec::new(), Vec::new());
+    read_level(&fs_dir, dir, &mut files, &mut subdirs)?;
+    Ok((files, subdirs.into_iter().map(|(_, path)| path).collect()))
+}
+
+fn fs_path(base: &FsPath, dir: &Path) -> PathBuf {
+    let mut fs_dir = base.to_path_buf();
+    for part in dir.parts() {
+        fs_dir.push(part.as_ref());
+    }
+    fs_dir
+}
+
 /// Every directory under each of `dirs` (file system path, object path).
 fn walk_all(
     dirs: &[(PathBuf, Path)],
@@ -232,7 +257,8 @@ fn visit(
     memo: &DirMemo,
     now: SystemTime,
 ) -> io::Result<Option<Arc<Level>>> {
-    let meta = match fs::metadata(fs_dir) {
+    let meta = match fs::symlink_metadata(fs_dir) {
+        Ok(meta) if meta.file_type().is_symlink() => return Err(link_refused(fs_dir)),
         Ok(meta) => meta,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             memo.forget(fs_dir);
@@ -283,18 +309,10 @@ fn read_level(
         let Ok(name) = entry.file_name().into_string() else {
             continue;
         };
-        let mut file_type = entry.file_type()?;
-        let mut metadata = None;
+        let file_type = entry.file_type()?;
         if file_type.is_symlink() {
-            // Followed, as `LocalFileSystem` does; a dangling link is skipped.
-            match fs::metadata(entry.path()) {
-                Ok(m) => {
-                    file_type = m.file_type();
-                    metadata = Some(m);
-                }
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(e),
-            }
+            link_ignored(entry.path());
+            continue;
         }
         let Some(location) = child(dir, &name) else {
             continue;
@@ -306,13 +324,10 @@ fn read_level(
         if is_staging_file(&name) {
             continue;
         }
-        let metadata = match metadata {
-            Some(m) => m,
-            None => match entry.metadata() {
-                Ok(m) => m,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(e),
-            },
+        let metadata = match entry.metadata() {
+            Ok(m) => m,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
         };
         out.push(object_meta(location, &metadata));
     }
@@ -389,8 +404,8 @@ mod tests {
         // Not staging: a `#` followed by something else.
         fs::write(seg.join("notes#x"), b"n").unwrap();
         fs::create_dir_all(base.join("logs/L/from=5/to=6")).unwrap();
-        // A linked directory and a linked file are followed; a dangling
-        // link is skipped.
+        // Links are never followed (`LocalFileSystem` follows them): a
+        // linked directory, a linked file and a dangling link are skipped.
         let elsewhere = tmp.path().join("elsewhere");
         fs::create_dir_all(&elsewhere).unwrap();
         fs::write(elsewhere.join("linked.txt"), b"l").unwrap();
@@ -401,16 +416,28 @@ mod tests {
 
         let store = LocalFileSystem::new_with_prefix(base).unwrap();
         let dir = Path::from("logs/L");
-        let want = by_path(store.list(Some(&dir)).try_collect().await.unwrap());
+        let mut want = by_path(store.list(Some(&dir)).try_collect().await.unwrap());
+        for linked in ["logs/L/linked-dir/linked.txt", "logs/L/ln"] {
+            assert!(
+                want.remove(linked).is_some(),
+                "object_store follows {linked}"
+            );
+        }
         let got = by_path(list(base, &dir, &DirMemo::default()));
         assert_eq!(
             got.keys().collect::<Vec<_>>(),
             want.keys().collect::<Vec<_>>()
         );
         assert_eq!(got, want);
-        assert_eq!(got.len(), 5, "{:?}", got.keys());
+        assert_eq!(got.len(), 3, "{:?}", got.keys());
 
         assert!(list(base, &Path::from("logs/none"), &DirMemo::default()).is_empty());
+        // A listing through a link is refused, not followed.
+        let through = list_local(base, &Path::from("logs/L/linked-dir"), &DirMemo::default());
+        assert!(through.is_err());
+        let (files, dirs) = list_level(base, &Path::from("logs/L")).unwrap();
+        assert_eq!(files.len(), 0);
+        assert_eq!(dirs.len(), 2, "from=0 and from=5, not the linked directory");
     }
 
     #[tokio::test]

@@ -87,9 +87,19 @@ impl SegmentManifest {
                 self.row_count
             ));
         }
+        let mut names = std::collections::HashSet::with_capacity(self.parts.len());
         for p in &self.parts {
             if validate_component(&p.name).is_err() || part_writer(&p.name).is_none() {
                 return Err(format!("manifest lists an invalid part name {:?}", p.name));
+            }
+            if !names.insert(p.name.as_str()) {
+                return Err(format!("manifest lists part {} twice", p.name));
+            }
+            if part_writer(&p.name) != Some(self.writer_id.as_str()) {
+                return Err(format!(
+                    "manifest of writer {} lists part {} of another writer",
+                    self.writer_id, p.name
+                ));
             }
             let bounds_ok = match (p.min_timestamp_ms, p.max_timestamp_ms) {
                 (Some(lo), Some(hi)) => {
@@ -169,5 +179,24 @@ mod tests {
         let mut m = sample();
         m.parts[0].max_timestamp_ms = Some(200);
         assert!(m.check("log-1", range).is_err());
+    }
+
+    #[test]
+    fn check_refuses_a_part_listed_twice_or_of_another_writer() {
+        let range = TimeRange::new(100, 200).unwrap();
+        let mut twice = sample();
+        twice.parts.push(twice.parts[0].clone());
+        twice.row_count = 6;
+        let err = twice.check("log-1", range).unwrap_err();
+        assert!(err.contains("twice"), "{err}");
+
+        let mut foreign = sample();
+        foreign.parts.push(PartManifest {
+            name: "part-99999999-00000.parquet".into(),
+            ..foreign.parts[0].clone()
+        });
+        foreign.row_count = 6;
+        let err = foreign.check("log-1", range).unwrap_err();
+        assert!(err.contains("another writer"), "{err}");
     }
 }

@@ -13,6 +13,12 @@
 //! leftovers of an interrupted write: reads never see them and
 //! [`SegmentCache::gc`] removes them. Overlapping segments never double count:
 //! [`SegmentCache::plan_read`] gives each segment the sub-range it alone serves.
+//! Segments that [`SegmentCache::compact`] replaces are retired: a tombstone
+//! `_RETIRED-{writer}.json` keeps their parts for readers until the grace
+//! period has passed (ADR 0005).
+//!
+//! A local root must belong to the user and be writable by no one else, and
+//! nothing below it is reached through a symbolic link.
 //!
 //! ```no_run
 //! # async fn demo(batches: Vec<datafusion::arrow::array::RecordBatch>) -> datafusion_rapid7::Result<()> {
@@ -37,28 +43,33 @@
 mod check;
 mod config;
 mod encode;
+mod gc;
 mod index;
 mod layout;
 mod local_list;
+mod local_store;
 mod log_names;
 mod maintenance;
 mod manifest;
 mod memo;
+mod objects;
 mod part_reader;
 mod range;
 mod reader;
+mod retire;
 mod segment;
 mod segment_cache;
+mod staging;
 mod store;
+mod symlinks;
 mod writer;
 
 pub(crate) use config::PARTS_HAVE_BLOOM_FILTERS;
 pub use config::{CacheConfig, PartCompression};
+pub use gc::GcReport;
 pub use layout::{LOGS_DIR, MANIFEST_FILE, validate_component};
 pub use log_names::LOG_NAMES_FILE;
-pub use maintenance::{
-    CompactOptions, CompactReport, DropReport, GcReport, VerifyFailure, VerifyReport,
-};
+pub use maintenance::{CompactOptions, CompactReport, DropReport, VerifyFailure, VerifyReport};
 pub use manifest::{MANIFEST_FORMAT, PartManifest, SegmentManifest};
 pub use range::{Coverage, CoverageKind, assign_responsibility, merge_ranges, plan_coverage};
 pub use reader::{PlannedSegment, ReadPlan};

@@ -8,10 +8,11 @@ use datafusion::arrow::array::RecordBatch;
 use futures::stream::BoxStream;
 
 use super::config::{CacheConfig, WriterSettings};
+use super::gc::{self, GcReport};
 use super::index;
 use super::layout::validate_component;
 use super::log_names;
-use super::maintenance::{self, CompactOptions, CompactReport, DropReport, GcReport, VerifyReport};
+use super::maintenance::{self, CompactOptions, CompactReport, DropReport, VerifyReport};
 use super::reader::{self, PlannedSegment, ReadPlan};
 use super::segment::SegmentInfo;
 use super::store::CacheRoot;
@@ -176,19 +177,23 @@ impl SegmentCache {
     }
 
     /// Remove leftover parts (not listed by any manifest) whose writer has
-    /// been idle for [`CacheConfig::gc_grace`].
+    /// been idle for [`CacheConfig::gc_grace`], and segments that
+    /// [`SegmentCache::compact`] retired at least that long ago.
     pub async fn gc(&self) -> Result<GcReport> {
         self.gc_with_grace(self.config.gc_grace).await
     }
 
     /// [`SegmentCache::gc`] with an explicit grace period.
     pub async fn gc_with_grace(&self, grace: Duration) -> Result<GcReport> {
-        maintenance::gc(self.require_root()?, grace, self.config.io_concurrency).await
+        gc::gc(self.require_root()?, grace, self.config.io_concurrency).await
     }
 
     /// Merge runs of small adjacent segments of a log into one segment each,
-    /// and remove segments fully shadowed by another. Readers see the same
-    /// rows before, during and after.
+    /// and retire segments fully shadowed by another. Readers see the same
+    /// rows before, during and after, also readers that planned before: the
+    /// replaced segments leave the listing at once, and their parts are
+    /// deleted by a later `gc` or `compact` once [`CacheConfig::gc_grace`]
+    /// has passed.
     pub async fn compact(&self, log_id: &str, options: CompactOptions) -> Result<CompactReport> {
         validate_component(log_id)?;
         maintenance::compact(
@@ -196,6 +201,7 @@ impl SegmentCache {
             log_id,
             options,
             &self.settings,
+            self.config.gc_grace,
             self.config.io_concurrency,
         )
         .await

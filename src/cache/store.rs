@@ -1,21 +1,26 @@
 //! Opening a cache root: a local directory or an object store URL.
 //!
-//! Local roots are made owner-only: directories the cache creates get mode
-//! 0700 before anything is written into them, and every file it writes is set
-//! to 0600 right after (`LocalFileSystem` itself follows the umask).
+//! A local root is one nobody else controls, as ssh wants of `~/.ssh`: an
+//! existing directory owned by another user, or writable by group or
+//! others, is refused with the `chmod` that fixes it; one the cache creates
+//! gets mode 0700. Directories the cache creates below it get 0700 before
+//! anything is written into them, and every file it writes is set to 0600
+//! right after (`LocalFileSystem` itself follows the umask). Nothing below
+//! the root is reached through a symbolic link ([`LocalStore`]).
 
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
-use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreScheme};
 use url::Url;
 
+use super::local_store::LocalStore;
 use super::memo::SessionMemos;
+use super::symlinks::refuse_links;
 use crate::error::{Error, Result};
 
 /// Where the cache lives: an object store, a key prefix inside it, and, for
@@ -122,6 +127,11 @@ impl CacheRoot {
     }
 
     /// Open (and create, mode 0700) a local directory as the cache root.
+    ///
+    /// An existing directory must belong to the current user and be
+    /// writable by nobody else (group and others): otherwise someone else
+    /// could plant or swap the files queries read. The error says how to fix
+    /// it (`chmod 700 …`).
     pub fn local(dir: impl Into<PathBuf>) -> Result<Self> {
         let dir: PathBuf = dir.into();
         let location = dir.display().to_string();
@@ -135,6 +145,7 @@ impl CacheRoot {
             };
         let dir = std::path::absolute(&dir)
             .map_err(|e| unavailable("cannot resolve the directory".into(), Some(Box::new(e))))?;
+        let existed = std::fs::metadata(&dir).is_ok();
         create_private_dirs(&dir).map_err(|e| {
             unavailable(
                 "cannot create the cache directory; choose a writable directory with \
@@ -143,6 +154,15 @@ impl CacheRoot {
                 Some(Box::new(e)),
             )
         })?;
+        if !existed {
+            set_mode(&dir, 0o700).map_err(|e| {
+                unavailable(
+                    "cannot make the new cache directory owner-only".into(),
+                    Some(Box::new(e)),
+                )
+            })?;
+        }
+        check_private(&dir).map_err(|message| unavailable(message, None))?;
         probe_writable(&dir).map_err(|e| {
             unavailable(
                 "the cache directory is not writable; fix its permissions, choose another \
@@ -151,7 +171,7 @@ impl CacheRoot {
                 Some(Box::new(e)),
             )
         })?;
-        let store = LocalFileSystem::new_with_prefix(&dir)
+        let store = LocalStore::new(&dir)
             .map_err(|e| unavailable("cannot open the directory".into(), Some(Box::new(e))))?;
         Ok(CacheRoot {
             store: Arc::new(store),
@@ -214,9 +234,10 @@ impl CacheRoot {
     }
 
     /// Before writing into `dir`: on local roots, create it and its missing
-    /// parents with mode 0700.
+    /// parents with mode 0700 (refusing a path through a symbolic link).
     pub(crate) fn prepare_dir(&self, dir: &Path) -> Result<()> {
         if let Some(fs_dir) = self.fs_path(dir) {
+            self.refuse_links(&fs_dir)?;
             create_private_dirs(&fs_dir).map_err(|e| Error::CacheUnavailable {
                 location: fs_dir.display().to_string(),
                 message: "cannot create a cache directory".into(),
@@ -229,6 +250,7 @@ impl CacheRoot {
     /// After writing `file`: on local roots, make it owner-only (0600).
     pub(crate) fn restrict_file(&self, file: &Path) -> Result<()> {
         if let Some(fs_file) = self.fs_path(file) {
+            self.refuse_links(&fs_file)?;
             set_mode(&fs_file, 0o600).map_err(|e| Error::CacheUnavailable {
                 location: fs_file.display().to_string(),
                 message: "cannot make a cache file owner-only".into(),
@@ -236,6 +258,15 @@ impl CacheRoot {
             })?;
         }
         Ok(())
+    }
+
+    fn refuse_links(&self, fs_path: &std::path::Path) -> Result<()> {
+        let root = self.local_dir.as_deref().unwrap_or(fs_path);
+        refuse_links(root, fs_path).map_err(|e| Error::CacheUnavailable {
+            location: self.location.clone(),
+            message: e.to_string(),
+            source: None,
+        })
     }
 
     pub(crate) fn fs_path(&self, path: &Path) -> Option<PathBuf> {
@@ -261,6 +292,44 @@ fn set_mode(path: &std::path::Path, mode: u32) -> std::io::Result<()> {
 
 #[cfg(not(unix))]
 fn set_mode(_path: &std::path::Path, _mode: u32) -> std::io::Result<()> {
+    Ok(())
+}
+
+/// `Err` with what to do unless `dir` belongs to the current user and no
+/// one else (group, others) may write into it. The message reads like ssh's.
+#[cfg(unix)]
+fn check_private(dir: &std::path::Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(dir)
+        .map_err(|e| format!("cannot read the permissions of {}: {e}", dir.display()))?;
+    let me = nix::unistd::geteuid().as_raw();
+    if meta.uid() != me {
+        return Err(format!(
+            "bad ownership on {dir}: it belongs to uid {owner}, not to you (uid {me}), so its \
+             owner could change what queries read; use a directory of your own (RAPID7_CACHE), \
+             or fix with chown {me} {dir} && chmod 700 {dir}",
+            dir = dir.display(),
+            owner = meta.uid(),
+        ));
+    }
+    let mode = meta.mode() & 0o7777;
+    if mode & 0o022 != 0 {
+        return Err(format!(
+            "bad permissions on {dir}: it is writable by {who} (mode {mode:04o}), so others \
+             could change what queries read; fix with chmod 700 {dir}",
+            dir = dir.display(),
+            who = match (mode & 0o020 != 0, mode & 0o002 != 0) {
+                (true, true) => "group and others",
+                (true, false) => "its group",
+                _ => "others",
+            },
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_private(_dir: &std::path::Path) -> Result<(), String> {
     Ok(())
 }
 

@@ -47,6 +47,9 @@ struct Target {
     dir: Path,
     location: String,
     dir_ready: bool,
+    /// Whether parts are put create-only; turned off for a store without
+    /// conditional put (the manifest alone needs it, see `commit_inner`).
+    parts_create_only: bool,
 }
 
 /// Writes one segment: the complete event set of one log for one range.
@@ -89,6 +92,7 @@ impl SegmentWriter {
                     root: root.clone(),
                     dir,
                     dir_ready: false,
+                    parts_create_only: true,
                 })
             }
             None => None,
@@ -293,14 +297,7 @@ impl SegmentWriter {
         }
         let put_started = Instant::now();
         let size_bytes = encoded.bytes.len() as u64;
-        target
-            .root
-            .store()
-            .put_opts(
-                &path,
-                PutPayload::from(encoded.bytes),
-                PutOptions::from(PutMode::Create),
-            )
+        put_part(target, &path, PutPayload::from(encoded.bytes))
             .await
             .map_err(|source| Error::ObjectStore {
                 path: target.root.display_path(&path),
@@ -448,6 +445,34 @@ impl SegmentWriter {
             }
         }
     }
+}
+
+/// Put a part create-only where the store can, else plainly. Part names
+/// carry the writer's random token, so no other writer puts the same name;
+/// create-only only guards that. The manifest is the commit marker and
+/// keeps its own create-only protocol.
+async fn put_part(
+    target: &mut Target,
+    path: &Path,
+    payload: PutPayload,
+) -> object_store::Result<()> {
+    let store = target.root.store();
+    if target.parts_create_only {
+        match store
+            .put_opts(path, payload.clone(), PutOptions::from(PutMode::Create))
+            .await
+        {
+            Err(object_store::Error::NotImplemented { .. }) => {
+                tracing::debug!(
+                    segment = %target.location,
+                    "the store has no conditional put; parts are put plainly"
+                );
+                target.parts_create_only = false;
+            }
+            other => return other.map(drop),
+        }
+    }
+    store.put(path, payload).await.map(drop)
 }
 
 impl Drop for SegmentWriter {

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use futures::{StreamExt, TryStreamExt};
+use futures::TryStreamExt;
 use serde::Serialize;
 use tracing::info;
 
@@ -123,11 +123,12 @@ impl Rapid7 {
             .iter()
             .map(|(log, range)| fetcher.fetch_segment(log, *range))
             .collect();
-        let outcomes: Vec<_> = futures::stream::iter(fetches)
-            .buffer_unordered(config.fetch_concurrency)
-            .map_err(|e| Error::DataFusion(Box::new(datafusion::error::DataFusionError::Shared(e))))
-            .try_collect()
-            .await?;
+        let outcomes = fetcher
+            .run_fetches(fetches, config.fetch_concurrency)
+            .await
+            .map_err(|e| {
+                Error::DataFusion(Box::new(datafusion::error::DataFusionError::Shared(e)))
+            })?;
 
         let mut total_events = 0;
         let mut newest = None;

@@ -102,6 +102,21 @@ impl Rapid7 {
             .any(|l| l.id == name || l.name.as_deref() == Some(name))
     }
 
+    /// Stop fetching, for a graceful shutdown: every fetch of this source
+    /// stops reading pages, deletes the parts it had written (nothing is
+    /// left for `cache gc`) and fails with [`Error::Stopped`]; so does every
+    /// fetch started later, and every live read of the recent edge.
+    /// Committed segments stay. It cannot be undone: fetch again through a
+    /// new source.
+    pub fn stop(&self) {
+        self.inner.fetcher.stop.request();
+    }
+
+    /// Whether [`Rapid7::stop`] was called.
+    pub fn is_stopped(&self) -> bool {
+        self.inner.fetcher.stop.is_requested()
+    }
+
     /// The configuration.
     pub fn config(&self) -> &Rapid7Config {
         &self.inner.config

@@ -5,6 +5,7 @@ mod failures;
 mod maintenance;
 mod roundtrip;
 pub mod s3;
+mod untrusted;
 
 use std::sync::Arc;
 

@@ -4,6 +4,7 @@ mod cache_writes;
 mod commands;
 mod reliability;
 mod repl;
+mod stop;
 
 use std::path::Path;
 use std::process::Output;

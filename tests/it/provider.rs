@@ -9,6 +9,7 @@ mod fields;
 mod functions;
 mod leql;
 mod lifecycle;
+mod maintenance;
 mod predicates;
 mod pushdown;
 

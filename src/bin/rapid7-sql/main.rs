@@ -8,6 +8,7 @@ mod fmt;
 mod progress;
 mod repl;
 mod setup;
+mod stop;
 
 use std::process::ExitCode;
 
@@ -15,6 +16,17 @@ use clap::Parser;
 
 use args::{Cli, Command};
 use exec::{Display, run_sql};
+use stop::{StopSignal, stoppable};
+
+/// How a run ended.
+enum Finished {
+    /// Done.
+    Ok,
+    /// Finished, but what it checked failed (`cache verify`).
+    CheckFailed,
+    /// Stopped by a signal (the command's own error, if any, is printed).
+    Stopped(StopSignal),
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -30,8 +42,16 @@ fn main() -> ExitCode {
         }
     };
     match run(&rt, &cli) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
+        Ok(Finished::Ok) => ExitCode::SUCCESS,
+        Ok(Finished::CheckFailed) => ExitCode::FAILURE,
+        Ok(Finished::Stopped(signal)) => {
+            tracing::warn!(event = "stopped", signal = signal.name());
+            eprintln!(
+                "stopped by {}: uncommitted parts were removed; committed segments are kept",
+                signal.name()
+            );
+            ExitCode::from(signal.exit_code())
+        }
         Err(message) => {
             eprintln!("error: {message}");
             ExitCode::FAILURE
@@ -39,34 +59,61 @@ fn main() -> ExitCode {
     }
 }
 
-/// `Ok(false)`: finished, but what it checked failed (`cache verify`).
-fn run(rt: &tokio::runtime::Runtime, cli: &Cli) -> Result<bool, String> {
+/// How stoppable work ended: a stop wins over its result (whose error is
+/// printed first).
+fn finish(result: Result<(), String>, signal: Option<StopSignal>) -> Result<Finished, String> {
+    match (result, signal) {
+        (result, None) => result.map(|()| Finished::Ok),
+        (result, Some(signal)) => {
+            if let Err(message) = result {
+                eprintln!("error: {message}");
+            }
+            Ok(Finished::Stopped(signal))
+        }
+    }
+}
+
+fn run(rt: &tokio::runtime::Runtime, cli: &Cli) -> Result<Finished, String> {
     let global = &cli.global;
     let session = rt
         .block_on(setup::session(global))
         .map_err(|e| fmt::error(&e))?;
     let display = Display::new(global.format, global.quiet);
+    let rapid7 = &session.rapid7;
     if let Some(command) = &cli.command {
-        return rt
-            .block_on(async {
-                match command {
-                    Command::Sync(a) => commands::sync(&session, a).await.map(|()| true),
-                    Command::Summary(a) => commands::summary(&session, a).await.map(|()| true),
-                    Command::Cache(c) => commands::cache(&session, c).await,
-                }
-            })
-            .map_err(|e| fmt::error(&e));
+        let ran = match command {
+            Command::Sync(a) => rt.block_on(stoppable(rapid7, commands::sync(&session, a))),
+            Command::Summary(a) => rt.block_on(stoppable(rapid7, commands::summary(&session, a))),
+            Command::Cache(c) => {
+                return match rt.block_on(commands::cache(&session, c)) {
+                    Ok(true) => Ok(Finished::Ok),
+                    Ok(false) => Ok(Finished::CheckFailed),
+                    Err(e) => Err(fmt::error(&e)),
+                };
+            }
+        };
+        return finish(ran.0.map_err(|e| fmt::error(&e)), ran.1);
     }
     if !global.commands.is_empty() || !global.files.is_empty() {
-        for sql in &global.commands {
-            rt.block_on(run_sql(&session, sql, display, None))?;
-        }
-        for file in &global.files {
-            let sql = std::fs::read_to_string(file)
-                .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-            rt.block_on(run_sql(&session, &sql, display, None))?;
-        }
-        return Ok(true);
+        let statements = async {
+            for sql in &global.commands {
+                if rapid7.is_stopped() {
+                    return Ok(());
+                }
+                run_sql(&session, sql, display, None).await?;
+            }
+            for file in &global.files {
+                if rapid7.is_stopped() {
+                    return Ok(());
+                }
+                let sql = std::fs::read_to_string(file)
+                    .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+                run_sql(&session, &sql, display, None).await?;
+            }
+            Ok(())
+        };
+        let (result, signal) = rt.block_on(stoppable(rapid7, statements));
+        return finish(result, signal);
     }
     if let Some(server) = &session.demo {
         let names: Vec<&str> = server
@@ -99,5 +146,5 @@ fn run(rt: &tokio::runtime::Runtime, cli: &Cli) -> Result<bool, String> {
         );
     }
     repl::run(rt, &session, display)?;
-    Ok(true)
+    Ok(Finished::Ok)
 }

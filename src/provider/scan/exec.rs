@@ -236,11 +236,11 @@ impl Shared {
                     })
                 })
                 .collect();
-            futures::stream::iter(fetches)
-                .buffer_unordered(inputs.concurrency.max(1))
-                .map_err(DataFusionError::Shared)
-                .try_collect::<Vec<_>>()
-                .await?;
+            inputs
+                .fetcher
+                .run_fetches(fetches, inputs.concurrency)
+                .await
+                .map_err(DataFusionError::Shared)?;
         }
         let mut extras = Vec::new();
         let mut whole_parts = Vec::new();

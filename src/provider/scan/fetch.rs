@@ -17,6 +17,7 @@ use futures::{FutureExt, StreamExt, TryStreamExt};
 use tracing::{info, warn};
 
 use super::logs::LogRef;
+use super::stop::Stop;
 use crate::cache::{CommitOutcome, SegmentCache, TimeRange};
 use crate::client::Client;
 use crate::error::{Error, Result};
@@ -314,6 +315,7 @@ pub(crate) struct Fetcher {
     cache: SegmentCache,
     inflight: Mutex<HashMap<FetchKey, WeakShared<BoxFuture<'static, FetchResult>>>>,
     pub(crate) tracker: Arc<Tracker>,
+    pub(crate) stop: Stop,
 }
 
 impl fmt::Debug for Fetcher {
@@ -332,6 +334,7 @@ impl Fetcher {
             cache,
             inflight: Mutex::new(HashMap::new()),
             tracker: Arc::default(),
+            stop: Stop::default(),
         }
     }
 
@@ -356,6 +359,7 @@ impl Fetcher {
             self.client.clone(),
             self.cache.clone(),
             Arc::clone(&self.tracker),
+            self.stop.clone(),
             log.clone(),
             range,
         )
@@ -366,6 +370,36 @@ impl Fetcher {
             inflight.insert(key, weak);
         }
         fut
+    }
+
+    /// Drive `fetches`, `concurrency` at a time, to their outcomes or the
+    /// first error. After a stop the fetches in flight are driven to their
+    /// end before the error returns, so that each deletes its own parts
+    /// (dropped half-way, a fetch would leave them for `cache gc`).
+    pub(crate) async fn run_fetches<F>(
+        &self,
+        fetches: Vec<F>,
+        concurrency: usize,
+    ) -> Result<Vec<FetchOutcome>, Arc<DataFusionError>>
+    where
+        F: std::future::Future<Output = FetchResult>,
+    {
+        let mut running = futures::stream::iter(fetches).buffer_unordered(concurrency.max(1));
+        let mut outcomes = Vec::new();
+        let mut first_error = None;
+        while let Some(result) = running.next().await {
+            match result {
+                Ok(outcome) => outcomes.push(outcome),
+                Err(e) if self.stop.is_requested() => {
+                    first_error.get_or_insert(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(outcomes),
+        }
     }
 
     /// The events of `range` of `log` as batches of the full event schema,
@@ -380,7 +414,7 @@ impl Fetcher {
             .query_events(&log.id, range.start(), range.end())?;
         let name = log.name.clone();
         let progress = self.tracker.start(log, range, false);
-        Ok(query
+        let pages = query
             .into_stream()
             .map_err(Error::from)
             .and_then(move |page| {
@@ -390,8 +424,29 @@ impl Fetcher {
                 }
                 async move { batch }
             })
-            .boxed())
+            .boxed();
+        Ok(until_stopped(pages, self.stop.clone()))
     }
+}
+
+/// `inner`, ending with [`Error::Stopped`] once a stop is requested (never
+/// quietly short: the query fails instead of answering with part of it).
+fn until_stopped<T: Send + 'static>(
+    inner: BoxStream<'static, Result<T>>,
+    stop: Stop,
+) -> BoxStream<'static, Result<T>> {
+    futures::stream::unfold(Some(inner), move |state| {
+        let stop = stop.clone();
+        async move {
+            let mut inner = state?;
+            tokio::select! {
+                biased;
+                () = stop.requested() => Some((Err(Error::Stopped), None)),
+                item = inner.next() => item.map(|item| (item, Some(inner))),
+            }
+        }
+    })
+    .boxed()
 }
 
 /// Fetch what of `range` is still missing (another query or process may
@@ -400,16 +455,23 @@ async fn fetch_into_segment(
     client: Option<Client>,
     cache: SegmentCache,
     tracker: Arc<Tracker>,
+    stop: Stop,
     log: LogRef,
     range: TimeRange,
 ) -> Result<FetchOutcome> {
     let client = client.ok_or_else(|| Error::Offline {
         missing: vec![format!("{} {range}", log.label())],
     })?;
+    if stop.is_requested() {
+        return Err(Error::Stopped);
+    }
     let plan = cache.plan_read(&log.id, range).await?;
     let mut total = FetchOutcome::default();
     for missing in plan.coverage.missing {
-        let outcome = fetch_one(&client, &cache, &tracker, &log, missing).await?;
+        if stop.is_requested() {
+            return Err(Error::Stopped);
+        }
+        let outcome = fetch_one(&client, &cache, &tracker, &stop, &log, missing).await?;
         total.events += outcome.events;
         total.pages += outcome.pages;
         total.committed |= outcome.committed;
@@ -421,6 +483,7 @@ async fn fetch_one(
     client: &Client,
     cache: &SegmentCache,
     tracker: &Arc<Tracker>,
+    stop: &Stop,
     log: &LogRef,
     range: TimeRange,
 ) -> Result<FetchOutcome> {
@@ -440,7 +503,17 @@ async fn fetch_one(
         .boxed();
     let mut outcome = FetchOutcome::default();
     let result: Result<()> = async {
-        while let Some(page) = pages.try_next().await? {
+        loop {
+            // A stop drops the page being waited for (a request, a poll or
+            // a rate-limit wait), never a part being written.
+            let page = tokio::select! {
+                biased;
+                () = stop.requested() => return Err(Error::Stopped),
+                page = pages.try_next() => page?,
+            };
+            let Some(page) = page else {
+                return Ok(());
+            };
             outcome.pages += 1;
             let batch = page_to_batch(page, log.name.as_deref())?;
             outcome.events += batch.num_rows() as u64;
@@ -449,17 +522,29 @@ async fn fetch_one(
                 writer.push(batch).await?;
             }
         }
-        Ok(())
     }
     .await;
     if let Err(e) = result {
-        warn!(
-            event = "fetch_subrange_failed",
-            log_id = %log.id,
-            from_ms = range.start(),
-            to_ms = range.end(),
-            error = %e,
-        );
+        let parts = writer.parts_written();
+        if matches!(e, Error::Stopped) {
+            info!(
+                event = "fetch_stopped",
+                log_id = %log.id,
+                from_ms = range.start(),
+                to_ms = range.end(),
+                pages = outcome.pages,
+                events_discarded = outcome.events,
+                parts_removed = parts,
+            );
+        } else {
+            warn!(
+                event = "fetch_subrange_failed",
+                log_id = %log.id,
+                from_ms = range.start(),
+                to_ms = range.end(),
+                error = %e,
+            );
+        }
         if let Err(abort) = writer.abort().await {
             warn!(error = %abort, "cannot remove the parts of a failed fetch; `cache gc` will");
         }

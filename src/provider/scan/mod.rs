@@ -10,6 +10,7 @@ mod filters;
 mod logs;
 mod parquet;
 mod plan;
+mod stop;
 mod table;
 
 pub use estimate::FetchEstimate;

@@ -75,6 +75,13 @@ enum Damage {
     TruncatedPart,
     NotParquet,
     RowCountMismatch,
+    /// The manifest's bounds of a part narrower than its rows (a read of
+    /// the rows outside them would skip the part).
+    TimestampBoundsMismatch,
+    /// The manifest lists a part twice (its rows would count twice).
+    PartListedTwice,
+    /// The manifest lists a part another writer left in the directory.
+    PartOfAnotherWriter,
 }
 
 async fn damage(env: &Env, seg: &SegmentInfo, how: Damage) {
@@ -120,7 +127,50 @@ async fn damage(env: &Env, seg: &SegmentInfo, how: Damage) {
             let json = serde_json::to_vec(&m).unwrap();
             store.put(&manifest, PutPayload::from(json)).await.unwrap();
         }
+        Damage::TimestampBoundsMismatch => {
+            let mut m: SegmentManifest = seg.manifest().clone();
+            let p = &mut m.parts[1];
+            let (lo, hi) = (p.min_timestamp_ms.unwrap(), p.max_timestamp_ms.unwrap());
+            p.max_timestamp_ms = Some(lo + (hi - lo) / 2);
+            put_manifest(env, &manifest, &m).await;
+        }
+        Damage::PartListedTwice => {
+            let mut m: SegmentManifest = seg.manifest().clone();
+            m.parts.push(m.parts[0].clone());
+            m.row_count += m.parts[0].rows;
+            put_manifest(env, &manifest, &m).await;
+        }
+        Damage::PartOfAnotherWriter => {
+            // A writer that died in the same directory left a part.
+            let mut other = env.cache.writer(seg.log_id(), seg.range()).unwrap();
+            let rows = truth(seg.log_id(), seg.range(), 2);
+            other.push(to_batch(&rows[..100])).await.unwrap();
+            other.flush().await.unwrap();
+            let leftover = env
+                .objects()
+                .await
+                .into_iter()
+                .find(|p| p.as_ref().contains(other.writer_id()))
+                .unwrap();
+            let size = store.head(&leftover).await.unwrap().size;
+            let mut m: SegmentManifest = seg.manifest().clone();
+            m.parts.push(datafusion_rapid7::cache::PartManifest {
+                name: leftover.filename().unwrap().to_string(),
+                size_bytes: size,
+                rows: 100,
+                min_timestamp_ms: Some(rows[0].0),
+                max_timestamp_ms: Some(rows[99].0),
+            });
+            m.row_count += 100;
+            put_manifest(env, &manifest, &m).await;
+            drop(other);
+        }
     }
+}
+
+async fn put_manifest(env: &Env, path: &object_store::path::Path, m: &SegmentManifest) {
+    let json = serde_json::to_vec(m).unwrap();
+    env.store().put(path, PutPayload::from(json)).await.unwrap();
 }
 
 async fn corruption_fails_loudly(env: Env) {
@@ -130,6 +180,9 @@ async fn corruption_fails_loudly(env: Env) {
         Damage::TruncatedPart,
         Damage::NotParquet,
         Damage::RowCountMismatch,
+        Damage::TimestampBoundsMismatch,
+        Damage::PartListedTwice,
+        Damage::PartOfAnotherWriter,
     ]
     .into_iter()
     .enumerate()

@@ -1,10 +1,18 @@
 //! Listing with stats, drop, compaction, and bounded memory while writing.
 
-use datafusion_rapid7::cache::{CacheConfig, CompactOptions, CoverageKind, PartCompression};
+use datafusion_rapid7::cache::{
+    CacheConfig, CompactOptions, CoverageKind, PartCompression, SegmentInfo,
+};
+use datafusion_rapid7::time::now_ms;
+use object_store::PutPayload;
 
 use super::*;
 
-on_local_and_s3!(compaction_keeps_every_row_once, drop_log_and_range);
+on_local_and_s3!(
+    compaction_keeps_every_row_once,
+    drop_log_and_range,
+    an_interrupted_retirement_is_finished_by_gc_once_its_grace_is_over
+);
 
 async fn compaction_keeps_every_row_once(env: Env) {
     let whole = range(T0, T0 + 60_000);
@@ -33,6 +41,8 @@ async fn compaction_keeps_every_row_once(env: Env) {
     };
     let report = env.cache.compact(LOG, options).await.unwrap();
     assert_eq!((report.segments_written, report.segments_removed), (1, 5));
+    // A plan made before the compaction still reads its (replaced) segments.
+    assert_eq!(read_plan(&env.cache, &before).await, want);
 
     let listed = env.cache.list_segments(LOG).await.unwrap();
     let ranges: Vec<TimeRange> = listed.iter().map(|s| s.range()).collect();
@@ -43,7 +53,42 @@ async fn compaction_keeps_every_row_once(env: Env) {
     assert_eq!(after.coverage.kind, CoverageKind::Hit);
     assert_eq!(read_plan(&env.cache, &after).await, want);
     assert_eq!(read_plan_raw(&env, &after).await, want);
-    // Nothing is left behind for gc.
+    // The replaced segments' parts stay for readers until the grace period
+    // has passed (this changed: they used to be deleted at once)...
+    let replaced_parts: usize = before
+        .segments
+        .iter()
+        .filter(|p| p.segment.range() != big)
+        .map(|p| p.segment.parts().len())
+        .sum::<usize>()
+        + 1;
+    let report = env.cache.gc().await.unwrap();
+    assert_eq!(report.objects_deleted, 0, "{report:?}");
+    assert!(report.retired_kept >= replaced_parts, "{report:?}");
+    assert_eq!(read_plan(&env.cache, &before).await, want);
+    // ...then gc deletes them and their tombstones, and nothing else.
+    let report = env
+        .cache
+        .gc_with_grace(std::time::Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(report.segments_purged, 5, "{report:?}");
+    assert_eq!(report.retired_kept, 0);
+    let live: Vec<_> = env
+        .cache
+        .list_segments(LOG)
+        .await
+        .unwrap()
+        .iter()
+        .flat_map(|s| {
+            let manifest = Path::from(format!("{}/_SEGMENT.json", s.dir()));
+            s.parts().into_iter().map(|p| p.path).chain([manifest])
+        })
+        .collect();
+    let mut live = live;
+    live.sort();
+    assert_eq!(env.objects().await, live, "only the live segments' files");
+    assert_eq!(read_plan(&env.cache, &after).await, want);
     let report = env
         .cache
         .gc_with_grace(std::time::Duration::ZERO)
@@ -53,6 +98,132 @@ async fn compaction_keeps_every_row_once(env: Env) {
     // Compacting again changes nothing.
     let report = env.cache.compact(LOG, options).await.unwrap();
     assert_eq!((report.segments_written, report.segments_removed), (0, 0));
+}
+
+/// gc lists, a writer commits, gc deletes: the manifest is read again right
+/// before the delete, so the writer's parts are kept and its segment reads
+/// exactly. The S3 server holds gc's LIST while the writer commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gc_keeps_the_parts_of_a_writer_that_commits_between_its_list_and_its_delete() {
+    let server = super::s3::S3Server::start().await;
+    let cache = SegmentCache::new(server.root("team/cache"), small_config());
+    let seg = range(T0, T0 + 20_000);
+    let rows = truth(LOG, seg, 3);
+    let mut writer = cache.writer(LOG, seg).unwrap();
+    for chunk in rows.chunks(700) {
+        writer.push(to_batch(chunk)).await.unwrap();
+    }
+    writer.flush().await.unwrap();
+    assert!(writer.parts_written() >= 3);
+
+    let mut held = server.hold_list(|prefix| prefix.ends_with("/logs/"));
+    let (gc, committed) = tokio::join!(cache.gc_with_grace(std::time::Duration::ZERO), async {
+        let listed = held.reached().await;
+        let outcome = writer.commit().await.unwrap();
+        held.release();
+        (listed, outcome)
+    });
+    let gc = gc.unwrap();
+    assert!(committed.0.ends_with("/logs/"), "{}", committed.0);
+    assert!(matches!(committed.1, CommitOutcome::Committed(_)));
+    assert_eq!(gc.objects_deleted, 0, "{gc:?}");
+    assert!(gc.objects_kept >= 3, "{gc:?}");
+
+    let plan = cache.plan_read(LOG, seg).await.unwrap();
+    assert_eq!(plan.coverage.kind, CoverageKind::Hit);
+    assert_eq!(read_plan(&cache, &plan).await, rows);
+    let verified = cache.verify(None).await.unwrap();
+    assert!(verified.failures.is_empty(), "{verified:?}");
+}
+
+/// The tombstone compaction writes before it deletes a replaced manifest
+/// (`_RETIRED-{writer}.json`), written by hand with an explicit time.
+async fn tombstone(env: &Env, seg: &SegmentInfo, retired_at_ms: i64) {
+    let m = seg.manifest();
+    let body = serde_json::json!({
+        "format": 1,
+        "writer_id": m.writer_id,
+        "parts": m.parts.iter().map(|p| p.name.clone()).collect::<Vec<_>>(),
+        "retired_at_ms": retired_at_ms,
+        "replaced_by": "test",
+    });
+    let path = Path::from(format!("{}/_RETIRED-{}.json", seg.dir(), m.writer_id));
+    env.store()
+        .put(&path, PutPayload::from(serde_json::to_vec(&body).unwrap()))
+        .await
+        .unwrap();
+}
+
+/// A compaction that stopped after committing the merged segment and
+/// writing the replaced segments' tombstones, before deleting their
+/// manifests: every state reads exactly, and gc finishes each retirement
+/// once its tombstone is older than the grace period (manifest first).
+async fn an_interrupted_retirement_is_finished_by_gc_once_its_grace_is_over(env: Env) {
+    let (a, b) = (range(T0, T0 + 10_000), range(T0 + 10_000, T0 + 20_000));
+    let whole = range(T0, T0 + 20_000);
+    let want = truth(LOG, whole, 9);
+    let mut replaced = Vec::new();
+    for seg in [a, b] {
+        let CommitOutcome::Committed(info) =
+            write_segment(&env.cache, LOG, seg, &truth(LOG, seg, 9), 400).await
+        else {
+            panic!("commit");
+        };
+        replaced.push(info);
+    }
+    write_segment(&env.cache, LOG, whole, &want, 400).await;
+    let hour = 3_600_000;
+    tombstone(&env, &replaced[0], now_ms() - 2 * hour).await;
+    tombstone(&env, &replaced[1], now_ms()).await;
+    let read = |env: &Env| {
+        let cache = env.cache.clone();
+        async move {
+            let plan = cache.plan_read(LOG, whole).await.unwrap();
+            assert_eq!(plan.coverage.kind, CoverageKind::Hit);
+            read_plan(&cache, &plan).await
+        }
+    };
+    assert_eq!(read(&env).await, want);
+
+    // The default grace (an hour): the first retirement is over, the
+    // second is not.
+    let report = env.cache.gc().await.unwrap();
+    assert_eq!(report.segments_purged, 1, "{report:?}");
+    assert_eq!(report.retired_kept, replaced[1].parts().len(), "{report:?}");
+    let ranges = |segs: Vec<SegmentInfo>| segs.iter().map(|s| s.range()).collect::<Vec<_>>();
+    assert_eq!(
+        ranges(env.cache.list_segments(LOG).await.unwrap()),
+        vec![whole, b]
+    );
+    let objects = env.objects().await;
+    assert!(
+        replaced[0]
+            .parts()
+            .iter()
+            .all(|p| !objects.contains(&p.path)),
+        "the first one's parts are gone"
+    );
+    assert_eq!(read(&env).await, want);
+
+    let report = env
+        .cache
+        .gc_with_grace(std::time::Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(report.segments_purged, 1, "{report:?}");
+    assert_eq!(
+        ranges(env.cache.list_segments(LOG).await.unwrap()),
+        vec![whole]
+    );
+    assert_eq!(read(&env).await, want);
+    let verified = env.cache.verify(None).await.unwrap();
+    assert!(verified.failures.is_empty(), "{verified:?}");
+    let report = env
+        .cache
+        .gc_with_grace(std::time::Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(report.objects_deleted, 0, "nothing else: {report:?}");
 }
 
 async fn drop_log_and_range(env: Env) {

@@ -174,3 +174,38 @@ async fn two_writers_one_segment(env: Env) {
     assert!(matches!(late, CommitOutcome::AlreadyCommitted));
     assert_eq!(env.objects().await.len(), want.len());
 }
+
+/// A store without conditional put (S3 with `aws_conditional_put=disabled`:
+/// object_store refuses create-only puts there): parts are put plainly and
+/// the manifest is checked, then put. Segments commit, read back exactly
+/// and verify clean; a second writer of the range still sees the first
+/// one's commit and removes its own parts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_without_conditional_put_commits_with_plain_part_puts() {
+    let server = s3::S3Server::start().await;
+    let root = server.root_with("plain", &[("aws_conditional_put", "disabled")]);
+    let cache = SegmentCache::new(root, small_config());
+    let seg = range(T0, T0 + 20_000);
+    let rows = truth(LOG, seg, 3);
+    let CommitOutcome::Committed(info) = write_segment(&cache, LOG, seg, &rows, 700).await else {
+        panic!("the only writer commits");
+    };
+    assert!(info.parts().len() >= 3, "{} parts", info.parts().len());
+    let plan = cache.plan_read(LOG, seg).await.unwrap();
+    assert_eq!(plan.coverage.kind, CoverageKind::Hit);
+    assert_eq!(read_plan(&cache, &plan).await, rows);
+
+    let second = write_segment(&cache, LOG, seg, &rows, 700).await;
+    assert!(
+        matches!(second, CommitOutcome::AlreadyCommitted),
+        "{second:?}"
+    );
+    let report = cache.verify(None).await.unwrap();
+    assert!(report.failures.is_empty(), "{report:?}");
+    assert_eq!(report.rows_checked, rows.len() as u64);
+    let gc = cache
+        .gc_with_grace(std::time::Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(gc.objects_deleted, 0, "the loser removed its own parts");
+}

@@ -13,6 +13,9 @@
 //!   test it arrived, and waits for the test to release it: before anything
 //!   is stored (an upload cut off) or after the object is stored (a response
 //!   that never reaches the client). The test can kill its client meanwhile.
+//! - [`S3Server::hold_list`] holds the next LIST whose prefix matches after
+//!   the listing is made, until the test releases it: the client gets a
+//!   listing that is stale by whatever the test did meanwhile.
 //! - [`S3Server::set_put_budget`] accepts PUT bodies until a byte budget is
 //!   spent; the PUT that crosses it is refused mid-body with 403
 //!   `QuotaExceeded` (what Ceph RGW answers over a bucket quota; object_store
@@ -53,14 +56,15 @@ pub enum HoldAt {
     AfterStore,
 }
 
-/// A PUT held by [`S3Server::hold_put`].
+/// A request held by [`S3Server::hold_put`] or [`S3Server::hold_list`].
 pub struct HeldPut {
     reached: oneshot::Receiver<String>,
     release: oneshot::Sender<()>,
 }
 
 impl HeldPut {
-    /// Wait until a matching PUT arrives and is held; its key.
+    /// Wait until a matching request arrives and is held; its key (a
+    /// LIST's prefix).
     pub async fn reached(&mut self) -> String {
         (&mut self.reached).await.expect("the server is running")
     }
@@ -75,6 +79,7 @@ impl HeldPut {
 #[derive(Default)]
 struct PutFaults {
     hold: Option<Hold>,
+    list_hold: Option<Hold>,
     /// Bytes of PUT bodies still accepted; `None`: no limit.
     budget: Option<u64>,
     refused: Vec<String>,
@@ -148,6 +153,20 @@ impl S3Server {
         HeldPut { reached, release }
     }
 
+    /// Hold the next LIST (v2) whose prefix satisfies `matches`, once its
+    /// result is made, until released (see the module docs).
+    pub fn hold_list(&self, matches: impl FnMut(&str) -> bool + Send + 'static) -> HeldPut {
+        let (reached_tx, reached) = oneshot::channel();
+        let (release, release_rx) = oneshot::channel();
+        self.faults().list_hold = Some(Hold {
+            matches: Box::new(matches),
+            at: HoldAt::AfterStore,
+            reached: reached_tx,
+            release: release_rx,
+        });
+        HeldPut { reached, release }
+    }
+
     /// Accept `Some(n)` more bytes of PUT bodies, then refuse (see the module
     /// docs); `None` lifts the limit.
     pub fn set_put_budget(&self, bytes: Option<u64>) {
@@ -178,16 +197,23 @@ impl S3Server {
 
     /// A cache root at `s3://{bucket}/{prefix}` on this server.
     pub fn root(&self, prefix: &str) -> CacheRoot {
+        self.root_with(prefix, &[])
+    }
+
+    /// [`S3Server::root`] with more object store options, e.g.
+    /// `("aws_conditional_put", "disabled")`.
+    pub fn root_with(&self, prefix: &str, extra: &[(&str, &str)]) -> CacheRoot {
+        let options = [
+            ("aws_endpoint", self.endpoint.as_str()),
+            ("aws_access_key_id", ACCESS_KEY),
+            ("aws_secret_access_key", SECRET_KEY),
+            ("aws_region", "us-east-1"),
+            ("aws_allow_http", "true"),
+            ("aws_virtual_hosted_style_request", "false"),
+        ];
         CacheRoot::open_with_options(
             &format!("s3://{BUCKET}/{prefix}"),
-            [
-                ("aws_endpoint", self.endpoint.as_str()),
-                ("aws_access_key_id", ACCESS_KEY),
-                ("aws_secret_access_key", SECRET_KEY),
-                ("aws_region", "us-east-1"),
-                ("aws_allow_http", "true"),
-                ("aws_virtual_hosted_style_request", "false"),
-            ],
+            options.iter().chain(extra).copied(),
         )
         .expect("S3 cache root")
     }
@@ -345,7 +371,28 @@ impl<T: S3> S3 for CreateOnly<T> {
         &self,
         req: S3Request<ListObjectsV2Input>,
     ) -> S3Result<S3Response<ListObjectsV2Output>> {
-        self.inner.list_objects_v2(req).await
+        let prefix = req.input.prefix.clone().unwrap_or_default();
+        let hold = {
+            let mut faults = self.faults();
+            let matched = faults
+                .list_hold
+                .as_mut()
+                .is_some_and(|h| (h.matches)(&prefix));
+            if matched {
+                faults.list_hold.take()
+            } else {
+                None
+            }
+        };
+        let listed = self.inner.list_objects_v2(req).await;
+        if let Some(Hold {
+            reached, release, ..
+        }) = hold
+        {
+            let _ = reached.send(prefix);
+            let _ = release.await;
+        }
+        listed
     }
 
     async fn copy_object(
