@@ -103,8 +103,13 @@ fn child(spec: &str) -> Result<(), BoxError> {
             Some(dir) => SegmentCache::open(path_str(dir)?, CacheConfig::default())?,
             None => SegmentCache::bypass(),
         };
-        let config =
-            Rapid7Config::new(client, cache).with_fetch_concurrency(spec.fetch_concurrency);
+        // The scenarios measure paging: no count pushdown (their count(*)
+        // would be answered from statistics) and no fetch budget (several
+        // fetch millions of events on purpose).
+        let config = Rapid7Config::new(client, cache)
+            .with_fetch_concurrency(spec.fetch_concurrency)
+            .with_pushdown_aggregates(false)
+            .with_max_fetch_events(0);
         let ctx = SessionContext::new();
         register(&ctx, config).await?;
         let rows = count(&ctx, &spec.sql).await?;

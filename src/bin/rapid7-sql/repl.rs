@@ -106,6 +106,8 @@ fn help(rt: &Runtime, session: &Session) -> String {
 Functions:
   rapid7_cache()                     the cached segments
   rapid7_coverage(log, from, to)     cached / missing / recent ranges of a window
+  rapid7_leql(log, from, to, 'LEQL') any LEQL statement run on Rapid7 (not cached)
+Settings: SET rapid7.max_fetch_events = N (0: no limit); SET rapid7.pushdown_aggregates = false
 Every query needs a lower bound on timestamp, for example:
   SELECT log_name, count(*) FROM rapid7_logs
   WHERE timestamp >= now() - interval '1 hour' GROUP BY log_name;
