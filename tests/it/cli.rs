@@ -202,3 +202,83 @@ async fn configuration_errors_are_clear() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("not-a-dir"), "{}", stderr(&o));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fetch_over_the_limit_fails_before_any_page_and_names_the_flag() {
+    let server = support::server().await;
+    let dir = TempDir::new().unwrap();
+    let q = format!(
+        "SELECT max(message) FROM rapid7_logs WHERE log_name = 'Firewall' AND {}",
+        window(T0, T0 + 3_600_000)
+    );
+    let o = run(
+        Some(&server),
+        dir.path(),
+        &["--max-fetch-events", "1000", "-c", &q],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains("would fetch ≈") && err.contains("--max-fetch-events 0"),
+        "{err}"
+    );
+    assert_eq!(server.event_query_requests(), 0);
+
+    // sync obeys it, and its JSON report carries the estimate when it runs.
+    let o = run(
+        Some(&server),
+        dir.path(),
+        &[
+            "--max-fetch-events",
+            "1k",
+            "sync",
+            "--log",
+            "Firewall",
+            "--from",
+            "2026-02-10T00:00:00Z",
+            "--to",
+            "2026-02-10T01:00:00Z",
+        ],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--max-fetch-events 0"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(server.event_query_requests(), 0);
+    let o = run(
+        Some(&server),
+        dir.path(),
+        &[
+            "--max-fetch-events",
+            "0",
+            "sync",
+            "--log",
+            "Auth Service",
+            "--from",
+            "2026-02-10T00:00:00Z",
+            "--to",
+            "2026-02-10T00:10:00Z",
+        ],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        report["estimated_events"].is_null(),
+        "no limit, no estimate: {report}"
+    );
+
+    // A bad value says what is accepted.
+    let o = run(
+        Some(&server),
+        dir.path(),
+        &["--max-fetch-events", "lots", "-c", "SELECT 1"],
+    )
+    .await;
+    assert_ne!(o.status.code(), Some(0));
+    assert!(stderr(&o).contains("is not a count"), "{}", stderr(&o));
+}
