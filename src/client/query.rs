@@ -30,6 +30,9 @@ use crate::log_id::LogId;
 /// Consecutive pages whose `Next` link did not move before the query fails.
 const MAX_STALLED_PAGES: u32 = 3;
 
+/// Shortest wait between two polls of a running query.
+const MIN_POLL_DELAY: std::time::Duration = std::time::Duration::from_millis(1);
+
 impl Client {
     /// The events of one log with `from <= timestamp < to` (epoch ms), as
     /// pages. Nothing is requested until the first page is asked for.
@@ -192,7 +195,9 @@ impl EventQuery {
         'submit: loop {
             let mut body = self.request(url.clone(), Namespace::Query).await?;
             let started = Instant::now();
-            let mut delay = poll.initial;
+            // At least a millisecond between polls: a zero setting must not
+            // spin on the API.
+            let mut delay = poll.initial.max(MIN_POLL_DELAY);
             while let Some(link) = find_link(&body.links, "Self") {
                 if started.elapsed() > poll.query_timeout {
                     return Err(Error::Transport {
@@ -207,7 +212,7 @@ impl EventQuery {
                 }
                 let self_url = self.checked_link(&link.href)?;
                 tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(poll.max);
+                delay = delay.saturating_mul(2).min(poll.max).max(MIN_POLL_DELAY);
                 match self.request(self_url, Namespace::Poll).await {
                     Ok(b) => body = b,
                     Err(e) if e.status() == Some(404) && resubmits < poll.max_resubmits => {

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use reqwest::header::HeaderValue;
 use url::Url;
 
 use super::config::ClientConfig;
@@ -73,14 +74,29 @@ pub struct Client {
 #[derive(Debug)]
 pub(super) struct Inner {
     pub(super) http: reqwest::Client,
+    /// `x-api-key`, marked sensitive.
+    pub(super) api_key_header: HeaderValue,
     pub(super) config: ClientConfig,
     pub(super) limiter: RateLimiter,
     pub(super) stats: ClientStats,
 }
 
 impl Client {
-    /// A client for `config`.
+    /// A client for `config`, once [`ClientConfig::validate`] accepts it.
     pub fn new(config: ClientConfig) -> Result<Self> {
+        config.validate()?;
+        let key = config.api_key.expose();
+        // Header values beyond ASCII are obsolete (RFC 9110 §5.5); Rapid7
+        // keys are UUIDs.
+        let header = HeaderValue::from_str(key).ok().filter(|_| key.is_ascii());
+        let mut api_key_header = header.ok_or_else(|| Error::Config {
+            key: super::config::ENV_API_KEY.into(),
+            message: "the API key contains characters that cannot go in an HTTP header; \
+                          copy it again from Rapid7 Insight (Settings > API Keys)"
+                .into(),
+        })?;
+        // Kept out of `Debug` output and of HTTP/2 header compression tables.
+        api_key_header.set_sensitive(true);
         let http = reqwest::Client::builder()
             .user_agent(concat!("datafusion-rapid7/", env!("CARGO_PKG_VERSION")))
             .timeout(config.request_timeout)
@@ -97,6 +113,7 @@ impl Client {
             inner: Arc::new(Inner {
                 limiter: RateLimiter::new(&config.rate_limit),
                 http,
+                api_key_header,
                 config,
                 stats: ClientStats::default(),
             }),

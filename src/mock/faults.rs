@@ -51,6 +51,36 @@ pub struct Faults {
     /// Every query request answers 400 with the API's validation body, as
     /// Rapid7 does for a query it cannot run.
     pub reject_queries: bool,
+    /// How `X-RateLimit-Reset` is written on every answer.
+    pub reset_header: ResetHeader,
+    /// 429 answers carry no `Retry-After`, only `X-RateLimit-Reset`.
+    pub omit_retry_after: bool,
+}
+
+/// How the simulator writes `X-RateLimit-Reset`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ResetHeader {
+    /// Seconds until the window resets, as Rapid7 does (the default).
+    #[default]
+    Seconds,
+    /// The reset instant in epoch seconds, as the legacy Logentries
+    /// documentation describes it.
+    EpochSeconds,
+    /// The reset instant in epoch milliseconds.
+    EpochMillis,
+}
+
+impl ResetHeader {
+    /// The header value for a reset `secs` from `now_ms` (epoch ms).
+    pub(crate) fn value(self, secs: u64, now_ms: i64) -> u64 {
+        let now_ms = u64::try_from(now_ms).unwrap_or(0);
+        match self {
+            ResetHeader::Seconds => secs,
+            ResetHeader::EpochSeconds => (now_ms / 1000).saturating_add(secs),
+            ResetHeader::EpochMillis => now_ms.saturating_add(secs.saturating_mul(1000)),
+        }
+    }
 }
 
 impl Default for Faults {
@@ -72,6 +102,8 @@ impl Default for Faults {
             rate_limit_every_nth_query: None,
             reject_queries: false,
             retry_after_secs: 1,
+            reset_header: ResetHeader::Seconds,
+            omit_retry_after: false,
         }
     }
 }

@@ -105,6 +105,10 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
         .headers()
         .get("x-api-key")
         .is_some_and(|v| v.as_bytes() == shared.api_key.as_bytes());
+    let (reset_header, omit_retry_after) = {
+        let st = shared.lock();
+        (st.faults.reset_header, st.faults.omit_retry_after)
+    };
     if !authorized {
         let rate = shared.lock().limiter.peek(ns, Instant::now());
         tracing::debug!(%method, %path, "mock: 401 unauthorized");
@@ -112,7 +116,7 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
             StatusCode::UNAUTHORIZED,
             encode::message_body("Unauthorized"),
         )
-        .finish(rate);
+        .finish(rate, reset_header);
     }
 
     let delay = {
@@ -182,10 +186,14 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
     } else {
         (Reply::rate_limited(rate.reset_secs), rate)
     };
+    let mut reply = reply;
+    if omit_retry_after {
+        reply.retry_after = None;
+    }
     rec.status = reply.status.as_u16();
     tracing::debug!(%method, %path, status = rec.status, kind = ?kind, "mock request");
     shared.record(arrival, rec);
-    reply.finish(rate)
+    reply.finish(rate, reset_header)
 }
 
 /// Per-request context for the route handlers.

@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::encode;
+use super::faults::ResetHeader;
 use super::ratelimit::RateInfo;
 
 /// An answer before headers are added.
@@ -18,7 +19,7 @@ pub(crate) struct Reply {
     pub(crate) status: StatusCode,
     pub(crate) body: Vec<u8>,
     content_type: &'static str,
-    retry_after: Option<u64>,
+    pub(crate) retry_after: Option<u64>,
     /// Send this many body bytes, then drop the connection.
     pub(crate) reset_after: Option<usize>,
 }
@@ -59,7 +60,8 @@ impl Reply {
         Self::json(StatusCode::NOT_FOUND, encode::code_body(404, msg))
     }
 
-    pub(crate) fn finish(self, rate: RateInfo) -> Response {
+    /// The response, with `X-RateLimit-Reset` written in the `reset` style.
+    pub(crate) fn finish(self, rate: RateInfo, reset: ResetHeader) -> Response {
         let mut h = HeaderMap::new();
         h.insert(CONTENT_TYPE, HeaderValue::from_static(self.content_type));
         h.insert(
@@ -72,7 +74,7 @@ impl Reply {
         );
         h.insert(
             HeaderName::from_static("x-ratelimit-reset"),
-            HeaderValue::from(rate.reset_secs),
+            HeaderValue::from(reset.value(rate.reset_secs, crate::time::now_ms())),
         );
         if let Some(secs) = self.retry_after {
             h.insert(RETRY_AFTER, HeaderValue::from(secs));

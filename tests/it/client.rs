@@ -1,5 +1,7 @@
 //! The client against the simulator over real HTTP on loopback.
 
+mod hostile;
+
 use std::collections::HashSet;
 use std::time::Duration;
 

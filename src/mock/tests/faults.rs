@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::*;
-use crate::mock::{Faults, MockConfig, MockServer, RateLimits};
+use crate::mock::{Faults, MockConfig, MockServer, RateLimits, ResetHeader};
 
 #[tokio::test]
 async fn injected_and_real_rate_limits() {
@@ -173,4 +173,53 @@ async fn connection_reset_mid_body() {
     assert_eq!(cut.content_length(), Some(full as u64));
     let e = cut.bytes().await.unwrap_err();
     assert!(e.is_body() || e.is_decode() || e.is_request(), "{e:?}");
+}
+
+#[tokio::test]
+async fn reset_header_styles_and_no_retry_after() {
+    let s = MockServer::start(MockConfig {
+        faults: Faults {
+            polls: 0,
+            reset_header: ResetHeader::EpochSeconds,
+            omit_retry_after: true,
+            ..Faults::default()
+        },
+        limits: RateLimits {
+            query: 1,
+            ..RateLimits::default()
+        },
+        ..MockConfig::default()
+    })
+    .await
+    .unwrap();
+    let url = query_url(FIREWALL, T0, T0 + 1000, 10);
+    let before_s = crate::time::now_ms() / 1000;
+    let ok = get(&s, &url).await;
+    let after_s = crate::time::now_ms() / 1000;
+    let reset: i64 = ok.header("x-ratelimit-reset").unwrap().parse().unwrap();
+    // The window ends at most 15 minutes after its first request.
+    assert!(
+        reset > before_s && reset <= after_s + 900,
+        "{before_s} {reset} {after_s}"
+    );
+    let refused = get(&s, &url).await;
+    assert_eq!(refused.status, 429);
+    assert_eq!(refused.header("retry-after"), None);
+    assert_eq!(refused.header("x-ratelimit-remaining"), Some("0"));
+
+    s.set_faults(Faults {
+        reset_header: ResetHeader::EpochMillis,
+        ..Faults::default()
+    });
+    let before_ms = crate::time::now_ms();
+    let r = get(&s, &url).await;
+    let reset: i64 = r.header("x-ratelimit-reset").unwrap().parse().unwrap();
+    assert!(
+        reset > before_ms && reset <= crate::time::now_ms() + 900_000,
+        "{reset}"
+    );
+    assert!(
+        r.header("retry-after").is_some(),
+        "429 with Retry-After again"
+    );
 }
