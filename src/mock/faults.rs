@@ -55,6 +55,27 @@ pub struct Faults {
     pub reset_header: ResetHeader,
     /// 429 answers carry no `Retry-After`, only `X-RateLimit-Reset`.
     pub omit_retry_after: bool,
+    /// What the `Next` links of finished pages point at.
+    pub next_links: NextLinks,
+}
+
+/// What the simulator's `Next` links point at: the API's own cursor, or
+/// pagination that does not advance.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NextLinks {
+    /// After the page's last event, only when more events follow (the API).
+    #[default]
+    Advance,
+    /// Back to the page's own cursor, with a parameter `attempt` that
+    /// changes on every page: the same events again, never the same URL.
+    Repeat,
+    /// A→B→A: the first page links (with a `first_from` parameter) to the
+    /// second, and the second links back to the first page's own request.
+    Alternate,
+    /// Always a link, to the page's own `from` and one sequence number past
+    /// its own (0 at first): the cursor creeps but never passes an event.
+    Creep,
 }
 
 /// How the simulator writes `X-RateLimit-Reset`.
@@ -104,6 +125,7 @@ impl Default for Faults {
             retry_after_secs: 1,
             reset_header: ResetHeader::Seconds,
             omit_retry_after: false,
+            next_links: NextLinks::Advance,
         }
     }
 }
@@ -148,6 +170,11 @@ impl FaultCounters {
     /// A finished page is about to be sent: truncate it?
     pub(crate) fn page(&mut self, f: &Faults) -> bool {
         tick(&mut self.pages, f.truncate_every_nth_page)
+    }
+
+    /// Finished pages counted so far (after [`Self::page`]).
+    pub(crate) fn pages(&self) -> u64 {
+        self.pages
     }
 
     /// A finished page is about to be sent: drop the connection halfway?

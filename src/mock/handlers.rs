@@ -290,24 +290,23 @@ impl Ctx<'_> {
         }
     }
 
-    fn page_options(&self) -> PageOptions {
-        let st = self.shared.lock();
-        PageOptions {
-            to_exclusive: st.faults.to_exclusive,
-            duplicate_page_edges: st.faults.duplicate_page_edges,
-            numeric_sequence_number_str: st.faults.numeric_sequence_number_str,
-        }
-    }
-
     /// A finished page, truncated when the fault says so.
     fn finished(&self, spec: &query::QuerySpec) -> Reply {
-        let opts = self.page_options();
-        let mut body = render::final_page(&self.shared.dataset, spec, opts, &self.root);
-        let (truncate, reset) = {
+        let (truncate, reset, opts) = {
             let mut st = self.shared.lock();
             let st = &mut *st;
-            (st.counters.page(&st.faults), st.counters.reset(&st.faults))
+            let truncate = st.counters.page(&st.faults);
+            let reset = st.counters.reset(&st.faults);
+            let opts = PageOptions {
+                to_exclusive: st.faults.to_exclusive,
+                duplicate_page_edges: st.faults.duplicate_page_edges,
+                numeric_sequence_number_str: st.faults.numeric_sequence_number_str,
+                next_links: st.faults.next_links,
+                serial: st.counters.pages(),
+            };
+            (truncate, reset, opts)
         };
+        let mut body = render::final_page(&self.shared.dataset, spec, opts, &self.root);
         if truncate {
             body.truncate(body.len() / 2);
         }

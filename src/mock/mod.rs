@@ -64,7 +64,7 @@ mod state;
 mod tests;
 
 pub use data::{MockDataset, MockEvent, MockLog};
-pub use faults::{Faults, ResetHeader};
+pub use faults::{Faults, NextLinks, ResetHeader};
 pub use messages::{MessageFormat, TYPE_CHANGE_MS};
 pub use ratelimit::RateLimits;
 pub use server::{MockConfig, MockServer};

@@ -23,6 +23,8 @@ pub(crate) struct QuerySpec {
     pub(crate) sequence_number: Option<u64>,
     pub(crate) statement: String,
     pub(crate) time_range: Option<String>,
+    /// `first_from` of a link made by [`NextLinks::Alternate`](super::NextLinks::Alternate).
+    pub(crate) first_from: Option<i64>,
 }
 
 /// A query's parameters as sent, before validation.
@@ -36,6 +38,7 @@ pub(crate) struct RawQuery {
     pub(crate) sequence_number: Option<String>,
     pub(crate) statement: String,
     pub(crate) most_recent_first: Option<String>,
+    pub(crate) first_from: Option<String>,
 }
 
 fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -80,6 +83,7 @@ impl RawQuery {
             sequence_number: own("sequence_number"),
             statement: own("query").unwrap_or_default(),
             most_recent_first: own("most_recent_first"),
+            first_from: own("first_from"),
         }
     }
 
@@ -139,6 +143,7 @@ impl RawQuery {
             sequence_number: own("sequence_number"),
             statement,
             most_recent_first: own("most_recent_first"),
+            first_from: own("first_from"),
         })
     }
 
@@ -212,6 +217,10 @@ impl RawQuery {
             sequence_number,
             statement: self.statement.clone(),
             time_range: self.time_range.clone(),
+            first_from: self
+                .first_from
+                .as_deref()
+                .and_then(|v| v.trim().parse().ok()),
         })
     }
 
@@ -281,6 +290,9 @@ pub(crate) struct PageOptions {
     pub(crate) to_exclusive: bool,
     pub(crate) duplicate_page_edges: bool,
     pub(crate) numeric_sequence_number_str: bool,
+    pub(crate) next_links: super::faults::NextLinks,
+    /// How many finished pages the server has sent (for `NextLinks::Repeat`).
+    pub(crate) serial: u64,
 }
 
 /// The events of one finished page and whether more remain after it.

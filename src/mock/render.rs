@@ -11,6 +11,7 @@ use serde_json::json;
 
 use super::data::{MockDataset, MockEvent, MockLog};
 use super::encode::{encode_query_value, encode_segment, push_json_str};
+use super::faults::NextLinks;
 use super::query::{PageOptions, QuerySpec, page_events};
 
 /// Organisation id used in the `rrn` of simulated logs.
@@ -115,17 +116,43 @@ pub(crate) fn final_page(
     root: &str,
 ) -> Vec<u8> {
     let (events, more) = page_events(data, spec, opts);
-    let next = match (more, events.last()) {
-        (true, Some(last)) => Some(format!(
-            "{root}/query/logs/{}?from={}&to={}&per_page={}&sequence_number={}&next_page=true&query={}",
+    let link = |from: i64, seq: Option<u64>, extra: &str| {
+        let seq = seq.map_or_else(String::new, |s| format!("&sequence_number={s}"));
+        format!(
+            "{root}/query/logs/{}?from={from}&to={}&per_page={}{seq}&next_page=true&query={}{extra}",
             encode_segment(&spec.log_id),
-            last.timestamp,
             spec.to,
             spec.per_page,
-            last.sequence_number,
             encode_query_value(&spec.statement),
-        )),
+        )
+    };
+    let after_last = || match (more, events.last()) {
+        (true, Some(last)) => Some((last.timestamp, last.sequence_number)),
         _ => None,
+    };
+    let next = match opts.next_links {
+        NextLinks::Advance => after_last().map(|(ts, seq)| link(ts, Some(seq), "")),
+        NextLinks::Repeat => Some(link(
+            spec.from,
+            spec.sequence_number,
+            &format!("&attempt={}", opts.serial),
+        )),
+        NextLinks::Alternate => match spec.first_from {
+            None => after_last()
+                .map(|(ts, seq)| link(ts, Some(seq), &format!("&first_from={}", spec.from))),
+            // Exactly the first page's request, as a client builds it.
+            Some(first) => Some(format!(
+                "{root}/query/logs/{}?from={first}&to={}&per_page={}",
+                encode_segment(&spec.log_id),
+                spec.to,
+                spec.per_page
+            )),
+        },
+        NextLinks::Creep => Some(link(
+            spec.from,
+            Some(spec.sequence_number.map_or(0, |s| s.saturating_add(1))),
+            "",
+        )),
     };
     page(
         spec,

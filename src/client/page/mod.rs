@@ -179,8 +179,12 @@ pub(crate) struct ParsedBody {
     pub(crate) links: Vec<Link>,
     pub(crate) columns: EventColumns,
     pub(crate) stats: PageStats,
-    /// Largest accepted or duplicate key in this page.
+    /// Largest key accepted in this page.
     pub(crate) max_key: Cursor,
+    /// Largest key of any event in this page whose timestamp and sequence
+    /// number could be read (accepted, duplicate or out of the window): how
+    /// far the page reached, for telling whether pagination advances.
+    pub(crate) max_seen: Cursor,
     /// Whether the body was a statistical result (not an event page).
     pub(crate) statistical: bool,
 }
@@ -249,6 +253,7 @@ pub(crate) fn parse_page(
         columns: EventColumns::new(),
         stats: PageStats::default(),
         max_key: None,
+        max_seen: None,
         position: 0,
     };
     // Messages are at most the body's size: one allocation instead of a
@@ -274,6 +279,7 @@ pub(crate) fn parse_page(
         columns: state.columns,
         stats: state.stats,
         max_key: state.max_key,
+        max_seen: state.max_seen,
         statistical,
     })
 }
@@ -289,6 +295,7 @@ struct PageState<'s> {
     columns: EventColumns,
     stats: PageStats,
     max_key: Cursor,
+    max_seen: Cursor,
     position: usize,
 }
 
@@ -313,12 +320,24 @@ impl PageState<'_> {
         self.stats.max_timestamp = Some(self.stats.max_timestamp.map_or(ts, |m| m.max(ts)));
         // The string form is exact; the number form loses precision above 2^53.
         let seq = match (ev.sequence_number_str, ev.sequence_number) {
-            (Some(s), _) => s,
-            (None, Some(n)) if n < (1 << 53) => n,
-            (None, Some(_)) => {
-                return self.fail("sequence_number_str missing and sequence_number above 2^53");
-            }
-            (None, None) => return self.fail("missing or invalid sequence number"),
+            (Some(s), _) => Ok(s),
+            (None, Some(n)) if n < (1 << 53) => Ok(n),
+            (None, Some(_)) => Err("sequence_number_str missing and sequence_number above 2^53"),
+            (None, None) => Err("missing or invalid sequence number"),
+        };
+        if let Ok(seq) = seq {
+            self.max_seen = self.max_seen.max(Some((ts, seq)));
+        }
+        // An event outside the window belongs to another query (the next
+        // range, when Rapid7's `to` is inclusive), whatever else is wrong
+        // with it: it is not this window's to reject.
+        if ts < self.window.0 || ts >= self.window.1 {
+            self.stats.out_of_window += 1;
+            return;
+        }
+        let seq = match seq {
+            Ok(seq) => seq,
+            Err(reason) => return self.fail(reason),
         };
         let Some(message) = ev.message else {
             return self.fail("missing message");
@@ -331,10 +350,6 @@ impl PageState<'_> {
             && id != self.log_id
         {
             return self.fail("event belongs to another log");
-        }
-        if ts < self.window.0 || ts >= self.window.1 {
-            self.stats.out_of_window += 1;
-            return;
         }
         let key = (ts, seq);
         if self.cursor.is_some_and(|c| key <= c) || !self.seen.insert(key, &self.columns) {

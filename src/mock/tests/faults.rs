@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::*;
-use crate::mock::{Faults, MockConfig, MockServer, RateLimits, ResetHeader};
+use crate::mock::{Faults, MockConfig, MockServer, NextLinks, RateLimits, ResetHeader};
 
 #[tokio::test]
 async fn injected_and_real_rate_limits() {
@@ -222,4 +222,50 @@ async fn reset_header_styles_and_no_retry_after() {
         r.header("retry-after").is_some(),
         "429 with Retry-After again"
     );
+}
+
+#[tokio::test]
+async fn next_links_that_do_not_advance() {
+    let first = query_url(FIREWALL, T0, T0 + 2000, 10);
+    let events = |r: &Resp| r.json()["events"].clone();
+    let s = start(Faults {
+        polls: 0,
+        next_links: NextLinks::Alternate,
+        ..Faults::default()
+    })
+    .await;
+    let a = get(&s, &first).await;
+    let a_next = a.link("Next").unwrap();
+    assert!(a_next.contains("first_from="), "{a_next}");
+    let b = get(&s, &a_next).await;
+    assert_eq!(
+        b.link("Next").unwrap(),
+        format!("{}{first}", s.url()),
+        "B links back to A"
+    );
+    assert_ne!(events(&a), events(&b));
+
+    s.set_faults(Faults {
+        polls: 0,
+        next_links: NextLinks::Repeat,
+        ..Faults::default()
+    });
+    let p1 = get(&s, &first).await;
+    let p2 = get(&s, &p1.link("Next").unwrap()).await;
+    let p3 = get(&s, &p2.link("Next").unwrap()).await;
+    assert_eq!(events(&p1), events(&p2), "the same events again");
+    assert_eq!(events(&p2), events(&p3));
+    assert_ne!(p2.link("Next"), p3.link("Next"), "never the same URL");
+
+    s.set_faults(Faults {
+        polls: 0,
+        next_links: NextLinks::Creep,
+        ..Faults::default()
+    });
+    let c1 = get(&s, &first).await;
+    let c1_next = c1.link("Next").unwrap();
+    assert!(c1_next.contains("sequence_number=0&"), "{c1_next}");
+    let c2 = get(&s, &c1_next).await;
+    assert!(c2.link("Next").unwrap().contains("sequence_number=1&"));
+    assert_eq!(events(&c1), events(&c2));
 }

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use datafusion_rapid7::client::Error;
-use datafusion_rapid7::mock::{Faults, MockConfig, MockServer, RateLimits, ResetHeader};
+use datafusion_rapid7::mock::{Faults, MockConfig, MockServer, NextLinks, RateLimits, ResetHeader};
 
 use crate::support::*;
 
@@ -174,4 +174,99 @@ async fn a_failed_tls_handshake_shows_its_cause() {
     }
     assert!(text.contains("could not connect"), "{text}");
     assert!(text.ends_with(&deepest.to_string()), "{text}");
+}
+
+/// The client's error for `faults` over a Firewall window of a few pages,
+/// and the query requests it made.
+async fn paging_error(faults: Faults, from: i64, to: i64) -> (String, usize) {
+    let server = server_with(faults, RateLimits::default()).await;
+    let client = builder_for(&server).with_per_page(100).build().unwrap();
+    let fw = log_id(&server, "Firewall");
+    let e = tokio::time::timeout(NO_HANG, fetch(&client, &fw, from, to))
+        .await
+        .expect("pagination that does not advance stops")
+        .unwrap_err();
+    assert!(
+        matches!(e, datafusion_rapid7::Error::Protocol { .. }),
+        "{e:?}"
+    );
+    assert!(!e.is_retryable());
+    (e.to_string(), server.query_requests())
+}
+
+#[tokio::test]
+async fn alternating_next_links_stop_and_name_the_links() {
+    let (text, queries) = paging_error(
+        Faults {
+            polls: 0,
+            next_links: NextLinks::Alternate,
+            ..Faults::default()
+        },
+        T0,
+        T0 + 2_000,
+    )
+    .await;
+    // A, B (both new), then A, B, A add nothing: three stalls.
+    assert_eq!(queries, 5, "{text}");
+    assert!(text.contains("pagination does not advance"), "{text}");
+    assert!(
+        text.contains("first_from=") && text.contains("sequence_number"),
+        "the links Rapid7 sent: {text}"
+    );
+}
+
+#[tokio::test]
+async fn next_links_that_only_change_a_parameter_stop() {
+    let (text, queries) = paging_error(
+        Faults {
+            polls: 0,
+            next_links: NextLinks::Repeat,
+            ..Faults::default()
+        },
+        T0,
+        T0 + 2_000,
+    )
+    .await;
+    assert_eq!(queries, 4, "one page, then three that repeat it: {text}");
+    assert!(text.contains("attempt="), "{text}");
+    assert!(
+        text.contains("did not move the cursor past (timestamp"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn pages_at_or_below_the_cursor_stop() {
+    // The links creep one sequence number at a time from 0, far below the
+    // events already returned: every page repeats the first.
+    let (text, queries) = paging_error(
+        Faults {
+            polls: 0,
+            next_links: NextLinks::Creep,
+            ..Faults::default()
+        },
+        T0,
+        T0 + 2_000,
+    )
+    .await;
+    assert_eq!(queries, 4, "{text}");
+}
+
+#[tokio::test]
+async fn a_cursor_that_creeps_over_an_empty_window_stops_at_the_page_cap() {
+    // No events (a window in the future), and a Next link whose cursor moves
+    // on every page: no stall is ever seen, the page cap ends it.
+    let from = datafusion_rapid7::time::now_ms() + 86_400_000;
+    let (text, queries) = paging_error(
+        Faults {
+            polls: 0,
+            next_links: NextLinks::Creep,
+            ..Faults::default()
+        },
+        from,
+        from + 1,
+    )
+    .await;
+    assert_eq!(queries, 1_000, "{text}");
+    assert!(text.contains("beyond 1000 pages"), "{text}");
 }
