@@ -19,6 +19,10 @@ use super::retry::{RateLimitHeaders, hint_for};
 pub(crate) struct Response {
     pub(crate) status: StatusCode,
     pub(crate) body: Bytes,
+    /// `x-beyond-retention: true`: the window reaches past the log's
+    /// retention, so the answer lacks the events older than it. Holds
+    /// `x-beyond-retention-message` (empty when there is none).
+    pub(crate) beyond_retention: Option<String>,
 }
 
 impl Client {
@@ -28,8 +32,8 @@ impl Client {
         url: Url,
         ns: Namespace,
     ) -> Result<T> {
-        self.get_parsed(url, ns, |_, body| {
-            serde_json::from_slice(body).map_err(|e| e.to_string())
+        self.get_parsed(url, ns, |resp| {
+            serde_json::from_slice(&resp.body).map_err(|e| e.to_string())
         })
         .await
     }
@@ -41,7 +45,7 @@ impl Client {
         &self,
         url: Url,
         ns: Namespace,
-        parse: impl Fn(StatusCode, &[u8]) -> std::result::Result<T, String>,
+        parse: impl Fn(&Response) -> std::result::Result<T, String>,
     ) -> Result<T> {
         let inner = &self.inner;
         let retry = inner.config.retry;
@@ -56,7 +60,7 @@ impl Client {
             let budget_left = retry.max_rate_limit_wait.saturating_sub(rate_limit_waited);
             let deadline = saturating_add(Instant::now(), budget_left);
             let failure = match self.send(&url, ns, deadline, &mut rate_limit_waited).await {
-                Ok(resp) => match parse(resp.status, &resp.body) {
+                Ok(resp) => match parse(&resp) {
                     Ok(v) => return Ok(v),
                     Err(message) => Error::Decode {
                         url: url.to_string(),
@@ -177,6 +181,7 @@ impl Client {
         inner.stats.responded.store(true, Ordering::Relaxed);
         let status = resp.status();
         let limits = RateLimitHeaders::from_headers(resp.headers());
+        let beyond_retention = beyond_retention(resp.headers());
         let body = match read_body(resp, inner.config.max_body_bytes).await {
             Ok(body) => body,
             Err(BodyError::TooLarge(announced)) => {
@@ -230,7 +235,11 @@ impl Client {
             }
         }
         if status == StatusCode::OK || status == StatusCode::ACCEPTED {
-            return Ok(Response { status, body });
+            return Ok(Response {
+                status,
+                body,
+                beyond_retention,
+            });
         }
         let err = Error::Api {
             method: "GET",
@@ -245,6 +254,19 @@ impl Client {
             Err(SendError::Final(err))
         }
     }
+}
+
+/// `x-beyond-retention: true` (any case) and its message.
+fn beyond_retention(h: &reqwest::header::HeaderMap) -> Option<String> {
+    let flag = h.get("x-beyond-retention")?.to_str().ok()?;
+    if !flag.trim().eq_ignore_ascii_case("true") {
+        return None;
+    }
+    let message = h
+        .get("x-beyond-retention-message")
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_string())
+        .unwrap_or_default();
+    Some(message.chars().take(500).collect())
 }
 
 /// Retries of a connection error while the endpoint has never answered.

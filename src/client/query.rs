@@ -173,7 +173,8 @@ impl EventQuery {
                 message: "expected an event page, got a statistical result".into(),
             });
         }
-        let stats = body.stats;
+        let mut stats = body.stats;
+        stats.beyond_retention = body.beyond_retention.is_some();
         let next = match find_link(&body.links, "Next") {
             Some(link) => Some(self.checked_link(&link.href)?),
             None => None,
@@ -189,6 +190,19 @@ impl EventQuery {
         client_stats
             .events_failed
             .fetch_add(stats.failed, Ordering::Relaxed);
+        if let Some(message) = &body.beyond_retention {
+            client_stats
+                .pages_beyond_retention
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                log_id = %self.log_id,
+                page = self.page_number,
+                from_ms = self.window.0,
+                to_ms = self.window.1,
+                message = %message,
+                "logsearch_beyond_retention: Rapid7 says the window reaches past the log's retention"
+            );
+        }
         let next_from = next.as_ref().and_then(|u| {
             u.query_pairs()
                 .find(|(k, _)| k == "from")
@@ -214,6 +228,7 @@ impl EventQuery {
             page_number: self.page_number,
             columns: body.columns,
             stats,
+            beyond_retention_message: body.beyond_retention,
         }))
     }
 
@@ -263,8 +278,12 @@ impl EventQuery {
     async fn fetch_finished(&mut self, url: &Url) -> Result<ParsedBody> {
         let poll = self.client.inner.config.poll;
         let mut resubmits = 0;
+        // Any answer for this page (submit, polls, resubmits) may say the
+        // window is beyond retention: keep the first that does.
+        let mut beyond_retention = None;
         'submit: loop {
             let mut body = self.request(url.clone(), Namespace::Query).await?;
+            beyond_retention = beyond_retention.or(body.beyond_retention.take());
             let started = Instant::now();
             // At least a millisecond between polls: a zero setting must not
             // spin on the API.
@@ -285,7 +304,10 @@ impl EventQuery {
                 tokio::time::sleep(delay).await;
                 delay = delay.saturating_mul(2).min(poll.max).max(MIN_POLL_DELAY);
                 match self.request(self_url, Namespace::Poll).await {
-                    Ok(b) => body = b,
+                    Ok(mut b) => {
+                        beyond_retention = beyond_retention.or(b.beyond_retention.take());
+                        body = b;
+                    }
                     Err(e) if e.status() == Some(404) && resubmits < poll.max_resubmits => {
                         resubmits += 1;
                         self.client
@@ -304,6 +326,7 @@ impl EventQuery {
                     Err(e) => return Err(e),
                 }
             }
+            body.beyond_retention = beyond_retention;
             return Ok(body);
         }
     }
@@ -312,12 +335,14 @@ impl EventQuery {
         let (log_id, window, cursor, page) =
             (&*self.log_id, self.window, self.cursor, self.page_number);
         self.client
-            .get_parsed(url, ns, |status, body| {
-                let parsed = parse_page(body, log_id, window, cursor, page)
+            .get_parsed(url, ns, |resp| {
+                let mut parsed = parse_page(&resp.body, log_id, window, cursor, page)
                     .map_err(|e| format!("invalid JSON ({e})"))?;
-                if status == StatusCode::ACCEPTED && find_link(&parsed.links, "Self").is_none() {
+                if resp.status == StatusCode::ACCEPTED && find_link(&parsed.links, "Self").is_none()
+                {
                     return Err("202 without a Self link to poll".to_string());
                 }
+                parsed.beyond_retention = resp.beyond_retention.clone();
                 Ok(parsed)
             })
             .await

@@ -26,6 +26,7 @@ pub struct ClientStats {
     pub(super) pages: AtomicU64,
     pub(super) events: AtomicU64,
     pub(super) events_failed: AtomicU64,
+    pub(super) pages_beyond_retention: AtomicU64,
     /// Whether any response was ever received (connection errors before
     /// that mean a wrong endpoint more likely than a blip).
     pub(crate) responded: std::sync::atomic::AtomicBool,
@@ -50,8 +51,10 @@ pub struct ClientStatsSnapshot {
     pub pages: u64,
     /// Events accepted.
     pub events: u64,
-    /// Events that could not be used (missing fields).
+    /// Events the decoder rejected ([`PageStats::failed`](super::PageStats::failed)).
     pub events_failed: u64,
+    /// Pages Rapid7 answered with `x-beyond-retention: true`.
+    pub pages_beyond_retention: u64,
     /// Waits imposed by the rate limiter.
     pub rate_limit_waits: u64,
     /// Time spent in those waits, ms.
@@ -145,6 +148,7 @@ impl Client {
             pages: get(&s.pages),
             events: get(&s.events),
             events_failed: get(&s.events_failed),
+            pages_beyond_retention: get(&s.pages_beyond_retention),
             rate_limit_waits: get(&l.waits),
             rate_limit_wait_ms: get(&l.waited_ms),
         }

@@ -57,6 +57,15 @@ pub struct Faults {
     pub omit_retry_after: bool,
     /// What the `Next` links of finished pages point at.
     pub next_links: NextLinks,
+    /// Events whose sequence number is a multiple of N are sent without
+    /// their `timestamp` field (a decoder must count them, never drop them
+    /// silently). `None` or `Some(0)`: off.
+    pub events_without_timestamp: Option<u32>,
+    /// Events before this instant (epoch ms) are beyond the log's retention:
+    /// pages leave them out, and every answer to a query whose `from` lies
+    /// before it (submit, polls, the page) carries `x-beyond-retention: true`
+    /// and an `x-beyond-retention-message`.
+    pub retention_start_ms: Option<i64>,
 }
 
 /// What the simulator's `Next` links point at: the API's own cursor, or
@@ -126,6 +135,8 @@ impl Default for Faults {
             reset_header: ResetHeader::Seconds,
             omit_retry_after: false,
             next_links: NextLinks::Advance,
+            events_without_timestamp: None,
+            retention_start_ms: None,
         }
     }
 }

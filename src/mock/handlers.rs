@@ -303,6 +303,8 @@ impl Ctx<'_> {
                 numeric_sequence_number_str: st.faults.numeric_sequence_number_str,
                 next_links: st.faults.next_links,
                 serial: st.counters.pages(),
+                events_without_timestamp: st.faults.events_without_timestamp,
+                retention_start_ms: st.faults.retention_start_ms,
             };
             (truncate, reset, opts)
         };
@@ -311,11 +313,23 @@ impl Ctx<'_> {
             body.truncate(body.len() / 2);
         }
         let cut = body.len() / 2;
-        let mut reply = Reply::json(StatusCode::OK, body);
+        let mut reply = self.retention_headers(spec, Reply::json(StatusCode::OK, body));
         if reset {
             reply.reset_after = Some(cut);
         }
         reply
+    }
+
+    /// `reply` with `x-beyond-retention` when `spec` reaches before the
+    /// simulated retention.
+    fn retention_headers(&self, spec: &query::QuerySpec, reply: Reply) -> Reply {
+        let start = self.shared.lock().faults.retention_start_ms;
+        match start {
+            Some(start) if query::beyond_retention(spec, Some(start)) => {
+                reply.beyond_retention(start)
+            }
+            _ => reply,
+        }
     }
 
     fn query(
@@ -380,7 +394,8 @@ impl Ctx<'_> {
             .insert(spec.clone(), polls, self.now, ttl);
         let href = format!("{}/query/{id}", self.root);
         let body = render::continuation(&spec, &id, 0, &href);
-        (Reply::json(StatusCode::ACCEPTED, body), rate)
+        let reply = self.retention_headers(&spec, Reply::json(StatusCode::ACCEPTED, body));
+        (reply, rate)
     }
 
     fn poll(&self, id: &str, rec: &mut RecordedRequest) -> Reply {
@@ -415,10 +430,8 @@ impl Ctx<'_> {
             PollOutcome::NotFound => Reply::not_found(GONE),
             PollOutcome::InProgress(spec, progress) => {
                 let href = format!("{}/query/{id}", self.root);
-                Reply::json(
-                    StatusCode::OK,
-                    render::continuation(&spec, id, progress, &href),
-                )
+                let body = render::continuation(&spec, id, progress, &href);
+                self.retention_headers(&spec, Reply::json(StatusCode::OK, body))
             }
             PollOutcome::Done(spec) => self.finished(&spec),
         }

@@ -293,6 +293,21 @@ pub(crate) struct PageOptions {
     pub(crate) next_links: super::faults::NextLinks,
     /// How many finished pages the server has sent (for `NextLinks::Repeat`).
     pub(crate) serial: u64,
+    pub(crate) events_without_timestamp: Option<u32>,
+    pub(crate) retention_start_ms: Option<i64>,
+}
+
+impl PageOptions {
+    /// Whether `e` is sent without its timestamp.
+    pub(crate) fn drops_timestamp(&self, e: &MockEvent) -> bool {
+        self.events_without_timestamp
+            .is_some_and(|n| n > 0 && e.sequence_number.is_multiple_of(u64::from(n)))
+    }
+}
+
+/// Whether a query of `spec` reaches before `retention_start_ms`.
+pub(crate) fn beyond_retention(spec: &QuerySpec, retention_start_ms: Option<i64>) -> bool {
+    retention_start_ms.is_some_and(|cut| spec.from < cut)
 }
 
 /// The events of one finished page and whether more remain after it.
@@ -310,6 +325,19 @@ pub(crate) fn page_events(
     // would invent them for any instant).
     let to_incl = to_incl.min(crate::time::now_ms());
     let per_page = spec.per_page as usize;
+    // Nothing older than retention: start at the cut, before any cursor.
+    let retained;
+    let spec = match opts.retention_start_ms {
+        Some(cut) if spec.from < cut => {
+            retained = QuerySpec {
+                from: cut,
+                sequence_number: None,
+                ..spec.clone()
+            };
+            &retained
+        }
+        _ => spec,
+    };
     match spec.sequence_number {
         Some(seq) if opts.duplicate_page_edges => {
             // Re-include the cursor event itself, then at least one new event.

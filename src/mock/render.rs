@@ -33,7 +33,7 @@ fn push_leql(out: &mut String, spec: &QuerySpec) {
     out.push_str("}}");
 }
 
-fn push_event(out: &mut String, e: &MockEvent, root: &str, numeric_str: bool) {
+fn push_event(out: &mut String, e: &MockEvent, root: &str, opts: &PageOptions) {
     out.push_str("{\"labels\":[");
     for (i, label) in e.labels.iter().enumerate() {
         if i > 0 {
@@ -51,12 +51,13 @@ fn push_event(out: &mut String, e: &MockEvent, root: &str, numeric_str: bool) {
     // The f64 nearest to the sequence number, printed with all integer digits
     // (Rust's `Display` for f64 never uses an exponent; like JavaScript it
     // prints the shortest round-trip digits padded with zeros).
-    let _ = write!(
-        out,
-        "],\"timestamp\":{},\"sequence_number\":{}",
-        e.timestamp, e.sequence_number as f64
-    );
-    if numeric_str {
+    if opts.drops_timestamp(e) {
+        out.push(']');
+    } else {
+        let _ = write!(out, "],\"timestamp\":{}", e.timestamp);
+    }
+    let _ = write!(out, ",\"sequence_number\":{}", e.sequence_number as f64);
+    if opts.numeric_sequence_number_str {
         let _ = write!(out, ",\"sequence_number_str\":{}", e.sequence_number);
     } else {
         let _ = write!(out, ",\"sequence_number_str\":\"{}\"", e.sequence_number);
@@ -84,7 +85,7 @@ pub(crate) fn page(
     events: &[MockEvent],
     next: Option<&str>,
     root: &str,
-    numeric_str: bool,
+    opts: &PageOptions,
 ) -> Vec<u8> {
     let mut out = String::with_capacity(128 + events.len() * 600);
     out.push_str("{\"logs\":[");
@@ -96,7 +97,7 @@ pub(crate) fn page(
         if i > 0 {
             out.push(',');
         }
-        push_event(&mut out, e, root, numeric_str);
+        push_event(&mut out, e, root, opts);
     }
     out.push(']');
     if let Some(href) = next {
@@ -154,13 +155,7 @@ pub(crate) fn final_page(
             "",
         )),
     };
-    page(
-        spec,
-        &events,
-        next.as_deref(),
-        root,
-        opts.numeric_sequence_number_str,
-    )
+    page(spec, &events, next.as_deref(), root, &opts)
 }
 
 /// An in-progress answer (§9 a): progress, continuation id and its `Self` link.

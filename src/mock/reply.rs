@@ -22,6 +22,8 @@ pub(crate) struct Reply {
     pub(crate) retry_after: Option<u64>,
     /// Send this many body bytes, then drop the connection.
     pub(crate) reset_after: Option<usize>,
+    /// More headers (`x-beyond-retention`).
+    pub(crate) headers: Vec<(&'static str, String)>,
 }
 
 impl Reply {
@@ -32,6 +34,7 @@ impl Reply {
             content_type: "application/json",
             retry_after: None,
             reset_after: None,
+            headers: Vec::new(),
         }
     }
 
@@ -46,6 +49,7 @@ impl Reply {
             content_type: "text/plain",
             retry_after: Some(retry_after),
             reset_after: None,
+            headers: Vec::new(),
         }
     }
 
@@ -58,6 +62,20 @@ impl Reply {
 
     pub(crate) fn not_found(msg: &str) -> Self {
         Self::json(StatusCode::NOT_FOUND, encode::code_body(404, msg))
+    }
+
+    /// Mark the answer as reaching beyond the log's retention, which starts
+    /// at `start_ms`.
+    pub(crate) fn beyond_retention(mut self, start_ms: i64) -> Self {
+        self.headers.push(("x-beyond-retention", "true".into()));
+        self.headers.push((
+            "x-beyond-retention-message",
+            format!(
+                "The requested time range is beyond the retention period of the log; \
+                 events before {start_ms} (epoch ms) are not available"
+            ),
+        ));
+        self
     }
 
     /// The response, with `X-RateLimit-Reset` written in the `reset` style.
@@ -78,6 +96,11 @@ impl Reply {
         );
         if let Some(secs) = self.retry_after {
             h.insert(RETRY_AFTER, HeaderValue::from(secs));
+        }
+        for (name, value) in &self.headers {
+            if let Ok(v) = HeaderValue::from_str(value) {
+                h.insert(HeaderName::from_static(name), v);
+            }
         }
         if let Some(cut) = self.reset_after {
             // Promise the whole body, send part of it, then fail the stream:

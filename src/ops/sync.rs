@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use futures::{StreamExt, TryStreamExt};
+use futures::{FutureExt, StreamExt, TryStreamExt};
 use serde::Serialize;
 use tracing::info;
 
@@ -27,12 +27,26 @@ pub struct SyncReport {
     pub cache_missing_ranges: Vec<String>,
     /// Newest event timestamp in the window's cache after the run (RFC 3339).
     pub last_processed_timestamp: Option<String>,
-    /// Events the API returned that could not be decoded (skipped).
+    /// Events the API returned that could not be decoded (skipped), as
+    /// the client counted them.
     pub events_failed: u64,
+    /// Events of the ranges this run fetched that the decoder rejected,
+    /// recorded in their segments' manifests (`events_rejected` in
+    /// `rapid7_cache()`).
+    pub events_rejected: u64,
+    /// The ranges this run fetched that Rapid7 said reach past the log's
+    /// retention (`log [from, to)`), so events older than retention are
+    /// missing from them (`beyond_retention` in `rapid7_cache()`).
+    pub beyond_retention: Vec<String>,
     /// Wall time of the run.
     pub duration_seconds: f64,
     /// The synced window (RFC 3339, half-open).
     pub window: [String; 2],
+}
+
+/// `d` in whole milliseconds, saturating at `i64::MAX`.
+fn millis_i64(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
 impl Rapid7 {
@@ -52,7 +66,7 @@ impl Rapid7 {
             });
         }
         let now = crate::time::now_ms();
-        let cut = now - config.settle.as_millis() as i64;
+        let cut = now.saturating_sub(millis_i64(config.settle));
         let end = to.unwrap_or(cut).min(cut);
         let window = TimeRange::new(from, end).map_err(|_| Error::Config {
             key: "sync window".into(),
@@ -81,7 +95,7 @@ impl Rapid7 {
             segments_used += plan.segments.len() as u64;
             for gap in &plan.coverage.missing {
                 missing.push(log.describe(gap));
-                let chunk = config.fetch_chunk.as_millis() as i64;
+                let chunk = millis_i64(config.fetch_chunk);
                 pieces.extend(
                     split_aligned(*gap, chunk)
                         .into_iter()
@@ -92,13 +106,25 @@ impl Rapid7 {
         let fetcher = &self.inner.fetcher;
         let fetches: Vec<_> = pieces
             .iter()
-            .map(|(log, range)| fetcher.fetch_segment(log, *range))
+            .map(|(log, range)| {
+                let label = log.describe(range);
+                fetcher
+                    .fetch_segment(log, *range)
+                    .map(move |r| r.map(|outcome| (label, outcome)))
+            })
             .collect();
-        let outcomes: Vec<_> = futures::stream::iter(fetches)
+        let fetched: Vec<_> = futures::stream::iter(fetches)
             .buffer_unordered(config.fetch_concurrency)
             .map_err(|e| Error::DataFusion(Box::new(datafusion::error::DataFusionError::Shared(e))))
             .try_collect()
             .await?;
+        let mut beyond_retention: Vec<String> = fetched
+            .iter()
+            .filter(|(_, o)| o.beyond_retention)
+            .map(|(label, _)| label.clone())
+            .collect();
+        beyond_retention.sort();
+        let outcomes: Vec<_> = fetched.into_iter().map(|(_, o)| o).collect();
 
         let mut total_events = 0;
         let mut newest = None;
@@ -134,6 +160,8 @@ impl Rapid7 {
                 .map(|c| c.stats().events_failed)
                 .unwrap_or(0)
                 .saturating_sub(events_failed_before),
+            events_rejected: outcomes.iter().map(|o| o.events_rejected).sum(),
+            beyond_retention,
             duration_seconds: started.elapsed().as_secs_f64(),
             window: [fmt_ms(window.start()), fmt_ms(window.end())],
         };
@@ -143,7 +171,7 @@ impl Rapid7 {
             new_events = report.new_events_processed,
             segments_written = report.segments_written,
             segments_used = report.segments_used,
-            duration_ms = started.elapsed().as_millis() as u64,
+            duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         );
         Ok(report)
     }

@@ -3,6 +3,7 @@
 //! function, never from the code under test.
 
 mod big_message;
+mod completeness;
 mod fields;
 mod functions;
 mod lifecycle;

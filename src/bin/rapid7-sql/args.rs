@@ -54,7 +54,8 @@ pub(crate) struct Global {
     /// Recent edge that is read live and never cached, e.g. 5m [env: RAPID7_SETTLE].
     #[arg(long, value_parser = parse_duration, global = true)]
     pub(crate) settle: Option<Duration>,
-    /// No progress, timing or summary lines on stderr.
+    /// No progress, timing, summary or warning lines on stderr (log lines
+    /// follow --log-level).
     #[arg(short, long, global = true)]
     pub(crate) quiet: bool,
     /// Format of log lines on stderr.

@@ -32,8 +32,15 @@ pub struct PageStats {
     pub duplicates: u64,
     /// Events outside the requested `[from, to)` window.
     pub out_of_window: u64,
-    /// Events missing a field or carrying an unusable value.
+    /// Events the decoder rejected: no readable timestamp, no readable
+    /// sequence number, no message, or another log's `log_id`. Never
+    /// dropped silently: counted here, logged (`logsearch_event_failed`),
+    /// and recorded in the segment manifest as `events_rejected`.
     pub failed: u64,
+    /// Whether Rapid7 answered this page with `x-beyond-retention: true`:
+    /// the window reaches past the log's retention, so events older than it
+    /// are missing from the answer.
+    pub beyond_retention: bool,
     /// Smallest timestamp in the body (ms), if any event had one.
     pub min_timestamp: Option<i64>,
     /// Largest timestamp in the body (ms).
@@ -165,6 +172,9 @@ pub struct EventPage {
     pub columns: EventColumns,
     /// What happened to the page's events.
     pub stats: PageStats,
+    /// `x-beyond-retention-message`, when the page came beyond retention
+    /// ([`PageStats::beyond_retention`]); empty if Rapid7 sent none.
+    pub beyond_retention_message: Option<String>,
 }
 
 /// Where pagination stands: the largest `(timestamp, sequence_number)` seen.
@@ -187,6 +197,9 @@ pub(crate) struct ParsedBody {
     pub(crate) max_seen: Cursor,
     /// Whether the body was a statistical result (not an event page).
     pub(crate) statistical: bool,
+    /// `x-beyond-retention-message` of a response that said the window
+    /// reaches past retention (set by the query, from the headers).
+    pub(crate) beyond_retention: Option<String>,
 }
 
 /// Decode one finished result page body (the JSON of a `200` answer) on its
@@ -232,6 +245,7 @@ pub fn decode_page(
         page_number: 1,
         columns: parsed.columns,
         stats: parsed.stats,
+        beyond_retention_message: None,
     })
 }
 
@@ -281,6 +295,7 @@ pub(crate) fn parse_page(
         max_key: state.max_key,
         max_seen: state.max_seen,
         statistical,
+        beyond_retention: None,
     })
 }
 

@@ -269,3 +269,44 @@ async fn next_links_that_do_not_advance() {
     assert!(c2.link("Next").unwrap().contains("sequence_number=1&"));
     assert_eq!(events(&c1), events(&c2));
 }
+
+#[tokio::test]
+async fn events_without_timestamps_and_retention() {
+    let cut = T0 + 500;
+    let s = start(Faults {
+        events_without_timestamp: Some(5),
+        retention_start_ms: Some(cut),
+        ..Faults::default()
+    })
+    .await;
+    let (from, to) = (T0, T0 + 1000);
+    let submit = get(&s, &query_url(FIREWALL, from, to, 500)).await;
+    assert_eq!(submit.status, 202);
+    assert_eq!(submit.header("x-beyond-retention"), Some("true"));
+    let page = get(&s, &submit.link("Self").unwrap()).await;
+    assert_eq!(page.header("x-beyond-retention"), Some("true"));
+    assert!(
+        page.header("x-beyond-retention-message")
+            .unwrap()
+            .contains("retention"),
+        "{:?}",
+        page.headers
+    );
+    let events = page.json()["events"].as_array().unwrap().clone();
+    let want = truth(&s, FIREWALL, cut, to + 1);
+    assert_eq!(events.len(), want.len().min(500), "nothing before the cut");
+    let mut without = 0;
+    for (e, w) in events.iter().zip(&want) {
+        assert_eq!(e["sequence_number_str"], Value::String(w.1.to_string()));
+        if w.1 % 5 == 0 {
+            assert!(e.get("timestamp").is_none(), "{e}");
+            without += 1;
+        } else {
+            assert_eq!(e["timestamp"].as_i64(), Some(w.0));
+        }
+    }
+    assert!(without > 0);
+    // A query inside retention carries no header.
+    let inside = get(&s, &query_url(FIREWALL, cut, to, 500)).await;
+    assert_eq!(inside.header("x-beyond-retention"), None);
+}

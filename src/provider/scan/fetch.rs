@@ -18,7 +18,7 @@ use tracing::{info, warn};
 
 use super::logs::LogRef;
 use crate::cache::{CommitOutcome, SegmentCache, TimeRange};
-use crate::client::Client;
+use crate::client::{Client, PageStats};
 use crate::error::{Error, Result};
 use crate::events::page_to_batch;
 use crate::locks::lock;
@@ -34,6 +34,12 @@ pub struct FetchOutcome {
     /// writer committed the same range first, or the range was already
     /// cached when the fetch started).
     pub committed: bool,
+    /// Events Rapid7 returned that the decoder rejected; recorded in the
+    /// segment's manifest (`events_rejected`).
+    pub events_rejected: u64,
+    /// Whether Rapid7 said the range reaches past the log's retention;
+    /// recorded in the segment's manifest (`beyond_retention`).
+    pub beyond_retention: bool,
 }
 /// A fetch in progress, for progress displays ([`crate::Rapid7::progress`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +84,13 @@ pub struct Activity {
     pub ranges_live: u64,
     /// Events read from the API.
     pub events_fetched: u64,
+    /// Events the API returned that the decoder rejected (cached ranges
+    /// record them in their manifests: `rapid7_cache()`'s
+    /// `events_rejected`).
+    pub events_rejected: u64,
+    /// Ranges Rapid7 answered with `x-beyond-retention: true` (cached ones
+    /// are marked `beyond_retention` in `rapid7_cache()`).
+    pub beyond_retention: u64,
 }
 
 impl Activity {
@@ -88,6 +101,10 @@ impl Activity {
             ranges_fetched: self.ranges_fetched.saturating_sub(earlier.ranges_fetched),
             ranges_live: self.ranges_live.saturating_sub(earlier.ranges_live),
             events_fetched: self.events_fetched.saturating_sub(earlier.events_fetched),
+            events_rejected: self.events_rejected.saturating_sub(earlier.events_rejected),
+            beyond_retention: self
+                .beyond_retention
+                .saturating_sub(earlier.beyond_retention),
         }
     }
 }
@@ -101,6 +118,8 @@ pub(crate) struct Tracker {
     ranges_fetched: AtomicU64,
     ranges_live: AtomicU64,
     events_fetched: AtomicU64,
+    events_rejected: AtomicU64,
+    beyond_retention: AtomicU64,
 }
 
 impl Tracker {
@@ -114,6 +133,8 @@ impl Tracker {
             ranges_fetched: self.ranges_fetched.load(Ordering::Relaxed),
             ranges_live: self.ranges_live.load(Ordering::Relaxed),
             events_fetched: self.events_fetched.load(Ordering::Relaxed),
+            events_rejected: self.events_rejected.load(Ordering::Relaxed),
+            beyond_retention: self.beyond_retention.load(Ordering::Relaxed),
         }
     }
 
@@ -144,6 +165,7 @@ impl Tracker {
         ProgressGuard {
             tracker: Arc::clone(self),
             id,
+            beyond_retention: false,
         }
     }
 }
@@ -153,9 +175,25 @@ impl Tracker {
 struct ProgressGuard {
     tracker: Arc<Tracker>,
     id: u64,
+    /// Whether a page of this range came beyond retention.
+    beyond_retention: bool,
 }
 
 impl ProgressGuard {
+    /// What a page said about its own completeness: events the decoder
+    /// rejected, and whether it came beyond retention. Returns whether this
+    /// is the range's first page beyond retention (counted once per range).
+    fn page_quality(&mut self, stats: &PageStats) -> bool {
+        let t = &self.tracker;
+        t.events_rejected.fetch_add(stats.failed, Ordering::Relaxed);
+        let first = stats.beyond_retention && !self.beyond_retention;
+        if first {
+            self.beyond_retention = true;
+            t.beyond_retention.fetch_add(1, Ordering::Relaxed);
+        }
+        first
+    }
+
     fn page(&self, batch: &RecordBatch) {
         let rows = batch.num_rows() as u64;
         self.tracker
@@ -254,11 +292,20 @@ impl Fetcher {
             .client()?
             .query_events(&log.id, range.start(), range.end())?;
         let name = log.name.clone();
-        let progress = self.tracker.start(log, range, false);
+        let mut progress = self.tracker.start(log, range, false);
+        let label = log.describe(range);
         Ok(query
             .into_stream()
             .map_err(Error::from)
             .and_then(move |page| {
+                if progress.page_quality(&page.stats) {
+                    warn!(
+                        event = "fetch_beyond_retention",
+                        range = %label,
+                        message = page.beyond_retention_message.as_deref().unwrap_or_default(),
+                        "Rapid7 says the range reaches past the log's retention: older events are missing",
+                    );
+                }
                 let batch = page_to_batch(page, name.as_deref());
                 if let Ok(b) = &batch {
                     progress.page(b);
@@ -288,6 +335,8 @@ async fn fetch_into_segment(
         total.events += outcome.events;
         total.pages += outcome.pages;
         total.committed |= outcome.committed;
+        total.events_rejected += outcome.events_rejected;
+        total.beyond_retention |= outcome.beyond_retention;
     }
     Ok(total)
 }
@@ -300,7 +349,7 @@ async fn fetch_one(
     range: TimeRange,
 ) -> Result<FetchOutcome> {
     let started = Instant::now();
-    let progress = tracker.start(log, range, true);
+    let mut progress = tracker.start(log, range, true);
     info!(
         event = "fetch_subrange_start",
         log_id = %log.id,
@@ -317,6 +366,25 @@ async fn fetch_one(
     let result: Result<()> = async {
         while let Some(page) = pages.try_next().await? {
             outcome.pages += 1;
+            // The segment is committed with every event that could be read,
+            // and its manifest says what could not (nothing is dropped
+            // silently).
+            if page.stats.failed > 0 {
+                writer.record_rejected(page.stats.failed);
+                outcome.events_rejected += page.stats.failed;
+            }
+            if progress.page_quality(&page.stats) {
+                writer.record_beyond_retention();
+                outcome.beyond_retention = true;
+                warn!(
+                    event = "fetch_beyond_retention",
+                    log_id = %log.id,
+                    from_ms = range.start(),
+                    to_ms = range.end(),
+                    message = page.beyond_retention_message.as_deref().unwrap_or_default(),
+                    "Rapid7 says the range reaches past the log's retention: older events are missing",
+                );
+            }
             let batch = page_to_batch(page, log.name.as_deref())?;
             outcome.events += batch.num_rows() as u64;
             progress.page(&batch);
@@ -350,7 +418,19 @@ async fn fetch_one(
         events = outcome.events,
         pages = outcome.pages,
         committed = outcome.committed,
-        elapsed_ms = started.elapsed().as_millis() as u64,
+        events_rejected = outcome.events_rejected,
+        beyond_retention = outcome.beyond_retention,
+        elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     );
+    if outcome.events_rejected > 0 {
+        warn!(
+            event = "fetch_events_rejected",
+            log_id = %log.id,
+            from_ms = range.start(),
+            to_ms = range.end(),
+            events_rejected = outcome.events_rejected,
+            "events Rapid7 returned could not be decoded; the segment's manifest records how many",
+        );
+    }
     Ok(outcome)
 }
