@@ -44,6 +44,10 @@ pub struct Faults {
     pub unwrapped_log_list: bool,
     /// `GET /management/logs/{id}` answers the bare object instead of `{"log": {...}}`.
     pub unwrapped_log: bool,
+    /// `GET /management/logs` also lists every log a second time (named
+    /// `"<name> (copy)"`) and entries whose ids are not log ids (`../../etc`,
+    /// `a/b`, an empty id).
+    pub junk_in_log_list: bool,
     /// Every Nth query request answers 429 with `Retry-After: retry_after_secs`.
     pub rate_limit_every_nth_query: Option<u32>,
     /// `Retry-After` (and `X-RateLimit-Reset`) of the injected 429s.
@@ -129,6 +133,7 @@ impl Default for Faults {
             numeric_sequence_number_str: false,
             unwrapped_log_list: false,
             unwrapped_log: false,
+            junk_in_log_list: false,
             rate_limit_every_nth_query: None,
             reject_queries: false,
             retry_after_secs: 1,

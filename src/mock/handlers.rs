@@ -248,14 +248,25 @@ impl Ctx<'_> {
     }
 
     fn log_list(&self) -> Reply {
-        let unwrapped = self.shared.lock().faults.unwrapped_log_list;
-        let logs: Vec<serde_json::Value> = self
-            .shared
-            .dataset
-            .logs()
-            .iter()
-            .map(render::log_json)
-            .collect();
+        let (unwrapped, junk) = {
+            let st = self.shared.lock();
+            (st.faults.unwrapped_log_list, st.faults.junk_in_log_list)
+        };
+        let dataset = self.shared.dataset.logs();
+        let mut logs: Vec<serde_json::Value> = dataset.iter().map(render::log_json).collect();
+        if junk {
+            for log in dataset {
+                let mut copy = render::log_json(log);
+                copy["name"] = format!("{} (copy)", log.name).into();
+                logs.push(copy);
+            }
+            for (id, name) in [("../../etc", "Escape"), ("a/b", "Slash"), ("", "Empty")] {
+                let mut bad = render::log_json(&dataset[0]);
+                bad["id"] = id.into();
+                bad["name"] = name.into();
+                logs.push(bad);
+            }
+        }
         let v = if unwrapped {
             serde_json::Value::Array(logs)
         } else {

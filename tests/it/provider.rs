@@ -7,6 +7,7 @@ mod completeness;
 mod fields;
 mod functions;
 mod lifecycle;
+mod log_list;
 mod predicates;
 mod pushdown;
 
