@@ -11,7 +11,7 @@ use url::Url;
 use super::backoff::Backoff;
 use super::error::{Error, Result};
 use super::model::error_message;
-use super::rate_limit::{Namespace, millis_u64, saturating_add};
+use super::rate_limit::{Acquired, Namespace, millis_u64, saturating_add};
 use super::rest::{Client, ClientStats};
 use super::retry::{RateLimitHeaders, hint_for};
 
@@ -60,7 +60,10 @@ impl Client {
             let budget_left = retry.max_rate_limit_wait.saturating_sub(rate_limit_waited);
             let deadline = saturating_add(Instant::now(), budget_left);
             let failure = match self.send(&url, ns, deadline, &mut rate_limit_waited).await {
-                Ok(resp) => match parse(&resp) {
+                // The in-flight slot is held until the body is decoded, so
+                // bodies and what is decoded from them are bounded by
+                // `max_concurrent_requests` (docs/runbook.md, "Memory").
+                Ok((resp, _slot)) => match parse(&resp) {
                     Ok(v) => return Ok(v),
                     Err(message) => Error::Decode {
                         url: url.to_string(),
@@ -146,7 +149,7 @@ impl Client {
         ns: Namespace,
         deadline: Instant,
         rate_limit_waited: &mut Duration,
-    ) -> Result<Response, SendError> {
+    ) -> Result<(Response, Acquired<'_>), SendError> {
         let inner = &self.inner;
         let permit = inner
             .limiter
@@ -207,8 +210,6 @@ impl Client {
                 ));
             }
         };
-        drop(permit);
-
         let now_ms = crate::time::now_ms();
         if status == StatusCode::TOO_MANY_REQUESTS {
             return Err(SendError::RateLimited {
@@ -235,11 +236,14 @@ impl Client {
             }
         }
         if status == StatusCode::OK || status == StatusCode::ACCEPTED {
-            return Ok(Response {
-                status,
-                body,
-                beyond_retention,
-            });
+            return Ok((
+                Response {
+                    status,
+                    body,
+                    beyond_retention,
+                },
+                permit,
+            ));
         }
         let err = Error::Api {
             method: "GET",

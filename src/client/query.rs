@@ -93,9 +93,10 @@ impl Client {
 /// `(from, sequence_number)` lies beyond the highest `(timestamp,
 /// sequence_number)` seen so far. Links that alternate (A→B→A), that change
 /// only an irrelevant parameter, or whose pages hold only events at or below
-/// the cursor all stall; [`MAX_STALLED_PAGES`] stalls in a row end the query
-/// with an error naming the links Rapid7 sent. Whatever the links do, a
-/// query takes at most [`page_cap`] pages.
+/// the cursor all stall; three stalls in a row end the query with an error
+/// naming the links Rapid7 sent. Whatever the links do, a query takes at most
+/// `window_ms × 100 / per_page + 1` pages (room for 100 events per
+/// millisecond of the window), and the cap is never below 1,000 pages.
 #[derive(Debug)]
 pub struct EventQuery {
     client: Client,

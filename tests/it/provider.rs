@@ -8,6 +8,7 @@ mod fields;
 mod functions;
 mod lifecycle;
 mod log_list;
+mod memory;
 mod predicates;
 mod pushdown;
 

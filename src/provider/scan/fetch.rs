@@ -221,10 +221,14 @@ type FetchResult = Result<FetchOutcome, Arc<DataFusionError>>;
 pub(crate) type SharedFetch = Shared<BoxFuture<'static, FetchResult>>;
 type FetchKey = (String, TimeRange);
 
-/// Runs fetches; one in-flight fetch per `(log, range)` in the process.
+/// Runs fetches; one in-flight fetch per `(log, range)` in the process, and
+/// at most `fetch_concurrency` fetches into segments at once for the whole
+/// source (every statement and sync shares the slots), so fetch memory has
+/// one bound (docs/runbook.md, "Memory").
 pub(crate) struct Fetcher {
     client: Option<Client>,
     cache: SegmentCache,
+    slots: Arc<tokio::sync::Semaphore>,
     inflight: Mutex<HashMap<FetchKey, WeakShared<BoxFuture<'static, FetchResult>>>>,
     pub(crate) tracker: Arc<Tracker>,
 }
@@ -239,10 +243,11 @@ impl fmt::Debug for Fetcher {
 }
 
 impl Fetcher {
-    pub(crate) fn new(client: Option<Client>, cache: SegmentCache) -> Self {
+    pub(crate) fn new(client: Option<Client>, cache: SegmentCache, concurrency: usize) -> Self {
         Fetcher {
             client,
             cache,
+            slots: Arc::new(tokio::sync::Semaphore::new(concurrency.max(1))),
             inflight: Mutex::new(HashMap::new()),
             tracker: Arc::default(),
         }
@@ -265,13 +270,19 @@ impl Fetcher {
             return running;
         }
         inflight.retain(|_, weak| weak.upgrade().is_some());
-        let fut = fetch_into_segment(
+        let (client, cache, tracker) = (
             self.client.clone(),
             self.cache.clone(),
             Arc::clone(&self.tracker),
-            log.clone(),
-            range,
-        )
+        );
+        let (slots, log) = (Arc::clone(&self.slots), log.clone());
+        let fut = async move {
+            let _slot = slots
+                .acquire_owned()
+                .await
+                .expect("the fetch slots are never closed");
+            fetch_into_segment(client, cache, tracker, log, range).await
+        }
         .map(|r| r.map_err(|e| Arc::new(e.into_datafusion())))
         .boxed()
         .shared();
