@@ -98,8 +98,9 @@ impl Client {
                     return Err(rate_limit_exceeded(
                         &url,
                         format!(
-                            "API rate limit exceeded; {} requests are held back for {}s more (the server's rate-limit \
-                             window has not reset, or the configured rate is that low)",
+                            "API rate limit exceeded; {} requests are held back for {}s more \
+                             (the server's rate-limit window has not reset, or the configured \
+                             rate is that low)",
                             ns.as_str(),
                             secs_ceil(wait)
                         ),
