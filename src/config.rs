@@ -104,8 +104,10 @@ pub struct Rapid7Config {
     /// concurrently, and an interrupted fetch keeps the pieces it finished.
     /// Default 1 hour.
     pub fetch_chunk: Duration,
-    /// How many pieces are fetched at once (all under the client's shared
-    /// rate limit). Default 4.
+    /// How many pieces are fetched into segments at once, for the whole
+    /// source: every statement and `sync` share these slots (and the
+    /// client's rate limit), so fetch memory has one bound
+    /// (docs/runbook.md, "Memory"). Default 4.
     pub fetch_concurrency: usize,
     /// Pinned field schemas of `rapid7_parsed` tables, by log name or id.
     /// Logs not listed get a schema inferred from the cache.

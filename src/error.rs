@@ -13,7 +13,7 @@ use std::time::Duration;
 use datafusion::error::DataFusionError;
 
 use crate::client;
-use crate::client::error::{MISSING_API_KEY, hint_suffix, suggestion_suffix};
+use crate::client::error::{MISSING_API_KEY, hint_suffix, source_chain_suffix, suggestion_suffix};
 use crate::env::ConfigError;
 use crate::time::{InvalidRange, WindowError};
 
@@ -61,8 +61,9 @@ pub enum Error {
         hint: Option<&'static str>,
     },
 
-    /// The request could not be sent or its response not read.
-    #[error("Rapid7 API {method} {url}: {message}")]
+    /// The request could not be sent or its response not read. The message
+    /// ends with the chain of causes (the TLS or socket error underneath).
+    #[error("Rapid7 API {method} {url}: {message}{}", source_chain_suffix(.source))]
     Transport {
         /// HTTP method.
         method: &'static str,
@@ -82,6 +83,19 @@ pub enum Error {
         url: String,
         /// The parser's message, with position.
         message: String,
+    },
+
+    /// An answer the client will not go on from, and that asking again would
+    /// not change: a response larger than the body cap, or pagination that
+    /// does not advance. Not retried.
+    #[error("Rapid7 API {url}: {message}{}", hint_suffix(.hint))]
+    Protocol {
+        /// Request URL.
+        url: String,
+        /// What Rapid7 sent and why the client stopped.
+        message: String,
+        /// What the user can do about it.
+        hint: Option<&'static str>,
     },
 
     /// A retried request did not succeed within the retry budget.
@@ -311,6 +325,9 @@ impl From<client::Error> for Error {
                 source,
             },
             client::Error::Decode { url, message } => Error::Decode { url, message },
+            client::Error::Protocol { url, message, hint } => {
+                Error::Protocol { url, message, hint }
+            }
             client::Error::RetriesExhausted {
                 retries,
                 elapsed,
@@ -375,6 +392,17 @@ mod tests {
                 message: "expected value at line 1 column 1".into(),
             },
             client::Error::MissingApiKey,
+            client::Error::Protocol {
+                url: "u".into(),
+                message: "the response is larger than the cap".into(),
+                hint: Some("lower per_page"),
+            },
+            client::Error::Transport {
+                method: "GET",
+                url: "u".into(),
+                message: "could not connect".into(),
+                source: Some(Box::new(std::io::Error::other("tls handshake eof"))),
+            },
             client::Error::UnknownLog {
                 name: "Firewal".into(),
                 suggestions: vec!["Firewall".into()],

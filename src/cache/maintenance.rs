@@ -293,6 +293,11 @@ async fn copy_segments(
     writer: &mut SegmentWriter,
 ) -> Result<()> {
     for seg in group {
+        // What the merged segment lacks is what its pieces lacked.
+        writer.record_rejected(seg.events_rejected());
+        if seg.beyond_retention() {
+            writer.record_beyond_retention();
+        }
         let mut batches = read_segment(root, seg, seg.range());
         while let Some(batch) = batches.try_next().await? {
             writer.push(batch).await?;

@@ -24,8 +24,12 @@ pub struct PartManifest {
     pub max_timestamp_ms: Option<i64>,
 }
 
-/// The manifest of one committed segment: the complete event set of one log
-/// for one half-open range.
+/// The manifest of one committed segment: every event of one log for one
+/// half-open range that Rapid7 returned and the decoder could read. When
+/// that is less than the complete event set, the manifest says so:
+/// `events_rejected` counts the events it could not read, and
+/// `beyond_retention` records that Rapid7 said the range reaches past the
+/// log's retention.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SegmentManifest {
     /// Manifest format version ([`MANIFEST_FORMAT`]).
@@ -47,6 +51,17 @@ pub struct SegmentManifest {
     pub writer_id: String,
     /// Commit time, epoch ms.
     pub created_at_ms: i64,
+    /// Events Rapid7 returned for the range that the decoder rejected (no
+    /// readable timestamp or sequence number, no message, another log's
+    /// `log_id`); they are in no part. 0 in manifests written before this
+    /// field existed.
+    #[serde(default)]
+    pub events_rejected: u64,
+    /// Whether Rapid7 answered `x-beyond-retention: true` for the range: the
+    /// events older than the log's retention are missing from it. `false`
+    /// in manifests written before this field existed.
+    #[serde(default)]
+    pub beyond_retention: bool,
 }
 
 impl SegmentManifest {
@@ -140,6 +155,8 @@ mod tests {
             writer_version: "datafusion-rapid7/0.1.0".into(),
             writer_id: "0a0b0c0d".into(),
             created_at_ms: 1,
+            events_rejected: 0,
+            beyond_retention: false,
         }
     }
 
@@ -158,6 +175,27 @@ mod tests {
             (m.min_timestamp_ms(), m.max_timestamp_ms()),
             (Some(100), Some(150))
         );
+    }
+
+    #[test]
+    fn rejected_events_and_retention_are_recorded_and_default_when_absent() {
+        let mut m = sample();
+        m.events_rejected = 7;
+        m.beyond_retention = true;
+        let json = serde_json::to_string(&m).unwrap();
+        assert!(
+            json.contains("\"events_rejected\":7") && json.contains("\"beyond_retention\":true"),
+            "{json}"
+        );
+        assert_eq!(serde_json::from_str::<SegmentManifest>(&json).unwrap(), m);
+        // A manifest written before the fields existed.
+        let mut old: serde_json::Value = serde_json::to_value(sample()).unwrap();
+        let fields = old.as_object_mut().unwrap();
+        fields.remove("events_rejected");
+        fields.remove("beyond_retention");
+        let back: SegmentManifest = serde_json::from_value(old).unwrap();
+        assert_eq!((back.events_rejected, back.beyond_retention), (0, false));
+        assert_eq!(back, sample());
     }
 
     #[test]

@@ -101,6 +101,18 @@ impl SegmentInfo {
         &self.location
     }
 
+    /// Events Rapid7 returned for the range that the decoder rejected
+    /// ([`SegmentManifest::events_rejected`]).
+    pub fn events_rejected(&self) -> u64 {
+        self.manifest.events_rejected
+    }
+
+    /// Whether Rapid7 said the range reaches past the log's retention
+    /// ([`SegmentManifest::beyond_retention`]).
+    pub fn beyond_retention(&self) -> bool {
+        self.manifest.beyond_retention
+    }
+
     /// The manifest.
     pub fn manifest(&self) -> &SegmentManifest {
         &self.manifest

@@ -71,6 +71,8 @@ pub struct SegmentWriter {
     parts: Vec<PartManifest>,
     rows_written: u64,
     rows_out_of_range: u64,
+    events_rejected: u64,
+    beyond_retention: bool,
     failed: bool,
     finished: bool,
 }
@@ -110,6 +112,8 @@ impl SegmentWriter {
             parts: Vec::new(),
             rows_written: 0,
             rows_out_of_range: 0,
+            events_rejected: 0,
+            beyond_retention: false,
             failed: false,
             finished: false,
         })
@@ -148,6 +152,20 @@ impl SegmentWriter {
     /// Parts written so far.
     pub fn parts_written(&self) -> usize {
         self.parts.len()
+    }
+
+    /// Record `events` of this range that the source returned but that could
+    /// not be decoded; the manifest keeps the sum
+    /// ([`SegmentManifest::events_rejected`]), so the segment never passes
+    /// for complete.
+    pub fn record_rejected(&mut self, events: u64) {
+        self.events_rejected = self.events_rejected.saturating_add(events);
+    }
+
+    /// Record that the source said this range reaches past the log's
+    /// retention ([`SegmentManifest::beyond_retention`]).
+    pub fn record_beyond_retention(&mut self) {
+        self.beyond_retention = true;
     }
 
     /// Add a batch of the event schema. Rows outside the segment range are
@@ -363,6 +381,8 @@ impl SegmentWriter {
             writer_version: concat!("datafusion-rapid7/", env!("CARGO_PKG_VERSION")).to_string(),
             writer_id: self.writer_id.clone(),
             created_at_ms: now_ms(),
+            events_rejected: self.events_rejected,
+            beyond_retention: self.beyond_retention,
         };
         let json = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::CacheUnavailable {
             location: target.location.clone(),
@@ -403,6 +423,8 @@ impl SegmentWriter {
                     rows = manifest.row_count,
                     parts = manifest.parts.len(),
                     bytes = manifest.size_bytes(),
+                    events_rejected = manifest.events_rejected,
+                    beyond_retention = manifest.beyond_retention,
                     "segment_committed"
                 );
                 Ok(CommitOutcome::Committed(SegmentInfo::new(

@@ -81,15 +81,19 @@ impl Backoff {
         }
     }
 
-    /// The next delay.
+    /// The next delay. Never panics: a growth factor that is not a number
+    /// keeps the delay at its largest, and a delay that does not fit a
+    /// `Duration` is `max`.
     pub fn next_delay(&mut self) -> Duration {
         let init = self.config.init.as_secs_f64();
         let max = self.config.max.as_secs_f64().max(init);
         let hi = self.next_max_secs.clamp(init, max);
-        let r = self.jitter.next_f64().clamp(0.0, 1.0);
+        let r = self.jitter.next_f64();
+        let r = if r.is_nan() { 0.0 } else { r.clamp(0.0, 1.0) };
         let delay = init + (hi - init) * r;
+        // `f64::min` ignores NaN: a NaN base gives `max`.
         self.next_max_secs = (hi * self.config.base).min(max);
-        Duration::from_secs_f64(delay)
+        Duration::try_from_secs_f64(delay).unwrap_or(self.config.max.max(self.config.init))
     }
 }
 
@@ -128,6 +132,26 @@ mod tests {
         for _ in 0..100 {
             let d = b.next_delay();
             assert!(d >= cfg.init && d <= cfg.max, "{d:?}");
+        }
+    }
+
+    #[test]
+    fn absurd_settings_never_panic() {
+        for (init, max, base) in [
+            (Duration::ZERO, Duration::ZERO, 2.0),
+            (Duration::MAX, Duration::MAX, 2.0),
+            (Duration::from_secs(1), Duration::MAX, f64::INFINITY),
+            (Duration::from_secs(1), Duration::from_secs(10), f64::NAN),
+            (Duration::from_secs(1), Duration::from_secs(10), -3.0),
+            (Duration::from_secs(10), Duration::from_secs(1), 2.0),
+        ] {
+            for r in [0.0, 0.5, 1.0, f64::NAN] {
+                let mut b = Backoff::new_with_jitter(BackoffConfig { init, max, base }, fixed(r));
+                for _ in 0..5 {
+                    let d = b.next_delay();
+                    assert!(d >= init.min(max), "{init:?} {max:?} {base} {r}: {d:?}");
+                }
+            }
         }
     }
 

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use super::config::{
-    ApiKey, ClientConfig, ENV_ALLOW_HTTP, ENV_API_KEY, ENV_ENDPOINT, ENV_REGION, MAX_PER_PAGE,
-    PollConfig, Region, parse_endpoint,
+    ApiKey, ClientConfig, DEFAULT_MAX_BODY_BYTES, ENV_ALLOW_HTTP, ENV_API_KEY, ENV_ENDPOINT,
+    ENV_REGION, MAX_PER_PAGE, PollConfig, Region, parse_endpoint,
 };
 use super::error::{Error, Result};
 use super::rate_limit::RateLimitConfig;
@@ -36,6 +36,7 @@ pub struct ClientBuilder {
     rate_limit: Option<RateLimitConfig>,
     poll: Option<PollConfig>,
     request_timeout: Option<Duration>,
+    max_body_bytes: Option<usize>,
     errors: Vec<Error>,
 }
 
@@ -125,6 +126,15 @@ impl ClientBuilder {
         self
     }
 
+    /// Largest response body accepted (default
+    /// [`DEFAULT_MAX_BODY_BYTES`], 64 MiB). A larger response fails its
+    /// request at once, without retries; lower
+    /// [`with_per_page`](Self::with_per_page) rather than raise this.
+    pub fn with_max_body_bytes(mut self, bytes: usize) -> Self {
+        self.max_body_bytes = Some(bytes);
+        self
+    }
+
     /// The configuration this builder describes.
     pub fn config(mut self) -> Result<ClientConfig> {
         if let Some(e) = self.errors.pop() {
@@ -135,7 +145,7 @@ impl ClientBuilder {
             None => self.region.unwrap_or_default().endpoint(),
         };
         let api_key = ApiKey::new(self.api_key.ok_or(Error::MissingApiKey)?)?;
-        Ok(ClientConfig {
+        let config = ClientConfig {
             endpoint,
             api_key,
             per_page: self.per_page.unwrap_or(MAX_PER_PAGE),
@@ -144,8 +154,11 @@ impl ClientBuilder {
             poll: self.poll.unwrap_or_default(),
             request_timeout: self.request_timeout.unwrap_or(Duration::from_secs(60)),
             connect_timeout: Duration::from_secs(10),
-            max_body_bytes: 512 * 1024 * 1024,
-        })
+            max_body_bytes: self.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES),
+            allow_http: self.allow_http,
+        };
+        config.validate()?;
+        Ok(config)
     }
 
     /// Build the client.
@@ -186,6 +199,50 @@ mod tests {
         let dbg = format!("{c:?}");
         assert!(!dbg.contains("super-secret-key-123"), "{dbg}");
         assert!(dbg.contains("<redacted>"));
+    }
+
+    #[test]
+    fn the_key_header_is_sensitive() {
+        let c = ClientBuilder::new()
+            .with_api_key("k-5f0c2e9a")
+            .build()
+            .unwrap();
+        let header = &c.inner.api_key_header;
+        assert!(header.is_sensitive());
+        assert_eq!(header, "k-5f0c2e9a");
+        assert!(!format!("{header:?}").contains("5f0c2e9a"));
+        // A key that is no header value is refused when the client is built.
+        let e = ClientBuilder::new()
+            .with_api_key("ключ")
+            .build()
+            .unwrap_err();
+        assert!(e.to_string().contains("HTTP header"), "{e}");
+    }
+
+    #[test]
+    fn client_new_checks_what_the_builder_checks() {
+        let mut config = ClientBuilder::new().with_api_key("k").config().unwrap();
+        config.endpoint = url::Url::parse("http://proxy.example.com").unwrap();
+        let e = Client::new(config.clone()).unwrap_err();
+        assert!(e.to_string().contains("RAPID7_ALLOW_HTTP"), "{e}");
+        config.allow_http = true;
+        Client::new(config.clone()).unwrap();
+        config.max_body_bytes = 0;
+        assert!(Client::new(config).is_err());
+        assert_eq!(
+            ClientBuilder::new()
+                .with_api_key("k")
+                .config()
+                .unwrap()
+                .max_body_bytes,
+            64 << 20
+        );
+        let e = ClientBuilder::new()
+            .with_api_key("k")
+            .with_request_timeout(Duration::ZERO)
+            .build()
+            .unwrap_err();
+        assert!(e.to_string().contains("request_timeout"), "{e}");
     }
 
     #[test]

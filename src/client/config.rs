@@ -193,6 +193,12 @@ fn is_loopback(url: &Url) -> bool {
 /// Largest page size the API allows.
 pub const MAX_PER_PAGE: u32 = 500;
 
+/// Default cap on one response body: 64 MiB. A full page of 500 events is
+/// well under a megabyte for typical lines; the cap leaves room for pages of
+/// very long messages and bounds what a broken or hostile server can make
+/// the client hold (see docs/runbook.md, "Memory").
+pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+
 /// How the client polls a running query.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PollConfig {
@@ -238,8 +244,72 @@ pub struct ClientConfig {
     pub request_timeout: Duration,
     /// Timeout of establishing a connection.
     pub connect_timeout: Duration,
-    /// Largest response body accepted.
+    /// Largest response body accepted ([`DEFAULT_MAX_BODY_BYTES`]). A larger
+    /// one fails the request without a retry.
     pub max_body_bytes: usize,
+    /// Allow plain `http://` to a non-loopback endpoint (the key would travel
+    /// unencrypted); see [`parse_endpoint`].
+    pub allow_http: bool,
+}
+
+impl ClientConfig {
+    /// Check the settings before a client is built from them: an endpoint
+    /// that is safe to send the key to (the rule of [`parse_endpoint`]), a
+    /// page size the API accepts, and no zero or meaningless limit, rate or
+    /// timeout (each would hang, spin or panic later).
+    pub fn validate(&self) -> Result<()> {
+        parse_endpoint(self.endpoint.as_str(), self.allow_http)?;
+        let bad = |key: &str, message: String| {
+            Err(Error::Config {
+                key: key.into(),
+                message,
+            })
+        };
+        if !(1..=MAX_PER_PAGE).contains(&self.per_page) {
+            return bad(
+                "per_page",
+                format!("{} is out of range; use 1 to {MAX_PER_PAGE}", self.per_page),
+            );
+        }
+        if self.max_body_bytes == 0 {
+            return bad(
+                "max_body_bytes",
+                format!(
+                    "0 accepts no response; use at least a few MiB (default {DEFAULT_MAX_BODY_BYTES})"
+                ),
+            );
+        }
+        for (key, d) in [
+            ("request_timeout", self.request_timeout),
+            ("connect_timeout", self.connect_timeout),
+        ] {
+            if d.is_zero() {
+                return bad(
+                    key,
+                    "a zero timeout fails every request; use e.g. 60s".into(),
+                );
+            }
+        }
+        let rl = &self.rate_limit;
+        for (ns, budget) in [
+            ("query", rl.query),
+            ("poll", rl.poll),
+            ("management", rl.management),
+        ] {
+            let rate = budget.per_second;
+            if rate.is_nan() || rate <= 0.0 {
+                return bad(
+                    &format!("rate_limit.{ns}.per_second"),
+                    format!(
+                        "{rate} requests per second would never let a request go; use a \
+                         positive rate (the default is 1.5 for queries), or f64::INFINITY \
+                         (Budget::UNLIMITED) for no proactive limit"
+                    ),
+                );
+            }
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -272,6 +342,60 @@ mod tests {
         );
         let e = "mars".parse::<Region>().unwrap_err().to_string();
         assert!(e.contains("us, us2, us3, eu, ca, au, ap"), "{e}");
+    }
+
+    #[test]
+    fn configs_with_zero_or_absurd_settings_are_refused() {
+        let good = ClientConfig {
+            endpoint: Url::parse("https://eu.rest.logs.insight.rapid7.com").unwrap(),
+            api_key: ApiKey::new("k").unwrap(),
+            per_page: 500,
+            retry: RetryConfig::default(),
+            rate_limit: RateLimitConfig::default(),
+            poll: PollConfig::default(),
+            request_timeout: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(10),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            allow_http: false,
+        };
+        good.validate().unwrap();
+        let mut unlimited = good.clone();
+        unlimited.rate_limit = RateLimitConfig::unlimited();
+        unlimited.validate().unwrap();
+        type Tweak = fn(&mut ClientConfig);
+        let cases: [(Tweak, &str); 9] = [
+            (
+                |c| c.endpoint = Url::parse("http://proxy.example.com").unwrap(),
+                "RAPID7_ALLOW_HTTP",
+            ),
+            (
+                |c| c.endpoint = Url::parse("ftp://eu.rest.logs.insight.rapid7.com").unwrap(),
+                "unsupported scheme",
+            ),
+            (|c| c.per_page = 0, "1 to 500"),
+            (|c| c.per_page = 501, "1 to 500"),
+            (|c| c.max_body_bytes = 0, "max_body_bytes"),
+            (|c| c.request_timeout = Duration::ZERO, "request_timeout"),
+            (|c| c.connect_timeout = Duration::ZERO, "connect_timeout"),
+            (
+                |c| c.rate_limit.query.per_second = 0.0,
+                "rate_limit.query.per_second",
+            ),
+            (
+                |c| c.rate_limit.poll.per_second = f64::NAN,
+                "rate_limit.poll.per_second",
+            ),
+        ];
+        for (tweak, want) in cases {
+            let mut c = good.clone();
+            tweak(&mut c);
+            let e = c.validate().unwrap_err().to_string();
+            assert!(e.contains(want), "{want}: {e}");
+        }
+        let mut plain = good.clone();
+        plain.endpoint = Url::parse("http://proxy.example.com").unwrap();
+        plain.allow_http = true;
+        plain.validate().unwrap();
     }
 
     #[test]

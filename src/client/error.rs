@@ -54,8 +54,9 @@ pub enum Error {
         hint: Option<&'static str>,
     },
 
-    /// The request could not be sent or its response not read.
-    #[error("Rapid7 API {method} {url}: {message}")]
+    /// The request could not be sent or its response not read. The message
+    /// ends with the chain of causes (the TLS or socket error underneath).
+    #[error("Rapid7 API {method} {url}: {message}{}", source_chain_suffix(.source))]
     Transport {
         /// HTTP method.
         method: &'static str,
@@ -75,6 +76,19 @@ pub enum Error {
         url: String,
         /// The parser's message, with position.
         message: String,
+    },
+
+    /// An answer the client will not go on from, and that asking again would
+    /// not change: a response larger than the body cap, or pagination that
+    /// does not advance. Not retried.
+    #[error("Rapid7 API {url}: {message}{}", hint_suffix(.hint))]
+    Protocol {
+        /// Request URL.
+        url: String,
+        /// What Rapid7 sent and why the client stopped.
+        message: String,
+        /// What the user can do about it.
+        hint: Option<&'static str>,
     },
 
     /// A retried request did not succeed within the retry budget.
@@ -109,6 +123,27 @@ pub(crate) const MISSING_API_KEY: &str = "no Rapid7 API key: set RAPID7_API_KEY 
 
 pub(crate) fn hint_suffix(hint: &Option<&'static str>) -> String {
     hint.map(|h| format!(" ({h})")).unwrap_or_default()
+}
+
+/// `": cause: its cause: …"` for an error's `source`, or nothing. Causes
+/// whose text the previous one already contains are left out (wrappers that
+/// repeat their inner error).
+pub(crate) fn source_chain_suffix(
+    source: &Option<Box<dyn std::error::Error + Send + Sync>>,
+) -> String {
+    let mut out = String::new();
+    let mut last = String::new();
+    let mut next: Option<&(dyn std::error::Error + 'static)> = source.as_deref().map(|e| e as _);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !text.is_empty() && !last.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        last = text;
+        next = e.source();
+    }
+    out
 }
 
 pub(crate) fn suggestion_suffix(suggestions: &[String]) -> String {
@@ -175,6 +210,58 @@ mod tests {
         for s in [400, 401, 403, 404, 415] {
             assert!(!is_retryable_status(s), "{s}");
         }
+    }
+
+    #[test]
+    fn transport_errors_show_their_cause_chain() {
+        #[derive(Debug)]
+        struct Wrap(&'static str, Option<Box<Wrap>>);
+        impl std::fmt::Display for Wrap {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.0)
+            }
+        }
+        impl std::error::Error for Wrap {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                self.1.as_deref().map(|e| e as _)
+            }
+        }
+        let tls = Wrap(
+            "client error (Connect)",
+            Some(Box::new(Wrap(
+                "invalid peer certificate: UnknownIssuer",
+                None,
+            ))),
+        );
+        let e = Error::Transport {
+            method: "GET",
+            url: "https://us.rest.logs.insight.rapid7.com/management/logs".into(),
+            message: "could not connect".into(),
+            source: Some(Box::new(Wrap("error sending request", Some(Box::new(tls))))),
+        };
+        assert_eq!(
+            e.to_string(),
+            "Rapid7 API GET https://us.rest.logs.insight.rapid7.com/management/logs: could not \
+             connect: error sending request: client error (Connect): invalid peer certificate: \
+             UnknownIssuer"
+        );
+        let bare = Error::Transport {
+            method: "GET",
+            url: "u".into(),
+            message: "timed out".into(),
+            source: None,
+        };
+        assert_eq!(bare.to_string(), "Rapid7 API GET u: timed out");
+        let protocol = Error::Protocol {
+            url: "u".into(),
+            message: "too big".into(),
+            hint: Some("lower per_page"),
+        };
+        assert_eq!(
+            protocol.to_string(),
+            "Rapid7 API u: too big (lower per_page)"
+        );
+        assert!(!protocol.is_retryable());
     }
 
     #[test]

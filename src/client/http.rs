@@ -11,7 +11,7 @@ use url::Url;
 use super::backoff::Backoff;
 use super::error::{Error, Result};
 use super::model::error_message;
-use super::rate_limit::Namespace;
+use super::rate_limit::{Acquired, Namespace, millis_u64, saturating_add};
 use super::rest::{Client, ClientStats};
 use super::retry::{RateLimitHeaders, hint_for};
 
@@ -19,6 +19,10 @@ use super::retry::{RateLimitHeaders, hint_for};
 pub(crate) struct Response {
     pub(crate) status: StatusCode,
     pub(crate) body: Bytes,
+    /// `x-beyond-retention: true`: the window reaches past the log's
+    /// retention, so the answer lacks the events older than it. Holds
+    /// `x-beyond-retention-message` (empty when there is none).
+    pub(crate) beyond_retention: Option<String>,
 }
 
 impl Client {
@@ -28,8 +32,8 @@ impl Client {
         url: Url,
         ns: Namespace,
     ) -> Result<T> {
-        self.get_parsed(url, ns, |_, body| {
-            serde_json::from_slice(body).map_err(|e| e.to_string())
+        self.get_parsed(url, ns, |resp| {
+            serde_json::from_slice(&resp.body).map_err(|e| e.to_string())
         })
         .await
     }
@@ -41,51 +45,68 @@ impl Client {
         &self,
         url: Url,
         ns: Namespace,
-        parse: impl Fn(StatusCode, &[u8]) -> std::result::Result<T, String>,
+        parse: impl Fn(&Response) -> std::result::Result<T, String>,
     ) -> Result<T> {
         let inner = &self.inner;
         let retry = inner.config.retry;
         let started = Instant::now();
         let mut backoff = Backoff::new(retry.backoff);
         let mut retries = 0u32;
+        // Time this request has spent held back by rate limits: the
+        // server's pauses (its own 429s and those of other requests) and the
+        // token bucket. At most `max_rate_limit_wait`.
         let mut rate_limit_waited = Duration::ZERO;
         loop {
-            let failure = match self.send(&url, ns).await {
-                Ok(resp) => match parse(resp.status, &resp.body) {
+            let budget_left = retry.max_rate_limit_wait.saturating_sub(rate_limit_waited);
+            let deadline = saturating_add(Instant::now(), budget_left);
+            let failure = match self.send(&url, ns, deadline, &mut rate_limit_waited).await {
+                // The in-flight slot is held until the body is decoded, so
+                // bodies and what is decoded from them are bounded by
+                // `max_concurrent_requests` (docs/runbook.md, "Memory").
+                Ok((resp, _slot)) => match parse(&resp) {
                     Ok(v) => return Ok(v),
                     Err(message) => Error::Decode {
                         url: url.to_string(),
                         message,
                     },
                 },
-                Err(SendError::RateLimited(wait)) => {
+                Err(SendError::RateLimited { wait, message }) => {
                     inner.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
                     let wait = wait.unwrap_or_else(|| backoff.next_delay());
-                    rate_limit_waited += wait;
-                    if rate_limit_waited > retry.max_rate_limit_wait {
-                        return Err(Error::Api {
-                            method: "GET",
-                            url: url.to_string(),
-                            status: 429,
-                            message: format!(
-                                "API rate limit exceeded; waited {}s already and the server \
-                                 asks for {}s more",
-                                (rate_limit_waited - wait).as_secs(),
-                                wait.as_secs()
+                    if rate_limit_waited.saturating_add(wait) > retry.max_rate_limit_wait {
+                        return Err(rate_limit_exceeded(
+                            &url,
+                            format!(
+                                "{message}; the server asks to wait {}s more",
+                                secs_ceil(wait)
                             ),
-                            hint: Some(
-                                "the key's 15-minute quota is spent (other tools may share \
-                                 it); retry later, or lower the request rate",
-                            ),
-                        });
+                            rate_limit_waited,
+                            retry.max_rate_limit_wait,
+                        ));
                     }
                     tracing::warn!(
                         url = %url,
-                        wait_ms = wait.as_millis() as u64,
+                        wait_ms = millis_u64(wait),
                         "logsearch_rate_limited"
                     );
-                    inner.limiter.pause(ns, Instant::now() + wait);
+                    inner
+                        .limiter
+                        .pause(ns, saturating_add(Instant::now(), wait));
                     continue;
+                }
+                Err(SendError::Held(wait)) => {
+                    return Err(rate_limit_exceeded(
+                        &url,
+                        format!(
+                            "API rate limit exceeded; {} requests are held back for {}s more \
+                             (the server's rate-limit window has not reset, or the configured \
+                             rate is that low)",
+                            ns.as_str(),
+                            secs_ceil(wait)
+                        ),
+                        rate_limit_waited,
+                        retry.max_rate_limit_wait,
+                    ));
                 }
                 Err(SendError::Final(e)) => return Err(e),
                 Err(SendError::Retryable(e)) => e,
@@ -99,7 +120,9 @@ impl Client {
                 Err(SendError::Unreachable(e)) => e,
             };
             let delay = backoff.next_delay();
-            if retries >= retry.max_retries || started.elapsed() + delay > retry.retry_timeout {
+            if retries >= retry.max_retries
+                || started.elapsed().saturating_add(delay) > retry.retry_timeout
+            {
                 return Err(Error::RetriesExhausted {
                     retries,
                     elapsed: started.elapsed(),
@@ -111,7 +134,7 @@ impl Client {
             tracing::warn!(
                 kind = ns.as_str(),
                 retry = retries,
-                delay_ms = delay.as_millis() as u64,
+                delay_ms = millis_u64(delay),
                 error = %failure,
                 "logsearch_retry"
             );
@@ -119,10 +142,22 @@ impl Client {
         }
     }
 
-    /// One attempt: wait for the limiter, send, read the whole body.
-    async fn send(&self, url: &Url, ns: Namespace) -> Result<Response, SendError> {
+    /// One attempt: wait for the limiter (until `deadline` at most; the wait
+    /// is added to `rate_limit_waited`), send, read the whole body.
+    async fn send(
+        &self,
+        url: &Url,
+        ns: Namespace,
+        deadline: Instant,
+        rate_limit_waited: &mut Duration,
+    ) -> Result<(Response, Acquired<'_>), SendError> {
         let inner = &self.inner;
-        let permit = inner.limiter.acquire(ns).await;
+        let permit = inner
+            .limiter
+            .acquire(ns, deadline)
+            .await
+            .map_err(SendError::Held)?;
+        *rate_limit_waited = rate_limit_waited.saturating_add(permit.rate_limit_wait);
         count(&inner.stats, ns);
         let transport = |message: String, source: Option<reqwest::Error>| {
             SendError::Retryable(Error::Transport {
@@ -135,7 +170,7 @@ impl Client {
         let resp = inner
             .http
             .get(url.clone())
-            .header("x-api-key", inner.config.api_key.expose())
+            .header("x-api-key", inner.api_key_header.clone())
             .header("accept", "application/json")
             .send()
             .await
@@ -150,28 +185,73 @@ impl Client {
         inner.stats.responded.store(true, Ordering::Relaxed);
         let status = resp.status();
         let limits = RateLimitHeaders::from_headers(resp.headers());
+        let beyond_retention = beyond_retention(resp.headers());
+        let body = match read_body(resp, inner.config.max_body_bytes).await {
+            Ok(body) => body,
+            Err(BodyError::TooLarge(announced)) => {
+                // Asking again gets the same body: final.
+                let size = announced.map_or_else(String::new, |n| format!(" ({n} bytes)"));
+                return Err(SendError::Final(Error::Protocol {
+                    url: url.to_string(),
+                    message: format!(
+                        "the response{size} is larger than the cap of {} bytes \
+                         (ClientConfig::max_body_bytes)",
+                        inner.config.max_body_bytes
+                    ),
+                    hint: Some(
+                        "lower per_page (ClientBuilder::with_per_page) so each page is \
+                         smaller, or raise the cap (ClientBuilder::with_max_body_bytes)",
+                    ),
+                }));
+            }
+            Err(BodyError::Broken(e)) => {
+                return Err(transport(
+                    "connection broke while reading the response".to_string(),
+                    Some(e),
+                ));
+            }
+        };
+        let now_ms = crate::time::now_ms();
         if ns == Namespace::Query {
             inner.stats.observe_quota(
                 limits.limit,
                 limits.remaining,
-                limits.reset.map(Duration::from_secs),
+                limits.reset.map(|r| super::retry::reset_delay(r, now_ms)),
             );
         }
-        let body = read_body(resp, inner.config.max_body_bytes)
-            .await
-            .map_err(|(m, e)| transport(m, e))?;
-        drop(permit);
-
         if status == StatusCode::TOO_MANY_REQUESTS {
-            return Err(SendError::RateLimited(limits.rate_limit_wait()));
+            return Err(SendError::RateLimited {
+                wait: limits.rate_limit_wait(now_ms),
+                message: error_message(&body),
+            });
         }
-        if let Some(wait) = limits.exhausted() {
+        if let Some(wait) = limits.exhausted(now_ms) {
             // The next request would be refused: hold the namespace until the
-            // reset instead of spending a request on a 429.
-            inner.limiter.pause(ns, Instant::now() + wait);
+            // reset instead of spending a request on a 429. A reset beyond the
+            // wait budget is not held for: the next request goes, and if the
+            // server does refuse it, its 429 ends the request with the
+            // server's message.
+            if wait <= inner.config.retry.max_rate_limit_wait {
+                inner
+                    .limiter
+                    .pause(ns, saturating_add(Instant::now(), wait));
+            } else {
+                tracing::warn!(
+                    kind = ns.as_str(),
+                    reset = limits.reset,
+                    "logsearch_rate_limit_reset_ignored: X-RateLimit-Reset is beyond the rate-limit wait budget"
+                );
+            }
         }
         if status == StatusCode::OK || status == StatusCode::ACCEPTED {
-            return Ok(Response { status, body });
+            return Ok((
+                Response {
+                    status,
+                    body,
+                    beyond_retention,
+                },
+                permit,
+            ));
         }
         let err = Error::Api {
             method: "GET",
@@ -188,16 +268,60 @@ impl Client {
     }
 }
 
+/// `x-beyond-retention: true` (any case) and its message.
+fn beyond_retention(h: &reqwest::header::HeaderMap) -> Option<String> {
+    let flag = h.get("x-beyond-retention")?.to_str().ok()?;
+    if !flag.trim().eq_ignore_ascii_case("true") {
+        return None;
+    }
+    let message = h
+        .get("x-beyond-retention-message")
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_string())
+        .unwrap_or_default();
+    Some(message.chars().take(500).collect())
+}
+
 /// Retries of a connection error while the endpoint has never answered.
 const UNREACHABLE_RETRIES: u32 = 2;
 
 enum SendError {
-    RateLimited(Option<Duration>),
+    /// A 429: how long the server asks to wait, and its message.
+    RateLimited {
+        wait: Option<Duration>,
+        message: String,
+    },
+    /// The limiter would hold the request past its rate-limit deadline, for
+    /// this long.
+    Held(Duration),
     /// A connection error before the endpoint ever answered: most likely a
     /// wrong endpoint or region, so only a few quick retries.
     Unreachable(Error),
     Retryable(Error),
     Final(Error),
+}
+
+/// Whole seconds, rounded up (a wait of 3599.9 s is "3600s").
+fn secs_ceil(d: Duration) -> u64 {
+    d.as_secs().saturating_add(u64::from(d.subsec_nanos() > 0))
+}
+
+/// The 429 error of a request whose rate-limit waits would pass its budget.
+fn rate_limit_exceeded(url: &Url, why: String, waited: Duration, budget: Duration) -> Error {
+    Error::Api {
+        method: "GET",
+        url: url.to_string(),
+        status: 429,
+        message: format!(
+            "{why}, beyond the rate-limit wait budget of {}s \
+             (RetryConfig::max_rate_limit_wait; {}s waited already)",
+            secs_ceil(budget),
+            waited.as_secs()
+        ),
+        hint: Some(
+            "the key's 15-minute quota is spent (other tools may share it); retry later, \
+             or lower the request rate",
+        ),
+    }
 }
 
 fn count(stats: &ClientStats, ns: Namespace) {
@@ -225,29 +349,30 @@ fn describe(e: &reqwest::Error, config: &super::ClientConfig) -> String {
     }
 }
 
-async fn read_body(
-    mut resp: reqwest::Response,
-    max: usize,
-) -> std::result::Result<Bytes, (String, Option<reqwest::Error>)> {
-    if resp.content_length().is_some_and(|n| n as usize > max) {
-        return Err((format!("response larger than {max} bytes"), None));
+/// Why a body could not be read.
+enum BodyError {
+    /// More than the cap, with the size the response announced.
+    TooLarge(Option<u64>),
+    Broken(reqwest::Error),
+}
+
+async fn read_body(mut resp: reqwest::Response, max: usize) -> Result<Bytes, BodyError> {
+    let announced = resp.content_length();
+    if let Some(n) = announced.filter(|n| usize::try_from(*n).map_or(true, |n| n > max)) {
+        return Err(BodyError::TooLarge(Some(n)));
     }
-    let mut buf = BytesMut::with_capacity(resp.content_length().unwrap_or(0) as usize);
+    let capacity = announced.and_then(|n| usize::try_from(n).ok()).unwrap_or(0);
+    let mut buf = BytesMut::with_capacity(capacity);
     loop {
         match resp.chunk().await {
             Ok(Some(chunk)) => {
-                if buf.len() + chunk.len() > max {
-                    return Err((format!("response larger than {max} bytes"), None));
+                if buf.len().saturating_add(chunk.len()) > max {
+                    return Err(BodyError::TooLarge(None));
                 }
                 buf.extend_from_slice(&chunk);
             }
             Ok(None) => return Ok(buf.freeze()),
-            Err(e) => {
-                return Err((
-                    "connection broke while reading the response".to_string(),
-                    Some(e),
-                ));
-            }
+            Err(e) => return Err(BodyError::Broken(e)),
         }
     }
 }

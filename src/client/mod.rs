@@ -37,8 +37,8 @@ mod stats;
 pub use backoff::{Backoff, BackoffConfig, Jitter, RandomJitter};
 pub use builder::ClientBuilder;
 pub use config::{
-    ApiKey, ClientConfig, ENV_ALLOW_HTTP, ENV_API_KEY, ENV_ENDPOINT, ENV_REGION, MAX_PER_PAGE,
-    PollConfig, Region, parse_endpoint,
+    ApiKey, ClientConfig, DEFAULT_MAX_BODY_BYTES, ENV_ALLOW_HTTP, ENV_API_KEY, ENV_ENDPOINT,
+    ENV_REGION, MAX_PER_PAGE, PollConfig, Region, parse_endpoint,
 };
 pub use error::{Error, Result};
 pub use model::{Link, LogInfo, LogSetInfo};

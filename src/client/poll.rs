@@ -25,9 +25,9 @@ pub(crate) async fn fetch_finished<T>(
 ) -> Result<T> {
     let poll = client.inner.config.poll;
     let request = |url: Url, ns: Namespace| {
-        client.get_parsed(url, ns, |status, body| {
-            let (links, value) = parse(body)?;
-            if status == StatusCode::ACCEPTED && find_link(&links, "Self").is_none() {
+        client.get_parsed(url, ns, |resp| {
+            let (links, value) = parse(&resp.body)?;
+            if resp.status == StatusCode::ACCEPTED && find_link(&links, "Self").is_none() {
                 return Err("202 without a Self link to poll".to_string());
             }
             Ok((links, value))

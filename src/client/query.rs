@@ -27,8 +27,36 @@ use super::rate_limit::Namespace;
 use super::rest::Client;
 use crate::log_id::LogId;
 
-/// Consecutive pages whose `Next` link did not move before the query fails.
-const MAX_STALLED_PAGES: u32 = 3;
+/// Consecutive pages that do not advance (see [`EventQuery`]) before the
+/// query fails.
+const MAX_STALLED_PAGES: usize = 3;
+
+/// Events per millisecond of window the page cap allows for: 100, i.e.
+/// 100,000 a second, about 120 times what one key can read at all (1,500
+/// queries of 500 events per 15 minutes, ~830 events a second).
+const PAGE_CAP_EVENTS_PER_MS: u64 = 100;
+
+/// Fewest pages any query may take, however short its window (500,000
+/// events at 500 per page).
+const MIN_PAGE_CAP: u64 = 1_000;
+
+/// Most pages one query of `window` may take at `per_page` events a page:
+/// [`PAGE_CAP_EVENTS_PER_MS`] events for every millisecond of the window, at
+/// least [`MIN_PAGE_CAP`] pages. A server that keeps sending `Next` links
+/// beyond that (each link moving its cursor a little, so that no stall is
+/// seen) ends the query instead of spending the key's quota forever.
+pub(crate) fn page_cap(window: (i64, i64), per_page: u32) -> u64 {
+    let events = window
+        .1
+        .abs_diff(window.0)
+        .saturating_mul(PAGE_CAP_EVENTS_PER_MS);
+    (events / u64::from(per_page.max(1)))
+        .saturating_add(1)
+        .max(MIN_PAGE_CAP)
+}
+
+/// Shortest wait between two polls of a running query.
+const MIN_POLL_DELAY: std::time::Duration = std::time::Duration::from_millis(1);
 
 impl Client {
     /// The events of one log with `from <= timestamp < to` (epoch ms), as
@@ -73,29 +101,48 @@ impl Client {
 }
 
 /// A query for one log's events in one window; see the module docs.
+///
+/// Pagination must advance. A page *stalls* when it adds no new event and
+/// does not move the cursor: neither an event of the page (accepted,
+/// duplicate or out of the window) nor its `Next` link's
+/// `(from, sequence_number)` lies beyond the highest `(timestamp,
+/// sequence_number)` seen so far. Links that alternate (A→B→A), that change
+/// only an irrelevant parameter, or whose pages hold only events at or below
+/// the cursor all stall; three stalls in a row end the query with an error
+/// naming the links Rapid7 sent. Whatever the links do, a query takes at most
+/// `window_ms × 100 / per_page + 1` pages (room for 100 events per
+/// millisecond of the window), and the cap is never below 1,000 pages.
 #[derive(Debug)]
 pub struct EventQuery {
     client: Client,
     log_id: Arc<str>,
     window: (i64, i64),
     next: Option<Url>,
+    /// Highest key returned: events at or below it are repeats.
     cursor: Cursor,
+    /// Highest key seen anywhere (events of any kind, `Next` cursors).
+    reach: Cursor,
     page_number: u64,
+    max_pages: u64,
     events_total: u64,
-    stalled: u32,
+    /// The `Next` links of the pages that stalled in a row.
+    stalled: Vec<String>,
 }
 
 impl EventQuery {
     pub(crate) fn new(client: Client, log_id: &str, window: (i64, i64), first: Url) -> Self {
+        let max_pages = page_cap(window, client.inner.config.per_page);
         Self {
             client,
             log_id: log_id.into(),
             window,
             next: Some(first),
             cursor: None,
+            reach: None,
             page_number: 0,
+            max_pages,
             events_total: 0,
-            stalled: 0,
+            stalled: Vec::new(),
         }
     }
 
@@ -119,6 +166,21 @@ impl EventQuery {
         let Some(url) = self.next.take() else {
             return Ok(None);
         };
+        if self.page_number >= self.max_pages {
+            return Err(Error::Protocol {
+                url: url.to_string(),
+                message: format!(
+                    "Rapid7 sent Next links beyond {} pages for a window of {} ms at {} \
+                     events a page (the cap allows {PAGE_CAP_EVENTS_PER_MS} events per \
+                     millisecond of the window); the last cursor seen was {}",
+                    self.max_pages,
+                    self.window.1.abs_diff(self.window.0),
+                    self.client.inner.config.per_page,
+                    describe_cursor(self.reach),
+                ),
+                hint: Some("Rapid7 keeps paginating; retry later, or query a smaller window"),
+            });
+        }
         self.page_number += 1;
         let body = self.fetch_finished(&url).await?;
         if body.statistical {
@@ -127,32 +189,13 @@ impl EventQuery {
                 message: "expected an event page, got a statistical result".into(),
             });
         }
-        let stats = body.stats;
+        let mut stats = body.stats;
+        stats.beyond_retention = body.beyond_retention.is_some();
         let next = match find_link(&body.links, "Next") {
             Some(link) => Some(self.checked_link(&link.href)?),
             None => None,
         };
-        if let Some(n) = &next {
-            if *n == url {
-                self.stalled += 1;
-                tracing::warn!(
-                    log_id = %self.log_id,
-                    page = self.page_number,
-                    "logsearch_cursor_stalled: the Next link repeats the current page"
-                );
-                if self.stalled >= MAX_STALLED_PAGES {
-                    return Err(Error::Decode {
-                        url: url.to_string(),
-                        message: format!(
-                            "pagination does not advance: the same Next link came back \
-                             {MAX_STALLED_PAGES} times"
-                        ),
-                    });
-                }
-            } else {
-                self.stalled = 0;
-            }
-        }
+        self.check_progress(&url, next.as_ref(), &body)?;
         self.cursor = self.cursor.max(body.max_key);
         self.events_total += stats.accepted;
         let client_stats = &self.client.inner.stats;
@@ -163,6 +206,19 @@ impl EventQuery {
         client_stats
             .events_failed
             .fetch_add(stats.failed, Ordering::Relaxed);
+        if let Some(message) = &body.beyond_retention {
+            client_stats
+                .pages_beyond_retention
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                log_id = %self.log_id,
+                page = self.page_number,
+                from_ms = self.window.0,
+                to_ms = self.window.1,
+                message = %message,
+                "logsearch_beyond_retention: Rapid7 says the window reaches past the log's retention"
+            );
+        }
         let next_from = next.as_ref().and_then(|u| {
             u.query_pairs()
                 .find(|(k, _)| k == "from")
@@ -188,7 +244,41 @@ impl EventQuery {
             page_number: self.page_number,
             columns: body.columns,
             stats,
+            beyond_retention_message: body.beyond_retention,
         }))
+    }
+
+    /// Count a stall when the page added nothing and moved no cursor; fail
+    /// after [`MAX_STALLED_PAGES`] in a row.
+    fn check_progress(&mut self, url: &Url, next: Option<&Url>, body: &ParsedBody) -> Result<()> {
+        let mark = body.max_seen.max(next.and_then(link_cursor));
+        let advanced = body.stats.accepted > 0 || mark > self.reach;
+        self.reach = self.reach.max(mark);
+        let Some(next) = next.filter(|_| !advanced) else {
+            self.stalled.clear();
+            return Ok(());
+        };
+        self.stalled.push(next.to_string());
+        tracing::warn!(
+            log_id = %self.log_id,
+            page = self.page_number,
+            stalled = self.stalled.len(),
+            next = %next,
+            "logsearch_cursor_stalled: the page added no event and did not move the cursor"
+        );
+        if self.stalled.len() < MAX_STALLED_PAGES {
+            return Ok(());
+        }
+        Err(Error::Protocol {
+            url: url.to_string(),
+            message: format!(
+                "pagination does not advance: {MAX_STALLED_PAGES} pages in a row added no \
+                 new event and did not move the cursor past {}; Rapid7's Next links were {}",
+                describe_cursor(self.reach),
+                self.stalled.join(" , "),
+            ),
+            hint: Some("this is Rapid7's answer; retry later, and report the links if it persists"),
+        })
     }
 
     /// The pages as a stream. Dropping the stream stops the requests.
@@ -204,10 +294,16 @@ impl EventQuery {
     async fn fetch_finished(&mut self, url: &Url) -> Result<ParsedBody> {
         let poll = self.client.inner.config.poll;
         let mut resubmits = 0;
+        // Any answer for this page (submit, polls, resubmits) may say the
+        // window is beyond retention: keep the first that does.
+        let mut beyond_retention = None;
         'submit: loop {
             let mut body = self.request(url.clone(), Namespace::Query).await?;
+            beyond_retention = beyond_retention.or(body.beyond_retention.take());
             let started = Instant::now();
-            let mut delay = poll.initial;
+            // At least a millisecond between polls: a zero setting must not
+            // spin on the API.
+            let mut delay = poll.initial.max(MIN_POLL_DELAY);
             while let Some(link) = find_link(&body.links, "Self") {
                 if started.elapsed() > poll.query_timeout {
                     return Err(Error::Transport {
@@ -222,9 +318,12 @@ impl EventQuery {
                 }
                 let self_url = self.checked_link(&link.href)?;
                 tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(poll.max);
+                delay = delay.saturating_mul(2).min(poll.max).max(MIN_POLL_DELAY);
                 match self.request(self_url, Namespace::Poll).await {
-                    Ok(b) => body = b,
+                    Ok(mut b) => {
+                        beyond_retention = beyond_retention.or(b.beyond_retention.take());
+                        body = b;
+                    }
                     Err(e) if e.status() == Some(404) && resubmits < poll.max_resubmits => {
                         resubmits += 1;
                         self.client
@@ -243,6 +342,7 @@ impl EventQuery {
                     Err(e) => return Err(e),
                 }
             }
+            body.beyond_retention = beyond_retention;
             return Ok(body);
         }
     }
@@ -251,12 +351,14 @@ impl EventQuery {
         let (log_id, window, cursor, page) =
             (&*self.log_id, self.window, self.cursor, self.page_number);
         self.client
-            .get_parsed(url, ns, |status, body| {
-                let parsed = parse_page(body, log_id, window, cursor, page)
+            .get_parsed(url, ns, |resp| {
+                let mut parsed = parse_page(&resp.body, log_id, window, cursor, page)
                     .map_err(|e| format!("invalid JSON ({e})"))?;
-                if status == StatusCode::ACCEPTED && find_link(&parsed.links, "Self").is_none() {
+                if resp.status == StatusCode::ACCEPTED && find_link(&parsed.links, "Self").is_none()
+                {
                     return Err("202 without a Self link to poll".to_string());
                 }
+                parsed.beyond_retention = resp.beyond_retention.clone();
                 Ok(parsed)
             })
             .await
@@ -264,6 +366,26 @@ impl EventQuery {
 
     fn checked_link(&self, href: &str) -> Result<Url> {
         self.client.checked_link(href)
+    }
+}
+
+/// The `(from, sequence_number)` cursor a `Next` link carries, when it has
+/// both (Rapid7's links do).
+fn link_cursor(url: &Url) -> Cursor {
+    let param = |name: &str| {
+        url.query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    };
+    let from = param("from")?.trim().parse::<i64>().ok()?;
+    let seq = param("sequence_number")?.trim().parse::<u64>().ok()?;
+    Some((from, seq))
+}
+
+fn describe_cursor(c: Cursor) -> String {
+    match c {
+        Some((ts, seq)) => format!("(timestamp {ts}, sequence_number {seq})"),
+        None => "(none: no event and no cursor yet)".into(),
     }
 }
 
@@ -286,5 +408,25 @@ mod tests {
             );
         }
         assert!(client.query_events("0a1b-2c3d", 0, 1).is_ok());
+    }
+
+    #[test]
+    fn the_page_cap_grows_with_the_window_and_never_overflows() {
+        assert_eq!(page_cap((0, 1), 500), MIN_PAGE_CAP);
+        // An hour at 500 a page: 100 events per ms.
+        assert_eq!(page_cap((0, 3_600_000), 500), 720_001);
+        assert_eq!(page_cap((0, 3_600_000), 50), 7_200_001);
+        assert_eq!(page_cap((i64::MIN, i64::MAX), 0), u64::MAX);
+    }
+
+    #[test]
+    fn link_cursors_need_from_and_sequence_number() {
+        let c = |s: &str| link_cursor(&Url::parse(s).unwrap());
+        assert_eq!(
+            c("https://h/query/logs/x?from=5&to=9&sequence_number=7&next_page=true"),
+            Some((5, 7))
+        );
+        assert_eq!(c("https://h/query/logs/x?from=5&to=9"), None);
+        assert_eq!(c("https://h/query/logs/x?from=a&sequence_number=7"), None);
     }
 }

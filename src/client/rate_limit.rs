@@ -128,21 +128,57 @@ impl TokenBucket {
     }
 
     /// Reserve one token at `now`; returns how long the caller must wait.
+    /// A rate that is not a positive number (zero, negative, NaN: refused by
+    /// [`ClientConfig`](super::ClientConfig) validation) or so small that the
+    /// wait does not fit a `Duration` asks for [`Duration::MAX`], which no
+    /// deadline admits.
     pub(crate) fn reserve(&mut self, now: Instant) -> Duration {
-        if !self.budget.per_second.is_finite() {
+        let rate = self.budget.per_second;
+        if rate == f64::INFINITY {
             return Duration::ZERO;
+        }
+        if rate.is_nan() || rate <= 0.0 {
+            return Duration::MAX;
         }
         let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
         self.last = now;
-        self.tokens =
-            (self.tokens + elapsed * self.budget.per_second).min(f64::from(self.budget.burst));
+        self.tokens = (self.tokens + elapsed * rate).min(f64::from(self.budget.burst));
         self.tokens -= 1.0;
         if self.tokens >= 0.0 {
             Duration::ZERO
         } else {
-            Duration::from_secs_f64(-self.tokens / self.budget.per_second)
+            Duration::try_from_secs_f64(-self.tokens / rate).unwrap_or(Duration::MAX)
         }
     }
+
+    /// Give back a token reserved by a caller that will not send (its wait
+    /// would pass its deadline).
+    pub(crate) fn refund(&mut self) {
+        if self.budget.per_second.is_finite() {
+            self.tokens += 1.0;
+        }
+    }
+}
+
+/// `t + d`, or about thirty years from `t` when that does not fit an
+/// `Instant` (a huge `Retry-After` or rate-limit budget).
+pub(crate) fn saturating_add(t: Instant, d: Duration) -> Instant {
+    const FAR: Duration = Duration::from_secs(30 * 365 * 86_400);
+    t.checked_add(d.min(FAR)).unwrap_or(t)
+}
+
+/// `d` in whole milliseconds, saturating (for logs and counters).
+pub(crate) fn millis_u64(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// A slot to send one request, and how long the rate limit held it back.
+#[derive(Debug)]
+pub(crate) struct Acquired<'a> {
+    pub(crate) _permit: SemaphorePermit<'a>,
+    /// Time spent waiting for a server pause or the token bucket (not for
+    /// an in-flight slot).
+    pub(crate) rate_limit_wait: Duration,
 }
 
 /// Counters of waits, for progress reports.
@@ -177,23 +213,41 @@ impl RateLimiter {
     }
 
     /// Wait until a request of `ns` may go, and hold an in-flight slot.
-    pub(crate) async fn acquire(&self, ns: Namespace) -> SemaphorePermit<'_> {
+    ///
+    /// Fails at once, without waiting, when a server pause or the token
+    /// bucket would hold the request past `deadline`; the error is how long
+    /// it would have had to wait.
+    pub(crate) async fn acquire(
+        &self,
+        ns: Namespace,
+        deadline: Instant,
+    ) -> Result<Acquired<'_>, Duration> {
         let started = Instant::now();
         // A server pause first: it can be set while we wait, so loop.
         loop {
             let until = self.paused_until.lock().expect("limiter lock")[ns.index()];
+            let now = Instant::now();
             match until {
-                Some(t) if t > Instant::now() => tokio::time::sleep_until(t).await,
+                Some(t) if t > deadline => return Err(t.saturating_duration_since(now)),
+                Some(t) if t > now => tokio::time::sleep_until(t).await,
                 _ => break,
             }
         }
+        let now = Instant::now();
         let wait = {
             let mut buckets = self.buckets.lock().expect("limiter lock");
-            buckets[ns.index()].reserve(Instant::now())
+            let bucket = &mut buckets[ns.index()];
+            let wait = bucket.reserve(now);
+            if !wait.is_zero() && saturating_add(now, wait) > deadline {
+                bucket.refund();
+                return Err(wait);
+            }
+            wait
         };
         if !wait.is_zero() {
-            tokio::time::sleep(wait).await;
+            tokio::time::sleep_until(saturating_add(now, wait)).await;
         }
+        let rate_limit_wait = started.elapsed();
         let permit = self
             .in_flight
             .acquire()
@@ -204,9 +258,12 @@ impl RateLimiter {
             self.stats.waits.fetch_add(1, Ordering::Relaxed);
             self.stats
                 .waited_ms
-                .fetch_add(waited.as_millis() as u64, Ordering::Relaxed);
+                .fetch_add(millis_u64(waited), Ordering::Relaxed);
         }
-        permit
+        Ok(Acquired {
+            _permit: permit,
+            rate_limit_wait,
+        })
     }
 
     /// Hold every request of `ns` until `until` (the server asked for it).
@@ -222,6 +279,10 @@ impl RateLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn far() -> Instant {
+        Instant::now() + Duration::from_secs(86_400)
+    }
 
     #[test]
     fn bucket_allows_burst_then_spaces_requests() {
@@ -279,14 +340,14 @@ mod tests {
         });
         let t0 = Instant::now();
         for _ in 0..5 {
-            drop(limiter.acquire(Namespace::Query).await);
+            drop(limiter.acquire(Namespace::Query, far()).await.unwrap());
         }
         // one free, then four at 250 ms spacing
         assert_eq!(t0.elapsed(), Duration::from_secs(1));
         assert_eq!(limiter.stats.waits.load(Ordering::Relaxed), 4);
         // polls are not affected by the query budget
         let t1 = Instant::now();
-        drop(limiter.acquire(Namespace::Poll).await);
+        drop(limiter.acquire(Namespace::Poll, far()).await.unwrap());
         assert_eq!(t1.elapsed(), Duration::ZERO);
     }
 
@@ -297,9 +358,68 @@ mod tests {
         limiter.pause(Namespace::Query, t0 + Duration::from_secs(7));
         // a shorter pause does not shorten the longer one
         limiter.pause(Namespace::Query, t0 + Duration::from_secs(2));
-        drop(limiter.acquire(Namespace::Management).await);
+        drop(limiter.acquire(Namespace::Management, far()).await.unwrap());
         assert_eq!(t0.elapsed(), Duration::ZERO);
-        drop(limiter.acquire(Namespace::Query).await);
+        drop(limiter.acquire(Namespace::Query, far()).await.unwrap());
         assert_eq!(t0.elapsed(), Duration::from_secs(7));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn acquire_honours_the_deadline() {
+        let limiter = RateLimiter::new(&RateLimitConfig {
+            query: Budget {
+                per_second: 1.0,
+                burst: 1,
+            },
+            ..RateLimitConfig::unlimited()
+        });
+        let t0 = Instant::now();
+        // A pause past the deadline fails at once, saying how long it is.
+        limiter.pause(Namespace::Poll, t0 + Duration::from_secs(3600));
+        let e = limiter
+            .acquire(Namespace::Poll, t0 + Duration::from_secs(10))
+            .await
+            .unwrap_err();
+        assert_eq!(e, Duration::from_secs(3600));
+        assert_eq!(t0.elapsed(), Duration::ZERO, "no wait before failing");
+        // A pause inside the deadline is waited for.
+        limiter.pause(Namespace::Management, t0 + Duration::from_secs(5));
+        let got = limiter
+            .acquire(Namespace::Management, t0 + Duration::from_secs(10))
+            .await
+            .unwrap();
+        assert_eq!(got.rate_limit_wait, Duration::from_secs(5));
+        drop(got);
+        // The bucket: the first token is free, the second would wait 1 s.
+        let t1 = Instant::now();
+        drop(limiter.acquire(Namespace::Query, t1).await.unwrap());
+        let e = limiter
+            .acquire(Namespace::Query, t1 + Duration::from_millis(500))
+            .await
+            .unwrap_err();
+        assert_eq!(e, Duration::from_secs(1));
+        // The refused reservation was given back: the next caller waits 1 s,
+        // not 2.
+        let got = limiter.acquire(Namespace::Query, far()).await.unwrap();
+        assert_eq!(got.rate_limit_wait, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn zero_or_absurd_rates_never_panic() {
+        let t0 = Instant::now();
+        for per_second in [0.0, -1.0, f64::NAN, f64::NEG_INFINITY, 1e-300] {
+            let mut b = TokenBucket::new(
+                Budget {
+                    per_second,
+                    burst: 0,
+                },
+                t0,
+            );
+            assert_eq!(b.reserve(t0), Duration::MAX, "{per_second}");
+            b.refund();
+        }
+        assert!(saturating_add(t0, Duration::MAX) > t0 + Duration::from_secs(86_400 * 365));
+        assert_eq!(millis_u64(Duration::MAX), u64::MAX);
+        assert_eq!(millis_u64(Duration::from_millis(7)), 7);
     }
 }

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use reqwest::header::HeaderValue;
 use url::Url;
 
 use super::config::ClientConfig;
@@ -25,6 +26,7 @@ pub struct ClientStats {
     pub(super) pages: AtomicU64,
     pub(super) events: AtomicU64,
     pub(super) events_failed: AtomicU64,
+    pub(super) pages_beyond_retention: AtomicU64,
     /// Whether any response was ever received (connection errors before
     /// that mean a wrong endpoint more likely than a blip).
     pub(crate) responded: std::sync::atomic::AtomicBool,
@@ -79,8 +81,10 @@ pub struct ClientStatsSnapshot {
     pub pages: u64,
     /// Events accepted.
     pub events: u64,
-    /// Events that could not be used (missing fields).
+    /// Events the decoder rejected ([`PageStats::failed`](super::PageStats::failed)).
     pub events_failed: u64,
+    /// Pages Rapid7 answered with `x-beyond-retention: true`.
+    pub pages_beyond_retention: u64,
     /// Waits imposed by the rate limiter.
     pub rate_limit_waits: u64,
     /// Time spent in those waits, ms.
@@ -103,14 +107,29 @@ pub struct Client {
 #[derive(Debug)]
 pub(super) struct Inner {
     pub(super) http: reqwest::Client,
+    /// `x-api-key`, marked sensitive.
+    pub(super) api_key_header: HeaderValue,
     pub(super) config: ClientConfig,
     pub(super) limiter: RateLimiter,
     pub(super) stats: ClientStats,
 }
 
 impl Client {
-    /// A client for `config`.
+    /// A client for `config`, once [`ClientConfig::validate`] accepts it.
     pub fn new(config: ClientConfig) -> Result<Self> {
+        config.validate()?;
+        let key = config.api_key.expose();
+        // Header values beyond ASCII are obsolete (RFC 9110 §5.5); Rapid7
+        // keys are UUIDs.
+        let header = HeaderValue::from_str(key).ok().filter(|_| key.is_ascii());
+        let mut api_key_header = header.ok_or_else(|| Error::Config {
+            key: super::config::ENV_API_KEY.into(),
+            message: "the API key contains characters that cannot go in an HTTP header; \
+                          copy it again from Rapid7 Insight (Settings > API Keys)"
+                .into(),
+        })?;
+        // Kept out of `Debug` output and of HTTP/2 header compression tables.
+        api_key_header.set_sensitive(true);
         let http = reqwest::Client::builder()
             .user_agent(concat!("datafusion-rapid7/", env!("CARGO_PKG_VERSION")))
             .timeout(config.request_timeout)
@@ -127,6 +146,7 @@ impl Client {
             inner: Arc::new(Inner {
                 limiter: RateLimiter::new(&config.rate_limit),
                 http,
+                api_key_header,
                 config,
                 stats: ClientStats::default(),
             }),
@@ -158,6 +178,7 @@ impl Client {
             pages: get(&s.pages),
             events: get(&s.events),
             events_failed: get(&s.events_failed),
+            pages_beyond_retention: get(&s.pages_beyond_retention),
             rate_limit_waits: get(&l.waits),
             rate_limit_wait_ms: get(&l.waited_ms),
         }

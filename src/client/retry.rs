@@ -34,12 +34,22 @@ impl Default for RetryConfig {
     }
 }
 
+/// Largest `X-RateLimit-Reset` read as a number of seconds as it stands:
+/// Rapid7's rate-limit windows are 15 minutes long.
+pub(crate) const MAX_RESET_SECS: u64 = 15 * 60;
+
+/// How far from now a larger `X-RateLimit-Reset` may lie and still be read as
+/// the reset instant (epoch seconds or milliseconds), as the legacy
+/// Logentries documentation describes it. Wide, for clock skew.
+const EPOCH_TOLERANCE_SECS: u64 = 24 * 3600;
+
 /// Rate-limit headers of a response.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct RateLimitHeaders {
     pub(crate) limit: Option<u64>,
     pub(crate) remaining: Option<u64>,
-    /// Seconds until the window resets.
+    /// `X-RateLimit-Reset` as sent: seconds until the window resets, or (a
+    /// legacy server) the reset instant in epoch seconds or milliseconds.
     pub(crate) reset: Option<u64>,
     /// `Retry-After`, seconds.
     pub(crate) retry_after: Option<u64>,
@@ -52,6 +62,7 @@ impl RateLimitHeaders {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|s| s.trim().parse::<f64>().ok())
                 .filter(|v| v.is_finite() && *v >= 0.0)
+                // `as` saturates: a value beyond u64 reads as u64::MAX.
                 .map(|v| v.ceil() as u64)
         };
         Self {
@@ -62,22 +73,47 @@ impl RateLimitHeaders {
         }
     }
 
-    /// How long a 429 asks us to wait: `Retry-After`, else the window reset,
-    /// else `None` (fall back to backoff).
-    pub(crate) fn rate_limit_wait(&self) -> Option<Duration> {
+    /// How long a 429 asks us to wait at `now_ms` (wall clock, epoch ms):
+    /// `Retry-After`, else the window reset ([`reset_delay`]), else `None`
+    /// (fall back to backoff). At least a second, so the client never spins.
+    pub(crate) fn rate_limit_wait(&self, now_ms: i64) -> Option<Duration> {
         self.retry_after
-            .or(self.reset)
-            .map(|s| Duration::from_secs(s.max(1)))
+            .map(Duration::from_secs)
+            .or_else(|| self.reset.map(|r| reset_delay(r, now_ms)))
+            .map(|d| d.max(Duration::from_secs(1)))
     }
 
     /// Whether a successful response says the budget is spent, so the next
-    /// request would be refused until the reset.
-    pub(crate) fn exhausted(&self) -> Option<Duration> {
+    /// request would be refused until the reset, and how long that is.
+    pub(crate) fn exhausted(&self, now_ms: i64) -> Option<Duration> {
         match (self.remaining, self.reset) {
-            (Some(0), Some(reset)) => Some(Duration::from_secs(reset.max(1))),
+            (Some(0), Some(reset)) => Some(reset_delay(reset, now_ms).max(Duration::from_secs(1))),
             _ => None,
         }
     }
+}
+
+/// What an `X-RateLimit-Reset` of `value` asks to wait at `now_ms`.
+///
+/// Up to [`MAX_RESET_SECS`] it is a number of seconds. A larger value that
+/// lies within a day of now as epoch seconds, or as epoch milliseconds, is the
+/// reset instant (a past one means the window has already reset: no wait).
+/// Anything else is taken as a number of seconds: callers compare it with
+/// their rate-limit wait budget and give up with the 429 message rather than
+/// wait that long.
+pub(crate) fn reset_delay(value: u64, now_ms: i64) -> Duration {
+    if value <= MAX_RESET_SECS {
+        return Duration::from_secs(value);
+    }
+    let now_ms = u64::try_from(now_ms).unwrap_or(0);
+    let now_s = now_ms / 1000;
+    if value.abs_diff(now_s) <= EPOCH_TOLERANCE_SECS {
+        return Duration::from_secs(value.saturating_sub(now_s));
+    }
+    if value.abs_diff(now_ms) <= EPOCH_TOLERANCE_SECS * 1000 {
+        return Duration::from_millis(value.saturating_sub(now_ms));
+    }
+    Duration::from_secs(value)
 }
 
 /// What the user can do about a non-retried status.
@@ -115,6 +151,9 @@ mod tests {
         h
     }
 
+    /// 2026-12-01T00:00:00Z, epoch ms.
+    const NOW: i64 = 1_796_083_200_000;
+
     #[test]
     fn retry_after_wins_over_reset() {
         let h = RateLimitHeaders::from_headers(&headers(&[
@@ -124,22 +163,22 @@ mod tests {
             ("Retry-After", "7"),
         ]));
         assert_eq!(h.limit, Some(1500));
-        assert_eq!(h.rate_limit_wait(), Some(Duration::from_secs(7)));
-        assert_eq!(h.exhausted(), Some(Duration::from_secs(431)));
+        assert_eq!(h.rate_limit_wait(NOW), Some(Duration::from_secs(7)));
+        assert_eq!(h.exhausted(NOW), Some(Duration::from_secs(431)));
     }
 
     #[test]
     fn reset_used_when_no_retry_after() {
         let h = RateLimitHeaders::from_headers(&headers(&[("x-ratelimit-reset", "12")]));
-        assert_eq!(h.rate_limit_wait(), Some(Duration::from_secs(12)));
+        assert_eq!(h.rate_limit_wait(NOW), Some(Duration::from_secs(12)));
         let h = RateLimitHeaders::from_headers(&headers(&[("retry-after", "0")]));
         assert_eq!(
-            h.rate_limit_wait(),
+            h.rate_limit_wait(NOW),
             Some(Duration::from_secs(1)),
             "never spin"
         );
         let h = RateLimitHeaders::from_headers(&headers(&[("retry-after", "soon")]));
-        assert_eq!(h.rate_limit_wait(), None);
+        assert_eq!(h.rate_limit_wait(NOW), None);
     }
 
     #[test]
@@ -148,7 +187,63 @@ mod tests {
             ("X-RateLimit-Remaining", "3"),
             ("X-RateLimit-Reset", "100"),
         ]));
-        assert_eq!(h.exhausted(), None);
+        assert_eq!(h.exhausted(NOW), None);
+    }
+
+    #[test]
+    fn epoch_style_resets_are_read_as_instants() {
+        let s = |n: u64| Duration::from_secs(n);
+        let now_s = (NOW / 1000) as u64;
+        let now_ms = NOW as u64;
+        let cases: [(u64, Duration); 10] = [
+            (0, s(0)),
+            (431, s(431)),
+            (900, s(900)),
+            // Seconds beyond 15 minutes that are no epoch: kept, and then
+            // beyond the caller's budget.
+            (901, s(901)),
+            (5_000_000, s(5_000_000)),
+            // Epoch seconds: 90 s from now; already past.
+            (now_s + 90, s(90)),
+            (now_s - 30, s(0)),
+            // Epoch milliseconds: 2.5 s from now; already past.
+            (now_ms + 2_500, Duration::from_millis(2_500)),
+            (now_ms - 1, Duration::ZERO),
+            // Far from any epoch reading.
+            (u64::MAX, s(u64::MAX)),
+        ];
+        for (value, want) in cases {
+            assert_eq!(reset_delay(value, NOW), want, "Reset: {value}");
+        }
+        let epoch = (now_s + 60).to_string();
+        let h = RateLimitHeaders::from_headers(&headers(&[
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset", &epoch),
+        ]));
+        assert_eq!(h.exhausted(NOW), Some(s(60)));
+        assert_eq!(h.rate_limit_wait(NOW), Some(s(60)));
+        // A past epoch still waits a second, never spins.
+        assert_eq!(
+            RateLimitHeaders {
+                reset: Some(now_s - 5),
+                ..Default::default()
+            }
+            .rate_limit_wait(NOW),
+            Some(s(1))
+        );
+    }
+
+    #[test]
+    fn huge_values_saturate_instead_of_panicking() {
+        let h = RateLimitHeaders::from_headers(&headers(&[
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset", "1e30"),
+            ("retry-after", "18446744073709551616"),
+        ]));
+        assert_eq!(h.reset, Some(u64::MAX));
+        assert_eq!(h.rate_limit_wait(NOW), Some(Duration::from_secs(u64::MAX)));
+        assert_eq!(h.exhausted(NOW), Some(Duration::from_secs(u64::MAX)));
+        assert_eq!(h.exhausted(i64::MIN), Some(Duration::from_secs(u64::MAX)));
     }
 
     #[test]

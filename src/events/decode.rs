@@ -19,6 +19,11 @@ use super::schema::{TIMESTAMP_TZ, event_schema};
 use crate::client::{EventColumns, EventPage};
 use crate::error::Result;
 
+/// Longest `log_name` accepted, in bytes. Rapid7's log names are short; a
+/// longer one (from a broken management API or a planted log directory) is
+/// refused here rather than repeated on every row of every batch.
+pub const MAX_LOG_NAME_LEN: usize = 1024;
+
 /// Turn one page into a `RecordBatch` of the event schema.
 pub fn page_to_batch(page: EventPage, log_name: Option<&str>) -> Result<RecordBatch> {
     columns_to_batch(page.columns, &page.log_id, log_name)
@@ -45,11 +50,18 @@ pub fn columns_to_batch(
     log_name: Option<&str>,
 ) -> Result<RecordBatch> {
     let n = columns.len();
+    if let Some(name) = log_name.filter(|name| name.len() > MAX_LOG_NAME_LEN) {
+        return Err(ArrowError::InvalidArgumentError(format!(
+            "log name of {} bytes is longer than the {MAX_LOG_NAME_LEN} allowed",
+            name.len()
+        ))
+        .into());
+    }
     let timestamps = TimestampMillisecondArray::new(ScalarBuffer::from(columns.timestamps), None)
         .with_timezone(TIMESTAMP_TZ);
-    let log_ids = repeated(log_id, n);
+    let log_ids = repeated(log_id, n)?;
     let log_names: ArrayRef = match log_name {
-        Some(name) => Arc::new(repeated(name, n)),
+        Some(name) => Arc::new(repeated(name, n)?),
         None => Arc::new(StringArray::new_null(n)),
     };
     let seqs = UInt64Array::new(ScalarBuffer::from(columns.sequence_numbers), None);
@@ -82,15 +94,34 @@ pub fn columns_to_batch(
     )?)
 }
 
-/// `value` repeated `n` times, built without a per-row allocation.
-fn repeated(value: &str, n: usize) -> StringArray {
-    let len = value.len();
-    let offsets: Vec<i32> = (0..=n).map(|i| (i * len) as i32).collect();
-    StringArray::new(
+/// `value` repeated `n` times, built without a per-row allocation; an
+/// error, not a panic or a wrapped offset, when the column would pass the
+/// 2 GiB that `i32` offsets address.
+fn repeated(value: &str, n: usize) -> Result<StringArray> {
+    let too_big = || {
+        ArrowError::InvalidArgumentError(format!(
+            "{n} rows of a {}-byte value exceed the 2 GiB of a string column",
+            value.len()
+        ))
+    };
+    value
+        .len()
+        .checked_mul(n)
+        .and_then(|total| i32::try_from(total).ok())
+        .ok_or_else(too_big)?;
+    let len = i32::try_from(value.len()).unwrap_or(i32::MAX);
+    let mut offsets = Vec::with_capacity(n + 1);
+    let mut at = 0i32;
+    offsets.push(at);
+    for _ in 0..n {
+        at = at.checked_add(len).ok_or_else(too_big)?;
+        offsets.push(at);
+    }
+    Ok(StringArray::new(
         OffsetBuffer::new(ScalarBuffer::from(offsets)),
         Buffer::from_vec(value.as_bytes().repeat(n)),
         None,
-    )
+    ))
 }
 
 #[cfg(test)]
@@ -147,6 +178,24 @@ mod tests {
         assert_eq!(b.num_rows(), 0);
         let b = columns_to_batch(sample(), "x", None).unwrap();
         assert_eq!(b.column(2).null_count(), 3);
+    }
+
+    #[test]
+    fn long_names_and_huge_repeats_are_errors_not_panics() {
+        let name = "n".repeat(MAX_LOG_NAME_LEN);
+        let b = columns_to_batch(sample(), "x", Some(&name)).unwrap();
+        assert_eq!(b.column(2).as_string::<i32>().value(2), name);
+        let long = "n".repeat(MAX_LOG_NAME_LEN + 1);
+        let e = columns_to_batch(sample(), "x", Some(&long)).unwrap_err();
+        assert!(
+            e.to_string().contains("longer than the 1024 allowed"),
+            "{e}"
+        );
+        // 1 MiB × 4096 rows would be 4 GiB: refused before allocating.
+        let e = repeated(&"v".repeat(1 << 20), 4096).unwrap_err();
+        assert!(e.to_string().contains("exceed the 2 GiB"), "{e}");
+        assert_eq!(repeated("", 3).unwrap().value(2), "");
+        assert_eq!(repeated(&"v".repeat(1 << 20), 0).unwrap().len(), 0);
     }
 
     #[test]

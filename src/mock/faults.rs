@@ -44,6 +44,10 @@ pub struct Faults {
     pub unwrapped_log_list: bool,
     /// `GET /management/logs/{id}` answers the bare object instead of `{"log": {...}}`.
     pub unwrapped_log: bool,
+    /// `GET /management/logs` also lists every log a second time (named
+    /// `"<name> (copy)"`) and entries whose ids are not log ids (`../../etc`,
+    /// `a/b`, an empty id).
+    pub junk_in_log_list: bool,
     /// Every Nth query request answers 429 with `Retry-After: retry_after_secs`.
     pub rate_limit_every_nth_query: Option<u32>,
     /// `Retry-After` (and `X-RateLimit-Reset`) of the injected 429s.
@@ -57,6 +61,66 @@ pub struct Faults {
     /// series keyed `count|global_timeseries`, `all_exact_results`, no
     /// top-level `count`.
     pub statistics_variant: bool,
+    /// How `X-RateLimit-Reset` is written on every answer.
+    pub reset_header: ResetHeader,
+    /// 429 answers carry no `Retry-After`, only `X-RateLimit-Reset`.
+    pub omit_retry_after: bool,
+    /// What the `Next` links of finished pages point at.
+    pub next_links: NextLinks,
+    /// Events whose sequence number is a multiple of N are sent without
+    /// their `timestamp` field (a decoder must count them, never drop them
+    /// silently). `None` or `Some(0)`: off.
+    pub events_without_timestamp: Option<u32>,
+    /// Events before this instant (epoch ms) are beyond the log's retention:
+    /// pages leave them out, and every answer to a query whose `from` lies
+    /// before it (submit, polls, the page) carries `x-beyond-retention: true`
+    /// and an `x-beyond-retention-message`.
+    pub retention_start_ms: Option<i64>,
+}
+
+/// What the simulator's `Next` links point at: the API's own cursor, or
+/// pagination that does not advance.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NextLinks {
+    /// After the page's last event, only when more events follow (the API).
+    #[default]
+    Advance,
+    /// Back to the page's own cursor, with a parameter `attempt` that
+    /// changes on every page: the same events again, never the same URL.
+    Repeat,
+    /// A→B→A: the first page links (with a `first_from` parameter) to the
+    /// second, and the second links back to the first page's own request.
+    Alternate,
+    /// Always a link, to the page's own `from` and one sequence number past
+    /// its own (0 at first): the cursor creeps but never passes an event.
+    Creep,
+}
+
+/// How the simulator writes `X-RateLimit-Reset`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ResetHeader {
+    /// Seconds until the window resets, as Rapid7 does (the default).
+    #[default]
+    Seconds,
+    /// The reset instant in epoch seconds, as the legacy Logentries
+    /// documentation describes it.
+    EpochSeconds,
+    /// The reset instant in epoch milliseconds.
+    EpochMillis,
+}
+
+impl ResetHeader {
+    /// The header value for a reset `secs` from `now_ms` (epoch ms).
+    pub(crate) fn value(self, secs: u64, now_ms: i64) -> u64 {
+        let now_ms = u64::try_from(now_ms).unwrap_or(0);
+        match self {
+            ResetHeader::Seconds => secs,
+            ResetHeader::EpochSeconds => (now_ms / 1000).saturating_add(secs),
+            ResetHeader::EpochMillis => now_ms.saturating_add(secs.saturating_mul(1000)),
+        }
+    }
 }
 
 impl Default for Faults {
@@ -75,11 +139,17 @@ impl Default for Faults {
             numeric_sequence_number_str: false,
             unwrapped_log_list: false,
             unwrapped_log: false,
+            junk_in_log_list: false,
             rate_limit_every_nth_query: None,
             reject_queries: false,
             retry_after_secs: 1,
             statistics_inexact: false,
             statistics_variant: false,
+            reset_header: ResetHeader::Seconds,
+            omit_retry_after: false,
+            next_links: NextLinks::Advance,
+            events_without_timestamp: None,
+            retention_start_ms: None,
         }
     }
 }
@@ -124,6 +194,11 @@ impl FaultCounters {
     /// A finished page is about to be sent: truncate it?
     pub(crate) fn page(&mut self, f: &Faults) -> bool {
         tick(&mut self.pages, f.truncate_every_nth_page)
+    }
+
+    /// Finished pages counted so far (after [`Self::page`]).
+    pub(crate) fn pages(&self) -> u64 {
+        self.pages
     }
 
     /// A finished page is about to be sent: drop the connection halfway?

@@ -105,6 +105,10 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
         .headers()
         .get("x-api-key")
         .is_some_and(|v| v.as_bytes() == shared.api_key.as_bytes());
+    let (reset_header, omit_retry_after) = {
+        let st = shared.lock();
+        (st.faults.reset_header, st.faults.omit_retry_after)
+    };
     if !authorized {
         let rate = shared.lock().limiter.peek(ns, Instant::now());
         tracing::debug!(%method, %path, "mock: 401 unauthorized");
@@ -112,7 +116,7 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
             StatusCode::UNAUTHORIZED,
             encode::message_body("Unauthorized"),
         )
-        .finish(rate);
+        .finish(rate, reset_header);
     }
 
     let delay = {
@@ -183,10 +187,14 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
     } else {
         (Reply::rate_limited(rate.reset_secs), rate)
     };
+    let mut reply = reply;
+    if omit_retry_after {
+        reply.retry_after = None;
+    }
     rec.status = reply.status.as_u16();
     tracing::debug!(%method, %path, status = rec.status, kind = ?kind, "mock request");
     shared.record(arrival, rec);
-    reply.finish(rate)
+    reply.finish(rate, reset_header)
 }
 
 /// Per-request context for the route handlers.
@@ -241,14 +249,25 @@ impl Ctx<'_> {
     }
 
     fn log_list(&self) -> Reply {
-        let unwrapped = self.shared.lock().faults.unwrapped_log_list;
-        let logs: Vec<serde_json::Value> = self
-            .shared
-            .dataset
-            .logs()
-            .iter()
-            .map(render::log_json)
-            .collect();
+        let (unwrapped, junk) = {
+            let st = self.shared.lock();
+            (st.faults.unwrapped_log_list, st.faults.junk_in_log_list)
+        };
+        let dataset = self.shared.dataset.logs();
+        let mut logs: Vec<serde_json::Value> = dataset.iter().map(render::log_json).collect();
+        if junk {
+            for log in dataset {
+                let mut copy = render::log_json(log);
+                copy["name"] = format!("{} (copy)", log.name).into();
+                logs.push(copy);
+            }
+            for (id, name) in [("../../etc", "Escape"), ("a/b", "Slash"), ("", "Empty")] {
+                let mut bad = render::log_json(&dataset[0]);
+                bad["id"] = id.into();
+                bad["name"] = name.into();
+                logs.push(bad);
+            }
+        }
         let v = if unwrapped {
             serde_json::Value::Array(logs)
         } else {
@@ -283,44 +302,54 @@ impl Ctx<'_> {
         }
     }
 
-    fn page_options(&self) -> PageOptions {
-        let st = self.shared.lock();
-        PageOptions {
-            to_exclusive: st.faults.to_exclusive,
-            duplicate_page_edges: st.faults.duplicate_page_edges,
-            numeric_sequence_number_str: st.faults.numeric_sequence_number_str,
-        }
-    }
-
     /// A finished page or statistical answer, truncated when the fault says so.
     fn finished(&self, spec: &query::QuerySpec) -> Reply {
-        let opts = self.page_options();
-        let mut body = if spec.parsed().count {
-            let stats = {
-                let st = self.shared.lock();
-                render::StatsOptions {
-                    inexact: st.faults.statistics_inexact,
-                    variant: st.faults.statistics_variant,
-                }
+        let (truncate, reset, opts, stats) = {
+            let mut st = self.shared.lock();
+            let st = &mut *st;
+            let truncate = st.counters.page(&st.faults);
+            let reset = st.counters.reset(&st.faults);
+            let opts = PageOptions {
+                to_exclusive: st.faults.to_exclusive,
+                duplicate_page_edges: st.faults.duplicate_page_edges,
+                numeric_sequence_number_str: st.faults.numeric_sequence_number_str,
+                next_links: st.faults.next_links,
+                serial: st.counters.pages(),
+                events_without_timestamp: st.faults.events_without_timestamp,
+                retention_start_ms: st.faults.retention_start_ms,
             };
+            let stats = render::StatsOptions {
+                inexact: st.faults.statistics_inexact,
+                variant: st.faults.statistics_variant,
+            };
+            (truncate, reset, opts, stats)
+        };
+        let mut body = if spec.parsed().count {
             render::statistics(&self.shared.dataset, spec, opts, stats)
         } else {
             render::final_page(&self.shared.dataset, spec, opts, &self.root)
-        };
-        let (truncate, reset) = {
-            let mut st = self.shared.lock();
-            let st = &mut *st;
-            (st.counters.page(&st.faults), st.counters.reset(&st.faults))
         };
         if truncate {
             body.truncate(body.len() / 2);
         }
         let cut = body.len() / 2;
-        let mut reply = Reply::json(StatusCode::OK, body);
+        let mut reply = self.retention_headers(spec, Reply::json(StatusCode::OK, body));
         if reset {
             reply.reset_after = Some(cut);
         }
         reply
+    }
+
+    /// `reply` with `x-beyond-retention` when `spec` reaches before the
+    /// simulated retention.
+    fn retention_headers(&self, spec: &query::QuerySpec, reply: Reply) -> Reply {
+        let start = self.shared.lock().faults.retention_start_ms;
+        match start {
+            Some(start) if query::beyond_retention(spec, Some(start)) => {
+                reply.beyond_retention(start)
+            }
+            _ => reply,
+        }
     }
 
     fn query(
@@ -386,7 +415,8 @@ impl Ctx<'_> {
             .insert(spec.clone(), polls, self.now, ttl);
         let href = format!("{}/query/{id}", self.root);
         let body = render::continuation(&spec, &id, 0, &href);
-        (Reply::json(StatusCode::ACCEPTED, body), rate)
+        let reply = self.retention_headers(&spec, Reply::json(StatusCode::ACCEPTED, body));
+        (reply, rate)
     }
 
     fn poll(&self, id: &str, rec: &mut RecordedRequest) -> Reply {
@@ -422,10 +452,8 @@ impl Ctx<'_> {
             PollOutcome::NotFound => Reply::not_found(GONE),
             PollOutcome::InProgress(spec, progress) => {
                 let href = format!("{}/query/{id}", self.root);
-                Reply::json(
-                    StatusCode::OK,
-                    render::continuation(&spec, id, progress, &href),
-                )
+                let body = render::continuation(&spec, id, progress, &href);
+                self.retention_headers(&spec, Reply::json(StatusCode::OK, body))
             }
             PollOutcome::Done(spec) => self.finished(&spec),
         }

@@ -65,7 +65,7 @@ mod state;
 mod tests;
 
 pub use data::{MockDataset, MockEvent, MockLog};
-pub use faults::Faults;
+pub use faults::{Faults, NextLinks, ResetHeader};
 pub use messages::{MessageFormat, TYPE_CHANGE_MS};
 pub use ratelimit::RateLimits;
 pub use server::{MockConfig, MockServer};

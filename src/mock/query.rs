@@ -23,6 +23,8 @@ pub(crate) struct QuerySpec {
     pub(crate) sequence_number: Option<u64>,
     pub(crate) statement: String,
     pub(crate) time_range: Option<String>,
+    /// `first_from` of a link made by [`NextLinks::Alternate`](super::NextLinks::Alternate).
+    pub(crate) first_from: Option<i64>,
 }
 
 impl QuerySpec {
@@ -43,6 +45,7 @@ pub(crate) struct RawQuery {
     pub(crate) sequence_number: Option<String>,
     pub(crate) statement: String,
     pub(crate) most_recent_first: Option<String>,
+    pub(crate) first_from: Option<String>,
 }
 
 fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -87,6 +90,7 @@ impl RawQuery {
             sequence_number: own("sequence_number"),
             statement: own("query").unwrap_or_default(),
             most_recent_first: own("most_recent_first"),
+            first_from: own("first_from"),
         }
     }
 
@@ -146,6 +150,7 @@ impl RawQuery {
             sequence_number: own("sequence_number"),
             statement,
             most_recent_first: own("most_recent_first"),
+            first_from: own("first_from"),
         })
     }
 
@@ -222,6 +227,10 @@ impl RawQuery {
             sequence_number,
             statement: self.statement.clone(),
             time_range: self.time_range.clone(),
+            first_from: self
+                .first_from
+                .as_deref()
+                .and_then(|v| v.trim().parse().ok()),
         })
     }
 
@@ -291,6 +300,24 @@ pub(crate) struct PageOptions {
     pub(crate) to_exclusive: bool,
     pub(crate) duplicate_page_edges: bool,
     pub(crate) numeric_sequence_number_str: bool,
+    pub(crate) next_links: super::faults::NextLinks,
+    /// How many finished pages the server has sent (for `NextLinks::Repeat`).
+    pub(crate) serial: u64,
+    pub(crate) events_without_timestamp: Option<u32>,
+    pub(crate) retention_start_ms: Option<i64>,
+}
+
+impl PageOptions {
+    /// Whether `e` is sent without its timestamp.
+    pub(crate) fn drops_timestamp(&self, e: &MockEvent) -> bool {
+        self.events_without_timestamp
+            .is_some_and(|n| n > 0 && e.sequence_number.is_multiple_of(u64::from(n)))
+    }
+}
+
+/// Whether a query of `spec` reaches before `retention_start_ms`.
+pub(crate) fn beyond_retention(spec: &QuerySpec, retention_start_ms: Option<i64>) -> bool {
+    retention_start_ms.is_some_and(|cut| spec.from < cut)
 }
 
 /// The events of one finished page and whether more remain after it.
@@ -301,6 +328,19 @@ pub(crate) fn page_events(
 ) -> (Vec<MockEvent>, bool) {
     let to_incl = last_ms(spec, opts);
     let per_page = spec.per_page as usize;
+    // Nothing older than retention: start at the cut, before any cursor.
+    let retained;
+    let spec = match opts.retention_start_ms {
+        Some(cut) if spec.from < cut => {
+            retained = QuerySpec {
+                from: cut,
+                sequence_number: None,
+                ..spec.clone()
+            };
+            &retained
+        }
+        _ => spec,
+    };
     let statement = spec.parsed();
     let matching = |from: i64, after: Option<u64>, limit: usize| {
         select(data, &spec.log_id, &statement, from, after, to_incl, limit)

@@ -11,6 +11,7 @@ use serde_json::json;
 
 use super::data::{MockDataset, MockEvent, MockLog};
 use super::encode::{encode_query_value, encode_segment, push_json_str};
+use super::faults::NextLinks;
 use super::query::{PageOptions, QuerySpec, count_events, last_ms, page_events};
 
 /// Organisation id used in the `rrn` of simulated logs.
@@ -32,7 +33,7 @@ fn push_leql(out: &mut String, spec: &QuerySpec) {
     out.push_str("}}");
 }
 
-fn push_event(out: &mut String, e: &MockEvent, root: &str, numeric_str: bool) {
+fn push_event(out: &mut String, e: &MockEvent, root: &str, opts: &PageOptions) {
     out.push_str("{\"labels\":[");
     for (i, label) in e.labels.iter().enumerate() {
         if i > 0 {
@@ -50,12 +51,13 @@ fn push_event(out: &mut String, e: &MockEvent, root: &str, numeric_str: bool) {
     // The f64 nearest to the sequence number, printed with all integer digits
     // (Rust's `Display` for f64 never uses an exponent; like JavaScript it
     // prints the shortest round-trip digits padded with zeros).
-    let _ = write!(
-        out,
-        "],\"timestamp\":{},\"sequence_number\":{}",
-        e.timestamp, e.sequence_number as f64
-    );
-    if numeric_str {
+    if opts.drops_timestamp(e) {
+        out.push(']');
+    } else {
+        let _ = write!(out, "],\"timestamp\":{}", e.timestamp);
+    }
+    let _ = write!(out, ",\"sequence_number\":{}", e.sequence_number as f64);
+    if opts.numeric_sequence_number_str {
         let _ = write!(out, ",\"sequence_number_str\":{}", e.sequence_number);
     } else {
         let _ = write!(out, ",\"sequence_number_str\":\"{}\"", e.sequence_number);
@@ -83,7 +85,7 @@ pub(crate) fn page(
     events: &[MockEvent],
     next: Option<&str>,
     root: &str,
-    numeric_str: bool,
+    opts: &PageOptions,
 ) -> Vec<u8> {
     let mut out = String::with_capacity(128 + events.len() * 600);
     out.push_str("{\"logs\":[");
@@ -95,7 +97,7 @@ pub(crate) fn page(
         if i > 0 {
             out.push(',');
         }
-        push_event(&mut out, e, root, numeric_str);
+        push_event(&mut out, e, root, opts);
     }
     out.push(']');
     if let Some(href) = next {
@@ -115,25 +117,45 @@ pub(crate) fn final_page(
     root: &str,
 ) -> Vec<u8> {
     let (events, more) = page_events(data, spec, opts);
-    let next = match (more, events.last()) {
-        (true, Some(last)) => Some(format!(
-            "{root}/query/logs/{}?from={}&to={}&per_page={}&sequence_number={}&next_page=true&query={}",
+    let link = |from: i64, seq: Option<u64>, extra: &str| {
+        let seq = seq.map_or_else(String::new, |s| format!("&sequence_number={s}"));
+        format!(
+            "{root}/query/logs/{}?from={from}&to={}&per_page={}{seq}&next_page=true&query={}{extra}",
             encode_segment(&spec.log_id),
-            last.timestamp,
             spec.to,
             spec.per_page,
-            last.sequence_number,
             encode_query_value(&spec.statement),
-        )),
+        )
+    };
+    let after_last = || match (more, events.last()) {
+        (true, Some(last)) => Some((last.timestamp, last.sequence_number)),
         _ => None,
     };
-    page(
-        spec,
-        &events,
-        next.as_deref(),
-        root,
-        opts.numeric_sequence_number_str,
-    )
+    let next = match opts.next_links {
+        NextLinks::Advance => after_last().map(|(ts, seq)| link(ts, Some(seq), "")),
+        NextLinks::Repeat => Some(link(
+            spec.from,
+            spec.sequence_number,
+            &format!("&attempt={}", opts.serial),
+        )),
+        NextLinks::Alternate => match spec.first_from {
+            None => after_last()
+                .map(|(ts, seq)| link(ts, Some(seq), &format!("&first_from={}", spec.from))),
+            // Exactly the first page's request, as a client builds it.
+            Some(first) => Some(format!(
+                "{root}/query/logs/{}?from={first}&to={}&per_page={}",
+                encode_segment(&spec.log_id),
+                spec.to,
+                spec.per_page
+            )),
+        },
+        NextLinks::Creep => Some(link(
+            spec.from,
+            Some(spec.sequence_number.map_or(0, |s| s.saturating_add(1))),
+            "",
+        )),
+    };
+    page(spec, &events, next.as_deref(), root, &opts)
 }
 
 /// How statistical answers are shaped (copies of the

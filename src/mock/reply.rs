@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::encode;
+use super::faults::ResetHeader;
 use super::ratelimit::RateInfo;
 
 /// An answer before headers are added.
@@ -18,9 +19,11 @@ pub(crate) struct Reply {
     pub(crate) status: StatusCode,
     pub(crate) body: Vec<u8>,
     content_type: &'static str,
-    retry_after: Option<u64>,
+    pub(crate) retry_after: Option<u64>,
     /// Send this many body bytes, then drop the connection.
     pub(crate) reset_after: Option<usize>,
+    /// More headers (`x-beyond-retention`).
+    pub(crate) headers: Vec<(&'static str, String)>,
 }
 
 impl Reply {
@@ -31,6 +34,7 @@ impl Reply {
             content_type: "application/json",
             retry_after: None,
             reset_after: None,
+            headers: Vec::new(),
         }
     }
 
@@ -45,6 +49,7 @@ impl Reply {
             content_type: "text/plain",
             retry_after: Some(retry_after),
             reset_after: None,
+            headers: Vec::new(),
         }
     }
 
@@ -59,7 +64,22 @@ impl Reply {
         Self::json(StatusCode::NOT_FOUND, encode::code_body(404, msg))
     }
 
-    pub(crate) fn finish(self, rate: RateInfo) -> Response {
+    /// Mark the answer as reaching beyond the log's retention, which starts
+    /// at `start_ms`.
+    pub(crate) fn beyond_retention(mut self, start_ms: i64) -> Self {
+        self.headers.push(("x-beyond-retention", "true".into()));
+        self.headers.push((
+            "x-beyond-retention-message",
+            format!(
+                "The requested time range is beyond the retention period of the log; \
+                 events before {start_ms} (epoch ms) are not available"
+            ),
+        ));
+        self
+    }
+
+    /// The response, with `X-RateLimit-Reset` written in the `reset` style.
+    pub(crate) fn finish(self, rate: RateInfo, reset: ResetHeader) -> Response {
         let mut h = HeaderMap::new();
         h.insert(CONTENT_TYPE, HeaderValue::from_static(self.content_type));
         h.insert(
@@ -72,10 +92,15 @@ impl Reply {
         );
         h.insert(
             HeaderName::from_static("x-ratelimit-reset"),
-            HeaderValue::from(rate.reset_secs),
+            HeaderValue::from(reset.value(rate.reset_secs, crate::time::now_ms())),
         );
         if let Some(secs) = self.retry_after {
             h.insert(RETRY_AFTER, HeaderValue::from(secs));
+        }
+        for (name, value) in &self.headers {
+            if let Ok(v) = HeaderValue::from_str(value) {
+                h.insert(HeaderName::from_static(name), v);
+            }
         }
         if let Some(cut) = self.reset_after {
             // Promise the whole body, send part of it, then fail the stream:

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use futures::TryStreamExt;
+use futures::{FutureExt, TryStreamExt};
 use serde::Serialize;
 use tracing::info;
 
@@ -29,15 +29,29 @@ pub struct SyncReport {
     pub cache_missing_ranges: Vec<String>,
     /// Newest event timestamp in the window's cache after the run (RFC 3339).
     pub last_processed_timestamp: Option<String>,
-    /// Events the API returned that could not be decoded (skipped).
+    /// Events the API returned that could not be decoded (skipped), as
+    /// the client counted them.
     pub events_failed: u64,
     /// Events Rapid7's statistics counted in the missing ranges before the
     /// run (`None` when not asked: no limit, or only a few minutes missing).
     pub estimated_events: Option<u64>,
+    /// Events of the ranges this run fetched that the decoder rejected,
+    /// recorded in their segments' manifests (`events_rejected` in
+    /// `rapid7_cache()`).
+    pub events_rejected: u64,
+    /// The ranges this run fetched that Rapid7 said reach past the log's
+    /// retention (`log [from, to)`), so events older than retention are
+    /// missing from them (`beyond_retention` in `rapid7_cache()`).
+    pub beyond_retention: Vec<String>,
     /// Wall time of the run.
     pub duration_seconds: f64,
     /// The synced window (RFC 3339, half-open).
     pub window: [String; 2],
+}
+
+/// `d` in whole milliseconds, saturating at `i64::MAX`.
+fn millis_i64(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
 impl Rapid7 {
@@ -57,7 +71,7 @@ impl Rapid7 {
             });
         }
         let now = crate::time::now_ms();
-        let cut = now - config.settle.as_millis() as i64;
+        let cut = now.saturating_sub(millis_i64(config.settle));
         let end = to.unwrap_or(cut).min(cut);
         let window = TimeRange::new(from, end).map_err(|_| Error::Config {
             key: "sync window".into(),
@@ -86,7 +100,7 @@ impl Rapid7 {
             segments_used += plan.segments.len() as u64;
             for gap in &plan.coverage.missing {
                 missing.push(log.describe(gap));
-                let chunk = config.fetch_chunk.as_millis() as i64;
+                let chunk = millis_i64(config.fetch_chunk);
                 pieces.extend(
                     split_aligned(*gap, chunk)
                         .into_iter()
@@ -121,14 +135,26 @@ impl Rapid7 {
         let fetcher = &self.inner.fetcher;
         let fetches: Vec<_> = pieces
             .iter()
-            .map(|(log, range)| fetcher.fetch_segment(log, *range))
+            .map(|(log, range)| {
+                let label = log.describe(range);
+                fetcher
+                    .fetch_segment(log, *range)
+                    .map(move |r| r.map(|outcome| (label, outcome)))
+            })
             .collect();
-        let outcomes = fetcher
+        let fetched = fetcher
             .run_fetches(fetches, config.fetch_concurrency)
             .await
             .map_err(|e| {
                 Error::DataFusion(Box::new(datafusion::error::DataFusionError::Shared(e)))
             })?;
+        let mut beyond_retention: Vec<String> = fetched
+            .iter()
+            .filter(|(_, o)| o.beyond_retention)
+            .map(|(label, _)| label.clone())
+            .collect();
+        beyond_retention.sort();
+        let outcomes: Vec<_> = fetched.into_iter().map(|(_, o)| o).collect();
 
         let mut total_events = 0;
         let mut newest = None;
@@ -165,6 +191,8 @@ impl Rapid7 {
                 .unwrap_or(0)
                 .saturating_sub(events_failed_before),
             estimated_events,
+            events_rejected: outcomes.iter().map(|o| o.events_rejected).sum(),
+            beyond_retention,
             duration_seconds: started.elapsed().as_secs_f64(),
             window: [fmt_ms(window.start()), fmt_ms(window.end())],
         };
@@ -174,7 +202,7 @@ impl Rapid7 {
             new_events = report.new_events_processed,
             segments_written = report.segments_written,
             segments_used = report.segments_used,
-            duration_ms = started.elapsed().as_millis() as u64,
+            duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         );
         Ok(report)
     }

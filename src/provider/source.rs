@@ -64,7 +64,11 @@ impl Rapid7 {
                     config.cache.clone(),
                     config.log_list_ttl,
                 ),
-                fetcher: Arc::new(Fetcher::new(client, config.cache.clone())),
+                fetcher: Arc::new(Fetcher::new(
+                    client,
+                    config.cache.clone(),
+                    config.fetch_concurrency,
+                )),
                 store_url,
                 schema: event_schema(),
                 parse_stats: Arc::default(),

@@ -2,6 +2,7 @@
 
 mod cache_writes;
 mod commands;
+mod completeness;
 mod reliability;
 mod repl;
 mod stop;

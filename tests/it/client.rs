@@ -1,5 +1,8 @@
 //! The client against the simulator over real HTTP on loopback.
 
+mod completeness;
+mod hostile;
+
 use std::collections::HashSet;
 use std::time::Duration;
 

@@ -4,12 +4,15 @@
 
 mod big_message;
 mod budget;
+mod completeness;
 mod counts;
 mod fields;
 mod functions;
 mod leql;
 mod lifecycle;
+mod log_list;
 mod maintenance;
+mod memory;
 mod predicates;
 mod pushdown;
 

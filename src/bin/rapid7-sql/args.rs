@@ -59,7 +59,8 @@ pub(crate) struct Global {
     /// [env: RAPID7_MAX_FETCH_EVENTS; default 1000000].
     #[arg(long, value_name = "N", value_parser = parse_count, global = true)]
     pub(crate) max_fetch_events: Option<u64>,
-    /// No progress, timing or summary lines on stderr.
+    /// No progress, timing, summary or warning lines on stderr (log lines
+    /// follow --log-level).
     #[arg(short, long, global = true)]
     pub(crate) quiet: bool,
     /// Format of log lines on stderr.

@@ -1,5 +1,7 @@
 //! Running SQL text: statements one by one, results to stdout in the chosen
-//! format, progress and a summary line on stderr when it is a terminal.
+//! format, progress and a summary line on stderr when it is a terminal, and
+//! warnings on stderr (always, unless `--quiet`) when a statement met events
+//! the decoder rejected or ranges beyond the log's retention.
 
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
@@ -24,6 +26,8 @@ pub(crate) struct Display {
     pub(crate) format: Format,
     /// Progress, timing and summary lines on stderr.
     pub(crate) chatter: bool,
+    /// Warnings about incomplete data on stderr, terminal or not.
+    pub(crate) warnings: bool,
 }
 
 impl Display {
@@ -31,6 +35,7 @@ impl Display {
         Display {
             format,
             chatter: !quiet && std::io::stderr().is_terminal(),
+            warnings: !quiet,
         }
     }
 }
@@ -62,9 +67,15 @@ pub(crate) async fn run_sql(
         if let Some(p) = progress {
             p.stop().await;
         }
+        let activity = session.rapid7.activity().since(&before.0);
+        if display.warnings {
+            // Also after a failed statement: what it fetched may be cached.
+            for warning in warnings(&activity) {
+                eprintln!("{warning}");
+            }
+        }
         let rows = result.map_err(|e| describe(&e))?;
         if display.chatter {
-            let activity = session.rapid7.activity().since(&before.0);
             let requests = client_requests(session) - before.1;
             eprintln!(
                 "{rows} row{} in {:.3}s{}",
@@ -75,6 +86,32 @@ pub(crate) async fn run_sql(
         }
     }
     Ok(())
+}
+
+/// What a statement's activity says is missing from its data.
+fn warnings(activity: &datafusion_rapid7::provider::Activity) -> Vec<String> {
+    let mut out = Vec::new();
+    let rejected = activity.events_rejected;
+    if rejected > 0 {
+        out.push(format!(
+            "warning: {} event{} rejected by the decoder (no readable timestamp or sequence \
+             number, no message, or another log's id; Rapid7 returned them, no result holds \
+             them); see SELECT * FROM rapid7_cache() WHERE events_rejected > 0",
+            thousands(rejected),
+            plural(rejected),
+        ));
+    }
+    let beyond = activity.beyond_retention;
+    if beyond > 0 {
+        out.push(format!(
+            "warning: {beyond} range{} reach{} beyond the log's retention (Rapid7 sent \
+             x-beyond-retention: events older than the retention period are missing); see \
+             SELECT * FROM rapid7_cache() WHERE beyond_retention",
+            plural(beyond),
+            if beyond == 1 { "es" } else { "" },
+        ));
+    }
+    out
 }
 
 fn client_requests(session: &Session) -> u64 {

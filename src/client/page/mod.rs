@@ -32,8 +32,15 @@ pub struct PageStats {
     pub duplicates: u64,
     /// Events outside the requested `[from, to)` window.
     pub out_of_window: u64,
-    /// Events missing a field or carrying an unusable value.
+    /// Events the decoder rejected: no readable timestamp, no readable
+    /// sequence number, no message, or another log's `log_id`. Never
+    /// dropped silently: counted here, logged (`logsearch_event_failed`),
+    /// and recorded in the segment manifest as `events_rejected`.
     pub failed: u64,
+    /// Whether Rapid7 answered this page with `x-beyond-retention: true`:
+    /// the window reaches past the log's retention, so events older than it
+    /// are missing from the answer.
+    pub beyond_retention: bool,
     /// Smallest timestamp in the body (ms), if any event had one.
     pub min_timestamp: Option<i64>,
     /// Largest timestamp in the body (ms).
@@ -165,6 +172,9 @@ pub struct EventPage {
     pub columns: EventColumns,
     /// What happened to the page's events.
     pub stats: PageStats,
+    /// `x-beyond-retention-message`, when the page came beyond retention
+    /// ([`PageStats::beyond_retention`]); empty if Rapid7 sent none.
+    pub beyond_retention_message: Option<String>,
 }
 
 /// Where pagination stands: the largest `(timestamp, sequence_number)` seen.
@@ -179,10 +189,17 @@ pub(crate) struct ParsedBody {
     pub(crate) links: Vec<Link>,
     pub(crate) columns: EventColumns,
     pub(crate) stats: PageStats,
-    /// Largest accepted or duplicate key in this page.
+    /// Largest key accepted in this page.
     pub(crate) max_key: Cursor,
+    /// Largest key of any event in this page whose timestamp and sequence
+    /// number could be read (accepted, duplicate or out of the window): how
+    /// far the page reached, for telling whether pagination advances.
+    pub(crate) max_seen: Cursor,
     /// Whether the body was a statistical result (not an event page).
     pub(crate) statistical: bool,
+    /// `x-beyond-retention-message` of a response that said the window
+    /// reaches past retention (set by the query, from the headers).
+    pub(crate) beyond_retention: Option<String>,
 }
 
 /// Decode one finished result page body (the JSON of a `200` answer) on its
@@ -228,6 +245,7 @@ pub fn decode_page(
         page_number: 1,
         columns: parsed.columns,
         stats: parsed.stats,
+        beyond_retention_message: None,
     })
 }
 
@@ -249,6 +267,7 @@ pub(crate) fn parse_page(
         columns: EventColumns::new(),
         stats: PageStats::default(),
         max_key: None,
+        max_seen: None,
         position: 0,
     };
     // Messages are at most the body's size: one allocation instead of a
@@ -274,7 +293,9 @@ pub(crate) fn parse_page(
         columns: state.columns,
         stats: state.stats,
         max_key: state.max_key,
+        max_seen: state.max_seen,
         statistical,
+        beyond_retention: None,
     })
 }
 
@@ -289,6 +310,7 @@ struct PageState<'s> {
     columns: EventColumns,
     stats: PageStats,
     max_key: Cursor,
+    max_seen: Cursor,
     position: usize,
 }
 
@@ -313,12 +335,24 @@ impl PageState<'_> {
         self.stats.max_timestamp = Some(self.stats.max_timestamp.map_or(ts, |m| m.max(ts)));
         // The string form is exact; the number form loses precision above 2^53.
         let seq = match (ev.sequence_number_str, ev.sequence_number) {
-            (Some(s), _) => s,
-            (None, Some(n)) if n < (1 << 53) => n,
-            (None, Some(_)) => {
-                return self.fail("sequence_number_str missing and sequence_number above 2^53");
-            }
-            (None, None) => return self.fail("missing or invalid sequence number"),
+            (Some(s), _) => Ok(s),
+            (None, Some(n)) if n < (1 << 53) => Ok(n),
+            (None, Some(_)) => Err("sequence_number_str missing and sequence_number above 2^53"),
+            (None, None) => Err("missing or invalid sequence number"),
+        };
+        if let Ok(seq) = seq {
+            self.max_seen = self.max_seen.max(Some((ts, seq)));
+        }
+        // An event outside the window belongs to another query (the next
+        // range, when Rapid7's `to` is inclusive), whatever else is wrong
+        // with it: it is not this window's to reject.
+        if ts < self.window.0 || ts >= self.window.1 {
+            self.stats.out_of_window += 1;
+            return;
+        }
+        let seq = match seq {
+            Ok(seq) => seq,
+            Err(reason) => return self.fail(reason),
         };
         let Some(message) = ev.message else {
             return self.fail("missing message");
@@ -331,10 +365,6 @@ impl PageState<'_> {
             && id != self.log_id
         {
             return self.fail("event belongs to another log");
-        }
-        if ts < self.window.0 || ts >= self.window.1 {
-            self.stats.out_of_window += 1;
-            return;
         }
         let key = (ts, seq);
         if self.cursor.is_some_and(|c| key <= c) || !self.seen.insert(key, &self.columns) {

@@ -220,6 +220,36 @@ fn event_of_another_log_is_failed() {
 }
 
 #[test]
+fn every_reject_reason_is_counted_as_failed_and_only_inside_the_window() {
+    let rejects = [
+        // no timestamp, unreadable timestamp
+        r#"{"sequence_number_str":"1","message":"m"}"#.to_string(),
+        r#"{"timestamp":{"a":1},"sequence_number_str":"1","message":"m"}"#.to_string(),
+        // unreadable sequence numbers
+        r#"{"timestamp":5,"sequence_number_str":"x","message":"m"}"#.to_string(),
+        r#"{"timestamp":5,"sequence_number":9007199254740993,"message":"m"}"#.to_string(),
+        // no message
+        r#"{"timestamp":5,"sequence_number_str":"3"}"#.to_string(),
+        // another log
+        format!(
+            r#"{{"timestamp":5,"sequence_number_str":"4","log_id":"not-{LOG}","message":"m"}}"#
+        ),
+    ];
+    let body = format!(r#"{{"events":[{}]}}"#, rejects.join(","));
+    let p = parse(&body, (0, 100), None);
+    assert_eq!((p.stats.received, p.stats.failed), (6, 6));
+    assert_eq!(p.columns.len(), 0);
+    // The same events outside the window are not this window's to reject
+    // (the timestamp-less ones still are: nothing says where they belong).
+    let p = parse(&body, (50, 100), None);
+    assert_eq!(p.stats.failed, 2, "{:?}", p.stats);
+    assert_eq!(p.stats.out_of_window, 4);
+    // How far the page reached counts events of any kind with a key.
+    assert_eq!(p.max_seen, Some((5, 4)));
+    assert_eq!(p.max_key, None);
+}
+
+#[test]
 fn truncated_body_is_an_error() {
     let body = page(&[event(1, 1, "a"), event(2, 2, "b")], None);
     let cut = &body.as_bytes()[..body.len() / 2];

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::*;
-use crate::mock::{Faults, MockConfig, MockServer, RateLimits};
+use crate::mock::{Faults, MockConfig, MockServer, NextLinks, RateLimits, ResetHeader};
 
 #[tokio::test]
 async fn injected_and_real_rate_limits() {
@@ -173,4 +173,140 @@ async fn connection_reset_mid_body() {
     assert_eq!(cut.content_length(), Some(full as u64));
     let e = cut.bytes().await.unwrap_err();
     assert!(e.is_body() || e.is_decode() || e.is_request(), "{e:?}");
+}
+
+#[tokio::test]
+async fn reset_header_styles_and_no_retry_after() {
+    let s = MockServer::start(MockConfig {
+        faults: Faults {
+            polls: 0,
+            reset_header: ResetHeader::EpochSeconds,
+            omit_retry_after: true,
+            ..Faults::default()
+        },
+        limits: RateLimits {
+            query: 1,
+            ..RateLimits::default()
+        },
+        ..MockConfig::default()
+    })
+    .await
+    .unwrap();
+    let url = query_url(FIREWALL, T0, T0 + 1000, 10);
+    let before_s = crate::time::now_ms() / 1000;
+    let ok = get(&s, &url).await;
+    let after_s = crate::time::now_ms() / 1000;
+    let reset: i64 = ok.header("x-ratelimit-reset").unwrap().parse().unwrap();
+    // The window ends at most 15 minutes after its first request.
+    assert!(
+        reset > before_s && reset <= after_s + 900,
+        "{before_s} {reset} {after_s}"
+    );
+    let refused = get(&s, &url).await;
+    assert_eq!(refused.status, 429);
+    assert_eq!(refused.header("retry-after"), None);
+    assert_eq!(refused.header("x-ratelimit-remaining"), Some("0"));
+
+    s.set_faults(Faults {
+        reset_header: ResetHeader::EpochMillis,
+        ..Faults::default()
+    });
+    let before_ms = crate::time::now_ms();
+    let r = get(&s, &url).await;
+    let reset: i64 = r.header("x-ratelimit-reset").unwrap().parse().unwrap();
+    assert!(
+        reset > before_ms && reset <= crate::time::now_ms() + 900_000,
+        "{reset}"
+    );
+    assert!(
+        r.header("retry-after").is_some(),
+        "429 with Retry-After again"
+    );
+}
+
+#[tokio::test]
+async fn next_links_that_do_not_advance() {
+    let first = query_url(FIREWALL, T0, T0 + 2000, 10);
+    let events = |r: &Resp| r.json()["events"].clone();
+    let s = start(Faults {
+        polls: 0,
+        next_links: NextLinks::Alternate,
+        ..Faults::default()
+    })
+    .await;
+    let a = get(&s, &first).await;
+    let a_next = a.link("Next").unwrap();
+    assert!(a_next.contains("first_from="), "{a_next}");
+    let b = get(&s, &a_next).await;
+    assert_eq!(
+        b.link("Next").unwrap(),
+        format!("{}{first}", s.url()),
+        "B links back to A"
+    );
+    assert_ne!(events(&a), events(&b));
+
+    s.set_faults(Faults {
+        polls: 0,
+        next_links: NextLinks::Repeat,
+        ..Faults::default()
+    });
+    let p1 = get(&s, &first).await;
+    let p2 = get(&s, &p1.link("Next").unwrap()).await;
+    let p3 = get(&s, &p2.link("Next").unwrap()).await;
+    assert_eq!(events(&p1), events(&p2), "the same events again");
+    assert_eq!(events(&p2), events(&p3));
+    assert_ne!(p2.link("Next"), p3.link("Next"), "never the same URL");
+
+    s.set_faults(Faults {
+        polls: 0,
+        next_links: NextLinks::Creep,
+        ..Faults::default()
+    });
+    let c1 = get(&s, &first).await;
+    let c1_next = c1.link("Next").unwrap();
+    assert!(c1_next.contains("sequence_number=0&"), "{c1_next}");
+    let c2 = get(&s, &c1_next).await;
+    assert!(c2.link("Next").unwrap().contains("sequence_number=1&"));
+    assert_eq!(events(&c1), events(&c2));
+}
+
+#[tokio::test]
+async fn events_without_timestamps_and_retention() {
+    let cut = T0 + 500;
+    let s = start(Faults {
+        events_without_timestamp: Some(5),
+        retention_start_ms: Some(cut),
+        ..Faults::default()
+    })
+    .await;
+    let (from, to) = (T0, T0 + 1000);
+    let submit = get(&s, &query_url(FIREWALL, from, to, 500)).await;
+    assert_eq!(submit.status, 202);
+    assert_eq!(submit.header("x-beyond-retention"), Some("true"));
+    let page = get(&s, &submit.link("Self").unwrap()).await;
+    assert_eq!(page.header("x-beyond-retention"), Some("true"));
+    assert!(
+        page.header("x-beyond-retention-message")
+            .unwrap()
+            .contains("retention"),
+        "{:?}",
+        page.headers
+    );
+    let events = page.json()["events"].as_array().unwrap().clone();
+    let want = truth(&s, FIREWALL, cut, to + 1);
+    assert_eq!(events.len(), want.len().min(500), "nothing before the cut");
+    let mut without = 0;
+    for (e, w) in events.iter().zip(&want) {
+        assert_eq!(e["sequence_number_str"], Value::String(w.1.to_string()));
+        if w.1 % 5 == 0 {
+            assert!(e.get("timestamp").is_none(), "{e}");
+            without += 1;
+        } else {
+            assert_eq!(e["timestamp"].as_i64(), Some(w.0));
+        }
+    }
+    assert!(without > 0);
+    // A query inside retention carries no header.
+    let inside = get(&s, &query_url(FIREWALL, cut, to, 500)).await;
+    assert_eq!(inside.header("x-beyond-retention"), None);
 }

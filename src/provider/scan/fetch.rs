@@ -19,7 +19,7 @@ use tracing::{info, warn};
 use super::logs::LogRef;
 use super::stop::Stop;
 use crate::cache::{CommitOutcome, SegmentCache, TimeRange};
-use crate::client::Client;
+use crate::client::{Client, PageStats};
 use crate::error::{Error, Result};
 use crate::events::page_to_batch;
 use crate::locks::lock;
@@ -35,6 +35,12 @@ pub struct FetchOutcome {
     /// writer committed the same range first, or the range was already
     /// cached when the fetch started).
     pub committed: bool,
+    /// Events Rapid7 returned that the decoder rejected; recorded in the
+    /// segment's manifest (`events_rejected`).
+    pub events_rejected: u64,
+    /// Whether Rapid7 said the range reaches past the log's retention;
+    /// recorded in the segment's manifest (`beyond_retention`).
+    pub beyond_retention: bool,
 }
 /// A fetch in progress, for progress displays ([`crate::Rapid7::progress`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,6 +125,13 @@ pub struct Activity {
     pub ranges_live: u64,
     /// Events read from the API.
     pub events_fetched: u64,
+    /// Events the API returned that the decoder rejected (cached ranges
+    /// record them in their manifests: `rapid7_cache()`'s
+    /// `events_rejected`).
+    pub events_rejected: u64,
+    /// Ranges Rapid7 answered with `x-beyond-retention: true` (cached ones
+    /// are marked `beyond_retention` in `rapid7_cache()`).
+    pub beyond_retention: u64,
 }
 
 impl Activity {
@@ -129,6 +142,10 @@ impl Activity {
             ranges_fetched: self.ranges_fetched.saturating_sub(earlier.ranges_fetched),
             ranges_live: self.ranges_live.saturating_sub(earlier.ranges_live),
             events_fetched: self.events_fetched.saturating_sub(earlier.events_fetched),
+            events_rejected: self.events_rejected.saturating_sub(earlier.events_rejected),
+            beyond_retention: self
+                .beyond_retention
+                .saturating_sub(earlier.beyond_retention),
         }
     }
 }
@@ -143,6 +160,8 @@ pub(crate) struct Tracker {
     ranges_fetched: AtomicU64,
     ranges_live: AtomicU64,
     events_fetched: AtomicU64,
+    events_rejected: AtomicU64,
+    beyond_retention: AtomicU64,
 }
 
 /// A statement's fetch while it runs.
@@ -217,6 +236,8 @@ impl Tracker {
             ranges_fetched: self.ranges_fetched.load(Ordering::Relaxed),
             ranges_live: self.ranges_live.load(Ordering::Relaxed),
             events_fetched: self.events_fetched.load(Ordering::Relaxed),
+            events_rejected: self.events_rejected.load(Ordering::Relaxed),
+            beyond_retention: self.beyond_retention.load(Ordering::Relaxed),
         }
     }
 
@@ -247,6 +268,7 @@ impl Tracker {
         ProgressGuard {
             tracker: Arc::clone(self),
             id,
+            beyond_retention: false,
         }
     }
 }
@@ -279,9 +301,25 @@ impl Drop for StatementGuard {
 struct ProgressGuard {
     tracker: Arc<Tracker>,
     id: u64,
+    /// Whether a page of this range came beyond retention.
+    beyond_retention: bool,
 }
 
 impl ProgressGuard {
+    /// What a page said about its own completeness: events the decoder
+    /// rejected, and whether it came beyond retention. Returns whether this
+    /// is the range's first page beyond retention (counted once per range).
+    fn page_quality(&mut self, stats: &PageStats) -> bool {
+        let t = &self.tracker;
+        t.events_rejected.fetch_add(stats.failed, Ordering::Relaxed);
+        let first = stats.beyond_retention && !self.beyond_retention;
+        if first {
+            self.beyond_retention = true;
+            t.beyond_retention.fetch_add(1, Ordering::Relaxed);
+        }
+        first
+    }
+
     fn page(&self, batch: &RecordBatch) {
         let rows = batch.num_rows() as u64;
         self.tracker
@@ -309,10 +347,14 @@ type FetchResult = Result<FetchOutcome, Arc<DataFusionError>>;
 pub(crate) type SharedFetch = Shared<BoxFuture<'static, FetchResult>>;
 type FetchKey = (String, TimeRange);
 
-/// Runs fetches; one in-flight fetch per `(log, range)` in the process.
+/// Runs fetches; one in-flight fetch per `(log, range)` in the process, and
+/// at most `fetch_concurrency` fetches into segments at once for the whole
+/// source (every statement and sync shares the slots), so fetch memory has
+/// one bound (docs/runbook.md, "Memory").
 pub(crate) struct Fetcher {
     client: Option<Client>,
     cache: SegmentCache,
+    slots: Arc<tokio::sync::Semaphore>,
     inflight: Mutex<HashMap<FetchKey, WeakShared<BoxFuture<'static, FetchResult>>>>,
     pub(crate) tracker: Arc<Tracker>,
     pub(crate) stop: Stop,
@@ -328,10 +370,11 @@ impl fmt::Debug for Fetcher {
 }
 
 impl Fetcher {
-    pub(crate) fn new(client: Option<Client>, cache: SegmentCache) -> Self {
+    pub(crate) fn new(client: Option<Client>, cache: SegmentCache, concurrency: usize) -> Self {
         Fetcher {
             client,
             cache,
+            slots: Arc::new(tokio::sync::Semaphore::new(concurrency.max(1))),
             inflight: Mutex::new(HashMap::new()),
             tracker: Arc::default(),
             stop: Stop::default(),
@@ -355,14 +398,19 @@ impl Fetcher {
             return running;
         }
         inflight.retain(|_, weak| weak.upgrade().is_some());
-        let fut = fetch_into_segment(
+        let (client, cache, tracker) = (
             self.client.clone(),
             self.cache.clone(),
             Arc::clone(&self.tracker),
-            self.stop.clone(),
-            log.clone(),
-            range,
-        )
+        );
+        let (slots, stop, log) = (Arc::clone(&self.slots), self.stop.clone(), log.clone());
+        let fut = async move {
+            let _slot = slots
+                .acquire_owned()
+                .await
+                .expect("the fetch slots are never closed");
+            fetch_into_segment(client, cache, tracker, stop, log, range).await
+        }
         .map(|r| r.map_err(|e| Arc::new(e.into_datafusion())))
         .boxed()
         .shared();
@@ -376,13 +424,13 @@ impl Fetcher {
     /// first error. After a stop the fetches in flight are driven to their
     /// end before the error returns, so that each deletes its own parts
     /// (dropped half-way, a fetch would leave them for `cache gc`).
-    pub(crate) async fn run_fetches<F>(
+    pub(crate) async fn run_fetches<F, T>(
         &self,
         fetches: Vec<F>,
         concurrency: usize,
-    ) -> Result<Vec<FetchOutcome>, Arc<DataFusionError>>
+    ) -> Result<Vec<T>, Arc<DataFusionError>>
     where
-        F: std::future::Future<Output = FetchResult>,
+        F: std::future::Future<Output = Result<T, Arc<DataFusionError>>>,
     {
         let mut running = futures::stream::iter(fetches).buffer_unordered(concurrency.max(1));
         let mut outcomes = Vec::new();
@@ -413,11 +461,20 @@ impl Fetcher {
             .client()?
             .query_events(&log.id, range.start(), range.end())?;
         let name = log.name.clone();
-        let progress = self.tracker.start(log, range, false);
+        let mut progress = self.tracker.start(log, range, false);
+        let label = log.describe(range);
         let pages = query
             .into_stream()
             .map_err(Error::from)
             .and_then(move |page| {
+                if progress.page_quality(&page.stats) {
+                    warn!(
+                        event = "fetch_beyond_retention",
+                        range = %label,
+                        message = page.beyond_retention_message.as_deref().unwrap_or_default(),
+                        "Rapid7 says the range reaches past the log's retention: older events are missing",
+                    );
+                }
                 let batch = page_to_batch(page, name.as_deref());
                 if let Ok(b) = &batch {
                     progress.page(b);
@@ -475,6 +532,8 @@ async fn fetch_into_segment(
         total.events += outcome.events;
         total.pages += outcome.pages;
         total.committed |= outcome.committed;
+        total.events_rejected += outcome.events_rejected;
+        total.beyond_retention |= outcome.beyond_retention;
     }
     Ok(total)
 }
@@ -488,7 +547,7 @@ async fn fetch_one(
     range: TimeRange,
 ) -> Result<FetchOutcome> {
     let started = Instant::now();
-    let progress = tracker.start(log, range, true);
+    let mut progress = tracker.start(log, range, true);
     info!(
         event = "fetch_subrange_start",
         log_id = %log.id,
@@ -515,6 +574,25 @@ async fn fetch_one(
                 return Ok(());
             };
             outcome.pages += 1;
+            // The segment is committed with every event that could be read,
+            // and its manifest says what could not (nothing is dropped
+            // silently).
+            if page.stats.failed > 0 {
+                writer.record_rejected(page.stats.failed);
+                outcome.events_rejected += page.stats.failed;
+            }
+            if progress.page_quality(&page.stats) {
+                writer.record_beyond_retention();
+                outcome.beyond_retention = true;
+                warn!(
+                    event = "fetch_beyond_retention",
+                    log_id = %log.id,
+                    from_ms = range.start(),
+                    to_ms = range.end(),
+                    message = page.beyond_retention_message.as_deref().unwrap_or_default(),
+                    "Rapid7 says the range reaches past the log's retention: older events are missing",
+                );
+            }
             let batch = page_to_batch(page, log.name.as_deref())?;
             outcome.events += batch.num_rows() as u64;
             progress.page(&batch);
@@ -560,7 +638,19 @@ async fn fetch_one(
         events = outcome.events,
         pages = outcome.pages,
         committed = outcome.committed,
-        elapsed_ms = started.elapsed().as_millis() as u64,
+        events_rejected = outcome.events_rejected,
+        beyond_retention = outcome.beyond_retention,
+        elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     );
+    if outcome.events_rejected > 0 {
+        warn!(
+            event = "fetch_events_rejected",
+            log_id = %log.id,
+            from_ms = range.start(),
+            to_ms = range.end(),
+            events_rejected = outcome.events_rejected,
+            "events Rapid7 returned could not be decoded; the segment's manifest records how many",
+        );
+    }
     Ok(outcome)
 }

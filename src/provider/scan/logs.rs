@@ -1,7 +1,7 @@
 //! The logs a query can read: the API's log list, reused for a TTL, and the
 //! mapping of a [`LogSelection`] onto it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -10,6 +10,8 @@ use tracing::{debug, warn};
 use crate::cache::SegmentCache;
 use crate::client::{Client, suggest};
 use crate::error::{Error, Result};
+use crate::events::MAX_LOG_NAME_LEN;
+use crate::log_id::LogId;
 use crate::provider::window::LogSelection;
 use crate::time::TimeRange;
 
@@ -92,33 +94,24 @@ impl LogDirectory {
         let mut logs: Vec<LogRef> = match &self.client {
             Some(client) => {
                 let infos = client.list_logs().await?;
-                let names: BTreeMap<String, String> = infos
+                let logs = usable(infos.into_iter().map(|l| (l.id, Some(l.name))));
+                let names: BTreeMap<String, String> = logs
                     .iter()
-                    .map(|l| (l.id.clone(), l.name.clone()))
+                    .filter_map(|l| Some((l.id.clone(), l.name.clone()?)))
                     .collect();
                 // Best effort: offline reads use it to resolve names.
                 if let Err(e) = self.cache.save_log_names(&names).await {
                     warn!(error = %e, "cannot record log names in the cache");
                 }
-                infos
-                    .into_iter()
-                    .map(|l| LogRef {
-                        id: l.id,
-                        name: Some(l.name),
-                    })
-                    .collect()
+                logs
             }
             None => {
                 let names = self.cache.load_log_names().await?;
-                self.cache
-                    .list_logs()
-                    .await?
-                    .into_iter()
-                    .map(|id| LogRef {
-                        name: names.get(&id).cloned(),
-                        id,
-                    })
-                    .collect()
+                let ids = self.cache.list_logs().await?;
+                usable(ids.into_iter().map(|id| {
+                    let name = names.get(&id).cloned();
+                    (id, name)
+                }))
             }
         };
         logs.sort();
@@ -170,6 +163,39 @@ impl LogDirectory {
     }
 }
 
+/// The logs a query can use out of `(id, name)` entries as listed: each id
+/// once (the first entry wins), only ids that are log ids ([`LogId`]: a
+/// path-like or empty id could never be queried or cached), and no name
+/// longer than [`MAX_LOG_NAME_LEN`] (the log keeps its id as its label).
+/// Every entry skipped or changed is logged at warn level.
+fn usable(entries: impl IntoIterator<Item = (String, Option<String>)>) -> Vec<LogRef> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for (id, name) in entries {
+        if let Err(e) = LogId::new(id.as_str()) {
+            warn!(log_id = ?id, reason = e.reason, "log_list_entry_skipped: not a log id");
+            continue;
+        }
+        if !seen.insert(id.clone()) {
+            warn!(log_id = %id, log_name = ?name, "log_list_entry_skipped: the id is listed twice");
+            continue;
+        }
+        let name = match name {
+            Some(n) if n.len() > MAX_LOG_NAME_LEN => {
+                warn!(
+                    log_id = %id,
+                    name_bytes = n.len(),
+                    "log_list_name_dropped: longer than {MAX_LOG_NAME_LEN} bytes; the log goes by its id"
+                );
+                None
+            }
+            other => other,
+        };
+        out.push(LogRef { id, name });
+    }
+    out
+}
+
 fn check_known(
     wanted: Option<&BTreeSet<String>>,
     logs: &[LogRef],
@@ -185,4 +211,35 @@ fn check_known(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listed_logs_are_deduplicated_checked_and_named_within_bounds() {
+        let long = "n".repeat(MAX_LOG_NAME_LEN + 1);
+        let entries = [
+            ("a1", Some("Firewall")),
+            ("../../etc", Some("Escape")),
+            ("", Some("Empty")),
+            ("a/b", None),
+            (".hidden", None),
+            ("a1", Some("Firewall (copy)")),
+            ("b2", Some(long.as_str())),
+            ("c3", None),
+        ];
+        let got = usable(
+            entries
+                .iter()
+                .map(|(id, name)| (id.to_string(), name.map(str::to_string))),
+        );
+        let want = [("a1", Some("Firewall")), ("b2", None), ("c3", None)];
+        let got: Vec<(&str, Option<&str>)> = got
+            .iter()
+            .map(|l| (l.id.as_str(), l.name.as_deref()))
+            .collect();
+        assert_eq!(got, want);
+    }
 }

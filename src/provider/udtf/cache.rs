@@ -1,11 +1,18 @@
 //! `rapid7_cache()`: one row per committed segment (`log_id`, `log_name`,
-//! `from`, `to`, `rows`, `bytes`, `parts`, `created`). Reads manifests only;
-//! never calls the Rapid7 API.
+//! `from`, `to`, `rows`, `bytes`, `parts`, `created`, `events_rejected`,
+//! `beyond_retention`). Reads manifests only; never calls the Rapid7 API.
+//!
+//! `events_rejected` counts the events Rapid7 returned for the range that
+//! could not be decoded (they are in no part); `beyond_retention` is true
+//! when Rapid7 said the range reaches past the log's retention. Either
+//! means the segment holds less than the range's complete event set.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray, UInt32Array, UInt64Array};
+use datafusion::arrow::array::{
+    ArrayRef, BooleanArray, RecordBatch, StringArray, UInt32Array, UInt64Array,
+};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::common::plan_err;
@@ -50,6 +57,8 @@ fn cache_schema() -> SchemaRef {
         Field::new("bytes", DataType::UInt64, false),
         Field::new("parts", DataType::UInt32, false),
         ts_field("created"),
+        Field::new("events_rejected", DataType::UInt64, false),
+        Field::new("beyond_retention", DataType::Boolean, false),
     ]))
 }
 
@@ -74,6 +83,7 @@ impl TableProvider for CacheTable {
         let names = cache.load_log_names().await?;
         let (mut ids, mut log_names, mut from, mut to) = (vec![], vec![], vec![], vec![]);
         let (mut rows, mut bytes, mut parts, mut created) = (vec![], vec![], vec![], vec![]);
+        let (mut rejected, mut beyond) = (vec![], vec![]);
         for log_id in cache.list_logs().await? {
             for seg in cache.list_segments(&log_id).await? {
                 ids.push(log_id.clone());
@@ -84,6 +94,8 @@ impl TableProvider for CacheTable {
                 bytes.push(seg.size_bytes());
                 parts.push(seg.manifest().parts.len() as u32);
                 created.push(seg.manifest().created_at_ms);
+                rejected.push(seg.events_rejected());
+                beyond.push(seg.beyond_retention());
             }
         }
         let columns: Vec<ArrayRef> = vec![
@@ -95,6 +107,8 @@ impl TableProvider for CacheTable {
             Arc::new(UInt64Array::from(bytes)),
             Arc::new(UInt32Array::from(parts)),
             ts_array(created),
+            Arc::new(UInt64Array::from(rejected)),
+            Arc::new(BooleanArray::from(beyond)),
         ];
         let batch = RecordBatch::try_new(cache_schema(), columns)?;
         Ok(MemorySourceConfig::try_new_exec(

@@ -1,0 +1,159 @@
+//! The binary warns about what its results lack, terminal or not: events
+//! the decoder rejected and ranges beyond the log's retention; `sync`
+//! reports both.
+
+use datafusion_rapid7::mock::Faults;
+use tempfile::TempDir;
+
+use super::{MIN, run, stderr, stdout, window};
+use crate::support::{self, T0, rfc3339};
+
+const LOG: &str = "Auth Service";
+
+fn count(from: i64, to: i64) -> String {
+    format!(
+        "SELECT count(*) AS n FROM rapid7_logs WHERE log_name = '{LOG}' AND {}",
+        window(from, to)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_with_rejected_events_warns_on_stderr() {
+    let server = support::server().await;
+    server.set_faults(Faults {
+        events_without_timestamp: Some(7),
+        to_exclusive: true,
+        ..Faults::default()
+    });
+    let auth = support::log_id(&server, LOG);
+    let (from, to) = (T0, T0 + 10 * MIN);
+    let truth = support::truth(&server, &auth, from, to);
+    let rejected = truth.iter().filter(|r| r.1 % 7 == 0).count();
+    assert!(rejected > 1);
+    let dir = TempDir::new().unwrap();
+
+    let o = run(
+        Some(&server),
+        dir.path(),
+        &["--format", "csv", "-c", &count(from, to)],
+    )
+    .await;
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), format!("n\n{}\n", truth.len() - rejected));
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!(
+            "warning: {rejected} events rejected by the decoder ("
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("see SELECT * FROM rapid7_cache() WHERE events_rejected > 0"),
+        "{err}"
+    );
+
+    // The cache says so too, and a warm run rejects nothing anew.
+    let o = run(
+        Some(&server),
+        dir.path(),
+        &[
+            "--format",
+            "csv",
+            "-c",
+            "SELECT events_rejected, beyond_retention FROM rapid7_cache()",
+            "-c",
+            &count(from, to),
+        ],
+    )
+    .await;
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).starts_with(&format!(
+            "events_rejected,beyond_retention\n{rejected},false\n"
+        )),
+        "{}",
+        stdout(&o)
+    );
+    assert!(!stderr(&o).contains("events rejected"), "{}", stderr(&o));
+
+    // --quiet silences the warning.
+    let fresh = TempDir::new().unwrap();
+    let o = run(
+        Some(&server),
+        fresh.path(),
+        &["--quiet", "-c", &count(from, to)],
+    )
+    .await;
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        !stderr(&o).contains("events rejected by the decoder"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_beyond_retention_warns_on_stderr() {
+    let server = support::server().await;
+    server.set_faults(Faults {
+        retention_start_ms: Some(T0 + 5 * MIN),
+        ..Faults::default()
+    });
+    let dir = TempDir::new().unwrap();
+    let o = run(
+        Some(&server),
+        dir.path(),
+        &["-c", &count(T0, T0 + 10 * MIN)],
+    )
+    .await;
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("warning: 1 range reaches beyond the log's retention ("),
+        "{err}"
+    );
+    assert!(err.contains("WHERE beyond_retention"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_reports_rejected_events_and_ranges_beyond_retention() {
+    let server = support::server().await;
+    let cut = T0 + 5 * MIN;
+    server.set_faults(Faults {
+        events_without_timestamp: Some(7),
+        to_exclusive: true,
+        retention_start_ms: Some(cut),
+        ..Faults::default()
+    });
+    let auth = support::log_id(&server, LOG);
+    let (from, to) = (T0, T0 + 10 * MIN);
+    let rejected = support::truth(&server, &auth, cut, to)
+        .iter()
+        .filter(|r| r.1 % 7 == 0)
+        .count();
+    assert!(rejected > 1);
+    let dir = TempDir::new().unwrap();
+    let o = run(
+        Some(&server),
+        dir.path(),
+        &[
+            "sync",
+            "--log",
+            LOG,
+            "--from",
+            &rfc3339(from, 0),
+            "--to",
+            &rfc3339(to, 0),
+        ],
+    )
+    .await;
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(report["events_rejected"], rejected, "{report}");
+    assert_eq!(
+        report["beyond_retention"],
+        serde_json::json!([format!("{LOG} [{}, {})", rfc3339(from, 0), rfc3339(to, 0))]),
+        "{report}"
+    );
+    assert_eq!(report["events_failed"], rejected);
+}
