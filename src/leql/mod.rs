@@ -4,6 +4,10 @@
 //! meaning, so that equal requests are equal strings (the filtered segments
 //! of pushdown key the cache by it).
 
+mod filter;
+
+pub use filter::{Filter, escape_literal, pushable_literal};
+
 /// `[where(FILTER)] calculate(count) [timeslice(N)]`.
 ///
 /// `filter` is the inside of a `where(...)` clause, as built by this module.

@@ -167,8 +167,9 @@ impl Parser<'_> {
 
     fn keyword_ahead(&self, kw: &str) -> bool {
         let end = self.i + kw.len();
-        end <= self.s.len()
-            && self.text[self.i..end].eq_ignore_ascii_case(kw)
+        self.text
+            .get(self.i..end)
+            .is_some_and(|w| w.eq_ignore_ascii_case(kw))
             && self.s.get(end).is_none_or(|c| !c.is_ascii_alphanumeric())
     }
 

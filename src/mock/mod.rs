@@ -51,7 +51,7 @@ mod data;
 mod encode;
 mod faults;
 mod handlers;
-mod leql;
+pub(crate) mod leql;
 mod messages;
 mod query;
 mod ratelimit;

@@ -44,6 +44,7 @@ mod parsed;
 mod register;
 mod scan;
 mod source;
+mod translate;
 mod udtf;
 mod window;
 

@@ -1,0 +1,194 @@
+//! SQL predicates on `message` → a LEQL `where(...)` Rapid7 can apply
+//! itself, as a guaranteed superset: every event the SQL predicate keeps,
+//! the LEQL keeps too. DataFusion still applies the SQL filter to what comes
+//! back, so the result is exact whenever the superset holds.
+//!
+//! The rules, each a superset by construction:
+//!
+//! - `message LIKE 'p'`: the literal fragments of `p` between wildcards (`%`
+//!   and `_`, with `\` escaping the next character as in Arrow's `LIKE`) must
+//!   all occur in a matching message, so `/fragment/ AND …` keeps every match.
+//!   `_` itself is never sent: it only separates fragments.
+//! - `message ILIKE 'p'`: the same with `/fragment/i`. Rapid7's `i` folds
+//!   ASCII case only, so a fragment with a non-ASCII letter is left out (what
+//!   is left out only widens the superset).
+//! - `strpos(message, 'L') > 0` (or `>= 1`, `<> 0`), `contains(message, 'L')`
+//!   and `starts_with(message, 'L')`: `/L/`.
+//! - `A AND B`: both, or whichever side can be pushed (the other stays for
+//!   DataFusion). `A OR B`: only when both sides can, as `(A OR B)`.
+//! - Never: `NOT` (the complement of a superset is not a superset),
+//!   negated `LIKE`, keyword search (Rapid7 matches keywords as whole,
+//!   case-sensitive tokens: `fail` would miss `failed`), fragments with
+//!   control characters, a custom `ESCAPE` character.
+
+use datafusion::common::ScalarValue;
+use datafusion::functions::string::contains::ContainsFunc;
+use datafusion::functions::string::starts_with::StartsWithFunc;
+use datafusion::functions::unicode::strpos::StrposFunc;
+use datafusion::logical_expr::expr::ScalarFunction;
+use datafusion::logical_expr::{BinaryExpr, Cast, Expr, Like, Operator};
+
+use crate::events::columns;
+use crate::leql::{Filter, pushable_literal};
+
+/// The LEQL filter the conjunction `filters` implies, if any part of it
+/// implies one.
+pub(crate) fn message_filter(filters: &[Expr]) -> Option<Filter> {
+    Filter::all(filters.iter().filter_map(implied))
+}
+
+/// The filter `e` implies (a superset of its matches), if any.
+pub(crate) fn implied(e: &Expr) -> Option<Filter> {
+    match e {
+        Expr::Alias(a) => implied(&a.expr),
+        Expr::BinaryExpr(BinaryExpr {
+            left,
+            op: Operator::And,
+            right,
+        }) => Filter::all(implied(left).into_iter().chain(implied(right))),
+        Expr::BinaryExpr(BinaryExpr {
+            left,
+            op: Operator::Or,
+            right,
+        }) => Filter::any([implied(left)?, implied(right)?]),
+        Expr::BinaryExpr(BinaryExpr { left, op, right }) => strpos_positive(left, *op, right),
+        Expr::Like(like) => like_filter(like),
+        Expr::ScalarFunction(ScalarFunction { func, args }) => {
+            let inner = func.inner();
+            if !(inner.is::<ContainsFunc>() || inner.is::<StartsWithFunc>()) {
+                return None;
+            }
+            let [haystack, needle] = args.as_slice() else {
+                return None;
+            };
+            is_message(haystack).then_some(())?;
+            contains(string_literal(needle)?, false)
+        }
+        _ => None,
+    }
+}
+
+/// `strpos(message, 'L') > 0`, `>= 1`, `<> 0`, or the mirror image.
+fn strpos_positive(left: &Expr, op: Operator, right: &Expr) -> Option<Filter> {
+    let (call, op, bound) = match (strpos_call(left), strpos_call(right)) {
+        (Some(needle), None) => (needle, op, right),
+        (None, Some(needle)) => (needle, op.swap()?, left),
+        _ => return None,
+    };
+    let bound = int_literal(bound)?;
+    let positive = match op {
+        Operator::Gt => bound >= 0,
+        Operator::GtEq => bound >= 1,
+        Operator::NotEq => bound == 0,
+        _ => false,
+    };
+    positive.then(|| contains(call, false)).flatten()
+}
+
+/// The needle of `strpos(message, 'needle')`.
+fn strpos_call(e: &Expr) -> Option<&str> {
+    let Expr::ScalarFunction(ScalarFunction { func, args }) = strip(e) else {
+        return None;
+    };
+    func.inner().is::<StrposFunc>().then_some(())?;
+    let [haystack, needle] = args.as_slice() else {
+        return None;
+    };
+    is_message(haystack).then_some(())?;
+    string_literal(needle)
+}
+
+fn like_filter(like: &Like) -> Option<Filter> {
+    let Like {
+        negated,
+        expr,
+        pattern,
+        escape_char,
+        case_insensitive,
+    } = like;
+    if *negated || !is_message(expr) || escape_char.is_some_and(|c| c != '\\') {
+        return None;
+    }
+    let pattern = string_literal(pattern)?;
+    Filter::all(
+        like_fragments(pattern)
+            .into_iter()
+            .filter_map(|f| contains(&f, *case_insensitive)),
+    )
+}
+
+/// The literal runs of a `LIKE` pattern between its wildcards, `\` escaping
+/// the next character (a trailing `\` is itself), as Arrow's `LIKE` reads it.
+pub(crate) fn like_fragments(pattern: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => current.push(chars.next().unwrap_or('\\')),
+            '%' | '_' => {
+                if !current.is_empty() {
+                    out.push(std::mem::take(&mut current));
+                }
+            }
+            other => current.push(other),
+        }
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
+}
+
+/// `/literal/` (`/literal/i`), unless the literal cannot be sent safely.
+fn contains(literal: &str, case_insensitive: bool) -> Option<Filter> {
+    if !pushable_literal(literal) {
+        return None;
+    }
+    if case_insensitive && !literal.is_ascii() {
+        // Rapid7's `i` folds ASCII case only: `/é/i` would miss `É`.
+        return None;
+    }
+    Some(Filter::contains(literal, case_insensitive))
+}
+
+fn strip(e: &Expr) -> &Expr {
+    match e {
+        Expr::Alias(a) => strip(&a.expr),
+        other => other,
+    }
+}
+
+/// `message`, or a cast of it to another string type.
+fn is_message(e: &Expr) -> bool {
+    match strip(e) {
+        Expr::Column(c) => c.name == columns::MESSAGE,
+        Expr::Cast(Cast { expr, field }) => field.data_type().is_string() && is_message(expr),
+        _ => false,
+    }
+}
+
+fn string_literal(e: &Expr) -> Option<&str> {
+    match strip(e) {
+        Expr::Literal(
+            ScalarValue::Utf8(Some(s))
+            | ScalarValue::Utf8View(Some(s))
+            | ScalarValue::LargeUtf8(Some(s)),
+            _,
+        ) => Some(s),
+        _ => None,
+    }
+}
+
+fn int_literal(e: &Expr) -> Option<i64> {
+    match strip(e) {
+        Expr::Literal(v, _) => match v.cast_to(&datafusion::arrow::datatypes::DataType::Int64) {
+            Ok(ScalarValue::Int64(Some(n))) => Some(n),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests;
