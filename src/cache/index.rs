@@ -7,7 +7,7 @@ use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStoreExt};
 
-use super::layout::{MANIFEST_FILE, log_dir, logs_dir, parse_path, validate_component};
+use super::layout::{MANIFEST_FILE, SegmentKey, log_dir, logs_dir, parse_path, validate_component};
 use super::local_list::{LocalListing, list_local};
 use super::manifest::SegmentManifest;
 use super::memo::LogListing;
@@ -44,7 +44,7 @@ pub(crate) async fn scan_log(
     root: &CacheRoot,
     log_id: &str,
     concurrency: usize,
-) -> Result<Vec<(TimeRange, Result<SegmentInfo>)>> {
+) -> Result<Vec<(SegmentKey, Result<SegmentInfo>)>> {
     Ok(scan_log_listing(root, log_id, None, concurrency)
         .await?
         .segments)
@@ -72,12 +72,12 @@ pub(crate) async fn scan_log_listing(
         }
         Listed::Store(objects) => (objects, None),
     };
-    let mut manifests: Vec<(ObjectMeta, TimeRange)> = Vec::new();
+    let mut manifests: Vec<(ObjectMeta, SegmentKey)> = Vec::new();
     let mut others = HashMap::new();
     for o in objects {
         match parse_path(root.prefix(), &o.location) {
             Some(parsed) if parsed.file == MANIFEST_FILE && parsed.log_id == log_id => {
-                manifests.push((o, parsed.range));
+                manifests.push((o, parsed.key()));
             }
             _ => {
                 others.insert(o.location.clone(), o);
@@ -90,33 +90,33 @@ pub(crate) async fn scan_log_listing(
         .map(|(meta, _)| meta.location.clone())
         .collect();
     // Segments outside `within` are taken only if already loaded.
-    let mut loaded: Vec<(TimeRange, Result<SegmentInfo>)> = Vec::with_capacity(listed.len());
+    let mut loaded: Vec<(SegmentKey, Result<SegmentInfo>)> = Vec::with_capacity(listed.len());
     let mut to_load = Vec::new();
     let mut complete = true;
-    for (meta, range) in manifests {
+    for (meta, key) in manifests {
         match memo.get(&meta) {
-            Some(info) => loaded.push((range, Ok(info))),
-            None if within.is_none_or(|w| range.overlaps(&w)) => to_load.push((meta, range)),
+            Some(info) => loaded.push((key, Ok(info))),
+            None if within.is_none_or(|w| key.range.overlaps(&w)) => to_load.push((meta, key)),
             None => complete = false,
         }
     }
-    let results: Vec<(ObjectMeta, TimeRange, Result<Option<SegmentInfo>>)> =
+    let results: Vec<(ObjectMeta, SegmentKey, Result<Option<SegmentInfo>>)> =
         futures::stream::iter(to_load)
-            .map(|(meta, range)| async move {
-                let result = load_manifest(root, log_id, &meta.location, range).await;
-                (meta, range, result)
+            .map(|(meta, key)| async move {
+                let result = load_manifest(root, log_id, &meta.location, &key).await;
+                (meta, key, result)
             })
             .buffer_unordered(concurrency.max(1))
             .collect()
             .await;
-    for (meta, range, result) in results {
+    for (meta, key, result) in results {
         match result {
             Ok(None) => {}
             Ok(Some(info)) => {
                 memo.insert(&meta, info.clone());
-                loaded.push((range, Ok(info)));
+                loaded.push((key, Ok(info)));
             }
-            Err(e) => loaded.push((range, Err(e))),
+            Err(e) => loaded.push((key, Err(e))),
         }
     }
     // Loaded manifests are listed, so this keeps them.
@@ -124,7 +124,7 @@ pub(crate) async fn scan_log_listing(
     root.memos
         .verified
         .forget_missing(&dir, |path| others.contains_key(path));
-    loaded.sort_by_key(|(range, _)| *range);
+    loaded.sort_by(|(a, _), (b, _)| a.cmp(b));
     let listing = LogListing {
         segments: loaded,
         objects: Arc::new(others),
@@ -179,7 +179,7 @@ async fn load_manifest(
     root: &CacheRoot,
     log_id: &str,
     path: &Path,
-    range: TimeRange,
+    key: &SegmentKey,
 ) -> Result<Option<SegmentInfo>> {
     let dir = Path::from_iter(path.parts().take(path.parts().count() - 1));
     let location = root.display_path(&dir);
@@ -200,7 +200,7 @@ async fn load_manifest(
     let manifest: SegmentManifest = serde_json::from_slice(&bytes)
         .map_err(|e| corrupt(&location, format!("{MANIFEST_FILE} does not parse: {e}")))?;
     manifest
-        .check(log_id, range)
+        .check(log_id, key)
         .map_err(|message| corrupt(&location, message))?;
     Ok(Some(SegmentInfo::new(&location, dir, manifest)))
 }

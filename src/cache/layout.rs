@@ -4,7 +4,12 @@
 //! ```text
 //! {prefix}/logs/{log_id}/from={start_ms}/to={end_ms}/part-{writer}-{NNNNN}.parquet
 //! {prefix}/logs/{log_id}/from={start_ms}/to={end_ms}/_SEGMENT.json
+//! {prefix}/logs/{log_id}/where={filter_key}/from={start_ms}/to={end_ms}/…   (filtered)
 //! ```
+//!
+//! A filtered segment holds only the events of its range that a LEQL filter
+//! selects; `{filter_key}` is 16 hex digits of a hash of the filter's
+//! canonical text, which its manifest records in full.
 //!
 //! `{writer}` is a short random token of the writer attempt (8 hex digits):
 //! two writers racing on the same range never write the same part name, so the
@@ -47,9 +52,42 @@ pub(crate) fn log_dir(prefix: &Path, log_id: &str) -> Result<Path> {
     Ok(logs_dir(prefix).join(log_id))
 }
 
-/// `{prefix}/logs/{log_id}/from={start}/to={end}`.
-pub(crate) fn segment_dir(prefix: &Path, log_id: &str, range: TimeRange) -> Result<Path> {
-    Ok(log_dir(prefix, log_id)?
+/// Prefix of the directory of a filter's segments under a log.
+const FILTER_DIR: &str = "where=";
+
+/// Where a segment lies under its log: its range and, for a filtered
+/// segment, the key of its filter ([`filter_key`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct SegmentKey {
+    /// The segment's range.
+    pub(crate) range: TimeRange,
+    /// The key of its filter; `None` for a segment of every event.
+    pub(crate) filter: Option<String>,
+}
+
+/// The path key of a filter: 16 hex digits of the FNV-1a hash of its
+/// canonical text (the manifest records the text itself).
+pub(crate) fn filter_key(filter: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in filter.as_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+/// `{prefix}/logs/{log_id}[/where={key}]/from={start}/to={end}`.
+pub(crate) fn segment_dir(
+    prefix: &Path,
+    log_id: &str,
+    filter: Option<&str>,
+    range: TimeRange,
+) -> Result<Path> {
+    let mut dir = log_dir(prefix, log_id)?;
+    if let Some(f) = filter {
+        dir = dir.join(format!("{FILTER_DIR}{}", filter_key(f)));
+    }
+    Ok(dir
         .join(format!("from={}", range.start()))
         .join(format!("to={}", range.end())))
 }
@@ -103,16 +141,34 @@ pub(crate) struct ParsedPath {
     pub(crate) log_id: String,
     /// The segment range.
     pub(crate) range: TimeRange,
+    /// The segment's filter key, for a filtered segment.
+    pub(crate) filter: Option<String>,
     /// The file name inside the segment directory.
     pub(crate) file: String,
 }
 
-/// Parse `{prefix}/logs/{log_id}/from={s}/to={e}/{file}`; `None` for any
-/// other shape (foreign files are left alone).
+impl ParsedPath {
+    /// The segment the path belongs to.
+    pub(crate) fn key(&self) -> SegmentKey {
+        SegmentKey {
+            range: self.range,
+            filter: self.filter.clone(),
+        }
+    }
+}
+
+/// Parse `{prefix}/logs/{log_id}[/where={key}]/from={s}/to={e}/{file}`;
+/// `None` for any other shape (foreign files are left alone).
 pub(crate) fn parse_path(prefix: &Path, path: &Path) -> Option<ParsedPath> {
     let rest: Vec<_> = path.prefix_match(&logs_dir(prefix))?.collect();
-    let [log_id, from, to, file] = rest.as_slice() else {
-        return None;
+    let (log_id, filter, from, to, file) = match rest.as_slice() {
+        [log_id, from, to, file] => (log_id, None, from, to, file),
+        [log_id, filter, from, to, file] => {
+            let key = filter.as_ref().strip_prefix(FILTER_DIR)?;
+            let hex = key.len() == 16 && key.bytes().all(|b| b.is_ascii_hexdigit());
+            (log_id, Some(hex.then(|| key.to_string())?), from, to, file)
+        }
+        _ => return None,
     };
     let log_id = log_id.as_ref();
     validate_component(log_id).ok()?;
@@ -121,6 +177,7 @@ pub(crate) fn parse_path(prefix: &Path, path: &Path) -> Option<ParsedPath> {
     Some(ParsedPath {
         log_id: log_id.to_string(),
         range: TimeRange::new(start, end).ok()?,
+        filter,
         file: file.as_ref().to_string(),
     })
 }
@@ -149,7 +206,7 @@ mod tests {
     fn layout_round_trips() {
         let prefix = Path::from("cache/root");
         let range = TimeRange::new(-5, 1_770_681_600_000).unwrap();
-        let dir = segment_dir(&prefix, "abc-1", range).unwrap();
+        let dir = segment_dir(&prefix, "abc-1", None, range).unwrap();
         assert_eq!(
             dir.as_ref(),
             "cache/root/logs/abc-1/from=-5/to=1770681600000"
@@ -170,6 +227,34 @@ mod tests {
         assert!(parse_path(&prefix, &Path::from("cache/root/logs/x/from=2/to=1/f")).is_none());
         assert!(parse_path(&prefix, &Path::from("cache/root/other/x")).is_none());
         assert!(parse_path(&Path::default(), &Path::from("logs/x/from=1/to=2/f")).is_some());
+        // Filtered segments: one directory per filter, keyed by its hash.
+        let filtered = segment_dir(&prefix, "abc-1", Some("/x/"), range).unwrap();
+        let key = filter_key("/x/");
+        assert_eq!(key.len(), 16);
+        assert_ne!(key, filter_key("/y/"));
+        assert_eq!(
+            filtered.as_ref(),
+            format!("cache/root/logs/abc-1/where={key}/from=-5/to=1770681600000")
+        );
+        let parsed = parse_path(&prefix, &manifest_path(&filtered)).unwrap();
+        assert_eq!(
+            parsed.key(),
+            SegmentKey {
+                range,
+                filter: Some(key)
+            }
+        );
+        assert_eq!(parse_path(&prefix, &part).unwrap().key().filter, None);
+        for odd in [
+            "where=x",
+            "where=0123456789abcdeg",
+            "filter=0123456789abcdef",
+        ] {
+            let p = Path::from(format!(
+                "cache/root/logs/abc-1/{odd}/from=1/to=2/_SEGMENT.json"
+            ));
+            assert!(parse_path(&prefix, &p).is_none(), "{odd}");
+        }
         assert_eq!(part_writer("part-00001.parquet"), None);
         assert_eq!(part_writer("_SEGMENT.json"), None);
         assert!(is_segment_file(MANIFEST_FILE) && is_segment_file("part-1a2b3c4d-00007.parquet"));

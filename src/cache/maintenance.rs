@@ -104,7 +104,8 @@ pub(crate) async fn verify(
     };
     let mut report = VerifyReport::default();
     for log in logs {
-        for (range, scanned) in scan_log(root, &log, concurrency).await? {
+        for (key, scanned) in scan_log(root, &log, concurrency).await? {
+            let range = key.range;
             report.segments_checked += 1;
             let outcome = match scanned {
                 Ok(seg) => verify_segment(root, &seg, &mut report).await,
@@ -226,10 +227,13 @@ pub(crate) async fn compact(
         .map(|(_, r)| r)
         .collect::<Result<_>>()?;
 
-    // A segment inside another one is never read: retire it.
+    // A segment inside another one that serves every statement it serves
+    // (one of every event, or one of the same filter) is never read: retire
+    // it. A segment of every event inside a filtered one is still read.
     let container = |s: &SegmentInfo| {
         segments
             .iter()
+            .filter(|o| o.filter().is_none() || o.filter() == s.filter())
             .map(SegmentInfo::range)
             .find(|o| *o != s.range() && o.contains_range(&s.range()))
     };
@@ -243,17 +247,17 @@ pub(crate) async fn compact(
             None => live.push(seg),
         }
     }
-    live.sort_by_key(|s| s.range());
-
+    // Runs of small adjacent segments of the same filter merge.
+    live.sort_by(|a, b| (a.filter(), a.range()).cmp(&(b.filter(), b.range())));
     let mut groups: Vec<Vec<&SegmentInfo>> = Vec::new();
     let mut current: Vec<&SegmentInfo> = Vec::new();
     let mut current_rows = 0u64;
     for seg in live {
         let small = seg.row_count() < options.small_segment_rows;
         let joins = small
-            && current
-                .last()
-                .is_some_and(|last| last.range().end() == seg.range().start())
+            && current.last().is_some_and(|last| {
+                last.filter() == seg.filter() && last.range().end() == seg.range().start()
+            })
             && current_rows + seg.row_count() <= options.max_merged_rows;
         if !joins {
             groups.push(std::mem::take(&mut current));
@@ -269,7 +273,8 @@ pub(crate) async fn compact(
     for group in groups.into_iter().filter(|g| g.len() >= 2) {
         let (first, last) = (group[0].range(), group[group.len() - 1].range());
         let union = TimeRange::new(first.start(), last.end())?;
-        let mut writer = SegmentWriter::new(Some(root), log_id, union, settings.clone())?;
+        let filter = group[0].filter();
+        let mut writer = SegmentWriter::new(Some(root), log_id, filter, union, settings.clone())?;
         if let Err(e) = copy_segments(root, &group, &mut writer).await {
             writer.abort().await?;
             return Err(e);

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::layout::{part_writer, validate_component};
+use super::layout::{SegmentKey, filter_key, part_writer, validate_component};
 use crate::time::TimeRange;
 
 /// Version of the manifest format written by this crate.
@@ -62,6 +62,11 @@ pub struct SegmentManifest {
     /// in manifests written before this field existed.
     #[serde(default)]
     pub beyond_retention: bool,
+    /// For a filtered segment, the canonical LEQL filter (the inside of
+    /// `where(...)`) it holds the matching events of; `None` for a segment of
+    /// every event (and in manifests written before this field existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<String>,
 }
 
 impl SegmentManifest {
@@ -82,7 +87,14 @@ impl SegmentManifest {
 
     /// Check the manifest against itself and against where it was found.
     /// Returns a description of the first inconsistency.
-    pub(crate) fn check(&self, log_id: &str, range: TimeRange) -> Result<(), String> {
+    pub(crate) fn check(&self, log_id: &str, key: &SegmentKey) -> Result<(), String> {
+        let range = key.range;
+        if self.filter.as_deref().map(filter_key) != key.filter {
+            return Err(match &self.filter {
+                Some(f) => format!("manifest of filter {f:?} lies outside that filter's directory"),
+                None => "manifest of every event lies in a filter's directory".to_string(),
+            });
+        }
         if self.format != MANIFEST_FORMAT {
             return Err(format!(
                 "manifest format {} is not supported (expected {MANIFEST_FORMAT})",
@@ -157,6 +169,7 @@ mod tests {
             created_at_ms: 1,
             events_rejected: 0,
             beyond_retention: false,
+            filter: None,
         }
     }
 
@@ -201,22 +214,73 @@ mod tests {
     #[test]
     fn check_catches_inconsistencies() {
         let range = TimeRange::new(100, 200).unwrap();
-        sample().check("log-1", range).unwrap();
-        assert!(sample().check("log-2", range).is_err());
+        sample()
+            .check(
+                "log-1",
+                &SegmentKey {
+                    range,
+                    filter: None,
+                },
+            )
+            .unwrap();
         assert!(
             sample()
-                .check("log-1", TimeRange::new(100, 201).unwrap())
+                .check(
+                    "log-2",
+                    &SegmentKey {
+                        range,
+                        filter: None
+                    }
+                )
+                .is_err()
+        );
+        assert!(
+            sample()
+                .check(
+                    "log-1",
+                    &SegmentKey {
+                        range: TimeRange::new(100, 201).unwrap(),
+                        filter: None
+                    }
+                )
                 .is_err()
         );
         let mut m = sample();
         m.row_count = 4;
-        assert!(m.check("log-1", range).is_err());
+        assert!(
+            m.check(
+                "log-1",
+                &SegmentKey {
+                    range,
+                    filter: None
+                }
+            )
+            .is_err()
+        );
         let mut m = sample();
         m.parts[0].name = "../../etc/passwd".into();
-        assert!(m.check("log-1", range).is_err());
+        assert!(
+            m.check(
+                "log-1",
+                &SegmentKey {
+                    range,
+                    filter: None
+                }
+            )
+            .is_err()
+        );
         let mut m = sample();
         m.parts[0].max_timestamp_ms = Some(200);
-        assert!(m.check("log-1", range).is_err());
+        assert!(
+            m.check(
+                "log-1",
+                &SegmentKey {
+                    range,
+                    filter: None
+                }
+            )
+            .is_err()
+        );
     }
 
     #[test]
@@ -225,7 +289,15 @@ mod tests {
         let mut twice = sample();
         twice.parts.push(twice.parts[0].clone());
         twice.row_count = 6;
-        let err = twice.check("log-1", range).unwrap_err();
+        let err = twice
+            .check(
+                "log-1",
+                &SegmentKey {
+                    range,
+                    filter: None,
+                },
+            )
+            .unwrap_err();
         assert!(err.contains("twice"), "{err}");
 
         let mut foreign = sample();
@@ -234,7 +306,15 @@ mod tests {
             ..foreign.parts[0].clone()
         });
         foreign.row_count = 6;
-        let err = foreign.check("log-1", range).unwrap_err();
+        let err = foreign
+            .check(
+                "log-1",
+                &SegmentKey {
+                    range,
+                    filter: None,
+                },
+            )
+            .unwrap_err();
         assert!(err.contains("another writer"), "{err}");
     }
 }

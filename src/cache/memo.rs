@@ -9,10 +9,10 @@ use std::sync::Arc;
 use object_store::ObjectMeta;
 use object_store::path::Path;
 
+use super::layout::SegmentKey;
 use super::local_list::DirMemo;
 use super::segment::SegmentInfo;
 use crate::error::Result;
-use crate::time::TimeRange;
 
 /// What a session remembers of a cache root between plans, each entry valid
 /// while a listing shows its objects unchanged. Clones share them.
@@ -114,7 +114,7 @@ impl<V: Clone> ListingMemo<V> {
 pub(crate) struct LogListing {
     /// As `index::scan_log` returns them (those that overlap the range asked
     /// for at least).
-    pub(crate) segments: Vec<(TimeRange, Result<SegmentInfo>)>,
+    pub(crate) segments: Vec<(SegmentKey, Result<SegmentInfo>)>,
     /// Every other object of the log (parts, leftovers), by path, as listed.
     pub(crate) objects: Arc<HashMap<Path, ObjectMeta>>,
 }
@@ -129,7 +129,7 @@ pub(crate) struct ListingSnapshots(Arc<std::sync::Mutex<HashMap<Path, Arc<Snapsh
 #[derive(Debug)]
 struct Snapshot {
     fingerprint: Vec<u64>,
-    segments: Vec<(TimeRange, SegmentInfo)>,
+    segments: Vec<(SegmentKey, SegmentInfo)>,
     objects: Arc<HashMap<Path, ObjectMeta>>,
 }
 
@@ -144,7 +144,7 @@ impl ListingSnapshots {
             segments: snapshot
                 .segments
                 .iter()
-                .map(|(range, info)| (*range, Ok(info.clone())))
+                .map(|(key, info)| (key.clone(), Ok(info.clone())))
                 .collect(),
             objects: Arc::clone(&snapshot.objects),
         })
@@ -152,10 +152,10 @@ impl ListingSnapshots {
 
     /// Keep `listing` for `dir` if every segment loaded, else forget it.
     pub(super) fn store(&self, dir: &Path, fingerprint: Vec<u64>, listing: &LogListing) {
-        let segments: Option<Vec<(TimeRange, SegmentInfo)>> = listing
+        let segments: Option<Vec<(SegmentKey, SegmentInfo)>> = listing
             .segments
             .iter()
-            .map(|(range, info)| info.as_ref().ok().map(|info| (*range, info.clone())))
+            .map(|(key, info)| info.as_ref().ok().map(|info| (key.clone(), info.clone())))
             .collect();
         let mut snapshots = self.lock();
         match segments {

@@ -13,6 +13,7 @@ use futures::{StreamExt, TryStreamExt};
 
 use super::check::check_segments;
 use super::index::scan_log_listing;
+use super::layout::filter_key;
 use super::part_reader::PartReader;
 use super::range::{Coverage, CoverageKind, assign_responsibility, plan_coverage};
 use super::segment::{PartInfo, SegmentInfo};
@@ -75,9 +76,14 @@ impl ReadPlan {
     }
 }
 
+/// Plan a read of `request` of one log for statements with `filter` (the
+/// canonical LEQL filter; `None` for every event): segments of every event
+/// serve it, and so do segments of exactly that filter; segments of other
+/// filters never do.
 pub(crate) async fn plan_read(
     root: &CacheRoot,
     log_id: &str,
+    filter: Option<&str>,
     request: TimeRange,
     verify: bool,
     concurrency: usize,
@@ -90,12 +96,17 @@ pub(crate) async fn plan_read(
         "cache_scan_start"
     );
     let listing = scan_log_listing(root, log_id, Some(request), concurrency).await?;
+    let key = filter.map(filter_key);
     let segments: Vec<SegmentInfo> = listing
         .segments
         .into_iter()
-        .filter(|(range, _)| range.overlaps(&request))
+        .filter(|(k, _)| k.range.overlaps(&request) && (k.filter.is_none() || k.filter == key))
         .map(|(_, r)| r)
-        .collect::<Result<_>>()?;
+        .collect::<Result<Vec<_>>>()?
+        .into_iter()
+        // The key is a hash: the text decides.
+        .filter(|s| s.filter().is_none() || s.filter() == filter)
+        .collect();
     let ranges: Vec<TimeRange> = segments.iter().map(SegmentInfo::range).collect();
     let owners = assign_responsibility(request, &ranges);
     let mut planned: Vec<PlannedSegment> = segments

@@ -113,6 +113,12 @@ impl SegmentInfo {
         self.manifest.beyond_retention
     }
 
+    /// The canonical LEQL filter of a filtered segment (the events of its
+    /// range that the filter selects); `None` for a segment of every event.
+    pub fn filter(&self) -> Option<&str> {
+        self.manifest.filter.as_deref()
+    }
+
     /// The manifest.
     pub fn manifest(&self) -> &SegmentManifest {
         &self.manifest

@@ -119,13 +119,28 @@ impl SegmentCache {
 
     /// Plan a read of `request` for one log: the segments that serve it, each
     /// with the sub-range it is responsible for, and the ranges to fetch.
+    /// Only segments of every event serve it ([`SegmentCache::plan_read_filtered`]
+    /// for filtered reads).
     pub async fn plan_read(&self, log_id: &str, request: TimeRange) -> Result<ReadPlan> {
+        self.plan_read_filtered(log_id, None, request).await
+    }
+
+    /// [`SegmentCache::plan_read`] for a statement whose events are those of
+    /// the canonical LEQL `filter` (the inside of `where(...)`): segments of
+    /// every event serve it, and segments of exactly that filter.
+    pub async fn plan_read_filtered(
+        &self,
+        log_id: &str,
+        filter: Option<&str>,
+        request: TimeRange,
+    ) -> Result<ReadPlan> {
         validate_component(log_id)?;
         match &self.root {
             Some(root) => {
                 reader::plan_read(
                     root,
                     log_id,
+                    filter,
                     request,
                     self.config.verify_on_read,
                     self.config.io_concurrency,
@@ -138,7 +153,25 @@ impl SegmentCache {
 
     /// A writer for the segment `[range)` of `log_id`.
     pub fn writer(&self, log_id: &str, range: TimeRange) -> Result<SegmentWriter> {
-        SegmentWriter::new(self.root.as_ref(), log_id, range, self.settings.clone())
+        self.writer_filtered(log_id, None, range)
+    }
+
+    /// A writer for a segment of the events of `[range)` of `log_id` that
+    /// the canonical LEQL `filter` selects (`None`: every event). A filtered
+    /// segment serves only statements with exactly that filter.
+    pub fn writer_filtered(
+        &self,
+        log_id: &str,
+        filter: Option<&str>,
+        range: TimeRange,
+    ) -> Result<SegmentWriter> {
+        SegmentWriter::new(
+            self.root.as_ref(),
+            log_id,
+            filter,
+            range,
+            self.settings.clone(),
+        )
     }
 
     /// Stream the rows a planned segment is responsible for (for consumers

@@ -61,6 +61,7 @@ struct Target {
 pub struct SegmentWriter {
     target: Option<Target>,
     log_id: String,
+    filter: Option<String>,
     range: TimeRange,
     writer_id: String,
     settings: WriterSettings,
@@ -82,13 +83,14 @@ impl SegmentWriter {
     pub(crate) fn new(
         root: Option<&CacheRoot>,
         log_id: &str,
+        filter: Option<&str>,
         range: TimeRange,
         settings: WriterSettings,
     ) -> Result<Self> {
         validate_component(log_id)?;
         let target = match root {
             Some(root) => {
-                let dir = segment_dir(root.prefix(), log_id, range)?;
+                let dir = segment_dir(root.prefix(), log_id, filter, range)?;
                 Some(Target {
                     location: root.display_path(&dir),
                     root: root.clone(),
@@ -102,6 +104,7 @@ impl SegmentWriter {
         Ok(SegmentWriter {
             target,
             log_id: log_id.to_string(),
+            filter: filter.map(str::to_string),
             range,
             writer_id: format!("{:08x}", fastrand::u32(..)),
             settings,
@@ -383,6 +386,7 @@ impl SegmentWriter {
             created_at_ms: now_ms(),
             events_rejected: self.events_rejected,
             beyond_retention: self.beyond_retention,
+            filter: self.filter.clone(),
         };
         let json = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::CacheUnavailable {
             location: target.location.clone(),

@@ -168,7 +168,7 @@ mod tests {
         let nested = Filter::all([either, Filter::contains("x/y", false)]).unwrap();
         assert_eq!(
             nested.statement(),
-            r"where((/10\.1\.2\.3/ OR /Failed\ Logon/i) AND /x\/y/)"
+            r"where(/x\/y/ AND (/10\.1\.2\.3/ OR /Failed\ Logon/i))"
         );
         assert_eq!(Filter::all([]), None);
         assert_eq!(escape_literal("é(ü)"), "é\\(ü\\)");

@@ -125,7 +125,7 @@ impl Rapid7 {
                     .map(|(_, r)| *r)
                     .collect();
                 if !gaps.is_empty() {
-                    let e = estimate(client, &log.id, &gaps, chunk).await?;
+                    let e = estimate(client, &log.id, None, &gaps, chunk).await?;
                     per_log.push((log.label().to_string(), e));
                 }
             }
@@ -138,7 +138,7 @@ impl Rapid7 {
             .map(|(log, range)| {
                 let label = log.describe(range);
                 fetcher
-                    .fetch_segment(log, *range)
+                    .fetch_segment(log, None, *range)
                     .map(move |r| r.map(|outcome| (label, outcome)))
             })
             .collect();

@@ -15,6 +15,11 @@ extensions_options! {
         /// Answer `count(*)` over ranges the cache lacks from Rapid7's
         /// statistics instead of paging their events.
         pub pushdown_aggregates: bool, default = true
+        /// Send predicates on `message` that imply substrings (`LIKE`,
+        /// `ILIKE`, `strpos`, `contains`, `starts_with`) to Rapid7 as a
+        /// `where(...)` superset, and cache what comes back as filtered
+        /// segments.
+        pub pushdown_filters: bool, default = true
     }
 }
 

@@ -7,6 +7,7 @@ mod budget;
 mod completeness;
 mod counts;
 mod fields;
+mod filters;
 mod functions;
 mod leql;
 mod lifecycle;

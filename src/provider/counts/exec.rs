@@ -271,7 +271,7 @@ async fn count_log(inputs: &CountInputs, scan: &LogScan) -> Result<Tally> {
         count_missing(inputs, scan, gap, anchor, &mut tally).await?;
     }
     for range in &scan.live {
-        let batches = inputs.fetcher.stream_range(&scan.log, *range)?;
+        let batches = inputs.fetcher.stream_range(&scan.log, None, *range)?;
         tally_batches(batches, bin, anchor, &mut tally).await?;
     }
     Ok(tally)
@@ -346,9 +346,10 @@ async fn count_missing(
                     range = %TimeRange::ordered(from, to),
                     "rapid7_statistics_inexact: counting the range's events instead"
                 );
-                let batches = inputs
-                    .fetcher
-                    .stream_range(&scan.log, TimeRange::ordered(from, to))?;
+                let batches =
+                    inputs
+                        .fetcher
+                        .stream_range(&scan.log, None, TimeRange::ordered(from, to))?;
                 tally_batches(batches, inputs.bin, anchor, tally).await?;
             }
         }

@@ -138,6 +138,7 @@ pub(crate) fn envelope(gaps: &[TimeRange], chunk_ms: i64) -> Option<(i64, i64, u
 pub(crate) async fn estimate(
     client: &Client,
     log_id: &str,
+    filter: Option<&str>,
     gaps: &[TimeRange],
     chunk_ms: i64,
 ) -> Result<FetchEstimate> {
@@ -149,7 +150,7 @@ pub(crate) async fn estimate(
             log_id: log_id.to_string(),
             from,
             to,
-            filter: None,
+            filter: filter.map(str::to_string),
             slices,
         })
         .await?;

@@ -228,11 +228,14 @@ impl Shared {
                 .flat_map(|s| {
                     s.gaps.iter().map(|g| {
                         let statement = Arc::clone(&statement);
-                        inputs.fetcher.fetch_segment(&s.log, *g).inspect(move |r| {
-                            if let Ok(outcome) = r {
-                                statement.piece_done(outcome.events);
-                            }
-                        })
+                        inputs
+                            .fetcher
+                            .fetch_segment(&s.log, s.filter.as_ref(), *g)
+                            .inspect(move |r| {
+                                if let Ok(outcome) = r {
+                                    statement.piece_done(outcome.events);
+                                }
+                            })
                     })
                 })
                 .collect();
@@ -290,8 +293,10 @@ impl Shared {
     fn open_extra(&self, extra: &Extra) -> DfResult<BoxStream<'static, DfResult<RecordBatch>>> {
         let stream: BoxStream<'static, crate::Result<RecordBatch>> = match extra {
             Extra::Live(idx, range) => {
-                let log = &self.inputs.scans[*idx].log;
-                self.inputs.fetcher.stream_range(log, *range)?
+                let scan = &self.inputs.scans[*idx];
+                self.inputs
+                    .fetcher
+                    .stream_range(&scan.log, scan.filter.as_deref(), *range)?
             }
             Extra::Partial(seg) => self.inputs.cache.read(seg),
         };
@@ -320,6 +325,9 @@ impl DisplayAs for Rapid7ScanExec {
                     list(&fetches),
                     list(&live),
                 )?;
+                if let Some(filter) = scans.iter().find_map(|s| s.filter.as_deref()) {
+                    write!(f, ", leql=where({filter})")?;
+                }
                 let estimates = self.estimates();
                 if !estimates.is_empty() {
                     let rate = self.shared.inputs.query_rate;

@@ -345,7 +345,8 @@ impl Drop for ProgressGuard {
 
 type FetchResult = Result<FetchOutcome, Arc<DataFusionError>>;
 pub(crate) type SharedFetch = Shared<BoxFuture<'static, FetchResult>>;
-type FetchKey = (String, TimeRange);
+/// A fetch: the log, the canonical LEQL filter (none: every event), the range.
+type FetchKey = (String, Option<Arc<str>>, TimeRange);
 
 /// Runs fetches; one in-flight fetch per `(log, range)` in the process, and
 /// at most `fetch_concurrency` fetches into segments at once for the whole
@@ -391,8 +392,13 @@ impl Fetcher {
     /// the same log and range share one fetch; the fetch runs while at least
     /// one caller polls it and stops (committing nothing) when all are
     /// dropped.
-    pub(crate) fn fetch_segment(&self, log: &LogRef, range: TimeRange) -> SharedFetch {
-        let key = (log.id.clone(), range);
+    pub(crate) fn fetch_segment(
+        &self,
+        log: &LogRef,
+        filter: Option<&Arc<str>>,
+        range: TimeRange,
+    ) -> SharedFetch {
+        let key = (log.id.clone(), filter.cloned(), range);
         let mut inflight = lock(&self.inflight);
         if let Some(running) = inflight.get(&key).and_then(WeakShared::upgrade) {
             return running;
@@ -404,12 +410,13 @@ impl Fetcher {
             Arc::clone(&self.tracker),
         );
         let (slots, stop, log) = (Arc::clone(&self.slots), self.stop.clone(), log.clone());
+        let filter = filter.cloned();
         let fut = async move {
             let _slot = slots
                 .acquire_owned()
                 .await
                 .expect("the fetch slots are never closed");
-            fetch_into_segment(client, cache, tracker, stop, log, range).await
+            fetch_into_segment(client, cache, tracker, stop, log, filter, range).await
         }
         .map(|r| r.map_err(|e| Arc::new(e.into_datafusion())))
         .boxed()
@@ -455,11 +462,15 @@ impl Fetcher {
     pub(crate) fn stream_range(
         &self,
         log: &LogRef,
+        filter: Option<&str>,
         range: TimeRange,
     ) -> Result<BoxStream<'static, Result<RecordBatch>>> {
-        let query = self
-            .client()?
-            .query_events(&log.id, range.start(), range.end())?;
+        let query = self.client()?.query_events_where(
+            &log.id,
+            range.start(),
+            range.end(),
+            &statement_of(filter),
+        )?;
         let name = log.name.clone();
         let mut progress = self.tracker.start(log, range, false);
         let label = log.describe(range);
@@ -508,12 +519,18 @@ fn until_stopped<T: Send + 'static>(
 
 /// Fetch what of `range` is still missing (another query or process may
 /// have filled it since the scan was planned) and commit it.
+/// The LEQL statement of events a filter selects (empty: every event).
+fn statement_of(filter: Option<&str>) -> String {
+    filter.map(|f| format!("where({f})")).unwrap_or_default()
+}
+
 async fn fetch_into_segment(
     client: Option<Client>,
     cache: SegmentCache,
     tracker: Arc<Tracker>,
     stop: Stop,
     log: LogRef,
+    filter: Option<Arc<str>>,
     range: TimeRange,
 ) -> Result<FetchOutcome> {
     let client = client.ok_or_else(|| Error::Offline {
@@ -522,13 +539,14 @@ async fn fetch_into_segment(
     if stop.is_requested() {
         return Err(Error::Stopped);
     }
-    let plan = cache.plan_read(&log.id, range).await?;
+    let filter = filter.as_deref();
+    let plan = cache.plan_read_filtered(&log.id, filter, range).await?;
     let mut total = FetchOutcome::default();
     for missing in plan.coverage.missing {
         if stop.is_requested() {
             return Err(Error::Stopped);
         }
-        let outcome = fetch_one(&client, &cache, &tracker, &stop, &log, missing).await?;
+        let outcome = fetch_one(&client, &cache, &tracker, &stop, &log, filter, missing).await?;
         total.events += outcome.events;
         total.pages += outcome.pages;
         total.committed |= outcome.committed;
@@ -544,6 +562,7 @@ async fn fetch_one(
     tracker: &Arc<Tracker>,
     stop: &Stop,
     log: &LogRef,
+    filter: Option<&str>,
     range: TimeRange,
 ) -> Result<FetchOutcome> {
     let started = Instant::now();
@@ -554,10 +573,11 @@ async fn fetch_one(
         log_name = log.name.as_deref(),
         from_ms = range.start(),
         to_ms = range.end(),
+        filter,
     );
-    let mut writer = cache.writer(&log.id, range)?;
+    let mut writer = cache.writer_filtered(&log.id, filter, range)?;
     let mut pages = client
-        .query_events(&log.id, range.start(), range.end())?
+        .query_events_where(&log.id, range.start(), range.end(), &statement_of(filter))?
         .into_stream()
         .boxed();
     let mut outcome = FetchOutcome::default();

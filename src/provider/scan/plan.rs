@@ -2,6 +2,8 @@
 //! serve it, which settled ranges are missing (to fetch and commit), and
 //! which recent ranges are read live; and the Parquet scan over segments.
 
+use std::sync::Arc;
+
 use futures::{StreamExt, TryStreamExt};
 
 use super::estimate::{self, FetchEstimate};
@@ -25,6 +27,11 @@ pub(crate) struct LogScan {
     pub(crate) live: Vec<TimeRange>,
     /// What fetching the gaps costs, by Rapid7's statistics (when asked).
     pub(crate) estimate: Option<FetchEstimate>,
+    /// The canonical LEQL filter pushed to Rapid7 (the inside of
+    /// `where(...)`), a superset of what the statement keeps: gaps are
+    /// fetched into segments of that filter, and segments of every event or
+    /// of exactly that filter serve the scan.
+    pub(crate) filter: Option<Arc<str>>,
 }
 
 /// The inputs of scan planning.
@@ -42,6 +49,7 @@ pub(crate) async fn plan_scans(
     logs: Vec<LogRef>,
     windows: &[TimeRange],
     inputs: PlanInputs,
+    filter: Option<Arc<str>>,
 ) -> Result<Vec<LogScan>> {
     let cut = inputs.now_ms.saturating_sub(inputs.settle_ms);
     let mut settled = Vec::new();
@@ -63,6 +71,7 @@ pub(crate) async fn plan_scans(
             gaps: Vec::new(),
             live: live.clone(),
             estimate: None,
+            filter: filter.clone(),
         };
         plans.push(async move {
             scan.replan(cache, inputs.chunk_ms).await?;
@@ -78,7 +87,9 @@ impl LogScan {
         self.segments.clear();
         self.gaps.clear();
         for range in &self.settled {
-            let plan = cache.plan_read(&self.log.id, *range).await?;
+            let plan = cache
+                .plan_read_filtered(&self.log.id, self.filter.as_deref(), *range)
+                .await?;
             self.segments.extend(plan.segments);
             for gap in plan.coverage.missing {
                 self.gaps.extend(split_aligned(gap, chunk_ms));
@@ -114,7 +125,7 @@ pub(crate) async fn estimate_scans(
             if s.gaps.is_empty() {
                 return Ok(None);
             }
-            estimate::estimate(client, &s.log.id, &s.gaps, chunk_ms)
+            estimate::estimate(client, &s.log.id, s.filter.as_deref(), &s.gaps, chunk_ms)
                 .await
                 .map(Some)
         })

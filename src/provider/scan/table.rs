@@ -22,6 +22,7 @@ use super::plan::{LogScan, PlanInputs, estimate_scans, plan_scans};
 use crate::error::Error;
 use crate::provider::Rapid7;
 use crate::provider::Rapid7Options;
+use crate::provider::translate::message_filter;
 use crate::provider::window::{extract_log_selection, extract_windows};
 
 /// The events of every log the key can read (`rapid7_logs`), or of one log
@@ -196,6 +197,11 @@ pub(crate) async fn plan_logs(
     if windows.is_empty() || logs.is_empty() {
         return Ok(None);
     }
+    let filter = Rapid7Options::from_config(state.config_options())
+        .pushdown_filters
+        .then(|| message_filter(filters))
+        .flatten()
+        .map(|f| Arc::<str>::from(f.to_string()));
     let scans = plan_scans(
         &config.cache,
         logs,
@@ -205,6 +211,7 @@ pub(crate) async fn plan_logs(
             settle_ms: config.settle.as_millis() as i64,
             chunk_ms: config.fetch_chunk.as_millis() as i64,
         },
+        filter,
     )
     .await?;
     if config.is_offline() {

@@ -19,7 +19,10 @@ fn text(e: &Expr) -> Option<String> {
 fn what_is_translated() {
     let cases: Vec<(Expr, Option<&str>)> = vec![
         (m().like(lit("%10.1.2.3%")), Some(r"/10\.1\.2\.3/")),
-        (m().like(lit("Failed%logon%")), Some(r"/Failed/ AND /logon/")),
+        (
+            m().like(lit("Failed%logon%")),
+            Some(r"/Failed/ AND /logon/"),
+        ),
         (m().ilike(lit("%failed logon%")), Some(r"/failed\ logon/i")),
         (m().like(lit("a_b%c")), Some("/a/ AND /b/ AND /c/")),
         (m().like(lit(r"100\%%")), Some(r"/100\%/")),
@@ -43,12 +46,16 @@ fn what_is_translated() {
             m().like(lit("%a%")).and(col("log_name").eq(lit("x"))),
             Some("/a/"),
         ),
-        (m().like(lit("%b%")).or(m().like(lit("%a%"))), Some("/a/ OR /b/")),
+        (
+            m().like(lit("%b%")).or(m().like(lit("%a%"))),
+            Some("/a/ OR /b/"),
+        ),
         (m().like(lit("%a%")).or(col("log_name").eq(lit("x"))), None),
         (Expr::Not(Box::new(m().like(lit("%a%")))), None),
         (col("log_name").like(lit("%a%")), None),
         (
-            m().like(lit("%a%")).and(m().like(lit("%b%")).or(m().ilike(lit("%c%")))),
+            m().like(lit("%a%"))
+                .and(m().like(lit("%b%")).or(m().ilike(lit("%c%")))),
             Some("/a/ AND (/b/ OR /c/i)"),
         ),
     ];
@@ -85,9 +92,10 @@ mod superset {
 
     /// Characters that make LIKE and regexes interesting.
     fn alphabet() -> impl Strategy<Value = char> {
-        prop_oneof![
-            prop::sample::select(vec!['a', 'b', 'A', 'B', '1', ' ', '.', '/', '\\', '(', ')', '=', '%', '_', '*', '+', '?', '[', '|', '^', '$', '"', '\'', 'é', 'É']),
-        ]
+        prop_oneof![prop::sample::select(vec![
+            'a', 'b', 'A', 'B', '1', ' ', '.', '/', '\\', '(', ')', '=', '%', '_', '*', '+', '?',
+            '[', '|', '^', '$', '"', '\'', 'é', 'É'
+        ]),]
     }
 
     fn text(len: std::ops::Range<usize>) -> impl Strategy<Value = String> {
@@ -127,16 +135,16 @@ mod superset {
                 pattern
             };
             let expr = if insensitive { m().ilike(lit(pattern.clone())) } else { m().like(lit(pattern.clone())) };
-            if sql_keeps(&message, &pattern, insensitive) {
-                if let Some(f) = implied(&expr) {
-                    let statement = leql::parse(&f.statement())
-                        .unwrap_or_else(|e| panic!("{} does not parse: {e}", f.statement()));
-                    prop_assert!(
-                        statement.matches(&message),
-                        "{message:?} matches {pattern:?} but not {}", f.statement()
-                    );
-                    prop_assert!(f.matches(&message));
-                }
+            if sql_keeps(&message, &pattern, insensitive)
+                && let Some(f) = implied(&expr)
+            {
+                let statement = leql::parse(&f.statement())
+                    .unwrap_or_else(|e| panic!("{} does not parse: {e}", f.statement()));
+                prop_assert!(
+                    statement.matches(&message),
+                    "{message:?} matches {pattern:?} but not {}", f.statement()
+                );
+                prop_assert!(f.matches(&message));
             }
         }
     }

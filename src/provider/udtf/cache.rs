@@ -1,6 +1,10 @@
 //! `rapid7_cache()`: one row per committed segment (`log_id`, `log_name`,
 //! `from`, `to`, `rows`, `bytes`, `parts`, `created`, `events_rejected`,
-//! `beyond_retention`). Reads manifests only; never calls the Rapid7 API.
+//! `beyond_retention`, `filter`). Reads manifests only; never calls the
+//! Rapid7 API. `filter` is the canonical LEQL filter of a filtered segment
+//! (it holds only the events of its range that the filter selects, and
+//! serves only statements that push exactly that filter), NULL for a
+//! segment of every event.
 //!
 //! `events_rejected` counts the events Rapid7 returned for the range that
 //! could not be decoded (they are in no part); `beyond_retention` is true
@@ -59,6 +63,7 @@ fn cache_schema() -> SchemaRef {
         ts_field("created"),
         Field::new("events_rejected", DataType::UInt64, false),
         Field::new("beyond_retention", DataType::Boolean, false),
+        Field::new("filter", DataType::Utf8, true),
     ]))
 }
 
@@ -83,7 +88,7 @@ impl TableProvider for CacheTable {
         let names = cache.load_log_names().await?;
         let (mut ids, mut log_names, mut from, mut to) = (vec![], vec![], vec![], vec![]);
         let (mut rows, mut bytes, mut parts, mut created) = (vec![], vec![], vec![], vec![]);
-        let (mut rejected, mut beyond) = (vec![], vec![]);
+        let (mut rejected, mut beyond, mut filters) = (vec![], vec![], vec![]);
         for log_id in cache.list_logs().await? {
             for seg in cache.list_segments(&log_id).await? {
                 ids.push(log_id.clone());
@@ -96,6 +101,7 @@ impl TableProvider for CacheTable {
                 created.push(seg.manifest().created_at_ms);
                 rejected.push(seg.events_rejected());
                 beyond.push(seg.beyond_retention());
+                filters.push(seg.filter().map(str::to_string));
             }
         }
         let columns: Vec<ArrayRef> = vec![
@@ -109,6 +115,7 @@ impl TableProvider for CacheTable {
             ts_array(created),
             Arc::new(UInt64Array::from(rejected)),
             Arc::new(BooleanArray::from(beyond)),
+            Arc::new(StringArray::from(filters)),
         ];
         let batch = RecordBatch::try_new(cache_schema(), columns)?;
         Ok(MemorySourceConfig::try_new_exec(

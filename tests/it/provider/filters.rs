@@ -1,0 +1,252 @@
+//! Filters pushed to Rapid7 as a LEQL superset: exact results against the
+//! simulator's data function, fewer events paged, filtered segments that
+//! serve only their own filter.
+
+use datafusion::arrow::util::pretty::pretty_format_batches;
+use tempfile::TempDir;
+
+use super::{MIN, local_cache, rows, session_with, sql, window};
+use crate::support::{self, T0};
+
+const PROXY: &str = "Web Proxy";
+
+async fn session(
+    server: &datafusion_rapid7::mock::MockServer,
+    dir: &TempDir,
+) -> (
+    datafusion::prelude::SessionContext,
+    datafusion_rapid7::Rapid7,
+) {
+    session_with(server, local_cache(dir), |c| c).await
+}
+
+fn select(predicate: &str, from: i64, to: i64) -> String {
+    format!(
+        "SELECT timestamp, sequence_number, message FROM rapid7_logs \
+         WHERE log_name = '{PROXY}' AND {} AND ({predicate}) ORDER BY timestamp, sequence_number",
+        window(from, to)
+    )
+}
+
+/// The data function's events of the proxy log in `[from, to)` that `keep` keeps.
+fn truth(
+    server: &datafusion_rapid7::mock::MockServer,
+    from: i64,
+    to: i64,
+    keep: impl Fn(&str) -> bool,
+) -> Vec<(i64, u64, String)> {
+    let id = support::log_id(server, PROXY);
+    support::truth(server, &id, from, to)
+        .into_iter()
+        .filter(|r| keep(&r.2))
+        .map(|r| (r.0, r.1, r.2))
+        .collect()
+}
+
+/// The LEQL statements of the event queries the simulator saw.
+fn statements(server: &datafusion_rapid7::mock::MockServer) -> Vec<String> {
+    server
+        .requests()
+        .into_iter()
+        .filter(|r| r.kind == datafusion_rapid7::mock::RequestKind::Query && !r.is_statistical())
+        .map(|r| r.statement)
+        .collect()
+}
+
+#[tokio::test]
+async fn pushed_filters_are_exact_for_every_rule() {
+    let server = support::server().await;
+    let (from, to) = (T0, T0 + 20 * MIN);
+    let lower = |m: &str| m.to_ascii_lowercase();
+    type Keep = Box<dyn Fn(&str) -> bool>;
+    let cases: Vec<(&str, Keep, &str)> = vec![
+        // A fragment that starts mid-token: a keyword search would miss it.
+        (
+            "message LIKE '%ser=bo%'",
+            Box::new(|m: &str| m.contains("ser=bo")),
+            r"where(/ser\=bo/)",
+        ),
+        (
+            "message ILIKE '%USER=BOB%'",
+            Box::new(move |m: &str| lower(m).contains("user=bob")),
+            r"where(/USER\=BOB/i)",
+        ),
+        (
+            "message LIKE '%user=bob%' OR message LIKE '%status=503%'",
+            Box::new(|m: &str| m.contains("user=bob") || m.contains("status=503")),
+            r"where(/status\=503/ OR /user\=bob/)",
+        ),
+        (
+            "message LIKE '%user=alice%' AND length(message) > 150",
+            Box::new(|m: &str| m.contains("user=alice") && m.chars().count() > 150),
+            r"where(/user\=alice/)",
+        ),
+        (
+            "strpos(message, 'action=POST') > 0",
+            Box::new(|m: &str| m.contains("action=POST")),
+            r"where(/action\=POST/)",
+        ),
+    ];
+    for (predicate, keep, statement) in cases {
+        let dir = TempDir::new().unwrap();
+        let (ctx, _) = session(&server, &dir).await;
+        server.clear_requests();
+        let got = rows(&sql(&ctx, &select(predicate, from, to)).await.unwrap());
+        let want = truth(&server, from, to, keep);
+        assert!(!want.is_empty(), "{predicate}: the window has matches");
+        assert_eq!(got, want, "{predicate}");
+        let sent = statements(&server);
+        assert!(
+            !sent.is_empty() && sent.iter().all(|s| s == statement),
+            "{predicate}: {sent:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn filtered_fetches_page_fewer_events_and_count_the_estimate_filtered() {
+    let server = support::server().await;
+    let dir = TempDir::new().unwrap();
+    let (from, to) = (T0, T0 + 60 * MIN);
+    let all = truth(&server, from, to, |_| true).len();
+    let matching = truth(&server, from, to, |m| m.contains("user=bob")).len();
+    assert!(matching * 4 < all);
+    // A limit the whole hour is over, and the matches are under.
+    let (ctx, _) = session_with(&server, local_cache(&dir), |c| {
+        c.with_max_fetch_events((all / 2) as u64)
+    })
+    .await;
+    let plan = pretty_format_batches(
+        &sql(
+            &ctx,
+            &format!("EXPLAIN {}", select("message LIKE '%user=bob%'", from, to)),
+        )
+        .await
+        .unwrap(),
+    )
+    .unwrap()
+    .to_string();
+    assert!(plan.contains(r"leql=where(/user\=bob/)"), "{plan}");
+    let got = rows(
+        &sql(&ctx, &select("message LIKE '%user=bob%'", from, to))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(got.len(), matching);
+    let events_paged = server
+        .requests()
+        .iter()
+        .filter(|r| r.kind == datafusion_rapid7::mock::RequestKind::Query && !r.is_statistical())
+        .count();
+    assert!(
+        events_paged * 500 < all,
+        "{events_paged} queries for {matching} of {all} events"
+    );
+    // The same window unfiltered is over the limit.
+    let e = sql(&ctx, &select("true", from, to)).await.unwrap_err();
+    assert!(e.to_string().contains("would fetch"), "{e}");
+}
+
+#[tokio::test]
+async fn filtered_segments_serve_only_their_own_filter() {
+    let server = support::server().await;
+    let dir = TempDir::new().unwrap();
+    let (ctx, _) = session(&server, &dir).await;
+    let (from, to) = (T0, T0 + 15 * MIN);
+    let bob = select("message LIKE '%user=bob%'", from, to);
+    let want_bob = truth(&server, from, to, |m| m.contains("user=bob"));
+
+    // Fetched filtered, then served from its filtered segments.
+    assert_eq!(rows(&sql(&ctx, &bob).await.unwrap()), want_bob);
+    server.clear_requests();
+    assert_eq!(rows(&sql(&ctx, &bob).await.unwrap()), want_bob);
+    assert_eq!(
+        server.query_requests(),
+        0,
+        "a repeated filtered statement asks nothing"
+    );
+
+    // rapid7_cache() shows the filter.
+    let listed = pretty_format_batches(
+        &sql(
+            &ctx,
+            "SELECT filter, rows FROM rapid7_cache() WHERE log_name = 'Web Proxy'",
+        )
+        .await
+        .unwrap(),
+    )
+    .unwrap()
+    .to_string();
+    assert!(listed.contains(r"/user\=bob/"), "{listed}");
+
+    // Another filter is not served by them: it fetches, exactly.
+    let alice = select("message LIKE '%user=alice%'", from, to);
+    assert_eq!(
+        rows(&sql(&ctx, &alice).await.unwrap()),
+        truth(&server, from, to, |m| m.contains("user=alice"))
+    );
+    assert!(server.query_requests() > 0);
+
+    // The unfiltered log is not either: it fetches, exactly.
+    server.clear_requests();
+    let everything = select("true", from, to);
+    assert_eq!(
+        rows(&sql(&ctx, &everything).await.unwrap()),
+        truth(&server, from, to, |_| true)
+    );
+    assert!(server.query_requests() > 0);
+
+    // Now segments of every event serve any filter: no request.
+    server.clear_requests();
+    let carol = select("message LIKE '%user=carol%'", from, to);
+    assert_eq!(
+        rows(&sql(&ctx, &carol).await.unwrap()),
+        truth(&server, from, to, |m| m.contains("user=carol"))
+    );
+    assert_eq!(server.query_requests(), 0);
+
+    // And maintenance knows them: verify checks all, drop removes all.
+    let report = datafusion_rapid7::Rapid7::cache(&session(&server, &dir).await.1)
+        .verify(None)
+        .await
+        .unwrap();
+    assert!(report.failures.is_empty(), "{report:?}");
+    assert!(report.segments_checked >= 3, "{report:?}");
+}
+
+#[tokio::test]
+async fn nothing_is_pushed_when_turned_off_or_not_implied() {
+    let server = support::server().await;
+    let dir = TempDir::new().unwrap();
+    let (ctx, _) = session(&server, &dir).await;
+    let (from, to) = (T0, T0 + 5 * MIN);
+    for predicate in [
+        "message NOT LIKE '%user=bob%'",
+        "NOT (message LIKE '%user=bob%')",
+        "message LIKE '%user=bob%' OR length(message) > 10",
+        "upper(message) LIKE '%BOB%'",
+    ] {
+        let plan = pretty_format_batches(
+            &sql(&ctx, &format!("EXPLAIN {}", select(predicate, from, to)))
+                .await
+                .unwrap(),
+        )
+        .unwrap()
+        .to_string();
+        assert!(!plan.contains("leql="), "{predicate}\n{plan}");
+    }
+    sql(&ctx, "SET rapid7.pushdown_filters = false")
+        .await
+        .unwrap();
+    let plan = pretty_format_batches(
+        &sql(
+            &ctx,
+            &format!("EXPLAIN {}", select("message LIKE '%x%'", from, to)),
+        )
+        .await
+        .unwrap(),
+    )
+    .unwrap()
+    .to_string();
+    assert!(!plan.contains("leql="), "{plan}");
+}
