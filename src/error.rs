@@ -238,6 +238,20 @@ pub enum Error {
     /// shows how to add one.
     #[error(transparent)]
     TimeWindow(#[from] WindowError),
+
+    /// Publishing to, maintaining or reading a Delta Lake table failed
+    /// (`ops::publish`, feature `delta`). The table is left at its last
+    /// commit; the message says what to do.
+    #[error("Delta table {table}: {message}{}", source_chain_suffix(.source))]
+    Publish {
+        /// The table's location (URL or path; never credentials).
+        table: String,
+        /// What failed and what to do about it.
+        message: String,
+        /// The underlying error (deltalake, object store).
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
 }
 
 /// `1000000` → `1,000,000`.

@@ -3,6 +3,7 @@
 mod cache_writes;
 mod commands;
 mod completeness;
+mod publish;
 mod reliability;
 mod repl;
 mod stop;

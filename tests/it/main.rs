@@ -5,6 +5,8 @@ mod cache;
 mod cli;
 mod client;
 mod provider;
+#[cfg(feature = "delta")]
+mod publish;
 mod secrets;
 mod statistics;
 mod support;

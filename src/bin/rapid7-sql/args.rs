@@ -22,6 +22,8 @@ const EXAMPLES: &str = "Examples:
   rapid7-sql --demo
   rapid7-sql -c \"SELECT log_name, count(*) FROM rapid7_logs WHERE timestamp >= now() - interval '1 hour' GROUP BY 1\"
   rapid7-sql sync --log Firewall --since 7d
+  rapid7-sql publish --log Firewall --table s3://lake/rapid7/firewall
+  rapid7-sql --published s3://lake/rapid7 -c 'SELECT count(*) FROM rapid7_published.\"Firewall\"'
   rapid7-sql cache ls";
 
 /// Options of every mode.
@@ -72,6 +74,10 @@ pub(crate) struct Global {
     /// Run against the bundled simulator of the Rapid7 API (no key needed).
     #[arg(long, global = true)]
     pub(crate) demo: bool,
+    /// Also query the Delta tables `publish` keeps at this location (a table
+    /// or a prefix of tables, path or s3:// URL), as rapid7_published.<log>.
+    #[arg(long, value_name = "URL")]
+    pub(crate) published: Option<String>,
 }
 
 fn parse_count(s: &str) -> Result<u64, String> {
@@ -107,6 +113,43 @@ pub(crate) enum Command {
     /// Inspect and maintain the cache.
     #[command(subcommand)]
     Cache(CacheCommand),
+    /// Publish the cache as Delta Lake tables (one per log, partitioned by
+    /// UTC date) that Spark, Trino, DuckDB, Polars and Athena read; only what
+    /// is new since the last publish. Prints a JSON report.
+    Publish(PublishArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PublishArgs {
+    /// Log names or ids (repeatable; default: every log in the cache).
+    #[arg(long = "log", value_name = "NAME_OR_ID")]
+    pub(crate) logs: Vec<String>,
+    /// The table (one --log), or the prefix holding one table per log id
+    /// (several logs, or none): a directory or s3://bucket/prefix.
+    #[arg(long, value_name = "URL")]
+    pub(crate) table: String,
+    /// Publish only the last DURATION, e.g. 7d (default: everything cached).
+    #[arg(long, value_parser = parse_duration, conflicts_with = "from")]
+    pub(crate) since: Option<Duration>,
+    /// Publish only from here (RFC 3339).
+    #[arg(long)]
+    pub(crate) from: Option<String>,
+    /// Publish only up to here (RFC 3339, exclusive; at most now - settle).
+    #[arg(long)]
+    pub(crate) to: Option<String>,
+    /// Then compact each table's small files.
+    #[arg(long)]
+    pub(crate) optimize: bool,
+    /// Then delete files that no version within the retention references.
+    #[arg(long)]
+    pub(crate) vacuum: bool,
+    /// Vacuum retention (default: the table's, 7 days); shorter than the
+    /// table's delta.deletedFileRetentionDuration is refused.
+    #[arg(long, value_parser = parse_duration, requires = "vacuum")]
+    pub(crate) retention: Option<Duration>,
+    /// Vacuum only lists what it would delete.
+    #[arg(long, requires = "vacuum")]
+    pub(crate) dry_run: bool,
 }
 
 #[derive(Debug, Args)]
@@ -123,6 +166,9 @@ pub(crate) struct SyncArgs {
     /// End of the window (RFC 3339; default and at most now - settle).
     #[arg(long)]
     pub(crate) to: Option<String>,
+    /// Then publish the synced window as Delta tables at URL (see `publish`).
+    #[arg(long, value_name = "URL")]
+    pub(crate) publish: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -9,7 +9,7 @@ use datafusion_rapid7::ops::SummaryRequest;
 use datafusion_rapid7::time::fmt_ms;
 use datafusion_rapid7::{Error, Rapid7};
 
-use crate::args::{CacheCommand, SummaryArgs, SyncArgs};
+use crate::args::{CacheCommand, PublishArgs, SummaryArgs, SyncArgs};
 use crate::setup::Session;
 
 fn print_json(value: &impl serde::Serialize) -> Result<(), Error> {
@@ -40,7 +40,56 @@ pub(crate) async fn sync(session: &Session, args: &SyncArgs) -> Result<(), Error
         .map(|t| parse_timestamp("--to", t))
         .transpose()?;
     let report = session.rapid7.sync(&args.logs, from, to).await?;
-    print_json(&report)
+    let Some(url) = &args.publish else {
+        return print_json(&report);
+    };
+    // The synced window, as the report states it.
+    let window = TimeRange::new(
+        parse_timestamp("window", &report.window[0])?,
+        parse_timestamp("window", &report.window[1])?,
+    )?;
+    let target = crate::publish::target(url)?;
+    let published = session
+        .rapid7
+        .publish(&args.logs, &target, Some(window))
+        .await?;
+    let mut value = serde_json::to_value(&report).map_err(json_error)?;
+    value["published"] = serde_json::to_value(&published).map_err(json_error)?;
+    print_json(&value)
+}
+
+fn json_error(e: serde_json::Error) -> Error {
+    Error::Config {
+        key: "output".into(),
+        message: e.to_string(),
+    }
+}
+
+pub(crate) async fn publish(session: &Session, args: &PublishArgs) -> Result<(), Error> {
+    let now = datafusion_rapid7::clock::now_ms();
+    let from = match (&args.from, args.since) {
+        (Some(from), _) => Some(parse_timestamp("--from", from)?),
+        (None, Some(since)) => Some(now - since.as_millis() as i64),
+        (None, None) => None,
+    };
+    let to = args
+        .to
+        .as_deref()
+        .map(|t| parse_timestamp("--to", t))
+        .transpose()?;
+    let window = match (from, to) {
+        (None, None) => None,
+        (from, to) => Some(
+            TimeRange::new(from.unwrap_or(i64::MIN / 2), to.unwrap_or(now)).map_err(|_| {
+                Error::Config {
+                    key: "--from/--to".into(),
+                    message: "--from must be before --to".into(),
+                }
+            })?,
+        ),
+    };
+    let value = crate::publish::run(session, args, window).await?;
+    print_json(&value)
 }
 
 pub(crate) async fn summary(session: &Session, args: &SummaryArgs) -> Result<(), Error> {

@@ -6,6 +6,7 @@ mod commands;
 mod exec;
 mod fmt;
 mod progress;
+mod publish;
 mod repl;
 mod setup;
 mod stop;
@@ -80,10 +81,15 @@ fn run(rt: &tokio::runtime::Runtime, cli: &Cli) -> Result<Finished, String> {
         .map_err(|e| fmt::error(&e))?;
     let display = Display::new(global.format, global.quiet);
     let rapid7 = &session.rapid7;
+    if let Some(url) = &global.published {
+        rt.block_on(publish::register(&session, url, global.quiet))
+            .map_err(|e| fmt::error(&e))?;
+    }
     if let Some(command) = &cli.command {
         let ran = match command {
             Command::Sync(a) => rt.block_on(stoppable(rapid7, commands::sync(&session, a))),
             Command::Summary(a) => rt.block_on(stoppable(rapid7, commands::summary(&session, a))),
+            Command::Publish(a) => rt.block_on(stoppable(rapid7, commands::publish(&session, a))),
             Command::Cache(c) => {
                 return match rt.block_on(commands::cache(&session, c)) {
                     Ok(true) => Ok(Finished::Ok),

@@ -1,0 +1,65 @@
+//! [`Rapid7::publish`]: logs by name, the settled edge from the handle's
+//! configuration, one table per log.
+
+use super::location::TableLocation;
+use super::write::{PublishOptions, PublishReport, publish_log};
+use crate::error::{Error, Result};
+use crate::provider::Rapid7;
+use crate::time::TimeRange;
+
+impl Rapid7 {
+    /// Publish the cache of `logs` (names or ids) into Delta tables at
+    /// `target`: with exactly one log, `target` is its table; otherwise
+    /// (several, or none: every log the cache holds) `target` is a prefix and
+    /// each log's table is `{target}/{log_id}`. Only the window (default:
+    /// everything cached) up to `now - settle` is published; a rerun
+    /// publishes only what is new.
+    pub async fn publish(
+        &self,
+        logs: &[String],
+        target: &TableLocation,
+        window: Option<TimeRange>,
+    ) -> Result<Vec<PublishReport>> {
+        let mut ids = Vec::new();
+        for name in logs {
+            ids.push(self.find_log(name).await?.id);
+        }
+        let single = ids.len() == 1;
+        if ids.is_empty() {
+            ids = self.cache().list_logs().await?;
+        }
+        if !single && target.is_table().await? {
+            return Err(Error::Publish {
+                table: target.to_string(),
+                message: "this is a table, but with several logs (or none named) the \
+                          location is a prefix that holds one table per log: name one \
+                          --log, or give another location"
+                    .into(),
+                source: None,
+            });
+        }
+        let settle = i64::try_from(self.config().settle.as_millis()).unwrap_or(i64::MAX);
+        let options = PublishOptions::new(window, crate::time::now_ms().saturating_sub(settle));
+        let mut reports = Vec::new();
+        for id in ids {
+            if self.is_stopped() {
+                return Err(Error::Publish {
+                    table: target.to_string(),
+                    message: format!(
+                        "stopped after {} of the logs; their tables are committed, the \
+                         others untouched: run it again to publish the rest",
+                        reports.len()
+                    ),
+                    source: None,
+                });
+            }
+            let table = if single {
+                target.clone()
+            } else {
+                target.child(&id)?
+            };
+            reports.push(publish_log(self.cache(), &id, &table, &options).await?);
+        }
+        Ok(reports)
+    }
+}

@@ -1,0 +1,373 @@
+//! `rapid7-sql publish`, `sync --publish` and `--published` as processes:
+//! tables that read back exactly, maintenance, refusals, and `kill -9` in
+//! the middle of a publish to S3 (the in-process S3 server holds the PUT of
+//! a data file or of the commit while the test kills the process).
+
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Output, Stdio};
+use std::time::Duration;
+
+use tempfile::TempDir;
+
+use super::{BIN, MIN, run, stderr, stdout};
+use crate::cache::s3::{HoldAt, S3Server};
+use crate::support::{self, T0};
+
+const LOG: &str = "Auth Service";
+/// Across midnight: two `date` partitions.
+const FROM: &str = "2026-02-09T23:50:00Z";
+const TO: &str = "2026-02-10T00:10:00Z";
+const PATIENCE: Duration = Duration::from_secs(120);
+
+fn json(o: &Output) -> serde_json::Value {
+    assert!(o.status.success(), "{}", stderr(o));
+    serde_json::from_str(&stdout(o)).unwrap_or_else(|e| panic!("{e}: {}", stdout(o)))
+}
+
+/// The sequence numbers of the published table, through `--published`.
+fn published_query() -> String {
+    format!("SELECT sequence_number FROM rapid7_published.\"{LOG}\" ORDER BY sequence_number")
+}
+
+fn sequence_numbers(o: &Output) -> Vec<u64> {
+    assert!(o.status.success(), "{}", stderr(o));
+    stdout(o)
+        .lines()
+        .skip(1)
+        .map(|l| l.parse().expect("a sequence number"))
+        .collect()
+}
+
+fn want(server: &datafusion_rapid7::mock::MockServer) -> Vec<u64> {
+    let id = support::log_id(server, LOG);
+    let mut seqs: Vec<u64> = server
+        .dataset()
+        .events(&id, T0 - 10 * MIN, T0 + 10 * MIN)
+        .iter()
+        .map(|e| e.sequence_number)
+        .collect();
+    seqs.sort_unstable();
+    seqs
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_publishes_and_the_table_reads_back_exactly() {
+    let server = support::server().await;
+    let dir = TempDir::new().unwrap();
+    let lake = dir.path().join("lake").join("auth");
+    let lake = lake.to_str().unwrap();
+    let o = run(
+        Some(&server),
+        dir.path(),
+        &[
+            "sync",
+            "--log",
+            LOG,
+            "--from",
+            FROM,
+            "--to",
+            TO,
+            "--publish",
+            lake,
+        ],
+    )
+    .await;
+    let report = json(&o);
+    let want = want(&server);
+    assert_eq!(report["published"][0]["events_published"], want.len());
+    let o = run(
+        Some(&server),
+        dir.path(),
+        &[
+            "--offline",
+            "--published",
+            lake,
+            "--format",
+            "csv",
+            "-c",
+            &published_query(),
+        ],
+    )
+    .await;
+    assert_eq!(
+        sequence_numbers(&o),
+        want,
+        "the table holds the window once"
+    );
+    assert!(
+        stderr(&o).contains("rapid7_published.\"Auth Service\""),
+        "{}",
+        stderr(&o)
+    );
+
+    // A rerun publishes nothing; optimize compacts, vacuum keeps what the
+    // retention protects.
+    let o = run(
+        Some(&server),
+        dir.path(),
+        &[
+            "--offline",
+            "publish",
+            "--log",
+            LOG,
+            "--table",
+            lake,
+            "--optimize",
+            "--vacuum",
+        ],
+    )
+    .await;
+    let report = json(&o);
+    assert_eq!(report["published"][0]["events_published"], 0);
+    assert!(
+        report["optimized"][0]["version"].as_i64().is_some(),
+        "{report}"
+    );
+    assert_eq!(
+        report["vacuumed"][0]["files_deleted"],
+        serde_json::json!([])
+    );
+    let o = run(
+        Some(&server),
+        dir.path(),
+        &[
+            "--offline",
+            "--published",
+            lake,
+            "--format",
+            "csv",
+            "-c",
+            &published_query(),
+        ],
+    )
+    .await;
+    assert_eq!(sequence_numbers(&o), want);
+
+    // Refusals that say what to do.
+    let o = run(
+        Some(&server),
+        dir.path(),
+        &[
+            "--offline",
+            "publish",
+            "--table",
+            lake,
+            "--vacuum",
+            "--retention",
+            "1h",
+        ],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("prefix"),
+        "a table is no prefix: {}",
+        stderr(&o)
+    );
+    let o = run(
+        Some(&server),
+        dir.path(),
+        &[
+            "--offline",
+            "publish",
+            "--log",
+            LOG,
+            "--table",
+            lake,
+            "--vacuum",
+            "--retention",
+            "1h",
+        ],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("retention"), "{}", stderr(&o));
+    let o = run(
+        Some(&server),
+        dir.path(),
+        &[
+            "--offline",
+            "--published",
+            dir.path().to_str().unwrap(),
+            "-c",
+            "SELECT 1",
+        ],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("publish first"), "{}", stderr(&o));
+}
+
+/// Several logs: the location is a prefix, each log's table under its id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_logs_publish_one_table_each_below_a_prefix() {
+    let server = support::server().await;
+    let dir = TempDir::new().unwrap();
+    let lake = dir.path().join("lake");
+    let lake = lake.to_str().unwrap();
+    let logs = ["--log", LOG, "--log", "Firewall"];
+    let mut args = vec![
+        "sync",
+        "--from",
+        "2026-02-10T00:00:00Z",
+        "--to",
+        "2026-02-10T00:01:00Z",
+    ];
+    args.extend(logs);
+    json(&run(Some(&server), dir.path(), &args).await);
+    let mut args = vec!["--offline", "publish", "--table", lake];
+    args.extend(logs);
+    let report = json(&run(Some(&server), dir.path(), &args).await);
+    let tables = report["published"].as_array().unwrap();
+    assert_eq!(tables.len(), 2);
+    for t in tables {
+        let id = t["log_id"].as_str().unwrap();
+        assert!(t["table"].as_str().unwrap().ends_with(id), "{t}");
+        assert_eq!(
+            t["events_published"],
+            server.dataset().count(id, T0, T0 + MIN),
+            "{t}"
+        );
+    }
+    let q = "SELECT count(*) FROM rapid7_published.\"Firewall\"";
+    let o = run(
+        Some(&server),
+        dir.path(),
+        &["--offline", "--published", lake, "--format", "csv", "-c", q],
+    )
+    .await;
+    let fw = support::log_id(&server, "Firewall");
+    assert_eq!(
+        stdout(&o),
+        format!("count(*)\n{}\n", server.dataset().count(&fw, T0, T0 + MIN)),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// What the held PUT of a publish is.
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    /// The second data file: the first is stored, nothing is committed.
+    SecondDataFile,
+    /// The commit of the data (`_delta_log/…01.json`).
+    Commit,
+}
+
+/// Sync into an S3 cache, then publish to S3, hold the PUT of `target` at
+/// `at`, kill -9 the process, release; the table is at a commit, and a rerun
+/// makes it exact.
+async fn kill_9_mid_publish(target: Target, at: HoldAt) {
+    let server = support::server().await;
+    let s3 = S3Server::start().await;
+    let home = TempDir::new().unwrap();
+    let cache = s3.url("cache");
+    let table = s3.url("lake/auth");
+    let command = |args: &[&str]| {
+        let mut cmd = tokio::process::Command::new(BIN);
+        for (k, _) in std::env::vars() {
+            if k.starts_with("RAPID7_") || k.starts_with("AWS_") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.env("HOME", home.path())
+            .env("XDG_CACHE_HOME", home.path().join("xdg"))
+            .env("RAPID7_ENDPOINT", server.url())
+            .env("RAPID7_API_KEY", server.api_key())
+            .env("RAPID7_CACHE", &cache)
+            .env("RAPID7_PUSHDOWN_AGGREGATES", "false")
+            .envs(s3.env())
+            .args(args)
+            .kill_on_drop(true);
+        cmd
+    };
+    let o = command(&["sync", "--log", LOG, "--from", FROM, "--to", TO])
+        .output()
+        .await
+        .unwrap();
+    json(&o);
+
+    let mut data_files = 0;
+    let mut held = s3.hold_put(at, move |key| match target {
+        Target::SecondDataFile => {
+            data_files +=
+                usize::from(key.starts_with("lake/auth/date=") && key.ends_with(".parquet"));
+            data_files == 2
+        }
+        Target::Commit => key == "lake/auth/_delta_log/00000000000000000001.json",
+    });
+    let publish = ["publish", "--log", LOG, "--table", table.as_str()];
+    let mut child = command(&publish)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    tokio::select! {
+        _ = held.reached() => {}
+        status = child.wait() => panic!("exited before its PUT was held: {status:?}"),
+        () = tokio::time::sleep(PATIENCE) => panic!("the {target:?} PUT never came"),
+    }
+    child.start_kill().unwrap();
+    let status = child.wait().await.unwrap();
+    assert_eq!(status.signal(), Some(9), "{status:?}");
+    held.release();
+
+    // The table is at a commit: what it holds is exact for what it says it
+    // holds (nothing, or all of it when the commit was stored).
+    let query = |args: &[&str]| {
+        let mut cmd = command(args);
+        async move { cmd.output().await.expect("the binary runs") }
+    };
+    let o = query(&[
+        "--offline",
+        "--published",
+        &table,
+        "--format",
+        "csv",
+        "-c",
+        &published_query(),
+    ])
+    .await;
+    let before = sequence_numbers(&o);
+    let want = want(&server);
+    let committed = matches!((target, at), (Target::Commit, HoldAt::AfterStore));
+    assert_eq!(
+        before,
+        if committed { want.clone() } else { Vec::new() },
+        "{target:?} {at:?}"
+    );
+
+    let report = json(&command(&publish).output().await.unwrap());
+    let added = report["published"][0]["events_published"].as_u64().unwrap();
+    assert_eq!(
+        added,
+        if committed { 0 } else { want.len() as u64 },
+        "{report}"
+    );
+    let o = query(&[
+        "--offline",
+        "--published",
+        &table,
+        "--format",
+        "csv",
+        "-c",
+        &published_query(),
+    ])
+    .await;
+    assert_eq!(sequence_numbers(&o), want, "exact after the rerun");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_between_data_files_then_rerun_is_exact() {
+    kill_9_mid_publish(Target::SecondDataFile, HoldAt::AfterStore).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_before_the_commit_is_stored_then_rerun_is_exact() {
+    kill_9_mid_publish(Target::Commit, HoldAt::BeforeStore).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_after_the_commit_is_stored_then_rerun_is_exact() {
+    kill_9_mid_publish(Target::Commit, HoldAt::AfterStore).await
+}

@@ -1,0 +1,122 @@
+//! One publisher: exact tables from a messy cache, reruns that add only what
+//! is new, the settled edge, and maintenance that changes no row.
+
+use std::time::Duration;
+
+use datafusion_rapid7::cache::TimeRange;
+use datafusion_rapid7::ops::publish::{PublishOptions, optimize, publish_log, vacuum};
+
+use super::{MIN, Setup, assert_exact, on_local_and_s3, truth_of};
+use crate::support::T0;
+
+on_local_and_s3!(
+    a_messy_cache_publishes_each_instant_once,
+    reruns_publish_only_new_coverage,
+    the_unsettled_edge_is_never_published,
+    optimize_and_vacuum_keep_the_rows,
+);
+
+async fn a_messy_cache_publishes_each_instant_once(s: Setup) {
+    let covered = s.messy_cache().await;
+    let table = s.table("auth");
+    let report = s.publish(&table, None).await;
+    let want = truth_of(&s, &covered);
+    assert!(want.len() > 5_000, "a few thousand events: {}", want.len());
+    assert_eq!(report.events_published, want.len() as u64);
+    assert!(report.commits >= 2, "several commits: {report:?}");
+    assert_eq!(
+        report.coverage.len(),
+        2,
+        "the gap of filtered and uncommitted data stays a gap: {report:?}"
+    );
+    let got = s.read_back(&table).await;
+    assert_exact(&got, &want);
+    // Two UTC days: the partition column is the day of each timestamp.
+    let days: std::collections::BTreeSet<i32> = got.iter().map(|r| r.6).collect();
+    assert_eq!(days.len(), 2, "{days:?}");
+}
+
+async fn reruns_publish_only_new_coverage(s: Setup) {
+    s.messy_cache().await;
+    let table = s.table("auth");
+    let first = s.publish(&table, None).await;
+    let again = s.publish(&table, None).await;
+    assert_eq!(
+        (again.commits, again.events_published, again.version),
+        (0, 0, first.version),
+        "a rerun with nothing new commits nothing: {again:?}"
+    );
+    // The gap gets cached; a window publishes only what is in it.
+    s.segment(T0 + 19 * MIN, T0 + 22 * MIN).await;
+    s.segment(T0 + 25 * MIN, T0 + 31 * MIN).await;
+    let window = TimeRange::new(T0, T0 + 28 * MIN).unwrap();
+    let third = s.publish(&table, Some(window)).await;
+    assert_eq!(
+        third.events_published,
+        s.truth(T0 + 19 * MIN, T0 + 22 * MIN).len() as u64
+            + s.truth(T0 + 25 * MIN, T0 + 28 * MIN).len() as u64,
+        "{third:?}"
+    );
+    let covered = [TimeRange::new(T0 - 6 * MIN, T0 + 28 * MIN).unwrap()];
+    assert_exact(&s.read_back(&table).await, &truth_of(&s, &covered));
+    let all = s.publish(&table, None).await;
+    assert_eq!(
+        all.events_published,
+        s.truth(T0 + 28 * MIN, T0 + 31 * MIN).len() as u64
+    );
+    let covered = [TimeRange::new(T0 - 6 * MIN, T0 + 31 * MIN).unwrap()];
+    assert_exact(&s.read_back(&table).await, &truth_of(&s, &covered));
+    assert_eq!(all.coverage.len(), 1, "{all:?}");
+}
+
+async fn the_unsettled_edge_is_never_published(s: Setup) {
+    s.segment(T0, T0 + 10 * MIN).await;
+    let table = s.table("auth");
+    // Settled only up to minute 4: minutes 4..10 wait for a later run.
+    let options = PublishOptions::new(None, T0 + 4 * MIN);
+    let report = publish_log(&s.cache, &s.log_id, &table, &options)
+        .await
+        .unwrap();
+    assert_eq!(
+        report.events_published,
+        s.truth(T0, T0 + 4 * MIN).len() as u64
+    );
+    let got = s.read_back(&table).await;
+    assert!(
+        got.iter().all(|r| r.0 < T0 + 4 * MIN),
+        "nothing past the edge"
+    );
+    let later = PublishOptions::new(None, T0 + 20 * MIN);
+    publish_log(&s.cache, &s.log_id, &table, &later)
+        .await
+        .unwrap();
+    let covered = [TimeRange::new(T0, T0 + 10 * MIN).unwrap()];
+    assert_exact(&s.read_back(&table).await, &truth_of(&s, &covered));
+}
+
+async fn optimize_and_vacuum_keep_the_rows(s: Setup) {
+    let covered = s.messy_cache().await;
+    let table = s.table("auth");
+    let first = s.publish(&table, None).await;
+    assert!(first.files_added > 2, "{first:?}");
+    let optimized = optimize(&table, 128 << 20).await.expect("optimize");
+    assert!(
+        optimized.files_removed > optimized.files_added,
+        "{optimized:?}"
+    );
+    let want = truth_of(&s, &covered);
+    assert_exact(&s.read_back(&table).await, &want);
+    // Optimize commits carry no record; the next publish still knows what
+    // the table holds.
+    let again = s.publish(&table, None).await;
+    assert_eq!(again.events_published, 0, "{again:?}");
+    // The replaced files are within the retention: the guard refuses a
+    // shorter one, the default deletes nothing yet.
+    let refused = vacuum(&table, Some(Duration::from_secs(3600)), false)
+        .await
+        .expect_err("retention guard");
+    assert!(refused.to_string().contains("retention"), "{refused}");
+    let kept = vacuum(&table, None, false).await.expect("vacuum");
+    assert!(kept.files_deleted.is_empty(), "{kept:?}");
+    assert_exact(&s.read_back(&table).await, &want);
+}

@@ -1,0 +1,111 @@
+//! The published table read by the Python `deltalake` package (delta-rs's
+//! Python binding, another reader than this crate's), locally and on S3.
+//!
+//! `scripts/test` installs a pinned `deltalake` and `pyarrow` into a venv at
+//! `$CARGO_TARGET_DIR/tmp/py-delta` (or `RAPID7_TEST_PYTHON` names a Python
+//! that has them). Without one the test says so on stderr and checks
+//! nothing else; it never passes silently.
+
+use std::process::Command;
+
+use datafusion_rapid7::ops::publish::TableLocation;
+
+use super::{Row, Setup, assert_exact, on_local_and_s3, truth_of};
+
+/// The pinned versions `scripts/test` installs.
+pub const PINNED: &str = "deltalake==1.6.6 pyarrow==26.0.1";
+
+/// A Python with `deltalake` and `pyarrow`, or why there is none.
+fn python() -> Result<String, String> {
+    let candidate = std::env::var("RAPID7_TEST_PYTHON")
+        .unwrap_or_else(|_| format!("{}/py-delta/bin/python", env!("CARGO_TARGET_TMPDIR")));
+    let probe = Command::new(&candidate)
+        .args([
+            "-c",
+            "import deltalake, pyarrow; print(deltalake.__version__)",
+        ])
+        .output();
+    match probe {
+        Ok(o) if o.status.success() => Ok(candidate),
+        Ok(o) => Err(format!(
+            "{candidate} cannot import deltalake and pyarrow: {}",
+            String::from_utf8_lossy(&o.stderr).trim()
+        )),
+        Err(e) => Err(format!("{candidate} does not run: {e}")),
+    }
+}
+
+const SCRIPT: &str = r#"
+import json, sys
+import pyarrow as pa
+from deltalake import DeltaTable
+uri, options = sys.argv[1], json.loads(sys.argv[2])
+dt = DeltaTable(uri, storage_options=options or None)
+t = dt.to_pyarrow_table()
+print(json.dumps({"partitions": dt.metadata().partition_columns}))
+ts = t["timestamp"].cast(pa.int64()).to_pylist()
+days = t["date"].cast(pa.int32()).to_pylist()
+cols = [t[c].to_pylist() for c in ["sequence_number", "message", "labels", "log_id", "log_name"]]
+for i in range(t.num_rows):
+    assert ts[i] % 1000 == 0
+    seq, msg, labels, log_id, log_name = (c[i] for c in cols)
+    print(json.dumps([ts[i] // 1000, seq, msg, labels or [], log_id, log_name, days[i]]))
+"#;
+
+/// The table's rows as the Python package reads them, sorted.
+fn read_with_python(python: &str, s: &Setup, table: &TableLocation) -> Vec<Row> {
+    let options: serde_json::Map<String, serde_json::Value> = match &s.s3 {
+        Some(s3) => s3
+            .env()
+            .into_iter()
+            .map(|(k, v)| (k.replace("AWS_ENDPOINT", "AWS_ENDPOINT_URL"), v.into()))
+            .collect(),
+        None => Default::default(),
+    };
+    let o = Command::new(python)
+        .args([
+            "-c",
+            SCRIPT,
+            table.url().as_str(),
+            &serde_json::Value::Object(options).to_string(),
+        ])
+        .output()
+        .expect("python runs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8(o.stdout).expect("utf-8");
+    let mut lines = text.lines();
+    let head: serde_json::Value = serde_json::from_str(lines.next().expect("header")).unwrap();
+    assert_eq!(head["partitions"], serde_json::json!(["date"]));
+    let mut rows: Vec<Row> = lines
+        .map(|l| serde_json::from_str(l).expect("a row"))
+        .collect();
+    rows.sort_by_key(|r| (r.0, r.1));
+    rows
+}
+
+on_local_and_s3!(python_deltalake_reads_the_same_rows);
+
+async fn python_deltalake_reads_the_same_rows(s: Setup) {
+    let python = match python() {
+        Ok(p) => p,
+        Err(why) => {
+            eprintln!(
+                "SKIPPED python_deltalake_reads_the_same_rows: {why}. Run ./scripts/test (it \
+                 creates $CARGO_TARGET_DIR/tmp/py-delta with `pip install {PINNED}`), or set \
+                 RAPID7_TEST_PYTHON to a Python that has them"
+            );
+            return;
+        }
+    };
+    let covered = s.messy_cache().await;
+    let table = s.table("auth");
+    s.publish(&table, None).await;
+    let want = truth_of(&s, &covered);
+    let got = tokio::task::spawn_blocking({
+        let table = table.clone();
+        move || read_with_python(&python, &s, &table)
+    })
+    .await
+    .expect("joined");
+    assert_exact(&got, &want);
+}

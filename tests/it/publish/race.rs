@@ -1,0 +1,76 @@
+//! Two publishers on one table: whatever the interleaving, every event is
+//! in the table once, and between them they published each event once.
+
+use datafusion_rapid7::ops::publish::{PublishOptions, publish_log};
+
+use super::{Setup, assert_exact, truth_of};
+use crate::cache::s3::HoldAt;
+
+fn options() -> PublishOptions {
+    let mut o = PublishOptions::new(None, datafusion_rapid7::time::now_ms());
+    o.commit_rows = 1_500;
+    o
+}
+
+/// Two publishers at once, several rounds, on a local table and on S3.
+async fn racing_publishers(s: Setup) {
+    let covered = s.messy_cache().await;
+    let want = truth_of(&s, &covered);
+    for round in 0..3 {
+        let table = s.table(&format!("race-{round}"));
+        let options = options();
+        let (a, b) = tokio::join!(
+            publish_log(&s.cache, &s.log_id, &table, &options),
+            publish_log(&s.cache, &s.log_id, &table, &options),
+        );
+        let (a, b) = (a.expect("publisher a"), b.expect("publisher b"));
+        assert_eq!(
+            a.events_published + b.events_published,
+            want.len() as u64,
+            "each event published by exactly one of them: {a:?} {b:?}"
+        );
+        assert_exact(&s.read_back(&table).await, &want);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_publishers_local() {
+    racing_publishers(Setup::local().await).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_publishers_s3() {
+    racing_publishers(Setup::s3().await).await
+}
+
+/// Deterministic on S3: publisher A stalls on its first data file (its
+/// table read, its commit not yet tried); B publishes everything; then A
+/// goes on, loses its commit to B's, finds its ranges published, drops its
+/// files and commits nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publisher_that_loses_the_commit_race_publishes_nothing_twice() {
+    let s = Setup::s3().await;
+    let covered = s.messy_cache().await;
+    let want = truth_of(&s, &covered);
+    let table = s.table("auth");
+    let s3 = s.s3.as_ref().expect("S3");
+    let mut held = s3.hold_put(HoldAt::AfterStore, |key| {
+        key.starts_with("lake/auth/date=") && key.ends_with(".parquet")
+    });
+    let options = options();
+    let a = publish_log(&s.cache, &s.log_id, &table, &options);
+    tokio::pin!(a);
+    tokio::select! {
+        key = held.reached() => assert!(key.ends_with(".parquet")),
+        r = &mut a => panic!("A finished without writing a data file: {r:?}"),
+    }
+    let b = publish_log(&s.cache, &s.log_id, &table, &options)
+        .await
+        .expect("publisher b");
+    assert_eq!(b.events_published, want.len() as u64, "{b:?}");
+    held.release();
+    let a = a.await.expect("publisher a");
+    assert_eq!(a.events_published, 0, "{a:?}");
+    assert!(a.conflicts >= 1, "{a:?}");
+    assert_exact(&s.read_back(&table).await, &want);
+}
