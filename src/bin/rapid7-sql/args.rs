@@ -75,7 +75,7 @@ pub(crate) struct Global {
     #[arg(long, global = true)]
     pub(crate) demo: bool,
     /// Also query the Delta tables `publish` keeps at this location (a table
-    /// or a prefix of tables, path or s3:// URL), as rapid7_published.<log>.
+    /// or a prefix of tables, path or s3:// URL), as tables rapid7_published.NAME.
     #[arg(long, value_name = "URL")]
     pub(crate) published: Option<String>,
 }

@@ -53,7 +53,7 @@ pub fn table_schema() -> SchemaRef {
 }
 
 /// A batch of the cache's event schema as a batch of the table: types
-/// converted, `date` appended. `table_log` is the table's log, shown in
+/// converted, `date` appended. `table` is the table's location, shown in
 /// errors.
 pub(crate) fn to_table_batch(batch: &RecordBatch, table: &str) -> Result<RecordBatch> {
     let schema = table_schema();
@@ -65,12 +65,12 @@ pub(crate) fn to_table_batch(batch: &RecordBatch, table: &str) -> Result<RecordB
     let ts = batch.column(0).as_primitive::<TimestampMillisecondType>();
     let dates: Date32Array = ts.iter().map(|t| t.map(day_of)).collect();
     let seq = batch.column(3).as_primitive::<UInt64Type>();
-    if let Some(max) = datafusion::arrow::compute::max(seq) {
-        if max > i64::MAX as u64 {
-            return Err(bad(format!(
-                "sequence number {max} does not fit Delta's long (signed 64 bits)"
-            )));
-        }
+    if let Some(max) = datafusion::arrow::compute::max(seq)
+        && max > i64::MAX as u64
+    {
+        return Err(bad(format!(
+            "sequence number {max} does not fit Delta's long (signed 64 bits)"
+        )));
     }
     let mut out: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
     for (i, field) in schema.fields().iter().take(6).enumerate() {

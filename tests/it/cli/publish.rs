@@ -371,3 +371,88 @@ async fn kill_9_before_the_commit_is_stored_then_rerun_is_exact() {
 async fn kill_9_after_the_commit_is_stored_then_rerun_is_exact() {
     kill_9_mid_publish(Target::Commit, HoldAt::AfterStore).await
 }
+
+/// A local table: the kernel stops `publish` in the middle of its first data
+/// file (a file size limit; SIGXFSZ kills the process, or, ignored, the
+/// write fails with EFBIG), the table stays at its last commit, and a rerun
+/// is exact. Linux: `sh` and util-linux's `prlimit`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publish_stopped_mid_file_on_a_local_table_then_rerun_is_exact() {
+    let server = support::server().await;
+    let dir = TempDir::new().unwrap();
+    let lake = dir.path().join("lake").join("auth");
+    let lake = lake.to_str().unwrap();
+    json(
+        &run(
+            Some(&server),
+            dir.path(),
+            &["sync", "--log", LOG, "--from", FROM, "--to", TO],
+        )
+        .await,
+    );
+    let want = want(&server);
+    let publish = ["--offline", "publish", "--log", LOG, "--table", lake];
+    // Room for the table's first commit, not for a data file of the window.
+    let limit = "16384";
+    for (script, killed) in [
+        ("exec prlimit --fsize=\"$0\" -- \"$@\"", true),
+        ("trap '' XFSZ; exec prlimit --fsize=\"$0\" -- \"$@\"", false),
+    ] {
+        let mut cmd = tokio::process::Command::new("sh");
+        cmd.args(["-c", script, limit, BIN]).args(publish);
+        for (k, _) in std::env::vars() {
+            if k.starts_with("RAPID7_") {
+                cmd.env_remove(k);
+            }
+        }
+        let o = cmd
+            .env("HOME", dir.path())
+            .env("XDG_CACHE_HOME", dir.path().join("xdg"))
+            .env("RAPID7_CACHE", dir.path().join("cache"))
+            .output()
+            .await
+            .expect("sh runs");
+        if killed {
+            assert_eq!(o.status.signal(), Some(25), "SIGXFSZ: {o:?}");
+        } else {
+            assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+            assert!(
+                stderr(&o).contains("File too large"),
+                "says why: {}",
+                stderr(&o)
+            );
+        }
+        let o = run(
+            None,
+            dir.path(),
+            &[
+                "--offline",
+                "--published",
+                lake,
+                "--format",
+                "csv",
+                "-c",
+                &published_query(),
+            ],
+        )
+        .await;
+        assert_eq!(sequence_numbers(&o), Vec::<u64>::new(), "nothing committed");
+    }
+    let report = json(&run(None, dir.path(), &publish).await);
+    assert_eq!(report["published"][0]["events_published"], want.len());
+    let o = run(
+        None,
+        dir.path(),
+        &[
+            "--offline",
+            "--published",
+            lake,
+            "--format",
+            "csv",
+            "-c",
+            &published_query(),
+        ],
+    )
+    .await;
+    assert_eq!(sequence_numbers(&o), want, "exact after the rerun");
+}

@@ -120,3 +120,30 @@ async fn optimize_and_vacuum_keep_the_rows(s: Setup) {
     assert!(kept.files_deleted.is_empty(), "{kept:?}");
     assert_exact(&s.read_back(&table).await, &want);
 }
+
+/// A table keeps one log: another log's publish into it is refused, and a
+/// location that is another kind of Delta table too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_of_another_log_is_refused() {
+    let s = Setup::local().await;
+    s.segment(T0, T0 + MIN).await;
+    let table = s.table("auth");
+    s.publish(&table, None).await;
+    let firewall = crate::support::log_id(&s.server, "Firewall");
+    let options = PublishOptions::new(None, datafusion_rapid7::time::now_ms());
+    let err = publish_log(&s.cache, &firewall, &table, &options)
+        .await
+        .expect_err("another log");
+    assert!(
+        err.to_string()
+            .contains("publish each log into its own table"),
+        "{err}"
+    );
+    let err = datafusion_rapid7::ops::publish::TableLocation::open("ftp://host/x")
+        .expect_err("a scheme we do not write to");
+    assert!(err.to_string().contains("s3://bucket/prefix"), "{err}");
+    assert_exact(
+        &s.read_back(&table).await,
+        &truth_of(&s, &[TimeRange::new(T0, T0 + MIN).unwrap()]),
+    );
+}
