@@ -13,7 +13,8 @@ impl Rapid7 {
     /// (several, or none: every log the cache holds) `target` is a prefix and
     /// each log's table is `{target}/{log_id}`. Only the window (default:
     /// everything cached) up to `now - settle` is published; a rerun
-    /// publishes only what is new.
+    /// publishes only what is new. [`Rapid7::stop`] stops it at once, the
+    /// table at its last commit.
     pub async fn publish(
         &self,
         logs: &[String],
@@ -58,7 +59,21 @@ impl Rapid7 {
             } else {
                 target.child(&id)?
             };
-            reports.push(publish_log(self.cache(), &id, &table, &options).await?);
+            // A stop (SIGTERM, SIGINT) drops the publish where it is: the
+            // table stays at its last commit, as after a crash.
+            tokio::select! {
+                report = publish_log(self.cache(), &id, &table, &options) => reports.push(report?),
+                () = self.inner.fetcher.stop.requested() => {
+                    return Err(Error::Publish {
+                        table: table.to_string(),
+                        message: "stopped: the table is at its last commit (what was \
+                                  committed is kept, files written since are unreferenced \
+                                  until a vacuum); run it again to publish the rest"
+                            .into(),
+                        source: None,
+                    });
+                }
+            }
         }
         Ok(reports)
     }

@@ -456,3 +456,74 @@ async fn a_publish_stopped_mid_file_on_a_local_table_then_rerun_is_exact() {
     .await;
     assert_eq!(sequence_numbers(&o), want, "exact after the rerun");
 }
+
+/// SIGTERM while a publish waits on storage: it stops at once (exit 143),
+/// the table at its last commit, and a rerun is exact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_mid_publish_stops_at_the_last_commit() {
+    let server = support::server().await;
+    let s3 = S3Server::start().await;
+    let home = TempDir::new().unwrap();
+    let dir = home.path().to_path_buf();
+    let table = s3.url("lake/auth");
+    let command = |args: &[&str]| {
+        let mut cmd = tokio::process::Command::new(BIN);
+        for (k, _) in std::env::vars() {
+            if k.starts_with("RAPID7_") || k.starts_with("AWS_") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.env("HOME", &dir)
+            .env("XDG_CACHE_HOME", dir.join("xdg"))
+            .env("RAPID7_ENDPOINT", server.url())
+            .env("RAPID7_API_KEY", server.api_key())
+            .env("RAPID7_CACHE", dir.join("cache"))
+            .envs(s3.env())
+            .args(args)
+            .kill_on_drop(true);
+        cmd
+    };
+    json(
+        &command(&["sync", "--log", LOG, "--from", FROM, "--to", TO])
+            .output()
+            .await
+            .unwrap(),
+    );
+    let mut held = s3.hold_put(HoldAt::BeforeStore, |key| {
+        key.starts_with("lake/auth/date=") && key.ends_with(".parquet")
+    });
+    let publish = ["publish", "--log", LOG, "--table", table.as_str()];
+    let child = command(&publish)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::select! {
+        _ = held.reached() => {}
+        () = tokio::time::sleep(PATIENCE) => panic!("the data file PUT never came"),
+    }
+    let pid = nix::unistd::Pid::from_raw(child.id().unwrap() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let o = child.wait_with_output().await.unwrap();
+    held.release();
+    assert_eq!(o.status.code(), Some(143), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("the table is at its last commit"),
+        "{}",
+        stderr(&o)
+    );
+    let query = [
+        "--offline",
+        "--published",
+        &table,
+        "--format",
+        "csv",
+        "-c",
+        &published_query(),
+    ];
+    let o = command(&query).output().await.unwrap();
+    assert_eq!(sequence_numbers(&o), Vec::<u64>::new(), "nothing committed");
+    json(&command(&publish).output().await.unwrap());
+    let o = command(&query).output().await.unwrap();
+    assert_eq!(sequence_numbers(&o), want(&server), "exact after the rerun");
+}
