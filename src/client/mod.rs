@@ -43,7 +43,7 @@ pub use config::{
 pub use error::{Error, Result};
 pub use model::{Link, LogInfo, LogSetInfo};
 pub use names::{resolve_log, suggest};
-pub use page::{EventColumns, EventPage, PageStats, decode_page};
+pub use page::{EventColumns, EventPage, Order, PageStats, decode_page};
 pub use query::EventQuery;
 pub use rate_limit::{Budget, Namespace, RateLimitConfig};
 pub use rest::{Client, ClientStats, ClientStatsSnapshot, Quota};

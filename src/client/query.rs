@@ -22,7 +22,7 @@ use url::Url;
 
 use super::error::{Error, Result};
 use super::model::find_link;
-use super::page::{Cursor, EventPage, ParsedBody, parse_page};
+use super::page::{Cursor, EventPage, Order, ParsedBody, parse_page};
 use super::rate_limit::Namespace;
 use super::rest::Client;
 use crate::log_id::LogId;
@@ -74,6 +74,20 @@ impl Client {
         to: i64,
         statement: &str,
     ) -> Result<EventQuery> {
+        self.query_events_ordered(log_id, from, to, statement, Order::OldestFirst)
+    }
+
+    /// [`Client::query_events_where`], pages in `order`: newest first asks
+    /// `most_recent_first=true`, so a caller after the newest events stops
+    /// paging once it has them.
+    pub fn query_events_ordered(
+        &self,
+        log_id: &str,
+        from: i64,
+        to: i64,
+        statement: &str,
+        order: Order,
+    ) -> Result<EventQuery> {
         if from >= to {
             return Err(Error::InvalidRange {
                 start: from,
@@ -96,7 +110,17 @@ impl Client {
         if !statement.trim().is_empty() {
             url.query_pairs_mut().append_pair("query", statement);
         }
-        Ok(EventQuery::new(self.clone(), log_id, (from, to), url))
+        if order == Order::NewestFirst {
+            url.query_pairs_mut()
+                .append_pair("most_recent_first", "true");
+        }
+        Ok(EventQuery::new(
+            self.clone(),
+            log_id,
+            (from, to),
+            url,
+            order,
+        ))
     }
 }
 
@@ -127,13 +151,22 @@ pub struct EventQuery {
     events_total: u64,
     /// The `Next` links of the pages that stalled in a row.
     stalled: Vec<String>,
+    /// The order pages come in.
+    order: Order,
 }
 
 impl EventQuery {
-    pub(crate) fn new(client: Client, log_id: &str, window: (i64, i64), first: Url) -> Self {
+    pub(crate) fn new(
+        client: Client,
+        log_id: &str,
+        window: (i64, i64),
+        first: Url,
+        order: Order,
+    ) -> Self {
         let max_pages = page_cap(window, client.inner.config.per_page);
         Self {
             client,
+            order,
             log_id: log_id.into(),
             window,
             next: Some(first),
@@ -251,7 +284,13 @@ impl EventQuery {
     /// Count a stall when the page added nothing and moved no cursor; fail
     /// after [`MAX_STALLED_PAGES`] in a row.
     fn check_progress(&mut self, url: &Url, next: Option<&Url>, body: &ParsedBody) -> Result<()> {
-        let mark = body.max_seen.max(next.and_then(link_cursor));
+        // Oldest first, a `Next` link's `from`/`sequence_number` is where the
+        // next page starts; newest first its cursor lives elsewhere.
+        let link_mark = match self.order {
+            Order::OldestFirst => next.and_then(link_cursor),
+            Order::NewestFirst => None,
+        };
+        let mark = body.max_seen.max(link_mark);
         let advanced = body.stats.accepted > 0 || mark > self.reach;
         self.reach = self.reach.max(mark);
         let Some(next) = next.filter(|_| !advanced) else {
@@ -348,11 +387,16 @@ impl EventQuery {
     }
 
     async fn request(&self, url: Url, ns: Namespace) -> Result<ParsedBody> {
-        let (log_id, window, cursor, page) =
-            (&*self.log_id, self.window, self.cursor, self.page_number);
+        let (log_id, window, cursor, page, order) = (
+            &*self.log_id,
+            self.window,
+            self.cursor,
+            self.page_number,
+            self.order,
+        );
         self.client
             .get_parsed(url, ns, |resp| {
-                let mut parsed = parse_page(&resp.body, log_id, window, cursor, page)
+                let mut parsed = parse_page(&resp.body, log_id, window, cursor, page, order)
                     .map_err(|e| format!("invalid JSON ({e})"))?;
                 if resp.status == StatusCode::ACCEPTED && find_link(&parsed.links, "Self").is_none()
                 {

@@ -317,6 +317,7 @@ impl Ctx<'_> {
                 serial: st.counters.pages(),
                 events_without_timestamp: st.faults.events_without_timestamp,
                 retention_start_ms: st.faults.retention_start_ms,
+                reverse_within_millisecond: st.faults.reverse_within_millisecond,
             };
             let stats = render::StatsOptions {
                 inexact: st.faults.statistics_inexact,

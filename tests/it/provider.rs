@@ -14,6 +14,7 @@ mod lifecycle;
 mod log_list;
 mod maintenance;
 mod memory;
+mod newest;
 mod predicates;
 mod pushdown;
 

@@ -19,7 +19,7 @@ use tracing::{info, warn};
 use super::logs::LogRef;
 use super::stop::Stop;
 use crate::cache::{CommitOutcome, SegmentCache, TimeRange};
-use crate::client::{Client, PageStats};
+use crate::client::{Client, Order, PageStats};
 use crate::error::{Error, Result};
 use crate::events::page_to_batch;
 use crate::locks::lock;
@@ -455,6 +455,41 @@ impl Fetcher {
             Some(e) => Err(e),
             None => Ok(outcomes),
         }
+    }
+
+    /// The events of `range` of `log` newest first, page by page, as
+    /// batches of the full event schema with their page's counts (for the
+    /// caller to stop once it has what it needs, and to commit what it read
+    /// completely).
+    pub(crate) fn pages_newest_first(
+        &self,
+        log: &LogRef,
+        filter: Option<&str>,
+        range: TimeRange,
+    ) -> Result<BoxStream<'static, Result<(RecordBatch, PageStats)>>> {
+        let query = self.client()?.query_events_ordered(
+            &log.id,
+            range.start(),
+            range.end(),
+            &statement_of(filter),
+            Order::NewestFirst,
+        )?;
+        let name = log.name.clone();
+        let mut progress = self.tracker.start(log, range, false);
+        let pages = query
+            .into_stream()
+            .map_err(Error::from)
+            .and_then(move |page| {
+                progress.page_quality(&page.stats);
+                let stats = page.stats;
+                let batch = page_to_batch(page, name.as_deref());
+                if let Ok(b) = &batch {
+                    progress.page(b);
+                }
+                async move { batch.map(|b| (b, stats)) }
+            })
+            .boxed();
+        Ok(until_stopped(pages, self.stop.clone()))
     }
 
     /// The events of `range` of `log` as batches of the full event schema,

@@ -8,6 +8,7 @@ mod exec;
 mod fetch;
 mod filters;
 mod logs;
+mod newest;
 mod parquet;
 mod plan;
 mod stop;

@@ -37,6 +37,7 @@ use crate::provider::window::{extract_log_selection, extract_windows};
 pub struct Rapid7LogsTable {
     rapid7: Rapid7,
     log: Option<LogRef>,
+    newest_first: Option<usize>,
 }
 
 impl Rapid7 {
@@ -49,7 +50,11 @@ impl Rapid7 {
 impl Rapid7LogsTable {
     /// The table of every log.
     pub fn new(rapid7: Rapid7) -> Self {
-        Rapid7LogsTable { rapid7, log: None }
+        Rapid7LogsTable {
+            rapid7,
+            log: None,
+            newest_first: None,
+        }
     }
 
     /// The table of one log.
@@ -57,6 +62,7 @@ impl Rapid7LogsTable {
         Rapid7LogsTable {
             rapid7,
             log: Some(log),
+            newest_first: None,
         }
     }
 
@@ -68,6 +74,21 @@ impl Rapid7LogsTable {
     /// The log this table is restricted to, if any.
     pub fn log(&self) -> Option<&LogRef> {
         self.log.as_ref()
+    }
+
+    /// This table, for a scan under `ORDER BY timestamp DESC … LIMIT n`:
+    /// what the cache lacks is read newest first, stopping with the newest
+    /// `n` rows the statement keeps (the `NewestFirst` rule sets it).
+    pub fn with_newest_first(&self, n: usize) -> Self {
+        Rapid7LogsTable {
+            newest_first: Some(n),
+            ..self.clone()
+        }
+    }
+
+    /// The `n` of [`Rapid7LogsTable::with_newest_first`].
+    pub fn newest_first(&self) -> Option<usize> {
+        self.newest_first
     }
 }
 
@@ -163,6 +184,8 @@ impl TableProvider for Rapid7LogsTable {
                 concurrency: config.fetch_concurrency,
                 budget,
                 query_rate: client.map_or(0.0, query_rate),
+                newest_first: self.newest_first,
+                lazy: limit.is_some() && self.newest_first.is_none(),
             },
             partitions,
         )?;
