@@ -17,7 +17,7 @@ use super::estimate::query_rate;
 use super::exec::{Rapid7ScanExec, ScanInputs};
 use super::filters::{self, apply_filters, read_columns};
 use super::logs::LogRef;
-use super::parquet::ParquetTarget;
+use super::parquet::{FileOrder, ParquetTarget};
 use super::plan::{LogScan, PlanInputs, estimate_scans, plan_scans};
 use crate::error::Error;
 use crate::provider::Rapid7;
@@ -143,6 +143,10 @@ impl TableProvider for Rapid7LogsTable {
                 schema: Arc::clone(&schema),
                 options: state.table_options().parquet.clone(),
                 metadata_cache: state.runtime_env().cache_manager.get_file_metadata_cache(),
+                order: match self.newest_first {
+                    Some(_) => FileOrder::NewestFirst,
+                    None => FileOrder::OldestFirst,
+                },
             }),
             None => None,
         };

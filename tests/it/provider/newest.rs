@@ -199,3 +199,69 @@ async fn a_plain_limit_stops_paging() {
     );
     assert!(rapid7.cache().list_segments(&fw).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn the_newest_n_of_a_cached_range_open_only_the_newest_files() {
+    let server = support::server().await;
+    let dir = TempDir::new().unwrap();
+    let (ctx, _) = session_with(&server, local_cache(&dir), |c| {
+        c.with_pushdown_aggregates(false)
+            .with_fetch_chunk(std::time::Duration::from_secs(10 * 60))
+    })
+    .await;
+    let (from, to) = (T0, T0 + 2 * HOUR);
+    // Cache the two hours, in one segment per ten minutes.
+    sql(
+        &ctx,
+        &format!(
+            "SELECT count(*) FROM rapid7_logs WHERE log_name = 'Firewall' AND {}",
+            window(from, to)
+        ),
+    )
+    .await
+    .unwrap();
+    server.clear_requests();
+    let q = top("Firewall", "true", from, to, 50);
+    let got = rows(&sql(&ctx, &q).await.unwrap());
+    assert_eq!(got, truth_top(&server, "Firewall", from, to, 50, |_| true));
+    assert_eq!(event_queries(&server), 0, "answered from the cache");
+    // The TopK's threshold, once the newest file has filled it, skips the
+    // older files by their statistics without opening them.
+    let analyzed = pretty_format_batches(
+        &sql(&ctx, &format!("EXPLAIN ANALYZE {q}"))
+            .await
+            .unwrap(),
+    )
+    .unwrap()
+    .to_string();
+    let pruned = analyzed
+        .split("files_ranges_pruned_statistics=")
+        .nth(1)
+        .and_then(|s| s.split(',').next())
+        .unwrap_or_else(|| panic!("no file pruning metric in {analyzed}"));
+    assert!(pruned.contains("total"), "{pruned}");
+    let (total, matched) = pruned_counts(pruned);
+    assert!(total >= 10, "{total} files in {pruned}");
+    // One file per partition may open before any threshold exists.
+    let partitions = ctx.state().config().target_partitions();
+    assert!(
+        matched <= partitions + 1,
+        "{matched} of {total} files opened: {analyzed}"
+    );
+}
+
+/// `(total, matched)` of a pruning metric printed as `N total → M matched`.
+fn pruned_counts(metric: &str) -> (usize, usize) {
+    let digits = |s: &str| -> usize {
+        s.trim()
+            .split(|c: char| !c.is_ascii_digit())
+            .find(|t| !t.is_empty())
+            .and_then(|t| t.parse().ok())
+            .unwrap_or_else(|| panic!("no count in {metric}"))
+    };
+    let mut halves = metric.split('→');
+    (
+        digits(halves.next().unwrap_or_default()),
+        digits(halves.next().unwrap_or_default()),
+    )
+}
