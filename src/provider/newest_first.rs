@@ -4,7 +4,8 @@
 //! scan, and gives the scan that `n` ([`Rapid7LogsTable::with_newest_first`]).
 //! The sort stays: it picks the rows, the scan only stops paging early (see
 //! `scan/newest.rs`). DataFusion 55's `ScanArgs` carries no ordering, so a
-//! rule is the way to tell the scan.
+//! rule is the way to tell the scan. `SET rapid7.pushdown_newest_first =
+//! false` turns it off.
 
 use std::sync::Arc;
 
@@ -15,6 +16,7 @@ use datafusion::logical_expr::{Expr, LogicalPlan, Sort, TableScan, TableScanBuil
 use datafusion::optimizer::optimizer::ApplyOrder;
 use datafusion::optimizer::{OptimizerConfig, OptimizerRule};
 
+use super::Rapid7Options;
 use super::scan::Rapid7LogsTable;
 use crate::events::columns;
 
@@ -34,7 +36,7 @@ impl OptimizerRule for NewestFirst {
     fn rewrite(
         &self,
         plan: LogicalPlan,
-        _config: &dyn OptimizerConfig,
+        config: &dyn OptimizerConfig,
     ) -> DfResult<Transformed<LogicalPlan>> {
         let LogicalPlan::Sort(Sort {
             expr,
@@ -50,7 +52,7 @@ impl OptimizerRule for NewestFirst {
         let LogicalPlan::TableScan(scan) = input.as_ref() else {
             return Ok(Transformed::no(plan));
         };
-        if !newest {
+        if !newest || !Rapid7Options::from_config(&config.options()).pushdown_newest_first {
             return Ok(Transformed::no(plan));
         }
         let Ok(provider) = source_as_provider(&scan.source) else {

@@ -133,7 +133,10 @@ impl TableProvider for Rapid7LogsTable {
             .max_fetch_events
             .unwrap_or(config.max_fetch_events);
         let client = config.client.as_ref().filter(|_| !config.is_offline());
-        if let (Some(client), true) = (client, budget > 0) {
+        // The estimate serves the budget, and joins sparse pieces (one
+        // statistical query against a query saved per joined piece).
+        let sparse_candidates = scans.iter().any(|s| s.gaps.len() > 1);
+        if let (Some(client), true) = (client, budget > 0 || sparse_candidates) {
             estimate_scans(client, &mut scans, chunk_ms).await?;
         }
         let target = match &inner.store_url {

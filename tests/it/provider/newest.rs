@@ -182,16 +182,17 @@ async fn a_plain_limit_stops_paging() {
     );
     let got = rows(&sql(&ctx, &q).await.unwrap());
     assert_eq!(got.len(), 10);
+    // Every row is an event of the window, by the data function over the
+    // hours the rows fall in.
     let fw = support::log_id(&server, "Firewall");
-    let truth: std::collections::HashSet<(i64, u64)> =
-        support::truth(&server, &fw, from, from + 2 * HOUR)
-            .into_iter()
-            .map(|r| (r.0, r.1))
-            .collect();
-    assert!(
-        got.iter()
-            .all(|r| truth.contains(&(r.0, r.1)) || (from..to).contains(&r.0))
-    );
+    let hours: std::collections::BTreeSet<i64> =
+        got.iter().map(|r| r.0 - (r.0 - from) % HOUR).collect();
+    let truth: std::collections::HashSet<(i64, u64, String)> = hours
+        .iter()
+        .flat_map(|h| support::truth(&server, &fw, *h, (*h + HOUR).min(to)))
+        .map(|r| (r.0, r.1, r.2))
+        .collect();
+    assert!(got.iter().all(|r| truth.contains(r)), "{got:?}");
     assert!(
         event_queries(&server) <= 8,
         "{} event queries",
@@ -227,13 +228,10 @@ async fn the_newest_n_of_a_cached_range_open_only_the_newest_files() {
     assert_eq!(event_queries(&server), 0, "answered from the cache");
     // The TopK's threshold, once the newest file has filled it, skips the
     // older files by their statistics without opening them.
-    let analyzed = pretty_format_batches(
-        &sql(&ctx, &format!("EXPLAIN ANALYZE {q}"))
-            .await
-            .unwrap(),
-    )
-    .unwrap()
-    .to_string();
+    let analyzed =
+        pretty_format_batches(&sql(&ctx, &format!("EXPLAIN ANALYZE {q}")).await.unwrap())
+            .unwrap()
+            .to_string();
     let pruned = analyzed
         .split("files_ranges_pruned_statistics=")
         .nth(1)
@@ -264,4 +262,19 @@ fn pruned_counts(metric: &str) -> (usize, usize) {
         digits(halves.next().unwrap_or_default()),
         digits(halves.next().unwrap_or_default()),
     )
+}
+
+#[tokio::test]
+async fn newest_first_can_be_turned_off() {
+    let server = support::server().await;
+    let dir = TempDir::new().unwrap();
+    let (ctx, _) = session(&server, &dir).await;
+    let q = format!("EXPLAIN {}", top("Firewall", "true", T0, T0 + HOUR, 10));
+    let plan = |batches: Vec<_>| pretty_format_batches(&batches).unwrap().to_string();
+    assert!(plan(sql(&ctx, &q).await.unwrap()).contains("most_recent_first=true"));
+    sql(&ctx, "SET rapid7.pushdown_newest_first = false")
+        .await
+        .unwrap();
+    let off = plan(sql(&ctx, &q).await.unwrap());
+    assert!(!off.contains("most_recent_first"), "{off}");
 }
