@@ -1,8 +1,8 @@
 //! The logical rule that turns `ORDER BY timestamp DESC … LIMIT n` over
 //! `rapid7_logs` into a newest-first read: it finds a `Sort` with a fetch
-//! whose first key is `timestamp` descending, directly over the table's
-//! scan, and gives the scan that `n` ([`Rapid7LogsTable::with_newest_first`]).
-//! The sort stays: it picks the rows, the scan only stops paging early (see
+//! whose first key is `timestamp` descending, over the table's scan (through
+//! projections of plain columns only), and gives the scan that `n`
+//! ([`Rapid7LogsTable::with_newest_first`]). The sort stays: it picks the rows, the scan only stops paging early (see
 //! `scan/newest.rs`). DataFusion 55's `ScanArgs` carries no ordering, so a
 //! rule is the way to tell the scan. `SET rapid7.pushdown_newest_first =
 //! false` turns it off.
@@ -12,7 +12,7 @@ use std::sync::Arc;
 use datafusion::common::tree_node::Transformed;
 use datafusion::datasource::{provider_as_source, source_as_provider};
 use datafusion::error::Result as DfResult;
-use datafusion::logical_expr::{Expr, LogicalPlan, Sort, TableScan, TableScanBuilder};
+use datafusion::logical_expr::{Expr, LogicalPlan, Projection, Sort, TableScan, TableScanBuilder};
 use datafusion::optimizer::optimizer::ApplyOrder;
 use datafusion::optimizer::{OptimizerConfig, OptimizerRule};
 
@@ -49,7 +49,19 @@ impl OptimizerRule for NewestFirst {
         let newest = expr.first().is_some_and(|s| {
             !s.asc && matches!(&s.expr, Expr::Column(c) if c.name == columns::TIMESTAMP)
         });
-        let LogicalPlan::TableScan(scan) = input.as_ref() else {
+        // Through projections of plain columns only: there `timestamp` is
+        // still the scan's own column, and no row is dropped between the scan
+        // and the sort.
+        let mut projections = Vec::new();
+        let mut node = input.as_ref();
+        while let LogicalPlan::Projection(p) = node {
+            if !p.expr.iter().all(|e| matches!(e, Expr::Column(_))) {
+                return Ok(Transformed::no(plan));
+            }
+            projections.push(p);
+            node = p.input.as_ref();
+        }
+        let LogicalPlan::TableScan(scan) = node else {
             return Ok(Transformed::no(plan));
         };
         if !newest || !Rapid7Options::from_config(&config.options()).pushdown_newest_first {
@@ -64,10 +76,14 @@ impl OptimizerRule for NewestFirst {
         if table.newest_first() == Some(*n) {
             return Ok(Transformed::no(plan));
         }
-        let scan = rebuild(scan, table.with_newest_first(*n))?;
+        let mut rebuilt = LogicalPlan::TableScan(rebuild(scan, table.with_newest_first(*n))?);
+        for p in projections.into_iter().rev() {
+            rebuilt =
+                LogicalPlan::Projection(Projection::try_new(p.expr.clone(), Arc::new(rebuilt))?);
+        }
         Ok(Transformed::yes(LogicalPlan::Sort(Sort {
             expr: expr.clone(),
-            input: Arc::new(LogicalPlan::TableScan(scan)),
+            input: Arc::new(rebuilt),
             fetch: Some(*n),
         })))
     }

@@ -90,6 +90,7 @@ pub(crate) async fn cache(session: &Session, command: &CacheCommand) -> Result<b
                         "rows": seg.row_count(),
                         "bytes": seg.size_bytes(),
                         "parts": seg.manifest().parts.len(),
+                        "filter": seg.manifest().filter,
                         "created": fmt_ms(seg.manifest().created_at_ms),
                         "location": seg.location(),
                     }));

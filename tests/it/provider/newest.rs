@@ -278,3 +278,55 @@ async fn newest_first_can_be_turned_off() {
     let off = plan(sql(&ctx, &q).await.unwrap());
     assert!(!off.contains("most_recent_first"), "{off}");
 }
+
+#[tokio::test]
+async fn newest_first_sees_through_projections_of_columns_only() {
+    let server = support::server().await;
+    let dir = TempDir::new().unwrap();
+    let (ctx, _) = session(&server, &dir).await;
+    let (from, to) = (T0 + 5 * HOUR + 30 * MIN, T0 + 6 * HOUR);
+    let want: Vec<String> = truth_top(&server, "Firewall", from, to, 20, |_| true)
+        .into_iter()
+        .map(|r| r.2)
+        .collect();
+    let messages = |batches: Vec<datafusion::arrow::array::RecordBatch>| -> Vec<String> {
+        use datafusion::arrow::array::AsArray;
+        batches
+            .iter()
+            .flat_map(|b| {
+                let m = b.column(0).as_string::<i32>();
+                (0..b.num_rows())
+                    .map(|i| m.value(i).to_string())
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    // The sort keys are not selected: a projection sits between the sort
+    // and the scan.
+    let q = format!(
+        "SELECT message FROM rapid7_logs WHERE log_name = 'Firewall' AND {} \
+         ORDER BY timestamp DESC, sequence_number DESC LIMIT 20",
+        window(from, to)
+    );
+    let plan = pretty_format_batches(&sql(&ctx, &format!("EXPLAIN {q}")).await.unwrap())
+        .unwrap()
+        .to_string();
+    assert!(plan.contains("most_recent_first=true"), "{plan}");
+    server.clear_requests();
+    assert_eq!(messages(sql(&ctx, &q).await.unwrap()), want);
+    assert!(event_queries(&server) <= 2);
+    // A computed column named `timestamp` is not the scan's: no newest-first
+    // read, and the answer stays exact.
+    let shifted = format!(
+        "SELECT message FROM (SELECT message, sequence_number, \
+         timestamp - interval '1 hour' AS timestamp FROM rapid7_logs \
+         WHERE log_name = 'Firewall' AND {}) \
+         ORDER BY timestamp DESC, sequence_number DESC LIMIT 20",
+        window(from, to)
+    );
+    let plan = pretty_format_batches(&sql(&ctx, &format!("EXPLAIN {shifted}")).await.unwrap())
+        .unwrap()
+        .to_string();
+    assert!(!plan.contains("most_recent_first"), "{plan}");
+    assert_eq!(messages(sql(&ctx, &shifted).await.unwrap()), want);
+}
