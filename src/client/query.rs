@@ -18,6 +18,7 @@ use futures::StreamExt;
 use futures::stream::BoxStream;
 use reqwest::StatusCode;
 use tokio::time::Instant;
+use tracing::Instrument;
 use url::Url;
 
 use super::error::{Error, Result};
@@ -194,8 +195,18 @@ impl EventQuery {
         self.events_total
     }
 
-    /// The next finished page, or `None` when the query is exhausted.
+    /// The next finished page, or `None` when the query is exhausted. Its
+    /// requests, polls and events run in a `page{n}` span.
     pub async fn next_page(&mut self) -> Result<Option<EventPage>> {
+        if self.next.is_none() {
+            return Ok(None);
+        }
+        let span = crate::trace::page_span(self.page_number + 1);
+        self.next_page_in_span().instrument(span).await
+    }
+
+    async fn next_page_in_span(&mut self) -> Result<Option<EventPage>> {
+        let started = Instant::now();
         let Some(url) = self.next.take() else {
             return Ok(None);
         };
@@ -248,15 +259,20 @@ impl EventQuery {
                 page = self.page_number,
                 from_ms = self.window.0,
                 to_ms = self.window.1,
-                message = %message,
-                "logsearch_beyond_retention: Rapid7 says the window reaches past the log's retention"
+                rapid7_message = %message,
+                detail = "Rapid7 says the window reaches past the log's retention",
+                "logsearch_beyond_retention"
             );
         }
-        let next_from = next.as_ref().and_then(|u| {
-            u.query_pairs()
-                .find(|(k, _)| k == "from")
-                .and_then(|(_, v)| v.parse::<i64>().ok())
-        });
+        let cursor = |key: &str| {
+            next.as_ref().and_then(|u| {
+                u.query_pairs()
+                    .find(|(k, _)| k == key)
+                    .map(|(_, v)| v.into_owned())
+            })
+        };
+        let next_from = cursor("from").and_then(|v| v.parse::<i64>().ok());
+        let next_sequence_number = cursor("sequence_number").and_then(|v| v.parse::<u64>().ok());
         tracing::debug!(
             log_id = %self.log_id,
             page = self.page_number,
@@ -267,8 +283,12 @@ impl EventQuery {
             failed = stats.failed,
             page_min_ts = stats.min_timestamp,
             page_max_ts = stats.max_timestamp,
+            from_ms = self.window.0,
+            to_ms = self.window.1,
             next_from,
+            next_sequence_number,
             events_total = self.events_total,
+            elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
             "logsearch_page_complete"
         );
         self.next = next;
@@ -303,7 +323,8 @@ impl EventQuery {
             page = self.page_number,
             stalled = self.stalled.len(),
             next = %next,
-            "logsearch_cursor_stalled: the page added no event and did not move the cursor"
+            detail = "the page added no event and did not move the cursor",
+            "logsearch_cursor_stalled"
         );
         if self.stalled.len() < MAX_STALLED_PAGES {
             return Ok(());
@@ -374,7 +395,8 @@ impl EventQuery {
                             log_id = %self.log_id,
                             page = self.page_number,
                             resubmits,
-                            "logsearch_continuation_expired: resubmitting the page"
+                            detail = "resubmitting the page",
+                            "logsearch_continuation_expired"
                         );
                         continue 'submit;
                     }

@@ -197,12 +197,12 @@ impl Rapid7 {
             window: [fmt_ms(window.start()), fmt_ms(window.end())],
         };
         info!(
-            event = "sync_complete",
             logs = resolved.len(),
             new_events = report.new_events_processed,
             segments_written = report.segments_written,
             segments_used = report.segments_used,
             duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            "sync_complete"
         );
         Ok(report)
     }

@@ -54,13 +54,11 @@ pub(crate) async fn summary(session: &Session, args: &SummaryArgs) -> Result<(),
         logs: args.logs.clone(),
         window,
         bucket: args.bucket,
+        output: args.output.clone(),
     };
     let summary = session.rapid7.summarize(&session.ctx, &request).await?;
     match &args.output {
-        Some(path) => std::fs::write(path, summary.to_json() + "\n").map_err(|e| Error::Config {
-            key: "--output".into(),
-            message: format!("cannot write {}: {e}", path.display()),
-        }),
+        Some(_) => Ok(()),
         None => print_json(&summary),
     }
 }

@@ -45,7 +45,7 @@ fn main() -> ExitCode {
         Ok(Finished::Ok) => ExitCode::SUCCESS,
         Ok(Finished::CheckFailed) => ExitCode::FAILURE,
         Ok(Finished::Stopped(signal)) => {
-            tracing::warn!(event = "stopped", signal = signal.name());
+            tracing::warn!(signal = signal.name(), "stopped");
             eprintln!(
                 "stopped by {}: uncommitted parts were removed; committed segments are kept",
                 signal.name()

@@ -28,7 +28,7 @@ use datafusion::physical_plan::{
 };
 use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt, TryStreamExt};
-use tracing::warn;
+use tracing::{Instrument, warn};
 
 use super::estimate::{Cost, FetchEstimate, approx, check_budget, human_duration};
 use super::fetch::Fetcher;
@@ -64,6 +64,10 @@ pub(crate) struct ScanInputs {
     /// A `LIMIT` reached the scan: missing ranges are read as the rows are
     /// pulled, not fetched first, so the limit stops the paging.
     pub(crate) lazy: bool,
+    /// The span the statement was planned in (its `statement` span, when
+    /// the caller made one): fetches and reads are its children wherever
+    /// DataFusion polls them.
+    pub(crate) statement: tracing::Span,
 }
 
 /// A range read outside the Parquet scan.
@@ -201,7 +205,11 @@ impl Rapid7ScanExec {
 impl Shared {
     async fn prepare(&self) -> DfResult<Arc<Prepared>> {
         self.prepared
-            .get_or_init(|| async { self.prepare_once().await.map(Arc::new).map_err(Arc::new) })
+            .get_or_init(|| {
+                self.prepare_once()
+                    .map(|r| r.map(Arc::new).map_err(Arc::new))
+                    .instrument(self.inputs.statement.clone())
+            })
             .await
             .clone()
             .map_err(DataFusionError::Shared)
@@ -283,8 +291,12 @@ impl Shared {
             for gap in &scan.gaps {
                 if !bypass && !inputs.lazy {
                     // Dropped or changed under us since the fetch: read it live.
-                    warn!(log_id = %scan.log.id, range = %gap,
-                        "range still missing after its fetch; reading it without caching");
+                    warn!(
+                        log_id = %scan.log.id,
+                        range = %gap,
+                        detail = "the range is read without caching",
+                        "fetch_range_still_missing"
+                    );
                 }
                 extras.push(Extra::Live(idx, *gap));
             }
@@ -353,6 +365,7 @@ impl Shared {
     }
 
     fn open_extra(&self, extra: &Extra) -> DfResult<BoxStream<'static, DfResult<RecordBatch>>> {
+        let _statement = self.inputs.statement.enter();
         let stream: BoxStream<'static, crate::Result<RecordBatch>> = match extra {
             Extra::Live(idx, range) => {
                 let scan = &self.inputs.scans[*idx];

@@ -147,8 +147,12 @@ pub(crate) async fn estimate_scans(
             scan.gaps = estimate::coalesce(&scan.gaps, &e, max_events);
             let joined = before - scan.gaps.len() as u64;
             if joined > 0 {
-                debug!(log_id = %scan.log.id, joined, pieces = scan.gaps.len(),
-                    "sparse fetch pieces joined");
+                debug!(
+                    log_id = %scan.log.id,
+                    joined,
+                    pieces = scan.gaps.len(),
+                    "fetch_pieces_joined"
+                );
             }
             FetchEstimate {
                 queries: e.total.queries - joined,

@@ -164,7 +164,7 @@ impl TableProvider for Rapid7LogsTable {
         let all_whole = scans
             .iter()
             .all(|s| s.segments.iter().all(|p| p.is_whole()));
-        debug!(logs = scans.len(), needs_api, "rapid7_logs scan planned");
+        debug!(logs = scans.len(), needs_api, "scan_planned");
         if let (false, true, Some(target)) = (needs_api, all_whole, &target) {
             // Everything is cached: a plain Parquet scan, with exact
             // statistics, that the optimizer can prune and push filters into.
@@ -193,6 +193,7 @@ impl TableProvider for Rapid7LogsTable {
                 query_rate: client.map_or(0.0, query_rate),
                 newest_first: self.newest_first,
                 lazy: limit.is_some() && self.newest_first.is_none(),
+                statement: tracing::Span::current(),
             },
             partitions,
         )?;
