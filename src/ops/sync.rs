@@ -7,6 +7,7 @@ use futures::{FutureExt, TryStreamExt};
 use serde::Serialize;
 use tracing::info;
 
+use crate::cache::RetentionReport;
 use crate::error::{Error, Result};
 use crate::provider::{
     FetchEstimate, Rapid7, check_budget, estimate, query_rate, split_aligned, worth_estimating,
@@ -43,6 +44,12 @@ pub struct SyncReport {
     /// retention (`log [from, to)`), so events older than retention are
     /// missing from them (`beyond_retention` in `rapid7_cache()`).
     pub beyond_retention: Vec<String>,
+    /// What retention did after the run (`RAPID7_RETENTION`,
+    /// [`CacheConfig::retention`](crate::cache::CacheConfig::retention)):
+    /// the segments it retired and the `gc` that followed; absent when no
+    /// retention is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retention: Option<RetentionReport>,
     /// Wall time of the run.
     pub duration_seconds: f64,
     /// The synced window (RFC 3339, half-open).
@@ -73,6 +80,21 @@ impl Rapid7 {
         let now = crate::time::now_ms();
         let cut = now.saturating_sub(millis_i64(config.settle));
         let end = to.unwrap_or(cut).min(cut);
+        // What retention would retire right after is not fetched.
+        let from = match self.cache().config().retention {
+            Some(keep)
+                if !self.cache().is_bypass() && from < now.saturating_sub(millis_i64(keep)) =>
+            {
+                let kept = now.saturating_sub(millis_i64(keep));
+                info!(
+                    from = %fmt_ms(from),
+                    retention_cut = %fmt_ms(kept),
+                    "sync_window_clamped_to_retention"
+                );
+                kept
+            }
+            _ => from,
+        };
         let window = TimeRange::new(from, end).map_err(|_| Error::Config {
             key: "sync window".into(),
             message: format!(
@@ -178,6 +200,9 @@ impl Rapid7 {
                 };
             }
         }
+        // Retention after the run: older segments retired, what earlier
+        // runs retired deleted once its grace is over.
+        let retention = self.cache().apply_retention().await?;
         let report = SyncReport {
             new_events_processed: outcomes.iter().map(|o| o.events).sum(),
             total_events,
@@ -193,6 +218,7 @@ impl Rapid7 {
             estimated_events,
             events_rejected: outcomes.iter().map(|o| o.events_rejected).sum(),
             beyond_retention,
+            retention,
             duration_seconds: started.elapsed().as_secs_f64(),
             window: [fmt_ms(window.start()), fmt_ms(window.end())],
         };
