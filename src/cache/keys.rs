@@ -61,7 +61,7 @@ impl CacheKey {
         const FLUSH_BYTES: KeySpec = spec(
             "RAPID7_FLUSH_BYTES",
             "SIZE",
-            "... or when its buffer reaches this size (bounds fetch memory)",
+            "a fetch also writes a part when its buffer reaches this size (bounds fetch memory)",
             "1KiB to 16GiB",
         );
         const COMPRESSION: KeySpec = spec(

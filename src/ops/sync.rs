@@ -81,11 +81,13 @@ impl Rapid7 {
         let cut = now.saturating_sub(millis_i64(config.settle));
         let end = to.unwrap_or(cut).min(cut);
         // What retention would retire right after is not fetched.
-        let from = match self.cache().config().retention {
-            Some(keep)
-                if !self.cache().is_bypass() && from < now.saturating_sub(millis_i64(keep)) =>
-            {
-                let kept = now.saturating_sub(millis_i64(keep));
+        let retention_cut = match self.cache().config().retention {
+            Some(keep) if !self.cache().is_bypass() => Some(now.saturating_sub(millis_i64(keep))),
+            _ => None,
+        };
+        let asked_from = from;
+        let from = match retention_cut {
+            Some(kept) if from < kept => {
                 info!(
                     from = %fmt_ms(from),
                     retention_cut = %fmt_ms(kept),
@@ -97,13 +99,22 @@ impl Rapid7 {
         };
         let window = TimeRange::new(from, end).map_err(|_| Error::Config {
             key: "sync window".into(),
-            message: format!(
-                "nothing to sync: the window [{}, {}) is empty once the last {} s \
-                 (settle) are left out",
-                fmt_ms(from),
-                fmt_ms(to.unwrap_or(now)),
-                config.settle.as_secs()
-            ),
+            message: match retention_cut {
+                Some(kept) if end <= kept => format!(
+                    "nothing to sync: the window [{}, {}) ends before the retention cut {} \
+                     (RAPID7_RETENTION, CacheConfig::retention): it would be retired at once",
+                    fmt_ms(asked_from),
+                    fmt_ms(to.unwrap_or(now)),
+                    fmt_ms(kept)
+                ),
+                _ => format!(
+                    "nothing to sync: the window [{}, {}) is empty once the last {} s \
+                     (settle) are left out",
+                    fmt_ms(asked_from),
+                    fmt_ms(to.unwrap_or(now)),
+                    config.settle.as_secs()
+                ),
+            },
         })?;
         let mut resolved = Vec::new();
         for name in logs {
