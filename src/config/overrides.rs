@@ -18,7 +18,7 @@ use crate::error::Result;
 pub struct EnvOverrides {
     /// Answer from the cache only (else `RAPID7_OFFLINE`).
     pub offline: bool,
-    /// Cache location (else `RAPID7_CACHE`, else [`default_cache_dir`]).
+    /// Cache location (else `RAPID7_CACHE`, else [`default_cache_dir`](super::default_cache_dir)).
     pub cache: Option<String>,
     /// Read and write no cache (else `RAPID7_BYPASS_CACHE`).
     pub bypass_cache: bool,
@@ -68,7 +68,7 @@ impl Rapid7Config {
     /// From the environment: every [`ConfigKey`]'s variable (the client
     /// from `RAPID7_API_KEY`, `RAPID7_REGION`, `RAPID7_ENDPOINT`,
     /// `RAPID7_PER_PAGE`, `RAPID7_QUERY_RATE`, …; the cache from
-    /// `RAPID7_CACHE` (default [`default_cache_dir`]), `RAPID7_BYPASS_CACHE`,
+    /// `RAPID7_CACHE` (default [`default_cache_dir`](super::default_cache_dir)), `RAPID7_BYPASS_CACHE`,
     /// `RAPID7_FLUSH_ROWS`, `RAPID7_COMPRESSION`, …; then `RAPID7_SETTLE`,
     /// `RAPID7_OFFLINE`, `RAPID7_MAX_FETCH_EVENTS`, `RAPID7_FETCH_CHUNK`, …),
     /// through [`Settings::from_env`]. Offline needs no key.
