@@ -9,7 +9,7 @@ use std::fmt;
 /// joined with `AND` / `OR`; never keywords, which Rapid7 matches as whole
 /// tokens and so are no superset of a substring. Constructors flatten,
 /// sort and deduplicate, so equal meanings print equal text
-/// ([`Filter::to_string`] is the canonical statement segments are keyed by).
+/// (its `Display`, `to_string()`, is the canonical statement segments are keyed by).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Filter {
     /// `/literal/`, or `/literal/i` ignoring (ASCII) case.

@@ -3,8 +3,11 @@
 mod cache_writes;
 mod commands;
 mod completeness;
+mod config;
 mod reliability;
 mod repl;
+mod retention;
+mod shell;
 mod stop;
 
 use std::path::Path;
@@ -21,6 +24,16 @@ const MIN: i64 = 60_000;
 /// Run the binary with a clean `RAPID7_*` environment pointing at `server`
 /// (when given) and a cache in `dir`.
 async fn run(server: Option<&MockServer>, dir: &Path, args: &[&str]) -> Output {
+    run_with(server, dir, &[], args).await
+}
+
+/// [`run`] with more environment variables.
+async fn run_with(
+    server: Option<&MockServer>,
+    dir: &Path,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> Output {
     let mut cmd = tokio::process::Command::new(BIN);
     for (k, _) in std::env::vars() {
         if k.starts_with("RAPID7_") {
@@ -36,6 +49,7 @@ async fn run(server: Option<&MockServer>, dir: &Path, args: &[&str]) -> Output {
         cmd.env("RAPID7_ENDPOINT", server.url());
         cmd.env("RAPID7_API_KEY", server.api_key());
     }
+    cmd.envs(env.iter().copied());
     cmd.args(args).kill_on_drop(true);
     cmd.output().await.expect("the binary runs")
 }

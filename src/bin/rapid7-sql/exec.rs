@@ -1,7 +1,8 @@
-//! Running SQL text: statements one by one, results to stdout in the chosen
-//! format, progress and a summary line on stderr when it is a terminal, and
-//! warnings on stderr (always, unless `--quiet`) when a statement met events
-//! the decoder rejected or ranges beyond the log's retention.
+//! Running SQL text: statements one by one, results to the destination
+//! (stdout, a file, the pager) in the chosen format, progress and a summary
+//! line on stderr when it is a terminal, and warnings on stderr (always,
+//! unless `--quiet`) when a statement met events the decoder rejected or
+//! ranges beyond the log's retention.
 
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use futures::TryStreamExt;
 
 use crate::args::Format;
 use crate::fmt::{describe, plural, thousands};
+use crate::output::Destination;
 use crate::progress::Progress;
 use crate::setup::Session;
 
@@ -24,17 +26,22 @@ use crate::setup::Session;
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Display {
     pub(crate) format: Format,
-    /// Progress, timing and summary lines on stderr.
+    /// Progress lines on stderr while fetching.
     pub(crate) chatter: bool,
+    /// The line after each statement on stderr: rows, time, what the cache
+    /// and the API did (`\timing on|off` in the shell).
+    pub(crate) timing: bool,
     /// Warnings about incomplete data on stderr, terminal or not.
     pub(crate) warnings: bool,
 }
 
 impl Display {
     pub(crate) fn new(format: Format, quiet: bool) -> Self {
+        let chatter = !quiet && std::io::stderr().is_terminal();
         Display {
             format,
-            chatter: !quiet && std::io::stderr().is_terminal(),
+            chatter,
+            timing: chatter,
             warnings: !quiet,
         }
     }
@@ -44,12 +51,14 @@ impl Display {
 /// answer (`-c`, `-f`): a fetch over the budget then fails.
 pub(crate) type Ask<'a> = Option<&'a mut (dyn FnMut(&str) -> bool + 'a)>;
 
-/// Run every statement of `sql` in order; stop at the first error.
+/// Run every statement of `sql` in order, results to `dest`; stop at the
+/// first error.
 pub(crate) async fn run_sql(
     session: &Session,
     sql: &str,
     display: Display,
     mut ask: Ask<'_>,
+    dest: &mut Destination,
 ) -> Result<(), String> {
     let statements = DFParser::parse_sql(sql).map_err(|e| format!("SQL parse error: {e}"))?;
     for statement in statements {
@@ -63,10 +72,13 @@ pub(crate) async fn run_sql(
         let progress = display
             .chatter
             .then(|| Progress::start(session.rapid7.clone()));
-        let result = run_planned(planned, display.format).await;
+        let mut out = dest.statement();
+        let result = run_planned(planned, display.format, &mut out).await;
         if let Some(p) = progress {
             p.stop().await;
         }
+        // Shown (or paged) once progress is off the screen.
+        let result = result.and_then(|rows| out.finish().map(|()| rows).map_err(Into::into));
         let activity = session.rapid7.activity().since(&before.0);
         if display.warnings {
             // Also after a failed statement: what it fetched may be cached.
@@ -75,7 +87,7 @@ pub(crate) async fn run_sql(
             }
         }
         let rows = result.map_err(|e| describe(&e))?;
-        if display.chatter {
+        if display.timing {
             let requests = client_requests(session) - before.1;
             eprintln!(
                 "{rows} row{} in {:.3}s{}",
@@ -207,54 +219,78 @@ async fn plan_statement(
     })
 }
 
-async fn run_planned(planned: Planned, format: Format) -> Result<usize, DataFusionError> {
+async fn run_planned(
+    planned: Planned,
+    format: Format,
+    sink: &mut dyn Write,
+) -> Result<usize, DataFusionError> {
     let Planned {
         physical,
         task,
         schema,
     } = planned;
     let mut stream = execute_stream(physical, task)?;
-    let mut out = Output::new(format, schema);
+    let mut out = Output::new(format, schema, sink);
     while let Some(batch) = stream.try_next().await? {
         out.push(batch)?;
     }
     out.finish()
 }
 
-/// Results to stdout. Tables are formatted once at the end (column widths
-/// need every row); the other formats stream.
-struct Output {
+/// `batches` in `format` to `sink` (the rows of `rapid7-sql config`, `\d`).
+pub(crate) fn write_batches(
+    format: Format,
+    schema: datafusion::arrow::datatypes::SchemaRef,
+    batches: Vec<RecordBatch>,
+    sink: &mut dyn Write,
+) -> Result<usize, DataFusionError> {
+    let mut out = Output::new(format, schema, sink);
+    for batch in batches {
+        out.push(batch)?;
+    }
+    out.finish()
+}
+
+/// Results in a format. Tables are formatted once at the end (column
+/// widths need every row); the other formats stream.
+struct Output<'a> {
     format: Format,
     schema: datafusion::arrow::datatypes::SchemaRef,
     table: Vec<RecordBatch>,
     rows: usize,
     started: bool,
+    sink: &'a mut dyn Write,
 }
 
-impl Output {
-    fn new(format: Format, schema: datafusion::arrow::datatypes::SchemaRef) -> Self {
+impl<'a> Output<'a> {
+    fn new(
+        format: Format,
+        schema: datafusion::arrow::datatypes::SchemaRef,
+        sink: &'a mut dyn Write,
+    ) -> Self {
         Output {
             format,
             schema,
             table: Vec::new(),
             rows: 0,
             started: false,
+            sink,
         }
     }
 
     fn push(&mut self, batch: RecordBatch) -> Result<(), DataFusionError> {
         self.rows += batch.num_rows();
-        let mut stdout = std::io::stdout().lock();
+        let stdout = &mut *self.sink;
         match self.format {
             Format::Table => self.table.push(batch),
             Format::Csv => {
                 let mut w = datafusion::arrow::csv::WriterBuilder::new()
                     .with_header(!self.started)
-                    .build(&mut stdout);
+                    .build(&mut *stdout);
                 w.write(&batch)?;
             }
             Format::Ndjson => {
-                let mut w = datafusion::arrow::json::LineDelimitedWriter::new(&mut stdout);
+                let mut w = datafusion::arrow::json::LineDelimitedWriter::new(&mut *stdout);
                 w.write(&batch)?;
                 w.finish()?;
             }
@@ -280,7 +316,7 @@ impl Output {
     }
 
     fn finish(self) -> Result<usize, DataFusionError> {
-        let mut stdout = std::io::stdout().lock();
+        let stdout = self.sink;
         match self.format {
             Format::Table => {
                 if !self.table.is_empty() && self.rows > 0 {
@@ -295,7 +331,7 @@ impl Output {
             Format::Csv if !self.started => {
                 let mut w = datafusion::arrow::csv::WriterBuilder::new()
                     .with_header(true)
-                    .build(&mut stdout);
+                    .build(&mut *stdout);
                 w.write(&RecordBatch::new_empty(self.schema.clone()))?;
             }
             Format::Json => {

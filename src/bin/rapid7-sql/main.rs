@@ -2,9 +2,16 @@
 //! arguments and display here, everything else in the library.
 
 mod args;
+mod backslash;
 mod commands;
+mod complete;
+mod describe;
 mod exec;
 mod fmt;
+mod helper;
+mod highlight;
+mod knobs;
+mod output;
 mod progress;
 mod repl;
 mod setup;
@@ -12,10 +19,12 @@ mod stop;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
+use datafusion_rapid7::config::Settings;
 
 use args::{Cli, Command};
 use exec::{Display, run_sql};
+use output::Destination;
 use stop::{StopSignal, stoppable};
 
 /// How a run ended.
@@ -29,8 +38,13 @@ enum Finished {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    setup::init_tracing(&cli.global);
+    let matches = knobs::with_settings(Cli::command()).get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let settings = knobs::settings(&matches);
+    if let Err(message) = setup::init_tracing(&cli.global) {
+        eprintln!("error: {message}");
+        return ExitCode::FAILURE;
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -41,7 +55,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match run(&rt, &cli) {
+    match run(&rt, &cli, &settings) {
         Ok(Finished::Ok) => ExitCode::SUCCESS,
         Ok(Finished::CheckFailed) => ExitCode::FAILURE,
         Ok(Finished::Stopped(signal)) => {
@@ -73,10 +87,17 @@ fn finish(result: Result<(), String>, signal: Option<StopSignal>) -> Result<Fini
     }
 }
 
-fn run(rt: &tokio::runtime::Runtime, cli: &Cli) -> Result<Finished, String> {
+fn run(rt: &tokio::runtime::Runtime, cli: &Cli, settings: &Settings) -> Result<Finished, String> {
     let global = &cli.global;
+    if let Some(Command::Config) = &cli.command {
+        // Before any session: showing the configuration calls no API.
+        return rt
+            .block_on(commands::config(global, settings))
+            .map(|()| Finished::Ok)
+            .map_err(|e| fmt::error(&e));
+    }
     let session = rt
-        .block_on(setup::session(global))
+        .block_on(setup::session(global, settings))
         .map_err(|e| fmt::error(&e))?;
     let display = Display::new(global.format, global.quiet);
     let rapid7 = &session.rapid7;
@@ -91,16 +112,18 @@ fn run(rt: &tokio::runtime::Runtime, cli: &Cli) -> Result<Finished, String> {
                     Err(e) => Err(fmt::error(&e)),
                 };
             }
+            Command::Config => unreachable!("handled before the session"),
         };
         return finish(ran.0.map_err(|e| fmt::error(&e)), ran.1);
     }
     if !global.commands.is_empty() || !global.files.is_empty() {
         let statements = async {
+            let mut out = Destination::stdout();
             for sql in &global.commands {
                 if rapid7.is_stopped() {
                     return Ok(());
                 }
-                run_sql(&session, sql, display, None).await?;
+                run_sql(&session, sql, display, None, &mut out).await?;
             }
             for file in &global.files {
                 if rapid7.is_stopped() {
@@ -108,7 +131,7 @@ fn run(rt: &tokio::runtime::Runtime, cli: &Cli) -> Result<Finished, String> {
                 }
                 let sql = std::fs::read_to_string(file)
                     .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-                run_sql(&session, &sql, display, None).await?;
+                run_sql(&session, &sql, display, None, &mut out).await?;
             }
             Ok(())
         };
