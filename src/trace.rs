@@ -68,7 +68,12 @@ impl fmt::Display for QueryId {
 
 /// A new `statement{query_id}` span, child of the current span.
 pub fn statement_span() -> Span {
-    tracing::error_span!("statement", query_id = %QueryId::next())
+    statement_span_for(QueryId::next())
+}
+
+/// The `statement{query_id}` span of `id` (to show the id elsewhere too).
+pub fn statement_span_for(id: QueryId) -> Span {
+    tracing::error_span!("statement", query_id = %id)
 }
 
 /// A `fetch{log, range, filter, live}` span, child of the current span:

@@ -9,6 +9,7 @@ mod repl;
 mod retention;
 mod shell;
 mod stop;
+mod trace;
 
 use std::path::Path;
 use std::process::Output;

@@ -4,6 +4,7 @@ mod cache;
 #[cfg(feature = "cli")]
 mod cli;
 mod client;
+mod events;
 mod live;
 mod provider;
 mod secrets;

@@ -21,6 +21,8 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches};
 use datafusion_rapid7::config::Settings;
+use datafusion_rapid7::trace::statement_span;
+use tracing::Instrument;
 
 use args::{Cli, Command};
 use exec::{Display, run_sql};
@@ -103,10 +105,18 @@ fn run(rt: &tokio::runtime::Runtime, cli: &Cli, settings: &Settings) -> Result<F
     let rapid7 = &session.rapid7;
     if let Some(command) = &cli.command {
         let ran = match command {
-            Command::Sync(a) => rt.block_on(stoppable(rapid7, commands::sync(&session, a))),
-            Command::Summary(a) => rt.block_on(stoppable(rapid7, commands::summary(&session, a))),
+            // Each command runs in its own `statement{query_id}` span.
+            Command::Sync(a) => rt.block_on(stoppable(
+                rapid7,
+                commands::sync(&session, a).instrument(statement_span()),
+            )),
+            Command::Summary(a) => rt.block_on(stoppable(
+                rapid7,
+                commands::summary(&session, a).instrument(statement_span()),
+            )),
             Command::Cache(c) => {
-                return match rt.block_on(commands::cache(&session, c)) {
+                let run = commands::cache(&session, c).instrument(statement_span());
+                return match rt.block_on(run) {
                     Ok(true) => Ok(Finished::Ok),
                     Ok(false) => Ok(Finished::CheckFailed),
                     Err(e) => Err(fmt::error(&e)),

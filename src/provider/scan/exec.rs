@@ -35,6 +35,7 @@ use super::fetch::Fetcher;
 use super::newest::read_newest;
 use super::parquet::{ParquetTarget, parquet_exec};
 use super::plan::LogScan;
+use super::report::log_coverage;
 use crate::cache::{PlannedSegment, SegmentCache, TimeRange};
 use crate::error::Error;
 
@@ -261,9 +262,11 @@ impl Shared {
             let fetches: Vec<_> = inputs
                 .scans
                 .iter()
-                .flat_map(|s| {
-                    s.gaps.iter().map(|g| {
-                        let statement = Arc::clone(&statement);
+                .enumerate()
+                .flat_map(|(idx, s)| {
+                    let statement = &statement;
+                    s.gaps.iter().map(move |g| {
+                        let statement = Arc::clone(statement);
                         inputs
                             .fetcher
                             .fetch_segment(&s.log, s.filter.as_ref(), *g)
@@ -272,14 +275,26 @@ impl Shared {
                                     statement.piece_done(outcome.events);
                                 }
                             })
+                            .map(move |r| r.map(|outcome| (idx, outcome.events)))
                     })
                 })
                 .collect();
-            inputs
+            let fetched = inputs
                 .fetcher
                 .run_fetches(fetches, inputs.concurrency)
                 .await
                 .map_err(DataFusionError::Shared)?;
+            let mut per_scan = vec![0u64; inputs.scans.len()];
+            for (idx, events) in fetched {
+                per_scan[idx] += events;
+            }
+            for (scan, events) in inputs.scans.iter().zip(per_scan) {
+                log_coverage(scan, events);
+            }
+        } else {
+            for scan in &inputs.scans {
+                log_coverage(scan, 0);
+            }
         }
         let mut extras = Vec::new();
         let mut whole_parts = Vec::new();
@@ -352,6 +367,7 @@ impl Shared {
             )
             .await
             .map_err(Error::into_datafusion)?;
+            log_coverage(scan, read.events);
             extras.push(Extra::Read(read.batches.into()));
         }
         let mut per_partition = vec![Vec::new(); self.partitions];

@@ -513,14 +513,16 @@ impl Fetcher {
         )?;
         let name = log.name.clone();
         let mut progress = self.tracker.start(log, range, false);
-        let label = log.describe(range);
+        let log_id = log.id.clone();
         let pages = query
             .into_stream()
             .map_err(Error::from)
             .and_then(move |page| {
                 if progress.page_quality(&page.stats) {
                     warn!(
-                        range = %label,
+                        log_id = %log_id,
+                        from_ms = range.start(),
+                        to_ms = range.end(),
                         rapid7_message = page.beyond_retention_message.as_deref().unwrap_or_default(),
                         detail = "Rapid7 says the range reaches past the log's retention: older events are missing",
                         "fetch_beyond_retention"

@@ -11,6 +11,7 @@ mod logs;
 mod newest;
 mod parquet;
 mod plan;
+mod report;
 mod stop;
 mod table;
 

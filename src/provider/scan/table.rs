@@ -19,6 +19,7 @@ use super::filters::{self, apply_filters, read_columns};
 use super::logs::LogRef;
 use super::parquet::{FileOrder, ParquetTarget};
 use super::plan::{LogScan, PlanInputs, estimate_scans, plan_scans};
+use super::report::log_coverage;
 use crate::error::Error;
 use crate::provider::Rapid7;
 use crate::provider::Rapid7Options;
@@ -168,6 +169,9 @@ impl TableProvider for Rapid7LogsTable {
         if let (false, true, Some(target)) = (needs_api, all_whole, &target) {
             // Everything is cached: a plain Parquet scan, with exact
             // statistics, that the optimizer can prune and push filters into.
+            for scan in &scans {
+                log_coverage(scan, 0);
+            }
             let parts = scans
                 .iter()
                 .flat_map(|s| s.segments.iter().flat_map(|p| p.parts()))

@@ -154,6 +154,12 @@ fn describe_format_output_file_timing_and_help() {
     .unwrap();
     p.exp_string(&format!("| {expected} ")).unwrap();
     p.exp_string("1 row in").unwrap();
+    // The summary line: what the API did, and the statement's query id
+    // (the `statement{query_id}` span of its log lines).
+    p.exp_regex(
+        r"\(API: [1-9][0-9,]* quer(y|ies), [0-9,]+ polls?, [1-9][0-9,]* pages?, [0-9]+ rate-limit waits? \([0-9.]+ s\), 0 rejected events\) \[query [0-9a-f]{8}\]",
+    )
+    .unwrap();
     p.exp_string("rapid7> ").unwrap();
     p.send_line("\\d rapid7.\"Auth Service\"").unwrap();
     p.exp_string(&format!("cached: 1 segment, {expected} events, in 1 span:"))
