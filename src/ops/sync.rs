@@ -149,7 +149,7 @@ impl Rapid7 {
             self.client(),
             config.max_fetch_events > 0 && worth_estimating(&all_gaps),
         ) {
-            let chunk = config.fetch_chunk.as_millis() as i64;
+            let chunk = crate::time::duration_ms(config.fetch_chunk);
             let mut per_log: Vec<(String, FetchEstimate)> = Vec::new();
             for log in &resolved {
                 let gaps: Vec<TimeRange> = pieces

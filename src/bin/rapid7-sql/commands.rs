@@ -35,7 +35,8 @@ fn io_error(e: std::io::Error) -> Error {
 pub(crate) async fn sync(session: &Session, args: &SyncArgs) -> Result<(), Error> {
     let from = match (&args.from, args.since) {
         (Some(from), _) => parse_timestamp("--from", from)?,
-        (None, Some(since)) => datafusion_rapid7::clock::now_ms() - since.as_millis() as i64,
+        (None, Some(since)) => datafusion_rapid7::clock::now_ms()
+            .saturating_sub(datafusion_rapid7::time::duration_ms(since)),
         (None, None) => unreachable!("clap requires --since or --from"),
     };
     let to = args

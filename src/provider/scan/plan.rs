@@ -100,12 +100,18 @@ impl LogScan {
     }
 
     /// `log [from, to)` lines for what this scan would have to fetch.
+    /// Adjacent pieces are joined: a month offline is one range, not 720.
     pub(crate) fn describe_missing(&self) -> Vec<String> {
-        self.gaps
-            .iter()
-            .chain(&self.live)
-            .map(|r| self.log.describe(r))
-            .collect()
+        let mut joined: Vec<TimeRange> = Vec::new();
+        for r in self.gaps.iter().chain(&self.live) {
+            match joined.last_mut() {
+                Some(last) if last.end() == r.start() => {
+                    *last = TimeRange::ordered(last.start(), r.end());
+                }
+                _ => joined.push(*r),
+            }
+        }
+        joined.iter().map(|r| self.log.describe(r)).collect()
     }
 }
 

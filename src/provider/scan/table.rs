@@ -129,7 +129,7 @@ impl TableProvider for Rapid7LogsTable {
         else {
             return Ok(Arc::new(EmptyExec::new(projected)));
         };
-        let chunk_ms = config.fetch_chunk.as_millis() as i64;
+        let chunk_ms = crate::time::duration_ms(config.fetch_chunk);
         let budget = Rapid7Options::from_config(state.config_options())
             .max_fetch_events
             .unwrap_or(config.max_fetch_events);
@@ -243,8 +243,8 @@ pub(crate) async fn plan_logs(
         windows.ranges(),
         PlanInputs {
             now_ms,
-            settle_ms: config.settle.as_millis() as i64,
-            chunk_ms: config.fetch_chunk.as_millis() as i64,
+            settle_ms: crate::time::duration_ms(config.settle),
+            chunk_ms: crate::time::duration_ms(config.fetch_chunk),
         },
         filter,
     )
