@@ -323,6 +323,9 @@ pub(crate) fn parse_page(
     })
 }
 
+/// Failed events of one page logged at WARN; the rest at DEBUG.
+const WARNED_FAILURES_PER_PAGE: u64 = 5;
+
 struct PageState<'s> {
     log_id: &'s str,
     window: (i64, i64),
@@ -342,13 +345,25 @@ struct PageState<'s> {
 impl PageState<'_> {
     fn fail(&mut self, reason: &str) {
         self.stats.failed += 1;
-        tracing::warn!(
-            log_id = self.log_id,
-            page = self.page_number,
-            position = self.position,
-            reason,
-            "logsearch_event_failed"
-        );
+        // A page of 500 broken events is five warnings, not 500: the rest
+        // go to DEBUG, and the page's and the fetch's events count them all.
+        if self.stats.failed <= WARNED_FAILURES_PER_PAGE {
+            tracing::warn!(
+                log_id = self.log_id,
+                page = self.page_number,
+                position = self.position,
+                reason,
+                "logsearch_event_failed"
+            );
+        } else {
+            tracing::debug!(
+                log_id = self.log_id,
+                page = self.page_number,
+                position = self.position,
+                reason,
+                "logsearch_event_failed"
+            );
+        }
     }
 
     fn accept(&mut self, ev: RawEvent<'_>) {

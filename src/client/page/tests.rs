@@ -369,3 +369,28 @@ mod fuzz {
         }
     }
 }
+
+#[test]
+fn a_page_of_broken_events_warns_five_times_and_counts_them_all() {
+    use std::sync::{Arc, Mutex};
+    use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+
+    /// Counts events by level.
+    #[derive(Clone, Default)]
+    struct Levels(Arc<Mutex<Vec<tracing::Level>>>);
+    impl<S: tracing::Subscriber> Layer<S> for Levels {
+        fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+            self.0.lock().unwrap().push(*event.metadata().level());
+        }
+    }
+    let levels = Levels::default();
+    let _guard =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(levels.clone()));
+    let broken = vec![r#"{"sequence_number_str":"1","message":"m"}"#; 40].join(",");
+    let p = parse(&format!(r#"{{"events":[{broken}]}}"#), (0, 100), None);
+    assert_eq!(p.stats.failed, 40);
+    let seen = levels.0.lock().unwrap();
+    let count = |l| seen.iter().filter(|x| **x == l).count();
+    assert_eq!(count(tracing::Level::WARN), 5);
+    assert_eq!(count(tracing::Level::DEBUG), 35);
+}
