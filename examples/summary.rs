@@ -34,6 +34,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         logs: vec!["Firewall".into(), "Auth Service".into()],
         window: TimeRange::new(1_770_681_600_000, 1_770_682_200_000)?,
         bucket: None,
+        output: None,
     };
     let summary = rapid7.summarize(&ctx, &request).await?;
     println!("{}", summary.to_json());

@@ -190,7 +190,7 @@ pub enum Error {
          Rapid7Config::offline) to fetch them, or narrow the query to cached ranges \
          (SELECT * FROM rapid7_cache() lists them); the last `settle` minutes before now \
          are never cached",
-        .missing.join(", ")
+        list_summary(.missing)
     )]
     Offline {
         /// The missing ranges, one `log [from, to)` per entry.
@@ -376,8 +376,40 @@ impl From<InvalidRange> for Error {
     }
 }
 
+/// At most five items joined with `, `, then how many more: an error
+/// over a year of missing ranges stays readable.
+fn list_summary(items: &[String]) -> String {
+    const LISTED: usize = 5;
+    let shown = items[..items.len().min(LISTED)].join(", ");
+    match items.len().saturating_sub(LISTED) {
+        0 => shown,
+        more => format!(
+            "{shown} and {more} more range{}",
+            if more == 1 { "" } else { "s" }
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn long_missing_lists_are_summarised() {
+        let missing: Vec<String> = (0..7)
+            .map(|i| format!("Firewall [{i}, {})", i + 1))
+            .collect();
+        let text = super::Error::Offline { missing }.to_string();
+        assert!(
+            text.contains("Firewall [4, 5) and 2 more ranges."),
+            "{text}"
+        );
+        assert!(!text.contains("Firewall [5, 6)"), "{text}");
+        let one = super::Error::Offline {
+            missing: vec!["Auth [0, 1)".into()],
+        }
+        .to_string();
+        assert!(one.contains("does not hold Auth [0, 1). Turn"), "{one}");
+    }
+
     use super::*;
 
     #[test]

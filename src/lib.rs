@@ -76,6 +76,7 @@ pub mod mock;
 pub mod ops;
 pub mod provider;
 pub mod time;
+pub mod trace;
 
 pub use config::Rapid7Config;
 pub use error::{Error, Result};

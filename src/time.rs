@@ -164,6 +164,12 @@ pub fn parse_timestamp(key: &str, value: &str) -> Result<i64, ConfigError> {
         })
 }
 
+/// `d` in whole milliseconds, saturating at `i64::MAX` (a setting of
+/// centuries must not wrap into the past).
+pub fn duration_ms(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
 /// Now, in epoch milliseconds (0 if the system clock is before 1970).
 pub fn now_ms() -> i64 {
     SystemTime::now()
@@ -221,6 +227,17 @@ pub enum WindowError {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn durations_saturate() {
+        use std::time::Duration;
+        assert_eq!(super::duration_ms(Duration::from_millis(1_500)), 1_500);
+        assert_eq!(super::duration_ms(Duration::MAX), i64::MAX);
+        assert_eq!(
+            super::duration_ms(Duration::from_secs(u64::MAX / 2)),
+            i64::MAX
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -9,7 +9,8 @@ use datafusion::parquet::file::metadata::SortingColumn;
 use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
 use datafusion::parquet::schema::types::ColumnPath;
 
-/// Compression codec of Parquet parts.
+/// Compression codec of Parquet parts (`RAPID7_COMPRESSION`: `zstd`,
+/// `zstd:LEVEL`, `snappy`, `none`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PartCompression {
     /// zstd at the given level (clamped to 1–22). Best ratio for log text.
@@ -18,6 +19,16 @@ pub enum PartCompression {
     Snappy,
     /// No compression.
     Uncompressed,
+}
+
+impl std::fmt::Display for PartCompression {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PartCompression::Zstd(level) => write!(f, "zstd:{level}"),
+            PartCompression::Snappy => f.write_str("snappy"),
+            PartCompression::Uncompressed => f.write_str("none"),
+        }
+    }
 }
 
 /// Cache settings. Every field has a documented default.
@@ -45,6 +56,11 @@ pub struct CacheConfig {
     pub verify_on_read: bool,
     /// Concurrent object store requests for listing and checks. Default 16.
     pub io_concurrency: usize,
+    /// Segments whose range ended longer ago than this are retired by
+    /// `sync` after each run and by `rapid7-sql cache gc`
+    /// ([`SegmentCache::expire`](super::SegmentCache::expire)); `None` keeps
+    /// everything. Default `None`.
+    pub retention: Option<Duration>,
 }
 
 impl Default for CacheConfig {
@@ -57,6 +73,7 @@ impl Default for CacheConfig {
             gc_grace: Duration::from_secs(3600),
             verify_on_read: true,
             io_concurrency: 16,
+            retention: None,
         }
     }
 }

@@ -20,7 +20,7 @@ use super::index::scan_log;
 use super::layout::{is_segment_file, log_dir, parse_path};
 use super::objects::{delete_objects, list_objects};
 use super::reader::read_segment;
-use super::retire::retire_segment;
+use super::retire::{Retirement, retire_segment};
 use super::segment::SegmentInfo;
 use super::store::CacheRoot;
 use super::writer::{CommitOutcome, SegmentWriter};
@@ -241,7 +241,7 @@ pub(crate) async fn compact(
     for seg in &segments {
         match container(seg) {
             Some(by) => {
-                retire_segment(root, seg, by).await?;
+                retire_segment(root, seg, Retirement::ReplacedBy(by)).await?;
                 report.segments_removed += 1;
             }
             None => live.push(seg),
@@ -284,7 +284,7 @@ pub(crate) async fn compact(
             CommitOutcome::AlreadyCommitted | CommitOutcome::Bypassed => {}
         }
         for seg in &group {
-            retire_segment(root, seg, union).await?;
+            retire_segment(root, seg, Retirement::ReplacedBy(union)).await?;
             report.segments_removed += 1;
         }
         tracing::info!(log_id, range = %union, merged = group.len(), "cache_segments_compacted");

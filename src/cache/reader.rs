@@ -15,7 +15,7 @@ use super::check::check_segments;
 use super::index::scan_log_listing;
 use super::layout::filter_key;
 use super::part_reader::PartReader;
-use super::range::{Coverage, CoverageKind, assign_responsibility, plan_coverage};
+use super::range::{Coverage, assign_responsibility, plan_coverage};
 use super::segment::{PartInfo, SegmentInfo};
 use super::store::CacheRoot;
 use crate::error::Result;
@@ -135,29 +135,19 @@ pub(crate) async fn plan_read(
         elapsed_ms = started.elapsed().as_millis() as u64,
         "cache_scan_complete"
     );
+    // The statement-level `cache_hit` / `cache_partial` / `cache_miss`, with
+    // the rows reused and fetched, come from the provider once its fetches
+    // are done; this is the cache's own plan.
     tracing::info!(
         log_id,
+        filter,
         requested = %request,
+        kind = coverage.kind.as_str(),
         cached = ?coverage.cached,
         missing = ?coverage.missing,
+        segments = planned.len(),
         "cache_coverage_planned"
     );
-    let cached_ms: u64 = coverage.cached.iter().map(TimeRange::len_ms).sum();
-    let missing_ms: u64 = coverage.missing.iter().map(TimeRange::len_ms).sum();
-    match coverage.kind {
-        CoverageKind::Hit => {
-            tracing::info!(log_id, segments = planned.len(), cached_ms, "cache_hit")
-        }
-        CoverageKind::Partial => tracing::info!(
-            log_id,
-            segments = planned.len(),
-            cached_ms,
-            missing_ms,
-            missing_ranges = coverage.missing.len(),
-            "cache_partial"
-        ),
-        CoverageKind::Miss => tracing::info!(log_id, missing_ms, "cache_miss"),
-    }
     Ok(ReadPlan {
         log_id: log_id.to_string(),
         coverage,

@@ -2,9 +2,9 @@
 //! the grace period (ADR 0005).
 //!
 //! A reader plans from manifests and then reads the parts they list, maybe
-//! for minutes. When compaction replaces segments, deleting their parts at
-//! once would pull files from under such a reader. Instead each replaced
-//! segment gets a tombstone,
+//! for minutes. When compaction replaces segments, or retention expires
+//! them, deleting their parts at once would pull files from under such a
+//! reader. Instead each retired segment gets a tombstone,
 //!
 //! ```text
 //! {prefix}/logs/{log_id}/from={start}/to={end}/_RETIRED-{writer}.json
@@ -25,7 +25,7 @@ use super::layout::{manifest_path, tombstone_name};
 use super::segment::SegmentInfo;
 use super::store::CacheRoot;
 use crate::error::{Error, Result};
-use crate::time::{TimeRange, now_ms};
+use crate::time::{TimeRange, fmt_ms, now_ms};
 
 /// Version of the tombstone format.
 const TOMBSTONE_FORMAT: u32 = 1;
@@ -41,12 +41,28 @@ pub(crate) struct Tombstone {
     pub(crate) parts: Vec<String>,
     /// When the segment was retired, epoch ms: the grace period starts here.
     pub(crate) retired_at_ms: i64,
-    /// The segment that serves its range now (for people reading the file).
-    pub(crate) replaced_by: String,
+    /// The segment that serves its range now, when compaction replaced it
+    /// (for people reading the file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) replaced_by: Option<String>,
+    /// The retention cut (RFC 3339) it ended before, when retention
+    /// expired it (for people reading the file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) expired_before: Option<String>,
 }
 
-/// Retire `seg`, now served by `replaced_by`: write its tombstone, then
-/// delete its manifest. Its parts are left for `gc`.
+/// Why a segment is retired.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Retirement {
+    /// Compaction: this range serves its instants now.
+    ReplacedBy(TimeRange),
+    /// Retention: it ended before this instant (epoch ms), and nothing
+    /// serves its range any more.
+    Expired { cut_ms: i64 },
+}
+
+/// Retire `seg` (`why`): write its tombstone, then delete its manifest. Its
+/// parts are left for `gc`.
 ///
 /// The tombstone comes first, so that an interruption between the two
 /// leaves a tombstone beside a live manifest (the segment is still whole;
@@ -55,15 +71,20 @@ pub(crate) struct Tombstone {
 pub(crate) async fn retire_segment(
     root: &CacheRoot,
     seg: &SegmentInfo,
-    replaced_by: TimeRange,
+    why: Retirement,
 ) -> Result<()> {
     let manifest = seg.manifest();
+    let (replaced_by, expired_before) = match why {
+        Retirement::ReplacedBy(range) => (Some(range.to_string()), None),
+        Retirement::Expired { cut_ms } => (None, Some(fmt_ms(cut_ms))),
+    };
     let tombstone = Tombstone {
         format: TOMBSTONE_FORMAT,
         writer_id: manifest.writer_id.clone(),
         parts: manifest.parts.iter().map(|p| p.name.clone()).collect(),
         retired_at_ms: now_ms(),
-        replaced_by: replaced_by.to_string(),
+        replaced_by,
+        expired_before,
     };
     let json = serde_json::to_vec_pretty(&tombstone).map_err(|e| Error::CacheUnavailable {
         location: seg.location().to_string(),
@@ -94,12 +115,20 @@ pub(crate) async fn retire_segment(
             });
         }
     }
-    tracing::info!(
-        segment = %seg.location(),
-        parts = tombstone.parts.len(),
-        replaced_by = %replaced_by,
-        "cache_segment_retired"
-    );
+    match why {
+        Retirement::ReplacedBy(range) => tracing::info!(
+            segment = %seg.location(),
+            parts = tombstone.parts.len(),
+            replaced_by = %range,
+            "cache_segment_retired"
+        ),
+        Retirement::Expired { cut_ms } => tracing::info!(
+            segment = %seg.location(),
+            parts = tombstone.parts.len(),
+            expired_before = %fmt_ms(cut_ms),
+            "cache_segment_expired"
+        ),
+    }
     Ok(())
 }
 

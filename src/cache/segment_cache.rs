@@ -14,6 +14,7 @@ use super::layout::validate_component;
 use super::log_names;
 use super::maintenance::{self, CompactOptions, CompactReport, DropReport, VerifyReport};
 use super::reader::{self, PlannedSegment, ReadPlan};
+use super::retention::{self, ExpireReport, RetentionReport};
 use super::segment::SegmentInfo;
 use super::store::CacheRoot;
 use super::writer::SegmentWriter;
@@ -219,6 +220,37 @@ impl SegmentCache {
     /// [`SegmentCache::gc`] with an explicit grace period.
     pub async fn gc_with_grace(&self, grace: Duration) -> Result<GcReport> {
         gc::gc(self.require_root()?, grace, self.config.io_concurrency).await
+    }
+
+    /// Retire every segment (of every log) whose range ended at least
+    /// `older_than` ago; a segment straddling the cut is kept. Safe against
+    /// readers (ADR 0005): the segments leave every listing at once, and
+    /// their parts stay until a `gc` after [`CacheConfig::gc_grace`]
+    /// deletes them, so a query that planned over them reads on. Disk
+    /// space comes back at that `gc`.
+    pub async fn expire(&self, older_than: Duration) -> Result<ExpireReport> {
+        let older = i64::try_from(older_than.as_millis()).unwrap_or(i64::MAX);
+        self.expire_before(crate::time::now_ms().saturating_sub(older))
+            .await
+    }
+
+    /// [`SegmentCache::expire`] with an explicit cut (epoch ms): segments
+    /// whose range ends at or before `cut_ms` are retired.
+    pub async fn expire_before(&self, cut_ms: i64) -> Result<ExpireReport> {
+        retention::expire(self.require_root()?, cut_ms, self.config.io_concurrency).await
+    }
+
+    /// Apply [`CacheConfig::retention`], if set and the cache is not
+    /// bypassed: [`SegmentCache::expire`], then [`SegmentCache::gc`] (which
+    /// deletes what earlier runs retired once its grace is over). `sync`
+    /// calls it after each run.
+    pub async fn apply_retention(&self) -> Result<Option<RetentionReport>> {
+        let (Some(older_than), false) = (self.config.retention, self.is_bypass()) else {
+            return Ok(None);
+        };
+        let expired = self.expire(older_than).await?;
+        let gc = self.gc().await?;
+        Ok(Some(RetentionReport { expired, gc }))
     }
 
     /// Merge runs of small adjacent segments of a log into one segment each,

@@ -48,7 +48,7 @@ pub(crate) fn link_refused(link: &FsPath) -> io::Error {
 pub(crate) fn link_ignored(link: PathBuf) {
     tracing::warn!(
         path = %link.display(),
-        hint = "the cache never follows links inside its root; remove it",
+        detail = "the cache never follows links inside its root; remove it",
         "cache_symlink_ignored"
     );
 }

@@ -101,7 +101,9 @@ async fn cache_emits_its_events() {
 
     let plan = cache.plan_read("log-1", seg).await.unwrap();
     assert_eq!(plan.coverage.kind, CoverageKind::Miss);
-    assert_eq!(capture.find("cache_miss").len(), 1);
+    let planned = capture.find("cache_coverage_planned");
+    assert_eq!(planned.len(), 1);
+    assert!(planned[0].fields.iter().any(|f| f == "kind"));
 
     let mut writer = cache.writer("log-1", seg).unwrap();
     for chunk in 0..10 {
@@ -130,8 +132,6 @@ async fn cache_emits_its_events() {
     cache.plan_read("log-1", seg).await.unwrap();
     let wider = TimeRange::new(T0 - 10, T0 + 10).unwrap();
     cache.plan_read("log-1", wider).await.unwrap();
-    assert_eq!(capture.find("cache_hit").len(), 1);
-    assert_eq!(capture.find("cache_partial").len(), 1);
     assert_eq!(capture.find("cache_scan_start").len(), 3);
     assert_eq!(capture.find("cache_scan_complete").len(), 3);
     let planned = capture.find("cache_coverage_planned");

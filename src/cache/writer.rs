@@ -238,7 +238,9 @@ impl SegmentWriter {
         Ok(())
     }
 
-    fn location(&self) -> &str {
+    /// The segment's directory in the store (`(bypass)` when the cache is
+    /// bypassed).
+    pub fn location(&self) -> &str {
         self.target
             .as_ref()
             .map_or("(bypass)", |t| t.location.as_str())
@@ -491,7 +493,7 @@ async fn put_part(
             Err(object_store::Error::NotImplemented { .. }) => {
                 tracing::debug!(
                     segment = %target.location,
-                    "the store has no conditional put; parts are put plainly"
+                    "cache_put_unconditional"
                 );
                 target.parts_create_only = false;
             }

@@ -3,14 +3,14 @@
 use std::time::Duration;
 
 use super::config::{
-    ApiKey, ClientConfig, DEFAULT_MAX_BODY_BYTES, ENV_ALLOW_HTTP, ENV_API_KEY, ENV_ENDPOINT,
-    ENV_REGION, MAX_PER_PAGE, PollConfig, Region, parse_endpoint,
+    ApiKey, ClientConfig, DEFAULT_MAX_BODY_BYTES, MAX_PER_PAGE, PollConfig, Region, parse_endpoint,
 };
 use super::error::{Error, Result};
+use super::keys::{ClientKey, MAX_RATE};
 use super::rate_limit::RateLimitConfig;
 use super::rest::Client;
 use super::retry::RetryConfig;
-use crate::env::{env_var, parse_bool};
+use crate::env::env_var;
 
 /// Builds a [`Client`].
 ///
@@ -46,23 +46,99 @@ impl ClientBuilder {
         Self::default()
     }
 
-    /// A builder from `RAPID7_API_KEY`, `RAPID7_REGION`, `RAPID7_ENDPOINT`
-    /// and `RAPID7_ALLOW_HTTP`.
+    /// A builder from the environment: every [`ClientKey`]'s variable
+    /// (`RAPID7_API_KEY`, `RAPID7_REGION`, `RAPID7_ENDPOINT`,
+    /// `RAPID7_PER_PAGE`, `RAPID7_QUERY_RATE`, …). The first invalid value is
+    /// the error.
     pub fn from_env() -> Result<Self> {
         let mut b = Self::new();
-        if let Some(key) = env_var(ENV_API_KEY) {
-            b.api_key = Some(key);
+        for key in ClientKey::ALL {
+            if let Some(value) = env_var(key.spec().env) {
+                b = b.with_config(key, &value);
+            }
         }
-        if let Some(region) = env_var(ENV_REGION) {
-            b.region = Some(region.parse()?);
+        match b.errors.is_empty() {
+            true => Ok(b),
+            false => Err(b.errors.swap_remove(0)),
         }
-        if let Some(endpoint) = env_var(ENV_ENDPOINT) {
-            b.endpoint = Some(endpoint);
+    }
+
+    /// Set one setting from its text, as its variable would
+    /// (`with_config(ClientKey::PerPage, "100")`). An invalid value is
+    /// reported by [`build`](Self::build), naming the variable and what it
+    /// accepts. Fields of the rate limit and the retry policy change one by
+    /// one, over what [`with_rate_limit`](Self::with_rate_limit) and
+    /// [`with_retry`](Self::with_retry) set before.
+    pub fn with_config(mut self, key: ClientKey, value: &str) -> Self {
+        if let Err(e) = self.apply(key, value) {
+            self.errors.push(e);
         }
-        if let Some(v) = env_var(ENV_ALLOW_HTTP) {
-            b.allow_http = parse_bool(ENV_ALLOW_HTTP, &v)?;
+        self
+    }
+
+    /// Check `value` as [`with_config`](Self::with_config) would take it,
+    /// without building anything.
+    pub fn check(key: ClientKey, value: &str) -> Result<()> {
+        Self::new().apply(key, value)
+    }
+
+    fn apply(&mut self, key: ClientKey, value: &str) -> Result<()> {
+        let spec = key.spec();
+        let secs = Duration::from_secs;
+        match key {
+            ClientKey::ApiKey => self.api_key = Some(value.to_string()),
+            ClientKey::Region => self.region = Some(value.parse()?),
+            ClientKey::Endpoint => {
+                // Checked again with the final allow_http by `config()`.
+                parse_endpoint(value, true)?;
+                self.endpoint = Some(value.trim().to_string());
+            }
+            ClientKey::AllowHttp => self.allow_http = spec.switch_value(value)?,
+            ClientKey::PerPage => {
+                self.per_page = Some(spec.count_in(value, 1, u64::from(MAX_PER_PAGE))? as u32)
+            }
+            ClientKey::QueryRate => {
+                self.rate_limit_mut().query.per_second = spec.rate(value, MAX_RATE)?
+            }
+            ClientKey::QueryBurst => {
+                self.rate_limit_mut().query.burst = spec.count_in(value, 1, 100_000)? as u32
+            }
+            ClientKey::PollRate => {
+                self.rate_limit_mut().poll.per_second = spec.rate(value, MAX_RATE)?
+            }
+            ClientKey::PollBurst => {
+                self.rate_limit_mut().poll.burst = spec.count_in(value, 1, 100_000)? as u32
+            }
+            ClientKey::MaxInFlight => {
+                self.rate_limit_mut().max_concurrent_requests =
+                    spec.count_in(value, 1, 256)? as usize
+            }
+            ClientKey::MaxRetries => {
+                self.retry_mut().max_retries = spec.count_in(value, 0, 100)? as u32
+            }
+            ClientKey::RetryTimeout => {
+                self.retry_mut().retry_timeout = spec.duration_in(value, secs(1), secs(86_400))?
+            }
+            ClientKey::MaxRateLimitWait => {
+                self.retry_mut().max_rate_limit_wait =
+                    spec.duration_in(value, secs(0), secs(86_400))?
+            }
+            ClientKey::MaxBodyBytes => {
+                self.max_body_bytes = Some(spec.size_in(value, 64 << 10, 1 << 30)?)
+            }
+            ClientKey::RequestTimeout => {
+                self.request_timeout = Some(spec.duration_in(value, secs(1), secs(3600))?)
+            }
         }
-        Ok(b)
+        Ok(())
+    }
+
+    fn rate_limit_mut(&mut self) -> &mut RateLimitConfig {
+        self.rate_limit.get_or_insert_with(RateLimitConfig::default)
+    }
+
+    fn retry_mut(&mut self) -> &mut RetryConfig {
+        self.retry.get_or_insert_with(RetryConfig::default)
     }
 
     /// Use a region's host.
@@ -137,8 +213,8 @@ impl ClientBuilder {
 
     /// The configuration this builder describes.
     pub fn config(mut self) -> Result<ClientConfig> {
-        if let Some(e) = self.errors.pop() {
-            return Err(e);
+        if !self.errors.is_empty() {
+            return Err(self.errors.swap_remove(0));
         }
         let endpoint = match &self.endpoint {
             Some(e) => parse_endpoint(e, self.allow_http)?,
@@ -188,6 +264,132 @@ mod tests {
             c.query_events("x", 5, 5),
             Err(Error::InvalidRange { .. })
         ));
+    }
+
+    #[test]
+    fn every_knob_can_be_set_by_its_key() {
+        let b = [
+            (ClientKey::PerPage, "100"),
+            (ClientKey::QueryRate, "0.5"),
+            (ClientKey::QueryBurst, "10"),
+            (ClientKey::PollRate, "unlimited"),
+            (ClientKey::PollBurst, "20"),
+            (ClientKey::MaxInFlight, "2"),
+            (ClientKey::MaxRetries, "0"),
+            (ClientKey::RetryTimeout, "30s"),
+            (ClientKey::MaxRateLimitWait, "2m"),
+            (ClientKey::MaxBodyBytes, "8MiB"),
+            (ClientKey::RequestTimeout, "20s"),
+            (ClientKey::Region, "eu"),
+        ]
+        .into_iter()
+        .fold(ClientBuilder::new().with_api_key("k"), |b, (k, v)| {
+            b.with_config(k, v)
+        });
+        let c = b.config().unwrap();
+        assert_eq!(c.per_page, 100);
+        assert_eq!(c.rate_limit.query.per_second, 0.5);
+        assert_eq!(c.rate_limit.query.burst, 10);
+        assert!(c.rate_limit.poll.per_second.is_infinite());
+        assert_eq!(c.rate_limit.poll.burst, 20);
+        // Fields not set keep their defaults.
+        assert_eq!(
+            c.rate_limit.management,
+            RateLimitConfig::default().management
+        );
+        assert_eq!(c.rate_limit.max_concurrent_requests, 2);
+        assert_eq!(c.retry.max_retries, 0);
+        assert_eq!(c.retry.retry_timeout, Duration::from_secs(30));
+        assert_eq!(c.retry.max_rate_limit_wait, Duration::from_secs(120));
+        assert_eq!(c.max_body_bytes, 8 << 20);
+        assert_eq!(c.request_timeout, Duration::from_secs(20));
+        assert_eq!(
+            c.endpoint.as_str(),
+            "https://eu.rest.logs.insight.rapid7.com/"
+        );
+        for key in ClientKey::ALL {
+            let shown = key.show(&c);
+            assert!(!shown.is_empty(), "{key:?}");
+        }
+        assert_eq!(ClientKey::PollRate.show(&c), "unlimited");
+        assert_eq!(ClientKey::MaxBodyBytes.show(&c), "8MiB");
+        assert_eq!(ClientKey::Region.show(&c), "eu");
+        assert_eq!(ClientKey::ApiKey.show(&c), "<redacted>");
+    }
+
+    #[test]
+    fn invalid_knobs_fail_with_the_accepted_range() {
+        let cases = [
+            (ClientKey::PerPage, "0", "RAPID7_PER_PAGE", "1 to 500"),
+            (ClientKey::PerPage, "501", "RAPID7_PER_PAGE", "1 to 500"),
+            (
+                ClientKey::QueryRate,
+                "0",
+                "RAPID7_QUERY_RATE",
+                "or unlimited",
+            ),
+            (
+                ClientKey::QueryBurst,
+                "0",
+                "RAPID7_QUERY_BURST",
+                "1 to 100000",
+            ),
+            (
+                ClientKey::MaxInFlight,
+                "1000",
+                "RAPID7_MAX_IN_FLIGHT",
+                "1 to 256",
+            ),
+            (
+                ClientKey::MaxRetries,
+                "many",
+                "RAPID7_MAX_RETRIES",
+                "0 to 100",
+            ),
+            (
+                ClientKey::RetryTimeout,
+                "0s",
+                "RAPID7_RETRY_TIMEOUT",
+                "1s to 24h",
+            ),
+            (
+                ClientKey::MaxBodyBytes,
+                "2GiB",
+                "RAPID7_MAX_BODY_BYTES",
+                "64KiB to 1GiB",
+            ),
+            (
+                ClientKey::RequestTimeout,
+                "2h",
+                "RAPID7_REQUEST_TIMEOUT",
+                "1s to 1h",
+            ),
+            (ClientKey::Region, "mars", "RAPID7_REGION", "us, us2"),
+            (
+                ClientKey::AllowHttp,
+                "maybe",
+                "RAPID7_ALLOW_HTTP",
+                "true or false",
+            ),
+            (
+                ClientKey::Endpoint,
+                "not a url",
+                "RAPID7_ENDPOINT",
+                "not a URL",
+            ),
+        ];
+        for (key, value, name, accepted) in cases {
+            let e = ClientBuilder::new()
+                .with_api_key("k")
+                .with_config(key, value)
+                .build()
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains(name) && e.contains(accepted),
+                "{key:?} {value}: {e}"
+            );
+        }
     }
 
     #[test]

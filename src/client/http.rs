@@ -239,7 +239,8 @@ impl Client {
                 tracing::warn!(
                     kind = ns.as_str(),
                     reset = limits.reset,
-                    "logsearch_rate_limit_reset_ignored: X-RateLimit-Reset is beyond the rate-limit wait budget"
+                    detail = "X-RateLimit-Reset is beyond the rate-limit wait budget",
+                    "logsearch_rate_limit_reset_ignored"
                 );
             }
         }

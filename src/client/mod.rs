@@ -24,6 +24,7 @@ mod builder;
 mod config;
 pub(crate) mod error;
 mod http;
+mod keys;
 mod model;
 mod names;
 mod page;
@@ -41,9 +42,10 @@ pub use config::{
     ENV_REGION, MAX_PER_PAGE, PollConfig, Region, parse_endpoint,
 };
 pub use error::{Error, Result};
+pub use keys::ClientKey;
 pub use model::{Link, LogInfo, LogSetInfo};
 pub use names::{resolve_log, suggest};
-pub use page::{EventColumns, EventPage, PageStats, decode_page};
+pub use page::{EventColumns, EventPage, Order, PageStats, decode_page};
 pub use query::EventQuery;
 pub use rate_limit::{Budget, Namespace, RateLimitConfig};
 pub use rest::{Client, ClientStats, ClientStatsSnapshot, Quota};

@@ -61,7 +61,8 @@ pub(crate) async fn fetch_finished<T>(
                     tracing::warn!(
                         log_id,
                         resubmits,
-                        "logsearch_continuation_expired: resubmitting the query"
+                        detail = "resubmitting the query",
+                        "logsearch_continuation_expired"
                     );
                     continue 'submit;
                 }

@@ -18,11 +18,12 @@ use futures::StreamExt;
 use futures::stream::BoxStream;
 use reqwest::StatusCode;
 use tokio::time::Instant;
+use tracing::Instrument;
 use url::Url;
 
 use super::error::{Error, Result};
 use super::model::find_link;
-use super::page::{Cursor, EventPage, ParsedBody, parse_page};
+use super::page::{Cursor, EventPage, Order, ParsedBody, parse_page};
 use super::rate_limit::Namespace;
 use super::rest::Client;
 use crate::log_id::LogId;
@@ -74,6 +75,20 @@ impl Client {
         to: i64,
         statement: &str,
     ) -> Result<EventQuery> {
+        self.query_events_ordered(log_id, from, to, statement, Order::OldestFirst)
+    }
+
+    /// [`Client::query_events_where`], pages in `order`: newest first asks
+    /// `most_recent_first=true`, so a caller after the newest events stops
+    /// paging once it has them.
+    pub fn query_events_ordered(
+        &self,
+        log_id: &str,
+        from: i64,
+        to: i64,
+        statement: &str,
+        order: Order,
+    ) -> Result<EventQuery> {
         if from >= to {
             return Err(Error::InvalidRange {
                 start: from,
@@ -96,7 +111,17 @@ impl Client {
         if !statement.trim().is_empty() {
             url.query_pairs_mut().append_pair("query", statement);
         }
-        Ok(EventQuery::new(self.clone(), log_id, (from, to), url))
+        if order == Order::NewestFirst {
+            url.query_pairs_mut()
+                .append_pair("most_recent_first", "true");
+        }
+        Ok(EventQuery::new(
+            self.clone(),
+            log_id,
+            (from, to),
+            url,
+            order,
+        ))
     }
 }
 
@@ -127,13 +152,22 @@ pub struct EventQuery {
     events_total: u64,
     /// The `Next` links of the pages that stalled in a row.
     stalled: Vec<String>,
+    /// The order pages come in.
+    order: Order,
 }
 
 impl EventQuery {
-    pub(crate) fn new(client: Client, log_id: &str, window: (i64, i64), first: Url) -> Self {
+    pub(crate) fn new(
+        client: Client,
+        log_id: &str,
+        window: (i64, i64),
+        first: Url,
+        order: Order,
+    ) -> Self {
         let max_pages = page_cap(window, client.inner.config.per_page);
         Self {
             client,
+            order,
             log_id: log_id.into(),
             window,
             next: Some(first),
@@ -161,8 +195,18 @@ impl EventQuery {
         self.events_total
     }
 
-    /// The next finished page, or `None` when the query is exhausted.
+    /// The next finished page, or `None` when the query is exhausted. Its
+    /// requests, polls and events run in a `page{n}` span.
     pub async fn next_page(&mut self) -> Result<Option<EventPage>> {
+        if self.next.is_none() {
+            return Ok(None);
+        }
+        let span = crate::trace::page_span(self.page_number + 1);
+        self.next_page_in_span().instrument(span).await
+    }
+
+    async fn next_page_in_span(&mut self) -> Result<Option<EventPage>> {
+        let started = Instant::now();
         let Some(url) = self.next.take() else {
             return Ok(None);
         };
@@ -215,15 +259,20 @@ impl EventQuery {
                 page = self.page_number,
                 from_ms = self.window.0,
                 to_ms = self.window.1,
-                message = %message,
-                "logsearch_beyond_retention: Rapid7 says the window reaches past the log's retention"
+                rapid7_message = %message,
+                detail = "Rapid7 says the window reaches past the log's retention",
+                "logsearch_beyond_retention"
             );
         }
-        let next_from = next.as_ref().and_then(|u| {
-            u.query_pairs()
-                .find(|(k, _)| k == "from")
-                .and_then(|(_, v)| v.parse::<i64>().ok())
-        });
+        let cursor = |key: &str| {
+            next.as_ref().and_then(|u| {
+                u.query_pairs()
+                    .find(|(k, _)| k == key)
+                    .map(|(_, v)| v.into_owned())
+            })
+        };
+        let next_from = cursor("from").and_then(|v| v.parse::<i64>().ok());
+        let next_sequence_number = cursor("sequence_number").and_then(|v| v.parse::<u64>().ok());
         tracing::debug!(
             log_id = %self.log_id,
             page = self.page_number,
@@ -234,8 +283,12 @@ impl EventQuery {
             failed = stats.failed,
             page_min_ts = stats.min_timestamp,
             page_max_ts = stats.max_timestamp,
+            from_ms = self.window.0,
+            to_ms = self.window.1,
             next_from,
+            next_sequence_number,
             events_total = self.events_total,
+            elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
             "logsearch_page_complete"
         );
         self.next = next;
@@ -251,7 +304,13 @@ impl EventQuery {
     /// Count a stall when the page added nothing and moved no cursor; fail
     /// after [`MAX_STALLED_PAGES`] in a row.
     fn check_progress(&mut self, url: &Url, next: Option<&Url>, body: &ParsedBody) -> Result<()> {
-        let mark = body.max_seen.max(next.and_then(link_cursor));
+        // Oldest first, a `Next` link's `from`/`sequence_number` is where the
+        // next page starts; newest first its cursor lives elsewhere.
+        let link_mark = match self.order {
+            Order::OldestFirst => next.and_then(link_cursor),
+            Order::NewestFirst => None,
+        };
+        let mark = body.max_seen.max(link_mark);
         let advanced = body.stats.accepted > 0 || mark > self.reach;
         self.reach = self.reach.max(mark);
         let Some(next) = next.filter(|_| !advanced) else {
@@ -264,7 +323,8 @@ impl EventQuery {
             page = self.page_number,
             stalled = self.stalled.len(),
             next = %next,
-            "logsearch_cursor_stalled: the page added no event and did not move the cursor"
+            detail = "the page added no event and did not move the cursor",
+            "logsearch_cursor_stalled"
         );
         if self.stalled.len() < MAX_STALLED_PAGES {
             return Ok(());
@@ -335,7 +395,8 @@ impl EventQuery {
                             log_id = %self.log_id,
                             page = self.page_number,
                             resubmits,
-                            "logsearch_continuation_expired: resubmitting the page"
+                            detail = "resubmitting the page",
+                            "logsearch_continuation_expired"
                         );
                         continue 'submit;
                     }
@@ -348,11 +409,16 @@ impl EventQuery {
     }
 
     async fn request(&self, url: Url, ns: Namespace) -> Result<ParsedBody> {
-        let (log_id, window, cursor, page) =
-            (&*self.log_id, self.window, self.cursor, self.page_number);
+        let (log_id, window, cursor, page, order) = (
+            &*self.log_id,
+            self.window,
+            self.cursor,
+            self.page_number,
+            self.order,
+        );
         self.client
             .get_parsed(url, ns, |resp| {
-                let mut parsed = parse_page(&resp.body, log_id, window, cursor, page)
+                let mut parsed = parse_page(&resp.body, log_id, window, cursor, page, order)
                     .map_err(|e| format!("invalid JSON ({e})"))?;
                 if resp.status == StatusCode::ACCEPTED && find_link(&parsed.links, "Self").is_none()
                 {

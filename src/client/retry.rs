@@ -53,6 +53,8 @@ pub(crate) struct RateLimitHeaders {
     pub(crate) reset: Option<u64>,
     /// `Retry-After`, seconds.
     pub(crate) retry_after: Option<u64>,
+    /// `Retry-After` as an HTTP date (RFC 9110 §10.2.3), epoch milliseconds.
+    pub(crate) retry_after_at_ms: Option<i64>,
 }
 
 impl RateLimitHeaders {
@@ -70,6 +72,11 @@ impl RateLimitHeaders {
             remaining: num("x-ratelimit-remaining"),
             reset: num("x-ratelimit-reset"),
             retry_after: num("retry-after"),
+            retry_after_at_ms: h
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|s| chrono::DateTime::parse_from_rfc2822(s.trim()).ok())
+                .map(|t| t.timestamp_millis()),
         }
     }
 
@@ -79,6 +86,12 @@ impl RateLimitHeaders {
     pub(crate) fn rate_limit_wait(&self, now_ms: i64) -> Option<Duration> {
         self.retry_after
             .map(Duration::from_secs)
+            .or_else(|| {
+                // A date in the past means now.
+                self.retry_after_at_ms.map(|at| {
+                    Duration::from_millis(u64::try_from(at.saturating_sub(now_ms)).unwrap_or(0))
+                })
+            })
             .or_else(|| self.reset.map(|r| reset_delay(r, now_ms)))
             .map(|d| d.max(Duration::from_secs(1)))
     }
@@ -165,6 +178,21 @@ mod tests {
         assert_eq!(h.limit, Some(1500));
         assert_eq!(h.rate_limit_wait(NOW), Some(Duration::from_secs(7)));
         assert_eq!(h.exhausted(NOW), Some(Duration::from_secs(431)));
+    }
+
+    #[test]
+    fn retry_after_may_be_an_http_date() {
+        let h = RateLimitHeaders::from_headers(&headers(&[
+            ("Retry-After", "Tue, 01 Dec 2026 00:00:30 GMT"),
+            ("X-RateLimit-Reset", "431"),
+        ]));
+        assert_eq!(h.rate_limit_wait(NOW), Some(Duration::from_secs(30)));
+        // A date already past: wait the minimum, not the reset.
+        let h = RateLimitHeaders::from_headers(&headers(&[
+            ("Retry-After", "Mon, 30 Nov 2026 23:00:00 GMT"),
+            ("X-RateLimit-Reset", "431"),
+        ]));
+        assert_eq!(h.rate_limit_wait(NOW), Some(Duration::from_secs(1)));
     }
 
     #[test]

@@ -208,6 +208,28 @@ impl MockDataset {
     }
 }
 
+impl MockDataset {
+    /// Newest-first paging helper: at most `limit` events with
+    /// `from <= timestamp` before the cursor, sorted descending. Without
+    /// `before_seq` the cursor is "`timestamp <= until`"; with `Some(s)` it
+    /// is `(timestamp, sequence_number) < (until, s)`.
+    pub fn events_before(
+        &self,
+        log_id: &str,
+        from: i64,
+        until: i64,
+        before_seq: Option<u64>,
+        limit: usize,
+    ) -> Vec<MockEvent> {
+        match self.log(log_id) {
+            Some(log) => {
+                self.with_overrides(Gen::new(log).events_before(from, until, before_seq, limit))
+            }
+            None => Vec::new(),
+        }
+    }
+}
+
 /// The data function of one log.
 struct Gen<'a> {
     log: &'a MockLog,
@@ -329,6 +351,46 @@ impl<'a> Gen<'a> {
                 }
             }
             s += 1;
+        }
+        out
+    }
+
+    /// Newest first: at most `limit` events with `from <= timestamp` that
+    /// come before the cursor, sorted by `(timestamp, sequence_number)`
+    /// descending. The cursor is `timestamp <= until` without `before_seq`,
+    /// and `(timestamp, sequence_number) < (until, s)` with `Some(s)`.
+    fn events_before(
+        &self,
+        from: i64,
+        until: i64,
+        before_seq: Option<u64>,
+        limit: usize,
+    ) -> Vec<MockEvent> {
+        let mut out = Vec::new();
+        if limit == 0 || from > until || !self.has_data() {
+            return out;
+        }
+        let first = from.div_euclid(1000).max(0);
+        let mut s = until.div_euclid(1000).min(S_END - 1);
+        while s >= first {
+            for (ms, rank) in self.slots(s).into_iter().rev() {
+                let ts = s * 1000 + i64::from(ms);
+                if ts < from {
+                    return out;
+                }
+                let seq = SEQ_BASE + (ts as u64) * 1000 + u64::from(rank);
+                let before = match before_seq {
+                    Some(b) => ts < until || (ts == until && seq < b),
+                    None => ts <= until,
+                };
+                if before {
+                    out.push(self.event(ts, seq));
+                    if out.len() >= limit {
+                        return out;
+                    }
+                }
+            }
+            s -= 1;
         }
         out
     }

@@ -76,6 +76,10 @@ pub struct Faults {
     /// before it (submit, polls, the page) carries `x-beyond-retention: true`
     /// and an `x-beyond-retention-message`.
     pub retention_start_ms: Option<i64>,
+    /// Pages list the events of each millisecond in reverse key order (the
+    /// `Next` cursor stays that of the page's last event in key order):
+    /// Rapid7 does not document the order within a millisecond.
+    pub reverse_within_millisecond: bool,
 }
 
 /// What the simulator's `Next` links point at: the API's own cursor, or
@@ -150,6 +154,7 @@ impl Default for Faults {
             next_links: NextLinks::Advance,
             events_without_timestamp: None,
             retention_start_ms: None,
+            reverse_within_millisecond: false,
         }
     }
 }

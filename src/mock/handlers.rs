@@ -111,7 +111,11 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
     };
     if !authorized {
         let rate = shared.lock().limiter.peek(ns, Instant::now());
-        tracing::debug!(%method, %path, "mock: 401 unauthorized");
+        tracing::debug!(
+            %method,
+            %path,
+            "mock_unauthorized"
+        );
         return Reply::json(
             StatusCode::UNAUTHORIZED,
             encode::message_body("Unauthorized"),
@@ -192,7 +196,13 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
         reply.retry_after = None;
     }
     rec.status = reply.status.as_u16();
-    tracing::debug!(%method, %path, status = rec.status, kind = ?kind, "mock request");
+    tracing::debug!(
+        %method,
+        %path,
+        status = rec.status,
+        kind = ?kind,
+        "mock_request"
+    );
     shared.record(arrival, rec);
     reply.finish(rate, reset_header)
 }
@@ -317,6 +327,7 @@ impl Ctx<'_> {
                 serial: st.counters.pages(),
                 events_without_timestamp: st.faults.events_without_timestamp,
                 retention_start_ms: st.faults.retention_start_ms,
+                reverse_within_millisecond: st.faults.reverse_within_millisecond,
             };
             let stats = render::StatsOptions {
                 inexact: st.faults.statistics_inexact,

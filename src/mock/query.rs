@@ -25,6 +25,12 @@ pub(crate) struct QuerySpec {
     pub(crate) time_range: Option<String>,
     /// `first_from` of a link made by [`NextLinks::Alternate`](super::NextLinks::Alternate).
     pub(crate) first_from: Option<i64>,
+    /// `most_recent_first=true`: pages newest first. The first page holds
+    /// the newest events up to `to`; a `Next` link carries the page's last
+    /// event as `to` and `sequence_number`, and its page holds the events
+    /// before it, `(timestamp, sequence_number) < (to, sequence_number)`,
+    /// back to `from`.
+    pub(crate) newest_first: bool,
 }
 
 impl QuerySpec {
@@ -181,16 +187,17 @@ impl RawQuery {
                 &format!("Invalid query: Invalid Query Request ({why})"),
             ));
         }
-        if self
-            .most_recent_first
-            .as_deref()
-            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
-        {
-            return Err(bad(
-                &["most_recent_first"],
-                "Invalid query: the simulator does not support most_recent_first",
-            ));
-        }
+        let newest_first = match self.most_recent_first.as_deref().map(str::trim) {
+            None => false,
+            Some(v) if v.eq_ignore_ascii_case("true") => true,
+            Some(v) if v.eq_ignore_ascii_case("false") => false,
+            Some(_) => {
+                return Err(bad(
+                    &["most_recent_first"],
+                    "Invalid query: most_recent_first must be true or false",
+                ));
+            }
+        };
         let per_page = match &self.per_page {
             None => DEFAULT_PER_PAGE,
             Some(p) => match p.trim().parse::<u32>() {
@@ -231,6 +238,7 @@ impl RawQuery {
                 .first_from
                 .as_deref()
                 .and_then(|v| v.trim().parse().ok()),
+            newest_first,
         })
     }
 
@@ -305,6 +313,7 @@ pub(crate) struct PageOptions {
     pub(crate) serial: u64,
     pub(crate) events_without_timestamp: Option<u32>,
     pub(crate) retention_start_ms: Option<i64>,
+    pub(crate) reverse_within_millisecond: bool,
 }
 
 impl PageOptions {
@@ -342,6 +351,26 @@ pub(crate) fn page_events(
         _ => spec,
     };
     let statement = spec.parsed();
+    if spec.newest_first {
+        // First page: up to `to` (as `to` is read); then strictly before the
+        // cursor the `Next` link carries as `to` and `sequence_number`.
+        let (until, before) = match spec.sequence_number {
+            Some(seq) => (spec.to.min(crate::time::now_ms()), Some(seq)),
+            None => (to_incl, None),
+        };
+        let mut page = select_newest(
+            data,
+            &spec.log_id,
+            &statement,
+            spec.from,
+            until,
+            before,
+            per_page + 1,
+        );
+        let more = page.len() > per_page;
+        page.truncate(per_page);
+        return (page, more);
+    }
     let matching = |from: i64, after: Option<u64>, limit: usize| {
         select(data, &spec.log_id, &statement, from, after, to_incl, limit)
     };
@@ -403,6 +432,42 @@ fn select(
         let done = chunk.len() < CHUNK;
         if let Some(last) = chunk.last() {
             (from, after) = (last.timestamp, Some(last.sequence_number));
+        }
+        for e in chunk {
+            if statement.matches(&e.message) {
+                out.push(e);
+                if out.len() >= limit {
+                    return out;
+                }
+            }
+        }
+        if done {
+            return out;
+        }
+    }
+}
+
+/// Newest first: at most `limit` events before the cursor (see
+/// [`MockDataset::events_before`]) that the statement selects.
+fn select_newest(
+    data: &MockDataset,
+    log_id: &str,
+    statement: &Statement,
+    from: i64,
+    mut until: i64,
+    mut before: Option<u64>,
+    limit: usize,
+) -> Vec<MockEvent> {
+    if statement.filter.is_none() {
+        return data.events_before(log_id, from, until, before, limit);
+    }
+    const CHUNK: usize = 2_000;
+    let mut out = Vec::new();
+    loop {
+        let chunk = data.events_before(log_id, from, until, before, CHUNK);
+        let done = chunk.len() < CHUNK;
+        if let Some(last) = chunk.last() {
+            (until, before) = (last.timestamp, Some(last.sequence_number));
         }
         for e in chunk {
             if statement.matches(&e.message) {

@@ -132,6 +132,17 @@ pub(crate) fn final_page(
         _ => None,
     };
     let next = match opts.next_links {
+        // Newest first: the page's last (oldest) event becomes `to`.
+        _ if spec.newest_first => after_last().map(|(ts, seq)| {
+            format!(
+                "{root}/query/logs/{}?from={}&to={ts}&per_page={}&sequence_number={seq}\
+                 &most_recent_first=true&next_page=true&query={}",
+                encode_segment(&spec.log_id),
+                spec.from,
+                spec.per_page,
+                encode_query_value(&spec.statement),
+            )
+        }),
         NextLinks::Advance => after_last().map(|(ts, seq)| link(ts, Some(seq), "")),
         NextLinks::Repeat => Some(link(
             spec.from,
@@ -155,6 +166,14 @@ pub(crate) fn final_page(
             "",
         )),
     };
+    let mut events = events;
+    if opts.reverse_within_millisecond {
+        // The order within a millisecond is Rapid7's business: the cursor
+        // (computed above) stays that of the page's last event in key order.
+        for group in events.chunk_by_mut(|a, b| a.timestamp == b.timestamp) {
+            group.reverse();
+        }
+    }
     page(spec, &events, next.as_deref(), root, &opts)
 }
 

@@ -96,10 +96,16 @@ impl MockServer {
         let mut tasks = JoinSet::new();
         tasks.spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
-                tracing::warn!(error = %e, "mock server stopped");
+                tracing::warn!(
+                    error = %e,
+                    "mock_server_stopped"
+                );
             }
         });
-        tracing::debug!(%url, "mock server listening");
+        tracing::debug!(
+            %url,
+            "mock_server_listening"
+        );
         Ok(MockServer {
             shared,
             addr,

@@ -6,6 +6,7 @@
 //! Nothing loops over event rows by hand, and the API is asked for the
 //! window at most once.
 
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
@@ -33,6 +34,34 @@ pub struct SummaryRequest {
     /// Width of the time buckets; `None` picks one from the window length
     /// (1 minute up to 2 hours, 1 hour up to 2 days, else 1 day).
     pub bucket: Option<Duration>,
+    /// Where to write the summary as JSON (replacing the file whole), if
+    /// anywhere; `parquet_summary_generated` names it.
+    pub output: Option<PathBuf>,
+}
+
+/// Write `summary` to `path` as JSON: to a sibling temporary file first,
+/// renamed over `path`, so a reader never sees half a summary.
+async fn write_json(summary: &Summary, path: &Path) -> Result<()> {
+    let fail = |e: std::io::Error| Error::Config {
+        key: "output".into(),
+        message: format!("cannot write the summary to {}: {e}", path.display()),
+    };
+    let name = path.file_name().ok_or_else(|| Error::Config {
+        key: "output".into(),
+        message: format!("{} names no file", path.display()),
+    })?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(".tmp");
+    let tmp = path.with_file_name(tmp_name);
+    tokio::fs::write(&tmp, summary.to_json() + "\n")
+        .await
+        .map_err(fail)?;
+    if let Err(e) = tokio::fs::rename(&tmp, path).await {
+        let _ = tokio::fs::remove_file(&tmp).await;
+        return Err(fail(e));
+    }
+    Ok(())
 }
 
 /// A summary of a window of logs. Serialises to JSON.
@@ -127,26 +156,38 @@ impl Rapid7 {
         request: &SummaryRequest,
     ) -> Result<Summary> {
         let started = Instant::now();
-        match summarize_inner(self, ctx, request).await {
+        let result = match summarize_inner(self, ctx, request).await {
+            Ok(summary) => match &request.output {
+                Some(path) => write_json(&summary, path).await.map(|()| summary),
+                None => Ok(summary),
+            },
+            Err(e) => Err(e),
+        };
+        match result {
             Ok(summary) => {
+                let columns: Vec<&str> = summary.columns.iter().map(|c| c.name.as_str()).collect();
                 info!(
-                    event = "parquet_summary_generated",
                     from_ms = request.window.start(),
                     to_ms = request.window.end(),
                     row_count = summary.row_count,
+                    min_timestamp = summary.min_timestamp.as_deref(),
+                    max_timestamp = summary.max_timestamp.as_deref(),
+                    columns = %columns.join(","),
                     logs = summary.per_log.len(),
                     buckets = summary.per_bucket.len(),
                     segments = summary.segments.len(),
+                    output = request.output.as_ref().map(|p| p.display().to_string()),
                     elapsed_ms = started.elapsed().as_millis() as u64,
+                    "parquet_summary_generated"
                 );
                 Ok(summary)
             }
             Err(e) => {
                 error!(
-                    event = "parquet_summary_failed",
                     from_ms = request.window.start(),
                     to_ms = request.window.end(),
                     error = %e,
+                    "parquet_summary_failed"
                 );
                 Err(e)
             }

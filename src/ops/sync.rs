@@ -7,6 +7,7 @@ use futures::{FutureExt, TryStreamExt};
 use serde::Serialize;
 use tracing::info;
 
+use crate::cache::RetentionReport;
 use crate::error::{Error, Result};
 use crate::provider::{
     FetchEstimate, Rapid7, check_budget, estimate, query_rate, split_aligned, worth_estimating,
@@ -43,6 +44,12 @@ pub struct SyncReport {
     /// retention (`log [from, to)`), so events older than retention are
     /// missing from them (`beyond_retention` in `rapid7_cache()`).
     pub beyond_retention: Vec<String>,
+    /// What retention did after the run (`RAPID7_RETENTION`,
+    /// [`CacheConfig::retention`](crate::cache::CacheConfig::retention)):
+    /// the segments it retired and the `gc` that followed; absent when no
+    /// retention is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retention: Option<RetentionReport>,
     /// Wall time of the run.
     pub duration_seconds: f64,
     /// The synced window (RFC 3339, half-open).
@@ -73,15 +80,41 @@ impl Rapid7 {
         let now = crate::time::now_ms();
         let cut = now.saturating_sub(millis_i64(config.settle));
         let end = to.unwrap_or(cut).min(cut);
+        // What retention would retire right after is not fetched.
+        let retention_cut = match self.cache().config().retention {
+            Some(keep) if !self.cache().is_bypass() => Some(now.saturating_sub(millis_i64(keep))),
+            _ => None,
+        };
+        let asked_from = from;
+        let from = match retention_cut {
+            Some(kept) if from < kept => {
+                info!(
+                    from = %fmt_ms(from),
+                    retention_cut = %fmt_ms(kept),
+                    "sync_window_clamped_to_retention"
+                );
+                kept
+            }
+            _ => from,
+        };
         let window = TimeRange::new(from, end).map_err(|_| Error::Config {
             key: "sync window".into(),
-            message: format!(
-                "nothing to sync: the window [{}, {}) is empty once the last {} s \
-                 (settle) are left out",
-                fmt_ms(from),
-                fmt_ms(to.unwrap_or(now)),
-                config.settle.as_secs()
-            ),
+            message: match retention_cut {
+                Some(kept) if end <= kept => format!(
+                    "nothing to sync: the window [{}, {}) ends before the retention cut {} \
+                     (RAPID7_RETENTION, CacheConfig::retention): it would be retired at once",
+                    fmt_ms(asked_from),
+                    fmt_ms(to.unwrap_or(now)),
+                    fmt_ms(kept)
+                ),
+                _ => format!(
+                    "nothing to sync: the window [{}, {}) is empty once the last {} s \
+                     (settle) are left out",
+                    fmt_ms(asked_from),
+                    fmt_ms(to.unwrap_or(now)),
+                    config.settle.as_secs()
+                ),
+            },
         })?;
         let mut resolved = Vec::new();
         for name in logs {
@@ -116,7 +149,7 @@ impl Rapid7 {
             self.client(),
             config.max_fetch_events > 0 && worth_estimating(&all_gaps),
         ) {
-            let chunk = config.fetch_chunk.as_millis() as i64;
+            let chunk = crate::time::duration_ms(config.fetch_chunk);
             let mut per_log: Vec<(String, FetchEstimate)> = Vec::new();
             for log in &resolved {
                 let gaps: Vec<TimeRange> = pieces
@@ -178,6 +211,9 @@ impl Rapid7 {
                 };
             }
         }
+        // Retention after the run: older segments retired, what earlier
+        // runs retired deleted once its grace is over.
+        let retention = self.cache().apply_retention().await?;
         let report = SyncReport {
             new_events_processed: outcomes.iter().map(|o| o.events).sum(),
             total_events,
@@ -193,16 +229,17 @@ impl Rapid7 {
             estimated_events,
             events_rejected: outcomes.iter().map(|o| o.events_rejected).sum(),
             beyond_retention,
+            retention,
             duration_seconds: started.elapsed().as_secs_f64(),
             window: [fmt_ms(window.start()), fmt_ms(window.end())],
         };
         info!(
-            event = "sync_complete",
             logs = resolved.len(),
             new_events = report.new_events_processed,
             segments_written = report.segments_written,
             segments_used = report.segments_used,
             duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            "sync_complete"
         );
         Ok(report)
     }

@@ -39,6 +39,7 @@
 //! range.
 
 mod counts;
+mod newest_first;
 mod options;
 mod parsed;
 mod register;
@@ -49,6 +50,7 @@ mod udtf;
 mod window;
 
 pub use counts::{Bin, CountPushdown, Rapid7CountsExec, Rapid7CountsTable};
+pub use newest_first::NewestFirst;
 pub use options::Rapid7Options;
 pub use parsed::PARSED_SCHEMA;
 pub use register::{LOGS_SCHEMA, LOGS_TABLE, register};

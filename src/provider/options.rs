@@ -20,6 +20,10 @@ extensions_options! {
         /// `where(...)` superset, and cache what comes back as filtered
         /// segments.
         pub pushdown_filters: bool, default = true
+        /// Read `ORDER BY timestamp DESC … LIMIT n` newest first
+        /// (`most_recent_first=true`), stopping once the newest `n` are in
+        /// hand, instead of paging the whole window.
+        pub pushdown_newest_first: bool, default = true
     }
 }
 

@@ -78,8 +78,8 @@ impl ParsedSchema {
         if messages.is_empty() {
             tracing::warn!(
                 log = log.label(),
-                "rapid7_parsed: nothing cached to infer fields from; query the log once, \
-                 or pin its fields (RAPID7_FIELDS)"
+                detail = "nothing cached to infer fields from; query the log once, or pin its fields (RAPID7_FIELDS)",
+                "fields_nothing_to_infer"
             );
             // Not remembered: the next query may find data.
             return Ok(FieldSchema {

@@ -11,6 +11,7 @@ use datafusion::execution::context::SessionContext;
 use datafusion::optimizer::OptimizerRule;
 
 use super::counts::CountPushdown;
+use super::newest_first::NewestFirst;
 use super::options::Rapid7Options;
 use super::parsed::{PARSED_SCHEMA, ParsedSchema};
 use super::scan::Rapid7LogsTable;
@@ -58,13 +59,12 @@ impl Rapid7 {
                 });
             }
         }
-        if !ctx
-            .state()
-            .optimizers()
-            .iter()
-            .any(|r| r.name() == CountPushdown.name())
-        {
+        let present = |name: &str| ctx.state().optimizers().iter().any(|r| r.name() == name);
+        if !present(CountPushdown.name()) {
             ctx.add_optimizer_rule(Arc::new(CountPushdown));
+        }
+        if !present(NewestFirst.name()) {
+            ctx.add_optimizer_rule(Arc::new(NewestFirst));
         }
         ctx.register_table(LOGS_TABLE, self.table())?;
         let state = ctx.state();

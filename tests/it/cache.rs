@@ -3,6 +3,7 @@
 
 mod failures;
 mod maintenance;
+mod retention;
 mod roundtrip;
 pub mod s3;
 mod untrusted;

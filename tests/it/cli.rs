@@ -3,10 +3,14 @@
 mod cache_writes;
 mod commands;
 mod completeness;
+mod config;
 mod publish;
 mod reliability;
 mod repl;
+mod retention;
+mod shell;
 mod stop;
+mod trace;
 
 use std::path::Path;
 use std::process::Output;
@@ -22,6 +26,16 @@ const MIN: i64 = 60_000;
 /// Run the binary with a clean `RAPID7_*` environment pointing at `server`
 /// (when given) and a cache in `dir`.
 async fn run(server: Option<&MockServer>, dir: &Path, args: &[&str]) -> Output {
+    run_with(server, dir, &[], args).await
+}
+
+/// [`run`] with more environment variables.
+async fn run_with(
+    server: Option<&MockServer>,
+    dir: &Path,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> Output {
     let mut cmd = tokio::process::Command::new(BIN);
     for (k, _) in std::env::vars() {
         if k.starts_with("RAPID7_") {
@@ -37,6 +51,7 @@ async fn run(server: Option<&MockServer>, dir: &Path, args: &[&str]) -> Output {
         cmd.env("RAPID7_ENDPOINT", server.url());
         cmd.env("RAPID7_API_KEY", server.api_key());
     }
+    cmd.envs(env.iter().copied());
     cmd.args(args).kill_on_drop(true);
     cmd.output().await.expect("the binary runs")
 }

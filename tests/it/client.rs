@@ -379,3 +379,55 @@ async fn bad_request_fails_fast_with_the_servers_message() {
     assert_eq!(client.stats().retries, 0, "400 is not retried");
     assert_eq!(server.query_requests(), 1);
 }
+
+/// Newest first: every event of `[from, to)` exactly once, newest first, also
+/// when a burst of hundreds of events sits exactly on the exclusive end and
+/// `to` is inclusive.
+#[tokio::test]
+async fn newest_first_pages_are_the_window_in_reverse() {
+    use datafusion_rapid7::client::Order;
+    use futures::TryStreamExt;
+    let server = server().await;
+    let fw = log_id(&server, "Firewall");
+    // The burst millisecond of T0's second.
+    let rows = truth(&server, &fw, T0, T0 + 1000);
+    let burst = rows
+        .iter()
+        .map(|r| r.0)
+        .max_by_key(|t| rows.iter().filter(|r| r.0 == *t).count())
+        .unwrap();
+    for to_exclusive in [false, true] {
+        server.set_faults(Faults {
+            to_exclusive,
+            ..Faults::default()
+        });
+        let client = client_for(&server);
+        let (from, to) = (burst - 60_000, burst);
+        let pages: Vec<_> = client
+            .query_events_ordered(&fw, from, to, "", Order::NewestFirst)
+            .unwrap()
+            .into_stream()
+            .try_collect()
+            .await
+            .unwrap();
+        let mut got = Vec::new();
+        for p in &pages {
+            for i in 0..p.columns.len() {
+                got.push((p.columns.timestamps[i], p.columns.sequence_numbers[i]));
+            }
+        }
+        let mut want: Vec<(i64, u64)> = truth(&server, &fw, from, to)
+            .into_iter()
+            .map(|r| (r.0, r.1))
+            .collect();
+        want.reverse();
+        assert!(pages.len() > 2, "several pages");
+        assert_eq!(got, want, "to exclusive: {to_exclusive}");
+    }
+    let newest_first = server
+        .requests()
+        .iter()
+        .filter(|r| r.kind == RequestKind::Query)
+        .count();
+    assert!(newest_first > 4);
+}

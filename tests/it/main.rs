@@ -4,6 +4,8 @@ mod cache;
 #[cfg(feature = "cli")]
 mod cli;
 mod client;
+mod events;
+mod live;
 mod provider;
 #[cfg(feature = "delta")]
 mod publish;

@@ -14,8 +14,10 @@ mod lifecycle;
 mod log_list;
 mod maintenance;
 mod memory;
+mod newest;
 mod predicates;
 mod pushdown;
+mod sparse;
 
 use std::time::Duration;
 

@@ -38,37 +38,14 @@ pub(crate) struct Global {
     /// Output format of query results.
     #[arg(long, value_enum, default_value_t = Format::Table, global = true)]
     pub(crate) format: Format,
-    /// Rapid7 region (us, us2, us3, eu, ca, au, ap) [env: RAPID7_REGION].
-    #[arg(long, global = true)]
-    pub(crate) region: Option<String>,
-    /// Base URL overriding the region, e.g. a proxy [env: RAPID7_ENDPOINT].
-    #[arg(long, global = true)]
-    pub(crate) endpoint: Option<String>,
-    /// Cache root: a directory or an object-store URL (s3://bucket/prefix) [env: RAPID7_CACHE].
-    #[arg(long, global = true)]
-    pub(crate) cache: Option<String>,
-    /// Read and write no cache [env: RAPID7_BYPASS_CACHE].
-    #[arg(long, global = true)]
-    pub(crate) bypass_cache: bool,
-    /// Answer from the cache only; never call the API [env: RAPID7_OFFLINE].
-    #[arg(long, global = true)]
-    pub(crate) offline: bool,
-    /// Recent edge that is read live and never cached, e.g. 5m [env: RAPID7_SETTLE].
-    #[arg(long, value_parser = parse_duration, global = true)]
-    pub(crate) settle: Option<Duration>,
-    /// Most events a statement may page from Rapid7, by the estimate asked
-    /// first (0: no limit; the shell asks instead of refusing)
-    /// [env: RAPID7_MAX_FETCH_EVENTS; default 1000000].
-    #[arg(long, value_name = "N", value_parser = parse_count, global = true)]
-    pub(crate) max_fetch_events: Option<u64>,
     /// No progress, timing, summary or warning lines on stderr (log lines
     /// follow --log-level).
     #[arg(short, long, global = true)]
     pub(crate) quiet: bool,
-    /// Format of log lines on stderr.
-    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
-    pub(crate) log_format: LogFormat,
-    /// Log filter, e.g. info or datafusion_rapid7=debug [env: RAPID7_LOG; default warn].
+    /// Format of log lines on stderr [env: RAPID7_LOG_FORMAT; default text].
+    #[arg(long, value_enum, global = true)]
+    pub(crate) log_format: Option<LogFormat>,
+    /// Log filter, e.g. info or datafusion_rapid7=debug [env: RAPID7_LOG_LEVEL; default warn].
     #[arg(long, global = true)]
     pub(crate) log_level: Option<String>,
     /// Run against the bundled simulator of the Rapid7 API (no key needed).
@@ -80,8 +57,13 @@ pub(crate) struct Global {
     pub(crate) published: Option<String>,
 }
 
-fn parse_count(s: &str) -> Result<u64, String> {
-    datafusion_rapid7::env::parse_count("--max-fetch-events", s).map_err(|e| e.message)
+fn parse_older_than(s: &str) -> Result<Duration, String> {
+    use datafusion_rapid7::cache::{CacheKey, parse_retention};
+    match parse_retention(CacheKey::Retention.spec(), s) {
+        Ok(Some(d)) => Ok(d),
+        Ok(None) => Err("use a duration of at least 1h, e.g. 30d".into()),
+        Err(e) => Err(e.message),
+    }
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -117,6 +99,10 @@ pub(crate) enum Command {
     /// UTC date) that Spark, Trino, DuckDB, Polars and Athena read; only what
     /// is new since the last publish. Prints a JSON report.
     Publish(PublishArgs),
+    /// Print the effective configuration: every setting, its value and
+    /// where it came from (default, environment, flag). The API key is
+    /// never shown. Calls no API.
+    Config,
 }
 
 #[derive(Debug, Args)]
@@ -204,11 +190,19 @@ pub(crate) enum CacheCommand {
         #[arg(long = "log")]
         log: Option<String>,
     },
-    /// Remove leftovers of interrupted fetches.
+    /// Remove leftovers of interrupted fetches and, past the grace period,
+    /// segments retired by compaction or retention; with --older-than (or
+    /// RAPID7_RETENTION), first retire segments that ended longer ago.
     Gc {
-        /// Only leftovers idle this long (default 1h).
+        /// Only leftovers idle this long, and retired segments retired this
+        /// long ago, are deleted (default 1h).
         #[arg(long, value_parser = parse_duration)]
         grace: Option<Duration>,
+        /// Retire every segment whose range ended longer ago than this,
+        /// e.g. 30d (a segment straddling the cut is kept; at least 1h).
+        /// Overrides --retention / RAPID7_RETENTION for this run.
+        #[arg(long, value_name = "DURATION", value_parser = parse_older_than)]
+        older_than: Option<Duration>,
     },
     /// Remove a log's segments (all, or those overlapping --from/--to).
     Drop {

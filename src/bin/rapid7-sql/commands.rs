@@ -1,16 +1,20 @@
-//! The subcommands: `sync`, `summary` and `cache …`. Each prints JSON or a
-//! table on stdout; the work is done by the library.
+//! The subcommands: `sync`, `summary`, `cache …` and `config`. Each prints
+//! JSON or a table on stdout; the work is done by the library.
 
 use std::io::Write;
+use std::sync::Arc;
 
+use datafusion::arrow::array::{RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion_rapid7::cache::{CompactOptions, TimeRange};
-use datafusion_rapid7::config::parse_timestamp;
+use datafusion_rapid7::config::{Settings, parse_timestamp};
 use datafusion_rapid7::ops::SummaryRequest;
 use datafusion_rapid7::time::fmt_ms;
 use datafusion_rapid7::{Error, Rapid7};
 
-use crate::args::{CacheCommand, PublishArgs, SummaryArgs, SyncArgs};
-use crate::setup::Session;
+use crate::args::{CacheCommand, Global, PublishArgs, SummaryArgs, SyncArgs};
+use crate::exec::write_batches;
+use crate::setup::{self, Session};
 
 fn print_json(value: &impl serde::Serialize) -> Result<(), Error> {
     let text = serde_json::to_string_pretty(value).map_err(|e| Error::Config {
@@ -31,7 +35,8 @@ fn io_error(e: std::io::Error) -> Error {
 pub(crate) async fn sync(session: &Session, args: &SyncArgs) -> Result<(), Error> {
     let from = match (&args.from, args.since) {
         (Some(from), _) => parse_timestamp("--from", from)?,
-        (None, Some(since)) => datafusion_rapid7::clock::now_ms() - since.as_millis() as i64,
+        (None, Some(since)) => datafusion_rapid7::clock::now_ms()
+            .saturating_sub(datafusion_rapid7::time::duration_ms(since)),
         (None, None) => unreachable!("clap requires --since or --from"),
     };
     let to = args
@@ -103,13 +108,11 @@ pub(crate) async fn summary(session: &Session, args: &SummaryArgs) -> Result<(),
         logs: args.logs.clone(),
         window,
         bucket: args.bucket,
+        output: args.output.clone(),
     };
     let summary = session.rapid7.summarize(&session.ctx, &request).await?;
     match &args.output {
-        Some(path) => std::fs::write(path, summary.to_json() + "\n").map_err(|e| Error::Config {
-            key: "--output".into(),
-            message: format!("cannot write {}: {e}", path.display()),
-        }),
+        Some(_) => Ok(()),
         None => print_json(&summary),
     }
 }
@@ -139,6 +142,7 @@ pub(crate) async fn cache(session: &Session, command: &CacheCommand) -> Result<b
                         "rows": seg.row_count(),
                         "bytes": seg.size_bytes(),
                         "parts": seg.manifest().parts.len(),
+                        "filter": seg.manifest().filter,
                         "created": fmt_ms(seg.manifest().created_at_ms),
                         "location": seg.location(),
                     }));
@@ -157,12 +161,28 @@ pub(crate) async fn cache(session: &Session, command: &CacheCommand) -> Result<b
             print_json(&report)?;
             Ok(ok)
         }
-        CacheCommand::Gc { grace } => {
+        CacheCommand::Gc { grace, older_than } => {
+            // Retention first, so what it retires is protected by the
+            // grace period like any retired segment.
+            let expired = match older_than.or(cache.config().retention) {
+                Some(older_than) => Some(cache.expire(older_than).await?),
+                None => None,
+            };
             let report = match grace {
                 Some(g) => cache.gc_with_grace(*g).await?,
                 None => cache.gc().await?,
             };
-            print_json(&report)?;
+            let mut json = serde_json::to_value(report).map_err(|e| Error::Config {
+                key: "output".into(),
+                message: e.to_string(),
+            })?;
+            if let (Some(expired), Some(map)) = (expired, json.as_object_mut()) {
+                map.insert(
+                    "expired".into(),
+                    serde_json::to_value(expired).unwrap_or_default(),
+                );
+            }
+            print_json(&json)?;
             Ok(true)
         }
         CacheCommand::Drop { log, from, to } => {
@@ -189,4 +209,55 @@ pub(crate) async fn cache(session: &Session, command: &CacheCommand) -> Result<b
             Ok(true)
         }
     }
+}
+
+/// `rapid7-sql config`: every setting, its value and where it came from,
+/// in the chosen format. Calls no API (`--demo` starts the simulator, as it
+/// would for a query); the API key shows as `<redacted>`.
+pub(crate) async fn config(global: &Global, settings: &Settings) -> Result<(), Error> {
+    let (config, _demo, used) = setup::configure(global, settings, true).await?;
+    let mut rows: Vec<[String; 4]> = used
+        .effective(&config)
+        .into_iter()
+        .map(|e| {
+            let flag = match e.setting {
+                "RAPID7_API_KEY" => "(environment only)".to_string(),
+                _ => format!("--{}", e.option),
+            };
+            [e.setting.to_string(), flag, e.value, e.origin.to_string()]
+        })
+        .collect();
+    let (level, level_origin) = setup::log_level(global);
+    let (format, format_origin) = setup::log_format(global).map_err(|message| Error::Config {
+        key: setup::ENV_LOG_FORMAT.into(),
+        message,
+    })?;
+    let format = format!("{format:?}").to_ascii_lowercase();
+    for (env, flag, value, origin) in [
+        (setup::ENV_LOG_LEVEL, "--log-level", level, level_origin),
+        (setup::ENV_LOG_FORMAT, "--log-format", format, format_origin),
+    ] {
+        rows.push([env.into(), flag.into(), value, origin.to_string()]);
+    }
+    let schema = Arc::new(Schema::new(
+        ["setting", "flag", "value", "source"]
+            .map(|name| Field::new(name, DataType::Utf8, false))
+            .to_vec(),
+    ));
+    let columns = (0..4)
+        .map(|i| {
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| r[i].as_str()),
+            )) as datafusion::arrow::array::ArrayRef
+        })
+        .collect();
+    let batch = RecordBatch::try_new(Arc::clone(&schema), columns).map_err(|e| Error::Config {
+        key: "output".into(),
+        message: e.to_string(),
+    })?;
+    let mut out = std::io::stdout();
+    write_batches(global.format, schema, vec![batch], &mut out)
+        .map(|_| ())
+        .map_err(|e| Error::DataFusion(Box::new(e)))?;
+    Ok(())
 }

@@ -1,22 +1,28 @@
-//! Running SQL text: statements one by one, results to stdout in the chosen
-//! format, progress and a summary line on stderr when it is a terminal, and
-//! warnings on stderr (always, unless `--quiet`) when a statement met events
-//! the decoder rejected or ranges beyond the log's retention.
+//! Running SQL text: statements one by one, results to the destination
+//! (stdout, a file, the pager) in the chosen format, progress and a summary
+//! line on stderr when it is a terminal, and warnings on stderr (always,
+//! unless `--quiet`) when a statement met events the decoder rejected or
+//! ranges beyond the log's retention.
 
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion::error::DataFusionError;
 use datafusion::physical_plan::{ExecutionPlan, execute_stream};
 use datafusion::sql::parser::DFParser;
+use datafusion::sql::parser::Statement;
+use datafusion_rapid7::client::ClientStatsSnapshot;
 use datafusion_rapid7::provider::Rapid7ScanExec;
+use datafusion_rapid7::trace::{QueryId, statement_span_for};
 use futures::TryStreamExt;
+use tracing::Instrument;
 
 use crate::args::Format;
 use crate::fmt::{describe, plural, thousands};
+use crate::output::Destination;
 use crate::progress::Progress;
 use crate::setup::Session;
 
@@ -24,17 +30,22 @@ use crate::setup::Session;
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Display {
     pub(crate) format: Format,
-    /// Progress, timing and summary lines on stderr.
+    /// Progress lines on stderr while fetching.
     pub(crate) chatter: bool,
+    /// The line after each statement on stderr: rows, time, what the cache
+    /// and the API did (`\timing on|off` in the shell).
+    pub(crate) timing: bool,
     /// Warnings about incomplete data on stderr, terminal or not.
     pub(crate) warnings: bool,
 }
 
 impl Display {
     pub(crate) fn new(format: Format, quiet: bool) -> Self {
+        let chatter = !quiet && std::io::stderr().is_terminal();
         Display {
             format,
-            chatter: !quiet && std::io::stderr().is_terminal(),
+            chatter,
+            timing: chatter,
             warnings: !quiet,
         }
     }
@@ -44,46 +55,67 @@ impl Display {
 /// answer (`-c`, `-f`): a fetch over the budget then fails.
 pub(crate) type Ask<'a> = Option<&'a mut (dyn FnMut(&str) -> bool + 'a)>;
 
-/// Run every statement of `sql` in order; stop at the first error.
+/// Run every statement of `sql` in order, results to `dest`; stop at the
+/// first error.
 pub(crate) async fn run_sql(
     session: &Session,
     sql: &str,
     display: Display,
     mut ask: Ask<'_>,
+    dest: &mut Destination,
 ) -> Result<(), String> {
     let statements = DFParser::parse_sql(sql).map_err(|e| format!("SQL parse error: {e}"))?;
     for statement in statements {
-        let started = Instant::now();
-        let before = (session.rapid7.activity(), client_requests(session));
-        // Planned (and asked about) before the progress display starts, so
-        // a question is not drawn over.
-        let planned = plan_statement(session, statement, ask.as_deref_mut())
-            .await
-            .map_err(|e| describe(&e))?;
-        let progress = display
-            .chatter
-            .then(|| Progress::start(session.rapid7.clone()));
-        let result = run_planned(planned, display.format).await;
-        if let Some(p) = progress {
-            p.stop().await;
+        let id = QueryId::next();
+        run_one(session, statement, display, ask.as_deref_mut(), dest, id)
+            .instrument(statement_span_for(id))
+            .await?;
+    }
+    Ok(())
+}
+
+/// Run one statement, in its `statement{query_id}` span.
+async fn run_one(
+    session: &Session,
+    statement: Statement,
+    display: Display,
+    ask: Option<&mut (dyn FnMut(&str) -> bool + '_)>,
+    dest: &mut Destination,
+    id: QueryId,
+) -> Result<(), String> {
+    let started = Instant::now();
+    let before = (session.rapid7.activity(), client_stats(session));
+    // Planned (and asked about) before the progress display starts, so
+    // a question is not drawn over.
+    let planned = plan_statement(session, statement, ask)
+        .await
+        .map_err(|e| describe(&e))?;
+    let progress = display
+        .chatter
+        .then(|| Progress::start(session.rapid7.clone()));
+    let mut out = dest.statement();
+    let result = run_planned(planned, display.format, &mut out).await;
+    if let Some(p) = progress {
+        p.stop().await;
+    }
+    // Shown (or paged) once progress is off the screen.
+    let result = result.and_then(|rows| out.finish().map(|()| rows).map_err(Into::into));
+    let activity = session.rapid7.activity().since(&before.0);
+    if display.warnings {
+        // Also after a failed statement: what it fetched may be cached.
+        for warning in warnings(&activity) {
+            eprintln!("{warning}");
         }
-        let activity = session.rapid7.activity().since(&before.0);
-        if display.warnings {
-            // Also after a failed statement: what it fetched may be cached.
-            for warning in warnings(&activity) {
-                eprintln!("{warning}");
-            }
-        }
-        let rows = result.map_err(|e| describe(&e))?;
-        if display.chatter {
-            let requests = client_requests(session) - before.1;
-            eprintln!(
-                "{rows} row{} in {:.3}s{}",
-                if rows == 1 { "" } else { "s" },
-                started.elapsed().as_secs_f64(),
-                summary_line(&activity, requests, started.elapsed())
-            );
-        }
+    }
+    let rows = result.map_err(|e| describe(&e))?;
+    if display.timing {
+        let api = ApiActivity::between(&before.1, &client_stats(session));
+        eprintln!(
+            "{rows} row{} in {:.3}s{} [query {id}]",
+            if rows == 1 { "" } else { "s" },
+            started.elapsed().as_secs_f64(),
+            summary_line(&activity, &api)
+        );
     }
     Ok(())
 }
@@ -114,34 +146,70 @@ fn warnings(activity: &datafusion_rapid7::provider::Activity) -> Vec<String> {
     out
 }
 
-fn client_requests(session: &Session) -> u64 {
-    session
-        .rapid7
-        .client()
-        .map(|c| c.stats().requests())
-        .unwrap_or(0)
+fn client_stats(session: &Session) -> Option<ClientStatsSnapshot> {
+    session.rapid7.client().map(|c| c.stats())
 }
 
-fn summary_line(
-    activity: &datafusion_rapid7::provider::Activity,
-    requests: u64,
-    elapsed: Duration,
-) -> String {
-    if activity.segments_reused == 0 && requests == 0 {
-        return String::new();
+/// What one statement asked of the API.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct ApiActivity {
+    queries: u64,
+    polls: u64,
+    pages: u64,
+    rate_limit_waits: u64,
+    rate_limit_wait_ms: u64,
+    rejected: u64,
+}
+
+impl ApiActivity {
+    fn between(before: &Option<ClientStatsSnapshot>, after: &Option<ClientStatsSnapshot>) -> Self {
+        let (Some(a), Some(b)) = (before, after) else {
+            return Self::default();
+        };
+        Self {
+            queries: b.queries.saturating_sub(a.queries),
+            polls: b.polls.saturating_sub(a.polls),
+            pages: b.pages.saturating_sub(a.pages),
+            // The client's own pacing and Rapid7's 429s both made it wait.
+            rate_limit_waits: (b.rate_limit_waits + b.rate_limited)
+                .saturating_sub(a.rate_limit_waits + a.rate_limited),
+            rate_limit_wait_ms: b.rate_limit_wait_ms.saturating_sub(a.rate_limit_wait_ms),
+            rejected: b.events_failed.saturating_sub(a.events_failed),
+        }
     }
-    format!(
-        " (cache: {} segment{} reused, {} gap{} fetched, {} recent range{} read, {} events, {} API requests, {:.1} s)",
-        activity.segments_reused,
-        plural(activity.segments_reused),
-        activity.ranges_fetched,
-        plural(activity.ranges_fetched),
-        activity.ranges_live,
-        plural(activity.ranges_live),
-        thousands(activity.events_fetched),
-        requests,
-        elapsed.as_secs_f64()
-    )
+}
+
+fn summary_line(activity: &datafusion_rapid7::provider::Activity, api: &ApiActivity) -> String {
+    let mut out = String::new();
+    if activity.segments_reused > 0 || activity.ranges_fetched > 0 || activity.ranges_live > 0 {
+        out.push_str(&format!(
+            " (cache: {} segment{} reused, {} gap{} fetched, {} recent range{} read, {} events)",
+            activity.segments_reused,
+            plural(activity.segments_reused),
+            activity.ranges_fetched,
+            plural(activity.ranges_fetched),
+            activity.ranges_live,
+            plural(activity.ranges_live),
+            thousands(activity.events_fetched),
+        ));
+    }
+    if api.queries > 0 || api.polls > 0 {
+        out.push_str(&format!(
+            " (API: {} quer{}, {} poll{}, {} page{}, {} rate-limit wait{} ({:.1} s), {} rejected event{})",
+            thousands(api.queries),
+            if api.queries == 1 { "y" } else { "ies" },
+            thousands(api.polls),
+            plural(api.polls),
+            thousands(api.pages),
+            plural(api.pages),
+            api.rate_limit_waits,
+            plural(api.rate_limit_waits),
+            api.rate_limit_wait_ms as f64 / 1e3,
+            thousands(api.rejected),
+            plural(api.rejected),
+        ));
+    }
+    out
 }
 
 /// The scans of `plan` whose estimated fetch is over the budget.
@@ -207,54 +275,78 @@ async fn plan_statement(
     })
 }
 
-async fn run_planned(planned: Planned, format: Format) -> Result<usize, DataFusionError> {
+async fn run_planned(
+    planned: Planned,
+    format: Format,
+    sink: &mut dyn Write,
+) -> Result<usize, DataFusionError> {
     let Planned {
         physical,
         task,
         schema,
     } = planned;
     let mut stream = execute_stream(physical, task)?;
-    let mut out = Output::new(format, schema);
+    let mut out = Output::new(format, schema, sink);
     while let Some(batch) = stream.try_next().await? {
         out.push(batch)?;
     }
     out.finish()
 }
 
-/// Results to stdout. Tables are formatted once at the end (column widths
-/// need every row); the other formats stream.
-struct Output {
+/// `batches` in `format` to `sink` (the rows of `rapid7-sql config`, `\d`).
+pub(crate) fn write_batches(
+    format: Format,
+    schema: datafusion::arrow::datatypes::SchemaRef,
+    batches: Vec<RecordBatch>,
+    sink: &mut dyn Write,
+) -> Result<usize, DataFusionError> {
+    let mut out = Output::new(format, schema, sink);
+    for batch in batches {
+        out.push(batch)?;
+    }
+    out.finish()
+}
+
+/// Results in a format. Tables are formatted once at the end (column
+/// widths need every row); the other formats stream.
+struct Output<'a> {
     format: Format,
     schema: datafusion::arrow::datatypes::SchemaRef,
     table: Vec<RecordBatch>,
     rows: usize,
     started: bool,
+    sink: &'a mut dyn Write,
 }
 
-impl Output {
-    fn new(format: Format, schema: datafusion::arrow::datatypes::SchemaRef) -> Self {
+impl<'a> Output<'a> {
+    fn new(
+        format: Format,
+        schema: datafusion::arrow::datatypes::SchemaRef,
+        sink: &'a mut dyn Write,
+    ) -> Self {
         Output {
             format,
             schema,
             table: Vec::new(),
             rows: 0,
             started: false,
+            sink,
         }
     }
 
     fn push(&mut self, batch: RecordBatch) -> Result<(), DataFusionError> {
         self.rows += batch.num_rows();
-        let mut stdout = std::io::stdout().lock();
+        let stdout = &mut *self.sink;
         match self.format {
             Format::Table => self.table.push(batch),
             Format::Csv => {
                 let mut w = datafusion::arrow::csv::WriterBuilder::new()
                     .with_header(!self.started)
-                    .build(&mut stdout);
+                    .build(&mut *stdout);
                 w.write(&batch)?;
             }
             Format::Ndjson => {
-                let mut w = datafusion::arrow::json::LineDelimitedWriter::new(&mut stdout);
+                let mut w = datafusion::arrow::json::LineDelimitedWriter::new(&mut *stdout);
                 w.write(&batch)?;
                 w.finish()?;
             }
@@ -280,7 +372,7 @@ impl Output {
     }
 
     fn finish(self) -> Result<usize, DataFusionError> {
-        let mut stdout = std::io::stdout().lock();
+        let stdout = self.sink;
         match self.format {
             Format::Table => {
                 if !self.table.is_empty() && self.rows > 0 {
@@ -295,7 +387,7 @@ impl Output {
             Format::Csv if !self.started => {
                 let mut w = datafusion::arrow::csv::WriterBuilder::new()
                     .with_header(true)
-                    .build(&mut stdout);
+                    .build(&mut *stdout);
                 w.write(&RecordBatch::new_empty(self.schema.clone()))?;
             }
             Format::Json => {

@@ -67,21 +67,7 @@ fn cli_hint(e: &Error) -> Option<String> {
              the interactive shell asks instead"
                 .into()
         }
-        Error::Config { key, .. } => format!("the flag is {}", flag_of(key)?),
-        _ => return None,
-    })
-}
-
-/// The flag of a setting the environment also sets.
-fn flag_of(key: &str) -> Option<&'static str> {
-    Some(match key {
-        "RAPID7_REGION" => "--region",
-        "RAPID7_ENDPOINT" => "--endpoint",
-        "RAPID7_CACHE" => "--cache",
-        "RAPID7_BYPASS_CACHE" => "--bypass-cache",
-        "RAPID7_OFFLINE" => "--offline",
-        "RAPID7_SETTLE" => "--settle",
-        "RAPID7_MAX_FETCH_EVENTS" => "--max-fetch-events",
+        Error::Config { key, .. } => format!("the flag is {}", crate::knobs::flag_of(key)?),
         _ => return None,
     })
 }

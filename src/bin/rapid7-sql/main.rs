@@ -2,9 +2,16 @@
 //! arguments and display here, everything else in the library.
 
 mod args;
+mod backslash;
 mod commands;
+mod complete;
+mod describe;
 mod exec;
 mod fmt;
+mod helper;
+mod highlight;
+mod knobs;
+mod output;
 mod progress;
 mod publish;
 mod repl;
@@ -13,10 +20,14 @@ mod stop;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
+use datafusion_rapid7::config::Settings;
+use datafusion_rapid7::trace::statement_span;
+use tracing::Instrument;
 
 use args::{Cli, Command};
 use exec::{Display, run_sql};
+use output::Destination;
 use stop::{StopSignal, stoppable};
 
 /// How a run ended.
@@ -30,8 +41,13 @@ enum Finished {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    setup::init_tracing(&cli.global);
+    let matches = knobs::with_settings(Cli::command()).get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let settings = knobs::settings(&matches);
+    if let Err(message) = setup::init_tracing(&cli.global) {
+        eprintln!("error: {message}");
+        return ExitCode::FAILURE;
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -42,11 +58,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match run(&rt, &cli) {
+    match run(&rt, &cli, &settings) {
         Ok(Finished::Ok) => ExitCode::SUCCESS,
         Ok(Finished::CheckFailed) => ExitCode::FAILURE,
         Ok(Finished::Stopped(signal)) => {
-            tracing::warn!(event = "stopped", signal = signal.name());
+            tracing::warn!(signal = signal.name(), "stopped");
             eprintln!(
                 "stopped by {}: uncommitted parts were removed; committed segments are kept",
                 signal.name()
@@ -74,10 +90,17 @@ fn finish(result: Result<(), String>, signal: Option<StopSignal>) -> Result<Fini
     }
 }
 
-fn run(rt: &tokio::runtime::Runtime, cli: &Cli) -> Result<Finished, String> {
+fn run(rt: &tokio::runtime::Runtime, cli: &Cli, settings: &Settings) -> Result<Finished, String> {
     let global = &cli.global;
+    if let Some(Command::Config) = &cli.command {
+        // Before any session: showing the configuration calls no API.
+        return rt
+            .block_on(commands::config(global, settings))
+            .map(|()| Finished::Ok)
+            .map_err(|e| fmt::error(&e));
+    }
     let session = rt
-        .block_on(setup::session(global))
+        .block_on(setup::session(global, settings))
         .map_err(|e| fmt::error(&e))?;
     let display = Display::new(global.format, global.quiet);
     let rapid7 = &session.rapid7;
@@ -87,26 +110,39 @@ fn run(rt: &tokio::runtime::Runtime, cli: &Cli) -> Result<Finished, String> {
     }
     if let Some(command) = &cli.command {
         let ran = match command {
-            Command::Sync(a) => rt.block_on(stoppable(rapid7, commands::sync(&session, a))),
-            Command::Summary(a) => rt.block_on(stoppable(rapid7, commands::summary(&session, a))),
-            Command::Publish(a) => rt.block_on(stoppable(rapid7, commands::publish(&session, a))),
+            // Each command runs in its own `statement{query_id}` span.
+            Command::Sync(a) => rt.block_on(stoppable(
+                rapid7,
+                commands::sync(&session, a).instrument(statement_span()),
+            )),
+            Command::Summary(a) => rt.block_on(stoppable(
+                rapid7,
+                commands::summary(&session, a).instrument(statement_span()),
+            )),
+            Command::Publish(a) => rt.block_on(stoppable(
+                rapid7,
+                commands::publish(&session, a).instrument(statement_span()),
+            )),
             Command::Cache(c) => {
-                return match rt.block_on(commands::cache(&session, c)) {
+                let run = commands::cache(&session, c).instrument(statement_span());
+                return match rt.block_on(run) {
                     Ok(true) => Ok(Finished::Ok),
                     Ok(false) => Ok(Finished::CheckFailed),
                     Err(e) => Err(fmt::error(&e)),
                 };
             }
+            Command::Config => unreachable!("handled before the session"),
         };
         return finish(ran.0.map_err(|e| fmt::error(&e)), ran.1);
     }
     if !global.commands.is_empty() || !global.files.is_empty() {
         let statements = async {
+            let mut out = Destination::stdout();
             for sql in &global.commands {
                 if rapid7.is_stopped() {
                     return Ok(());
                 }
-                run_sql(&session, sql, display, None).await?;
+                run_sql(&session, sql, display, None, &mut out).await?;
             }
             for file in &global.files {
                 if rapid7.is_stopped() {
@@ -114,7 +150,7 @@ fn run(rt: &tokio::runtime::Runtime, cli: &Cli) -> Result<Finished, String> {
                 }
                 let sql = std::fs::read_to_string(file)
                     .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-                run_sql(&session, &sql, display, None).await?;
+                run_sql(&session, &sql, display, None, &mut out).await?;
             }
             Ok(())
         };

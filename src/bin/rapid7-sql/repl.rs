@@ -1,18 +1,40 @@
-//! The interactive shell: history, multi-line statements (end with `;`),
-//! Ctrl-C cancels the running query and keeps the prompt.
+//! The interactive shell: a line editor with completion, highlighting,
+//! hints from history and multi-line statements (end with `;`), the
+//! shell's commands (`\?`), results through the pager, and Ctrl-C to
+//! cancel the running query and keep the prompt.
 
-use rustyline::DefaultEditor;
+use std::io::IsTerminal;
+
+use rustyline::Editor;
+use rustyline::config::{Behavior, CompletionType, Config};
 use rustyline::error::ReadlineError;
+use rustyline::history::DefaultHistory;
 use tokio::runtime::Runtime;
 
+use crate::backslash::{self, Shell};
 use crate::exec::{Display, run_sql};
+use crate::helper::{ShellHelper, catalog_names};
+use crate::output::Destination;
 use crate::setup::Session;
 
 const PROMPT: &str = "rapid7> ";
-const CONTINUE: &str = "   ...> ";
+
+type LineEditor = Editor<ShellHelper, DefaultHistory>;
 
 pub(crate) fn run(rt: &Runtime, session: &Session, display: Display) -> Result<(), String> {
-    let mut editor = DefaultEditor::new().map_err(|e| format!("cannot start the shell: {e}"))?;
+    // Typed on a terminal while results go elsewhere (`> out.txt`): the
+    // editor talks to the terminal itself, so results stay clean.
+    let behavior = match std::io::stdin().is_terminal() && !std::io::stdout().is_terminal() {
+        true => Behavior::PreferTerm,
+        false => Behavior::Stdio,
+    };
+    let config = Config::builder()
+        .completion_type(CompletionType::List)
+        .behavior(behavior)
+        .build();
+    let mut editor =
+        LineEditor::with_config(config).map_err(|e| format!("cannot start the shell: {e}"))?;
+    editor.set_helper(Some(ShellHelper::new()));
     let history = datafusion_rapid7::config::default_cache_dir()
         .ok()
         .map(|d| d.join("history.txt"));
@@ -20,38 +42,37 @@ pub(crate) fn run(rt: &Runtime, session: &Session, display: Display) -> Result<(
         let _ = editor.load_history(h);
     }
     eprintln!("Type SQL ending with ';', \\? for help, \\q to quit.");
-    let mut buffer = String::new();
+    let mut shell = Shell {
+        display,
+        dest: Destination::shell(),
+    };
     loop {
-        let prompt = if buffer.is_empty() { PROMPT } else { CONTINUE };
-        match editor.readline(prompt) {
-            Ok(line) => {
-                let trimmed = line.trim();
-                if buffer.is_empty() {
-                    match trimmed {
-                        "" => continue,
-                        "\\q" | "quit" | "exit" => break,
-                        "\\?" | "help" | "\\h" => {
-                            println!("{}", help(rt, session));
-                            continue;
-                        }
-                        "\\d" => {
-                            let _ = editor.add_history_entry(trimmed);
-                            run_one(rt, session, "SHOW TABLES;", display, &mut editor);
-                            continue;
-                        }
-                        _ => {}
+        // Once per prompt, from the catalog (no API call): what completes.
+        if let Some(helper) = editor.helper_mut() {
+            helper.names = catalog_names(rt, session);
+        }
+        match editor.readline(PROMPT) {
+            Ok(input) => {
+                let input = input.trim();
+                if input.is_empty() {
+                    continue;
+                }
+                let _ = editor.add_history_entry(input);
+                if let Some(command) = backslash::parse(input) {
+                    if !backslash::run(rt, session, &mut shell, command) {
+                        break;
                     }
+                    continue;
                 }
-                buffer.push_str(&line);
-                buffer.push('\n');
-                if trimmed.ends_with(';') {
-                    let sql = std::mem::take(&mut buffer);
-                    let _ = editor.add_history_entry(sql.trim());
-                    run_one(rt, session, &sql, display, &mut editor);
-                }
+                shell.dest.set_screen(
+                    editor
+                        .dimensions()
+                        .map(|(c, r)| (usize::from(c), usize::from(r))),
+                );
+                run_one(rt, session, input, &mut shell, &mut editor);
             }
             // Ctrl-C at the prompt drops the statement being typed.
-            Err(ReadlineError::Interrupted) => buffer.clear(),
+            Err(ReadlineError::Interrupted) => {}
             Err(ReadlineError::Eof) => break,
             Err(e) => return Err(format!("cannot read input: {e}")),
         }
@@ -64,22 +85,24 @@ pub(crate) fn run(rt: &Runtime, session: &Session, display: Display) -> Result<(
 
 /// Run `sql`; Ctrl-C cancels it (fetches stop, nothing half-committed). A
 /// fetch over the budget is asked about on the shell's own line editor.
-fn run_one(
-    rt: &Runtime,
-    session: &Session,
-    sql: &str,
-    display: Display,
-    editor: &mut DefaultEditor,
-) {
+fn run_one(rt: &Runtime, session: &Session, sql: &str, shell: &mut Shell, editor: &mut LineEditor) {
     let mut ask = |question: &str| {
+        if let Some(h) = editor.helper_mut() {
+            h.asking = true;
+        }
+        let answer = editor.readline(question);
+        if let Some(h) = editor.helper_mut() {
+            h.asking = false;
+        }
         matches!(
-            editor.readline(question).as_deref().map(str::trim),
+            answer.as_deref().map(str::trim),
             Ok("y" | "Y" | "yes" | "YES" | "Yes")
         )
     };
+    let display = shell.display;
     rt.block_on(async {
         tokio::select! {
-            result = run_sql(session, sql, display, Some(&mut ask)) => {
+            result = run_sql(session, sql, display, Some(&mut ask), &mut shell.dest) => {
                 if let Err(e) = result {
                     eprintln!("error: {e}");
                 }
@@ -87,30 +110,4 @@ fn run_one(
             _ = tokio::signal::ctrl_c() => eprintln!("\ncancelled"),
         }
     });
-}
-
-fn help(rt: &Runtime, session: &Session) -> String {
-    let logs = rt
-        .block_on(session.rapid7.logs())
-        .map(|logs| {
-            logs.iter()
-                .map(|l| format!("  rapid7.\"{}\"", l.label().replace('"', "\"\"")))
-                .collect::<Vec<_>>()
-                .join("\n")
-        })
-        .unwrap_or_else(|e| format!("  (cannot list logs: {e})"));
-    format!(
-        "Tables:
-  rapid7_logs            every log: timestamp, log_id, log_name, sequence_number, message, labels
-{logs}
-Functions:
-  rapid7_cache()                     the cached segments
-  rapid7_coverage(log, from, to)     cached / missing / recent ranges of a window
-  rapid7_leql(log, from, to, 'LEQL') any LEQL statement run on Rapid7 (not cached)
-Settings: SET rapid7.max_fetch_events = N (0: no limit); SET rapid7.pushdown_aggregates = false
-Every query needs a lower bound on timestamp, for example:
-  SELECT log_name, count(*) FROM rapid7_logs
-  WHERE timestamp >= now() - interval '1 hour' GROUP BY log_name;
-Commands: \\d list tables, \\? help, \\q quit. Ctrl-C cancels a running query."
-    )
 }

@@ -3,9 +3,9 @@
 use std::time::Duration;
 
 use datafusion::prelude::{SessionConfig, SessionContext};
-use datafusion_rapid7::cache::SegmentCache;
-use datafusion_rapid7::client::{ClientBuilder, RateLimitConfig};
-use datafusion_rapid7::config::{self, EnvOverrides, Rapid7Config};
+use datafusion_rapid7::client::{ClientBuilder, ClientKey, RateLimitConfig};
+use datafusion_rapid7::config::{self, Rapid7Config, Rapid7Key, Settings};
+use datafusion_rapid7::env::{Origin, env_var};
 use datafusion_rapid7::mock::{MockConfig, MockServer, RateLimits};
 use datafusion_rapid7::{Error, Rapid7};
 
@@ -19,14 +19,45 @@ pub(crate) struct Session {
     pub(crate) demo: Option<MockServer>,
 }
 
+/// The binary's own settings (log lines), beside the library's.
+pub(crate) const ENV_LOG_LEVEL: &str = "RAPID7_LOG_LEVEL";
+/// The old name of `RAPID7_LOG_LEVEL`, still read.
+pub(crate) const ENV_LOG: &str = "RAPID7_LOG";
+/// The format of log lines on stderr.
+pub(crate) const ENV_LOG_FORMAT: &str = "RAPID7_LOG_FORMAT";
+
+/// The log filter and where it came from: `--log-level`, else
+/// `RAPID7_LOG_LEVEL` (or its old name `RAPID7_LOG`), else `warn`.
+pub(crate) fn log_level(global: &Global) -> (String, Origin) {
+    match &global.log_level {
+        Some(l) => (l.clone(), Origin::Flag),
+        None => match env_var(ENV_LOG_LEVEL).or_else(|| env_var(ENV_LOG)) {
+            Some(l) => (l, Origin::Environment),
+            None => ("warn".into(), Origin::Default),
+        },
+    }
+}
+
+/// The format of log lines and where it came from.
+pub(crate) fn log_format(global: &Global) -> Result<(LogFormat, Origin), String> {
+    if let Some(f) = global.log_format {
+        return Ok((f, Origin::Flag));
+    }
+    match env_var(ENV_LOG_FORMAT).map(|v| v.trim().to_ascii_lowercase()) {
+        None => Ok((LogFormat::Text, Origin::Default)),
+        Some(v) if v == "text" => Ok((LogFormat::Text, Origin::Environment)),
+        Some(v) if v == "json" => Ok((LogFormat::Json, Origin::Environment)),
+        Some(v) => Err(format!(
+            "invalid configuration {ENV_LOG_FORMAT}: {v:?} is not a format; use text or json. \
+             With rapid7-sql: the flag is --log-format"
+        )),
+    }
+}
+
 /// Log lines on stderr: warnings only unless asked, as text or JSON.
-pub(crate) fn init_tracing(global: &Global) {
+pub(crate) fn init_tracing(global: &Global) -> Result<(), String> {
     use tracing_subscriber::EnvFilter;
-    let filter = global
-        .log_level
-        .clone()
-        .or_else(|| std::env::var("RAPID7_LOG").ok())
-        .unwrap_or_else(|| "warn".into());
+    let (filter, _) = log_level(global);
     let filter = EnvFilter::try_new(&filter).unwrap_or_else(|e| {
         eprintln!("warning: bad --log-level {filter:?} ({e}); using warn");
         EnvFilter::new("warn")
@@ -34,34 +65,19 @@ pub(crate) fn init_tracing(global: &Global) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    match global.log_format {
+    match log_format(global)?.0 {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
     }
-}
-
-/// The configuration the flags and the environment describe.
-pub(crate) fn rapid7_config(global: &Global) -> Result<Rapid7Config, Error> {
-    Rapid7Config::from_env_with(&EnvOverrides {
-        offline: global.offline,
-        cache: global.cache.clone(),
-        bypass_cache: global.bypass_cache,
-        region: global.region.as_deref().map(str::parse).transpose()?,
-        endpoint: global.endpoint.clone(),
-        settle: global.settle,
-        max_fetch_events: global.max_fetch_events,
-    })
-}
-
-fn settle(global: &Global) -> Result<Option<Duration>, Error> {
-    match global.settle {
-        Some(s) => Ok(Some(s)),
-        None => Ok(datafusion_rapid7::env::env_duration(config::ENV_SETTLE)?),
-    }
+    Ok(())
 }
 
 /// `--demo`: the simulator on loopback, generous limits, a demo cache.
-async fn demo_config(global: &Global) -> Result<(Rapid7Config, MockServer), Error> {
+/// Every setting applies over the demo's defaults, except where to connect
+/// (the simulator, with its own key) and a cache named only by the
+/// environment (the demo's synthetic logs never go into the real cache; a
+/// `--cache` flag is obeyed).
+async fn demo(settings: &Settings) -> Result<(Rapid7Config, MockServer, Settings), Error> {
     let server = MockServer::start(MockConfig {
         // Plenty of quota: the demo shows the product, not Rapid7's limits.
         limits: RateLimits {
@@ -77,50 +93,52 @@ async fn demo_config(global: &Global) -> Result<(Rapid7Config, MockServer), Erro
         key: "--demo".into(),
         message: format!("cannot start the simulator on 127.0.0.1: {e}"),
     })?;
+    let mut settings = settings.clone();
+    for key in [
+        ClientKey::ApiKey,
+        ClientKey::Region,
+        ClientKey::Endpoint,
+        ClientKey::AllowHttp,
+    ] {
+        settings.remove(key);
+    }
+    if settings.origin(Rapid7Key::Cache) == Origin::Environment {
+        settings.remove(Rapid7Key::Cache);
+    }
+    if settings.get(Rapid7Key::BypassCache).is_none() {
+        let dir = config::default_cache_dir()?.join("demo");
+        settings.set_default(Rapid7Key::Cache, dir.display().to_string());
+    }
     let client = ClientBuilder::new()
         .with_endpoint(server.url())
         .with_api_key(server.api_key())
-        .with_rate_limit(RateLimitConfig::unlimited())
-        .build()?;
-    let cache = match &global.cache {
-        Some(location) => config::cache_from(Some(location), global.bypass_cache)?,
-        None if global.bypass_cache => SegmentCache::bypass(),
-        None => {
-            let dir = config::default_cache_dir()?.join("demo");
-            config::cache_from(Some(&dir.display().to_string()), false)?
-        }
+        .with_rate_limit(RateLimitConfig::unlimited());
+    let config = settings.build_with(client)?;
+    Ok((config, server, settings))
+}
+
+/// The configuration the settings describe (for `--demo`, with the
+/// simulator running), and the settings it was built from. `for_display`
+/// (`rapid7-sql config`): a missing API key is no error.
+pub(crate) async fn configure(
+    global: &Global,
+    settings: &Settings,
+    for_display: bool,
+) -> Result<(Rapid7Config, Option<MockServer>, Settings), Error> {
+    if global.demo {
+        let (config, server, settings) = demo(settings).await?;
+        return Ok((config, Some(server), settings));
+    }
+    let config = match for_display {
+        true => settings.build_for_display(ClientBuilder::new())?,
+        false => settings.build()?,
     };
-    let mut config = Rapid7Config::new(client, cache).with_offline(global.offline);
-    if let Some(settle) = settle(global)? {
-        config = config.with_settle(settle);
-    }
-    config.field_schemas = config::field_schemas_from_env()?;
-    let max_fetch_events = match global.max_fetch_events {
-        Some(n) => Some(n),
-        None => datafusion_rapid7::env::env_var(config::ENV_MAX_FETCH_EVENTS)
-            .map(|v| datafusion_rapid7::env::parse_count(config::ENV_MAX_FETCH_EVENTS, &v))
-            .transpose()?,
-    };
-    if let Some(n) = max_fetch_events {
-        config = config.with_max_fetch_events(n);
-    }
-    if let Some(v) = datafusion_rapid7::env::env_var(config::ENV_PUSHDOWN_AGGREGATES) {
-        config = config.with_pushdown_aggregates(datafusion_rapid7::env::parse_bool(
-            config::ENV_PUSHDOWN_AGGREGATES,
-            &v,
-        )?);
-    }
-    Ok((config, server))
+    Ok((config, None, settings.clone()))
 }
 
 /// A session with everything registered.
-pub(crate) async fn session(global: &Global) -> Result<Session, Error> {
-    let (config, demo) = if global.demo {
-        let (config, server) = demo_config(global).await?;
-        (config, Some(server))
-    } else {
-        (rapid7_config(global)?, None)
-    };
+pub(crate) async fn session(global: &Global, settings: &Settings) -> Result<Session, Error> {
+    let (config, demo, _) = configure(global, settings, false).await?;
     let ctx = SessionContext::new_with_config(SessionConfig::new().with_information_schema(true));
     let rapid7 = datafusion_rapid7::register(&ctx, config).await?;
     Ok(Session { ctx, rapid7, demo })

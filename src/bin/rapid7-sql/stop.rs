@@ -54,7 +54,10 @@ pub(crate) async fn stoppable<T>(
             out = &mut work => return (out, got),
             sig = next(&mut term, &mut int) => {
                 if got.is_some() {
-                    tracing::warn!(event = "stop_forced", signal = sig.name);
+                    tracing::warn!(
+                        signal = sig.name,
+                        "stop_forced"
+                    );
                     eprintln!(
                         "error: {} again: exiting now; parts being written are left for \
                          `rapid7-sql cache gc`",
@@ -63,9 +66,9 @@ pub(crate) async fn stoppable<T>(
                     std::process::exit(i32::from(sig.exit_code()));
                 }
                 tracing::warn!(
-                    event = "stop_requested",
                     signal = sig.name,
-                    "stopping: fetches delete their uncommitted parts"
+                    detail = "stopping: fetches delete their uncommitted parts",
+                    "stop_requested"
                 );
                 rapid7.stop();
                 got = Some(sig);

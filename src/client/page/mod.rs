@@ -177,12 +177,32 @@ pub struct EventPage {
     pub beyond_retention_message: Option<String>,
 }
 
-/// Where pagination stands: the largest `(timestamp, sequence_number)` seen.
+/// Where pagination stands: the largest page key seen (see [`page_key`]).
 ///
 /// Pages are ordered by that key and each `Next` page continues strictly after
 /// the last event of the previous one, so an event at or below the mark is a
 /// repeat of an earlier page.
 pub(crate) type Cursor = Option<(i64, u64)>;
+
+/// The order pages come in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Order {
+    /// Oldest first (the API's default).
+    #[default]
+    OldestFirst,
+    /// Newest first (`most_recent_first=true`).
+    NewestFirst,
+}
+
+/// The key pages are ordered by: `(timestamp, sequence_number)` oldest
+/// first, its mirror image newest first, so that "later in the pagination"
+/// is "larger" either way.
+pub(crate) fn page_key(order: Order, ts: i64, seq: u64) -> (i64, u64) {
+    match order {
+        Order::OldestFirst => (ts, seq),
+        Order::NewestFirst => (ts.saturating_neg(), u64::MAX - seq),
+    }
+}
 
 /// What a page body turned out to be.
 pub(crate) struct ParsedBody {
@@ -230,9 +250,11 @@ pub fn decode_page(
     to: i64,
 ) -> super::error::Result<EventPage> {
     let parsed =
-        parse_page(body, log_id, (from, to), None, 1).map_err(|e| super::error::Error::Decode {
-            url: "(page body)".into(),
-            message: e.to_string(),
+        parse_page(body, log_id, (from, to), None, 1, Order::OldestFirst).map_err(|e| {
+            super::error::Error::Decode {
+                url: "(page body)".into(),
+                message: e.to_string(),
+            }
         })?;
     if parsed.statistical {
         return Err(super::error::Error::Decode {
@@ -256,10 +278,12 @@ pub(crate) fn parse_page(
     window: (i64, i64),
     cursor: Cursor,
     page_number: u64,
+    order: Order,
 ) -> Result<ParsedBody, serde_json::Error> {
     let mut state = PageState {
         log_id,
         window,
+        order,
         cursor,
         page_number,
         seen: SeenKeys::default(),
@@ -299,9 +323,13 @@ pub(crate) fn parse_page(
     })
 }
 
+/// Failed events of one page logged at WARN; the rest at DEBUG.
+const WARNED_FAILURES_PER_PAGE: u64 = 5;
+
 struct PageState<'s> {
     log_id: &'s str,
     window: (i64, i64),
+    order: Order,
     cursor: Cursor,
     page_number: u64,
     seen: SeenKeys,
@@ -317,13 +345,25 @@ struct PageState<'s> {
 impl PageState<'_> {
     fn fail(&mut self, reason: &str) {
         self.stats.failed += 1;
-        tracing::warn!(
-            log_id = self.log_id,
-            page = self.page_number,
-            position = self.position,
-            reason,
-            "logsearch_event_failed"
-        );
+        // A page of 500 broken events is five warnings, not 500: the rest
+        // go to DEBUG, and the page's and the fetch's events count them all.
+        if self.stats.failed <= WARNED_FAILURES_PER_PAGE {
+            tracing::warn!(
+                log_id = self.log_id,
+                page = self.page_number,
+                position = self.position,
+                reason,
+                "logsearch_event_failed"
+            );
+        } else {
+            tracing::debug!(
+                log_id = self.log_id,
+                page = self.page_number,
+                position = self.position,
+                reason,
+                "logsearch_event_failed"
+            );
+        }
     }
 
     fn accept(&mut self, ev: RawEvent<'_>) {
@@ -341,7 +381,7 @@ impl PageState<'_> {
             (None, None) => Err("missing or invalid sequence number"),
         };
         if let Ok(seq) = seq {
-            self.max_seen = self.max_seen.max(Some((ts, seq)));
+            self.max_seen = self.max_seen.max(Some(page_key(self.order, ts, seq)));
         }
         // An event outside the window belongs to another query (the next
         // range, when Rapid7's `to` is inclusive), whatever else is wrong
@@ -366,8 +406,9 @@ impl PageState<'_> {
         {
             return self.fail("event belongs to another log");
         }
-        let key = (ts, seq);
-        if self.cursor.is_some_and(|c| key <= c) || !self.seen.insert(key, &self.columns) {
+        let key = page_key(self.order, ts, seq);
+        if self.cursor.is_some_and(|c| key <= c) || !self.seen.insert(key, (ts, seq), &self.columns)
+        {
             self.stats.duplicates += 1;
             return;
         }
@@ -391,8 +432,9 @@ struct SeenKeys {
 }
 
 impl SeenKeys {
-    /// Whether `key` is new. `kept` holds every key kept so far.
-    fn insert(&mut self, key: (i64, u64), kept: &EventColumns) -> bool {
+    /// Whether the event `(ts, seq)` is new; `key` is its page key (the
+    /// order the API returns events in). `kept` holds every event kept so far.
+    fn insert(&mut self, key: (i64, u64), event: (i64, u64), kept: &EventColumns) -> bool {
         let set = match &mut self.set {
             Some(set) => set,
             None if self.last < Some(key) => {
@@ -407,7 +449,7 @@ impl SeenKeys {
                     .collect(),
             ),
         };
-        set.insert(key)
+        set.insert(event)
     }
 }
 

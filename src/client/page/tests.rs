@@ -3,7 +3,7 @@ use super::*;
 const LOG: &str = "565c1b7b-c08b-4c87-a42a-ab08bad56071";
 
 fn parse(body: &str, window: (i64, i64), cursor: Cursor) -> ParsedBody {
-    parse_page(body.as_bytes(), LOG, window, cursor, 1).unwrap()
+    parse_page(body.as_bytes(), LOG, window, cursor, 1, Order::OldestFirst).unwrap()
 }
 
 fn event(ts: i64, seq: u64, msg: &str) -> String {
@@ -155,7 +155,7 @@ fn a_body_that_is_not_utf8_is_an_error_naming_where() {
     let mut body = page(&[event(1, 1, "ab")], None).into_bytes();
     let at = body.windows(2).position(|w| w == b"ab").expect("message");
     body[at] = 0xff;
-    let err = parse_page(&body, LOG, (0, 100), None, 1)
+    let err = parse_page(&body, LOG, (0, 100), None, 1, Order::OldestFirst)
         .err()
         .expect("an error");
     assert!(
@@ -253,7 +253,7 @@ fn every_reject_reason_is_counted_as_failed_and_only_inside_the_window() {
 fn truncated_body_is_an_error() {
     let body = page(&[event(1, 1, "a"), event(2, 2, "b")], None);
     let cut = &body.as_bytes()[..body.len() / 2];
-    assert!(parse_page(cut, LOG, (0, 100), None, 1).is_err());
+    assert!(parse_page(cut, LOG, (0, 100), None, 1, Order::OldestFirst).is_err());
 }
 
 #[test]
@@ -368,4 +368,29 @@ mod fuzz {
             }
         }
     }
+}
+
+#[test]
+fn a_page_of_broken_events_warns_five_times_and_counts_them_all() {
+    use std::sync::{Arc, Mutex};
+    use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+
+    /// Counts events by level.
+    #[derive(Clone, Default)]
+    struct Levels(Arc<Mutex<Vec<tracing::Level>>>);
+    impl<S: tracing::Subscriber> Layer<S> for Levels {
+        fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+            self.0.lock().unwrap().push(*event.metadata().level());
+        }
+    }
+    let levels = Levels::default();
+    let _guard =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(levels.clone()));
+    let broken = vec![r#"{"sequence_number_str":"1","message":"m"}"#; 40].join(",");
+    let p = parse(&format!(r#"{{"events":[{broken}]}}"#), (0, 100), None);
+    assert_eq!(p.stats.failed, 40);
+    let seen = levels.0.lock().unwrap();
+    let count = |l| seen.iter().filter(|x| **x == l).count();
+    assert_eq!(count(tracing::Level::WARN), 5);
+    assert_eq!(count(tracing::Level::DEBUG), 35);
 }

@@ -74,7 +74,8 @@ pub(crate) async fn exact_counts(
             let learnt = learn(client, log_id, to, at_to).await?;
             tracing::info!(
                 inclusive = learnt,
-                "rapid7_to_convention_learnt: whether statistics count events stamped `to`"
+                detail = "whether statistics count events stamped `to`",
+                "rapid7_to_convention_learnt"
             );
             convention.set(learnt);
             learnt

@@ -344,7 +344,8 @@ async fn count_missing(
                 tracing::info!(
                     log_id = %scan.log.id,
                     range = %TimeRange::ordered(from, to),
-                    "rapid7_statistics_inexact: counting the range's events instead"
+                    detail = "counting the range's events instead",
+                    "rapid7_statistics_inexact"
                 );
                 let batches =
                     inputs

@@ -70,7 +70,7 @@ pub(crate) fn cached_scan(
         // A filter that does not plan on views (a function taking only
         // `Utf8`, say) is applied after the cast instead.
         Ok(None) | Err(_) => {
-            debug!("filters applied after the cast from string views");
+            debug!("cached_scan_filters_after_cast");
             let cast = cast_back(plan, &declared)?;
             apply_filters(state, cast, filters, keep, limit)
         }

@@ -142,8 +142,48 @@ pub(crate) async fn estimate(
     gaps: &[TimeRange],
     chunk_ms: i64,
 ) -> Result<FetchEstimate> {
+    Ok(estimate_slices(client, log_id, filter, gaps, chunk_ms)
+        .await?
+        .total)
+}
+
+/// An estimate and the slice counts it was summed from.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Estimated {
+    pub(crate) total: FetchEstimate,
+    /// The slices of the statistical query that overlap a gap, with their
+    /// event counts: an upper bound of the events of any range they cover.
+    pub(crate) slices: Vec<(TimeRange, u64)>,
+}
+
+impl Estimated {
+    /// At most how many events `range` holds: the counts of every slice
+    /// overlapping it, whole. `None` where a slice is missing (the range
+    /// reaches outside what was estimated).
+    pub(crate) fn bound(&self, range: &TimeRange) -> Option<u64> {
+        let mut covered = range.start();
+        let mut events = 0u64;
+        for (slice, n) in self.slices.iter().filter(|(s, _)| s.overlaps(range)) {
+            if slice.start() > covered {
+                return None;
+            }
+            covered = covered.max(slice.end());
+            events = events.saturating_add(*n);
+        }
+        (covered >= range.end()).then_some(events)
+    }
+}
+
+/// [`estimate`], with the slices.
+pub(crate) async fn estimate_slices(
+    client: &Client,
+    log_id: &str,
+    filter: Option<&str>,
+    gaps: &[TimeRange],
+    chunk_ms: i64,
+) -> Result<Estimated> {
     let Some((from, to, slices)) = envelope(gaps, chunk_ms) else {
-        return Ok(FetchEstimate::default());
+        return Ok(Estimated::default());
     };
     let counts = client
         .count_events(&CountRequest {
@@ -155,19 +195,49 @@ pub(crate) async fn estimate(
         })
         .await?;
     let per_page = u64::from(client.config().per_page.max(1));
-    let mut estimate = FetchEstimate {
-        events: 0,
-        queries: gaps.len() as u64,
+    let mut out = Estimated {
+        total: FetchEstimate {
+            events: 0,
+            queries: gaps.len() as u64,
+        },
+        slices: Vec::new(),
     };
     for (i, n) in counts.slices.iter().enumerate() {
         let (a, b) = counts.slice_range(i);
         let slice = TimeRange::ordered(a, b);
         if gaps.iter().any(|g| g.overlaps(&slice)) {
-            estimate.events += n;
-            estimate.queries += n / per_page;
+            out.total.events += n;
+            out.total.queries += n / per_page;
+            out.slices.push((slice, *n));
         }
     }
-    Ok(estimate)
+    Ok(out)
+}
+
+/// Adjacent pieces of `gaps` (sorted) joined while the events they hold, by
+/// `estimated`, stay at most `max_events`: a query per piece is the floor of
+/// a fetch's cost, so a rare filtered value over 30 days takes one query
+/// rather than 720. Joined pieces are unions of aligned pieces, so their ends
+/// stay aligned.
+pub(crate) fn coalesce(
+    gaps: &[TimeRange],
+    estimated: &Estimated,
+    max_events: u64,
+) -> Vec<TimeRange> {
+    let mut out: Vec<TimeRange> = Vec::with_capacity(gaps.len());
+    for gap in gaps {
+        if let Some(last) = out.last_mut()
+            && last.end() == gap.start()
+        {
+            let joined = TimeRange::ordered(last.start(), gap.end());
+            if estimated.bound(&joined).is_some_and(|n| n <= max_events) {
+                *last = joined;
+                continue;
+            }
+        }
+        out.push(*gap);
+    }
+    out
 }
 
 /// Fail with [`Error::FetchBudget`] when the estimates exceed `limit`
@@ -224,6 +294,38 @@ mod tests {
         let (from, to, n) = envelope(&[r(0, H), r(200 * H, 201 * H)], H).unwrap();
         assert_eq!((from, to, n), (0, 202 * H, 101));
         assert_eq!(envelope(&[], H), None);
+    }
+
+    #[test]
+    fn sparse_pieces_join_up_to_the_bound_and_never_across_holes() {
+        const H: i64 = 3_600_000;
+        let hours =
+            |a: i64, b: i64| -> Vec<TimeRange> { (a..b).map(|h| r(h * H, (h + 1) * H)).collect() };
+        // Slices of two hours: 10 events each, but 900 in [6 h, 8 h).
+        let estimated = Estimated {
+            total: FetchEstimate::default(),
+            slices: (0..6)
+                .map(|i| (r(2 * i * H, 2 * (i + 1) * H), if i == 3 { 900 } else { 10 }))
+                .collect(),
+        };
+        assert_eq!(estimated.bound(&r(H, 3 * H)), Some(20));
+        assert_eq!(estimated.bound(&r(0, 13 * H)), None, "past the slices");
+        let mut gaps = hours(0, 12);
+        gaps.remove(2);
+        let got = coalesce(&gaps, &estimated, 100);
+        assert_eq!(
+            got,
+            vec![
+                r(0, 2 * H),
+                r(3 * H, 6 * H),
+                r(6 * H, 7 * H),
+                r(7 * H, 8 * H),
+                r(8 * H, 12 * H)
+            ]
+        );
+        // A bound below any slice joins nothing.
+        assert_eq!(coalesce(&gaps, &estimated, 5), gaps);
+        assert_eq!(coalesce(&[], &estimated, 100), vec![]);
     }
 
     #[test]

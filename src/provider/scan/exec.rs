@@ -11,7 +11,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
@@ -28,12 +28,14 @@ use datafusion::physical_plan::{
 };
 use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt, TryStreamExt};
-use tracing::warn;
+use tracing::{Instrument, warn};
 
 use super::estimate::{Cost, FetchEstimate, approx, check_budget, human_duration};
 use super::fetch::Fetcher;
+use super::newest::read_newest;
 use super::parquet::{ParquetTarget, parquet_exec};
 use super::plan::LogScan;
+use super::report::log_coverage;
 use crate::cache::{PlannedSegment, SegmentCache, TimeRange};
 use crate::error::Error;
 
@@ -56,6 +58,17 @@ pub(crate) struct ScanInputs {
     pub(crate) budget: u64,
     /// Event queries a second at this key's quota (for costs in messages).
     pub(crate) query_rate: f64,
+    /// `ORDER BY timestamp DESC … LIMIT n` above: read newest first and stop
+    /// with the newest `n` kept events (see `newest.rs`), when nothing of the
+    /// window is cached.
+    pub(crate) newest_first: Option<usize>,
+    /// A `LIMIT` reached the scan: missing ranges are read as the rows are
+    /// pulled, not fetched first, so the limit stops the paging.
+    pub(crate) lazy: bool,
+    /// The span the statement was planned in (its `statement` span, when
+    /// the caller made one): fetches and reads are its children wherever
+    /// DataFusion polls them.
+    pub(crate) statement: tracing::Span,
 }
 
 /// A range read outside the Parquet scan.
@@ -65,6 +78,8 @@ enum Extra {
     Live(usize, TimeRange),
     /// A segment that serves only part of its range.
     Partial(PlannedSegment),
+    /// Rows already read (newest first), of the full schema.
+    Read(Arc<[RecordBatch]>),
 }
 
 #[derive(Debug)]
@@ -79,6 +94,8 @@ struct Shared {
     partitions: usize,
     /// Fetch even over the budget (the shell asked, the user said yes).
     approved: AtomicBool,
+    /// Events the lazy reads of this scan have read.
+    lazy_read: Arc<AtomicU64>,
     prepared: tokio::sync::OnceCell<Result<Arc<Prepared>, Arc<DataFusionError>>>,
 }
 
@@ -105,6 +122,7 @@ impl Rapid7ScanExec {
                 inputs,
                 partitions,
                 approved: AtomicBool::new(false),
+                lazy_read: Arc::default(),
                 prepared: tokio::sync::OnceCell::new(),
             }),
             schema,
@@ -147,6 +165,11 @@ impl Rapid7ScanExec {
     /// The error executing this scan would fail with, if over the budget.
     pub fn budget_check(&self) -> crate::Result<()> {
         let inputs = &self.shared.inputs;
+        if inputs.lazy || inputs.newest_first.is_some() {
+            // They stop early; what they read counts against the limit as
+            // they read it.
+            return Ok(());
+        }
         check_budget(&self.estimates(), inputs.budget, inputs.query_rate)
     }
 
@@ -183,15 +206,29 @@ impl Rapid7ScanExec {
 impl Shared {
     async fn prepare(&self) -> DfResult<Arc<Prepared>> {
         self.prepared
-            .get_or_init(|| async { self.prepare_once().await.map(Arc::new).map_err(Arc::new) })
+            .get_or_init(|| {
+                self.prepare_once()
+                    .map(|r| r.map(Arc::new).map_err(Arc::new))
+                    .instrument(self.inputs.statement.clone())
+            })
             .await
             .clone()
             .map_err(DataFusionError::Shared)
     }
 
+    /// The `n` of a newest-first read, if this scan is one.
+    fn newest_first(&self) -> Option<usize> {
+        self.inputs.newest_first
+    }
+
     async fn prepare_once(&self) -> DfResult<Prepared> {
         let inputs = &self.inputs;
-        if !self.approved.load(Ordering::Relaxed) {
+        if let Some(n) = self.newest_first() {
+            return self.prepare_newest_first(n).await;
+        }
+        // A lazy read stops at its limit; what it reads counts against the
+        // limit of events as it goes (`open_extra`).
+        if !self.approved.load(Ordering::Relaxed) && !inputs.lazy {
             let per_log: Vec<(String, FetchEstimate)> = inputs
                 .scans
                 .iter()
@@ -200,7 +237,7 @@ impl Shared {
             check_budget(&per_log, inputs.budget, inputs.query_rate)
                 .map_err(Error::into_datafusion)?;
         }
-        let bypass = inputs.cache.is_bypass();
+        let bypass = inputs.cache.is_bypass() || inputs.lazy;
         if !bypass {
             let pieces: Vec<(String, TimeRange)> = inputs
                 .scans
@@ -225,9 +262,11 @@ impl Shared {
             let fetches: Vec<_> = inputs
                 .scans
                 .iter()
-                .flat_map(|s| {
-                    s.gaps.iter().map(|g| {
-                        let statement = Arc::clone(&statement);
+                .enumerate()
+                .flat_map(|(idx, s)| {
+                    let statement = &statement;
+                    s.gaps.iter().map(move |g| {
+                        let statement = Arc::clone(statement);
                         inputs
                             .fetcher
                             .fetch_segment(&s.log, s.filter.as_ref(), *g)
@@ -236,14 +275,26 @@ impl Shared {
                                     statement.piece_done(outcome.events);
                                 }
                             })
+                            .map(move |r| r.map(|outcome| (idx, outcome.events)))
                     })
                 })
                 .collect();
-            inputs
+            let fetched = inputs
                 .fetcher
                 .run_fetches(fetches, inputs.concurrency)
                 .await
                 .map_err(DataFusionError::Shared)?;
+            let mut per_scan = vec![0u64; inputs.scans.len()];
+            for (idx, events) in fetched {
+                per_scan[idx] += events;
+            }
+            for (scan, events) in inputs.scans.iter().zip(per_scan) {
+                log_coverage(scan, events);
+            }
+        } else {
+            for scan in &inputs.scans {
+                log_coverage(scan, 0);
+            }
         }
         let mut extras = Vec::new();
         let mut whole_parts = Vec::new();
@@ -253,10 +304,14 @@ impl Shared {
                 scan.replan(&inputs.cache, inputs.chunk_ms).await?;
             }
             for gap in &scan.gaps {
-                if !bypass {
+                if !bypass && !inputs.lazy {
                     // Dropped or changed under us since the fetch: read it live.
-                    warn!(log_id = %scan.log.id, range = %gap,
-                        "range still missing after its fetch; reading it without caching");
+                    warn!(
+                        log_id = %scan.log.id,
+                        range = %gap,
+                        detail = "the range is read without caching",
+                        "fetch_range_still_missing"
+                    );
                 }
                 extras.push(Extra::Live(idx, *gap));
             }
@@ -290,15 +345,62 @@ impl Shared {
         })
     }
 
+    /// Read every scan newest first until the newest `n` kept events of
+    /// each log are in hand (`newest.rs`).
+    async fn prepare_newest_first(&self, n: usize) -> DfResult<Prepared> {
+        let inputs = &self.inputs;
+        let limit = if self.approved.load(Ordering::Relaxed) {
+            0
+        } else {
+            inputs.budget
+        };
+        let mut extras = Vec::new();
+        for scan in &inputs.scans {
+            let read = read_newest(
+                &inputs.fetcher,
+                &inputs.cache,
+                scan,
+                inputs.predicate.as_ref(),
+                n,
+                limit,
+                inputs.query_rate,
+            )
+            .await
+            .map_err(Error::into_datafusion)?;
+            log_coverage(scan, read.events);
+            extras.push(Extra::Read(read.batches.into()));
+        }
+        let mut per_partition = vec![Vec::new(); self.partitions];
+        for (i, extra) in extras.into_iter().enumerate() {
+            per_partition[i % self.partitions].push(extra);
+        }
+        Ok(Prepared {
+            parquet: None,
+            extras: per_partition,
+        })
+    }
+
     fn open_extra(&self, extra: &Extra) -> DfResult<BoxStream<'static, DfResult<RecordBatch>>> {
+        let _statement = self.inputs.statement.enter();
         let stream: BoxStream<'static, crate::Result<RecordBatch>> = match extra {
             Extra::Live(idx, range) => {
                 let scan = &self.inputs.scans[*idx];
-                self.inputs
-                    .fetcher
-                    .stream_range(&scan.log, scan.filter.as_deref(), *range)?
+                let rows =
+                    self.inputs
+                        .fetcher
+                        .stream_range(&scan.log, scan.filter.as_deref(), *range)?;
+                if self.inputs.lazy && !self.approved.load(Ordering::Relaxed) {
+                    self.counted(rows, scan.log.label().to_string())
+                } else {
+                    rows
+                }
             }
             Extra::Partial(seg) => self.inputs.cache.read(seg),
+            Extra::Read(batches) => {
+                let batches = Arc::clone(batches);
+                futures::stream::iter((0..batches.len()).map(move |i| Ok(batches[i].clone())))
+                    .boxed()
+            }
         };
         let projection = self.inputs.projection.clone();
         Ok(stream
@@ -307,6 +409,50 @@ impl Shared {
                 Ok(batch.project(&projection)?)
             })
             .boxed())
+    }
+}
+
+impl Shared {
+    /// `rows`, failing once the lazy reads of this scan pass the limit of
+    /// events (`max_fetch_events`).
+    fn counted(
+        &self,
+        rows: BoxStream<'static, crate::Result<RecordBatch>>,
+        log: String,
+    ) -> BoxStream<'static, crate::Result<RecordBatch>> {
+        let (read, limit, rate) = (
+            Arc::clone(&self.lazy_read),
+            self.inputs.budget,
+            self.inputs.query_rate,
+        );
+        rows.map(move |batch| {
+            let batch = batch?;
+            let total = read.fetch_add(batch.num_rows() as u64, Ordering::Relaxed)
+                + batch.num_rows() as u64;
+            if limit > 0 && total > limit {
+                return Err(lazy_over_limit(&log, total, limit, rate));
+            }
+            Ok(batch)
+        })
+        .boxed()
+    }
+}
+
+fn lazy_over_limit(log: &str, events: u64, limit: u64, rate: f64) -> Error {
+    let estimate = FetchEstimate {
+        events,
+        queries: events / 500 + 1,
+    };
+    Error::FetchBudget {
+        cost: Cost {
+            estimate,
+            duration: estimate.duration_at(rate),
+        }
+        .to_string(),
+        events,
+        queries: estimate.queries,
+        limit,
+        largest: vec![format!("{log} (read for a LIMIT, still short of it)")],
     }
 }
 
@@ -327,6 +473,11 @@ impl DisplayAs for Rapid7ScanExec {
                 )?;
                 if let Some(filter) = scans.iter().find_map(|s| s.filter.as_deref()) {
                     write!(f, ", leql=where({filter})")?;
+                }
+                if let Some(n) = self.shared.newest_first() {
+                    write!(f, ", most_recent_first=true, stop_after={n}")?;
+                } else if self.shared.inputs.lazy {
+                    write!(f, ", read_as_pulled=true")?;
                 }
                 let estimates = self.estimates();
                 if !estimates.is_empty() {

@@ -14,15 +14,16 @@ use datafusion::error::DataFusionError;
 use futures::future::{BoxFuture, Shared, WeakShared};
 use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt, TryStreamExt};
-use tracing::{info, warn};
+use tracing::{Instrument, info, warn};
 
 use super::logs::LogRef;
 use super::stop::Stop;
 use crate::cache::{CommitOutcome, SegmentCache, TimeRange};
-use crate::client::{Client, PageStats};
+use crate::client::{Client, Order, PageStats};
 use crate::error::{Error, Result};
 use crate::events::page_to_batch;
 use crate::locks::lock;
+use crate::trace;
 
 /// What one fetched range produced.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -411,6 +412,9 @@ impl Fetcher {
         );
         let (slots, stop, log) = (Arc::clone(&self.slots), self.stop.clone(), log.clone());
         let filter = filter.cloned();
+        // A child of the statement that starts the fetch; statements that
+        // join it later wait on it under their own spans.
+        let span = trace::fetch_span(log.label(), range, filter.as_deref(), false);
         let fut = async move {
             let _slot = slots
                 .acquire_owned()
@@ -418,6 +422,7 @@ impl Fetcher {
                 .expect("the fetch slots are never closed");
             fetch_into_segment(client, cache, tracker, stop, log, filter, range).await
         }
+        .instrument(span)
         .map(|r| r.map_err(|e| Arc::new(e.into_datafusion())))
         .boxed()
         .shared();
@@ -457,6 +462,41 @@ impl Fetcher {
         }
     }
 
+    /// The events of `range` of `log` newest first, page by page, as
+    /// batches of the full event schema with their page's counts (for the
+    /// caller to stop once it has what it needs, and to commit what it read
+    /// completely).
+    pub(crate) fn pages_newest_first(
+        &self,
+        log: &LogRef,
+        filter: Option<&str>,
+        range: TimeRange,
+    ) -> Result<BoxStream<'static, Result<(RecordBatch, PageStats)>>> {
+        let query = self.client()?.query_events_ordered(
+            &log.id,
+            range.start(),
+            range.end(),
+            &statement_of(filter),
+            Order::NewestFirst,
+        )?;
+        let name = log.name.clone();
+        let mut progress = self.tracker.start(log, range, false);
+        let pages = query
+            .into_stream()
+            .map_err(Error::from)
+            .and_then(move |page| {
+                progress.page_quality(&page.stats);
+                let stats = page.stats;
+                let batch = page_to_batch(page, name.as_deref());
+                if let Ok(b) = &batch {
+                    progress.page(b);
+                }
+                async move { batch.map(|b| (b, stats)) }
+            })
+            .boxed();
+        Ok(until_stopped(pages, self.stop.clone()))
+    }
+
     /// The events of `range` of `log` as batches of the full event schema,
     /// straight from the API, committing nothing.
     pub(crate) fn stream_range(
@@ -473,17 +513,19 @@ impl Fetcher {
         )?;
         let name = log.name.clone();
         let mut progress = self.tracker.start(log, range, false);
-        let label = log.describe(range);
+        let log_id = log.id.clone();
         let pages = query
             .into_stream()
             .map_err(Error::from)
             .and_then(move |page| {
                 if progress.page_quality(&page.stats) {
                     warn!(
-                        event = "fetch_beyond_retention",
-                        range = %label,
-                        message = page.beyond_retention_message.as_deref().unwrap_or_default(),
-                        "Rapid7 says the range reaches past the log's retention: older events are missing",
+                        log_id = %log_id,
+                        from_ms = range.start(),
+                        to_ms = range.end(),
+                        rapid7_message = page.beyond_retention_message.as_deref().unwrap_or_default(),
+                        detail = "Rapid7 says the range reaches past the log's retention: older events are missing",
+                        "fetch_beyond_retention"
                     );
                 }
                 let batch = page_to_batch(page, name.as_deref());
@@ -493,7 +535,8 @@ impl Fetcher {
                 async move { batch }
             })
             .boxed();
-        Ok(until_stopped(pages, self.stop.clone()))
+        let span = trace::fetch_span(log.label(), range, filter, true);
+        Ok(trace::in_span(until_stopped(pages, self.stop.clone()), span).boxed())
     }
 }
 
@@ -568,12 +611,12 @@ async fn fetch_one(
     let started = Instant::now();
     let mut progress = tracker.start(log, range, true);
     info!(
-        event = "fetch_subrange_start",
         log_id = %log.id,
         log_name = log.name.as_deref(),
         from_ms = range.start(),
         to_ms = range.end(),
         filter,
+        "fetch_subrange_start"
     );
     let mut writer = cache.writer_filtered(&log.id, filter, range)?;
     let mut pages = client
@@ -605,12 +648,12 @@ async fn fetch_one(
                 writer.record_beyond_retention();
                 outcome.beyond_retention = true;
                 warn!(
-                    event = "fetch_beyond_retention",
                     log_id = %log.id,
                     from_ms = range.start(),
                     to_ms = range.end(),
-                    message = page.beyond_retention_message.as_deref().unwrap_or_default(),
-                    "Rapid7 says the range reaches past the log's retention: older events are missing",
+                    rapid7_message = page.beyond_retention_message.as_deref().unwrap_or_default(),
+                    detail = "Rapid7 says the range reaches past the log's retention: older events are missing",
+                    "fetch_beyond_retention"
                 );
             }
             let batch = page_to_batch(page, log.name.as_deref())?;
@@ -626,31 +669,36 @@ async fn fetch_one(
         let parts = writer.parts_written();
         if matches!(e, Error::Stopped) {
             info!(
-                event = "fetch_stopped",
                 log_id = %log.id,
                 from_ms = range.start(),
                 to_ms = range.end(),
                 pages = outcome.pages,
                 events_discarded = outcome.events,
                 parts_removed = parts,
+                "fetch_stopped"
             );
         } else {
             warn!(
-                event = "fetch_subrange_failed",
                 log_id = %log.id,
                 from_ms = range.start(),
                 to_ms = range.end(),
                 error = %e,
+                "fetch_subrange_failed"
             );
         }
         if let Err(abort) = writer.abort().await {
-            warn!(error = %abort, "cannot remove the parts of a failed fetch; `cache gc` will");
+            warn!(
+                error = %abort,
+                detail = "`rapid7-sql cache gc` removes them",
+                "fetch_parts_cleanup_failed"
+            );
         }
         return Err(e);
     }
+    let parts_written = writer.parts_written();
+    let segment_dir = writer.location().to_string();
     outcome.committed = matches!(writer.commit().await?, CommitOutcome::Committed(_));
     info!(
-        event = "fetch_subrange_complete",
         log_id = %log.id,
         log_name = log.name.as_deref(),
         from_ms = range.start(),
@@ -660,16 +708,19 @@ async fn fetch_one(
         committed = outcome.committed,
         events_rejected = outcome.events_rejected,
         beyond_retention = outcome.beyond_retention,
+        parts_written,
+        segment_dir,
         elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        "fetch_subrange_complete"
     );
     if outcome.events_rejected > 0 {
         warn!(
-            event = "fetch_events_rejected",
             log_id = %log.id,
             from_ms = range.start(),
             to_ms = range.end(),
             events_rejected = outcome.events_rejected,
-            "events Rapid7 returned could not be decoded; the segment's manifest records how many",
+            detail = "events Rapid7 returned could not be decoded; the segment's manifest records how many",
+            "fetch_events_rejected"
         );
     }
     Ok(outcome)

@@ -101,7 +101,10 @@ impl LogDirectory {
                     .collect();
                 // Best effort: offline reads use it to resolve names.
                 if let Err(e) = self.cache.save_log_names(&names).await {
-                    warn!(error = %e, "cannot record log names in the cache");
+                    warn!(
+                        error = %e,
+                        "log_names_write_failed"
+                    );
                 }
                 logs
             }
@@ -118,7 +121,7 @@ impl LogDirectory {
         debug!(
             logs = logs.len(),
             online = self.client.is_some(),
-            "log list refreshed"
+            "log_list_refreshed"
         );
         Ok(logs.into())
     }
@@ -173,11 +176,21 @@ fn usable(entries: impl IntoIterator<Item = (String, Option<String>)>) -> Vec<Lo
     let mut out = Vec::new();
     for (id, name) in entries {
         if let Err(e) = LogId::new(id.as_str()) {
-            warn!(log_id = ?id, reason = e.reason, "log_list_entry_skipped: not a log id");
+            warn!(
+                log_id = ?id,
+                reason = e.reason,
+                detail = "not a log id",
+                "log_list_entry_skipped"
+            );
             continue;
         }
         if !seen.insert(id.clone()) {
-            warn!(log_id = %id, log_name = ?name, "log_list_entry_skipped: the id is listed twice");
+            warn!(
+                log_id = %id,
+                log_name = ?name,
+                detail = "the id is listed twice",
+                "log_list_entry_skipped"
+            );
             continue;
         }
         let name = match name {
@@ -185,7 +198,9 @@ fn usable(entries: impl IntoIterator<Item = (String, Option<String>)>) -> Vec<Lo
                 warn!(
                     log_id = %id,
                     name_bytes = n.len(),
-                    "log_list_name_dropped: longer than {MAX_LOG_NAME_LEN} bytes; the log goes by its id"
+                    max_bytes = MAX_LOG_NAME_LEN,
+                    detail = "the name is too long; the log goes by its id",
+                    "log_list_name_dropped"
                 );
                 None
             }

@@ -8,8 +8,10 @@ mod exec;
 mod fetch;
 mod filters;
 mod logs;
+mod newest;
 mod parquet;
 mod plan;
+mod report;
 mod stop;
 mod table;
 

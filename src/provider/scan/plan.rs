@@ -5,8 +5,9 @@
 use std::sync::Arc;
 
 use futures::{StreamExt, TryStreamExt};
+use tracing::debug;
 
-use super::estimate::{self, FetchEstimate};
+use super::estimate::{self, Estimated, FetchEstimate};
 use super::logs::LogRef;
 use crate::cache::{PlannedSegment, SegmentCache, TimeRange};
 use crate::client::Client;
@@ -99,17 +100,28 @@ impl LogScan {
     }
 
     /// `log [from, to)` lines for what this scan would have to fetch.
+    /// Adjacent pieces are joined: a month offline is one range, not 720.
     pub(crate) fn describe_missing(&self) -> Vec<String> {
-        self.gaps
-            .iter()
-            .chain(&self.live)
-            .map(|r| self.log.describe(r))
-            .collect()
+        let mut joined: Vec<TimeRange> = Vec::new();
+        for r in self.gaps.iter().chain(&self.live) {
+            match joined.last_mut() {
+                Some(last) if last.end() == r.start() => {
+                    *last = TimeRange::ordered(last.start(), r.end());
+                }
+                _ => joined.push(*r),
+            }
+        }
+        joined.iter().map(|r| self.log.describe(r)).collect()
     }
 }
 
+/// Pieces are joined while the events they hold stay under this many pages:
+/// the query a piece costs beyond its pages is then at most a tenth of it.
+const COALESCE_PAGES: u64 = 10;
+
 /// Ask Rapid7 what fetching the gaps of each scan costs, unless the gaps
-/// of the statement total only a few minutes (see `estimate.rs`).
+/// of the statement total only a few minutes (see `estimate.rs`), and join
+/// sparse pieces by the answer.
 pub(crate) async fn estimate_scans(
     client: &Client,
     scans: &mut [LogScan],
@@ -125,17 +137,34 @@ pub(crate) async fn estimate_scans(
             if s.gaps.is_empty() {
                 return Ok(None);
             }
-            estimate::estimate(client, &s.log.id, s.filter.as_deref(), &s.gaps, chunk_ms)
+            estimate::estimate_slices(client, &s.log.id, s.filter.as_deref(), &s.gaps, chunk_ms)
                 .await
                 .map(Some)
         })
         .collect();
-    let estimates: Vec<Option<FetchEstimate>> = futures::stream::iter(asks)
+    let estimates: Vec<Option<Estimated>> = futures::stream::iter(asks)
         .buffered(8)
         .try_collect()
         .await?;
+    let max_events = COALESCE_PAGES * u64::from(client.config().per_page.max(1));
     for (scan, e) in scans.iter_mut().zip(estimates) {
-        scan.estimate = e;
+        scan.estimate = e.map(|e| {
+            let before = scan.gaps.len() as u64;
+            scan.gaps = estimate::coalesce(&scan.gaps, &e, max_events);
+            let joined = before - scan.gaps.len() as u64;
+            if joined > 0 {
+                debug!(
+                    log_id = %scan.log.id,
+                    joined,
+                    pieces = scan.gaps.len(),
+                    "fetch_pieces_joined"
+                );
+            }
+            FetchEstimate {
+                queries: e.total.queries - joined,
+                ..e.total
+            }
+        });
     }
     Ok(())
 }

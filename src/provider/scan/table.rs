@@ -17,8 +17,9 @@ use super::estimate::query_rate;
 use super::exec::{Rapid7ScanExec, ScanInputs};
 use super::filters::{self, apply_filters, read_columns};
 use super::logs::LogRef;
-use super::parquet::ParquetTarget;
+use super::parquet::{FileOrder, ParquetTarget};
 use super::plan::{LogScan, PlanInputs, estimate_scans, plan_scans};
+use super::report::log_coverage;
 use crate::error::Error;
 use crate::provider::Rapid7;
 use crate::provider::Rapid7Options;
@@ -37,6 +38,7 @@ use crate::provider::window::{extract_log_selection, extract_windows};
 pub struct Rapid7LogsTable {
     rapid7: Rapid7,
     log: Option<LogRef>,
+    newest_first: Option<usize>,
 }
 
 impl Rapid7 {
@@ -49,7 +51,11 @@ impl Rapid7 {
 impl Rapid7LogsTable {
     /// The table of every log.
     pub fn new(rapid7: Rapid7) -> Self {
-        Rapid7LogsTable { rapid7, log: None }
+        Rapid7LogsTable {
+            rapid7,
+            log: None,
+            newest_first: None,
+        }
     }
 
     /// The table of one log.
@@ -57,6 +63,7 @@ impl Rapid7LogsTable {
         Rapid7LogsTable {
             rapid7,
             log: Some(log),
+            newest_first: None,
         }
     }
 
@@ -68,6 +75,21 @@ impl Rapid7LogsTable {
     /// The log this table is restricted to, if any.
     pub fn log(&self) -> Option<&LogRef> {
         self.log.as_ref()
+    }
+
+    /// This table, for a scan under `ORDER BY timestamp DESC … LIMIT n`:
+    /// what the cache lacks is read newest first, stopping with the newest
+    /// `n` rows the statement keeps (the `NewestFirst` rule sets it).
+    pub fn with_newest_first(&self, n: usize) -> Self {
+        Rapid7LogsTable {
+            newest_first: Some(n),
+            ..self.clone()
+        }
+    }
+
+    /// The `n` of [`Rapid7LogsTable::with_newest_first`].
+    pub fn newest_first(&self) -> Option<usize> {
+        self.newest_first
     }
 }
 
@@ -107,12 +129,15 @@ impl TableProvider for Rapid7LogsTable {
         else {
             return Ok(Arc::new(EmptyExec::new(projected)));
         };
-        let chunk_ms = config.fetch_chunk.as_millis() as i64;
+        let chunk_ms = crate::time::duration_ms(config.fetch_chunk);
         let budget = Rapid7Options::from_config(state.config_options())
             .max_fetch_events
             .unwrap_or(config.max_fetch_events);
         let client = config.client.as_ref().filter(|_| !config.is_offline());
-        if let (Some(client), true) = (client, budget > 0) {
+        // The estimate serves the budget, and joins sparse pieces (one
+        // statistical query against a query saved per joined piece).
+        let sparse_candidates = scans.iter().any(|s| s.gaps.len() > 1);
+        if let (Some(client), true) = (client, budget > 0 || sparse_candidates) {
             estimate_scans(client, &mut scans, chunk_ms).await?;
         }
         let target = match &inner.store_url {
@@ -122,6 +147,10 @@ impl TableProvider for Rapid7LogsTable {
                 schema: Arc::clone(&schema),
                 options: state.table_options().parquet.clone(),
                 metadata_cache: state.runtime_env().cache_manager.get_file_metadata_cache(),
+                order: match self.newest_first {
+                    Some(_) => FileOrder::NewestFirst,
+                    None => FileOrder::OldestFirst,
+                },
             }),
             None => None,
         };
@@ -136,10 +165,13 @@ impl TableProvider for Rapid7LogsTable {
         let all_whole = scans
             .iter()
             .all(|s| s.segments.iter().all(|p| p.is_whole()));
-        debug!(logs = scans.len(), needs_api, "rapid7_logs scan planned");
+        debug!(logs = scans.len(), needs_api, "scan_planned");
         if let (false, true, Some(target)) = (needs_api, all_whole, &target) {
             // Everything is cached: a plain Parquet scan, with exact
             // statistics, that the optimizer can prune and push filters into.
+            for scan in &scans {
+                log_coverage(scan, 0);
+            }
             let parts = scans
                 .iter()
                 .flat_map(|s| s.segments.iter().flat_map(|p| p.parts()))
@@ -163,6 +195,9 @@ impl TableProvider for Rapid7LogsTable {
                 concurrency: config.fetch_concurrency,
                 budget,
                 query_rate: client.map_or(0.0, query_rate),
+                newest_first: self.newest_first,
+                lazy: limit.is_some() && self.newest_first.is_none(),
+                statement: tracing::Span::current(),
             },
             partitions,
         )?;
@@ -208,8 +243,8 @@ pub(crate) async fn plan_logs(
         windows.ranges(),
         PlanInputs {
             now_ms,
-            settle_ms: config.settle.as_millis() as i64,
-            chunk_ms: config.fetch_chunk.as_millis() as i64,
+            settle_ms: crate::time::duration_ms(config.settle),
+            chunk_ms: crate::time::duration_ms(config.fetch_chunk),
         },
         filter,
     )

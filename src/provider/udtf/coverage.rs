@@ -84,7 +84,7 @@ impl TableProvider for CoverageTable {
             .query_execution_start_time
             .map(|t| t.timestamp_millis())
             .unwrap_or(i64::MAX);
-        let cut = now_ms.saturating_sub(self.rapid7.config().settle.as_millis() as i64);
+        let cut = now_ms.saturating_sub(crate::time::duration_ms(self.rapid7.config().settle));
         let mut rows: Vec<(i64, i64, &str)> = Vec::new();
         if self.window.start() < cut {
             let settled = TimeRange::new(self.window.start(), self.window.end().min(cut))

@@ -255,3 +255,26 @@ async fn the_binary_uses_an_s3_cache_from_a_url() {
     .unwrap();
     assert!(gc.status.success(), "{}", stderr(&gc));
 }
+
+#[tokio::test]
+async fn cache_ls_names_the_filter_of_filtered_segments() {
+    let server = support::server().await;
+    let dir = TempDir::new().unwrap();
+    let q = format!(
+        "SELECT count(*) FROM rapid7.\"Web Proxy\" WHERE timestamp >= to_timestamp_millis({T0}) \
+         AND timestamp < to_timestamp_millis({}) AND message LIKE '%user=bob%'",
+        T0 + 3 * MIN
+    );
+    let o = run(Some(&server), dir.path(), &["-c", &q]).await;
+    assert!(o.status.success(), "{}", stderr(&o));
+    let ls = json(&run(Some(&server), dir.path(), &["cache", "ls"]).await);
+    let segments = ls.as_array().unwrap();
+    assert!(!segments.is_empty());
+    for seg in segments {
+        assert_eq!(seg["filter"], r"/user\=bob/", "{seg}");
+        assert!(
+            seg["location"].as_str().unwrap().contains("where="),
+            "{seg}"
+        );
+    }
+}

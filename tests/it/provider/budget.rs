@@ -77,7 +77,9 @@ async fn a_statement_over_the_limit_fails_before_any_event_page() {
         window(from, to)
     );
     assert_eq!(single_i64(&sql(&ctx, &count).await.unwrap()), events as i64);
-    assert_eq!(server.statistics_requests(), 0);
+    // At most the one estimate that joins sparse pieces (none here: every
+    // hour of Firewall holds many pages), and no refusal.
+    assert!(server.statistics_requests() <= 1);
     assert!(server.event_query_requests() > 0);
 }
 

@@ -106,6 +106,7 @@ async fn summaries_are_exact_and_serialise() {
         logs: vec!["Firewall".into(), "Auth Service".into()],
         window: TimeRange::new(from, to).unwrap(),
         bucket: None,
+        output: None,
     };
     let summary = datafusion_rapid7::summarize(&ctx, &request).await.unwrap();
     let fw = support::log_id(&server, "Firewall");

@@ -49,6 +49,24 @@ async fn offline_answers_from_cache_and_names_what_is_missing() {
         e.contains("Web Proxy [2026-02-10T00:02:00.000Z, 2026-02-10T00:03:00.000Z)"),
         "{e}"
     );
+    // A month missing is one range (its 720 hour pieces joined), not a
+    // list no one reads.
+    let month = sql(
+        &ctx,
+        &format!(
+            "SELECT count(*) FROM rapid7_logs WHERE log_name = 'Web Proxy' AND {}",
+            window(T0 + 3 * MIN, T0 + 30 * 24 * 60 * MIN)
+        ),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(
+        month.contains(
+            "does not hold Web Proxy [2026-02-10T00:03:00.000Z, 2026-03-12T00:00:00.000Z). Turn"
+        ),
+        "{month}"
+    );
     assert_eq!(
         server.query_requests(),
         requests,

@@ -1,28 +1,15 @@
-//! Typed configuration: the Rapid7 region or endpoint, the API key, the cache
-//! and the table's policies ([`Rapid7Config`]), read once from `RAPID7_*`
-//! environment variables or set with builders.
-//!
-//! The API key is held in an [`ApiKey`] whose `Debug` and `Display` never show
-//! it; it is only read from the environment (never from a command-line flag, so
-//! it does not end up in shell history or `ps`).
+//! [`Rapid7Config`]: the composition root (the client, the cache and the
+//! table's policies), its defaults, the variables that name them, and the
+//! default cache directory.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::cache::{CacheConfig, SegmentCache};
-use crate::client::{Client, ClientBuilder};
-use crate::env::{env_bool, env_duration, env_var, parse_count, parse_size};
+use crate::cache::SegmentCache;
+use crate::client::Client;
+use crate::env::env_var;
 use crate::error::{Error, Result};
-use crate::fields::{FieldSchema, load_field_schemas};
-
-// Old paths (before the client's settings moved to `client`, parsing to
-// `env` and `time`); kept for one release.
-pub use crate::client::{
-    ApiKey, ENV_ALLOW_HTTP, ENV_API_KEY, ENV_ENDPOINT, ENV_REGION, Region, parse_endpoint,
-};
-pub use crate::env::{parse_bool, parse_duration};
-pub use crate::fields::ENV_FIELDS;
-pub use crate::time::parse_timestamp;
+use crate::fields::{ENV_FIELDS, FieldSchema, load_field_schemas};
 
 /// Environment variable holding the cache root (directory or object-store URL).
 pub const ENV_CACHE: &str = "RAPID7_CACHE";
@@ -50,26 +37,6 @@ pub const DEFAULT_SETTLE: Duration = Duration::from_secs(300);
 /// Default of [`Rapid7Config::max_fetch_events`]: one million events, about
 /// 2,000 queries or 20 minutes of one key's quota.
 pub const DEFAULT_MAX_FETCH_EVENTS: u64 = 1_000_000;
-
-/// What a caller sets over the environment in
-/// [`Rapid7Config::from_env_with`]; unset fields fall back to it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct EnvOverrides {
-    /// Answer from the cache only (else `RAPID7_OFFLINE`).
-    pub offline: bool,
-    /// Cache location (else `RAPID7_CACHE`, else [`default_cache_dir`]).
-    pub cache: Option<String>,
-    /// Read and write no cache (else `RAPID7_BYPASS_CACHE`).
-    pub bypass_cache: bool,
-    /// API region (else `RAPID7_REGION`).
-    pub region: Option<Region>,
-    /// Base URL of the API, overriding the region (else `RAPID7_ENDPOINT`).
-    pub endpoint: Option<String>,
-    /// [`Rapid7Config::settle`] (else `RAPID7_SETTLE`).
-    pub settle: Option<Duration>,
-    /// [`Rapid7Config::max_fetch_events`] (else `RAPID7_MAX_FETCH_EVENTS`).
-    pub max_fetch_events: Option<u64>,
-}
 
 /// Everything [`crate::register`] needs: the client, the cache and the
 /// policies of the `rapid7_logs` table.
@@ -136,7 +103,7 @@ impl Rapid7Config {
         Self::with_parts(None, cache).with_offline(true)
     }
 
-    fn with_parts(client: Option<Client>, cache: SegmentCache) -> Self {
+    pub(crate) fn with_parts(client: Option<Client>, cache: SegmentCache) -> Self {
         Rapid7Config {
             client,
             cache,
@@ -149,58 +116,6 @@ impl Rapid7Config {
             max_fetch_events: DEFAULT_MAX_FETCH_EVENTS,
             pushdown_aggregates: true,
         }
-    }
-
-    /// From the environment: the client from `RAPID7_API_KEY`,
-    /// `RAPID7_REGION`, `RAPID7_ENDPOINT`, `RAPID7_ALLOW_HTTP`; the cache from
-    /// `RAPID7_CACHE` (default [`default_cache_dir`]), `RAPID7_BYPASS_CACHE`,
-    /// `RAPID7_FLUSH_ROWS`, `RAPID7_FLUSH_BYTES`; `RAPID7_SETTLE`,
-    /// `RAPID7_OFFLINE`, `RAPID7_MAX_FETCH_EVENTS`, `RAPID7_PUSHDOWN_AGGREGATES`
-    /// and `RAPID7_FIELDS`.
-    /// Offline needs no key.
-    pub fn from_env() -> Result<Self> {
-        Self::from_env_with(&EnvOverrides::default())
-    }
-
-    /// [`Rapid7Config::from_env`], with what the caller sets (a command
-    /// line's flags) taking precedence over the environment.
-    pub fn from_env_with(overrides: &EnvOverrides) -> Result<Self> {
-        let offline = overrides.offline || env_bool(ENV_OFFLINE)?;
-        let cache = cache_from(overrides.cache.as_deref(), overrides.bypass_cache)?;
-        let mut builder = ClientBuilder::from_env()?;
-        if let Some(region) = overrides.region {
-            builder = builder.with_region(region);
-        }
-        if let Some(endpoint) = &overrides.endpoint {
-            builder = builder.with_endpoint(endpoint.clone());
-        }
-        let client = match builder.build() {
-            Ok(client) => Some(client),
-            Err(crate::client::Error::MissingApiKey) if offline => None,
-            Err(e) => return Err(e.into()),
-        };
-        let mut config = Self::with_parts(client, cache).with_offline(offline);
-        let settle = match overrides.settle {
-            Some(settle) => Some(settle),
-            None => env_duration(ENV_SETTLE)?,
-        };
-        if let Some(settle) = settle {
-            config.settle = settle;
-        }
-        config.field_schemas = field_schemas_from_env()?;
-        let max_fetch_events = match overrides.max_fetch_events {
-            Some(n) => Some(n),
-            None => env_var(ENV_MAX_FETCH_EVENTS)
-                .map(|v| parse_count(ENV_MAX_FETCH_EVENTS, &v))
-                .transpose()?,
-        };
-        if let Some(n) = max_fetch_events {
-            config.max_fetch_events = n;
-        }
-        if let Some(v) = env_var(ENV_PUSHDOWN_AGGREGATES) {
-            config.pushdown_aggregates = crate::env::parse_bool(ENV_PUSHDOWN_AGGREGATES, &v)?;
-        }
-        Ok(config)
     }
 
     /// Pin the field schema of `log` (a name or an id) in `rapid7_parsed`.
@@ -264,27 +179,6 @@ pub fn field_schemas_from_env() -> Result<BTreeMap<String, FieldSchema>> {
         Some(path) => load_field_schemas(std::path::Path::new(&path)),
         None => Ok(Default::default()),
     }
-}
-
-/// The cache described by `RAPID7_CACHE`, `RAPID7_BYPASS_CACHE`,
-/// `RAPID7_FLUSH_ROWS` and `RAPID7_FLUSH_BYTES`, with a location and a bypass
-/// given by the caller (command-line flags) taking precedence.
-pub fn cache_from(location: Option<&str>, bypass: bool) -> Result<SegmentCache> {
-    if bypass || env_bool(ENV_BYPASS_CACHE)? {
-        return Ok(SegmentCache::bypass());
-    }
-    let mut cache_config = CacheConfig::default();
-    if let Some(v) = env_var(ENV_FLUSH_ROWS) {
-        cache_config.flush_rows = parse_size(ENV_FLUSH_ROWS, &v)?;
-    }
-    if let Some(v) = env_var(ENV_FLUSH_BYTES) {
-        cache_config.flush_bytes = parse_size(ENV_FLUSH_BYTES, &v)?;
-    }
-    let location = match location.map(str::to_string).or_else(|| env_var(ENV_CACHE)) {
-        Some(location) => location,
-        None => default_cache_dir()?.display().to_string(),
-    };
-    SegmentCache::open(&location, cache_config)
 }
 
 /// The default cache directory: `$XDG_CACHE_HOME/datafusion-rapid7`, else

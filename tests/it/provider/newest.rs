@@ -1,0 +1,332 @@
+//! Newest first: `ORDER BY timestamp DESC … LIMIT N` reads pages newest first
+//! and stops; a plain `LIMIT` stops paging; both exact against the data
+//! function, ties in one millisecond and bursts at the window's end included.
+
+use datafusion::arrow::util::pretty::pretty_format_batches;
+use datafusion_rapid7::mock::{Faults, MockServer, RequestKind};
+use tempfile::TempDir;
+
+use super::{MIN, burst_ms, local_cache, rows, session_with, sql, window};
+use crate::support::{self, T0};
+
+const HOUR: i64 = 60 * MIN;
+
+async fn session(
+    server: &MockServer,
+    dir: &TempDir,
+) -> (
+    datafusion::prelude::SessionContext,
+    datafusion_rapid7::Rapid7,
+) {
+    session_with(server, local_cache(dir), |c| c).await
+}
+
+fn event_queries(server: &MockServer) -> usize {
+    server
+        .requests()
+        .iter()
+        .filter(|r| r.kind == RequestKind::Query && !r.is_statistical())
+        .count()
+}
+
+fn top(log: &str, predicate: &str, from: i64, to: i64, n: usize) -> String {
+    format!(
+        "SELECT timestamp, sequence_number, message FROM rapid7_logs \
+         WHERE log_name = '{log}' AND {} AND ({predicate}) \
+         ORDER BY timestamp DESC, sequence_number DESC LIMIT {n}",
+        window(from, to)
+    )
+}
+
+/// The newest `n` events of `[from, to)` that `keep` keeps, newest first.
+/// (Computed over the window's last hour, which holds far more than `n`.)
+fn truth_top(
+    server: &MockServer,
+    log: &str,
+    from: i64,
+    to: i64,
+    n: usize,
+    keep: impl Fn(&str) -> bool,
+) -> Vec<(i64, u64, String)> {
+    let id = support::log_id(server, log);
+    let from = from.max(to - HOUR);
+    let mut all: Vec<(i64, u64, String)> = support::truth(server, &id, from, to)
+        .into_iter()
+        .filter(|r| keep(&r.2))
+        .map(|r| (r.0, r.1, r.2))
+        .collect();
+    all.reverse();
+    assert!(all.len() >= n, "the last hour holds the newest {n}");
+    all.truncate(n);
+    all
+}
+
+#[tokio::test]
+async fn the_newest_n_of_a_day_take_a_few_pages_and_are_exact() {
+    let server = support::server().await;
+    let burst = burst_ms(&server);
+    for to_exclusive in [false, true] {
+        server.set_faults(Faults {
+            to_exclusive,
+            ..Faults::default()
+        });
+        let dir = TempDir::new().unwrap();
+        let (ctx, rapid7) = session(&server, &dir).await;
+        // A day ending exactly on a burst: hundreds of events stamped at
+        // the exclusive end, which an inclusive `to` returns.
+        let (from, to) = (burst - 24 * HOUR, burst);
+        server.clear_requests();
+        let got = rows(
+            &sql(&ctx, &top("Firewall", "true", from, to, 50))
+                .await
+                .unwrap(),
+        );
+        assert_eq!(got, truth_top(&server, "Firewall", from, to, 50, |_| true));
+        let pages = event_queries(&server);
+        assert!(
+            pages <= 4,
+            "{pages} event queries for the newest 50 of a day"
+        );
+        // What was read is committed: a complete sub-window at the end.
+        let fw = support::log_id(&server, "Firewall");
+        let segments = rapid7.cache().list_segments(&fw).await.unwrap();
+        assert!(
+            segments
+                .iter()
+                .any(|s| s.range().end() == to && s.range().start() > from),
+            "{segments:?}"
+        );
+        // Asked again, the cached newest part answers: no request.
+        server.clear_requests();
+        let again = rows(
+            &sql(&ctx, &top("Firewall", "true", from, to, 50))
+                .await
+                .unwrap(),
+        );
+        assert_eq!(again, got);
+        assert_eq!(event_queries(&server), 0);
+    }
+}
+
+#[tokio::test]
+async fn ties_in_one_millisecond_are_all_read() {
+    let server = support::server().await;
+    // Rapid7 does not document the order within a millisecond: the
+    // simulator lists each page's millisecond backwards.
+    server.set_faults(Faults {
+        reverse_within_millisecond: true,
+        ..Faults::default()
+    });
+    let dir = TempDir::new().unwrap();
+    let (ctx, _) = session(&server, &dir).await;
+    let burst = burst_ms(&server);
+    // A window ending just after a burst of ~700 events in one millisecond,
+    // the newest 500 by (timestamp DESC, message): all 500 lie in the burst,
+    // and which ones depends on every event of it, not only on the first
+    // page of 500.
+    let (from, to) = (burst - 10 * MIN, burst + 1);
+    let q = format!(
+        "SELECT timestamp, sequence_number, message FROM rapid7_logs \
+         WHERE log_name = 'Firewall' AND {} ORDER BY timestamp DESC, message LIMIT 500",
+        window(from, to)
+    );
+    let got = rows(&sql(&ctx, &q).await.unwrap());
+    let fw = support::log_id(&server, "Firewall");
+    let mut burst_events: Vec<(i64, u64, String)> = support::truth(&server, &fw, burst, burst + 1)
+        .into_iter()
+        .map(|r| (r.0, r.1, r.2))
+        .collect();
+    assert!(burst_events.len() > 600, "the test needs a burst");
+    burst_events.sort_by(|a, b| a.2.cmp(&b.2));
+    assert_ne!(
+        burst_events[499].2, burst_events[500].2,
+        "no tie at the cut"
+    );
+    burst_events.truncate(500);
+    assert_eq!(got, burst_events);
+}
+
+#[tokio::test]
+async fn pushed_and_unpushed_filters_stay_exact() {
+    let server = support::server().await;
+    let dir = TempDir::new().unwrap();
+    let (ctx, _) = session(&server, &dir).await;
+    let (from, to) = (T0, T0 + 6 * HOUR);
+    let predicate = "message LIKE '%user=bob%' AND length(message) > 180";
+    let q = top("Web Proxy", predicate, from, to, 40);
+    let plan = pretty_format_batches(&sql(&ctx, &format!("EXPLAIN {q}")).await.unwrap())
+        .unwrap()
+        .to_string();
+    assert!(
+        plan.contains("most_recent_first=true") && plan.contains("leql=where"),
+        "{plan}"
+    );
+    let got = rows(&sql(&ctx, &q).await.unwrap());
+    let want = truth_top(&server, "Web Proxy", from, to, 40, |m| {
+        m.contains("user=bob") && m.chars().count() > 180
+    });
+    assert_eq!(want.len(), 40);
+    assert_eq!(got, want);
+}
+
+#[tokio::test]
+async fn a_plain_limit_stops_paging() {
+    let server = support::server().await;
+    let dir = TempDir::new().unwrap();
+    let (ctx, rapid7) = session(&server, &dir).await;
+    let (from, to) = (T0, T0 + 24 * HOUR);
+    let q = format!(
+        "SELECT timestamp, sequence_number, message FROM rapid7_logs \
+         WHERE log_name = 'Firewall' AND {} LIMIT 10",
+        window(from, to)
+    );
+    let got = rows(&sql(&ctx, &q).await.unwrap());
+    assert_eq!(got.len(), 10);
+    // Every row is an event of the window, by the data function over the
+    // hours the rows fall in.
+    let fw = support::log_id(&server, "Firewall");
+    let hours: std::collections::BTreeSet<i64> =
+        got.iter().map(|r| r.0 - (r.0 - from) % HOUR).collect();
+    let truth: std::collections::HashSet<(i64, u64, String)> = hours
+        .iter()
+        .flat_map(|h| support::truth(&server, &fw, *h, (*h + HOUR).min(to)))
+        .map(|r| (r.0, r.1, r.2))
+        .collect();
+    assert!(got.iter().all(|r| truth.contains(r)), "{got:?}");
+    assert!(
+        event_queries(&server) <= 8,
+        "{} event queries",
+        event_queries(&server)
+    );
+    assert!(rapid7.cache().list_segments(&fw).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn the_newest_n_of_a_cached_range_open_only_the_newest_files() {
+    let server = support::server().await;
+    let dir = TempDir::new().unwrap();
+    let (ctx, _) = session_with(&server, local_cache(&dir), |c| {
+        c.with_pushdown_aggregates(false)
+            .with_fetch_chunk(std::time::Duration::from_secs(10 * 60))
+    })
+    .await;
+    let (from, to) = (T0, T0 + 2 * HOUR);
+    // Cache the two hours, in one segment per ten minutes.
+    sql(
+        &ctx,
+        &format!(
+            "SELECT count(*) FROM rapid7_logs WHERE log_name = 'Firewall' AND {}",
+            window(from, to)
+        ),
+    )
+    .await
+    .unwrap();
+    server.clear_requests();
+    let q = top("Firewall", "true", from, to, 50);
+    let got = rows(&sql(&ctx, &q).await.unwrap());
+    assert_eq!(got, truth_top(&server, "Firewall", from, to, 50, |_| true));
+    assert_eq!(event_queries(&server), 0, "answered from the cache");
+    // The TopK's threshold, once the newest file has filled it, skips the
+    // older files by their statistics without opening them.
+    let analyzed =
+        pretty_format_batches(&sql(&ctx, &format!("EXPLAIN ANALYZE {q}")).await.unwrap())
+            .unwrap()
+            .to_string();
+    let pruned = analyzed
+        .split("files_ranges_pruned_statistics=")
+        .nth(1)
+        .and_then(|s| s.split(',').next())
+        .unwrap_or_else(|| panic!("no file pruning metric in {analyzed}"));
+    assert!(pruned.contains("total"), "{pruned}");
+    let (total, matched) = pruned_counts(pruned);
+    assert!(total >= 10, "{total} files in {pruned}");
+    // One file per partition may open before any threshold exists.
+    let partitions = ctx.state().config().target_partitions();
+    assert!(
+        matched <= partitions + 1,
+        "{matched} of {total} files opened: {analyzed}"
+    );
+}
+
+/// `(total, matched)` of a pruning metric printed as `N total → M matched`.
+fn pruned_counts(metric: &str) -> (usize, usize) {
+    let digits = |s: &str| -> usize {
+        s.trim()
+            .split(|c: char| !c.is_ascii_digit())
+            .find(|t| !t.is_empty())
+            .and_then(|t| t.parse().ok())
+            .unwrap_or_else(|| panic!("no count in {metric}"))
+    };
+    let mut halves = metric.split('→');
+    (
+        digits(halves.next().unwrap_or_default()),
+        digits(halves.next().unwrap_or_default()),
+    )
+}
+
+#[tokio::test]
+async fn newest_first_can_be_turned_off() {
+    let server = support::server().await;
+    let dir = TempDir::new().unwrap();
+    let (ctx, _) = session(&server, &dir).await;
+    let q = format!("EXPLAIN {}", top("Firewall", "true", T0, T0 + HOUR, 10));
+    let plan = |batches: Vec<_>| pretty_format_batches(&batches).unwrap().to_string();
+    assert!(plan(sql(&ctx, &q).await.unwrap()).contains("most_recent_first=true"));
+    sql(&ctx, "SET rapid7.pushdown_newest_first = false")
+        .await
+        .unwrap();
+    let off = plan(sql(&ctx, &q).await.unwrap());
+    assert!(!off.contains("most_recent_first"), "{off}");
+}
+
+#[tokio::test]
+async fn newest_first_sees_through_projections_of_columns_only() {
+    let server = support::server().await;
+    let dir = TempDir::new().unwrap();
+    let (ctx, _) = session(&server, &dir).await;
+    let (from, to) = (T0 + 5 * HOUR + 30 * MIN, T0 + 6 * HOUR);
+    let want: Vec<String> = truth_top(&server, "Firewall", from, to, 20, |_| true)
+        .into_iter()
+        .map(|r| r.2)
+        .collect();
+    let messages = |batches: Vec<datafusion::arrow::array::RecordBatch>| -> Vec<String> {
+        use datafusion::arrow::array::AsArray;
+        batches
+            .iter()
+            .flat_map(|b| {
+                let m = b.column(0).as_string::<i32>();
+                (0..b.num_rows())
+                    .map(|i| m.value(i).to_string())
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    // The sort keys are not selected: a projection sits between the sort
+    // and the scan.
+    let q = format!(
+        "SELECT message FROM rapid7_logs WHERE log_name = 'Firewall' AND {} \
+         ORDER BY timestamp DESC, sequence_number DESC LIMIT 20",
+        window(from, to)
+    );
+    let plan = pretty_format_batches(&sql(&ctx, &format!("EXPLAIN {q}")).await.unwrap())
+        .unwrap()
+        .to_string();
+    assert!(plan.contains("most_recent_first=true"), "{plan}");
+    server.clear_requests();
+    assert_eq!(messages(sql(&ctx, &q).await.unwrap()), want);
+    assert!(event_queries(&server) <= 2);
+    // A computed column named `timestamp` is not the scan's: no newest-first
+    // read, and the answer stays exact.
+    let shifted = format!(
+        "SELECT message FROM (SELECT message, sequence_number, \
+         timestamp - interval '1 hour' AS timestamp FROM rapid7_logs \
+         WHERE log_name = 'Firewall' AND {}) \
+         ORDER BY timestamp DESC, sequence_number DESC LIMIT 20",
+        window(from, to)
+    );
+    let plan = pretty_format_batches(&sql(&ctx, &format!("EXPLAIN {shifted}")).await.unwrap())
+        .unwrap()
+        .to_string();
+    assert!(!plan.contains("most_recent_first"), "{plan}");
+    assert_eq!(messages(sql(&ctx, &shifted).await.unwrap()), want);
+}
