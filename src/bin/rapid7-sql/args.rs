@@ -131,8 +131,9 @@ pub(crate) struct PublishArgs {
     pub(crate) vacuum: bool,
     /// Vacuum retention (default: the table's, 7 days); shorter than the
     /// table's delta.deletedFileRetentionDuration is refused.
+    /// (Not `--retention`: that is the cache's, RAPID7_RETENTION.)
     #[arg(long, value_parser = parse_duration, requires = "vacuum")]
-    pub(crate) retention: Option<Duration>,
+    pub(crate) vacuum_retention: Option<Duration>,
     /// Vacuum only lists what it would delete.
     #[arg(long, requires = "vacuum")]
     pub(crate) dry_run: bool,

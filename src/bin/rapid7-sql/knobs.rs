@@ -136,4 +136,39 @@ mod tests {
             .to_string();
         assert!(e.contains("--per-page") && e.contains("1 to 500"), "{e}");
     }
+
+    /// A subcommand's own flag named like a setting's global one would
+    /// shadow it, and reading the setting would panic (clap matches by id).
+    #[test]
+    fn no_subcommand_flag_shadows_a_setting() {
+        use clap::CommandFactory;
+        fn walk(cmd: &Command, path: &str, settings: &[String], clashes: &mut Vec<String>) {
+            for arg in cmd.get_arguments().filter(|a| !a.is_global_set()) {
+                let id = arg.get_id().as_str().to_string();
+                let long = arg.get_long().map(str::to_string);
+                if settings.contains(&id) || long.is_some_and(|l| settings.contains(&l)) {
+                    clashes.push(format!("{path} --{id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(
+                    sub,
+                    &format!("{path} {}", sub.get_name()),
+                    settings,
+                    clashes,
+                );
+            }
+        }
+        let settings: Vec<String> = flagged().map(|k| k.spec().option_name()).collect();
+        let mut clashes = Vec::new();
+        walk(
+            &crate::args::Cli::command(),
+            "rapid7-sql",
+            &settings,
+            &mut clashes,
+        );
+        assert!(clashes.is_empty(), "flags shadowing settings: {clashes:?}");
+        // And clap's own checks of the whole command line.
+        with_settings(crate::args::Cli::command()).debug_assert();
+    }
 }

@@ -45,7 +45,7 @@ pub(crate) async fn run(
     if args.vacuum {
         let mut done = Vec::new();
         for t in &tables {
-            done.push(vacuum(t, args.retention, args.dry_run).await?);
+            done.push(vacuum(t, args.vacuum_retention, args.dry_run).await?);
         }
         out["vacuumed"] = serde_json::to_value(done).unwrap_or_default();
     }

@@ -153,7 +153,7 @@ async fn sync_publishes_and_the_table_reads_back_exactly() {
             "--table",
             lake,
             "--vacuum",
-            "--retention",
+            "--vacuum-retention",
             "1h",
         ],
     )
@@ -175,7 +175,7 @@ async fn sync_publishes_and_the_table_reads_back_exactly() {
             "--table",
             lake,
             "--vacuum",
-            "--retention",
+            "--vacuum-retention",
             "1h",
         ],
     )
