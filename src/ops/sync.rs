@@ -10,7 +10,8 @@ use tracing::info;
 use crate::cache::RetentionReport;
 use crate::error::{Error, Result};
 use crate::provider::{
-    FetchEstimate, Rapid7, check_budget, estimate, query_rate, split_aligned, worth_estimating,
+    FetchEstimate, Rapid7, check_budget, estimate_slices, query_rate, split_aligned,
+    worth_estimating,
 };
 use crate::time::{TimeRange, fmt_ms};
 
@@ -34,7 +35,9 @@ pub struct SyncReport {
     /// the client counted them.
     pub events_failed: u64,
     /// Events Rapid7's statistics counted in the missing ranges before the
-    /// run (`None` when not asked: no limit, or only a few minutes missing).
+    /// run (`None` when not asked: no limit and at most one piece missing a
+    /// log, or only a few minutes missing). The same answer joins sparse
+    /// neighbouring pieces into one fetch.
     pub estimated_events: Option<u64>,
     /// Events of the ranges this run fetched that the decoder rejected,
     /// recorded in their segments' manifests (`events_rejected` in
@@ -142,15 +145,22 @@ impl Rapid7 {
             }
         }
         // The cost, asked of Rapid7 before any event page: over the limit,
-        // nothing is fetched.
+        // nothing is fetched. The same answer joins sparse neighbouring
+        // pieces (a quiet log's hours), so asked without a limit too when a
+        // log misses more than one piece.
         let mut estimated_events = None;
         let all_gaps: Vec<TimeRange> = pieces.iter().map(|(_, r)| *r).collect();
+        let sparse_candidates = resolved
+            .iter()
+            .any(|log| pieces.iter().filter(|(l, _)| l.id == log.id).count() > 1);
         if let (Some(client), true) = (
             self.client(),
-            config.max_fetch_events > 0 && worth_estimating(&all_gaps),
+            (config.max_fetch_events > 0 || sparse_candidates) && worth_estimating(&all_gaps),
         ) {
             let chunk = crate::time::duration_ms(config.fetch_chunk);
+            let per_page = client.config().per_page;
             let mut per_log: Vec<(String, FetchEstimate)> = Vec::new();
+            let mut joined = Vec::with_capacity(pieces.len());
             for log in &resolved {
                 let gaps: Vec<TimeRange> = pieces
                     .iter()
@@ -158,10 +168,13 @@ impl Rapid7 {
                     .map(|(_, r)| *r)
                     .collect();
                 if !gaps.is_empty() {
-                    let e = estimate(client, &log.id, None, &gaps, chunk).await?;
-                    per_log.push((log.label().to_string(), e));
+                    let e = estimate_slices(client, &log.id, None, &gaps, chunk).await?;
+                    let (gaps, cost) = e.join_sparse(&log.id, &gaps, per_page);
+                    joined.extend(gaps.into_iter().map(|r| (log.clone(), r)));
+                    per_log.push((log.label().to_string(), cost));
                 }
             }
+            pieces = joined;
             estimated_events = Some(per_log.iter().map(|(_, e)| e.events).sum());
             check_budget(&per_log, config.max_fetch_events, query_rate(client))?;
         }

@@ -11,6 +11,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use tracing::debug;
+
 use crate::client::{Client, CountRequest, MAX_SLICES};
 use crate::error::{Error, Result};
 use crate::time::TimeRange;
@@ -134,19 +136,6 @@ pub(crate) fn envelope(gaps: &[TimeRange], chunk_ms: i64) -> Option<(i64, i64, u
     Some((start, start + slices * slice, u32::try_from(slices).ok()?))
 }
 
-/// Ask Rapid7 what fetching `gaps` (sorted pieces) of one log costs.
-pub(crate) async fn estimate(
-    client: &Client,
-    log_id: &str,
-    filter: Option<&str>,
-    gaps: &[TimeRange],
-    chunk_ms: i64,
-) -> Result<FetchEstimate> {
-    Ok(estimate_slices(client, log_id, filter, gaps, chunk_ms)
-        .await?
-        .total)
-}
-
 /// An estimate and the slice counts it was summed from.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Estimated {
@@ -174,7 +163,8 @@ impl Estimated {
     }
 }
 
-/// [`estimate`], with the slices.
+/// Ask Rapid7 what fetching `gaps` (sorted pieces) of one log costs, with
+/// the slice counts the answer was summed from.
 pub(crate) async fn estimate_slices(
     client: &Client,
     log_id: &str,
@@ -212,6 +202,33 @@ pub(crate) async fn estimate_slices(
         }
     }
     Ok(out)
+}
+
+/// Pieces are joined while the events they hold stay under this many pages:
+/// the query a piece costs beyond its pages is then at most a tenth of it.
+const COALESCE_PAGES: u64 = 10;
+
+impl Estimated {
+    /// `gaps` (sorted pieces of `log_id`) with sparse neighbours joined by
+    /// this estimate ([`coalesce`], up to ten pages of `per_page` events a
+    /// piece), and what fetching them so costs: a query less per join.
+    pub(crate) fn join_sparse(
+        &self,
+        log_id: &str,
+        gaps: &[TimeRange],
+        per_page: u32,
+    ) -> (Vec<TimeRange>, FetchEstimate) {
+        let pieces = coalesce(gaps, self, COALESCE_PAGES * u64::from(per_page.max(1)));
+        let joined = (gaps.len() - pieces.len()) as u64;
+        if joined > 0 {
+            debug!(log_id, joined, pieces = pieces.len(), "fetch_pieces_joined");
+        }
+        let cost = FetchEstimate {
+            queries: self.total.queries.saturating_sub(joined),
+            ..self.total
+        };
+        (pieces, cost)
+    }
 }
 
 /// Adjacent pieces of `gaps` (sorted) joined while the events they hold, by

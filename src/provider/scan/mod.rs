@@ -16,7 +16,7 @@ mod stop;
 mod table;
 
 pub use estimate::FetchEstimate;
-pub(crate) use estimate::{check_budget, estimate, query_rate, worth_estimating};
+pub(crate) use estimate::{check_budget, estimate_slices, query_rate, worth_estimating};
 pub use exec::Rapid7ScanExec;
 pub(crate) use fetch::Fetcher;
 pub use fetch::{Activity, FetchOutcome, FetchProgress, StatementProgress};

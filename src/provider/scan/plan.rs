@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use futures::{StreamExt, TryStreamExt};
-use tracing::debug;
 
 use super::estimate::{self, Estimated, FetchEstimate};
 use super::logs::LogRef;
@@ -115,10 +114,6 @@ impl LogScan {
     }
 }
 
-/// Pieces are joined while the events they hold stay under this many pages:
-/// the query a piece costs beyond its pages is then at most a tenth of it.
-const COALESCE_PAGES: u64 = 10;
-
 /// Ask Rapid7 what fetching the gaps of each scan costs, unless the gaps
 /// of the statement total only a few minutes (see `estimate.rs`), and join
 /// sparse pieces by the answer.
@@ -146,24 +141,12 @@ pub(crate) async fn estimate_scans(
         .buffered(8)
         .try_collect()
         .await?;
-    let max_events = COALESCE_PAGES * u64::from(client.config().per_page.max(1));
+    let per_page = client.config().per_page;
     for (scan, e) in scans.iter_mut().zip(estimates) {
         scan.estimate = e.map(|e| {
-            let before = scan.gaps.len() as u64;
-            scan.gaps = estimate::coalesce(&scan.gaps, &e, max_events);
-            let joined = before - scan.gaps.len() as u64;
-            if joined > 0 {
-                debug!(
-                    log_id = %scan.log.id,
-                    joined,
-                    pieces = scan.gaps.len(),
-                    "fetch_pieces_joined"
-                );
-            }
-            FetchEstimate {
-                queries: e.total.queries - joined,
-                ..e.total
-            }
+            let (pieces, cost) = e.join_sparse(&scan.log.id, &scan.gaps, per_page);
+            scan.gaps = pieces;
+            cost
         });
     }
     Ok(())

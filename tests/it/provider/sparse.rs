@@ -95,3 +95,41 @@ async fn a_rare_filtered_value_over_a_month_is_one_query() {
     assert_eq!(rows(&sql(&ctx, &q).await.unwrap()), want);
     assert_eq!(event_queries(&server), 0);
 }
+
+/// `sync` joins sparse pieces by the same estimate: a quiet log's month is
+/// synced in a few queries and segments, every event cached once.
+#[tokio::test]
+async fn sync_of_a_quiet_logs_month_is_a_few_pieces() {
+    let server = support::server().await;
+    let dir = TempDir::new().unwrap();
+    let (_ctx, rapid7) = session_with(&server, local_cache(&dir), |c| {
+        c.with_pushdown_aggregates(false).with_max_fetch_events(0)
+    })
+    .await;
+    let (from, to) = (T0, T0 + 30 * DAY);
+    let id = support::log_id(&server, DEFENDER);
+    let events = support::truth(&server, &id, from, to).len();
+    let report = rapid7
+        .sync(&[DEFENDER.to_string()], from, Some(to))
+        .await
+        .unwrap();
+    assert_eq!(report.new_events_processed, events as u64);
+    assert_eq!(report.total_events, events as u64);
+    assert_eq!(report.estimated_events, Some(events as u64), "{report:?}");
+    let segments = rapid7.cache().list_segments(&id).await.unwrap();
+    assert_eq!(report.segments_written, segments.len() as u64);
+    // 720 hour pieces unjoined; pieces of at most ten pages when joined.
+    assert!(
+        segments.len() <= events / 4_000 + 2,
+        "{} segments for {events} events",
+        segments.len()
+    );
+    let pages = events.div_ceil(500);
+    let queries = event_queries(&server);
+    assert!(
+        queries <= pages + segments.len() + 1,
+        "{queries} event queries for {pages} pages in {} segments",
+        segments.len()
+    );
+    assert_eq!(server.statistics_requests(), 1, "one estimate");
+}
