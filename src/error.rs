@@ -207,9 +207,11 @@ pub enum Error {
         "this statement would fetch {cost} from Rapid7, more than the limit of {} events \
          a statement (RAPID7_MAX_FETCH_EVENTS, SET rapid7.max_fetch_events = N, \
          Rapid7Config::max_fetch_events; 0 means no limit). Largest: {}. Narrow the time \
-         window or the logs (WHERE log_name = …), or raise the limit for a deliberate backfill",
+         window or the logs (WHERE log_name = …), or raise the limit for a deliberate \
+         backfill{}",
         group_digits(*limit),
-        largest.join(", ")
+        largest.join(", "),
+        not_pushed_note(not_pushed)
     )]
     FetchBudget {
         /// `≈8.6M events (≈17,300 queries, ≈2.9 h at this key's quota)`.
@@ -222,6 +224,10 @@ pub enum Error {
         limit: u64,
         /// The logs with the most events, `log ≈N events`.
         largest: Vec<String>,
+        /// The statement's filters on `message` that were not sent to
+        /// Rapid7 (no LEQL superset of them exists), so they do not narrow
+        /// the estimate: rewriting one as `message LIKE '%literal%'` may.
+        not_pushed: Vec<String>,
     },
 
     /// Fetching was stopped ([`Rapid7::stop`](crate::Rapid7::stop);
@@ -254,6 +260,20 @@ pub enum Error {
     },
 }
 
+/// The part of a [`Error::FetchBudget`] message naming the filters Rapid7
+/// was not asked to apply.
+fn not_pushed_note(filters: &[String]) -> String {
+    if filters.is_empty() {
+        return String::new();
+    }
+    format!(
+        ". Not sent to Rapid7, so they do not narrow the fetch: `{}`; Rapid7 applies \
+         `message LIKE '%literal%'`, ILIKE, strpos / contains / starts_with of a literal, and \
+         AND / OR of those (docs/adr/0007)",
+        filters.join("`, `")
+    )
+}
+
 /// `1000000` → `1,000,000`.
 fn group_digits(n: u64) -> String {
     let digits = n.to_string();
@@ -268,6 +288,15 @@ fn group_digits(n: u64) -> String {
 }
 
 impl Error {
+    /// A [`Error::FetchBudget`] naming `filters` as not pushed; any other
+    /// error unchanged.
+    pub(crate) fn with_not_pushed(mut self, filters: &[String]) -> Self {
+        if let Error::FetchBudget { not_pushed, .. } = &mut self {
+            not_pushed.extend(filters.iter().cloned());
+        }
+        self
+    }
+
     /// The HTTP status of an API failure, looking through retries.
     pub fn status(&self) -> Option<u16> {
         match self {

@@ -37,6 +37,29 @@ pub(crate) fn message_filter(filters: &[Expr]) -> Option<Filter> {
     Filter::all(filters.iter().filter_map(implied))
 }
 
+/// The filters of `filters` on `message` that Rapid7 is not asked to apply
+/// (all of them when filter pushdown is off), as SQL text for a message.
+pub(crate) fn not_pushed(filters: &[Expr], pushdown: bool) -> Vec<String> {
+    filters
+        .iter()
+        .filter(|f| {
+            f.column_refs().iter().any(|c| c.name == columns::MESSAGE)
+                && (!pushdown || implied(f).is_none())
+        })
+        .map(|f| {
+            // As SQL (`message NOT LIKE '%x%'`); the plan's own text when
+            // the unparser cannot.
+            let text = datafusion::sql::unparser::expr_to_sql(f)
+                .map(|sql| sql.to_string())
+                .unwrap_or_else(|_| f.human_display().to_string());
+            match text.char_indices().nth(120) {
+                Some((at, _)) => format!("{}…", &text[..at]),
+                None => text,
+            }
+        })
+        .collect()
+}
+
 /// The filter `e` implies (a superset of its matches), if any.
 pub(crate) fn implied(e: &Expr) -> Option<Filter> {
     match e {

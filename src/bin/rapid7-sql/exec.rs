@@ -256,7 +256,16 @@ async fn plan_statement(
                 .map(|s| s.fetch_cost())
                 .collect::<Vec<_>>()
                 .join(" and ");
-            if !ask(&format!("Fetch {cost}? [y/N] ")) {
+            let mut not_pushed: Vec<&str> = over
+                .iter()
+                .flat_map(|s| s.not_pushed().iter().map(String::as_str))
+                .collect();
+            not_pushed.dedup();
+            let note = match not_pushed.is_empty() {
+                true => String::new(),
+                false => format!(" (not sent to Rapid7: `{}`)", not_pushed.join("`, `")),
+            };
+            if !ask(&format!("Fetch {cost}{note}? [y/N] ")) {
                 return Err(DataFusionError::Execution(
                     "not fetched: the estimate is over the limit and the answer was no \
                      (narrow the window, or SET rapid7.max_fetch_events = N)"

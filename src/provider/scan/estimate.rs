@@ -286,6 +286,7 @@ pub(crate) fn check_budget(
             .take(3)
             .map(|(log, e)| format!("{log} ≈{} events", approx(e.events)))
             .collect(),
+        not_pushed: Vec::new(),
     })
 }
 

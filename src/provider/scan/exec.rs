@@ -69,6 +69,9 @@ pub(crate) struct ScanInputs {
     /// the caller made one): fetches and reads are its children wherever
     /// DataFusion polls them.
     pub(crate) statement: tracing::Span,
+    /// The statement's filters on `message` not sent to Rapid7, named by a
+    /// budget error.
+    pub(crate) not_pushed: Arc<[String]>,
 }
 
 /// A range read outside the Parquet scan.
@@ -171,6 +174,7 @@ impl Rapid7ScanExec {
             return Ok(());
         }
         check_budget(&self.estimates(), inputs.budget, inputs.query_rate)
+            .map_err(|e| e.with_not_pushed(&inputs.not_pushed))
     }
 
     /// `≈8.6M events (≈17,300 queries, ≈2.9 h at this key's quota)`: the
@@ -185,6 +189,12 @@ impl Rapid7ScanExec {
             duration: total.duration_at(self.shared.inputs.query_rate),
         }
         .to_string()
+    }
+
+    /// The statement's filters on `message` that Rapid7 was not asked to
+    /// apply (SQL text): they do not narrow the fetch.
+    pub fn not_pushed(&self) -> &[String] {
+        &self.shared.inputs.not_pushed
     }
 
     /// Fetch even over the budget: the user was asked and agreed.
@@ -235,7 +245,7 @@ impl Shared {
                 .filter_map(|s| s.estimate.map(|e| (s.log.label().to_string(), e)))
                 .collect();
             check_budget(&per_log, inputs.budget, inputs.query_rate)
-                .map_err(Error::into_datafusion)?;
+                .map_err(|e| e.with_not_pushed(&inputs.not_pushed).into_datafusion())?;
         }
         let bypass = inputs.cache.is_bypass() || inputs.lazy;
         if !bypass {
@@ -453,6 +463,7 @@ fn lazy_over_limit(log: &str, events: u64, limit: u64, rate: f64) -> Error {
         queries: estimate.queries,
         limit,
         largest: vec![format!("{log} (read for a LIMIT, still short of it)")],
+        not_pushed: Vec::new(),
     }
 }
 

@@ -265,6 +265,7 @@ fn over_limit(scan: &LogScan, events: u64, limit: u64, rate: f64) -> Error {
             "{} (newest first, still short of the rows asked for)",
             scan.log.label()
         )],
+        not_pushed: Vec::new(),
     }
 }
 

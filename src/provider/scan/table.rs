@@ -23,7 +23,7 @@ use super::report::log_coverage;
 use crate::error::Error;
 use crate::provider::Rapid7;
 use crate::provider::Rapid7Options;
-use crate::provider::translate::message_filter;
+use crate::provider::translate::{message_filter, not_pushed};
 use crate::provider::window::{extract_log_selection, extract_windows};
 
 /// The events of every log the key can read (`rapid7_logs`), or of one log
@@ -198,6 +198,11 @@ impl TableProvider for Rapid7LogsTable {
                 newest_first: self.newest_first,
                 lazy: limit.is_some() && self.newest_first.is_none(),
                 statement: tracing::Span::current(),
+                not_pushed: not_pushed(
+                    filters,
+                    Rapid7Options::from_config(state.config_options()).pushdown_filters,
+                )
+                .into(),
             },
             partitions,
         )?;

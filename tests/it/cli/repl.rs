@@ -64,6 +64,15 @@ fn demo_repl_runs_queries_and_survives_ctrl_c() {
     p.send_line("n").unwrap();
     p.exp_string("not fetched").unwrap();
     p.exp_string("rapid7> ").unwrap();
+    // A filter Rapid7 cannot apply is named in the question.
+    p.send_line(&month.replace(';', " AND message NOT LIKE '%DENY%';"))
+        .unwrap();
+    p.exp_string("at this key's quota) (not sent to Rapid7: `")
+        .unwrap();
+    p.exp_string("NOT LIKE '%DENY%'`)? [y/N]").unwrap();
+    p.send_line("n").unwrap();
+    p.exp_string("not fetched").unwrap();
+    p.exp_string("rapid7> ").unwrap();
 
     // Yes: it fetches; Ctrl-C while it runs.
     p.send_line(&month).unwrap();

@@ -185,3 +185,60 @@ async fn sync_obeys_the_limit_and_reports_the_estimate() {
         "{report:?}"
     );
 }
+
+/// A refused statement names its filters on `message` that were not sent to
+/// Rapid7 (they do not narrow the estimate), and not those that were.
+#[tokio::test]
+async fn a_refusal_names_the_filters_rapid7_was_not_asked_to_apply() {
+    let server = support::server().await;
+    let dir = TempDir::new().unwrap();
+    let (ctx, _) = session(&server, &dir).await;
+    let fw = support::log_id(&server, "Firewall");
+    let (from, to) = (T0, T0 + 2 * HOUR);
+    let events = server.dataset().count(&fw, from, to);
+    sql(
+        &ctx,
+        &format!("SET rapid7.max_fetch_events = {}", events / 2),
+    )
+    .await
+    .unwrap();
+    let refusal = |predicate: &str| {
+        let q = format!(
+            "SELECT count(sequence_number) FROM rapid7_logs WHERE log_name = 'Firewall' AND {} \
+             AND {predicate}",
+            window(from, to)
+        );
+        let ctx = ctx.clone();
+        async move {
+            let e = sql(&ctx, &q).await.unwrap_err();
+            let Some(Error::FetchBudget { not_pushed, .. }) = ours(&e) else {
+                panic!("expected the budget error, got {e}");
+            };
+            (not_pushed.clone(), e.to_string())
+        }
+    };
+    // Negation has no LEQL superset: named, with what Rapid7 can apply.
+    let (not_pushed, text) = refusal("message NOT LIKE '%DENY%'").await;
+    assert_eq!(not_pushed.len(), 1, "{not_pushed:?}");
+    assert!(not_pushed[0].contains("DENY"), "{not_pushed:?}");
+    assert!(
+        text.contains("Not sent to Rapid7") && text.contains("LIKE '%literal%'"),
+        "{text}"
+    );
+    // A pushed LIKE beside it is not named; `sequence_number` is no
+    // message filter.
+    let (not_pushed, _) =
+        refusal("lower(message) = 'x' AND message LIKE '%fw-rule%' AND sequence_number > 0").await;
+    assert_eq!(not_pushed.len(), 1, "{not_pushed:?}");
+    assert!(not_pushed[0].contains("lower"), "{not_pushed:?}");
+    // Filter pushdown off: every message filter is named.
+    sql(&ctx, "SET rapid7.pushdown_filters = false")
+        .await
+        .unwrap();
+    let (not_pushed, _) = refusal("message LIKE '%fw-rule%'").await;
+    assert_eq!(not_pushed.len(), 1, "{not_pushed:?}");
+    // No message filter: nothing named, no note.
+    let (not_pushed, text) = refusal("sequence_number > 0").await;
+    assert!(not_pushed.is_empty(), "{not_pushed:?}");
+    assert!(!text.contains("Not sent to Rapid7"), "{text}");
+}
