@@ -74,7 +74,9 @@ pub(crate) async fn publish(session: &Session, args: &PublishArgs) -> Result<(),
     let now = datafusion_rapid7::clock::now_ms();
     let from = match (&args.from, args.since) {
         (Some(from), _) => Some(parse_timestamp("--from", from)?),
-        (None, Some(since)) => Some(now - since.as_millis() as i64),
+        (None, Some(since)) => {
+            Some(now.saturating_sub(datafusion_rapid7::time::duration_ms(since)))
+        }
         (None, None) => None,
     };
     let to = args

@@ -62,9 +62,29 @@ pub(crate) fn to_table_batch(batch: &RecordBatch, table: &str) -> Result<RecordB
         message,
         source: None,
     };
-    let ts = batch.column(0).as_primitive::<TimestampMillisecondType>();
+    if batch.num_columns() < 6 {
+        return Err(bad(format!(
+            "a cached batch has {} columns, not the event schema's: `rapid7-sql cache verify` \
+             finds the segment",
+            batch.num_columns()
+        )));
+    }
+    let not_events = |i: usize| {
+        bad(format!(
+            "column {i} of a cached batch is {}, not the event schema's type: \
+             `rapid7-sql cache verify` finds the segment",
+            batch.column(i).data_type()
+        ))
+    };
+    let ts = batch
+        .column(0)
+        .as_primitive_opt::<TimestampMillisecondType>()
+        .ok_or_else(|| not_events(0))?;
     let dates: Date32Array = ts.iter().map(|t| t.map(day_of)).collect();
-    let seq = batch.column(3).as_primitive::<UInt64Type>();
+    let seq = batch
+        .column(3)
+        .as_primitive_opt::<UInt64Type>()
+        .ok_or_else(|| not_events(3))?;
     if let Some(max) = datafusion::arrow::compute::max(seq)
         && max > i64::MAX as u64
     {
@@ -84,4 +104,32 @@ pub(crate) fn to_table_batch(batch: &RecordBatch, table: &str) -> Result<RecordB
     out.push(Arc::new(dates));
     debug_assert!(out.iter().all(|c| c.len() == batch.num_rows()));
     Ok(RecordBatch::try_new(schema, out)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::arrow::array::{Int64Array, StringArray};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+
+    use super::*;
+
+    #[test]
+    fn a_batch_not_of_the_event_schema_is_an_error_not_a_panic() {
+        let one = RecordBatch::try_new(
+            Arc::new(Schema::new(vec![Field::new("x", DataType::Utf8, false)])),
+            vec![Arc::new(StringArray::from(vec!["a"]))],
+        )
+        .unwrap();
+        let e = to_table_batch(&one, "t").unwrap_err().to_string();
+        assert!(e.contains("1 columns"), "{e}");
+        let fields: Vec<Field> = (0..6)
+            .map(|i| Field::new(format!("c{i}"), DataType::Int64, false))
+            .collect();
+        let columns: Vec<ArrayRef> = (0..6)
+            .map(|_| Arc::new(Int64Array::from(vec![1])) as ArrayRef)
+            .collect();
+        let six = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap();
+        let e = to_table_batch(&six, "t").unwrap_err().to_string();
+        assert!(e.contains("column 0") && e.contains("Int64"), "{e}");
+    }
 }

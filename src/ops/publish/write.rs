@@ -11,6 +11,7 @@
 //! a commit that never landed are deleted; those of a process killed before
 //! its commit are left for `vacuum`, and no reader sees them.
 
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
@@ -183,6 +184,10 @@ enum Pass {
 }
 
 /// Plan against the record of `open` and publish, committing as it goes.
+///
+/// Each piece is cut against the coverage as it is just before its rows are
+/// read: a commit of this pass that met another writer's reloads the record,
+/// and what that writer published meanwhile is not published again.
 async fn pass(
     cache: &SegmentCache,
     table: &TableLocation,
@@ -191,7 +196,6 @@ async fn pass(
     options: &PublishOptions,
     report: &mut PublishReport,
 ) -> Result<Pass> {
-    let coverage = open.record.ranges().unwrap_or_default();
     let plan = cache.plan_read(&open.record.log_id, window).await?;
     let mut writer = new_writer(table, open, options)?;
     let mut pending = Pending {
@@ -199,7 +203,15 @@ async fn pass(
         rows: 0,
     };
     for planned in &plan.segments {
-        for piece in unpublished(planned.responsible, &coverage) {
+        let mut todo: VecDeque<TimeRange> = VecDeque::from([planned.responsible]);
+        while let Some(next) = todo.pop_front() {
+            let mut pieces = unpublished(next, &coverage_of(open)).into_iter();
+            let Some(piece) = pieces.next() else {
+                continue;
+            };
+            for rest in pieces.rev() {
+                todo.push_front(rest);
+            }
             let part = PlannedSegment {
                 segment: planned.segment.clone(),
                 responsible: piece,
@@ -218,18 +230,24 @@ async fn pass(
             }
             pending.pieces.push(piece);
             if pending.rows >= options.commit_rows {
-                if !commit(table, open, &mut writer, &mut pending, report).await? {
+                if !commit(table, open, &mut writer, &mut pending, options, report).await? {
                     return Ok(Pass::Replan);
                 }
                 writer = new_writer(table, open, options)?;
             }
         }
     }
-    if !pending.pieces.is_empty() && !commit(table, open, &mut writer, &mut pending, report).await?
+    if !pending.pieces.is_empty()
+        && !commit(table, open, &mut writer, &mut pending, options, report).await?
     {
         return Ok(Pass::Replan);
     }
     Ok(Pass::Done)
+}
+
+/// The table's published coverage (checked valid when the record was read).
+fn coverage_of(open: &OpenTable) -> Vec<TimeRange> {
+    open.record.ranges().unwrap_or_default()
 }
 
 fn new_writer(
@@ -250,11 +268,17 @@ fn new_writer(
 
 /// Flush the writer and commit its files with the pending pieces. `false`:
 /// another writer published some of them first; nothing was committed.
+///
+/// Before every attempt the pieces are checked against the table's coverage
+/// as last read; after a failed attempt the table is read again, and our
+/// commit token among the newer commits means the commit was stored though
+/// its answer was lost (a timeout, or a failure after the put).
 async fn commit(
     table: &TableLocation,
     open: &mut OpenTable,
     writer: &mut RecordBatchWriter,
     pending: &mut Pending,
+    options: &PublishOptions,
     report: &mut PublishReport,
 ) -> Result<bool> {
     let adds: Vec<Add> = writer
@@ -262,8 +286,30 @@ async fn commit(
         .await
         .map_err(|e| table.delta_error("cannot finish a data file", e))?;
     let mut delay = Duration::from_millis(5);
+    let mut attempts = 0;
     loop {
-        let coverage = open.record.ranges().unwrap_or_default();
+        let coverage = coverage_of(open);
+        if overlaps_any(&pending.pieces, &coverage) {
+            tracing::info!(table = %table, "publish_conflict_replan");
+            for add in &adds {
+                table.delete(&add.path).await?;
+            }
+            pending.pieces.clear();
+            pending.rows = 0;
+            return Ok(false);
+        }
+        attempts += 1;
+        if attempts > options.max_attempts {
+            return Err(Error::Publish {
+                table: table.to_string(),
+                message: format!(
+                    "other writers kept committing first ({} attempts); nothing of this \
+                     run's last batch was committed: run it again",
+                    options.max_attempts
+                ),
+                source: None,
+            });
+        }
         let record = open.record.next(&extend(&coverage, &pending.pieces));
         let read_version = open.version();
         let properties = CommitProperties::default()
@@ -289,13 +335,24 @@ async fn commit(
             .await;
         let landed = match result {
             Ok(_) => true,
-            Err(e) if is_conflict(&e) => {
-                reload(table, open).await?;
-                // A commit that was stored but whose answer was lost.
-                let tokens = tokens_since(table, &open.table, read_version).await?;
-                tokens.contains(&record.commit_token)
+            Err(e) => {
+                let conflict = is_conflict(&e);
+                let stored = match reload(table, open).await {
+                    Ok(()) => tokens_since(table, &open.table, read_version)
+                        .await
+                        .map(|tokens| tokens.contains(&record.commit_token)),
+                    Err(reading) => Err(reading),
+                };
+                match (stored, conflict) {
+                    (Ok(true), _) => true,
+                    (Ok(false), true) => false,
+                    (Err(reading), true) => return Err(reading),
+                    // Not stored, or not knowable: the files stay for
+                    // `vacuum` (a late-landing put would reference them),
+                    // and a rerun reads whatever the table then records.
+                    (_, false) => return Err(table.delta_error("cannot commit", e)),
+                }
             }
-            Err(e) => return Err(table.delta_error("cannot commit", e)),
         };
         if landed {
             reload(table, open).await?;
@@ -314,18 +371,9 @@ async fn commit(
             pending.rows = 0;
             return Ok(true);
         }
-        let published = open.record.ranges().unwrap_or_default();
-        if overlaps_any(&pending.pieces, &published) {
-            tracing::info!(table = %table, "publish_conflict_replan");
-            for add in &adds {
-                table.delete(&add.path).await?;
-            }
-            pending.pieces.clear();
-            pending.rows = 0;
-            return Ok(false);
-        }
-        // Another writer committed something else (maintenance, other
-        // ranges): the same files go on the new version.
+        // Another writer committed first: unless it published some of
+        // these pieces (checked at the top), the same files go on the new
+        // version.
         report.conflicts += 1;
         tracing::info!(table = %table, version = open.version(), "publish_conflict_retry");
         tokio::time::sleep(delay + Duration::from_millis(fastrand::u64(0..5))).await;

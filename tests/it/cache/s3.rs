@@ -54,6 +54,9 @@ pub enum HoldAt {
     /// After the object is stored, before the response is sent: the object
     /// exists, the client never learns it.
     AfterStore,
+    /// Stored, then, once released, answered `403 AccessDenied` (an error
+    /// no client retries): the object exists, the client learns a failure.
+    StoreThenRefuse,
 }
 
 /// A request held by [`S3Server::hold_put`] or [`S3Server::hold_list`].
@@ -317,7 +320,13 @@ impl<T: S3> S3 for CreateOnly<T> {
         let stored = self.create_only_put(req).await;
         let _ = reached.send(key);
         let _ = release.await;
-        stored
+        match (at, stored) {
+            (HoldAt::StoreThenRefuse, Ok(_)) => Err(S3Error::with_message(
+                S3ErrorCode::AccessDenied,
+                "stored, and then refused",
+            )),
+            (_, stored) => stored,
+        }
     }
 
     async fn complete_multipart_upload(

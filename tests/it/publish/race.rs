@@ -74,3 +74,75 @@ async fn a_publisher_that_loses_the_commit_race_publishes_nothing_twice() {
     assert!(a.conflicts >= 1, "{a:?}");
     assert_exact(&s.read_back(&table).await, &want);
 }
+
+/// Deterministic on S3: publisher A (everything, several commits) stalls on
+/// its first data file; B publishes only the last range; A's first commit
+/// meets B's, commits its own earlier pieces on the newer version, and must
+/// then plan the rest against the coverage it now sees: B's range is not
+/// published a second time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publisher_that_commits_after_a_conflict_plans_the_rest_against_the_new_coverage() {
+    let s = Setup::s3().await;
+    let covered = s.messy_cache().await;
+    let want = truth_of(&s, &covered);
+    let table = s.table("auth");
+    let s3 = s.s3.as_ref().expect("S3");
+    let mut held = s3.hold_put(HoldAt::AfterStore, |key| {
+        key.starts_with("lake/auth/date=") && key.ends_with(".parquet")
+    });
+    let options = options();
+    let a = publish_log(&s.cache, &s.log_id, &table, &options);
+    tokio::pin!(a);
+    tokio::select! {
+        key = held.reached() => assert!(key.ends_with(".parquet")),
+        r = &mut a => panic!("A finished without writing a data file: {r:?}"),
+    }
+    let last = *covered.last().expect("a covered range");
+    let mut only_last = options.clone();
+    only_last.window = Some(last);
+    let b = publish_log(&s.cache, &s.log_id, &table, &only_last)
+        .await
+        .expect("publisher b");
+    let in_last = want.iter().filter(|r| last.contains(r.0)).count() as u64;
+    assert!(in_last > 0 && b.events_published == in_last, "{b:?}");
+    held.release();
+    let a = a.await.expect("publisher a");
+    assert!(a.conflicts >= 1, "{a:?}");
+    assert_eq!(
+        a.events_published + b.events_published,
+        want.len() as u64,
+        "each event published once: {a:?} {b:?}"
+    );
+    assert_exact(&s.read_back(&table).await, &want);
+}
+
+/// On S3, the first commit is stored and then answered with an error no
+/// client retries: the publisher finds its commit token in the table and
+/// counts the commit as landed (no error, no second copy); a rerun adds
+/// nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_stored_but_answered_with_an_error_is_found_and_kept() {
+    let s = Setup::s3().await;
+    let covered = s.messy_cache().await;
+    let want = truth_of(&s, &covered);
+    let table = s.table("auth");
+    let s3 = s.s3.as_ref().expect("S3");
+    let mut held = s3.hold_put(HoldAt::StoreThenRefuse, |key| {
+        key == "lake/auth/_delta_log/00000000000000000001.json"
+    });
+    let options = options();
+    let a = publish_log(&s.cache, &s.log_id, &table, &options);
+    tokio::pin!(a);
+    tokio::select! {
+        key = held.reached() => assert!(key.ends_with("1.json"), "{key}"),
+        r = &mut a => panic!("finished without committing: {r:?}"),
+    }
+    held.release();
+    let a = a.await.expect("a stored commit is no failure");
+    assert_eq!(a.events_published, want.len() as u64, "{a:?}");
+    assert_exact(&s.read_back(&table).await, &want);
+    let again = publish_log(&s.cache, &s.log_id, &table, &options)
+        .await
+        .expect("rerun");
+    assert_eq!((again.events_published, again.commits), (0, 0), "{again:?}");
+}
