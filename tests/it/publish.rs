@@ -112,6 +112,16 @@ impl Setup {
     /// Commit a segment of the events of `[from, to)` that `filter`
     /// selects (every event: the test only needs it to exist).
     pub async fn filtered_segment(&self, filter: Option<&str>, from: i64, to: i64) {
+        self.write_segment(filter, from, to, 0).await
+    }
+
+    /// Commit a segment of `[from, to)` whose manifest says the decoder
+    /// rejected `rejected` of its events.
+    pub async fn segment_with_rejected(&self, from: i64, to: i64, rejected: u64) {
+        self.write_segment(None, from, to, rejected).await
+    }
+
+    async fn write_segment(&self, filter: Option<&str>, from: i64, to: i64, rejected: u64) {
         let rows: Vec<crate::cache::Row> = self
             .truth(from, to)
             .into_iter()
@@ -127,6 +137,9 @@ impl Setup {
                 .push(crate::cache::to_batch(chunk))
                 .await
                 .expect("push");
+        }
+        if rejected > 0 {
+            writer.record_rejected(rejected);
         }
         writer.commit().await.expect("commit");
     }

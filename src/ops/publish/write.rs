@@ -84,6 +84,13 @@ pub struct PublishReport {
     pub coverage: Vec<String>,
     /// Commits that met another writer's commit and were tried again.
     pub conflicts: u64,
+    /// Published ranges whose segment is known to lack events: the decoder
+    /// rejected some of its events, or Rapid7 said it reaches past the
+    /// log's retention (`events_rejected` / `beyond_retention` in
+    /// `rapid7_cache()`). The table's coverage counts them as published, so
+    /// a later publish does not fill them in: to have them whole, drop the
+    /// log's cached segments, fetch again and publish into a new table.
+    pub incomplete_ranges: Vec<String>,
     /// Wall time of the run.
     pub duration_seconds: f64,
 }
@@ -92,6 +99,36 @@ pub struct PublishReport {
 struct Pending {
     pieces: Vec<TimeRange>,
     rows: u64,
+    /// What [`PublishReport::incomplete_ranges`] gains if they land.
+    incomplete: Vec<String>,
+}
+
+impl Pending {
+    fn clear(&mut self) {
+        self.pieces.clear();
+        self.rows = 0;
+        self.incomplete.clear();
+    }
+}
+
+/// Why `piece` of `segment` is known to lack events, if it is.
+fn incomplete(segment: &crate::cache::SegmentInfo, piece: TimeRange) -> Option<String> {
+    let range = segment.range();
+    let why = match (segment.events_rejected(), segment.beyond_retention()) {
+        (0, false) => return None,
+        (0, true) => "reaches past the log's retention".to_string(),
+        (n, false) => format!("{n} events rejected by the decoder"),
+        (n, true) => {
+            format!("{n} events rejected by the decoder, and reaches past the log's retention")
+        }
+    };
+    Some(format!(
+        "[{}, {}): its segment [{}, {}) {why}",
+        fmt_ms(piece.start()),
+        fmt_ms(piece.end()),
+        fmt_ms(range.start()),
+        fmt_ms(range.end())
+    ))
 }
 
 /// Publish what `cache` holds of `log_id` and `table` lacks.
@@ -113,6 +150,7 @@ pub async fn publish_log(
         ranges_published: Vec::new(),
         coverage: Vec::new(),
         conflicts: 0,
+        incomplete_ranges: Vec::new(),
         duration_seconds: 0.0,
     };
     let Some(window) = window(cache, log_id, options).await? else {
@@ -201,6 +239,7 @@ async fn pass(
     let mut pending = Pending {
         pieces: Vec::new(),
         rows: 0,
+        incomplete: Vec::new(),
     };
     for planned in &plan.segments {
         let mut todo: VecDeque<TimeRange> = VecDeque::from([planned.responsible]);
@@ -229,6 +268,9 @@ async fn pass(
                     .map_err(|e| table.delta_error("cannot write a data file", e))?;
             }
             pending.pieces.push(piece);
+            pending
+                .incomplete
+                .extend(incomplete(&planned.segment, piece));
             if pending.rows >= options.commit_rows {
                 if !commit(table, open, &mut writer, &mut pending, options, report).await? {
                     return Ok(Pass::Replan);
@@ -294,8 +336,7 @@ async fn commit(
             for add in &adds {
                 table.delete(&add.path).await?;
             }
-            pending.pieces.clear();
-            pending.rows = 0;
+            pending.clear();
             return Ok(false);
         }
         attempts += 1;
@@ -367,8 +408,11 @@ async fn commit(
                 files = adds.len(),
                 "publish_committed"
             );
-            pending.pieces.clear();
-            pending.rows = 0;
+            for range in &pending.incomplete {
+                tracing::warn!(table = %table, range = %range, "publish_incomplete_range");
+            }
+            report.incomplete_ranges.append(&mut pending.incomplete);
+            pending.clear();
             return Ok(true);
         }
         // Another writer committed first: unless it published some of

@@ -14,7 +14,37 @@ on_local_and_s3!(
     reruns_publish_only_new_coverage,
     the_unsettled_edge_is_never_published,
     optimize_and_vacuum_keep_the_rows,
+    a_range_known_to_lack_events_is_named,
 );
+
+/// A segment whose manifest counts rejected events is published, and the
+/// report names what it lacks; a complete cache names nothing.
+async fn a_range_known_to_lack_events_is_named(s: Setup) {
+    s.segment(T0, T0 + 3 * MIN).await;
+    s.segment_with_rejected(T0 + 3 * MIN, T0 + 6 * MIN, 4).await;
+    let table = s.table("auth");
+    let report = s.publish(&table, None).await;
+    assert_eq!(report.incomplete_ranges.len(), 1, "{report:?}");
+    let named = &report.incomplete_ranges[0];
+    assert!(
+        named.starts_with("[2026-02-10T00:03:00.000Z, 2026-02-10T00:06:00.000Z)")
+            && named.contains("4 events rejected"),
+        "{named}"
+    );
+    let clean = s.table("clean");
+    let mut window = PublishOptions::new(
+        Some(TimeRange::new(T0, T0 + 3 * MIN).unwrap()),
+        datafusion_rapid7::time::now_ms(),
+    );
+    window.commit_rows = 2_000;
+    let report = publish_log(&s.cache, &s.log_id, &clean, &window)
+        .await
+        .expect("publish");
+    assert!(
+        report.events_published > 0 && report.incomplete_ranges.is_empty(),
+        "{report:?}"
+    );
+}
 
 async fn a_messy_cache_publishes_each_instant_once(s: Setup) {
     let covered = s.messy_cache().await;
