@@ -217,6 +217,23 @@ fn counts_from(
             }
         }
     } else {
+        // Slices are taken to be `from + i * granularity`: a body laid out
+        // otherwise would put counts in the wrong bins.
+        if stats.from != from {
+            return Err(format!(
+                "asked for slices from {from}, the statistics start at {}",
+                stats.from
+            ));
+        }
+        if stats.granularity_ms != 0
+            && (to - from) % i64::from(n) == 0
+            && stats.granularity_ms != granularity_ms
+        {
+            return Err(format!(
+                "asked for slices of {granularity_ms} ms, the statistics have {} ms",
+                stats.granularity_ms
+            ));
+        }
         if stats.timeseries.len() != n_usize {
             return Err(format!(
                 "asked for {n} slices, the statistics carry {}",
@@ -430,10 +447,28 @@ mod tests {
         assert_eq!(s.timeseries, vec![38.0, 47.0, 36.0]);
         assert_eq!(s.granularity_ms, 4_320_000);
         assert_eq!(s.exact, None);
-        let c = counts_from(&s, 0, 3 * 4_320_000, 3).unwrap();
+        let from = 1_699_567_413_000;
+        let c = counts_from(&s, from, from + 3 * 4_320_000, 3).unwrap();
         assert_eq!(c.slices, vec![38, 47, 36]);
         assert_eq!(c.total(), 121);
         assert!(c.exact);
+    }
+
+    #[test]
+    fn slices_laid_out_otherwise_than_asked_are_an_error() {
+        let body = |from: i64, granularity: i64| {
+            json!({"statistics": {"type": "count", "from": from, "to": from + 100,
+                "granularity": granularity,
+                "timeseries": {"global_timeseries": [{"count": 1}, {"count": 2}]}}})
+        };
+        assert_eq!(
+            counts_from(&decode(body(0, 50)), 0, 100, 2).unwrap().slices,
+            vec![1, 2]
+        );
+        let e = counts_from(&decode(body(10, 50)), 0, 100, 2).unwrap_err();
+        assert!(e.contains("start at 10"), "{e}");
+        let e = counts_from(&decode(body(0, 40)), 0, 100, 2).unwrap_err();
+        assert!(e.contains("40 ms"), "{e}");
     }
 
     #[test]

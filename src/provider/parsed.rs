@@ -132,6 +132,8 @@ async fn newest_cached_messages(rapid7: &Rapid7, log_id: &str, n: usize) -> Resu
         return Ok(Vec::new());
     }
     let mut segments = cache.list_segments(log_id).await?;
+    // Filtered segments hold some events only, and are not read below.
+    segments.retain(|s| s.filter().is_none());
     segments.sort_by_key(|s| std::cmp::Reverse(s.range().end()));
     // The newest segments that hold `n` rows, planned (and read) at once.
     let mut rows = 0;

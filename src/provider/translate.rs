@@ -164,15 +164,26 @@ pub(crate) fn like_fragments(pattern: &str) -> Vec<String> {
 }
 
 /// `/literal/` (`/literal/i`), unless the literal cannot be sent safely.
+///
+/// Case-insensitively, Arrow's `ILIKE` folds Unicode case (on batches with
+/// any non-ASCII text), where `k` also matches U+212A KELVIN SIGN and `s`
+/// U+017F LONG S; Rapid7's `i` folds ASCII only. So the literal is cut at
+/// those letters and the pieces between them are required instead (every
+/// matching message holds each piece: still a superset).
 fn contains(literal: &str, case_insensitive: bool) -> Option<Filter> {
-    if !pushable_literal(literal) {
-        return None;
+    if !case_insensitive {
+        return pushable_literal(literal).then(|| Filter::contains(literal, false));
     }
-    if case_insensitive && !literal.is_ascii() {
+    if !literal.is_ascii() {
         // Rapid7's `i` folds ASCII case only: `/é/i` would miss `É`.
         return None;
     }
-    Some(Filter::contains(literal, case_insensitive))
+    Filter::all(
+        literal
+            .split(['k', 'K', 's', 'S'])
+            .filter(|piece| !piece.is_empty() && pushable_literal(piece))
+            .map(|piece| Filter::contains(piece, true)),
+    )
 }
 
 fn strip(e: &Expr) -> &Expr {
@@ -203,12 +214,15 @@ fn string_literal(e: &Expr) -> Option<&str> {
     }
 }
 
+/// An integer literal (never a float truncated: `<> 0.5` is no `<> 0`).
 fn int_literal(e: &Expr) -> Option<i64> {
     match strip(e) {
-        Expr::Literal(v, _) => match v.cast_to(&datafusion::arrow::datatypes::DataType::Int64) {
-            Ok(ScalarValue::Int64(Some(n))) => Some(n),
-            _ => None,
-        },
+        Expr::Literal(v, _) if v.data_type().is_integer() => {
+            match v.cast_to(&datafusion::arrow::datatypes::DataType::Int64) {
+                Ok(ScalarValue::Int64(Some(n))) => Some(n),
+                _ => None,
+            }
+        }
         _ => None,
     }
 }

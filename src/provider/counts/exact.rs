@@ -64,7 +64,9 @@ pub(crate) async fn exact_counts(
     if convention.get() == Some(false) {
         return Ok(Some(slices));
     }
-    let at_to = events_at(client, log_id, to).await?;
+    let Some(at_to) = events_at(client, log_id, to).await? else {
+        return Ok(None);
+    };
     if at_to == 0 {
         return Ok(Some(slices));
     }
@@ -102,7 +104,9 @@ async fn learn(client: &Client, log_id: &str, t: i64, at_t: u64) -> Result<bool>
             slices: 1,
         })
         .await?;
-    let before = events_at(client, log_id, t - 1).await?;
+    let Some(before) = events_at(client, log_id, t - 1).await? else {
+        return Err(inconsistent(log_id, t));
+    };
     match probe.total() {
         n if n == before + at_t => Ok(true),
         n if n == before => Ok(false),
@@ -121,15 +125,17 @@ fn inconsistent(log_id: &str, t: i64) -> Error {
     }
 }
 
-/// The events of one log stamped exactly `ms`.
-async fn events_at(client: &Client, log_id: &str, ms: i64) -> Result<u64> {
+/// The events of one log stamped exactly `ms`; `None` when the decoder
+/// rejected any event of the answer: the statistics count those, and
+/// which millisecond they belong to cannot be known, so the range is
+/// counted from its events instead.
+async fn events_at(client: &Client, log_id: &str, ms: i64) -> Result<Option<u64>> {
     let pages = client.query_events(log_id, ms, ms + 1)?.into_stream();
-    let n = pages
+    let (n, rejected) = pages
         .map_err(Error::from)
-        .try_fold(
-            0u64,
-            |n, page| async move { Ok(n + page.columns.len() as u64) },
-        )
+        .try_fold((0u64, 0u64), |(n, rejected), page| async move {
+            Ok((n + page.columns.len() as u64, rejected + page.stats.failed))
+        })
         .await?;
-    Ok(n)
+    Ok((rejected == 0).then_some(n))
 }

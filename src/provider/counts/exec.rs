@@ -32,7 +32,7 @@ use futures::{FutureExt, StreamExt, TryStreamExt};
 use super::bin::Bin;
 use super::exact::{ToConvention, exact_counts};
 use crate::cache::{PlannedSegment, SegmentCache, merge_ranges};
-use crate::client::{Client, MAX_SLICES};
+use crate::client::{Client, CountRequest, MAX_SLICES};
 use crate::error::{Error, Result};
 use crate::events::{TIMESTAMP_TZ, columns};
 use crate::provider::scan::{Fetcher, LogScan};
@@ -289,6 +289,10 @@ async fn count_segment(
         Some(b) => b.start_of(range.start()) == b.start_of(range.end() - 1),
     };
     if planned.is_whole() && one_bin {
+        if planned.segment.row_count() == 0 {
+            // No events, no group: a grouped count returns no row for it.
+            return Ok(());
+        }
         *tally
             .entry(key(inputs.bin, anchor, range.start()))
             .or_default() += planned.segment.row_count();
@@ -329,7 +333,34 @@ async fn count_missing(
     let client = inputs.client.as_ref().ok_or_else(|| Error::Offline {
         missing: vec![scan.log.describe(gap)],
     })?;
-    for (from, to, slices) in aligned_queries(gap, inputs.bin) {
+    let queries = aligned_queries(gap, inputs.bin);
+    if queries.len() > PAGING_CHECK_QUERIES {
+        // Many small bins: counting each from statistics can cost more
+        // queries than paging the range's events. One count says which.
+        let total = client
+            .count_events(&CountRequest {
+                log_id: scan.log.id.to_string(),
+                from: gap.start(),
+                to: gap.end(),
+                filter: None,
+                slices: 1,
+            })
+            .await?
+            .total();
+        let pages = total / u64::from(client.config().per_page.max(1)) + 1;
+        if queries.len() as u64 > pages {
+            tracing::info!(
+                log_id = %scan.log.id,
+                range = %gap,
+                statistical_queries = queries.len(),
+                pages,
+                "counts_paged_instead"
+            );
+            let batches = inputs.fetcher.stream_range(&scan.log, None, gap)?;
+            return tally_batches(batches, inputs.bin, anchor, tally).await;
+        }
+    }
+    for (from, to, slices) in queries {
         match exact_counts(client, &inputs.convention, &scan.log.id, from, to, slices).await? {
             Some(counts) => {
                 let width = (to - from) / i64::from(slices);
@@ -357,6 +388,10 @@ async fn count_missing(
     }
     Ok(())
 }
+
+/// Beyond this many statistical queries for one missing range, one more
+/// count decides whether paging the range is cheaper.
+const PAGING_CHECK_QUERIES: usize = 8;
 
 /// The statistical queries `(from, to, slices)` that count `gap`: with bins,
 /// an unaligned first and last bin alone, whole bins at most

@@ -34,7 +34,7 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::datatypes::{DataType, IntervalMonthDayNano};
+use datafusion::arrow::datatypes::{DataType, IntervalMonthDayNano, TimeUnit};
 use datafusion::common::tree_node::Transformed;
 use datafusion::common::{Column, ScalarValue};
 use datafusion::datasource::{provider_as_source, source_as_provider};
@@ -212,12 +212,19 @@ fn mdn_millis(v: IntervalMonthDayNano) -> Option<i64> {
         .flatten()
 }
 
-/// `timestamp`, or a cast of it to another timestamp unit (which keeps
-/// every instant: the column is in milliseconds).
+/// `timestamp`, or a cast of it to a timestamp unit at least as fine as
+/// milliseconds (which keeps every instant: the column is in milliseconds;
+/// a cast to seconds would move instants to other bins).
 fn is_timestamp(e: &Expr) -> bool {
     match strip_alias(e) {
         Expr::Cast(Cast { expr, field }) => {
-            matches!(field.data_type(), DataType::Timestamp(_, Some(_))) && is_timestamp(expr)
+            matches!(
+                field.data_type(),
+                DataType::Timestamp(
+                    TimeUnit::Millisecond | TimeUnit::Microsecond | TimeUnit::Nanosecond,
+                    Some(_)
+                )
+            ) && is_timestamp(expr)
         }
         other => is_column(other, &[columns::TIMESTAMP]),
     }
@@ -285,15 +292,33 @@ fn time_filter(e: &Expr) -> bool {
 }
 
 /// Only of `log_name` / `log_id`: equalities and IN lists of strings,
-/// combined with AND and OR (the simplifier turns short IN lists into ORs).
+/// combined with AND, and with OR within one column (the simplifier turns
+/// short IN lists into ORs). The log selection keeps a union exactly only as
+/// a set of names or a set of ids: `log_name = 'a' OR log_id = 'x'` would
+/// select every log, and the counts apply no filter of their own.
 fn log_filter(e: &Expr) -> bool {
+    match strip_alias(e) {
+        Expr::BinaryExpr(BinaryExpr {
+            left,
+            op: Operator::And,
+            right,
+        }) => log_filter(left) && log_filter(right),
+        or @ Expr::BinaryExpr(BinaryExpr {
+            op: Operator::Or, ..
+        }) => log_filter_on(or, columns::LOG_NAME) || log_filter_on(or, columns::LOG_ID),
+        other => simple_filter(other, true),
+    }
+}
+
+/// [`log_filter`] with every comparison on the one column `column`.
+fn log_filter_on(e: &Expr, column: &str) -> bool {
     match strip_alias(e) {
         Expr::BinaryExpr(BinaryExpr {
             left,
             op: Operator::And | Operator::Or,
             right,
-        }) => log_filter(left) && log_filter(right),
-        other => simple_filter(other, true),
+        }) => log_filter_on(left, column) && log_filter_on(right, column),
+        other => simple_filter(other, true) && other.column_refs().iter().all(|c| c.name == column),
     }
 }
 

@@ -94,7 +94,7 @@ mod superset {
     fn alphabet() -> impl Strategy<Value = char> {
         prop_oneof![prop::sample::select(vec![
             'a', 'b', 'A', 'B', '1', ' ', '.', '/', '\\', '(', ')', '=', '%', '_', '*', '+', '?',
-            '[', '|', '^', '$', '"', '\'', 'é', 'É'
+            '[', '|', '^', '$', '"', '\'', 'é', 'É', 'k', 'K', 's', 'S', '\u{212A}', '\u{017F}'
         ]),]
     }
 
@@ -112,6 +112,31 @@ mod superset {
         }
         .expect("a LIKE of strings");
         kept.value(0)
+    }
+
+    /// Arrow's ILIKE folds Unicode case on batches with non-ASCII text:
+    /// `k` matches U+212A KELVIN SIGN and `s` U+017F LONG S. The pushed
+    /// filter leaves those letters out, so it still keeps such messages.
+    #[test]
+    fn ilike_keeps_kelvin_and_long_s() {
+        for (message, pattern) in [
+            ("status=o\u{212A}", "%status=ok%"),
+            ("\u{017F}tatus=ok", "%STATUS%"),
+            ("ask", "%ASK%"),
+        ] {
+            assert!(sql_keeps(message, pattern, true), "{message:?} {pattern:?}");
+            let f = implied(&m().ilike(lit(pattern))).expect("pushed");
+            let statement = leql::parse(&f.statement()).expect("parses");
+            assert!(
+                statement.matches(message) && f.matches(message),
+                "{message:?} matches {pattern:?} but not {}",
+                f.statement()
+            );
+        }
+        // Only k and s are cut: the rest is still required.
+        let f = implied(&m().ilike(lit("%status=ok%"))).expect("pushed");
+        assert_eq!(f.to_string(), r"/\=o/i AND /tatu/i");
+        assert_eq!(implied(&m().ilike(lit("%ks%"))), None);
     }
 
     proptest! {

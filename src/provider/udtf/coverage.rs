@@ -95,6 +95,8 @@ impl TableProvider for CoverageTable {
                 .list_segments(&log.id)
                 .await?
                 .iter()
+                // A filtered segment holds some events only: no coverage.
+                .filter(|s| s.filter().is_none())
                 .map(|s| s.range())
                 .collect();
             let coverage = plan_coverage(settled, &cached);

@@ -286,3 +286,173 @@ async fn other_aggregates_and_filters_are_not_pushed() {
         assert!(!plan.contains("Rapid7CountsExec"), "{q}\n{plan}");
     }
 }
+
+/// `log_name = … OR log_id = …` is no set of names nor of ids: it is not
+/// pushed (it would have counted every log), and the count is exact.
+#[tokio::test]
+async fn a_log_filter_mixing_names_and_ids_under_or_counts_only_those_logs() {
+    let server = support::server().await;
+    let dir = TempDir::new().unwrap();
+    let (ctx, _) = session(&server, &dir).await;
+    let (from, to) = (T0, T0 + 5 * MIN);
+    let auth = support::log_id(&server, "Auth Service");
+    let fw = support::log_id(&server, "Firewall");
+    let want = server.dataset().count(&auth, from, to) + server.dataset().count(&fw, from, to);
+    let q = format!(
+        "SELECT count(*) FROM rapid7_logs WHERE (log_name = 'Firewall' OR log_id = '{auth}') AND {}",
+        window(from, to)
+    );
+    assert_eq!(single_i64(&sql(&ctx, &q).await.unwrap()), want as i64);
+    // One column under OR is still pushed.
+    let q = format!(
+        "SELECT count(*) FROM rapid7_logs WHERE (log_id = '{fw}' OR log_id = '{auth}') AND {}",
+        window(from, to)
+    );
+    let plan = pretty_format_batches(&sql(&ctx, &format!("EXPLAIN {q}")).await.unwrap())
+        .unwrap()
+        .to_string();
+    assert!(plan.contains("Rapid7CountsExec"), "{plan}");
+    assert_eq!(single_i64(&sql(&ctx, &q).await.unwrap()), want as i64);
+}
+
+/// A cached hour with no events is no group of a grouped count.
+#[tokio::test]
+async fn a_cached_empty_range_is_no_group() {
+    let server = support::server().await;
+    let dir = TempDir::new().unwrap();
+    let (ctx, _) = session(&server, &dir).await;
+    let log = server
+        .dataset()
+        .logs()
+        .iter()
+        .min_by(|a, b| a.rate_per_sec.total_cmp(&b.rate_per_sec))
+        .unwrap()
+        .clone();
+    let from = (0..10_000)
+        .map(|i| T0 + i * 3 * MIN)
+        .find(|f| server.dataset().count(&log.id, *f, f + 3 * MIN) == 0)
+        .expect("a quiet window");
+    let w = window(from, from + 3 * MIN);
+    // Cache it (an empty segment), with pushdown off.
+    sql(&ctx, "SET rapid7.pushdown_aggregates = false")
+        .await
+        .unwrap();
+    let q = format!(
+        "SELECT log_name, count(*) FROM rapid7_logs WHERE log_id = '{}' AND {w} GROUP BY log_name",
+        log.id
+    );
+    let paged = sql(&ctx, &q).await.unwrap();
+    assert_eq!(paged.iter().map(|b| b.num_rows()).sum::<usize>(), 0);
+    sql(&ctx, "SET rapid7.pushdown_aggregates = true")
+        .await
+        .unwrap();
+    let plan = pretty_format_batches(&sql(&ctx, &format!("EXPLAIN {q}")).await.unwrap())
+        .unwrap()
+        .to_string();
+    assert!(plan.contains("Rapid7CountsExec"), "{plan}");
+    let pushed = sql(&ctx, &q).await.unwrap();
+    assert_eq!(
+        pushed.iter().map(|b| b.num_rows()).sum::<usize>(),
+        0,
+        "{}",
+        pretty_format_batches(&pushed).unwrap()
+    );
+}
+
+/// Bins over a cast of `timestamp` to seconds are not the bins of the
+/// millisecond column: not pushed, and the same answer as paging.
+#[tokio::test]
+async fn bins_of_a_cast_to_seconds_are_not_pushed() {
+    let server = support::server().await;
+    let dir = TempDir::new().unwrap();
+    let (ctx, _) = session(&server, &dir).await;
+    let q = format!(
+        "SELECT date_bin(interval '1500 milliseconds', \
+         arrow_cast(timestamp, 'Timestamp(Second, Some(\"UTC\"))')) AS t, count(*) AS n \
+         FROM rapid7_logs WHERE log_name = 'Auth Service' AND {} GROUP BY t ORDER BY t",
+        window(T0, T0 + MIN)
+    );
+    let plan = pretty_format_batches(&sql(&ctx, &format!("EXPLAIN {q}")).await.unwrap())
+        .unwrap()
+        .to_string();
+    assert!(!plan.contains("Rapid7CountsExec"), "{plan}");
+}
+
+/// Events the decoder rejects are events Rapid7's statistics count, but
+/// which millisecond they belong to is unknowable: a `to` check that meets
+/// one counts that range from its events instead. Every bin then lies
+/// between the decodable events and all events: nothing counted twice.
+#[tokio::test]
+async fn rejected_events_at_to_are_counted_as_rapid7_counts_them() {
+    let server = support::server().await;
+    server.set_faults(Faults {
+        to_exclusive: false,
+        events_without_timestamp: Some(3),
+        ..Faults::default()
+    });
+    let dir = TempDir::new().unwrap();
+    let (ctx, _) = session(&server, &dir).await;
+    let fw = support::log_id(&server, "Firewall");
+    let (from, to) = (T0 - 57 * MIN, burst_ms(&server));
+    let got = bins(&sql(&ctx, &per_bin("Firewall", from, to)).await.unwrap());
+    let all = truth_bins(&server, &fw, from, to, 10 * MIN);
+    let mut decodable: BTreeMap<i64, i64> = BTreeMap::new();
+    for e in server.dataset().events(&fw, from, to) {
+        if e.sequence_number % 3 != 0 {
+            *decodable
+                .entry(e.timestamp.div_euclid(10 * MIN) * 10 * MIN)
+                .or_default() += 1;
+        }
+    }
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        all.keys().collect::<Vec<_>>()
+    );
+    for (bin, n) in &got {
+        let (lo, hi) = (decodable.get(bin).copied().unwrap_or(0), all[bin]);
+        assert!((lo..=hi).contains(n), "bin {bin}: {n} not in {lo}..={hi}");
+    }
+    assert!(
+        event_pages_over_windows(&server) > 0,
+        "a range with rejected events at its `to` was paged"
+    );
+}
+
+/// Bins of a second over an hour of a quiet log are thousands of slices but
+/// a page of events: the range is paged, in a few queries, exactly.
+#[tokio::test]
+async fn many_small_bins_of_a_quiet_range_are_paged_instead() {
+    let server = support::server().await;
+    let dir = TempDir::new().unwrap();
+    let (ctx, _) = session(&server, &dir).await;
+    let log = server
+        .dataset()
+        .logs()
+        .iter()
+        .min_by(|a, b| a.rate_per_sec.total_cmp(&b.rate_per_sec))
+        .unwrap()
+        .clone();
+    let (from, to) = (T0, T0 + 60 * MIN);
+    let events = server.dataset().count(&log.id, from, to);
+    assert!(events < 5_000, "{events}: a quiet hour");
+    let q = format!(
+        "SELECT date_bin(interval '1 second', timestamp) AS t, count(*) AS n FROM rapid7_logs \
+         WHERE log_id = '{}' AND {} GROUP BY t ORDER BY t",
+        log.id,
+        window(from, to)
+    );
+    let got = bins(&sql(&ctx, &q).await.unwrap());
+    assert_eq!(got, truth_bins(&server, &log.id, from, to, 1_000));
+    // 3,600 bins are 18 statistical queries (and as many `to` checks); the
+    // deciding count and the pages are far fewer.
+    let queries = server
+        .requests()
+        .iter()
+        .filter(|r| r.kind == datafusion_rapid7::mock::RequestKind::Query)
+        .count();
+    assert!(
+        server.statistics_requests() <= 2 && queries as u64 <= events.div_ceil(500) + 4,
+        "{} statistical, {queries} queries",
+        server.statistics_requests()
+    );
+}

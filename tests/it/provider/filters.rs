@@ -178,6 +178,24 @@ async fn filtered_segments_serve_only_their_own_filter() {
     .unwrap()
     .to_string();
     assert!(listed.contains(r"/user\=bob/"), "{listed}");
+    // rapid7_coverage() counts only segments of every event: still missing.
+    let coverage = pretty_format_batches(
+        &sql(
+            &ctx,
+            &format!(
+                "SELECT status FROM rapid7_coverage('Web Proxy', to_timestamp_millis({from}), \
+                 to_timestamp_millis({to}))"
+            ),
+        )
+        .await
+        .unwrap(),
+    )
+    .unwrap()
+    .to_string();
+    assert!(
+        coverage.contains("missing") && !coverage.contains("cached"),
+        "{coverage}"
+    );
 
     // Another filter is not served by them: it fetches, exactly.
     let alice = select("message LIKE '%user=alice%'", from, to);
