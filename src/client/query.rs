@@ -23,7 +23,7 @@ use url::Url;
 
 use super::error::{Error, Result};
 use super::model::find_link;
-use super::page::{Cursor, EventPage, Order, ParsedBody, parse_page};
+use super::page::{Cursor, EventPage, Order, ParsedBody, Resume, parse_page};
 use super::rate_limit::Namespace;
 use super::rest::Client;
 use crate::log_id::LogId;
@@ -143,8 +143,8 @@ pub struct EventQuery {
     log_id: Arc<str>,
     window: (i64, i64),
     next: Option<Url>,
-    /// Highest key returned: events at or below it are repeats.
-    cursor: Cursor,
+    /// What was returned: a page's repeats are dropped by it.
+    resume: Resume,
     /// Highest key seen anywhere (events of any kind, `Next` cursors).
     reach: Cursor,
     page_number: u64,
@@ -171,7 +171,7 @@ impl EventQuery {
             log_id: log_id.into(),
             window,
             next: Some(first),
-            cursor: None,
+            resume: Resume::default(),
             reach: None,
             page_number: 0,
             max_pages,
@@ -240,7 +240,7 @@ impl EventQuery {
             None => None,
         };
         self.check_progress(&url, next.as_ref(), &body)?;
-        self.cursor = self.cursor.max(body.max_key);
+        self.resume.advance(self.order, &body);
         self.events_total += stats.accepted;
         let client_stats = &self.client.inner.stats;
         client_stats.pages.fetch_add(1, Ordering::Relaxed);
@@ -409,16 +409,16 @@ impl EventQuery {
     }
 
     async fn request(&self, url: Url, ns: Namespace) -> Result<ParsedBody> {
-        let (log_id, window, cursor, page, order) = (
+        let (log_id, window, resume, page, order) = (
             &*self.log_id,
             self.window,
-            self.cursor,
+            &self.resume,
             self.page_number,
             self.order,
         );
         self.client
             .get_parsed(url, ns, |resp| {
-                let mut parsed = parse_page(&resp.body, log_id, window, cursor, page, order)
+                let mut parsed = parse_page(&resp.body, log_id, window, resume, page, order)
                     .map_err(|e| format!("invalid JSON ({e})"))?;
                 if resp.status == StatusCode::ACCEPTED && find_link(&parsed.links, "Self").is_none()
                 {

@@ -184,6 +184,51 @@ pub struct EventPage {
 /// repeat of an earlier page.
 pub(crate) type Cursor = Option<(i64, u64)>;
 
+/// What a query has returned so far, to tell a page's repeats from its new
+/// events.
+///
+/// Pages come in millisecond order (oldest or newest first), so an event of
+/// a millisecond before the cursor's is a repeat. Within a millisecond no
+/// order is assumed (Rapid7 documents none for newest-first pages): an
+/// event of the cursor's millisecond is a repeat only if it was returned.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Resume {
+    /// The largest page key returned.
+    cursor: Cursor,
+    /// `(timestamp, sequence_number)` of the events returned in the
+    /// cursor's millisecond.
+    boundary: HashSet<(i64, u64)>,
+}
+
+impl Resume {
+    /// Whether the event of page key `key` was returned before.
+    fn is_repeat(&self, key: (i64, u64), event: (i64, u64)) -> bool {
+        match self.cursor {
+            Some(c) if key.0 < c.0 => true,
+            Some(c) if key.0 == c.0 => self.boundary.contains(&event),
+            _ => false,
+        }
+    }
+
+    /// Take in the events a page kept.
+    pub(crate) fn advance(&mut self, order: Order, page: &ParsedBody) {
+        let next = self.cursor.max(page.max_key);
+        let Some(c) = next else {
+            return;
+        };
+        if self.cursor.map(|k| k.0) != Some(c.0) {
+            self.boundary.clear();
+        }
+        let kept = &page.columns;
+        for (ts, seq) in kept.timestamps.iter().zip(&kept.sequence_numbers) {
+            if page_key(order, *ts, *seq).0 == c.0 {
+                self.boundary.insert((*ts, *seq));
+            }
+        }
+        self.cursor = next;
+    }
+}
+
 /// The order pages come in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Order {
@@ -249,13 +294,18 @@ pub fn decode_page(
     from: i64,
     to: i64,
 ) -> super::error::Result<EventPage> {
-    let parsed =
-        parse_page(body, log_id, (from, to), None, 1, Order::OldestFirst).map_err(|e| {
-            super::error::Error::Decode {
-                url: "(page body)".into(),
-                message: e.to_string(),
-            }
-        })?;
+    let parsed = parse_page(
+        body,
+        log_id,
+        (from, to),
+        &Resume::default(),
+        1,
+        Order::OldestFirst,
+    )
+    .map_err(|e| super::error::Error::Decode {
+        url: "(page body)".into(),
+        message: e.to_string(),
+    })?;
     if parsed.statistical {
         return Err(super::error::Error::Decode {
             url: "(page body)".into(),
@@ -276,7 +326,7 @@ pub(crate) fn parse_page(
     body: &[u8],
     log_id: &str,
     window: (i64, i64),
-    cursor: Cursor,
+    resume: &Resume,
     page_number: u64,
     order: Order,
 ) -> Result<ParsedBody, serde_json::Error> {
@@ -284,7 +334,7 @@ pub(crate) fn parse_page(
         log_id,
         window,
         order,
-        cursor,
+        resume,
         page_number,
         seen: SeenKeys::default(),
         scratch: String::new(),
@@ -330,7 +380,7 @@ struct PageState<'s> {
     log_id: &'s str,
     window: (i64, i64),
     order: Order,
-    cursor: Cursor,
+    resume: &'s Resume,
     page_number: u64,
     seen: SeenKeys,
     /// The current event's message when it cannot be borrowed from the body.
@@ -407,7 +457,7 @@ impl PageState<'_> {
             return self.fail("event belongs to another log");
         }
         let key = page_key(self.order, ts, seq);
-        if self.cursor.is_some_and(|c| key <= c) || !self.seen.insert(key, (ts, seq), &self.columns)
+        if self.resume.is_repeat(key, (ts, seq)) || !self.seen.insert(key, (ts, seq), &self.columns)
         {
             self.stats.duplicates += 1;
             return;

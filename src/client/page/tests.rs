@@ -2,8 +2,13 @@ use super::*;
 
 const LOG: &str = "565c1b7b-c08b-4c87-a42a-ab08bad56071";
 
+/// Parse after earlier pages whose last returned event was `cursor`.
 fn parse(body: &str, window: (i64, i64), cursor: Cursor) -> ParsedBody {
-    parse_page(body.as_bytes(), LOG, window, cursor, 1, Order::OldestFirst).unwrap()
+    let resume = Resume {
+        cursor,
+        boundary: cursor.into_iter().collect(),
+    };
+    parse_page(body.as_bytes(), LOG, window, &resume, 1, Order::OldestFirst).unwrap()
 }
 
 fn event(ts: i64, seq: u64, msg: &str) -> String {
@@ -155,9 +160,16 @@ fn a_body_that_is_not_utf8_is_an_error_naming_where() {
     let mut body = page(&[event(1, 1, "ab")], None).into_bytes();
     let at = body.windows(2).position(|w| w == b"ab").expect("message");
     body[at] = 0xff;
-    let err = parse_page(&body, LOG, (0, 100), None, 1, Order::OldestFirst)
-        .err()
-        .expect("an error");
+    let err = parse_page(
+        &body,
+        LOG,
+        (0, 100),
+        &Resume::default(),
+        1,
+        Order::OldestFirst,
+    )
+    .err()
+    .expect("an error");
     assert!(
         err.to_string()
             .contains(&format!("not UTF-8 (invalid byte at offset {at})")),
@@ -253,7 +265,17 @@ fn every_reject_reason_is_counted_as_failed_and_only_inside_the_window() {
 fn truncated_body_is_an_error() {
     let body = page(&[event(1, 1, "a"), event(2, 2, "b")], None);
     let cut = &body.as_bytes()[..body.len() / 2];
-    assert!(parse_page(cut, LOG, (0, 100), None, 1, Order::OldestFirst).is_err());
+    assert!(
+        parse_page(
+            cut,
+            LOG,
+            (0, 100),
+            &Resume::default(),
+            1,
+            Order::OldestFirst
+        )
+        .is_err()
+    );
 }
 
 #[test]
@@ -393,4 +415,45 @@ fn a_page_of_broken_events_warns_five_times_and_counts_them_all() {
     let count = |l| seen.iter().filter(|x| **x == l).count();
     assert_eq!(count(tracing::Level::WARN), 5);
     assert_eq!(count(tracing::Level::DEBUG), 35);
+}
+
+/// Newest first, Rapid7 documents no order within a millisecond: a page
+/// ending inside a millisecond, and a next page going on in it in another
+/// order, lose nothing; repeats are still dropped.
+#[test]
+fn newest_first_pages_lose_nothing_within_a_millisecond_in_any_order() {
+    let parse_after = |evs: &[String], resume: &Resume| {
+        parse_page(
+            page(evs, None).as_bytes(),
+            LOG,
+            (0, 100),
+            resume,
+            1,
+            Order::NewestFirst,
+        )
+        .unwrap()
+    };
+    let mut resume = Resume::default();
+    // Ascending sequence numbers within millisecond 20.
+    let p1 = parse_after(&[event(20, 1, "a"), event(20, 2, "b")], &resume);
+    assert_eq!(kept_keys(&p1), vec![(20, 1), (20, 2)]);
+    resume.advance(Order::NewestFirst, &p1);
+    let p2 = parse_after(
+        &[
+            event(20, 2, "b again"),
+            event(20, 3, "c"),
+            event(19, 9, "older"),
+        ],
+        &resume,
+    );
+    assert_eq!(kept_keys(&p2), vec![(20, 3), (19, 9)]);
+    assert_eq!(p2.stats.duplicates, 1);
+    resume.advance(Order::NewestFirst, &p2);
+    // Events of a millisecond already passed, and of the boundary one seen.
+    let p3 = parse_after(&[event(20, 1, "a"), event(19, 9, "older")], &resume);
+    assert_eq!(kept_keys(&p3), vec![]);
+    assert_eq!(p3.stats.duplicates, 2);
+    // A new event of the boundary millisecond is new.
+    let p4 = parse_after(&[event(19, 10, "same ms, unseen")], &resume);
+    assert_eq!(kept_keys(&p4), vec![(19, 10)]);
 }

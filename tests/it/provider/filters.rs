@@ -69,7 +69,8 @@ async fn pushed_filters_are_exact_for_every_rule() {
         (
             "message ILIKE '%USER=BOB%'",
             Box::new(move |m: &str| lower(m).contains("user=bob")),
-            r"where(/USER\=BOB/i)",
+            // Cut at `S`: Arrow's ILIKE also matches U+017F LONG S there.
+            r"where(/ER\=BOB/i AND /U/i)",
         ),
         (
             "message LIKE '%user=bob%' OR message LIKE '%status=503%'",
