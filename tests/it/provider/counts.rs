@@ -53,6 +53,28 @@ fn truth_bins(server: &MockServer, log: &str, from: i64, to: i64, bin: i64) -> B
     out
 }
 
+/// The log of the standard set with the fewest events a second.
+fn quietest_log(server: &MockServer) -> datafusion_rapid7::mock::MockLog {
+    server
+        .dataset()
+        .logs()
+        .iter()
+        .min_by(|a, b| a.rate_per_sec.total_cmp(&b.rate_per_sec))
+        .unwrap()
+        .clone()
+}
+
+/// The quietest log and the start of a 3-minute window of it with no
+/// events, found by the data function.
+fn quiet_window(server: &MockServer) -> (datafusion_rapid7::mock::MockLog, i64) {
+    let log = quietest_log(server);
+    let from = (0..10_000)
+        .map(|i| T0 + i * 3 * MIN)
+        .find(|f| server.dataset().count(&log.id, *f, f + 3 * MIN) == 0)
+        .expect("a quiet window");
+    (log, from)
+}
+
 /// `(bin start ms, count)` rows of a `SELECT date_bin(...) AS t, count(*) ...`.
 fn bins(batches: &[datafusion::arrow::array::RecordBatch]) -> BTreeMap<i64, i64> {
     let mut out = BTreeMap::new();
@@ -193,18 +215,7 @@ async fn an_empty_window_counts_zero() {
     let server = support::server().await;
     let dir = TempDir::new().unwrap();
     let (ctx, _) = session(&server, &dir).await;
-    // A sparse log's window with no events, found by the data function.
-    let log = server
-        .dataset()
-        .logs()
-        .iter()
-        .min_by(|a, b| a.rate_per_sec.total_cmp(&b.rate_per_sec))
-        .unwrap()
-        .clone();
-    let from = (0..10_000)
-        .map(|i| T0 + i * 3 * MIN)
-        .find(|f| server.dataset().count(&log.id, *f, f + 3 * MIN) == 0)
-        .expect("a quiet window");
+    let (log, from) = quiet_window(&server);
     let q = format!(
         "SELECT count(*) FROM rapid7_logs WHERE log_id = '{}' AND {}",
         log.id,
@@ -321,17 +332,7 @@ async fn a_cached_empty_range_is_no_group() {
     let server = support::server().await;
     let dir = TempDir::new().unwrap();
     let (ctx, _) = session(&server, &dir).await;
-    let log = server
-        .dataset()
-        .logs()
-        .iter()
-        .min_by(|a, b| a.rate_per_sec.total_cmp(&b.rate_per_sec))
-        .unwrap()
-        .clone();
-    let from = (0..10_000)
-        .map(|i| T0 + i * 3 * MIN)
-        .find(|f| server.dataset().count(&log.id, *f, f + 3 * MIN) == 0)
-        .expect("a quiet window");
+    let (log, from) = quiet_window(&server);
     let w = window(from, from + 3 * MIN);
     // Cache it (an empty segment), with pushdown off.
     sql(&ctx, "SET rapid7.pushdown_aggregates = false")
@@ -425,13 +426,7 @@ async fn many_small_bins_of_a_quiet_range_are_paged_instead() {
     let server = support::server().await;
     let dir = TempDir::new().unwrap();
     let (ctx, _) = session(&server, &dir).await;
-    let log = server
-        .dataset()
-        .logs()
-        .iter()
-        .min_by(|a, b| a.rate_per_sec.total_cmp(&b.rate_per_sec))
-        .unwrap()
-        .clone();
+    let log = quietest_log(&server);
     let (from, to) = (T0, T0 + 60 * MIN);
     let events = server.dataset().count(&log.id, from, to);
     assert!(events < 5_000, "{events}: a quiet hour");
