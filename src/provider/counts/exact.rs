@@ -39,7 +39,9 @@ impl ToConvention {
 }
 
 /// Per-slice counts of `[from, to)` in `slices` equal slices, exact under
-/// either reading of `to`; `None` when Rapid7 calls its result inexact.
+/// either reading of `to`; `Err(events)` when they cannot be exact (Rapid7
+/// calls its result inexact, or the `to` check meets a rejected event),
+/// with the events Rapid7 counted: the range is to be paged.
 pub(crate) async fn exact_counts(
     client: &Client,
     convention: &ToConvention,
@@ -47,7 +49,7 @@ pub(crate) async fn exact_counts(
     from: i64,
     to: i64,
     slices: u32,
-) -> Result<Option<Vec<u64>>> {
+) -> Result<std::result::Result<Vec<u64>, u64>> {
     let counts = client
         .count_events(&CountRequest {
             log_id: log_id.to_string(),
@@ -57,18 +59,19 @@ pub(crate) async fn exact_counts(
             slices,
         })
         .await?;
+    let about = counts.total();
     if !counts.exact {
-        return Ok(None);
+        return Ok(Err(about));
     }
     let mut slices = counts.slices;
     if convention.get() == Some(false) {
-        return Ok(Some(slices));
+        return Ok(Ok(slices));
     }
     let Some(at_to) = events_at(client, log_id, to).await? else {
-        return Ok(None);
+        return Ok(Err(about));
     };
     if at_to == 0 {
-        return Ok(Some(slices));
+        return Ok(Ok(slices));
     }
     let inclusive = match convention.get() {
         Some(known) => known,
@@ -89,7 +92,7 @@ pub(crate) async fn exact_counts(
             .checked_sub(at_to)
             .ok_or_else(|| inconsistent(log_id, to))?;
     }
-    Ok(Some(slices))
+    Ok(Ok(slices))
 }
 
 /// Whether a statistical count over `[t - 1, t)` includes the `at_t > 0`

@@ -13,6 +13,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use datafusion::arrow::array::{ArrayRef, AsArray, Int64Array, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{SchemaRef, TimestampMillisecondType};
@@ -36,6 +37,7 @@ use crate::client::{Client, CountRequest, MAX_SLICES};
 use crate::error::{Error, Result};
 use crate::events::{TIMESTAMP_TZ, columns};
 use crate::provider::scan::{Fetcher, LogScan};
+use crate::provider::{FetchEstimate, check_budget, query_rate};
 use crate::time::TimeRange;
 
 /// What the exec counts.
@@ -50,6 +52,11 @@ pub(crate) struct CountInputs {
     pub(crate) concurrency: usize,
     /// The counts table's schema (before projection).
     pub(crate) schema: SchemaRef,
+    /// Most events the statement may page where statistics cannot count
+    /// (0: no limit): inexact statistics page their ranges.
+    pub(crate) budget: u64,
+    /// Events the statement is about to page, by the statistics.
+    pub(crate) paged: AtomicU64,
 }
 
 /// Counts of `rapid7_logs` per log and bin (see the module docs).
@@ -362,7 +369,7 @@ async fn count_missing(
     }
     for (from, to, slices) in queries {
         match exact_counts(client, &inputs.convention, &scan.log.id, from, to, slices).await? {
-            Some(counts) => {
+            Ok(counts) => {
                 let width = (to - from) / i64::from(slices);
                 for (i, n) in counts.into_iter().enumerate() {
                     if n > 0 {
@@ -371,7 +378,22 @@ async fn count_missing(
                     }
                 }
             }
-            None => {
+            Err(about) => {
+                // Paged instead: the statement's limit on events paged
+                // holds here too (by the statistics' own, inexact, count).
+                let paged = inputs.paged.fetch_add(about, Ordering::Relaxed) + about;
+                let per_page = u64::from(client.config().per_page.max(1));
+                check_budget(
+                    &[(
+                        format!("{} (statistics inexact: paged to count)", scan.log.label()),
+                        FetchEstimate {
+                            events: paged,
+                            queries: paged / per_page + 1,
+                        },
+                    )],
+                    inputs.budget,
+                    query_rate(client),
+                )?;
                 tracing::info!(
                     log_id = %scan.log.id,
                     range = %TimeRange::ordered(from, to),

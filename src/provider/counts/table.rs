@@ -102,6 +102,10 @@ impl TableProvider for Rapid7CountsTable {
                 convention: Arc::clone(&inner.to_convention),
                 concurrency: config.fetch_concurrency,
                 schema,
+                budget: crate::provider::Rapid7Options::from_config(state.config_options())
+                    .max_fetch_events
+                    .unwrap_or(config.max_fetch_events),
+                paged: std::sync::atomic::AtomicU64::new(0),
             },
             projection,
         )?))

@@ -451,3 +451,35 @@ async fn many_small_bins_of_a_quiet_range_are_paged_instead() {
         server.statistics_requests()
     );
 }
+
+/// Paging what inexact statistics cannot count obeys the statement's limit
+/// on events fetched: refused before any event page.
+#[tokio::test]
+async fn paging_for_inexact_statistics_obeys_the_fetch_limit() {
+    let server = support::server().await;
+    server.set_faults(Faults {
+        statistics_inexact: true,
+        ..Faults::default()
+    });
+    let dir = TempDir::new().unwrap();
+    let (ctx, _) = session(&server, &dir).await;
+    let fw = support::log_id(&server, "Firewall");
+    let (from, to) = (T0, T0 + 60 * MIN);
+    let events = server.dataset().count(&fw, from, to);
+    sql(
+        &ctx,
+        &format!("SET rapid7.max_fetch_events = {}", events / 2),
+    )
+    .await
+    .unwrap();
+    let e = sql(&ctx, &per_bin("Firewall", from, to)).await.unwrap_err();
+    assert!(
+        e.to_string().contains("RAPID7_MAX_FETCH_EVENTS") && e.to_string().contains("inexact"),
+        "{e}"
+    );
+    assert_eq!(event_pages_over_windows(&server), 0, "no event page");
+    // Under the limit it pages, exactly.
+    sql(&ctx, "SET rapid7.max_fetch_events = 0").await.unwrap();
+    let got = bins(&sql(&ctx, &per_bin("Firewall", from, to)).await.unwrap());
+    assert_eq!(got, truth_bins(&server, &fw, from, to, 10 * MIN));
+}
