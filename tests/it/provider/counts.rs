@@ -13,6 +13,13 @@ use tempfile::TempDir;
 use super::{MIN, burst_ms, local_cache, session_with, single_i64, sql, window};
 use crate::support::{self, T0};
 
+/// The text of `EXPLAIN q`.
+async fn explain(ctx: &datafusion::prelude::SessionContext, q: &str) -> String {
+    pretty_format_batches(&sql(ctx, &format!("EXPLAIN {q}")).await.unwrap())
+        .unwrap()
+        .to_string()
+}
+
 /// A session with count pushdown (the default).
 async fn session(
     server: &MockServer,
@@ -232,9 +239,7 @@ async fn explain_shows_statistics_and_the_switch_turns_it_off() {
     let proxy = support::log_id(&server, "Web Proxy");
     let (from, to) = (T0, T0 + 20 * MIN);
     let q = per_bin("Web Proxy", from, to);
-    let plan = pretty_format_batches(&sql(&ctx, &format!("EXPLAIN {q}")).await.unwrap())
-        .unwrap()
-        .to_string();
+    let plan = explain(&ctx, &q).await;
     assert!(plan.contains("Rapid7CountsExec"), "{plan}");
     assert!(
         plan.contains("statistics=[Web Proxy [2026-02-10T00:00:00.000Z"),
@@ -245,9 +250,7 @@ async fn explain_shows_statistics_and_the_switch_turns_it_off() {
     sql(&ctx, "SET rapid7.pushdown_aggregates = false")
         .await
         .unwrap();
-    let plan = pretty_format_batches(&sql(&ctx, &format!("EXPLAIN {q}")).await.unwrap())
-        .unwrap()
-        .to_string();
+    let plan = explain(&ctx, &q).await;
     assert!(
         !plan.contains("Rapid7CountsExec") && plan.contains("Rapid7ScanExec"),
         "{plan}"
@@ -291,9 +294,7 @@ async fn other_aggregates_and_filters_are_not_pushed() {
             "SELECT count(*) FROM rapid7_logs WHERE {w} AND timestamp <> to_timestamp_millis({T0})"
         ),
     ] {
-        let plan = pretty_format_batches(&sql(&ctx, &format!("EXPLAIN {q}")).await.unwrap())
-            .unwrap()
-            .to_string();
+        let plan = explain(&ctx, &q).await;
         assert!(!plan.contains("Rapid7CountsExec"), "{q}\n{plan}");
     }
 }
@@ -319,9 +320,7 @@ async fn a_log_filter_mixing_names_and_ids_under_or_counts_only_those_logs() {
         "SELECT count(*) FROM rapid7_logs WHERE (log_id = '{fw}' OR log_id = '{auth}') AND {}",
         window(from, to)
     );
-    let plan = pretty_format_batches(&sql(&ctx, &format!("EXPLAIN {q}")).await.unwrap())
-        .unwrap()
-        .to_string();
+    let plan = explain(&ctx, &q).await;
     assert!(plan.contains("Rapid7CountsExec"), "{plan}");
     assert_eq!(single_i64(&sql(&ctx, &q).await.unwrap()), want as i64);
 }
@@ -347,9 +346,7 @@ async fn a_cached_empty_range_is_no_group() {
     sql(&ctx, "SET rapid7.pushdown_aggregates = true")
         .await
         .unwrap();
-    let plan = pretty_format_batches(&sql(&ctx, &format!("EXPLAIN {q}")).await.unwrap())
-        .unwrap()
-        .to_string();
+    let plan = explain(&ctx, &q).await;
     assert!(plan.contains("Rapid7CountsExec"), "{plan}");
     let pushed = sql(&ctx, &q).await.unwrap();
     assert_eq!(
@@ -373,9 +370,7 @@ async fn bins_of_a_cast_to_seconds_are_not_pushed() {
          FROM rapid7_logs WHERE log_name = 'Auth Service' AND {} GROUP BY t ORDER BY t",
         window(T0, T0 + MIN)
     );
-    let plan = pretty_format_batches(&sql(&ctx, &format!("EXPLAIN {q}")).await.unwrap())
-        .unwrap()
-        .to_string();
+    let plan = explain(&ctx, &q).await;
     assert!(!plan.contains("Rapid7CountsExec"), "{plan}");
 }
 
