@@ -115,13 +115,9 @@ impl Client {
             url.query_pairs_mut()
                 .append_pair("most_recent_first", "true");
         }
-        Ok(EventQuery::new(
-            self.clone(),
-            log_id,
-            (from, to),
-            url,
-            order,
-        ))
+        let mut query = EventQuery::new(self.clone(), log_id, (from, to), url, order);
+        query.filtered = !statement.trim().is_empty();
+        Ok(query)
     }
 }
 
@@ -154,6 +150,8 @@ pub struct EventQuery {
     stalled: Vec<String>,
     /// The order pages come in.
     order: Order,
+    /// Whether the query carries a LEQL filter.
+    filtered: bool,
 }
 
 impl EventQuery {
@@ -177,6 +175,7 @@ impl EventQuery {
             max_pages,
             events_total: 0,
             stalled: Vec::new(),
+            filtered: false,
         }
     }
 
@@ -235,6 +234,25 @@ impl EventQuery {
         }
         let mut stats = body.stats;
         stats.beyond_retention = body.beyond_retention.is_some();
+        if stats.object_messages > 0 {
+            self.client.note_object_messages(&self.log_id);
+            if self.filtered {
+                return Err(Error::Protocol {
+                    url: url.to_string(),
+                    message: format!(
+                        "log {} sends messages as JSON objects, which Rapid7 searches as their \
+                         original text and this client only sees written again (key order, \
+                         spaces): a pushed LEQL filter is no proven superset of the SQL \
+                         filter, so nothing of this fetch is kept",
+                        self.log_id
+                    ),
+                    hint: Some(
+                        "run the statement again: this session no longer pushes filters for \
+                         the log (or SET rapid7.pushdown_filters = false)",
+                    ),
+                });
+            }
+        }
         let next = match find_link(&body.links, "Next") {
             Some(link) => Some(self.checked_link(&link.href)?),
             None => None,

@@ -80,6 +80,10 @@ pub struct Faults {
     /// `Next` cursor stays that of the page's last event in key order):
     /// Rapid7 does not document the order within a millisecond.
     pub reverse_within_millisecond: bool,
+    /// Messages that are JSON objects are sent as objects, not as strings
+    /// (some sources do): their text is the client's to write again, and
+    /// no longer the text the search matched.
+    pub object_messages: bool,
 }
 
 /// What the simulator's `Next` links point at: the API's own cursor, or
@@ -155,6 +159,7 @@ impl Default for Faults {
             events_without_timestamp: None,
             retention_start_ms: None,
             reverse_within_millisecond: false,
+            object_messages: false,
         }
     }
 }

@@ -328,6 +328,7 @@ impl Ctx<'_> {
                 events_without_timestamp: st.faults.events_without_timestamp,
                 retention_start_ms: st.faults.retention_start_ms,
                 reverse_within_millisecond: st.faults.reverse_within_millisecond,
+                object_messages: st.faults.object_messages,
             };
             let stats = render::StatsOptions {
                 inexact: st.faults.statistics_inexact,

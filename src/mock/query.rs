@@ -314,6 +314,7 @@ pub(crate) struct PageOptions {
     pub(crate) events_without_timestamp: Option<u32>,
     pub(crate) retention_start_ms: Option<i64>,
     pub(crate) reverse_within_millisecond: bool,
+    pub(crate) object_messages: bool,
 }
 
 impl PageOptions {

@@ -65,7 +65,14 @@ fn push_event(out: &mut String, e: &MockEvent, root: &str, opts: &PageOptions) {
     out.push_str(",\"log_id\":");
     push_json_str(out, &e.log_id);
     out.push_str(",\"message\":");
-    push_json_str(out, &e.message);
+    if opts.object_messages
+        && e.message.starts_with('{')
+        && serde_json::from_str::<serde::de::IgnoredAny>(&e.message).is_ok()
+    {
+        out.push_str(&e.message);
+    } else {
+        push_json_str(out, &e.message);
+    }
     out.push_str(",\"links\":[{\"rel\":\"Context\",\"href\":");
     push_json_str(
         out,

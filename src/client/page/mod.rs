@@ -37,6 +37,11 @@ pub struct PageStats {
     /// dropped silently: counted here, logged (`logsearch_event_failed`),
     /// and recorded in the segment manifest as `events_rejected`.
     pub failed: u64,
+    /// Events whose `message` came as a JSON object or array: stored
+    /// as this client writes that JSON again, which need not be the text
+    /// Rapid7 searched (key order, spaces), so a pushed LEQL filter is no
+    /// proven superset for them.
+    pub object_messages: u64,
     /// Whether Rapid7 answered this page with `x-beyond-retention: true`:
     /// the window reaches past the log's retention, so events older than it
     /// are missing from the answer.
@@ -450,6 +455,10 @@ impl PageState<'_> {
         let message = match message {
             Text::Body(text) => text,
             Text::Scratch => self.scratch.as_str(),
+            Text::ScratchJson => {
+                self.stats.object_messages += 1;
+                self.scratch.as_str()
+            }
         };
         if let Some(id) = ev.log_id.as_deref()
             && id != self.log_id

@@ -58,6 +58,9 @@ impl<'de> de::Deserialize<'de> for Key {
 pub(super) enum Text<'a> {
     Body(&'a str),
     Scratch,
+    /// In the scratch: an object or array message as its JSON text, written
+    /// again by this client (not the text Rapid7 searched).
+    ScratchJson,
 }
 
 /// Any JSON value, kept only as far as an event field needs it.
@@ -178,6 +181,14 @@ impl TextSeed<'_> {
     }
 }
 
+impl TextSeed<'_> {
+    /// An object or array message, kept as its JSON text and marked so.
+    fn keep_json<'de>(self, value: Any<'de>) -> Option<Text<'de>> {
+        *self.scratch = value.into_text()?.into_owned();
+        Some(Text::ScratchJson)
+    }
+}
+
 impl<'de> DeserializeSeed<'de> for TextSeed<'_> {
     type Value = Option<Text<'de>>;
 
@@ -215,10 +226,10 @@ impl<'de> Visitor<'de> for TextSeed<'_> {
         AnyVisitor.visit_unit().map(|a| self.keep_any(a))
     }
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        AnyVisitor.visit_map(map).map(|a| self.keep_any(a))
+        AnyVisitor.visit_map(map).map(|a| self.keep_json(a))
     }
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-        AnyVisitor.visit_seq(seq).map(|a| self.keep_any(a))
+        AnyVisitor.visit_seq(seq).map(|a| self.keep_json(a))
     }
 }
 

@@ -43,13 +43,18 @@ pub(crate) struct PlanInputs {
 }
 
 /// Plan every (log, window): split windows at `now - settle`, plan cache
-/// coverage of the settled part, split gaps into aligned pieces.
+/// coverage of the settled part, split gaps into aligned pieces. `filter`
+/// is pushed for every log but those `unpushable` names (logs whose
+/// messages come as JSON objects: see [`Client::sends_object_messages`]).
+///
+/// [`Client::sends_object_messages`]: crate::client::Client::sends_object_messages
 pub(crate) async fn plan_scans(
     cache: &SegmentCache,
     logs: Vec<LogRef>,
     windows: &[TimeRange],
     inputs: PlanInputs,
     filter: Option<Arc<str>>,
+    unpushable: &(dyn Fn(&str) -> bool + Sync),
 ) -> Result<Vec<LogScan>> {
     let cut = inputs.now_ms.saturating_sub(inputs.settle_ms);
     let mut settled = Vec::new();
@@ -64,6 +69,7 @@ pub(crate) async fn plan_scans(
     }
     let mut plans = Vec::with_capacity(logs.len());
     for log in logs {
+        let filter = filter.clone().filter(|_| !unpushable(&log.id));
         let mut scan = LogScan {
             log,
             settled: settled.clone(),
@@ -71,7 +77,7 @@ pub(crate) async fn plan_scans(
             gaps: Vec::new(),
             live: live.clone(),
             estimate: None,
-            filter: filter.clone(),
+            filter,
         };
         plans.push(async move {
             scan.replan(cache, inputs.chunk_ms).await?;

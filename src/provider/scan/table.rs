@@ -252,6 +252,12 @@ pub(crate) async fn plan_logs(
             chunk_ms: crate::time::duration_ms(config.fetch_chunk),
         },
         filter,
+        &|log_id| {
+            config
+                .client
+                .as_ref()
+                .is_some_and(|c| c.sends_object_messages(log_id))
+        },
     )
     .await?;
     if config.is_offline() {

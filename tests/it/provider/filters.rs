@@ -269,3 +269,58 @@ async fn nothing_is_pushed_when_turned_off_or_not_implied() {
     .to_string();
     assert!(!plan.contains("leql="), "{plan}");
 }
+
+/// A log whose messages come as JSON objects: the client stores them as it
+/// writes that JSON again, not as the text Rapid7 searched, so a pushed
+/// filter is no proven superset. A filtered fetch that meets one keeps
+/// nothing and says so; the session then stops pushing filters for the
+/// log, and the rerun is exact over the stored text.
+#[tokio::test]
+async fn object_messages_stop_filters_being_pushed_for_their_log() {
+    let server = support::server().await;
+    server.set_faults(datafusion_rapid7::mock::Faults {
+        object_messages: true,
+        ..Default::default()
+    });
+    let dir = TempDir::new().unwrap();
+    let (ctx, _) = session(&server, &dir).await;
+    let auth = support::log_id(&server, "Auth Service");
+    let (from, to) = (T0, T0 + 10 * MIN);
+    let q = format!(
+        "SELECT timestamp, sequence_number, message FROM rapid7_logs \
+         WHERE log_name = 'Auth Service' AND {} AND message LIKE '%bob%' \
+         ORDER BY timestamp, sequence_number",
+        window(from, to)
+    );
+    let e = sql(&ctx, &q).await.unwrap_err().to_string();
+    assert!(
+        e.contains("JSON objects") && e.contains("run the statement again"),
+        "{e}"
+    );
+    assert!(
+        dir.path().join("logs").join(&auth).read_dir().is_err()
+            || std::fs::read_dir(dir.path().join("logs").join(&auth))
+                .unwrap()
+                .next()
+                .is_none(),
+        "nothing kept"
+    );
+    server.clear_requests();
+    let written = |m: &str| {
+        serde_json::from_str::<serde_json::Value>(m)
+            .unwrap()
+            .to_string()
+    };
+    let want: Vec<(i64, u64, String)> = support::truth(&server, &auth, from, to)
+        .into_iter()
+        .map(|r| (r.0, r.1, written(&r.2)))
+        .filter(|r| r.2.contains("bob"))
+        .collect();
+    assert!(!want.is_empty());
+    assert_eq!(rows(&sql(&ctx, &q).await.unwrap()), want);
+    let sent = statements(&server);
+    assert!(
+        !sent.is_empty() && sent.iter().all(|s| s.is_empty()),
+        "no filter pushed: {sent:?}"
+    );
+}
