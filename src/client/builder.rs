@@ -129,6 +129,11 @@ impl ClientBuilder {
             ClientKey::RequestTimeout => {
                 self.request_timeout = Some(spec.duration_in(value, secs(1), secs(3600))?)
             }
+            ClientKey::QueryTimeout => {
+                self.poll
+                    .get_or_insert_with(PollConfig::default)
+                    .query_timeout = spec.duration_in(value, secs(10), secs(86_400))?
+            }
         }
         Ok(())
     }
@@ -280,6 +285,7 @@ mod tests {
             (ClientKey::MaxRateLimitWait, "2m"),
             (ClientKey::MaxBodyBytes, "8MiB"),
             (ClientKey::RequestTimeout, "20s"),
+            (ClientKey::QueryTimeout, "30m"),
             (ClientKey::Region, "eu"),
         ]
         .into_iter()
@@ -303,6 +309,7 @@ mod tests {
         assert_eq!(c.retry.max_rate_limit_wait, Duration::from_secs(120));
         assert_eq!(c.max_body_bytes, 8 << 20);
         assert_eq!(c.request_timeout, Duration::from_secs(20));
+        assert_eq!(c.poll.query_timeout, Duration::from_secs(1800));
         assert_eq!(
             c.endpoint.as_str(),
             "https://eu.rest.logs.insight.rapid7.com/"
@@ -363,6 +370,12 @@ mod tests {
                 "2h",
                 "RAPID7_REQUEST_TIMEOUT",
                 "1s to 1h",
+            ),
+            (
+                ClientKey::QueryTimeout,
+                "5s",
+                "RAPID7_QUERY_TIMEOUT",
+                "10s to 24h",
             ),
             (ClientKey::Region, "mars", "RAPID7_REGION", "us, us2"),
             (

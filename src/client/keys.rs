@@ -42,6 +42,9 @@ pub enum ClientKey {
     MaxBodyBytes,
     /// `RAPID7_REQUEST_TIMEOUT`.
     RequestTimeout,
+    /// `RAPID7_QUERY_TIMEOUT`: how long one page may stay in progress at
+    /// Rapid7 (polled) before the client gives up on it.
+    QueryTimeout,
 }
 
 /// Highest proactive rate a setting accepts (requests per second);
@@ -66,7 +69,7 @@ const fn spec(
 
 impl ClientKey {
     /// Every client setting, in documentation order.
-    pub const ALL: [ClientKey; 15] = [
+    pub const ALL: [ClientKey; 16] = [
         ClientKey::ApiKey,
         ClientKey::Region,
         ClientKey::Endpoint,
@@ -82,6 +85,7 @@ impl ClientKey {
         ClientKey::MaxRateLimitWait,
         ClientKey::MaxBodyBytes,
         ClientKey::RequestTimeout,
+        ClientKey::QueryTimeout,
     ];
 
     /// What describes it.
@@ -182,6 +186,12 @@ impl ClientKey {
             "timeout of one HTTP request",
             "1s to 1h",
         );
+        const QUERY_TIMEOUT: KeySpec = spec(
+            "RAPID7_QUERY_TIMEOUT",
+            "DURATION",
+            "give up on a page Rapid7 has not finished (still polled) after this long",
+            "10s to 24h",
+        );
         match self {
             ClientKey::ApiKey => &API_KEY,
             ClientKey::Region => &REGION,
@@ -198,6 +208,7 @@ impl ClientKey {
             ClientKey::MaxRateLimitWait => &MAX_RATE_LIMIT_WAIT,
             ClientKey::MaxBodyBytes => &MAX_BODY_BYTES,
             ClientKey::RequestTimeout => &REQUEST_TIMEOUT,
+            ClientKey::QueryTimeout => &QUERY_TIMEOUT,
         }
     }
 
@@ -224,6 +235,7 @@ impl ClientKey {
             ClientKey::MaxRateLimitWait => fmt_duration(config.retry.max_rate_limit_wait),
             ClientKey::MaxBodyBytes => fmt_size(config.max_body_bytes as u64),
             ClientKey::RequestTimeout => fmt_duration(config.request_timeout),
+            ClientKey::QueryTimeout => fmt_duration(config.poll.query_timeout),
         }
     }
 }

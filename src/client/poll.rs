@@ -44,7 +44,8 @@ pub(crate) async fn fetch_finished<T>(
                     method: "GET",
                     url: url.to_string(),
                     message: format!(
-                        "Rapid7 did not finish the query within {}s; try a smaller window",
+                        "Rapid7 did not finish the query within {}s; try a smaller window, or raise \
+                         RAPID7_QUERY_TIMEOUT",
                         poll.query_timeout.as_secs()
                     ),
                     source: None,

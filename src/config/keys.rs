@@ -237,7 +237,7 @@ pub enum ConfigKey {
 impl ConfigKey {
     /// Every setting, in documentation order: where to connect, the cache,
     /// the table, then the client's and the cache's tuning.
-    pub const ALL: [ConfigKey; 29] = {
+    pub const ALL: [ConfigKey; 30] = {
         use CacheKey as K;
         use ClientKey as C;
         use ConfigKey::{Cache, Client, Rapid7};
@@ -268,6 +268,7 @@ impl ConfigKey {
             Client(C::MaxRateLimitWait),
             Client(C::MaxBodyBytes),
             Client(C::RequestTimeout),
+            Client(C::QueryTimeout),
             Cache(K::FlushRows),
             Cache(K::FlushBytes),
             Cache(K::Compression),
