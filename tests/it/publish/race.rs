@@ -4,12 +4,25 @@
 use datafusion_rapid7::ops::publish::{PublishOptions, publish_log};
 
 use super::{Setup, assert_exact, truth_of};
-use crate::cache::s3::HoldAt;
+use crate::cache::s3::{HeldPut, HoldAt};
 
 fn options() -> PublishOptions {
     let mut o = PublishOptions::new(None, datafusion_rapid7::time::now_ms());
     o.commit_rows = 1_500;
     o
+}
+
+/// Drive `run` until the held PUT is reached, and return its key; `run`
+/// finishing first fails the test.
+async fn until_held<F>(held: &mut HeldPut, run: &mut std::pin::Pin<&mut F>) -> String
+where
+    F: std::future::Future,
+    F::Output: std::fmt::Debug,
+{
+    tokio::select! {
+        key = held.reached() => key,
+        r = run => panic!("finished before the held PUT: {r:?}"),
+    }
 }
 
 /// Two publishers at once, several rounds, on a local table and on S3.
@@ -60,10 +73,8 @@ async fn a_publisher_that_loses_the_commit_race_publishes_nothing_twice() {
     let options = options();
     let a = publish_log(&s.cache, &s.log_id, &table, &options);
     tokio::pin!(a);
-    tokio::select! {
-        key = held.reached() => assert!(key.ends_with(".parquet")),
-        r = &mut a => panic!("A finished without writing a data file: {r:?}"),
-    }
+    let key = until_held(&mut held, &mut a).await;
+    assert!(key.ends_with(".parquet"), "{key}");
     let b = publish_log(&s.cache, &s.log_id, &table, &options)
         .await
         .expect("publisher b");
@@ -93,10 +104,8 @@ async fn a_publisher_that_commits_after_a_conflict_plans_the_rest_against_the_ne
     let options = options();
     let a = publish_log(&s.cache, &s.log_id, &table, &options);
     tokio::pin!(a);
-    tokio::select! {
-        key = held.reached() => assert!(key.ends_with(".parquet")),
-        r = &mut a => panic!("A finished without writing a data file: {r:?}"),
-    }
+    let key = until_held(&mut held, &mut a).await;
+    assert!(key.ends_with(".parquet"), "{key}");
     let last = *covered.last().expect("a covered range");
     let mut only_last = options.clone();
     only_last.window = Some(last);
@@ -133,10 +142,8 @@ async fn a_commit_stored_but_answered_with_an_error_is_found_and_kept() {
     let options = options();
     let a = publish_log(&s.cache, &s.log_id, &table, &options);
     tokio::pin!(a);
-    tokio::select! {
-        key = held.reached() => assert!(key.ends_with("1.json"), "{key}"),
-        r = &mut a => panic!("finished without committing: {r:?}"),
-    }
+    let key = until_held(&mut held, &mut a).await;
+    assert!(key.ends_with("1.json"), "{key}");
     held.release();
     let a = a.await.expect("a stored commit is no failure");
     assert_eq!(a.events_published, want.len() as u64, "{a:?}");
