@@ -58,6 +58,23 @@ pub struct KeySpec {
 }
 
 impl KeySpec {
+    /// A setting that takes a value (not a switch, not a secret).
+    pub const fn new(
+        env: &'static str,
+        value_name: &'static str,
+        help: &'static str,
+        accepted: &'static str,
+    ) -> KeySpec {
+        KeySpec {
+            env,
+            value_name,
+            help,
+            accepted,
+            switch: false,
+            secret: false,
+        }
+    }
+
     /// The option name: the variable without `RAPID7_`, lower case, `-` for
     /// `_` (`RAPID7_MAX_FETCH_EVENTS` → `max-fetch-events`).
     pub fn option_name(&self) -> String {

@@ -37,40 +37,25 @@ impl CacheKey {
 
     /// What describes it.
     pub fn spec(self) -> &'static KeySpec {
-        const fn spec(
-            env: &'static str,
-            value_name: &'static str,
-            help: &'static str,
-            accepted: &'static str,
-        ) -> KeySpec {
-            KeySpec {
-                env,
-                value_name,
-                help,
-                accepted,
-                switch: false,
-                secret: false,
-            }
-        }
-        const FLUSH_ROWS: KeySpec = spec(
+        const FLUSH_ROWS: KeySpec = KeySpec::new(
             "RAPID7_FLUSH_ROWS",
             "N",
             "a fetch writes a Parquet part every this many rows",
             "1 to 1073741824 rows (binary units: 128k is 131072)",
         );
-        const FLUSH_BYTES: KeySpec = spec(
+        const FLUSH_BYTES: KeySpec = KeySpec::new(
             "RAPID7_FLUSH_BYTES",
             "SIZE",
             "a fetch also writes a part when its buffer reaches this size (bounds fetch memory)",
             "1KiB to 16GiB",
         );
-        const COMPRESSION: KeySpec = spec(
+        const COMPRESSION: KeySpec = KeySpec::new(
             "RAPID7_COMPRESSION",
             "CODEC",
             "compression of the Parquet parts the cache writes",
             "zstd, zstd:LEVEL (1 to 22), snappy or none",
         );
-        const RETENTION: KeySpec = spec(
+        const RETENTION: KeySpec = KeySpec::new(
             "RAPID7_RETENTION",
             "DURATION",
             "sync and cache gc retire segments that ended longer ago than this",

@@ -51,22 +51,6 @@ pub enum ClientKey {
 /// `unlimited` turns the proactive limit off.
 pub(crate) const MAX_RATE: f64 = 10_000.0;
 
-const fn spec(
-    env: &'static str,
-    value_name: &'static str,
-    help: &'static str,
-    accepted: &'static str,
-) -> KeySpec {
-    KeySpec {
-        env,
-        value_name,
-        help,
-        accepted,
-        switch: false,
-        secret: false,
-    }
-}
-
 impl ClientKey {
     /// Every client setting, in documentation order.
     pub const ALL: [ClientKey; 16] = [
@@ -92,20 +76,20 @@ impl ClientKey {
     pub fn spec(self) -> &'static KeySpec {
         const API_KEY: KeySpec = KeySpec {
             secret: true,
-            ..spec(
+            ..KeySpec::new(
                 "RAPID7_API_KEY",
                 "KEY",
                 "the API key (environment only, never a flag; never logged or shown)",
                 "a key from Rapid7 Insight, Settings > API Keys",
             )
         };
-        const REGION: KeySpec = spec(
+        const REGION: KeySpec = KeySpec::new(
             "RAPID7_REGION",
             "REGION",
             "the Rapid7 data region",
             "one of us, us2, us3, eu, ca, au, ap",
         );
-        const ENDPOINT: KeySpec = spec(
+        const ENDPOINT: KeySpec = KeySpec::new(
             "RAPID7_ENDPOINT",
             "URL",
             "base URL overriding the region (a proxy, or a local simulator)",
@@ -113,80 +97,80 @@ impl ClientKey {
         );
         const ALLOW_HTTP: KeySpec = KeySpec {
             switch: true,
-            ..spec(
+            ..KeySpec::new(
                 "RAPID7_ALLOW_HTTP",
                 "BOOL",
                 "allow plain http:// to a non-loopback endpoint (the key would travel unencrypted)",
                 "true or false",
             )
         };
-        const PER_PAGE: KeySpec = spec(
+        const PER_PAGE: KeySpec = KeySpec::new(
             "RAPID7_PER_PAGE",
             "N",
             "events per page (Rapid7 allows at most 500)",
             "1 to 500",
         );
-        const QUERY_RATE: KeySpec = spec(
+        const QUERY_RATE: KeySpec = KeySpec::new(
             "RAPID7_QUERY_RATE",
             "PER_SECOND",
             "proactive rate of query submissions and pages (Rapid7: 1,500 per 15 minutes)",
             "a number of requests per second above 0 and at most 10000 (e.g. 1.5), or unlimited",
         );
-        const QUERY_BURST: KeySpec = spec(
+        const QUERY_BURST: KeySpec = KeySpec::new(
             "RAPID7_QUERY_BURST",
             "N",
             "queries that may go at once after a quiet period",
             "1 to 100000",
         );
-        const POLL_RATE: KeySpec = spec(
+        const POLL_RATE: KeySpec = KeySpec::new(
             "RAPID7_POLL_RATE",
             "PER_SECOND",
             "proactive rate of polls of running queries (Rapid7: 10,000 per 15 minutes)",
             "a number of requests per second above 0 and at most 10000 (e.g. 10), or unlimited",
         );
-        const POLL_BURST: KeySpec = spec(
+        const POLL_BURST: KeySpec = KeySpec::new(
             "RAPID7_POLL_BURST",
             "N",
             "polls that may go at once after a quiet period",
             "1 to 100000",
         );
-        const MAX_IN_FLIGHT: KeySpec = spec(
+        const MAX_IN_FLIGHT: KeySpec = KeySpec::new(
             "RAPID7_MAX_IN_FLIGHT",
             "N",
             "requests in flight at once (each holds at most one response body)",
             "1 to 256",
         );
-        const MAX_RETRIES: KeySpec = spec(
+        const MAX_RETRIES: KeySpec = KeySpec::new(
             "RAPID7_MAX_RETRIES",
             "N",
             "retries of one request after 5xx, 408, timeouts and connection errors",
             "0 to 100",
         );
-        const RETRY_TIMEOUT: KeySpec = spec(
+        const RETRY_TIMEOUT: KeySpec = KeySpec::new(
             "RAPID7_RETRY_TIMEOUT",
             "DURATION",
             "give up on a request failing for this long (rate-limit waits not counted)",
             "1s to 24h",
         );
-        const MAX_RATE_LIMIT_WAIT: KeySpec = spec(
+        const MAX_RATE_LIMIT_WAIT: KeySpec = KeySpec::new(
             "RAPID7_MAX_RATE_LIMIT_WAIT",
             "DURATION",
             "give up on a request whose 429 waits add up to more than this",
             "0s to 24h",
         );
-        const MAX_BODY_BYTES: KeySpec = spec(
+        const MAX_BODY_BYTES: KeySpec = KeySpec::new(
             "RAPID7_MAX_BODY_BYTES",
             "SIZE",
             "largest response body accepted; a larger one fails its request",
             "64KiB to 1GiB",
         );
-        const REQUEST_TIMEOUT: KeySpec = spec(
+        const REQUEST_TIMEOUT: KeySpec = KeySpec::new(
             "RAPID7_REQUEST_TIMEOUT",
             "DURATION",
             "timeout of one HTTP request",
             "1s to 1h",
         );
-        const QUERY_TIMEOUT: KeySpec = spec(
+        const QUERY_TIMEOUT: KeySpec = KeySpec::new(
             "RAPID7_QUERY_TIMEOUT",
             "DURATION",
             "give up on a page Rapid7 has not finished (still polled) after this long",

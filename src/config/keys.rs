@@ -43,26 +43,10 @@ pub enum Rapid7Key {
     Fields,
 }
 
-const fn spec(
-    env: &'static str,
-    value_name: &'static str,
-    help: &'static str,
-    accepted: &'static str,
-) -> KeySpec {
-    KeySpec {
-        env,
-        value_name,
-        help,
-        accepted,
-        switch: false,
-        secret: false,
-    }
-}
-
 const fn switch(env: &'static str, help: &'static str) -> KeySpec {
     KeySpec {
         switch: true,
-        ..spec(env, "BOOL", help, "true or false")
+        ..KeySpec::new(env, "BOOL", help, "true or false")
     }
 }
 
@@ -86,7 +70,7 @@ impl Rapid7Key {
 
     /// What describes it.
     pub fn spec(self) -> &'static KeySpec {
-        const CACHE: KeySpec = spec(
+        const CACHE: KeySpec = KeySpec::new(
             "RAPID7_CACHE",
             "DIR_OR_URL",
             "cache root: a directory or an object-store URL (s3://bucket/prefix)",
@@ -97,13 +81,13 @@ impl Rapid7Key {
             "RAPID7_OFFLINE",
             "answer from the cache only; never call the API",
         );
-        const SETTLE: KeySpec = spec(
+        const SETTLE: KeySpec = KeySpec::new(
             "RAPID7_SETTLE",
             "DURATION",
             "the recent edge, read live on every query and never cached",
             "0s to 24h",
         );
-        const MAX_FETCH_EVENTS: KeySpec = spec(
+        const MAX_FETCH_EVENTS: KeySpec = KeySpec::new(
             "RAPID7_MAX_FETCH_EVENTS",
             "N",
             "most events a statement may page from Rapid7, by the estimate asked first",
@@ -113,25 +97,25 @@ impl Rapid7Key {
             "RAPID7_PUSHDOWN_AGGREGATES",
             "answer count(*) over uncached time from Rapid7's statistics",
         );
-        const FETCH_CHUNK: KeySpec = spec(
+        const FETCH_CHUNK: KeySpec = KeySpec::new(
             "RAPID7_FETCH_CHUNK",
             "DURATION",
             "missing ranges are fetched in pieces of this length, each its own segment",
             "1m to 24h",
         );
-        const FETCH_CONCURRENCY: KeySpec = spec(
+        const FETCH_CONCURRENCY: KeySpec = KeySpec::new(
             "RAPID7_FETCH_CONCURRENCY",
             "N",
             "pieces fetched at once, shared by every statement and sync",
             "1 to 64",
         );
-        const LOG_LIST_TTL: KeySpec = spec(
+        const LOG_LIST_TTL: KeySpec = KeySpec::new(
             "RAPID7_LOG_LIST_TTL",
             "DURATION",
             "how long the list of logs is reused before Rapid7 is asked again",
             "0s to 24h",
         );
-        const FIELDS: KeySpec = spec(
+        const FIELDS: KeySpec = KeySpec::new(
             "RAPID7_FIELDS",
             "FILE",
             "a JSON file pinning the typed columns of rapid7_parsed tables (docs/fields.md)",
