@@ -423,29 +423,12 @@ fn select(
     to_incl: i64,
     limit: usize,
 ) -> Vec<MockEvent> {
-    if statement.filter.is_none() {
-        return data.events_after(log_id, from, after, to_incl, limit);
-    }
-    const CHUNK: usize = 2_000;
-    let mut out = Vec::new();
-    loop {
-        let chunk = data.events_after(log_id, from, after, to_incl, CHUNK);
-        let done = chunk.len() < CHUNK;
-        if let Some(last) = chunk.last() {
-            (from, after) = (last.timestamp, Some(last.sequence_number));
+    filtered(statement, limit, |n, last| {
+        if let Some((ts, seq)) = last {
+            (from, after) = (ts, Some(seq));
         }
-        for e in chunk {
-            if statement.matches(&e.message) {
-                out.push(e);
-                if out.len() >= limit {
-                    return out;
-                }
-            }
-        }
-        if done {
-            return out;
-        }
-    }
+        data.events_after(log_id, from, after, to_incl, n)
+    })
 }
 
 /// Newest first: at most `limit` events before the cursor (see
@@ -459,17 +442,32 @@ fn select_newest(
     mut before: Option<u64>,
     limit: usize,
 ) -> Vec<MockEvent> {
+    filtered(statement, limit, |n, last| {
+        if let Some((ts, seq)) = last {
+            (until, before) = (ts, Some(seq));
+        }
+        data.events_before(log_id, from, until, before, n)
+    })
+}
+
+/// At most `limit` events of the statement from `next(n, last)`, which
+/// gives the next `n` events in page order after `last`, the `(timestamp,
+/// sequence_number)` of the last event it gave (`None` at first). Without
+/// a filter, one call.
+fn filtered(
+    statement: &Statement,
+    limit: usize,
+    mut next: impl FnMut(usize, Option<(i64, u64)>) -> Vec<MockEvent>,
+) -> Vec<MockEvent> {
     if statement.filter.is_none() {
-        return data.events_before(log_id, from, until, before, limit);
+        return next(limit, None);
     }
     const CHUNK: usize = 2_000;
     let mut out = Vec::new();
+    let mut chunk = next(CHUNK, None);
     loop {
-        let chunk = data.events_before(log_id, from, until, before, CHUNK);
         let done = chunk.len() < CHUNK;
-        if let Some(last) = chunk.last() {
-            (until, before) = (last.timestamp, Some(last.sequence_number));
-        }
+        let last = chunk.last().map(|e| (e.timestamp, e.sequence_number));
         for e in chunk {
             if statement.matches(&e.message) {
                 out.push(e);
@@ -481,6 +479,7 @@ fn select_newest(
         if done {
             return out;
         }
+        chunk = next(CHUNK, last);
     }
 }
 
