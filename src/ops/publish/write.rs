@@ -374,8 +374,13 @@ async fn commit(
                 },
             )
             .await;
+        // Either way the table is read again: after a landed commit for its
+        // new version and record, after a failed one to look for our token.
         let landed = match result {
-            Ok(_) => true,
+            Ok(_) => {
+                reload(table, open).await?;
+                true
+            }
             Err(e) => {
                 let conflict = is_conflict(&e);
                 let stored = match reload(table, open).await {
@@ -396,7 +401,6 @@ async fn commit(
             }
         };
         if landed {
-            reload(table, open).await?;
             report.commits += 1;
             report.events_published += pending.rows;
             report.files_added += adds.len() as u64;
