@@ -3,7 +3,7 @@
 //! deltalake's own operations.
 //!
 //! Vacuum runs in deltalake's full mode: besides the files a commit removed
-//! (all the default, lite, mode deletes) it deletes every file in the
+//! (all that the default, lite, mode deletes) it deletes every file in the
 //! table's directory that no version references and that is older than the
 //! retention, such as the data files of a publish killed before its commit.
 //! A table whose directory holds other Delta tables (a single-log table made
@@ -20,9 +20,8 @@
 use std::num::NonZeroU64;
 use std::time::Duration;
 
-use serde::Serialize;
-
 use deltalake::operations::vacuum::VacuumMode;
+use serde::Serialize;
 
 use super::location::TableLocation;
 use crate::error::{Error, Result};
