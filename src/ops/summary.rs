@@ -34,14 +34,18 @@ pub struct SummaryRequest {
     /// Width of the time buckets; `None` picks one from the window length
     /// (1 minute up to 2 hours, 1 hour up to 2 days, else 1 day).
     pub bucket: Option<Duration>,
-    /// Where to write the summary as JSON (replacing the file whole), if
+    /// Where to write the summary as JSON (replacing the file whole, never
+    /// writing through a symbolic link; a new file is owner-only), if
     /// anywhere; `parquet_summary_generated` names it.
     pub output: Option<PathBuf>,
 }
 
-/// Write `summary` to `path` as JSON: to a sibling temporary file first,
-/// renamed over `path`, so a reader never sees half a summary.
+/// Write `summary` to `path` as JSON: to a new temporary file beside it
+/// first (created exclusively and owner-only, so nothing planted at its name
+/// is followed or written), renamed over `path`: a reader never sees half a
+/// summary, and a symbolic link at `path` is replaced, not written through.
 async fn write_json(summary: &Summary, path: &Path) -> Result<()> {
+    use tokio::io::AsyncWriteExt;
     let fail = |e: std::io::Error| Error::Config {
         key: "output".into(),
         message: format!("cannot write the summary to {}: {e}", path.display()),
@@ -50,18 +54,44 @@ async fn write_json(summary: &Summary, path: &Path) -> Result<()> {
         key: "output".into(),
         message: format!("{} names no file", path.display()),
     })?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(".tmp");
-    let tmp = path.with_file_name(tmp_name);
-    tokio::fs::write(&tmp, summary.to_json() + "\n")
-        .await
-        .map_err(fail)?;
-    if let Err(e) = tokio::fs::rename(&tmp, path).await {
+    let (tmp, mut file) = create_temporary(path, name).await.map_err(fail)?;
+    let written = async {
+        file.write_all((summary.to_json() + "\n").as_bytes())
+            .await?;
+        file.sync_all().await?;
+        drop(file);
+        tokio::fs::rename(&tmp, path).await
+    };
+    if let Err(e) = written.await {
         let _ = tokio::fs::remove_file(&tmp).await;
         return Err(fail(e));
     }
     Ok(())
+}
+
+/// A new file `.{name}.{random}.tmp` beside `path`, created exclusively
+/// (`O_EXCL`: never an existing file or a symbolic link) with mode 0600.
+async fn create_temporary(
+    path: &Path,
+    name: &std::ffi::OsStr,
+) -> std::io::Result<(PathBuf, tokio::fs::File)> {
+    let mut options = tokio::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut taken = None;
+    for _ in 0..8 {
+        let mut tmp_name = std::ffi::OsString::from(".");
+        tmp_name.push(name);
+        tmp_name.push(format!(".{:016x}.tmp", fastrand::u64(..)));
+        let tmp = path.with_file_name(tmp_name);
+        match options.open(&tmp).await {
+            Ok(file) => return Ok((tmp, file)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => taken = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(taken.unwrap_or_else(|| std::io::Error::other("no free temporary name")))
 }
 
 /// A summary of a window of logs. Serialises to JSON.

@@ -10,6 +10,7 @@ mod repl;
 mod retention;
 mod shell;
 mod stop;
+mod terminal;
 mod trace;
 
 use std::path::Path;

@@ -1,5 +1,6 @@
-//! The shell's own commands: `\d [NAME]`, `\format`, `\o [FILE]`,
-//! `\timing`, `\?` (or `\h`, `help`) and `\q` (or `quit`, `exit`).
+//! The shell's own commands: `\d [NAME]`, `\format`, `\o [FILE]` (`\o!
+//! FILE` through a symbolic link), `\timing`, `\?` (or `\h`, `help`) and
+//! `\q` (or `quit`, `exit`).
 
 use std::path::Path;
 
@@ -8,6 +9,7 @@ use tokio::runtime::Runtime;
 use crate::args::Format;
 use crate::describe::describe;
 use crate::exec::{Display, run_sql};
+use crate::inert::{inert, print_error};
 use crate::output::Destination;
 use crate::setup::Session;
 
@@ -24,6 +26,8 @@ pub(crate) enum Backslash<'a> {
     Format(Option<&'a str>),
     /// `\o [FILE]`.
     Output(Option<&'a str>),
+    /// `\o! FILE`: also when FILE is a symbolic link.
+    OutputThroughLink(&'a str),
     /// `\timing [on|off]`.
     Timing(Option<&'a str>),
     Unknown(&'a str),
@@ -49,6 +53,7 @@ pub(crate) fn parse(line: &str) -> Option<Backslash<'_>> {
         ("d", Some(table)) => Backslash::Describe(table),
         ("format", arg) => Backslash::Format(arg),
         ("o", arg) => Backslash::Output(arg),
+        ("o!", Some(file)) => Backslash::OutputThroughLink(file),
         ("timing", arg) => Backslash::Timing(arg),
         _ => Backslash::Unknown(line),
     })
@@ -69,7 +74,8 @@ pub(crate) fn run(
 ) -> bool {
     match command {
         Backslash::Quit => return false,
-        Backslash::Help => println!("{}", help(rt, session, shell)),
+        // Log names come from the API.
+        Backslash::Help => println!("{}", inert(&help(rt, session, shell))),
         Backslash::List => {
             let mut display = shell.display;
             display.format = Format::Table;
@@ -81,7 +87,7 @@ pub(crate) fn run(
                 None,
                 &mut shell.dest,
             )) {
-                eprintln!("error: {e}");
+                print_error(&e);
             }
         }
         Backslash::Describe(name) => {
@@ -89,7 +95,7 @@ pub(crate) fn run(
             let described = rt.block_on(describe(session, name, &mut out));
             let shown = out.finish().map_err(|e| e.to_string());
             if let Err(e) = described.and(shown) {
-                eprintln!("error: {e}");
+                print_error(&e);
             }
         }
         Backslash::Format(None) => eprintln!("format: {}", format_name(shell.display.format)),
@@ -104,10 +110,8 @@ pub(crate) fn run(
             shell.dest.send_to_stdout();
             eprintln!("results go to stdout");
         }
-        Backslash::Output(Some(file)) => match shell.dest.send_to_file(Path::new(file)) {
-            Ok(()) => eprintln!("results go to {file}; \\o alone sends them to stdout again"),
-            Err(e) => eprintln!("error: cannot write {file}: {e}"),
-        },
+        Backslash::Output(Some(file)) => send_to_file(shell, file, false),
+        Backslash::OutputThroughLink(file) => send_to_file(shell, file, true),
         Backslash::Timing(arg) => {
             let on = match arg {
                 None => Some(!shell.display.timing),
@@ -128,6 +132,13 @@ pub(crate) fn run(
         }
     }
     true
+}
+
+fn send_to_file(shell: &mut Shell, file: &str, through_link: bool) {
+    match shell.dest.send_to_file(Path::new(file), through_link) {
+        Ok(()) => eprintln!("results go to {file}; \\o alone sends them to stdout again"),
+        Err(e) => eprintln!("error: cannot write {file}: {e}"),
+    }
 }
 
 fn parse_format(name: &str) -> Option<Format> {
@@ -178,7 +189,9 @@ Commands:
   \\d                 list the tables
   \\d NAME            describe a table: columns and types; for a log, its id and what is cached
   \\format [FORMAT]   table, csv, json or ndjson (now {format})
-  \\o [FILE]          results to FILE; \\o alone: to stdout again (now {dest})
+  \\o [FILE]          results to FILE (a new file is owner-only; a symbolic link is
+                     refused: \\o! FILE writes through it); \\o alone: to stdout again
+                     (now {dest})
   \\timing [on|off]   rows, time and API use after each statement, on stderr (now {timing})
   \\? or \\h           this help
   \\q                 quit (also quit, exit, Ctrl-D)
@@ -212,6 +225,11 @@ mod tests {
             parse("\\o /tmp/x.csv"),
             Some(Backslash::Output(Some("/tmp/x.csv")))
         );
+        assert_eq!(
+            parse("\\o! /tmp/x.csv"),
+            Some(Backslash::OutputThroughLink("/tmp/x.csv"))
+        );
+        assert_eq!(parse("\\o!"), Some(Backslash::Unknown("\\o!")));
         assert_eq!(parse("\\timing off"), Some(Backslash::Timing(Some("off"))));
         assert_eq!(parse("\\x"), Some(Backslash::Unknown("\\x")));
         assert_eq!(parse("SELECT 1;"), None);

@@ -1,5 +1,6 @@
 //! The subcommands: `sync`, `summary`, `cache …` and `config`. Each prints
-//! JSON or a table on stdout; the work is done by the library.
+//! JSON or a table on stdout (control characters made inert when it is a
+//! terminal); the work is done by the library.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use datafusion_rapid7::{Error, Rapid7};
 
 use crate::args::{CacheCommand, Global, PublishArgs, SummaryArgs, SyncArgs};
 use crate::exec::write_batches;
+use crate::output::results_stdout;
 use crate::setup::{self, Session};
 
 fn print_json(value: &impl serde::Serialize) -> Result<(), Error> {
@@ -21,8 +23,9 @@ fn print_json(value: &impl serde::Serialize) -> Result<(), Error> {
         key: "output".into(),
         message: e.to_string(),
     })?;
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{text}").map_err(io_error)
+    let mut out = results_stdout();
+    writeln!(out, "{text}").map_err(io_error)?;
+    out.flush().map_err(io_error)
 }
 
 fn io_error(e: std::io::Error) -> Error {
@@ -257,7 +260,7 @@ pub(crate) async fn config(global: &Global, settings: &Settings) -> Result<(), E
         key: "output".into(),
         message: e.to_string(),
     })?;
-    let mut out = std::io::stdout();
+    let mut out = results_stdout();
     write_batches(global.format, schema, vec![batch], &mut out)
         .map(|_| ())
         .map_err(|e| Error::DataFusion(Box::new(e)))?;

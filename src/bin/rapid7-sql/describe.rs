@@ -16,6 +16,7 @@ use datafusion_rapid7::time::fmt_ms;
 use crate::args::Format;
 use crate::exec::write_batches;
 use crate::fmt::{plural, thousands};
+use crate::inert::inert;
 use crate::setup::Session;
 
 /// Spans of cached time listed one by one, at most.
@@ -54,7 +55,9 @@ pub(crate) async fn describe(
     if matches!(reference.schema(), Some(s) if s == LOGS_SCHEMA || s == PARSED_SCHEMA) {
         let lines = cached(session, reference.table()).await?;
         for line in lines {
-            writeln!(out, "{line}").map_err(|e| e.to_string())?;
+            // Like the table above: for people, and the log's name is the
+            // API's.
+            writeln!(out, "{}", inert(&line)).map_err(|e| e.to_string())?;
         }
     }
     out.flush().map_err(|e| e.to_string())

@@ -22,6 +22,7 @@ use tracing::Instrument;
 
 use crate::args::Format;
 use crate::fmt::{describe, plural, thousands};
+use crate::inert::inert_batch;
 use crate::output::Destination;
 use crate::progress::Progress;
 use crate::setup::Session;
@@ -317,7 +318,8 @@ pub(crate) fn write_batches(
 }
 
 /// Results in a format. Tables are formatted once at the end (column
-/// widths need every row); the other formats stream.
+/// widths need every row), their text made inert (they are for people,
+/// wherever they go); the other formats stream their exact bytes.
 struct Output<'a> {
     format: Format,
     schema: datafusion::arrow::datatypes::SchemaRef,
@@ -385,11 +387,16 @@ impl<'a> Output<'a> {
         match self.format {
             Format::Table => {
                 if !self.table.is_empty() && self.rows > 0 {
-                    writeln!(stdout, "{}", pretty_format_batches(&self.table)?)?;
+                    let shown = self
+                        .table
+                        .iter()
+                        .map(inert_batch)
+                        .collect::<Result<Vec<_>, _>>()?;
+                    writeln!(stdout, "{}", pretty_format_batches(&shown)?)?;
                 } else if self.schema.fields().is_empty() {
                     // DDL and SET: nothing to show.
                 } else {
-                    let empty = RecordBatch::new_empty(self.schema.clone());
+                    let empty = inert_batch(&RecordBatch::new_empty(self.schema.clone()))?;
                     writeln!(stdout, "{}", pretty_format_batches(&[empty])?)?;
                 }
             }

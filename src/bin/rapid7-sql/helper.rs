@@ -14,6 +14,7 @@ use tokio::runtime::Runtime;
 
 use crate::complete::{Names, complete};
 use crate::highlight::highlight;
+use crate::inert::has_controls;
 use crate::setup::Session;
 
 /// The shell's helper.
@@ -104,8 +105,11 @@ impl Completer for ShellHelper {
             return self.files.complete(line, pos, ctx);
         }
         let (start, found) = complete(&self.names, line, pos);
+        // A name with control characters (a log's, from the API) is not
+        // offered: the line editor would show it raw.
         let pairs = found
             .into_iter()
+            .filter(|c| !has_controls(c))
             .map(|c| Pair {
                 display: c.clone(),
                 replacement: c,

@@ -10,6 +10,7 @@ mod exec;
 mod fmt;
 mod helper;
 mod highlight;
+mod inert;
 mod knobs;
 mod output;
 mod progress;
@@ -27,6 +28,7 @@ use tracing::Instrument;
 
 use args::{Cli, Command};
 use exec::{Display, run_sql};
+use inert::print_error;
 use output::Destination;
 use stop::{StopSignal, stoppable};
 
@@ -45,7 +47,7 @@ fn main() -> ExitCode {
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let settings = knobs::settings(&matches);
     if let Err(message) = setup::init_tracing(&cli.global) {
-        eprintln!("error: {message}");
+        print_error(&message);
         return ExitCode::FAILURE;
     }
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -70,7 +72,7 @@ fn main() -> ExitCode {
             ExitCode::from(signal.exit_code())
         }
         Err(message) => {
-            eprintln!("error: {message}");
+            print_error(&message);
             ExitCode::FAILURE
         }
     }
@@ -83,7 +85,7 @@ fn finish(result: Result<(), String>, signal: Option<StopSignal>) -> Result<Fini
         (result, None) => result.map(|()| Finished::Ok),
         (result, Some(signal)) => {
             if let Err(message) = result {
-                eprintln!("error: {message}");
+                print_error(&message);
             }
             Ok(Finished::Stopped(signal))
         }

@@ -2,11 +2,18 @@
 //! shell, with stdout a terminal, a result longer or wider than the screen
 //! goes through the pager (`$PAGER`, default `less -FRX`; an empty `PAGER`
 //! turns it off).
+//!
+//! Whatever goes to the terminal (stdout, the pager) has its control
+//! characters made inert ([`crate::inert`]); a file gets the bytes of its
+//! format. `\o FILE` creates the file owner-only and refuses a symbolic
+//! link there (`\o! FILE` writes through one).
 
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+
+use crate::inert::{Inert, inert_bytes};
 
 /// The pager when `$PAGER` is not set.
 const DEFAULT_PAGER: &str = "less -FRX";
@@ -66,9 +73,10 @@ impl Destination {
         }
     }
 
-    /// `\o FILE`: results to `path` (created or truncated) from now on.
-    pub(crate) fn send_to_file(&mut self, path: &Path) -> io::Result<()> {
-        let file = File::create(path)?;
+    /// `\o FILE`: results to `path` (created or truncated) from now on;
+    /// `\o! FILE` (`through_link`) also through a symbolic link.
+    pub(crate) fn send_to_file(&mut self, path: &Path, through_link: bool) -> io::Result<()> {
+        let file = open_results_file(path, through_link)?;
         self.file = Some((path.to_path_buf(), file));
         Ok(())
     }
@@ -95,9 +103,52 @@ impl Destination {
                 buffer: Vec::new(),
                 pager,
             },
-            (None, None) => StatementOutput::Direct(Box::new(io::stdout())),
+            (None, None) => StatementOutput::Direct(results_stdout()),
         }
     }
+}
+
+/// Stdout for results: control characters made inert when it is a terminal.
+pub(crate) fn results_stdout() -> Box<dyn Write> {
+    match io::stdout().is_terminal() {
+        true => Box::new(Inert::new(io::stdout())),
+        false => Box::new(io::stdout()),
+    }
+}
+
+/// Open `path` for results: a new file is created owner-only (0600: results
+/// hold log data), an existing one truncated. A symbolic link there is
+/// refused unless `through_link`: whoever can write the directory (`/tmp`)
+/// could have planted one at a file of the user's.
+fn open_results_file(path: &Path, through_link: bool) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+        if !through_link {
+            options.custom_flags(nix::libc::O_NOFOLLOW);
+        }
+    }
+    let is_link = || std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    #[cfg(not(unix))]
+    if !through_link && is_link() {
+        return Err(link_refused(path));
+    }
+    options
+        .open(path)
+        .map_err(|e| match !through_link && is_link() {
+            true => link_refused(path),
+            false => e,
+        })
+}
+
+fn link_refused(path: &Path) -> io::Error {
+    io::Error::other(format!(
+        "it is a symbolic link, not followed; \\o! {} writes through it",
+        path.display()
+    ))
 }
 
 /// Output of one statement; [`StatementOutput::finish`] ends it.
@@ -131,6 +182,8 @@ impl StatementOutput<'_> {
         match self {
             StatementOutput::Direct(mut w) => w.flush(),
             StatementOutput::Paged { buffer, pager } => {
+                // The pager shows it on the terminal.
+                let buffer = inert_bytes(&buffer);
                 if needs_pager(&buffer, pager.rows, pager.cols) && page(&pager.command, &buffer) {
                     return Ok(());
                 }

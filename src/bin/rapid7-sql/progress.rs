@@ -12,6 +12,7 @@ use datafusion_rapid7::provider::{FetchProgress, StatementProgress};
 use tokio::task::JoinSet;
 
 use crate::fmt::thousands;
+use crate::inert::inert;
 
 /// Lines shown at most, one per fetch.
 const SHOWN: usize = 4;
@@ -164,7 +165,7 @@ fn line(p: &FetchProgress, own_eta: bool) -> String {
         } else {
             "reading recent"
         },
-        p.log,
+        inert(&p.log),
         p.range,
         p.pages,
         thousands(p.events),

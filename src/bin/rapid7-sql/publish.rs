@@ -8,6 +8,7 @@ use datafusion_rapid7::ops::publish::{
 };
 
 use crate::args::PublishArgs;
+use crate::inert::inert;
 use crate::setup::Session;
 
 /// Data files `--optimize` aims at.
@@ -59,7 +60,7 @@ pub(crate) async fn register(session: &Session, url: &str, quiet: bool) -> Resul
     if !quiet {
         let list: Vec<String> = tables
             .iter()
-            .map(|t| format!("{PUBLISHED_SCHEMA}.\"{}\"", t.name))
+            .map(|t| format!("{PUBLISHED_SCHEMA}.\"{}\"", inert(&t.name)))
             .collect();
         eprintln!("published tables: {}", list.join(", "));
     }

@@ -14,6 +14,7 @@ use tokio::runtime::Runtime;
 use crate::backslash::{self, Shell};
 use crate::exec::{Display, run_sql};
 use crate::helper::{ShellHelper, catalog_names};
+use crate::inert::print_error;
 use crate::output::Destination;
 use crate::setup::Session;
 
@@ -104,7 +105,7 @@ fn run_one(rt: &Runtime, session: &Session, sql: &str, shell: &mut Shell, editor
         tokio::select! {
             result = run_sql(session, sql, display, Some(&mut ask), &mut shell.dest) => {
                 if let Err(e) = result {
-                    eprintln!("error: {e}");
+                    print_error(&e);
                 }
             }
             _ = tokio::signal::ctrl_c() => eprintln!("\ncancelled"),

@@ -11,7 +11,8 @@ impl Rapid7 {
     /// Publish the cache of `logs` (names or ids) into Delta tables at
     /// `target`: with exactly one log, `target` is its table; otherwise
     /// (several, or none: every log the cache holds) `target` is a prefix and
-    /// each log's table is `{target}/{log_id}`. Only the window (default:
+    /// each log's table is `{target}/{log_id}`. One log is refused at a
+    /// prefix that holds such tables, and several at a table. Only the window (default:
     /// everything cached) up to `now - settle` is published; a rerun
     /// publishes only what is new. [`Rapid7::stop`] stops it at once, the
     /// table at its last commit.
@@ -38,6 +39,23 @@ impl Rapid7 {
                     .into(),
                 source: None,
             });
+        }
+        if single && !target.is_table().await? {
+            let tables = target.children().await?.len();
+            if tables > 0 {
+                return Err(Error::Publish {
+                    table: target.to_string(),
+                    message: format!(
+                        "this is a prefix that holds one table per log ({tables} table{}), \
+                         but with one log the location is that log's table, which would be \
+                         made over them: give {} (the log's table below the prefix), or \
+                         another location",
+                        if tables == 1 { "" } else { "s" },
+                        target.child(&ids[0])?,
+                    ),
+                    source: None,
+                });
+            }
         }
         let settle = i64::try_from(self.config().settle.as_millis()).unwrap_or(i64::MAX);
         let options = PublishOptions::new(window, crate::time::now_ms().saturating_sub(settle));

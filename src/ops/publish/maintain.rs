@@ -2,6 +2,14 @@
 //! files no version within the retention period references), through
 //! deltalake's own operations.
 //!
+//! Vacuum runs in deltalake's full mode: besides the files a commit removed
+//! (all that the default, lite, mode deletes) it deletes every file in the
+//! table's directory that no version references and that is older than the
+//! retention, such as the data files of a publish killed before its commit.
+//! A table whose directory holds other Delta tables (a single-log table made
+//! over a prefix of per-log tables, which publishing now refuses) is not
+//! vacuumed: their files would look unreferenced.
+//!
 //! Neither changes which events the table holds, so neither carries a
 //! publish record: readers of the record look past them ([`super::table`]).
 //! Vacuum keeps Delta's retention guard: a retention shorter than the table's
@@ -12,6 +20,7 @@
 use std::num::NonZeroU64;
 use std::time::Duration;
 
+use deltalake::operations::vacuum::VacuumMode;
 use serde::Serialize;
 
 use super::location::TableLocation;
@@ -79,16 +88,37 @@ pub async fn optimize(location: &TableLocation, target_bytes: u64) -> Result<Opt
     Ok(report)
 }
 
-/// Delete files no version newer than `retention` ago references
-/// (`None`: the table's own retention, 7 days by default). A retention under
-/// the table's is refused with the setting that allows it.
+/// Delete files no version newer than `retention` ago references, and files
+/// no version references at all that are older than `retention` (leftovers
+/// of killed publishes) (`None`: the table's own retention, 7 days by
+/// default). A retention under the table's is refused with the setting that
+/// allows it; so is a table with other tables inside its directory.
 pub async fn vacuum(
     location: &TableLocation,
     retention: Option<Duration>,
     dry_run: bool,
 ) -> Result<VacuumReport> {
     let table = existing(location).await?;
-    let mut builder = table.vacuum().with_dry_run(dry_run);
+    let nested = location.children().await?;
+    if let Some((name, _)) = nested.first() {
+        return Err(Error::Publish {
+            table: location.to_string(),
+            message: format!(
+                "vacuum refused: this table's directory holds other Delta tables ({name}{}), \
+                 whose files this table does not reference and vacuum would delete; nothing \
+                 was deleted. Move the tables apart (one log's table per location)",
+                match nested.len() {
+                    1 => String::new(),
+                    n => format!(" and {} more", n - 1),
+                }
+            ),
+            source: None,
+        });
+    }
+    let mut builder = table
+        .vacuum()
+        .with_mode(VacuumMode::Full)
+        .with_dry_run(dry_run);
     if let Some(r) = retention {
         let r = chrono::Duration::from_std(r).map_err(|_| Error::Publish {
             table: location.to_string(),

@@ -42,7 +42,7 @@ pub struct S3Server {
     endpoint: String,
     faults: Arc<std::sync::Mutex<PutFaults>>,
     _tasks: JoinSet<()>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 /// Where [`S3Server::hold_put`] holds a PUT.
@@ -129,7 +129,7 @@ impl S3Server {
             endpoint,
             faults,
             _tasks: tasks,
-            _dir: dir,
+            dir,
         }
     }
 
@@ -179,6 +179,30 @@ impl S3Server {
     /// The keys of the PUTs refused over the budget so far, in order.
     pub fn refused_puts(&self) -> Vec<String> {
         self.faults().refused.clone()
+    }
+
+    /// The objects whose keys start with `prefix`, as (key, the file s3s-fs
+    /// keeps it in, whose modification time is the object's), sorted by key.
+    pub fn object_files(&self, prefix: &str) -> Vec<(String, std::path::PathBuf)> {
+        let bucket = self.dir.path().join(BUCKET);
+        let mut out = Vec::new();
+        let mut dirs = vec![bucket.clone()];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).expect("a bucket directory") {
+                let path = entry.expect("a directory entry").path();
+                if path.is_dir() {
+                    dirs.push(path);
+                    continue;
+                }
+                let key = path.strip_prefix(&bucket).expect("in the bucket");
+                let key = key.to_str().expect("a UTF-8 key").to_string();
+                if key.starts_with(prefix) {
+                    out.push((key, path));
+                }
+            }
+        }
+        out.sort();
+        out
     }
 
     /// The `s3://` URL of `prefix` in the test bucket.

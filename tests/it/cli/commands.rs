@@ -54,26 +54,87 @@ async fn sync_twice_fetches_only_what_is_new() {
     }
 }
 
+/// `summary --log "Web Proxy" --from FROM --to TO --output OUT`.
+async fn summary_of_web_proxy(
+    server: &datafusion_rapid7::mock::MockServer,
+    dir: &std::path::Path,
+    from: &str,
+    to: &str,
+    out: &std::path::Path,
+) -> std::process::Output {
+    let args = [
+        "summary",
+        "--log",
+        "Web Proxy",
+        "--from",
+        from,
+        "--to",
+        to,
+        "--output",
+        out.to_str().unwrap(),
+    ];
+    run(Some(server), dir, &args).await
+}
+
+/// `summary -o FILE` (issue 29, item 8) with symbolic links planted at FILE
+/// and at the temporary name an earlier version wrote first: neither target
+/// is written; FILE becomes a new owner-only file holding the summary, and
+/// no temporary file is left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn summary_output_replaces_planted_links_and_is_owner_only() {
+    use std::os::unix::fs::{PermissionsExt, symlink};
+    let server = support::server().await;
+    let dir = TempDir::new().unwrap();
+    let out = dir.path().join("summary.json");
+    let victims = [dir.path().join("victim"), dir.path().join("victim-tmp")];
+    for victim in &victims {
+        std::fs::write(victim, "precious\n").unwrap();
+    }
+    symlink(&victims[0], &out).unwrap();
+    let old_tmp = dir.path().join(".summary.json.tmp");
+    symlink(&victims[1], &old_tmp).unwrap();
+    let o = summary_of_web_proxy(
+        &server,
+        dir.path(),
+        &rfc3339(T0, 0),
+        &rfc3339(T0 + MIN, 0),
+        &out,
+    )
+    .await;
+    assert!(o.status.success(), "{}", stderr(&o));
+    for victim in &victims {
+        assert_eq!(std::fs::read_to_string(victim).unwrap(), "precious\n");
+    }
+    let meta = std::fs::symlink_metadata(&out).unwrap();
+    assert!(meta.is_file(), "the link is replaced by a file");
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let proxy = support::log_id(&server, "Web Proxy");
+    assert_eq!(
+        summary["row_count"],
+        server.dataset().count(&proxy, T0, T0 + MIN)
+    );
+    let mut left: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with(".summary.json"))
+        .collect();
+    left.sort();
+    assert_eq!(left, [".summary.json.tmp"], "only the planted link");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn summary_writes_json_and_cache_verify_finds_corruption() {
     let server = support::server().await;
     let dir = TempDir::new().unwrap();
     let out = dir.path().join("summary.json");
     let (from, to) = (T0, T0 + 3 * MIN);
-    let o = run(
-        Some(&server),
+    let o = summary_of_web_proxy(
+        &server,
         dir.path(),
-        &[
-            "summary",
-            "--log",
-            "Web Proxy",
-            "--from",
-            &rfc3339(from, 0),
-            "--to",
-            &rfc3339(to, 60),
-            "--output",
-            out.to_str().unwrap(),
-        ],
+        &rfc3339(from, 0),
+        &rfc3339(to, 60),
+        &out,
     )
     .await;
     assert!(o.status.success(), "{}", stderr(&o));

@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 
+use datafusion_rapid7::mock::MockServer;
+
 use super::{BIN, MIN, run, stderr, stdout};
 use crate::cache::s3::{HoldAt, S3Server};
 use crate::support::{self, T0};
@@ -206,13 +208,14 @@ async fn several_logs_publish_one_table_each_below_a_prefix() {
     let lake = dir.path().join("lake");
     let lake = lake.to_str().unwrap();
     let logs = ["--log", LOG, "--log", "Firewall"];
-    let mut args = vec![
+    let sync = [
         "sync",
         "--from",
         "2026-02-10T00:00:00Z",
         "--to",
         "2026-02-10T00:01:00Z",
     ];
+    let mut args = sync.to_vec();
     args.extend(logs);
     json(&run(Some(&server), dir.path(), &args).await);
     let mut args = vec!["--offline", "publish", "--table", lake];
@@ -243,6 +246,24 @@ async fn several_logs_publish_one_table_each_below_a_prefix() {
         "{}",
         stderr(&o)
     );
+
+    // One log into the prefix would make a table over the per-log tables:
+    // refused (as several logs into a table are), naming the log's own
+    // table; nothing is written there.
+    for args in [
+        vec!["--offline", "publish", "--log", "Firewall", "--table", lake],
+        [&sync[..], &["--log", "Firewall", "--publish", lake]].concat(),
+    ] {
+        let o = run(Some(&server), dir.path(), &args).await;
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stderr(&o));
+        let own = format!("{lake}/{fw}");
+        assert!(
+            stderr(&o).contains("holds one table per log (2 tables)") && stderr(&o).contains(&own),
+            "{}",
+            stderr(&o)
+        );
+        assert!(!dir.path().join("lake").join("_delta_log").exists());
+    }
 }
 
 /// What the held PUT of a publish is.
@@ -254,41 +275,83 @@ enum Target {
     Commit,
 }
 
-/// Sync into an S3 cache, then publish to S3, hold the PUT of `target` at
-/// `at`, kill -9 the process, release; the table is at a commit, and a rerun
-/// makes it exact.
-async fn kill_9_mid_publish(target: Target, at: HoldAt) {
-    let server = support::server().await;
-    let s3 = S3Server::start().await;
-    let home = TempDir::new().unwrap();
-    let cache = s3.url("cache");
-    let table = s3.url("lake/auth");
-    let command = |args: &[&str]| {
+/// A publish to S3 killed with `kill -9`: the simulator, the S3 server
+/// holding the cache and the table, and the home directory of the runs.
+struct KilledPublish {
+    server: MockServer,
+    s3: S3Server,
+    home: TempDir,
+    table: String,
+}
+
+impl KilledPublish {
+    /// The binary against the simulator, with the cache and the table on
+    /// the S3 server.
+    fn command(&self, args: &[&str]) -> tokio::process::Command {
         let mut cmd = tokio::process::Command::new(BIN);
         for (k, _) in std::env::vars() {
             if k.starts_with("RAPID7_") || k.starts_with("AWS_") {
                 cmd.env_remove(k);
             }
         }
-        cmd.env("HOME", home.path())
-            .env("XDG_CACHE_HOME", home.path().join("xdg"))
-            .env("RAPID7_ENDPOINT", server.url())
-            .env("RAPID7_API_KEY", server.api_key())
-            .env("RAPID7_CACHE", &cache)
+        cmd.env("HOME", self.home.path())
+            .env("XDG_CACHE_HOME", self.home.path().join("xdg"))
+            .env("RAPID7_ENDPOINT", self.server.url())
+            .env("RAPID7_API_KEY", self.server.api_key())
+            .env("RAPID7_CACHE", self.s3.url("cache"))
             .env("RAPID7_PUSHDOWN_AGGREGATES", "false")
-            .envs(s3.env())
+            .envs(self.s3.env())
             .args(args)
             .kill_on_drop(true);
         cmd
+    }
+
+    async fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().await.expect("the binary runs")
+    }
+
+    /// `publish --log LOG --table TABLE` and `more`.
+    async fn publish(&self, more: &[&str]) -> Output {
+        let mut args = vec!["publish", "--log", LOG, "--table", self.table.as_str()];
+        args.extend(more);
+        self.run(&args).await
+    }
+
+    /// The table's sequence numbers, through `--published`.
+    async fn published(&self) -> Vec<u64> {
+        let query = published_query();
+        let args = [
+            "--offline",
+            "--published",
+            self.table.as_str(),
+            "--format",
+            "csv",
+            "-c",
+            &query,
+        ];
+        sequence_numbers(&self.run(&args).await)
+    }
+}
+
+/// Sync into an S3 cache, then publish to S3, hold the PUT of `target` at
+/// `at`, kill -9 the process, release.
+async fn kill_9_mid_publish(target: Target, at: HoldAt) -> KilledPublish {
+    let s3 = S3Server::start().await;
+    let table = s3.url("lake/auth");
+    let killed = KilledPublish {
+        server: support::server().await,
+        s3,
+        home: TempDir::new().unwrap(),
+        table,
     };
-    let o = command(&["sync", "--log", LOG, "--from", FROM, "--to", TO])
-        .output()
-        .await
-        .unwrap();
-    json(&o);
+    json(
+        &killed
+            .run(&["sync", "--log", LOG, "--from", FROM, "--to", TO])
+            .await,
+    );
 
     let mut data_files = 0;
-    let mut held = s3.hold_put(at, move |key| match target {
+    let mut held = killed.s3.hold_put(at, move |key| match target {
         Target::SecondDataFile => {
             data_files +=
                 usize::from(key.starts_with("lake/auth/date=") && key.ends_with(".parquet"));
@@ -296,8 +359,9 @@ async fn kill_9_mid_publish(target: Target, at: HoldAt) {
         }
         Target::Commit => key == "lake/auth/_delta_log/00000000000000000001.json",
     });
-    let publish = ["publish", "--log", LOG, "--table", table.as_str()];
-    let mut child = command(&publish)
+    let table = killed.table.as_str();
+    let mut child = killed
+        .command(&["publish", "--log", LOG, "--table", table])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -311,65 +375,107 @@ async fn kill_9_mid_publish(target: Target, at: HoldAt) {
     let status = child.wait().await.unwrap();
     assert_eq!(status.signal(), Some(9), "{status:?}");
     held.release();
+    killed
+}
 
-    // The table is at a commit: what it holds is exact for what it says it
-    // holds (nothing, or all of it when the commit was stored).
-    let query = |args: &[&str]| {
-        let mut cmd = command(args);
-        async move { cmd.output().await.expect("the binary runs") }
-    };
-    let o = query(&[
-        "--offline",
-        "--published",
-        &table,
-        "--format",
-        "csv",
-        "-c",
-        &published_query(),
-    ])
-    .await;
-    let before = sequence_numbers(&o);
-    let want = want(&server);
+/// [`kill_9_mid_publish`]; the table is at a commit, and a rerun makes it
+/// exact.
+async fn kill_9_mid_publish_then_rerun(target: Target, at: HoldAt) {
+    let killed = kill_9_mid_publish(target, at).await;
+    // What the table holds is exact for what it says it holds (nothing, or
+    // all of it when the commit was stored).
+    let want = want(&killed.server);
     let committed = matches!((target, at), (Target::Commit, HoldAt::AfterStore));
     assert_eq!(
-        before,
+        killed.published().await,
         if committed { want.clone() } else { Vec::new() },
         "{target:?} {at:?}"
     );
 
-    let report = json(&command(&publish).output().await.unwrap());
+    let report = json(&killed.publish(&[]).await);
     let added = report["published"][0]["events_published"].as_u64().unwrap();
     assert_eq!(
         added,
         if committed { 0 } else { want.len() as u64 },
         "{report}"
     );
-    let o = query(&[
-        "--offline",
-        "--published",
-        &table,
-        "--format",
-        "csv",
-        "-c",
-        &published_query(),
-    ])
-    .await;
-    assert_eq!(sequence_numbers(&o), want, "exact after the rerun");
+    assert_eq!(killed.published().await, want, "exact after the rerun");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_between_data_files_then_rerun_is_exact() {
-    kill_9_mid_publish(Target::SecondDataFile, HoldAt::AfterStore).await
+    kill_9_mid_publish_then_rerun(Target::SecondDataFile, HoldAt::AfterStore).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_before_the_commit_is_stored_then_rerun_is_exact() {
-    kill_9_mid_publish(Target::Commit, HoldAt::BeforeStore).await
+    kill_9_mid_publish_then_rerun(Target::Commit, HoldAt::BeforeStore).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_after_the_commit_is_stored_then_rerun_is_exact() {
-    kill_9_mid_publish(Target::Commit, HoldAt::AfterStore).await
+    kill_9_mid_publish_then_rerun(Target::Commit, HoldAt::AfterStore).await
+}
+
+/// The data files of a publish killed before its commit are referenced by
+/// no version. `publish --vacuum` keeps them while they are younger than the
+/// retention (a publisher may be about to commit such files), then deletes
+/// them and nothing else; `--dry-run` lists them and deletes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vacuum_deletes_the_data_files_of_a_killed_publish_once_older_than_the_retention() {
+    const DATA: &str = "lake/auth/date=";
+    let killed = kill_9_mid_publish(Target::SecondDataFile, HoldAt::AfterStore).await;
+    let data_files = || -> Vec<String> {
+        let files = killed.s3.object_files(DATA);
+        files.into_iter().map(|(key, _)| key).collect()
+    };
+    let leftovers = data_files();
+    assert_eq!(
+        leftovers.len(),
+        2,
+        "the killed run stored two: {leftovers:?}"
+    );
+    let want = want(&killed.server);
+    json(&killed.publish(&[]).await);
+    assert_eq!(killed.published().await, want);
+    let all = data_files();
+    let referenced: Vec<String> = all
+        .iter()
+        .filter(|f| !leftovers.contains(f))
+        .cloned()
+        .collect();
+    assert!(!referenced.is_empty(), "{all:?}");
+    // Files as the report names them: relative to the table.
+    let deleted = |report: &serde_json::Value| -> Vec<String> {
+        let files = report["vacuumed"][0]["files_deleted"].as_array();
+        let mut files: Vec<String> = files
+            .unwrap_or_else(|| panic!("{report}"))
+            .iter()
+            .map(|f| format!("lake/auth/{}", f.as_str().unwrap()))
+            .collect();
+        files.sort();
+        files
+    };
+
+    // Younger than the retention (the table's, seven days): kept.
+    let report = json(&killed.publish(&["--vacuum"]).await);
+    assert_eq!(deleted(&report), Vec::<String>::new());
+    assert_eq!(data_files(), all);
+
+    // Eight days later.
+    let past = std::time::SystemTime::now() - Duration::from_secs(8 * 86_400);
+    for (_, file) in killed.s3.object_files(DATA) {
+        let file = std::fs::File::options().write(true).open(file).unwrap();
+        file.set_modified(past).unwrap();
+    }
+    let report = json(&killed.publish(&["--vacuum", "--dry-run"]).await);
+    assert_eq!(deleted(&report), leftovers, "listed");
+    assert_eq!(report["vacuumed"][0]["dry_run"], true);
+    assert_eq!(data_files(), all, "a dry run deletes nothing");
+    let report = json(&killed.publish(&["--vacuum"]).await);
+    assert_eq!(deleted(&report), leftovers, "deleted");
+    assert_eq!(data_files(), referenced, "only the leftovers are gone");
+    assert_eq!(killed.published().await, want, "the table reads the same");
 }
 
 /// A local table: the kernel stops `publish` in the middle of its first data

@@ -25,7 +25,12 @@ fn shell(dir: &Path, server: Option<&MockServer>, env: &[(&str, &str)]) -> PtySe
     p
 }
 
-fn shell_env(cmd: &mut Command, dir: &Path, server: Option<&MockServer>, env: &[(&str, &str)]) {
+pub(super) fn shell_env(
+    cmd: &mut Command,
+    dir: &Path,
+    server: Option<&MockServer>,
+    env: &[(&str, &str)],
+) {
     for (k, _) in std::env::vars() {
         if k.starts_with("RAPID7_") || k == "PAGER" || k == "NO_COLOR" {
             cmd.env_remove(k);
@@ -246,6 +251,55 @@ fn describe_format_output_file_timing_and_help() {
     p.exp_string("rapid7> ").unwrap();
     p.send_line("\\q").unwrap();
     p.exp_eof().unwrap();
+}
+
+/// `\o FILE` (issue 29, item 8): a symbolic link planted at FILE is refused
+/// and its target left alone; a new FILE is owner-only; `\o! FILE` writes
+/// through a link on purpose.
+#[test]
+fn output_files_are_owner_only_and_planted_links_are_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new().unwrap();
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, "precious\n").unwrap();
+    let planted = dir.path().join("planted.csv");
+    std::os::unix::fs::symlink(&victim, &planted).unwrap();
+    let mut p = shell(dir.path(), None, &[("NO_COLOR", "1")]);
+    p.send_line("\\format csv").unwrap();
+    p.exp_string("format: csv").unwrap();
+    p.exp_string("rapid7> ").unwrap();
+
+    p.send_line(&format!("\\o {}", planted.display())).unwrap();
+    p.exp_string("symbolic link, not followed; \\o! ").unwrap();
+    p.exp_string("rapid7> ").unwrap();
+    p.send_line("SELECT 42 AS answer;").unwrap();
+    let shown = p.exp_string("1 row in").unwrap();
+    assert!(shown.contains("answer\r\n42"), "on the terminal: {shown:?}");
+    p.exp_string("rapid7> ").unwrap();
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+
+    let new = dir.path().join("new.csv");
+    p.send_line(&format!("\\o {}", new.display())).unwrap();
+    p.exp_string("results go to").unwrap();
+    p.exp_string("rapid7> ").unwrap();
+    p.send_line("SELECT 1 AS one;").unwrap();
+    p.exp_string("1 row in").unwrap();
+    p.exp_string("rapid7> ").unwrap();
+    p.send_line(&format!("\\o! {}", planted.display())).unwrap();
+    p.exp_string("results go to").unwrap();
+    p.exp_string("rapid7> ").unwrap();
+    p.send_line("SELECT 2 AS two;").unwrap();
+    p.exp_string("1 row in").unwrap();
+    p.exp_string("rapid7> ").unwrap();
+    p.send_line("\\o").unwrap();
+    p.exp_string("results go to stdout").unwrap();
+    p.exp_string("rapid7> ").unwrap();
+    p.send_line("\\q").unwrap();
+    p.exp_eof().unwrap();
+    let mode = std::fs::metadata(&new).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "{mode:o}");
+    assert_eq!(std::fs::read_to_string(&new).unwrap(), "one\n1\n");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "two\n2\n");
 }
 
 /// A pager that leaves a mark and passes its input on.

@@ -5,7 +5,7 @@
 use datafusion::arrow::array::AsArray;
 use datafusion::arrow::datatypes::UInt64Type;
 use datafusion_rapid7::cache::{CacheConfig, SegmentCache};
-use datafusion_rapid7::mock::{MockConfig, MockDataset, MockServer};
+use datafusion_rapid7::mock::{MockDataset, MockServer};
 use tempfile::TempDir;
 
 use super::{MIN, session_with, sql, window};
@@ -25,23 +25,7 @@ fn ten_megabytes() -> String {
 /// The simulator with one event of [`LOG`] in `[T0, T0 + 1 min)` carrying
 /// the big message, and that event's sequence number.
 async fn server_with_a_big_message(message: &str) -> (MockServer, u64) {
-    let standard = MockDataset::standard();
-    let log = &standard
-        .logs()
-        .iter()
-        .find(|l| l.name == LOG)
-        .expect("the log")
-        .id;
-    let events = standard.events(log, T0, T0 + MIN);
-    let target = events[events.len() / 2].sequence_number;
-    let dataset = standard.clone().with_message(log, target, message);
-    let server = MockServer::start(MockConfig {
-        dataset,
-        ..MockConfig::default()
-    })
-    .await
-    .expect("simulator");
-    (server, target)
+    crate::support::server_with_message(MockDataset::standard(), LOG, message).await
 }
 
 /// Query the window cold, then warm, on `cache`; every `(sequence_number,

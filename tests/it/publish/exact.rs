@@ -177,3 +177,27 @@ async fn a_table_of_another_log_is_refused() {
         &truth_of(&s, &[TimeRange::new(T0, T0 + MIN).unwrap()]),
     );
 }
+
+/// A table made over per-log tables (one log published into their prefix,
+/// which `Rapid7::publish` refuses, but `publish_log` or an earlier version
+/// did not) is not vacuumed: vacuum's full mode would take the other tables'
+/// files for unreferenced ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vacuum_refuses_a_table_whose_directory_holds_other_tables() {
+    let s = Setup::local().await;
+    s.segment(T0, T0 + MIN).await;
+    let prefix = s.table("lake");
+    let inner = prefix.child(&s.log_id).unwrap();
+    s.publish(&inner, None).await;
+    s.publish(&prefix, None).await;
+    let err = vacuum(&prefix, None, true)
+        .await
+        .expect_err("a table over other tables");
+    assert!(err.to_string().contains("other Delta tables"), "{err}");
+    assert!(err.to_string().contains(&s.log_id), "{err}");
+    vacuum(&inner, None, false).await.expect("a plain table");
+    assert_exact(
+        &s.read_back(&inner).await,
+        &truth_of(&s, &[TimeRange::new(T0, T0 + MIN).unwrap()]),
+    );
+}

@@ -5,7 +5,7 @@ use std::time::Duration;
 use datafusion_rapid7::client::{
     BackoffConfig, Client, ClientBuilder, PollConfig, RateLimitConfig, RetryConfig,
 };
-use datafusion_rapid7::mock::{MockConfig, MockServer};
+use datafusion_rapid7::mock::{MockConfig, MockDataset, MockServer};
 use futures::TryStreamExt;
 
 /// 2026-02-10T00:00:00Z: a second on which the standard Firewall log bursts.
@@ -57,6 +57,32 @@ pub fn log_id(server: &MockServer, name: &str) -> String {
         .unwrap_or_else(|| panic!("no log named {name}"))
         .id
         .clone()
+}
+
+/// The simulator on `dataset`, whose event in the middle of the first minute
+/// after [`T0`] of the log named `log` carries `message` instead; that
+/// event's sequence number.
+pub async fn server_with_message(
+    dataset: MockDataset,
+    log: &str,
+    message: impl Into<String>,
+) -> (MockServer, u64) {
+    let id = &dataset
+        .logs()
+        .iter()
+        .find(|l| l.name == log)
+        .unwrap_or_else(|| panic!("no log named {log}"))
+        .id;
+    let events = dataset.events(id, T0, T0 + 60_000);
+    let target = events[events.len() / 2].sequence_number;
+    let dataset = dataset.clone().with_message(id, target, message);
+    let server = MockServer::start(MockConfig {
+        dataset,
+        ..MockConfig::default()
+    })
+    .await
+    .expect("simulator");
+    (server, target)
 }
 
 /// What the simulator's data function says for `[from, to)`.
