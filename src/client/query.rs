@@ -233,6 +233,24 @@ impl EventQuery {
             });
         }
         let mut stats = body.stats;
+        if stats.received > 0 && stats.failed == stats.received {
+            // Nothing of the page is usable: counting its events as failed
+            // and going on would hide a shape this client does not read.
+            return Err(Error::Protocol {
+                url: url.to_string(),
+                message: format!(
+                    "every event of page {} was rejected ({} of {}); the first: {}",
+                    self.page_number,
+                    stats.failed,
+                    stats.received,
+                    body.first_rejection.as_deref().unwrap_or("no reason recorded"),
+                ),
+                hint: Some(
+                    "Rapid7 sent events in a shape this client does not read; report the \
+                     reason with the log's id",
+                ),
+            });
+        }
         stats.beyond_retention = body.beyond_retention.is_some();
         if stats.object_messages > 0 {
             self.client.note_object_messages(&self.log_id);

@@ -57,9 +57,9 @@ pub struct Faults {
     pub reject_queries: bool,
     /// Statistical answers say `all_exact_result: false`.
     pub statistics_inexact: bool,
-    /// Statistical answers use the spec's other spellings: counts as floats,
-    /// series keyed `count|global_timeseries`, `all_exact_results`, no
-    /// top-level `count`.
+    /// Statistical answers use the other spellings of Rapid7's material:
+    /// numbers as floats, `all_exact_results`, no top-level `count`, and an
+    /// empty answer as `status: 204` with `stats: {}`.
     pub statistics_variant: bool,
     /// How `X-RateLimit-Reset` is written on every answer.
     pub reset_header: ResetHeader,
@@ -67,7 +67,8 @@ pub struct Faults {
     pub omit_retry_after: bool,
     /// What the `Next` links of finished pages point at.
     pub next_links: NextLinks,
-    /// Events whose sequence number is a multiple of N are sent without
+    /// Events whose sequence number is a multiple of N (pick N odd: the
+    /// numbers of one millisecond differ by 4096) are sent without
     /// their `timestamp` field (a decoder must count them, never drop them
     /// silently). `None` or `Some(0)`: off.
     pub events_without_timestamp: Option<u32>,

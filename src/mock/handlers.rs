@@ -336,7 +336,7 @@ impl Ctx<'_> {
             };
             (truncate, reset, opts, stats)
         };
-        let mut body = if spec.parsed().count {
+        let mut body = if spec.parsed().is_statistical() {
             render::statistics(&self.shared.dataset, spec, opts, stats)
         } else {
             render::final_page(&self.shared.dataset, spec, opts, &self.root)

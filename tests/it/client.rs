@@ -1,5 +1,6 @@
 //! The client against the simulator over real HTTP on loopback.
 
+mod capture;
 mod completeness;
 mod hostile;
 
