@@ -103,7 +103,10 @@ pub(crate) fn aggregate(
     (n, g): (usize, i64),
 ) -> Aggregate {
     let function = statement.function();
-    let field = statement.calculate.as_ref().and_then(|c| c.field.as_deref());
+    let field = statement
+        .calculate
+        .as_ref()
+        .and_then(|c| c.field.as_deref());
     let mut all = Series::new(n);
     type Level = BTreeMap<String, (Series, BTreeMap<String, Series>)>;
     let mut groups: Level = BTreeMap::new();

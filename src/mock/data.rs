@@ -494,9 +494,7 @@ mod tests {
                 );
             }
             assert!(a.iter().all(|e| {
-                e.sequence_number > 1 << 53
-                    && e.sequence_number < 1 << 62
-                    && e.log_id == log.id
+                e.sequence_number > 1 << 53 && e.sequence_number < 1 << 62 && e.log_id == log.id
             }));
             assert!(
                 a.iter()

@@ -100,7 +100,9 @@ impl Statement {
 
     /// The function computed (`groupby` alone counts).
     pub(crate) fn function(&self) -> Function {
-        self.calculate.as_ref().map_or(Function::Count, |c| c.function)
+        self.calculate
+            .as_ref()
+            .map_or(Function::Count, |c| c.function)
     }
 
     /// The value of field `name` in `message` (see the module docs).
@@ -124,10 +126,9 @@ fn json_field(message: &str, name: &str) -> Option<String> {
         return None;
     }
     let v: serde_json::Value = serde_json::from_str(message).ok()?;
-    let found = v.get(name).or_else(|| {
-        name.split('.')
-            .try_fold(&v, |at, part| at.get(part))
-    })?;
+    let found = v
+        .get(name)
+        .or_else(|| name.split('.').try_fold(&v, |at, part| at.get(part)))?;
     match found {
         serde_json::Value::Null => None,
         serde_json::Value::String(s) => Some(s.clone()),
@@ -225,7 +226,10 @@ pub(crate) fn parse(text: &str) -> Result<Statement, String> {
                     .split(',')
                     .map(|k| k.trim().to_string())
                     .collect();
-                if keys.iter().any(|k| k.is_empty() || k.contains(char::is_whitespace)) {
+                if keys
+                    .iter()
+                    .any(|k| k.is_empty() || k.contains(char::is_whitespace))
+                {
                     return Err(format!("groupby({}) needs field names", keys.join(", ")));
                 }
                 if keys.len() > 2 {

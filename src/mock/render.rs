@@ -9,10 +9,10 @@ use std::fmt::Write as _;
 
 use serde_json::json;
 
+use super::aggregate::{Group, aggregate};
 use super::data::{MockDataset, MockEvent, MockLog};
 use super::encode::{encode_query_value, encode_segment, push_json_str};
 use super::faults::NextLinks;
-use super::aggregate::{Group, aggregate};
 use super::leql::Function;
 use super::query::{PageOptions, QuerySpec, count_events, last_ms, page_events};
 
@@ -268,7 +268,11 @@ pub(crate) fn statistics(
             (n as usize, g),
         );
         let slices = agg.all.slices.iter().map(|a| a.value(function)).collect();
-        let total = agg.all.total.value(function).filter(|_| agg.all.total.events() > 0);
+        let total = agg
+            .all
+            .total
+            .value(function)
+            .filter(|_| agg.all.total.events() > 0);
         (total, slices, agg.groups)
     };
     let mut statistics = json!({
@@ -318,15 +322,21 @@ pub(crate) fn statistics(
                 }
             })
             .collect();
-        fn nested(g: &Group, f: Function, object: &dyn Fn(Option<f64>) -> serde_json::Value) -> serde_json::Value {
+        fn nested(
+            g: &Group,
+            f: Function,
+            object: &dyn Fn(Option<f64>) -> serde_json::Value,
+        ) -> serde_json::Value {
             json!({ &g.key: {
                 "groups_timeseries": g.children.iter().map(|c| nested(c, f, object)).collect::<Vec<_>>(),
                 "series": g.series.slices.iter().map(|a| object(a.value(f))).collect::<Vec<_>>(),
                 "totals": object(g.series.total.value(f)),
             }})
         }
-        let series: Vec<serde_json::Value> =
-            groups.iter().map(|g| nested(g, function, &object)).collect();
+        let series: Vec<serde_json::Value> = groups
+            .iter()
+            .map(|g| nested(g, function, &object))
+            .collect();
         fields.insert("stats".into(), json!({}));
         fields.insert("timeseries".into(), json!({}));
         fields.insert("groups".into(), json!(flat));

@@ -490,13 +490,17 @@ impl PageState<'_> {
 /// double as the number (or when there is no number at all).
 fn sequence_number(ev: &RawEvent<'_>) -> Result<u64, &'static str> {
     const EXACT: u64 = 1 << 53;
-    match (ev.sequence_number_str, ev.sequence_number, ev.context_sequence) {
+    match (
+        ev.sequence_number_str,
+        ev.sequence_number,
+        ev.context_sequence,
+    ) {
         (Some(s), _, _) => Ok(s),
         (None, Some(n), _) if n < EXACT => Ok(n),
         (None, Some(n), Some(c)) if c as f64 == n as f64 => Ok(c),
-        (None, Some(_), Some(_)) => {
-            Err("sequence_number above 2^53 disagrees with its Context link, and no sequence_number_str")
-        }
+        (None, Some(_), Some(_)) => Err(
+            "sequence_number above 2^53 disagrees with its Context link, and no sequence_number_str",
+        ),
         (None, Some(_), None) => Err(
             "sequence_number_str missing, sequence_number above 2^53 (not exact) and no Context link",
         ),

@@ -488,7 +488,8 @@ fn the_context_link_is_taken_only_where_it_agrees_with_the_number() {
     let ev = |number: &str, link: &str| {
         format!(r#"{{"timestamp":5,{number}"message":"m","links":[{link}]}}"#)
     };
-    let ctx = |seq: &str| format!(r#"{{"rel":"Context","href":"https://h/query/context/{seq}?x=1"}}"#);
+    let ctx =
+        |seq: &str| format!(r#"{{"rel":"Context","href":"https://h/query/context/{seq}?x=1"}}"#);
     let body = format!(
         r#"{{"events":[{},{},{},{},{}]}}"#,
         // No number at all: the link is the only value there is.
@@ -496,11 +497,20 @@ fn the_context_link_is_taken_only_where_it_agrees_with_the_number() {
         // Below 2^53 the number itself is exact, whatever the link says.
         ev(r#""sequence_number":42,"#, &ctx("7")),
         // A link that does not round to the number is not this event's.
-        ev(r#""sequence_number":3234730521598636000,"#, &ctx("3234730521598646032")),
+        ev(
+            r#""sequence_number":3234730521598636000,"#,
+            &ctx("3234730521598646032")
+        ),
         // Above 2^53 without a link: not exact, rejected.
-        ev(r#""sequence_number":3234730521598636000,"#, r#"{"rel":"Self","href":"x"}"#),
+        ev(
+            r#""sequence_number":3234730521598636000,"#,
+            r#"{"rel":"Self","href":"x"}"#
+        ),
         // Lower-case rel, a link list in another shape.
-        ev(r#""sequence_number":3234730521598636000,"#, &ctx("3234730521598636033").replace("Context", "context")),
+        ev(
+            r#""sequence_number":3234730521598636000,"#,
+            &ctx("3234730521598636033").replace("Context", "context")
+        ),
     );
     let p = parse(&body, (0, 100), None);
     assert_eq!(
@@ -509,7 +519,10 @@ fn the_context_link_is_taken_only_where_it_agrees_with_the_number() {
     );
     assert_eq!(p.stats.failed, 2);
     let reason = p.first_rejection.unwrap();
-    assert!(reason.contains("disagrees with its Context link"), "{reason}");
+    assert!(
+        reason.contains("disagrees with its Context link"),
+        "{reason}"
+    );
 }
 
 /// Four events of a real capture (demisto/content's README, a query against
@@ -533,7 +546,11 @@ fn the_real_capture_pages_without_loss_or_duplicate() {
         (1_605_541_577_601, 3_237_202_737_554_612_224),
     ];
     let bodies = [
-        format!(r#"{{"events":[{},{}]}}"#, ev(capture[0].0, capture[0].1), ev(capture[1].0, capture[1].1)),
+        format!(
+            r#"{{"events":[{},{}]}}"#,
+            ev(capture[0].0, capture[0].1),
+            ev(capture[1].0, capture[1].1)
+        ),
         format!(
             r#"{{"events":[{},{},{}]}}"#,
             ev(capture[1].0, capture[1].1),

@@ -336,6 +336,31 @@ impl<'de> de::Deserialize<'de> for LabelItem {
     }
 }
 
+/// The `visit_*` methods of the scalars (`null`, booleans, numbers, strings)
+/// of a visitor for which any of them means "nothing here": `$none`.
+macro_rules! none_for_scalars {
+    ($none:expr) => {
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok($none)
+        }
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Ok($none)
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Ok($none)
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Ok($none)
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Ok($none)
+        }
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+            Ok($none)
+        }
+    };
+}
+
 /// An event's `links`: the `href` of its `Context` link, if any (borrowed
 /// from the body where it has no escapes). Any other shape has none.
 pub(super) struct ContextLink<'a>(pub(super) Option<Cow<'a, str>>);
@@ -364,24 +389,7 @@ impl<'de> de::Deserialize<'de> for ContextLink<'de> {
                 while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
                 Ok(ContextLink(None))
             }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(ContextLink(None))
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(ContextLink(None))
-            }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(ContextLink(None))
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(ContextLink(None))
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(ContextLink(None))
-            }
-            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-                Ok(ContextLink(None))
-            }
+            none_for_scalars!(ContextLink(None));
         }
         d.deserialize_any(V)
     }
@@ -415,24 +423,7 @@ impl<'de> de::Deserialize<'de> for LinkItem<'de> {
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
                 Ok(LinkItem(None))
             }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(LinkItem(None))
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(LinkItem(None))
-            }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(LinkItem(None))
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(LinkItem(None))
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(LinkItem(None))
-            }
-            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-                Ok(LinkItem(None))
-            }
+            none_for_scalars!(LinkItem(None));
         }
         d.deserialize_any(V)
     }

@@ -30,8 +30,8 @@ use super::error::{Error, Result};
 use super::model::Link;
 use super::poll::fetch_finished;
 use super::rest::Client;
+use super::query::query_target;
 use crate::leql;
-use crate::log_id::LogId;
 
 /// Most slices one query may ask for (Rapid7 answers up to 200 reliably).
 pub const MAX_SLICES: u32 = 200;
@@ -202,16 +202,7 @@ impl Client {
         to: i64,
         statement: &str,
     ) -> Result<Statistics> {
-        if from >= to {
-            return Err(Error::InvalidRange {
-                start: from,
-                end: to,
-            });
-        }
-        let log_id = LogId::new(log_id).map_err(|e| Error::Config {
-            key: "log id".into(),
-            message: e.to_string(),
-        })?;
+        let log_id = query_target(log_id, from, to)?;
         let mut url = self.url(&["query", "logs", log_id.as_str()]);
         url.query_pairs_mut()
             .append_pair("from", &from.to_string())
@@ -569,7 +560,9 @@ impl Values<'_> {
             };
             for (key, v) in m {
                 let Some(group) = v.as_object() else {
-                    return Err(format!("grouped timeseries of {key:?}: {v} is not an object"));
+                    return Err(format!(
+                        "grouped timeseries of {key:?}: {v} is not an object"
+                    ));
                 };
                 let mut path = prefix.to_vec();
                 path.push(key.clone());

@@ -63,14 +63,19 @@ fn the_spec_sd_example_is_keyed_by_its_field() {
     st.insert("stats".into(), json!({}));
     st.insert("timeseries".into(), json!({}));
     let e = decode_statistics(&body, 0, 1).unwrap_err();
-    assert!(e.contains("does not know") && e.contains("3ad3319a46"), "{e}");
+    assert!(
+        e.contains("does not know") && e.contains("3ad3319a46"),
+        "{e}"
+    );
 }
 
 #[test]
 fn a_sum_keyed_by_its_field_and_several_candidates_without_a_key() {
-    let s = decode(json!({"statistics": {"type": "sum", "granularity": 50, "from": 0, "to": 100,
+    let s = decode(
+        json!({"statistics": {"type": "sum", "granularity": 50, "from": 0, "to": 100,
         "stats": {"bytes": {"sum": 12.5}},
-        "timeseries": {"bytes": [{"sum": 10.0}, {}]}, "sum": 0}}));
+        "timeseries": {"bytes": [{"sum": 10.0}, {}]}, "sum": 0}}),
+    );
     assert_eq!((s.key.as_str(), s.total), ("bytes", Some(12.5)));
     // An empty slice object has no value (an average of no events is none).
     assert_eq!(s.timeseries, vec![Some(10.0), None]);
@@ -161,7 +166,8 @@ fn nested_groups_become_one_series_per_group_path() {
 fn one_key_groups_as_the_plugin_payloads_show_them() {
     // log_id8.json.resp: lower-cased group values, integer counts.
     let series = |v: [u64; 10]| v.iter().map(|c| json!({"count": c})).collect::<Vec<_>>();
-    let s = decode(json!({"statistics": {"cardinality": 0, "granularity": 4320000,
+    let s = decode(
+        json!({"statistics": {"cardinality": 0, "granularity": 4320000,
         "from": 1699569260000i64, "to": 1699612460000i64, "type": "count", "stats": {},
         "groups": [{"tomascybereasonsensor": {"count": 555}}, {"windowsx64": {"count": 465}}],
         "others": {"series": []}, "status": 200, "timeseries": {},
@@ -170,7 +176,8 @@ fn one_key_groups_as_the_plugin_payloads_show_them() {
             "series": series([31, 37, 56, 25, 17, 273, 22, 38, 33, 23]), "totals": {"count": 555}}},
           {"windowsx64": {"groups_timeseries": [],
             "series": series([28, 53, 42, 56, 57, 32, 46, 50, 54, 47]), "totals": {"count": 465}}}],
-        "all_exact_result": true}}));
+        "all_exact_result": true}}),
+    );
     let keys: Vec<String> = s.groups_timeseries.iter().map(GroupSeries::key).collect();
     assert_eq!(keys, ["tomascybereasonsensor", "windowsx64"]);
     assert_eq!(s.groups[1].key, "windowsx64");
@@ -184,9 +191,11 @@ fn one_key_groups_as_the_plugin_payloads_show_them() {
 #[test]
 fn empty_answers_are_known_shapes() {
     // lecli's empty_ts_response: `{}` under the key, a zero series.
-    let s = decode(json!({"statistics": {"from": 123123, "to": 123123, "count": 0.0,
+    let s = decode(
+        json!({"statistics": {"from": 123123, "to": 123123, "count": 0.0,
         "stats": {"global_timeseries": {}}, "granularity": 120000,
-        "timeseries": {"global_timeseries": vec![json!({"count": 0.0}); 10]}}}));
+        "timeseries": {"global_timeseries": vec![json!({"count": 0.0}); 10]}}}),
+    );
     assert!(s.empty);
     assert_eq!(s.total, Some(0.0));
     assert_eq!(s.timeseries, vec![Some(0.0); 10]);
@@ -198,10 +207,12 @@ fn empty_answers_are_known_shapes() {
         "ten empty slices"
     );
     // log_id7.json.resp's shape, final: status 204, nothing else.
-    let s = decode(json!({"statistics": {"cardinality": 0, "granularity": 4320000,
+    let s = decode(
+        json!({"statistics": {"cardinality": 0, "granularity": 4320000,
         "from": 1699569260000i64, "to": 1699612460000i64, "type": "count", "stats": {},
         "groups": [], "others": {}, "status": 204, "timeseries": {}, "groups_timeseries": [],
-        "all_exact_result": true}}));
+        "all_exact_result": true}}),
+    );
     assert!(s.empty && s.total.is_none() && s.groups.is_empty());
     assert_eq!(counts_from(&s, 0, 100, 4).unwrap().slices, vec![0; 4]);
     // The same with status 200 is not a shape: no answer in it.
@@ -225,7 +236,10 @@ fn the_older_docs_202_is_polled_by_its_lower_case_self_link() {
             "href": "https://us.api.insight.rapid7.com/log_search/query/logs/deace1fd-e605-41cd-a45c-5bf1ff0c3402-1"}]});
     let links = links_of(&body);
     let link = crate::client::model::find_link(&links, "Self").expect("a Self link");
-    assert!(link.href.ends_with("/deace1fd-e605-41cd-a45c-5bf1ff0c3402-1"));
+    assert!(
+        link.href
+            .ends_with("/deace1fd-e605-41cd-a45c-5bf1ff0c3402-1")
+    );
 }
 
 #[test]
@@ -296,10 +310,12 @@ fn lenient_shapes() {
     let c = counts_from(&s, 0, 100, 1).unwrap();
     assert_eq!((c.total(), c.exact), (5, false));
     // lecli's group_response: no `type`, every function in each group.
-    let s = decode(json!({"statistics": {"from": 123123, "to": 1231323, "granularity": 0,
+    let s = decode(
+        json!({"statistics": {"from": 123123, "to": 1231323, "granularity": 0,
         "count": 1234, "timeseries": {}, "stats": {},
         "groups": [{"200": {"count": 802.0, "min": 802.0, "max": 802.0, "sum": 802.0}},
-                   {"status": {"count": 205.0, "min": 205.0}}]}}));
+                   {"status": {"count": 205.0, "min": 205.0}}]}}),
+    );
     let groups: Vec<(String, Option<f64>)> =
         s.groups.into_iter().map(|g| (g.key, g.value)).collect();
     assert_eq!(

@@ -12,7 +12,6 @@ use futures::TryStreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-
 const LOG: &str = "ab5a7594-5fde-4c5c-9ee6-e67291f0a40c";
 const FROM: i64 = 1_605_100_000_000;
 const TO: i64 = 1_605_600_000_000;

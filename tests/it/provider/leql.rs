@@ -3,7 +3,8 @@
 
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::{Float64Type, TimestampMillisecondType};
-use datafusion_rapid7::mock::Faults;
+use datafusion::prelude::SessionContext;
+use datafusion_rapid7::mock::{Faults, MockServer};
 use tempfile::TempDir;
 
 use super::{MIN, session, single_i64, sql};
@@ -15,8 +16,9 @@ fn call(log: &str, from: i64, to: i64, statement: &str) -> String {
     )
 }
 
-#[tokio::test]
-async fn a_statistical_statement_returns_its_slices() {
+/// The simulator with `to` exclusive, and a session over it (its cache in
+/// the returned directory).
+async fn exclusive_to() -> (MockServer, TempDir, SessionContext) {
     let server = support::server().await;
     server.set_faults(Faults {
         to_exclusive: true,
@@ -24,6 +26,12 @@ async fn a_statistical_statement_returns_its_slices() {
     });
     let dir = TempDir::new().unwrap();
     let (ctx, _) = session(&server, &dir).await;
+    (server, dir, ctx)
+}
+
+#[tokio::test]
+async fn a_statistical_statement_returns_its_slices() {
+    let (server, _dir, ctx) = exclusive_to().await;
     let fw = support::log_id(&server, "Firewall");
     let (from, to) = (T0, T0 + 6 * MIN);
     let q = format!(
@@ -98,7 +106,7 @@ async fn what_rapid7_refuses_is_an_error_naming_it() {
 type LeqlRow = (Option<i64>, Option<String>, String, Option<f64>);
 
 async fn leql_rows(
-    ctx: &datafusion::prelude::SessionContext,
+    ctx: &SessionContext,
     log: &str,
     from: i64,
     to: i64,
@@ -137,13 +145,7 @@ fn single_f64(batches: &[datafusion::arrow::array::RecordBatch]) -> Option<f64> 
 /// aggregate computed by SQL over the rows (`kv_get`), not by the simulator.
 #[tokio::test]
 async fn functions_of_a_field_give_the_numbers_of_the_rows() {
-    let server = support::server().await;
-    server.set_faults(Faults {
-        to_exclusive: true,
-        ..Faults::default()
-    });
-    let dir = TempDir::new().unwrap();
-    let (ctx, _) = session(&server, &dir).await;
+    let (_server, _dir, ctx) = exclusive_to().await;
     let (from, to) = (T0, T0 + 4 * MIN);
     for (function, sql_fn) in [
         ("sum", "sum"),
@@ -180,13 +182,7 @@ async fn functions_of_a_field_give_the_numbers_of_the_rows() {
 /// SQL's over the rows.
 #[tokio::test]
 async fn two_key_groups_give_the_numbers_of_the_rows() {
-    let server = support::server().await;
-    server.set_faults(Faults {
-        to_exclusive: true,
-        ..Faults::default()
-    });
-    let dir = TempDir::new().unwrap();
-    let (ctx, _) = session(&server, &dir).await;
+    let (_server, _dir, ctx) = exclusive_to().await;
     let (from, to) = (T0, T0 + 3 * MIN);
     for (calc, sql_fn, function) in [
         ("calculate(count)", "CAST(count(*) AS DOUBLE)", "count"),

@@ -41,12 +41,21 @@ const TOTALS: &[(&str, f64)] = &[
     ("where(numberOfHits) calculate(SUM:numberOfHits)", 8.0),
     ("where(size) calculate(SUM:size)", 400.0),
     ("calculate(AVERAGE:http.bytes)", 1280.0),
-    (r"where(/duration: (?P<time>\d+\.\d+) ms/) calculate(AVERAGE:time)", 12.5),
+    (
+        r"where(/duration: (?P<time>\d+\.\d+) ms/) calculate(AVERAGE:time)",
+        12.5,
+    ),
     ("where(Mem.active) calculate(average:Mem.active)", 1024.0),
     ("where(CPU.system) calculate(average:CPU.system)", 3.5),
     ("where(reslen) calculate(AVERAGE:reslen)", 77.0),
-    (r"where(/memory usage is (?P<MemUsage>\d*)/) calculate(AVERAGE:MemUsage)", 42.0),
-    (r"where(/4625 EVENT/ OR /\s529 EVENT/) CALCULATE(COUNT)", 1.0),
+    (
+        r"where(/memory usage is (?P<MemUsage>\d*)/) calculate(AVERAGE:MemUsage)",
+        42.0,
+    ),
+    (
+        r"where(/4625 EVENT/ OR /\s529 EVENT/) CALCULATE(COUNT)",
+        1.0,
+    ),
 ];
 const GROUPS: &[(&str, &[(&str, f64)])] = &[
     (
@@ -146,7 +155,10 @@ fn asked(statement: &str) -> (String, Option<String>) {
     let inner = &statement[at + "calculate(".len()..];
     let inner = &inner[..inner.find(')').unwrap()];
     match inner.split_once(':') {
-        Some((f, field)) => (f.trim().to_ascii_lowercase(), Some(field.trim().to_string())),
+        Some((f, field)) => (
+            f.trim().to_ascii_lowercase(),
+            Some(field.trim().to_string()),
+        ),
         None => (inner.trim().to_ascii_lowercase(), None),
     }
 }
@@ -224,7 +236,11 @@ async fn rapid7s_saved_queries_run_in_rapid7s_shapes() {
             }
             answered.push(format!("{} on {}", statement, log.name));
             for g in &s.groups_timeseries {
-                assert_eq!(g.key(), g.key().to_lowercase(), "{statement}: group values lower-cased");
+                assert_eq!(
+                    g.key(),
+                    g.key().to_lowercase(),
+                    "{statement}: group values lower-cased"
+                );
             }
             if function == "count" && grouped {
                 for g in &s.groups_timeseries {
