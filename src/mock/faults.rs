@@ -85,6 +85,10 @@ pub struct Faults {
     /// (some sources do): their text is the client's to write again, and
     /// no longer the text the search matched.
     pub object_messages: bool,
+    /// In-progress answers take the older docs' shape (docs.rapid7.com,
+    /// "GET Query"): `query` instead of `leql`, and `rel: "self"` in lower
+    /// case.
+    pub legacy_continuations: bool,
 }
 
 /// What the simulator's `Next` links point at: the API's own cursor, or
@@ -161,6 +165,7 @@ impl Default for Faults {
             retention_start_ms: None,
             reverse_within_millisecond: false,
             object_messages: false,
+            legacy_continuations: false,
         }
     }
 }

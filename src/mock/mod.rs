@@ -19,7 +19,7 @@
 //!   [`Faults::to_exclusive`]; a page with more events after it carries a
 //!   `Next` link `…/query/logs/{id}?from={last ts}&to={to}&per_page={n}&
 //!   sequence_number={last seq}&next_page=true&query=`. Statements are the
-//!   LEQL of [`leql`] (filters; `calculate`, `groupby` and `timeslice`
+//!   LEQL of `leql.rs` (filters; `calculate`, `groupby` and `timeslice`
 //!   answered as statistics, see `render::statistics`); sequence numbers are
 //!   made as Rapid7's (see [`sequence_number`]).
 //! - Errors: 400 `{"fields":[…],"messages":["Invalid query: …"]}` for bad

@@ -364,11 +364,22 @@ pub(crate) fn statistics(
 /// An in-progress answer (§9 a): progress, continuation id and its `Self`
 /// link; statistical queries also carry `partial` statistics with counts as
 /// strings, as Rapid7's in-progress bodies do (clients must not use them).
-pub(crate) fn continuation(spec: &QuerySpec, id: &str, progress: u32, self_href: &str) -> Vec<u8> {
+/// `legacy`: the older docs' shape, `query` for `leql` and `rel: "self"`.
+pub(crate) fn continuation(
+    spec: &QuerySpec,
+    id: &str,
+    progress: u32,
+    self_href: &str,
+    legacy: bool,
+) -> Vec<u8> {
     let mut out = String::with_capacity(512);
     out.push_str("{\"logs\":[");
     push_json_str(&mut out, &spec.log_id);
-    out.push_str("],\"leql\":");
+    out.push_str(if legacy {
+        "],\"query\":"
+    } else {
+        "],\"leql\":"
+    });
     push_leql(&mut out, spec);
     if spec.parsed().is_statistical() {
         out.push_str(
@@ -378,7 +389,11 @@ pub(crate) fn continuation(spec: &QuerySpec, id: &str, progress: u32, self_href:
     }
     let _ = write!(out, ",\"progress\":{progress},\"id\":");
     push_json_str(&mut out, id);
-    out.push_str(",\"events\":[],\"links\":[{\"rel\":\"Self\",\"href\":");
+    out.push_str(if legacy {
+        ",\"events\":[],\"links\":[{\"rel\":\"self\",\"href\":"
+    } else {
+        ",\"events\":[],\"links\":[{\"rel\":\"Self\",\"href\":"
+    });
     push_json_str(&mut out, self_href);
     out.push_str("}]}");
     out.into_bytes()

@@ -29,8 +29,8 @@ use serde_json::{Map, Value};
 use super::error::{Error, Result};
 use super::model::Link;
 use super::poll::fetch_finished;
-use super::rest::Client;
 use super::query::query_target;
+use super::rest::Client;
 use crate::leql;
 
 /// Most slices one query may ask for (Rapid7 answers up to 200 reliably).
@@ -80,8 +80,8 @@ impl Counts {
     }
 }
 
-/// A statistical result as Rapid7 returns it, decoded leniently (see
-/// [`decode_statistics`] for the shapes).
+/// A statistical result as Rapid7 returns it, decoded leniently, in every
+/// shape of Rapid7's material (docs/client.md, "Statistics").
 #[derive(Debug, Clone, PartialEq)]
 pub struct Statistics {
     /// `from` of the query, epoch ms.
