@@ -306,41 +306,11 @@ pub(crate) fn statistics(
         }
     } else {
         empty = groups.is_empty();
-        let flat: Vec<serde_json::Value> = groups
-            .iter()
-            .flat_map(|g| {
-                if g.children.is_empty() {
-                    vec![json!({ &g.key: object(g.series.total.value(function)) })]
-                } else {
-                    g.children
-                        .iter()
-                        .map(|c| {
-                            json!({ (format!("[{},{}]", g.key, c.key)):
-                                object(c.series.total.value(function)) })
-                        })
-                        .collect()
-                }
-            })
-            .collect();
-        fn nested(
-            g: &Group,
-            f: Function,
-            object: &dyn Fn(Option<f64>) -> serde_json::Value,
-        ) -> serde_json::Value {
-            json!({ &g.key: {
-                "groups_timeseries": g.children.iter().map(|c| nested(c, f, object)).collect::<Vec<_>>(),
-                "series": g.series.slices.iter().map(|a| object(a.value(f))).collect::<Vec<_>>(),
-                "totals": object(g.series.total.value(f)),
-            }})
-        }
-        let series: Vec<serde_json::Value> = groups
-            .iter()
-            .map(|g| nested(g, function, &object))
-            .collect();
+        let (flat, series) = groups_json(&groups, function, &object);
         fields.insert("stats".into(), json!({}));
         fields.insert("timeseries".into(), json!({}));
-        fields.insert("groups".into(), json!(flat));
-        fields.insert("groups_timeseries".into(), json!(series));
+        fields.insert("groups".into(), flat);
+        fields.insert("groups_timeseries".into(), series);
         fields.insert("others".into(), json!({"series": []}));
     }
     fields.insert("status".into(), json!(if empty { 204 } else { 200 }));
@@ -359,6 +329,38 @@ pub(crate) fn statistics(
         "search_stats": {"events_matched": matched, "events_all": matched, "duration_ms": 1},
     });
     body.to_string().into_bytes()
+}
+
+/// `groups` (`"v"`, or `"[v1,v2]"` for two keys) and the nested
+/// `groups_timeseries` of grouped statistics; `object` writes one value.
+fn groups_json(
+    groups: &[Group],
+    f: Function,
+    object: &dyn Fn(Option<f64>) -> serde_json::Value,
+) -> (serde_json::Value, serde_json::Value) {
+    let mut flat = Vec::new();
+    for g in groups {
+        if g.children.is_empty() {
+            flat.push(json!({ &g.key: object(g.series.total.value(f)) }));
+        }
+        for c in &g.children {
+            let key = format!("[{},{}]", g.key, c.key);
+            flat.push(json!({ key: object(c.series.total.value(f)) }));
+        }
+    }
+    fn nested(
+        g: &Group,
+        f: Function,
+        object: &dyn Fn(Option<f64>) -> serde_json::Value,
+    ) -> serde_json::Value {
+        json!({ &g.key: {
+            "groups_timeseries": g.children.iter().map(|c| nested(c, f, object)).collect::<Vec<_>>(),
+            "series": g.series.slices.iter().map(|a| object(a.value(f))).collect::<Vec<_>>(),
+            "totals": object(g.series.total.value(f)),
+        }})
+    }
+    let series = groups.iter().map(|g| nested(g, f, object)).collect();
+    (json!(flat), serde_json::Value::Array(series))
 }
 
 /// An in-progress answer (§9 a): progress, continuation id and its `Self`
