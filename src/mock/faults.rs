@@ -40,6 +40,10 @@ pub struct Faults {
     pub to_exclusive: bool,
     /// Render `sequence_number_str` as a bare JSON number (exact digits).
     pub numeric_sequence_number_str: bool,
+    /// Events carry no `sequence_number_str`, as in older material: the
+    /// exact number is only in their `Context` link (the JSON number is a
+    /// rounded double above 2^53).
+    pub omit_sequence_number_str: bool,
     /// `GET /management/logs` answers a bare array instead of `{"logs": [...]}`.
     pub unwrapped_log_list: bool,
     /// `GET /management/logs/{id}` answers the bare object instead of `{"log": {...}}`.
@@ -150,6 +154,7 @@ impl Default for Faults {
             expire_every_nth_poll: None,
             to_exclusive: false,
             numeric_sequence_number_str: false,
+            omit_sequence_number_str: false,
             unwrapped_log_list: false,
             unwrapped_log: false,
             junk_in_log_list: false,

@@ -323,6 +323,7 @@ impl Ctx<'_> {
                 to_exclusive: st.faults.to_exclusive,
                 duplicate_page_edges: st.faults.duplicate_page_edges,
                 numeric_sequence_number_str: st.faults.numeric_sequence_number_str,
+                omit_sequence_number_str: st.faults.omit_sequence_number_str,
                 next_links: st.faults.next_links,
                 serial: st.counters.pages(),
                 events_without_timestamp: st.faults.events_without_timestamp,

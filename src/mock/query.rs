@@ -308,6 +308,7 @@ pub(crate) struct PageOptions {
     pub(crate) to_exclusive: bool,
     pub(crate) duplicate_page_edges: bool,
     pub(crate) numeric_sequence_number_str: bool,
+    pub(crate) omit_sequence_number_str: bool,
     pub(crate) next_links: super::faults::NextLinks,
     /// How many finished pages the server has sent (for `NextLinks::Repeat`).
     pub(crate) serial: u64,

@@ -59,7 +59,9 @@ fn push_event(out: &mut String, e: &MockEvent, root: &str, opts: &PageOptions) {
         let _ = write!(out, "],\"timestamp\":{}", e.timestamp);
     }
     let _ = write!(out, ",\"sequence_number\":{}", e.sequence_number as f64);
-    if opts.numeric_sequence_number_str {
+    if opts.omit_sequence_number_str {
+        // Older material: the exact number only in the Context link.
+    } else if opts.numeric_sequence_number_str {
         let _ = write!(out, ",\"sequence_number_str\":{}", e.sequence_number);
     } else {
         let _ = write!(out, ",\"sequence_number_str\":\"{}\"", e.sequence_number);
