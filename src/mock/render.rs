@@ -333,23 +333,31 @@ pub(crate) fn statistics(
     body.to_string().into_bytes()
 }
 
-/// `groups` (`"v"`, or `"[v1,v2]"` for two keys) and the nested
+/// `groups` (`"v"`, or `"[v1,v2]"` for two keys; largest first) and the nested
 /// `groups_timeseries` of grouped statistics; `object` writes one value.
 fn groups_json(
     groups: &[Group],
     f: Function,
     object: &dyn Fn(Option<f64>) -> serde_json::Value,
 ) -> (serde_json::Value, serde_json::Value) {
-    let mut flat = Vec::new();
+    // Every full path, largest value first (as the spec's example lists them).
+    let mut flat: Vec<(String, Option<f64>)> = Vec::new();
     for g in groups {
         if g.children.is_empty() {
-            flat.push(json!({ &g.key: object(g.series.total.value(f)) }));
+            flat.push((g.key.clone(), g.series.total.value(f)));
         }
         for c in &g.children {
-            let key = format!("[{},{}]", g.key, c.key);
-            flat.push(json!({ key: object(c.series.total.value(f)) }));
+            flat.push((format!("[{},{}]", g.key, c.key), c.series.total.value(f)));
         }
     }
+    flat.sort_by(|a, b| {
+        let v = |x: &(String, Option<f64>)| x.1.unwrap_or(f64::NEG_INFINITY);
+        v(b).total_cmp(&v(a)).then_with(|| a.0.cmp(&b.0))
+    });
+    let flat: Vec<serde_json::Value> = flat
+        .into_iter()
+        .map(|(key, v)| json!({ key: object(v) }))
+        .collect();
     fn nested(
         g: &Group,
         f: Function,
