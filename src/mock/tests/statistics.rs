@@ -7,6 +7,15 @@ use super::*;
 
 const PROXY: &str = "7d2e4f61-8b3a-4e5c-a6d7-2c3b4a5f6e70";
 
+/// A simulator that answers at once (no polls).
+async fn immediate() -> MockServer {
+    start(Faults {
+        polls: 0,
+        ..Faults::default()
+    })
+    .await
+}
+
 async fn statistics(s: &MockServer, statement: &str) -> Resp {
     let query: String = url::form_urlencoded::byte_serialize(statement.as_bytes()).collect();
     get(
@@ -18,11 +27,7 @@ async fn statistics(s: &MockServer, statement: &str) -> Resp {
 
 #[tokio::test]
 async fn a_function_of_a_field_is_keyed_by_the_field() {
-    let s = start(Faults {
-        polls: 0,
-        ..Faults::default()
-    })
-    .await;
+    let s = immediate().await;
     let st = statistics(&s, "calculate(SUM:bytes) timeSlice(4)")
         .await
         .json()["statistics"]
@@ -58,11 +63,7 @@ async fn a_function_of_a_field_is_keyed_by_the_field() {
 
 #[tokio::test]
 async fn two_groupby_keys_nest_with_lower_cased_values() {
-    let s = start(Faults {
-        polls: 0,
-        ..Faults::default()
-    })
-    .await;
+    let s = immediate().await;
     let st = statistics(&s, "GroupBy(action, ok) CALCULATE(COUNT) timeSlice(5)")
         .await
         .json()["statistics"]
