@@ -9,7 +9,9 @@
 //!
 //! Parsing is lenient per event: an event missing its timestamp, sequence
 //! number or message is counted as failed and logged with its position, never
-//! silently dropped, and never fails the whole page.
+//! silently dropped, and never fails the whole page here (a query fails on a
+//! page whose every event was rejected, naming the first reason). A missing
+//! `sequence_number_str` is recovered from the event's `Context` link.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
