@@ -234,3 +234,35 @@ async fn two_key_groups_give_the_numbers_of_the_rows() {
         assert!(got.iter().all(|r| r.2 == function));
     }
 }
+
+/// No data (`status: 204`): a count is 0, a function of a field has no
+/// value (NULL), never a made-up 0.0.
+#[tokio::test]
+async fn no_data_is_zero_for_a_count_and_null_for_a_function() {
+    let (_server, _dir, ctx) = exclusive_to().await;
+    let nothing = "where(/no such text anywhere/)";
+    let rows = leql_rows(
+        &ctx,
+        "Web Proxy",
+        T0,
+        T0 + MIN,
+        &format!("{nothing} calculate(max:bytes) timeslice(2)"),
+    )
+    .await;
+    assert_eq!(
+        rows,
+        vec![
+            (Some(T0), None, "max".to_string(), None),
+            (Some(T0 + MIN / 2), None, "max".to_string(), None)
+        ]
+    );
+    let rows = leql_rows(
+        &ctx,
+        "Web Proxy",
+        T0,
+        T0 + MIN,
+        &format!("{nothing} calculate(count)"),
+    )
+    .await;
+    assert_eq!(rows, vec![(Some(T0), None, "count".to_string(), Some(0.0))]);
+}
