@@ -33,7 +33,7 @@ use datafusion_rapid7::cache::{
 };
 use datafusion_rapid7::client::decode_page;
 use datafusion_rapid7::events::columns_to_batch;
-use datafusion_rapid7::mock::{MessageFormat, MockDataset, MockLog};
+use datafusion_rapid7::mock::{MessageFormat, MockDataset, MockLog, sequence_number};
 use datafusion_rapid7::provider::extract_windows;
 use serde_json::json;
 
@@ -141,7 +141,9 @@ fn page_bodies(messages: &[String]) -> Vec<Vec<u8>> {
                 .enumerate()
                 .map(|(i, m)| {
                     let k = (p * PAGE + i) as i64;
-                    let seq = 3_235_937_417_370_673_152u64 + k as u64;
+                    // As the simulator (and Rapid7) make them: not monotone
+                    // across milliseconds.
+                    let seq = sequence_number(T0 + k * 7, 0);
                     json!({
                         "log_id": LOG_ID,
                         "timestamp": T0 + k * 7,

@@ -50,4 +50,4 @@ pub use query::EventQuery;
 pub use rate_limit::{Budget, Namespace, RateLimitConfig};
 pub use rest::{Client, ClientStats, ClientStatsSnapshot, Quota};
 pub use retry::RetryConfig;
-pub use stats::{CountRequest, Counts, MAX_SLICES, Statistics};
+pub use stats::{CountRequest, Counts, Group, GroupSeries, MAX_SLICES, Statistics, group_key};

@@ -89,19 +89,7 @@ impl Client {
         statement: &str,
         order: Order,
     ) -> Result<EventQuery> {
-        if from >= to {
-            return Err(Error::InvalidRange {
-                start: from,
-                end: to,
-            });
-        }
-        let log_id = LogId::new(log_id).map_err(|e| Error::Config {
-            key: "log id".into(),
-            message: format!(
-                "{e}; use an id or name from SELECT * FROM \
-                 information_schema.tables WHERE table_schema = 'rapid7'"
-            ),
-        })?;
+        let log_id = query_target(log_id, from, to)?;
         let log_id = log_id.as_str();
         let mut url = self.url(&["query", "logs", log_id]);
         url.query_pairs_mut()
@@ -233,6 +221,26 @@ impl EventQuery {
             });
         }
         let mut stats = body.stats;
+        if stats.received > 0 && stats.failed == stats.received {
+            // Nothing of the page is usable: counting its events as failed
+            // and going on would hide a shape this client does not read.
+            return Err(Error::Protocol {
+                url: url.to_string(),
+                message: format!(
+                    "every event of page {} was rejected ({} of {}); the first: {}",
+                    self.page_number,
+                    stats.failed,
+                    stats.received,
+                    body.first_rejection
+                        .as_deref()
+                        .unwrap_or("no reason recorded"),
+                ),
+                hint: Some(
+                    "Rapid7 sent events in a shape this client does not read; report the \
+                     reason with the log's id",
+                ),
+            });
+        }
         stats.beyond_retention = body.beyond_retention.is_some();
         if stats.object_messages > 0 {
             self.client.note_object_messages(&self.log_id);
@@ -452,6 +460,24 @@ impl EventQuery {
     fn checked_link(&self, href: &str) -> Result<Url> {
         self.client.checked_link(href)
     }
+}
+
+/// The log of a query over `[from, to)`, checked: a non-empty window, and a
+/// log id that is safe in a URL path.
+pub(crate) fn query_target(log_id: &str, from: i64, to: i64) -> Result<LogId> {
+    if from >= to {
+        return Err(Error::InvalidRange {
+            start: from,
+            end: to,
+        });
+    }
+    LogId::new(log_id).map_err(|e| Error::Config {
+        key: "log id".into(),
+        message: format!(
+            "{e}; use an id or name from SELECT * FROM \
+             information_schema.tables WHERE table_schema = 'rapid7'"
+        ),
+    })
 }
 
 /// The `(from, sequence_number)` cursor a `Next` link carries, when it has

@@ -25,10 +25,16 @@
 //! 5. **Order and sequence numbers.** The second's milliseconds are sorted;
 //!    the events of one millisecond get ranks `r = 0, 1, 2, …`; an event with
 //!    `r >= 1000` is dropped (a documented cap, never hit by the standard set).
-//!    With `ts = s * 1000 + ms`, the event's
-//!    `sequence_number = 2^60 + ts * 1000 + r`: unique per log, strictly
-//!    increasing in `(ts, r)` order and always above 2^53 (JSON numbers lose
-//!    precision there, as with the real API).
+//!    With `ts = s * 1000 + ms`, the event's sequence number is made as
+//!    Rapid7's are in a real capture (rapid7-api.md §3: they rise by 4096
+//!    within a millisecond and are **not** monotone across milliseconds):
+//!    `sequence_number = base(ts) + r * 4096`, see [`sequence_number`].
+//!    `base` scrambles the low 28 bits of `ts` (blocks of about three days),
+//!    so the order of sequence numbers across the milliseconds of a block is
+//!    unrelated to time; it is a bijection, so sequence numbers are unique
+//!    per log, and they lie in `[2^61, 2^62)` (far above 2^53, where JSON
+//!    numbers lose precision, and below `i64::MAX`) for every
+//!    `ts < 2^51` ms.
 //! 6. **Content.** `e = splitmix64(seed ^ sequence_number)`. The event carries
 //!    all the log's `labels` when `e mod 4 == 0`, none otherwise. Its message
 //!    is the [`MessageFormat`] template filled from the stream `r1 =
@@ -53,7 +59,8 @@ use std::sync::Arc;
 use super::messages::{self, MessageFormat};
 use super::rng::{fnv1a, splitmix64, unit};
 
-const SEQ_BASE: u64 = 1 << 60;
+/// Sequence numbers rise by this within a millisecond (as in a real capture).
+pub const SEQUENCE_STEP: u64 = 4096;
 const MAX_PER_MS: usize = 1000;
 const MAX_BASE_PER_SEC: f64 = 100_000.0;
 /// First second without data (timestamps stay below 10^16 ms).
@@ -85,7 +92,8 @@ pub struct MockEvent {
     pub log_id: String,
     /// Receipt time, epoch milliseconds.
     pub timestamp: i64,
-    /// Unique per log, increasing with `(timestamp, rank in the millisecond)`, above 2^53.
+    /// Unique per log, `+4096` per rank within a millisecond, not monotone
+    /// across milliseconds, above 2^53 (see [`sequence_number`]).
     pub sequence_number: u64,
     /// The raw message text.
     pub message: String,
@@ -230,6 +238,25 @@ impl MockDataset {
     }
 }
 
+/// The sequence number of the event of rank `rank` (0-based, below 1000) in
+/// millisecond `ts` (`0 <= ts < 2^51`): `base(ts) + rank * 4096`, where
+/// `base(ts) = (t >> 12 ^ 2^39) << 22 | (t & 4095)` and `t` is `ts` with its
+/// low 28 bits put through a fixed permutation (`x = x * 0x9E3779B1 mod
+/// 2^28; x ^= x >> 14; x = x * 0x85EBCA77 mod 2^28`). Within a millisecond
+/// the numbers rise by 4096 with the rank; across the milliseconds of one
+/// block of 2^28 ms they go up and down, as Rapid7's do.
+pub fn sequence_number(ts: i64, rank: u64) -> u64 {
+    const LOW: u64 = (1 << 28) - 1;
+    let ts = ts as u64;
+    let mut x = ts & LOW;
+    x = x.wrapping_mul(0x9E37_79B1) & LOW;
+    x ^= x >> 14;
+    x = x.wrapping_mul(0x85EB_CA77) & LOW;
+    let t = (ts & !LOW) | x;
+    let base = (((t >> 12) ^ (1 << 39)) << 22) | (t & 4095);
+    base.wrapping_add(rank.wrapping_mul(SEQUENCE_STEP))
+}
+
 /// The data function of one log.
 struct Gen<'a> {
     log: &'a MockLog,
@@ -338,7 +365,7 @@ impl<'a> Gen<'a> {
                 if ts > to_inclusive {
                     break;
                 }
-                let seq = SEQ_BASE + (ts as u64) * 1000 + u64::from(rank);
+                let seq = sequence_number(ts, rank.into());
                 let after = match after_seq {
                     Some(a) => (ts == from && seq > a) || ts > from,
                     None => ts >= from,
@@ -378,7 +405,7 @@ impl<'a> Gen<'a> {
                 if ts < from {
                     return out;
                 }
-                let seq = SEQ_BASE + (ts as u64) * 1000 + u64::from(rank);
+                let seq = sequence_number(ts, rank.into());
                 let before = match before_seq {
                     Some(b) => ts < until || (ts == until && seq < b),
                     None => ts <= until,
@@ -455,20 +482,45 @@ mod tests {
             assert!(a.windows(2).all(|w| {
                 (w[0].timestamp, w[0].sequence_number) < (w[1].timestamp, w[1].sequence_number)
             }));
-            assert!(
-                a.windows(2)
-                    .all(|w| w[0].sequence_number < w[1].sequence_number)
-            );
-            assert!(
-                a.iter()
-                    .all(|e| e.sequence_number > 1 << 53 && e.log_id == log.id)
-            );
+            // Unique, but not monotone across milliseconds (as Rapid7's).
+            let unique: HashSet<u64> = a.iter().map(|e| e.sequence_number).collect();
+            assert_eq!(unique.len(), a.len(), "{}", log.name);
+            if a.len() > 10 {
+                assert!(
+                    a.windows(2)
+                        .any(|w| w[0].sequence_number > w[1].sequence_number),
+                    "{}",
+                    log.name
+                );
+            }
+            assert!(a.iter().all(|e| {
+                e.sequence_number > 1 << 53 && e.sequence_number < 1 << 62 && e.log_id == log.id
+            }));
             assert!(
                 a.iter()
                     .all(|e| (T0 - 300_000..T0 + 300_000).contains(&e.timestamp))
             );
             assert_eq!(d.count(&log.id, T0 - 300_000, T0 + 300_000), a.len() as u64);
         }
+    }
+
+    #[test]
+    fn sequence_numbers_are_unique_and_go_up_and_down_like_rapid7s() {
+        // Every millisecond of a stretch and its first ranks: all distinct.
+        let mut seen = HashSet::new();
+        for ts in T0 - 5_000..T0 + 5_000 {
+            for rank in 0..3 {
+                assert!(seen.insert(sequence_number(ts, rank)), "{ts} {rank}");
+            }
+        }
+        // Within a millisecond +4096 per rank; across milliseconds no order.
+        assert_eq!(sequence_number(T0, 2) - sequence_number(T0, 1), 4096);
+        let up = (T0..T0 + 1000)
+            .filter(|ts| sequence_number(ts + 1, 0) > sequence_number(*ts, 0))
+            .count();
+        assert!((300..700).contains(&up), "{up} of 1000 rise");
+        assert!(sequence_number(0, 0) > 1 << 53);
+        assert!(sequence_number((1 << 51) - 1, 999) < 1 << 62);
     }
 
     #[test]
@@ -519,14 +571,14 @@ mod tests {
         }
         let (&ms, &n) = per_ms.iter().max_by_key(|(_, n)| **n).unwrap();
         assert!(n >= 700, "{n}");
-        // Sequence numbers within the burst ms are consecutive ranks.
+        // Sequence numbers within the burst ms rise by 4096 per rank.
         let seqs: Vec<u64> = evs
             .iter()
             .filter(|e| e.timestamp == ms)
             .map(|e| e.sequence_number)
             .collect();
-        assert_eq!(seqs[0], SEQ_BASE + ms as u64 * 1000);
-        assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1));
+        assert_eq!(seqs[0], sequence_number(ms, 0));
+        assert!(seqs.windows(2).all(|w| w[1] == w[0] + SEQUENCE_STEP));
         // A non-burst second has no such pile.
         let quiet = d.events(&fw(&d), T0 + 1000, T0 + 2000);
         assert!(quiet.len() < 100);
@@ -554,7 +606,10 @@ mod tests {
         let burst = &want[want.len() / 2];
         let rest = d.events_after(&id, burst.timestamp, Some(burst.sequence_number), to, 3);
         assert_eq!(rest[0].timestamp, burst.timestamp);
-        assert_eq!(rest[0].sequence_number, burst.sequence_number + 1);
+        assert_eq!(
+            rest[0].sequence_number,
+            burst.sequence_number + SEQUENCE_STEP
+        );
         assert!(d.events_after(&id, from, None, to, 0).is_empty());
     }
 

@@ -40,6 +40,10 @@ pub struct Faults {
     pub to_exclusive: bool,
     /// Render `sequence_number_str` as a bare JSON number (exact digits).
     pub numeric_sequence_number_str: bool,
+    /// Events carry no `sequence_number_str`, as in older material: the
+    /// exact number is only in their `Context` link (the JSON number is a
+    /// rounded double above 2^53).
+    pub omit_sequence_number_str: bool,
     /// `GET /management/logs` answers a bare array instead of `{"logs": [...]}`.
     pub unwrapped_log_list: bool,
     /// `GET /management/logs/{id}` answers the bare object instead of `{"log": {...}}`.
@@ -57,9 +61,9 @@ pub struct Faults {
     pub reject_queries: bool,
     /// Statistical answers say `all_exact_result: false`.
     pub statistics_inexact: bool,
-    /// Statistical answers use the spec's other spellings: counts as floats,
-    /// series keyed `count|global_timeseries`, `all_exact_results`, no
-    /// top-level `count`.
+    /// Statistical answers use the other spellings of Rapid7's material:
+    /// numbers as floats, `all_exact_results`, no top-level `count`, and an
+    /// empty answer as `status: 204` with `stats: {}`.
     pub statistics_variant: bool,
     /// How `X-RateLimit-Reset` is written on every answer.
     pub reset_header: ResetHeader,
@@ -67,7 +71,8 @@ pub struct Faults {
     pub omit_retry_after: bool,
     /// What the `Next` links of finished pages point at.
     pub next_links: NextLinks,
-    /// Events whose sequence number is a multiple of N are sent without
+    /// Events whose sequence number is a multiple of N (pick N odd: the
+    /// numbers of one millisecond differ by 4096) are sent without
     /// their `timestamp` field (a decoder must count them, never drop them
     /// silently). `None` or `Some(0)`: off.
     pub events_without_timestamp: Option<u32>,
@@ -84,6 +89,10 @@ pub struct Faults {
     /// (some sources do): their text is the client's to write again, and
     /// no longer the text the search matched.
     pub object_messages: bool,
+    /// In-progress answers take the older docs' shape (docs.rapid7.com,
+    /// "GET Query"): `query` instead of `leql`, and `rel: "self"` in lower
+    /// case.
+    pub legacy_continuations: bool,
 }
 
 /// What the simulator's `Next` links point at: the API's own cursor, or
@@ -145,6 +154,7 @@ impl Default for Faults {
             expire_every_nth_poll: None,
             to_exclusive: false,
             numeric_sequence_number_str: false,
+            omit_sequence_number_str: false,
             unwrapped_log_list: false,
             unwrapped_log: false,
             junk_in_log_list: false,
@@ -160,6 +170,7 @@ impl Default for Faults {
             retention_start_ms: None,
             reverse_within_millisecond: false,
             object_messages: false,
+            legacy_continuations: false,
         }
     }
 }

@@ -323,6 +323,7 @@ impl Ctx<'_> {
                 to_exclusive: st.faults.to_exclusive,
                 duplicate_page_edges: st.faults.duplicate_page_edges,
                 numeric_sequence_number_str: st.faults.numeric_sequence_number_str,
+                omit_sequence_number_str: st.faults.omit_sequence_number_str,
                 next_links: st.faults.next_links,
                 serial: st.counters.pages(),
                 events_without_timestamp: st.faults.events_without_timestamp,
@@ -336,7 +337,7 @@ impl Ctx<'_> {
             };
             (truncate, reset, opts, stats)
         };
-        let mut body = if spec.parsed().count {
+        let mut body = if spec.parsed().is_statistical() {
             render::statistics(&self.shared.dataset, spec, opts, stats)
         } else {
             render::final_page(&self.shared.dataset, spec, opts, &self.root)
@@ -420,13 +421,13 @@ impl Ctx<'_> {
         if polls == 0 {
             return (self.finished(&spec), rate);
         }
-        let id = self
-            .shared
-            .lock()
-            .continuations
-            .insert(spec.clone(), polls, self.now, ttl);
+        let (id, legacy) = {
+            let mut st = self.shared.lock();
+            let id = st.continuations.insert(spec.clone(), polls, self.now, ttl);
+            (id, st.faults.legacy_continuations)
+        };
         let href = format!("{}/query/{id}", self.root);
-        let body = render::continuation(&spec, &id, 0, &href);
+        let body = render::continuation(&spec, &id, 0, &href, legacy);
         let reply = self.retention_headers(&spec, Reply::json(StatusCode::ACCEPTED, body));
         (reply, rate)
     }
@@ -458,13 +459,17 @@ impl Ctx<'_> {
                 return Reply::not_found(GONE);
             }
             let ttl = st.faults.continuation_ttl;
-            st.continuations.poll(id, self.now, ttl)
+            (
+                st.continuations.poll(id, self.now, ttl),
+                st.faults.legacy_continuations,
+            )
         };
+        let (outcome, legacy) = outcome;
         match outcome {
             PollOutcome::NotFound => Reply::not_found(GONE),
             PollOutcome::InProgress(spec, progress) => {
                 let href = format!("{}/query/{id}", self.root);
-                let body = render::continuation(&spec, id, progress, &href);
+                let body = render::continuation(&spec, id, progress, &href, legacy);
                 self.retention_headers(&spec, Reply::json(StatusCode::OK, body))
             }
             PollOutcome::Done(spec) => self.finished(&spec),

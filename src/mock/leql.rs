@@ -1,5 +1,8 @@
 //! The LEQL the simulator understands: a parser and an evaluator for
-//! `where(...)`, `calculate(count)` and `timeslice(N)`.
+//! `where(...)`, `calculate(count|sum|average|min|max[:field])`,
+//! `groupby(field[, field])` and `timeslice(N)`, clause names in any case
+//! (`calculate(COUNT)`, `timeSlice(50)`, `GroupBy(...)`, as Rapid7's own saved
+//! queries spell them).
 //!
 //! `where` takes regex terms `/…/` (with the `i` flag for case-insensitive),
 //! keywords (bare or quoted with `'`, `"` or `'''`) and `AND`, `OR`, `NOT`
@@ -7,10 +10,20 @@
 //! documents: a keyword matches where the message holds it with no letter or
 //! digit right before or after it (`fail` does not match `failed`). Regexes
 //! follow Java's escaping: a backslash before any character that is not a
-//! letter or digit stands for that character. Anything else (field
-//! comparisons, `groupby`, other functions, `limit`) is not simulated and
-//! answers 400 "Invalid Query Request", as Rapid7 answers a statement it
-//! cannot run.
+//! letter or digit stands for that character. Named groups of a regex term
+//! (`/(?P<level>[A-Z]+)/`) are fields of the events it matches.
+//!
+//! **Fields** (for `calculate(FN:field)` and `groupby`): a named group of a
+//! regex term, else a key of a JSON message (`"http.status"` as one key, or a
+//! dotted path into nested objects), else a `key=value` pair of the message
+//! (the value quoted with `"` or up to the next space). `groupby` values are
+//! lower-cased, as Rapid7 returns them; events without every groupby field
+//! are in no group. `sum`, `average`, `min` and `max` take the field's value
+//! as a number and leave out events where it is missing or not a number.
+//!
+//! Anything else (field comparisons, `count:field`, other functions, more
+//! than two groupby keys, `sort`, `limit`) is not simulated and answers 400
+//! "Invalid Query Request", as Rapid7 answers a statement it cannot run.
 
 use regex::{Regex, RegexBuilder};
 
@@ -19,10 +32,44 @@ use regex::{Regex, RegexBuilder};
 pub(crate) struct Statement {
     /// The `where(...)` filter.
     pub(crate) filter: Option<Expr>,
-    /// `calculate(count)`: a statistical query.
-    pub(crate) count: bool,
+    /// `calculate(...)`.
+    pub(crate) calculate: Option<Calculate>,
+    /// `groupby(...)`: one or two field names.
+    pub(crate) groupby: Vec<String>,
     /// `timeslice(N)`.
     pub(crate) timeslice: Option<u32>,
+}
+
+/// `calculate(FN[:field])`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Calculate {
+    /// The function.
+    pub(crate) function: Function,
+    /// The field (none for `count`).
+    pub(crate) field: Option<String>,
+}
+
+/// The functions the simulator computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Function {
+    Count,
+    Sum,
+    Average,
+    Min,
+    Max,
+}
+
+impl Function {
+    /// The `type` Rapid7 answers with, the key of every value object.
+    pub(crate) fn type_name(self) -> &'static str {
+        match self {
+            Function::Count => "count",
+            Function::Sum => "sum",
+            Function::Average => "average",
+            Function::Min => "min",
+            Function::Max => "max",
+        }
+    }
 }
 
 /// A `where(...)` expression.
@@ -45,9 +92,81 @@ impl Statement {
     pub(crate) fn matches(&self, message: &str) -> bool {
         self.filter.as_ref().is_none_or(|f| f.matches(message))
     }
+
+    /// Whether Rapid7 answers the statement with statistics.
+    pub(crate) fn is_statistical(&self) -> bool {
+        self.calculate.is_some() || !self.groupby.is_empty()
+    }
+
+    /// The function computed (`groupby` alone counts).
+    pub(crate) fn function(&self) -> Function {
+        self.calculate
+            .as_ref()
+            .map_or(Function::Count, |c| c.function)
+    }
+
+    /// The value of field `name` in `message` (see the module docs).
+    pub(crate) fn field(&self, message: &str, name: &str) -> Option<String> {
+        let mut regexes = Vec::new();
+        if let Some(f) = &self.filter {
+            f.regexes(&mut regexes);
+        }
+        for re in regexes {
+            if let Some(m) = re.captures(message).and_then(|c| c.name(name)) {
+                return Some(m.as_str().to_string());
+            }
+        }
+        json_field(message, name).or_else(|| kv_field(message, name))
+    }
+}
+
+/// A key of a JSON object message: the key as written, else a dotted path.
+fn json_field(message: &str, name: &str) -> Option<String> {
+    if !message.trim_start().starts_with('{') {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_str(message).ok()?;
+    let found = v
+        .get(name)
+        .or_else(|| name.split('.').try_fold(&v, |at, part| at.get(part)))?;
+    match found {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
+/// `name=value` in a message: at its start or after a space; the value in
+/// `"…"`, or up to the next space.
+fn kv_field(message: &str, name: &str) -> Option<String> {
+    let needle = format!("{name}=");
+    message.match_indices(&needle).find_map(|(at, _)| {
+        let before = message[..at].chars().next_back();
+        if before.is_some_and(|c| !c.is_whitespace()) {
+            return None;
+        }
+        let rest = &message[at + needle.len()..];
+        Some(match rest.strip_prefix('"') {
+            Some(quoted) => quoted.split('"').next().unwrap_or("").to_string(),
+            None => rest.split_whitespace().next().unwrap_or("").to_string(),
+        })
+    })
 }
 
 impl Expr {
+    /// The regex terms, in order (their named groups are fields).
+    fn regexes<'a>(&'a self, out: &mut Vec<&'a Regex>) {
+        match self {
+            Expr::Regex(re) => out.push(re),
+            Expr::Keyword(_) => {}
+            Expr::And(a, b) | Expr::Or(a, b) => {
+                a.regexes(out);
+                b.regexes(out);
+            }
+            Expr::Not(a) => a.regexes(out),
+        }
+    }
+
     fn matches(&self, message: &str) -> bool {
         match self {
             Expr::Regex(re) => re.is_match(message),
@@ -98,12 +217,28 @@ pub(crate) fn parse(text: &str) -> Result<Statement, String> {
                 }
                 st.filter = Some(e);
             }
-            "calculate" if !st.count => {
-                let f = p.until(b')')?;
-                if !f.trim().eq_ignore_ascii_case("count") {
-                    return Err(format!("calculate({f}) is not simulated"));
+            "calculate" if st.calculate.is_none() => {
+                st.calculate = Some(calculate(&p.until(b')')?)?);
+            }
+            "groupby" if st.groupby.is_empty() => {
+                let keys: Vec<String> = p
+                    .until(b')')?
+                    .split(',')
+                    .map(|k| k.trim().to_string())
+                    .collect();
+                if keys
+                    .iter()
+                    .any(|k| k.is_empty() || k.contains(char::is_whitespace))
+                {
+                    return Err(format!("groupby({}) needs field names", keys.join(", ")));
                 }
-                st.count = true;
+                if keys.len() > 2 {
+                    return Err(format!(
+                        "groupby with {} keys is not simulated (one or two)",
+                        keys.len()
+                    ));
+                }
+                st.groupby = keys;
             }
             "timeslice" if st.timeslice.is_none() => {
                 let n = p.until(b')')?;
@@ -117,6 +252,34 @@ pub(crate) fn parse(text: &str) -> Result<Statement, String> {
             }
             other => return Err(format!("{other}(...) is not simulated")),
         }
+    }
+}
+
+/// `FN[:field]` of `calculate(...)`, the function in any case.
+fn calculate(text: &str) -> Result<Calculate, String> {
+    let (name, field) = match text.split_once(':') {
+        Some((n, f)) => (n.trim(), Some(f.trim().to_string())),
+        None => (text.trim(), None),
+    };
+    let function = match name.to_ascii_lowercase().as_str() {
+        "count" => Function::Count,
+        "sum" => Function::Sum,
+        "average" => Function::Average,
+        "min" => Function::Min,
+        "max" => Function::Max,
+        _ => return Err(format!("calculate({text}) is not simulated")),
+    };
+    match (function, field) {
+        (Function::Count, None) => Ok(Calculate {
+            function,
+            field: None,
+        }),
+        (Function::Count, Some(_)) => Err(format!("calculate({text}) is not simulated")),
+        (_, Some(f)) if !f.is_empty() && !f.contains(char::is_whitespace) => Ok(Calculate {
+            function,
+            field: Some(f),
+        }),
+        _ => Err(format!("calculate({text}) needs a field: {name}:field")),
     }
 }
 
@@ -309,11 +472,29 @@ mod tests {
     #[test]
     fn clauses() {
         let st = parse("where(/x/) calculate(count) timeslice(24)").unwrap();
-        assert!(st.count && st.timeslice == Some(24) && st.filter.is_some());
-        assert!(!parse("").unwrap().count);
+        assert!(st.is_statistical() && st.timeslice == Some(24) && st.filter.is_some());
+        assert_eq!(st.function(), Function::Count);
+        assert!(!parse("").unwrap().is_statistical());
+        // Rapid7's own spellings.
+        let st = parse("where(/x/) GroupBy(target, host) CALCULATE(AVERAGE:bytes) timeSlice(50)")
+            .unwrap();
+        assert_eq!(st.groupby, ["target", "host"]);
+        assert_eq!(
+            st.calculate,
+            Some(Calculate {
+                function: Function::Average,
+                field: Some("bytes".into())
+            })
+        );
+        assert_eq!(st.timeslice, Some(50));
+        assert!(parse("groupby(host)").unwrap().is_statistical());
         for bad in [
             "calculate(sum(bytes))",
-            "groupby(host) calculate(count)",
+            "calculate(sum)",
+            "calculate(count:bytes)",
+            "calculate(unique:ip)",
+            "groupby(a, b, c)",
+            "groupby(host) groupby(user)",
             "where(status=500)",
             "timeslice(0)",
             "where(/x/",
@@ -322,6 +503,23 @@ mod tests {
         ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn fields_come_from_named_groups_json_and_key_value_pairs() {
+        let st = parse(r"where(/memory usage is (?P<MemUsage>\d+)/)").unwrap();
+        assert_eq!(
+            st.field("x memory usage is 42 y", "MemUsage").as_deref(),
+            Some("42")
+        );
+        let json = r#"{"http.status": "500", "src": {"port": 443}, "n": null}"#;
+        assert_eq!(st.field(json, "http.status").as_deref(), Some("500"));
+        assert_eq!(st.field(json, "src.port").as_deref(), Some("443"));
+        assert_eq!(st.field(json, "n"), None);
+        let kv = r#"time=1 user=bob ua="Mozilla 5" xbytes=9 bytes=12"#;
+        assert_eq!(st.field(kv, "ua").as_deref(), Some("Mozilla 5"));
+        assert_eq!(st.field(kv, "bytes").as_deref(), Some("12"));
+        assert_eq!(st.field(kv, "missing"), None);
     }
 
     #[test]

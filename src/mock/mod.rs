@@ -18,8 +18,10 @@
 //!   `(timestamp, sequence_number)`; `to` is **inclusive** unless
 //!   [`Faults::to_exclusive`]; a page with more events after it carries a
 //!   `Next` link `…/query/logs/{id}?from={last ts}&to={to}&per_page={n}&
-//!   sequence_number={last seq}&next_page=true&query=`. Only the empty LEQL
-//!   statement (all events) is supported.
+//!   sequence_number={last seq}&next_page=true&query=`. Statements are the
+//!   LEQL of `leql.rs` (filters; `calculate`, `groupby` and `timeslice`
+//!   answered as statistics, see `render::statistics`); sequence numbers are
+//!   made as Rapid7's (see [`sequence_number`]).
 //! - Errors: 400 `{"fields":[…],"messages":["Invalid query: …"]}` for bad
 //!   parameters, 400 "Invalid Continuation ID", 404 `{"code":404,"message":
 //!   "Log Not Found"}` / "Query Not Found (Continuation ID may have expired)",
@@ -39,6 +41,7 @@
 //   ratelimit, faults    rate-limit windows; fault knobs and their counters
 //   reply                an answer and its headers
 //   query                parameters, validation, the events of a page
+//   aggregate            statistics of a statement (functions, groups, slices)
 //   render               response bodies (pages with their Next link)
 //   continuations        the 202/poll store
 //   state                what the handlers share (recorded requests, counters)
@@ -46,6 +49,7 @@
 //   server               MockConfig, MockServer
 //   tests                HTTP-level tests
 
+mod aggregate;
 mod continuations;
 mod data;
 mod encode;
@@ -64,7 +68,7 @@ mod state;
 #[cfg(test)]
 mod tests;
 
-pub use data::{MockDataset, MockEvent, MockLog};
+pub use data::{MockDataset, MockEvent, MockLog, SEQUENCE_STEP, sequence_number};
 pub use faults::{Faults, NextLinks, ResetHeader};
 pub use messages::{MessageFormat, TYPE_CHANGE_MS};
 pub use ratelimit::RateLimits;

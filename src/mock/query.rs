@@ -308,6 +308,7 @@ pub(crate) struct PageOptions {
     pub(crate) to_exclusive: bool,
     pub(crate) duplicate_page_edges: bool,
     pub(crate) numeric_sequence_number_str: bool,
+    pub(crate) omit_sequence_number_str: bool,
     pub(crate) next_links: super::faults::NextLinks,
     /// How many finished pages the server has sent (for `NextLinks::Repeat`).
     pub(crate) serial: u64,
@@ -483,6 +484,22 @@ fn filtered(
     }
 }
 
+/// The events of `[from, to)` the statement selects, sorted (never after
+/// now, like [`count_events`]).
+pub(crate) fn matching_events(
+    data: &MockDataset,
+    log_id: &str,
+    statement: &Statement,
+    from: i64,
+    to: i64,
+) -> Vec<MockEvent> {
+    let to = to.min(crate::time::now_ms().saturating_add(1));
+    if to <= from {
+        return Vec::new();
+    }
+    select(data, log_id, statement, from, None, to - 1, usize::MAX)
+}
+
 /// Events of `[from, to)` the statement selects (`to` exclusive here: the
 /// caller decides the last slice's end).
 pub(crate) fn count_events(
@@ -499,7 +516,7 @@ pub(crate) fn count_events(
     if statement.filter.is_none() {
         return data.count(log_id, from, to);
     }
-    select(data, log_id, statement, from, None, to - 1, usize::MAX).len() as u64
+    matching_events(data, log_id, statement, from, to).len() as u64
 }
 
 #[cfg(test)]

@@ -9,9 +9,11 @@ use std::fmt::Write as _;
 
 use serde_json::json;
 
+use super::aggregate::{Group, aggregate};
 use super::data::{MockDataset, MockEvent, MockLog};
 use super::encode::{encode_query_value, encode_segment, push_json_str};
 use super::faults::NextLinks;
+use super::leql::Function;
 use super::query::{PageOptions, QuerySpec, count_events, last_ms, page_events};
 
 /// Organisation id used in the `rrn` of simulated logs.
@@ -57,7 +59,9 @@ fn push_event(out: &mut String, e: &MockEvent, root: &str, opts: &PageOptions) {
         let _ = write!(out, "],\"timestamp\":{}", e.timestamp);
     }
     let _ = write!(out, ",\"sequence_number\":{}", e.sequence_number as f64);
-    if opts.numeric_sequence_number_str {
+    if opts.omit_sequence_number_str {
+        // Older material: the exact number only in the Context link.
+    } else if opts.numeric_sequence_number_str {
         let _ = write!(out, ",\"sequence_number_str\":{}", e.sequence_number);
     } else {
         let _ = write!(out, ",\"sequence_number_str\":\"{}\"", e.sequence_number);
@@ -190,17 +194,29 @@ pub(crate) fn final_page(
 pub(crate) struct StatsOptions {
     /// `all_exact_result: false`.
     pub(crate) inexact: bool,
-    /// The other spellings of the spec's examples: counts as floats, the
-    /// series keyed `count|global_timeseries`, `all_exact_results`, no
-    /// top-level `count`.
+    /// The other spellings of Rapid7's material: counts as floats,
+    /// `all_exact_results`, no top-level `count`, and an empty answer as
+    /// `status: 204` with `stats: {}` (the plugin's `log_id7`).
     pub(crate) variant: bool,
 }
 
-/// A finished statistical answer of `calculate(count)` (§9 f, §12): `N`
-/// slices (`timeslice(N)`, 10 by default) of granularity `(to - from) / N`,
-/// slice `i` covering `[from + i·g, from + (i+1)·g)`; the last slice ends at
-/// `to`, inclusive unless `to` is simulated exclusive. No events: `status:
-/// 204` with empty `stats` and `timeseries`.
+/// A finished statistical answer (§6, §9 f, §12) of `calculate(FN[:field])`
+/// and/or `groupby(k1[, k2])`: `N` slices (`timeslice(N)`, 10 by default) of
+/// granularity `g = (to - from) / N`, slice `i` covering `[from + i·g, from +
+/// (i+1)·g)`; the last slice ends at `to`, inclusive unless `to` is simulated
+/// exclusive.
+///
+/// - Without `groupby`: `stats: {K: {"<type>": v}}` and `timeseries: {K:
+///   [{"<type>": v} × N]}`, `K` the field of `calculate(FN:field)` (also in
+///   `key`) or `global_timeseries` for `count`; the top-level `<type>` is
+///   the count for `count` and 0 otherwise, as in the spec's example. A
+///   slice without a value is `{}`. No value at all: `status: 204` with `{}`
+///   under `K` (and, for `count`, an empty series).
+/// - With `groupby`: `stats: {}`, `timeseries: {}`, `groups: [{"<v>":
+///   {"<type>": v}}]` (`[v1,v2]` for two keys), `groups_timeseries` nested
+///   one level per key, each `{"<v>": {"series": […], "totals": {…},
+///   "groups_timeseries": […]}}`, largest first, values lower-cased; no group
+///   at all is `status: 204`.
 pub(crate) fn statistics(
     data: &MockDataset,
     spec: &QuerySpec,
@@ -208,81 +224,176 @@ pub(crate) fn statistics(
     stats: StatsOptions,
 ) -> Vec<u8> {
     let statement = spec.parsed();
+    let function = statement.function();
+    let ty = function.type_name();
+    let field = statement.calculate.as_ref().and_then(|c| c.field.clone());
     let n = i64::from(statement.timeslice.unwrap_or(10));
     let g = (spec.to - spec.from) / n;
     let end = last_ms(spec, opts).saturating_add(1);
-    let counts: Vec<u64> = (0..n)
-        .map(|i| {
-            let a = spec.from + i * g;
-            let b = if i == n - 1 { end } else { a + g };
-            count_events(data, &spec.log_id, &statement, a, b)
-        })
-        .collect();
-    let total: u64 = counts.iter().sum();
-    let num = |c: u64| {
-        if stats.variant {
-            serde_json::json!(c as f64)
+    let is_count = function == Function::Count;
+    let num = |v: f64| {
+        if is_count && !stats.variant {
+            json!(v as u64)
         } else {
-            serde_json::json!(c)
+            json!(v)
         }
     };
-    let key = if stats.variant {
-        "count|global_timeseries"
-    } else {
-        "global_timeseries"
+    let object = |v: Option<f64>| match v {
+        Some(v) => json!({ ty: num(v) }),
+        None => json!({}),
     };
     let exact = if stats.inexact {
         serde_json::Value::Bool(false)
-    } else {
+    } else if statement.groupby.is_empty() {
         serde_json::Value::Null
-    };
-    let (stats_obj, series) = if total == 0 {
-        (json!({ key: {} }), json!({ key: [] }))
     } else {
-        (
-            json!({ key: {"count": num(total)} }),
-            json!({ key: counts.iter().map(|c| json!({"count": num(*c)})).collect::<Vec<_>>() }),
-        )
+        serde_json::Value::Bool(true)
+    };
+    let key = field.clone().unwrap_or_else(|| "global_timeseries".into());
+    let (total, slices, groups) = if is_count && statement.groupby.is_empty() {
+        // Counting needs no messages: the data function counts.
+        let counts: Vec<Option<f64>> = (0..n)
+            .map(|i| {
+                let a = spec.from + i * g;
+                let b = if i == n - 1 { end } else { a + g };
+                Some(count_events(data, &spec.log_id, &statement, a, b) as f64)
+            })
+            .collect();
+        let total: f64 = counts.iter().flatten().sum();
+        (Some(total).filter(|t| *t > 0.0), counts, Vec::new())
+    } else {
+        let agg = aggregate(
+            data,
+            &spec.log_id,
+            &statement,
+            (spec.from, end),
+            (n as usize, g),
+        );
+        let slices = agg.all.slices.iter().map(|a| a.value(function)).collect();
+        let total = agg
+            .all
+            .total
+            .value(function)
+            .filter(|_| agg.all.total.events() > 0);
+        (total, slices, agg.groups)
     };
     let mut statistics = json!({
         "cardinality": 0,
         "granularity": g,
         "from": spec.from,
         "to": spec.to,
-        "type": "count",
-        "stats": stats_obj,
+        "type": ty,
         "groups": [],
         "others": {},
-        "status": if total == 0 { 204 } else { 200 },
-        "timeseries": series,
         "groups_timeseries": [],
     });
     let fields = statistics.as_object_mut().expect("an object");
+    let empty;
+    if statement.groupby.is_empty() {
+        empty = total.is_none();
+        let (stats_obj, series) = if empty && stats.variant {
+            (json!({}), json!({}))
+        } else if empty && is_count {
+            (json!({ &key: {} }), json!({ &key: [] }))
+        } else {
+            (
+                json!({ &key: object(total) }),
+                json!({ &key: slices.iter().map(|v| object(*v)).collect::<Vec<_>>() }),
+            )
+        };
+        fields.insert("stats".into(), stats_obj);
+        fields.insert("timeseries".into(), series);
+        if let Some(field) = &field {
+            fields.insert("key".into(), json!(field));
+        }
+    } else {
+        empty = groups.is_empty();
+        let (flat, series) = groups_json(&groups, function, &object);
+        fields.insert("stats".into(), json!({}));
+        fields.insert("timeseries".into(), json!({}));
+        fields.insert("groups".into(), flat);
+        fields.insert("groups_timeseries".into(), series);
+        fields.insert("others".into(), json!({"series": []}));
+    }
+    fields.insert("status".into(), json!(if empty { 204 } else { 200 }));
+    let top = if is_count { total.unwrap_or(0.0) } else { 0.0 };
     if stats.variant {
         fields.insert("all_exact_results".into(), exact);
     } else {
         fields.insert("all_exact_result".into(), exact);
-        fields.insert("count".into(), json!(total));
+        fields.insert(ty.into(), num(top));
     }
+    let matched = if is_count { top as u64 } else { 0 };
     let body = json!({
         "logs": [spec.log_id],
         "leql": {"statement": spec.statement, "during": {"from": spec.from, "to": spec.to}},
         "statistics": statistics,
-        "search_stats": {"events_matched": total, "events_all": total, "duration_ms": 1},
+        "search_stats": {"events_matched": matched, "events_all": matched, "duration_ms": 1},
     });
     body.to_string().into_bytes()
+}
+
+/// `groups` (`"v"`, or `"[v1,v2]"` for two keys; largest first) and the nested
+/// `groups_timeseries` of grouped statistics; `object` writes one value.
+fn groups_json(
+    groups: &[Group],
+    f: Function,
+    object: &dyn Fn(Option<f64>) -> serde_json::Value,
+) -> (serde_json::Value, serde_json::Value) {
+    // Every full path, largest value first (as the spec's example lists them).
+    let mut flat: Vec<(String, Option<f64>)> = Vec::new();
+    for g in groups {
+        if g.children.is_empty() {
+            flat.push((g.key.clone(), g.series.total.value(f)));
+        }
+        for c in &g.children {
+            flat.push((format!("[{},{}]", g.key, c.key), c.series.total.value(f)));
+        }
+    }
+    flat.sort_by(|a, b| {
+        let v = |x: &(String, Option<f64>)| x.1.unwrap_or(f64::NEG_INFINITY);
+        v(b).total_cmp(&v(a)).then_with(|| a.0.cmp(&b.0))
+    });
+    let flat: Vec<serde_json::Value> = flat
+        .into_iter()
+        .map(|(key, v)| json!({ key: object(v) }))
+        .collect();
+    fn nested(
+        g: &Group,
+        f: Function,
+        object: &dyn Fn(Option<f64>) -> serde_json::Value,
+    ) -> serde_json::Value {
+        json!({ &g.key: {
+            "groups_timeseries": g.children.iter().map(|c| nested(c, f, object)).collect::<Vec<_>>(),
+            "series": g.series.slices.iter().map(|a| object(a.value(f))).collect::<Vec<_>>(),
+            "totals": object(g.series.total.value(f)),
+        }})
+    }
+    let series = groups.iter().map(|g| nested(g, f, object)).collect();
+    (json!(flat), serde_json::Value::Array(series))
 }
 
 /// An in-progress answer (§9 a): progress, continuation id and its `Self`
 /// link; statistical queries also carry `partial` statistics with counts as
 /// strings, as Rapid7's in-progress bodies do (clients must not use them).
-pub(crate) fn continuation(spec: &QuerySpec, id: &str, progress: u32, self_href: &str) -> Vec<u8> {
+/// `legacy`: the older docs' shape, `query` for `leql` and `rel: "self"`.
+pub(crate) fn continuation(
+    spec: &QuerySpec,
+    id: &str,
+    progress: u32,
+    self_href: &str,
+    legacy: bool,
+) -> Vec<u8> {
     let mut out = String::with_capacity(512);
     out.push_str("{\"logs\":[");
     push_json_str(&mut out, &spec.log_id);
-    out.push_str("],\"leql\":");
+    out.push_str(if legacy {
+        "],\"query\":"
+    } else {
+        "],\"leql\":"
+    });
     push_leql(&mut out, spec);
-    if spec.parsed().count {
+    if spec.parsed().is_statistical() {
         out.push_str(
             ",\"partial\":{\"type\":\"count\",\"stats\":{\"global_timeseries\":{\"count\":\"1\"}},\
              \"timeseries\":{\"global_timeseries\":[{\"count\":\"1\"}]}}",
@@ -290,7 +401,11 @@ pub(crate) fn continuation(spec: &QuerySpec, id: &str, progress: u32, self_href:
     }
     let _ = write!(out, ",\"progress\":{progress},\"id\":");
     push_json_str(&mut out, id);
-    out.push_str(",\"events\":[],\"links\":[{\"rel\":\"Self\",\"href\":");
+    out.push_str(if legacy {
+        ",\"events\":[],\"links\":[{\"rel\":\"self\",\"href\":"
+    } else {
+        ",\"events\":[],\"links\":[{\"rel\":\"Self\",\"href\":"
+    });
     push_json_str(&mut out, self_href);
     out.push_str("}]}");
     out.into_bytes()

@@ -1,5 +1,6 @@
 //! The client against the simulator over real HTTP on loopback.
 
+mod capture;
 mod completeness;
 mod hostile;
 
@@ -221,6 +222,19 @@ async fn lenient_numbers_and_exclusive_to() {
         ..Faults::default()
     })
     .await;
+}
+
+/// Older material has no `sequence_number_str`: the exact number comes
+/// from each event's `Context` link, burst milliseconds included.
+#[tokio::test]
+async fn sequence_numbers_from_context_links_when_the_string_is_missing() {
+    let stats = exact_under(Faults {
+        omit_sequence_number_str: true,
+        duplicate_page_edges: true,
+        ..Faults::default()
+    })
+    .await;
+    assert_eq!(stats.events_failed, 0);
 }
 
 #[tokio::test]

@@ -9,7 +9,9 @@
 //!
 //! Parsing is lenient per event: an event missing its timestamp, sequence
 //! number or message is counted as failed and logged with its position, never
-//! silently dropped, and never fails the whole page.
+//! silently dropped, and never fails the whole page here (a query fails on a
+//! page whose every event was rejected, naming the first reason). A missing
+//! `sequence_number_str` is recovered from the event's `Context` link.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -19,7 +21,7 @@ use std::sync::Arc;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::model::Link;
-use values::{Any, Key, Labels, Text, TextSeed};
+use values::{Any, ContextLink, Key, Labels, Text, TextSeed};
 
 /// Counts of what happened to the events of one page.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -267,6 +269,8 @@ pub(crate) struct ParsedBody {
     pub(crate) max_seen: Cursor,
     /// Whether the body was a statistical result (not an event page).
     pub(crate) statistical: bool,
+    /// Why the first rejected event was rejected (see [`PageStats::failed`]).
+    pub(crate) first_rejection: Option<String>,
     /// `x-beyond-retention-message` of a response that said the window
     /// reaches past retention (set by the query, from the headers).
     pub(crate) beyond_retention: Option<String>,
@@ -348,6 +352,7 @@ pub(crate) fn parse_page(
         max_key: None,
         max_seen: None,
         position: 0,
+        first_rejection: None,
     };
     // Messages are at most the body's size: one allocation instead of a
     // doubling series of copies (and fresh pages) while the page is decoded.
@@ -375,6 +380,7 @@ pub(crate) fn parse_page(
         max_seen: state.max_seen,
         statistical,
         beyond_retention: None,
+        first_rejection: state.first_rejection,
     })
 }
 
@@ -395,11 +401,15 @@ struct PageState<'s> {
     max_key: Cursor,
     max_seen: Cursor,
     position: usize,
+    first_rejection: Option<String>,
 }
 
 impl PageState<'_> {
     fn fail(&mut self, reason: &str) {
         self.stats.failed += 1;
+        if self.first_rejection.is_none() {
+            self.first_rejection = Some(format!("{reason} (event {})", self.position));
+        }
         // A page of 500 broken events is five warnings, not 500: the rest
         // go to DEBUG, and the page's and the fetch's events count them all.
         if self.stats.failed <= WARNED_FAILURES_PER_PAGE {
@@ -428,13 +438,7 @@ impl PageState<'_> {
         };
         self.stats.min_timestamp = Some(self.stats.min_timestamp.map_or(ts, |m| m.min(ts)));
         self.stats.max_timestamp = Some(self.stats.max_timestamp.map_or(ts, |m| m.max(ts)));
-        // The string form is exact; the number form loses precision above 2^53.
-        let seq = match (ev.sequence_number_str, ev.sequence_number) {
-            (Some(s), _) => Ok(s),
-            (None, Some(n)) if n < (1 << 53) => Ok(n),
-            (None, Some(_)) => Err("sequence_number_str missing and sequence_number above 2^53"),
-            (None, None) => Err("missing or invalid sequence number"),
-        };
+        let seq = sequence_number(&ev);
         if let Ok(seq) = seq {
             self.max_seen = self.max_seen.max(Some(page_key(self.order, ts, seq)));
         }
@@ -477,6 +481,44 @@ impl PageState<'_> {
         self.stats.accepted += 1;
         self.max_key = self.max_key.max(Some(key));
     }
+}
+
+/// An event's exact sequence number. `sequence_number_str` is exact; the
+/// number `sequence_number` is exact only below 2^53 (Rapid7 writes it as a
+/// JavaScript double: `3234730521598636032` arrives as
+/// `3234730521598636000`). Older material has no `sequence_number_str`: above
+/// 2^53 the exact value is then the one in the event's `Context` link
+/// (`…/query/context/{sequence_number}?…`), taken when it rounds to the same
+/// double as the number (or when there is no number at all).
+fn sequence_number(ev: &RawEvent<'_>) -> Result<u64, &'static str> {
+    const EXACT: u64 = 1 << 53;
+    match (
+        ev.sequence_number_str,
+        ev.sequence_number,
+        ev.context_sequence,
+    ) {
+        (Some(s), _, _) => Ok(s),
+        (None, Some(n), _) if n < EXACT => Ok(n),
+        (None, Some(n), Some(c)) if c as f64 == n as f64 => Ok(c),
+        (None, Some(_), Some(_)) => Err(
+            "sequence_number above 2^53 disagrees with its Context link, and no sequence_number_str",
+        ),
+        (None, Some(_), None) => Err(
+            "sequence_number_str missing, sequence_number above 2^53 (not exact) and no Context link",
+        ),
+        (None, None, Some(c)) => Ok(c),
+        (None, None, None) => Err("missing or invalid sequence number"),
+    }
+}
+
+/// The sequence number in a `Context` link's path:
+/// `…/query/context/{sequence_number}?…`.
+fn context_sequence(href: &str) -> Option<u64> {
+    let (_, rest) = href.split_once("/context/")?;
+    let end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    rest[..end].parse().ok()
 }
 
 /// Keys of the events a page has kept, to drop repeats within it.
@@ -594,6 +636,8 @@ struct RawEvent<'a> {
     timestamp: Option<i64>,
     sequence_number: Option<u64>,
     sequence_number_str: Option<u64>,
+    /// The sequence number of the event's `Context` link.
+    context_sequence: Option<u64>,
     log_id: Option<Cow<'a, str>>,
     message: Option<Text<'a>>,
     labels: Vec<String>,
@@ -643,6 +687,13 @@ impl<'de> Visitor<'de> for RawEventVisitor<'_> {
                     })?;
                 }
                 Key::Labels => ev.labels = map.next_value::<Labels>()?.0,
+                Key::Links => {
+                    ev.context_sequence = map
+                        .next_value::<ContextLink>()?
+                        .0
+                        .as_deref()
+                        .and_then(context_sequence);
+                }
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                 }

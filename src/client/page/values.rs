@@ -22,6 +22,8 @@ pub(super) enum Key {
     Message,
     Labels,
     Id,
+    Rel,
+    Href,
     Other,
 }
 
@@ -45,6 +47,8 @@ impl<'de> de::Deserialize<'de> for Key {
                     "message" => Key::Message,
                     "labels" => Key::Labels,
                     "id" => Key::Id,
+                    "rel" => Key::Rel,
+                    "href" => Key::Href,
                     _ => Key::Other,
                 })
             }
@@ -327,6 +331,99 @@ impl<'de> de::Deserialize<'de> for LabelItem {
             fn visit_unit<E: de::Error>(self) -> Result<LabelItem, E> {
                 Ok(LabelItem(None))
             }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The `visit_*` methods of the scalars (`null`, booleans, numbers, strings)
+/// of a visitor for which any of them means "nothing here": `$none`.
+macro_rules! none_for_scalars {
+    ($none:expr) => {
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok($none)
+        }
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Ok($none)
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Ok($none)
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Ok($none)
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Ok($none)
+        }
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+            Ok($none)
+        }
+    };
+}
+
+/// An event's `links`: the `href` of its `Context` link, if any (borrowed
+/// from the body where it has no escapes). Any other shape has none.
+pub(super) struct ContextLink<'a>(pub(super) Option<Cow<'a, str>>);
+
+impl<'de> de::Deserialize<'de> for ContextLink<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ContextLink<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of links")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut found = None;
+                while let Some(LinkItem(item)) = seq.next_element::<LinkItem<'de>>()? {
+                    if found.is_none()
+                        && let Some((rel, href)) = item
+                        && rel.eq_ignore_ascii_case("context")
+                    {
+                        found = Some(href);
+                    }
+                }
+                Ok(ContextLink(found))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(ContextLink(None))
+            }
+            none_for_scalars!(ContextLink(None));
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// One link: `(rel, href)` when it has both as text.
+struct LinkItem<'a>(Option<(Cow<'a, str>, Cow<'a, str>)>);
+
+impl<'de> de::Deserialize<'de> for LinkItem<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = LinkItem<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a link")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let (mut rel, mut href) = (None, None);
+                while let Some(k) = map.next_key::<Key>()? {
+                    match k {
+                        Key::Rel => rel = map.next_value::<Any<'de>>()?.into_text(),
+                        Key::Href => href = map.next_value::<Any<'de>>()?.into_text(),
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(LinkItem(rel.zip(href)))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(LinkItem(None))
+            }
+            none_for_scalars!(LinkItem(None));
         }
         d.deserialize_any(V)
     }

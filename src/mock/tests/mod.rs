@@ -2,6 +2,7 @@
 
 mod faults;
 mod paging;
+mod statistics;
 
 use reqwest::header::HeaderMap;
 use serde_json::Value;

@@ -5,8 +5,11 @@
 //!
 //! - A statistical statement (`calculate(…)` or `groupby(…)`) returns rows
 //!   `(slice_start, slice_end, group_key, function, value)`: one per slice of
-//!   the time series, one per group, one per group and slice, or one for the
-//!   whole window when there is nothing else.
+//!   the time series, one per group, one per group path and slice (nested
+//!   `groupby(k1, k2)` results as `[v1,v2]`), or one for the whole window
+//!   when there is nothing else (see `statistics_batch`). `function` is the
+//!   `type` Rapid7 answers (`standarddeviation` for `sd`); the value is the
+//!   one under the result's key (the field of `calculate(FN:field)`).
 //! - Any other statement returns the events it selects, as `rapid7_logs`
 //!   rows.
 
@@ -272,10 +275,16 @@ impl ExecutionPlan for LeqlExec {
     }
 }
 
-/// `(slice_start, slice_end, group_key, function, value)` rows of a result.
+/// `(slice_start, slice_end, group_key, function, value)` rows of a result:
+/// one per slice of `timeseries`, one per entry of `groups` (no slice), one
+/// per group path and slice of `groups_timeseries` (`[v1,v2]` for
+/// `groupby(k1, k2)`, as `groups` writes it), or one for the whole window
+/// when the body has only a total. An empty answer (`status: 204`) is one
+/// row of 0 for `count` and of NULL for the other functions; a slice whose
+/// value object is empty is NULL.
 fn statistics_batch(stats: &Statistics, schema: SchemaRef) -> DfResult<RecordBatch> {
     /// `(slice_start, slice_end, group_key, value)`.
-    type Row = (Option<i64>, Option<i64>, Option<String>, f64);
+    type Row = (Option<i64>, Option<i64>, Option<String>, Option<f64>);
     let mut rows: Vec<Row> = Vec::new();
     let slice = |i: usize, n: usize| -> (i64, i64) {
         let g = if stats.granularity_ms > 0 {
@@ -290,22 +299,28 @@ fn statistics_batch(stats: &Statistics, schema: SchemaRef) -> DfResult<RecordBat
         let (a, b) = slice(i, stats.timeseries.len());
         rows.push((Some(a), Some(b), None, *v));
     }
-    for (key, v) in &stats.groups {
-        rows.push((None, None, Some(key.clone()), *v));
+    for group in &stats.groups {
+        rows.push((None, None, Some(group.key.clone()), group.value));
     }
-    for (key, series) in &stats.groups_timeseries {
-        for (i, v) in series.iter().enumerate() {
-            let (a, b) = slice(i, series.len());
+    for group in &stats.groups_timeseries {
+        let key = group.key();
+        for (i, v) in group.series.iter().enumerate() {
+            let (a, b) = slice(i, group.series.len());
             rows.push((Some(a), Some(b), Some(key.clone()), *v));
         }
     }
     if rows.is_empty() {
-        rows.push((
-            Some(stats.from),
-            Some(stats.to),
-            None,
-            stats.total.unwrap_or(0.0),
-        ));
+        let value = match stats.total {
+            Some(total) => Some(total),
+            None if stats.empty => (stats.function == "count").then_some(0.0),
+            None => {
+                return Err(DataFusionError::Execution(format!(
+                    "Rapid7's statistics for {:?} carry no value this function can show",
+                    stats.key
+                )));
+            }
+        };
+        rows.push((Some(stats.from), Some(stats.to), None, value));
     }
     let starts: Vec<Option<i64>> = rows.iter().map(|r| r.0).collect();
     let ends: Vec<Option<i64>> = rows.iter().map(|r| r.1).collect();
@@ -317,7 +332,7 @@ fn statistics_batch(stats: &Statistics, schema: SchemaRef) -> DfResult<RecordBat
         )),
         Arc::new(StringArray::from(vec![stats.function.clone(); rows.len()])),
         Arc::new(Float64Array::from(
-            rows.iter().map(|r| Some(r.3)).collect::<Vec<_>>(),
+            rows.iter().map(|r| r.3).collect::<Vec<_>>(),
         )),
     ];
     Ok(RecordBatch::try_new(schema, columns)?)

@@ -119,7 +119,7 @@ impl Setup {
     /// simulator's events: every sequence number once, none missing.
     async fn assert_exact(&self, cache: &str) {
         let q = format!(
-            "SELECT sequence_number FROM rapid7.Firewall WHERE {} ORDER BY sequence_number",
+            "SELECT sequence_number FROM rapid7.Firewall WHERE {} ORDER BY timestamp, sequence_number",
             super::window(FROM, TO)
         );
         let o = self.run(cache, &["--format", "csv", "-c", &q]).await;

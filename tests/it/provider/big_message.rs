@@ -42,7 +42,7 @@ async fn cold_and_warm_are_exact(server: &MockServer, big: u64, cache: SegmentCa
     assert!(truth.iter().any(|(s, m)| *s == big && m.len() > 10 << 20));
     let q = format!(
         "SELECT sequence_number, message FROM rapid7_logs WHERE log_name = '{LOG}' AND {} \
-         ORDER BY sequence_number",
+         ORDER BY timestamp, sequence_number",
         window(T0, T0 + MIN)
     );
     for round in ["cold", "warm"] {

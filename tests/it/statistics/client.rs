@@ -139,3 +139,44 @@ async fn bad_requests_fail_before_any_request() {
     }
     assert_eq!(server.query_requests(), 0);
 }
+
+/// The older docs' in-progress shape (docs.rapid7.com "GET Query": `query`
+/// instead of `leql`, `rel: "self"` in lower case) is polled to the end, for
+/// statistics and for event pages alike; an empty answer (`status: 204`,
+/// `stats: {}`, as the plugin's `log_id7` payload shows) counts zero.
+#[tokio::test]
+async fn the_older_docs_continuations_are_followed_to_the_answer() {
+    let server = server().await;
+    let fw = log_id(&server, "Firewall");
+    let (from, to) = (T0, T0 + 2 * MIN);
+    server.set_faults(Faults {
+        legacy_continuations: true,
+        statistics_variant: true,
+        to_exclusive: true,
+        polls: 2,
+        ..Faults::default()
+    });
+    let c = count(&server, &fw, from, to, 2, None).await;
+    assert_eq!(
+        c.slices,
+        vec![
+            truth_count(&server, &fw, from, from + MIN),
+            truth_count(&server, &fw, from + MIN, to)
+        ]
+    );
+    let events = fetch(&client_for(&server), &fw, from, from + 1000)
+        .await
+        .unwrap();
+    assert_eq!(events, truth(&server, &fw, from, from + 1000));
+    let empty = count(&server, &fw, from, to, 2, Some("/no such text anywhere/")).await;
+    assert_eq!(empty.slices, vec![0, 0]);
+    assert!(
+        server
+            .requests()
+            .iter()
+            .filter(|r| r.kind == datafusion_rapid7::mock::RequestKind::Poll)
+            .count()
+            >= 6,
+        "every answer took its polls"
+    );
+}

@@ -1,3 +1,4 @@
 //! Statistics: the client's counts, estimates and budgets, count pushdown.
 
 mod client;
+mod statements;
