@@ -11,6 +11,7 @@ use datafusion_rapid7::client::{Error, EventPage};
 use futures::TryStreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
+use tokio::task::JoinSet;
 
 const LOG: &str = "ab5a7594-5fde-4c5c-9ee6-e67291f0a40c";
 const FROM: i64 = 1_605_100_000_000;
@@ -41,21 +42,24 @@ fn event(base: &str, (ts, seq): (i64, u64)) -> serde_json::Value {
 }
 
 /// Serves `answer(path_and_query, base)` as `200 application/json` to every
-/// request; returns the base URL and the requests seen.
+/// request; returns the base URL, the requests seen and the server's task
+/// (dropping it stops the server).
 async fn canned(
     answer: impl Fn(&str, &str) -> String + Send + Sync + 'static,
-) -> (String, Arc<Mutex<Vec<String>>>) {
+) -> (String, Arc<Mutex<Vec<String>>>, JoinSet<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let seen = Arc::new(Mutex::new(Vec::new()));
     let (answer, seen2, base2) = (Arc::new(answer), Arc::clone(&seen), base.clone());
-    tokio::spawn(async move {
+    let mut server = JoinSet::new();
+    server.spawn(async move {
+        let mut connections = JoinSet::new();
         loop {
             let Ok((mut sock, _)) = listener.accept().await else {
                 return;
             };
             let (answer, seen, base) = (Arc::clone(&answer), Arc::clone(&seen2), base2.clone());
-            tokio::spawn(async move {
+            connections.spawn(async move {
                 let mut buf = Vec::new();
                 let mut chunk = [0u8; 4096];
                 while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -78,7 +82,7 @@ async fn canned(
             });
         }
     });
-    (base, seen)
+    (base, seen, server)
 }
 
 async fn pages(base: &str) -> Result<Vec<EventPage>, Error> {
@@ -97,7 +101,7 @@ async fn pages(base: &str) -> Result<Vec<EventPage>, Error> {
 
 #[tokio::test]
 async fn the_real_capture_pages_in_two_pages_without_duplicate_or_stall() {
-    let (base, seen) = canned(|target, base| {
+    let (base, seen, _server) = canned(|target, base| {
         let body = if target.contains("sequence_number=") {
             // The Next page: events after the cursor, in receipt order.
             serde_json::json!({"logs": [LOG], "events": [event(base, CAPTURE[2]), event(base, CAPTURE[3])]})
@@ -132,7 +136,7 @@ async fn the_real_capture_pages_in_two_pages_without_duplicate_or_stall() {
 
 #[tokio::test]
 async fn a_page_whose_every_event_is_rejected_is_an_error_naming_why() {
-    let (base, _) = canned(|_, _| {
+    let (base, _, _server) = canned(|_, _| {
         // Above 2^53, no sequence_number_str and no Context link: nothing
         // says which event this is.
         serde_json::json!({"logs": [LOG], "events": [
