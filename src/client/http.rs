@@ -73,16 +73,6 @@ impl Client {
         self.send_parsed(&Outgoing::get(url), ns, parse).await
     }
 
-    /// [`Client::send_parsed`] of a request it owns.
-    pub(crate) async fn send_parsed_owned<T>(
-        &self,
-        req: Outgoing,
-        ns: Namespace,
-        parse: impl Fn(&Response) -> std::result::Result<T, String>,
-    ) -> Result<T> {
-        self.send_parsed(&req, ns, parse).await
-    }
-
     /// [`Client::get_parsed`] for any [`Outgoing`] request (a POST is sent
     /// again as it is when retried: a query submit has no side effect).
     pub(crate) async fn send_parsed<T>(

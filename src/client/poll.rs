@@ -26,14 +26,17 @@ pub(crate) async fn fetch_finished<T>(
 ) -> Result<T> {
     let poll = client.inner.config.poll;
     let url = &submit.url;
-    let request = |req: Outgoing, ns: Namespace| {
-        client.send_parsed_owned(req, ns, |resp| {
-            let (links, value) = parse(&resp.body)?;
-            if resp.status == StatusCode::ACCEPTED && find_link(&links, "Self").is_none() {
-                return Err("202 without a Self link to poll".to_string());
-            }
-            Ok((links, value))
-        })
+    let parse = &parse;
+    let request = |req: Outgoing, ns: Namespace| async move {
+        client
+            .send_parsed(&req, ns, |resp| {
+                let (links, value) = parse(&resp.body)?;
+                if resp.status == StatusCode::ACCEPTED && find_link(&links, "Self").is_none() {
+                    return Err("202 without a Self link to poll".to_string());
+                }
+                Ok((links, value))
+            })
+            .await
     };
     let mut resubmits = 0;
     'submit: loop {
