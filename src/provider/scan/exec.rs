@@ -146,6 +146,7 @@ impl Rapid7ScanExec {
             .inputs
             .scans
             .iter()
+            .filter(|s| s.commits())
             .flat_map(|s| s.gaps.iter().map(move |g| s.log.describe(g)))
             .collect()
     }
@@ -208,13 +209,18 @@ impl Rapid7ScanExec {
         self.shared.approved.store(true, Ordering::Relaxed);
     }
 
-    /// The recent ranges this scan reads from the API without caching.
+    /// The ranges this scan reads from the API without caching: the recent
+    /// edge, and the gaps of a log whose pushed filter is not cached (how
+    /// it sends its messages is not known yet).
     pub fn planned_live_reads(&self) -> Vec<String> {
         self.shared
             .inputs
             .scans
             .iter()
-            .flat_map(|s| s.live.iter().map(move |g| s.log.describe(g)))
+            .flat_map(|s| {
+                let gaps = s.gaps.iter().filter(|_| !s.commits());
+                gaps.chain(&s.live).map(move |g| s.log.describe(g))
+            })
             .collect()
     }
 }
