@@ -584,6 +584,45 @@ mod tests {
     }
 
     #[test]
+    fn long_statements_are_posted_with_the_links_cursor() {
+        let client = ClientBuilder::new()
+            .with_endpoint("http://127.0.0.1:9")
+            .with_api_key("k")
+            .build()
+            .unwrap();
+        let short = client.query_submit("l1", 5, 9, "where(/a/)");
+        assert_eq!(short.method(), "GET");
+        assert!(short.url.as_str().contains("query=where"), "{}", short.url);
+        let long = format!("where({})", vec!["/x/"; 1_000].join(" OR "));
+        let post = client.query_submit("l1", 5, 9, &long);
+        assert_eq!((post.method(), post.url.path()), ("POST", "/query/logs"));
+        let body: serde_json::Value = serde_json::from_slice(post.body.as_ref().unwrap()).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"logs": ["l1"], "leql": {"statement": long,
+                "during": {"from": 5, "to": 9}}})
+        );
+        // A `Next` link: its cursor goes on the POST, the statement does not.
+        let next = Url::parse(
+            "http://127.0.0.1:9/query/logs/l1?from=7&to=9&per_page=500&sequence_number=3\
+             &next_page=true&query=where%28x%29",
+        )
+        .unwrap();
+        let post = post_form(&client, &next, "l1", &long).unwrap();
+        assert_eq!(
+            post.url.query(),
+            Some("per_page=500&sequence_number=3&next_page=true")
+        );
+        let body: serde_json::Value = serde_json::from_slice(post.body.as_ref().unwrap()).unwrap();
+        assert_eq!(
+            body["leql"]["during"],
+            serde_json::json!({"from": 7, "to": 9})
+        );
+        let no_window = Url::parse("http://127.0.0.1:9/query/logs/l1?per_page=5").unwrap();
+        assert!(post_form(&client, &no_window, "l1", &long).is_none());
+    }
+
+    #[test]
     fn link_cursors_need_from_and_sequence_number() {
         let c = |s: &str| link_cursor(&Url::parse(s).unwrap());
         assert_eq!(
