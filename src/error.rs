@@ -13,7 +13,9 @@ use std::time::Duration;
 use datafusion::error::DataFusionError;
 
 use crate::client;
-use crate::client::error::{MISSING_API_KEY, hint_suffix, source_chain_suffix, suggestion_suffix};
+use crate::client::error::{
+    MISSING_API_KEY, ambiguous_log, hint_suffix, source_chain_suffix, suggestion_suffix,
+};
 use crate::env::ConfigError;
 use crate::time::{InvalidRange, WindowError};
 
@@ -122,6 +124,17 @@ pub enum Error {
         suggestions: Vec<String>,
     },
 
+    /// A name that several logs share (Rapid7 allows it), where a name must
+    /// mean one log (`rapid7."Name"`, `rapid7_leql('Name', …)`, `publish
+    /// --log Name`); the message lists the ids.
+    #[error("{}", ambiguous_log(.name, .ids))]
+    AmbiguousLog {
+        /// What the user asked for.
+        name: String,
+        /// The ids of the logs of that name.
+        ids: Vec<String>,
+    },
+
     /// A path component (log id, file name) that could escape the cache root.
     #[error("refusing unsafe cache path component {component:?}: {reason}")]
     UnsafePath {
@@ -195,6 +208,22 @@ pub enum Error {
     Offline {
         /// The missing ranges, one `log [from, to)` per entry.
         missing: Vec<String>,
+    },
+
+    /// A read with a pushed LEQL filter met a message sent as a JSON object:
+    /// Rapid7 searched text this client never sees, so the filter is no
+    /// proven superset of the SQL filter, and nothing of the read is kept.
+    /// The log is recorded as sending objects: no filter is pushed for it
+    /// again, in any session over the cache.
+    #[error(
+        "log {log} sends messages as JSON objects, which Rapid7 searches as text this client \
+         never sees: a pushed filter is no proven superset of the SQL filter, so nothing of \
+         this read is kept; run the statement again: filters are no longer pushed for the log \
+         (the cache records it), or SET rapid7.pushdown_filters = false"
+    )]
+    ObjectMessages {
+        /// The log id.
+        log: String,
     },
 
     /// The operation was cancelled.
@@ -383,6 +412,7 @@ impl From<client::Error> for Error {
             client::Error::UnknownLog { name, suggestions } => {
                 Error::UnknownLog { name, suggestions }
             }
+            client::Error::AmbiguousLog { name, ids } => Error::AmbiguousLog { name, ids },
         }
     }
 }

@@ -1,6 +1,17 @@
-//! `_LOGS.json` at the cache root: the names of the logs the cache has seen,
-//! so that offline queries (and other readers of the cache) can select logs
-//! by name without asking the API.
+//! `_LOGS.json` at the cache root: what the cache knows of each log beyond
+//! its segments. The names of the logs the cache has seen, so that offline
+//! queries (and other readers of the cache) can select logs by name without
+//! asking the API; and how each log sends its messages ([`MessageForm`]), so
+//! that every session knows for which logs a pushed filter may be cached.
+//!
+//! ```json
+//! {"format": 1,
+//!  "logs": {"<log id>": "Firewall"},
+//!  "messages": {"<log id>": "text", "<other id>": "objects"}}
+//! ```
+//!
+//! `messages` is optional: a file without it (an older writer's) knows no
+//! log's form, which only keeps pushed filters out of the cache.
 
 use std::collections::BTreeMap;
 
@@ -14,49 +25,120 @@ use crate::error::{Error, Result};
 /// File name of the log directory under the cache root.
 pub const LOG_NAMES_FILE: &str = "_LOGS.json";
 
+/// How a log sends `message`, as far as reads have shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageForm {
+    /// As JSON strings: the text this client stores is the text Rapid7
+    /// searched, so a pushed LEQL filter is a proven superset of the SQL
+    /// filter, and the events it selects may be cached as a filtered
+    /// segment.
+    Text,
+    /// As JSON objects or arrays (some sources do): Rapid7 searched text this
+    /// client never sees, so no filter is pushed for the log.
+    Objects,
+}
+
+impl MessageForm {
+    /// What is known once `self` was recorded and `seen` is seen: objects,
+    /// once seen, stay (a log that sends text too is still no log a filter
+    /// can be trusted on).
+    pub fn merge(self, seen: MessageForm) -> MessageForm {
+        match (self, seen) {
+            (MessageForm::Text, MessageForm::Text) => MessageForm::Text,
+            _ => MessageForm::Objects,
+        }
+    }
+}
+
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct LogNames {
     format: u32,
     /// log id → log name.
     logs: BTreeMap<String, String>,
+    /// log id → how it sends messages (absent: not known).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    messages: BTreeMap<String, MessageForm>,
 }
+
+/// Read-merge-write of the file, one at a time in this process.
+static WRITING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn path(root: &CacheRoot) -> Path {
     root.prefix().clone().join(LOG_NAMES_FILE)
 }
 
-pub(crate) async fn load(root: &CacheRoot) -> Result<BTreeMap<String, String>> {
+async fn load_file(root: &CacheRoot) -> Result<LogNames> {
     let path = path(root);
     let bytes = match root.store().get(&path).await {
         Ok(get) => get.bytes().await,
-        Err(object_store::Error::NotFound { .. }) => return Ok(BTreeMap::new()),
+        Err(object_store::Error::NotFound { .. }) => return Ok(LogNames::default()),
         Err(e) => Err(e),
     }
     .map_err(|source| Error::ObjectStore {
         path: root.display_path(&path),
         source,
     })?;
-    let names: LogNames = serde_json::from_slice(&bytes).map_err(|e| Error::CacheUnavailable {
+    serde_json::from_slice(&bytes).map_err(|e| Error::CacheUnavailable {
         location: root.display_path(&path),
         message: format!("the log name directory does not parse ({e}); delete it, it is rewritten on the next online query"),
         source: None,
-    })?;
-    Ok(names.logs)
+    })
+}
+
+pub(crate) async fn load(root: &CacheRoot) -> Result<BTreeMap<String, String>> {
+    Ok(load_file(root).await?.logs)
+}
+
+/// How each log the file knows of sends its messages.
+pub(crate) async fn load_forms(root: &CacheRoot) -> Result<BTreeMap<String, MessageForm>> {
+    Ok(load_file(root).await?.messages)
 }
 
 /// Merge `names` into the stored directory (last writer wins per id).
 pub(crate) async fn save(root: &CacheRoot, names: &BTreeMap<String, String>) -> Result<()> {
-    let mut merged = load(root).await.unwrap_or_default();
-    let before = merged.clone();
-    merged.extend(names.iter().map(|(k, v)| (k.clone(), v.clone())));
-    if merged == before && !before.is_empty() {
-        return Ok(());
-    }
-    let body = serde_json::to_vec_pretty(&LogNames {
-        format: 1,
-        logs: merged,
+    update(root, |file| {
+        file.logs
+            .extend(names.iter().map(|(k, v)| (k.clone(), v.clone())));
     })
-    .map_err(|e| Error::CacheUnavailable {
+    .await
+    .map(|_| ())
+}
+
+/// Record that `log_id` was seen sending `form` ([`MessageForm::merge`] with
+/// what is recorded); the form now recorded.
+pub(crate) async fn record_form(
+    root: &CacheRoot,
+    log_id: &str,
+    form: MessageForm,
+) -> Result<MessageForm> {
+    let file = update(root, |file| {
+        let now = match file.messages.get(log_id) {
+            Some(known) => known.merge(form),
+            None => form,
+        };
+        file.messages.insert(log_id.to_string(), now);
+    })
+    .await?;
+    Ok(file.messages.get(log_id).copied().unwrap_or(form))
+}
+
+/// Apply `change` to the stored file and write it back when it changed (or
+/// when there was none).
+async fn update(root: &CacheRoot, change: impl FnOnce(&mut LogNames)) -> Result<LogNames> {
+    let _one_at_a_time = WRITING.lock().await;
+    let before = load_file(root).await.unwrap_or_default();
+    let mut file = LogNames {
+        format: 1,
+        logs: before.logs.clone(),
+        messages: before.messages.clone(),
+    };
+    change(&mut file);
+    let empty = before.logs.is_empty() && before.messages.is_empty();
+    if file.logs == before.logs && file.messages == before.messages && !empty {
+        return Ok(file);
+    }
+    let body = serde_json::to_vec_pretty(&file).map_err(|e| Error::CacheUnavailable {
         location: root.location().to_string(),
         message: format!("cannot encode the log name directory: {e}"),
         source: None,
@@ -70,5 +152,29 @@ pub(crate) async fn save(root: &CacheRoot, names: &BTreeMap<String, String>) -> 
             path: root.display_path(&path),
             source,
         })?;
-    root.restrict_file(&path)
+    root.restrict_file(&path)?;
+    Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn objects_once_seen_stay() {
+        use MessageForm::{Objects, Text};
+        assert_eq!(Text.merge(Text), Text);
+        assert_eq!(Text.merge(Objects), Objects);
+        assert_eq!(Objects.merge(Text), Objects);
+        // A file of an older writer has no `messages`; a new one round-trips.
+        let old: LogNames = serde_json::from_str(r#"{"format":1,"logs":{"a":"A"}}"#).unwrap();
+        assert!(old.messages.is_empty());
+        let text = serde_json::to_string(&LogNames {
+            format: 1,
+            logs: old.logs,
+            messages: [("a".to_string(), Objects)].into(),
+        })
+        .unwrap();
+        assert!(text.contains(r#""messages":{"a":"objects"}"#), "{text}");
+    }
 }

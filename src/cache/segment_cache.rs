@@ -11,7 +11,7 @@ use super::config::{CacheConfig, WriterSettings};
 use super::gc::{self, GcReport};
 use super::index;
 use super::layout::validate_component;
-use super::log_names;
+use super::log_names::{self, MessageForm};
 use super::maintenance::{self, CompactOptions, CompactReport, DropReport, VerifyReport};
 use super::reader::{self, PlannedSegment, ReadPlan};
 use super::retention::{self, ExpireReport, RetentionReport};
@@ -115,6 +115,31 @@ impl SegmentCache {
         match &self.root {
             Some(root) => log_names::save(root, names).await,
             None => Ok(()),
+        }
+    }
+
+    /// How each log the cache has a record of sends its messages (empty in
+    /// bypass mode). See [`MessageForm`].
+    pub async fn message_forms(&self) -> Result<BTreeMap<String, MessageForm>> {
+        match &self.root {
+            Some(root) => log_names::load_forms(root).await,
+            None => Ok(Default::default()),
+        }
+    }
+
+    /// Record that `log_id` sends its messages in `form`, merged with what is
+    /// recorded ([`MessageForm::merge`]: objects, once seen, stay), for every
+    /// later session over this cache; returns the form now recorded. A
+    /// no-op returning `form` when bypassed.
+    pub async fn record_message_form(
+        &self,
+        log_id: &str,
+        form: MessageForm,
+    ) -> Result<MessageForm> {
+        validate_component(log_id)?;
+        match &self.root {
+            Some(root) => log_names::record_form(root, log_id, form).await,
+            None => Ok(form),
         }
     }
 

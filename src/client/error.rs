@@ -114,6 +114,28 @@ pub enum Error {
         /// Close matches among the logs the key can read.
         suggestions: Vec<String>,
     },
+
+    /// A name that several logs share, where a name must mean one log.
+    #[error("{}", ambiguous_log(.name, .ids))]
+    AmbiguousLog {
+        /// What the user asked for.
+        name: String,
+        /// The ids of the logs of that name.
+        ids: Vec<String>,
+    },
+}
+
+/// The message of an ambiguous log name: the ids, and how to use one.
+pub(crate) fn ambiguous_log(name: &str, ids: &[String]) -> String {
+    format!(
+        "{} logs are named {name:?} (ids {}): name one by its id, e.g. rapid7.\"{}\" or \
+         rapid7_leql('{}', …), or read them all with rapid7_logs WHERE log_name = '{}'",
+        ids.len(),
+        ids.join(", "),
+        ids.first().map(String::as_str).unwrap_or_default(),
+        ids.first().map(String::as_str).unwrap_or_default(),
+        name.replace('\'', "''"),
+    )
 }
 
 /// The message of a missing API key; names settings, not flags (the binary

@@ -25,6 +25,29 @@ pub(crate) struct Response {
     pub(crate) beyond_retention: Option<String>,
 }
 
+/// One request: a GET of `url`, or, with a body, a POST of that JSON body
+/// to `url` (`POST /query/logs` carries a statement too long for a URL).
+#[derive(Debug, Clone)]
+pub(crate) struct Outgoing {
+    pub(crate) url: Url,
+    pub(crate) body: Option<Bytes>,
+}
+
+impl Outgoing {
+    /// A GET of `url`.
+    pub(crate) fn get(url: Url) -> Self {
+        Outgoing { url, body: None }
+    }
+
+    /// The HTTP method, for messages.
+    pub(crate) fn method(&self) -> &'static str {
+        match self.body {
+            Some(_) => "POST",
+            None => "GET",
+        }
+    }
+}
+
 impl Client {
     /// GET `url` and deserialize a 2xx body as `T`.
     pub(crate) async fn get_json<T: serde::de::DeserializeOwned>(
@@ -47,6 +70,18 @@ impl Client {
         ns: Namespace,
         parse: impl Fn(&Response) -> std::result::Result<T, String>,
     ) -> Result<T> {
+        self.send_parsed(&Outgoing::get(url), ns, parse).await
+    }
+
+    /// [`Client::get_parsed`] for any [`Outgoing`] request (a POST is sent
+    /// again as it is when retried: a query submit has no side effect).
+    pub(crate) async fn send_parsed<T>(
+        &self,
+        req: &Outgoing,
+        ns: Namespace,
+        parse: impl Fn(&Response) -> std::result::Result<T, String>,
+    ) -> Result<T> {
+        let url = &req.url;
         let inner = &self.inner;
         let retry = inner.config.retry;
         let started = Instant::now();
@@ -59,7 +94,7 @@ impl Client {
         loop {
             let budget_left = retry.max_rate_limit_wait.saturating_sub(rate_limit_waited);
             let deadline = saturating_add(Instant::now(), budget_left);
-            let failure = match self.send(&url, ns, deadline, &mut rate_limit_waited).await {
+            let failure = match self.send(req, ns, deadline, &mut rate_limit_waited).await {
                 // The in-flight slot is held until the body is decoded, so
                 // bodies and what is decoded from them are bounded by
                 // `max_concurrent_requests` (docs/runbook.md, "Memory").
@@ -75,7 +110,7 @@ impl Client {
                     let wait = wait.unwrap_or_else(|| backoff.next_delay());
                     if rate_limit_waited.saturating_add(wait) > retry.max_rate_limit_wait {
                         return Err(rate_limit_exceeded(
-                            &url,
+                            req,
                             format!(
                                 "{message}; the server asks to wait {}s more",
                                 secs_ceil(wait)
@@ -96,7 +131,7 @@ impl Client {
                 }
                 Err(SendError::Held(wait)) => {
                     return Err(rate_limit_exceeded(
-                        &url,
+                        req,
                         format!(
                             "API rate limit exceeded; {} requests are held back for {}s more \
                              (the server's rate-limit window has not reset, or the configured \
@@ -146,7 +181,7 @@ impl Client {
     /// is added to `rate_limit_waited`), send, read the whole body.
     async fn send(
         &self,
-        url: &Url,
+        req: &Outgoing,
         ns: Namespace,
         deadline: Instant,
         rate_limit_waited: &mut Duration,
@@ -159,17 +194,24 @@ impl Client {
             .map_err(SendError::Held)?;
         *rate_limit_waited = rate_limit_waited.saturating_add(permit.rate_limit_wait);
         count(&inner.stats, ns);
+        let url = &req.url;
         let transport = |message: String, source: Option<reqwest::Error>| {
             SendError::Retryable(Error::Transport {
-                method: "GET",
+                method: req.method(),
                 url: url.to_string(),
                 message,
                 source: source.map(|e| Box::new(e.without_url()) as _),
             })
         };
-        let resp = inner
-            .http
-            .get(url.clone())
+        let builder = match &req.body {
+            None => inner.http.get(url.clone()),
+            Some(body) => inner
+                .http
+                .post(url.clone())
+                .header("content-type", "application/json")
+                .body(body.clone()),
+        };
+        let resp = builder
             .header("x-api-key", inner.api_key_header.clone())
             .header("accept", "application/json")
             .send()
@@ -255,7 +297,7 @@ impl Client {
             ));
         }
         let err = Error::Api {
-            method: "GET",
+            method: req.method(),
             url: url.to_string(),
             status: status.as_u16(),
             message: error_message(&body),
@@ -307,10 +349,10 @@ fn secs_ceil(d: Duration) -> u64 {
 }
 
 /// The 429 error of a request whose rate-limit waits would pass its budget.
-fn rate_limit_exceeded(url: &Url, why: String, waited: Duration, budget: Duration) -> Error {
+fn rate_limit_exceeded(req: &Outgoing, why: String, waited: Duration, budget: Duration) -> Error {
     Error::Api {
-        method: "GET",
-        url: url.to_string(),
+        method: req.method(),
+        url: req.url.to_string(),
         status: 429,
         message: format!(
             "{why}, beyond the rate-limit wait budget of {}s \

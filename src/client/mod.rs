@@ -44,9 +44,9 @@ pub use config::{
 pub use error::{Error, Result};
 pub use keys::ClientKey;
 pub use model::{Link, LogInfo, LogSetInfo};
-pub use names::{resolve_log, suggest};
+pub use names::{pick_log, resolve_log, suggest};
 pub use page::{EventColumns, EventPage, Order, PageStats, decode_page};
-pub use query::EventQuery;
+pub use query::{EventQuery, MAX_GET_STATEMENT_BYTES};
 pub use rate_limit::{Budget, Namespace, RateLimitConfig};
 pub use rest::{Client, ClientStats, ClientStatsSnapshot, Quota};
 pub use retry::RetryConfig;

@@ -3,25 +3,55 @@
 use super::error::{Error, Result};
 use super::model::LogInfo;
 
-/// The log whose id is `name_or_id`, else whose name is exactly it, else whose
-/// name matches ignoring case (only when that match is unique).
+/// The log whose id is `name_or_id`, else the one log whose name is exactly
+/// it, else the one log whose name matches ignoring case. A name that
+/// several logs share (Rapid7 allows it) is [`Error::AmbiguousLog`], listing
+/// their ids: the one rule wherever a name must mean one log
+/// ([`pick_log`]).
 pub fn resolve_log<'a>(logs: &'a [LogInfo], name_or_id: &str) -> Result<&'a LogInfo> {
-    if let Some(l) = logs.iter().find(|l| l.id == name_or_id) {
+    pick_log(
+        logs,
+        name_or_id,
+        |l| l.id.as_str(),
+        |l| Some(l.name.as_str()),
+    )
+}
+
+/// [`resolve_log`] over any list of logs, given how to read a log's id and
+/// name: exact id first, then exact name, then name ignoring case; two or
+/// more logs at the first step that matches are ambiguous.
+pub fn pick_log<'a, T>(
+    logs: &'a [T],
+    name_or_id: &str,
+    id: impl Fn(&T) -> &str,
+    name: impl Fn(&T) -> Option<&str>,
+) -> Result<&'a T> {
+    if let Some(l) = logs.iter().find(|l| id(l) == name_or_id) {
         return Ok(l);
     }
-    if let Some(l) = logs.iter().find(|l| l.name == name_or_id) {
-        return Ok(l);
-    }
-    let mut folded = logs
+    let wanted = name_or_id.to_lowercase();
+    let exact: Vec<&T> = logs
         .iter()
-        .filter(|l| l.name.to_lowercase() == name_or_id.to_lowercase());
-    if let (Some(l), None) = (folded.next(), folded.next()) {
-        return Ok(l);
+        .filter(|l| name(l) == Some(name_or_id))
+        .collect();
+    let matches = if exact.is_empty() {
+        logs.iter()
+            .filter(|l| name(l).is_some_and(|n| n.to_lowercase() == wanted))
+            .collect()
+    } else {
+        exact
+    };
+    match matches.as_slice() {
+        [one] => Ok(*one),
+        [] => Err(Error::UnknownLog {
+            name: name_or_id.to_string(),
+            suggestions: suggest(logs.iter().filter_map(&name), name_or_id),
+        }),
+        several => Err(Error::AmbiguousLog {
+            name: name_or_id.to_string(),
+            ids: several.iter().map(|l| id(l).to_string()).collect(),
+        }),
     }
-    Err(Error::UnknownLog {
-        name: name_or_id.to_string(),
-        suggestions: suggest(logs.iter().map(|l| l.name.as_str()), name_or_id),
-    })
 }
 
 /// Up to three of `candidates` close to `wanted` (substring or small edit
@@ -98,6 +128,31 @@ mod tests {
         assert!(e.to_string().contains("did you mean Firewall"), "{e}");
         let e = resolve_log(&logs, "zzzzzzzzzzzz").unwrap_err();
         assert!(matches!(e, Error::UnknownLog { ref suggestions, .. } if suggestions.is_empty()));
+    }
+
+    #[test]
+    fn a_shared_name_is_ambiguous_and_lists_the_ids() {
+        let mut logs = logs();
+        logs[3].name = "Firewall".into();
+        let e = resolve_log(&logs, "Firewall").unwrap_err();
+        assert!(
+            matches!(&e, Error::AmbiguousLog { ids, .. } if ids == &["id-0", "id-3"]),
+            "{e}"
+        );
+        assert!(
+            e.to_string().contains("id-0") && e.to_string().contains("id-3"),
+            "{e}"
+        );
+        // Ignoring case too; the id still picks one.
+        assert!(matches!(
+            resolve_log(&logs, "FIREWALL"),
+            Err(Error::AmbiguousLog { .. })
+        ));
+        assert_eq!(resolve_log(&logs, "id-3").unwrap().id, "id-3");
+        // An exact name wins over names that match only ignoring case.
+        logs[1].name = "firewall".into();
+        logs[3].name = "FireWall".into();
+        assert_eq!(resolve_log(&logs, "firewall").unwrap().id, "id-1");
     }
 
     #[test]

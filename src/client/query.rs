@@ -7,6 +7,12 @@
 //! own request. Events are restricted to `[from, to)` and deduplicated on
 //! `(log_id, sequence_number)` across pages (see [`super::page`]).
 //!
+//! A statement longer than [`MAX_GET_STATEMENT_BYTES`] does not go in a URL:
+//! the query is `POST /query/logs` with the statement in its JSON body, and
+//! each `Next` link is followed the same way (its `from`, `to` in the body,
+//! its other parameters, such as `sequence_number`, on the POST's URL), so
+//! no request line grows with the statement.
+//!
 //! Rapid7 does not document whether `to` is inclusive. The client asks for
 //! `to` = the window's exclusive end and drops any event stamped exactly `to`,
 //! so the result is `[from, to)` either way.
@@ -22,6 +28,7 @@ use tracing::Instrument;
 use url::Url;
 
 use super::error::{Error, Result};
+use super::http::Outgoing;
 use super::model::find_link;
 use super::page::{Cursor, EventPage, Order, ParsedBody, Resume, parse_page};
 use super::rate_limit::Namespace;
@@ -55,6 +62,11 @@ pub(crate) fn page_cap(window: (i64, i64), per_page: u32) -> u64 {
         .saturating_add(1)
         .max(MIN_PAGE_CAP)
 }
+
+/// Longest LEQL statement sent in a `GET` URL, in bytes; a longer one is
+/// sent in the body of `POST /query/logs` (see the module docs). URLs of a
+/// few kilobytes pass every proxy; an IOC list of a thousand terms does not.
+pub const MAX_GET_STATEMENT_BYTES: usize = 2048;
 
 /// Shortest wait between two polls of a running query.
 const MIN_POLL_DELAY: std::time::Duration = std::time::Duration::from_millis(1);
@@ -96,7 +108,8 @@ impl Client {
             .append_pair("from", &from.to_string())
             .append_pair("to", &to.to_string())
             .append_pair("per_page", &self.inner.config.per_page.to_string());
-        if !statement.trim().is_empty() {
+        let post = statement.len() > MAX_GET_STATEMENT_BYTES;
+        if !statement.trim().is_empty() && !post {
             url.query_pairs_mut().append_pair("query", statement);
         }
         if order == Order::NewestFirst {
@@ -104,7 +117,7 @@ impl Client {
                 .append_pair("most_recent_first", "true");
         }
         let mut query = EventQuery::new(self.clone(), log_id, (from, to), url, order);
-        query.filtered = !statement.trim().is_empty();
+        query.post = post.then(|| Arc::from(statement));
         Ok(query)
     }
 }
@@ -138,8 +151,9 @@ pub struct EventQuery {
     stalled: Vec<String>,
     /// The order pages come in.
     order: Order,
-    /// Whether the query carries a LEQL filter.
-    filtered: bool,
+    /// The statement, when it is too long for a URL: every query request
+    /// is a `POST /query/logs` with it in the body.
+    post: Option<Arc<str>>,
 }
 
 impl EventQuery {
@@ -163,7 +177,7 @@ impl EventQuery {
             max_pages,
             events_total: 0,
             stalled: Vec::new(),
-            filtered: false,
+            post: None,
         }
     }
 
@@ -243,23 +257,9 @@ impl EventQuery {
         }
         stats.beyond_retention = body.beyond_retention.is_some();
         if stats.object_messages > 0 {
+            // Whoever pushed a filter decides what that means for it
+            // (`PageStats::object_messages`).
             self.client.note_object_messages(&self.log_id);
-            if self.filtered {
-                return Err(Error::Protocol {
-                    url: url.to_string(),
-                    message: format!(
-                        "log {} sends messages as JSON objects, which Rapid7 searches as their \
-                         original text and this client only sees written again (key order, \
-                         spaces): a pushed LEQL filter is no proven superset of the SQL \
-                         filter, so nothing of this fetch is kept",
-                        self.log_id
-                    ),
-                    hint: Some(
-                        "run the statement again: this session no longer pushes filters for \
-                         the log (or SET rapid7.pushdown_filters = false)",
-                    ),
-                });
-            }
         }
         let next = match find_link(&body.links, "Next") {
             Some(link) => Some(self.checked_link(&link.href)?),
@@ -443,8 +443,12 @@ impl EventQuery {
             self.page_number,
             self.order,
         );
+        let req = match ns {
+            Namespace::Query => self.outgoing(url),
+            _ => Outgoing::get(url),
+        };
         self.client
-            .get_parsed(url, ns, |resp| {
+            .send_parsed(&req, ns, |resp| {
                 let mut parsed = parse_page(&resp.body, log_id, window, resume, page, order)
                     .map_err(|e| format!("invalid JSON ({e})"))?;
                 if resp.status == StatusCode::ACCEPTED && find_link(&parsed.links, "Self").is_none()
@@ -460,6 +464,81 @@ impl EventQuery {
     fn checked_link(&self, href: &str) -> Result<Url> {
         self.client.checked_link(href)
     }
+
+    /// The request for the page at `url` (the first page's URL, or a `Next`
+    /// link): a GET of it, or, for a statement too long for a URL, a POST
+    /// ([`post_form`]).
+    fn outgoing(&self, url: Url) -> Outgoing {
+        match &self.post {
+            Some(statement) => post_form(&self.client, &url, &self.log_id, statement)
+                .unwrap_or_else(|| Outgoing::get(url)),
+            None => Outgoing::get(url),
+        }
+    }
+}
+
+impl Client {
+    /// The submit of a query of `statement` over one log and `[from, to)`:
+    /// a GET of `/query/logs/{id}?from=&to=&query=`, or, for a statement
+    /// longer than [`MAX_GET_STATEMENT_BYTES`], a POST of it ([`post_form`]).
+    pub(crate) fn query_submit(
+        &self,
+        log_id: &str,
+        from: i64,
+        to: i64,
+        statement: &str,
+    ) -> Outgoing {
+        let mut url = self.url(&["query", "logs", log_id]);
+        url.query_pairs_mut()
+            .append_pair("from", &from.to_string())
+            .append_pair("to", &to.to_string());
+        if statement.len() > MAX_GET_STATEMENT_BYTES
+            && let Some(post) = post_form(self, &url, log_id, statement)
+        {
+            return post;
+        }
+        if !statement.trim().is_empty() {
+            url.query_pairs_mut().append_pair("query", statement);
+        }
+        Outgoing::get(url)
+    }
+}
+
+/// `url`, a query URL of one log with `from` and `to` parameters (as a
+/// client builds it, or a `Next` link), as a `POST /query/logs` of
+/// `statement`: `from`, `to` and the statement in the JSON body (rapid7-api.md
+/// §2), every other parameter (`per_page`, `sequence_number`, …) on the POST's
+/// URL. `None` for a URL without `from` and `to`.
+fn post_form(client: &Client, url: &Url, log_id: &str, statement: &str) -> Option<Outgoing> {
+    let param = |name: &str| {
+        url.query_pairs()
+            .find(|(k, _)| k == name)
+            .and_then(|(_, v)| v.trim().parse::<i64>().ok())
+    };
+    let (from, to) = (param("from")?, param("to")?);
+    let mut post = client.url(&["query", "logs"]);
+    {
+        let mut pairs = post.query_pairs_mut();
+        for (k, v) in url.query_pairs() {
+            if !matches!(k.as_ref(), "from" | "to" | "query") {
+                pairs.append_pair(&k, &v);
+            }
+        }
+    }
+    if post.query() == Some("") {
+        post.set_query(None);
+    }
+    let body = serde_json::json!({
+        "logs": [log_id],
+        "leql": {
+            "statement": statement,
+            "during": { "from": from, "to": to },
+        },
+    });
+    Some(Outgoing {
+        url: post,
+        body: Some(body.to_string().into()),
+    })
 }
 
 /// The log of a query over `[from, to)`, checked: a non-empty window, and a
@@ -528,6 +607,45 @@ mod tests {
         assert_eq!(page_cap((0, 3_600_000), 500), 720_001);
         assert_eq!(page_cap((0, 3_600_000), 50), 7_200_001);
         assert_eq!(page_cap((i64::MIN, i64::MAX), 0), u64::MAX);
+    }
+
+    #[test]
+    fn long_statements_are_posted_with_the_links_cursor() {
+        let client = ClientBuilder::new()
+            .with_endpoint("http://127.0.0.1:9")
+            .with_api_key("k")
+            .build()
+            .unwrap();
+        let short = client.query_submit("l1", 5, 9, "where(/a/)");
+        assert_eq!(short.method(), "GET");
+        assert!(short.url.as_str().contains("query=where"), "{}", short.url);
+        let long = format!("where({})", vec!["/x/"; 1_000].join(" OR "));
+        let post = client.query_submit("l1", 5, 9, &long);
+        assert_eq!((post.method(), post.url.path()), ("POST", "/query/logs"));
+        let body: serde_json::Value = serde_json::from_slice(post.body.as_ref().unwrap()).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"logs": ["l1"], "leql": {"statement": long,
+                "during": {"from": 5, "to": 9}}})
+        );
+        // A `Next` link: its cursor goes on the POST, the statement does not.
+        let next = Url::parse(
+            "http://127.0.0.1:9/query/logs/l1?from=7&to=9&per_page=500&sequence_number=3\
+             &next_page=true&query=where%28x%29",
+        )
+        .unwrap();
+        let post = post_form(&client, &next, "l1", &long).unwrap();
+        assert_eq!(
+            post.url.query(),
+            Some("per_page=500&sequence_number=3&next_page=true")
+        );
+        let body: serde_json::Value = serde_json::from_slice(post.body.as_ref().unwrap()).unwrap();
+        assert_eq!(
+            body["leql"]["during"],
+            serde_json::json!({"from": 7, "to": 9})
+        );
+        let no_window = Url::parse("http://127.0.0.1:9/query/logs/l1?per_page=5").unwrap();
+        assert!(post_form(&client, &no_window, "l1", &long).is_none());
     }
 
     #[test]

@@ -15,7 +15,7 @@ use datafusion::arrow::buffer::{Buffer, OffsetBuffer, ScalarBuffer};
 use datafusion::arrow::datatypes::{DataType, Field};
 use datafusion::arrow::error::ArrowError;
 
-use super::schema::{TIMESTAMP_TZ, event_schema};
+use super::schema::{TIMESTAMP_TZ, columns, event_schema};
 use crate::client::{EventColumns, EventPage};
 use crate::error::Result;
 
@@ -60,10 +60,7 @@ pub fn columns_to_batch(
     let timestamps = TimestampMillisecondArray::new(ScalarBuffer::from(columns.timestamps), None)
         .with_timezone(TIMESTAMP_TZ);
     let log_ids = repeated(log_id, n)?;
-    let log_names: ArrayRef = match log_name {
-        Some(name) => Arc::new(repeated(name, n)?),
-        None => Arc::new(StringArray::new_null(n)),
-    };
+    let log_names = name_column(log_name, n)?;
     let seqs = UInt64Array::new(ScalarBuffer::from(columns.sequence_numbers), None);
     let messages = StringArray::try_new(
         offsets(columns.message_offsets)?,
@@ -92,6 +89,28 @@ pub fn columns_to_batch(
             Arc::new(labels),
         ],
     )?)
+}
+
+/// `batch` (of the event schema, or any schema with a `log_name` column)
+/// with `log_name` set to `name` on every row: cached rows carry the name
+/// their log had when they were fetched, and every read shows the log's
+/// current name instead (a log renamed at Rapid7 keeps its id). A batch
+/// without the column is returned as it is.
+pub fn with_log_name(batch: RecordBatch, name: Option<&str>) -> Result<RecordBatch> {
+    let Ok(at) = batch.schema().index_of(columns::LOG_NAME) else {
+        return Ok(batch);
+    };
+    let mut columns = batch.columns().to_vec();
+    columns[at] = name_column(name, batch.num_rows())?;
+    Ok(RecordBatch::try_new(batch.schema(), columns)?)
+}
+
+/// The `log_name` column of `n` rows of the log named `name`.
+fn name_column(name: Option<&str>, n: usize) -> Result<ArrayRef> {
+    Ok(match name {
+        Some(name) => Arc::new(repeated(name, n)?),
+        None => Arc::new(StringArray::new_null(n)),
+    })
 }
 
 /// `value` repeated `n` times, built without a per-row allocation; an

@@ -5,5 +5,5 @@ mod schema;
 #[cfg(test)]
 mod tests;
 
-pub use decode::{MAX_LOG_NAME_LEN, columns_to_batch, page_to_batch};
+pub use decode::{MAX_LOG_NAME_LEN, columns_to_batch, page_to_batch, with_log_name};
 pub use schema::{SCHEMA_VERSION, TIMESTAMP_TZ, columns, event_schema, timestamp_type};

@@ -3,6 +3,14 @@
 
 use std::fmt;
 
+/// Longest `where(…)` statement pushdown sends to Rapid7, in bytes (64
+/// KiB: an IOC list of a thousand or two `LIKE`s). A longer one is not
+/// pushed at all (`EXPLAIN` says so): the rows are fetched unfiltered and
+/// DataFusion applies the SQL filter. Statements past
+/// [`MAX_GET_STATEMENT_BYTES`](crate::client::MAX_GET_STATEMENT_BYTES) go in
+/// a `POST` body.
+pub const MAX_PUSHED_STATEMENT_BYTES: usize = 64 * 1024;
+
 /// A `where(...)` expression: substrings the message must contain.
 ///
 /// Built only from regex terms `/…/` (and `/…/i`) of escaped literals,

@@ -6,7 +6,7 @@
 
 mod filter;
 
-pub use filter::{Filter, escape_literal, pushable_literal};
+pub use filter::{Filter, MAX_PUSHED_STATEMENT_BYTES, escape_literal, pushable_literal};
 
 /// `[where(FILTER)] calculate(count) [timeslice(N)]`.
 ///

@@ -14,6 +14,7 @@ use axum::http::{Method, StatusCode};
 use axum::response::Response;
 
 use super::continuations::{self, PollOutcome};
+use super::data::MockLog;
 use super::encode;
 use super::query::{self, PageOptions, RawQuery};
 use super::ratelimit::{Namespace, RateInfo};
@@ -264,7 +265,7 @@ impl Ctx<'_> {
             (st.faults.unwrapped_log_list, st.faults.junk_in_log_list)
         };
         let dataset = self.shared.dataset.logs();
-        let mut logs: Vec<serde_json::Value> = dataset.iter().map(render::log_json).collect();
+        let mut logs: Vec<serde_json::Value> = dataset.iter().map(|l| self.log_json(l)).collect();
         if junk {
             for log in dataset {
                 let mut copy = render::log_json(log);
@@ -286,13 +287,22 @@ impl Ctx<'_> {
         Reply::value(StatusCode::OK, &v)
     }
 
+    /// A log as the management API shows it, under its new name if renamed.
+    fn log_json(&self, log: &MockLog) -> serde_json::Value {
+        let mut json = render::log_json(log);
+        if let Some(name) = self.shared.lock().renamed.get(&log.id) {
+            json["name"] = name.as_str().into();
+        }
+        json
+    }
+
     fn log(&self, id: &str) -> Reply {
         let unwrapped = self.shared.lock().faults.unwrapped_log;
         match self.shared.dataset.log(id) {
-            Some(log) if unwrapped => Reply::value(StatusCode::OK, &render::log_json(log)),
+            Some(log) if unwrapped => Reply::value(StatusCode::OK, &self.log_json(log)),
             Some(log) => Reply::value(
                 StatusCode::OK,
-                &serde_json::json!({ "log": render::log_json(log) }),
+                &serde_json::json!({ "log": self.log_json(log) }),
             ),
             None => Reply::not_found("Log Not Found"),
         }

@@ -84,6 +84,7 @@ impl MockServer {
                 counters: FaultCounters::default(),
                 limiter: RateLimiter::new(config.limits, Instant::now()),
                 continuations: Continuations::default(),
+                renamed: Default::default(),
             }),
             requests: Mutex::new(VecDeque::new()),
             arrivals: AtomicU64::new(0),
@@ -139,6 +140,16 @@ impl MockServer {
         let mut st = self.shared.lock();
         st.faults = faults;
         st.counters = FaultCounters::default();
+    }
+
+    /// Renames a log, as a user can at Rapid7: the management API lists
+    /// `id` under `name` from now on; its id and its events stay. Two logs
+    /// may end up with the same name (Rapid7 allows it).
+    pub fn rename_log(&self, id: &str, name: &str) {
+        self.shared
+            .lock()
+            .renamed
+            .insert(id.to_string(), name.to_string());
     }
 
     /// Replaces the rate limits and starts a fresh quota window.

@@ -1,7 +1,7 @@
 //! What the handlers share: the recorded requests, the fault counters, the
 //! rate limiter and the continuations, behind the locks of one server.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::AtomicU64;
 use std::sync::{Mutex, MutexGuard};
 
@@ -67,6 +67,9 @@ pub(crate) struct ServerState {
     pub(crate) counters: FaultCounters,
     pub(crate) limiter: RateLimiter,
     pub(crate) continuations: Continuations,
+    /// Names the management API gives instead of the dataset's, by log id
+    /// ([`MockServer::rename_log`](super::MockServer::rename_log)).
+    pub(crate) renamed: HashMap<String, String>,
 }
 
 /// What the handlers share.

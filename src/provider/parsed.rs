@@ -182,7 +182,9 @@ impl SchemaProvider for ParsedSchema {
     async fn table(&self, name: &str) -> DfResult<Option<Arc<dyn TableProvider>>> {
         match self.rapid7.find_log(name).await {
             Ok(log) => Ok(Some(self.view(log).await?)),
-            Err(e @ Error::UnknownLog { .. }) => Err(DataFusionError::Plan(e.to_string())),
+            Err(e @ (Error::UnknownLog { .. } | Error::AmbiguousLog { .. })) => {
+                Err(DataFusionError::Plan(e.to_string()))
+            }
             Err(e) => Err(e.into()),
         }
     }

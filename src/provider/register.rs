@@ -145,7 +145,9 @@ impl SchemaProvider for LogSchema {
                 self.rapid7.clone(),
                 log,
             )))),
-            Err(e @ Error::UnknownLog { .. }) => Err(DataFusionError::Plan(e.to_string())),
+            Err(e @ (Error::UnknownLog { .. } | Error::AmbiguousLog { .. })) => {
+                Err(DataFusionError::Plan(e.to_string()))
+            }
             Err(e) => Err(e.into()),
         }
     }

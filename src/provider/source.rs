@@ -2,7 +2,7 @@
 //! registered source shares: its configuration, the log directory and the
 //! fetcher (with its progress and activity counters).
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -11,7 +11,7 @@ use datafusion::execution::object_store::ObjectStoreUrl;
 
 use super::counts::ToConvention;
 use super::scan::{Activity, FetchProgress, Fetcher, LogDirectory, LogRef, StatementProgress};
-use crate::cache::SegmentCache;
+use crate::cache::{MessageForm, SegmentCache};
 use crate::client::Client;
 use crate::config::Rapid7Config;
 use crate::error::{Error, Result};
@@ -84,17 +84,11 @@ impl Rapid7 {
         &self.inner.parse_stats
     }
 
-    /// The labels (names, or ids of unnamed logs) of the logs last listed:
-    /// the table names of the per-log schemas.
+    /// The table names of the logs last listed in the per-log schemas: each
+    /// log's name, or its id when it has none or shares it with another log
+    /// ([`table_names`](super::scan::table_names)).
     pub(crate) fn known_log_labels(&self) -> Vec<String> {
-        let names: BTreeSet<String> = self
-            .inner
-            .directory
-            .last_known()
-            .iter()
-            .map(|l| l.label().to_string())
-            .collect();
-        names.into_iter().collect()
+        super::scan::table_names(&self.inner.directory.last_known())
     }
 
     /// Whether `name` is the name or id of a log last listed.
@@ -142,9 +136,60 @@ impl Rapid7 {
         Ok(self.inner.directory.list().await?.to_vec())
     }
 
-    /// One log by id or name; unknown ones are an error with close matches.
+    /// One log by id or name; unknown ones are an error with close matches,
+    /// and a name several logs share is [`Error::AmbiguousLog`] (listing
+    /// their ids).
     pub async fn find_log(&self, name_or_id: &str) -> Result<LogRef> {
         self.inner.directory.find(name_or_id).await
+    }
+
+    /// The name of each log by id, as every read shows it: the log list's
+    /// current name (offline: the last name the cache recorded), and for a
+    /// log the list no longer has, the last name the cache recorded. When
+    /// the API cannot be reached, the last list fetched stands in.
+    pub async fn log_names(&self) -> Result<BTreeMap<String, String>> {
+        let mut names = self.cache().load_log_names().await?;
+        let listed = match self.inner.directory.list().await {
+            Ok(logs) => logs,
+            Err(e) => {
+                tracing::warn!(error = %e, "log_list_unavailable");
+                self.inner.directory.last_known()
+            }
+        };
+        for log in listed.iter() {
+            match &log.name {
+                Some(name) => names.insert(log.id.clone(), name.clone()),
+                None => names.remove(&log.id),
+            };
+        }
+        Ok(names)
+    }
+
+    /// How `log_id` sends its messages, as far as reads (and
+    /// [`Rapid7::record_message_form`]) have shown: recorded in the cache,
+    /// or learnt by this process; `None` when not known.
+    pub async fn message_form(&self, log_id: &str) -> Option<MessageForm> {
+        let forms = self.inner.fetcher.forms.all(self.cache()).await;
+        forms.get(log_id).copied()
+    }
+
+    /// Record how `log_id` sends its messages, such as the verdict of
+    /// `rapid7-sql doctor` on a sample of its events: with
+    /// [`MessageForm::Text`] later statements cache what a pushed filter
+    /// selects (filtered segments); with [`MessageForm::Objects`] no filter
+    /// is pushed for the log. Kept in the cache (`_LOGS.json`) for every
+    /// later session, and merged with what is recorded: objects, once seen,
+    /// stay. Returns the form now recorded.
+    pub async fn record_message_form(
+        &self,
+        log_id: &str,
+        form: MessageForm,
+    ) -> Result<MessageForm> {
+        self.inner
+            .fetcher
+            .forms
+            .record(self.cache(), log_id, form)
+            .await
     }
 
     /// The fetches running now (for progress displays).

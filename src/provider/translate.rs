@@ -29,12 +29,28 @@ use datafusion::logical_expr::expr::ScalarFunction;
 use datafusion::logical_expr::{BinaryExpr, Cast, Expr, Like, Operator};
 
 use crate::events::columns;
-use crate::leql::{Filter, pushable_literal};
+use crate::leql::{Filter, MAX_PUSHED_STATEMENT_BYTES, pushable_literal};
 
 /// The LEQL filter the conjunction `filters` implies, if any part of it
 /// implies one.
 pub(crate) fn message_filter(filters: &[Expr]) -> Option<Filter> {
     Filter::all(filters.iter().filter_map(implied))
+}
+
+/// The canonical LEQL filter to push for `filters` ([`message_filter`]'s
+/// text), unless its `where(…)` would be longer than
+/// [`MAX_PUSHED_STATEMENT_BYTES`]: then `Err` with that length, and nothing
+/// is pushed.
+pub(crate) fn pushed_filter(filters: &[Expr]) -> Result<Option<String>, usize> {
+    let Some(filter) = message_filter(filters) else {
+        return Ok(None);
+    };
+    let text = filter.to_string();
+    let bytes = text.len() + "where()".len();
+    if bytes > MAX_PUSHED_STATEMENT_BYTES {
+        return Err(bytes);
+    }
+    Ok(Some(text))
 }
 
 /// The filters of `filters` on `message` that Rapid7 is not asked to apply
@@ -60,20 +76,41 @@ pub(crate) fn not_pushed(filters: &[Expr], pushdown: bool) -> Vec<String> {
         .collect()
 }
 
+/// Deepest nesting of `AND` in `OR` in `AND` … that is translated. A deeper
+/// part is not pushed (inside an `AND` that only widens the superset; an `OR`
+/// with such a part is not pushed at all). SQL nests operators only with
+/// parentheses, and a run of one operator (`a OR b OR …`, however long) is
+/// one level: no recursion here goes deeper than this, whatever the input.
+const MAX_NESTING: usize = 16;
+
 /// The filter `e` implies (a superset of its matches), if any.
 pub(crate) fn implied(e: &Expr) -> Option<Filter> {
+    implied_at(e, 0)
+}
+
+fn implied_at(e: &Expr, depth: usize) -> Option<Filter> {
+    let e = strip(e);
     match e {
-        Expr::Alias(a) => implied(&a.expr),
         Expr::BinaryExpr(BinaryExpr {
-            left,
-            op: Operator::And,
-            right,
-        }) => Filter::all(implied(left).into_iter().chain(implied(right))),
-        Expr::BinaryExpr(BinaryExpr {
-            left,
-            op: Operator::Or,
-            right,
-        }) => Filter::any([implied(left)?, implied(right)?]),
+            op: op @ (Operator::And | Operator::Or),
+            ..
+        }) => {
+            if depth >= MAX_NESTING {
+                return None;
+            }
+            // The whole run of this operator at once: one sort of all its
+            // terms, not one per term.
+            let parts = operands(e, *op).into_iter();
+            if *op == Operator::And {
+                Filter::all(parts.filter_map(|p| implied_at(p, depth + 1)))
+            } else {
+                Filter::any(
+                    parts
+                        .map(|p| implied_at(p, depth + 1))
+                        .collect::<Option<Vec<_>>>()?,
+                )
+            }
+        }
         Expr::BinaryExpr(BinaryExpr { left, op, right }) => strpos_positive(left, *op, right),
         Expr::Like(like) => like_filter(like),
         Expr::ScalarFunction(ScalarFunction { func, args }) => {
@@ -89,6 +126,28 @@ pub(crate) fn implied(e: &Expr) -> Option<Filter> {
         }
         _ => None,
     }
+}
+
+/// The operands of the run of `op` at `e` (`a OR b OR c` → `a, b, c`, in
+/// order, through aliases), walked with a stack: a left-deep chain of
+/// thousands of terms is no deeper a recursion than one term.
+fn operands(e: &Expr, op: Operator) -> Vec<&Expr> {
+    let mut out = Vec::new();
+    let mut todo = vec![e];
+    while let Some(next) = todo.pop() {
+        match strip(next) {
+            Expr::BinaryExpr(BinaryExpr {
+                left,
+                op: inner,
+                right,
+            }) if *inner == op => {
+                todo.push(right);
+                todo.push(left);
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// `strpos(message, 'L') > 0`, `>= 1`, `<> 0`, or the mirror image.
@@ -186,19 +245,21 @@ fn contains(literal: &str, case_insensitive: bool) -> Option<Filter> {
     )
 }
 
-fn strip(e: &Expr) -> &Expr {
-    match e {
-        Expr::Alias(a) => strip(&a.expr),
-        other => other,
+fn strip(mut e: &Expr) -> &Expr {
+    while let Expr::Alias(a) = e {
+        e = &a.expr;
     }
+    e
 }
 
-/// `message`, or a cast of it to another string type.
-fn is_message(e: &Expr) -> bool {
-    match strip(e) {
-        Expr::Column(c) => c.name == columns::MESSAGE,
-        Expr::Cast(Cast { expr, field }) => field.data_type().is_string() && is_message(expr),
-        _ => false,
+/// `message`, or casts of it to other string types.
+fn is_message(mut e: &Expr) -> bool {
+    loop {
+        match strip(e) {
+            Expr::Column(c) => return c.name == columns::MESSAGE,
+            Expr::Cast(Cast { expr, field }) if field.data_type().is_string() => e = expr,
+            _ => return false,
+        }
     }
 }
 

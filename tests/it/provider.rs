@@ -12,6 +12,7 @@ mod functions;
 mod leql;
 mod lifecycle;
 mod log_list;
+mod log_names;
 mod maintenance;
 mod memory;
 mod newest;

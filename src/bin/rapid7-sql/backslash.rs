@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use datafusion_rapid7::provider::LOGS_SCHEMA;
 use tokio::runtime::Runtime;
 
 use crate::args::Format;
@@ -161,11 +162,22 @@ fn format_name(format: Format) -> &'static str {
 }
 
 fn help(rt: &Runtime, session: &Session, shell: &Shell) -> String {
+    // The per-log tables as the schema names them (a log whose name another
+    // log shares goes by its id), from a fresh log list.
     let logs = rt
         .block_on(session.rapid7.logs())
-        .map(|logs| {
-            logs.iter()
-                .map(|l| format!("  rapid7.{}", crate::complete::ident(l.label())))
+        .map(|_| {
+            let state = session.ctx.state();
+            let catalog = &state.config_options().catalog.default_catalog;
+            let tables = session
+                .ctx
+                .catalog(catalog)
+                .and_then(|c| c.schema(LOGS_SCHEMA))
+                .map(|s| s.table_names())
+                .unwrap_or_default();
+            tables
+                .iter()
+                .map(|t| format!("  rapid7.{}", crate::complete::ident(t)))
                 .collect::<Vec<_>>()
                 .join("\n")
         })

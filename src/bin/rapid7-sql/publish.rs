@@ -55,7 +55,7 @@ pub(crate) async fn run(
 
 /// `--published URL`: register the tables there; a line on stderr names them.
 pub(crate) async fn register(session: &Session, url: &str, quiet: bool) -> Result<(), Error> {
-    let names = session.rapid7.cache().load_log_names().await?;
+    let names = session.rapid7.log_names().await?;
     let tables = register_published(&session.ctx, &target(url)?, &names).await?;
     if !quiet {
         let list: Vec<String> = tables

@@ -148,7 +148,8 @@ fn messages_that_cannot_be_borrowed_are_kept_exactly() {
             "18446744073709551615",
             "2.5",
             "true",
-            r#"[1,"é"]"#,
+            // An array message: its JSON text as sent, escapes included.
+            r#"[1,"\u00e9"]"#,
             "plain"
         ]
     );
@@ -194,12 +195,15 @@ fn malformed_events_are_counted_not_fatal() {
 fn lenient_shapes() {
     // numeric sequence_number_str, string timestamp, object message, rel casing
     let body = format!(
-        r#"{{"events":[{{"timestamp":"12","sequence_number_str":9007199254740993,"log_id":"{LOG}","message":{{"a":[1,2]}},"labels":null}},{{"timestamp":13,"sequence_number":42,"message":"small number only"}}],"links":[{{"rel":"next","href":"http://n"}}]}}"#
+        r#"{{"events":[{{"timestamp":"12","sequence_number_str":9007199254740993,"log_id":"{LOG}","message":{{"b": [1, 2.0],  "a":1e3}},"labels":null}},{{"timestamp":13,"sequence_number":42,"message":"small number only"}}],"links":[{{"rel":"next","href":"http://n"}}]}}"#
     );
     let p = parse(&body, (0, 100), None);
     assert_eq!(p.columns.timestamps, vec![12, 13]);
     assert_eq!(p.columns.sequence_numbers, vec![9_007_199_254_740_993, 42]);
-    assert_eq!(p.columns.message(0), r#"{"a":[1,2]}"#);
+    // An object message is its JSON text exactly as sent: key order,
+    // spaces and number forms included.
+    assert_eq!(p.columns.message(0), r#"{"b": [1, 2.0],  "a":1e3}"#);
+    assert_eq!(p.stats.object_messages, 1);
     assert_eq!(p.columns.labels(0).count(), 0);
     assert!(find_next(&p).is_some());
 }

@@ -203,12 +203,9 @@ impl Client {
         statement: &str,
     ) -> Result<Statistics> {
         let log_id = query_target(log_id, from, to)?;
-        let mut url = self.url(&["query", "logs", log_id.as_str()]);
-        url.query_pairs_mut()
-            .append_pair("from", &from.to_string())
-            .append_pair("to", &to.to_string())
-            .append_pair("query", statement);
-        let body: Value = fetch_finished(self, &url, log_id.as_str(), |body| {
+        let submit = self.query_submit(log_id.as_str(), from, to, statement);
+        let url = &submit.url;
+        let body: Value = fetch_finished(self, &submit, log_id.as_str(), |body| {
             let value: Value =
                 serde_json::from_slice(body).map_err(|e| format!("invalid JSON ({e})"))?;
             let links = links_of(&value);

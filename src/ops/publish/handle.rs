@@ -30,6 +30,9 @@ impl Rapid7 {
         if ids.is_empty() {
             ids = self.cache().list_logs().await?;
         }
+        // Rows are published under the log's current name, not the one they
+        // were cached with.
+        let names = self.log_names().await?;
         if !single && target.is_table().await? {
             return Err(Error::Publish {
                 table: target.to_string(),
@@ -58,7 +61,9 @@ impl Rapid7 {
             }
         }
         let settle = i64::try_from(self.config().settle.as_millis()).unwrap_or(i64::MAX);
-        let options = PublishOptions::new(window, crate::time::now_ms().saturating_sub(settle));
+        let settled = crate::time::now_ms().saturating_sub(settle);
+        let options =
+            |id: &str| PublishOptions::new(window, settled).with_log_name(names.get(id).cloned());
         let mut reports = Vec::new();
         for id in ids {
             if self.is_stopped() {
@@ -77,6 +82,7 @@ impl Rapid7 {
             } else {
                 target.child(&id)?
             };
+            let options = options(&id);
             // A stop (SIGTERM, SIGINT) drops the publish where it is: the
             // table stays at its last commit, as after a crash.
             tokio::select! {

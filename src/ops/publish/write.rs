@@ -28,6 +28,7 @@ use super::schema::{DATE_COLUMN, to_table_batch};
 use super::table::{OpenTable, is_conflict, open_or_create, reload, tokens_since};
 use crate::cache::{PlannedSegment, SegmentCache};
 use crate::error::{Error, Result};
+use crate::events::with_log_name;
 use crate::time::{TimeRange, fmt_ms};
 
 /// How a publish run goes.
@@ -45,6 +46,11 @@ pub struct PublishOptions {
     pub max_attempts: u32,
     /// Roll a data file at about this many bytes.
     pub target_file_bytes: u64,
+    /// The log's current name, written into every row's `log_name` (a log
+    /// renamed at Rapid7 keeps its id, and rows published after the rename
+    /// carry the new name); `None`: the name each row was cached with.
+    /// [`Rapid7::publish`](crate::Rapid7::publish) sets it from the log list.
+    pub log_name: Option<String>,
 }
 
 impl PublishOptions {
@@ -58,7 +64,14 @@ impl PublishOptions {
             commit_rows: 5_000_000,
             max_attempts: 20,
             target_file_bytes: 128 << 20,
+            log_name: None,
         }
+    }
+
+    /// These options, writing `name` as every row's `log_name`.
+    pub fn with_log_name(mut self, name: Option<String>) -> Self {
+        self.log_name = name;
+        self
     }
 }
 
@@ -260,6 +273,10 @@ async fn pass(
                 if batch.num_rows() == 0 {
                     continue;
                 }
+                let batch = match &options.log_name {
+                    Some(name) => with_log_name(batch, Some(name.as_str()))?,
+                    None => batch,
+                };
                 let batch = to_table_batch(&batch, &table.to_string())?;
                 pending.rows += batch.num_rows() as u64;
                 writer

@@ -21,8 +21,7 @@ use datafusion::physical_plan::{ExecutionPlan, PhysicalExpr};
 use tracing::debug;
 
 use super::filters::{ReadColumns, apply_filters, filter_exec, predicate};
-use super::parquet::{ParquetTarget, parquet_exec};
-use crate::cache::PartInfo;
+use super::parquet::{LogPart, ParquetTarget, parquet_exec};
 
 /// `schema` with every `Utf8` column read as `Utf8View`.
 pub(crate) fn view_schema(schema: &Schema) -> SchemaRef {
@@ -44,7 +43,7 @@ pub(crate) fn view_schema(schema: &Schema) -> SchemaRef {
 pub(crate) fn cached_scan(
     state: &dyn Session,
     target: &ParquetTarget,
-    parts: Vec<PartInfo>,
+    parts: Vec<LogPart>,
     partitions: usize,
     columns: &ReadColumns,
     filters: &[Expr],

@@ -33,11 +33,13 @@ use tracing::{Instrument, warn};
 use super::estimate::{Cost, FetchEstimate, approx, check_budget, human_duration};
 use super::fetch::Fetcher;
 use super::newest::read_newest;
-use super::parquet::{ParquetTarget, parquet_exec};
+use super::parquet::{LogPart, ParquetTarget, parquet_exec};
 use super::plan::LogScan;
 use super::report::log_coverage;
 use crate::cache::{PlannedSegment, SegmentCache, TimeRange};
 use crate::error::Error;
+use crate::events::with_log_name;
+use crate::leql::MAX_PUSHED_STATEMENT_BYTES;
 
 /// What a scan needs at execution time.
 #[derive(Debug)]
@@ -72,6 +74,9 @@ pub(crate) struct ScanInputs {
     /// The statement's filters on `message` not sent to Rapid7, named by a
     /// budget error.
     pub(crate) not_pushed: Arc<[String]>,
+    /// The length of the `where(…)` the filters imply, when it is over
+    /// [`MAX_PUSHED_STATEMENT_BYTES`] and so not pushed (`EXPLAIN` says so).
+    pub(crate) statement_too_long: Option<usize>,
 }
 
 /// A range read outside the Parquet scan.
@@ -79,8 +84,9 @@ pub(crate) struct ScanInputs {
 enum Extra {
     /// Straight from the API, not committed.
     Live(usize, TimeRange),
-    /// A segment that serves only part of its range.
-    Partial(PlannedSegment),
+    /// A segment (of the scan at this index) that serves only part of its
+    /// range.
+    Partial(usize, PlannedSegment),
     /// Rows already read (newest first), of the full schema.
     Read(Arc<[RecordBatch]>),
 }
@@ -140,6 +146,7 @@ impl Rapid7ScanExec {
             .inputs
             .scans
             .iter()
+            .filter(|s| s.commits())
             .flat_map(|s| s.gaps.iter().map(move |g| s.log.describe(g)))
             .collect()
     }
@@ -202,13 +209,18 @@ impl Rapid7ScanExec {
         self.shared.approved.store(true, Ordering::Relaxed);
     }
 
-    /// The recent ranges this scan reads from the API without caching.
+    /// The ranges this scan reads from the API without caching: the recent
+    /// edge, and the gaps of a log whose pushed filter is not cached (how
+    /// it sends its messages is not known yet).
     pub fn planned_live_reads(&self) -> Vec<String> {
         self.shared
             .inputs
             .scans
             .iter()
-            .flat_map(|s| s.live.iter().map(move |g| s.log.describe(g)))
+            .flat_map(|s| {
+                let gaps = s.gaps.iter().filter(|_| !s.commits());
+                gaps.chain(&s.live).map(move |g| s.log.describe(g))
+            })
             .collect()
     }
 }
@@ -273,6 +285,7 @@ impl Shared {
                 .scans
                 .iter()
                 .enumerate()
+                .filter(|(_, s)| s.commits())
                 .flat_map(|(idx, s)| {
                     let statement = &statement;
                     s.gaps.iter().map(move |g| {
@@ -310,11 +323,14 @@ impl Shared {
         let mut whole_parts = Vec::new();
         for (idx, planned) in inputs.scans.iter().enumerate() {
             let mut scan = planned.clone();
-            if !bypass && !scan.gaps.is_empty() {
+            // A filter not cached for its log (its form is not known yet):
+            // the gaps are read with it, not fetched into segments.
+            let fetched = !bypass && scan.commits();
+            if fetched && !scan.gaps.is_empty() {
                 scan.replan(&inputs.cache, inputs.chunk_ms).await?;
             }
             for gap in &scan.gaps {
-                if !bypass && !inputs.lazy {
+                if fetched && !inputs.lazy {
                     // Dropped or changed under us since the fetch: read it live.
                     warn!(
                         log_id = %scan.log.id,
@@ -328,9 +344,9 @@ impl Shared {
             extras.extend(scan.live.iter().map(|r| Extra::Live(idx, *r)));
             for seg in scan.segments {
                 if seg.is_whole() {
-                    whole_parts.extend(seg.parts());
+                    whole_parts.extend(LogPart::of(seg.parts(), scan.log.name.as_deref()));
                 } else {
-                    extras.push(Extra::Partial(seg));
+                    extras.push(Extra::Partial(idx, seg));
                 }
             }
         }
@@ -405,7 +421,14 @@ impl Shared {
                     rows
                 }
             }
-            Extra::Partial(seg) => self.inputs.cache.read(seg),
+            Extra::Partial(idx, seg) => {
+                let name = self.inputs.scans[*idx].log.name.clone();
+                self.inputs
+                    .cache
+                    .read(seg)
+                    .map(move |batch| with_log_name(batch?, name.as_deref()))
+                    .boxed()
+            }
             Extra::Read(batches) => {
                 let batches = Arc::clone(batches);
                 futures::stream::iter((0..batches.len()).map(move |i| Ok(batches[i].clone())))
@@ -484,6 +507,12 @@ impl DisplayAs for Rapid7ScanExec {
                 )?;
                 if let Some(filter) = scans.iter().find_map(|s| s.filter.as_deref()) {
                     write!(f, ", leql=where({filter})")?;
+                } else if let Some(bytes) = self.shared.inputs.statement_too_long {
+                    write!(
+                        f,
+                        ", leql=not pushed (its where() would be {bytes} bytes, over the \
+                         {MAX_PUSHED_STATEMENT_BYTES} pushed; the SQL filters the unfiltered rows)"
+                    )?;
                 }
                 if let Some(n) = self.shared.newest_first() {
                     write!(f, ", most_recent_first=true, stop_after={n}")?;

@@ -16,6 +16,7 @@ use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt, TryStreamExt};
 use tracing::{Instrument, info, warn};
 
+use super::forms::Forms;
 use super::logs::LogRef;
 use super::stop::Stop;
 use crate::cache::{CommitOutcome, SegmentCache, TimeRange};
@@ -360,6 +361,8 @@ pub(crate) struct Fetcher {
     inflight: Mutex<HashMap<FetchKey, WeakShared<BoxFuture<'static, FetchResult>>>>,
     pub(crate) tracker: Arc<Tracker>,
     pub(crate) stop: Stop,
+    /// How each log sends its messages, as reads show it (`forms.rs`).
+    pub(crate) forms: Arc<Forms>,
 }
 
 impl fmt::Debug for Fetcher {
@@ -380,6 +383,7 @@ impl Fetcher {
             inflight: Mutex::new(HashMap::new()),
             tracker: Arc::default(),
             stop: Stop::default(),
+            forms: Arc::default(),
         }
     }
 
@@ -411,6 +415,7 @@ impl Fetcher {
             Arc::clone(&self.tracker),
         );
         let (slots, stop, log) = (Arc::clone(&self.slots), self.stop.clone(), log.clone());
+        let forms = Arc::clone(&self.forms);
         let filter = filter.cloned();
         // A child of the statement that starts the fetch; statements that
         // join it later wait on it under their own spans.
@@ -420,7 +425,14 @@ impl Fetcher {
                 .acquire_owned()
                 .await
                 .expect("the fetch slots are never closed");
-            fetch_into_segment(client, cache, tracker, stop, log, filter, range).await
+            let fetch = Fetch {
+                client,
+                cache,
+                tracker,
+                stop,
+                forms,
+            };
+            fetch_into_segment(fetch, log, filter, range).await
         }
         .instrument(span)
         .map(|r| r.map_err(|e| Arc::new(e.into_datafusion())))
@@ -481,6 +493,7 @@ impl Fetcher {
         )?;
         let name = log.name.clone();
         let mut progress = self.tracker.start(log, range, false);
+        let learn = self.learner(log, filter);
         let pages = query
             .into_stream()
             .map_err(Error::from)
@@ -491,10 +504,29 @@ impl Fetcher {
                 if let Ok(b) = &batch {
                     progress.page(b);
                 }
-                async move { batch.map(|b| (b, stats)) }
+                let learnt = learn(stats);
+                async move {
+                    learnt.await?;
+                    batch.map(|b| (b, stats))
+                }
             })
             .boxed();
         Ok(until_stopped(pages, self.stop.clone()))
+    }
+
+    /// What a page of `log` read with `filter` teaches ([`Forms::page`]),
+    /// as a future to await before the page's rows are used.
+    fn learner(
+        &self,
+        log: &LogRef,
+        filter: Option<&str>,
+    ) -> impl Fn(PageStats) -> BoxFuture<'static, Result<()>> + Send + 'static {
+        let (forms, cache) = (Arc::clone(&self.forms), self.cache.clone());
+        let (log_id, filtered) = (log.id.clone(), filter.is_some());
+        move |stats| {
+            let (forms, cache, log_id) = (Arc::clone(&forms), cache.clone(), log_id.clone());
+            async move { forms.page(&cache, &log_id, filtered, &stats).await }.boxed()
+        }
     }
 
     /// The events of `range` of `log` as batches of the full event schema,
@@ -514,6 +546,7 @@ impl Fetcher {
         let name = log.name.clone();
         let mut progress = self.tracker.start(log, range, false);
         let log_id = log.id.clone();
+        let learn = self.learner(log, filter);
         let pages = query
             .into_stream()
             .map_err(Error::from)
@@ -528,11 +561,15 @@ impl Fetcher {
                         "fetch_beyond_retention"
                     );
                 }
+                let learnt = learn(page.stats);
                 let batch = page_to_batch(page, name.as_deref());
                 if let Ok(b) = &batch {
                     progress.page(b);
                 }
-                async move { batch }
+                async move {
+                    learnt.await?;
+                    batch
+                }
             })
             .boxed();
         let span = trace::fetch_span(log.label(), range, filter, true);
@@ -567,18 +604,27 @@ fn statement_of(filter: Option<&str>) -> String {
     filter.map(|f| format!("where({f})")).unwrap_or_default()
 }
 
-async fn fetch_into_segment(
+/// What a fetch into segments works with.
+struct Fetch {
     client: Option<Client>,
     cache: SegmentCache,
     tracker: Arc<Tracker>,
     stop: Stop,
+    forms: Arc<Forms>,
+}
+
+async fn fetch_into_segment(
+    fetch: Fetch,
     log: LogRef,
     filter: Option<Arc<str>>,
     range: TimeRange,
 ) -> Result<FetchOutcome> {
-    let client = client.ok_or_else(|| Error::Offline {
-        missing: vec![format!("{} {range}", log.label())],
-    })?;
+    let Some(client) = fetch.client.clone() else {
+        return Err(Error::Offline {
+            missing: vec![format!("{} {range}", log.label())],
+        });
+    };
+    let (cache, stop) = (&fetch.cache, &fetch.stop);
     if stop.is_requested() {
         return Err(Error::Stopped);
     }
@@ -589,7 +635,7 @@ async fn fetch_into_segment(
         if stop.is_requested() {
             return Err(Error::Stopped);
         }
-        let outcome = fetch_one(&client, &cache, &tracker, &stop, &log, filter, missing).await?;
+        let outcome = fetch_one(&fetch, &client, &log, filter, missing).await?;
         total.events += outcome.events;
         total.pages += outcome.pages;
         total.committed |= outcome.committed;
@@ -600,14 +646,19 @@ async fn fetch_into_segment(
 }
 
 async fn fetch_one(
+    fetch: &Fetch,
     client: &Client,
-    cache: &SegmentCache,
-    tracker: &Arc<Tracker>,
-    stop: &Stop,
     log: &LogRef,
     filter: Option<&str>,
     range: TimeRange,
 ) -> Result<FetchOutcome> {
+    let Fetch {
+        cache,
+        tracker,
+        stop,
+        forms,
+        ..
+    } = fetch;
     let started = Instant::now();
     let mut progress = tracker.start(log, range, true);
     info!(
@@ -637,6 +688,9 @@ async fn fetch_one(
                 return Ok(());
             };
             outcome.pages += 1;
+            forms
+                .page(cache, &log.id, filter.is_some(), &page.stats)
+                .await?;
             // The segment is committed with every event that could be read,
             // and its manifest says what could not (nothing is dropped
             // silently).

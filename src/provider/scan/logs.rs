@@ -1,14 +1,14 @@
 //! The logs a query can read: the API's log list, reused for a TTL, and the
 //! mapping of a [`LogSelection`] onto it.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use tracing::{debug, warn};
 
 use crate::cache::SegmentCache;
-use crate::client::{Client, suggest};
+use crate::client::{Client, pick_log, suggest};
 use crate::error::{Error, Result};
 use crate::events::MAX_LOG_NAME_LEN;
 use crate::log_id::LogId;
@@ -144,26 +144,32 @@ impl LogDirectory {
             .collect())
     }
 
-    /// One log by name or id (exact id first, then exact name, then a
-    /// case-insensitive name).
+    /// One log by name or id: the one rule of [`pick_log`] (exact id, then
+    /// exact name, then name ignoring case; a name several logs share is
+    /// [`Error::AmbiguousLog`], listing their ids).
     pub(crate) async fn find(&self, name_or_id: &str) -> Result<LogRef> {
         let logs = self.list().await?;
-        let hit = logs
-            .iter()
-            .find(|l| l.id == name_or_id)
-            .or_else(|| logs.iter().find(|l| l.name.as_deref() == Some(name_or_id)))
-            .or_else(|| {
-                logs.iter().find(|l| {
-                    l.name
-                        .as_deref()
-                        .is_some_and(|n| n.eq_ignore_ascii_case(name_or_id))
-                })
-            });
-        hit.cloned().ok_or_else(|| Error::UnknownLog {
-            name: name_or_id.to_string(),
-            suggestions: suggest(logs.iter().map(LogRef::label), name_or_id),
-        })
+        let log = pick_log(&logs, name_or_id, |l| l.id.as_str(), |l| l.name.as_deref())?;
+        Ok(log.clone())
     }
+}
+
+/// The table name of each of `logs` in the per-log schemas: its name, unless
+/// it has none or another log shares it (then its id, which always names
+/// exactly one log).
+pub(crate) fn table_names(logs: &[LogRef]) -> Vec<String> {
+    let mut per_name: HashMap<&str, usize> = HashMap::new();
+    for name in logs.iter().filter_map(|l| l.name.as_deref()) {
+        *per_name.entry(name).or_default() += 1;
+    }
+    let names: BTreeSet<String> = logs
+        .iter()
+        .map(|l| match l.name.as_deref() {
+            Some(name) if per_name.get(name) == Some(&1) => name.to_string(),
+            _ => l.id.clone(),
+        })
+        .collect();
+    names.into_iter().collect()
 }
 
 /// The logs a query can use out of `(id, name)` entries as listed: each id
@@ -256,5 +262,20 @@ mod tests {
             .map(|l| (l.id.as_str(), l.name.as_deref()))
             .collect();
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn logs_that_share_a_name_are_tables_by_id() {
+        let log = |id: &str, name: Option<&str>| LogRef {
+            id: id.into(),
+            name: name.map(str::to_string),
+        };
+        let logs = [
+            log("a1", Some("Firewall")),
+            log("b2", Some("Firewall")),
+            log("c3", Some("Proxy")),
+            log("d4", None),
+        ];
+        assert_eq!(table_names(&logs), ["Proxy", "a1", "b2", "d4"]);
     }
 }

@@ -7,6 +7,7 @@ mod estimate;
 mod exec;
 mod fetch;
 mod filters;
+mod forms;
 mod logs;
 mod newest;
 mod parquet;
@@ -20,8 +21,8 @@ pub(crate) use estimate::{check_budget, estimate_slices, query_rate, worth_estim
 pub use exec::Rapid7ScanExec;
 pub(crate) use fetch::Fetcher;
 pub use fetch::{Activity, FetchOutcome, FetchProgress, StatementProgress};
-pub(crate) use logs::LogDirectory;
 pub use logs::LogRef;
+pub(crate) use logs::{LogDirectory, table_names};
 pub(crate) use plan::{LogScan, split_aligned};
 pub use table::Rapid7LogsTable;
 pub(crate) use table::plan_logs;

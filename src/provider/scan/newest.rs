@@ -33,7 +33,7 @@ use super::fetch::Fetcher;
 use super::plan::LogScan;
 use crate::cache::{CommitOutcome, PlannedSegment, SegmentCache};
 use crate::error::{Error, Result};
-use crate::events::columns;
+use crate::events::{columns, with_log_name};
 use crate::time::TimeRange;
 
 /// When a newest-first read may stop.
@@ -107,7 +107,7 @@ pub(crate) async fn read_newest(
         .iter()
         .map(|s| (s.responsible, Source::Cached(s)))
         .chain(scan.gaps.iter().map(|g| {
-            let cacheable = !cache.is_bypass();
+            let cacheable = !cache.is_bypass() && scan.commits();
             (*g, Source::Api { cacheable })
         }))
         .chain(
@@ -128,7 +128,12 @@ pub(crate) async fn read_newest(
         }
         let cacheable = match source {
             Source::Cached(planned) => {
-                let batches: Vec<RecordBatch> = cache.read(planned).try_collect().await?;
+                let name = scan.log.name.as_deref();
+                let batches: Vec<RecordBatch> = cache
+                    .read(planned)
+                    .and_then(|b| async move { with_log_name(b, name) })
+                    .try_collect()
+                    .await?;
                 let mut seen: Vec<(i64, bool)> = Vec::new();
                 for batch in &batches {
                     let kept = keeps(predicate, batch)?;

@@ -1,5 +1,12 @@
 //! The Parquet scan of committed parts: one `DataSourceExec` with exact
 //! statistics from the manifests.
+//!
+//! `log_name` is never read from a part: a log renamed at Rapid7 keeps its
+//! id, and its cached rows must show the name the log list gives now (the
+//! name a part was written with is only its name then). So `log_name` is a
+//! partition column whose value, per file, is the current name of the
+//! file's log ([`LogPart`]); DataFusion folds it into every predicate per
+//! file, so `log_name = 'New'` keeps the rows of a log renamed `New`.
 
 use std::fmt;
 use std::sync::Arc;
@@ -18,8 +25,51 @@ use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::physical_plan::{ExecutionPlan, PhysicalExpr};
 use object_store::ObjectStore;
 
+use datafusion::datasource::table_schema::TableSchema;
+
 use crate::cache::PartInfo;
-use crate::events::TIMESTAMP_TZ;
+use crate::events::{TIMESTAMP_TZ, columns};
+
+/// A committed part and the current name of its log (`None`: unnamed).
+#[derive(Debug, Clone)]
+pub(crate) struct LogPart {
+    pub(crate) part: PartInfo,
+    pub(crate) log_name: Option<Arc<str>>,
+}
+
+impl LogPart {
+    /// Each of `parts`, of the log named `log_name`.
+    pub(crate) fn of(
+        parts: impl IntoIterator<Item = PartInfo>,
+        log_name: Option<&str>,
+    ) -> impl Iterator<Item = LogPart> {
+        let log_name: Option<Arc<str>> = log_name.map(Arc::from);
+        parts.into_iter().map(move |part| LogPart {
+            part,
+            log_name: log_name.clone(),
+        })
+    }
+}
+
+/// `schema` (the event schema, or its string-view form) as the scan's table
+/// schema: every column but `log_name` read from the files, `log_name` a
+/// partition column after them.
+fn with_name_partition(schema: &SchemaRef) -> DfResult<TableSchema> {
+    let name = schema.field_with_name(columns::LOG_NAME)?;
+    let file_fields: Vec<_> = schema
+        .fields()
+        .iter()
+        .filter(|f| f.name() != columns::LOG_NAME)
+        .cloned()
+        .collect();
+    let file_schema = Arc::new(datafusion::arrow::datatypes::Schema::new_with_metadata(
+        file_fields,
+        schema.metadata().clone(),
+    ));
+    Ok(TableSchema::builder(file_schema)
+        .with_table_partition_cols(vec![Arc::new(name.clone())])
+        .build())
+}
 
 /// Where the Parquet scan finds the cache's objects.
 #[derive(Clone)]
@@ -67,20 +117,30 @@ impl fmt::Debug for ParquetTarget {
 /// exception: there a TopK's dynamic filter can skip whole files.
 pub(crate) fn parquet_exec(
     target: &ParquetTarget,
-    mut parts: Vec<PartInfo>,
+    mut parts: Vec<LogPart>,
     partitions: usize,
     projection: Option<&Vec<usize>>,
     predicate: Option<Arc<dyn PhysicalExpr>>,
     limit: Option<usize>,
 ) -> DfResult<Arc<dyn ExecutionPlan>> {
-    parts.sort_by_key(|p| (p.min_timestamp_ms, p.path.to_string()));
+    parts.sort_by_key(|p| (p.part.min_timestamp_ms, p.part.path.to_string()));
+    let table = with_name_partition(&target.schema)?;
+    let table_schema = Arc::clone(table.table_schema());
+    // The projection asked for names columns of `target.schema`; the scan's
+    // table has `log_name` last.
+    let projection = projection
+        .cloned()
+        .unwrap_or_else(|| (0..target.schema.fields().len()).collect())
+        .iter()
+        .map(|&i| table_schema.index_of(target.schema.field(i).name()))
+        .collect::<Result<Vec<usize>, _>>()?;
     let order = target.order;
     // Parts are written without bloom filters: looking for them would cost a
     // pass over every row group of every file for nothing (about 10% of a
     // warm `count(*)` over 700 parts).
     let mut options = target.options.clone();
     options.global.bloom_filter_on_read = crate::cache::PARTS_HAVE_BLOOM_FILTERS;
-    let mut source = ParquetSource::new(Arc::clone(&target.schema))
+    let mut source = ParquetSource::new(table)
         .with_table_parquet_options(options)
         .with_parquet_file_reader_factory(Arc::new(CachedParquetFileReaderFactory::new(
             Arc::clone(&target.store),
@@ -95,12 +155,13 @@ pub(crate) fn parquet_exec(
     if let Some(predicate) = predicate {
         source = source.with_predicate(predicate);
     }
-    let table_stats = table_statistics(&target.schema, &parts);
-    let groups = group_files(&target.schema, parts, partitions.max(1), order);
+    let plain: Vec<&PartInfo> = parts.iter().map(|p| &p.part).collect();
+    let table_stats = table_statistics(&table_schema, &plain);
+    let groups = group_files(&table_schema, parts, partitions.max(1), order)?;
     let config = FileScanConfigBuilder::new(target.url.clone(), Arc::new(source))
         .with_file_groups(groups)
         .with_statistics(table_stats)
-        .with_projection_indices(projection.cloned())?
+        .with_projection_indices(Some(projection))?
         .with_limit(limit)
         .build();
     Ok(DataSourceExec::from_data_source(config))
@@ -111,32 +172,39 @@ pub(crate) fn parquet_exec(
 /// files within each, each with its own statistics.
 fn group_files(
     schema: &SchemaRef,
-    mut parts: Vec<PartInfo>,
+    mut parts: Vec<LogPart>,
     n: usize,
     order: FileOrder,
-) -> Vec<FileGroup> {
+) -> DfResult<Vec<FileGroup>> {
     if order == FileOrder::NewestFirst {
         parts.reverse();
     }
-    let total: u64 = parts.iter().map(|p| p.size_bytes).sum();
+    let name_type = schema
+        .field_with_name(columns::LOG_NAME)?
+        .data_type()
+        .clone();
+    let total: u64 = parts.iter().map(|p| p.part.size_bytes).sum();
     let per_group = total.div_ceil(n as u64).max(1);
     let mut groups: Vec<Vec<PartitionedFile>> = vec![Vec::new(); n];
     let mut acc = 0u64;
-    for part in parts {
+    for LogPart { part, log_name } in parts {
         let idx = ((acc / per_group) as usize).min(n - 1);
         acc += part.size_bytes;
         let mut file = PartitionedFile::new_from_meta(part.object_meta());
+        file.partition_values =
+            vec![ScalarValue::Utf8(log_name.map(|n| n.to_string())).cast_to(&name_type)?];
         if order == FileOrder::NewestFirst {
-            let stats = table_statistics(schema, std::slice::from_ref(&part));
+            let stats = table_statistics(schema, &[&part]);
             file = file.with_statistics(Arc::new(stats));
         }
         groups[idx].push(file);
     }
-    groups.into_iter().map(FileGroup::new).collect()
+    Ok(groups.into_iter().map(FileGroup::new).collect())
 }
 
-/// Exact row count, and exact `timestamp` min/max, over `parts`.
-fn table_statistics(schema: &SchemaRef, parts: &[PartInfo]) -> Statistics {
+/// Exact row count, and exact `timestamp` min/max, over `parts`, for the
+/// columns of `schema` (the scan's table: `timestamp` first).
+fn table_statistics(schema: &SchemaRef, parts: &[&PartInfo]) -> Statistics {
     let rows: u64 = parts.iter().map(|p| p.rows).sum();
     let bytes: u64 = parts.iter().map(|p| p.size_bytes).sum();
     let min = parts.iter().filter_map(|p| p.min_timestamp_ms).min();

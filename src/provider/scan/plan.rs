@@ -2,13 +2,14 @@
 //! serve it, which settled ranges are missing (to fetch and commit), and
 //! which recent ranges are read live; and the Parquet scan over segments.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use futures::{StreamExt, TryStreamExt};
 
 use super::estimate::{self, Estimated, FetchEstimate};
 use super::logs::LogRef;
-use crate::cache::{PlannedSegment, SegmentCache, TimeRange};
+use crate::cache::{MessageForm, PlannedSegment, SegmentCache, TimeRange};
 use crate::client::Client;
 use crate::error::{Error, Result};
 
@@ -32,6 +33,11 @@ pub(crate) struct LogScan {
     /// fetched into segments of that filter, and segments of every event or
     /// of exactly that filter serve the scan.
     pub(crate) filter: Option<Arc<str>>,
+    /// Whether segments of `filter` are read and written: only for a log
+    /// known to send its messages as text ([`MessageForm::Text`]). For a
+    /// log not known yet, the filter is pushed but what it selects is read
+    /// without caching, and only segments of every event serve the scan.
+    pub(crate) filter_cached: bool,
 }
 
 /// The inputs of scan planning.
@@ -44,17 +50,16 @@ pub(crate) struct PlanInputs {
 
 /// Plan every (log, window): split windows at `now - settle`, plan cache
 /// coverage of the settled part, split gaps into aligned pieces. `filter`
-/// is pushed for every log but those `unpushable` names (logs whose
-/// messages come as JSON objects: see [`Client::sends_object_messages`]).
-///
-/// [`Client::sends_object_messages`]: crate::client::Client::sends_object_messages
+/// is pushed for every log but those `forms` say send JSON objects (a
+/// pushed filter is no superset for them), and cached only for logs `forms`
+/// say send text (see `forms.rs`).
 pub(crate) async fn plan_scans(
     cache: &SegmentCache,
     logs: Vec<LogRef>,
     windows: &[TimeRange],
     inputs: PlanInputs,
     filter: Option<Arc<str>>,
-    unpushable: &(dyn Fn(&str) -> bool + Sync),
+    forms: &BTreeMap<String, MessageForm>,
 ) -> Result<Vec<LogScan>> {
     let cut = inputs.now_ms.saturating_sub(inputs.settle_ms);
     let mut settled = Vec::new();
@@ -69,7 +74,10 @@ pub(crate) async fn plan_scans(
     }
     let mut plans = Vec::with_capacity(logs.len());
     for log in logs {
-        let filter = filter.clone().filter(|_| !unpushable(&log.id));
+        let form = forms.get(&log.id).copied();
+        let filter = filter
+            .clone()
+            .filter(|_| form != Some(MessageForm::Objects));
         let mut scan = LogScan {
             log,
             settled: settled.clone(),
@@ -77,6 +85,7 @@ pub(crate) async fn plan_scans(
             gaps: Vec::new(),
             live: live.clone(),
             estimate: None,
+            filter_cached: filter.is_some() && form == Some(MessageForm::Text),
             filter,
         };
         plans.push(async move {
@@ -93,8 +102,9 @@ impl LogScan {
         self.segments.clear();
         self.gaps.clear();
         for range in &self.settled {
+            let filter = self.filter.as_deref().filter(|_| self.filter_cached);
             let plan = cache
-                .plan_read_filtered(&self.log.id, self.filter.as_deref(), *range)
+                .plan_read_filtered(&self.log.id, filter, *range)
                 .await?;
             self.segments.extend(plan.segments);
             for gap in plan.coverage.missing {
@@ -102,6 +112,12 @@ impl LogScan {
             }
         }
         Ok(())
+    }
+
+    /// Whether what this scan fetches is committed into segments: always
+    /// without a filter, with one only when it is cached (`filter_cached`).
+    pub(crate) fn commits(&self) -> bool {
+        self.filter.is_none() || self.filter_cached
     }
 
     /// `log [from, to)` lines for what this scan would have to fetch.

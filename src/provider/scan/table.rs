@@ -17,13 +17,13 @@ use super::estimate::query_rate;
 use super::exec::{Rapid7ScanExec, ScanInputs};
 use super::filters::{self, apply_filters, read_columns};
 use super::logs::LogRef;
-use super::parquet::{FileOrder, ParquetTarget};
+use super::parquet::{FileOrder, LogPart, ParquetTarget};
 use super::plan::{LogScan, PlanInputs, estimate_scans, plan_scans};
 use super::report::log_coverage;
 use crate::error::Error;
 use crate::provider::Rapid7;
 use crate::provider::Rapid7Options;
-use crate::provider::translate::{message_filter, not_pushed};
+use crate::provider::translate::{not_pushed, pushed_filter};
 use crate::provider::window::{extract_log_selection, extract_windows};
 
 /// The events of every log the key can read (`rapid7_logs`), or of one log
@@ -174,10 +174,15 @@ impl TableProvider for Rapid7LogsTable {
             }
             let parts = scans
                 .iter()
-                .flat_map(|s| s.segments.iter().flat_map(|p| p.parts()))
+                .flat_map(|s| {
+                    let parts = s.segments.iter().flat_map(|p| p.parts());
+                    LogPart::of(parts, s.log.name.as_deref())
+                })
                 .collect();
             return cached_scan(state, target, parts, partitions, &columns, filters, limit);
         }
+        let pushdown = Rapid7Options::from_config(state.config_options()).pushdown_filters;
+        let statement_too_long = pushdown.then(|| pushed_filter(filters).err()).flatten();
         // The Parquet pruning predicate for segments read on this path (over
         // the whole table schema; the FilterExec above plans the same filters
         // over the scan's projected columns).
@@ -198,11 +203,8 @@ impl TableProvider for Rapid7LogsTable {
                 newest_first: self.newest_first,
                 lazy: limit.is_some() && self.newest_first.is_none(),
                 statement: tracing::Span::current(),
-                not_pushed: not_pushed(
-                    filters,
-                    Rapid7Options::from_config(state.config_options()).pushdown_filters,
-                )
-                .into(),
+                not_pushed: not_pushed(filters, pushdown && statement_too_long.is_none()).into(),
+                statement_too_long,
             },
             partitions,
         )?;
@@ -239,9 +241,14 @@ pub(crate) async fn plan_logs(
     }
     let filter = Rapid7Options::from_config(state.config_options())
         .pushdown_filters
-        .then(|| message_filter(filters))
+        .then(|| pushed_filter(filters).ok().flatten())
         .flatten()
-        .map(|f| Arc::<str>::from(f.to_string()));
+        .map(Arc::<str>::from);
+    // How the logs send their messages matters only to a pushed filter.
+    let forms = match &filter {
+        Some(_) => inner.fetcher.forms.all(&config.cache).await,
+        None => Default::default(),
+    };
     let scans = plan_scans(
         &config.cache,
         logs,
@@ -252,12 +259,7 @@ pub(crate) async fn plan_logs(
             chunk_ms: crate::time::duration_ms(config.fetch_chunk),
         },
         filter,
-        &|log_id| {
-            config
-                .client
-                .as_ref()
-                .is_some_and(|c| c.sends_object_messages(log_id))
-        },
+        &forms,
     )
     .await?;
     if config.is_offline() {

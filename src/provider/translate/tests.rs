@@ -174,3 +174,65 @@ mod superset {
         }
     }
 }
+
+/// `message LIKE '%ioc-00001.example%' OR …` with `n` distinct terms, as
+/// SQL parses it: a left-deep chain `n` levels deep.
+fn ioc_list(n: usize) -> Expr {
+    (0..n)
+        .map(|i| m().like(lit(format!("%ioc-{i:05}.example%"))))
+        .reduce(Expr::or)
+        .unwrap()
+}
+
+#[test]
+fn long_or_lists_translate_without_deep_recursion() {
+    // Built and dropped on a large stack (DataFusion's own `Drop` of a
+    // 5,000-deep chain recurses); translated on a small one.
+    std::thread::Builder::new()
+        .stack_size(256 << 20)
+        .spawn(|| {
+            let list = ioc_list(5_000);
+            let translated = std::thread::scope(|scope| {
+                std::thread::Builder::new()
+                    .stack_size(128 << 10)
+                    .spawn_scoped(scope, || message_filter(std::slice::from_ref(&list)))
+                    .unwrap()
+                    .join()
+                    .unwrap()
+            });
+            let Some(Filter::Or(terms)) = translated else {
+                panic!("an OR of the terms")
+            };
+            assert_eq!(terms.len(), 5_000);
+            // Over the size pushed: nothing goes to Rapid7.
+            let bytes = pushed_filter(std::slice::from_ref(&list)).unwrap_err();
+            assert!(bytes > MAX_PUSHED_STATEMENT_BYTES, "{bytes}");
+            // A thousand terms are pushed, whole.
+            let thousand = pushed_filter(&[ioc_list(1_000)]).unwrap().unwrap();
+            assert_eq!(thousand.matches(" OR ").count(), 999);
+            assert!(thousand.len() > crate::client::MAX_GET_STATEMENT_BYTES);
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
+#[test]
+fn nesting_beyond_the_limit_is_not_pushed() {
+    // (a AND (b OR (c AND (d OR …)))): each level alternates the operator.
+    let mut e = m().like(lit("%deepest%"));
+    for level in 0..40 {
+        let term = m().like(lit(format!("%level{level}%")));
+        e = if level % 2 == 0 {
+            term.or(e)
+        } else {
+            term.and(e)
+        };
+    }
+    let f = implied(&e).expect("the outer levels are pushed");
+    // What is pushed is still a superset: every message with all the
+    // terms matches it.
+    let all: String = (0..40).map(|l| format!("level{l} ")).collect::<String>() + "deepest";
+    assert!(f.matches(&all));
+    assert!(!f.to_string().contains("deepest"), "{f}");
+}

@@ -85,7 +85,7 @@ impl TableProvider for CacheTable {
         _limit: Option<usize>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
         let cache = self.rapid7.cache();
-        let names = cache.load_log_names().await?;
+        let names = self.rapid7.log_names().await?;
         let (mut ids, mut log_names, mut from, mut to) = (vec![], vec![], vec![], vec![]);
         let (mut rows, mut bytes, mut parts, mut created) = (vec![], vec![], vec![], vec![]);
         let (mut rejected, mut beyond, mut filters) = (vec![], vec![], vec![]);

@@ -2,7 +2,10 @@
 //! simulator's data function, fewer events paged, filtered segments that
 //! serve only their own filter.
 
+use datafusion::arrow::array::AsArray;
+use datafusion::arrow::datatypes::Int64Type;
 use datafusion::arrow::util::pretty::pretty_format_batches;
+use datafusion_rapid7::cache::MessageForm;
 use tempfile::TempDir;
 
 use super::{MIN, local_cache, rows, session_with, sql, window};
@@ -154,6 +157,9 @@ async fn filtered_segments_serve_only_their_own_filter() {
     let dir = TempDir::new().unwrap();
     let (ctx, _) = session(&server, &dir).await;
     let (from, to) = (T0, T0 + 15 * MIN);
+    // An unfiltered read shows the log sends text: only then is what a
+    // pushed filter selects cached.
+    sql(&ctx, &select("true", to, to + MIN)).await.unwrap();
     let bob = select("message LIKE '%user=bob%'", from, to);
     let want_bob = truth(&server, from, to, |m| m.contains("user=bob"));
 
@@ -270,11 +276,11 @@ async fn nothing_is_pushed_when_turned_off_or_not_implied() {
     assert!(!plan.contains("leql="), "{plan}");
 }
 
-/// A log whose messages come as JSON objects: the client stores them as it
-/// writes that JSON again, not as the text Rapid7 searched, so a pushed
-/// filter is no proven superset. A filtered fetch that meets one keeps
-/// nothing and says so; the session then stops pushing filters for the
-/// log, and the rerun is exact over the stored text.
+/// A log whose messages come as JSON objects: Rapid7 searched text the
+/// client never sees, so a pushed filter is no proven superset. A filtered
+/// fetch that meets one keeps nothing and says so; the cache records that
+/// the log sends objects, every later session pushes no filter for it, and
+/// the rerun is exact over the stored text.
 #[tokio::test]
 async fn object_messages_stop_filters_being_pushed_for_their_log() {
     let server = support::server().await;
@@ -305,15 +311,14 @@ async fn object_messages_stop_filters_being_pushed_for_their_log() {
                 .is_none(),
         "nothing kept"
     );
+    // Recorded in the cache: a new session pushes nothing for the log.
+    let (ctx, rapid7) = session(&server, &dir).await;
+    assert_eq!(rapid7.message_form(&auth).await, Some(MessageForm::Objects));
     server.clear_requests();
-    let written = |m: &str| {
-        serde_json::from_str::<serde_json::Value>(m)
-            .unwrap()
-            .to_string()
-    };
+    // Each object message is kept as the page's exact JSON text.
     let want: Vec<(i64, u64, String)> = support::truth(&server, &auth, from, to)
         .into_iter()
-        .map(|r| (r.0, r.1, written(&r.2)))
+        .map(|r| (r.0, r.1, r.2))
         .filter(|r| r.2.contains("bob"))
         .collect();
     assert!(!want.is_empty());
@@ -322,5 +327,157 @@ async fn object_messages_stop_filters_being_pushed_for_their_log() {
     assert!(
         !sent.is_empty() && sent.iter().all(|s| s.is_empty()),
         "no filter pushed: {sent:?}"
+    );
+}
+
+/// Filtered segments of every filter in the cache.
+async fn filtered_segments(ctx: &datafusion::prelude::SessionContext) -> i64 {
+    let b = sql(
+        ctx,
+        "SELECT count(*) FROM rapid7_cache() WHERE filter IS NOT NULL",
+    )
+    .await
+    .unwrap();
+    b[0].column(0).as_primitive::<Int64Type>().value(0)
+}
+
+/// What a pushed filter selects is cached only for a log known to send its
+/// messages as text. Before that is known (from an unfiltered read, or a
+/// verdict recorded through `Rapid7::record_message_form`), the statement
+/// is answered and nothing filtered is kept, so an empty answer is never
+/// reused; once it is known, every later session reuses the segment.
+#[tokio::test]
+async fn filtered_segments_are_kept_only_for_logs_known_to_send_text() {
+    let server = support::server().await;
+    let dir = TempDir::new().unwrap();
+    let proxy = support::log_id(&server, PROXY);
+    let (from, to) = (T0, T0 + 10 * MIN);
+    let none = select("message LIKE '%no such text anywhere%'", from, to);
+    {
+        let (ctx, rapid7) = session(&server, &dir).await;
+        assert_eq!(rapid7.message_form(&proxy).await, None);
+        assert!(rows(&sql(&ctx, &none).await.unwrap()).is_empty());
+        assert_eq!(
+            filtered_segments(&ctx).await,
+            0,
+            "an empty answer is not kept"
+        );
+    }
+    let (ctx, rapid7) = session(&server, &dir).await;
+    server.clear_requests();
+    assert!(rows(&sql(&ctx, &none).await.unwrap()).is_empty());
+    assert!(
+        statements(&server).iter().any(|s| s.contains("no")),
+        "asked again"
+    );
+    assert_eq!(filtered_segments(&ctx).await, 0);
+
+    // An unfiltered read shows the log sends text.
+    sql(&ctx, &select("true", to, to + MIN)).await.unwrap();
+    assert_eq!(rapid7.message_form(&proxy).await, Some(MessageForm::Text));
+    assert!(rows(&sql(&ctx, &none).await.unwrap()).is_empty());
+    assert!(filtered_segments(&ctx).await > 0);
+
+    // A new session knows it from the cache: the statement asks nothing.
+    let (ctx, _) = session(&server, &dir).await;
+    server.clear_requests();
+    assert!(rows(&sql(&ctx, &none).await.unwrap()).is_empty());
+    assert_eq!(server.query_requests(), 0);
+
+    // A verdict recorded by hand (what `doctor` does) works the same way,
+    // and objects, once recorded, stay: no filter is pushed for the log.
+    let other = TempDir::new().unwrap();
+    let (ctx, rapid7) = session(&server, &other).await;
+    rapid7
+        .record_message_form(&proxy, MessageForm::Objects)
+        .await
+        .unwrap();
+    assert_eq!(
+        rapid7
+            .record_message_form(&proxy, MessageForm::Text)
+            .await
+            .unwrap(),
+        MessageForm::Objects
+    );
+    server.clear_requests();
+    let bob = select("message LIKE '%user=bob%'", from, to);
+    assert_eq!(
+        rows(&sql(&ctx, &bob).await.unwrap()),
+        truth(&server, from, to, |m| m.contains("user=bob"))
+    );
+    assert!(
+        statements(&server).iter().all(|s| s.is_empty()),
+        "nothing pushed"
+    );
+}
+
+/// An IOC list of a thousand `LIKE`s is pushed whole, in the body of a
+/// `POST /query/logs` (its URL would be tens of kilobytes), and the result
+/// is exact; a list whose `where()` passes the size pushed is not pushed at
+/// all, and `EXPLAIN` says so.
+#[tokio::test]
+async fn long_or_lists_are_posted_and_past_the_limit_not_pushed() {
+    use datafusion_rapid7::client::MAX_GET_STATEMENT_BYTES;
+    use datafusion_rapid7::leql::MAX_PUSHED_STATEMENT_BYTES;
+
+    let server = support::server().await;
+    let dir = TempDir::new().unwrap();
+    let (ctx, _) = session(&server, &dir).await;
+    let (from, to) = (T0, T0 + 5 * MIN);
+    // `n` indicators of compromise, each `pad` bytes long or so.
+    let ioc = |i: usize, pad: usize| format!("ioc-{i:05}.{}.example", "x".repeat(pad));
+    let iocs = |n: usize, pad: usize| {
+        (0..n)
+            .map(|i| format!("message LIKE '%{}%'", ioc(i, pad)))
+            .chain(["message LIKE '%user=bob%'".to_string()])
+            .collect::<Vec<_>>()
+            .join(" OR ")
+    };
+    let listed = |m: &str, pad: usize| {
+        m.contains("user=bob") || (0..1_000).any(|i| m.contains(&ioc(i, pad)))
+    };
+    let want = truth(&server, from, to, |m| listed(m, 1));
+    assert!(!want.is_empty());
+    assert_eq!(
+        rows(&sql(&ctx, &select(&iocs(1_000, 1), from, to)).await.unwrap()),
+        want
+    );
+    let pushed: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.kind == datafusion_rapid7::mock::RequestKind::Query)
+        .filter(|r| !r.statement.is_empty())
+        .collect();
+    assert!(!pushed.is_empty());
+    for r in &pushed {
+        assert!(
+            r.statement.len() > MAX_GET_STATEMENT_BYTES,
+            "{}",
+            r.statement.len()
+        );
+        assert_eq!(
+            (r.method.as_str(), r.path.as_str()),
+            ("POST", "/query/logs")
+        );
+    }
+
+    // Past the limit (a thousand longer indicators): nothing pushed, EXPLAIN
+    // says why, the result exact.
+    let long = select(&iocs(1_000, 80), from + MIN, to);
+    let plan = pretty_format_batches(&sql(&ctx, &format!("EXPLAIN {long}")).await.unwrap())
+        .unwrap()
+        .to_string();
+    assert!(
+        plan.contains("leql=not pushed") && plan.contains(&MAX_PUSHED_STATEMENT_BYTES.to_string()),
+        "{plan}"
+    );
+    server.clear_requests();
+    assert_eq!(
+        rows(&sql(&ctx, &long).await.unwrap()),
+        truth(&server, from + MIN, to, |m| listed(m, 80))
+    );
+    assert!(
+        statements(&server).iter().all(|s| s.is_empty()),
+        "nothing pushed"
     );
 }
