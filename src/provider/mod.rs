@@ -44,6 +44,7 @@ mod options;
 mod parsed;
 mod register;
 mod scan;
+mod scan_path;
 mod source;
 mod translate;
 mod udtf;

@@ -17,6 +17,7 @@ mod memory;
 mod newest;
 mod predicates;
 mod pushdown;
+mod shapes;
 mod sparse;
 
 use std::time::Duration;

@@ -261,10 +261,15 @@ async fn plan_statement(
                 .flat_map(|s| s.not_pushed().iter().map(String::as_str))
                 .collect();
             not_pushed.dedup();
-            let note = match not_pushed.is_empty() {
+            let mut note = match not_pushed.is_empty() {
                 true => String::new(),
                 false => format!(" (not sent to Rapid7: `{}`)", not_pushed.join("`, `")),
             };
+            let mut why_not: Vec<&str> = over.iter().filter_map(|s| s.why_not()).collect();
+            why_not.dedup();
+            if !why_not.is_empty() {
+                note.push_str(&format!(" ({})", why_not.join("; ")));
+            }
             if !ask(&format!("Fetch {cost}{note}? [y/N] ")) {
                 return Err(DataFusionError::Execution(
                     "not fetched: the estimate is over the limit and the answer was no \
