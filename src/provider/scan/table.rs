@@ -157,8 +157,11 @@ impl TableProvider for Rapid7LogsTable {
         let client = config.client.as_ref().filter(|_| !config.is_offline());
         // The estimate serves the budget, and joins sparse pieces (one
         // statistical query against a query saved per joined piece).
+        // A newest-first read needs neither: it stops after a few pages,
+        // counting what it reads against the limit as it goes.
         let sparse_candidates = scans.iter().any(|s| s.gaps.len() > 1);
-        if let (Some(client), true) = (client, budget > 0 || sparse_candidates) {
+        let wanted = (budget > 0 || sparse_candidates) && self.newest_first.is_none();
+        if let (Some(client), true) = (client, wanted) {
             estimate_scans(client, &mut scans, chunk_ms).await?;
         }
         let target = match &inner.store_url {
