@@ -74,9 +74,7 @@ impl OptimizerRule for NewestFirst {
                 if first.asc { "ASC" } else { "DESC" }
             ),
             (true, None) => "no LIMIT: the whole window is read".to_string(),
-            (true, Some(_)) if path.blocker.is_some() => {
-                path.blocker.clone().unwrap_or_default()
-            }
+            (true, Some(_)) if path.blocker.is_some() => path.blocker.clone().unwrap_or_default(),
             (true, Some(_))
                 if !Rapid7Options::from_config(&config.options()).pushdown_newest_first =>
             {

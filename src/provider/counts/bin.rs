@@ -142,7 +142,10 @@ mod tests {
         let jan = 1_767_225_600_000;
         assert_eq!(Bin::Months { months: 3 }.start_of(T0), jan);
         assert_eq!(Bin::Months { months: 12 }.start_of(T0), jan);
-        assert_eq!(Bin::Months { months: 12 }.next_start(T0), jan + 365 * DAY_MS);
+        assert_eq!(
+            Bin::Months { months: 12 }.next_start(T0),
+            jan + 365 * DAY_MS
+        );
         assert_eq!(Bin::Months { months: 1 }.start_of(0), 0);
     }
 
@@ -150,7 +153,10 @@ mod tests {
     fn refinement_needs_dividing_widths_and_shared_edges() {
         let min = |m: i64| Bin::fixed(m * 60_000, 0);
         assert!(min(15).refines(&Bin::fixed(HOUR, 0)));
-        assert!(!Bin::fixed(HOUR, 0).refines(&min(15)), "15-min bins split an hour");
+        assert!(
+            !Bin::fixed(HOUR, 0).refines(&min(15)),
+            "15-min bins split an hour"
+        );
         assert!(!min(45).refines(&Bin::fixed(HOUR, 0)));
         assert!(!Bin::fixed(HOUR, 60_000).refines(&Bin::fixed(DAY_MS, 0)));
         assert!(Bin::fixed(HOUR, -HOUR).refines(&Bin::fixed(DAY_MS, 0)));

@@ -357,7 +357,14 @@ async fn count_missing(
         let per_page = u64::from(client.config().per_page.max(1));
         let pages = total / per_page + 1;
         if planned > pages {
-            charge(inputs, scan, total, per_page, "paged: fewer queries than statistics", client)?;
+            charge(
+                inputs,
+                scan,
+                total,
+                per_page,
+                "paged: fewer queries than statistics",
+                client,
+            )?;
             tracing::info!(
                 log_id = %scan.log.id,
                 range = %gap,

@@ -191,7 +191,9 @@ fn date_bin_key(args: &[Expr]) -> Result<Option<Bin>, String> {
         _ => None,
     }
     .filter(|s| *s > 0)
-    .ok_or(": date_bin by an interval of months, of a fraction of a millisecond, or not a literal")?;
+    .ok_or(
+        ": date_bin by an interval of months, of a fraction of a millisecond, or not a literal",
+    )?;
     let origin_ms = match origin.map(strip_alias) {
         None => 0,
         Some(Expr::Literal(v, _)) => {
@@ -269,7 +271,9 @@ fn format_bin(format: &str) -> Option<Option<Bin>> {
 fn string_literal(e: &Expr) -> Option<String> {
     match strip_alias(e) {
         Expr::Literal(
-            ScalarValue::Utf8(Some(s)) | ScalarValue::Utf8View(Some(s)) | ScalarValue::LargeUtf8(Some(s)),
+            ScalarValue::Utf8(Some(s))
+            | ScalarValue::Utf8View(Some(s))
+            | ScalarValue::LargeUtf8(Some(s)),
             _,
         ) => Some(s.clone()),
         _ => None,
@@ -365,7 +369,11 @@ mod tests {
             Ok(Some(Bin::Months { months: 1 }))
         );
         assert_eq!(
-            bin_of(vec![date_bin(minutes(10), ts(), lit(ScalarValue::TimestampNanosecond(Some(0), None)))]),
+            bin_of(vec![date_bin(
+                minutes(10),
+                ts(),
+                lit(ScalarValue::TimestampNanosecond(Some(0), None))
+            )]),
             Ok(Some(Bin::fixed(10 * MINUTE_MS, 0)))
         );
         assert_eq!(
@@ -389,7 +397,10 @@ mod tests {
             Ok(hour)
         );
         assert_eq!(
-            bin_of(vec![to_char(date_trunc(lit("hour"), ts()), lit("%H:%M:%S%.3f"))]),
+            bin_of(vec![to_char(
+                date_trunc(lit("hour"), ts()),
+                lit("%H:%M:%S%.3f")
+            )]),
             Ok(hour)
         );
         assert_eq!(bin_of(vec![col("log_id")]), Ok(None));
@@ -397,15 +408,29 @@ mod tests {
 
     #[test]
     fn the_finest_bin_inside_every_key_is_chosen() {
-        let quarter_hour = date_bin(minutes(15), ts(), lit(ScalarValue::TimestampNanosecond(Some(0), None)));
+        let quarter_hour = date_bin(
+            minutes(15),
+            ts(),
+            lit(ScalarValue::TimestampNanosecond(Some(0), None)),
+        );
         assert_eq!(
             bin_of(vec![date_trunc(lit("hour"), ts()), quarter_hour]),
             Ok(Some(Bin::fixed(15 * MINUTE_MS, 0)))
         );
-        let three_quarters = date_bin(minutes(45), ts(), lit(ScalarValue::TimestampNanosecond(Some(0), None)));
+        let three_quarters = date_bin(
+            minutes(45),
+            ts(),
+            lit(ScalarValue::TimestampNanosecond(Some(0), None)),
+        );
         assert!(bin_of(vec![date_trunc(lit("hour"), ts()), three_quarters]).is_err());
         // Weeks do not lie inside months.
-        assert!(bin_of(vec![date_trunc(lit("week"), ts()), date_trunc(lit("month"), ts())]).is_err());
+        assert!(
+            bin_of(vec![
+                date_trunc(lit("week"), ts()),
+                date_trunc(lit("month"), ts())
+            ])
+            .is_err()
+        );
     }
 
     #[test]
@@ -423,10 +448,27 @@ mod tests {
         );
         assert!(bin_of(vec![date_trunc(lit("day"), paris.clone())]).is_err());
         // date_bin is the same in every zone.
-        assert!(bin_of(vec![date_bin(minutes(10), paris, lit(ScalarValue::TimestampNanosecond(Some(0), None)))]).is_ok());
+        assert!(
+            bin_of(vec![date_bin(
+                minutes(10),
+                paris,
+                lit(ScalarValue::TimestampNanosecond(Some(0), None))
+            )])
+            .is_ok()
+        );
         // A cast to seconds is not the millisecond column.
-        let seconds = cast(ts(), DataType::Timestamp(TimeUnit::Second, Some("UTC".into())));
-        assert!(bin_of(vec![date_bin(minutes(10), seconds, lit(ScalarValue::TimestampNanosecond(Some(0), None)))]).is_err());
+        let seconds = cast(
+            ts(),
+            DataType::Timestamp(TimeUnit::Second, Some("UTC".into())),
+        );
+        assert!(
+            bin_of(vec![date_bin(
+                minutes(10),
+                seconds,
+                lit(ScalarValue::TimestampNanosecond(Some(0), None))
+            )])
+            .is_err()
+        );
     }
 
     #[test]

@@ -142,11 +142,8 @@ fn rewrite(aggregate: &Aggregate, path: &ScanPath<'_>) -> DfResult<Result<Logica
             "WHERE {f} is not a filter of time or log (counts from statistics apply no other)"
         )));
     }
-    let counts = Rapid7CountsTable::new(
-        path.table.rapid7().clone(),
-        path.table.log().cloned(),
-        bin,
-    );
+    let counts =
+        Rapid7CountsTable::new(path.table.rapid7().clone(), path.table.log().cloned(), bin);
     Ok(build(aggregate, scan, counts, group_expr).map_err(|e| format!("not rewritten ({e})")))
 }
 

@@ -287,7 +287,9 @@ async fn other_aggregates_and_filters_are_not_pushed() {
         format!("SELECT count(DISTINCT log_id) FROM rapid7_logs WHERE {w}"),
         format!("SELECT count(*) FROM rapid7_logs WHERE {w} AND message LIKE '%a%'"),
         format!("SELECT count(*), max(timestamp) FROM rapid7_logs WHERE {w}"),
-        format!("SELECT date_trunc('millisecond', timestamp), count(*) FROM rapid7_logs WHERE {w} GROUP BY 1"),
+        format!(
+            "SELECT date_trunc('millisecond', timestamp), count(*) FROM rapid7_logs WHERE {w} GROUP BY 1"
+        ),
         format!(
             "SELECT count(*) FROM rapid7_logs WHERE {w} AND timestamp <> to_timestamp_millis({T0})"
         ),
@@ -522,14 +524,19 @@ async fn the_recent_edge_is_counted_from_statistics() {
     let q = per_bin("Firewall", from, to);
     let plan = explain(&ctx, &q).await;
     assert!(
-        plan.contains("Rapid7CountsExec") && plan.contains("statistics=[Firewall [2026-02-10T00:00"),
+        plan.contains("Rapid7CountsExec")
+            && plan.contains("statistics=[Firewall [2026-02-10T00:00"),
         "{plan}"
     );
     let fw = support::log_id(&server, "Firewall");
     let got = bins(&sql(&ctx, &q).await.unwrap());
     assert_eq!(got, truth_bins(&server, &fw, from, to, 10 * MIN));
     assert_eq!(event_pages_over_windows(&server), 0, "no page of the edge");
-    assert!(server.statistics_requests() <= 2, "{}", server.statistics_requests());
+    assert!(
+        server.statistics_requests() <= 2,
+        "{}",
+        server.statistics_requests()
+    );
 
     server.set_faults(Faults {
         statistics_inexact: true,
@@ -537,12 +544,19 @@ async fn the_recent_edge_is_counted_from_statistics() {
     });
     server.clear_requests();
     let events = server.dataset().count(&fw, from, to);
-    sql(&ctx, &format!("SET rapid7.max_fetch_events = {}", events / 2))
-        .await
-        .unwrap();
+    sql(
+        &ctx,
+        &format!("SET rapid7.max_fetch_events = {}", events / 2),
+    )
+    .await
+    .unwrap();
     let e = sql(&ctx, &q).await.unwrap_err().to_string();
     assert!(e.contains("RAPID7_MAX_FETCH_EVENTS"), "{e}");
-    assert_eq!(event_pages_over_windows(&server), 0, "refused before a page");
+    assert_eq!(
+        event_pages_over_windows(&server),
+        0,
+        "refused before a page"
+    );
 }
 
 /// A count that is not pushed says why in EXPLAIN, on the scan that pages.
@@ -570,9 +584,7 @@ async fn explain_names_why_a_count_is_not_pushed() {
             "share no bin",
         ),
         (
-            format!(
-                "SELECT timestamp FROM rapid7_logs WHERE {w} ORDER BY timestamp LIMIT 3"
-            ),
+            format!("SELECT timestamp FROM rapid7_logs WHERE {w} ORDER BY timestamp LIMIT 3"),
             "newest first not pushed: ORDER BY rapid7_logs.timestamp ASC",
         ),
     ] {
@@ -582,5 +594,9 @@ async fn explain_names_why_a_count_is_not_pushed() {
     // Pushed: nothing to explain.
     let plan = explain(&ctx, &per_bin("Firewall", T0, T0 + 10 * MIN)).await;
     assert!(!plan.contains("why_paged"), "{plan}");
-    assert_eq!(event_pages_over_windows(&server), 0, "EXPLAIN pages nothing");
+    assert_eq!(
+        event_pages_over_windows(&server),
+        0,
+        "EXPLAIN pages nothing"
+    );
 }

@@ -37,6 +37,9 @@ const W1: (i64, i64) = (T0 + HOUR + 7 * MIN, T0 + 4 * HOUR + 3 * MIN);
 const W2: (i64, i64) = (T0 + 6 * HOUR, T0 + 6 * HOUR + 20 * MIN);
 /// Web Proxy (plain-text messages: filters on them go to Rapid7 as LEQL).
 const W3: (i64, i64) = (T0 + 5 * HOUR, T0 + 6 * HOUR + 2 * MIN);
+/// Firewall (CSV messages, bursts) across an hour's end: the statements
+/// of issue #32.
+const W4: (i64, i64) = (T0 + 7 * HOUR - 5 * MIN, T0 + 7 * HOUR + 10 * MIN);
 
 fn shapes(logs: u64) -> Vec<(String, Bound)> {
     let a = format!("log_name = 'Auth Service' AND {}", window(W1.0, W1.1));
@@ -48,73 +51,367 @@ fn shapes(logs: u64) -> Vec<(String, Bound)> {
     let per_log = Bound::Counts { logs, bins: 1 };
     let newest = |n| Bound::Newest { logs: 1, n };
     let from_t = format!("FROM rapid7_logs WHERE {a}");
+    let fw = format!(
+        "FROM rapid7_logs WHERE log_name = 'Firewall' AND {}",
+        window(W4.0, W4.1)
+    );
+    let two = Bound::Counts { logs: 1, bins: 2 };
     vec![
+        // The statements of issue #32.
+        (
+            format!(
+                "SELECT date_trunc('hour', timestamp) AS h, count(*) {fw} GROUP BY h ORDER BY h"
+            ),
+            two,
+        ),
+        (
+            format!(
+                "SELECT timestamp, csv_get(message, 3) AS action {fw} ORDER BY timestamp DESC LIMIT 5"
+            ),
+            newest(5),
+        ),
+        (
+            format!(
+                "SELECT CAST(date_bin(INTERVAL '10 minutes', timestamp) AS BIGINT) AS t, count(*) {fw} GROUP BY 1 ORDER BY 1"
+            ),
+            two,
+        ),
+        (
+            format!(
+                "SELECT CAST(timestamp AS BIGINT) AS ts, sequence_number {fw} ORDER BY timestamp DESC, sequence_number DESC LIMIT 20"
+            ),
+            newest(20),
+        ),
+        (format!("SELECT log_name, count(*) {fw} GROUP BY 1"), one),
         // Counts per hour.
-        (format!("SELECT date_trunc('hour', timestamp) AS h, count(*) {from_t} GROUP BY h ORDER BY h"), hours),
-        (format!("SELECT date_trunc('hour', timestamp), count(*) {from_t} GROUP BY 1 ORDER BY 1"), hours),
-        (format!("SELECT date_trunc('HOUR', timestamp) h, count(1) c {from_t} GROUP BY date_trunc('HOUR', timestamp) ORDER BY h"), hours),
-        (format!("SELECT date_bin(interval '1 hour', timestamp) AS h, count(*) {from_t} GROUP BY h ORDER BY h"), hours),
-        (format!("SELECT date_bin(interval '60 minutes', timestamp, TIMESTAMP '2026-01-01T00:00:00Z') AS h, count(*) {from_t} GROUP BY 1 ORDER BY 1"), hours),
-        (format!("SELECT CAST(date_trunc('hour', timestamp) AS BIGINT) AS h, count(*) {from_t} GROUP BY 1 ORDER BY 1"), hours),
-        (format!("SELECT to_char(date_trunc('hour', timestamp), '%Y-%m-%d %H:%M') AS h, count(*) {from_t} GROUP BY 1 ORDER BY 1"), hours),
-        (format!("SELECT to_char(timestamp, '%Y-%m-%dT%H') AS h, count(*) {from_t} GROUP BY 1 ORDER BY 1"), hours),
-        (format!("SELECT date_format(timestamp, '%H') AS h, count(*) AS n {from_t} GROUP BY 1 ORDER BY 1"), hours),
-        (format!("SELECT extract(hour FROM timestamp) AS h, count(*) {from_t} GROUP BY 1 ORDER BY 1"), hours),
-        (format!("SELECT date_part('hour', timestamp) AS h, count(timestamp) {from_t} GROUP BY 1 ORDER BY 1"), hours),
-        (format!("WITH t AS (SELECT timestamp FROM rapid7_logs WHERE {a}) SELECT date_trunc('hour', timestamp) AS h, count(*) FROM t GROUP BY 1 ORDER BY 1"), hours),
-        (format!("SELECT h, count(*) FROM (SELECT date_trunc('hour', timestamp) AS h, message {from_t}) GROUP BY h ORDER BY h"), hours),
-        (format!("SELECT h, n FROM (SELECT date_trunc('hour', timestamp) AS h, count(*) AS n {from_t} GROUP BY h) WHERE n > 0 ORDER BY h DESC"), hours),
-        (format!("SELECT date_trunc('hour', timestamp) AS h, count(*) AS n {from_t} GROUP BY 1 HAVING count(*) > 100 ORDER BY 2 DESC LIMIT 2"), hours),
+        (
+            format!(
+                "SELECT date_trunc('hour', timestamp) AS h, count(*) {from_t} GROUP BY h ORDER BY h"
+            ),
+            hours,
+        ),
+        (
+            format!(
+                "SELECT date_trunc('hour', timestamp), count(*) {from_t} GROUP BY 1 ORDER BY 1"
+            ),
+            hours,
+        ),
+        (
+            format!(
+                "SELECT date_trunc('HOUR', timestamp) h, count(1) c {from_t} GROUP BY date_trunc('HOUR', timestamp) ORDER BY h"
+            ),
+            hours,
+        ),
+        (
+            format!(
+                "SELECT date_bin(interval '1 hour', timestamp) AS h, count(*) {from_t} GROUP BY h ORDER BY h"
+            ),
+            hours,
+        ),
+        (
+            format!(
+                "SELECT date_bin(interval '60 minutes', timestamp, TIMESTAMP '2026-01-01T00:00:00Z') AS h, count(*) {from_t} GROUP BY 1 ORDER BY 1"
+            ),
+            hours,
+        ),
+        (
+            format!(
+                "SELECT CAST(date_trunc('hour', timestamp) AS BIGINT) AS h, count(*) {from_t} GROUP BY 1 ORDER BY 1"
+            ),
+            hours,
+        ),
+        (
+            format!(
+                "SELECT to_char(date_trunc('hour', timestamp), '%Y-%m-%d %H:%M') AS h, count(*) {from_t} GROUP BY 1 ORDER BY 1"
+            ),
+            hours,
+        ),
+        (
+            format!(
+                "SELECT to_char(timestamp, '%Y-%m-%dT%H') AS h, count(*) {from_t} GROUP BY 1 ORDER BY 1"
+            ),
+            hours,
+        ),
+        (
+            format!(
+                "SELECT date_format(timestamp, '%H') AS h, count(*) AS n {from_t} GROUP BY 1 ORDER BY 1"
+            ),
+            hours,
+        ),
+        (
+            format!(
+                "SELECT extract(hour FROM timestamp) AS h, count(*) {from_t} GROUP BY 1 ORDER BY 1"
+            ),
+            hours,
+        ),
+        (
+            format!(
+                "SELECT date_part('hour', timestamp) AS h, count(timestamp) {from_t} GROUP BY 1 ORDER BY 1"
+            ),
+            hours,
+        ),
+        (
+            format!(
+                "WITH t AS (SELECT timestamp FROM rapid7_logs WHERE {a}) SELECT date_trunc('hour', timestamp) AS h, count(*) FROM t GROUP BY 1 ORDER BY 1"
+            ),
+            hours,
+        ),
+        (
+            format!(
+                "SELECT h, count(*) FROM (SELECT date_trunc('hour', timestamp) AS h, message {from_t}) GROUP BY h ORDER BY h"
+            ),
+            hours,
+        ),
+        (
+            format!(
+                "SELECT h, n FROM (SELECT date_trunc('hour', timestamp) AS h, count(*) AS n {from_t} GROUP BY h) WHERE n > 0 ORDER BY h DESC"
+            ),
+            hours,
+        ),
+        (
+            format!(
+                "SELECT date_trunc('hour', timestamp) AS h, count(*) AS n {from_t} GROUP BY 1 HAVING count(*) > 100 ORDER BY 2 DESC LIMIT 2"
+            ),
+            hours,
+        ),
         // Counts per 10 minutes.
-        (format!("SELECT date_bin(interval '10 minutes', timestamp) AS t, count(*) {from_t} GROUP BY t ORDER BY t"), tens),
-        (format!("SELECT CAST(date_bin(INTERVAL '10 minutes', timestamp) AS BIGINT) AS t, count(*) {from_t} GROUP BY 1 ORDER BY 1"), tens),
-        (format!("SELECT date_bin(interval '10 minutes', timestamp, TIMESTAMP '2026-02-10T00:05:00Z') AS t, count(*) {from_t} GROUP BY 1 ORDER BY 1"), Bound::Counts { logs: 1, bins: 20 }),
-        (format!("SELECT date_trunc('hour', timestamp) AS h, date_bin(interval '10 minutes', timestamp) AS t, count(*) {from_t} GROUP BY 1, 2 ORDER BY 1, 2"), tens),
-        (format!("SELECT date_bin(interval '600 seconds', timestamp) AS t, count(*) {from_t} GROUP BY 1 ORDER BY 1"), tens),
-        (format!("SELECT to_char(date_bin(interval '10 minutes', timestamp), '%H:%M') AS t, count(*) {from_t} GROUP BY 1 ORDER BY 1"), tens),
-        (format!("WITH b AS (SELECT date_bin(interval '10 minutes', timestamp) AS t FROM rapid7_logs WHERE {a}) SELECT t, count(*) FROM b GROUP BY t ORDER BY t"), tens),
+        (
+            format!(
+                "SELECT date_bin(interval '10 minutes', timestamp) AS t, count(*) {from_t} GROUP BY t ORDER BY t"
+            ),
+            tens,
+        ),
+        (
+            format!(
+                "SELECT CAST(date_bin(INTERVAL '10 minutes', timestamp) AS BIGINT) AS t, count(*) {from_t} GROUP BY 1 ORDER BY 1"
+            ),
+            tens,
+        ),
+        (
+            format!(
+                "SELECT date_bin(interval '10 minutes', timestamp, TIMESTAMP '2026-02-10T00:05:00Z') AS t, count(*) {from_t} GROUP BY 1 ORDER BY 1"
+            ),
+            Bound::Counts { logs: 1, bins: 20 },
+        ),
+        (
+            format!(
+                "SELECT date_trunc('hour', timestamp) AS h, date_bin(interval '10 minutes', timestamp) AS t, count(*) {from_t} GROUP BY 1, 2 ORDER BY 1, 2"
+            ),
+            tens,
+        ),
+        (
+            format!(
+                "SELECT date_bin(interval '600 seconds', timestamp) AS t, count(*) {from_t} GROUP BY 1 ORDER BY 1"
+            ),
+            tens,
+        ),
+        (
+            format!(
+                "SELECT to_char(date_bin(interval '10 minutes', timestamp), '%H:%M') AS t, count(*) {from_t} GROUP BY 1 ORDER BY 1"
+            ),
+            tens,
+        ),
+        (
+            format!(
+                "WITH b AS (SELECT date_bin(interval '10 minutes', timestamp) AS t FROM rapid7_logs WHERE {a}) SELECT t, count(*) FROM b GROUP BY t ORDER BY t"
+            ),
+            tens,
+        ),
         // Other units.
-        (format!("SELECT date_trunc('minute', timestamp) AS m, count(*) {from_t} GROUP BY 1 ORDER BY 1"), Bound::Counts { logs: 1, bins: 177 }),
-        (format!("SELECT date_trunc('day', timestamp) AS d, count(*) {from_t} GROUP BY 1"), one),
-        (format!("SELECT CAST(timestamp AS DATE) AS d, count(*) {from_t} GROUP BY 1"), one),
-        (format!("SELECT date_trunc('week', timestamp) AS w, count(*) {from_t} GROUP BY 1"), one),
-        (format!("SELECT date_trunc('month', timestamp) AS m, count(*) {from_t} GROUP BY 1"), one),
-        (format!("SELECT date_trunc('year', timestamp) AS y, extract(month FROM timestamp) AS m, count(*) {from_t} GROUP BY 1, 2"), one),
+        (
+            format!(
+                "SELECT date_trunc('minute', timestamp) AS m, count(*) {from_t} GROUP BY 1 ORDER BY 1"
+            ),
+            Bound::Counts { logs: 1, bins: 177 },
+        ),
+        (
+            format!("SELECT date_trunc('day', timestamp) AS d, count(*) {from_t} GROUP BY 1"),
+            one,
+        ),
+        (
+            format!("SELECT CAST(timestamp AS DATE) AS d, count(*) {from_t} GROUP BY 1"),
+            one,
+        ),
+        (
+            format!("SELECT date_trunc('week', timestamp) AS w, count(*) {from_t} GROUP BY 1"),
+            one,
+        ),
+        (
+            format!("SELECT date_trunc('month', timestamp) AS m, count(*) {from_t} GROUP BY 1"),
+            one,
+        ),
+        (
+            format!(
+                "SELECT date_trunc('year', timestamp) AS y, extract(month FROM timestamp) AS m, count(*) {from_t} GROUP BY 1, 2"
+            ),
+            one,
+        ),
         // Counts per log.
-        (format!("SELECT log_name, count(*) FROM rapid7_logs WHERE {w2} GROUP BY 1 ORDER BY 1"), per_log),
-        (format!("SELECT log_id, log_name, count(*) AS n FROM rapid7_logs WHERE {w2} GROUP BY log_id, log_name ORDER BY n DESC, log_id"), per_log),
-        (format!("SELECT upper(log_name) AS l, count(*) FROM rapid7_logs WHERE {w2} GROUP BY 1 ORDER BY 1"), per_log),
-        (format!("SELECT log_name, date_trunc('minute', timestamp) AS m, count(*) FROM rapid7_logs WHERE {w2} GROUP BY 1, 2 ORDER BY 1, 2"), Bound::Counts { logs, bins: 20 }),
-        (format!("WITH t AS (SELECT * FROM rapid7_logs WHERE {w2}) SELECT log_name, count(*) FROM t GROUP BY log_name ORDER BY 1"), per_log),
+        (
+            format!("SELECT log_name, count(*) FROM rapid7_logs WHERE {w2} GROUP BY 1 ORDER BY 1"),
+            per_log,
+        ),
+        (
+            format!(
+                "SELECT log_id, log_name, count(*) AS n FROM rapid7_logs WHERE {w2} GROUP BY log_id, log_name ORDER BY n DESC, log_id"
+            ),
+            per_log,
+        ),
+        (
+            format!(
+                "SELECT upper(log_name) AS l, count(*) FROM rapid7_logs WHERE {w2} GROUP BY 1 ORDER BY 1"
+            ),
+            per_log,
+        ),
+        (
+            format!(
+                "SELECT log_name, date_trunc('minute', timestamp) AS m, count(*) FROM rapid7_logs WHERE {w2} GROUP BY 1, 2 ORDER BY 1, 2"
+            ),
+            Bound::Counts { logs, bins: 20 },
+        ),
+        (
+            format!(
+                "WITH t AS (SELECT * FROM rapid7_logs WHERE {w2}) SELECT log_name, count(*) FROM t GROUP BY log_name ORDER BY 1"
+            ),
+            per_log,
+        ),
         // Totals.
-        (format!("SELECT count(*) FROM rapid7.\"Auth Service\" WHERE {}", window(W1.0, W1.1)), one),
+        (
+            format!(
+                "SELECT count(*) FROM rapid7.\"Auth Service\" WHERE {}",
+                window(W1.0, W1.1)
+            ),
+            one,
+        ),
         (format!("SELECT count(*) {from_t}"), one),
-        (format!("SELECT count(*) AS n FROM (SELECT message {from_t})"), one),
-        (format!("WITH t AS (SELECT timestamp, json_get_str(message, 'action') AS action {from_t}) SELECT count(*) FROM t"), one),
-        (format!("SELECT count(message), count(timestamp) FROM rapid7_logs WHERE {w2}"), per_log),
-        (format!("SELECT count(*) FROM rapid7_logs WHERE log_name IN ('Auth Service', 'Web Proxy') AND {w2}"), Bound::Counts { logs: 2, bins: 1 }),
+        (
+            format!("SELECT count(*) AS n FROM (SELECT message {from_t})"),
+            one,
+        ),
+        (
+            format!(
+                "WITH t AS (SELECT timestamp, json_get_str(message, 'action') AS action {from_t}) SELECT count(*) FROM t"
+            ),
+            one,
+        ),
+        (
+            format!("SELECT count(message), count(timestamp) FROM rapid7_logs WHERE {w2}"),
+            per_log,
+        ),
+        (
+            format!(
+                "SELECT count(*) FROM rapid7_logs WHERE log_name IN ('Auth Service', 'Web Proxy') AND {w2}"
+            ),
+            Bound::Counts { logs: 2, bins: 1 },
+        ),
         // The newest N.
-        (format!("SELECT timestamp, json_get_str(message, 'action') AS action {from_t} ORDER BY timestamp DESC LIMIT 5"), newest(5)),
-        (format!("SELECT CAST(timestamp AS BIGINT) AS ts, sequence_number {from_t} ORDER BY timestamp DESC, sequence_number DESC LIMIT 20"), newest(20)),
-        (format!("SELECT timestamp AS t, message {from_t} ORDER BY t DESC LIMIT 7"), newest(7)),
-        (format!("SELECT * {from_t} ORDER BY timestamp DESC LIMIT 5"), newest(5)),
-        (format!("SELECT message {from_t} ORDER BY timestamp DESC LIMIT 5 OFFSET 10"), newest(15)),
-        (format!("WITH t AS (SELECT timestamp, message FROM rapid7_logs WHERE {a}) SELECT * FROM t ORDER BY timestamp DESC LIMIT 5"), newest(5)),
-        (format!("SELECT * FROM (SELECT timestamp AS ts, length(message) AS len {from_t}) ORDER BY ts DESC LIMIT 10"), newest(10)),
-        (format!("SELECT date_trunc('second', timestamp) AS s, message {from_t} ORDER BY timestamp DESC, sequence_number DESC LIMIT 5"), newest(5)),
-        (format!("SELECT timestamp, message FROM rapid7.\"Auth Service\" WHERE {} ORDER BY timestamp DESC LIMIT 5", window(W1.0, W1.1)), newest(5)),
-        (format!("SELECT timestamp, message FROM rapid7_logs WHERE {p} AND message LIKE '%user=bob%' ORDER BY timestamp DESC, sequence_number DESC LIMIT 5"), newest(5)),
-        (format!("SELECT log_name, timestamp, upper(message) AS m FROM rapid7_logs WHERE log_name IN ('Auth Service', 'Web Proxy') AND {} ORDER BY timestamp DESC, log_name, sequence_number DESC LIMIT 10", window(W1.0, W1.1)), Bound::Newest { logs: 2, n: 10 }),
+        (
+            format!(
+                "SELECT timestamp, json_get_str(message, 'action') AS action {from_t} ORDER BY timestamp DESC LIMIT 5"
+            ),
+            newest(5),
+        ),
+        (
+            format!(
+                "SELECT CAST(timestamp AS BIGINT) AS ts, sequence_number {from_t} ORDER BY timestamp DESC, sequence_number DESC LIMIT 20"
+            ),
+            newest(20),
+        ),
+        (
+            format!("SELECT timestamp AS t, message {from_t} ORDER BY t DESC LIMIT 7"),
+            newest(7),
+        ),
+        (
+            format!("SELECT * {from_t} ORDER BY timestamp DESC LIMIT 5"),
+            newest(5),
+        ),
+        (
+            format!("SELECT message {from_t} ORDER BY timestamp DESC LIMIT 5 OFFSET 10"),
+            newest(15),
+        ),
+        (
+            format!(
+                "WITH t AS (SELECT timestamp, message FROM rapid7_logs WHERE {a}) SELECT * FROM t ORDER BY timestamp DESC LIMIT 5"
+            ),
+            newest(5),
+        ),
+        (
+            format!(
+                "SELECT * FROM (SELECT timestamp AS ts, length(message) AS len {from_t}) ORDER BY ts DESC LIMIT 10"
+            ),
+            newest(10),
+        ),
+        (
+            format!(
+                "SELECT date_trunc('second', timestamp) AS s, message {from_t} ORDER BY timestamp DESC, sequence_number DESC LIMIT 5"
+            ),
+            newest(5),
+        ),
+        (
+            format!(
+                "SELECT timestamp, message FROM rapid7.\"Auth Service\" WHERE {} ORDER BY timestamp DESC LIMIT 5",
+                window(W1.0, W1.1)
+            ),
+            newest(5),
+        ),
+        (
+            format!(
+                "SELECT timestamp, message FROM rapid7_logs WHERE {p} AND message LIKE '%user=bob%' ORDER BY timestamp DESC, sequence_number DESC LIMIT 5"
+            ),
+            newest(5),
+        ),
+        (
+            format!(
+                "SELECT log_name, timestamp, upper(message) AS m FROM rapid7_logs WHERE log_name IN ('Auth Service', 'Web Proxy') AND {} ORDER BY timestamp DESC, log_name, sequence_number DESC LIMIT 10",
+                window(W1.0, W1.1)
+            ),
+            Bound::Newest { logs: 2, n: 10 },
+        ),
         // Expected to page, with the reason.
-        (format!("SELECT json_get_str(message, 'user') AS u, count(*) {from_t} GROUP BY 1 ORDER BY 1"), Bound::Pages("is not constant within a time bin")),
-        (format!("SELECT message, count(*) {from_t} GROUP BY message ORDER BY 2 DESC, 1 LIMIT 3"), Bound::Pages("counts not pushed: GROUP BY message is not constant within a time bin")),
-        (format!("SELECT date_bin(interval '45 minutes', timestamp) AS a, date_trunc('hour', timestamp) AS b, count(*) {from_t} GROUP BY 1, 2 ORDER BY 1, 2"), Bound::Pages("share no bin")),
-        (format!("SELECT date_bin(interval '15 minutes', timestamp, TIMESTAMP '2026-02-10T00:00:00.0005Z') AS a, count(*) {from_t} GROUP BY 1 ORDER BY 1"), Bound::Pages("date_bin from an origin that is not a whole millisecond")),
-        (format!("SELECT count(*) {from_t} AND message LIKE '%login%'"), Bound::Pages("is not a filter of time or log")),
-        (format!("SELECT count(DISTINCT sequence_number) {from_t}"), Bound::Pages("counts not pushed: no count")),
-        (format!("SELECT count(*), max(timestamp) {from_t}"), Bound::Pages("is not count(*) or count of a column that is never null")),
-        (format!("SELECT timestamp {from_t} ORDER BY timestamp ASC LIMIT 5"), Bound::Pages("newest first not pushed: ORDER BY")),
-        (format!("SELECT timestamp {from_t} ORDER BY sequence_number DESC LIMIT 5"), Bound::Pages("is not ORDER BY timestamp DESC")),
+        (
+            format!(
+                "SELECT json_get_str(message, 'user') AS u, count(*) {from_t} GROUP BY 1 ORDER BY 1"
+            ),
+            Bound::Pages("is not constant within a time bin"),
+        ),
+        (
+            format!(
+                "SELECT message, count(*) {from_t} GROUP BY message ORDER BY 2 DESC, 1 LIMIT 3"
+            ),
+            Bound::Pages("counts not pushed: GROUP BY message is not constant within a time bin"),
+        ),
+        (
+            format!(
+                "SELECT date_bin(interval '45 minutes', timestamp) AS a, date_trunc('hour', timestamp) AS b, count(*) {from_t} GROUP BY 1, 2 ORDER BY 1, 2"
+            ),
+            Bound::Pages("share no bin"),
+        ),
+        (
+            format!(
+                "SELECT date_bin(interval '15 minutes', timestamp, TIMESTAMP '2026-02-10T00:00:00.0005Z') AS a, count(*) {from_t} GROUP BY 1 ORDER BY 1"
+            ),
+            Bound::Pages("date_bin from an origin that is not a whole millisecond"),
+        ),
+        (
+            format!("SELECT count(*) {from_t} AND message LIKE '%login%'"),
+            Bound::Pages("is not a filter of time or log"),
+        ),
+        (
+            format!("SELECT count(DISTINCT sequence_number) {from_t}"),
+            Bound::Pages("counts not pushed: no count"),
+        ),
+        (
+            format!("SELECT count(*), max(timestamp) {from_t}"),
+            Bound::Pages("is not count(*) or count of a column that is never null"),
+        ),
+        (
+            format!("SELECT timestamp {from_t} ORDER BY timestamp ASC LIMIT 5"),
+            Bound::Pages("newest first not pushed: ORDER BY"),
+        ),
+        (
+            format!("SELECT timestamp {from_t} ORDER BY sequence_number DESC LIMIT 5"),
+            Bound::Pages("is not ORDER BY timestamp DESC"),
+        ),
     ]
 }
 
@@ -180,6 +477,7 @@ fn no_ties_at(server: &MockServer, log: &str, (from, to): (i64, i64), cuts: &[us
 async fn spellings_answer_as_without_pushdown_within_their_bound() {
     let server = support::server().await;
     no_ties_at(&server, "Auth Service", W1, &[5, 7, 10, 15, 20]);
+    no_ties_at(&server, "Firewall", W4, &[5]);
     let logs = server.dataset().logs().len() as u64;
     // The reference: both pushdowns off, one cache (filled once a window).
     let reference_dir = TempDir::new().unwrap();
@@ -210,7 +508,9 @@ async fn spellings_answer_as_without_pushdown_within_their_bound() {
         let got = text(&sql(&ctx, q).await.unwrap(), ordered);
         let r = requests(&server);
         if got != want {
-            failures.push(format!("{q}\n  answer differs: {got:?}\n  without pushdown: {want:?}"));
+            failures.push(format!(
+                "{q}\n  answer differs: {got:?}\n  without pushdown: {want:?}"
+            ));
             continue;
         }
         let within = match *bound {
