@@ -7,6 +7,7 @@
 mod bin;
 mod exact;
 mod exec;
+mod filters;
 mod groups;
 mod rule;
 mod table;

@@ -15,7 +15,7 @@ use datafusion::physical_plan::empty::EmptyExec;
 
 use super::bin::Bin;
 use super::exec::{CountInputs, Rapid7CountsExec};
-use super::rule::exact_filter;
+use super::filters::exact_filter;
 use crate::events::{columns, timestamp_type};
 use crate::provider::Rapid7;
 use crate::provider::scan::{LogRef, plan_logs};
