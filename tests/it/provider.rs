@@ -86,6 +86,13 @@ fn window(from: i64, to: i64) -> String {
     format!("timestamp >= to_timestamp_millis({from}) AND timestamp < to_timestamp_millis({to})")
 }
 
+/// `SET rapid7.max_fetch_events = n`.
+async fn set_max_fetch_events(ctx: &SessionContext, n: u64) {
+    sql(ctx, &format!("SET rapid7.max_fetch_events = {n}"))
+        .await
+        .unwrap();
+}
+
 fn single_i64(batches: &[RecordBatch]) -> i64 {
     let b = batches.iter().find(|b| b.num_rows() > 0).expect("a row");
     b.column(0).as_primitive::<Int64Type>().value(0)

@@ -128,23 +128,13 @@ fn time_key(e: &Expr) -> Result<Option<Bin>, String> {
             let f = func.inner();
             if f.downcast_ref::<DateBinFunc>().is_some() {
                 date_bin_key(args)
-            } else if f.downcast_ref::<DateTruncFunc>().is_some() {
+            } else if let Some(name) = unit_function(f) {
                 match args.as_slice() {
                     [unit, source] if is_utc_timestamp(source) => {
                         let unit = string_literal(unit).unwrap_or_default();
-                        unit_bin(&unit, false)
+                        unit_bin(&unit, name == "date_part")
                             .map(Some)
-                            .ok_or_else(|| format!(": date_trunc to '{unit}'"))
-                    }
-                    _ => Ok(None),
-                }
-            } else if f.downcast_ref::<DatePartFunc>().is_some() {
-                match args.as_slice() {
-                    [unit, source] if is_utc_timestamp(source) => {
-                        let unit = string_literal(unit).unwrap_or_default();
-                        unit_bin(&unit, true)
-                            .map(Some)
-                            .ok_or_else(|| format!(": date_part of '{unit}'"))
+                            .ok_or_else(|| format!(": {name} of '{unit}'"))
                     }
                     _ => Ok(None),
                 }
@@ -170,6 +160,19 @@ fn time_key(e: &Expr) -> Result<Option<Bin>, String> {
             }
         }
         _ => Ok(None),
+    }
+}
+
+/// `date_trunc` or `date_part`: a function of a unit and a timestamp.
+fn unit_function(
+    f: &std::sync::Arc<dyn datafusion::logical_expr::ScalarUDFImpl>,
+) -> Option<&'static str> {
+    if f.downcast_ref::<DateTruncFunc>().is_some() {
+        Some("date_trunc")
+    } else if f.downcast_ref::<DatePartFunc>().is_some() {
+        Some("date_part")
+    } else {
+        None
     }
 }
 

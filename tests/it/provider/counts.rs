@@ -10,7 +10,9 @@ use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion_rapid7::mock::{Faults, MockServer};
 use tempfile::TempDir;
 
-use super::{MIN, burst_ms, local_cache, session_with, single_i64, sql, window};
+use super::{
+    MIN, burst_ms, local_cache, session_with, set_max_fetch_events, single_i64, sql, window,
+};
 use crate::support::{self, T0};
 
 /// The text of `EXPLAIN q`.
@@ -461,12 +463,7 @@ async fn paging_for_inexact_statistics_obeys_the_fetch_limit() {
     let fw = support::log_id(&server, "Firewall");
     let (from, to) = (T0, T0 + 60 * MIN);
     let events = server.dataset().count(&fw, from, to);
-    sql(
-        &ctx,
-        &format!("SET rapid7.max_fetch_events = {}", events / 2),
-    )
-    .await
-    .unwrap();
+    set_max_fetch_events(&ctx, events / 2).await;
     let e = sql(&ctx, &per_bin("Firewall", from, to)).await.unwrap_err();
     assert!(
         e.to_string().contains("RAPID7_MAX_FETCH_EVENTS") && e.to_string().contains("inexact"),
@@ -544,12 +541,7 @@ async fn the_recent_edge_is_counted_from_statistics() {
     });
     server.clear_requests();
     let events = server.dataset().count(&fw, from, to);
-    sql(
-        &ctx,
-        &format!("SET rapid7.max_fetch_events = {}", events / 2),
-    )
-    .await
-    .unwrap();
+    set_max_fetch_events(&ctx, events / 2).await;
     let e = sql(&ctx, &q).await.unwrap_err().to_string();
     assert!(e.contains("RAPID7_MAX_FETCH_EVENTS"), "{e}");
     assert_eq!(
