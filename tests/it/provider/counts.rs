@@ -592,3 +592,50 @@ async fn explain_names_why_a_count_is_not_pushed() {
         "EXPLAIN pages nothing"
     );
 }
+
+/// `log_name, count(*) … last hour GROUP BY 1` (issue #32): the settled
+/// part and the unsettled last minutes alike from statistics, no page, and
+/// each log's count that of the window Rapid7 was asked about.
+#[tokio::test]
+async fn the_last_hour_per_log_is_counted_without_a_page() {
+    let server = support::server().await;
+    let dir = TempDir::new().unwrap();
+    let (ctx, _) = session(&server, &dir).await;
+    let q = "SELECT log_name, count(*) AS n FROM rapid7_logs \
+             WHERE timestamp >= now() - interval '1 hour' GROUP BY 1";
+    assert!(explain(&ctx, q).await.contains("Rapid7CountsExec"));
+    let batches = sql(&ctx, q).await.unwrap();
+    assert_eq!(
+        event_pages_over_windows(&server),
+        0,
+        "no page, edge included"
+    );
+    let mut got = BTreeMap::new();
+    for b in &batches {
+        let names = b.column(0).as_string::<i32>();
+        let n = b.column(1).as_primitive::<Int64Type>();
+        for i in 0..b.num_rows() {
+            got.insert(names.value(i).to_string(), n.value(i));
+        }
+    }
+    let mut want = BTreeMap::new();
+    for log in server.dataset().logs() {
+        // The window asked for: the span of the log's statistical queries
+        // (leaving out the one-millisecond probes of the `to` convention).
+        let asked: Vec<(i64, i64)> = server
+            .requests()
+            .iter()
+            .filter(|r| r.is_statistical() && r.log_id.as_deref() == Some(log.id.as_str()))
+            .filter_map(|r| Some((r.from?, r.to?)))
+            .filter(|(f, t)| t - f > 1)
+            .collect();
+        let from = asked.iter().map(|r| r.0).min().expect("asked");
+        let to = asked.iter().map(|r| r.1).max().expect("asked");
+        assert!((to - from - 3_600_000).abs() < 60_000, "{from}..{to}");
+        let n = server.dataset().count(&log.id, from, to) as i64;
+        if n > 0 {
+            want.insert(log.name.clone(), n);
+        }
+    }
+    assert_eq!(got, want);
+}
