@@ -37,7 +37,8 @@
 //! - `SET rapid7.pushdown_aggregates = false` turns it off.
 //!
 //! Where a count over `rapid7_logs` is not pushed, the scan is told why
-//! ([`Rapid7LogsTable::with_why_not`]): `EXPLAIN` and the shell's budget
+//! ([`Rapid7LogsTable::with_why_not`](crate::provider::Rapid7LogsTable::with_why_not)):
+//! `EXPLAIN` and the shell's budget
 //! question show it.
 
 use std::sync::Arc;
