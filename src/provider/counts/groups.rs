@@ -17,6 +17,7 @@
 //! | `date_part` / `extract` of minute … year | the bins of that unit |
 //! | `to_char(ts, f)` / `date_format` | the finest unit of `f` (no fractions) |
 //! | `CAST(ts AS DATE)` | days |
+//! | `CAST(ts AS BIGINT) / n` (`time_bucket` by hand) | bins of `n` ms from the epoch |
 //!
 //! Anything deterministic over keys (casts, `to_char` of a key, arithmetic,
 //! `CASE`, the log columns) is constant where its inputs are. Several keys
@@ -35,7 +36,7 @@ use datafusion::functions::datetime::date_part::DatePartFunc;
 use datafusion::functions::datetime::date_trunc::DateTruncFunc;
 use datafusion::functions::datetime::to_char::ToCharFunc;
 use datafusion::logical_expr::expr::ScalarFunction;
-use datafusion::logical_expr::{Cast, Expr};
+use datafusion::logical_expr::{BinaryExpr, Cast, Expr, Operator};
 
 use super::bin::{Bin, DAY_MS};
 use crate::events::columns;
@@ -124,6 +125,19 @@ fn time_key(e: &Expr) -> Result<Option<Bin>, String> {
         {
             Ok(Some(Bin::fixed(DAY_MS, 0)))
         }
+        // `CAST(timestamp AS BIGINT) / n`: integer division of epoch
+        // milliseconds, the floor for instants after 1970 (all a window
+        // holds), so constant within bins of `n` ms from the epoch.
+        Expr::BinaryExpr(BinaryExpr {
+            left,
+            op: Operator::Divide,
+            right,
+        }) if epoch_ms(left) => match strip_alias(right) {
+            Expr::Literal(ScalarValue::Int64(Some(n)), _) if *n > 0 => Ok(Some(Bin::fixed(*n, 0))),
+            _ => {
+                Err(": epoch milliseconds divided by other than a positive integer literal".into())
+            }
+        },
         Expr::ScalarFunction(ScalarFunction { func, args }) => {
             let f = func.inner();
             if f.downcast_ref::<DateBinFunc>().is_some() {
@@ -160,6 +174,17 @@ fn time_key(e: &Expr) -> Result<Option<Bin>, String> {
             }
         }
         _ => Ok(None),
+    }
+}
+
+/// `CAST(timestamp AS BIGINT)`: the column's epoch milliseconds.
+fn epoch_ms(e: &Expr) -> bool {
+    match strip_alias(e) {
+        Expr::Cast(Cast { expr, field }) => {
+            field.data_type() == &DataType::Int64
+                && matches!(strip_alias(expr), Expr::Column(c) if c.name == columns::TIMESTAMP)
+        }
+        _ => false,
     }
 }
 
@@ -407,6 +432,13 @@ mod tests {
             Ok(hour)
         );
         assert_eq!(bin_of(vec![col("log_id")]), Ok(None));
+        let epoch = || cast(ts(), DataType::Int64);
+        assert_eq!(
+            bin_of(vec![(epoch() / lit(600_000i64)) * lit(600_000i64)]),
+            Ok(Some(Bin::fixed(600_000, 0)))
+        );
+        assert!(bin_of(vec![epoch() / lit(0i64)]).is_err());
+        assert!(bin_of(vec![epoch() + lit(1i64)]).is_err());
     }
 
     #[test]

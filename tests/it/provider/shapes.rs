@@ -207,6 +207,12 @@ fn shapes(logs: u64) -> Vec<(String, Bound)> {
         ),
         (
             format!(
+                "SELECT to_timestamp_millis(CAST(timestamp AS BIGINT) / 600000 * 600000) AS t, count(*) {from_t} GROUP BY 1 ORDER BY 1"
+            ),
+            tens,
+        ),
+        (
+            format!(
                 "SELECT to_char(date_bin(interval '10 minutes', timestamp), '%H:%M') AS t, count(*) {from_t} GROUP BY 1 ORDER BY 1"
             ),
             tens,
