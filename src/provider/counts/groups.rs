@@ -17,7 +17,8 @@
 //! | `date_part` / `extract` of minute … year | the bins of that unit |
 //! | `to_char(ts, f)` / `date_format` | the finest unit of `f` (no fractions) |
 //! | `CAST(ts AS DATE)` | days |
-//! | `CAST(ts AS BIGINT) / n` (`time_bucket` by hand) | bins of `n` ms from the epoch |
+//! | `CAST(ts AS BIGINT) / n`, `to_unixtime(ts) / n` (`time_bucket` by hand) | bins of `n` ms (s) from the epoch |
+//! | `to_unixtime(ts)` | seconds |
 //!
 //! Anything deterministic over keys (casts, `to_char` of a key, arithmetic,
 //! `CASE`, the log columns) is constant where its inputs are. Several keys
@@ -35,6 +36,7 @@ use datafusion::functions::datetime::date_bin::DateBinFunc;
 use datafusion::functions::datetime::date_part::DatePartFunc;
 use datafusion::functions::datetime::date_trunc::DateTruncFunc;
 use datafusion::functions::datetime::to_char::ToCharFunc;
+use datafusion::functions::datetime::to_unixtime::ToUnixtimeFunc;
 use datafusion::logical_expr::expr::ScalarFunction;
 use datafusion::logical_expr::{BinaryExpr, Cast, Expr, Operator};
 
@@ -132,12 +134,16 @@ fn time_key(e: &Expr) -> Result<Option<Bin>, String> {
             left,
             op: Operator::Divide,
             right,
-        }) if epoch_ms(left) => match strip_alias(right) {
-            Expr::Literal(ScalarValue::Int64(Some(n)), _) if *n > 0 => Ok(Some(Bin::fixed(*n, 0))),
+        }) if epoch_unit_ms(left).is_some() => match strip_alias(right) {
+            Expr::Literal(ScalarValue::Int64(Some(n)), _) if *n > 0 => {
+                let unit = epoch_unit_ms(left).unwrap_or(1);
+                Ok(Some(Bin::fixed(n.saturating_mul(unit), 0)))
+            }
             _ => {
                 Err(": epoch milliseconds divided by other than a positive integer literal".into())
             }
         },
+        e if epoch_unit_ms(e) == Some(SECOND_MS) => Ok(Some(Bin::fixed(SECOND_MS, 0))),
         Expr::ScalarFunction(ScalarFunction { func, args }) => {
             let f = func.inner();
             if f.downcast_ref::<DateBinFunc>().is_some() {
@@ -177,14 +183,25 @@ fn time_key(e: &Expr) -> Result<Option<Bin>, String> {
     }
 }
 
-/// `CAST(timestamp AS BIGINT)`: the column's epoch milliseconds.
-fn epoch_ms(e: &Expr) -> bool {
+/// The unit, in milliseconds, of an integer count of epoch units of the
+/// column: `CAST(timestamp AS BIGINT)` (milliseconds), `to_unixtime(timestamp)`
+/// (seconds, truncated: the floor after 1970).
+fn epoch_unit_ms(e: &Expr) -> Option<i64> {
+    let is_column =
+        |e: &Expr| matches!(strip_alias(e), Expr::Column(c) if c.name == columns::TIMESTAMP);
     match strip_alias(e) {
-        Expr::Cast(Cast { expr, field }) => {
-            field.data_type() == &DataType::Int64
-                && matches!(strip_alias(expr), Expr::Column(c) if c.name == columns::TIMESTAMP)
+        Expr::Cast(Cast { expr, field })
+            if field.data_type() == &DataType::Int64 && is_column(expr) =>
+        {
+            Some(1)
         }
-        _ => false,
+        Expr::ScalarFunction(ScalarFunction { func, args })
+            if func.inner().downcast_ref::<ToUnixtimeFunc>().is_some()
+                && matches!(args.as_slice(), [arg] if is_column(arg)) =>
+        {
+            Some(SECOND_MS)
+        }
+        _ => None,
     }
 }
 
@@ -438,6 +455,12 @@ mod tests {
             Ok(Some(Bin::fixed(600_000, 0)))
         );
         assert!(bin_of(vec![epoch() / lit(0i64)]).is_err());
+        let unix = || datafusion::functions::expr_fn::to_unixtime(vec![ts()]);
+        assert_eq!(
+            bin_of(vec![unix() / lit(600i64)]),
+            Ok(Some(Bin::fixed(600_000, 0)))
+        );
+        assert_eq!(bin_of(vec![unix()]), Ok(Some(Bin::fixed(SECOND_MS, 0))));
         assert!(bin_of(vec![epoch() + lit(1i64)]).is_err());
     }
 

@@ -213,6 +213,12 @@ fn shapes(logs: u64) -> Vec<(String, Bound)> {
         ),
         (
             format!(
+                "SELECT to_unixtime(timestamp) / 3600 AS h, count(*) {from_t} GROUP BY 1 ORDER BY 1"
+            ),
+            hours,
+        ),
+        (
+            format!(
                 "SELECT to_char(date_bin(interval '10 minutes', timestamp), '%H:%M') AS t, count(*) {from_t} GROUP BY 1 ORDER BY 1"
             ),
             tens,
