@@ -22,7 +22,9 @@
 //!
 //! Planning reads only the cache's manifests. `EXPLAIN` shows
 //! `Rapid7ScanExec: … fetch_on_execute=[Firewall [from, to), …],
-//! live_on_execute=[…]`: what running the query would fetch. Only running it
+//! live_on_execute=[…]`: what running the query would fetch (and, where a
+//! count or newest-first pushdown was tried and did not apply, why:
+//! `why_paged="counts not pushed: …"`). Only running it
 //! (or `EXPLAIN ANALYZE`, which runs it) calls the API. The missing ranges are
 //! fetched concurrently under the client's shared rate limit, single-flight
 //! per (log, range) in the process (a self-join or a `UNION` fetches once),
@@ -44,6 +46,7 @@ mod options;
 mod parsed;
 mod register;
 mod scan;
+mod scan_path;
 mod source;
 mod translate;
 mod udtf;

@@ -1,23 +1,36 @@
 //! The logical rule that turns `ORDER BY timestamp DESC … LIMIT n` over
 //! `rapid7_logs` into a newest-first read: it finds a `Sort` with a fetch
-//! whose first key is `timestamp` descending, over the table's scan (through
-//! projections of plain columns only), and gives the scan that `n`
-//! ([`Rapid7LogsTable::with_newest_first`]). The sort stays: it picks the rows, the scan only stops paging early (see
-//! `scan/newest.rs`). DataFusion 55's `ScanArgs` carries no ordering, so a
-//! rule is the way to tell the scan. `SET rapid7.pushdown_newest_first =
-//! false` turns it off.
+//! (`LIMIT n`, or `LIMIT n OFFSET k` as a fetch of `n + k`) whose first key
+//! is the scan's own `timestamp`, descending, and gives the scan that fetch
+//! ([`Rapid7LogsTable::with_newest_first`]).
+//!
+//! Between the sort and the scan may lie projections (computed select
+//! lists, `timestamp AS t` with `ORDER BY t`), subquery aliases (CTEs,
+//! subqueries) and sorts: none drops a row, and the key is followed through
+//! them to the scan's column (a computed column named `timestamp` is not
+//! it). A filter DataFusion keeps above the scan, or a `LIMIT` below the
+//! sort, drops rows the scan cannot see: not pushed. The scan applies every
+//! pushed filter itself (message filters also go to Rapid7 as LEQL), so the
+//! rows it counts towards `n` are the rows the sort sees.
+//!
+//! The sort stays: it picks the rows, the scan only stops paging early (see
+//! `scan/newest.rs`; each log is read newest first, and the sort merges
+//! them). DataFusion 55's `ScanArgs` carries no ordering, so a rule is the
+//! way to tell the scan. `SET rapid7.pushdown_newest_first = false` turns it
+//! off. Where a `LIMIT` or `ORDER BY timestamp DESC` over `rapid7_logs` is
+//! not pushed, the scan is told why ([`Rapid7LogsTable::with_why_not`]).
 
 use std::sync::Arc;
 
 use datafusion::common::tree_node::Transformed;
-use datafusion::datasource::{provider_as_source, source_as_provider};
 use datafusion::error::Result as DfResult;
-use datafusion::logical_expr::{Expr, LogicalPlan, Projection, Sort, TableScan, TableScanBuilder};
+use datafusion::logical_expr::{Expr, LogicalPlan, Sort};
 use datafusion::optimizer::optimizer::ApplyOrder;
 use datafusion::optimizer::{OptimizerConfig, OptimizerRule};
 
 use super::Rapid7Options;
 use super::scan::Rapid7LogsTable;
+use super::scan_path::{ScanPath, replace_table, strip_alias};
 use crate::events::columns;
 
 /// Gives newest-first scans their limit; see the module docs.
@@ -38,61 +51,49 @@ impl OptimizerRule for NewestFirst {
         plan: LogicalPlan,
         config: &dyn OptimizerConfig,
     ) -> DfResult<Transformed<LogicalPlan>> {
-        let LogicalPlan::Sort(Sort {
-            expr,
-            input,
-            fetch: Some(n),
-        }) = &plan
-        else {
+        let LogicalPlan::Sort(Sort { expr, input, fetch }) = &plan else {
             return Ok(Transformed::no(plan));
         };
-        let newest = expr.first().is_some_and(|s| {
-            !s.asc && matches!(&s.expr, Expr::Column(c) if c.name == columns::TIMESTAMP)
-        });
-        // Through projections of plain columns only: there `timestamp` is
-        // still the scan's own column, and no row is dropped between the scan
-        // and the sort.
-        let mut projections = Vec::new();
-        let mut node = input.as_ref();
-        while let LogicalPlan::Projection(p) = node {
-            if !p.expr.iter().all(|e| matches!(e, Expr::Column(_))) {
-                return Ok(Transformed::no(plan));
+        let Some(path) = ScanPath::find(input.as_ref()) else {
+            return Ok(Transformed::no(plan));
+        };
+        let Some(first) = expr.first() else {
+            return Ok(Transformed::no(plan));
+        };
+        let key = path.to_scan(&first.expr)?;
+        let on_timestamp = matches!(
+            strip_alias(&key),
+            Expr::Column(c) if c.name == columns::TIMESTAMP
+                && c.relation.as_ref().is_none_or(|r| *r == path.scan.table_name)
+        );
+        let why = match (on_timestamp && !first.asc, fetch) {
+            (false, None) => return Ok(Transformed::no(plan)),
+            (false, Some(_)) => format!(
+                "ORDER BY {} {} is not ORDER BY timestamp DESC",
+                first.expr,
+                if first.asc { "ASC" } else { "DESC" }
+            ),
+            (true, None) => "no LIMIT: the whole window is read".to_string(),
+            (true, Some(_)) if path.blocker.is_some() => path.blocker.clone().unwrap_or_default(),
+            (true, Some(_))
+                if !Rapid7Options::from_config(&config.options()).pushdown_newest_first =>
+            {
+                "turned off (SET rapid7.pushdown_newest_first = true turns it on)".to_string()
             }
-            projections.push(p);
-            node = p.input.as_ref();
-        }
-        let LogicalPlan::TableScan(scan) = node else {
-            return Ok(Transformed::no(plan));
+            (true, Some(n)) => {
+                let n = *n;
+                if path.table.newest_first() == Some(n) {
+                    return Ok(Transformed::no(plan));
+                }
+                return replace_table(plan, &|table: &Rapid7LogsTable| {
+                    Some(table.with_newest_first(n))
+                });
+            }
         };
-        if !newest || !Rapid7Options::from_config(&config.options()).pushdown_newest_first {
+        let reason: Arc<str> = format!("newest first not pushed: {why}").into();
+        if path.table.why_not() == Some(&*reason) || path.table.newest_first().is_some() {
             return Ok(Transformed::no(plan));
         }
-        let Ok(provider) = source_as_provider(&scan.source) else {
-            return Ok(Transformed::no(plan));
-        };
-        let Some(table) = provider.downcast_ref::<Rapid7LogsTable>() else {
-            return Ok(Transformed::no(plan));
-        };
-        if table.newest_first() == Some(*n) {
-            return Ok(Transformed::no(plan));
-        }
-        let mut rebuilt = LogicalPlan::TableScan(rebuild(scan, table.with_newest_first(*n))?);
-        for p in projections.into_iter().rev() {
-            rebuilt =
-                LogicalPlan::Projection(Projection::try_new(p.expr.clone(), Arc::new(rebuilt))?);
-        }
-        Ok(Transformed::yes(LogicalPlan::Sort(Sort {
-            expr: expr.clone(),
-            input: Arc::new(rebuilt),
-            fetch: Some(*n),
-        })))
+        replace_table(plan, &|table| Some(table.with_why_not(Arc::clone(&reason))))
     }
-}
-
-fn rebuild(scan: &TableScan, table: Rapid7LogsTable) -> DfResult<TableScan> {
-    TableScanBuilder::new(scan.table_name.clone(), provider_as_source(Arc::new(table)))
-        .with_projection(scan.projection.clone())
-        .with_filters(scan.filters.clone())
-        .with_fetch(scan.fetch)
-        .build()
 }

@@ -241,6 +241,8 @@ async fn a_fetch_over_the_limit_fails_before_any_page_and_names_the_flag() {
         err.contains("would fetch ≈") && err.contains("--max-fetch-events 0"),
         "{err}"
     );
+    // And why it pages rather than counting from statistics.
+    assert!(err.contains("(counts not pushed: "), "{err}");
     assert_eq!(server.event_query_requests(), 0);
 
     // sync obeys it, and its JSON report carries the estimate when it runs.

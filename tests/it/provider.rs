@@ -18,6 +18,7 @@ mod memory;
 mod newest;
 mod predicates;
 mod pushdown;
+mod shapes;
 mod sparse;
 
 use std::time::Duration;
@@ -84,6 +85,13 @@ fn burst_ms(server: &MockServer) -> i64 {
 /// `timestamp >= a AND timestamp < b` for epoch-ms bounds.
 fn window(from: i64, to: i64) -> String {
     format!("timestamp >= to_timestamp_millis({from}) AND timestamp < to_timestamp_millis({to})")
+}
+
+/// `SET rapid7.max_fetch_events = n`.
+async fn set_max_fetch_events(ctx: &SessionContext, n: u64) {
+    sql(ctx, &format!("SET rapid7.max_fetch_events = {n}"))
+        .await
+        .unwrap();
 }
 
 fn single_i64(batches: &[RecordBatch]) -> i64 {

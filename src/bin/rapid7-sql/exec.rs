@@ -21,7 +21,7 @@ use futures::TryStreamExt;
 use tracing::Instrument;
 
 use crate::args::Format;
-use crate::fmt::{describe, plural, thousands};
+use crate::fmt::{describe, is_fetch_budget, plural, thousands};
 use crate::inert::inert_batch;
 use crate::output::Destination;
 use crate::progress::Progress;
@@ -95,6 +95,7 @@ async fn run_one(
         .chatter
         .then(|| Progress::start(session.rapid7.clone()));
     let mut out = dest.statement();
+    let why_paged = planned.why_paged.clone();
     let result = run_planned(planned, display.format, &mut out).await;
     if let Some(p) = progress {
         p.stop().await;
@@ -108,7 +109,10 @@ async fn run_one(
             eprintln!("{warning}");
         }
     }
-    let rows = result.map_err(|e| describe(&e))?;
+    let rows = result.map_err(|e| match is_fetch_budget(&e) && !why_paged.is_empty() {
+        true => format!("{} ({})", describe(&e), why_paged.join("; ")),
+        false => describe(&e),
+    })?;
     if display.timing {
         let api = ApiActivity::between(&before.1, &client_stats(session));
         eprintln!(
@@ -234,6 +238,8 @@ struct Planned {
     physical: Arc<dyn ExecutionPlan>,
     task: Arc<datafusion::execution::TaskContext>,
     schema: datafusion::arrow::datatypes::SchemaRef,
+    /// Why a pushdown did not apply to the scans over the fetch limit.
+    why_paged: Vec<String>,
 }
 
 /// Plan `statement`; a fetch over the budget is asked about (`ask`), or left
@@ -249,39 +255,48 @@ async fn plan_statement(
     let schema = df.schema().inner().clone();
     let task = Arc::new(df.task_ctx());
     let physical = df.create_physical_plan().await?;
-    if let Some(ask) = ask {
-        let over = over_budget(&physical);
-        if !over.is_empty() {
-            let cost = over
-                .iter()
-                .map(|s| s.fetch_cost())
-                .collect::<Vec<_>>()
-                .join(" and ");
-            let mut not_pushed: Vec<&str> = over
-                .iter()
-                .flat_map(|s| s.not_pushed().iter().map(String::as_str))
-                .collect();
-            not_pushed.dedup();
-            let note = match not_pushed.is_empty() {
-                true => String::new(),
-                false => format!(" (not sent to Rapid7: `{}`)", not_pushed.join("`, `")),
-            };
-            if !ask(&format!("Fetch {cost}{note}? [y/N] ")) {
-                return Err(DataFusionError::Execution(
-                    "not fetched: the estimate is over the limit and the answer was no \
-                     (narrow the window, or SET rapid7.max_fetch_events = N)"
-                        .into(),
-                ));
-            }
-            for scan in over {
-                scan.approve_fetch();
-            }
+    let over = over_budget(&physical);
+    let mut why_paged: Vec<String> = over
+        .iter()
+        .filter_map(|s| s.why_not().map(str::to_string))
+        .collect();
+    why_paged.dedup();
+    if let Some(ask) = ask
+        && !over.is_empty()
+    {
+        let cost = over
+            .iter()
+            .map(|s| s.fetch_cost())
+            .collect::<Vec<_>>()
+            .join(" and ");
+        let mut not_pushed: Vec<&str> = over
+            .iter()
+            .flat_map(|s| s.not_pushed().iter().map(String::as_str))
+            .collect();
+        not_pushed.dedup();
+        let mut note = match not_pushed.is_empty() {
+            true => String::new(),
+            false => format!(" (not sent to Rapid7: `{}`)", not_pushed.join("`, `")),
+        };
+        if !why_paged.is_empty() {
+            note.push_str(&format!(" ({})", why_paged.join("; ")));
+        }
+        if !ask(&format!("Fetch {cost}{note}? [y/N] ")) {
+            return Err(DataFusionError::Execution(
+                "not fetched: the estimate is over the limit and the answer was no \
+                 (narrow the window, or SET rapid7.max_fetch_events = N)"
+                    .into(),
+            ));
+        }
+        for scan in over {
+            scan.approve_fetch();
         }
     }
     Ok(Planned {
         physical,
         task,
         schema,
+        why_paged,
     })
 }
 
@@ -294,6 +309,7 @@ async fn run_planned(
         physical,
         task,
         schema,
+        ..
     } = planned;
     let mut stream = execute_stream(physical, task)?;
     let mut out = Output::new(format, schema, sink);

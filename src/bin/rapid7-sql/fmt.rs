@@ -25,18 +25,31 @@ pub(crate) fn plural(n: u64) -> &'static str {
 /// The message of a statement's error, without DataFusion's wrapping noise,
 /// with the command line's own way out added.
 pub(crate) fn describe(e: &DataFusionError) -> String {
-    let mut e = e;
+    match unwrapped(e) {
+        DataFusionError::External(inner) => match inner.downcast_ref::<Error>() {
+            Some(ours) => error(ours),
+            None => inner.to_string(),
+        },
+        other => other.to_string(),
+    }
+}
+
+/// Whether `e` is a statement refused by the fetch limit.
+pub(crate) fn is_fetch_budget(e: &DataFusionError) -> bool {
+    matches!(
+        unwrapped(e),
+        DataFusionError::External(inner)
+            if matches!(inner.downcast_ref::<Error>(), Some(Error::FetchBudget { .. }))
+    )
+}
+
+/// `e` without DataFusion's `Context` and `Shared` wrapping.
+fn unwrapped(mut e: &DataFusionError) -> &DataFusionError {
     loop {
         match e {
             DataFusionError::Context(_, inner) => e = inner,
             DataFusionError::Shared(inner) => e = inner,
-            DataFusionError::External(inner) => {
-                return match inner.downcast_ref::<Error>() {
-                    Some(ours) => error(ours),
-                    None => inner.to_string(),
-                };
-            }
-            other => return other.to_string(),
+            other => return other,
         }
     }
 }

@@ -8,7 +8,11 @@
 //!   [`MAX_SLICES`] bins go in one query. Counts are exact whatever Rapid7's
 //!   `to` means (see `exact.rs`); where Rapid7 calls its result inexact, the
 //!   range's events are read and counted instead. Nothing is committed.
-//! - The recent edge is read live and counted, as a scan would read it.
+//! - The recent edge (after `now - settle`) is counted from statistics the
+//!   same way: counts are never cached, so it needs no page either.
+//! - Whatever is paged instead (inexact statistics, or bins so small that
+//!   paging takes fewer queries) counts against the statement's limit of
+//!   events (`max_fetch_events`).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -85,13 +89,14 @@ impl Rapid7CountsExec {
         })
     }
 
-    /// The `log [from, to)` ranges whose counts come from Rapid7's statistics.
+    /// The `log [from, to)` ranges whose counts come from Rapid7's
+    /// statistics: what the cache lacks, and the recent edge.
     pub fn planned_statistics(&self) -> Vec<String> {
         self.inputs
             .scans
             .iter()
             .flat_map(|s| {
-                merge_ranges(s.gaps.clone())
+                merge_ranges(s.gaps.iter().chain(&s.live).copied())
                     .into_iter()
                     .map(move |g| s.log.describe(g))
             })
@@ -104,26 +109,21 @@ impl DisplayAs for Rapid7CountsExec {
         let scans = &self.inputs.scans;
         let segments: usize = scans.iter().map(|s| s.segments.len()).sum();
         let stats = self.planned_statistics();
-        let live: Vec<String> = scans
-            .iter()
-            .flat_map(|s| s.live.iter().map(move |r| s.log.describe(r)))
-            .collect();
         let bin = match self.inputs.bin {
-            Some(b) => format!(
-                "{} ms from {}",
-                b.stride_ms,
-                crate::time::fmt_ms(b.origin_ms)
-            ),
+            Some(Bin::Fixed {
+                stride_ms,
+                origin_ms,
+            }) => format!("{stride_ms} ms from {}", crate::time::fmt_ms(origin_ms)),
+            Some(Bin::Months { months }) => format!("{months} calendar months"),
             None => "none".into(),
         };
         match t {
             DisplayFormatType::Default | DisplayFormatType::Verbose => write!(
                 f,
                 "Rapid7CountsExec: logs={}, bin={bin}, cached_segments={segments}, \
-                 statistics={}, live_on_execute={}",
+                 statistics={}",
                 scans.len(),
                 list(&stats),
-                list(&live)
             ),
             DisplayFormatType::TreeRender => {
                 writeln!(f, "logs={}", scans.len())?;
@@ -262,7 +262,6 @@ fn key(bin: Option<Bin>, anchor: i64, ts: i64) -> i64 {
 }
 
 async fn count_log(inputs: &CountInputs, scan: &LogScan) -> Result<Tally> {
-    let bin = inputs.bin;
     let anchor = scan
         .settled
         .iter()
@@ -274,12 +273,11 @@ async fn count_log(inputs: &CountInputs, scan: &LogScan) -> Result<Tally> {
     for planned in &scan.segments {
         count_segment(inputs, planned, anchor, &mut tally).await?;
     }
-    for gap in merge_ranges(scan.gaps.clone()) {
-        count_missing(inputs, scan, gap, anchor, &mut tally).await?;
-    }
-    for range in &scan.live {
-        let batches = inputs.fetcher.stream_range(&scan.log, None, *range)?;
-        tally_batches(batches, bin, anchor, &mut tally).await?;
+    // The recent edge is counted from statistics too: counts are never
+    // cached, so it is no different from a missing range (and joins the
+    // gap before it into one range).
+    for range in merge_ranges(scan.gaps.iter().chain(&scan.live).copied()) {
+        count_missing(inputs, scan, range, anchor, &mut tally).await?;
     }
     Ok(tally)
 }
@@ -340,8 +338,10 @@ async fn count_missing(
     let client = inputs.client.as_ref().ok_or_else(|| Error::Offline {
         missing: vec![scan.log.describe(gap)],
     })?;
-    let queries = aligned_queries(gap, inputs.bin);
-    if queries.len() > PAGING_CHECK_QUERIES {
+    // Counted before the queries are listed: a day of 1 ms bins is
+    // hundreds of thousands of them.
+    let planned = aligned_query_count(gap, inputs.bin);
+    if planned > PAGING_CHECK_QUERIES as u64 {
         // Many small bins: counting each from statistics can cost more
         // queries than paging the range's events. One count says which.
         let total = client
@@ -354,12 +354,21 @@ async fn count_missing(
             })
             .await?
             .total();
-        let pages = total / u64::from(client.config().per_page.max(1)) + 1;
-        if queries.len() as u64 > pages {
+        let per_page = u64::from(client.config().per_page.max(1));
+        let pages = total / per_page + 1;
+        if planned > pages {
+            charge(
+                inputs,
+                scan,
+                total,
+                per_page,
+                "paged: fewer queries than statistics",
+                client,
+            )?;
             tracing::info!(
                 log_id = %scan.log.id,
                 range = %gap,
-                statistical_queries = queries.len(),
+                statistical_queries = planned,
                 pages,
                 "counts_paged_instead"
             );
@@ -367,7 +376,7 @@ async fn count_missing(
             return tally_batches(batches, inputs.bin, anchor, tally).await;
         }
     }
-    for (from, to, slices) in queries {
+    for (from, to, slices) in aligned_queries(gap, inputs.bin) {
         match exact_counts(client, &inputs.convention, &scan.log.id, from, to, slices).await? {
             Ok(counts) => {
                 let width = (to - from) / i64::from(slices);
@@ -381,18 +390,14 @@ async fn count_missing(
             Err(about) => {
                 // Paged instead: the statement's limit on events paged
                 // holds here too (by the statistics' own, inexact, count).
-                let paged = inputs.paged.fetch_add(about, Ordering::Relaxed) + about;
                 let per_page = u64::from(client.config().per_page.max(1));
-                check_budget(
-                    &[(
-                        format!("{} (statistics inexact: paged to count)", scan.log.label()),
-                        FetchEstimate {
-                            events: paged,
-                            queries: paged / per_page + 1,
-                        },
-                    )],
-                    inputs.budget,
-                    query_rate(client),
+                charge(
+                    inputs,
+                    scan,
+                    about,
+                    per_page,
+                    "statistics inexact: paged to count",
+                    client,
                 )?;
                 tracing::info!(
                     log_id = %scan.log.id,
@@ -411,9 +416,50 @@ async fn count_missing(
     Ok(())
 }
 
+/// Add `events` about to be paged to the statement's tally, failing once
+/// the tally passes the statement's limit of events (`max_fetch_events`).
+fn charge(
+    inputs: &CountInputs,
+    scan: &LogScan,
+    events: u64,
+    per_page: u64,
+    why: &str,
+    client: &Client,
+) -> Result<()> {
+    let paged = inputs.paged.fetch_add(events, Ordering::Relaxed) + events;
+    check_budget(
+        &[(
+            format!("{} ({why})", scan.log.label()),
+            FetchEstimate {
+                events: paged,
+                queries: paged / per_page + 1,
+            },
+        )],
+        inputs.budget,
+        query_rate(client),
+    )
+}
+
 /// Beyond this many statistical queries for one missing range, one more
 /// count decides whether paging the range is cheaper.
 const PAGING_CHECK_QUERIES: usize = 8;
+
+/// How many queries [`aligned_queries`] lists for `gap`, without listing them.
+fn aligned_query_count(gap: TimeRange, bin: Option<Bin>) -> u64 {
+    let Some(bin) = bin else { return 1 };
+    let (stride_ms, origin_ms) = bin.grid();
+    let grid = Bin::fixed(stride_ms, origin_ms);
+    let first = grid.start_of(gap.start());
+    let start = match first < gap.start() {
+        true => (first + stride_ms).min(gap.end()),
+        false => gap.start(),
+    };
+    let whole = (gap.end() - start).div_euclid(stride_ms).max(0);
+    let tail = start + whole * stride_ms < gap.end();
+    u64::from(start > gap.start())
+        + (whole as u64).div_ceil(u64::from(MAX_SLICES))
+        + u64::from(tail)
+}
 
 /// The statistical queries `(from, to, slices)` that count `gap`: with bins,
 /// an unaligned first and last bin alone, whole bins at most
@@ -422,23 +468,26 @@ pub(crate) fn aligned_queries(gap: TimeRange, bin: Option<Bin>) -> Vec<(i64, i64
     let Some(bin) = bin else {
         return vec![(gap.start(), gap.end(), 1)];
     };
+    // Calendar bins are asked in days: every slice lies in one bin.
+    let (stride_ms, origin_ms) = bin.grid();
+    let bin = Bin::fixed(stride_ms, origin_ms);
     let mut out = Vec::new();
     let mut start = gap.start();
     let first_edge = bin.start_of(start);
     if first_edge < start {
-        let end = (first_edge + bin.stride_ms).min(gap.end());
+        let end = (first_edge + stride_ms).min(gap.end());
         out.push((start, end, 1));
         start = end;
     }
-    let whole = (gap.end() - start).div_euclid(bin.stride_ms).max(0);
+    let whole = (gap.end() - start).div_euclid(stride_ms).max(0);
     let mut done = 0;
     while done < whole {
         let n = (whole - done).min(i64::from(MAX_SLICES));
-        let from = start + done * bin.stride_ms;
-        out.push((from, from + n * bin.stride_ms, n as u32));
+        let from = start + done * stride_ms;
+        out.push((from, from + n * stride_ms, n as u32));
         done += n;
     }
-    let tail = start + whole * bin.stride_ms;
+    let tail = start + whole * stride_ms;
     if tail < gap.end() {
         out.push((tail, gap.end(), 1));
     }
@@ -457,10 +506,7 @@ mod tests {
 
     #[test]
     fn queries_align_to_bins() {
-        let ten = Some(Bin {
-            stride_ms: 10 * MIN,
-            origin_ms: 0,
-        });
+        let ten = Some(Bin::fixed(10 * MIN, 0));
         assert_eq!(aligned_queries(r(0, 60 * MIN), ten), vec![(0, 60 * MIN, 6)]);
         assert_eq!(
             aligned_queries(r(3 * MIN, 60 * MIN + 5), ten),
@@ -482,10 +528,7 @@ mod tests {
             vec![(0, 2_000 * MIN, 200), (2_000 * MIN, 3_000 * MIN, 100)]
         );
         // An origin off the epoch.
-        let shifted = Some(Bin {
-            stride_ms: 60 * MIN,
-            origin_ms: 30 * MIN,
-        });
+        let shifted = Some(Bin::fixed(60 * MIN, 30 * MIN));
         assert_eq!(
             aligned_queries(r(0, 120 * MIN), shifted),
             vec![
@@ -500,22 +543,20 @@ mod tests {
     #[test]
     fn every_instant_is_in_exactly_one_query() {
         let bins = [
-            Bin {
-                stride_ms: 7,
-                origin_ms: 3,
-            },
-            Bin {
-                stride_ms: 1,
-                origin_ms: 0,
-            },
-            Bin {
-                stride_ms: 1000,
-                origin_ms: -5,
-            },
+            Bin::fixed(7, 3),
+            Bin::fixed(1, 0),
+            Bin::fixed(1000, -5),
+            Bin::Months { months: 1 },
         ];
         for bin in bins {
-            for (a, b) in [(0, 1), (0, 100), (-17, 5_000), (999, 1_001)] {
+            let mut ranges = vec![(0, 1), (0, 100), (-17, 5_000), (999, 1_001)];
+            if matches!(bin, Bin::Months { .. }) {
+                // Across a month's end, in days.
+                ranges.push((40 * 86_400_000 - 7, 70 * 86_400_000 + 3));
+            }
+            for (a, b) in ranges {
                 let q = aligned_queries(r(a, b), Some(bin));
+                assert_eq!(q.len() as u64, aligned_query_count(r(a, b), Some(bin)));
                 let mut next = a;
                 for (from, to, n) in &q {
                     assert_eq!(*from, next);

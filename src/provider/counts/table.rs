@@ -15,6 +15,7 @@ use datafusion::physical_plan::empty::EmptyExec;
 
 use super::bin::Bin;
 use super::exec::{CountInputs, Rapid7CountsExec};
+use super::filters::exact_filter;
 use crate::events::{columns, timestamp_type};
 use crate::provider::Rapid7;
 use crate::provider::scan::{LogRef, plan_logs};
@@ -65,9 +66,16 @@ impl TableProvider for Rapid7CountsTable {
         &self,
         filters: &[&Expr],
     ) -> DfResult<Vec<TableProviderFilterPushDown>> {
-        // Only filters that windows and logs capture exactly reach this
-        // table (the rule checks), so choosing them is applying them.
-        Ok(vec![TableProviderFilterPushDown::Exact; filters.len()])
+        // Choosing windows and logs applies exactly the filters of time and
+        // log, and no other: any other filter (one pushed in a later
+        // optimizer pass, say) is left to DataFusion, never dropped.
+        Ok(filters
+            .iter()
+            .map(|f| match exact_filter(f) {
+                true => TableProviderFilterPushDown::Exact,
+                false => TableProviderFilterPushDown::Unsupported,
+            })
+            .collect())
     }
 
     async fn scan(

@@ -64,6 +64,9 @@ pub(crate) struct ScanInputs {
     /// with the newest `n` kept events (see `newest.rs`), when nothing of the
     /// window is cached.
     pub(crate) newest_first: Option<usize>,
+    /// Why a pushdown (counts, newest first) did not apply to the statement
+    /// this scan serves, when one was tried.
+    pub(crate) why_not: Option<Arc<str>>,
     /// A `LIMIT` reached the scan: missing ranges are read as the rows are
     /// pulled, not fetched first, so the limit stops the paging.
     pub(crate) lazy: bool,
@@ -202,6 +205,13 @@ impl Rapid7ScanExec {
     /// apply (SQL text): they do not narrow the fetch.
     pub fn not_pushed(&self) -> &[String] {
         &self.shared.inputs.not_pushed
+    }
+
+    /// Why a pushdown did not apply to this scan's statement (`counts not
+    /// pushed: GROUP BY message is not constant within a time bin`), when
+    /// one was tried: the reason it pages.
+    pub fn why_not(&self) -> Option<&str> {
+        self.shared.inputs.why_not.as_deref()
     }
 
     /// Fetch even over the budget: the user was asked and agreed.
@@ -540,6 +550,9 @@ impl DisplayAs for Rapid7ScanExec {
                 }
                 if self.shared.inputs.cache.is_bypass() {
                     write!(f, ", cache=bypass")?;
+                }
+                if let Some(why) = self.why_not() {
+                    write!(f, ", why_paged=\"{why}\"")?;
                 }
                 Ok(())
             }

@@ -39,6 +39,7 @@ pub struct Rapid7LogsTable {
     rapid7: Rapid7,
     log: Option<LogRef>,
     newest_first: Option<usize>,
+    why_not: Option<Arc<str>>,
 }
 
 impl Rapid7 {
@@ -55,6 +56,7 @@ impl Rapid7LogsTable {
             rapid7,
             log: None,
             newest_first: None,
+            why_not: None,
         }
     }
 
@@ -64,6 +66,7 @@ impl Rapid7LogsTable {
             rapid7,
             log: Some(log),
             newest_first: None,
+            why_not: None,
         }
     }
 
@@ -83,8 +86,26 @@ impl Rapid7LogsTable {
     pub fn with_newest_first(&self, n: usize) -> Self {
         Rapid7LogsTable {
             newest_first: Some(n),
+            why_not: None,
             ..self.clone()
         }
+    }
+
+    /// This table, for a scan a pushdown did not apply to, and why (`counts
+    /// not pushed: …`): a scan that pages shows it in `EXPLAIN`
+    /// ([`Rapid7ScanExec::why_not`]). The pushdown rules set it.
+    ///
+    /// [`Rapid7ScanExec::why_not`]: super::Rapid7ScanExec::why_not
+    pub fn with_why_not(&self, reason: Arc<str>) -> Self {
+        Rapid7LogsTable {
+            why_not: Some(reason),
+            ..self.clone()
+        }
+    }
+
+    /// The reason of [`Rapid7LogsTable::with_why_not`].
+    pub fn why_not(&self) -> Option<&str> {
+        self.why_not.as_deref()
     }
 
     /// The `n` of [`Rapid7LogsTable::with_newest_first`].
@@ -136,8 +157,11 @@ impl TableProvider for Rapid7LogsTable {
         let client = config.client.as_ref().filter(|_| !config.is_offline());
         // The estimate serves the budget, and joins sparse pieces (one
         // statistical query against a query saved per joined piece).
+        // A newest-first read needs neither: it stops after a few pages,
+        // counting what it reads against the limit as it goes.
         let sparse_candidates = scans.iter().any(|s| s.gaps.len() > 1);
-        if let (Some(client), true) = (client, budget > 0 || sparse_candidates) {
+        let wanted = (budget > 0 || sparse_candidates) && self.newest_first.is_none();
+        if let (Some(client), true) = (client, wanted) {
             estimate_scans(client, &mut scans, chunk_ms).await?;
         }
         let target = match &inner.store_url {
@@ -201,6 +225,7 @@ impl TableProvider for Rapid7LogsTable {
                 budget,
                 query_rate: client.map_or(0.0, query_rate),
                 newest_first: self.newest_first,
+                why_not: self.why_not.clone(),
                 lazy: limit.is_some() && self.newest_first.is_none(),
                 statement: tracing::Span::current(),
                 not_pushed: not_pushed(filters, pushdown && statement_too_long.is_none()).into(),

@@ -60,7 +60,11 @@ fn demo_repl_runs_queries_and_survives_ctrl_c() {
     // (rexpect reads bytes as Latin-1, so the `≈` of the question is not
     // matched.)
     p.exp_string("M events (").unwrap();
-    p.exp_string("at this key's quota)? [y/N]").unwrap();
+    // The question says why it pages: max() is no count.
+    p.exp_string("at this key's quota) (counts not pushed: max(")
+        .unwrap();
+    p.exp_string("is not count(*) or count of a column that is never null)? [y/N]")
+        .unwrap();
     p.send_line("n").unwrap();
     p.exp_string("not fetched").unwrap();
     p.exp_string("rapid7> ").unwrap();
@@ -69,7 +73,9 @@ fn demo_repl_runs_queries_and_survives_ctrl_c() {
         .unwrap();
     p.exp_string("at this key's quota) (not sent to Rapid7: `")
         .unwrap();
-    p.exp_string("NOT LIKE '%DENY%'`)? [y/N]").unwrap();
+    p.exp_string("NOT LIKE '%DENY%'`) (counts not pushed: ")
+        .unwrap();
+    p.exp_string("[y/N]").unwrap();
     p.send_line("n").unwrap();
     p.exp_string("not fetched").unwrap();
     p.exp_string("rapid7> ").unwrap();

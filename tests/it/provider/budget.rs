@@ -5,7 +5,9 @@
 use datafusion_rapid7::Error;
 use tempfile::TempDir;
 
-use super::{MIN, local_cache, session, session_with, single_i64, sql, window};
+use super::{
+    MIN, local_cache, session, session_with, set_max_fetch_events, single_i64, sql, window,
+};
 use crate::support::{self, T0};
 
 const HOUR: i64 = 60 * MIN;
@@ -34,12 +36,7 @@ async fn a_statement_over_the_limit_fails_before_any_event_page() {
     let (from, to) = (T0, T0 + 2 * HOUR);
     let events = server.dataset().count(&fw, from, to);
     assert!(events > 1000);
-    sql(
-        &ctx,
-        &format!("SET rapid7.max_fetch_events = {}", events / 2),
-    )
-    .await
-    .unwrap();
+    set_max_fetch_events(&ctx, events / 2).await;
     let q = format!(
         "SELECT max(sequence_number) FROM rapid7_logs WHERE log_name = 'Firewall' AND {}",
         window(from, to)
@@ -196,12 +193,7 @@ async fn a_refusal_names_the_filters_rapid7_was_not_asked_to_apply() {
     let fw = support::log_id(&server, "Firewall");
     let (from, to) = (T0, T0 + 2 * HOUR);
     let events = server.dataset().count(&fw, from, to);
-    sql(
-        &ctx,
-        &format!("SET rapid7.max_fetch_events = {}", events / 2),
-    )
-    .await
-    .unwrap();
+    set_max_fetch_events(&ctx, events / 2).await;
     let refusal = |predicate: &str| {
         let q = format!(
             "SELECT count(sequence_number) FROM rapid7_logs WHERE log_name = 'Firewall' AND {} \

@@ -10,7 +10,9 @@ use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion_rapid7::mock::{Faults, MockServer};
 use tempfile::TempDir;
 
-use super::{MIN, burst_ms, local_cache, session_with, single_i64, sql, window};
+use super::{
+    MIN, burst_ms, local_cache, session_with, set_max_fetch_events, single_i64, sql, window,
+};
 use crate::support::{self, T0};
 
 /// The text of `EXPLAIN q`.
@@ -288,7 +290,7 @@ async fn other_aggregates_and_filters_are_not_pushed() {
         format!("SELECT count(*) FROM rapid7_logs WHERE {w} AND message LIKE '%a%'"),
         format!("SELECT count(*), max(timestamp) FROM rapid7_logs WHERE {w}"),
         format!(
-            "SELECT date_trunc('minute', timestamp), count(*) FROM rapid7_logs WHERE {w} GROUP BY 1"
+            "SELECT date_trunc('millisecond', timestamp), count(*) FROM rapid7_logs WHERE {w} GROUP BY 1"
         ),
         format!(
             "SELECT count(*) FROM rapid7_logs WHERE {w} AND timestamp <> to_timestamp_millis({T0})"
@@ -461,12 +463,7 @@ async fn paging_for_inexact_statistics_obeys_the_fetch_limit() {
     let fw = support::log_id(&server, "Firewall");
     let (from, to) = (T0, T0 + 60 * MIN);
     let events = server.dataset().count(&fw, from, to);
-    sql(
-        &ctx,
-        &format!("SET rapid7.max_fetch_events = {}", events / 2),
-    )
-    .await
-    .unwrap();
+    set_max_fetch_events(&ctx, events / 2).await;
     let e = sql(&ctx, &per_bin("Firewall", from, to)).await.unwrap_err();
     assert!(
         e.to_string().contains("RAPID7_MAX_FETCH_EVENTS") && e.to_string().contains("inexact"),
@@ -477,4 +474,168 @@ async fn paging_for_inexact_statistics_obeys_the_fetch_limit() {
     sql(&ctx, "SET rapid7.max_fetch_events = 0").await.unwrap();
     let got = bins(&sql(&ctx, &per_bin("Firewall", from, to)).await.unwrap());
     assert_eq!(got, truth_bins(&server, &fw, from, to, 10 * MIN));
+}
+
+/// The counts table applies the filters of time and log by choosing windows
+/// and logs, and no other: any other filter that reaches it is left to
+/// DataFusion, never dropped (issue #29).
+#[tokio::test]
+async fn the_counts_table_leaves_other_filters_to_datafusion() {
+    let server = support::server().await;
+    let dir = TempDir::new().unwrap();
+    let (ctx, rapid7) = session(&server, &dir).await;
+    ctx.register_table(
+        "counts",
+        std::sync::Arc::new(datafusion_rapid7::provider::Rapid7CountsTable::new(
+            rapid7.clone(),
+            None,
+            None,
+        )),
+    )
+    .unwrap();
+    let (from, to) = (T0, T0 + 5 * MIN);
+    let fw = support::log_id(&server, "Firewall");
+    let q = format!(
+        "SELECT sum(n) FROM counts WHERE log_name LIKE 'Fire%' AND {}",
+        window(from, to)
+    );
+    assert_eq!(
+        single_i64(&sql(&ctx, &q).await.unwrap()),
+        server.dataset().count(&fw, from, to) as i64
+    );
+}
+
+/// The recent edge (after `now - settle`) is counted from statistics too,
+/// exactly, with no page; what is still paged there (statistics Rapid7 calls
+/// inexact) obeys the statement's limit of events.
+#[tokio::test]
+async fn the_recent_edge_is_counted_from_statistics() {
+    let server = support::server().await;
+    let dir = TempDir::new().unwrap();
+    // A settle of 400 days: a window in February 2026 is the recent edge.
+    let (ctx, _) = session_with(&server, local_cache(&dir), |c| {
+        c.with_settle(std::time::Duration::from_secs(400 * 86_400))
+    })
+    .await;
+    let (from, to) = (T0, T0 + 60 * MIN);
+    let q = per_bin("Firewall", from, to);
+    let plan = explain(&ctx, &q).await;
+    assert!(
+        plan.contains("Rapid7CountsExec")
+            && plan.contains("statistics=[Firewall [2026-02-10T00:00"),
+        "{plan}"
+    );
+    let fw = support::log_id(&server, "Firewall");
+    let got = bins(&sql(&ctx, &q).await.unwrap());
+    assert_eq!(got, truth_bins(&server, &fw, from, to, 10 * MIN));
+    assert_eq!(event_pages_over_windows(&server), 0, "no page of the edge");
+    assert!(
+        server.statistics_requests() <= 2,
+        "{}",
+        server.statistics_requests()
+    );
+
+    server.set_faults(Faults {
+        statistics_inexact: true,
+        ..Faults::default()
+    });
+    server.clear_requests();
+    let events = server.dataset().count(&fw, from, to);
+    set_max_fetch_events(&ctx, events / 2).await;
+    let e = sql(&ctx, &q).await.unwrap_err().to_string();
+    assert!(e.contains("RAPID7_MAX_FETCH_EVENTS"), "{e}");
+    assert_eq!(
+        event_pages_over_windows(&server),
+        0,
+        "refused before a page"
+    );
+}
+
+/// A count that is not pushed says why in EXPLAIN, on the scan that pages.
+#[tokio::test]
+async fn explain_names_why_a_count_is_not_pushed() {
+    let server = support::server().await;
+    let dir = TempDir::new().unwrap();
+    let (ctx, _) = session(&server, &dir).await;
+    let w = window(T0, T0 + 10 * MIN);
+    for (q, why) in [
+        (
+            format!("SELECT message, count(*) FROM rapid7_logs WHERE {w} GROUP BY message"),
+            "why_paged=\"counts not pushed: GROUP BY message is not constant within a time bin\"",
+        ),
+        (
+            format!("SELECT count(*) FROM rapid7_logs WHERE {w} AND message LIKE '%a%'"),
+            "counts not pushed: WHERE rapid7_logs.message LIKE",
+        ),
+        (
+            format!(
+                "SELECT date_bin(interval '15 minutes', timestamp) AS a, \
+                 date_bin(interval '1 hour', timestamp, TIMESTAMP '2026-01-01T00:10:00Z') AS b, \
+                 count(*) FROM rapid7_logs WHERE {w} GROUP BY 1, 2"
+            ),
+            "share no bin",
+        ),
+        (
+            format!("SELECT timestamp FROM rapid7_logs WHERE {w} ORDER BY timestamp LIMIT 3"),
+            "newest first not pushed: ORDER BY rapid7_logs.timestamp ASC",
+        ),
+    ] {
+        let plan = explain(&ctx, &q).await;
+        assert!(plan.contains(why), "{q}\n{plan}");
+    }
+    // Pushed: nothing to explain.
+    let plan = explain(&ctx, &per_bin("Firewall", T0, T0 + 10 * MIN)).await;
+    assert!(!plan.contains("why_paged"), "{plan}");
+    assert_eq!(
+        event_pages_over_windows(&server),
+        0,
+        "EXPLAIN pages nothing"
+    );
+}
+
+/// `log_name, count(*) … last hour GROUP BY 1` (issue #32): the settled
+/// part and the unsettled last minutes alike from statistics, no page, and
+/// each log's count that of the window Rapid7 was asked about.
+#[tokio::test]
+async fn the_last_hour_per_log_is_counted_without_a_page() {
+    let server = support::server().await;
+    let dir = TempDir::new().unwrap();
+    let (ctx, _) = session(&server, &dir).await;
+    let q = "SELECT log_name, count(*) AS n FROM rapid7_logs \
+             WHERE timestamp >= now() - interval '1 hour' GROUP BY 1";
+    assert!(explain(&ctx, q).await.contains("Rapid7CountsExec"));
+    let batches = sql(&ctx, q).await.unwrap();
+    assert_eq!(
+        event_pages_over_windows(&server),
+        0,
+        "no page, edge included"
+    );
+    let mut got = BTreeMap::new();
+    for b in &batches {
+        let names = b.column(0).as_string::<i32>();
+        let n = b.column(1).as_primitive::<Int64Type>();
+        for i in 0..b.num_rows() {
+            got.insert(names.value(i).to_string(), n.value(i));
+        }
+    }
+    let mut want = BTreeMap::new();
+    for log in server.dataset().logs() {
+        // The window asked for: the span of the log's statistical queries
+        // (leaving out the one-millisecond probes of the `to` convention).
+        let asked: Vec<(i64, i64)> = server
+            .requests()
+            .iter()
+            .filter(|r| r.is_statistical() && r.log_id.as_deref() == Some(log.id.as_str()))
+            .filter_map(|r| Some((r.from?, r.to?)))
+            .filter(|(f, t)| t - f > 1)
+            .collect();
+        let from = asked.iter().map(|r| r.0).min().expect("asked");
+        let to = asked.iter().map(|r| r.1).max().expect("asked");
+        assert!((to - from - 3_600_000).abs() < 60_000, "{from}..{to}");
+        let n = server.dataset().count(&log.id, from, to) as i64;
+        if n > 0 {
+            want.insert(log.name.clone(), n);
+        }
+    }
+    assert_eq!(got, want);
 }
