@@ -194,6 +194,8 @@ pub(crate) struct StatsOptions {
     /// series keyed `count|global_timeseries`, `all_exact_results`, no
     /// top-level `count`.
     pub(crate) variant: bool,
+    /// Slices are `[a, b]`: boundary events count in two slices.
+    pub(crate) inclusive_slices: bool,
 }
 
 /// A finished statistical answer of `calculate(count)` (§9 f, §12): `N`
@@ -214,7 +216,11 @@ pub(crate) fn statistics(
     let counts: Vec<u64> = (0..n)
         .map(|i| {
             let a = spec.from + i * g;
-            let b = if i == n - 1 { end } else { a + g };
+            let b = match i == n - 1 {
+                true => end,
+                false if stats.inclusive_slices => a + g + 1,
+                false => a + g,
+            };
             count_events(data, &spec.log_id, &statement, a, b)
         })
         .collect();

@@ -59,6 +59,7 @@ pub use scan::{
     StatementProgress,
 };
 pub(crate) use scan::{check_budget, estimate_slices, query_rate, split_aligned, worth_estimating};
+pub(crate) use scan::PageOrder;
 pub use source::Rapid7;
 pub use udtf::DEFAULT_FIELD_SAMPLE;
 pub use window::{

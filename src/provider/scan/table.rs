@@ -130,6 +130,12 @@ impl TableProvider for Rapid7LogsTable {
             return Ok(Arc::new(EmptyExec::new(projected)));
         };
         let chunk_ms = crate::time::duration_ms(config.fetch_chunk);
+        // An endpoint known not to honour `most_recent_first` is read
+        // oldest first (EXPLAIN shows no newest-first read).
+        let newest_first = match self.newest_first {
+            Some(n) if inner.newest_verdict.may_try(&config.cache).await => Some(n),
+            _ => None,
+        };
         let budget = Rapid7Options::from_config(state.config_options())
             .max_fetch_events
             .unwrap_or(config.max_fetch_events);
@@ -147,7 +153,7 @@ impl TableProvider for Rapid7LogsTable {
                 schema: Arc::clone(&schema),
                 options: state.table_options().parquet.clone(),
                 metadata_cache: state.runtime_env().cache_manager.get_file_metadata_cache(),
-                order: match self.newest_first {
+                order: match newest_first {
                     Some(_) => FileOrder::NewestFirst,
                     None => FileOrder::OldestFirst,
                 },
@@ -195,8 +201,9 @@ impl TableProvider for Rapid7LogsTable {
                 concurrency: config.fetch_concurrency,
                 budget,
                 query_rate: client.map_or(0.0, query_rate),
-                newest_first: self.newest_first,
-                lazy: limit.is_some() && self.newest_first.is_none(),
+                newest_first,
+                verdict: Arc::clone(&inner.newest_verdict),
+                lazy: limit.is_some() && newest_first.is_none(),
                 statement: tracing::Span::current(),
                 not_pushed: not_pushed(
                     filters,
