@@ -13,12 +13,11 @@
 
 use std::collections::BTreeMap;
 
-use object_store::path::Path;
-use object_store::{ObjectStoreExt, PutPayload};
 use serde::{Deserialize, Serialize};
 
+use super::root_file;
 use super::store::CacheRoot;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// File name of the endpoint facts under the cache root.
 pub const ENDPOINT_FACTS_FILE: &str = "_ENDPOINTS.json";
@@ -86,28 +85,16 @@ struct Stored {
     endpoints: BTreeMap<String, EndpointFacts>,
 }
 
-fn path(root: &CacheRoot) -> Path {
-    root.prefix().clone().join(ENDPOINT_FACTS_FILE)
-}
+const WHAT: &str = "the endpoint facts";
 
 async fn load_all(root: &CacheRoot) -> Result<Stored> {
-    let path = path(root);
-    let bytes = match root.store().get(&path).await {
-        Ok(get) => get.bytes().await,
-        Err(object_store::Error::NotFound { .. }) => return Ok(Stored::default()),
-        Err(e) => Err(e),
-    }
-    .map_err(|source| Error::ObjectStore {
-        path: root.display_path(&path),
-        source,
-    })?;
-    serde_json::from_slice(&bytes).map_err(|e| Error::CacheUnavailable {
-        location: root.display_path(&path),
-        message: format!(
-            "the endpoint facts do not parse ({e}); delete the file, what it held is learnt again"
-        ),
-        source: None,
-    })
+    root_file::read(
+        root,
+        ENDPOINT_FACTS_FILE,
+        WHAT,
+        "delete the file, what it held is learnt again",
+    )
+    .await
 }
 
 /// The facts stored for `endpoint` (empty when none are).
@@ -128,21 +115,7 @@ pub(crate) async fn save(root: &CacheRoot, endpoint: &str, facts: &EndpointFacts
         .endpoints
         .insert(endpoint.to_string(), old.merged(facts));
     stored.format = 1;
-    let body = serde_json::to_vec_pretty(&stored).map_err(|e| Error::CacheUnavailable {
-        location: root.location().to_string(),
-        message: format!("cannot encode the endpoint facts: {e}"),
-        source: None,
-    })?;
-    let path = path(root);
-    root.prepare_dir(root.prefix())?;
-    root.store()
-        .put(&path, PutPayload::from(body))
-        .await
-        .map_err(|source| Error::ObjectStore {
-            path: root.display_path(&path),
-            source,
-        })?;
-    root.restrict_file(&path)
+    root_file::write(root, ENDPOINT_FACTS_FILE, &stored, WHAT).await
 }
 
 #[cfg(test)]
@@ -153,7 +126,10 @@ mod tests {
     async fn facts_merge_per_endpoint_and_survive_a_new_root() {
         let dir = tempfile::TempDir::new().unwrap();
         let root = CacheRoot::local(dir.path()).unwrap();
-        assert_eq!(load(&root, "https://a").await.unwrap(), EndpointFacts::default());
+        assert_eq!(
+            load(&root, "https://a").await.unwrap(),
+            EndpointFacts::default()
+        );
         let newest = EndpointFacts {
             newest_first: Some(Fact::now(false, "newest-first read")),
             ..EndpointFacts::default()
@@ -176,7 +152,11 @@ mod tests {
         assert!(load(&again, "https://a").await.is_err());
         save(&again, "https://a", &newest).await.unwrap();
         assert_eq!(
-            load(&again, "https://a").await.unwrap().newest_first.map(|f| f.value),
+            load(&again, "https://a")
+                .await
+                .unwrap()
+                .newest_first
+                .map(|f| f.value),
             Some(false)
         );
     }

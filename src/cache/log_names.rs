@@ -4,12 +4,11 @@
 
 use std::collections::BTreeMap;
 
-use object_store::path::Path;
-use object_store::{ObjectStoreExt, PutPayload};
 use serde::{Deserialize, Serialize};
 
+use super::root_file;
 use super::store::CacheRoot;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// File name of the log directory under the cache root.
 pub const LOG_NAMES_FILE: &str = "_LOGS.json";
@@ -21,26 +20,16 @@ struct LogNames {
     logs: BTreeMap<String, String>,
 }
 
-fn path(root: &CacheRoot) -> Path {
-    root.prefix().clone().join(LOG_NAMES_FILE)
-}
+const WHAT: &str = "the log name directory";
 
 pub(crate) async fn load(root: &CacheRoot) -> Result<BTreeMap<String, String>> {
-    let path = path(root);
-    let bytes = match root.store().get(&path).await {
-        Ok(get) => get.bytes().await,
-        Err(object_store::Error::NotFound { .. }) => return Ok(BTreeMap::new()),
-        Err(e) => Err(e),
-    }
-    .map_err(|source| Error::ObjectStore {
-        path: root.display_path(&path),
-        source,
-    })?;
-    let names: LogNames = serde_json::from_slice(&bytes).map_err(|e| Error::CacheUnavailable {
-        location: root.display_path(&path),
-        message: format!("the log name directory does not parse ({e}); delete it, it is rewritten on the next online query"),
-        source: None,
-    })?;
+    let names: LogNames = root_file::read(
+        root,
+        LOG_NAMES_FILE,
+        WHAT,
+        "delete it, it is rewritten on the next online query",
+    )
+    .await?;
     Ok(names.logs)
 }
 
@@ -52,23 +41,9 @@ pub(crate) async fn save(root: &CacheRoot, names: &BTreeMap<String, String>) -> 
     if merged == before && !before.is_empty() {
         return Ok(());
     }
-    let body = serde_json::to_vec_pretty(&LogNames {
+    let names = LogNames {
         format: 1,
         logs: merged,
-    })
-    .map_err(|e| Error::CacheUnavailable {
-        location: root.location().to_string(),
-        message: format!("cannot encode the log name directory: {e}"),
-        source: None,
-    })?;
-    let path = path(root);
-    root.prepare_dir(root.prefix())?;
-    root.store()
-        .put(&path, PutPayload::from(body))
-        .await
-        .map_err(|source| Error::ObjectStore {
-            path: root.display_path(&path),
-            source,
-        })?;
-    root.restrict_file(&path)
+    };
+    root_file::write(root, LOG_NAMES_FILE, &names, WHAT).await
 }

@@ -60,6 +60,7 @@ mod range;
 mod reader;
 mod retention;
 mod retire;
+mod root_file;
 mod segment;
 mod segment_cache;
 mod staging;

@@ -214,7 +214,9 @@ pub(crate) fn read_part(
             None => builder,
         };
         let stream = builder.build().map_err(|e| corrupt(&e))?;
-        Ok::<_, crate::Error>(stream.map(move |batch| clamp(batch.map_err(|e| corrupt(&e))?, range)))
+        Ok::<_, crate::Error>(
+            stream.map(move |batch| clamp(batch.map_err(|e| corrupt(&e))?, range)),
+        )
     };
     futures::stream::once(opened).try_flatten().boxed()
 }

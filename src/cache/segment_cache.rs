@@ -8,10 +8,10 @@ use datafusion::arrow::array::RecordBatch;
 use futures::stream::BoxStream;
 
 use super::config::{CacheConfig, WriterSettings};
+use super::endpoint_facts::{self, EndpointFacts};
 use super::gc::{self, GcReport};
 use super::index;
 use super::layout::validate_component;
-use super::endpoint_facts::{self, EndpointFacts};
 use super::log_names;
 use super::maintenance::{self, CompactOptions, CompactReport, DropReport, VerifyReport};
 use super::reader::{self, PlannedSegment, ReadPlan};

@@ -71,7 +71,11 @@ impl Client {
     /// final body. Several ids ask one query over several logs (a form
     /// Rapid7's specification calls deprecated). Each id is checked like
     /// any log id.
-    pub async fn probe_query(&self, log_ids: &[&str], params: &[(&str, String)]) -> Result<RawAnswer> {
+    pub async fn probe_query(
+        &self,
+        log_ids: &[&str],
+        params: &[(&str, String)],
+    ) -> Result<RawAnswer> {
         let mut ids = Vec::with_capacity(log_ids.len());
         for id in log_ids {
             let id = LogId::new(*id).map_err(|e| Error::Config {
@@ -100,7 +104,12 @@ impl Client {
             self.get_parsed(url, ns, |resp| {
                 let body: Value = serde_json::from_slice(&resp.body)
                     .map_err(|e| format!("invalid JSON ({e})"))?;
-                Ok((resp.status.as_u16(), resp.limits, resp.beyond_retention.is_some(), body))
+                Ok((
+                    resp.status.as_u16(),
+                    resp.limits,
+                    resp.beyond_retention.is_some(),
+                    body,
+                ))
             })
         };
         let (first_status, limits, mut beyond, mut body) =

@@ -54,12 +54,12 @@ pub use newest_first::NewestFirst;
 pub use options::Rapid7Options;
 pub use parsed::PARSED_SCHEMA;
 pub use register::{LOGS_SCHEMA, LOGS_TABLE, register};
+pub(crate) use scan::PageOrder;
 pub use scan::{
     Activity, FetchEstimate, FetchOutcome, FetchProgress, LogRef, Rapid7LogsTable, Rapid7ScanExec,
     StatementProgress,
 };
 pub(crate) use scan::{check_budget, estimate_slices, query_rate, split_aligned, worth_estimating};
-pub(crate) use scan::PageOrder;
 pub use source::Rapid7;
 pub use udtf::DEFAULT_FIELD_SAMPLE;
 pub use window::{

@@ -92,7 +92,9 @@ mod tests {
         ]});
         let seen = events_of(&body);
         assert_eq!(
-            seen.iter().map(|e| (e.ts, e.seq, e.message)).collect::<Vec<_>>(),
+            seen.iter()
+                .map(|e| (e.ts, e.seq, e.message))
+                .collect::<Vec<_>>(),
             [
                 (Some(5), Some(9), MessageKind::Text),
                 (Some(6), Some(3), MessageKind::Object),

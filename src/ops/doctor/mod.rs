@@ -123,11 +123,7 @@ impl Doctor<'_> {
     }
 
     fn recent(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("from", (self.now - WINDOW_MS).to_string()),
-            ("to", self.now.to_string()),
-            ("per_page", PER_PAGE.to_string()),
-        ]
+        window(self.now - WINDOW_MS, self.now, PER_PAGE)
     }
 
     async fn run(&mut self, options: &DoctorOptions) {
@@ -146,9 +142,9 @@ impl Doctor<'_> {
         let endpoint = self.client.endpoint().clone();
         let where_ = match region_of(&endpoint) {
             Some(r) => format!("{endpoint} is region {r}'s Log Search host"),
-            None => format!(
-                "{endpoint}: an explicit endpoint (RAPID7_ENDPOINT), not a region's host"
-            ),
+            None => {
+                format!("{endpoint}: an explicit endpoint (RAPID7_ENDPOINT), not a region's host")
+            }
         };
         self.push("endpoint", Status::Ok, where_);
         let logs = match self.client.list_logs().await {
@@ -302,53 +298,86 @@ impl Doctor<'_> {
         let (prev, t, next) = inner_millisecond(&sample.events).expect("checked by the caller");
         let at_t = at(&sample.events, t);
         let id = sample.log.id.as_str();
-        let window = |from: i64, to: i64| {
-            vec![
-                ("from", from.to_string()),
-                ("to", to.to_string()),
-                ("per_page", "500".to_string()),
-            ]
+        let place = format!(
+            "{at_t} event(s) of {} at {}",
+            label(&sample.log),
+            crate::time::fmt_ms(t)
+        );
+        // `to` ending on `t`: its events back means an inclusive `to`
+        // (handled: the client drops them, counts subtract them).
+        let to = self.edge(id, window(prev, t, "500"), t, at_t).await;
+        self.facts.to_inclusive = to
+            .as_ref()
+            .ok()
+            .copied()
+            .flatten()
+            .map(|v| Fact::now(v, BY));
+        let (status, what) = match to {
+            Ok(Some(true)) => (
+                Status::Note,
+                "inclusive: events stamped exactly `to` are returned (the client drops them, \
+                 counts subtract them)"
+                    .to_string(),
+            ),
+            Ok(Some(false)) => (
+                Status::Ok,
+                "exclusive: events stamped `to` are not returned".to_string(),
+            ),
+            Ok(None) => (
+                Status::Warn,
+                "inconsistent: some of the events stamped `to` came back".to_string(),
+            ),
+            Err(e) => (Status::Fail, e),
         };
-        let place = format!("{at_t} event(s) of {} at {}", label(&sample.log), crate::time::fmt_ms(t));
-        match self.client.probe_query(&[id], &window(prev, t)).await {
-            Ok(a) => {
-                let n = at(&events_of(&a.body), t);
-                let (status, inclusive, what) = match n {
-                    0 => (Status::Ok, Some(false), "exclusive: events stamped `to` are not returned".to_string()),
-                    n if n == at_t => (
-                        Status::Note,
-                        Some(true),
-                        "inclusive: events stamped exactly `to` are returned (the client drops them, counts subtract them)".to_string(),
-                    ),
-                    n => (Status::Warn, None, format!("inconsistent: {n} of the events stamped `to` came back")),
-                };
-                if let Some(v) = inclusive {
-                    self.facts.to_inclusive = Some(Fact::now(v, BY));
-                }
-                self.push("to_inclusive", status, format!("{what} (probe: {place})"));
-            }
-            Err(e) => self.push("to_inclusive", Status::Fail, e.to_string()),
-        }
-        match self.client.probe_query(&[id], &window(t, next)).await {
-            Ok(a) => {
-                let n = at(&events_of(&a.body), t);
-                let (status, inclusive, what) = match n {
-                    n if n == at_t => (Status::Ok, Some(true), "inclusive: events stamped exactly `from` are returned".to_string()),
-                    0 => (
-                        Status::Warn,
-                        Some(false),
-                        "exclusive: events stamped exactly `from` are missing, and cached ranges would lack their first millisecond; please report this".to_string(),
-                    ),
-                    n => (Status::Warn, None, format!("inconsistent: {n} of the events stamped `from` came back")),
-                };
-                if let Some(v) = inclusive {
-                    self.facts.from_inclusive = Some(Fact::now(v, BY));
-                }
-                self.push("from_inclusive", status, format!("{what} (probe: {place})"));
-            }
-            Err(e) => self.push("from_inclusive", Status::Fail, e.to_string()),
-        }
+        self.push("to_inclusive", status, format!("{what} (probe: {place})"));
+        // `from` starting on `t`: the product assumes its events come back.
+        let from = self.edge(id, window(t, next, "500"), t, at_t).await;
+        self.facts.from_inclusive = from
+            .as_ref()
+            .ok()
+            .copied()
+            .flatten()
+            .map(|v| Fact::now(v, BY));
+        let (status, what) = match from {
+            Ok(Some(true)) => (
+                Status::Ok,
+                "inclusive: events stamped exactly `from` are returned".to_string(),
+            ),
+            Ok(Some(false)) => (
+                Status::Warn,
+                "exclusive: events stamped exactly `from` are missing, and cached ranges would \
+                 lack their first millisecond; please report this"
+                    .to_string(),
+            ),
+            Ok(None) => (
+                Status::Warn,
+                "inconsistent: some of the events stamped `from` came back".to_string(),
+            ),
+            Err(e) => (Status::Fail, e),
+        };
+        self.push("from_inclusive", status, format!("{what} (probe: {place})"));
         self.slices(sample, t).await;
+    }
+
+    /// Whether a query of `params` returned the `at_t` events stamped `t`:
+    /// all of them (`true`), none (`false`) or some (`None`).
+    async fn edge(
+        &self,
+        id: &str,
+        params: Vec<(&'static str, String)>,
+        t: i64,
+        at_t: usize,
+    ) -> std::result::Result<Option<bool>, String> {
+        let answer = self
+            .client
+            .probe_query(&[id], &params)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(match at(&events_of(&answer.body), t) {
+            n if n == at_t => Some(true),
+            0 => Some(false),
+            _ => None,
+        })
     }
 
     /// Two slices meeting at `t`: the first must count the events of
@@ -391,13 +420,13 @@ impl Doctor<'_> {
             "statistics",
             Status::Ok,
             format!(
-                "decodes: function {}, total {}, {} slices of {} ms, all_exact_result {:?}, status {:?}; shape: {shape}",
+                "decodes: function {}, total {}, {} slices of {} ms, all_exact_result {}, status {}; shape: {shape}",
                 stats.function,
                 stats.total.map_or_else(|| "absent".into(), |t| t.to_string()),
                 stats.timeseries.len(),
                 stats.granularity_ms,
-                stats.exact,
-                stats.status,
+                stats.exact.map_or_else(|| "null".into(), |x| x.to_string()),
+                stats.status.map_or_else(|| "absent".into(), |x| x.to_string()),
             ),
         );
         let probe = format!(
@@ -426,7 +455,11 @@ impl Doctor<'_> {
                     before + at_t
                 ),
             ),
-            None => (Status::Warn, None, "no time series in the answer".to_string()),
+            None => (
+                Status::Warn,
+                None,
+                "no time series in the answer".to_string(),
+            ),
         };
         if let Some(v) = half_open {
             self.facts.slices_half_open = Some(Fact::now(v, BY));
@@ -508,10 +541,14 @@ impl Doctor<'_> {
         let answer = match self.client.probe_query(&ids, &self.recent()).await {
             Ok(answer) => answer,
             Err(e) => {
-                let (status, finding) = match e.status() {
-                    Some(s) if (400..500).contains(&s) => (
+                let (status, finding) = match &e {
+                    crate::client::Error::Api {
+                        status, message, ..
+                    } if (400..500).contains(status) => (
                         Status::Note,
-                        format!("not served: /query/logs/{{id1:id2}} answered HTTP {s} ({e})"),
+                        format!(
+                            "not served: /query/logs/{{id1:id2}} answered HTTP {status} ({message})"
+                        ),
                     ),
                     _ => (Status::Fail, e.to_string()),
                 };
@@ -600,7 +637,11 @@ impl Doctor<'_> {
         }
         let cache = rapid7.cache();
         let Some(root) = cache.root() else {
-            self.push("facts", Status::Skipped, "the cache is bypassed: nothing recorded");
+            self.push(
+                "facts",
+                Status::Skipped,
+                "the cache is bypassed: nothing recorded",
+            );
             return;
         };
         let endpoint = self.client.endpoint().to_string();
@@ -630,6 +671,15 @@ impl Doctor<'_> {
     }
 }
 
+/// The parameters of an event query of `[from, to]` as sent.
+fn window(from: i64, to: i64, per_page: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("from", from.to_string()),
+        ("to", to.to_string()),
+        ("per_page", per_page.to_string()),
+    ]
+}
+
 fn label(log: &LogInfo) -> String {
     if log.name.is_empty() {
         log.id.clone()
@@ -650,5 +700,9 @@ fn statistics_shape(body: &Value) -> String {
         .and_then(Value::as_object)
         .map(|t| t.keys().map(String::as_str).collect())
         .unwrap_or_default();
-    format!("keys [{}], timeseries keyed [{}]", keys.join(", "), series.join(", "))
+    format!(
+        "keys [{}], timeseries keyed [{}]",
+        keys.join(", "),
+        series.join(", ")
+    )
 }

@@ -84,10 +84,10 @@ impl DoctorReport {
 impl fmt::Display for DoctorReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "rapid7-sql doctor {}", self.version)?;
-        let region = self
-            .region
-            .as_deref()
-            .map_or_else(|| "no region: an explicit endpoint".into(), |r| format!("region {r}"));
+        let region = self.region.as_deref().map_or_else(
+            || "no region: an explicit endpoint".into(),
+            |r| format!("region {r}"),
+        );
         writeln!(f, "endpoint {} ({region})", self.endpoint)?;
         let width = self.checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
         for c in &self.checks {

@@ -262,9 +262,12 @@ impl Shared {
             let pieces: Vec<(String, TimeRange)> = scans()
                 .flat_map(|(_, s)| s.gaps.iter().map(|g| (s.log.label().to_string(), *g)))
                 .collect();
-            let estimated = scans()
-                .any(|(_, s)| s.estimate.is_some())
-                .then(|| scans().filter_map(|(_, s)| s.estimate).map(|e| e.events).sum());
+            let estimated = scans().any(|(_, s)| s.estimate.is_some()).then(|| {
+                scans()
+                    .filter_map(|(_, s)| s.estimate)
+                    .map(|e| e.events)
+                    .sum()
+            });
             let logs = scans().filter(|(_, s)| !s.gaps.is_empty()).count();
             let statement = Arc::new(
                 inputs

@@ -149,12 +149,14 @@ pub(crate) async fn read_newest(inputs: &ReadInputs<'_>, scan: &LogScan) -> Resu
         .segments
         .iter()
         .map(|s| (s.responsible, Source::Cached(s)))
-        .chain(
-            scan.gaps
-                .iter()
-                .flat_map(|g| split_at_cutoff(*g))
-                .map(|g| (g, Source::Api { cacheable: !cache.is_bypass() })),
-        )
+        .chain(scan.gaps.iter().flat_map(|g| split_at_cutoff(*g)).map(|g| {
+            (
+                g,
+                Source::Api {
+                    cacheable: !cache.is_bypass(),
+                },
+            )
+        }))
         .chain(
             scan.live
                 .iter()
@@ -204,9 +206,7 @@ pub(crate) async fn read_newest(inputs: &ReadInputs<'_>, scan: &LogScan) -> Resu
             let is_kept = |i: usize| kept.as_ref().is_none_or(|k| k.value(i) && !k.is_null(i));
             if order == Order::NewestFirst {
                 let stamps = ts.as_primitive::<TimestampMillisecondType>().values();
-                if let Err(why) =
-                    checked.page(stamps, stats.min_timestamp, stats.max_timestamp)
-                {
+                if let Err(why) = checked.page(stamps, stats.min_timestamp, stats.max_timestamp) {
                     return Ok(Newest::NotHonoured(format!(
                         "{}: {why}",
                         scan.log.describe(range)
@@ -335,10 +335,7 @@ impl CachedRead {
                 let ts = timestamps(&batch)?;
                 let kept = keeps(self.predicate.as_ref(), &batch)?;
                 let (ts_kept, rows) = kept_rows(&batch, &ts, kept.as_ref(), &self.output)?;
-                for t in ts_kept
-                    .as_primitive::<TimestampMillisecondType>()
-                    .values()
-                {
+                for t in ts_kept.as_primitive::<TimestampMillisecondType>().values() {
                     stop.kept(*t);
                 }
                 held.push(ts_kept, rows);

@@ -64,8 +64,7 @@ impl NewestVerdict {
         *lock(&self.known) = Some(false);
         warn!(
             endpoint = self.endpoint.as_deref().unwrap_or_default(),
-            detail,
-            "newest_first_not_honoured"
+            detail, "newest_first_not_honoured"
         );
         let Some(endpoint) = &self.endpoint else {
             return;

@@ -48,7 +48,10 @@ async fn doctor_demo_passes_and_prints_what_it_found() {
         "version",
         "facts",
     ] {
-        assert!(text.contains(&format!("] {name} ")), "no {name} line in\n{text}");
+        assert!(
+            text.contains(&format!("] {name} ")),
+            "no {name} line in\n{text}"
+        );
     }
     assert!(!text.contains("[FAIL]"), "{text}");
     assert!(text.contains("honoured"), "{text}");
@@ -69,9 +72,17 @@ async fn doctor_stays_within_30_queries_and_names_the_faults() {
     assert!(queries <= 30, "{queries} queries");
     let found = checks(&stdout(&o));
     // The simulator's own behaviour.
-    assert_eq!(found["to_inclusive"].0, "note", "{:?}", found["to_inclusive"]);
+    assert_eq!(
+        found["to_inclusive"].0, "note",
+        "{:?}",
+        found["to_inclusive"]
+    );
     assert!(found["to_inclusive"].1.starts_with("inclusive"));
-    assert_eq!(found["from_inclusive"].0, "ok", "{:?}", found["from_inclusive"]);
+    assert_eq!(
+        found["from_inclusive"].0, "ok",
+        "{:?}",
+        found["from_inclusive"]
+    );
     assert_eq!(found["slices"].0, "ok", "{:?}", found["slices"]);
     assert!(found["slices"].1.starts_with("[a, b)"));
     assert_eq!(found["statistics"].0, "ok", "{:?}", found["statistics"]);
@@ -79,7 +90,11 @@ async fn doctor_stays_within_30_queries_and_names_the_faults() {
     assert_eq!(found["messages"].0, "ok", "{:?}", found["messages"]);
     assert_eq!(found["polling"].0, "ok");
     assert!(found["polling"].1.contains("202"), "{:?}", found["polling"]);
-    assert!(found["rate_limit"].1.contains("seconds until the window resets"));
+    assert!(
+        found["rate_limit"]
+            .1
+            .contains("seconds until the window resets")
+    );
     // The simulator serves one log per query: the report says so.
     assert!(
         found["multi_log"].1.starts_with("not served"),
@@ -110,7 +125,11 @@ async fn doctor_stays_within_30_queries_and_names_the_faults() {
     assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
     assert!(server.query_requests() <= 30);
     let found = checks(&stdout(&o));
-    assert_eq!(found["newest_first"].0, "warn", "{:?}", found["newest_first"]);
+    assert_eq!(
+        found["newest_first"].0, "warn",
+        "{:?}",
+        found["newest_first"]
+    );
     assert!(found["newest_first"].1.starts_with("not honoured"));
     assert_eq!(found["slices"].0, "warn", "{:?}", found["slices"]);
     assert!(found["slices"].1.starts_with("[a, b]"));
@@ -128,6 +147,9 @@ async fn doctor_stays_within_30_queries_and_names_the_faults() {
         .next()
         .unwrap();
     assert_eq!(endpoint["newest_first"]["value"], serde_json::json!(false));
-    assert_eq!(endpoint["slices_half_open"]["value"], serde_json::json!(false));
+    assert_eq!(
+        endpoint["slices_half_open"]["value"],
+        serde_json::json!(false)
+    );
     assert_eq!(endpoint["to_inclusive"]["value"], serde_json::json!(true));
 }

@@ -363,7 +363,11 @@ async fn a_server_answering_oldest_first_is_paged_oldest_first_and_remembered() 
     let dir = TempDir::new().unwrap();
     let (ctx, rapid7) = session(&server, &dir).await;
     let (from, to) = (T0 + 2 * HOUR, T0 + 2 * HOUR + 20 * MIN);
-    let got = rows(&sql(&ctx, &top("Firewall", "true", from, to, 50)).await.unwrap());
+    let got = rows(
+        &sql(&ctx, &top("Firewall", "true", from, to, 50))
+            .await
+            .unwrap(),
+    );
     assert_eq!(got, truth_top(&server, "Firewall", from, to, 50, |_| true));
     assert!(
         !newest_first_requests(&server).is_empty(),
@@ -407,18 +411,32 @@ async fn ranges_before_the_newest_first_index_are_read_oldest_first() {
     let (ctx, rapid7) = session(&server, &dir).await;
     // All before the cut: oldest first, whole.
     let (from, to) = (CUT - 20 * MIN, CUT);
-    let got = rows(&sql(&ctx, &top("Web Proxy", "true", from, to, 30)).await.unwrap());
+    let got = rows(
+        &sql(&ctx, &top("Web Proxy", "true", from, to, 30))
+            .await
+            .unwrap(),
+    );
     assert_eq!(got, truth_top(&server, "Web Proxy", from, to, 30, |_| true));
     assert!(newest_first_requests(&server).is_empty());
     // Across the cut: the part after it newest first (and it holds the
     // newest 30), nothing before it.
     server.clear_requests();
     let (from, to) = (CUT - 10 * MIN, CUT + 10 * MIN);
-    let got = rows(&sql(&ctx, &top("Auth Service", "true", from, to, 30)).await.unwrap());
-    assert_eq!(got, truth_top(&server, "Auth Service", from, to, 30, |_| true));
+    let got = rows(
+        &sql(&ctx, &top("Auth Service", "true", from, to, 30))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        got,
+        truth_top(&server, "Auth Service", from, to, 30, |_| true)
+    );
     let asked = newest_first_requests(&server);
     assert!(!asked.is_empty());
-    assert!(asked.iter().all(|r| r.from.is_some_and(|f| f >= CUT)), "{asked:?}");
+    assert!(
+        asked.iter().all(|r| r.from.is_some_and(|f| f >= CUT)),
+        "{asked:?}"
+    );
     assert!(
         server
             .requests()
@@ -492,5 +510,8 @@ async fn cached_segments_are_read_newest_part_first_and_only_as_far_as_needed() 
         window(from, to + 1000)
     );
     let got = rows(&sql(&ctx, &q).await.unwrap());
-    assert_eq!(got, truth_top(&server, "Firewall", from, to + 1000, 1000, |_| true));
+    assert_eq!(
+        got,
+        truth_top(&server, "Firewall", from, to + 1000, 1000, |_| true)
+    );
 }
