@@ -18,6 +18,8 @@ pub(crate) struct NewestVerdict {
     endpoint: Option<String>,
     /// `Some(false)` once pages were seen out of order.
     known: Mutex<Option<bool>>,
+    /// Whether the cache's facts were read (once a session).
+    loaded: std::sync::atomic::AtomicBool,
 }
 
 impl NewestVerdict {
@@ -25,6 +27,7 @@ impl NewestVerdict {
         NewestVerdict {
             endpoint,
             known: Mutex::new(None),
+            loaded: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -32,12 +35,16 @@ impl NewestVerdict {
     /// the cache knows the endpoint does not honour the flag. An unreadable
     /// facts file counts as knowing nothing.
     pub(crate) async fn may_try(&self, cache: &SegmentCache) -> bool {
+        use std::sync::atomic::Ordering;
         if let Some(known) = *lock(&self.known) {
             return known;
         }
         let Some(endpoint) = &self.endpoint else {
             return true;
         };
+        if self.loaded.swap(true, Ordering::Relaxed) {
+            return true;
+        }
         let stored = match cache.load_endpoint_facts(endpoint).await {
             Ok(facts) => facts.newest_first.map(|f| f.value),
             Err(e) => {
