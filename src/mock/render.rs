@@ -216,10 +216,12 @@ pub(crate) fn statistics(
     let counts: Vec<u64> = (0..n)
         .map(|i| {
             let a = spec.from + i * g;
-            let b = match i == n - 1 {
-                true => end,
-                false if stats.inclusive_slices => a + g + 1,
-                false => a + g,
+            let b = if i == n - 1 {
+                end
+            } else if stats.inclusive_slices {
+                a + g + 1
+            } else {
+                a + g
             };
             count_events(data, &spec.log_id, &statement, a, b)
         })
