@@ -123,8 +123,8 @@ pub(crate) fn reset_delay(value: u64, now_ms: i64) -> Duration {
     }
 }
 
-/// How an `X-RateLimit-Reset` of `value` reads at `now_ms` (the rule of
-/// [`reset_delay`]).
+/// How an `X-RateLimit-Reset` value reads: what the client takes it for
+/// when it waits for a rate-limit window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResetKind {
     /// Seconds until the window resets (at most 15 minutes): Rapid7's way.
@@ -137,7 +137,8 @@ pub enum ResetKind {
     Unknown,
 }
 
-/// See [`ResetKind`].
+/// How an `X-RateLimit-Reset` of `value` reads at `now_ms` (see
+/// [`ResetKind`]).
 pub(crate) fn reset_kind(value: u64, now_ms: i64) -> ResetKind {
     if value <= MAX_RESET_SECS {
         return ResetKind::Seconds;

@@ -60,6 +60,9 @@ async fn doctor_demo_passes_and_prints_what_it_found() {
     let found = checks(&stdout(&o));
     assert_eq!(found["key"].0, "ok");
     assert_eq!(found["newest_first"].0, "ok");
+    let report: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let queries = report["queries"].as_u64().expect("a query count");
+    assert!((1..=30).contains(&queries), "{queries} queries");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -113,11 +116,13 @@ async fn doctor_stays_within_30_queries_and_names_the_faults() {
         .collect();
     assert!(messages.iter().all(|m| !all.contains(m.as_str())));
 
-    // Pages out of order, closed slices, object messages: each line says so.
+    // Pages out of order, closed slices, object messages, an exclusive
+    // `to`: each line says so.
     server.set_faults(Faults {
         ignore_most_recent_first: true,
         inclusive_slices: true,
         object_messages: true,
+        to_exclusive: true,
         ..Faults::default()
     });
     server.clear_requests();
@@ -135,6 +140,13 @@ async fn doctor_stays_within_30_queries_and_names_the_faults() {
     assert!(found["slices"].1.starts_with("[a, b]"));
     assert_eq!(found["messages"].0, "warn", "{:?}", found["messages"]);
     assert!(found["messages"].1.contains("JSON objects"));
+    assert_eq!(found["to_inclusive"].0, "ok", "{:?}", found["to_inclusive"]);
+    assert!(found["to_inclusive"].1.starts_with("exclusive"));
+    assert_eq!(
+        found["from_inclusive"].0, "ok",
+        "{:?}",
+        found["from_inclusive"]
+    );
     // What it learnt is in the cache's endpoint facts, for later sessions.
     let facts: serde_json::Value = serde_json::from_slice(
         &std::fs::read(dir.path().join("cache").join("_ENDPOINTS.json")).unwrap(),
@@ -151,5 +163,5 @@ async fn doctor_stays_within_30_queries_and_names_the_faults() {
         endpoint["slices_half_open"]["value"],
         serde_json::json!(false)
     );
-    assert_eq!(endpoint["to_inclusive"]["value"], serde_json::json!(true));
+    assert_eq!(endpoint["to_inclusive"]["value"], serde_json::json!(false));
 }
