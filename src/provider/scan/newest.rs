@@ -165,104 +165,130 @@ pub(crate) async fn read_newest(inputs: &ReadInputs<'_>, scan: &LogScan) -> Resu
         )
         .collect();
     ranges.sort_by_key(|(r, _)| std::cmp::Reverse(r.end()));
-    let mut stop = Stop::new(inputs.want);
-    let mut held = Held::default();
+    let mut state = ReadState {
+        stop: Stop::new(inputs.want),
+        held: Held::default(),
+        events: 0,
+    };
     let mut pending: Vec<Pending> = Vec::new();
-    let mut events = 0u64;
     let cached = CachedRead::new(inputs)?;
     for (range, source) in ranges {
-        if stop.done() {
+        if state.stop.done() {
             break;
         }
         let cacheable = match source {
             Source::Cached(planned) => {
-                cached.read(inputs, planned, &mut stop, &mut held).await?;
+                cached.read(inputs, planned, &mut state).await?;
                 continue;
             }
             Source::Api { cacheable } => cacheable,
         };
-        let order = if range.start() >= NEWEST_FIRST_SINCE_MS {
-            Order::NewestFirst
-        } else {
-            Order::OldestFirst
-        };
-        let mut pages =
-            inputs
-                .fetcher
-                .pages_in_order(&scan.log, scan.filter.as_deref(), range, order)?;
-        let mut checked = PageOrder::default();
-        let mut read = Pending {
-            range,
-            batches: Vec::new(),
-            rejected: 0,
-            beyond: false,
-        };
-        let mut whole = true;
-        while let Some((batch, stats)) = pages.try_next().await? {
-            read.rejected += stats.failed;
-            read.beyond |= stats.beyond_retention;
-            let ts = timestamps(&batch)?;
-            let kept = keeps(inputs.predicate, &batch)?;
-            let is_kept = |i: usize| kept.as_ref().is_none_or(|k| k.value(i) && !k.is_null(i));
-            if order == Order::NewestFirst {
-                let stamps = ts.as_primitive::<TimestampMillisecondType>().values();
-                if let Err(why) = checked.page(stamps, stats.min_timestamp, stats.max_timestamp) {
-                    return Ok(Newest::NotHonoured(format!(
-                        "{}: {why}",
-                        scan.log.describe(range)
-                    )));
-                }
-                for (i, t) in stamps.iter().enumerate() {
-                    stop.event(*t, is_kept(i));
-                }
-            } else {
-                let stamps = ts.as_primitive::<TimestampMillisecondType>().values();
-                for (i, t) in stamps.iter().enumerate() {
-                    if is_kept(i) {
-                        stop.kept(*t);
-                    }
-                }
-            }
-            events += batch.num_rows() as u64;
-            if inputs.limit > 0 && events > inputs.limit {
-                return Err(over_limit(scan, events, inputs.limit, inputs.rate));
-            }
-            let (ts_kept, rows) = kept_rows(&batch, &ts, kept.as_ref(), inputs.projection)?;
-            held.push(ts_kept, rows);
-            if cacheable {
-                read.batches.push(batch);
-            }
-            if order == Order::NewestFirst && stop.done() {
-                whole = false;
-                break;
-            }
-            held.trim(stop.boundary(), inputs.want)?;
-        }
-        drop(pages);
-        if whole {
-            stop.covered_from(range.start());
-        }
-        if cacheable {
-            let complete = if whole {
-                Some(range)
-            } else {
-                stop.complete_from()
-                    .and_then(|from| TimeRange::new(from.max(range.start()), range.end()).ok())
-            };
-            if let Some(done) = complete {
-                read.range = done;
-                pending.push(read);
-            }
+        match read_range(inputs, scan, range, cacheable, &mut state).await? {
+            Ok(Some(read)) => pending.push(read),
+            Ok(None) => {}
+            Err(why) => return Ok(Newest::NotHonoured(why)),
         }
     }
     for read in pending {
         commit(cache, scan, &read).await?;
     }
-    held.trim(stop.boundary(), 0)?;
+    state.held.trim(state.stop.boundary(), 0)?;
     Ok(Newest::Read(Read {
-        batches: held.batches.into_iter().map(|(_, b)| b).collect(),
-        events,
+        batches: state.held.batches.into_iter().map(|(_, b)| b).collect(),
+        events: state.events,
     }))
+}
+
+/// What a read has gathered so far, across its ranges.
+struct ReadState {
+    stop: Stop,
+    held: Held,
+    /// Events read from the API.
+    events: u64,
+}
+
+/// Read one range from the API: newest first from 2022-11-24 on (each page
+/// checked: `Ok(Err(why))` at the first out of order), else oldest first
+/// and whole. `Ok(Ok(Some(_)))`: what to commit once the read succeeds.
+async fn read_range(
+    inputs: &ReadInputs<'_>,
+    scan: &LogScan,
+    range: TimeRange,
+    cacheable: bool,
+    state: &mut ReadState,
+) -> Result<std::result::Result<Option<Pending>, String>> {
+    let order = if range.start() >= NEWEST_FIRST_SINCE_MS {
+        Order::NewestFirst
+    } else {
+        Order::OldestFirst
+    };
+    let mut pages =
+        inputs
+            .fetcher
+            .pages_in_order(&scan.log, scan.filter.as_deref(), range, order)?;
+    let mut checked = PageOrder::default();
+    let mut read = Pending {
+        range,
+        batches: Vec::new(),
+        rejected: 0,
+        beyond: false,
+    };
+    let mut whole = true;
+    while let Some((batch, stats)) = pages.try_next().await? {
+        read.rejected += stats.failed;
+        read.beyond |= stats.beyond_retention;
+        let ts = timestamps(&batch)?;
+        let kept = keeps(inputs.predicate, &batch)?;
+        let is_kept = |i: usize| kept.as_ref().is_none_or(|k| k.value(i) && !k.is_null(i));
+        let stamps = ts.as_primitive::<TimestampMillisecondType>().values();
+        if order == Order::NewestFirst {
+            if let Err(why) = checked.page(stamps, stats.min_timestamp, stats.max_timestamp) {
+                return Ok(Err(format!("{}: {why}", scan.log.describe(range))));
+            }
+            for (i, t) in stamps.iter().enumerate() {
+                state.stop.event(*t, is_kept(i));
+            }
+        } else {
+            for (i, t) in stamps.iter().enumerate() {
+                if is_kept(i) {
+                    state.stop.kept(*t);
+                }
+            }
+        }
+        state.events += batch.num_rows() as u64;
+        if inputs.limit > 0 && state.events > inputs.limit {
+            return Err(over_limit(scan, state.events, inputs.limit, inputs.rate));
+        }
+        let (ts_kept, rows) = kept_rows(&batch, &ts, kept.as_ref(), inputs.projection)?;
+        state.held.push(ts_kept, rows);
+        if cacheable {
+            read.batches.push(batch);
+        }
+        if order == Order::NewestFirst && state.stop.done() {
+            whole = false;
+            break;
+        }
+        state.held.trim(state.stop.boundary(), inputs.want)?;
+    }
+    drop(pages);
+    if whole {
+        state.stop.covered_from(range.start());
+    }
+    if cacheable {
+        let complete = if whole {
+            Some(range)
+        } else {
+            state
+                .stop
+                .complete_from()
+                .and_then(|from| TimeRange::new(from.max(range.start()), range.end()).ok())
+        };
+        if let Some(done) = complete {
+            read.range = done;
+            return Ok(Ok(Some(read)));
+        }
+    }
+    Ok(Ok(None))
 }
 
 /// `range`, cut at [`NEWEST_FIRST_SINCE_MS`] when it spans it.
@@ -319,9 +345,9 @@ impl CachedRead {
         &self,
         inputs: &ReadInputs<'_>,
         planned: &PlannedSegment,
-        stop: &mut Stop,
-        held: &mut Held,
+        state: &mut ReadState,
     ) -> Result<()> {
+        let ReadState { stop, held, .. } = state;
         let range = planned.responsible;
         let mut parts = planned.segment.parts();
         parts.retain(|p| {
