@@ -4,6 +4,7 @@
 //! cargo bench --bench e2e                 # every scenario, about 12 minutes
 //! E2E_OUT=figures.json cargo bench --bench e2e
 //! E2E_ONLY=raised cargo bench --bench e2e   # only the machine-bound fetches and warm queries
+//! E2E_ONLY=newest E2E_MAX_EVENTS=1000000 cargo bench --bench e2e   # cold fetches, then newest first over the largest
 //! E2E_CHILD_PREFIX="heaptrack -o /tmp/ht" E2E_ONLY=raised E2E_MAX_EVENTS=1000000 \
 //!     cargo bench --bench e2e                # each child under a profiler
 //! ```
@@ -73,6 +74,9 @@ struct ChildSpec {
     /// The client's default proactive limit (else unlimited).
     default_rate_limit: bool,
     sql: String,
+    /// `SET rapid7.pushdown_newest_first` first, when given.
+    #[serde(default)]
+    newest_first: Option<bool>,
 }
 
 /// What a child reports.
@@ -112,6 +116,12 @@ fn child(spec: &str) -> Result<(), BoxError> {
             .with_max_fetch_events(0);
         let ctx = SessionContext::new();
         register(&ctx, config).await?;
+        if let Some(on) = spec.newest_first {
+            ctx.sql(&format!("SET rapid7.pushdown_newest_first = {on}"))
+                .await?
+                .collect()
+                .await?;
+        }
         let rows = count(&ctx, &spec.sql).await?;
         Ok::<_, BoxError>(ChildReport {
             rows,
@@ -315,37 +325,9 @@ impl Bench {
             fetch_concurrency: fetch.fetch_concurrency,
             default_rate_limit: fetch.profile == Profile::Realistic,
             sql: count_sql("rapid7_logs", fetch.range),
+            newest_first: None,
         };
-        // `E2E_CHILD_PREFIX="heaptrack -o /tmp/ht"` runs each child under a
-        // profiler.
-        let prefix = std::env::var("E2E_CHILD_PREFIX").unwrap_or_default();
-        let mut words = prefix.split_whitespace();
-        let mut command = match words.next() {
-            Some(program) => {
-                let mut c = tokio::process::Command::new(program);
-                c.args(words).arg(std::env::current_exe()?);
-                c
-            }
-            None => tokio::process::Command::new(std::env::current_exe()?),
-        };
-        let output = command
-            .arg("child")
-            .arg(serde_json::to_string(&spec)?)
-            .env("RAPID7_API_KEY", self.server.api_key())
-            .output()
-            .await?;
-        if !output.status.success() {
-            return Err(format!(
-                "{} failed: {}",
-                fetch.scenario,
-                String::from_utf8_lossy(&output.stderr)
-            )
-            .into());
-        }
-        // The report is the child's last JSON line (a profiler may print too).
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let last = stdout.lines().rfind(|l| l.starts_with('{')).unwrap_or("");
-        let report: ChildReport = serde_json::from_str(last)?;
+        let report = self.child(&spec, fetch.scenario).await?;
         let truth = self
             .dataset
             .count(LOG_ID, fetch.range.start(), fetch.range.end());
@@ -373,6 +355,95 @@ impl Bench {
         };
         self.record(row.clone());
         Ok(row)
+    }
+
+    /// Run `spec` in a child process and read its report.
+    async fn child(&self, spec: &ChildSpec, scenario: &str) -> Result<ChildReport, BoxError> {
+        // `E2E_CHILD_PREFIX="heaptrack -o /tmp/ht"` runs each child under a
+        // profiler.
+        let prefix = std::env::var("E2E_CHILD_PREFIX").unwrap_or_default();
+        let mut words = prefix.split_whitespace();
+        let mut command = match words.next() {
+            Some(program) => {
+                let mut c = tokio::process::Command::new(program);
+                c.args(words).arg(std::env::current_exe()?);
+                c
+            }
+            None => tokio::process::Command::new(std::env::current_exe()?),
+        };
+        let output = command
+            .arg("child")
+            .arg(serde_json::to_string(spec)?)
+            .env("RAPID7_API_KEY", self.server.api_key())
+            .output()
+            .await?;
+        if !output.status.success() {
+            return Err(format!(
+                "{scenario} failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+            .into());
+        }
+        // The report is the child's last JSON line (a profiler may print too).
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let last = stdout.lines().rfind(|l| l.starts_with('{')).unwrap_or("");
+        Ok(serde_json::from_str(last)?)
+    }
+
+    /// The newest 50 events holding a value no event holds, over the cached
+    /// `range` and an hour after it that is not cached (so the scan reads
+    /// the API): newest first on (cached segments read part by part, only
+    /// the columns read, only the rows kept) and off (one Parquet scan
+    /// behind a filter). The answer is empty; the figure is the peak RSS.
+    async fn newest_rare(&mut self, cache: &str, range: TimeRange) -> Result<(), BoxError> {
+        self.set_profile(Profile::Raised, false);
+        for (on, hours) in [(true, 1), (false, 2)] {
+            let end = range.end() + hours * HOUR;
+            let sql = format!(
+                "SELECT count(*) FROM (SELECT timestamp FROM rapid7_logs \
+                 WHERE log_name = '{LOG_NAME}' AND timestamp >= '{}' AND timestamp < '{}' \
+                 AND message LIKE '%no-such-value%' ORDER BY timestamp DESC LIMIT 50)",
+                fmt_ms(range.start()),
+                fmt_ms(end)
+            );
+            self.server.clear_requests();
+            let spec = ChildSpec {
+                endpoint: self.server.url(),
+                cache: Some(self.cache_dir(cache)),
+                per_page: 500,
+                fetch_concurrency: 4,
+                default_rate_limit: false,
+                sql,
+                newest_first: Some(on),
+            };
+            let scenario = format!(
+                "newest 50, rare value, newest first {}",
+                if on { "on" } else { "off" }
+            );
+            let report = self.child(&spec, &scenario).await?;
+            if report.rows != 0 {
+                return Err(format!("{scenario}: {} rows, expected none", report.rows).into());
+            }
+            let events = self.dataset.count(LOG_ID, range.start(), end) as i64;
+            let requests = self.server.requests();
+            let of = |kind| requests.iter().filter(|r| r.kind == kind).count();
+            self.record(Row {
+                scenario,
+                profile: Profile::Raised.name(),
+                events,
+                wall_s: report.wall_ms / 1e3,
+                events_per_s: events as f64 / (report.wall_ms / 1e3),
+                queries: of(RequestKind::Query),
+                polls: of(RequestKind::Poll),
+                queries_per_1000_events: 0.0,
+                peak_rss_mb: report.peak_rss_mb,
+                note: format!(
+                    "{} cached, the last {hours} h not; events = those scanned",
+                    fmt_ms(range.end())
+                ),
+            });
+        }
+        Ok(())
     }
 
     fn record(&mut self, row: Row) {
@@ -625,7 +696,8 @@ async fn run_all() -> Result<(), BoxError> {
     header();
     let realistic = Profile::Realistic;
     let raised = Profile::Raised;
-    if std::env::var("E2E_ONLY").as_deref() != Ok("raised") {
+    let only = std::env::var("E2E_ONLY").unwrap_or_default();
+    if only != "raised" && only != "newest" {
         realistic_scenarios(&mut b, realistic).await?;
     }
 
@@ -658,9 +730,12 @@ async fn run_all() -> Result<(), BoxError> {
         last_rss = row.peak_rss_mb;
         largest = Some((cache, range));
     }
-    // Warm queries over the largest cache.
+    // Warm queries over the largest cache, then newest first over it.
     if let Some((cache, range)) = largest {
-        b.warm(cache, range, 5).await?;
+        if std::env::var("E2E_ONLY").as_deref() != Ok("newest") {
+            b.warm(cache, range, 5).await?;
+        }
+        b.newest_rare(cache, range).await?;
     }
     let out = b.write_json()?;
     println!("figures written to {}", out.display());
@@ -699,6 +774,7 @@ async fn smoke() -> Result<(), BoxError> {
     );
     b.warm("c", w, 1).await?;
     b.cli_hit("c", TimeRange::new(T0, T0 + HOUR)?, 1).await?;
+    b.newest_rare("c", w).await?;
     Ok(())
 }
 

@@ -43,6 +43,7 @@
 mod check;
 mod config;
 mod encode;
+mod endpoint_facts;
 mod gc;
 mod index;
 mod keys;
@@ -59,6 +60,7 @@ mod range;
 mod reader;
 mod retention;
 mod retire;
+mod root_file;
 mod segment;
 mod segment_cache;
 mod staging;
@@ -68,6 +70,7 @@ mod writer;
 
 pub(crate) use config::PARTS_HAVE_BLOOM_FILTERS;
 pub use config::{CacheConfig, PartCompression};
+pub use endpoint_facts::{ENDPOINT_FACTS_FILE, EndpointFacts, Fact};
 pub use gc::GcReport;
 pub use keys::{CacheKey, MIN_RETENTION, parse_retention};
 pub use layout::{LOGS_DIR, MANIFEST_FILE, validate_component};

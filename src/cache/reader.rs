@@ -7,6 +7,7 @@ use std::time::Instant;
 use datafusion::arrow::array::{AsArray, BooleanArray, RecordBatch};
 use datafusion::arrow::compute::filter_record_batch;
 use datafusion::arrow::datatypes::TimestampMillisecondType;
+use datafusion::parquet::arrow::ProjectionMask;
 use datafusion::parquet::arrow::async_reader::ParquetRecordBatchStreamBuilder;
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
@@ -162,38 +163,62 @@ pub(crate) fn read_segment(
     seg: &SegmentInfo,
     range: TimeRange,
 ) -> BoxStream<'static, Result<RecordBatch>> {
-    let store = Arc::clone(root.store());
+    let root = root.clone();
     let seg = seg.clone();
     let parts: Vec<PartInfo> = seg
         .parts()
         .into_iter()
-        .filter(|p| match (p.min_timestamp_ms, p.max_timestamp_ms) {
-            (Some(lo), Some(hi)) => lo < range.end() && range.start() <= hi,
-            _ => false,
-        })
+        .filter(|p| part_meets(p, range))
         .collect();
     futures::stream::iter(parts)
-        .then(move |part| {
-            let store = Arc::clone(&store);
-            let seg = seg.clone();
-            async move {
-                let name = part.path.filename().unwrap_or_default().to_string();
-                let reader = PartReader::new(store, part.path, part.size_bytes);
-                let seg2 = seg.clone();
-                let name2 = name.clone();
-                let stream = ParquetRecordBatchStreamBuilder::new(reader)
-                    .await
-                    .and_then(|b| b.build())
-                    .map_err(|e| seg.corrupt(format!("part {name} cannot be read: {e}")))?;
-                Ok::<_, crate::Error>(stream.map(move |batch| {
-                    let batch = batch
-                        .map_err(|e| seg2.corrupt(format!("part {name2} cannot be read: {e}")))?;
-                    clamp(batch, range)
-                }))
-            }
-        })
-        .try_flatten()
+        .map(move |part| read_part(&root, &seg, part, range, None))
+        .flatten()
         .boxed()
+}
+
+/// Whether `part` may hold rows of `range` (by its manifest's span).
+pub(crate) fn part_meets(part: &PartInfo, range: TimeRange) -> bool {
+    match (part.min_timestamp_ms, part.max_timestamp_ms) {
+        (Some(lo), Some(hi)) => lo < range.end() && range.start() <= hi,
+        _ => false,
+    }
+}
+
+/// Stream the rows of one part of `seg` with timestamps in `range`; with
+/// `columns` (ascending indices of the event schema, `0`, the timestamp,
+/// first), only those columns are read from the file.
+pub(crate) fn read_part(
+    root: &CacheRoot,
+    seg: &SegmentInfo,
+    part: PartInfo,
+    range: TimeRange,
+    columns: Option<Vec<usize>>,
+) -> BoxStream<'static, Result<RecordBatch>> {
+    let store = Arc::clone(root.store());
+    let seg = seg.clone();
+    let opened = async move {
+        let name = part.path.filename().unwrap_or_default().to_string();
+        let reader = PartReader::new(store, part.path, part.size_bytes);
+        let corrupt = {
+            let (seg, name) = (seg.clone(), name.clone());
+            move |e: &dyn std::fmt::Display| seg.corrupt(format!("part {name} cannot be read: {e}"))
+        };
+        let builder = ParquetRecordBatchStreamBuilder::new(reader)
+            .await
+            .map_err(|e| corrupt(&e))?;
+        let builder = match columns {
+            Some(columns) => {
+                let mask = ProjectionMask::roots(builder.parquet_schema(), columns);
+                builder.with_projection(mask)
+            }
+            None => builder,
+        };
+        let stream = builder.build().map_err(|e| corrupt(&e))?;
+        Ok::<_, crate::Error>(
+            stream.map(move |batch| clamp(batch.map_err(|e| corrupt(&e))?, range)),
+        )
+    };
+    futures::stream::once(opened).try_flatten().boxed()
 }
 
 fn clamp(batch: RecordBatch, range: TimeRange) -> Result<RecordBatch> {

@@ -8,6 +8,7 @@ use datafusion::arrow::array::RecordBatch;
 use futures::stream::BoxStream;
 
 use super::config::{CacheConfig, WriterSettings};
+use super::endpoint_facts::{self, EndpointFacts};
 use super::gc::{self, GcReport};
 use super::index;
 use super::layout::validate_component;
@@ -15,7 +16,7 @@ use super::log_names::{self, MessageForm};
 use super::maintenance::{self, CompactOptions, CompactReport, DropReport, VerifyReport};
 use super::reader::{self, PlannedSegment, ReadPlan};
 use super::retention::{self, ExpireReport, RetentionReport};
-use super::segment::SegmentInfo;
+use super::segment::{PartInfo, SegmentInfo};
 use super::store::CacheRoot;
 use super::writer::SegmentWriter;
 use crate::error::{Error, Result};
@@ -143,6 +144,24 @@ impl SegmentCache {
         }
     }
 
+    /// What the cache recorded about the Rapid7 `endpoint` (a base URL;
+    /// nothing in bypass mode). See [`EndpointFacts`].
+    pub async fn load_endpoint_facts(&self, endpoint: &str) -> Result<EndpointFacts> {
+        match &self.root {
+            Some(root) => endpoint_facts::load(root, endpoint).await,
+            None => Ok(EndpointFacts::default()),
+        }
+    }
+
+    /// Record what was learnt about `endpoint`: each fact `facts` holds
+    /// replaces the stored one, the others stay. No-op when bypassed.
+    pub async fn save_endpoint_facts(&self, endpoint: &str, facts: &EndpointFacts) -> Result<()> {
+        match &self.root {
+            Some(root) => endpoint_facts::save(root, endpoint, facts).await,
+            None => Ok(()),
+        }
+    }
+
     /// Plan a read of `request` for one log: the segments that serve it, each
     /// with the sub-range it is responsible for, and the ranges to fetch.
     /// Only segments of every event serve it ([`SegmentCache::plan_read_filtered`]
@@ -206,6 +225,28 @@ impl SegmentCache {
         match &self.root {
             Some(root) => reader::read_segment(root, &planned.segment, planned.responsible),
             None => Box::pin(futures::stream::empty()),
+        }
+    }
+
+    /// The rows of one part of `planned` within the range it serves, only
+    /// the `columns` given (ascending indices of the event schema, starting
+    /// with `0`, the timestamp): a reader that wants a few columns of a few
+    /// parts reads no more of the files than that.
+    pub fn read_part(
+        &self,
+        planned: &PlannedSegment,
+        part: &PartInfo,
+        columns: &[usize],
+    ) -> BoxStream<'static, Result<RecordBatch>> {
+        match &self.root {
+            Some(root) if reader::part_meets(part, planned.responsible) => reader::read_part(
+                root,
+                &planned.segment,
+                part.clone(),
+                planned.responsible,
+                Some(columns.to_vec()),
+            ),
+            _ => Box::pin(futures::stream::empty()),
         }
     }
 

@@ -23,6 +23,8 @@ pub(crate) struct Response {
     /// retention, so the answer lacks the events older than it. Holds
     /// `x-beyond-retention-message` (empty when there is none).
     pub(crate) beyond_retention: Option<String>,
+    /// The `X-RateLimit-*` and `Retry-After` headers.
+    pub(crate) limits: RateLimitHeaders,
 }
 
 /// One request: a GET of `url`, or, with a body, a POST of that JSON body
@@ -292,6 +294,7 @@ impl Client {
                     status,
                     body,
                     beyond_retention,
+                    limits,
                 },
                 permit,
             ));

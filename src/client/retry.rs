@@ -115,18 +115,42 @@ impl RateLimitHeaders {
 /// their rate-limit wait budget and give up with the 429 message rather than
 /// wait that long.
 pub(crate) fn reset_delay(value: u64, now_ms: i64) -> Duration {
+    let now_ms_u = u64::try_from(now_ms).unwrap_or(0);
+    match reset_kind(value, now_ms) {
+        ResetKind::EpochSeconds => Duration::from_secs(value.saturating_sub(now_ms_u / 1000)),
+        ResetKind::EpochMillis => Duration::from_millis(value.saturating_sub(now_ms_u)),
+        ResetKind::Seconds | ResetKind::Unknown => Duration::from_secs(value),
+    }
+}
+
+/// How an `X-RateLimit-Reset` value reads: what the client takes it for
+/// when it waits for a rate-limit window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResetKind {
+    /// Seconds until the window resets (at most 15 minutes): Rapid7's way.
+    Seconds,
+    /// The reset instant in epoch seconds (within a day of now).
+    EpochSeconds,
+    /// The reset instant in epoch milliseconds (within a day of now).
+    EpochMillis,
+    /// None of those: taken as seconds, and compared with the wait budget.
+    Unknown,
+}
+
+/// How an `X-RateLimit-Reset` of `value` reads at `now_ms` (see
+/// [`ResetKind`]).
+pub(crate) fn reset_kind(value: u64, now_ms: i64) -> ResetKind {
     if value <= MAX_RESET_SECS {
-        return Duration::from_secs(value);
+        return ResetKind::Seconds;
     }
     let now_ms = u64::try_from(now_ms).unwrap_or(0);
-    let now_s = now_ms / 1000;
-    if value.abs_diff(now_s) <= EPOCH_TOLERANCE_SECS {
-        return Duration::from_secs(value.saturating_sub(now_s));
+    if value.abs_diff(now_ms / 1000) <= EPOCH_TOLERANCE_SECS {
+        ResetKind::EpochSeconds
+    } else if value.abs_diff(now_ms) <= EPOCH_TOLERANCE_SECS * 1000 {
+        ResetKind::EpochMillis
+    } else {
+        ResetKind::Unknown
     }
-    if value.abs_diff(now_ms) <= EPOCH_TOLERANCE_SECS * 1000 {
-        return Duration::from_millis(value.saturating_sub(now_ms));
-    }
-    Duration::from_secs(value)
 }
 
 /// What the user can do about a non-retried status.

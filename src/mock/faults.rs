@@ -93,6 +93,13 @@ pub struct Faults {
     /// "GET Query"): `query` instead of `leql`, and `rel: "self"` in lower
     /// case.
     pub legacy_continuations: bool,
+    /// `most_recent_first=true` is ignored: pages come oldest first, with
+    /// oldest-first `Next` links (Rapid7's plugin says the flag needs `from`
+    /// on or after 2022-11-24; what a server does otherwise is not public).
+    pub ignore_most_recent_first: bool,
+    /// Statistical time slices are closed, `[a, b]`: an event stamped on
+    /// the boundary between two slices is counted in both.
+    pub inclusive_slices: bool,
 }
 
 /// What the simulator's `Next` links point at: the API's own cursor, or
@@ -171,6 +178,8 @@ impl Default for Faults {
             reverse_within_millisecond: false,
             object_messages: false,
             legacy_continuations: false,
+            ignore_most_recent_first: false,
+            inclusive_slices: false,
         }
     }
 }

@@ -164,6 +164,7 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
         sequence_number: None,
         per_page: None,
         statement: String::new(),
+        most_recent_first: false,
         status: 0,
     };
     let now = Instant::now();
@@ -344,6 +345,7 @@ impl Ctx<'_> {
             let stats = render::StatsOptions {
                 inexact: st.faults.statistics_inexact,
                 variant: st.faults.statistics_variant,
+                inclusive_slices: st.faults.inclusive_slices,
             };
             (truncate, reset, opts, stats)
         };
@@ -387,12 +389,16 @@ impl Ctx<'_> {
             rec.to = raw.to.as_deref().and_then(|v| v.trim().parse().ok());
             rec.per_page = raw.per_page.as_deref().and_then(|v| v.trim().parse().ok());
             rec.statement = raw.statement.clone();
+            rec.most_recent_first = raw
+                .most_recent_first
+                .as_deref()
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
             rec.sequence_number = raw
                 .sequence_number
                 .as_deref()
                 .and_then(|v| v.trim().parse().ok());
         }
-        let (limited, failed, retry_after, polls, ttl, reject) = {
+        let (limited, failed, retry_after, polls, ttl, reject, oldest_only) = {
             let mut st = self.shared.lock();
             let st = &mut *st;
             let (limited, failed) = st.counters.query(&st.faults);
@@ -404,6 +410,7 @@ impl Ctx<'_> {
                 f.polls,
                 f.continuation_ttl,
                 f.reject_queries,
+                f.ignore_most_recent_first,
             )
         };
         if limited {
@@ -421,10 +428,11 @@ impl Ctx<'_> {
         if reject {
             return (query::rejected(), rate);
         }
-        let spec = match raw.and_then(|r| r.validate(crate::time::now_ms())) {
+        let mut spec = match raw.and_then(|r| r.validate(crate::time::now_ms())) {
             Ok(spec) => spec,
             Err(reply) => return (reply, rate),
         };
+        spec.newest_first &= !oldest_only;
         if self.shared.dataset.log(&spec.log_id).is_none() {
             return (Reply::not_found("Log Not Found"), rate);
         }

@@ -198,6 +198,8 @@ pub(crate) struct StatsOptions {
     /// `all_exact_results`, no top-level `count`, and an empty answer as
     /// `status: 204` with `stats: {}` (the plugin's `log_id7`).
     pub(crate) variant: bool,
+    /// Slices are `[a, b]`: boundary events count in two slices.
+    pub(crate) inclusive_slices: bool,
 }
 
 /// A finished statistical answer (§6, §9 f, §12) of `calculate(FN[:field])`
@@ -255,7 +257,13 @@ pub(crate) fn statistics(
         let counts: Vec<Option<f64>> = (0..n)
             .map(|i| {
                 let a = spec.from + i * g;
-                let b = if i == n - 1 { end } else { a + g };
+                let b = if i == n - 1 {
+                    end
+                } else if stats.inclusive_slices {
+                    a + g + 1
+                } else {
+                    a + g
+                };
                 Some(count_events(data, &spec.log_id, &statement, a, b) as f64)
             })
             .collect();

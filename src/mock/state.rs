@@ -49,6 +49,8 @@ pub struct RecordedRequest {
     /// The LEQL statement as sent (polls: the continuation's); empty for
     /// "every event".
     pub statement: String,
+    /// Whether the request asked `most_recent_first=true`.
+    pub most_recent_first: bool,
     /// The status code answered.
     pub status: u16,
 }

@@ -57,6 +57,7 @@ pub use newest_first::NewestFirst;
 pub use options::Rapid7Options;
 pub use parsed::PARSED_SCHEMA;
 pub use register::{LOGS_SCHEMA, LOGS_TABLE, register};
+pub(crate) use scan::PageOrder;
 pub use scan::{
     Activity, FetchEstimate, FetchOutcome, FetchProgress, LogRef, Rapid7LogsTable, Rapid7ScanExec,
     StatementProgress,

@@ -10,7 +10,9 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::execution::object_store::ObjectStoreUrl;
 
 use super::counts::ToConvention;
-use super::scan::{Activity, FetchProgress, Fetcher, LogDirectory, LogRef, StatementProgress};
+use super::scan::{
+    Activity, FetchProgress, Fetcher, LogDirectory, LogRef, NewestVerdict, StatementProgress,
+};
 use crate::cache::{MessageForm, SegmentCache};
 use crate::client::Client;
 use crate::config::Rapid7Config;
@@ -35,6 +37,9 @@ pub(crate) struct Inner {
     pub(crate) parse_stats: Arc<ParseStats>,
     /// Whether this source's endpoint counts events stamped `to`, once learnt.
     pub(crate) to_convention: Arc<ToConvention>,
+    /// Whether this source's endpoint honours `most_recent_first`, once
+    /// known (here or in the cache's endpoint facts).
+    pub(crate) newest_verdict: Arc<NewestVerdict>,
 }
 
 static NEXT_STORE: AtomicU64 = AtomicU64::new(0);
@@ -47,6 +52,7 @@ impl Rapid7 {
         } else {
             config.client.clone()
         };
+        let endpoint = client.as_ref().map(|c| c.endpoint().to_string());
         let store_url = match config.cache.root() {
             Some(_) => {
                 let n = NEXT_STORE.fetch_add(1, Ordering::Relaxed);
@@ -73,6 +79,7 @@ impl Rapid7 {
                 schema: event_schema(),
                 parse_stats: Arc::default(),
                 to_convention: Arc::default(),
+                newest_verdict: Arc::new(NewestVerdict::new(endpoint)),
                 config,
             }),
         })

@@ -24,7 +24,8 @@ const EXAMPLES: &str = "Examples:
   rapid7-sql sync --log Firewall --since 7d
   rapid7-sql publish --log Firewall --table s3://lake/rapid7/firewall
   rapid7-sql --published s3://lake/rapid7 -c 'SELECT count(*) FROM rapid7_published.\"Firewall\"'
-  rapid7-sql cache ls";
+  rapid7-sql cache ls
+  rapid7-sql doctor --format json";
 
 /// Options of every mode.
 #[derive(Debug, Args)]
@@ -99,10 +100,25 @@ pub(crate) enum Command {
     /// UTC date) that Spark, Trino, DuckDB, Polars and Athena read; only what
     /// is new since the last publish. Prints a JSON report.
     Publish(PublishArgs),
+    /// Check what this key and endpoint really do, in at most 30 queries:
+    /// region, key, rate-limit headers, polling, `to`/`from`/slice
+    /// boundaries, statistics, newest-first order, queries over two logs,
+    /// text or JSON messages. Prints a report to attach to an issue (JSON
+    /// with --format json); never the key, never event text. Run it first
+    /// against a new tenant.
+    Doctor(DoctorArgs),
     /// Print the effective configuration: every setting, its value and
     /// where it came from (default, environment, flag). The API key is
     /// never shown. Calls no API.
     Config,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DoctorArgs {
+    /// A log to sample (name or id), repeatable; default: the first three
+    /// the key sees.
+    #[arg(long = "log", value_name = "NAME_OR_ID")]
+    pub(crate) logs: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -13,7 +13,7 @@ use datafusion_rapid7::ops::SummaryRequest;
 use datafusion_rapid7::time::fmt_ms;
 use datafusion_rapid7::{Error, Rapid7};
 
-use crate::args::{CacheCommand, Global, PublishArgs, SummaryArgs, SyncArgs};
+use crate::args::{CacheCommand, DoctorArgs, Format, Global, PublishArgs, SummaryArgs, SyncArgs};
 use crate::exec::write_batches;
 use crate::output::results_stdout;
 use crate::setup::{self, Session};
@@ -124,6 +124,25 @@ pub(crate) async fn summary(session: &Session, args: &SummaryArgs) -> Result<(),
 
 async fn log_id(rapid7: &Rapid7, name: &str) -> Result<String, Error> {
     Ok(rapid7.find_log(name).await?.id)
+}
+
+/// `doctor`: the report on stdout, as text or (`--format json`) JSON;
+/// `false` when a check failed.
+pub(crate) async fn doctor(
+    session: &Session,
+    args: &DoctorArgs,
+    format: Format,
+) -> Result<bool, Error> {
+    let options = datafusion_rapid7::ops::doctor::DoctorOptions {
+        logs: args.logs.clone(),
+    };
+    let report = session.rapid7.doctor(&options).await?;
+    let text = match format {
+        Format::Json | Format::Ndjson => report.to_json(),
+        Format::Table | Format::Csv => report.to_string(),
+    };
+    writeln!(std::io::stdout().lock(), "{text}").map_err(io_error)?;
+    Ok(!report.failed())
 }
 
 pub(crate) async fn cache(session: &Session, command: &CacheCommand) -> Result<bool, Error> {

@@ -36,7 +36,7 @@ use stop::{StopSignal, stoppable};
 enum Finished {
     /// Done.
     Ok,
-    /// Finished, but what it checked failed (`cache verify`).
+    /// Finished, but what it checked failed (`cache verify`, `doctor`).
     CheckFailed,
     /// Stopped by a signal (the command's own error, if any, is printed).
     Stopped(StopSignal),
@@ -127,6 +127,14 @@ fn run(rt: &tokio::runtime::Runtime, cli: &Cli, settings: &Settings) -> Result<F
             )),
             Command::Cache(c) => {
                 let run = commands::cache(&session, c).instrument(statement_span());
+                return match rt.block_on(run) {
+                    Ok(true) => Ok(Finished::Ok),
+                    Ok(false) => Ok(Finished::CheckFailed),
+                    Err(e) => Err(fmt::error(&e)),
+                };
+            }
+            Command::Doctor(a) => {
+                let run = commands::doctor(&session, a, global.format).instrument(statement_span());
                 return match rt.block_on(run) {
                     Ok(true) => Ok(Finished::Ok),
                     Ok(false) => Ok(Finished::CheckFailed),

@@ -32,10 +32,11 @@ use tracing::{Instrument, warn};
 
 use super::estimate::{Cost, FetchEstimate, approx, check_budget, human_duration};
 use super::fetch::Fetcher;
-use super::newest::read_newest;
+use super::newest::{Newest, ReadInputs, read_newest};
 use super::parquet::{LogPart, ParquetTarget, parquet_exec};
 use super::plan::LogScan;
 use super::report::log_coverage;
+use super::verdict::NewestVerdict;
 use crate::cache::{PlannedSegment, SegmentCache, TimeRange};
 use crate::error::Error;
 use crate::events::with_log_name;
@@ -67,6 +68,8 @@ pub(crate) struct ScanInputs {
     /// Why a pushdown (counts, newest first) did not apply to the statement
     /// this scan serves, when one was tried.
     pub(crate) why_not: Option<Arc<str>>,
+    /// Whether the endpoint honours `most_recent_first`, once known.
+    pub(crate) verdict: Arc<NewestVerdict>,
     /// A `LIMIT` reached the scan: missing ranges are read as the rows are
     /// pulled, not fetched first, so the limit stops the paging.
     pub(crate) lazy: bool,
@@ -90,7 +93,7 @@ enum Extra {
     /// A segment (of the scan at this index) that serves only part of its
     /// range.
     Partial(usize, PlannedSegment),
-    /// Rows already read (newest first), of the full schema.
+    /// Rows already read (newest first), of the scan's projection.
     Read(Arc<[RecordBatch]>),
 }
 
@@ -254,47 +257,47 @@ impl Shared {
     }
 
     async fn prepare_once(&self) -> DfResult<Prepared> {
-        let inputs = &self.inputs;
         if let Some(n) = self.newest_first() {
             return self.prepare_newest_first(n).await;
         }
+        let all: Vec<usize> = (0..self.inputs.scans.len()).collect();
+        self.prepare_oldest_first(&all).await
+    }
+
+    /// Fetch the gaps of the scans `only` into segments (within the limit
+    /// of events), then plan one Parquet scan over their segments and the
+    /// ranges read live.
+    async fn prepare_oldest_first(&self, only: &[usize]) -> DfResult<Prepared> {
+        let inputs = &self.inputs;
+        let scans = || only.iter().map(|&i| (i, &inputs.scans[i]));
         // A lazy read stops at its limit; what it reads counts against the
         // limit of events as it goes (`open_extra`).
         if !self.approved.load(Ordering::Relaxed) && !inputs.lazy {
-            let per_log: Vec<(String, FetchEstimate)> = inputs
-                .scans
-                .iter()
-                .filter_map(|s| s.estimate.map(|e| (s.log.label().to_string(), e)))
+            let per_log: Vec<(String, FetchEstimate)> = scans()
+                .filter_map(|(_, s)| s.estimate.map(|e| (s.log.label().to_string(), e)))
                 .collect();
             check_budget(&per_log, inputs.budget, inputs.query_rate)
                 .map_err(|e| e.with_not_pushed(&inputs.not_pushed).into_datafusion())?;
         }
         let bypass = inputs.cache.is_bypass() || inputs.lazy;
         if !bypass {
-            let pieces: Vec<(String, TimeRange)> = inputs
-                .scans
-                .iter()
-                .flat_map(|s| s.gaps.iter().map(|g| (s.log.label().to_string(), *g)))
+            let pieces: Vec<(String, TimeRange)> = scans()
+                .flat_map(|(_, s)| s.gaps.iter().map(|g| (s.log.label().to_string(), *g)))
                 .collect();
-            let estimated = inputs.scans.iter().any(|s| s.estimate.is_some()).then(|| {
-                inputs
-                    .scans
-                    .iter()
-                    .filter_map(|s| s.estimate)
+            let estimated = scans().any(|(_, s)| s.estimate.is_some()).then(|| {
+                scans()
+                    .filter_map(|(_, s)| s.estimate)
                     .map(|e| e.events)
                     .sum()
             });
-            let logs = inputs.scans.iter().filter(|s| !s.gaps.is_empty()).count();
+            let logs = scans().filter(|(_, s)| !s.gaps.is_empty()).count();
             let statement = Arc::new(
                 inputs
                     .fetcher
                     .tracker
                     .begin_statement(logs, pieces, estimated),
             );
-            let fetches: Vec<_> = inputs
-                .scans
-                .iter()
-                .enumerate()
+            let fetches: Vec<_> = scans()
                 .filter(|(_, s)| s.commits())
                 .flat_map(|(idx, s)| {
                     let statement = &statement;
@@ -321,17 +324,17 @@ impl Shared {
             for (idx, events) in fetched {
                 per_scan[idx] += events;
             }
-            for (scan, events) in inputs.scans.iter().zip(per_scan) {
-                log_coverage(scan, events);
+            for (idx, scan) in scans() {
+                log_coverage(scan, per_scan[idx]);
             }
         } else {
-            for scan in &inputs.scans {
+            for (_, scan) in scans() {
                 log_coverage(scan, 0);
             }
         }
         let mut extras = Vec::new();
         let mut whole_parts = Vec::new();
-        for (idx, planned) in inputs.scans.iter().enumerate() {
+        for (idx, planned) in scans() {
             let mut scan = planned.clone();
             // A filter not cached for its log (its form is not known yet):
             // the gaps are read with it, not fetched into segments.
@@ -382,38 +385,61 @@ impl Shared {
     }
 
     /// Read every scan newest first until the newest `n` kept events of
-    /// each log are in hand (`newest.rs`).
+    /// each log are in hand (`newest.rs`). A log whose pages do not come
+    /// newest first (and every log after it: the endpoint is the same) is
+    /// read oldest first instead, within the limit of events.
     async fn prepare_newest_first(&self, n: usize) -> DfResult<Prepared> {
         let inputs = &self.inputs;
-        let limit = if self.approved.load(Ordering::Relaxed) {
-            0
-        } else {
-            inputs.budget
+        let read = ReadInputs {
+            fetcher: &inputs.fetcher,
+            cache: &inputs.cache,
+            table_schema: &inputs.table_schema,
+            projection: &inputs.projection,
+            predicate: inputs.predicate.as_ref(),
+            want: n,
+            limit: if self.approved.load(Ordering::Relaxed) {
+                0
+            } else {
+                inputs.budget
+            },
+            rate: inputs.query_rate,
         };
-        let mut extras = Vec::new();
-        for scan in &inputs.scans {
-            let read = read_newest(
-                &inputs.fetcher,
-                &inputs.cache,
-                scan,
-                inputs.predicate.as_ref(),
-                n,
-                limit,
-                inputs.query_rate,
-            )
-            .await
-            .map_err(Error::into_datafusion)?;
-            log_coverage(scan, read.events);
-            extras.push(Extra::Read(read.batches.into()));
+        let mut reads = Vec::new();
+        let mut oldest_first = Vec::new();
+        let mut honoured = inputs.verdict.may_try(&inputs.cache).await;
+        for (idx, scan) in inputs.scans.iter().enumerate() {
+            if !honoured {
+                oldest_first.push(idx);
+                continue;
+            }
+            match read_newest(&read, scan)
+                .await
+                .map_err(Error::into_datafusion)?
+            {
+                Newest::Read(read) => {
+                    log_coverage(scan, read.events);
+                    reads.push(Extra::Read(read.batches.into()));
+                }
+                Newest::NotHonoured(detail) => {
+                    inputs.verdict.not_honoured(&inputs.cache, &detail).await;
+                    honoured = false;
+                    oldest_first.push(idx);
+                }
+            }
         }
-        let mut per_partition = vec![Vec::new(); self.partitions];
-        for (i, extra) in extras.into_iter().enumerate() {
-            per_partition[i % self.partitions].push(extra);
+        let mut prepared = if oldest_first.is_empty() {
+            Prepared {
+                parquet: None,
+                extras: vec![Vec::new(); self.partitions],
+            }
+        } else {
+            self.prepare_oldest_first(&oldest_first).await?
+        };
+        let offset = prepared.extras.iter().map(Vec::len).sum::<usize>();
+        for (i, extra) in reads.into_iter().enumerate() {
+            prepared.extras[(offset + i) % self.partitions].push(extra);
         }
-        Ok(Prepared {
-            parquet: None,
-            extras: per_partition,
-        })
+        Ok(prepared)
     }
 
     fn open_extra(&self, extra: &Extra) -> DfResult<BoxStream<'static, DfResult<RecordBatch>>> {
@@ -440,9 +466,12 @@ impl Shared {
                     .boxed()
             }
             Extra::Read(batches) => {
+                // Already of the scan's projection.
                 let batches = Arc::clone(batches);
-                futures::stream::iter((0..batches.len()).map(move |i| Ok(batches[i].clone())))
-                    .boxed()
+                return Ok(futures::stream::iter(
+                    (0..batches.len()).map(move |i| Ok(batches[i].clone())),
+                )
+                .boxed());
             }
         };
         let projection = self.inputs.projection.clone();

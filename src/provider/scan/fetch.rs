@@ -474,22 +474,24 @@ impl Fetcher {
         }
     }
 
-    /// The events of `range` of `log` newest first, page by page, as
-    /// batches of the full event schema with their page's counts (for the
-    /// caller to stop once it has what it needs, and to commit what it read
+    /// The events of `range` of `log` in `order`, page by page, as batches
+    /// of the full event schema (each in the order its page listed the
+    /// events) with their page's counts (for the caller to check the order,
+    /// to stop once it has what it needs, and to commit what it read
     /// completely).
-    pub(crate) fn pages_newest_first(
+    pub(crate) fn pages_in_order(
         &self,
         log: &LogRef,
         filter: Option<&str>,
         range: TimeRange,
+        order: Order,
     ) -> Result<BoxStream<'static, Result<(RecordBatch, PageStats)>>> {
         let query = self.client()?.query_events_ordered(
             &log.id,
             range.start(),
             range.end(),
             &statement_of(filter),
-            Order::NewestFirst,
+            order,
         )?;
         let name = log.name.clone();
         let mut progress = self.tracker.start(log, range, false);

@@ -2,204 +2,422 @@
 //! lacks reads pages newest first (`most_recent_first=true`) and stops as
 //! soon as the newest `N` events the statement keeps are in hand.
 //!
-//! - The window's ranges are taken newest first: cached segments (read
-//!   whole, from the cache), missing pieces and the recent edge (read from
-//!   their end downwards, page by page), until `N` events that pass the
-//!   statement's filters were read, and then on to the first event of an
-//!   older millisecond: the millisecond of the `N`th event is read whole, so
-//!   ties there (a burst of hundreds of events in one millisecond) are all
-//!   in hand, whatever order Rapid7 returns within a millisecond. Older
+//! - The window's ranges are taken newest first: cached segments, missing
+//!   pieces and the recent edge, until `N` events that pass the statement's
+//!   filters lie in the part read completely, and that part reaches below
+//!   the millisecond of the `N`th (a burst there is read whole, whatever
+//!   order Rapid7 returns within a millisecond; see `newest_rule.rs`). Older
 //!   ranges are not touched: a repeated statement over a cached newest part
 //!   asks nothing.
+//! - Cached segments are read part by part, newest part first, only the
+//!   columns the statement reads, and only the rows its filters keep are
+//!   held; rows older than the `N`th kept one are let go. A rare value over
+//!   a month of cached segments holds the matches, not the month.
+//! - Every page must come newest first: within the page, and against the
+//!   oldest event of the page before. At the first page out of order the
+//!   read ends, commits nothing, and says so ([`Newest::NotHonoured`]): the
+//!   statement is then answered by paging oldest first, and the endpoint is
+//!   remembered (`verdict.rs`). Ranges starting before 2022-11-24 are read
+//!   oldest first, whole (Rapid7's plugin says the flag needs a later
+//!   `from`).
 //! - Events stamped at or after a piece's exclusive end (an inclusive `to`
 //!   returns them) are dropped by the page decoder.
 //! - What was read is a complete sub-window: every event newer than the
 //!   oldest one read. Each piece read whole, and the read part of the piece
 //!   where reading stopped, is committed as a segment (of the pushed filter,
-//!   if any); the recent edge is not.
+//!   if any) once the whole read succeeded; the recent edge is not.
 //! - A read that passes the statement's limit of events
 //!   (`max_fetch_events`) without finding `N` fails, like any fetch over it.
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, AsArray, BooleanArray, RecordBatch};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch};
 use datafusion::arrow::compute::filter_record_batch;
-use datafusion::arrow::datatypes::TimestampMillisecondType;
+use datafusion::arrow::datatypes::{Schema, TimestampMillisecondType};
+use datafusion::physical_expr::utils::reassign_expr_columns;
 use datafusion::physical_plan::PhysicalExpr;
 use futures::TryStreamExt;
 
 use super::estimate::{Cost, FetchEstimate};
 use super::fetch::Fetcher;
+use super::newest_rule::{NEWEST_FIRST_SINCE_MS, PageOrder, Stop};
 use super::plan::LogScan;
 use crate::cache::{CommitOutcome, PlannedSegment, SegmentCache};
+use crate::client::Order;
 use crate::error::{Error, Result};
 use crate::events::{columns, with_log_name};
 use crate::time::TimeRange;
 
-/// When a newest-first read may stop.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Stop {
-    want: usize,
-    kept: usize,
-    /// The timestamp of the `want`th kept event, once there is one.
-    boundary: Option<i64>,
-    /// The oldest timestamp read so far.
-    oldest: Option<i64>,
-}
-
-impl Stop {
-    pub(crate) fn new(want: usize) -> Self {
-        Stop {
-            want,
-            kept: 0,
-            boundary: None,
-            oldest: None,
-        }
-    }
-
-    /// One event read (newest first), and whether the statement keeps it.
-    pub(crate) fn event(&mut self, ts: i64, kept: bool) {
-        self.oldest = Some(self.oldest.map_or(ts, |o| o.min(ts)));
-        if kept {
-            self.kept += 1;
-            if self.kept == self.want {
-                self.boundary = Some(ts);
-            }
-        }
-    }
-
-    /// Whether everything the statement can need is in hand: `want` kept
-    /// events, and an event of a millisecond older than the `want`th's.
-    pub(crate) fn done(&self) -> bool {
-        self.want == 0 || matches!((self.boundary, self.oldest), (Some(b), Some(o)) if o < b)
-    }
-
-    /// Every event at or after this instant has been read.
-    pub(crate) fn complete_from(&self) -> Option<i64> {
-        self.oldest.map(|o| o.saturating_add(1))
-    }
-}
-
 /// What one log's newest-first read produced.
+pub(crate) enum Newest {
+    /// The rows (of the scan's projection) the statement may need.
+    Read(Read),
+    /// Pages asked newest first came in another order: nothing was
+    /// committed, and the log is to be read oldest first.
+    NotHonoured(String),
+}
+
+/// The rows of a newest-first read.
 pub(crate) struct Read {
+    /// Of the scan's projection, each with the events' timestamps.
     pub(crate) batches: Vec<RecordBatch>,
+    /// Events read from the API.
     pub(crate) events: u64,
 }
 
-/// Read `scan`'s missing pieces and recent edge newest first until the
-/// newest `want` events `predicate` keeps are in hand; commit what was read
-/// completely. `limit` caps the events read (0: none).
-pub(crate) async fn read_newest(
-    fetcher: &Fetcher,
-    cache: &SegmentCache,
-    scan: &LogScan,
-    predicate: Option<&Arc<dyn PhysicalExpr>>,
-    want: usize,
-    limit: u64,
-    rate: f64,
-) -> Result<Read> {
+/// What a read needs besides the scan.
+pub(crate) struct ReadInputs<'a> {
+    pub(crate) fetcher: &'a Fetcher,
+    pub(crate) cache: &'a SegmentCache,
+    pub(crate) table_schema: &'a Schema,
+    /// The columns of the event schema the statement reads.
+    pub(crate) projection: &'a [usize],
+    pub(crate) predicate: Option<&'a Arc<dyn PhysicalExpr>>,
+    /// The events the statement keeps at most (its `LIMIT`).
+    pub(crate) want: usize,
+    /// Most events to read from the API (0: no limit).
+    pub(crate) limit: u64,
+    /// Event queries a second at this key's quota (for costs in messages).
+    pub(crate) rate: f64,
+}
+
+/// A range read completely from the API, committed once the read succeeds.
+struct Pending {
+    range: TimeRange,
+    batches: Vec<RecordBatch>,
+    rejected: u64,
+    beyond: bool,
+}
+
+/// The rows held for the answer: the kept rows (projected), each batch
+/// with its timestamps, let go once older than the stop's boundary.
+#[derive(Default)]
+struct Held {
+    batches: Vec<(ArrayRef, RecordBatch)>,
+    rows: usize,
+}
+
+impl Held {
+    fn push(&mut self, ts: ArrayRef, batch: RecordBatch) {
+        if batch.num_rows() > 0 {
+            self.rows += batch.num_rows();
+            self.batches.push((ts, batch));
+        }
+    }
+
+    /// Let go of rows older than `boundary`, when enough are held for it
+    /// to be worth a pass.
+    fn trim(&mut self, boundary: Option<i64>, want: usize) -> Result<()> {
+        let Some(b) = boundary else { return Ok(()) };
+        if self.rows <= want.saturating_mul(2).max(8192) {
+            return Ok(());
+        }
+        let mut rows = 0;
+        let mut kept = Vec::with_capacity(self.batches.len());
+        for (ts, batch) in self.batches.drain(..) {
+            let keep: BooleanArray = ts
+                .as_primitive::<TimestampMillisecondType>()
+                .values()
+                .iter()
+                .map(|t| Some(*t >= b))
+                .collect();
+            let (ts, batch) = (
+                datafusion::arrow::compute::filter(&ts, &keep)?,
+                filter_record_batch(&batch, &keep)?,
+            );
+            if batch.num_rows() > 0 {
+                rows += batch.num_rows();
+                kept.push((ts, batch));
+            }
+        }
+        self.batches = kept;
+        self.rows = rows;
+        Ok(())
+    }
+}
+
+/// Read `scan`'s cached segments, missing pieces and recent edge newest
+/// first until the newest `want` events `predicate` keeps are in hand;
+/// commit what was read completely from the API.
+pub(crate) async fn read_newest(inputs: &ReadInputs<'_>, scan: &LogScan) -> Result<Newest> {
     enum Source<'a> {
         Cached(&'a PlannedSegment),
         Api { cacheable: bool },
     }
+    let cache = inputs.cache;
     let mut ranges: Vec<(TimeRange, Source<'_>)> = scan
         .segments
         .iter()
         .map(|s| (s.responsible, Source::Cached(s)))
-        .chain(scan.gaps.iter().map(|g| {
-            let cacheable = !cache.is_bypass() && scan.commits();
-            (*g, Source::Api { cacheable })
+        .chain(scan.gaps.iter().flat_map(|g| split_at_cutoff(*g)).map(|g| {
+            (
+                g,
+                Source::Api {
+                    cacheable: !cache.is_bypass() && scan.commits(),
+                },
+            )
         }))
         .chain(
             scan.live
                 .iter()
-                .map(|r| (*r, Source::Api { cacheable: false })),
+                .flat_map(|r| split_at_cutoff(*r))
+                .map(|r| (r, Source::Api { cacheable: false })),
         )
         .collect();
     ranges.sort_by_key(|(r, _)| std::cmp::Reverse(r.end()));
-    let mut stop = Stop::new(want);
-    let mut out = Read {
-        batches: Vec::new(),
+    let mut state = ReadState {
+        stop: Stop::new(inputs.want),
+        held: Held::default(),
         events: 0,
     };
+    let mut pending: Vec<Pending> = Vec::new();
+    let cached = CachedRead::new(inputs)?;
     for (range, source) in ranges {
-        if stop.done() {
+        if state.stop.done() {
             break;
         }
         let cacheable = match source {
             Source::Cached(planned) => {
-                let name = scan.log.name.as_deref();
-                let batches: Vec<RecordBatch> = cache
-                    .read(planned)
-                    .and_then(|b| async move { with_log_name(b, name) })
-                    .try_collect()
+                cached
+                    .read(inputs, planned, scan.log.name.as_deref(), &mut state)
                     .await?;
-                let mut seen: Vec<(i64, bool)> = Vec::new();
-                for batch in &batches {
-                    let kept = keeps(predicate, batch)?;
-                    if let Some(ts) = batch.column_by_name(columns::TIMESTAMP) {
-                        let ts = ts.as_primitive::<TimestampMillisecondType>();
-                        for (i, t) in ts.values().iter().enumerate() {
-                            let k = kept.as_ref().is_none_or(|k| k.value(i) && !k.is_null(i));
-                            seen.push((*t, k));
-                        }
-                    }
-                }
-                // Newest first, as a page read would give them.
-                seen.sort_by(|a, b| b.cmp(a));
-                for (t, k) in seen {
-                    stop.event(t, k);
-                }
-                out.batches.extend(batches);
                 continue;
             }
             Source::Api { cacheable } => cacheable,
         };
-        let mut pages = fetcher.pages_newest_first(&scan.log, scan.filter.as_deref(), range)?;
-        let mut read: Vec<RecordBatch> = Vec::new();
-        let mut rejected = 0;
-        let mut beyond = false;
-        let mut whole = true;
-        while let Some((batch, stats)) = pages.try_next().await? {
-            rejected += stats.failed;
-            beyond |= stats.beyond_retention;
-            let kept = keeps(predicate, &batch)?;
-            let ts = batch
-                .column_by_name(columns::TIMESTAMP)
-                .map(|c| c.as_primitive::<TimestampMillisecondType>().clone());
-            if let Some(ts) = ts {
-                for (i, t) in ts.values().iter().enumerate() {
-                    stop.event(
-                        *t,
-                        kept.as_ref().is_none_or(|k| k.value(i) && !k.is_null(i)),
-                    );
+        match read_range(inputs, scan, range, cacheable, &mut state).await? {
+            Ok(Some(read)) => pending.push(read),
+            Ok(None) => {}
+            Err(why) => return Ok(Newest::NotHonoured(why)),
+        }
+    }
+    for read in pending {
+        commit(cache, scan, &read).await?;
+    }
+    state.held.trim(state.stop.boundary(), 0)?;
+    Ok(Newest::Read(Read {
+        batches: state.held.batches.into_iter().map(|(_, b)| b).collect(),
+        events: state.events,
+    }))
+}
+
+/// What a read has gathered so far, across its ranges.
+struct ReadState {
+    stop: Stop,
+    held: Held,
+    /// Events read from the API.
+    events: u64,
+}
+
+/// Read one range from the API: newest first from 2022-11-24 on (each page
+/// checked: `Ok(Err(why))` at the first out of order), else oldest first
+/// and whole. `Ok(Ok(Some(_)))`: what to commit once the read succeeds.
+async fn read_range(
+    inputs: &ReadInputs<'_>,
+    scan: &LogScan,
+    range: TimeRange,
+    cacheable: bool,
+    state: &mut ReadState,
+) -> Result<std::result::Result<Option<Pending>, String>> {
+    let order = if range.start() >= NEWEST_FIRST_SINCE_MS {
+        Order::NewestFirst
+    } else {
+        Order::OldestFirst
+    };
+    let mut pages =
+        inputs
+            .fetcher
+            .pages_in_order(&scan.log, scan.filter.as_deref(), range, order)?;
+    let mut checked = PageOrder::default();
+    let mut read = Pending {
+        range,
+        batches: Vec::new(),
+        rejected: 0,
+        beyond: false,
+    };
+    let mut whole = true;
+    while let Some((batch, stats)) = pages.try_next().await? {
+        read.rejected += stats.failed;
+        read.beyond |= stats.beyond_retention;
+        let ts = timestamps(&batch)?;
+        let kept = keeps(inputs.predicate, &batch)?;
+        let is_kept = |i: usize| kept.as_ref().is_none_or(|k| k.value(i) && !k.is_null(i));
+        let stamps = ts.as_primitive::<TimestampMillisecondType>().values();
+        if order == Order::NewestFirst {
+            if let Err(why) = checked.page(stamps, stats.min_timestamp, stats.max_timestamp) {
+                return Ok(Err(format!("{}: {why}", scan.log.describe(range))));
+            }
+            for (i, t) in stamps.iter().enumerate() {
+                state.stop.event(*t, is_kept(i));
+            }
+        } else {
+            for (i, t) in stamps.iter().enumerate() {
+                if is_kept(i) {
+                    state.stop.kept(*t);
                 }
             }
-            out.events += batch.num_rows() as u64;
-            if limit > 0 && out.events > limit {
-                return Err(over_limit(scan, out.events, limit, rate));
+        }
+        state.events += batch.num_rows() as u64;
+        if inputs.limit > 0 && state.events > inputs.limit {
+            return Err(over_limit(scan, state.events, inputs.limit, inputs.rate));
+        }
+        let (ts_kept, rows) = kept_rows(&batch, &ts, kept.as_ref(), inputs.projection)?;
+        state.held.push(ts_kept, rows);
+        if cacheable {
+            read.batches.push(batch);
+        }
+        if order == Order::NewestFirst && state.stop.done() {
+            whole = false;
+            break;
+        }
+        state.held.trim(state.stop.boundary(), inputs.want)?;
+    }
+    drop(pages);
+    if whole {
+        state.stop.covered_from(range.start());
+    }
+    if cacheable {
+        let complete = if whole {
+            Some(range)
+        } else {
+            state
+                .stop
+                .complete_from()
+                .and_then(|from| TimeRange::new(from.max(range.start()), range.end()).ok())
+        };
+        if let Some(done) = complete {
+            read.range = done;
+            return Ok(Ok(Some(read)));
+        }
+    }
+    Ok(Ok(None))
+}
+
+/// `range`, cut at [`NEWEST_FIRST_SINCE_MS`] when it spans it.
+fn split_at_cutoff(range: TimeRange) -> Vec<TimeRange> {
+    let cut = NEWEST_FIRST_SINCE_MS;
+    if range.start() < cut && cut < range.end() {
+        [range.start(), cut, range.end()]
+            .windows(2)
+            .filter_map(|w| TimeRange::new(w[0], w[1]).ok())
+            .collect()
+    } else {
+        vec![range]
+    }
+}
+
+/// How cached segments are read: only the columns the statement reads
+/// (and the timestamp), the filters bound to those columns.
+struct CachedRead {
+    /// Ascending event-schema indices read from the files (`0` first).
+    columns: Vec<usize>,
+    /// The statement's filters over `columns`.
+    predicate: Option<Arc<dyn PhysicalExpr>>,
+    /// Where each column of the scan's projection lies in `columns`.
+    output: Vec<usize>,
+}
+
+impl CachedRead {
+    fn new(inputs: &ReadInputs<'_>) -> Result<Self> {
+        let mut columns: Vec<usize> = inputs.projection.to_vec();
+        columns.push(0);
+        columns.sort_unstable();
+        columns.dedup();
+        let schema = inputs.table_schema.project(&columns)?;
+        let predicate = inputs
+            .predicate
+            .map(|p| reassign_expr_columns(Arc::clone(p), &schema))
+            .transpose()
+            .map_err(Error::from)?;
+        let output = inputs
+            .projection
+            .iter()
+            .map(|c| columns.binary_search(c).unwrap_or_default())
+            .collect();
+        Ok(CachedRead {
+            columns,
+            predicate,
+            output,
+        })
+    }
+
+    /// Read `planned` (of the log now named `log_name`) part by part, newest
+    /// part first, until the stop is done; hold the kept rows.
+    async fn read(
+        &self,
+        inputs: &ReadInputs<'_>,
+        planned: &PlannedSegment,
+        log_name: Option<&str>,
+        state: &mut ReadState,
+    ) -> Result<()> {
+        let ReadState { stop, held, .. } = state;
+        let range = planned.responsible;
+        let mut parts = planned.segment.parts();
+        parts.retain(|p| {
+            p.min_timestamp_ms.is_some_and(|lo| lo < range.end())
+                && p.max_timestamp_ms.is_some_and(|hi| hi >= range.start())
+        });
+        parts.sort_by_key(|p| std::cmp::Reverse(p.max_timestamp_ms));
+        for (i, part) in parts.iter().enumerate() {
+            let mut rows = inputs.cache.read_part(planned, part, &self.columns);
+            while let Some(batch) = rows.try_next().await? {
+                // The log's current name, not the one stored at fetch time
+                // (before the filters: they may read it).
+                let batch = with_log_name(batch, log_name)?;
+                let ts = timestamps(&batch)?;
+                let kept = keeps(self.predicate.as_ref(), &batch)?;
+                let (ts_kept, rows) = kept_rows(&batch, &ts, kept.as_ref(), &self.output)?;
+                for t in ts_kept.as_primitive::<TimestampMillisecondType>().values() {
+                    stop.kept(*t);
+                }
+                held.push(ts_kept, rows);
+                held.trim(stop.boundary(), inputs.want)?;
             }
-            read.push(batch);
+            // Every event newer than what the parts left could hold is in
+            // hand.
+            let rest = parts[i + 1..]
+                .iter()
+                .filter_map(|p| p.max_timestamp_ms)
+                .max()
+                .map_or(range.start(), |hi| hi.saturating_add(1).max(range.start()));
+            stop.covered_from(rest);
             if stop.done() {
-                whole = false;
                 break;
             }
         }
-        drop(pages);
-        if cacheable {
-            let complete = if whole {
-                Some(range)
-            } else {
-                stop.complete_from()
-                    .and_then(|from| TimeRange::new(from.max(range.start()), range.end()).ok())
-            };
-            if let Some(done) = complete {
-                commit(cache, scan, done, &read, rejected, beyond).await?;
-            }
-        }
-        out.batches.extend(read);
+        stop.covered_from(range.start());
+        Ok(())
     }
-    Ok(out)
+}
+
+/// The timestamps of `batch` (its first column).
+fn timestamps(batch: &RecordBatch) -> Result<ArrayRef> {
+    batch
+        .column_by_name(columns::TIMESTAMP)
+        .cloned()
+        .ok_or_else(|| Error::Decode {
+            url: "(newest-first read)".into(),
+            message: "a batch without its timestamp column".into(),
+        })
+}
+
+/// The rows of `batch` that `kept` keeps: their timestamps, and the
+/// columns `projection` of them.
+fn kept_rows(
+    batch: &RecordBatch,
+    ts: &ArrayRef,
+    kept: Option<&BooleanArray>,
+    projection: &[usize],
+) -> Result<(ArrayRef, RecordBatch)> {
+    let projected = batch.project(projection)?;
+    match kept {
+        None => Ok((Arc::clone(ts), projected)),
+        // A null (unknown) filter result keeps no row.
+        Some(kept) => Ok((
+            datafusion::arrow::compute::filter(ts, kept)?,
+            filter_record_batch(&projected, kept)?,
+        )),
+    }
 }
 
 /// Which rows of `batch` the statement's filters keep (`None`: all).
@@ -215,23 +433,17 @@ fn keeps(
     Ok(Some(array.as_boolean().clone()))
 }
 
-/// Commit the events of `range` among `read` as a segment.
-async fn commit(
-    cache: &SegmentCache,
-    scan: &LogScan,
-    range: TimeRange,
-    read: &[RecordBatch],
-    rejected: u64,
-    beyond: bool,
-) -> Result<()> {
+/// Commit the events of `read.range` among `read.batches` as a segment.
+async fn commit(cache: &SegmentCache, scan: &LogScan, read: &Pending) -> Result<()> {
+    let range = read.range;
     let mut writer = cache.writer_filtered(&scan.log.id, scan.filter.as_deref(), range)?;
-    if rejected > 0 {
-        writer.record_rejected(rejected);
+    if read.rejected > 0 {
+        writer.record_rejected(read.rejected);
     }
-    if beyond {
+    if read.beyond {
         writer.record_beyond_retention();
     }
-    for batch in read {
+    for batch in &read.batches {
         let ts = batch
             .column_by_name(columns::TIMESTAMP)
             .map(|c| c.as_primitive::<TimestampMillisecondType>().clone());
@@ -271,35 +483,5 @@ fn over_limit(scan: &LogScan, events: u64, limit: u64, rate: f64) -> Error {
             scan.log.label()
         )],
         not_pushed: Vec::new(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn it_stops_past_the_millisecond_of_the_nth_kept_event() {
-        let mut s = Stop::new(3);
-        for (ts, kept) in [(100, true), (99, false), (99, true), (97, true)] {
-            s.event(ts, kept);
-        }
-        // The 3rd kept event is at 97: 97 may hold more (a burst).
-        assert!(!s.done());
-        s.event(97, false);
-        s.event(97, true);
-        assert!(!s.done());
-        s.event(96, false);
-        assert!(s.done());
-        assert_eq!(s.complete_from(), Some(97));
-        // Nothing asked: done at once.
-        assert!(Stop::new(0).done());
-        // Never enough: never done.
-        let mut few = Stop::new(5);
-        for ts in (0..100).rev() {
-            few.event(ts, ts % 50 == 0);
-        }
-        assert!(!few.done());
-        assert_eq!(few.complete_from(), Some(1));
     }
 }

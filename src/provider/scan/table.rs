@@ -151,6 +151,12 @@ impl TableProvider for Rapid7LogsTable {
             return Ok(Arc::new(EmptyExec::new(projected)));
         };
         let chunk_ms = crate::time::duration_ms(config.fetch_chunk);
+        // An endpoint known not to honour `most_recent_first` is read
+        // oldest first (EXPLAIN shows no newest-first read).
+        let newest_first = match self.newest_first {
+            Some(n) if inner.newest_verdict.may_try(&config.cache).await => Some(n),
+            _ => None,
+        };
         let budget = Rapid7Options::from_config(state.config_options())
             .max_fetch_events
             .unwrap_or(config.max_fetch_events);
@@ -160,7 +166,7 @@ impl TableProvider for Rapid7LogsTable {
         // A newest-first read needs neither: it stops after a few pages,
         // counting what it reads against the limit as it goes.
         let sparse_candidates = scans.iter().any(|s| s.gaps.len() > 1);
-        let wanted = (budget > 0 || sparse_candidates) && self.newest_first.is_none();
+        let wanted = (budget > 0 || sparse_candidates) && newest_first.is_none();
         if let (Some(client), true) = (client, wanted) {
             estimate_scans(client, &mut scans, chunk_ms).await?;
         }
@@ -171,7 +177,7 @@ impl TableProvider for Rapid7LogsTable {
                 schema: Arc::clone(&schema),
                 options: state.table_options().parquet.clone(),
                 metadata_cache: state.runtime_env().cache_manager.get_file_metadata_cache(),
-                order: match self.newest_first {
+                order: match newest_first {
                     Some(_) => FileOrder::NewestFirst,
                     None => FileOrder::OldestFirst,
                 },
@@ -224,9 +230,10 @@ impl TableProvider for Rapid7LogsTable {
                 concurrency: config.fetch_concurrency,
                 budget,
                 query_rate: client.map_or(0.0, query_rate),
-                newest_first: self.newest_first,
+                newest_first,
                 why_not: self.why_not.clone(),
-                lazy: limit.is_some() && self.newest_first.is_none(),
+                verdict: Arc::clone(&inner.newest_verdict),
+                lazy: limit.is_some() && newest_first.is_none(),
                 statement: tracing::Span::current(),
                 not_pushed: not_pushed(filters, pushdown && statement_too_long.is_none()).into(),
                 statement_too_long,

@@ -342,3 +342,188 @@ async fn newest_first_sees_through_projections_not_a_computed_timestamp() {
     assert!(!plan.contains("most_recent_first"), "{plan}");
     assert_eq!(messages(sql(&ctx, &shifted).await.unwrap()), want);
 }
+
+/// Every committed segment of `log` holds exactly the events of its range.
+async fn segments_are_exact(server: &MockServer, rapid7: &datafusion_rapid7::Rapid7, log: &str) {
+    let id = support::log_id(server, log);
+    for seg in rapid7.cache().list_segments(&id).await.unwrap() {
+        let r = seg.range();
+        assert_eq!(
+            seg.row_count(),
+            server.dataset().count(&id, r.start(), r.end()),
+            "segment {r} of {log}"
+        );
+    }
+}
+
+fn newest_first_requests(server: &MockServer) -> Vec<datafusion_rapid7::mock::RecordedRequest> {
+    server
+        .requests()
+        .into_iter()
+        .filter(|r| r.kind == RequestKind::Query && r.most_recent_first)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_server_answering_oldest_first_is_paged_oldest_first_and_remembered() {
+    let server = support::server().await;
+    // Asked `most_recent_first=true`, it pages oldest first anyway.
+    server.set_faults(Faults {
+        ignore_most_recent_first: true,
+        ..Faults::default()
+    });
+    let dir = TempDir::new().unwrap();
+    let (ctx, rapid7) = session(&server, &dir).await;
+    let (from, to) = (T0 + 2 * HOUR, T0 + 2 * HOUR + 20 * MIN);
+    let got = rows(
+        &sql(&ctx, &top("Firewall", "true", from, to, 50))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(got, truth_top(&server, "Firewall", from, to, 50, |_| true));
+    assert!(
+        !newest_first_requests(&server).is_empty(),
+        "the first read tried newest first"
+    );
+    // The newest-first read committed nothing; what the oldest-first paging
+    // committed is exact.
+    segments_are_exact(&server, &rapid7, "Firewall").await;
+    let fw = support::log_id(&server, "Firewall");
+    let covered: u64 = rapid7
+        .cache()
+        .list_segments(&fw)
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.range().len_ms())
+        .sum();
+    assert_eq!(covered, (to - from) as u64, "the window was paged whole");
+
+    // A new session over the same cache goes straight to oldest first.
+    let (ctx2, rapid7_2) = session(&server, &dir).await;
+    let (from, to) = (T0 + 3 * HOUR, T0 + 3 * HOUR + 20 * MIN);
+    let q = top("Firewall", "true", from, to, 50);
+    let plan = pretty_format_batches(&sql(&ctx2, &format!("EXPLAIN {q}")).await.unwrap())
+        .unwrap()
+        .to_string();
+    assert!(!plan.contains("most_recent_first=true"), "{plan}");
+    server.clear_requests();
+    let got = rows(&sql(&ctx2, &q).await.unwrap());
+    assert_eq!(got, truth_top(&server, "Firewall", from, to, 50, |_| true));
+    assert!(newest_first_requests(&server).is_empty());
+    assert!(event_queries(&server) > 0);
+    segments_are_exact(&server, &rapid7_2, "Firewall").await;
+}
+
+#[tokio::test]
+async fn ranges_before_the_newest_first_index_are_read_oldest_first() {
+    const CUT: i64 = 1_669_248_000_000; // 2022-11-24T00:00:00Z
+    let server = support::server().await;
+    let dir = TempDir::new().unwrap();
+    let (ctx, rapid7) = session(&server, &dir).await;
+    // All before the cut: oldest first, whole.
+    let (from, to) = (CUT - 20 * MIN, CUT);
+    let got = rows(
+        &sql(&ctx, &top("Web Proxy", "true", from, to, 30))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(got, truth_top(&server, "Web Proxy", from, to, 30, |_| true));
+    assert!(newest_first_requests(&server).is_empty());
+    // Across the cut: the part after it newest first (and it holds the
+    // newest 30), nothing before it.
+    server.clear_requests();
+    let (from, to) = (CUT - 10 * MIN, CUT + 10 * MIN);
+    let got = rows(
+        &sql(&ctx, &top("Auth Service", "true", from, to, 30))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        got,
+        truth_top(&server, "Auth Service", from, to, 30, |_| true)
+    );
+    let asked = newest_first_requests(&server);
+    assert!(!asked.is_empty());
+    assert!(
+        asked.iter().all(|r| r.from.is_some_and(|f| f >= CUT)),
+        "{asked:?}"
+    );
+    assert!(
+        server
+            .requests()
+            .iter()
+            .all(|r| r.kind != RequestKind::Query || r.is_statistical() || r.from >= Some(CUT)),
+        "nothing before the cut was asked"
+    );
+    segments_are_exact(&server, &rapid7, "Auth Service").await;
+    segments_are_exact(&server, &rapid7, "Web Proxy").await;
+}
+
+#[tokio::test]
+async fn cached_segments_are_read_newest_part_first_and_only_as_far_as_needed() {
+    use datafusion_rapid7::cache::{CacheConfig, SegmentCache};
+    let server = support::server().await;
+    let dir = TempDir::new().unwrap();
+    // Small parts (many per segment), and no check of every part at
+    // planning: the read itself must not touch the old parts.
+    let cache = SegmentCache::open(
+        dir.path().to_str().unwrap(),
+        CacheConfig {
+            flush_rows: 2_000,
+            verify_on_read: false,
+            ..CacheConfig::default()
+        },
+    )
+    .unwrap();
+    let (ctx, rapid7) = session_with(&server, cache, |c| {
+        c.with_pushdown_aggregates(false)
+            .with_fetch_chunk(std::time::Duration::from_secs(20 * 60))
+    })
+    .await;
+    let (from, to) = (T0 + 4 * HOUR, T0 + 4 * HOUR + 20 * MIN);
+    sql(
+        &ctx,
+        &format!(
+            "SELECT count(*) FROM rapid7_logs WHERE log_name = 'Firewall' AND {}",
+            window(from, to)
+        ),
+    )
+    .await
+    .unwrap();
+    let fw = support::log_id(&server, "Firewall");
+    let segments = rapid7.cache().list_segments(&fw).await.unwrap();
+    assert_eq!(segments.len(), 1);
+    let mut parts = segments[0].manifest().parts.clone();
+    assert!(parts.len() > 10, "{} parts", parts.len());
+    // Spoil every part but the newest two: a read that opens them fails.
+    parts.sort_by_key(|p| p.max_timestamp_ms);
+    let seg_dir = [
+        std::path::PathBuf::from(segments[0].location()),
+        dir.path().join(segments[0].dir().as_ref()),
+    ]
+    .into_iter()
+    .find(|d| d.is_dir())
+    .expect("the segment's directory");
+    for p in &parts[..parts.len() - 2] {
+        let file = seg_dir.join(&p.name);
+        let len = std::fs::metadata(&file).unwrap().len() as usize;
+        std::fs::write(&file, vec![0u8; len]).unwrap();
+    }
+    // One more second, not cached (a burst and ~40 events): the scan reads
+    // it newest first, then the newest parts of the cached segment for the
+    // rest of the 1,000 rows asked.
+    let extra = server.dataset().count(&fw, to, to + 1000);
+    assert!(extra < 1000, "{extra} events in the uncached second");
+    let q = format!(
+        "SELECT timestamp, sequence_number, message FROM rapid7_logs \
+         WHERE log_name = 'Firewall' AND {} \
+         ORDER BY timestamp DESC, sequence_number DESC LIMIT 1000",
+        window(from, to + 1000)
+    );
+    let got = rows(&sql(&ctx, &q).await.unwrap());
+    assert_eq!(
+        got,
+        truth_top(&server, "Firewall", from, to + 1000, 1000, |_| true)
+    );
+}

@@ -1,0 +1,163 @@
+//! `_ENDPOINTS.json` at the cache root: what was learnt about each Rapid7
+//! endpoint's undocumented behaviour (whether `most_recent_first` is
+//! honoured, whether `to` is inclusive, …), so that later sessions over the
+//! same cache need not learn it again.
+//!
+//! One small JSON object keyed by the endpoint's base URL (never holding a
+//! key: endpoints with credentials are refused by the client). Each fact
+//! says what was seen, when, and by what (`newest-first read`, `doctor`).
+//! The file is replaced whole by one put (atomic on every object store);
+//! two sessions learning at once may lose one of their facts, which is then
+//! learnt again. Deleting the file forgets everything; nothing else depends
+//! on it.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::root_file;
+use super::store::CacheRoot;
+use crate::error::Result;
+
+/// File name of the endpoint facts under the cache root.
+pub const ENDPOINT_FACTS_FILE: &str = "_ENDPOINTS.json";
+
+/// One learnt fact: its value, when (epoch ms) and by what it was learnt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fact<T> {
+    /// What was seen.
+    pub value: T,
+    /// When, epoch milliseconds.
+    pub learnt_ms: i64,
+    /// What learnt it (`newest-first read`, `doctor`).
+    pub by: String,
+}
+
+impl<T> Fact<T> {
+    /// A fact learnt now by `by`.
+    pub fn now(value: T, by: &str) -> Self {
+        Fact {
+            value,
+            learnt_ms: crate::time::now_ms(),
+            by: by.to_string(),
+        }
+    }
+}
+
+/// What is known of one endpoint; `None`: not learnt yet.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct EndpointFacts {
+    /// Whether pages asked with `most_recent_first=true` came newest first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub newest_first: Option<Fact<bool>>,
+    /// Whether a query's `to` returns events stamped exactly `to`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_inclusive: Option<Fact<bool>>,
+    /// Whether a query's `from` returns events stamped exactly `from`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_inclusive: Option<Fact<bool>>,
+    /// Whether statistical time slices are half-open `[a, b)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slices_half_open: Option<Fact<bool>>,
+}
+
+impl EndpointFacts {
+    /// `self` with every fact `newer` knows replaced by it.
+    pub fn merged(mut self, newer: &EndpointFacts) -> Self {
+        fn take<T: Clone>(old: &mut Option<Fact<T>>, new: &Option<Fact<T>>) {
+            if new.is_some() {
+                old.clone_from(new);
+            }
+        }
+        take(&mut self.newest_first, &newer.newest_first);
+        take(&mut self.to_inclusive, &newer.to_inclusive);
+        take(&mut self.from_inclusive, &newer.from_inclusive);
+        take(&mut self.slices_half_open, &newer.slices_half_open);
+        self
+    }
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Stored {
+    format: u32,
+    /// endpoint base URL → facts.
+    endpoints: BTreeMap<String, EndpointFacts>,
+}
+
+const WHAT: &str = "the endpoint facts";
+
+async fn load_all(root: &CacheRoot) -> Result<Stored> {
+    root_file::read(
+        root,
+        ENDPOINT_FACTS_FILE,
+        WHAT,
+        "delete the file, what it held is learnt again",
+    )
+    .await
+}
+
+/// The facts stored for `endpoint` (empty when none are).
+pub(crate) async fn load(root: &CacheRoot, endpoint: &str) -> Result<EndpointFacts> {
+    Ok(load_all(root)
+        .await?
+        .endpoints
+        .remove(endpoint)
+        .unwrap_or_default())
+}
+
+/// Merge `facts` into those stored for `endpoint` and write the file again.
+pub(crate) async fn save(root: &CacheRoot, endpoint: &str, facts: &EndpointFacts) -> Result<()> {
+    // An unreadable file is replaced: the facts are a memo, not data.
+    let mut stored = load_all(root).await.unwrap_or_default();
+    let old = stored.endpoints.remove(endpoint).unwrap_or_default();
+    stored
+        .endpoints
+        .insert(endpoint.to_string(), old.merged(facts));
+    stored.format = 1;
+    root_file::write(root, ENDPOINT_FACTS_FILE, &stored, WHAT).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn facts_merge_per_endpoint_and_survive_a_new_root() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let root = CacheRoot::local(dir.path()).unwrap();
+        assert_eq!(
+            load(&root, "https://a").await.unwrap(),
+            EndpointFacts::default()
+        );
+        let newest = EndpointFacts {
+            newest_first: Some(Fact::now(false, "newest-first read")),
+            ..EndpointFacts::default()
+        };
+        save(&root, "https://a", &newest).await.unwrap();
+        let to = EndpointFacts {
+            to_inclusive: Some(Fact::now(true, "doctor")),
+            ..EndpointFacts::default()
+        };
+        save(&root, "https://a", &to).await.unwrap();
+        save(&root, "https://b", &to).await.unwrap();
+        let again = CacheRoot::local(dir.path()).unwrap();
+        let a = load(&again, "https://a").await.unwrap();
+        assert_eq!(a.newest_first.map(|f| f.value), Some(false));
+        assert_eq!(a.to_inclusive.map(|f| f.value), Some(true));
+        let b = load(&again, "https://b").await.unwrap();
+        assert_eq!(b.newest_first, None);
+        // A broken file is replaced, not fatal to learning.
+        std::fs::write(dir.path().join(ENDPOINT_FACTS_FILE), b"{").unwrap();
+        assert!(load(&again, "https://a").await.is_err());
+        save(&again, "https://a", &newest).await.unwrap();
+        assert_eq!(
+            load(&again, "https://a")
+                .await
+                .unwrap()
+                .newest_first
+                .map(|f| f.value),
+            Some(false)
+        );
+    }
+}

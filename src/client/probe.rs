@@ -1,0 +1,171 @@
+//! Raw answers, for checking what an endpoint really does (`rapid7-sql
+//! doctor`): a query as sent, its first status (`202` or `200`), how many
+//! polls it took, the rate-limit headers of its submit, and the final body
+//! as JSON, undecoded. Requests go through the client's limiter and retry
+//! policy like any other; the key never appears in what is returned.
+
+use serde_json::Value;
+use url::Url;
+
+use super::error::{Error, Result};
+use super::model::{Link, find_link};
+use super::rate_limit::Namespace;
+use super::rest::Client;
+pub use super::retry::ResetKind;
+use super::retry::reset_kind;
+use super::stats::{Statistics, decode_statistics};
+use crate::log_id::LogId;
+
+/// The rate-limit headers of one answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RateLimitSeen {
+    /// `X-RateLimit-Limit`.
+    pub limit: Option<u64>,
+    /// `X-RateLimit-Remaining`.
+    pub remaining: Option<u64>,
+    /// `X-RateLimit-Reset`, as sent.
+    pub reset: Option<u64>,
+    /// How that reset reads (see [`ResetKind`]).
+    pub reset_kind: Option<ResetKind>,
+}
+
+/// One query as the endpoint answered it.
+#[derive(Debug, Clone)]
+pub struct RawAnswer {
+    /// The status of the submit: `202` (then polled) or `200`.
+    pub first_status: u16,
+    /// Polls of `Self` links until the answer was final.
+    pub polls: u32,
+    /// The rate-limit headers of the submit.
+    pub rate_limit: RateLimitSeen,
+    /// Whether the answer said the window reaches past retention.
+    pub beyond_retention: bool,
+    /// The final body.
+    pub body: Value,
+}
+
+impl RawAnswer {
+    /// The `Next` link of the final body, if any.
+    pub fn next_link(&self) -> Option<String> {
+        find_link(&links_of(&self.body), "Next").map(|l| l.href.clone())
+    }
+
+    /// The body's `statistics`, decoded as the client decodes them.
+    pub fn statistics(&self, from: i64, to: i64) -> Result<Statistics> {
+        decode_statistics(&self.body, from, to).map_err(|message| Error::Decode {
+            url: "(statistics probe)".into(),
+            message,
+        })
+    }
+}
+
+fn links_of(body: &Value) -> Vec<Link> {
+    body.get("links")
+        .cloned()
+        .and_then(|l| serde_json::from_value(l).ok())
+        .unwrap_or_default()
+}
+
+impl Client {
+    /// `GET /query/logs/{ids joined by ':'}` with `params`, polled to its
+    /// final body. Several ids ask one query over several logs (a form
+    /// Rapid7's specification calls deprecated). Each id is checked like
+    /// any log id.
+    pub async fn probe_query(
+        &self,
+        log_ids: &[&str],
+        params: &[(&str, String)],
+    ) -> Result<RawAnswer> {
+        let mut ids = Vec::with_capacity(log_ids.len());
+        for id in log_ids {
+            let id = LogId::new(*id).map_err(|e| Error::Config {
+                key: "log id".into(),
+                message: e.to_string(),
+            })?;
+            ids.push(id.as_str().to_string());
+        }
+        let keys = ids.join(":");
+        let mut url = self.url(&["query", "logs", &keys]);
+        for (k, v) in params {
+            url.query_pairs_mut().append_pair(k, v);
+        }
+        let answer = self.probe_url(url).await?;
+        // What event pages of the log would teach the client, a probe does
+        // too: a log seen sending JSON objects gets no pushed filter.
+        let objects = answer
+            .body
+            .get("events")
+            .and_then(Value::as_array)
+            .is_some_and(|events| {
+                events
+                    .iter()
+                    .any(|e| e.get("message").is_some_and(Value::is_object))
+            });
+        if let ([id], true) = (ids.as_slice(), objects) {
+            self.note_object_messages(id);
+        }
+        Ok(answer)
+    }
+
+    /// A `Next` link of an earlier answer, checked like every link before
+    /// the key is sent to it, polled to its final body.
+    pub async fn probe_link(&self, href: &str) -> Result<RawAnswer> {
+        let url = self.checked_link(href)?;
+        self.probe_url(url).await
+    }
+
+    async fn probe_url(&self, url: Url) -> Result<RawAnswer> {
+        let request = |url: Url, ns: Namespace| {
+            self.get_parsed(url, ns, |resp| {
+                let body: Value = serde_json::from_slice(&resp.body)
+                    .map_err(|e| format!("invalid JSON ({e})"))?;
+                Ok((
+                    resp.status.as_u16(),
+                    resp.limits,
+                    resp.beyond_retention.is_some(),
+                    body,
+                ))
+            })
+        };
+        let (first_status, limits, mut beyond, mut body) =
+            request(url.clone(), Namespace::Query).await?;
+        let now_ms = crate::time::now_ms();
+        let rate_limit = RateLimitSeen {
+            limit: limits.limit,
+            remaining: limits.remaining,
+            reset: limits.reset,
+            reset_kind: limits.reset.map(|r| reset_kind(r, now_ms)),
+        };
+        let poll = self.inner.config.poll;
+        let started = tokio::time::Instant::now();
+        let mut delay = poll.initial.max(std::time::Duration::from_millis(1));
+        let mut polls = 0;
+        while let Some(link) = find_link(&links_of(&body), "Self").cloned() {
+            if started.elapsed() > poll.query_timeout {
+                return Err(Error::Transport {
+                    method: "GET",
+                    url: url.to_string(),
+                    message: format!(
+                        "Rapid7 did not finish the query within {}s",
+                        poll.query_timeout.as_secs()
+                    ),
+                    source: None,
+                });
+            }
+            let next = self.checked_link(&link.href)?;
+            tokio::time::sleep(delay).await;
+            delay = delay.saturating_mul(2).min(poll.max);
+            let (_, _, b, answer) = request(next, Namespace::Poll).await?;
+            beyond |= b;
+            body = answer;
+            polls += 1;
+        }
+        Ok(RawAnswer {
+            first_status,
+            polls,
+            rate_limit,
+            beyond_retention: beyond,
+            body,
+        })
+    }
+}

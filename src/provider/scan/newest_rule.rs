@@ -1,0 +1,194 @@
+//! The pure rules of a newest-first read: when it may stop ([`Stop`]), and
+//! whether pages asked newest first really came newest first
+//! ([`PageOrder`]).
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+/// Rapid7's own InsightIDR plugin says `most_recent_first` needs `from` on
+/// or after 2022-11-24 (an indexing change): older ranges are read oldest
+/// first. 2022-11-24T00:00:00Z in epoch ms.
+pub(crate) const NEWEST_FIRST_SINCE_MS: i64 = 1_669_248_000_000;
+
+/// When a newest-first read may stop: once `want` events the statement
+/// keeps lie in the part of the window read completely, so that the
+/// newest `want` kept events (and every event of the millisecond of the
+/// `want`th, whatever order Rapid7 returns within a millisecond) are in
+/// hand. Kept events may come in any order; "read completely" grows
+/// downwards as pages (newest first) or whole ranges are read.
+#[derive(Debug, Clone)]
+pub(crate) struct Stop {
+    want: usize,
+    /// The timestamps of the newest `want` kept events seen.
+    newest: BinaryHeap<Reverse<i64>>,
+    /// Every event at or after this instant has been read.
+    complete_from: i64,
+}
+
+impl Stop {
+    pub(crate) fn new(want: usize) -> Self {
+        Stop {
+            want,
+            newest: BinaryHeap::with_capacity(want.min(1 << 16)),
+            complete_from: i64::MAX,
+        }
+    }
+
+    /// A kept event.
+    pub(crate) fn kept(&mut self, ts: i64) {
+        if self.want == 0 {
+            return;
+        }
+        if self.newest.len() < self.want {
+            self.newest.push(Reverse(ts));
+        } else if self.newest.peek().is_some_and(|Reverse(min)| ts > *min) {
+            self.newest.pop();
+            self.newest.push(Reverse(ts));
+        }
+    }
+
+    /// One event of a page read newest first: every event newer than its
+    /// millisecond is in hand.
+    pub(crate) fn event(&mut self, ts: i64, kept: bool) {
+        if kept {
+            self.kept(ts);
+        }
+        self.covered_from(ts.saturating_add(1));
+    }
+
+    /// Every event at or after `from` has been read.
+    pub(crate) fn covered_from(&mut self, from: i64) {
+        self.complete_from = self.complete_from.min(from);
+    }
+
+    /// The timestamp of the `want`th newest kept event, once there is one:
+    /// no older event can be among the rows the statement needs.
+    pub(crate) fn boundary(&self) -> Option<i64> {
+        (self.newest.len() == self.want && self.want > 0)
+            .then(|| self.newest.peek().map(|Reverse(t)| *t))
+            .flatten()
+    }
+
+    /// Whether everything the statement can need is in hand.
+    pub(crate) fn done(&self) -> bool {
+        self.want == 0 || self.boundary().is_some_and(|b| self.complete_from <= b)
+    }
+
+    /// Every event at or after this instant has been read.
+    pub(crate) fn complete_from(&self) -> Option<i64> {
+        (self.complete_from != i64::MAX).then_some(self.complete_from)
+    }
+}
+
+/// Checks that pages asked newest first come newest first: within a page,
+/// and against the oldest event of the page before. Only milliseconds are
+/// compared: Rapid7 documents no order within a millisecond.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct PageOrder {
+    pages: u64,
+    /// The oldest timestamp of the pages so far.
+    oldest: Option<i64>,
+}
+
+impl PageOrder {
+    /// One page: the timestamps of the events it kept, in the order they
+    /// came, and the span of every event it held (`min`, `max`: duplicates
+    /// and events outside the window included). `Err` says what was out of
+    /// order.
+    pub(crate) fn page(
+        &mut self,
+        kept: &[i64],
+        min: Option<i64>,
+        max: Option<i64>,
+    ) -> Result<(), String> {
+        self.pages += 1;
+        if let Some(w) = kept.windows(2).find(|w| w[1] > w[0]) {
+            return Err(format!(
+                "page {} goes forward in time ({} then {})",
+                self.pages,
+                crate::time::fmt_ms(w[0]),
+                crate::time::fmt_ms(w[1])
+            ));
+        }
+        let max = max.or_else(|| kept.first().copied());
+        if let (Some(prev), Some(max)) = (self.oldest, max)
+            && max > prev
+        {
+            return Err(format!(
+                "page {} holds an event at {}, after the oldest of the page before ({})",
+                self.pages,
+                crate::time::fmt_ms(max),
+                crate::time::fmt_ms(prev)
+            ));
+        }
+        let min = min.or_else(|| kept.last().copied());
+        self.oldest = match (self.oldest, min) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn it_stops_past_the_millisecond_of_the_nth_kept_event() {
+        let mut s = Stop::new(3);
+        for (ts, kept) in [(100, true), (99, false), (99, true), (97, true)] {
+            s.event(ts, kept);
+        }
+        // The 3rd kept event is at 97: 97 may hold more (a burst).
+        assert!(!s.done());
+        s.event(97, false);
+        s.event(97, true);
+        assert!(!s.done());
+        s.event(96, false);
+        assert!(s.done());
+        assert_eq!(s.complete_from(), Some(97));
+        // Nothing asked: done at once.
+        assert!(Stop::new(0).done());
+        // Never enough: never done.
+        let mut few = Stop::new(5);
+        for ts in (0..100).rev() {
+            few.event(ts, ts % 50 == 0);
+        }
+        assert!(!few.done());
+        assert_eq!(few.complete_from(), Some(1));
+    }
+
+    #[test]
+    fn whole_ranges_count_in_any_order() {
+        let mut s = Stop::new(2);
+        // A cached part read whole, oldest first, covering [50, ∞).
+        for ts in [60, 70, 80] {
+            s.kept(ts);
+        }
+        assert!(!s.done(), "nothing is complete yet");
+        s.covered_from(75);
+        // 80 and 70 are the newest two; 70 lies below what is complete.
+        assert_eq!(s.boundary(), Some(70));
+        assert!(!s.done());
+        s.covered_from(50);
+        assert!(s.done());
+    }
+
+    #[test]
+    fn pages_must_go_back_in_time() {
+        let mut o = PageOrder::default();
+        assert!(o.page(&[10, 9, 9, 5], Some(5), Some(11)).is_ok());
+        // The next page may repeat the oldest millisecond.
+        assert!(o.page(&[5, 3], Some(3), Some(5)).is_ok());
+        let e = o.page(&[4, 2], Some(2), Some(4)).unwrap_err();
+        assert!(e.contains("page 3 holds an event"), "{e}");
+        let mut o = PageOrder::default();
+        let e = o.page(&[1, 2, 3], Some(1), Some(3)).unwrap_err();
+        assert!(e.contains("page 1 goes forward"), "{e}");
+        // Events outside the window (repeats) count too.
+        let mut o = PageOrder::default();
+        assert!(o.page(&[10, 8], Some(8), Some(10)).is_ok());
+        assert!(o.page(&[], Some(12), Some(15)).is_err());
+    }
+}
