@@ -89,6 +89,14 @@ fn time_keys(e: &Expr, keys: &mut Vec<Bin>) -> Result<(), String> {
         keys.push(key);
         return Ok(());
     }
+    // `to_char(timestamp, 'text')` shows no field of the time: one value
+    // for every event (the column is never null), no time key at all.
+    if let Some((source, format)) = to_char_args(e)
+        && is_utc_timestamp(source)
+        && string_literal(format).and_then(|f| format_bin(&f)) == Some(None)
+    {
+        return Ok(());
+    }
     match e {
         Expr::Column(c) if c.name == columns::LOG_NAME || c.name == columns::LOG_ID => Ok(()),
         Expr::Column(c) if c.name == columns::TIMESTAMP => {
@@ -121,9 +129,10 @@ fn time_keys(e: &Expr, keys: &mut Vec<Bin>) -> Result<(), String> {
 /// The bin of `e` when it is a time key of `timestamp` (see the module docs).
 fn time_key(e: &Expr) -> Result<Option<Bin>, String> {
     match e {
+        // Date32 only: arrow casts a timestamp to Date64 by keeping its
+        // milliseconds (no truncation to the day).
         Expr::Cast(Cast { expr, field })
-            if matches!(field.data_type(), DataType::Date32 | DataType::Date64)
-                && is_utc_timestamp(expr) =>
+            if field.data_type() == &DataType::Date32 && is_utc_timestamp(expr) =>
         {
             Ok(Some(Bin::fixed(DAY_MS, 0)))
         }
@@ -158,28 +167,39 @@ fn time_key(e: &Expr) -> Result<Option<Bin>, String> {
                     }
                     _ => Ok(None),
                 }
-            } else if f.downcast_ref::<ToCharFunc>().is_some() {
-                match args.as_slice() {
-                    [source, format] if is_utc_timestamp(source) => {
-                        let format = string_literal(format).unwrap_or_default();
-                        match format_bin(&format) {
-                            Some(Some(bin)) => Ok(Some(bin)),
-                            // No field of the time: a constant, and so
-                            // constant within years too.
-                            Some(None) => Ok(Some(Bin::Months { months: 12 })),
-                            None => Err(format!(
-                                ": to_char format '{format}' has a field finer than a \
-                                 second or one not known here"
-                            )),
-                        }
-                    }
-                    _ => Ok(None),
-                }
+            } else if let Some((source, format)) = to_char_args(e)
+                && is_utc_timestamp(source)
+            {
+                // A format read from the row could show any field.
+                let format = string_literal(format)
+                    .ok_or(": to_char with a format that is not a literal")?;
+                // No field of the time: no key (see `time_keys`).
+                format_bin(&format).ok_or_else(|| {
+                    format!(
+                        ": to_char format '{format}' has a field finer than a second or one \
+                         not known here"
+                    )
+                })
             } else {
                 Ok(None)
             }
         }
         _ => Ok(None),
+    }
+}
+
+/// `(source, format)` of `to_char(source, format)` (or `date_format`).
+fn to_char_args(e: &Expr) -> Option<(&Expr, &Expr)> {
+    match e {
+        Expr::ScalarFunction(ScalarFunction { func, args })
+            if func.inner().downcast_ref::<ToCharFunc>().is_some() =>
+        {
+            match args.as_slice() {
+                [source, format] => Some((source, format)),
+                _ => None,
+            }
+        }
+        _ => None,
     }
 }
 
@@ -225,7 +245,7 @@ fn date_bin_key(args: &[Expr]) -> Result<Option<Bin>, String> {
         [stride, source, origin] => (stride, source, Some(origin)),
         _ => return Ok(None),
     };
-    if !is_timestamp(source) {
+    if !is_utc_timestamp(source) {
         return Ok(None);
     }
     let stride_ms = match strip_alias(stride) {
@@ -336,33 +356,50 @@ fn mdn_millis(v: IntervalMonthDayNano) -> Option<i64> {
         .flatten()
 }
 
-/// `timestamp`, or a cast of it to a timestamp unit at least as fine as
-/// milliseconds (which keeps every instant: the column is in milliseconds;
-/// a cast to seconds would move instants to other bins), in any zone.
-fn is_timestamp(e: &Expr) -> bool {
-    timestamp_in(e, &|_| true)
-}
-
-/// [`is_timestamp`] in UTC (or no zone: the UTC wall clock).
+/// `timestamp`, or a chain of casts of it that keeps every instant (to a
+/// timestamp unit at least as fine as milliseconds: the column is in
+/// milliseconds, a cast to seconds would move instants to other bins; and
+/// between zones only where the instant stays, see [`zone_after`]), in UTC
+/// (or no zone: the UTC wall clock) at the end. Every key asks for this,
+/// `date_bin` too: whether it bins a zoned timestamp in local time is not
+/// relied on.
 fn is_utc_timestamp(e: &Expr) -> bool {
-    timestamp_in(e, &|tz| {
-        tz.is_none_or(|tz| matches!(tz, "UTC" | "utc" | "+00:00" | "Z" | "Etc/UTC"))
-    })
+    instant_zone(e).is_some_and(|tz| tz.as_deref().is_none_or(is_utc))
 }
 
-fn timestamp_in(e: &Expr, zone: &dyn Fn(Option<&str>) -> bool) -> bool {
+fn is_utc(tz: &str) -> bool {
+    matches!(tz, "UTC" | "utc" | "+00:00" | "Z" | "Etc/UTC")
+}
+
+/// The zone (`None`: no zone, the UTC wall clock) of `e` when it is
+/// `timestamp` or an instant-keeping cast chain of it.
+fn instant_zone(e: &Expr) -> Option<Option<String>> {
     match strip_alias(e) {
-        Expr::Cast(Cast { expr, field }) => {
-            matches!(
-                field.data_type(),
-                DataType::Timestamp(
-                    TimeUnit::Millisecond | TimeUnit::Microsecond | TimeUnit::Nanosecond,
-                    tz
-                ) if zone(tz.as_deref())
-            ) && timestamp_in(expr, zone)
+        Expr::Column(c) if c.name == columns::TIMESTAMP => {
+            Some(Some(crate::events::TIMESTAMP_TZ.to_string()))
         }
-        Expr::Column(c) => c.name == columns::TIMESTAMP,
-        _ => false,
+        Expr::Cast(Cast { expr, field }) => match field.data_type() {
+            DataType::Timestamp(
+                TimeUnit::Millisecond | TimeUnit::Microsecond | TimeUnit::Nanosecond,
+                tz,
+            ) => zone_after(instant_zone(expr)?, tz.as_deref()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The zone after casting a timestamp in zone `from` to zone `to`, when
+/// the cast keeps the instant: zone to zone converts, no zone to no zone
+/// copies; between a zone and no zone arrow reinterprets the wall clock
+/// (`CAST(ts AS TIMESTAMP) AT TIME ZONE 'Europe/Paris'` moves every
+/// instant by Paris's offset), which is the same instant only in UTC.
+fn zone_after(from: Option<String>, to: Option<&str>) -> Option<Option<String>> {
+    match (from.as_deref(), to) {
+        (Some(_), Some(to)) => Some(Some(to.to_string())),
+        (None, None) => Some(None),
+        (Some(z), None) | (None, Some(z)) if is_utc(z) => Some(to.map(str::to_string)),
+        _ => None,
     }
 }
 
@@ -505,14 +542,66 @@ mod tests {
             DataType::Timestamp(TimeUnit::Millisecond, Some("Europe/Paris".into())),
         );
         assert!(bin_of(vec![date_trunc(lit("day"), paris.clone())]).is_err());
-        // date_bin is the same in every zone.
+        // date_bin asks for UTC too.
         assert!(
             bin_of(vec![date_bin(
                 minutes(10),
                 paris,
                 lit(ScalarValue::TimestampNanosecond(Some(0), None))
             )])
-            .is_ok()
+            .is_err()
+        );
+        // A cast from no zone into one reinterprets the wall clock: the
+        // instant moves (`CAST(ts AS TIMESTAMP) AT TIME ZONE 'Europe/Paris'`).
+        let wall = cast(ts(), DataType::Timestamp(TimeUnit::Nanosecond, None));
+        let moved = cast(
+            wall.clone(),
+            DataType::Timestamp(TimeUnit::Nanosecond, Some("Europe/Paris".into())),
+        );
+        assert!(
+            bin_of(vec![date_bin(
+                minutes(60),
+                moved,
+                lit(ScalarValue::TimestampNanosecond(Some(0), None))
+            )])
+            .is_err()
+        );
+        // UTC and no zone are one wall clock, both ways.
+        let back = cast(
+            wall.clone(),
+            DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
+        );
+        assert_eq!(
+            bin_of(vec![date_trunc(lit("day"), back)]),
+            Ok(Some(Bin::fixed(DAY_MS, 0)))
+        );
+        // Zone to zone keeps the instant, but Paris days are not UTC days.
+        let paris_wall = cast(
+            cast(
+                ts(),
+                DataType::Timestamp(TimeUnit::Millisecond, Some("Europe/Paris".into())),
+            ),
+            DataType::Timestamp(TimeUnit::Millisecond, None),
+        );
+        assert!(bin_of(vec![date_trunc(lit("hour"), paris_wall)]).is_err());
+        // A day is a Date32; a Date64 keeps the milliseconds.
+        assert!(bin_of(vec![cast(ts(), DataType::Date64)]).is_err());
+        // A to_char format read from the row could show anything.
+        let e = bin_of(vec![to_char(ts(), col("message"))]).unwrap_err();
+        assert!(e.contains("not a literal"), "{e}");
+        let by_log =
+            datafusion::logical_expr::when(col("log_name").eq(lit("Firewall")), lit("%Y-%m-%d %H"))
+                .otherwise(lit("%Y"))
+                .unwrap();
+        assert!(bin_of(vec![to_char(ts(), by_log)]).is_err());
+        // A format with no field of the time is one value: no time key.
+        assert_eq!(bin_of(vec![to_char(ts(), lit("all"))]), Ok(None));
+        assert_eq!(
+            bin_of(vec![
+                to_char(ts(), lit("all")),
+                date_trunc(lit("week"), ts())
+            ]),
+            Ok(Some(Bin::fixed(7 * DAY_MS, MONDAY_MS)))
         );
         // A cast to seconds is not the millisecond column.
         let seconds = cast(
