@@ -551,6 +551,45 @@ async fn the_recent_edge_is_counted_from_statistics() {
     );
 }
 
+/// On the recent edge the events stamped `to` may still arrive: the counts
+/// are right under both readings of `to` without learning the convention
+/// there (no probe of `[to - 1, to)`), and once it is known from settled
+/// ranges they use it.
+#[tokio::test]
+async fn edge_counts_are_right_under_both_readings_without_learning_there() {
+    for exclusive in [false, true] {
+        let server = support::server().await;
+        server.set_faults(Faults {
+            to_exclusive: exclusive,
+            ..Faults::default()
+        });
+        let dir = TempDir::new().unwrap();
+        // A settle of 400 days: a window in February 2026 is the recent edge.
+        let (ctx, _) = session_with(&server, local_cache(&dir), |c| {
+            c.with_settle(std::time::Duration::from_secs(400 * 86_400))
+        })
+        .await;
+        let fw = support::log_id(&server, "Firewall");
+        // Ending on a millisecond of hundreds of events.
+        let (from, to) = (T0 - 27 * MIN, burst_ms(&server));
+        assert!(server.dataset().count(&fw, to, to + 1) > 0);
+        let got = bins(&sql(&ctx, &per_bin("Firewall", from, to)).await.unwrap());
+        assert_eq!(
+            got,
+            truth_bins(&server, &fw, from, to, 10 * MIN),
+            "exclusive {exclusive}"
+        );
+        assert_eq!(event_pages_over_windows(&server), 0, "no page of the edge");
+        let probes = server
+            .requests()
+            .iter()
+            .filter(|r| r.is_statistical())
+            .filter(|r| matches!((r.from, r.to), (Some(f), Some(t)) if t - f == 1))
+            .count();
+        assert_eq!(probes, 0, "the convention is not learnt on the edge");
+    }
+}
+
 /// A count that is not pushed says why in EXPLAIN, on the scan that pages.
 #[tokio::test]
 async fn explain_names_why_a_count_is_not_pushed() {
