@@ -15,7 +15,7 @@
 //! | `date_trunc('week', ts)` | weeks from a Monday (DataFusion truncates to Monday) |
 //! | `date_trunc('month' / 'quarter' / 'year', ts)` | calendar months / quarters / years |
 //! | `date_part` / `extract` of minute … year | the bins of that unit |
-//! | `to_char(ts, f)` / `date_format` | the finest unit of `f` (no fractions) |
+//! | `to_char(ts, f)` / `date_format`, `f` a literal | the finest unit of `f` (no fractions) |
 //! | `CAST(ts AS DATE)` | days |
 //! | `CAST(ts AS BIGINT) / n`, `to_unixtime(ts) / n` (`time_bucket` by hand) | bins of `n` ms (s) from the epoch |
 //! | `to_unixtime(ts)` | seconds |
@@ -26,8 +26,11 @@
 //! `date_bin(15 min)` with `date_trunc('hour')` counts in 15 minutes, while
 //! `date_bin(45 min)` with `date_trunc('hour')` has no such bin and pages.
 //! `date_trunc`, `date_part` and `to_char` depend on the time zone of their
-//! argument: only UTC (the column's) or no zone is accepted; `date_bin` is
-//! the same arithmetic in every zone.
+//! argument: only UTC (the column's) or no zone is accepted, through casts
+//! that keep every instant (not from a zone to none or back, except UTC);
+//! `date_bin` asks the same. `to_char` needs a literal format (one with no
+//! field of the time is a constant, no key); `CAST(ts AS DATE)` is `Date32`
+//! only (`Date64` keeps the milliseconds).
 
 use datafusion::arrow::datatypes::{DataType, IntervalMonthDayNano, TimeUnit};
 use datafusion::common::ScalarValue;
