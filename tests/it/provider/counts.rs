@@ -590,6 +590,34 @@ async fn edge_counts_are_right_under_both_readings_without_learning_there() {
     }
 }
 
+/// Events stamped `to` that arrive between the calls that count the edge
+/// (the statistics miss them, the `to` checks after see them) neither
+/// undercount nor fail: that range is paged instead.
+#[tokio::test]
+async fn events_of_to_arriving_while_the_edge_is_counted_page_that_range() {
+    let server = support::server().await;
+    let to = burst_ms(&server);
+    let from = T0 - 27 * MIN;
+    let fw = support::log_id(&server, "Firewall");
+    assert!(server.dataset().count(&fw, to, to + 1) > 0);
+    // Missing from the first answer that reads `to` only.
+    server.set_faults(Faults {
+        late_millisecond: Some((to, 1)),
+        ..Faults::default()
+    });
+    let dir = TempDir::new().unwrap();
+    let (ctx, _) = session_with(&server, local_cache(&dir), |c| {
+        c.with_settle(std::time::Duration::from_secs(400 * 86_400))
+    })
+    .await;
+    let got = bins(&sql(&ctx, &per_bin("Firewall", from, to)).await.unwrap());
+    assert_eq!(got, truth_bins(&server, &fw, from, to, 10 * MIN));
+    assert!(
+        event_pages_over_windows(&server) > 0,
+        "the range whose `to` moved is paged"
+    );
+}
+
 /// A count that is not pushed says why in EXPLAIN, on the scan that pages.
 #[tokio::test]
 async fn explain_names_why_a_count_is_not_pushed() {
