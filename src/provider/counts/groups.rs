@@ -434,6 +434,20 @@ mod tests {
         group_bin(&groups, &names)
     }
 
+    /// `date_bin(n minutes, source)` from the epoch.
+    fn binned(n: i64, source: Expr) -> Expr {
+        date_bin(
+            minutes(n),
+            source,
+            lit(ScalarValue::TimestampNanosecond(Some(0), None)),
+        )
+    }
+
+    /// `CAST(e AS TIMESTAMP(unit, tz))`.
+    fn in_zone(e: Expr, unit: TimeUnit, tz: Option<&str>) -> Expr {
+        cast(e, DataType::Timestamp(unit, tz.map(Into::into)))
+    }
+
     fn minutes(n: i64) -> Expr {
         lit(ScalarValue::IntervalMonthDayNano(Some(
             IntervalMonthDayNano::new(0, 0, n * 60_000_000_000),
@@ -454,11 +468,7 @@ mod tests {
             Ok(Some(Bin::Months { months: 1 }))
         );
         assert_eq!(
-            bin_of(vec![date_bin(
-                minutes(10),
-                ts(),
-                lit(ScalarValue::TimestampNanosecond(Some(0), None))
-            )]),
+            bin_of(vec![binned(10, ts())]),
             Ok(Some(Bin::fixed(10 * MINUTE_MS, 0)))
         );
         assert_eq!(
@@ -540,52 +550,23 @@ mod tests {
         assert!(bin_of(vec![date_part(lit("second"), ts())]).is_err());
         assert!(bin_of(vec![to_char(ts(), lit("%H:%M:%S%.3f"))]).is_err());
         // A zone other than UTC moves day edges.
-        let paris = cast(
-            ts(),
-            DataType::Timestamp(TimeUnit::Millisecond, Some("Europe/Paris".into())),
-        );
+        let paris = in_zone(ts(), TimeUnit::Millisecond, Some("Europe/Paris"));
         assert!(bin_of(vec![date_trunc(lit("day"), paris.clone())]).is_err());
         // date_bin asks for UTC too.
-        assert!(
-            bin_of(vec![date_bin(
-                minutes(10),
-                paris,
-                lit(ScalarValue::TimestampNanosecond(Some(0), None))
-            )])
-            .is_err()
-        );
+        assert!(bin_of(vec![binned(10, paris.clone())]).is_err());
         // A cast from no zone into one reinterprets the wall clock: the
         // instant moves (`CAST(ts AS TIMESTAMP) AT TIME ZONE 'Europe/Paris'`).
-        let wall = cast(ts(), DataType::Timestamp(TimeUnit::Nanosecond, None));
-        let moved = cast(
-            wall.clone(),
-            DataType::Timestamp(TimeUnit::Nanosecond, Some("Europe/Paris".into())),
-        );
-        assert!(
-            bin_of(vec![date_bin(
-                minutes(60),
-                moved,
-                lit(ScalarValue::TimestampNanosecond(Some(0), None))
-            )])
-            .is_err()
-        );
+        let wall = in_zone(ts(), TimeUnit::Nanosecond, None);
+        let moved = in_zone(wall.clone(), TimeUnit::Nanosecond, Some("Europe/Paris"));
+        assert!(bin_of(vec![binned(60, moved)]).is_err());
         // UTC and no zone are one wall clock, both ways.
-        let back = cast(
-            wall.clone(),
-            DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
-        );
+        let back = in_zone(wall, TimeUnit::Millisecond, Some("UTC"));
         assert_eq!(
             bin_of(vec![date_trunc(lit("day"), back)]),
             Ok(Some(Bin::fixed(DAY_MS, 0)))
         );
         // Zone to zone keeps the instant, but Paris days are not UTC days.
-        let paris_wall = cast(
-            cast(
-                ts(),
-                DataType::Timestamp(TimeUnit::Millisecond, Some("Europe/Paris".into())),
-            ),
-            DataType::Timestamp(TimeUnit::Millisecond, None),
-        );
+        let paris_wall = in_zone(paris, TimeUnit::Millisecond, None);
         assert!(bin_of(vec![date_trunc(lit("hour"), paris_wall)]).is_err());
         // A day is a Date32; a Date64 keeps the milliseconds.
         assert!(bin_of(vec![cast(ts(), DataType::Date64)]).is_err());
@@ -607,18 +588,8 @@ mod tests {
             Ok(Some(Bin::fixed(7 * DAY_MS, MONDAY_MS)))
         );
         // A cast to seconds is not the millisecond column.
-        let seconds = cast(
-            ts(),
-            DataType::Timestamp(TimeUnit::Second, Some("UTC".into())),
-        );
-        assert!(
-            bin_of(vec![date_bin(
-                minutes(10),
-                seconds,
-                lit(ScalarValue::TimestampNanosecond(Some(0), None))
-            )])
-            .is_err()
-        );
+        let seconds = in_zone(ts(), TimeUnit::Second, Some("UTC"));
+        assert!(bin_of(vec![binned(10, seconds)]).is_err());
     }
 
     #[test]

@@ -33,6 +33,16 @@ async fn session(
     session_with(server, local_cache(dir), |c| c).await
 }
 
+/// A session whose recent edge is 400 days long: a window in February
+/// 2026 is unsettled.
+async fn edge_session(server: &MockServer, dir: &TempDir) -> datafusion::prelude::SessionContext {
+    let (ctx, _) = session_with(server, local_cache(dir), |c| {
+        c.with_settle(std::time::Duration::from_secs(400 * 86_400))
+    })
+    .await;
+    ctx
+}
+
 /// Event queries that read more than one millisecond: pages of the window
 /// (one-millisecond queries are the `to` checks of exact counts).
 fn event_pages_over_windows(server: &MockServer) -> usize {
@@ -512,11 +522,7 @@ async fn the_counts_table_leaves_other_filters_to_datafusion() {
 async fn the_recent_edge_is_counted_from_statistics() {
     let server = support::server().await;
     let dir = TempDir::new().unwrap();
-    // A settle of 400 days: a window in February 2026 is the recent edge.
-    let (ctx, _) = session_with(&server, local_cache(&dir), |c| {
-        c.with_settle(std::time::Duration::from_secs(400 * 86_400))
-    })
-    .await;
+    let ctx = edge_session(&server, &dir).await;
     let (from, to) = (T0, T0 + 60 * MIN);
     let q = per_bin("Firewall", from, to);
     let plan = explain(&ctx, &q).await;
@@ -564,11 +570,7 @@ async fn edge_counts_are_right_under_both_readings_without_learning_there() {
             ..Faults::default()
         });
         let dir = TempDir::new().unwrap();
-        // A settle of 400 days: a window in February 2026 is the recent edge.
-        let (ctx, _) = session_with(&server, local_cache(&dir), |c| {
-            c.with_settle(std::time::Duration::from_secs(400 * 86_400))
-        })
-        .await;
+        let ctx = edge_session(&server, &dir).await;
         let fw = support::log_id(&server, "Firewall");
         // Ending on a millisecond of hundreds of events.
         let (from, to) = (T0 - 27 * MIN, burst_ms(&server));
@@ -606,10 +608,7 @@ async fn events_of_to_arriving_while_the_edge_is_counted_page_that_range() {
         ..Faults::default()
     });
     let dir = TempDir::new().unwrap();
-    let (ctx, _) = session_with(&server, local_cache(&dir), |c| {
-        c.with_settle(std::time::Duration::from_secs(400 * 86_400))
-    })
-    .await;
+    let ctx = edge_session(&server, &dir).await;
     let got = bins(&sql(&ctx, &per_bin("Firewall", from, to)).await.unwrap());
     assert_eq!(got, truth_bins(&server, &fw, from, to, 10 * MIN));
     assert!(
