@@ -139,12 +139,13 @@ fn time_key(e: &Expr) -> Result<Option<Bin>, String> {
         {
             Ok(Some(Bin::fixed(DAY_MS, 0)))
         }
-        // `CAST(timestamp AS BIGINT) / n`: integer division of epoch
-        // milliseconds, the floor for instants after 1970 (all a window
-        // holds), so constant within bins of `n` ms from the epoch.
+        // `CAST(timestamp AS BIGINT) / n` (or `DIV n`, the same integer
+        // division): division of epoch milliseconds truncates, the floor
+        // for instants after 1970 (all a window holds), so constant within
+        // bins of `n` ms from the epoch.
         Expr::BinaryExpr(BinaryExpr {
             left,
-            op: Operator::Divide,
+            op: Operator::Divide | Operator::IntegerDivide,
             right,
         }) if epoch_unit_ms(left).is_some() => match strip_alias(right) {
             Expr::Literal(ScalarValue::Int64(Some(n)), _) if *n > 0 => {
@@ -505,6 +506,9 @@ mod tests {
             Ok(Some(Bin::fixed(600_000, 0)))
         );
         assert!(bin_of(vec![epoch() / lit(0i64)]).is_err());
+        let div =
+            datafusion::logical_expr::binary_expr(epoch(), Operator::IntegerDivide, lit(60_000i64));
+        assert_eq!(bin_of(vec![div]), Ok(Some(Bin::fixed(60_000, 0))));
         let unix = || datafusion::functions::expr_fn::to_unixtime(vec![ts()]);
         assert_eq!(
             bin_of(vec![unix() / lit(600i64)]),
