@@ -100,6 +100,11 @@ pub struct Faults {
     /// Statistical time slices are closed, `[a, b]`: an event stamped on
     /// the boundary between two slices is counted in both.
     pub inclusive_slices: bool,
+    /// `Some((ms, n))`: the events stamped `ms` arrive late, missing from
+    /// the first `n` finished answers (pages and unfiltered counts) whose
+    /// range holds `ms`, and in every answer after: what a client sees of
+    /// the recent edge while events are still arriving.
+    pub late_millisecond: Option<(i64, u32)>,
 }
 
 /// What the simulator's `Next` links point at: the API's own cursor, or
@@ -180,6 +185,7 @@ impl Default for Faults {
             legacy_continuations: false,
             ignore_most_recent_first: false,
             inclusive_slices: false,
+            late_millisecond: None,
         }
     }
 }
@@ -192,6 +198,7 @@ pub(crate) struct FaultCounters {
     polls: u64,
     pages: u64,
     resets: u64,
+    late: u64,
 }
 
 /// Counts one more and says whether this one is an Nth.
@@ -229,6 +236,17 @@ impl FaultCounters {
     /// Finished pages counted so far (after [`Self::page`]).
     pub(crate) fn pages(&self) -> u64 {
         self.pages
+    }
+
+    /// A finished answer reads `[from, last]`: the late millisecond it
+    /// leaves out, if any ([`Faults::late_millisecond`]).
+    pub(crate) fn late(&mut self, f: &Faults, from: i64, last: i64) -> Option<i64> {
+        let (ms, n) = f.late_millisecond?;
+        if ms < from || ms > last {
+            return None;
+        }
+        self.late += 1;
+        (self.late <= u64::from(n)).then_some(ms)
     }
 
     /// A finished page is about to be sent: drop the connection halfway?

@@ -330,7 +330,7 @@ impl Ctx<'_> {
             let st = &mut *st;
             let truncate = st.counters.page(&st.faults);
             let reset = st.counters.reset(&st.faults);
-            let opts = PageOptions {
+            let mut opts = PageOptions {
                 to_exclusive: st.faults.to_exclusive,
                 duplicate_page_edges: st.faults.duplicate_page_edges,
                 numeric_sequence_number_str: st.faults.numeric_sequence_number_str,
@@ -341,7 +341,11 @@ impl Ctx<'_> {
                 retention_start_ms: st.faults.retention_start_ms,
                 reverse_within_millisecond: st.faults.reverse_within_millisecond,
                 object_messages: st.faults.object_messages,
+                late_ms: None,
             };
+            opts.late_ms = st
+                .counters
+                .late(&st.faults, spec.from, query::last_ms(spec, opts));
             let stats = render::StatsOptions {
                 inexact: st.faults.statistics_inexact,
                 variant: st.faults.statistics_variant,

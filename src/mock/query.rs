@@ -316,6 +316,8 @@ pub(crate) struct PageOptions {
     pub(crate) retention_start_ms: Option<i64>,
     pub(crate) reverse_within_millisecond: bool,
     pub(crate) object_messages: bool,
+    /// A millisecond whose events have not arrived yet for this answer.
+    pub(crate) late_ms: Option<i64>,
 }
 
 impl PageOptions {

@@ -127,7 +127,10 @@ pub(crate) fn final_page(
     opts: PageOptions,
     root: &str,
 ) -> Vec<u8> {
-    let (events, more) = page_events(data, spec, opts);
+    let (mut events, more) = page_events(data, spec, opts);
+    if let Some(late) = opts.late_ms {
+        events.retain(|e| e.timestamp != late);
+    }
     let link = |from: i64, seq: Option<u64>, extra: &str| {
         let seq = seq.map_or_else(String::new, |s| format!("&sequence_number={s}"));
         format!(
@@ -264,7 +267,13 @@ pub(crate) fn statistics(
                 } else {
                     a + g
                 };
-                Some(count_events(data, &spec.log_id, &statement, a, b) as f64)
+                let late = opts
+                    .late_ms
+                    .filter(|ms| (a..b).contains(ms))
+                    .map_or(0, |ms| {
+                        count_events(data, &spec.log_id, &statement, ms, ms + 1)
+                    });
+                Some((count_events(data, &spec.log_id, &statement, a, b) - late) as f64)
             })
             .collect();
         let total: f64 = counts.iter().flatten().sum();

@@ -2,7 +2,10 @@
 //!
 //! Rapid7 does not document whether a query's `to` is inclusive. A count of
 //! `[from, to)` asked as `from`/`to` is then off by the events stamped
-//! exactly `to` when `to` is inclusive, and right when it is exclusive. So:
+//! exactly `to` when `to` is inclusive, and right when it is exclusive.
+//!
+//! **Settled ranges** (the events of millisecond `to` are settled: they no
+//! longer change):
 //!
 //! 1. the events of millisecond `to` are counted with a one-millisecond event
 //!    query (`[to, to + 1)`, exact by the event client's own rule); when there
@@ -10,8 +13,31 @@
 //! 2. otherwise the convention matters, and is learnt once per source: a
 //!    statistical count of `[to - 1, to)` is the events of `to - 1` alone when
 //!    `to` is exclusive, and those plus the (known, non-zero) events of `to`
-//!    when it is inclusive; anything else fails loudly;
+//!    when it is inclusive; anything else fails loudly (settled counts that
+//!    agree with no reading are not to be trusted);
 //! 3. with an inclusive `to`, the events of `to` are taken off the last slice.
+//!
+//! **The recent edge** (events stamped `to` may still arrive between two
+//! calls) never teaches the convention: a race there could teach the wrong
+//! one for the whole process. The argument rests only on events arriving,
+//! never leaving: a count of millisecond `t` taken before a call and again
+//! after it, when equal, is the count the call saw. So:
+//!
+//! 1. with `to` known exclusive, the statistics alone are right, whatever
+//!    arrives (they never count `to`);
+//! 2. otherwise the events of `to` are counted before and after the
+//!    statistics (`E`); if the two differ, the statistics saw an unknown part
+//!    of them, and the range is paged instead; `E = 0`: right under both
+//!    readings;
+//! 3. `E > 0` and `to` known inclusive: `E` is taken off the last slice;
+//! 4. `E > 0` and the convention unknown: the last slice is asked again as
+//!    `[start, to + 1)`, between counts showing no event at `to + 1` and
+//!    still `E` at `to`; that count is the slice's plus `E` under both
+//!    readings (the events of `to + 1`, the only ones the readings differ
+//!    on, are none), so the slice is it minus `E`;
+//! 5. any check that fails (a count that moved, a rejected event, a
+//!    subtraction below zero) pages the range instead of failing: the
+//!    statement's limit of events paged (`max_fetch_events`) still holds.
 //!
 //! Once an endpoint is known to treat `to` as exclusive, counts cost one
 //! statistical query and nothing else.
@@ -20,7 +46,7 @@ use std::sync::Mutex;
 
 use futures::TryStreamExt;
 
-use crate::client::{Client, CountRequest};
+use crate::client::{Client, CountRequest, Counts};
 use crate::error::{Error, Result};
 use crate::locks::lock;
 
@@ -40,25 +66,25 @@ impl ToConvention {
 
 /// Per-slice counts of `[from, to)` in `slices` equal slices, exact under
 /// either reading of `to`; `Err(events)` when they cannot be exact (Rapid7
-/// calls its result inexact, or the `to` check meets a rejected event),
-/// with the events Rapid7 counted: the range is to be paged.
+/// calls its result inexact, the `to` check meets a rejected event, or on
+/// the recent edge a check moved), with the events Rapid7 counted: the
+/// range is to be paged. `settled`: the events of millisecond `to` no
+/// longer change (see the module docs for the edge).
 pub(crate) async fn exact_counts(
     client: &Client,
     convention: &ToConvention,
     log_id: &str,
-    from: i64,
-    to: i64,
+    (from, to): (i64, i64),
     slices: u32,
+    settled: bool,
 ) -> Result<std::result::Result<Vec<u64>, u64>> {
-    let counts = client
-        .count_events(&CountRequest {
-            log_id: log_id.to_string(),
-            from,
-            to,
-            filter: None,
-            slices,
-        })
-        .await?;
+    // On the edge, the events of `to` before the statistics (`None` inside:
+    // a rejected event).
+    let edge_before = match (settled, convention.get()) {
+        (false, Some(false)) | (true, _) => None,
+        (false, _) => Some(events_at(client, log_id, to).await?),
+    };
+    let counts = statistics(client, log_id, from, to, slices).await?;
     let about = counts.total();
     if !counts.exact {
         return Ok(Err(about));
@@ -70,6 +96,25 @@ pub(crate) async fn exact_counts(
     let Some(at_to) = events_at(client, log_id, to).await? else {
         return Ok(Err(about));
     };
+    if let Some(before) = edge_before {
+        if before != Some(at_to) {
+            tracing::info!(
+                log_id,
+                to = %crate::time::fmt_ms(to),
+                detail = "events stamped `to` arrived while counting: paging the range",
+                "rapid7_edge_moved"
+            );
+            return Ok(Err(about));
+        }
+        if at_to > 0 {
+            return Ok(
+                edge_correction(client, convention, log_id, (from, to), slices, at_to)
+                    .await?
+                    .ok_or(about),
+            );
+        }
+        return Ok(Ok(slices));
+    }
     if at_to == 0 {
         return Ok(Ok(slices));
     }
@@ -95,18 +140,65 @@ pub(crate) async fn exact_counts(
     Ok(Ok(slices))
 }
 
+/// Steps 3 and 4 of the edge (module docs): `slices` of `[from, to)` with
+/// the `at_to > 0` events of `to` (the same before and after) possibly in
+/// the last; `None` when a check fails (page instead).
+async fn edge_correction(
+    client: &Client,
+    convention: &ToConvention,
+    log_id: &str,
+    (from, to): (i64, i64),
+    mut slices: Vec<u64>,
+    at_to: u64,
+) -> Result<Option<Vec<u64>>> {
+    let n = slices.len() as i64;
+    let counted = match convention.get() {
+        Some(true) => *slices.last().expect("at least one slice"),
+        _ => {
+            let start = from + (to - from) / n * (n - 1);
+            if events_at(client, log_id, to + 1).await? != Some(0) {
+                return Ok(None);
+            }
+            let again = statistics(client, log_id, start, to + 1, 1).await?;
+            let still = (
+                events_at(client, log_id, to + 1).await?,
+                events_at(client, log_id, to).await?,
+            );
+            if !again.exact || still != (Some(0), Some(at_to)) {
+                return Ok(None);
+            }
+            again.total()
+        }
+    };
+    let Some(rest) = counted.checked_sub(at_to) else {
+        return Ok(None);
+    };
+    *slices.last_mut().expect("at least one slice") = rest;
+    Ok(Some(slices))
+}
+
+async fn statistics(
+    client: &Client,
+    log_id: &str,
+    from: i64,
+    to: i64,
+    slices: u32,
+) -> Result<Counts> {
+    Ok(client
+        .count_events(&CountRequest {
+            log_id: log_id.to_string(),
+            from,
+            to,
+            filter: None,
+            slices,
+        })
+        .await?)
+}
+
 /// Whether a statistical count over `[t - 1, t)` includes the `at_t > 0`
 /// events stamped `t`.
 async fn learn(client: &Client, log_id: &str, t: i64, at_t: u64) -> Result<bool> {
-    let probe = client
-        .count_events(&CountRequest {
-            log_id: log_id.to_string(),
-            from: t - 1,
-            to: t,
-            filter: None,
-            slices: 1,
-        })
-        .await?;
+    let probe = statistics(client, log_id, t - 1, t, 1).await?;
     let Some(before) = events_at(client, log_id, t - 1).await? else {
         return Err(inconsistent(log_id, t));
     };

@@ -9,7 +9,9 @@
 //!   `to` means (see `exact.rs`); where Rapid7 calls its result inexact, the
 //!   range's events are read and counted instead. Nothing is committed.
 //! - The recent edge (after `now - settle`) is counted from statistics the
-//!   same way: counts are never cached, so it needs no page either.
+//!   same way: counts are never cached, so it needs no page either; where
+//!   events stamped a query's `to` may still arrive, `exact.rs` checks them
+//!   before and after (and pages the range when they moved).
 //! - Whatever is paged instead (inexact statistics, or bins so small that
 //!   paging takes fewer queries) counts against the statement's limit of
 //!   events (`max_fetch_events`).
@@ -377,7 +379,19 @@ async fn count_missing(
         }
     }
     for (from, to, slices) in aligned_queries(gap, inputs.bin) {
-        match exact_counts(client, &inputs.convention, &scan.log.id, from, to, slices).await? {
+        // The events of millisecond `to` are settled when it lies before
+        // the recent edge.
+        let settled = scan.live.iter().all(|live| to < live.start());
+        let exact = exact_counts(
+            client,
+            &inputs.convention,
+            &scan.log.id,
+            (from, to),
+            slices,
+            settled,
+        )
+        .await?;
+        match exact {
             Ok(counts) => {
                 let width = (to - from) / i64::from(slices);
                 for (i, n) in counts.into_iter().enumerate() {

@@ -15,7 +15,7 @@
 //! | `date_trunc('week', ts)` | weeks from a Monday (DataFusion truncates to Monday) |
 //! | `date_trunc('month' / 'quarter' / 'year', ts)` | calendar months / quarters / years |
 //! | `date_part` / `extract` of minute … year | the bins of that unit |
-//! | `to_char(ts, f)` / `date_format` | the finest unit of `f` (no fractions) |
+//! | `to_char(ts, f)` / `date_format`, `f` a literal | the finest unit of `f` (no fractions) |
 //! | `CAST(ts AS DATE)` | days |
 //! | `CAST(ts AS BIGINT) / n`, `to_unixtime(ts) / n` (`time_bucket` by hand) | bins of `n` ms (s) from the epoch |
 //! | `to_unixtime(ts)` | seconds |
@@ -26,8 +26,11 @@
 //! `date_bin(15 min)` with `date_trunc('hour')` counts in 15 minutes, while
 //! `date_bin(45 min)` with `date_trunc('hour')` has no such bin and pages.
 //! `date_trunc`, `date_part` and `to_char` depend on the time zone of their
-//! argument: only UTC (the column's) or no zone is accepted; `date_bin` is
-//! the same arithmetic in every zone.
+//! argument: only UTC (the column's) or no zone is accepted, through casts
+//! that keep every instant (not from a zone to none or back, except UTC);
+//! `date_bin` asks the same. `to_char` needs a literal format (one with no
+//! field of the time is a constant, no key); `CAST(ts AS DATE)` is `Date32`
+//! only (`Date64` keeps the milliseconds).
 
 use datafusion::arrow::datatypes::{DataType, IntervalMonthDayNano, TimeUnit};
 use datafusion::common::ScalarValue;
@@ -89,6 +92,14 @@ fn time_keys(e: &Expr, keys: &mut Vec<Bin>) -> Result<(), String> {
         keys.push(key);
         return Ok(());
     }
+    // `to_char(timestamp, 'text')` shows no field of the time: one value
+    // for every event (the column is never null), no time key at all.
+    if let Some((source, format)) = to_char_args(e)
+        && is_utc_timestamp(source)
+        && string_literal(format).and_then(|f| format_bin(&f)) == Some(None)
+    {
+        return Ok(());
+    }
     match e {
         Expr::Column(c) if c.name == columns::LOG_NAME || c.name == columns::LOG_ID => Ok(()),
         Expr::Column(c) if c.name == columns::TIMESTAMP => {
@@ -121,18 +132,20 @@ fn time_keys(e: &Expr, keys: &mut Vec<Bin>) -> Result<(), String> {
 /// The bin of `e` when it is a time key of `timestamp` (see the module docs).
 fn time_key(e: &Expr) -> Result<Option<Bin>, String> {
     match e {
+        // Date32 only: arrow casts a timestamp to Date64 by keeping its
+        // milliseconds (no truncation to the day).
         Expr::Cast(Cast { expr, field })
-            if matches!(field.data_type(), DataType::Date32 | DataType::Date64)
-                && is_utc_timestamp(expr) =>
+            if field.data_type() == &DataType::Date32 && is_utc_timestamp(expr) =>
         {
             Ok(Some(Bin::fixed(DAY_MS, 0)))
         }
-        // `CAST(timestamp AS BIGINT) / n`: integer division of epoch
-        // milliseconds, the floor for instants after 1970 (all a window
-        // holds), so constant within bins of `n` ms from the epoch.
+        // `CAST(timestamp AS BIGINT) / n` (or `DIV n`, the same integer
+        // division): division of epoch milliseconds truncates, the floor
+        // for instants after 1970 (all a window holds), so constant within
+        // bins of `n` ms from the epoch.
         Expr::BinaryExpr(BinaryExpr {
             left,
-            op: Operator::Divide,
+            op: Operator::Divide | Operator::IntegerDivide,
             right,
         }) if epoch_unit_ms(left).is_some() => match strip_alias(right) {
             Expr::Literal(ScalarValue::Int64(Some(n)), _) if *n > 0 => {
@@ -158,28 +171,39 @@ fn time_key(e: &Expr) -> Result<Option<Bin>, String> {
                     }
                     _ => Ok(None),
                 }
-            } else if f.downcast_ref::<ToCharFunc>().is_some() {
-                match args.as_slice() {
-                    [source, format] if is_utc_timestamp(source) => {
-                        let format = string_literal(format).unwrap_or_default();
-                        match format_bin(&format) {
-                            Some(Some(bin)) => Ok(Some(bin)),
-                            // No field of the time: a constant, and so
-                            // constant within years too.
-                            Some(None) => Ok(Some(Bin::Months { months: 12 })),
-                            None => Err(format!(
-                                ": to_char format '{format}' has a field finer than a \
-                                 second or one not known here"
-                            )),
-                        }
-                    }
-                    _ => Ok(None),
-                }
+            } else if let Some((source, format)) = to_char_args(e)
+                && is_utc_timestamp(source)
+            {
+                // A format read from the row could show any field.
+                let format = string_literal(format)
+                    .ok_or(": to_char with a format that is not a literal")?;
+                // No field of the time: no key (see `time_keys`).
+                format_bin(&format).ok_or_else(|| {
+                    format!(
+                        ": to_char format '{format}' has a field finer than a second or one \
+                         not known here"
+                    )
+                })
             } else {
                 Ok(None)
             }
         }
         _ => Ok(None),
+    }
+}
+
+/// `(source, format)` of `to_char(source, format)` (or `date_format`).
+fn to_char_args(e: &Expr) -> Option<(&Expr, &Expr)> {
+    match e {
+        Expr::ScalarFunction(ScalarFunction { func, args })
+            if func.inner().downcast_ref::<ToCharFunc>().is_some() =>
+        {
+            match args.as_slice() {
+                [source, format] => Some((source, format)),
+                _ => None,
+            }
+        }
+        _ => None,
     }
 }
 
@@ -225,7 +249,7 @@ fn date_bin_key(args: &[Expr]) -> Result<Option<Bin>, String> {
         [stride, source, origin] => (stride, source, Some(origin)),
         _ => return Ok(None),
     };
-    if !is_timestamp(source) {
+    if !is_utc_timestamp(source) {
         return Ok(None);
     }
     let stride_ms = match strip_alias(stride) {
@@ -336,33 +360,50 @@ fn mdn_millis(v: IntervalMonthDayNano) -> Option<i64> {
         .flatten()
 }
 
-/// `timestamp`, or a cast of it to a timestamp unit at least as fine as
-/// milliseconds (which keeps every instant: the column is in milliseconds;
-/// a cast to seconds would move instants to other bins), in any zone.
-fn is_timestamp(e: &Expr) -> bool {
-    timestamp_in(e, &|_| true)
-}
-
-/// [`is_timestamp`] in UTC (or no zone: the UTC wall clock).
+/// `timestamp`, or a chain of casts of it that keeps every instant (to a
+/// timestamp unit at least as fine as milliseconds: the column is in
+/// milliseconds, a cast to seconds would move instants to other bins; and
+/// between zones only where the instant stays, see [`zone_after`]), in UTC
+/// (or no zone: the UTC wall clock) at the end. Every key asks for this,
+/// `date_bin` too: whether it bins a zoned timestamp in local time is not
+/// relied on.
 fn is_utc_timestamp(e: &Expr) -> bool {
-    timestamp_in(e, &|tz| {
-        tz.is_none_or(|tz| matches!(tz, "UTC" | "utc" | "+00:00" | "Z" | "Etc/UTC"))
-    })
+    instant_zone(e).is_some_and(|tz| tz.as_deref().is_none_or(is_utc))
 }
 
-fn timestamp_in(e: &Expr, zone: &dyn Fn(Option<&str>) -> bool) -> bool {
+fn is_utc(tz: &str) -> bool {
+    matches!(tz, "UTC" | "utc" | "+00:00" | "Z" | "Etc/UTC")
+}
+
+/// The zone (`None`: no zone, the UTC wall clock) of `e` when it is
+/// `timestamp` or an instant-keeping cast chain of it.
+fn instant_zone(e: &Expr) -> Option<Option<String>> {
     match strip_alias(e) {
-        Expr::Cast(Cast { expr, field }) => {
-            matches!(
-                field.data_type(),
-                DataType::Timestamp(
-                    TimeUnit::Millisecond | TimeUnit::Microsecond | TimeUnit::Nanosecond,
-                    tz
-                ) if zone(tz.as_deref())
-            ) && timestamp_in(expr, zone)
+        Expr::Column(c) if c.name == columns::TIMESTAMP => {
+            Some(Some(crate::events::TIMESTAMP_TZ.to_string()))
         }
-        Expr::Column(c) => c.name == columns::TIMESTAMP,
-        _ => false,
+        Expr::Cast(Cast { expr, field }) => match field.data_type() {
+            DataType::Timestamp(
+                TimeUnit::Millisecond | TimeUnit::Microsecond | TimeUnit::Nanosecond,
+                tz,
+            ) => zone_after(instant_zone(expr)?, tz.as_deref()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The zone after casting a timestamp in zone `from` to zone `to`, when
+/// the cast keeps the instant: zone to zone converts, no zone to no zone
+/// copies; between a zone and no zone arrow reinterprets the wall clock
+/// (`CAST(ts AS TIMESTAMP) AT TIME ZONE 'Europe/Paris'` moves every
+/// instant by Paris's offset), which is the same instant only in UTC.
+fn zone_after(from: Option<String>, to: Option<&str>) -> Option<Option<String>> {
+    match (from.as_deref(), to) {
+        (Some(_), Some(to)) => Some(Some(to.to_string())),
+        (None, None) => Some(None),
+        (Some(z), None) | (None, Some(z)) if is_utc(z) => Some(to.map(str::to_string)),
+        _ => None,
     }
 }
 
@@ -394,6 +435,20 @@ mod tests {
         group_bin(&groups, &names)
     }
 
+    /// `date_bin(n minutes, source)` from the epoch.
+    fn binned(n: i64, source: Expr) -> Expr {
+        date_bin(
+            minutes(n),
+            source,
+            lit(ScalarValue::TimestampNanosecond(Some(0), None)),
+        )
+    }
+
+    /// `CAST(e AS TIMESTAMP(unit, tz))`.
+    fn in_zone(e: Expr, unit: TimeUnit, tz: Option<&str>) -> Expr {
+        cast(e, DataType::Timestamp(unit, tz.map(Into::into)))
+    }
+
     fn minutes(n: i64) -> Expr {
         lit(ScalarValue::IntervalMonthDayNano(Some(
             IntervalMonthDayNano::new(0, 0, n * 60_000_000_000),
@@ -414,11 +469,7 @@ mod tests {
             Ok(Some(Bin::Months { months: 1 }))
         );
         assert_eq!(
-            bin_of(vec![date_bin(
-                minutes(10),
-                ts(),
-                lit(ScalarValue::TimestampNanosecond(Some(0), None))
-            )]),
+            bin_of(vec![binned(10, ts())]),
             Ok(Some(Bin::fixed(10 * MINUTE_MS, 0)))
         );
         assert_eq!(
@@ -455,6 +506,9 @@ mod tests {
             Ok(Some(Bin::fixed(600_000, 0)))
         );
         assert!(bin_of(vec![epoch() / lit(0i64)]).is_err());
+        let div =
+            datafusion::logical_expr::binary_expr(epoch(), Operator::IntegerDivide, lit(60_000i64));
+        assert_eq!(bin_of(vec![div]), Ok(Some(Bin::fixed(60_000, 0))));
         let unix = || datafusion::functions::expr_fn::to_unixtime(vec![ts()]);
         assert_eq!(
             bin_of(vec![unix() / lit(600i64)]),
@@ -500,33 +554,46 @@ mod tests {
         assert!(bin_of(vec![date_part(lit("second"), ts())]).is_err());
         assert!(bin_of(vec![to_char(ts(), lit("%H:%M:%S%.3f"))]).is_err());
         // A zone other than UTC moves day edges.
-        let paris = cast(
-            ts(),
-            DataType::Timestamp(TimeUnit::Millisecond, Some("Europe/Paris".into())),
-        );
+        let paris = in_zone(ts(), TimeUnit::Millisecond, Some("Europe/Paris"));
         assert!(bin_of(vec![date_trunc(lit("day"), paris.clone())]).is_err());
-        // date_bin is the same in every zone.
-        assert!(
-            bin_of(vec![date_bin(
-                minutes(10),
-                paris,
-                lit(ScalarValue::TimestampNanosecond(Some(0), None))
-            )])
-            .is_ok()
+        // date_bin asks for UTC too.
+        assert!(bin_of(vec![binned(10, paris.clone())]).is_err());
+        // A cast from no zone into one reinterprets the wall clock: the
+        // instant moves (`CAST(ts AS TIMESTAMP) AT TIME ZONE 'Europe/Paris'`).
+        let wall = in_zone(ts(), TimeUnit::Nanosecond, None);
+        let moved = in_zone(wall.clone(), TimeUnit::Nanosecond, Some("Europe/Paris"));
+        assert!(bin_of(vec![binned(60, moved)]).is_err());
+        // UTC and no zone are one wall clock, both ways.
+        let back = in_zone(wall, TimeUnit::Millisecond, Some("UTC"));
+        assert_eq!(
+            bin_of(vec![date_trunc(lit("day"), back)]),
+            Ok(Some(Bin::fixed(DAY_MS, 0)))
+        );
+        // Zone to zone keeps the instant, but Paris days are not UTC days.
+        let paris_wall = in_zone(paris, TimeUnit::Millisecond, None);
+        assert!(bin_of(vec![date_trunc(lit("hour"), paris_wall)]).is_err());
+        // A day is a Date32; a Date64 keeps the milliseconds.
+        assert!(bin_of(vec![cast(ts(), DataType::Date64)]).is_err());
+        // A to_char format read from the row could show anything.
+        let e = bin_of(vec![to_char(ts(), col("message"))]).unwrap_err();
+        assert!(e.contains("not a literal"), "{e}");
+        let by_log =
+            datafusion::logical_expr::when(col("log_name").eq(lit("Firewall")), lit("%Y-%m-%d %H"))
+                .otherwise(lit("%Y"))
+                .unwrap();
+        assert!(bin_of(vec![to_char(ts(), by_log)]).is_err());
+        // A format with no field of the time is one value: no time key.
+        assert_eq!(bin_of(vec![to_char(ts(), lit("all"))]), Ok(None));
+        assert_eq!(
+            bin_of(vec![
+                to_char(ts(), lit("all")),
+                date_trunc(lit("week"), ts())
+            ]),
+            Ok(Some(Bin::fixed(7 * DAY_MS, MONDAY_MS)))
         );
         // A cast to seconds is not the millisecond column.
-        let seconds = cast(
-            ts(),
-            DataType::Timestamp(TimeUnit::Second, Some("UTC".into())),
-        );
-        assert!(
-            bin_of(vec![date_bin(
-                minutes(10),
-                seconds,
-                lit(ScalarValue::TimestampNanosecond(Some(0), None))
-            )])
-            .is_err()
-        );
+        let seconds = in_zone(ts(), TimeUnit::Second, Some("UTC"));
+        assert!(bin_of(vec![binned(10, seconds)]).is_err());
     }
 
     #[test]

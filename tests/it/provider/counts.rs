@@ -33,6 +33,16 @@ async fn session(
     session_with(server, local_cache(dir), |c| c).await
 }
 
+/// A session whose recent edge is 400 days long: a window in February
+/// 2026 is unsettled.
+async fn edge_session(server: &MockServer, dir: &TempDir) -> datafusion::prelude::SessionContext {
+    let (ctx, _) = session_with(server, local_cache(dir), |c| {
+        c.with_settle(std::time::Duration::from_secs(400 * 86_400))
+    })
+    .await;
+    ctx
+}
+
 /// Event queries that read more than one millisecond: pages of the window
 /// (one-millisecond queries are the `to` checks of exact counts).
 fn event_pages_over_windows(server: &MockServer) -> usize {
@@ -512,11 +522,7 @@ async fn the_counts_table_leaves_other_filters_to_datafusion() {
 async fn the_recent_edge_is_counted_from_statistics() {
     let server = support::server().await;
     let dir = TempDir::new().unwrap();
-    // A settle of 400 days: a window in February 2026 is the recent edge.
-    let (ctx, _) = session_with(&server, local_cache(&dir), |c| {
-        c.with_settle(std::time::Duration::from_secs(400 * 86_400))
-    })
-    .await;
+    let ctx = edge_session(&server, &dir).await;
     let (from, to) = (T0, T0 + 60 * MIN);
     let q = per_bin("Firewall", from, to);
     let plan = explain(&ctx, &q).await;
@@ -548,6 +554,66 @@ async fn the_recent_edge_is_counted_from_statistics() {
         event_pages_over_windows(&server),
         0,
         "refused before a page"
+    );
+}
+
+/// On the recent edge the events stamped `to` may still arrive: the counts
+/// are right under both readings of `to` without learning the convention
+/// there (no probe of `[to - 1, to)`), and once it is known from settled
+/// ranges they use it.
+#[tokio::test]
+async fn edge_counts_are_right_under_both_readings_without_learning_there() {
+    for exclusive in [false, true] {
+        let server = support::server().await;
+        server.set_faults(Faults {
+            to_exclusive: exclusive,
+            ..Faults::default()
+        });
+        let dir = TempDir::new().unwrap();
+        let ctx = edge_session(&server, &dir).await;
+        let fw = support::log_id(&server, "Firewall");
+        // Ending on a millisecond of hundreds of events.
+        let (from, to) = (T0 - 27 * MIN, burst_ms(&server));
+        assert!(server.dataset().count(&fw, to, to + 1) > 0);
+        let got = bins(&sql(&ctx, &per_bin("Firewall", from, to)).await.unwrap());
+        assert_eq!(
+            got,
+            truth_bins(&server, &fw, from, to, 10 * MIN),
+            "exclusive {exclusive}"
+        );
+        assert_eq!(event_pages_over_windows(&server), 0, "no page of the edge");
+        let probes = server
+            .requests()
+            .iter()
+            .filter(|r| r.is_statistical())
+            .filter(|r| matches!((r.from, r.to), (Some(f), Some(t)) if t - f == 1))
+            .count();
+        assert_eq!(probes, 0, "the convention is not learnt on the edge");
+    }
+}
+
+/// Events stamped `to` that arrive between the calls that count the edge
+/// (the statistics miss them, the `to` checks after see them) neither
+/// undercount nor fail: that range is paged instead.
+#[tokio::test]
+async fn events_of_to_arriving_while_the_edge_is_counted_page_that_range() {
+    let server = support::server().await;
+    let to = burst_ms(&server);
+    let from = T0 - 27 * MIN;
+    let fw = support::log_id(&server, "Firewall");
+    assert!(server.dataset().count(&fw, to, to + 1) > 0);
+    // Missing from the first answer that reads `to` only.
+    server.set_faults(Faults {
+        late_millisecond: Some((to, 1)),
+        ..Faults::default()
+    });
+    let dir = TempDir::new().unwrap();
+    let ctx = edge_session(&server, &dir).await;
+    let got = bins(&sql(&ctx, &per_bin("Firewall", from, to)).await.unwrap());
+    assert_eq!(got, truth_bins(&server, &fw, from, to, 10 * MIN));
+    assert!(
+        event_pages_over_windows(&server) > 0,
+        "the range whose `to` moved is paged"
     );
 }
 

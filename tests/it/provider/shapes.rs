@@ -41,6 +41,145 @@ const W3: (i64, i64) = (T0 + 5 * HOUR, T0 + 6 * HOUR + 2 * MIN);
 /// of issue #32.
 const W4: (i64, i64) = (T0 + 7 * HOUR - 5 * MIN, T0 + 7 * HOUR + 10 * MIN);
 
+/// 2025-12-31T22:00Z → 2026-01-01T02:00Z: a year's (quarter's, month's)
+/// end.
+const NEW_YEAR: (i64, i64) = (1_767_218_400_000, 1_767_232_800_000);
+/// 2026-01-31T22:00Z → 2026-02-01T02:00Z: a month's end, on a Saturday
+/// night (a `%U` week starts on the Sunday).
+const NEW_MONTH: (i64, i64) = (1_769_896_800_000, 1_769_911_200_000);
+/// 2026-02-08T22:00Z → 2026-02-09T02:00Z: Sunday into Monday (a week of
+/// `date_trunc` and ISO, and `%W`, starts).
+const NEW_WEEK: (i64, i64) = (1_770_588_000_000, 1_770_602_400_000);
+
+/// Counts across calendar edges, `date_bin` from before 1970, and what is
+/// refused (answers equal all the same).
+fn calendar_and_refusals() -> (Vec<(String, Bound)>, Vec<(String, Bound)>) {
+    let auth = |(from, to): (i64, i64)| {
+        format!(
+            "FROM rapid7_logs WHERE log_name = 'Auth Service' AND {}",
+            window(from, to)
+        )
+    };
+    let edges = Bound::Counts { logs: 1, bins: 2 };
+    let mut out = Vec::new();
+    for w in [NEW_YEAR, NEW_MONTH, NEW_WEEK] {
+        let f = auth(w);
+        for key in [
+            "date_trunc('week', timestamp)",
+            "date_trunc('month', timestamp)",
+            "date_trunc('quarter', timestamp)",
+            "date_trunc('year', timestamp)",
+            "date_part('week', timestamp)",
+            "date_part('dow', timestamp)",
+            "date_part('doy', timestamp)",
+            "date_part('quarter', timestamp)",
+            "to_char(timestamp, '%Y %U')",
+            "to_char(timestamp, '%Y %W')",
+            "to_char(timestamp, '%j')",
+        ] {
+            out.push((
+                format!("SELECT {key} AS k, count(*) AS n {f} GROUP BY 1 ORDER BY 1"),
+                edges,
+            ));
+        }
+    }
+    // Refusals page: a short window keeps them within the key's quota.
+    let short = (W1.0, W1.0 + 20 * MIN);
+    let a = auth(short);
+    let refused = vec![
+        (
+            format!(
+                "SELECT date_bin(interval '1 hour', timestamp, TIMESTAMP '1969-12-31T23:30:00Z') AS h, count(*) {a} GROUP BY 1 ORDER BY 1"
+            ),
+            Bound::Counts { logs: 1, bins: 2 },
+        ),
+        (
+            format!(
+                "SELECT to_char(timestamp, CASE WHEN log_name = 'Auth Service' THEN '%Y-%m-%d %H' ELSE '%Y' END) AS k, count(*) {a} GROUP BY 1 ORDER BY 1"
+            ),
+            Bound::Pages("to_char with a format that is not a literal"),
+        ),
+        (
+            format!(
+                "SELECT to_char(timestamp, message) AS k, count(*) {a} GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 3"
+            ),
+            Bound::Pages("to_char with a format that is not a literal"),
+        ),
+        (
+            format!(
+                "SELECT CAST(timestamp AS DATE) AS d, arrow_cast(timestamp, 'Date64') AS k, count(*) {a} GROUP BY 1, 2 ORDER BY 3 DESC, 2 LIMIT 3"
+            ),
+            Bound::Pages("is not constant within a time bin"),
+        ),
+        (
+            format!(
+                "SELECT date_bin(INTERVAL '1 day', CAST(timestamp AS TIMESTAMP) AT TIME ZONE 'Europe/Paris') AS d, count(*) {a} GROUP BY 1 ORDER BY 1"
+            ),
+            Bound::Pages("is not constant within a time bin"),
+        ),
+        (
+            format!(
+                "SELECT date_trunc('hour', timestamp AT TIME ZONE 'Asia/Kolkata') AS d, count(*) {a} GROUP BY 1 ORDER BY 1"
+            ),
+            Bound::Pages("is not constant within a time bin"),
+        ),
+        (
+            format!(
+                "SELECT log_name, date_trunc('hour', timestamp) AS h, count(*) {a} GROUP BY ROLLUP (log_name, date_trunc('hour', timestamp))"
+            ),
+            Bound::Pages("GROUPING SETS, ROLLUP and CUBE are not counted per bin"),
+        ),
+        (
+            format!("SELECT log_name, count(*) {a} GROUP BY GROUPING SETS ((log_name), ())"),
+            Bound::Pages("GROUPING SETS, ROLLUP and CUBE are not counted per bin"),
+        ),
+        (
+            format!("WITH t AS (SELECT timestamp {a} LIMIT 100) SELECT count(*) FROM t"),
+            Bound::Pages("counts not pushed: a LIMIT below it"),
+        ),
+        (
+            format!(
+                "WITH t AS (SELECT DISTINCT date_trunc('minute', timestamp) AS m {a}) SELECT count(*) FROM t"
+            ),
+            Bound::Pages("counts not pushed: no count"),
+        ),
+        (
+            // A UNION ALL or a join is no count over one scan: the rule
+            // never sees it, and it pages (with no reason to show).
+            format!("SELECT count(*) FROM (SELECT timestamp {a} UNION ALL SELECT timestamp {a})"),
+            Bound::Pages(""),
+        ),
+        (
+            // A window function keeps every row: counted all the same.
+            format!("SELECT count(*) FROM (SELECT count(*) OVER () AS c {a})"),
+            Bound::Counts { logs: 1, bins: 1 },
+        ),
+        (
+            format!(
+                "SELECT count(*) FROM rapid7_logs JOIN (SELECT 'Auth Service' AS n) b ON log_name = b.n WHERE {}",
+                window(short.0, short.1)
+            ),
+            Bound::Pages(""),
+        ),
+        (
+            format!("SELECT count(*) FILTER (WHERE message LIKE '%a%') AS n {a}"),
+            Bound::Pages("is not count(*)"),
+        ),
+        (
+            format!("SELECT count(log_name) {a}"),
+            Bound::Pages("is not count(*) or count of a column that is never null"),
+        ),
+        (
+            format!(
+                "SELECT log_name, timestamp, message FROM rapid7_logs WHERE log_name IN ('Auth Service', 'Web Proxy') AND {} ORDER BY timestamp DESC, log_name, sequence_number DESC LIMIT 5 OFFSET 10",
+                window(short.0, short.1)
+            ),
+            Bound::Newest { logs: 2, n: 15 },
+        ),
+    ];
+    (out, refused)
+}
+
 fn shapes(logs: u64) -> Vec<(String, Bound)> {
     let a = format!("log_name = 'Auth Service' AND {}", window(W1.0, W1.1));
     let w2 = window(W2.0, W2.1);
@@ -491,34 +630,97 @@ async fn spellings_answer_as_without_pushdown_within_their_bound() {
     no_ties_at(&server, "Auth Service", W1, &[5, 7, 10, 15, 20]);
     no_ties_at(&server, "Firewall", W4, &[5]);
     let logs = server.dataset().logs().len() as u64;
-    // The reference: both pushdowns off, one cache (filled once a window).
-    let reference_dir = TempDir::new().unwrap();
-    let (reference, _) = session_with(&server, local_cache(&reference_dir), |c| c).await;
-    sql(&reference, "SET rapid7.pushdown_aggregates = false")
-        .await
-        .unwrap();
-    sql(&reference, "SET rapid7.pushdown_newest_first = false")
-        .await
-        .unwrap();
     let shapes = shapes(logs);
     let pushed = shapes
         .iter()
         .filter(|(_, b)| !matches!(b, Bound::Pages(_)))
         .count();
     assert!(pushed >= 40, "{pushed} spellings pushed");
+    let failures = compare(&server, &shapes, &[]).await;
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// Calendar bins across a week's, a month's and a year's end; `date_bin`
+/// from before 1970; what is refused (grouping sets, a LIMIT or DISTINCT
+/// in a CTE, UNION ALL, a window function, a join, FILTER, count of a log
+/// column, a format or a zone that moves groups): answers equal throughout.
+#[tokio::test]
+async fn calendar_edges_and_refusals_answer_as_without_pushdown() {
+    let (calendar, refused) = calendar_and_refusals();
+    let mut failures = compare(&support::server().await, &calendar, &[]).await;
+    // A server of its own: paging spends the key's quota.
+    let server = support::server().await;
+    no_ties_at(&server, "Auth Service", (W1.0, W1.0 + 20 * MIN), &[15]);
+    failures.extend(compare(&server, &refused, &[]).await);
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// A session time zone other than UTC changes neither the answers nor
+/// what is pushed: the column is in UTC, and the keys read its zone.
+#[tokio::test]
+async fn a_session_time_zone_changes_no_answer() {
+    let server = support::server().await;
+    let f = format!(
+        "FROM rapid7_logs WHERE log_name = 'Auth Service' AND {}",
+        window(NEW_YEAR.0, NEW_YEAR.1)
+    );
+    let edges = Bound::Counts { logs: 1, bins: 2 };
+    let shapes: Vec<(String, Bound)> = [
+        "date_trunc('day', timestamp)",
+        "date_trunc('hour', timestamp)",
+        "date_part('day', timestamp)",
+        "CAST(timestamp AS DATE)",
+        "to_char(timestamp, '%Y-%m-%d')",
+        "date_bin(interval '1 day', timestamp)",
+    ]
+    .into_iter()
+    .map(|k| {
+        (
+            format!("SELECT {k} AS k, count(*) AS n {f} GROUP BY 1 ORDER BY 1"),
+            edges,
+        )
+    })
+    .collect();
+    let failures = compare(
+        &server,
+        &shapes,
+        &["SET datafusion.execution.time_zone = '+05:30'"],
+    )
+    .await;
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// Each of `shapes` (after `setup` in every session) against the same
+/// statement with both pushdowns off: what differs or exceeds its bound.
+async fn compare(server: &MockServer, shapes: &[(String, Bound)], setup: &[&str]) -> Vec<String> {
+    // The reference: both pushdowns off, one cache (filled once a window).
+    let reference_dir = TempDir::new().unwrap();
+    let (reference, _) = session_with(server, local_cache(&reference_dir), |c| c).await;
+    sql(&reference, "SET rapid7.pushdown_aggregates = false")
+        .await
+        .unwrap();
+    sql(&reference, "SET rapid7.pushdown_newest_first = false")
+        .await
+        .unwrap();
+    for s in setup {
+        sql(&reference, s).await.unwrap();
+    }
     let mut failures = Vec::new();
-    for (q, bound) in &shapes {
+    for (q, bound) in shapes {
         let ordered = q.contains("ORDER BY");
         let want = text(&sql(&reference, q).await.unwrap(), ordered);
         assert!(!want.is_empty(), "{q}: no rows to compare");
         // Each spelling in a fresh session and cache: nothing it reads was
         // read before.
         let dir = TempDir::new().unwrap();
-        let (ctx, _) = session_with(&server, local_cache(&dir), |c| c).await;
+        let (ctx, _) = session_with(server, local_cache(&dir), |c| c).await;
+        for s in setup {
+            sql(&ctx, s).await.unwrap();
+        }
         let plan = explain(&ctx, q).await;
         server.clear_requests();
         let got = text(&sql(&ctx, q).await.unwrap(), ordered);
-        let r = requests(&server);
+        let r = requests(server);
         if got != want {
             failures.push(format!(
                 "{q}\n  answer differs: {got:?}\n  without pushdown: {want:?}"
@@ -547,7 +749,7 @@ async fn spellings_answer_as_without_pushdown_within_their_bound() {
             ));
         }
     }
-    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    failures
 }
 
 async fn explain(ctx: &SessionContext, q: &str) -> String {
