@@ -11,9 +11,9 @@ use tempfile::TempDir;
 use super::{MIN, local_cache, rows, session_with, sql, window};
 use crate::support::{self, T0};
 
-const PROXY: &str = "Web Proxy";
+pub(super) const PROXY: &str = "Web Proxy";
 
-async fn session(
+pub(super) async fn session(
     server: &datafusion_rapid7::mock::MockServer,
     dir: &TempDir,
 ) -> (
@@ -23,7 +23,7 @@ async fn session(
     session_with(server, local_cache(dir), |c| c).await
 }
 
-fn select(predicate: &str, from: i64, to: i64) -> String {
+pub(super) fn select(predicate: &str, from: i64, to: i64) -> String {
     format!(
         "SELECT timestamp, sequence_number, message FROM rapid7_logs \
          WHERE log_name = '{PROXY}' AND {} AND ({predicate}) ORDER BY timestamp, sequence_number",
@@ -32,7 +32,7 @@ fn select(predicate: &str, from: i64, to: i64) -> String {
 }
 
 /// The data function's events of the proxy log in `[from, to)` that `keep` keeps.
-fn truth(
+pub(super) fn truth(
     server: &datafusion_rapid7::mock::MockServer,
     from: i64,
     to: i64,
@@ -47,7 +47,7 @@ fn truth(
 }
 
 /// The LEQL statements of the event queries the simulator saw.
-fn statements(server: &datafusion_rapid7::mock::MockServer) -> Vec<String> {
+pub(super) fn statements(server: &datafusion_rapid7::mock::MockServer) -> Vec<String> {
     server
         .requests()
         .into_iter()
@@ -331,7 +331,7 @@ async fn object_messages_stop_filters_being_pushed_for_their_log() {
 }
 
 /// Filtered segments of every filter in the cache.
-async fn filtered_segments(ctx: &datafusion::prelude::SessionContext) -> i64 {
+pub(super) async fn filtered_segments(ctx: &datafusion::prelude::SessionContext) -> i64 {
     let b = sql(
         ctx,
         "SELECT count(*) FROM rapid7_cache() WHERE filter IS NOT NULL",
