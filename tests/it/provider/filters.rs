@@ -481,3 +481,80 @@ async fn long_or_lists_are_posted_and_past_the_limit_not_pushed() {
         "nothing pushed"
     );
 }
+
+/// A long statement whose answer spans pages: its `Next` links are followed
+/// as POSTs too (the statement never goes in a URL), and the rows are exact.
+#[tokio::test]
+async fn long_statements_follow_their_next_links_as_posts() {
+    use datafusion_rapid7::client::MAX_GET_STATEMENT_BYTES;
+
+    let server = support::server().await;
+    let dir = TempDir::new().unwrap();
+    let (ctx, _) = session(&server, &dir).await;
+    let (from, to) = (T0, T0 + 10 * MIN);
+    let ioc = |i: usize| format!("ioc-{i:05}.example");
+    let predicate = (0..200)
+        .map(|i| format!("message LIKE '%{}%'", ioc(i)))
+        .chain(["message LIKE '%user=%'".to_string()])
+        .collect::<Vec<_>>()
+        .join(" OR ");
+    let want = truth(&server, from, to, |m| {
+        m.contains("user=") || (0..200).any(|i| m.contains(&ioc(i)))
+    });
+    assert!(want.len() > 1_000, "several pages: {}", want.len());
+    server.clear_requests();
+    assert_eq!(
+        rows(&sql(&ctx, &select(&predicate, from, to)).await.unwrap()),
+        want
+    );
+    let pushed: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.kind == datafusion_rapid7::mock::RequestKind::Query)
+        .collect();
+    for r in &pushed {
+        assert!(r.statement.len() > MAX_GET_STATEMENT_BYTES, "{r:?}");
+        assert_eq!(
+            (r.method.as_str(), r.path.as_str()),
+            ("POST", "/query/logs")
+        );
+    }
+    assert!(
+        pushed.iter().any(|r| r.sequence_number.is_some()),
+        "a Next link followed: {pushed:?}"
+    );
+}
+
+/// `AND` in `OR` in `AND` … nested deeper than the translation goes (16
+/// levels): what is past the limit is not pushed, and the rows are exact.
+#[tokio::test]
+async fn filters_nested_past_the_translation_limit_stay_exact() {
+    const TERMS: [&str; 6] = ["user=bob", "=", "user=alice", "e", "user=carol", "a"];
+    const DEPTH: usize = 18;
+    fn keeps(m: &str, i: usize) -> bool {
+        let term = m.contains(TERMS[i % TERMS.len()]);
+        match i {
+            DEPTH => term,
+            _ if i % 2 == 0 => term || keeps(m, i + 1),
+            _ => term && keeps(m, i + 1),
+        }
+    }
+    let mut predicate = format!("message LIKE '%{}%'", TERMS[DEPTH % TERMS.len()]);
+    for i in (0..DEPTH).rev() {
+        let op = if i % 2 == 0 { "OR" } else { "AND" };
+        predicate = format!(
+            "message LIKE '%{}%' {op} ({predicate})",
+            TERMS[i % TERMS.len()]
+        );
+    }
+    let server = support::server().await;
+    let dir = TempDir::new().unwrap();
+    let (ctx, _) = session(&server, &dir).await;
+    let (from, to) = (T0, T0 + 5 * MIN);
+    let want = truth(&server, from, to, |m| keeps(m, 0));
+    assert!(!want.is_empty());
+    assert_eq!(
+        rows(&sql(&ctx, &select(&predicate, from, to)).await.unwrap()),
+        want
+    );
+}
