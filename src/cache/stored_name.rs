@@ -37,9 +37,8 @@ pub(crate) async fn stored_log_name(
     let Some((seg, part)) = newest else {
         return Ok(None);
     };
-    let unreadable = |e: &dyn std::fmt::Display| {
-        seg.corrupt(format!("part {} cannot be read: {e}", part.path))
-    };
+    let unreadable =
+        |e: &dyn std::fmt::Display| seg.corrupt(format!("part {} cannot be read: {e}", part.path));
     let reader = PartReader::new(Arc::clone(root.store()), part.path.clone(), part.size_bytes);
     let builder = ParquetRecordBatchStreamBuilder::new(reader)
         .await

@@ -292,12 +292,7 @@ async fn object_messages_stop_filters_being_pushed_for_their_log() {
     let (ctx, _) = session(&server, &dir).await;
     let auth = support::log_id(&server, "Auth Service");
     let (from, to) = (T0, T0 + 10 * MIN);
-    let q = format!(
-        "SELECT timestamp, sequence_number, message FROM rapid7_logs \
-         WHERE log_name = 'Auth Service' AND {} AND message LIKE '%bob%' \
-         ORDER BY timestamp, sequence_number",
-        window(from, to)
-    );
+    let q = auth_bob(from, to);
     let e = sql(&ctx, &q).await.unwrap_err().to_string();
     assert!(
         e.contains("JSON objects") && e.contains("run the statement again"),
@@ -316,11 +311,7 @@ async fn object_messages_stop_filters_being_pushed_for_their_log() {
     assert_eq!(rapid7.message_form(&auth).await, Some(MessageForm::Objects));
     server.clear_requests();
     // Each object message is kept as the page's exact JSON text.
-    let want: Vec<(i64, u64, String)> = support::truth(&server, &auth, from, to)
-        .into_iter()
-        .map(|r| (r.0, r.1, r.2))
-        .filter(|r| r.2.contains("bob"))
-        .collect();
+    let want = auth_bob_truth(&server, from, to);
     assert!(!want.is_empty());
     assert_eq!(rows(&sql(&ctx, &q).await.unwrap()), want);
     let sent = statements(&server);
@@ -328,6 +319,31 @@ async fn object_messages_stop_filters_being_pushed_for_their_log() {
         !sent.is_empty() && sent.iter().all(|s| s.is_empty()),
         "no filter pushed: {sent:?}"
     );
+}
+
+/// The statement of the Auth Service log's (JSON) messages with `bob` in
+/// `[from, to)`.
+pub(super) fn auth_bob(from: i64, to: i64) -> String {
+    format!(
+        "SELECT timestamp, sequence_number, message FROM rapid7_logs \
+         WHERE log_name = 'Auth Service' AND {} AND message LIKE '%bob%' \
+         ORDER BY timestamp, sequence_number",
+        window(from, to)
+    )
+}
+
+/// The data function's answer to [`auth_bob`].
+pub(super) fn auth_bob_truth(
+    server: &datafusion_rapid7::mock::MockServer,
+    from: i64,
+    to: i64,
+) -> Vec<(i64, u64, String)> {
+    let auth = support::log_id(server, "Auth Service");
+    support::truth(server, &auth, from, to)
+        .into_iter()
+        .map(|r| (r.0, r.1, r.2))
+        .filter(|r| r.2.contains("bob"))
+        .collect()
 }
 
 /// Filtered segments of every filter in the cache.

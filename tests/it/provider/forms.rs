@@ -8,7 +8,9 @@ use datafusion::physical_plan::collect;
 use datafusion_rapid7::cache::{MessageForm, SegmentCache};
 use tempfile::TempDir;
 
-use super::filters::{PROXY, filtered_segments, select, session, statements, truth};
+use super::filters::{
+    PROXY, auth_bob, auth_bob_truth, filtered_segments, select, session, statements, truth,
+};
 use super::{MIN, rows, session_with, sql, window};
 use crate::support::{self, T0};
 
@@ -66,19 +68,8 @@ async fn objects_seen_after_a_filtered_segment_was_committed_retire_it() {
     let dir = TempDir::new().unwrap();
     let auth = support::log_id(&server, "Auth Service");
     let (from, to) = (T0, T0 + 10 * MIN);
-    let q = format!(
-        "SELECT timestamp, sequence_number, message FROM rapid7_logs \
-         WHERE log_name = 'Auth Service' AND {} AND message LIKE '%bob%' \
-         ORDER BY timestamp, sequence_number",
-        window(from, to)
-    );
-    let bob = |server: &datafusion_rapid7::mock::MockServer| {
-        support::truth(server, &auth, from, to)
-            .into_iter()
-            .map(|r| (r.0, r.1, r.2))
-            .filter(|r| r.2.contains("bob"))
-            .collect::<Vec<_>>()
-    };
+    let q = auth_bob(from, to);
+    let bob = |server| auth_bob_truth(server, from, to);
     let (ctx, rapid7) = session(&server, &dir).await;
     rapid7
         .record_message_form(&auth, MessageForm::Text)
@@ -140,4 +131,3 @@ async fn a_bypassed_cache_forgets_no_objects() {
         assert_eq!(rapid7.message_form(&proxy).await, Some(now));
     }
 }
-

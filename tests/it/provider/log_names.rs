@@ -187,7 +187,11 @@ async fn offline_a_log_the_directory_does_not_name_is_named_by_its_parts() {
             c.with_pushdown_aggregates(false).with_offline(true)
         })
         .await;
-        assert_eq!(one_count(&sql(&offline, &q).await.unwrap()), cached, "{what}");
+        assert_eq!(
+            one_count(&sql(&offline, &q).await.unwrap()),
+            cached,
+            "{what}"
+        );
         assert_eq!(
             names_and_counts(&offline, &grouped).await,
             vec![(Some("Firewall".to_string()), cached)],
