@@ -7,11 +7,22 @@
 //! ```json
 //! {"format": 1,
 //!  "logs": {"<log id>": "Firewall"},
-//!  "messages": {"<log id>": "text", "<other id>": "objects"}}
+//!  "messages": {"<log id>": "text"}}
 //! ```
 //!
 //! `messages` is optional: a file without it (an older writer's) knows no
 //! log's form, which only keeps pushed filters out of the cache.
+//!
+//! The file is rewritten read-merge-write, so two processes (or hosts over
+//! one S3 cache) writing it at once can lose what one of them wrote. Losing
+//! a name or a `text` verdict is harmless: names fall back to those stored
+//! in the parts, and a log not known to send text only keeps pushed filters
+//! out of the cache until a read shows it again. Losing `objects` is not:
+//! so `objects` is recorded as a write-once marker per log instead,
+//! `_OBJECTS/<log id>` ([`OBJECTS_DIR`]), which nothing rewrites or removes,
+//! read with the file (the marker wins). A read of the file that fails for any reason but its
+//! absence fails the write too: an unreadable file is never replaced by a
+//! near-empty one.
 
 use std::collections::BTreeMap;
 
@@ -24,6 +35,15 @@ use crate::error::{Error, Result};
 
 /// File name of the log directory under the cache root.
 pub const LOG_NAMES_FILE: &str = "_LOGS.json";
+
+/// Directory under the cache root of the write-once markers of the logs
+/// seen sending JSON objects ([`MessageForm::Objects`]): one empty object
+/// per log id.
+pub const OBJECTS_DIR: &str = "_OBJECTS";
+
+/// The `format` this version writes; a file of a later one is read, never
+/// rewritten (its writer may know fields this one would drop).
+const FORMAT: u32 = 1;
 
 /// How a log sends `message`, as far as reads have shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,6 +88,10 @@ fn path(root: &CacheRoot) -> Path {
     root.prefix().clone().join(LOG_NAMES_FILE)
 }
 
+fn objects_dir(root: &CacheRoot) -> Path {
+    root.prefix().clone().join(OBJECTS_DIR)
+}
+
 async fn load_file(root: &CacheRoot) -> Result<LogNames> {
     let path = path(root);
     let bytes = match root.store().get(&path).await {
@@ -90,9 +114,62 @@ pub(crate) async fn load(root: &CacheRoot) -> Result<BTreeMap<String, String>> {
     Ok(load_file(root).await?.logs)
 }
 
-/// How each log the file knows of sends its messages.
+/// How each log the cache knows of sends its messages: the file's record,
+/// and every objects marker over it.
 pub(crate) async fn load_forms(root: &CacheRoot) -> Result<BTreeMap<String, MessageForm>> {
-    Ok(load_file(root).await?.messages)
+    let mut forms = load_file(root).await?.messages;
+    for id in objects_markers(root).await? {
+        forms.insert(id, MessageForm::Objects);
+    }
+    Ok(forms)
+}
+
+/// The log ids with an objects marker.
+async fn objects_markers(root: &CacheRoot) -> Result<Vec<String>> {
+    let dir = objects_dir(root);
+    let listing = match root.store().list_with_delimiter(Some(&dir)).await {
+        Ok(listing) => listing.objects,
+        Err(object_store::Error::NotFound { .. }) => Vec::new(),
+        Err(source) => {
+            return Err(Error::ObjectStore {
+                path: root.display_path(&dir),
+                source,
+            });
+        }
+    };
+    Ok(listing
+        .iter()
+        .filter_map(|o| o.location.filename().map(str::to_string))
+        .collect())
+}
+
+/// Put the objects marker of `log_id`. It is empty and nothing removes it,
+/// so a second put of it (another process's) changes nothing.
+async fn mark_objects(root: &CacheRoot, log_id: &str) -> Result<()> {
+    let dir = objects_dir(root);
+    let path = dir.clone().join(log_id);
+    root.prepare_dir(&dir)?;
+    root.store()
+        .put(&path, PutPayload::new())
+        .await
+        .map_err(|source| Error::ObjectStore {
+            path: root.display_path(&path),
+            source,
+        })?;
+    root.restrict_file(&path)
+}
+
+/// Whether `log_id` has an objects marker.
+async fn marked_objects(root: &CacheRoot, log_id: &str) -> Result<bool> {
+    let path = objects_dir(root).join(log_id);
+    match root.store().head(&path).await {
+        Ok(_) => Ok(true),
+        Err(object_store::Error::NotFound { .. }) => Ok(false),
+        Err(source) => Err(Error::ObjectStore {
+            path: root.display_path(&path),
+            source,
+        }),
+    }
 }
 
 /// Merge `names` into the stored directory (last writer wins per id).
@@ -106,12 +183,24 @@ pub(crate) async fn save(root: &CacheRoot, names: &BTreeMap<String, String>) -> 
 }
 
 /// Record that `log_id` was seen sending `form` ([`MessageForm::merge`] with
-/// what is recorded); the form now recorded.
+/// what is recorded); the form now recorded. Objects are recorded by the
+/// log's marker alone; `messages` of older files may say `objects` too.
 pub(crate) async fn record_form(
     root: &CacheRoot,
     log_id: &str,
     form: MessageForm,
 ) -> Result<MessageForm> {
+    match form {
+        // The marker is the record of objects; the file keeps text only.
+        MessageForm::Objects => {
+            mark_objects(root, log_id).await?;
+            return Ok(MessageForm::Objects);
+        }
+        MessageForm::Text if marked_objects(root, log_id).await? => {
+            return Ok(MessageForm::Objects);
+        }
+        MessageForm::Text => {}
+    }
     let file = update(root, |file| {
         let now = match file.messages.get(log_id) {
             Some(known) => known.merge(form),
@@ -127,9 +216,22 @@ pub(crate) async fn record_form(
 /// when there was none).
 async fn update(root: &CacheRoot, change: impl FnOnce(&mut LogNames)) -> Result<LogNames> {
     let _one_at_a_time = WRITING.lock().await;
-    let before = load_file(root).await.unwrap_or_default();
+    // Only an absent file starts empty: any other failure to read it fails
+    // the write rather than replace what it holds.
+    let before = load_file(root).await?;
+    if before.format > FORMAT {
+        return Err(Error::CacheUnavailable {
+            location: root.display_path(&path(root)),
+            message: format!(
+                "the log name directory is of format {} (this version writes {FORMAT}): \
+                 it is read but not rewritten; upgrade rapid7-sql",
+                before.format
+            ),
+            source: None,
+        });
+    }
     let mut file = LogNames {
-        format: 1,
+        format: FORMAT,
         logs: before.logs.clone(),
         messages: before.messages.clone(),
     };

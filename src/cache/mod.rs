@@ -65,6 +65,7 @@ mod segment;
 mod segment_cache;
 mod staging;
 mod store;
+mod stored_name;
 mod symlinks;
 mod writer;
 
@@ -74,7 +75,7 @@ pub use endpoint_facts::{ENDPOINT_FACTS_FILE, EndpointFacts, Fact};
 pub use gc::GcReport;
 pub use keys::{CacheKey, MIN_RETENTION, parse_retention};
 pub use layout::{LOGS_DIR, MANIFEST_FILE, validate_component};
-pub use log_names::{LOG_NAMES_FILE, MessageForm};
+pub use log_names::{LOG_NAMES_FILE, MessageForm, OBJECTS_DIR};
 pub use maintenance::{CompactOptions, CompactReport, DropReport, VerifyFailure, VerifyReport};
 pub use manifest::{MANIFEST_FORMAT, PartManifest, SegmentManifest};
 pub use range::{Coverage, CoverageKind, assign_responsibility, merge_ranges, plan_coverage};

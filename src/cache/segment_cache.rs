@@ -18,6 +18,7 @@ use super::reader::{self, PlannedSegment, ReadPlan};
 use super::retention::{self, ExpireReport, RetentionReport};
 use super::segment::{PartInfo, SegmentInfo};
 use super::store::CacheRoot;
+use super::stored_name;
 use super::writer::SegmentWriter;
 use crate::error::{Error, Result};
 use crate::time::TimeRange;
@@ -116,6 +117,19 @@ impl SegmentCache {
         match &self.root {
             Some(root) => log_names::save(root, names).await,
             None => Ok(()),
+        }
+    }
+
+    /// The name the newest parts of `log_id` were written with (`None` when
+    /// bypassed, or when no part has rows): the fallback for a log
+    /// [`SegmentCache::load_log_names`] does not name.
+    pub async fn stored_log_name(&self, log_id: &str) -> Result<Option<String>> {
+        validate_component(log_id)?;
+        match &self.root {
+            Some(root) => {
+                stored_name::stored_log_name(root, log_id, self.config.io_concurrency).await
+            }
+            None => Ok(None),
         }
     }
 

@@ -184,9 +184,10 @@ impl Rapid7 {
     /// `rapid7-sql doctor` on a sample of its events: with
     /// [`MessageForm::Text`] later statements cache what a pushed filter
     /// selects (filtered segments); with [`MessageForm::Objects`] no filter
-    /// is pushed for the log. Kept in the cache (`_LOGS.json`) for every
-    /// later session, and merged with what is recorded: objects, once seen,
-    /// stay. Returns the form now recorded.
+    /// is pushed for the log. Kept in the cache (text in `_LOGS.json`,
+    /// objects as a write-once marker) for every later session, and merged
+    /// with what is recorded: objects, once seen, stay. Returns the form
+    /// now recorded.
     pub async fn record_message_form(
         &self,
         log_id: &str,

@@ -2,6 +2,7 @@
 //! server on loopback (see `cache/s3.rs`).
 
 mod failures;
+mod forms;
 mod maintenance;
 mod retention;
 mod roundtrip;

@@ -8,6 +8,7 @@ mod completeness;
 mod counts;
 mod fields;
 mod filters;
+mod forms;
 mod functions;
 mod leql;
 mod lifecycle;

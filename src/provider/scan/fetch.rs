@@ -687,6 +687,9 @@ async fn fetch_one(
                 page = pages.try_next() => page?,
             };
             let Some(page) = page else {
+                if filter.is_some() {
+                    forms.check_still_text(cache, &log.id).await?;
+                }
                 return Ok(());
             };
             outcome.pages += 1;

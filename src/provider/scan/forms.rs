@@ -56,13 +56,45 @@ impl Forms {
         form: MessageForm,
     ) -> Result<MessageForm> {
         let now = cache.record_message_form(log_id, form).await?;
-        lock(&self.known).insert(log_id.to_string(), now);
+        let now = self.learn(log_id, now);
         info!(
             log_id,
             form = ?now,
             "message_form_recorded"
         );
         Ok(now)
+    }
+
+    /// Keep `form` for `log_id` in this process, merged with what it knew
+    /// (objects, once seen, stay; a bypassed cache hands back what it is
+    /// given); the form now known.
+    fn learn(&self, log_id: &str, form: MessageForm) -> MessageForm {
+        let mut known = lock(&self.known);
+        let now = known.get(log_id).map_or(form, |k| k.merge(form));
+        known.insert(log_id.to_string(), now);
+        now
+    }
+
+    /// Before a filtered segment of `log_id` is committed: fails with
+    /// [`Error::ObjectMessages`] when the log was seen sending objects since
+    /// the statement was planned (by this process, or by another over the
+    /// cache), and with the error when the record cannot be read: what a
+    /// pushed filter selected is committed only while the log is still
+    /// known to send text.
+    pub(crate) async fn check_still_text(&self, cache: &SegmentCache, log_id: &str) -> Result<()> {
+        let known = lock(&self.known).get(log_id).copied();
+        let recorded = cache.message_forms().await?.get(log_id).copied();
+        if [known, recorded].contains(&Some(MessageForm::Objects)) {
+            warn!(
+                log_id,
+                detail = "the log was seen sending objects while the filtered read ran: nothing of it is kept",
+                "filtered_segment_not_committed"
+            );
+            return Err(Error::ObjectMessages {
+                log: log_id.to_string(),
+            });
+        }
+        Ok(())
     }
 
     /// Take in a page of `log_id` read with a pushed filter or not. Fails
@@ -91,8 +123,7 @@ impl Forms {
                 error = %e,
                 "message_form_write_failed"
             );
-            let merged = known.map_or(seen, |k| k.merge(seen));
-            lock(&self.known).insert(log_id.to_string(), merged);
+            self.learn(log_id, seen);
         }
         if filtered && seen == MessageForm::Objects {
             return Err(Error::ObjectMessages {

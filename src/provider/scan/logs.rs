@@ -111,10 +111,15 @@ impl LogDirectory {
             None => {
                 let names = self.cache.load_log_names().await?;
                 let ids = self.cache.list_logs().await?;
-                usable(ids.into_iter().map(|id| {
-                    let name = names.get(&id).cloned();
-                    (id, name)
-                }))
+                let mut named = Vec::with_capacity(ids.len());
+                for id in ids {
+                    let name = match names.get(&id) {
+                        Some(name) => Some(name.clone()),
+                        None => self.stored_name(&id).await,
+                    };
+                    named.push((id, name));
+                }
+                usable(named)
             }
         };
         logs.sort();
@@ -124,6 +129,23 @@ impl LogDirectory {
             "log_list_refreshed"
         );
         Ok(logs.into())
+    }
+
+    /// The name the cache's parts of `log_id` were written with, for a log
+    /// the cache's directory does not name; `None` (unnamed) when there is
+    /// none or it cannot be read.
+    async fn stored_name(&self, log_id: &str) -> Option<String> {
+        match self.cache.stored_log_name(log_id).await {
+            Ok(name) => name,
+            Err(e) => {
+                warn!(
+                    log_id,
+                    error = %e,
+                    "stored_log_name_unreadable"
+                );
+                None
+            }
+        }
     }
 
     /// The logs `selection` picks. A name or id that matches no log is an

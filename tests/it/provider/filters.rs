@@ -11,9 +11,9 @@ use tempfile::TempDir;
 use super::{MIN, local_cache, rows, session_with, sql, window};
 use crate::support::{self, T0};
 
-const PROXY: &str = "Web Proxy";
+pub(super) const PROXY: &str = "Web Proxy";
 
-async fn session(
+pub(super) async fn session(
     server: &datafusion_rapid7::mock::MockServer,
     dir: &TempDir,
 ) -> (
@@ -23,7 +23,7 @@ async fn session(
     session_with(server, local_cache(dir), |c| c).await
 }
 
-fn select(predicate: &str, from: i64, to: i64) -> String {
+pub(super) fn select(predicate: &str, from: i64, to: i64) -> String {
     format!(
         "SELECT timestamp, sequence_number, message FROM rapid7_logs \
          WHERE log_name = '{PROXY}' AND {} AND ({predicate}) ORDER BY timestamp, sequence_number",
@@ -32,7 +32,7 @@ fn select(predicate: &str, from: i64, to: i64) -> String {
 }
 
 /// The data function's events of the proxy log in `[from, to)` that `keep` keeps.
-fn truth(
+pub(super) fn truth(
     server: &datafusion_rapid7::mock::MockServer,
     from: i64,
     to: i64,
@@ -47,7 +47,7 @@ fn truth(
 }
 
 /// The LEQL statements of the event queries the simulator saw.
-fn statements(server: &datafusion_rapid7::mock::MockServer) -> Vec<String> {
+pub(super) fn statements(server: &datafusion_rapid7::mock::MockServer) -> Vec<String> {
     server
         .requests()
         .into_iter()
@@ -292,12 +292,7 @@ async fn object_messages_stop_filters_being_pushed_for_their_log() {
     let (ctx, _) = session(&server, &dir).await;
     let auth = support::log_id(&server, "Auth Service");
     let (from, to) = (T0, T0 + 10 * MIN);
-    let q = format!(
-        "SELECT timestamp, sequence_number, message FROM rapid7_logs \
-         WHERE log_name = 'Auth Service' AND {} AND message LIKE '%bob%' \
-         ORDER BY timestamp, sequence_number",
-        window(from, to)
-    );
+    let q = auth_bob(from, to);
     let e = sql(&ctx, &q).await.unwrap_err().to_string();
     assert!(
         e.contains("JSON objects") && e.contains("run the statement again"),
@@ -316,11 +311,7 @@ async fn object_messages_stop_filters_being_pushed_for_their_log() {
     assert_eq!(rapid7.message_form(&auth).await, Some(MessageForm::Objects));
     server.clear_requests();
     // Each object message is kept as the page's exact JSON text.
-    let want: Vec<(i64, u64, String)> = support::truth(&server, &auth, from, to)
-        .into_iter()
-        .map(|r| (r.0, r.1, r.2))
-        .filter(|r| r.2.contains("bob"))
-        .collect();
+    let want = auth_bob_truth(&server, from, to);
     assert!(!want.is_empty());
     assert_eq!(rows(&sql(&ctx, &q).await.unwrap()), want);
     let sent = statements(&server);
@@ -330,8 +321,33 @@ async fn object_messages_stop_filters_being_pushed_for_their_log() {
     );
 }
 
+/// The statement of the Auth Service log's (JSON) messages with `bob` in
+/// `[from, to)`.
+pub(super) fn auth_bob(from: i64, to: i64) -> String {
+    format!(
+        "SELECT timestamp, sequence_number, message FROM rapid7_logs \
+         WHERE log_name = 'Auth Service' AND {} AND message LIKE '%bob%' \
+         ORDER BY timestamp, sequence_number",
+        window(from, to)
+    )
+}
+
+/// The data function's answer to [`auth_bob`].
+pub(super) fn auth_bob_truth(
+    server: &datafusion_rapid7::mock::MockServer,
+    from: i64,
+    to: i64,
+) -> Vec<(i64, u64, String)> {
+    let auth = support::log_id(server, "Auth Service");
+    support::truth(server, &auth, from, to)
+        .into_iter()
+        .map(|r| (r.0, r.1, r.2))
+        .filter(|r| r.2.contains("bob"))
+        .collect()
+}
+
 /// Filtered segments of every filter in the cache.
-async fn filtered_segments(ctx: &datafusion::prelude::SessionContext) -> i64 {
+pub(super) async fn filtered_segments(ctx: &datafusion::prelude::SessionContext) -> i64 {
     let b = sql(
         ctx,
         "SELECT count(*) FROM rapid7_cache() WHERE filter IS NOT NULL",
@@ -479,5 +495,82 @@ async fn long_or_lists_are_posted_and_past_the_limit_not_pushed() {
     assert!(
         statements(&server).iter().all(|s| s.is_empty()),
         "nothing pushed"
+    );
+}
+
+/// A long statement whose answer spans pages: its `Next` links are followed
+/// as POSTs too (the statement never goes in a URL), and the rows are exact.
+#[tokio::test]
+async fn long_statements_follow_their_next_links_as_posts() {
+    use datafusion_rapid7::client::MAX_GET_STATEMENT_BYTES;
+
+    let server = support::server().await;
+    let dir = TempDir::new().unwrap();
+    let (ctx, _) = session(&server, &dir).await;
+    let (from, to) = (T0, T0 + 10 * MIN);
+    let ioc = |i: usize| format!("ioc-{i:05}.example");
+    let predicate = (0..200)
+        .map(|i| format!("message LIKE '%{}%'", ioc(i)))
+        .chain(["message LIKE '%user=%'".to_string()])
+        .collect::<Vec<_>>()
+        .join(" OR ");
+    let want = truth(&server, from, to, |m| {
+        m.contains("user=") || (0..200).any(|i| m.contains(&ioc(i)))
+    });
+    assert!(want.len() > 1_000, "several pages: {}", want.len());
+    server.clear_requests();
+    assert_eq!(
+        rows(&sql(&ctx, &select(&predicate, from, to)).await.unwrap()),
+        want
+    );
+    let pushed: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.kind == datafusion_rapid7::mock::RequestKind::Query)
+        .collect();
+    for r in &pushed {
+        assert!(r.statement.len() > MAX_GET_STATEMENT_BYTES, "{r:?}");
+        assert_eq!(
+            (r.method.as_str(), r.path.as_str()),
+            ("POST", "/query/logs")
+        );
+    }
+    assert!(
+        pushed.iter().any(|r| r.sequence_number.is_some()),
+        "a Next link followed: {pushed:?}"
+    );
+}
+
+/// `AND` in `OR` in `AND` … nested deeper than the translation goes (16
+/// levels): what is past the limit is not pushed, and the rows are exact.
+#[tokio::test]
+async fn filters_nested_past_the_translation_limit_stay_exact() {
+    const TERMS: [&str; 6] = ["user=bob", "=", "user=alice", "e", "user=carol", "a"];
+    const DEPTH: usize = 18;
+    fn keeps(m: &str, i: usize) -> bool {
+        let term = m.contains(TERMS[i % TERMS.len()]);
+        match i {
+            DEPTH => term,
+            _ if i % 2 == 0 => term || keeps(m, i + 1),
+            _ => term && keeps(m, i + 1),
+        }
+    }
+    let mut predicate = format!("message LIKE '%{}%'", TERMS[DEPTH % TERMS.len()]);
+    for i in (0..DEPTH).rev() {
+        let op = if i % 2 == 0 { "OR" } else { "AND" };
+        predicate = format!(
+            "message LIKE '%{}%' {op} ({predicate})",
+            TERMS[i % TERMS.len()]
+        );
+    }
+    let server = support::server().await;
+    let dir = TempDir::new().unwrap();
+    let (ctx, _) = session(&server, &dir).await;
+    let (from, to) = (T0, T0 + 5 * MIN);
+    let want = truth(&server, from, to, |m| keeps(m, 0));
+    assert!(!want.is_empty());
+    assert_eq!(
+        rows(&sql(&ctx, &select(&predicate, from, to)).await.unwrap()),
+        want
     );
 }

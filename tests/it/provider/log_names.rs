@@ -7,6 +7,7 @@ use datafusion::arrow::array::AsArray;
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Int64Type};
 use datafusion::prelude::SessionContext;
+use datafusion_rapid7::cache::LOG_NAMES_FILE;
 use datafusion_rapid7::ops::publish::{TableLocation, published_provider};
 use tempfile::TempDir;
 
@@ -148,6 +149,89 @@ async fn a_renamed_log_keeps_its_cached_rows_under_its_new_name() {
     .await;
     assert_eq!(published.len(), 1, "{published:?}");
     assert_eq!(published[0].0.as_deref(), Some("Firewall (prod)"));
+}
+
+/// Offline, a log the cache's directory does not name (deleted, written by
+/// an older version, or its write failed) is named by its cached parts: its
+/// rows keep their name and its name still selects them.
+#[tokio::test]
+async fn offline_a_log_the_directory_does_not_name_is_named_by_its_parts() {
+    let server = support::server().await;
+    let dir = TempDir::new().unwrap();
+    let fw = support::log_id(&server, "Firewall");
+    let (from, to) = (T0, T0 + MIN);
+    let cached = server.dataset().count(&fw, from, to) as i64;
+    let q = format!(
+        "SELECT count(*) FROM rapid7_logs WHERE log_name = 'Firewall' AND {}",
+        window(from, to)
+    );
+    let grouped = format!(
+        "SELECT log_name, count(*) FROM rapid7_logs WHERE log_id = '{fw}' AND {} \
+         GROUP BY log_name",
+        window(from, to)
+    );
+    {
+        let (ctx, _) = session(&server, &dir).await;
+        assert_eq!(one_count(&sql(&ctx, &q).await.unwrap()), cached);
+    }
+    let directory = dir.path().join(LOG_NAMES_FILE);
+    for (what, directory_now) in [
+        ("deleted", None),
+        ("naming no log", Some(r#"{"format":1,"logs":{}}"#)),
+    ] {
+        match directory_now {
+            None => std::fs::remove_file(&directory).unwrap(),
+            Some(text) => std::fs::write(&directory, text).unwrap(),
+        }
+        let (offline, _) = session_with(&server, local_cache(&dir), |c| {
+            c.with_pushdown_aggregates(false).with_offline(true)
+        })
+        .await;
+        assert_eq!(
+            one_count(&sql(&offline, &q).await.unwrap()),
+            cached,
+            "{what}"
+        );
+        assert_eq!(
+            names_and_counts(&offline, &grouped).await,
+            vec![(Some("Firewall".to_string()), cached)],
+            "{what}"
+        );
+    }
+}
+
+/// Newest first (a TopK over the cached parts) after a rename: the rows
+/// show the log's current name.
+#[tokio::test]
+async fn newest_first_after_a_rename_shows_the_new_name() {
+    let server = support::server().await;
+    let dir = TempDir::new().unwrap();
+    let fw = support::log_id(&server, "Firewall");
+    let (from, to) = (T0, T0 + MIN);
+    let newest = |name: &str| {
+        format!(
+            "SELECT log_name, timestamp FROM rapid7_logs WHERE log_name = '{name}' AND {} \
+             ORDER BY timestamp DESC LIMIT 5",
+            window(from, to)
+        )
+    };
+    {
+        let (ctx, _) = session(&server, &dir).await;
+        let batches = sql(&ctx, &newest("Firewall")).await.unwrap();
+        assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 5);
+    }
+    server.rename_log(&fw, "Firewall (prod)");
+    let (ctx, _) = session(&server, &dir).await;
+    server.clear_requests();
+    let batches = sql(&ctx, &newest("Firewall (prod)")).await.unwrap();
+    let mut names = Vec::new();
+    for b in &batches {
+        let col = cast(b.column(0), &DataType::Utf8).unwrap();
+        let col = col.as_string::<i32>();
+        names.extend((0..b.num_rows()).map(|i| col.value(i).to_string()));
+    }
+    assert_eq!(names, vec!["Firewall (prod)".to_string(); 5]);
+    assert_eq!(server.event_query_requests(), 0, "answered from the cache");
 }
 
 #[tokio::test]
