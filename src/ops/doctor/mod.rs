@@ -21,7 +21,7 @@ use serde_json::Value;
 
 use self::events::{MessageKind, Seen, at, events_of, inner_millisecond, stamps};
 pub use self::report::{Check, DoctorReport, Status};
-use crate::cache::{ENDPOINT_FACTS_FILE, EndpointFacts, Fact};
+use crate::cache::{ENDPOINT_FACTS_FILE, EndpointFacts, Fact, MessageForm};
 use crate::client::{Client, LogInfo, RawAnswer, Region, ResetKind};
 use crate::error::{Error, Result};
 use crate::provider::{PageOrder, Rapid7};
@@ -65,6 +65,7 @@ impl Rapid7 {
             now: crate::time::now_ms(),
             checks: Vec::new(),
             facts: EndpointFacts::default(),
+            forms: Vec::new(),
         };
         doctor.run(options).await;
         let facts = doctor.facts.clone();
@@ -72,6 +73,7 @@ impl Rapid7 {
             self.inner.newest_verdict.learnt(f.value);
         }
         doctor.record(self, &facts).await;
+        doctor.record_forms(self).await;
         let after = client.stats();
         let endpoint = client.endpoint();
         Ok(DoctorReport {
@@ -105,6 +107,8 @@ struct Doctor<'a> {
     now: i64,
     checks: Vec<Check>,
     facts: EndpointFacts,
+    /// How each sampled log sent its messages, when its sample showed it.
+    forms: Vec<(String, MessageForm)>,
 }
 
 impl Doctor<'_> {
@@ -616,6 +620,11 @@ impl Doctor<'_> {
                 String::new()
             };
             objects |= object > 0;
+            match (text, object) {
+                (0, 0) => {}
+                (_, 0) => self.forms.push((s.log.id.clone(), MessageForm::Text)),
+                _ => self.forms.push((s.log.id.clone(), MessageForm::Objects)),
+            }
             parts.push(format!("{}: {kind}{other}", label(&s.log)));
         }
         let (status, tail) = if parts.is_empty() {
@@ -629,6 +638,36 @@ impl Doctor<'_> {
             (Status::Ok, String::new())
         };
         self.push("messages", status, format!("{}{tail}", parts.join("; ")));
+    }
+
+    /// Record how each sampled log sends its messages in the cache, as an
+    /// unfiltered read would: filtered segments are kept only for logs
+    /// known to send text (objects, once recorded, stay).
+    async fn record_forms(&mut self, rapid7: &Rapid7) {
+        if rapid7.cache().root().is_none() || self.forms.is_empty() {
+            return;
+        }
+        let mut recorded = Vec::new();
+        for (log_id, form) in std::mem::take(&mut self.forms) {
+            match rapid7.record_message_form(&log_id, form).await {
+                Ok(now) => recorded.push(format!(
+                    "{log_id}: {}",
+                    match now {
+                        MessageForm::Text => "text",
+                        MessageForm::Objects => "JSON objects",
+                    }
+                )),
+                Err(e) => {
+                    self.push("forms", Status::Warn, format!("not recorded: {e}"));
+                    return;
+                }
+            }
+        }
+        self.push(
+            "forms",
+            Status::Ok,
+            format!("recorded in the cache: {}", recorded.join(", ")),
+        );
     }
 
     /// Record what was learnt in the cache's endpoint facts.

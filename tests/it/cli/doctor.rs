@@ -115,6 +115,19 @@ async fn doctor_stays_within_30_queries_and_names_the_faults() {
         .map(|r| r.2)
         .collect();
     assert!(messages.iter().all(|m| !all.contains(m.as_str())));
+    // How each sampled log sends its messages is recorded, as a read would:
+    // filtered segments of those logs may be kept from now on.
+    assert_eq!(found["forms"].0, "ok", "{:?}", found["forms"]);
+    assert!(
+        found["forms"].1.contains(&format!("{fw}: text")),
+        "{:?}",
+        found["forms"]
+    );
+    let names: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("cache").join("_LOGS.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(names["messages"][&fw], serde_json::json!("text"), "{names}");
 
     // Pages out of order, closed slices, object messages, an exclusive
     // `to`: each line says so.
@@ -164,4 +177,18 @@ async fn doctor_stays_within_30_queries_and_names_the_faults() {
         serde_json::json!(false)
     );
     assert_eq!(endpoint["to_inclusive"]["value"], serde_json::json!(false));
+    // Objects, once seen, stay: the JSON log's marker is in the cache.
+    let auth = support::log_id(&server, "Auth Service");
+    assert!(
+        found["forms"].1.contains(&format!("{auth}: JSON objects")),
+        "{:?}",
+        found["forms"]
+    );
+    assert!(
+        dir.path()
+            .join("cache")
+            .join("_OBJECTS")
+            .join(&auth)
+            .exists()
+    );
 }
