@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::root_file;
 use super::store::CacheRoot;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// File name of the endpoint facts under the cache root.
 pub const ENDPOINT_FACTS_FILE: &str = "_ENDPOINTS.json";
@@ -108,8 +108,14 @@ pub(crate) async fn load(root: &CacheRoot, endpoint: &str) -> Result<EndpointFac
 
 /// Merge `facts` into those stored for `endpoint` and write the file again.
 pub(crate) async fn save(root: &CacheRoot, endpoint: &str, facts: &EndpointFacts) -> Result<()> {
-    // An unreadable file is replaced: the facts are a memo, not data.
-    let mut stored = load_all(root).await.unwrap_or_default();
+    // A file that does not parse is replaced: the facts are a memo, learnt
+    // again. A file that cannot be read now (a store's passing failure) is
+    // left as it is: replacing it would drop the other endpoints' facts.
+    let mut stored = match load_all(root).await {
+        Ok(stored) => stored,
+        Err(Error::CacheUnavailable { .. }) => Stored::default(),
+        Err(e) => return Err(e),
+    };
     let old = stored.endpoints.remove(endpoint).unwrap_or_default();
     stored
         .endpoints

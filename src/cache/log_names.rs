@@ -30,6 +30,7 @@ use object_store::path::Path;
 use object_store::{ObjectStoreExt, PutPayload};
 use serde::{Deserialize, Serialize};
 
+use super::root_file;
 use super::store::CacheRoot;
 use crate::error::{Error, Result};
 
@@ -92,22 +93,16 @@ fn objects_dir(root: &CacheRoot) -> Path {
     root.prefix().clone().join(OBJECTS_DIR)
 }
 
+const WHAT: &str = "the log name directory";
+
 async fn load_file(root: &CacheRoot) -> Result<LogNames> {
-    let path = path(root);
-    let bytes = match root.store().get(&path).await {
-        Ok(get) => get.bytes().await,
-        Err(object_store::Error::NotFound { .. }) => return Ok(LogNames::default()),
-        Err(e) => Err(e),
-    }
-    .map_err(|source| Error::ObjectStore {
-        path: root.display_path(&path),
-        source,
-    })?;
-    serde_json::from_slice(&bytes).map_err(|e| Error::CacheUnavailable {
-        location: root.display_path(&path),
-        message: format!("the log name directory does not parse ({e}); delete it, it is rewritten on the next online query"),
-        source: None,
-    })
+    root_file::read(
+        root,
+        LOG_NAMES_FILE,
+        WHAT,
+        "delete it, it is rewritten on the next online query",
+    )
+    .await
 }
 
 pub(crate) async fn load(root: &CacheRoot) -> Result<BTreeMap<String, String>> {
@@ -240,21 +235,7 @@ async fn update(root: &CacheRoot, change: impl FnOnce(&mut LogNames)) -> Result<
     if file.logs == before.logs && file.messages == before.messages && !empty {
         return Ok(file);
     }
-    let body = serde_json::to_vec_pretty(&file).map_err(|e| Error::CacheUnavailable {
-        location: root.location().to_string(),
-        message: format!("cannot encode the log name directory: {e}"),
-        source: None,
-    })?;
-    let path = path(root);
-    root.prepare_dir(root.prefix())?;
-    root.store()
-        .put(&path, PutPayload::from(body))
-        .await
-        .map_err(|source| Error::ObjectStore {
-            path: root.display_path(&path),
-            source,
-        })?;
-    root.restrict_file(&path)?;
+    root_file::write(root, LOG_NAMES_FILE, &file, WHAT).await?;
     Ok(file)
 }
 

@@ -180,7 +180,6 @@ pub(crate) fn final_page(
             "",
         )),
     };
-    let mut events = events;
     if opts.reverse_within_millisecond {
         // The order within a millisecond is Rapid7's business: the cursor
         // (computed above) stays that of the page's last event in key order.

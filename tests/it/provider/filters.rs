@@ -551,7 +551,7 @@ async fn filters_nested_past_the_translation_limit_stay_exact() {
         let term = m.contains(TERMS[i % TERMS.len()]);
         match i {
             DEPTH => term,
-            _ if i % 2 == 0 => term || keeps(m, i + 1),
+            _ if i.is_multiple_of(2) => term || keeps(m, i + 1),
             _ => term && keeps(m, i + 1),
         }
     }

@@ -51,9 +51,12 @@ const NEW_MONTH: (i64, i64) = (1_769_896_800_000, 1_769_911_200_000);
 /// `date_trunc` and ISO, and `%W`, starts).
 const NEW_WEEK: (i64, i64) = (1_770_588_000_000, 1_770_602_400_000);
 
+/// Statements, each with the bound its pushdown must keep.
+type Spellings = Vec<(String, Bound)>;
+
 /// Counts across calendar edges, `date_bin` from before 1970, and what is
 /// refused (answers equal all the same).
-fn calendar_and_refusals() -> (Vec<(String, Bound)>, Vec<(String, Bound)>) {
+fn calendar_and_refusals() -> (Spellings, Spellings) {
     let auth = |(from, to): (i64, i64)| {
         format!(
             "FROM rapid7_logs WHERE log_name = 'Auth Service' AND {}",
@@ -180,7 +183,7 @@ fn calendar_and_refusals() -> (Vec<(String, Bound)>, Vec<(String, Bound)>) {
     (out, refused)
 }
 
-fn shapes(logs: u64) -> Vec<(String, Bound)> {
+fn shapes(logs: u64) -> Spellings {
     let a = format!("log_name = 'Auth Service' AND {}", window(W1.0, W1.1));
     let w2 = window(W2.0, W2.1);
     let p = format!("log_name = 'Web Proxy' AND {}", window(W3.0, W3.1));
