@@ -13,7 +13,7 @@ use crate::support::{self, T0};
 const HOUR: i64 = 60 * MIN;
 
 /// The crate error inside a DataFusion error.
-fn ours(e: &datafusion::error::DataFusionError) -> Option<&Error> {
+pub(super) fn ours(e: &datafusion::error::DataFusionError) -> Option<&Error> {
     let mut e = e;
     loop {
         match e {

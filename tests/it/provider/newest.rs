@@ -6,8 +6,10 @@ use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion_rapid7::mock::{Faults, MockServer, RequestKind};
 use tempfile::TempDir;
 
-use super::{MIN, burst_ms, local_cache, rows, session_with, sql, window};
+use super::budget::ours;
+use super::{MIN, burst_ms, local_cache, rows, session_with, set_max_fetch_events, sql, window};
 use crate::support::{self, T0};
+use datafusion_rapid7::Error;
 
 const HOUR: i64 = 60 * MIN;
 
@@ -413,6 +415,58 @@ async fn a_server_answering_oldest_first_is_paged_oldest_first_and_remembered() 
     assert!(newest_first_requests(&server).is_empty());
     assert!(event_queries(&server) > 0);
     segments_are_exact(&server, &rapid7_2, "Firewall").await;
+}
+
+#[tokio::test]
+async fn the_oldest_first_fallback_keeps_to_the_limit_of_events() {
+    let server = support::server().await;
+    server.set_faults(Faults {
+        ignore_most_recent_first: true,
+        ..Faults::default()
+    });
+    let fw = support::log_id(&server, "Firewall");
+    let (from, to) = (T0 + 2 * HOUR, T0 + 4 * HOUR);
+    let events = server.dataset().count(&fw, from, to);
+    assert!(events > 1000);
+
+    // Over the limit: the fallback is estimated and refused before it pages;
+    // nothing is committed.
+    let dir = TempDir::new().unwrap();
+    let (ctx, rapid7) = session(&server, &dir).await;
+    set_max_fetch_events(&ctx, events / 2).await;
+    server.clear_requests();
+    let e = sql(&ctx, &top("Firewall", "true", from, to, 50))
+        .await
+        .unwrap_err();
+    let Some(Error::FetchBudget {
+        events: estimated,
+        limit,
+        ..
+    }) = ours(&e)
+    else {
+        panic!("expected the budget error, got {e}");
+    };
+    assert!(*estimated >= events, "{estimated} < {events}");
+    assert_eq!(*limit, events / 2);
+    assert!(e.to_string().contains("Firewall"), "{e}");
+    assert!(
+        event_queries(&server) <= 1,
+        "only the newest-first page that showed the order"
+    );
+    assert!(rapid7.cache().list_segments(&fw).await.unwrap().is_empty());
+
+    // Within the limit it answers exactly and commits exact segments.
+    let dir = TempDir::new().unwrap();
+    let (ctx, rapid7) = session(&server, &dir).await;
+    set_max_fetch_events(&ctx, events * 3).await;
+    let got = rows(
+        &sql(&ctx, &top("Firewall", "true", from, to, 50))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(got, truth_top(&server, "Firewall", from, to, 50, |_| true));
+    assert!(!rapid7.cache().list_segments(&fw).await.unwrap().is_empty());
+    segments_are_exact(&server, &rapid7, "Firewall").await;
 }
 
 #[tokio::test]
