@@ -341,6 +341,7 @@ impl Ctx<'_> {
                 retention_start_ms: st.faults.retention_start_ms,
                 reverse_within_millisecond: st.faults.reverse_within_millisecond,
                 object_messages: st.faults.object_messages,
+                newest_links_skip_millisecond: st.faults.newest_links_skip_millisecond,
             };
             let stats = render::StatsOptions {
                 inexact: st.faults.statistics_inexact,

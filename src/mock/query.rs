@@ -316,6 +316,8 @@ pub(crate) struct PageOptions {
     pub(crate) retention_start_ms: Option<i64>,
     pub(crate) reverse_within_millisecond: bool,
     pub(crate) object_messages: bool,
+    /// See [`Faults::newest_links_skip_millisecond`](super::Faults).
+    pub(crate) newest_links_skip_millisecond: bool,
 }
 
 impl PageOptions {

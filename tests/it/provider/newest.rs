@@ -470,6 +470,53 @@ async fn the_oldest_first_fallback_keeps_to_the_limit_of_events() {
 }
 
 #[tokio::test]
+async fn bursts_split_across_newest_first_pages_are_read_whole() {
+    let server = support::server().await;
+    let burst = burst_ms(&server);
+    // The burst (~700 events in one millisecond) is the window's newest
+    // millisecond and spans pages of 100; the newest 1,000 reach below it.
+    let (from, to) = (burst - 2 * MIN, burst + 1);
+    for newest_links_skip_millisecond in [false, true] {
+        for to_exclusive in [false, true] {
+            server.set_faults(Faults {
+                to_exclusive,
+                newest_links_skip_millisecond,
+                ..Faults::default()
+            });
+            let dir = TempDir::new().unwrap();
+            let client = support::builder_for(&server)
+                .with_per_page(100)
+                .build()
+                .unwrap();
+            let ctx = datafusion::prelude::SessionContext::new();
+            let rapid7 = datafusion_rapid7::register(
+                &ctx,
+                datafusion_rapid7::Rapid7Config::new(client, local_cache(&dir)),
+            )
+            .await
+            .unwrap();
+            let got = rows(
+                &sql(&ctx, &top("Firewall", "true", from, to, 1000))
+                    .await
+                    .unwrap(),
+            );
+            let case = format!("skip={newest_links_skip_millisecond} to_exclusive={to_exclusive}");
+            assert_eq!(
+                got,
+                truth_top(&server, "Firewall", from, to, 1000, |_| true),
+                "{case}"
+            );
+            let fw = support::log_id(&server, "Firewall");
+            assert!(
+                !rapid7.cache().list_segments(&fw).await.unwrap().is_empty(),
+                "{case}"
+            );
+            segments_are_exact(&server, &rapid7, "Firewall").await;
+        }
+    }
+}
+
+#[tokio::test]
 async fn ranges_before_the_newest_first_index_are_read_oldest_first() {
     const CUT: i64 = 1_669_248_000_000; // 2022-11-24T00:00:00Z
     let server = support::server().await;
