@@ -396,7 +396,11 @@ impl CachedRead {
                 break;
             }
         }
-        stop.covered_from(range.start());
+        // Parts read to the last cover the range (the last one's `rest`);
+        // a read that stopped early claims no more than it read.
+        if parts.is_empty() {
+            stop.covered_from(range.start());
+        }
         Ok(())
     }
 }
