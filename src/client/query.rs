@@ -13,6 +13,17 @@
 //! its other parameters, such as `sequence_number`, on the POST's URL), so
 //! no request line grows with the statement.
 //!
+//! Newest first (`most_recent_first=true`), Rapid7's `Next` link is not
+//! followed: how it continues is undocumented, and a link that went on
+//! strictly before a page's oldest millisecond would skip the rest of that
+//! millisecond unseen. Each page is a new request of the window with `to`
+//! = the oldest millisecond returned + 1, the events already returned
+//! dropped ([`Resume`]); only the presence of a `Next` link is taken to
+//! mean more remain. A page with nothing older than what was read (a
+//! millisecond of `per_page` events or more) has its millisecond read whole,
+//! oldest first, by the documented cursor; then newest first below it. Each
+//! request thus reaches strictly lower: the pages end.
+//!
 //! Rapid7 does not document whether `to` is inclusive. The client asks for
 //! `to` = the window's exclusive end and drops any event stamped exactly `to`,
 //! so the result is `[from, to)` either way.
@@ -154,6 +165,19 @@ pub struct EventQuery {
     /// The statement, when it is too long for a URL: every query request
     /// is a `POST /query/logs` with it in the body.
     post: Option<Arc<str>>,
+    /// Newest first: how the pages continue (see the module docs).
+    steps: Option<NewestSteps>,
+}
+
+/// Where a newest-first query stands.
+#[derive(Debug)]
+struct NewestSteps {
+    /// The first page's request: each page asks it again with a lower `to`.
+    first: Url,
+    /// Every event of the window at or after this millisecond was returned.
+    done_from: i64,
+    /// The millisecond being read whole, oldest first, and its query.
+    burst: Option<(i64, Box<EventQuery>)>,
 }
 
 impl EventQuery {
@@ -165,7 +189,13 @@ impl EventQuery {
         order: Order,
     ) -> Self {
         let max_pages = page_cap(window, client.inner.config.per_page);
+        let steps = (order == Order::NewestFirst).then(|| NewestSteps {
+            first: first.clone(),
+            done_from: window.1,
+            burst: None,
+        });
         Self {
+            steps,
             client,
             order,
             log_id: log_id.into(),
@@ -199,6 +229,9 @@ impl EventQuery {
     /// The next finished page, or `None` when the query is exhausted. Its
     /// requests, polls and events run in a `page{n}` span.
     pub async fn next_page(&mut self) -> Result<Option<EventPage>> {
+        if let Some(page) = self.next_burst_page().await? {
+            return Ok(Some(page));
+        }
         if self.next.is_none() {
             return Ok(None);
         }
@@ -261,11 +294,17 @@ impl EventQuery {
             // (`PageStats::object_messages`).
             self.client.note_object_messages(&self.log_id);
         }
+        let more = find_link(&body.links, "Next").is_some();
+        // Oldest first, a page reaching past the window's end is its last
+        // (an inclusive `to` goes on into the events stamped `to`).
+        let past_end = stats.max_timestamp.is_some_and(|t| t >= self.window.1);
         let next = match find_link(&body.links, "Next") {
-            Some(link) => Some(self.checked_link(&link.href)?),
-            None => None,
+            Some(link) if self.steps.is_none() && !past_end => Some(self.checked_link(&link.href)?),
+            _ => None,
         };
-        self.check_progress(&url, next.as_ref(), &body)?;
+        if self.steps.is_none() {
+            self.check_progress(&url, next.as_ref(), &body)?;
+        }
         self.resume.advance(self.order, &body);
         self.events_total += stats.accepted;
         let client_stats = &self.client.inner.stats;
@@ -318,6 +357,7 @@ impl EventQuery {
             "logsearch_page_complete"
         );
         self.next = next;
+        self.step_newest(more, stats.min_timestamp);
         Ok(Some(EventPage {
             log_id: Arc::clone(&self.log_id),
             page_number: self.page_number,
@@ -325,6 +365,66 @@ impl EventQuery {
             stats,
             beyond_retention_message: body.beyond_retention,
         }))
+    }
+
+    /// Newest first, after a page (`more`: it had a `Next` link; `oldest`:
+    /// its oldest timestamp): ask the window again below what was returned,
+    /// or, when the page held nothing older, read the millisecond below the
+    /// returned part whole, oldest first.
+    fn step_newest(&mut self, more: bool, oldest: Option<i64>) {
+        let Some(steps) = &mut self.steps else {
+            return;
+        };
+        let from = self.window.0;
+        match oldest {
+            _ if !more => {}
+            Some(ms) if ms.saturating_add(1) < steps.done_from => {
+                steps.done_from = ms.saturating_add(1).max(from);
+                self.next = steps.ask_below(from);
+            }
+            _ if steps.done_from > from => {
+                let ms = steps.done_from - 1;
+                let url = with_window(&steps.first, ms, ms + 1, false);
+                let mut whole = EventQuery::new(
+                    self.client.clone(),
+                    &self.log_id,
+                    (ms, ms + 1),
+                    url,
+                    Order::OldestFirst,
+                );
+                whole.post = self.post.clone();
+                whole.resume = self.resume.seeded(ms);
+                tracing::debug!(
+                    log_id = %self.log_id,
+                    ms,
+                    detail = "a page held nothing older: its millisecond is read whole",
+                    "logsearch_newest_millisecond"
+                );
+                steps.burst = Some((ms, Box::new(whole)));
+            }
+            _ => {}
+        }
+    }
+
+    /// Newest first: the next page of the millisecond being read whole;
+    /// once it is, go on newest first below it.
+    async fn next_burst_page(&mut self) -> Result<Option<EventPage>> {
+        let Some(steps) = &mut self.steps else {
+            return Ok(None);
+        };
+        let Some((ms, whole)) = &mut steps.burst else {
+            return Ok(None);
+        };
+        if let Some(page) = Box::pin(whole.next_page()).await? {
+            self.events_total += page.stats.accepted;
+            return Ok(Some(page));
+        }
+        let ms = *ms;
+        self.resume.absorb(ms, &whole.resume);
+        steps.burst = None;
+        steps.done_from = ms;
+        self.next = steps.ask_below(self.window.0);
+        Ok(None)
     }
 
     /// Count a stall when the page added nothing and moved no cursor; fail
@@ -557,6 +657,40 @@ pub(crate) fn query_target(log_id: &str, from: i64, to: i64) -> Result<LogId> {
              information_schema.tables WHERE table_schema = 'rapid7'"
         ),
     })
+}
+
+impl NewestSteps {
+    /// The request of the window's part before `done_from` (none when it
+    /// is empty): `to` = `done_from`, so that under an exclusive `to` the
+    /// millisecond before is asked whole (an inclusive `to` adds one
+    /// already returned).
+    fn ask_below(&self, from: i64) -> Option<Url> {
+        (self.done_from > from).then(|| with_window(&self.first, from, self.done_from, true))
+    }
+}
+
+/// `url` (a query's first request) over `[from, to)`, newest first or not.
+fn with_window(url: &Url, from: i64, to: i64, newest_first: bool) -> Url {
+    let kept: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(k, _)| !matches!(k.as_ref(), "from" | "to" | "most_recent_first"))
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let mut out = url.clone();
+    out.set_query(None);
+    {
+        let mut pairs = out.query_pairs_mut();
+        pairs
+            .append_pair("from", &from.to_string())
+            .append_pair("to", &to.to_string());
+        for (k, v) in &kept {
+            pairs.append_pair(k, v);
+        }
+        if newest_first {
+            pairs.append_pair("most_recent_first", "true");
+        }
+    }
+    out
 }
 
 /// The `(from, sequence_number)` cursor a `Next` link carries, when it has

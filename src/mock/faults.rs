@@ -97,6 +97,11 @@ pub struct Faults {
     /// oldest-first `Next` links (Rapid7's plugin says the flag needs `from`
     /// on or after 2022-11-24; what a server does otherwise is not public).
     pub ignore_most_recent_first: bool,
+    /// Newest first, a page's `Next` link continues strictly before the
+    /// page's oldest millisecond (`to` that millisecond, exclusive; no
+    /// `sequence_number`): the rest of a millisecond split across pages is
+    /// never sent (Rapid7 does not document its newest-first cursor).
+    pub newest_links_skip_millisecond: bool,
     /// Statistical time slices are closed, `[a, b]`: an event stamped on
     /// the boundary between two slices is counted in both.
     pub inclusive_slices: bool,
@@ -184,6 +189,7 @@ impl Default for Faults {
             object_messages: false,
             legacy_continuations: false,
             ignore_most_recent_first: false,
+            newest_links_skip_millisecond: false,
             inclusive_slices: false,
             late_millisecond: None,
         }

@@ -342,6 +342,7 @@ impl Ctx<'_> {
                 reverse_within_millisecond: st.faults.reverse_within_millisecond,
                 object_messages: st.faults.object_messages,
                 late_ms: None,
+                newest_links_skip_millisecond: st.faults.newest_links_skip_millisecond,
             };
             opts.late_ms = st
                 .counters

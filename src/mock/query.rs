@@ -318,6 +318,8 @@ pub(crate) struct PageOptions {
     pub(crate) object_messages: bool,
     /// A millisecond whose events have not arrived yet for this answer.
     pub(crate) late_ms: Option<i64>,
+    /// See [`Faults::newest_links_skip_millisecond`](super::Faults).
+    pub(crate) newest_links_skip_millisecond: bool,
 }
 
 impl PageOptions {

@@ -147,6 +147,20 @@ pub(crate) fn final_page(
     };
     let next = match opts.next_links {
         // Newest first: the page's last (oldest) event becomes `to`.
+        _ if spec.newest_first && opts.newest_links_skip_millisecond => {
+            after_last().map(|(ts, _)| {
+                // `to` read as the server reads it: strictly before `ts`.
+                let to = if opts.to_exclusive { ts } else { ts - 1 };
+                format!(
+                    "{root}/query/logs/{}?from={}&to={to}&per_page={}\
+                     &most_recent_first=true&next_page=true&query={}",
+                    encode_segment(&spec.log_id),
+                    spec.from,
+                    spec.per_page,
+                    encode_query_value(&spec.statement),
+                )
+            })
+        }
         _ if spec.newest_first => after_last().map(|(ts, seq)| {
             format!(
                 "{root}/query/logs/{}?from={}&to={ts}&per_page={}&sequence_number={seq}\

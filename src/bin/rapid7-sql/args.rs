@@ -115,8 +115,8 @@ pub(crate) enum Command {
 
 #[derive(Debug, Args)]
 pub(crate) struct DoctorArgs {
-    /// A log to sample (name or id), repeatable; default: the first three
-    /// the key sees.
+    /// A log to sample (name or id), repeatable (at most ten are sampled);
+    /// default: the first three the key sees.
     #[arg(long = "log", value_name = "NAME_OR_ID")]
     pub(crate) logs: Vec<String>,
 }

@@ -236,6 +236,36 @@ impl Resume {
     }
 }
 
+impl Resume {
+    /// What a read of millisecond `ms` whole, oldest first, starts from,
+    /// after this (newest-first) query: the events of `ms` it returned are
+    /// repeats.
+    pub(crate) fn seeded(&self, ms: i64) -> Resume {
+        Resume {
+            cursor: Some((ms, 0)),
+            boundary: self
+                .boundary
+                .iter()
+                .filter(|e| e.0 == ms)
+                .copied()
+                .collect(),
+        }
+    }
+
+    /// Take in that millisecond `ms` was read whole (by `whole`, a
+    /// [`seeded`](Self::seeded) read of it): every event of `ms` and newer
+    /// is a repeat from now on (newest first).
+    pub(crate) fn absorb(&mut self, ms: i64, whole: &Resume) {
+        let key = page_key(Order::NewestFirst, ms, u64::MAX);
+        if self.cursor.map(|c| c.0) != Some(key.0) {
+            self.boundary.clear();
+        }
+        self.boundary
+            .extend(whole.boundary.iter().filter(|e| e.0 == ms).copied());
+        self.cursor = self.cursor.max(Some(key));
+    }
+}
+
 /// The order pages come in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Order {

@@ -12,6 +12,11 @@
 //! What it learns about the endpoint is recorded in the cache's endpoint
 //! facts (`_ENDPOINTS.json`), where newest-first reads find it.
 //!
+//! Each retry of a request is a query: the doctor's client retries a request
+//! at most 3 times, at most 10 named logs are sampled, and a probe that could
+//! take it past 30 queries is not sent (its check is reported skipped:
+//! "query budget spent").
+//!
 //! The report holds no key and no event text: counts, shapes and log names.
 
 mod events;
@@ -28,6 +33,14 @@ use crate::provider::{PageOrder, Rapid7};
 
 /// Logs sampled when none are named.
 const SAMPLED_LOGS: usize = 3;
+/// Most logs sampled when they are named (`--log`).
+const MAX_NAMED_LOGS: usize = 10;
+/// Most query requests (submits and their retries; polls are not queries).
+const MAX_QUERIES: u64 = 30;
+/// Most retries of one request (each one a query of the [`MAX_QUERIES`]).
+const DOCTOR_RETRIES: u32 = 3;
+/// Why a probe was not sent.
+const SPENT: &str = "query budget spent (the doctor asks at most 30 queries)";
 /// The recent window the probes look at.
 const WINDOW_MS: i64 = 60 * 60 * 1000;
 /// Events per probe page.
@@ -59,6 +72,10 @@ impl Rapid7 {
                 });
             }
         };
+        // Its own client: each retry is a query, so few of them.
+        let mut config = client.config().clone();
+        config.retry.max_retries = config.retry.max_retries.min(DOCTOR_RETRIES);
+        let client = &Client::new(config)?;
         let before = client.stats();
         let mut doctor = Doctor {
             client,
@@ -124,6 +141,13 @@ impl Doctor<'_> {
         for name in names {
             self.push(name, Status::Skipped, why);
         }
+    }
+
+    /// Whether one more probe, retried as often as the client may, could
+    /// take the doctor past [`MAX_QUERIES`].
+    fn spent(&self) -> bool {
+        let per_probe = 1 + u64::from(self.client.config().retry.max_retries);
+        self.client.stats().queries + per_probe > MAX_QUERIES
     }
 
     fn recent(&self) -> Vec<(&'static str, String)> {
@@ -219,7 +243,17 @@ impl Doctor<'_> {
             logs.iter().take(SAMPLED_LOGS).cloned().collect()
         } else {
             let mut chosen = Vec::new();
-            for name in &options.logs {
+            if options.logs.len() > MAX_NAMED_LOGS {
+                self.push(
+                    "sample",
+                    Status::Skipped,
+                    format!(
+                        "{} more log(s) named: at most {MAX_NAMED_LOGS} are sampled",
+                        options.logs.len() - MAX_NAMED_LOGS
+                    ),
+                );
+            }
+            for name in options.logs.iter().take(MAX_NAMED_LOGS) {
                 match crate::client::resolve_log(logs, name) {
                     Ok(log) => chosen.push(log.clone()),
                     Err(e) => self.push("sample", Status::Fail, e.to_string()),
@@ -229,6 +263,14 @@ impl Doctor<'_> {
         };
         let mut samples = Vec::new();
         for log in chosen {
+            if self.spent() {
+                self.push(
+                    "sample",
+                    Status::Skipped,
+                    format!("{}: {SPENT}", label(&log)),
+                );
+                continue;
+            }
             match self.client.probe_query(&[&log.id], &self.recent()).await {
                 Ok(answer) => {
                     let events = events_of(&answer.body);
@@ -307,6 +349,13 @@ impl Doctor<'_> {
             label(&sample.log),
             crate::time::fmt_ms(t)
         );
+        if self.spent() {
+            self.skip_all(
+                &["to_inclusive", "from_inclusive", "slices", "statistics"],
+                SPENT,
+            );
+            return;
+        }
         // `to` ending on `t`: its events back means an inclusive `to`
         // (handled: the client drops them, counts subtract them).
         let to = self.edge(id, window(prev, t, "500"), t, at_t).await;
@@ -334,6 +383,10 @@ impl Doctor<'_> {
             Err(e) => (Status::Fail, e),
         };
         self.push("to_inclusive", status, format!("{what} (probe: {place})"));
+        if self.spent() {
+            self.skip_all(&["from_inclusive", "slices", "statistics"], SPENT);
+            return;
+        }
         // `from` starting on `t`: the product assumes its events come back.
         let from = self.edge(id, window(t, next, "500"), t, at_t).await;
         self.facts.from_inclusive = from
@@ -360,6 +413,10 @@ impl Doctor<'_> {
             Err(e) => (Status::Fail, e),
         };
         self.push("from_inclusive", status, format!("{what} (probe: {place})"));
+        if self.spent() {
+            self.skip_all(&["slices", "statistics"], SPENT);
+            return;
+        }
         self.slices(sample, t).await;
     }
 
@@ -389,8 +446,22 @@ impl Doctor<'_> {
     async fn slices(&mut self, sample: &Sample, t: i64) {
         let ms = stamps(&sample.events);
         let (first, last) = (ms[0], ms[ms.len() - 1]);
-        // The sample holds every event of [first, last).
-        let g = (t - first).min(last - t);
+        // The sample holds every event of [first, last). The first slice
+        // starts on a millisecond without events, so that whether `from` is
+        // inclusive cannot change its count: only the boundary at `t` does.
+        let widest = (t - first).min(last - t);
+        let Some(g) = (1..=widest).rev().find(|g| at(&sample.events, t - g) == 0) else {
+            self.push(
+                "slices",
+                Status::Skipped,
+                format!(
+                    "inconclusive: every millisecond of the sample before {} holds events",
+                    crate::time::fmt_ms(t)
+                ),
+            );
+            self.push("statistics", Status::Skipped, "no slice probe was placed");
+            return;
+        };
         let before = ms.iter().filter(|&&s| s >= t - g && s < t).count() as u64;
         let at_t = at(&sample.events, t) as u64;
         let (from, to) = (t - g, t + g);
@@ -482,6 +553,13 @@ impl Doctor<'_> {
         let mut ms = std::collections::BTreeSet::new();
         let mut verdict = Ok(());
         while pages < 2 {
+            if self.spent() {
+                if pages == 0 {
+                    self.push("newest_first", Status::Skipped, SPENT);
+                    return;
+                }
+                break;
+            }
             let answer = match &next {
                 None => self.client.probe_query(&[&log.id], &params).await,
                 Some(href) => self.client.probe_link(href).await,
@@ -542,6 +620,10 @@ impl Doctor<'_> {
             );
             return;
         };
+        if self.spent() {
+            self.push("multi_log", Status::Skipped, SPENT);
+            return;
+        }
         let ids = [a.log.id.as_str(), b.log.id.as_str()];
         let answer = match self.client.probe_query(&ids, &self.recent()).await {
             Ok(answer) => answer,

@@ -34,7 +34,7 @@ use super::estimate::{Cost, FetchEstimate, approx, check_budget, human_duration}
 use super::fetch::Fetcher;
 use super::newest::{Newest, ReadInputs, read_newest};
 use super::parquet::{LogPart, ParquetTarget, parquet_exec};
-use super::plan::LogScan;
+use super::plan::{LogScan, estimate_scans};
 use super::report::log_coverage;
 use super::verdict::NewestVerdict;
 use crate::cache::{PlannedSegment, SegmentCache, TimeRange};
@@ -260,22 +260,36 @@ impl Shared {
         if let Some(n) = self.newest_first() {
             return self.prepare_newest_first(n).await;
         }
-        let all: Vec<usize> = (0..self.inputs.scans.len()).collect();
-        self.prepare_oldest_first(&all).await
+        let all: Vec<(usize, LogScan)> = self.inputs.scans.iter().cloned().enumerate().collect();
+        self.prepare_oldest_first(&all, 0).await
     }
 
-    /// Fetch the gaps of the scans `only` into segments (within the limit
-    /// of events), then plan one Parquet scan over their segments and the
-    /// ranges read live.
-    async fn prepare_oldest_first(&self, only: &[usize]) -> DfResult<Prepared> {
+    /// Fetch the gaps of `only` (each with its index among the inputs'
+    /// scans) into segments, within the limit of events less `spent` (read
+    /// already, by a newest-first attempt), then plan one Parquet scan over
+    /// their segments and the ranges read live.
+    async fn prepare_oldest_first(
+        &self,
+        only: &[(usize, LogScan)],
+        spent: u64,
+    ) -> DfResult<Prepared> {
         let inputs = &self.inputs;
-        let scans = || only.iter().map(|&i| (i, &inputs.scans[i]));
+        let scans = || only.iter().map(|(i, s)| (*i, s));
         // A lazy read stops at its limit; what it reads counts against the
         // limit of events as it goes (`open_extra`).
         if !self.approved.load(Ordering::Relaxed) && !inputs.lazy {
-            let per_log: Vec<(String, FetchEstimate)> = scans()
+            let mut per_log: Vec<(String, FetchEstimate)> = scans()
                 .filter_map(|(_, s)| s.estimate.map(|e| (s.log.label().to_string(), e)))
                 .collect();
+            if spent > 0 {
+                per_log.push((
+                    "(read newest first before the fallback)".to_string(),
+                    FetchEstimate {
+                        events: spent,
+                        queries: 0,
+                    },
+                ));
+            }
             check_budget(&per_log, inputs.budget, inputs.query_rate)
                 .map_err(|e| e.with_not_pushed(&inputs.not_pushed).into_datafusion())?;
         }
@@ -406,10 +420,11 @@ impl Shared {
         };
         let mut reads = Vec::new();
         let mut oldest_first = Vec::new();
+        let mut spent = 0u64;
         let mut honoured = inputs.verdict.may_try(&inputs.cache).await;
         for (idx, scan) in inputs.scans.iter().enumerate() {
             if !honoured {
-                oldest_first.push(idx);
+                oldest_first.push((idx, scan.clone()));
                 continue;
             }
             match read_newest(&read, scan)
@@ -418,12 +433,14 @@ impl Shared {
             {
                 Newest::Read(read) => {
                     log_coverage(scan, read.events);
+                    spent += read.events;
                     reads.push(Extra::Read(read.batches.into()));
                 }
-                Newest::NotHonoured(detail) => {
-                    inputs.verdict.not_honoured(&inputs.cache, &detail).await;
+                Newest::NotHonoured { why, events } => {
+                    inputs.verdict.not_honoured(&inputs.cache, &why).await;
                     honoured = false;
-                    oldest_first.push(idx);
+                    spent += events;
+                    oldest_first.push((idx, scan.clone()));
                 }
             }
         }
@@ -433,13 +450,36 @@ impl Shared {
                 extras: vec![Vec::new(); self.partitions],
             }
         } else {
-            self.prepare_oldest_first(&oldest_first).await?
+            self.estimate_fallback(&mut oldest_first).await?;
+            self.prepare_oldest_first(&oldest_first, spent).await?
         };
         let offset = prepared.extras.iter().map(Vec::len).sum::<usize>();
         for (i, extra) in reads.into_iter().enumerate() {
             prepared.extras[(offset + i) % self.partitions].push(extra);
         }
         Ok(prepared)
+    }
+
+    /// Estimate the scans read oldest first after a newest-first attempt
+    /// (planned newest first, they were not estimated), for the budget and
+    /// to join sparse pieces, as planning does for an oldest-first scan.
+    async fn estimate_fallback(&self, scans: &mut [(usize, LogScan)]) -> DfResult<()> {
+        let inputs = &self.inputs;
+        let Ok(client) = inputs.fetcher.client() else {
+            return Ok(());
+        };
+        let sparse = scans.iter().any(|(_, s)| s.gaps.len() > 1);
+        if inputs.budget == 0 && !sparse {
+            return Ok(());
+        }
+        let mut planned: Vec<LogScan> = scans.iter().map(|(_, s)| s.clone()).collect();
+        estimate_scans(client, &mut planned, inputs.chunk_ms)
+            .await
+            .map_err(Error::into_datafusion)?;
+        for ((_, scan), estimated) in scans.iter_mut().zip(planned) {
+            *scan = estimated;
+        }
+        Ok(())
     }
 
     fn open_extra(&self, extra: &Extra) -> DfResult<BoxStream<'static, DfResult<RecordBatch>>> {

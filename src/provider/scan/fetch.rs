@@ -387,7 +387,8 @@ impl Fetcher {
         }
     }
 
-    fn client(&self) -> Result<&Client> {
+    /// The API client (an offline error when there is none).
+    pub(crate) fn client(&self) -> Result<&Client> {
         self.client.as_ref().ok_or_else(|| Error::Offline {
             missing: vec!["(a range to fetch, but there is no API client)".into()],
         })

@@ -54,7 +54,13 @@ pub(crate) enum Newest {
     Read(Read),
     /// Pages asked newest first came in another order: nothing was
     /// committed, and the log is to be read oldest first.
-    NotHonoured(String),
+    NotHonoured {
+        /// Which range and page showed it.
+        why: String,
+        /// Events read from the API before it showed (they count against
+        /// the statement's limit of events).
+        events: u64,
+    },
 }
 
 /// The rows of a newest-first read.
@@ -188,7 +194,12 @@ pub(crate) async fn read_newest(inputs: &ReadInputs<'_>, scan: &LogScan) -> Resu
         match read_range(inputs, scan, range, cacheable, &mut state).await? {
             Ok(Some(read)) => pending.push(read),
             Ok(None) => {}
-            Err(why) => return Ok(Newest::NotHonoured(why)),
+            Err(why) => {
+                return Ok(Newest::NotHonoured {
+                    why,
+                    events: state.events,
+                });
+            }
         }
     }
     for read in pending {
@@ -385,7 +396,11 @@ impl CachedRead {
                 break;
             }
         }
-        stop.covered_from(range.start());
+        // Parts read to the last cover the range (the last one's `rest`);
+        // a read that stopped early claims no more than it read.
+        if parts.is_empty() {
+            stop.covered_from(range.start());
+        }
         Ok(())
     }
 }

@@ -81,8 +81,10 @@ impl Stop {
 }
 
 /// Checks that pages asked newest first come newest first: within a page,
-/// and against the oldest event of the page before. Only milliseconds are
-/// compared: Rapid7 documents no order within a millisecond.
+/// and against the oldest event of the page before (or the millisecond
+/// after it: the next page's `to`, which may be inclusive). Only
+/// milliseconds are compared: Rapid7 documents no order within a
+/// millisecond.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct PageOrder {
     pages: u64,
@@ -110,9 +112,12 @@ impl PageOrder {
                 crate::time::fmt_ms(w[1])
             ));
         }
+        // Each page is asked with `to` = the oldest millisecond so far + 1
+        // (`client/query.rs`): an inclusive `to` sends that millisecond
+        // again.
         let max = max.or_else(|| kept.first().copied());
         if let (Some(prev), Some(max)) = (self.oldest, max)
-            && max > prev
+            && max > prev.saturating_add(1)
         {
             return Err(format!(
                 "page {} holds an event at {}, after the oldest of the page before ({})",
@@ -179,9 +184,10 @@ mod tests {
     fn pages_must_go_back_in_time() {
         let mut o = PageOrder::default();
         assert!(o.page(&[10, 9, 9, 5], Some(5), Some(11)).is_ok());
-        // The next page may repeat the oldest millisecond.
-        assert!(o.page(&[5, 3], Some(3), Some(5)).is_ok());
-        let e = o.page(&[4, 2], Some(2), Some(4)).unwrap_err();
+        // The next page may repeat the oldest millisecond, and the one
+        // after it (asked with `to` = oldest + 1, inclusive).
+        assert!(o.page(&[5, 3], Some(3), Some(6)).is_ok());
+        let e = o.page(&[5, 2], Some(2), Some(5)).unwrap_err();
         assert!(e.contains("page 3 holds an event"), "{e}");
         let mut o = PageOrder::default();
         let e = o.page(&[1, 2, 3], Some(1), Some(3)).unwrap_err();

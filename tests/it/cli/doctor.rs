@@ -192,3 +192,41 @@ async fn doctor_stays_within_30_queries_and_names_the_faults() {
             .exists()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_keeps_to_30_queries_when_every_query_fails() {
+    let server = support::server().await;
+    // Every query and poll answers 503: each probe is retried, and each
+    // retry is a query.
+    server.set_faults(Faults {
+        server_error_every_nth: Some(1),
+        ..Faults::default()
+    });
+    let dir = TempDir::new().unwrap();
+    let mut args = vec!["--format", "json", "doctor"];
+    for _ in 0..12 {
+        args.extend(["--log", "Firewall"]);
+    }
+    let o = run(Some(&server), dir.path(), &args).await;
+    // The samples failed: exit 1, with the report.
+    assert_eq!(o.status.code(), Some(1), "{}\n{}", stdout(&o), stderr(&o));
+    let queries = server.query_requests();
+    assert!(queries <= 30, "{queries} queries");
+    let out = stdout(&o);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let skipped: Vec<&str> = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["name"] == "sample" && c["status"] == "skipped")
+        .map(|c| c["finding"].as_str().unwrap())
+        .collect();
+    assert!(
+        skipped.iter().any(|f| f.contains("query budget spent")),
+        "{out}"
+    );
+    assert!(
+        skipped.iter().any(|f| f.contains("2 more log(s) named")),
+        "{out}"
+    );
+}

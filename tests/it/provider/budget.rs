@@ -27,6 +27,14 @@ fn ours(e: &datafusion::error::DataFusionError) -> Option<&Error> {
     }
 }
 
+/// The estimate and the limit of the budget error inside `e`.
+pub(super) fn refusal(e: &datafusion::error::DataFusionError) -> (u64, u64) {
+    match ours(e) {
+        Some(Error::FetchBudget { events, limit, .. }) => (*events, *limit),
+        _ => panic!("expected the budget error, got {e}"),
+    }
+}
+
 #[tokio::test]
 async fn a_statement_over_the_limit_fails_before_any_event_page() {
     let server = support::server().await;
@@ -42,17 +50,10 @@ async fn a_statement_over_the_limit_fails_before_any_event_page() {
         window(from, to)
     );
     let e = sql(&ctx, &q).await.unwrap_err();
-    let Some(Error::FetchBudget {
-        events: estimated,
-        limit,
-        ..
-    }) = ours(&e)
-    else {
-        panic!("expected the budget error, got {e}");
-    };
+    let (estimated, limit) = refusal(&e);
     // The estimate counts whole slices: at least what the fetch pages.
-    assert!(*estimated >= events, "{estimated} < {events}");
-    assert_eq!(*limit, events / 2);
+    assert!(estimated >= events, "{estimated} < {events}");
+    assert_eq!(limit, events / 2);
     let text = e.to_string();
     assert!(
         text.contains("RAPID7_MAX_FETCH_EVENTS") && text.contains("Firewall"),

@@ -6,7 +6,8 @@ use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion_rapid7::mock::{Faults, MockServer, RequestKind};
 use tempfile::TempDir;
 
-use super::{MIN, burst_ms, local_cache, rows, session_with, sql, window};
+use super::budget::refusal;
+use super::{MIN, burst_ms, local_cache, rows, session_with, set_max_fetch_events, sql, window};
 use crate::support::{self, T0};
 
 const HOUR: i64 = 60 * MIN;
@@ -413,6 +414,98 @@ async fn a_server_answering_oldest_first_is_paged_oldest_first_and_remembered() 
     assert!(newest_first_requests(&server).is_empty());
     assert!(event_queries(&server) > 0);
     segments_are_exact(&server, &rapid7_2, "Firewall").await;
+}
+
+#[tokio::test]
+async fn the_oldest_first_fallback_keeps_to_the_limit_of_events() {
+    let server = support::server().await;
+    server.set_faults(Faults {
+        ignore_most_recent_first: true,
+        ..Faults::default()
+    });
+    let fw = support::log_id(&server, "Firewall");
+    let (from, to) = (T0 + 2 * HOUR, T0 + 4 * HOUR);
+    let events = server.dataset().count(&fw, from, to);
+    assert!(events > 1000);
+
+    // Over the limit: the fallback is estimated and refused before it pages;
+    // nothing is committed.
+    let dir = TempDir::new().unwrap();
+    let (ctx, rapid7) = session(&server, &dir).await;
+    set_max_fetch_events(&ctx, events / 2).await;
+    server.clear_requests();
+    let e = sql(&ctx, &top("Firewall", "true", from, to, 50))
+        .await
+        .unwrap_err();
+    let (estimated, limit) = refusal(&e);
+    assert!(estimated >= events, "{estimated} < {events}");
+    assert_eq!(limit, events / 2);
+    assert!(e.to_string().contains("Firewall"), "{e}");
+    assert!(
+        event_queries(&server) <= 1,
+        "only the newest-first page that showed the order"
+    );
+    assert!(rapid7.cache().list_segments(&fw).await.unwrap().is_empty());
+
+    // Within the limit it answers exactly and commits exact segments.
+    let dir = TempDir::new().unwrap();
+    let (ctx, rapid7) = session(&server, &dir).await;
+    set_max_fetch_events(&ctx, events * 3).await;
+    let got = rows(
+        &sql(&ctx, &top("Firewall", "true", from, to, 50))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(got, truth_top(&server, "Firewall", from, to, 50, |_| true));
+    assert!(!rapid7.cache().list_segments(&fw).await.unwrap().is_empty());
+    segments_are_exact(&server, &rapid7, "Firewall").await;
+}
+
+#[tokio::test]
+async fn bursts_split_across_newest_first_pages_are_read_whole() {
+    let server = support::server().await;
+    let burst = burst_ms(&server);
+    // The burst (~700 events in one millisecond) is the window's newest
+    // millisecond and spans pages of 100; the newest 1,000 reach below it.
+    let (from, to) = (burst - 2 * MIN, burst + 1);
+    for newest_links_skip_millisecond in [false, true] {
+        for to_exclusive in [false, true] {
+            server.set_faults(Faults {
+                to_exclusive,
+                newest_links_skip_millisecond,
+                ..Faults::default()
+            });
+            let dir = TempDir::new().unwrap();
+            let client = support::builder_for(&server)
+                .with_per_page(100)
+                .build()
+                .unwrap();
+            let ctx = datafusion::prelude::SessionContext::new();
+            let rapid7 = datafusion_rapid7::register(
+                &ctx,
+                datafusion_rapid7::Rapid7Config::new(client, local_cache(&dir)),
+            )
+            .await
+            .unwrap();
+            let got = rows(
+                &sql(&ctx, &top("Firewall", "true", from, to, 1000))
+                    .await
+                    .unwrap(),
+            );
+            let case = format!("skip={newest_links_skip_millisecond} to_exclusive={to_exclusive}");
+            assert_eq!(
+                got,
+                truth_top(&server, "Firewall", from, to, 1000, |_| true),
+                "{case}"
+            );
+            let fw = support::log_id(&server, "Firewall");
+            assert!(
+                !rapid7.cache().list_segments(&fw).await.unwrap().is_empty(),
+                "{case}"
+            );
+            segments_are_exact(&server, &rapid7, "Firewall").await;
+        }
+    }
 }
 
 #[tokio::test]
