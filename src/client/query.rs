@@ -378,6 +378,9 @@ impl EventQuery {
         let from = self.window.0;
         match oldest {
             _ if !more => {}
+            // A page of no event at all: nothing is left below, whatever
+            // its `Next` link says and whichever way `to` is read.
+            None => {}
             Some(ms) if ms.saturating_add(1) < steps.done_from => {
                 steps.done_from = ms.saturating_add(1).max(from);
                 self.next = steps.ask_below(from);

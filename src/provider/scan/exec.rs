@@ -442,6 +442,17 @@ impl Shared {
                     spent += events;
                     oldest_first.push((idx, scan.clone()));
                 }
+                Newest::Unshown { why, events } => {
+                    // Not proof the endpoint ignores the flag: this log
+                    // alone is read oldest first.
+                    tracing::debug!(
+                        log_id = %scan.log.id,
+                        detail = %why,
+                        "newest_first_order_unshown"
+                    );
+                    spent += events;
+                    oldest_first.push((idx, scan.clone()));
+                }
             }
         }
         let mut prepared = if oldest_first.is_empty() {

@@ -61,6 +61,23 @@ pub(crate) enum Newest {
         /// the statement's limit of events).
         events: u64,
     },
+    /// The pages never showed their order ([`PageOrder::shown`]): nothing
+    /// was committed, and the log is to be read oldest first, without a
+    /// verdict on the endpoint.
+    Unshown {
+        /// Which range.
+        why: String,
+        /// Events read from the API (as for `NotHonoured`).
+        events: u64,
+    },
+}
+
+/// Why a range's newest-first read cannot be used.
+enum Unusable {
+    /// A page out of order.
+    OutOfOrder(String),
+    /// No page showed the order.
+    Unshown(String),
 }
 
 /// The rows of a newest-first read.
@@ -194,8 +211,14 @@ pub(crate) async fn read_newest(inputs: &ReadInputs<'_>, scan: &LogScan) -> Resu
         match read_range(inputs, scan, range, cacheable, &mut state).await? {
             Ok(Some(read)) => pending.push(read),
             Ok(None) => {}
-            Err(why) => {
+            Err(Unusable::OutOfOrder(why)) => {
                 return Ok(Newest::NotHonoured {
+                    why,
+                    events: state.events,
+                });
+            }
+            Err(Unusable::Unshown(why)) => {
+                return Ok(Newest::Unshown {
                     why,
                     events: state.events,
                 });
@@ -229,7 +252,7 @@ async fn read_range(
     range: TimeRange,
     cacheable: bool,
     state: &mut ReadState,
-) -> Result<std::result::Result<Option<Pending>, String>> {
+) -> Result<std::result::Result<Option<Pending>, Unusable>> {
     let order = if range.start() >= NEWEST_FIRST_SINCE_MS {
         Order::NewestFirst
     } else {
@@ -256,7 +279,8 @@ async fn read_range(
         let stamps = ts.as_primitive::<TimestampMillisecondType>().values();
         if order == Order::NewestFirst {
             if let Err(why) = checked.page(stamps, stats.min_timestamp, stats.max_timestamp) {
-                return Ok(Err(format!("{}: {why}", scan.log.describe(range))));
+                let why = format!("{}: {why}", scan.log.describe(range));
+                return Ok(Err(Unusable::OutOfOrder(why)));
             }
             for (i, t) in stamps.iter().enumerate() {
                 state.stop.event(*t, is_kept(i));
@@ -284,6 +308,13 @@ async fn read_range(
         state.held.trim(state.stop.boundary(), inputs.want)?;
     }
     drop(pages);
+    if order == Order::NewestFirst && !checked.shown() {
+        let why = format!(
+            "{}: pages of one millisecond each, which show no order",
+            scan.log.describe(range)
+        );
+        return Ok(Err(Unusable::Unshown(why)));
+    }
     if whole {
         state.stop.covered_from(range.start());
     }

@@ -85,11 +85,23 @@ impl Stop {
 /// after it: the next page's `to`, which may be inclusive). Only
 /// milliseconds are compared: Rapid7 documents no order within a
 /// millisecond.
+///
+/// Pages of one millisecond each show no order at all: a server that
+/// ignores `most_recent_first` and starts (oldest first) on a millisecond
+/// holding a page or more of events passes every check, and the read would
+/// end on the window's oldest millisecond having missed the rest. So the
+/// order counts as shown ([`PageOrder::shown`]) only once a page's events
+/// span two milliseconds (newest first, as checked), or a page lies wholly
+/// before the page before it: what no server reading oldest first can send
+/// (it answers each ask below the oldest millisecond so far with the
+/// window's oldest events, which it sent first).
 #[derive(Debug, Default, Clone)]
 pub(crate) struct PageOrder {
     pages: u64,
     /// The oldest timestamp of the pages so far.
     oldest: Option<i64>,
+    /// A page showed newest-first order (see above).
+    shown: bool,
 }
 
 impl PageOrder {
@@ -126,12 +138,22 @@ impl PageOrder {
                 crate::time::fmt_ms(prev)
             ));
         }
+        let (first, last) = (kept.first(), kept.last());
+        self.shown |= first != last
+            || matches!((self.oldest, first), (Some(prev), Some(newest)) if *newest < prev);
         let min = min.or_else(|| kept.last().copied());
         self.oldest = match (self.oldest, min) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
         Ok(())
+    }
+
+    /// Whether what was read can be trusted to be in newest-first order:
+    /// one page (it held the whole range, in whatever order), or a page
+    /// that showed the order.
+    pub(crate) fn shown(&self) -> bool {
+        self.pages <= 1 || self.shown
     }
 }
 
@@ -196,5 +218,25 @@ mod tests {
         let mut o = PageOrder::default();
         assert!(o.page(&[10, 8], Some(8), Some(10)).is_ok());
         assert!(o.page(&[], Some(12), Some(15)).is_err());
+    }
+
+    #[test]
+    fn pages_of_one_millisecond_show_no_order() {
+        // One page held the whole range: any order will do.
+        let mut o = PageOrder::default();
+        assert!(o.page(&[7, 7, 7], Some(7), Some(7)).is_ok());
+        assert!(o.shown());
+        // A server reading oldest first from a millisecond holding pages of
+        // events: every page passes, nothing shows the order.
+        assert!(o.page(&[7, 7], Some(7), Some(7)).is_ok());
+        assert!(o.page(&[7], Some(7), Some(8)).is_ok());
+        assert!(!o.shown());
+        // A page spanning two milliseconds, newest first, shows it.
+        let mut two = o.clone();
+        assert!(two.page(&[7, 6], Some(6), Some(7)).is_ok());
+        assert!(two.shown());
+        // So does a page wholly before the one before.
+        assert!(o.page(&[5, 5], Some(5), Some(5)).is_ok());
+        assert!(o.shown());
     }
 }

@@ -508,6 +508,48 @@ async fn bursts_split_across_newest_first_pages_are_read_whole() {
     }
 }
 
+/// A server that ignores `most_recent_first` and starts, oldest first, on a
+/// burst: each page holds one millisecond, so none is out of order. The
+/// read must not end on that millisecond as if it were the newest.
+#[tokio::test]
+async fn pages_of_one_millisecond_from_a_server_ignoring_the_flag_are_not_trusted() {
+    let server = support::server().await;
+    let burst = burst_ms(&server);
+    // The burst is the window's oldest millisecond.
+    let (from, to) = (burst, burst + 2 * MIN);
+    for to_exclusive in [false, true] {
+        server.set_faults(Faults {
+            to_exclusive,
+            ignore_most_recent_first: true,
+            ..Faults::default()
+        });
+        let dir = TempDir::new().unwrap();
+        let client = support::builder_for(&server)
+            .with_per_page(100)
+            .build()
+            .unwrap();
+        let ctx = datafusion::prelude::SessionContext::new();
+        let rapid7 = datafusion_rapid7::register(
+            &ctx,
+            datafusion_rapid7::Rapid7Config::new(client, local_cache(&dir)),
+        )
+        .await
+        .unwrap();
+        let got = rows(
+            &sql(&ctx, &top("Firewall", "true", from, to, 50))
+                .await
+                .unwrap(),
+        );
+        let case = format!("to_exclusive={to_exclusive}");
+        assert_eq!(
+            got,
+            truth_top(&server, "Firewall", from, to, 50, |_| true),
+            "{case}"
+        );
+        segments_are_exact(&server, &rapid7, "Firewall").await;
+    }
+}
+
 #[tokio::test]
 async fn ranges_before_the_newest_first_index_are_read_oldest_first() {
     const CUT: i64 = 1_669_248_000_000; // 2022-11-24T00:00:00Z
