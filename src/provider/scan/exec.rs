@@ -404,7 +404,7 @@ impl Shared {
     /// read oldest first instead, within the limit of events.
     async fn prepare_newest_first(&self, n: usize) -> DfResult<Prepared> {
         let inputs = &self.inputs;
-        let read = ReadInputs {
+        let mut read = ReadInputs {
             fetcher: &inputs.fetcher,
             cache: &inputs.cache,
             table_schema: &inputs.table_schema,
@@ -417,6 +417,7 @@ impl Shared {
                 inputs.budget
             },
             rate: inputs.query_rate,
+            spent: 0,
         };
         let mut reads = Vec::new();
         let mut oldest_first = Vec::new();
@@ -427,6 +428,7 @@ impl Shared {
                 oldest_first.push((idx, scan.clone()));
                 continue;
             }
+            read.spent = spent;
             match read_newest(&read, scan)
                 .await
                 .map_err(Error::into_datafusion)?

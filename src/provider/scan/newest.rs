@@ -98,8 +98,11 @@ pub(crate) struct ReadInputs<'a> {
     pub(crate) predicate: Option<&'a Arc<dyn PhysicalExpr>>,
     /// The events the statement keeps at most (its `LIMIT`).
     pub(crate) want: usize,
-    /// Most events to read from the API (0: no limit).
+    /// Most events the statement may read from the API (0: no limit).
     pub(crate) limit: u64,
+    /// Events the statement's reads of other logs have read already: they
+    /// count against `limit` too.
+    pub(crate) spent: u64,
     /// Event queries a second at this key's quota (for costs in messages).
     pub(crate) rate: f64,
 }
@@ -293,8 +296,9 @@ async fn read_range(
             }
         }
         state.events += batch.num_rows() as u64;
-        if inputs.limit > 0 && state.events > inputs.limit {
-            return Err(over_limit(scan, state.events, inputs.limit, inputs.rate));
+        let so_far = inputs.spent.saturating_add(state.events);
+        if inputs.limit > 0 && so_far > inputs.limit {
+            return Err(over_limit(scan, so_far, inputs.limit, inputs.rate));
         }
         let (ts_kept, rows) = kept_rows(&batch, &ts, kept.as_ref(), inputs.projection)?;
         state.held.push(ts_kept, rows);

@@ -461,6 +461,47 @@ async fn the_oldest_first_fallback_keeps_to_the_limit_of_events() {
     segments_are_exact(&server, &rapid7, "Firewall").await;
 }
 
+/// The limit of events holds for the statement, not for each log: several
+/// logs read newest first add up.
+#[tokio::test]
+async fn the_limit_of_events_counts_every_log_read_newest_first() {
+    let server = support::server().await;
+    // Ends between Firewall's bursts: one page each is enough.
+    let (from, to) = (T0 + 2 * HOUR, T0 + 4 * HOUR - 500);
+    let newest = |logs: &str| {
+        format!(
+            "SELECT timestamp, log_name FROM rapid7_logs WHERE log_name IN ({logs}) AND {} \
+             ORDER BY timestamp DESC LIMIT 10",
+            window(from, to)
+        )
+    };
+    // What each log's read takes, alone.
+    let mut alone = Vec::new();
+    for log in ["'Firewall'", "'Web Proxy'"] {
+        let dir = TempDir::new().unwrap();
+        let (ctx, rapid7) = session(&server, &dir).await;
+        sql(&ctx, &newest(log)).await.unwrap();
+        alone.push(rapid7.client().unwrap().stats().events);
+    }
+    assert!(alone.iter().all(|e| *e > 0), "{alone:?}");
+    // A limit each read keeps to alone, but not both together.
+    let limit = alone[0].max(alone[1]);
+    let dir = TempDir::new().unwrap();
+    let (ctx, _) = session(&server, &dir).await;
+    set_max_fetch_events(&ctx, limit).await;
+    let e = sql(&ctx, &newest("'Firewall', 'Web Proxy'"))
+        .await
+        .unwrap_err();
+    let (read, refused_at) = refusal(&e);
+    assert_eq!(refused_at, limit);
+    assert!(read > limit, "{read} <= {limit}");
+    // With room for both, it answers.
+    let dir = TempDir::new().unwrap();
+    let (ctx, _) = session(&server, &dir).await;
+    set_max_fetch_events(&ctx, alone[0] + alone[1]).await;
+    sql(&ctx, &newest("'Firewall', 'Web Proxy'")).await.unwrap();
+}
+
 #[tokio::test]
 async fn bursts_split_across_newest_first_pages_are_read_whole() {
     let server = support::server().await;
