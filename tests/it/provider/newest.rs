@@ -502,49 +502,56 @@ async fn the_limit_of_events_counts_every_log_read_newest_first() {
     sql(&ctx, &newest("'Firewall', 'Web Proxy'")).await.unwrap();
 }
 
+/// Under `faults`, over pages of 100 in a new cache: the newest `n` of
+/// Firewall's `[from, to)` are exact, and every committed segment too.
+async fn newest_over_small_pages_are_exact(
+    server: &MockServer,
+    faults: Faults,
+    (from, to): (i64, i64),
+    n: usize,
+) -> (datafusion_rapid7::Rapid7, TempDir) {
+    let case = format!("{faults:?}");
+    server.set_faults(faults);
+    let dir = TempDir::new().unwrap();
+    let client = support::builder_for(server)
+        .with_per_page(100)
+        .build()
+        .unwrap();
+    let ctx = datafusion::prelude::SessionContext::new();
+    let config = datafusion_rapid7::Rapid7Config::new(client, local_cache(&dir));
+    let rapid7 = datafusion_rapid7::register(&ctx, config).await.unwrap();
+    let got = rows(
+        &sql(&ctx, &top("Firewall", "true", from, to, n))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        got,
+        truth_top(server, "Firewall", from, to, n, |_| true),
+        "{case}"
+    );
+    segments_are_exact(server, &rapid7, "Firewall").await;
+    (rapid7, dir)
+}
+
 #[tokio::test]
 async fn bursts_split_across_newest_first_pages_are_read_whole() {
     let server = support::server().await;
     let burst = burst_ms(&server);
+    let fw = support::log_id(&server, "Firewall");
     // The burst (~700 events in one millisecond) is the window's newest
     // millisecond and spans pages of 100; the newest 1,000 reach below it.
-    let (from, to) = (burst - 2 * MIN, burst + 1);
+    let window = (burst - 2 * MIN, burst + 1);
     for newest_links_skip_millisecond in [false, true] {
         for to_exclusive in [false, true] {
-            server.set_faults(Faults {
+            let faults = Faults {
                 to_exclusive,
                 newest_links_skip_millisecond,
                 ..Faults::default()
-            });
-            let dir = TempDir::new().unwrap();
-            let client = support::builder_for(&server)
-                .with_per_page(100)
-                .build()
-                .unwrap();
-            let ctx = datafusion::prelude::SessionContext::new();
-            let rapid7 = datafusion_rapid7::register(
-                &ctx,
-                datafusion_rapid7::Rapid7Config::new(client, local_cache(&dir)),
-            )
-            .await
-            .unwrap();
-            let got = rows(
-                &sql(&ctx, &top("Firewall", "true", from, to, 1000))
-                    .await
-                    .unwrap(),
-            );
-            let case = format!("skip={newest_links_skip_millisecond} to_exclusive={to_exclusive}");
-            assert_eq!(
-                got,
-                truth_top(&server, "Firewall", from, to, 1000, |_| true),
-                "{case}"
-            );
-            let fw = support::log_id(&server, "Firewall");
-            assert!(
-                !rapid7.cache().list_segments(&fw).await.unwrap().is_empty(),
-                "{case}"
-            );
-            segments_are_exact(&server, &rapid7, "Firewall").await;
+            };
+            let (rapid7, _dir) =
+                newest_over_small_pages_are_exact(&server, faults, window, 1000).await;
+            assert!(!rapid7.cache().list_segments(&fw).await.unwrap().is_empty());
         }
     }
 }
@@ -557,37 +564,14 @@ async fn pages_of_one_millisecond_from_a_server_ignoring_the_flag_are_not_truste
     let server = support::server().await;
     let burst = burst_ms(&server);
     // The burst is the window's oldest millisecond.
-    let (from, to) = (burst, burst + 2 * MIN);
+    let window = (burst, burst + 2 * MIN);
     for to_exclusive in [false, true] {
-        server.set_faults(Faults {
+        let faults = Faults {
             to_exclusive,
             ignore_most_recent_first: true,
             ..Faults::default()
-        });
-        let dir = TempDir::new().unwrap();
-        let client = support::builder_for(&server)
-            .with_per_page(100)
-            .build()
-            .unwrap();
-        let ctx = datafusion::prelude::SessionContext::new();
-        let rapid7 = datafusion_rapid7::register(
-            &ctx,
-            datafusion_rapid7::Rapid7Config::new(client, local_cache(&dir)),
-        )
-        .await
-        .unwrap();
-        let got = rows(
-            &sql(&ctx, &top("Firewall", "true", from, to, 50))
-                .await
-                .unwrap(),
-        );
-        let case = format!("to_exclusive={to_exclusive}");
-        assert_eq!(
-            got,
-            truth_top(&server, "Firewall", from, to, 50, |_| true),
-            "{case}"
-        );
-        segments_are_exact(&server, &rapid7, "Firewall").await;
+        };
+        newest_over_small_pages_are_exact(&server, faults, window, 50).await;
     }
 }
 
