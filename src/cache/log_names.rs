@@ -143,15 +143,7 @@ async fn objects_markers(root: &CacheRoot) -> Result<Vec<String>> {
 async fn mark_objects(root: &CacheRoot, log_id: &str) -> Result<()> {
     let dir = objects_dir(root);
     let path = dir.clone().join(log_id);
-    root.prepare_dir(&dir)?;
-    root.store()
-        .put(&path, PutPayload::new())
-        .await
-        .map_err(|source| Error::ObjectStore {
-            path: root.display_path(&path),
-            source,
-        })?;
-    root.restrict_file(&path)
+    root_file::put(root, &dir, &path, PutPayload::new()).await
 }
 
 /// Whether `log_id` has an objects marker.

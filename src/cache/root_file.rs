@@ -51,14 +51,30 @@ pub(crate) async fn write<T: Serialize>(
         message: format!("cannot encode {what}: {e}"),
         source: None,
     })?;
-    let path = path(root, name);
-    root.prepare_dir(root.prefix())?;
+    put(
+        root,
+        root.prefix(),
+        &path(root, name),
+        PutPayload::from(body),
+    )
+    .await
+}
+
+/// Put `payload` at `path` inside `dir` (made first on a local root),
+/// owner-only on a local root.
+pub(crate) async fn put(
+    root: &CacheRoot,
+    dir: &Path,
+    path: &Path,
+    payload: PutPayload,
+) -> Result<()> {
+    root.prepare_dir(dir)?;
     root.store()
-        .put(&path, PutPayload::from(body))
+        .put(path, payload)
         .await
         .map_err(|source| Error::ObjectStore {
-            path: root.display_path(&path),
+            path: root.display_path(path),
             source,
         })?;
-    root.restrict_file(&path)
+    root.restrict_file(path)
 }
