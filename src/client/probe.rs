@@ -89,22 +89,7 @@ impl Client {
         for (k, v) in params {
             url.query_pairs_mut().append_pair(k, v);
         }
-        let answer = self.probe_url(url).await?;
-        // What event pages of the log would teach the client, a probe does
-        // too: a log seen sending JSON objects gets no pushed filter.
-        let objects = answer
-            .body
-            .get("events")
-            .and_then(Value::as_array)
-            .is_some_and(|events| {
-                events
-                    .iter()
-                    .any(|e| e.get("message").is_some_and(Value::is_object))
-            });
-        if let ([id], true) = (ids.as_slice(), objects) {
-            self.note_object_messages(id);
-        }
-        Ok(answer)
+        self.probe_url(url).await
     }
 
     /// A `Next` link of an earlier answer, checked like every link before

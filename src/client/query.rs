@@ -289,11 +289,6 @@ impl EventQuery {
             });
         }
         stats.beyond_retention = body.beyond_retention.is_some();
-        if stats.object_messages > 0 {
-            // Whoever pushed a filter decides what that means for it
-            // (`PageStats::object_messages`).
-            self.client.note_object_messages(&self.log_id);
-        }
         let more = find_link(&body.links, "Next").is_some();
         // Oldest first, a page reaching past the window's end is its last
         // (an inclusive `to` goes on into the events stamped `to`).

@@ -112,27 +112,9 @@ pub(super) struct Inner {
     pub(super) config: ClientConfig,
     pub(super) limiter: RateLimiter,
     pub(super) stats: ClientStats,
-    /// Logs seen sending `message` as JSON objects or arrays.
-    pub(super) object_message_logs: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl Client {
-    /// Whether `log_id` was seen sending `message` as JSON objects or arrays
-    /// (which this client stores as it writes that JSON again, not as the
-    /// text Rapid7 searches): LEQL filters are no proven superset for it.
-    pub fn sends_object_messages(&self, log_id: &str) -> bool {
-        self.inner
-            .object_message_logs
-            .lock()
-            .is_ok_and(|logs| logs.contains(log_id))
-    }
-
-    pub(super) fn note_object_messages(&self, log_id: &str) {
-        if let Ok(mut logs) = self.inner.object_message_logs.lock() {
-            logs.insert(log_id.to_string());
-        }
-    }
-
     /// A client for `config`, once [`ClientConfig::validate`] accepts it.
     pub fn new(config: ClientConfig) -> Result<Self> {
         config.validate()?;
@@ -167,7 +149,6 @@ impl Client {
                 api_key_header,
                 config,
                 stats: ClientStats::default(),
-                object_message_logs: Default::default(),
             }),
         })
     }
