@@ -100,7 +100,7 @@ impl Filter {
 
     /// `where(…)`.
     pub fn statement(&self) -> String {
-        format!("where({self})")
+        super::events_statement(Some(&self.to_string()))
     }
 }
 

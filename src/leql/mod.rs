@@ -8,6 +8,14 @@ mod filter;
 
 pub use filter::{Filter, MAX_PUSHED_STATEMENT_BYTES, escape_literal, pushable_literal};
 
+/// `where(FILTER)`: the statement of the events `filter` selects, or the
+/// empty statement (every event) without one.
+///
+/// `filter` is the inside of a `where(...)` clause, as built by this module.
+pub fn events_statement(filter: Option<&str>) -> String {
+    filter.map(|f| format!("where({f})")).unwrap_or_default()
+}
+
 /// `[where(FILTER)] calculate(count) [timeslice(N)]`.
 ///
 /// `filter` is the inside of a `where(...)` clause, as built by this module.
@@ -28,6 +36,12 @@ pub fn count_statement(filter: Option<&str>, timeslice: Option<u32>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn events_statements() {
+        assert_eq!(events_statement(None), "");
+        assert_eq!(events_statement(Some("/a/ AND /b/")), "where(/a/ AND /b/)");
+    }
 
     #[test]
     fn count_statements() {

@@ -46,7 +46,7 @@ pub(crate) fn pushed_filter(filters: &[Expr]) -> Result<Option<String>, usize> {
         return Ok(None);
     };
     let text = filter.to_string();
-    let bytes = text.len() + "where()".len();
+    let bytes = crate::leql::events_statement(Some(&text)).len();
     if bytes > MAX_PUSHED_STATEMENT_BYTES {
         return Err(bytes);
     }

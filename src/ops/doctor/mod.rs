@@ -469,7 +469,7 @@ impl Doctor<'_> {
         let params = vec![
             ("from", from.to_string()),
             ("to", to.to_string()),
-            ("query", "calculate(count) timeslice(2)".to_string()),
+            ("query", crate::leql::count_statement(None, Some(2))),
         ];
         let answer = match self.client.probe_query(&[&sample.log.id], &params).await {
             Ok(a) => a,
