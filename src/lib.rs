@@ -44,6 +44,8 @@
 //!   functions and structure inference.
 //! - [`cache`]: Parquet segments on any object store: coverage planning,
 //!   streaming writer, crash-safe commit. Does not know the client.
+//! - [`fetch`]: events from the client into the cache: the single-flight
+//!   fetcher, the one ingest path (pages → segment → commit), progress.
 //! - [`provider`]: DataFusion: the [`Rapid7`] handle, the `rapid7_logs`
 //!   table and its scan, window extraction, table functions.
 //! - [`ops`]: operations on a [`Rapid7`] handle: `sync` and summaries.
@@ -67,6 +69,7 @@ pub mod config;
 pub mod env;
 pub mod error;
 pub mod events;
+pub mod fetch;
 pub mod fields;
 pub mod leql;
 mod locks;

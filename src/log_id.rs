@@ -1,7 +1,11 @@
 //! [`LogId`]: a Rapid7 log id, checked once by the one rule that both the
-//! client (request paths) and the cache (directory names) rely on. A leaf.
+//! client (request paths) and the cache (directory names) rely on; and
+//! [`LogRef`], a log as reads name it (its id and, when known, its name). A
+//! leaf.
 
 use std::fmt;
+
+use crate::time::TimeRange;
 
 /// Longest accepted log id (and cache path component), in bytes.
 pub const MAX_LOG_ID_LEN: usize = 200;
@@ -11,6 +15,28 @@ pub const MAX_LOG_ID_LEN: usize = 200;
 /// starting with a dot. Rapid7 log ids are UUIDs.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct LogId(String);
+
+/// One log: its id and, when known, its name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LogRef {
+    /// The log id (a UUID at Rapid7).
+    pub id: String,
+    /// The display name from the management API.
+    pub name: Option<String>,
+}
+
+impl LogRef {
+    /// `Firewall [2026-02-10T00:00:00.000Z, 2026-02-10T01:00:00.000Z)`: how
+    /// messages and `EXPLAIN` name a range of a log.
+    pub fn describe(&self, range: impl std::borrow::Borrow<TimeRange>) -> String {
+        format!("{} {}", self.label(), range.borrow())
+    }
+
+    /// The name if known, else the id: for messages.
+    pub fn label(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.id)
+    }
+}
 
 /// An id [`LogId::new`] refuses, and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

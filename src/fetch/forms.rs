@@ -11,7 +11,8 @@
 //! - a filtered read that meets an object fails, keeping nothing
 //!   ([`Error::ObjectMessages`]);
 //! - planning pushes filters for logs not known to send objects, and caches
-//!   what they select only for logs known to send text (see `plan.rs`).
+//!   what they select only for logs known to send text (see
+//!   `provider/scan/plan.rs`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;

@@ -3,12 +3,13 @@
 
 use std::time::Instant;
 
-use futures::{FutureExt, TryStreamExt};
+use futures::TryStreamExt;
 use serde::Serialize;
 use tracing::info;
 
 use crate::cache::RetentionReport;
 use crate::error::{Error, Result};
+use crate::fetch::FetchRequest;
 use crate::provider::{
     FetchEstimate, Rapid7, check_budget, estimate_slices, query_rate, split_aligned,
     worth_estimating,
@@ -178,18 +179,16 @@ impl Rapid7 {
             estimated_events = Some(per_log.iter().map(|(_, e)| e.events).sum());
             check_budget(&per_log, config.max_fetch_events, query_rate(client))?;
         }
-        let fetcher = &self.inner.fetcher;
-        let fetches: Vec<_> = pieces
+        let requests: Vec<_> = pieces
             .iter()
             .map(|(log, range)| {
-                let label = log.describe(range);
-                fetcher
-                    .fetch_segment(log, None, *range)
-                    .map(move |r| r.map(|outcome| (label, outcome)))
+                let request = FetchRequest::new(log.clone(), None, *range);
+                (log.describe(range), request)
             })
             .collect();
-        let fetched = fetcher
-            .run_fetches(fetches, config.fetch_concurrency)
+        let fetched = self
+            .fetcher()
+            .fetch_segments(requests, config.fetch_concurrency, None)
             .await
             .map_err(|e| {
                 Error::DataFusion(Box::new(datafusion::error::DataFusionError::Shared(e)))

@@ -10,14 +10,13 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::execution::object_store::ObjectStoreUrl;
 
 use super::counts::ToConvention;
-use super::scan::{
-    Activity, FetchProgress, Fetcher, LogDirectory, LogRef, NewestVerdict, StatementProgress,
-};
+use super::scan::{LogDirectory, LogRef, NewestVerdict};
 use crate::cache::{MessageForm, SegmentCache};
 use crate::client::Client;
 use crate::config::Rapid7Config;
 use crate::error::{Error, Result};
 use crate::events::event_schema;
+use crate::fetch::{Activity, FetchProgress, Fetcher, StatementProgress};
 use crate::fields::ParseStats;
 
 /// A registered Rapid7 source: the client, the cache and the log list
@@ -120,6 +119,11 @@ impl Rapid7 {
     /// Whether [`Rapid7::stop`] was called.
     pub fn is_stopped(&self) -> bool {
         self.inner.fetcher.stop.is_requested()
+    }
+
+    /// The fetcher every read and sync of this source fetches through.
+    pub(crate) fn fetcher(&self) -> &Fetcher {
+        &self.inner.fetcher
     }
 
     /// The configuration.

@@ -42,7 +42,8 @@ use crate::cache::{PlannedSegment, SegmentCache, merge_ranges};
 use crate::client::{Client, CountRequest, MAX_SLICES};
 use crate::error::{Error, Result};
 use crate::events::{TIMESTAMP_TZ, columns};
-use crate::provider::scan::{Fetcher, LogScan};
+use crate::fetch::{FetchRequest, Fetcher};
+use crate::provider::scan::LogScan;
 use crate::provider::{FetchEstimate, check_budget, query_rate};
 use crate::time::TimeRange;
 
@@ -374,7 +375,10 @@ async fn count_missing(
                 pages,
                 "counts_paged_instead"
             );
-            let batches = inputs.fetcher.stream_range(&scan.log, None, gap)?;
+            let batches =
+                inputs
+                    .fetcher
+                    .stream_range(&FetchRequest::new(scan.log.clone(), None, gap))?;
             return tally_batches(batches, inputs.bin, anchor, tally).await;
         }
     }
@@ -419,10 +423,11 @@ async fn count_missing(
                     detail = "counting the range's events instead",
                     "rapid7_statistics_inexact"
                 );
-                let batches =
-                    inputs
-                        .fetcher
-                        .stream_range(&scan.log, None, TimeRange::ordered(from, to))?;
+                let batches = inputs.fetcher.stream_range(&FetchRequest::new(
+                    scan.log.clone(),
+                    None,
+                    TimeRange::ordered(from, to),
+                ))?;
                 tally_batches(batches, inputs.bin, anchor, tally).await?;
             }
         }

@@ -31,7 +31,6 @@ use futures::{FutureExt, StreamExt, TryStreamExt};
 use tracing::{Instrument, warn};
 
 use super::estimate::{Cost, FetchEstimate, approx, check_budget, human_duration};
-use super::fetch::Fetcher;
 use super::newest::{Newest, ReadInputs, read_newest};
 use super::parquet::{LogPart, ParquetTarget, parquet_exec};
 use super::plan::{LogScan, estimate_scans};
@@ -40,7 +39,8 @@ use super::verdict::NewestVerdict;
 use crate::cache::{PlannedSegment, SegmentCache, TimeRange};
 use crate::error::Error;
 use crate::events::with_log_name;
-use crate::leql::MAX_PUSHED_STATEMENT_BYTES;
+use crate::fetch::{FetchRequest, Fetcher};
+use crate::leql::{self, MAX_PUSHED_STATEMENT_BYTES};
 
 /// What a scan needs at execution time.
 #[derive(Debug)]
@@ -305,38 +305,23 @@ impl Shared {
                     .sum()
             });
             let logs = scans().filter(|(_, s)| !s.gaps.is_empty()).count();
-            let statement = Arc::new(
-                inputs
-                    .fetcher
-                    .tracker
-                    .begin_statement(logs, pieces, estimated),
-            );
-            let fetches: Vec<_> = scans()
+            let statement = inputs.fetcher.begin_statement(logs, pieces, estimated);
+            let requests: Vec<_> = scans()
                 .filter(|(_, s)| s.commits())
                 .flat_map(|(idx, s)| {
-                    let statement = &statement;
-                    s.gaps.iter().map(move |g| {
-                        let statement = Arc::clone(statement);
-                        inputs
-                            .fetcher
-                            .fetch_segment(&s.log, s.filter.as_ref(), *g)
-                            .inspect(move |r| {
-                                if let Ok(outcome) = r {
-                                    statement.piece_done(outcome.events);
-                                }
-                            })
-                            .map(move |r| r.map(|outcome| (idx, outcome.events)))
-                    })
+                    s.gaps
+                        .iter()
+                        .map(move |g| (idx, FetchRequest::new(s.log.clone(), s.filter.clone(), *g)))
                 })
                 .collect();
             let fetched = inputs
                 .fetcher
-                .run_fetches(fetches, inputs.concurrency)
+                .fetch_segments(requests, inputs.concurrency, Some(&statement))
                 .await
                 .map_err(DataFusionError::Shared)?;
             let mut per_scan = vec![0u64; inputs.scans.len()];
-            for (idx, events) in fetched {
-                per_scan[idx] += events;
+            for (idx, outcome) in fetched {
+                per_scan[idx] += outcome.events;
             }
             for (idx, scan) in scans() {
                 log_coverage(scan, per_scan[idx]);
@@ -500,10 +485,11 @@ impl Shared {
         let stream: BoxStream<'static, crate::Result<RecordBatch>> = match extra {
             Extra::Live(idx, range) => {
                 let scan = &self.inputs.scans[*idx];
-                let rows =
-                    self.inputs
-                        .fetcher
-                        .stream_range(&scan.log, scan.filter.as_deref(), *range)?;
+                let rows = self.inputs.fetcher.stream_range(&FetchRequest::new(
+                    scan.log.clone(),
+                    scan.filter.clone(),
+                    *range,
+                ))?;
                 if self.inputs.lazy && !self.approved.load(Ordering::Relaxed) {
                     self.counted(rows, scan.log.label().to_string())
                 } else {
@@ -598,7 +584,7 @@ impl DisplayAs for Rapid7ScanExec {
                     list(&live),
                 )?;
                 if let Some(filter) = scans.iter().find_map(|s| s.filter.as_deref()) {
-                    write!(f, ", leql=where({filter})")?;
+                    write!(f, ", leql={}", leql::events_statement(Some(filter)))?;
                 } else if let Some(bytes) = self.shared.inputs.statement_too_long {
                     write!(
                         f,

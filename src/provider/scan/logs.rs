@@ -12,30 +12,8 @@ use crate::client::{Client, pick_log, suggest};
 use crate::error::{Error, Result};
 use crate::events::MAX_LOG_NAME_LEN;
 use crate::log_id::LogId;
+pub use crate::log_id::LogRef;
 use crate::provider::window::LogSelection;
-use crate::time::TimeRange;
-
-/// One log: its id and, when known, its name.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct LogRef {
-    /// The log id (a UUID at Rapid7).
-    pub id: String,
-    /// The display name from the management API.
-    pub name: Option<String>,
-}
-
-impl LogRef {
-    /// `Firewall [2026-02-10T00:00:00.000Z, 2026-02-10T01:00:00.000Z)`: how
-    /// messages and `EXPLAIN` name a range of a log.
-    pub fn describe(&self, range: impl std::borrow::Borrow<TimeRange>) -> String {
-        format!("{} {}", self.label(), range.borrow())
-    }
-
-    /// The name if known, else the id: for messages.
-    pub fn label(&self) -> &str {
-        self.name.as_deref().unwrap_or(&self.id)
-    }
-}
 
 /// The log list, fetched from `/management/logs` (online) or read from the
 /// cache's log directory (offline), and reused for `ttl`.

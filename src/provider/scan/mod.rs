@@ -1,28 +1,25 @@
 //! The `rapid7_logs` scan: the table ([`Rapid7LogsTable`]), planning against
 //! the cache, the lazy fetching exec ([`Rapid7ScanExec`]), cached Parquet
-//! scans, the filters every scan applies, the fetcher and the log directory.
+//! scans, the filters every scan applies and the log directory. Fetching
+//! itself is [`crate::fetch`].
 
 mod cached;
 mod estimate;
 mod exec;
-mod fetch;
 mod filters;
-mod forms;
 mod logs;
 mod newest;
 mod newest_rule;
 mod parquet;
 mod plan;
 mod report;
-mod stop;
 mod table;
 mod verdict;
 
+pub use crate::fetch::{Activity, FetchOutcome, FetchProgress, StatementProgress};
 pub use estimate::FetchEstimate;
 pub(crate) use estimate::{check_budget, estimate_slices, query_rate, worth_estimating};
 pub use exec::Rapid7ScanExec;
-pub(crate) use fetch::Fetcher;
-pub use fetch::{Activity, FetchOutcome, FetchProgress, StatementProgress};
 pub use logs::LogRef;
 pub(crate) use logs::{LogDirectory, table_names};
 pub(crate) use newest_rule::PageOrder;

@@ -39,13 +39,13 @@ use datafusion::physical_plan::PhysicalExpr;
 use futures::TryStreamExt;
 
 use super::estimate::{Cost, FetchEstimate};
-use super::fetch::Fetcher;
 use super::newest_rule::{NEWEST_FIRST_SINCE_MS, PageOrder, Stop};
 use super::plan::LogScan;
-use crate::cache::{CommitOutcome, PlannedSegment, SegmentCache};
+use crate::cache::{PlannedSegment, SegmentCache};
 use crate::client::Order;
 use crate::error::{Error, Result};
 use crate::events::{columns, with_log_name};
+use crate::fetch::{FetchRequest, Fetcher, ReadBatches, commit_batches};
 use crate::time::TimeRange;
 
 /// What one log's newest-first read produced.
@@ -261,10 +261,8 @@ async fn read_range(
     } else {
         Order::OldestFirst
     };
-    let mut pages =
-        inputs
-            .fetcher
-            .pages_in_order(&scan.log, scan.filter.as_deref(), range, order)?;
+    let request = FetchRequest::new(scan.log.clone(), scan.filter.clone(), range);
+    let mut pages = inputs.fetcher.pages_in_order(&request, order)?;
     let mut checked = PageOrder::default();
     let mut read = Pending {
         range,
@@ -485,33 +483,13 @@ fn keeps(
 
 /// Commit the events of `read.range` among `read.batches` as a segment.
 async fn commit(cache: &SegmentCache, scan: &LogScan, read: &Pending) -> Result<()> {
-    let range = read.range;
-    let mut writer = cache.writer_filtered(&scan.log.id, scan.filter.as_deref(), range)?;
-    if read.rejected > 0 {
-        writer.record_rejected(read.rejected);
-    }
-    if read.beyond {
-        writer.record_beyond_retention();
-    }
-    for batch in &read.batches {
-        let ts = batch
-            .column_by_name(columns::TIMESTAMP)
-            .map(|c| c.as_primitive::<TimestampMillisecondType>().clone());
-        let Some(ts) = ts else { continue };
-        let inside: BooleanArray = ts.iter().map(|t| t.map(|t| range.contains(t))).collect();
-        let batch = filter_record_batch(batch, &inside)?;
-        if batch.num_rows() > 0
-            && let Err(e) = writer.push(batch).await
-        {
-            writer.abort().await.ok();
-            return Err(e);
-        }
-    }
-    match writer.commit().await? {
-        CommitOutcome::Committed(_) | CommitOutcome::AlreadyCommitted | CommitOutcome::Bypassed => {
-            Ok(())
-        }
-    }
+    let request = FetchRequest::new(scan.log.clone(), scan.filter.clone(), read.range);
+    let batches = ReadBatches {
+        batches: &read.batches,
+        rejected: read.rejected,
+        beyond_retention: read.beyond,
+    };
+    commit_batches(cache, &request, batches).await
 }
 
 fn over_limit(scan: &LogScan, events: u64, limit: u64, rate: f64) -> Error {

@@ -52,7 +52,7 @@ pub(crate) struct PlanInputs {
 /// coverage of the settled part, split gaps into aligned pieces. `filter`
 /// is pushed for every log but those `forms` say send JSON objects (a
 /// pushed filter is no superset for them), and cached only for logs `forms`
-/// say send text (see `forms.rs`).
+/// say send text (see `fetch/forms.rs`).
 pub(crate) async fn plan_scans(
     cache: &SegmentCache,
     logs: Vec<LogRef>,
