@@ -116,6 +116,11 @@ impl Rapid7 {
         self.inner.fetcher.stop.request();
     }
 
+    /// Resolves once [`Rapid7::stop`] is called.
+    pub(crate) async fn stop_requested(&self) {
+        self.inner.fetcher.stop.requested().await;
+    }
+
     /// Whether [`Rapid7::stop`] was called.
     pub fn is_stopped(&self) -> bool {
         self.inner.fetcher.stop.is_requested()

@@ -87,7 +87,7 @@ impl Rapid7 {
             // table stays at its last commit, as after a crash.
             tokio::select! {
                 report = publish_log(self.cache(), &id, &table, &options) => reports.push(report?),
-                () = self.inner.fetcher.stop.requested() => {
+                () = self.stop_requested() => {
                     return Err(Error::Publish {
                         table: table.to_string(),
                         message: "stopped: the table is at its last commit (what was \
