@@ -41,6 +41,7 @@
 //! range.
 
 mod counts;
+mod leaf;
 mod newest_first;
 mod options;
 mod parsed;
