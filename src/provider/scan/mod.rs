@@ -1,6 +1,8 @@
 //! The `rapid7_logs` scan: the table ([`Rapid7LogsTable`]), planning against
-//! the cache, the lazy fetching exec ([`Rapid7ScanExec`]), cached Parquet
-//! scans, the filters every scan applies, the fetcher and the log directory.
+//! the cache, the exec that fetches when executed ([`Rapid7ScanExec`]) and
+//! its read strategies (`read/`: fetch first, bypass, lazy, newest first),
+//! cached Parquet scans, the filters every scan applies, the fetcher and the
+//! log directory.
 
 mod cached;
 mod estimate;
@@ -9,15 +11,16 @@ mod fetch;
 mod filters;
 mod forms;
 mod logs;
-mod newest;
 mod newest_rule;
 mod parquet;
 mod plan;
+mod read;
 mod report;
 mod stop;
 mod table;
 mod verdict;
 
+pub(crate) use estimate::Cost;
 pub use estimate::FetchEstimate;
 pub(crate) use estimate::{check_budget, estimate_slices, query_rate, worth_estimating};
 pub use exec::Rapid7ScanExec;
