@@ -24,7 +24,7 @@ pub(crate) async fn prepare(
     spent: u64,
 ) -> DfResult<Prepared> {
     check_estimate(run, only, spent)?;
-    let inputs = &run.inputs;
+    let inputs = run.inputs;
     let scans = || only.iter().map(|(i, s)| (*i, s));
     let pieces: Vec<(String, TimeRange)> = scans()
         .flat_map(|(_, s)| s.gaps.iter().map(|g| (s.log.label().to_string(), *g)))

@@ -175,7 +175,7 @@ impl Held {
 /// not come newest first (and every log after it: the endpoint is the same)
 /// is read oldest first instead, within the limit of events.
 pub(crate) async fn prepare(run: Run<'_>, n: usize) -> DfResult<Prepared> {
-    let inputs = &run.inputs;
+    let inputs = run.inputs;
     let mut read = ReadInputs {
         fetcher: &inputs.fetcher,
         cache: &inputs.cache,
@@ -257,7 +257,7 @@ async fn oldest_first(run: Run<'_>, only: &[(usize, LogScan)], spent: u64) -> Df
 /// (planned newest first, they were not estimated), for the limit and to
 /// join sparse pieces, as planning does for an oldest-first scan.
 async fn estimate_fallback(run: Run<'_>, scans: &mut [(usize, LogScan)]) -> DfResult<()> {
-    let inputs = &run.inputs;
+    let inputs = run.inputs;
     let Ok(client) = inputs.fetcher.client() else {
         return Ok(());
     };

@@ -94,7 +94,7 @@ pub(crate) fn check_estimate(run: Run<'_>, only: &[(usize, LogScan)], spent: u64
     if run.approved {
         return Ok(());
     }
-    let inputs = &run.inputs;
+    let inputs = run.inputs;
     let mut per_log: Vec<(String, FetchEstimate)> = only
         .iter()
         .filter_map(|(_, s)| s.estimate.map(|e| (s.log.label().to_string(), e)))
@@ -121,7 +121,7 @@ pub(crate) async fn assemble(
     only: &[(usize, LogScan)],
     fetched: bool,
 ) -> DfResult<Prepared> {
-    let inputs = &run.inputs;
+    let inputs = run.inputs;
     let mut extras = Vec::new();
     let mut whole_parts = Vec::new();
     for (idx, planned) in only {
