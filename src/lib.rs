@@ -55,6 +55,19 @@
 //! [`leql`] (LEQL statements, pure),
 //! [`env`](mod@env) (parsing settings), [`log_id`]. Configuration is typed
 //! ([`config`]); every failure is an [`Error`].
+//!
+//! # The limit of events, and approving a fetch over it
+//!
+//! A statement whose missing ranges hold more events than its limit
+//! ([`Rapid7Config::max_fetch_events`], `SET rapid7.max_fetch_events`; by
+//! Rapid7's statistics, asked at planning) fails when executed, before any
+//! event page, with [`Error::FetchBudget`]. A front end decides before it
+//! runs one: [`Rapid7::estimate`] gives a planned statement's
+//! [`StatementCost`](provider::StatementCost), and
+//! [`StatementCost::approve`](provider::StatementCost::approve) the plan
+//! approved (`rapid7-sql` asks its user first; a server that asks nobody
+//! approves nothing). A source shared by several users makes its limit a
+//! ceiling ([`Rapid7Config::fetch_limit_is_ceiling`]).
 #![warn(
     missing_docs,
     missing_debug_implementations,

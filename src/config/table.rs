@@ -85,6 +85,11 @@ pub struct Rapid7Config {
     /// `SET rapid7.max_fetch_events = N`. Default
     /// [`DEFAULT_MAX_FETCH_EVENTS`].
     pub max_fetch_events: u64,
+    /// Whether [`Rapid7Config::max_fetch_events`] is a ceiling: a session
+    /// may lower it (`SET rapid7.max_fetch_events = N`) but neither raise
+    /// nor lift it (`= 0` keeps it). For a source shared by several users
+    /// (a server); the shell's user may raise it. Default `false`.
+    pub fetch_limit_is_ceiling: bool,
     /// Answer `count(*)` (plain, per `date_bin` or per log) over ranges the
     /// cache lacks from Rapid7's statistics instead of paging their events
     /// (exact; see `provider::counts`). A session changes it with
@@ -114,6 +119,7 @@ impl Rapid7Config {
             fetch_concurrency: 4,
             field_schemas: Default::default(),
             max_fetch_events: DEFAULT_MAX_FETCH_EVENTS,
+            fetch_limit_is_ceiling: false,
             pushdown_aggregates: true,
         }
     }
@@ -151,6 +157,12 @@ impl Rapid7Config {
     /// Set [`Rapid7Config::max_fetch_events`] (0: no limit).
     pub fn with_max_fetch_events(mut self, n: u64) -> Self {
         self.max_fetch_events = n;
+        self
+    }
+
+    /// Set [`Rapid7Config::fetch_limit_is_ceiling`].
+    pub fn with_fetch_limit_ceiling(mut self, ceiling: bool) -> Self {
+        self.fetch_limit_is_ceiling = ceiling;
         self
     }
 

@@ -18,6 +18,14 @@
 //!    (see `scan/cached.rs`). Otherwise it
 //!    is a [`Rapid7ScanExec`], which fetches when it is **executed**.
 //!
+//! # The limit of events, and approval
+//!
+//! A statement whose missing ranges hold more events than its limit
+//! (`max_fetch_events`, by Rapid7's statistics asked at planning) fails when
+//! executed, before any event page, unless approved: [`Rapid7::estimate`]
+//! gives its [`StatementCost`], and [`StatementCost::approve`] the plan
+//! approved. See `approval.rs` ([`StatementCost`]).
+//!
 //! # `EXPLAIN` does not spend quota
 //!
 //! Planning reads only the cache's manifests. `EXPLAIN` shows
@@ -40,7 +48,9 @@
 //! fails with [`Error::Offline`](crate::Error::Offline) naming each missing
 //! range.
 
+mod approval;
 mod counts;
+mod leaf;
 mod newest_first;
 mod options;
 mod parsed;
@@ -52,6 +62,8 @@ mod translate;
 mod udtf;
 mod window;
 
+pub(crate) use approval::statement_limit;
+pub use approval::{ScanCost, StatementCost};
 pub use counts::{Bin, CountPushdown, Rapid7CountsExec, Rapid7CountsTable};
 pub use newest_first::NewestFirst;
 pub use options::Rapid7Options;

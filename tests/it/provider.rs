@@ -2,6 +2,7 @@
 //! and a real cache directory. Expected rows come from the simulator's data
 //! function, never from the code under test.
 
+mod approval;
 mod big_message;
 mod budget;
 mod completeness;

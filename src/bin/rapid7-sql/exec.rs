@@ -15,7 +15,7 @@ use datafusion::physical_plan::{ExecutionPlan, execute_stream};
 use datafusion::sql::parser::DFParser;
 use datafusion::sql::parser::Statement;
 use datafusion_rapid7::client::ClientStatsSnapshot;
-use datafusion_rapid7::provider::Rapid7ScanExec;
+use datafusion_rapid7::provider::ScanCost;
 use datafusion_rapid7::trace::{QueryId, statement_span_for};
 use futures::TryStreamExt;
 use tracing::Instrument;
@@ -217,21 +217,6 @@ fn summary_line(activity: &datafusion_rapid7::provider::Activity, api: &ApiActiv
     out
 }
 
-/// The scans of `plan` whose estimated fetch is over the budget.
-fn over_budget(plan: &Arc<dyn ExecutionPlan>) -> Vec<&Rapid7ScanExec> {
-    let mut out = Vec::new();
-    let mut stack = vec![plan];
-    while let Some(p) = stack.pop() {
-        if let Some(scan) = p.downcast_ref::<Rapid7ScanExec>()
-            && scan.over_budget()
-        {
-            out.push(scan);
-        }
-        stack.extend(p.children());
-    }
-    out
-}
-
 /// A statement ready to run: its physical plan, the task context and the
 /// schema of its results.
 struct Planned {
@@ -242,8 +227,9 @@ struct Planned {
     why_paged: Vec<String>,
 }
 
-/// Plan `statement`; a fetch over the budget is asked about (`ask`), or left
-/// to fail when it runs.
+/// Plan `statement`; a fetch over the limit of events
+/// ([`StatementCost`](datafusion_rapid7::provider::StatementCost)) is asked
+/// about (`ask`) and approved on yes, or left to fail when it runs.
 async fn plan_statement(
     session: &Session,
     statement: datafusion::sql::parser::Statement,
@@ -254,24 +240,22 @@ async fn plan_statement(
     let df = session.ctx.execute_logical_plan(plan).await?;
     let schema = df.schema().inner().clone();
     let task = Arc::new(df.task_ctx());
-    let physical = df.create_physical_plan().await?;
-    let over = over_budget(&physical);
-    let mut why_paged: Vec<String> = over
-        .iter()
-        .filter_map(|s| s.why_not().map(str::to_string))
-        .collect();
+    let mut physical = df.create_physical_plan().await?;
+    let cost = session.rapid7.estimate(&physical);
+    let over: Vec<&ScanCost> = cost.over_limit().collect();
+    let mut why_paged: Vec<String> = over.iter().filter_map(|s| s.why_paged.clone()).collect();
     why_paged.dedup();
     if let Some(ask) = ask
         && !over.is_empty()
     {
-        let cost = over
+        let fetch = over
             .iter()
-            .map(|s| s.fetch_cost())
+            .map(|s| s.to_string())
             .collect::<Vec<_>>()
             .join(" and ");
         let mut not_pushed: Vec<&str> = over
             .iter()
-            .flat_map(|s| s.not_pushed().iter().map(String::as_str))
+            .flat_map(|s| s.not_pushed.iter().map(String::as_str))
             .collect();
         not_pushed.dedup();
         let mut note = match not_pushed.is_empty() {
@@ -281,16 +265,14 @@ async fn plan_statement(
         if !why_paged.is_empty() {
             note.push_str(&format!(" ({})", why_paged.join("; ")));
         }
-        if !ask(&format!("Fetch {cost}{note}? [y/N] ")) {
+        if !ask(&format!("Fetch {fetch}{note}? [y/N] ")) {
             return Err(DataFusionError::Execution(
                 "not fetched: the estimate is over the limit and the answer was no \
                  (narrow the window, or SET rapid7.max_fetch_events = N)"
                     .into(),
             ));
         }
-        for scan in over {
-            scan.approve_fetch();
-        }
+        physical = cost.approve(physical)?;
     }
     Ok(Planned {
         physical,

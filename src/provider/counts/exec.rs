@@ -23,17 +23,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use datafusion::arrow::array::{ArrayRef, AsArray, Int64Array, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{SchemaRef, TimestampMillisecondType};
-use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
-use datafusion::physical_expr::EquivalenceProperties;
-use datafusion::physical_plan::execution_plan::{
-    Boundedness, ChildrenPropertiesMode, EmissionType, ReplaceChildrenOptions,
-};
+use datafusion::physical_plan::execution_plan::EmissionType;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
-use datafusion::physical_plan::{
-    DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PhysicalExpr, PlanProperties,
-};
+use datafusion::physical_plan::{DisplayAs, DisplayFormatType, PlanProperties};
 use futures::{FutureExt, StreamExt, TryStreamExt};
 
 use super::bin::Bin;
@@ -43,6 +37,7 @@ use crate::client::{Client, CountRequest, MAX_SLICES};
 use crate::error::{Error, Result};
 use crate::events::{TIMESTAMP_TZ, columns};
 use crate::fetch::{FetchRequest, Fetcher};
+use crate::provider::leaf::{LeafExec, leaf_exec, leaf_properties, list};
 use crate::provider::scan::LogScan;
 use crate::provider::{FetchEstimate, check_budget, query_rate};
 use crate::time::TimeRange;
@@ -78,17 +73,11 @@ pub struct Rapid7CountsExec {
 impl Rapid7CountsExec {
     pub(crate) fn new(inputs: CountInputs, projection: Vec<usize>) -> DfResult<Self> {
         let schema = Arc::new(inputs.schema.project(&projection)?);
-        let properties = PlanProperties::new(
-            EquivalenceProperties::new(Arc::clone(&schema)),
-            Partitioning::UnknownPartitioning(1),
-            EmissionType::Final,
-            Boundedness::Bounded,
-        );
         Ok(Rapid7CountsExec {
             inputs: Arc::new(inputs),
             projection,
+            properties: leaf_properties(&schema, 1, EmissionType::Final),
             schema,
-            properties: Arc::new(properties),
         })
     }
 
@@ -137,72 +126,20 @@ impl DisplayAs for Rapid7CountsExec {
     }
 }
 
-fn list(items: &[String]) -> String {
-    const SHOWN: usize = 4;
-    let mut s = format!(
-        "[{}",
-        items
-            .iter()
-            .take(SHOWN)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    if items.len() > SHOWN {
-        s.push_str(&format!(", … {} more", items.len() - SHOWN));
-    }
-    s.push(']');
-    s
-}
+leaf_exec!(Rapid7CountsExec);
 
-impl ExecutionPlan for Rapid7CountsExec {
-    fn name(&self) -> &str {
-        "Rapid7CountsExec"
-    }
+impl LeafExec for Rapid7CountsExec {
+    const NAME: &'static str = "Rapid7CountsExec";
 
-    fn properties(&self) -> &Arc<PlanProperties> {
+    fn leaf_properties(&self) -> &Arc<PlanProperties> {
         &self.properties
     }
 
-    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        vec![]
-    }
-
-    fn apply_expressions(
+    fn open(
         &self,
-        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> DfResult<TreeNodeRecursion>,
-    ) -> DfResult<TreeNodeRecursion> {
-        Ok(TreeNodeRecursion::Continue)
-    }
-
-    fn replace_children(
-        self: Arc<Self>,
-        _children: Vec<Arc<dyn ExecutionPlan>>,
-        _options: ReplaceChildrenOptions,
-    ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        Ok(self)
-    }
-
-    fn with_new_children(
-        self: Arc<Self>,
-        children: Vec<Arc<dyn ExecutionPlan>>,
-    ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        self.replace_children(
-            children,
-            ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
-        )
-    }
-
-    fn execute(
-        &self,
-        partition: usize,
+        _partition: usize,
         _context: Arc<TaskContext>,
     ) -> DfResult<SendableRecordBatchStream> {
-        if partition != 0 {
-            return Err(DataFusionError::Internal(format!(
-                "Rapid7CountsExec has one partition, asked for {partition}"
-            )));
-        }
         let inputs = Arc::clone(&self.inputs);
         let projection = self.projection.clone();
         let batch = async move {

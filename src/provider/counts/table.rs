@@ -110,9 +110,7 @@ impl TableProvider for Rapid7CountsTable {
                 convention: Arc::clone(&inner.to_convention),
                 concurrency: config.fetch_concurrency,
                 schema,
-                budget: crate::provider::Rapid7Options::from_config(state.config_options())
-                    .max_fetch_events
-                    .unwrap_or(config.max_fetch_events),
+                budget: crate::provider::statement_limit(config, state.config_options()),
                 paged: std::sync::atomic::AtomicU64::new(0),
             },
             projection,

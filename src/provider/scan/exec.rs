@@ -3,112 +3,49 @@
 //! Planning a query (and `EXPLAIN`) never calls the API: when the cache
 //! lacks part of a window, or the window reaches into the recent edge, the
 //! table returns this plan, which shows what it would fetch. Only when it is
-//! executed does it fetch the missing ranges into committed segments (shared
-//! by every partition, single-flight per log and range in the process), plan
-//! the cache again, and stream one Parquet scan over every segment, followed
-//! by the ranges that are read live (the recent edge, bypass mode, and
-//! segments that serve only part of their range).
+//! executed does it run its read strategy (`read/`: fetch first, bypass,
+//! lazy or newest first), once for all partitions, and stream one Parquet
+//! scan over every segment, followed by the ranges that are read live (the
+//! recent edge, bypass mode, and segments that serve only part of their
+//! range) and the rows read already.
+//!
+//! The node is not changed once planned: approval over the limit of events
+//! ([`StatementCost::approve`](crate::provider::StatementCost::approve))
+//! makes an approved copy ([`Rapid7ScanExec::approved`]).
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
-use datafusion::physical_expr::EquivalenceProperties;
-use datafusion::physical_plan::execution_plan::{
-    Boundedness, ChildrenPropertiesMode, EmissionType, ReplaceChildrenOptions,
-};
+use datafusion::physical_plan::execution_plan::EmissionType;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
-use datafusion::physical_plan::{
-    DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PhysicalExpr, PlanProperties,
-};
+use datafusion::physical_plan::{DisplayAs, DisplayFormatType, PhysicalExpr, PlanProperties};
 use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt, TryStreamExt};
-use tracing::{Instrument, warn};
+use tracing::Instrument;
 
-use super::estimate::{Cost, FetchEstimate, approx, check_budget, human_duration};
-use super::newest::{Newest, ReadInputs, read_newest};
-use super::parquet::{LogPart, ParquetTarget, parquet_exec};
-use super::plan::{LogScan, estimate_scans};
-use super::report::log_coverage;
-use super::verdict::NewestVerdict;
-use crate::cache::{PlannedSegment, SegmentCache, TimeRange};
+use super::estimate::{FetchEstimate, approx, check_budget, human_duration};
+use super::plan::LogScan;
+use super::read::{self, Extra, Prepared, Run, ScanInputs, Strategy};
 use crate::error::Error;
 use crate::events::with_log_name;
 use crate::fetch::{FetchRequest, Fetcher};
 use crate::leql::{self, MAX_PUSHED_STATEMENT_BYTES};
+use crate::provider::leaf::{LeafExec, leaf_exec, leaf_properties, list};
 
-/// What a scan needs at execution time.
-#[derive(Debug)]
-pub(crate) struct ScanInputs {
-    pub(crate) fetcher: Arc<Fetcher>,
-    pub(crate) cache: SegmentCache,
-    pub(crate) target: Option<ParquetTarget>,
-    pub(crate) scans: Vec<LogScan>,
-    /// The full event schema (before projection).
-    pub(crate) table_schema: SchemaRef,
-    /// The columns of `table_schema` the exec yields: what the query and
-    /// the filters read.
-    pub(crate) projection: Vec<usize>,
-    pub(crate) predicate: Option<Arc<dyn PhysicalExpr>>,
-    pub(crate) chunk_ms: i64,
-    pub(crate) concurrency: usize,
-    /// Most events the gaps may hold (0: no limit).
-    pub(crate) budget: u64,
-    /// Event queries a second at this key's quota (for costs in messages).
-    pub(crate) query_rate: f64,
-    /// `ORDER BY timestamp DESC … LIMIT n` above: read newest first and stop
-    /// with the newest `n` kept events (see `newest.rs`), when nothing of the
-    /// window is cached.
-    pub(crate) newest_first: Option<usize>,
-    /// Why a pushdown (counts, newest first) did not apply to the statement
-    /// this scan serves, when one was tried.
-    pub(crate) why_not: Option<Arc<str>>,
-    /// Whether the endpoint honours `most_recent_first`, once known.
-    pub(crate) verdict: Arc<NewestVerdict>,
-    /// A `LIMIT` reached the scan: missing ranges are read as the rows are
-    /// pulled, not fetched first, so the limit stops the paging.
-    pub(crate) lazy: bool,
-    /// The span the statement was planned in (its `statement` span, when
-    /// the caller made one): fetches and reads are its children wherever
-    /// DataFusion polls them.
-    pub(crate) statement: tracing::Span,
-    /// The statement's filters on `message` not sent to Rapid7, named by a
-    /// budget error.
-    pub(crate) not_pushed: Arc<[String]>,
-    /// The length of the `where(…)` the filters imply, when it is over
-    /// [`MAX_PUSHED_STATEMENT_BYTES`] and so not pushed (`EXPLAIN` says so).
-    pub(crate) statement_too_long: Option<usize>,
-}
-
-/// A range read outside the Parquet scan.
-#[derive(Debug, Clone)]
-enum Extra {
-    /// Straight from the API, not committed.
-    Live(usize, TimeRange),
-    /// A segment (of the scan at this index) that serves only part of its
-    /// range.
-    Partial(usize, PlannedSegment),
-    /// Rows already read (newest first), of the scan's projection.
-    Read(Arc<[RecordBatch]>),
-}
-
-#[derive(Debug)]
-struct Prepared {
-    parquet: Option<Arc<dyn ExecutionPlan>>,
-    extras: Vec<Vec<Extra>>,
-}
-
+/// The state of one scan node: its inputs (shared with its approved
+/// copy), and what executing it prepared.
 #[derive(Debug)]
 struct Shared {
-    inputs: ScanInputs,
+    inputs: Arc<ScanInputs>,
     partitions: usize,
-    /// Fetch even over the budget (the shell asked, the user said yes).
-    approved: AtomicBool,
+    /// Read even over the limit of events: the caller approved the
+    /// estimate ([`Rapid7ScanExec::approved`]).
+    approved: bool,
     /// Events the lazy reads of this scan have read.
     lazy_read: Arc<AtomicU64>,
     prepared: tokio::sync::OnceCell<Result<Arc<Prepared>, Arc<DataFusionError>>>,
@@ -125,24 +62,59 @@ pub struct Rapid7ScanExec {
 impl Rapid7ScanExec {
     pub(crate) fn new(inputs: ScanInputs, partitions: usize) -> DfResult<Self> {
         let schema = Arc::new(inputs.table_schema.project(&inputs.projection)?);
+        Ok(Self::with_state(
+            Arc::new(inputs),
+            partitions,
+            false,
+            schema,
+        ))
+    }
+
+    fn with_state(
+        inputs: Arc<ScanInputs>,
+        partitions: usize,
+        approved: bool,
+        schema: SchemaRef,
+    ) -> Self {
         let partitions = partitions.max(1);
-        let properties = PlanProperties::new(
-            EquivalenceProperties::new(Arc::clone(&schema)),
-            Partitioning::UnknownPartitioning(partitions),
-            EmissionType::Incremental,
-            Boundedness::Bounded,
-        );
-        Ok(Rapid7ScanExec {
+        Rapid7ScanExec {
             shared: Arc::new(Shared {
                 inputs,
                 partitions,
-                approved: AtomicBool::new(false),
+                approved,
                 lazy_read: Arc::default(),
                 prepared: tokio::sync::OnceCell::new(),
             }),
+            properties: leaf_properties(&schema, partitions, EmissionType::Incremental),
             schema,
-            properties: Arc::new(properties),
-        })
+        }
+    }
+
+    /// A copy of this scan, not executed yet, that reads even over the
+    /// limit of events (the caller approved its estimate); this node is
+    /// left as it is.
+    pub(crate) fn approved(&self) -> Self {
+        Self::with_state(
+            Arc::clone(&self.shared.inputs),
+            self.shared.partitions,
+            true,
+            Arc::clone(&self.schema),
+        )
+    }
+
+    /// Whether this scan reads over the limit of events (approved).
+    pub(crate) fn is_approved(&self) -> bool {
+        self.shared.approved
+    }
+
+    /// Which planned scan this node is: the same for its approved copy.
+    pub(crate) fn id(&self) -> usize {
+        Arc::as_ptr(&self.shared.inputs) as usize
+    }
+
+    /// Whether this scan fetches through `fetcher` (belongs to its source).
+    pub(crate) fn fetches_with(&self, fetcher: &Arc<Fetcher>) -> bool {
+        Arc::ptr_eq(&self.shared.inputs.fetcher, fetcher)
     }
 
     /// The `(log, range)` pieces this scan fetches into the cache when
@@ -158,7 +130,7 @@ impl Rapid7ScanExec {
     }
 
     /// Per log, what fetching its gaps costs (logs that were estimated).
-    pub fn estimates(&self) -> Vec<(String, FetchEstimate)> {
+    pub(crate) fn estimates(&self) -> Vec<(String, FetchEstimate)> {
         self.shared
             .inputs
             .scans
@@ -168,20 +140,27 @@ impl Rapid7ScanExec {
     }
 
     /// The most events this scan may fetch (0: no limit).
-    pub fn fetch_budget(&self) -> u64 {
+    pub(crate) fn fetch_limit(&self) -> u64 {
         self.shared.inputs.budget
     }
 
-    /// Whether the estimated fetch exceeds the budget (executing it fails
-    /// before any event page, unless [approved](Self::approve_fetch)).
-    pub fn over_budget(&self) -> bool {
+    /// Event queries a second at this key's quota (for costs in messages).
+    pub(crate) fn query_rate(&self) -> f64 {
+        self.shared.inputs.query_rate
+    }
+
+    /// Whether the estimated fetch exceeds the limit of events (executing
+    /// it fails before any event page, unless approved). Strategies that
+    /// count as they read are never over before they run.
+    pub(crate) fn over_limit(&self) -> bool {
         self.budget_check().is_err()
     }
 
-    /// The error executing this scan would fail with, if over the budget.
-    pub fn budget_check(&self) -> crate::Result<()> {
+    /// The error executing this scan unapproved would fail with, if its
+    /// estimate is over the limit.
+    pub(crate) fn budget_check(&self) -> crate::Result<()> {
         let inputs = &self.shared.inputs;
-        if inputs.lazy || inputs.newest_first.is_some() {
+        if !inputs.read.checks_estimate() {
             // They stop early; what they read counts against the limit as
             // they read it.
             return Ok(());
@@ -190,36 +169,17 @@ impl Rapid7ScanExec {
             .map_err(|e| e.with_not_pushed(&inputs.not_pushed))
     }
 
-    /// `≈8.6M events (≈17,300 queries, ≈2.9 h at this key's quota)`: the
-    /// whole estimated fetch, for a prompt.
-    pub fn fetch_cost(&self) -> String {
-        let total = self
-            .estimates()
-            .iter()
-            .fold(FetchEstimate::default(), |acc, (_, e)| acc + *e);
-        Cost {
-            estimate: total,
-            duration: total.duration_at(self.shared.inputs.query_rate),
-        }
-        .to_string()
-    }
-
     /// The statement's filters on `message` that Rapid7 was not asked to
     /// apply (SQL text): they do not narrow the fetch.
-    pub fn not_pushed(&self) -> &[String] {
+    pub(crate) fn not_pushed(&self) -> &[String] {
         &self.shared.inputs.not_pushed
     }
 
     /// Why a pushdown did not apply to this scan's statement (`counts not
     /// pushed: GROUP BY message is not constant within a time bin`), when
     /// one was tried: the reason it pages.
-    pub fn why_not(&self) -> Option<&str> {
+    pub(crate) fn why_not(&self) -> Option<&str> {
         self.shared.inputs.why_not.as_deref()
-    }
-
-    /// Fetch even over the budget: the user was asked and agreed.
-    pub fn approve_fetch(&self) {
-        self.shared.approved.store(true, Ordering::Relaxed);
     }
 
     /// The ranges this scan reads from the API without caching: the recent
@@ -242,7 +202,7 @@ impl Shared {
     async fn prepare(&self) -> DfResult<Arc<Prepared>> {
         self.prepared
             .get_or_init(|| {
-                self.prepare_once()
+                self.run_strategy()
                     .map(|r| r.map(Arc::new).map_err(Arc::new))
                     .instrument(self.inputs.statement.clone())
             })
@@ -251,233 +211,21 @@ impl Shared {
             .map_err(DataFusionError::Shared)
     }
 
-    /// The `n` of a newest-first read, if this scan is one.
-    fn newest_first(&self) -> Option<usize> {
-        self.inputs.newest_first
-    }
-
-    async fn prepare_once(&self) -> DfResult<Prepared> {
-        if let Some(n) = self.newest_first() {
-            return self.prepare_newest_first(n).await;
-        }
+    /// Run the scan's read strategy (`read/`): fetch or read what it reads
+    /// before the rows are pulled, and plan the rest.
+    async fn run_strategy(&self) -> DfResult<Prepared> {
+        let run = Run {
+            inputs: &self.inputs,
+            partitions: self.partitions,
+            approved: self.approved,
+        };
         let all: Vec<(usize, LogScan)> = self.inputs.scans.iter().cloned().enumerate().collect();
-        self.prepare_oldest_first(&all, 0).await
-    }
-
-    /// Fetch the gaps of `only` (each with its index among the inputs'
-    /// scans) into segments, within the limit of events less `spent` (read
-    /// already, by a newest-first attempt), then plan one Parquet scan over
-    /// their segments and the ranges read live.
-    async fn prepare_oldest_first(
-        &self,
-        only: &[(usize, LogScan)],
-        spent: u64,
-    ) -> DfResult<Prepared> {
-        let inputs = &self.inputs;
-        let scans = || only.iter().map(|(i, s)| (*i, s));
-        // A lazy read stops at its limit; what it reads counts against the
-        // limit of events as it goes (`open_extra`).
-        if !self.approved.load(Ordering::Relaxed) && !inputs.lazy {
-            let mut per_log: Vec<(String, FetchEstimate)> = scans()
-                .filter_map(|(_, s)| s.estimate.map(|e| (s.log.label().to_string(), e)))
-                .collect();
-            if spent > 0 {
-                per_log.push((
-                    "(read newest first before the fallback)".to_string(),
-                    FetchEstimate {
-                        events: spent,
-                        queries: 0,
-                    },
-                ));
-            }
-            check_budget(&per_log, inputs.budget, inputs.query_rate)
-                .map_err(|e| e.with_not_pushed(&inputs.not_pushed).into_datafusion())?;
+        match self.inputs.read {
+            Strategy::FetchFirst => read::fetch_first::prepare(run, &all, 0).await,
+            Strategy::Bypass => read::bypass::prepare(run, &all, 0).await,
+            Strategy::Lazy => read::lazy::prepare(run, &all).await,
+            Strategy::NewestFirst { n } => read::newest::prepare(run, n).await,
         }
-        let bypass = inputs.cache.is_bypass() || inputs.lazy;
-        if !bypass {
-            let pieces: Vec<(String, TimeRange)> = scans()
-                .flat_map(|(_, s)| s.gaps.iter().map(|g| (s.log.label().to_string(), *g)))
-                .collect();
-            let estimated = scans().any(|(_, s)| s.estimate.is_some()).then(|| {
-                scans()
-                    .filter_map(|(_, s)| s.estimate)
-                    .map(|e| e.events)
-                    .sum()
-            });
-            let logs = scans().filter(|(_, s)| !s.gaps.is_empty()).count();
-            let statement = inputs.fetcher.begin_statement(logs, pieces, estimated);
-            let requests: Vec<_> = scans()
-                .filter(|(_, s)| s.commits())
-                .flat_map(|(idx, s)| {
-                    s.gaps
-                        .iter()
-                        .map(move |g| (idx, FetchRequest::new(s.log.clone(), s.filter.clone(), *g)))
-                })
-                .collect();
-            let fetched = inputs
-                .fetcher
-                .fetch_segments(requests, inputs.concurrency, Some(&statement))
-                .await
-                .map_err(DataFusionError::Shared)?;
-            let mut per_scan = vec![0u64; inputs.scans.len()];
-            for (idx, outcome) in fetched {
-                per_scan[idx] += outcome.events;
-            }
-            for (idx, scan) in scans() {
-                log_coverage(scan, per_scan[idx]);
-            }
-        } else {
-            for (_, scan) in scans() {
-                log_coverage(scan, 0);
-            }
-        }
-        let mut extras = Vec::new();
-        let mut whole_parts = Vec::new();
-        for (idx, planned) in scans() {
-            let mut scan = planned.clone();
-            // A filter not cached for its log (its form is not known yet):
-            // the gaps are read with it, not fetched into segments.
-            let fetched = !bypass && scan.commits();
-            if fetched && !scan.gaps.is_empty() {
-                scan.replan(&inputs.cache, inputs.chunk_ms).await?;
-            }
-            for gap in &scan.gaps {
-                if fetched && !inputs.lazy {
-                    // Dropped or changed under us since the fetch: read it live.
-                    warn!(
-                        log_id = %scan.log.id,
-                        range = %gap,
-                        detail = "the range is read without caching",
-                        "fetch_range_still_missing"
-                    );
-                }
-                extras.push(Extra::Live(idx, *gap));
-            }
-            extras.extend(scan.live.iter().map(|r| Extra::Live(idx, *r)));
-            for seg in scan.segments {
-                if seg.is_whole() {
-                    whole_parts.extend(LogPart::of(seg.parts(), scan.log.name.as_deref()));
-                } else {
-                    extras.push(Extra::Partial(idx, seg));
-                }
-            }
-        }
-        let parquet = match (&inputs.target, whole_parts.is_empty()) {
-            (Some(target), false) => Some(parquet_exec(
-                target,
-                whole_parts,
-                self.partitions,
-                Some(&inputs.projection),
-                inputs.predicate.clone(),
-                None,
-            )?),
-            _ => None,
-        };
-        let mut per_partition = vec![Vec::new(); self.partitions];
-        for (i, extra) in extras.into_iter().enumerate() {
-            per_partition[i % self.partitions].push(extra);
-        }
-        Ok(Prepared {
-            parquet,
-            extras: per_partition,
-        })
-    }
-
-    /// Read every scan newest first until the newest `n` kept events of
-    /// each log are in hand (`newest.rs`). A log whose pages do not come
-    /// newest first (and every log after it: the endpoint is the same) is
-    /// read oldest first instead, within the limit of events.
-    async fn prepare_newest_first(&self, n: usize) -> DfResult<Prepared> {
-        let inputs = &self.inputs;
-        let mut read = ReadInputs {
-            fetcher: &inputs.fetcher,
-            cache: &inputs.cache,
-            table_schema: &inputs.table_schema,
-            projection: &inputs.projection,
-            predicate: inputs.predicate.as_ref(),
-            want: n,
-            limit: if self.approved.load(Ordering::Relaxed) {
-                0
-            } else {
-                inputs.budget
-            },
-            rate: inputs.query_rate,
-            spent: 0,
-        };
-        let mut reads = Vec::new();
-        let mut oldest_first = Vec::new();
-        let mut spent = 0u64;
-        let mut honoured = inputs.verdict.may_try(&inputs.cache).await;
-        for (idx, scan) in inputs.scans.iter().enumerate() {
-            if !honoured {
-                oldest_first.push((idx, scan.clone()));
-                continue;
-            }
-            read.spent = spent;
-            match read_newest(&read, scan)
-                .await
-                .map_err(Error::into_datafusion)?
-            {
-                Newest::Read(read) => {
-                    log_coverage(scan, read.events);
-                    spent += read.events;
-                    reads.push(Extra::Read(read.batches.into()));
-                }
-                Newest::NotHonoured { why, events } => {
-                    inputs.verdict.not_honoured(&inputs.cache, &why).await;
-                    honoured = false;
-                    spent += events;
-                    oldest_first.push((idx, scan.clone()));
-                }
-                Newest::Unshown { why, events } => {
-                    // Not proof the endpoint ignores the flag: this log
-                    // alone is read oldest first.
-                    tracing::debug!(
-                        log_id = %scan.log.id,
-                        detail = %why,
-                        "newest_first_order_unshown"
-                    );
-                    spent += events;
-                    oldest_first.push((idx, scan.clone()));
-                }
-            }
-        }
-        let mut prepared = if oldest_first.is_empty() {
-            Prepared {
-                parquet: None,
-                extras: vec![Vec::new(); self.partitions],
-            }
-        } else {
-            self.estimate_fallback(&mut oldest_first).await?;
-            self.prepare_oldest_first(&oldest_first, spent).await?
-        };
-        let offset = prepared.extras.iter().map(Vec::len).sum::<usize>();
-        for (i, extra) in reads.into_iter().enumerate() {
-            prepared.extras[(offset + i) % self.partitions].push(extra);
-        }
-        Ok(prepared)
-    }
-
-    /// Estimate the scans read oldest first after a newest-first attempt
-    /// (planned newest first, they were not estimated), for the budget and
-    /// to join sparse pieces, as planning does for an oldest-first scan.
-    async fn estimate_fallback(&self, scans: &mut [(usize, LogScan)]) -> DfResult<()> {
-        let inputs = &self.inputs;
-        let Ok(client) = inputs.fetcher.client() else {
-            return Ok(());
-        };
-        let sparse = scans.iter().any(|(_, s)| s.gaps.len() > 1);
-        if inputs.budget == 0 && !sparse {
-            return Ok(());
-        }
-        let mut planned: Vec<LogScan> = scans.iter().map(|(_, s)| s.clone()).collect();
-        estimate_scans(client, &mut planned, inputs.chunk_ms)
-            .await
-            .map_err(Error::into_datafusion)?;
-        for ((_, scan), estimated) in scans.iter_mut().zip(planned) {
-            *scan = estimated;
-        }
-        Ok(())
     }
 
     fn open_extra(&self, extra: &Extra) -> DfResult<BoxStream<'static, DfResult<RecordBatch>>> {
@@ -490,8 +238,14 @@ impl Shared {
                     scan.filter.clone(),
                     *range,
                 ))?;
-                if self.inputs.lazy && !self.approved.load(Ordering::Relaxed) {
-                    self.counted(rows, scan.log.label().to_string())
+                if self.inputs.read == Strategy::Lazy && !self.approved {
+                    read::lazy::counted(
+                        rows,
+                        scan.log.label().to_string(),
+                        Arc::clone(&self.lazy_read),
+                        self.inputs.budget,
+                        self.inputs.query_rate,
+                    )
                 } else {
                     rows
                 }
@@ -523,51 +277,6 @@ impl Shared {
     }
 }
 
-impl Shared {
-    /// `rows`, failing once the lazy reads of this scan pass the limit of
-    /// events (`max_fetch_events`).
-    fn counted(
-        &self,
-        rows: BoxStream<'static, crate::Result<RecordBatch>>,
-        log: String,
-    ) -> BoxStream<'static, crate::Result<RecordBatch>> {
-        let (read, limit, rate) = (
-            Arc::clone(&self.lazy_read),
-            self.inputs.budget,
-            self.inputs.query_rate,
-        );
-        rows.map(move |batch| {
-            let batch = batch?;
-            let total = read.fetch_add(batch.num_rows() as u64, Ordering::Relaxed)
-                + batch.num_rows() as u64;
-            if limit > 0 && total > limit {
-                return Err(lazy_over_limit(&log, total, limit, rate));
-            }
-            Ok(batch)
-        })
-        .boxed()
-    }
-}
-
-fn lazy_over_limit(log: &str, events: u64, limit: u64, rate: f64) -> Error {
-    let estimate = FetchEstimate {
-        events,
-        queries: events / 500 + 1,
-    };
-    Error::FetchBudget {
-        cost: Cost {
-            estimate,
-            duration: estimate.duration_at(rate),
-        }
-        .to_string(),
-        events,
-        queries: estimate.queries,
-        limit,
-        largest: vec![format!("{log} (read for a LIMIT, still short of it)")],
-        not_pushed: Vec::new(),
-    }
-}
-
 impl DisplayAs for Rapid7ScanExec {
     fn fmt_as(&self, t: DisplayFormatType, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let scans = &self.shared.inputs.scans;
@@ -592,10 +301,12 @@ impl DisplayAs for Rapid7ScanExec {
                          {MAX_PUSHED_STATEMENT_BYTES} pushed; the SQL filters the unfiltered rows)"
                     )?;
                 }
-                if let Some(n) = self.shared.newest_first() {
-                    write!(f, ", most_recent_first=true, stop_after={n}")?;
-                } else if self.shared.inputs.lazy {
-                    write!(f, ", read_as_pulled=true")?;
+                match self.shared.inputs.read {
+                    Strategy::NewestFirst { n } => {
+                        write!(f, ", most_recent_first=true, stop_after={n}")?;
+                    }
+                    Strategy::Lazy => write!(f, ", read_as_pulled=true")?,
+                    Strategy::FetchFirst | Strategy::Bypass => {}
                 }
                 let estimates = self.estimates();
                 if !estimates.is_empty() {
@@ -612,7 +323,7 @@ impl DisplayAs for Rapid7ScanExec {
                         })
                         .collect();
                     write!(f, ", estimate={}", list(&shown))?;
-                    if self.over_budget() {
+                    if self.over_limit() {
                         write!(f, ", over_budget={}", self.shared.inputs.budget)?;
                     }
                 }
@@ -634,76 +345,24 @@ impl DisplayAs for Rapid7ScanExec {
     }
 }
 
-fn list(items: &[String]) -> String {
-    const SHOWN: usize = 4;
-    let mut s = format!(
-        "[{}",
-        items
-            .iter()
-            .take(SHOWN)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    if items.len() > SHOWN {
-        s.push_str(&format!(", … {} more", items.len() - SHOWN));
-    }
-    s.push(']');
-    s
-}
+leaf_exec!(Rapid7ScanExec);
 
-impl ExecutionPlan for Rapid7ScanExec {
-    fn name(&self) -> &str {
-        "Rapid7ScanExec"
-    }
+impl LeafExec for Rapid7ScanExec {
+    const NAME: &'static str = "Rapid7ScanExec";
 
-    fn properties(&self) -> &Arc<PlanProperties> {
+    fn leaf_properties(&self) -> &Arc<PlanProperties> {
         &self.properties
     }
 
-    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        vec![]
+    fn expression(&self) -> Option<&Arc<dyn PhysicalExpr>> {
+        self.shared.inputs.predicate.as_ref()
     }
 
-    fn apply_expressions(
-        &self,
-        f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> DfResult<TreeNodeRecursion>,
-    ) -> DfResult<TreeNodeRecursion> {
-        match &self.shared.inputs.predicate {
-            Some(p) => f(p),
-            None => Ok(TreeNodeRecursion::Continue),
-        }
-    }
-
-    fn replace_children(
-        self: Arc<Self>,
-        _children: Vec<Arc<dyn ExecutionPlan>>,
-        _options: ReplaceChildrenOptions,
-    ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        Ok(self)
-    }
-
-    fn with_new_children(
-        self: Arc<Self>,
-        children: Vec<Arc<dyn ExecutionPlan>>,
-    ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        self.replace_children(
-            children,
-            ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
-        )
-    }
-
-    fn execute(
+    fn open(
         &self,
         partition: usize,
         context: Arc<TaskContext>,
     ) -> DfResult<SendableRecordBatchStream> {
-        if partition >= self.shared.partitions {
-            return Err(DataFusionError::Internal(format!(
-                "Rapid7ScanExec has {} partitions, asked for {partition}",
-                self.shared.partitions
-            )));
-        }
         let shared = Arc::clone(&self.shared);
         let opened = async move {
             let prepared = shared.prepare().await?;

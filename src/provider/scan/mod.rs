@@ -1,22 +1,24 @@
 //! The `rapid7_logs` scan: the table ([`Rapid7LogsTable`]), planning against
-//! the cache, the lazy fetching exec ([`Rapid7ScanExec`]), cached Parquet
-//! scans, the filters every scan applies and the log directory. Fetching
-//! itself is [`crate::fetch`].
+//! the cache, the exec that fetches when executed ([`Rapid7ScanExec`]) and
+//! its read strategies (`read/`: fetch first, bypass, lazy, newest first),
+//! cached Parquet scans, the filters every scan applies and the log
+//! directory. Fetching itself is [`crate::fetch`].
 
 mod cached;
 mod estimate;
 mod exec;
 mod filters;
 mod logs;
-mod newest;
 mod newest_rule;
 mod parquet;
 mod plan;
+mod read;
 mod report;
 mod table;
 mod verdict;
 
 pub use crate::fetch::{Activity, FetchOutcome, FetchProgress, StatementProgress};
+pub(crate) use estimate::Cost;
 pub use estimate::FetchEstimate;
 pub(crate) use estimate::{check_budget, estimate_slices, query_rate, worth_estimating};
 pub use exec::Rapid7ScanExec;

@@ -14,17 +14,18 @@ use tracing::debug;
 
 use super::cached::cached_scan;
 use super::estimate::query_rate;
-use super::exec::{Rapid7ScanExec, ScanInputs};
+use super::exec::Rapid7ScanExec;
 use super::filters::{self, apply_filters, read_columns};
 use super::logs::LogRef;
 use super::parquet::{FileOrder, LogPart, ParquetTarget};
 use super::plan::{LogScan, PlanInputs, estimate_scans, plan_scans};
+use super::read::{ScanInputs, Strategy};
 use super::report::log_coverage;
 use crate::error::Error;
 use crate::provider::Rapid7;
-use crate::provider::Rapid7Options;
 use crate::provider::translate::{not_pushed, pushed_filter};
 use crate::provider::window::{extract_log_selection, extract_windows};
+use crate::provider::{Rapid7Options, statement_limit};
 
 /// The events of every log the key can read (`rapid7_logs`), or of one log
 /// (`rapid7."Log name"`), as a DataFusion table.
@@ -93,9 +94,9 @@ impl Rapid7LogsTable {
 
     /// This table, for a scan a pushdown did not apply to, and why (`counts
     /// not pushed: …`): a scan that pages shows it in `EXPLAIN`
-    /// ([`Rapid7ScanExec::why_not`]). The pushdown rules set it.
+    /// ([`ScanCost::why_paged`]). The pushdown rules set it.
     ///
-    /// [`Rapid7ScanExec::why_not`]: super::Rapid7ScanExec::why_not
+    /// [`ScanCost::why_paged`]: crate::provider::ScanCost::why_paged
     pub fn with_why_not(&self, reason: Arc<str>) -> Self {
         Rapid7LogsTable {
             why_not: Some(reason),
@@ -157,9 +158,7 @@ impl TableProvider for Rapid7LogsTable {
             Some(n) if inner.newest_verdict.may_try(&config.cache).await => Some(n),
             _ => None,
         };
-        let budget = Rapid7Options::from_config(state.config_options())
-            .max_fetch_events
-            .unwrap_or(config.max_fetch_events);
+        let budget = statement_limit(config, state.config_options());
         let client = config.client.as_ref().filter(|_| !config.is_offline());
         // The estimate serves the budget, and joins sparse pieces (one
         // statistical query against a query saved per joined piece).
@@ -230,10 +229,9 @@ impl TableProvider for Rapid7LogsTable {
                 concurrency: config.fetch_concurrency,
                 budget,
                 query_rate: client.map_or(0.0, query_rate),
-                newest_first,
+                read: Strategy::choose(newest_first, limit, config.cache.is_bypass()),
                 why_not: self.why_not.clone(),
                 verdict: Arc::clone(&inner.newest_verdict),
-                lazy: limit.is_some() && newest_first.is_none(),
                 statement: tracing::Span::current(),
                 not_pushed: not_pushed(filters, pushdown && statement_too_long.is_none()).into(),
                 statement_too_long,

@@ -20,20 +20,14 @@ use async_trait::async_trait;
 use datafusion::arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl, TableProvider};
-use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{ScalarValue, plan_err};
 use datafusion::datasource::TableType;
 use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::Expr;
-use datafusion::physical_expr::EquivalenceProperties;
-use datafusion::physical_plan::execution_plan::{
-    Boundedness, ChildrenPropertiesMode, EmissionType, ReplaceChildrenOptions,
-};
+use datafusion::physical_plan::execution_plan::EmissionType;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
-use datafusion::physical_plan::{
-    DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PhysicalExpr, PlanProperties,
-};
+use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
 use futures::{StreamExt, TryStreamExt};
 
 use super::args::{constant, log_window_args, ts_array};
@@ -41,6 +35,7 @@ use crate::client::Statistics;
 use crate::error::Error;
 use crate::events::{event_schema, page_to_batch, timestamp_type};
 use crate::provider::Rapid7;
+use crate::provider::leaf::{LeafExec, leaf_exec, leaf_properties};
 use crate::time::TimeRange;
 
 const USAGE: &str = "usage: rapid7_leql('log name or id', from, to, 'LEQL statement'), e.g. \
@@ -134,19 +129,13 @@ impl TableProvider for LeqlTable {
             None => (0..schema.fields().len()).collect(),
         };
         let projected = Arc::new(schema.project(&projection)?);
-        let properties = PlanProperties::new(
-            EquivalenceProperties::new(Arc::clone(&projected)),
-            Partitioning::UnknownPartitioning(1),
-            EmissionType::Incremental,
-            Boundedness::Bounded,
-        );
         Ok(Arc::new(LeqlExec {
             rapid7: self.rapid7.clone(),
             request: Arc::clone(&self.request),
             full: schema,
             projection,
+            properties: leaf_properties(&projected, 1, EmissionType::Incremental),
             schema: projected,
-            properties: Arc::new(properties),
         }))
     }
 }
@@ -179,54 +168,20 @@ impl DisplayAs for LeqlExec {
     }
 }
 
-impl ExecutionPlan for LeqlExec {
-    fn name(&self) -> &str {
-        "Rapid7LeqlExec"
-    }
+leaf_exec!(LeqlExec);
 
-    fn properties(&self) -> &Arc<PlanProperties> {
+impl LeafExec for LeqlExec {
+    const NAME: &'static str = "Rapid7LeqlExec";
+
+    fn leaf_properties(&self) -> &Arc<PlanProperties> {
         &self.properties
     }
 
-    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        vec![]
-    }
-
-    fn apply_expressions(
+    fn open(
         &self,
-        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> DfResult<TreeNodeRecursion>,
-    ) -> DfResult<TreeNodeRecursion> {
-        Ok(TreeNodeRecursion::Continue)
-    }
-
-    fn replace_children(
-        self: Arc<Self>,
-        _children: Vec<Arc<dyn ExecutionPlan>>,
-        _options: ReplaceChildrenOptions,
-    ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        Ok(self)
-    }
-
-    fn with_new_children(
-        self: Arc<Self>,
-        children: Vec<Arc<dyn ExecutionPlan>>,
-    ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        self.replace_children(
-            children,
-            ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
-        )
-    }
-
-    fn execute(
-        &self,
-        partition: usize,
+        _partition: usize,
         _context: Arc<TaskContext>,
     ) -> DfResult<SendableRecordBatchStream> {
-        if partition != 0 {
-            return Err(DataFusionError::Internal(format!(
-                "Rapid7LeqlExec has one partition, asked for {partition}"
-            )));
-        }
         let (rapid7, request) = (self.rapid7.clone(), Arc::clone(&self.request));
         let (full, projection) = (Arc::clone(&self.full), self.projection.clone());
         let stream = futures::stream::once(async move {

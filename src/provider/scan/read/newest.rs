@@ -28,6 +28,9 @@
 //!   if any) once the whole read succeeded; the recent edge is not.
 //! - A read that passes the statement's limit of events
 //!   (`max_fetch_events`) without finding `N` fails, like any fetch over it.
+//! - The logs of a statement are read one after the other ([`prepare`]), each
+//!   counting what the logs before it read; those read oldest first after all
+//!   are then estimated and fetched (or bypassed) within what is left.
 
 use std::sync::Arc;
 
@@ -38,14 +41,19 @@ use datafusion::physical_expr::utils::reassign_expr_columns;
 use datafusion::physical_plan::PhysicalExpr;
 use futures::TryStreamExt;
 
-use super::estimate::{Cost, FetchEstimate};
-use super::newest_rule::{NEWEST_FIRST_SINCE_MS, PageOrder, Stop};
-use super::plan::LogScan;
+use datafusion::error::Result as DfResult;
+
+use super::run::{Extra, Prepared, Run};
+use super::{bypass, fetch_first};
 use crate::cache::{PlannedSegment, SegmentCache};
 use crate::client::Order;
 use crate::error::{Error, Result};
 use crate::events::{columns, with_log_name};
 use crate::fetch::{FetchRequest, Fetcher, ReadBatches, commit_batches};
+use crate::provider::scan::estimate::{Cost, FetchEstimate};
+use crate::provider::scan::newest_rule::{NEWEST_FIRST_SINCE_MS, PageOrder, Stop};
+use crate::provider::scan::plan::{LogScan, estimate_scans};
+use crate::provider::scan::report::log_coverage;
 use crate::time::TimeRange;
 
 /// What one log's newest-first read produced.
@@ -160,6 +168,111 @@ impl Held {
         self.rows = rows;
         Ok(())
     }
+}
+
+/// Read every scan of `run` newest first until the newest `n` kept
+/// events of each log are in hand ([`read_newest`]). A log whose pages do
+/// not come newest first (and every log after it: the endpoint is the same)
+/// is read oldest first instead, within the limit of events.
+pub(crate) async fn prepare(run: Run<'_>, n: usize) -> DfResult<Prepared> {
+    let inputs = run.inputs;
+    let mut read = ReadInputs {
+        fetcher: &inputs.fetcher,
+        cache: &inputs.cache,
+        table_schema: &inputs.table_schema,
+        projection: &inputs.projection,
+        predicate: inputs.predicate.as_ref(),
+        want: n,
+        limit: if run.approved { 0 } else { inputs.budget },
+        rate: inputs.query_rate,
+        spent: 0,
+    };
+    let mut reads = Vec::new();
+    let mut oldest = Vec::new();
+    let mut spent = 0u64;
+    let mut honoured = inputs.verdict.may_try(&inputs.cache).await;
+    for (idx, scan) in inputs.scans.iter().enumerate() {
+        if !honoured {
+            oldest.push((idx, scan.clone()));
+            continue;
+        }
+        read.spent = spent;
+        match read_newest(&read, scan)
+            .await
+            .map_err(Error::into_datafusion)?
+        {
+            Newest::Read(read) => {
+                log_coverage(scan, read.events);
+                spent += read.events;
+                reads.push(Extra::Read(read.batches.into()));
+            }
+            Newest::NotHonoured { why, events } => {
+                inputs.verdict.not_honoured(&inputs.cache, &why).await;
+                honoured = false;
+                spent += events;
+                oldest.push((idx, scan.clone()));
+            }
+            Newest::Unshown { why, events } => {
+                // Not proof the endpoint ignores the flag: this log
+                // alone is read oldest first.
+                tracing::debug!(
+                    log_id = %scan.log.id,
+                    detail = %why,
+                    "newest_first_order_unshown"
+                );
+                spent += events;
+                oldest.push((idx, scan.clone()));
+            }
+        }
+    }
+    let mut prepared = if oldest.is_empty() {
+        Prepared {
+            parquet: None,
+            extras: vec![Vec::new(); run.partitions],
+        }
+    } else {
+        estimate_fallback(run, &mut oldest).await?;
+        oldest_first(run, &oldest, spent).await?
+    };
+    let offset = prepared.extras.iter().map(Vec::len).sum::<usize>();
+    for (i, extra) in reads.into_iter().enumerate() {
+        prepared.extras[(offset + i) % run.partitions].push(extra);
+    }
+    Ok(prepared)
+}
+
+/// Read `only` (each with its index among the inputs' scans) oldest first,
+/// as the cache allows: fetched first into segments, or bypassed. `spent`
+/// events were read already (by a newest-first attempt) and count against
+/// the limit.
+async fn oldest_first(run: Run<'_>, only: &[(usize, LogScan)], spent: u64) -> DfResult<Prepared> {
+    if run.inputs.cache.is_bypass() {
+        bypass::prepare(run, only, spent).await
+    } else {
+        fetch_first::prepare(run, only, spent).await
+    }
+}
+
+/// Estimate the scans read oldest first after a newest-first attempt
+/// (planned newest first, they were not estimated), for the limit and to
+/// join sparse pieces, as planning does for an oldest-first scan.
+async fn estimate_fallback(run: Run<'_>, scans: &mut [(usize, LogScan)]) -> DfResult<()> {
+    let inputs = run.inputs;
+    let Ok(client) = inputs.fetcher.client() else {
+        return Ok(());
+    };
+    let sparse = scans.iter().any(|(_, s)| s.gaps.len() > 1);
+    if inputs.budget == 0 && !sparse {
+        return Ok(());
+    }
+    let mut planned: Vec<LogScan> = scans.iter().map(|(_, s)| s.clone()).collect();
+    estimate_scans(client, &mut planned, inputs.chunk_ms)
+        .await
+        .map_err(Error::into_datafusion)?;
+    for ((_, scan), estimated) in scans.iter_mut().zip(planned) {
+        *scan = estimated;
+    }
+    Ok(())
 }
 
 /// Read `scan`'s cached segments, missing pieces and recent edge newest
