@@ -75,6 +75,7 @@ pub mod log_id;
 pub mod mock;
 pub mod ops;
 pub mod provider;
+pub mod text;
 pub mod time;
 pub mod trace;
 

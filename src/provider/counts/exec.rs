@@ -44,6 +44,7 @@ use crate::error::{Error, Result};
 use crate::events::{TIMESTAMP_TZ, columns};
 use crate::provider::scan::{Fetcher, LogScan};
 use crate::provider::{FetchEstimate, check_budget, query_rate};
+use crate::text::short_list;
 use crate::time::TimeRange;
 
 /// What the exec counts.
@@ -125,7 +126,7 @@ impl DisplayAs for Rapid7CountsExec {
                 "Rapid7CountsExec: logs={}, bin={bin}, cached_segments={segments}, \
                  statistics={}",
                 scans.len(),
-                list(&stats),
+                short_list(&stats),
             ),
             DisplayFormatType::TreeRender => {
                 writeln!(f, "logs={}", scans.len())?;
@@ -134,24 +135,6 @@ impl DisplayAs for Rapid7CountsExec {
             }
         }
     }
-}
-
-fn list(items: &[String]) -> String {
-    const SHOWN: usize = 4;
-    let mut s = format!(
-        "[{}",
-        items
-            .iter()
-            .take(SHOWN)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    if items.len() > SHOWN {
-        s.push_str(&format!(", … {} more", items.len() - SHOWN));
-    }
-    s.push(']');
-    s
 }
 
 impl ExecutionPlan for Rapid7CountsExec {

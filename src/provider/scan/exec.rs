@@ -41,6 +41,7 @@ use crate::cache::{PlannedSegment, SegmentCache, TimeRange};
 use crate::error::Error;
 use crate::events::with_log_name;
 use crate::leql::MAX_PUSHED_STATEMENT_BYTES;
+use crate::text::short_list;
 
 /// What a scan needs at execution time.
 #[derive(Debug)]
@@ -594,8 +595,8 @@ impl DisplayAs for Rapid7ScanExec {
                     f,
                     "Rapid7ScanExec: logs={}, cached_segments={segments}, fetch_on_execute={}, live_on_execute={}",
                     scans.len(),
-                    list(&fetches),
-                    list(&live),
+                    short_list(&fetches),
+                    short_list(&live),
                 )?;
                 if let Some(filter) = scans.iter().find_map(|s| s.filter.as_deref()) {
                     write!(f, ", leql=where({filter})")?;
@@ -625,7 +626,7 @@ impl DisplayAs for Rapid7ScanExec {
                             )
                         })
                         .collect();
-                    write!(f, ", estimate={}", list(&shown))?;
+                    write!(f, ", estimate={}", short_list(&shown))?;
                     if self.over_budget() {
                         write!(f, ", over_budget={}", self.shared.inputs.budget)?;
                     }
@@ -646,24 +647,6 @@ impl DisplayAs for Rapid7ScanExec {
             }
         }
     }
-}
-
-fn list(items: &[String]) -> String {
-    const SHOWN: usize = 4;
-    let mut s = format!(
-        "[{}",
-        items
-            .iter()
-            .take(SHOWN)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    if items.len() > SHOWN {
-        s.push_str(&format!(", … {} more", items.len() - SHOWN));
-    }
-    s.push(']');
-    s
 }
 
 impl ExecutionPlan for Rapid7ScanExec {
