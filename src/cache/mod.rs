@@ -64,9 +64,10 @@ mod root_file;
 mod segment;
 mod segment_cache;
 mod staging;
-mod store;
+pub(crate) mod store;
 mod stored_name;
 mod symlinks;
+pub(crate) mod url_store;
 mod writer;
 
 pub(crate) use config::PARTS_HAVE_BLOOM_FILTERS;
