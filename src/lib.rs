@@ -84,9 +84,3 @@ pub use error::{Error, Result};
 #[allow(deprecated)]
 pub use ops::summarize;
 pub use provider::{Rapid7, register};
-
-/// Old path of [`time::now_ms`]; kept for one release.
-#[doc(hidden)]
-pub mod clock {
-    pub use crate::time::now_ms;
-}

@@ -22,7 +22,8 @@
 //!
 //! ```no_run
 //! # async fn demo(batches: Vec<datafusion::arrow::array::RecordBatch>) -> datafusion_rapid7::Result<()> {
-//! use datafusion_rapid7::cache::{CacheConfig, SegmentCache, TimeRange};
+//! use datafusion_rapid7::cache::{CacheConfig, SegmentCache};
+//! use datafusion_rapid7::time::TimeRange;
 //!
 //! let cache = SegmentCache::open("/var/cache/rapid7", CacheConfig::default())?;
 //! let hour = TimeRange::new(1_770_681_600_000, 1_770_685_200_000)?;
@@ -86,9 +87,6 @@ pub use segment::{PartInfo, SegmentInfo};
 pub use segment_cache::SegmentCache;
 pub use store::CacheRoot;
 pub use writer::{CommitOutcome, SegmentWriter};
-
-/// Old path of `crate::time::TimeRange`; kept for one release.
-pub use crate::time::TimeRange;
 
 #[cfg(test)]
 mod tests;

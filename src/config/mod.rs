@@ -27,12 +27,3 @@ pub use table::{
     ENV_FLUSH_ROWS, ENV_MAX_FETCH_EVENTS, ENV_OFFLINE, ENV_PUSHDOWN_AGGREGATES, ENV_SETTLE,
     Rapid7Config, default_cache_dir, field_schemas_from_env,
 };
-
-// Old paths (before the client's settings moved to `client`, parsing to
-// `env` and `time`); kept for one release.
-pub use crate::client::{
-    ApiKey, ENV_ALLOW_HTTP, ENV_API_KEY, ENV_ENDPOINT, ENV_REGION, Region, parse_endpoint,
-};
-pub use crate::env::{parse_bool, parse_duration};
-pub use crate::fields::ENV_FIELDS;
-pub use crate::time::parse_timestamp;

@@ -37,11 +37,12 @@ use super::parquet::{LogPart, ParquetTarget, parquet_exec};
 use super::plan::{LogScan, estimate_scans};
 use super::report::log_coverage;
 use super::verdict::NewestVerdict;
-use crate::cache::{PlannedSegment, SegmentCache, TimeRange};
+use crate::cache::{PlannedSegment, SegmentCache};
 use crate::error::Error;
 use crate::events::with_log_name;
 use crate::leql::MAX_PUSHED_STATEMENT_BYTES;
 use crate::text::short_list;
+use crate::time::TimeRange;
 
 /// What a scan needs at execution time.
 #[derive(Debug)]

@@ -19,11 +19,12 @@ use tracing::{Instrument, info, warn};
 use super::forms::Forms;
 use super::logs::LogRef;
 use super::stop::Stop;
-use crate::cache::{CommitOutcome, SegmentCache, TimeRange};
+use crate::cache::{CommitOutcome, SegmentCache};
 use crate::client::{Client, Order, PageStats};
 use crate::error::{Error, Result};
 use crate::events::page_to_batch;
 use crate::locks::lock;
+use crate::time::TimeRange;
 use crate::trace;
 
 /// What one fetched range produced.
