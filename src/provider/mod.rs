@@ -41,6 +41,7 @@
 //! range.
 
 mod counts;
+mod expr;
 mod newest_first;
 mod options;
 mod parsed;
