@@ -10,7 +10,7 @@
 //! fails naming the variable and what it accepts) and builds the
 //! configuration; [`Settings::effective`] says what is in effect.
 //!
-//! The API key is held in an [`ApiKey`] whose `Debug` and `Display` never show
+//! The API key is held in an [`ApiKey`](crate::client::ApiKey) whose `Debug` and `Display` never show
 //! it; it is only read from the environment (never from a command-line flag, so
 //! it does not end up in shell history or `ps`).
 

@@ -96,7 +96,7 @@ fn time_keys(e: &Expr, keys: &mut Vec<Bin>) -> Result<(), String> {
     // for every event (the column is never null), no time key at all.
     if let Some((source, format)) = to_char_args(e)
         && is_utc_timestamp(source)
-        && string_literal(format).and_then(|f| format_bin(f)) == Some(None)
+        && string_literal(format).and_then(format_bin) == Some(None)
     {
         return Ok(());
     }
