@@ -156,7 +156,53 @@ pub(crate) async fn fetch_finished<T>(
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::AtomicU32;
+
     use super::*;
+    use crate::client::{ClientBuilder, PollConfig};
+
+    /// Whatever `poll.initial` and `poll.max` say, a poll follows the answer
+    /// before it by at least [`MIN_POLL_DELAY`]: answers that come back at
+    /// once (a paused clock, a request that takes no time) must not make
+    /// the loop spin. Statistics and probes had no such floor (#33).
+    #[tokio::test(start_paused = true)]
+    async fn zero_poll_settings_still_wait_a_millisecond_between_polls() {
+        const ENDPOINT: &str = "https://us.api.insight.rapid7.com";
+        let client = ClientBuilder::new()
+            .with_endpoint(ENDPOINT)
+            .with_api_key("k")
+            .with_poll(PollConfig {
+                initial: Duration::ZERO,
+                max: Duration::ZERO,
+                query_timeout: Duration::from_secs(60),
+                max_resubmits: 0,
+            })
+            .build()
+            .unwrap();
+        let submit = Outgoing::get(format!("{ENDPOINT}/query/logs/x").parse().unwrap());
+        let sent = AtomicU32::new(0);
+        // Answer `n` (0 the submit) is in progress until the 50th poll.
+        let request = |_: Outgoing, _: Namespace| {
+            let n = sent.fetch_add(1, Ordering::Relaxed);
+            async move { Ok(n) }
+        };
+        let self_link = |n: &u32| (*n < 50).then(|| format!("{ENDPOINT}/query/q1"));
+        let who = Polling {
+            log_id: "x",
+            page: None,
+            max_resubmits: 0,
+        };
+        let started = Instant::now();
+        let finished = poll_until_finished(&client, &submit, who, request, self_link, |_| {})
+            .await
+            .unwrap();
+        assert_eq!((finished.body, finished.polls), (50, 50));
+        assert!(
+            started.elapsed() >= 50 * MIN_POLL_DELAY,
+            "50 polls in {:?}",
+            started.elapsed()
+        );
+    }
 
     #[test]
     fn waits_double_up_to_the_cap_and_never_reach_zero() {
