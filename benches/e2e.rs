@@ -30,11 +30,12 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
-use datafusion_rapid7::cache::{CacheConfig, SegmentCache, TimeRange};
+use datafusion_rapid7::cache::{CacheConfig, SegmentCache};
 use datafusion_rapid7::client::{ClientBuilder, RateLimitConfig};
 use datafusion_rapid7::mock::{
     Faults, MessageFormat, MockConfig, MockDataset, MockLog, MockServer, RateLimits, RequestKind,
 };
+use datafusion_rapid7::time::TimeRange;
 use datafusion_rapid7::time::fmt_ms;
 use datafusion_rapid7::{Rapid7Config, register};
 use serde::{Deserialize, Serialize};

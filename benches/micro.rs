@@ -28,13 +28,13 @@ use datafusion::logical_expr::{Expr, col, lit};
 use datafusion::prelude::or;
 use datafusion::scalar::ScalarValue;
 use datafusion_rapid7::cache::{
-    CacheConfig, CommitOutcome, PartCompression, SegmentCache, TimeRange, assign_responsibility,
-    plan_coverage,
+    CacheConfig, CommitOutcome, PartCompression, SegmentCache, assign_responsibility, plan_coverage,
 };
 use datafusion_rapid7::client::decode_page;
 use datafusion_rapid7::events::columns_to_batch;
 use datafusion_rapid7::mock::{MessageFormat, MockDataset, MockLog, sequence_number};
 use datafusion_rapid7::provider::extract_windows;
+use datafusion_rapid7::time::TimeRange;
 use serde_json::json;
 
 const LOG_ID: &str = "0f3e2d1c-bench-4a5b-8c7d-000000000001";

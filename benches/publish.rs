@@ -21,12 +21,13 @@ use std::time::Instant;
 use datafusion::arrow::array::{ListBuilder, RecordBatch, StringArray, StringBuilder};
 use datafusion::arrow::array::{TimestampMillisecondArray, UInt64Array};
 use datafusion::prelude::SessionContext;
-use datafusion_rapid7::cache::{CacheConfig, SegmentCache, TimeRange};
+use datafusion_rapid7::cache::{CacheConfig, SegmentCache};
 use datafusion_rapid7::events::event_schema;
 use datafusion_rapid7::mock::{MessageFormat, MockDataset, MockLog};
 use datafusion_rapid7::ops::publish::{
     PublishOptions, TableLocation, optimize, publish_log, published_provider,
 };
+use datafusion_rapid7::time::TimeRange;
 use serde::Serialize;
 
 const LOG_ID: &str = "0c6d1e2f-3a4b-4c5d-8e9f-a0b1c2d3e4f5";

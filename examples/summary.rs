@@ -8,10 +8,11 @@
 
 use datafusion::prelude::SessionContext;
 use datafusion_rapid7::Rapid7Config;
-use datafusion_rapid7::cache::{CacheConfig, SegmentCache, TimeRange};
+use datafusion_rapid7::cache::{CacheConfig, SegmentCache};
 use datafusion_rapid7::client::{ClientBuilder, RateLimitConfig};
 use datafusion_rapid7::mock::{MockConfig, MockServer};
-use datafusion_rapid7::provider::SummaryRequest;
+use datafusion_rapid7::ops::SummaryRequest;
+use datafusion_rapid7::time::TimeRange;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -17,6 +17,7 @@ use crate::client::error::{
     MISSING_API_KEY, ambiguous_log, hint_suffix, source_chain_suffix, suggestion_suffix,
 };
 use crate::env::ConfigError;
+use crate::text::group_digits;
 use crate::time::{InvalidRange, WindowError};
 
 /// A `Result` with this crate's [`Error`].
@@ -301,19 +302,6 @@ fn not_pushed_note(filters: &[String]) -> String {
          AND / OR of those (docs/adr/0007)",
         filters.join("`, `")
     )
-}
-
-/// `1000000` → `1,000,000`.
-fn group_digits(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 impl Error {

@@ -91,6 +91,7 @@ pub mod log_id;
 pub mod mock;
 pub mod ops;
 pub mod provider;
+pub mod text;
 pub mod time;
 pub mod trace;
 
@@ -99,9 +100,3 @@ pub use error::{Error, Result};
 #[allow(deprecated)]
 pub use ops::summarize;
 pub use provider::{Rapid7, register};
-
-/// Old path of [`time::now_ms`]; kept for one release.
-#[doc(hidden)]
-pub mod clock {
-    pub use crate::time::now_ms;
-}

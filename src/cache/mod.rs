@@ -22,7 +22,8 @@
 //!
 //! ```no_run
 //! # async fn demo(batches: Vec<datafusion::arrow::array::RecordBatch>) -> datafusion_rapid7::Result<()> {
-//! use datafusion_rapid7::cache::{CacheConfig, SegmentCache, TimeRange};
+//! use datafusion_rapid7::cache::{CacheConfig, SegmentCache};
+//! use datafusion_rapid7::time::TimeRange;
 //!
 //! let cache = SegmentCache::open("/var/cache/rapid7", CacheConfig::default())?;
 //! let hour = TimeRange::new(1_770_681_600_000, 1_770_685_200_000)?;
@@ -64,9 +65,10 @@ mod root_file;
 mod segment;
 mod segment_cache;
 mod staging;
-mod store;
+pub(crate) mod store;
 mod stored_name;
 mod symlinks;
+pub(crate) mod url_store;
 mod writer;
 
 pub(crate) use config::PARTS_HAVE_BLOOM_FILTERS;
@@ -85,9 +87,6 @@ pub use segment::{PartInfo, SegmentInfo};
 pub use segment_cache::SegmentCache;
 pub use store::CacheRoot;
 pub use writer::{CommitOutcome, SegmentWriter};
-
-/// Old path of `crate::time::TimeRange`; kept for one release.
-pub use crate::time::TimeRange;
 
 #[cfg(test)]
 mod tests;

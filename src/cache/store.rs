@@ -12,15 +12,13 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
-use object_store::memory::InMemory;
+use object_store::ObjectStore;
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreScheme};
-use url::Url;
 
 use super::local_store::LocalStore;
 use super::memo::SessionMemos;
 use super::symlinks::refuse_links;
+use super::url_store::{Opened, open_url};
 use crate::error::{Error, Result};
 
 /// Where the cache lives: an object store, a key prefix inside it, and, for
@@ -70,59 +68,23 @@ impl CacheRoot {
         K: AsRef<str>,
         V: Into<String>,
     {
-        let unavailable =
-            |message: String, source: Option<object_store::Error>| Error::CacheUnavailable {
-                location: location.to_string(),
-                message,
-                source: source.map(|e| Box::new(e) as _),
-            };
-        if !location.contains("://") {
-            return Self::local(location);
-        }
-        let url =
-            Url::parse(location).map_err(|e| unavailable(format!("not a valid URL: {e}"), None))?;
-        let (scheme, path) = ObjectStoreScheme::parse(&url)
-            .map_err(|e| unavailable(format!("unsupported URL: {e}"), None))?;
-        let base = url[..url::Position::BeforePath].to_string();
-        match scheme {
-            ObjectStoreScheme::Local => {
-                let dir = url
-                    .to_file_path()
-                    .map_err(|()| unavailable("not a local file URL".into(), None))?;
-                Self::local(dir)
-            }
-            ObjectStoreScheme::Memory => Ok(CacheRoot {
-                store: Arc::new(InMemory::new()),
-                prefix: Self::parse_prefix(location, &path)?,
-                base,
+        let opened = open_url(location, options).map_err(|e| Error::CacheUnavailable {
+            location: location.to_string(),
+            message: e.message,
+            source: e.source.map(|e| Box::new(e) as _),
+        })?;
+        match opened {
+            Opened::Local(dir) => Self::local(dir),
+            Opened::Remote {
+                url, store, prefix, ..
+            } => Ok(CacheRoot {
+                store,
+                prefix,
+                base: url[..url::Position::BeforePath].to_string(),
                 location: location.to_string(),
                 local_dir: None,
                 memos: SessionMemos::default(),
             }),
-            ObjectStoreScheme::AmazonS3 => {
-                let mut builder = AmazonS3Builder::from_env().with_url(location);
-                for (k, v) in options {
-                    let key: AmazonS3ConfigKey = k.as_ref().parse().map_err(|e| {
-                        unavailable(format!("unknown S3 option {:?}", k.as_ref()), Some(e))
-                    })?;
-                    builder = builder.with_config(key, v);
-                }
-                let store = builder
-                    .build()
-                    .map_err(|e| unavailable("cannot configure S3".into(), Some(e)))?;
-                Ok(CacheRoot {
-                    store: Arc::new(store),
-                    prefix: Self::parse_prefix(location, &path)?,
-                    base,
-                    location: location.to_string(),
-                    local_dir: None,
-                    memos: SessionMemos::default(),
-                })
-            }
-            other => Err(unavailable(
-                format!("{other:?} is not supported; use a directory or s3://bucket/prefix"),
-                None,
-            )),
         }
     }
 
@@ -200,14 +162,6 @@ impl CacheRoot {
         }
     }
 
-    fn parse_prefix(location: &str, path: &Path) -> Result<Path> {
-        Path::parse(path.as_ref()).map_err(|e| Error::CacheUnavailable {
-            location: location.to_string(),
-            message: "invalid key prefix".into(),
-            source: Some(Box::new(e)),
-        })
-    }
-
     /// The object store holding the cache.
     pub fn store(&self) -> &Arc<dyn ObjectStore> {
         &self.store
@@ -276,7 +230,9 @@ impl CacheRoot {
     }
 }
 
-fn create_private_dirs(dir: &std::path::Path) -> std::io::Result<()> {
+/// Create `dir` and its missing parents, each new one with mode 0700 (owner
+/// only: they hold log data).
+pub(crate) fn create_private_dirs(dir: &std::path::Path) -> std::io::Result<()> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]

@@ -12,6 +12,7 @@ use datafusion::arrow::datatypes::{DataType, Field};
 use object_store::ObjectStoreExt;
 
 use crate::error::Error;
+use crate::time::TimeRange;
 use tracing::field::{Field as TracingField, Visit};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};

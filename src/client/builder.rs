@@ -16,7 +16,7 @@ use crate::env::env_var;
 ///
 /// ```
 /// use datafusion_rapid7::client::ClientBuilder;
-/// use datafusion_rapid7::config::Region;
+/// use datafusion_rapid7::client::Region;
 ///
 /// let client = ClientBuilder::new()
 ///     .with_region(Region::Eu)

@@ -25,6 +25,21 @@ pub(crate) fn find_link<'a>(links: &'a [Link], rel: &str) -> Option<&'a Link> {
         .find(|l| l.rel.eq_ignore_ascii_case(rel) && !l.href.is_empty())
 }
 
+/// The `links` of an answer read as JSON; an entry that is not a link is
+/// left out (the others still count).
+pub(crate) fn links_of(value: &serde_json::Value) -> Vec<Link> {
+    value
+        .get("links")
+        .and_then(serde_json::Value::as_array)
+        .map(|links| {
+            links
+                .iter()
+                .filter_map(|l| serde_json::from_value::<Link>(l.clone()).ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// A log set a log belongs to.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 pub struct LogSetInfo {

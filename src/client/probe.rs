@@ -8,11 +8,13 @@ use serde_json::Value;
 use url::Url;
 
 use super::error::{Error, Result};
-use super::model::{Link, find_link};
+use super::http::Outgoing;
+use super::model::{find_link, links_of};
+use super::poll::{Polling, poll_until_finished};
 use super::rate_limit::Namespace;
 use super::rest::Client;
 pub use super::retry::ResetKind;
-use super::retry::reset_kind;
+use super::retry::{RateLimitHeaders, reset_kind};
 use super::stats::{Statistics, decode_statistics};
 use crate::log_id::LogId;
 
@@ -27,6 +29,21 @@ pub struct RateLimitSeen {
     pub reset: Option<u64>,
     /// How that reset reads (see [`ResetKind`]).
     pub reset_kind: Option<ResetKind>,
+}
+
+/// One answer of a probe: its status, rate-limit headers, whether it said
+/// the window is beyond retention, and its body.
+type Answer = (u16, RateLimitHeaders, bool, Value);
+
+/// The rate-limit headers of an answer received now.
+fn rate_limit_seen(limits: &RateLimitHeaders) -> RateLimitSeen {
+    let now_ms = crate::time::now_ms();
+    RateLimitSeen {
+        limit: limits.limit,
+        remaining: limits.remaining,
+        reset: limits.reset,
+        reset_kind: limits.reset.map(|r| reset_kind(r, now_ms)),
+    }
 }
 
 /// One query as the endpoint answered it.
@@ -57,13 +74,6 @@ impl RawAnswer {
             message,
         })
     }
-}
-
-fn links_of(body: &Value) -> Vec<Link> {
-    body.get("links")
-        .cloned()
-        .and_then(|l| serde_json::from_value(l).ok())
-        .unwrap_or_default()
 }
 
 impl Client {
@@ -99,9 +109,11 @@ impl Client {
         self.probe_url(url).await
     }
 
+    /// `url` polled to its final body ([`poll_until_finished`]); an expired
+    /// continuation is not resubmitted: the probe reports what happened.
     async fn probe_url(&self, url: Url) -> Result<RawAnswer> {
-        let request = |url: Url, ns: Namespace| {
-            self.get_parsed(url, ns, |resp| {
+        let request = |req: Outgoing, ns: Namespace| {
+            self.get_parsed(req.url, ns, |resp| {
                 let body: Value = serde_json::from_slice(&resp.body)
                     .map_err(|e| format!("invalid JSON ({e})"))?;
                 Ok((
@@ -112,45 +124,34 @@ impl Client {
                 ))
             })
         };
-        let (first_status, limits, mut beyond, mut body) =
-            request(url.clone(), Namespace::Query).await?;
-        let now_ms = crate::time::now_ms();
-        let rate_limit = RateLimitSeen {
-            limit: limits.limit,
-            remaining: limits.remaining,
-            reset: limits.reset,
-            reset_kind: limits.reset.map(|r| reset_kind(r, now_ms)),
+        let who = Polling {
+            log_id: "",
+            page: None,
+            max_resubmits: 0,
         };
-        let poll = self.inner.config.poll;
-        let started = tokio::time::Instant::now();
-        let mut delay = poll.initial.max(std::time::Duration::from_millis(1));
-        let mut polls = 0;
-        while let Some(link) = find_link(&links_of(&body), "Self").cloned() {
-            if started.elapsed() > poll.query_timeout {
-                return Err(Error::Transport {
-                    method: "GET",
-                    url: url.to_string(),
-                    message: format!(
-                        "Rapid7 did not finish the query within {}s",
-                        poll.query_timeout.as_secs()
-                    ),
-                    source: None,
-                });
-            }
-            let next = self.checked_link(&link.href)?;
-            tokio::time::sleep(delay).await;
-            delay = delay.saturating_mul(2).min(poll.max);
-            let (_, _, b, answer) = request(next, Namespace::Poll).await?;
-            beyond |= b;
-            body = answer;
-            polls += 1;
-        }
+        // The first answer's status and rate-limit headers; whether any
+        // answer said the window is beyond retention.
+        let mut first = None;
+        let mut beyond = false;
+        let finished = poll_until_finished(
+            self,
+            &Outgoing::get(url),
+            who,
+            request,
+            |(_, _, _, body): &Answer| find_link(&links_of(body), "Self").map(|l| l.href.clone()),
+            |(status, limits, b, _): &mut Answer| {
+                first.get_or_insert_with(|| (*status, rate_limit_seen(limits)));
+                beyond |= *b;
+            },
+        )
+        .await?;
+        let (first_status, rate_limit) = first.unwrap_or_default();
         Ok(RawAnswer {
             first_status,
-            polls,
+            polls: finished.polls,
             rate_limit,
             beyond_retention: beyond,
-            body,
+            body: finished.body.3,
         })
     }
 }

@@ -33,7 +33,6 @@ use std::sync::atomic::Ordering;
 
 use futures::StreamExt;
 use futures::stream::BoxStream;
-use reqwest::StatusCode;
 use tokio::time::Instant;
 use tracing::Instrument;
 use url::Url;
@@ -42,6 +41,7 @@ use super::error::{Error, Result};
 use super::http::Outgoing;
 use super::model::find_link;
 use super::page::{Cursor, EventPage, Order, ParsedBody, Resume, parse_page};
+use super::poll::{Polling, poll_until_finished, pollable};
 use super::rate_limit::Namespace;
 use super::rest::Client;
 use crate::log_id::LogId;
@@ -78,9 +78,6 @@ pub(crate) fn page_cap(window: (i64, i64), per_page: u32) -> u64 {
 /// sent in the body of `POST /query/logs` (see the module docs). URLs of a
 /// few kilobytes pass every proxy; an IOC list of a thousand terms does not.
 pub const MAX_GET_STATEMENT_BYTES: usize = 2048;
-
-/// Shortest wait between two polls of a running query.
-const MIN_POLL_DELAY: std::time::Duration = std::time::Duration::from_millis(1);
 
 impl Client {
     /// The events of one log with `from <= timestamp < to` (epoch ms), as
@@ -474,66 +471,32 @@ impl EventQuery {
     }
 
     /// Request `url` and poll until the page is finished, resubmitting it when
-    /// its continuation expires.
+    /// its continuation expires ([`poll_until_finished`]).
     async fn fetch_finished(&mut self, url: &Url) -> Result<ParsedBody> {
-        let poll = self.client.inner.config.poll;
-        let mut resubmits = 0;
+        let submit = self.outgoing(url.clone());
+        let who = Polling {
+            log_id: &self.log_id,
+            page: Some(self.page_number),
+            max_resubmits: self.client.inner.config.poll.max_resubmits,
+        };
         // Any answer for this page (submit, polls, resubmits) may say the
         // window is beyond retention: keep the first that does.
         let mut beyond_retention = None;
-        'submit: loop {
-            let mut body = self.request(url.clone(), Namespace::Query).await?;
-            beyond_retention = beyond_retention.or(body.beyond_retention.take());
-            let started = Instant::now();
-            // At least a millisecond between polls: a zero setting must not
-            // spin on the API.
-            let mut delay = poll.initial.max(MIN_POLL_DELAY);
-            while let Some(link) = find_link(&body.links, "Self") {
-                if started.elapsed() > poll.query_timeout {
-                    return Err(Error::Transport {
-                        method: "GET",
-                        url: url.to_string(),
-                        message: format!(
-                            "Rapid7 did not finish the query within {}s; try a smaller window, or raise \
-                         RAPID7_QUERY_TIMEOUT",
-                            poll.query_timeout.as_secs()
-                        ),
-                        source: None,
-                    });
-                }
-                let self_url = self.checked_link(&link.href)?;
-                tokio::time::sleep(delay).await;
-                delay = delay.saturating_mul(2).min(poll.max).max(MIN_POLL_DELAY);
-                match self.request(self_url, Namespace::Poll).await {
-                    Ok(mut b) => {
-                        beyond_retention = beyond_retention.or(b.beyond_retention.take());
-                        body = b;
-                    }
-                    Err(e) if e.status() == Some(404) && resubmits < poll.max_resubmits => {
-                        resubmits += 1;
-                        self.client
-                            .inner
-                            .stats
-                            .resubmits
-                            .fetch_add(1, Ordering::Relaxed);
-                        tracing::warn!(
-                            log_id = %self.log_id,
-                            page = self.page_number,
-                            resubmits,
-                            detail = "resubmitting the page",
-                            "logsearch_continuation_expired"
-                        );
-                        continue 'submit;
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
-            body.beyond_retention = beyond_retention;
-            return Ok(body);
-        }
+        let finished = poll_until_finished(
+            &self.client,
+            &submit,
+            who,
+            |req, ns| self.request(req, ns),
+            |body: &ParsedBody| find_link(&body.links, "Self").map(|l| l.href.clone()),
+            |body| beyond_retention = beyond_retention.take().or(body.beyond_retention.take()),
+        )
+        .await?;
+        let mut body = finished.body;
+        body.beyond_retention = beyond_retention;
+        Ok(body)
     }
 
-    async fn request(&self, url: Url, ns: Namespace) -> Result<ParsedBody> {
+    async fn request(&self, req: Outgoing, ns: Namespace) -> Result<ParsedBody> {
         let (log_id, window, resume, page, order) = (
             &*self.log_id,
             self.window,
@@ -541,18 +504,11 @@ impl EventQuery {
             self.page_number,
             self.order,
         );
-        let req = match ns {
-            Namespace::Query => self.outgoing(url),
-            _ => Outgoing::get(url),
-        };
         self.client
             .send_parsed(&req, ns, |resp| {
                 let mut parsed = parse_page(&resp.body, log_id, window, resume, page, order)
                     .map_err(|e| format!("invalid JSON ({e})"))?;
-                if resp.status == StatusCode::ACCEPTED && find_link(&parsed.links, "Self").is_none()
-                {
-                    return Err("202 without a Self link to poll".to_string());
-                }
+                pollable(resp.status, &parsed.links)?;
                 parsed.beyond_retention = resp.beyond_retention.clone();
                 Ok(parsed)
             })

@@ -10,7 +10,7 @@
 //! fails naming the variable and what it accepts) and builds the
 //! configuration; [`Settings::effective`] says what is in effect.
 //!
-//! The API key is held in an [`ApiKey`] whose `Debug` and `Display` never show
+//! The API key is held in an [`ApiKey`](crate::client::ApiKey) whose `Debug` and `Display` never show
 //! it; it is only read from the environment (never from a command-line flag, so
 //! it does not end up in shell history or `ps`).
 
@@ -27,12 +27,3 @@ pub use table::{
     ENV_FLUSH_ROWS, ENV_MAX_FETCH_EVENTS, ENV_OFFLINE, ENV_PUSHDOWN_AGGREGATES, ENV_SETTLE,
     Rapid7Config, default_cache_dir, field_schemas_from_env,
 };
-
-// Old paths (before the client's settings moved to `client`, parsing to
-// `env` and `time`); kept for one release.
-pub use crate::client::{
-    ApiKey, ENV_ALLOW_HTTP, ENV_API_KEY, ENV_ENDPOINT, ENV_REGION, Region, parse_endpoint,
-};
-pub use crate::env::{parse_bool, parse_duration};
-pub use crate::fields::ENV_FIELDS;
-pub use crate::time::parse_timestamp;

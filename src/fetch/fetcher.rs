@@ -20,12 +20,13 @@ use super::ingest::{Fetch, FetchOutcome};
 use super::progress::{StatementGuard, Tracker};
 use super::request::{FetchKey, FetchRequest};
 use super::stop::Stop;
-use crate::cache::{SegmentCache, TimeRange};
+use crate::cache::SegmentCache;
 use crate::client::{Client, Order, PageStats};
 use crate::error::{Error, Result};
 use crate::events::page_to_batch;
 use crate::locks::lock;
 use crate::log_id::LogRef;
+use crate::time::TimeRange;
 use crate::trace;
 
 type FetchResult = Result<FetchOutcome, Arc<DataFusionError>>;

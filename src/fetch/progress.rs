@@ -10,10 +10,10 @@ use std::time::Instant;
 use datafusion::arrow::array::{AsArray, RecordBatch};
 use datafusion::arrow::datatypes::TimestampMillisecondType;
 
-use crate::cache::TimeRange;
 use crate::client::PageStats;
 use crate::locks::lock;
 use crate::log_id::LogRef;
+use crate::time::TimeRange;
 
 /// A fetch in progress, for progress displays ([`crate::Rapid7::progress`]).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -69,25 +69,6 @@ pub(crate) fn check_partition<T: LeafExec>(node: &T, partition: usize) -> DfResu
     )))
 }
 
-/// `[a, b, c, d, … 3 more]`: at most four items of a list, for `EXPLAIN`.
-pub(crate) fn list(items: &[String]) -> String {
-    const SHOWN: usize = 4;
-    let mut s = format!(
-        "[{}",
-        items
-            .iter()
-            .take(SHOWN)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    if items.len() > SHOWN {
-        s.push_str(&format!(", … {} more", items.len() - SHOWN));
-    }
-    s.push(']');
-    s
-}
-
 /// `impl ExecutionPlan for $exec` over its [`LeafExec`] impl.
 macro_rules! leaf_exec {
     ($exec:ty) => {

@@ -50,6 +50,7 @@
 
 mod approval;
 mod counts;
+mod expr;
 mod leaf;
 mod newest_first;
 mod options;
@@ -81,10 +82,3 @@ pub use window::{
     LogSelection, MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS, WindowError, Windows, extract_log_selection,
     extract_windows,
 };
-
-// Old paths (before `ops/` and `time`); kept for one release.
-pub use crate::ops::{
-    BucketCount, ColumnSummary, LogCount, SegmentSummary, Summary, SummaryRequest, SyncReport,
-    summarize,
-};
-pub use crate::time::{fmt_ms, fmt_range};

@@ -29,8 +29,9 @@ use datafusion::optimizer::optimizer::ApplyOrder;
 use datafusion::optimizer::{OptimizerConfig, OptimizerRule};
 
 use super::Rapid7Options;
+use super::expr::strip_alias;
 use super::scan::Rapid7LogsTable;
-use super::scan_path::{ScanPath, replace_table, strip_alias};
+use super::scan_path::{ScanPath, replace_table};
 use crate::events::columns;
 
 /// Gives newest-first scans their limit; see the module docs.

@@ -13,6 +13,7 @@ use datafusion::datasource::{provider_as_source, source_as_provider};
 use datafusion::error::Result as DfResult;
 use datafusion::logical_expr::{Expr, LogicalPlan, TableScan, TableScanBuilder};
 
+use super::expr::strip_alias;
 use super::scan::Rapid7LogsTable;
 
 /// A chain of single-input nodes ending in a scan of a [`Rapid7LogsTable`].
@@ -119,14 +120,6 @@ fn substitute(e: Expr, node: &LogicalPlan) -> DfResult<Expr> {
         _ => Ok(Transformed::no(e)),
     })
     .map(|t| t.data)
-}
-
-/// `e` without its aliases.
-pub(crate) fn strip_alias(e: &Expr) -> &Expr {
-    match e {
-        Expr::Alias(a) => strip_alias(&a.expr),
-        other => other,
-    }
 }
 
 /// `plan` (an operator over a [`ScanPath`]) with the path's scan reading

@@ -28,6 +28,7 @@ use datafusion::functions::unicode::strpos::StrposFunc;
 use datafusion::logical_expr::expr::ScalarFunction;
 use datafusion::logical_expr::{BinaryExpr, Cast, Expr, Like, Operator};
 
+use super::expr::{string_literal, strip_alias};
 use crate::events::columns;
 use crate::leql::{Filter, MAX_PUSHED_STATEMENT_BYTES, pushable_literal};
 
@@ -89,7 +90,7 @@ pub(crate) fn implied(e: &Expr) -> Option<Filter> {
 }
 
 fn implied_at(e: &Expr, depth: usize) -> Option<Filter> {
-    let e = strip(e);
+    let e = strip_alias(e);
     match e {
         Expr::BinaryExpr(BinaryExpr {
             op: op @ (Operator::And | Operator::Or),
@@ -135,7 +136,7 @@ fn operands(e: &Expr, op: Operator) -> Vec<&Expr> {
     let mut out = Vec::new();
     let mut todo = vec![e];
     while let Some(next) = todo.pop() {
-        match strip(next) {
+        match strip_alias(next) {
             Expr::BinaryExpr(BinaryExpr {
                 left,
                 op: inner,
@@ -169,7 +170,7 @@ fn strpos_positive(left: &Expr, op: Operator, right: &Expr) -> Option<Filter> {
 
 /// The needle of `strpos(message, 'needle')`.
 fn strpos_call(e: &Expr) -> Option<&str> {
-    let Expr::ScalarFunction(ScalarFunction { func, args }) = strip(e) else {
+    let Expr::ScalarFunction(ScalarFunction { func, args }) = strip_alias(e) else {
         return None;
     };
     func.inner().is::<StrposFunc>().then_some(())?;
@@ -245,17 +246,10 @@ fn contains(literal: &str, case_insensitive: bool) -> Option<Filter> {
     )
 }
 
-fn strip(mut e: &Expr) -> &Expr {
-    while let Expr::Alias(a) = e {
-        e = &a.expr;
-    }
-    e
-}
-
 /// `message`, or casts of it to other string types.
 fn is_message(mut e: &Expr) -> bool {
     loop {
-        match strip(e) {
+        match strip_alias(e) {
             Expr::Column(c) => return c.name == columns::MESSAGE,
             Expr::Cast(Cast { expr, field }) if field.data_type().is_string() => e = expr,
             _ => return false,
@@ -263,21 +257,9 @@ fn is_message(mut e: &Expr) -> bool {
     }
 }
 
-fn string_literal(e: &Expr) -> Option<&str> {
-    match strip(e) {
-        Expr::Literal(
-            ScalarValue::Utf8(Some(s))
-            | ScalarValue::Utf8View(Some(s))
-            | ScalarValue::LargeUtf8(Some(s)),
-            _,
-        ) => Some(s),
-        _ => None,
-    }
-}
-
 /// An integer literal (never a float truncated: `<> 0.5` is no `<> 0`).
 fn int_literal(e: &Expr) -> Option<i64> {
-    match strip(e) {
+    match strip_alias(e) {
         Expr::Literal(v, _) if v.data_type().is_integer() => {
             match v.cast_to(&datafusion::arrow::datatypes::DataType::Int64) {
                 Ok(ScalarValue::Int64(Some(n))) => Some(n),

@@ -21,10 +21,9 @@ use datafusion::parquet::arrow::arrow_reader::{
 };
 use datafusion::parquet::basic::Compression;
 use datafusion::parquet::file::metadata::PageIndexPolicy;
-use datafusion_rapid7::cache::{
-    CacheConfig, CacheRoot, CommitOutcome, ReadPlan, SegmentCache, TimeRange,
-};
+use datafusion_rapid7::cache::{CacheConfig, CacheRoot, CommitOutcome, ReadPlan, SegmentCache};
 use datafusion_rapid7::events::event_schema;
+use datafusion_rapid7::time::TimeRange;
 use futures::TryStreamExt;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};

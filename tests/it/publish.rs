@@ -10,11 +10,12 @@ mod race;
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{Date32Type, Int64Type, TimestampMicrosecondType};
 use datafusion::prelude::SessionContext;
-use datafusion_rapid7::cache::{CacheConfig, CompactOptions, SegmentCache, TimeRange};
+use datafusion_rapid7::cache::{CacheConfig, CompactOptions, SegmentCache};
 use datafusion_rapid7::mock::MockServer;
 use datafusion_rapid7::ops::publish::{
     PublishOptions, PublishReport, TableLocation, publish_log, published_provider,
 };
+use datafusion_rapid7::time::TimeRange;
 use object_store::ObjectStoreExt;
 
 use crate::cache::s3::S3Server;

@@ -7,10 +7,12 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
-use datafusion_rapid7::cache::{CompactOptions, TimeRange};
-use datafusion_rapid7::config::{Settings, parse_timestamp};
+use datafusion_rapid7::cache::CompactOptions;
+use datafusion_rapid7::config::Settings;
 use datafusion_rapid7::ops::SummaryRequest;
+use datafusion_rapid7::time::TimeRange;
 use datafusion_rapid7::time::fmt_ms;
+use datafusion_rapid7::time::parse_timestamp;
 use datafusion_rapid7::{Error, Rapid7};
 
 use crate::args::{CacheCommand, DoctorArgs, Format, Global, PublishArgs, SummaryArgs, SyncArgs};
@@ -38,7 +40,7 @@ fn io_error(e: std::io::Error) -> Error {
 pub(crate) async fn sync(session: &Session, args: &SyncArgs) -> Result<(), Error> {
     let from = match (&args.from, args.since) {
         (Some(from), _) => parse_timestamp("--from", from)?,
-        (None, Some(since)) => datafusion_rapid7::clock::now_ms()
+        (None, Some(since)) => datafusion_rapid7::time::now_ms()
             .saturating_sub(datafusion_rapid7::time::duration_ms(since)),
         (None, None) => unreachable!("clap requires --since or --from"),
     };
@@ -74,7 +76,7 @@ fn json_error(e: serde_json::Error) -> Error {
 }
 
 pub(crate) async fn publish(session: &Session, args: &PublishArgs) -> Result<(), Error> {
-    let now = datafusion_rapid7::clock::now_ms();
+    let now = datafusion_rapid7::time::now_ms();
     let from = match (&args.from, args.since) {
         (Some(from), _) => Some(parse_timestamp("--from", from)?),
         (None, Some(since)) => {

@@ -15,9 +15,10 @@ use datafusion_rapid7::time::fmt_ms;
 
 use crate::args::Format;
 use crate::exec::write_batches;
-use crate::fmt::{plural, thousands};
+use crate::fmt::plural;
 use crate::inert::inert;
 use crate::setup::Session;
+use datafusion_rapid7::text::group_digits;
 
 /// Spans of cached time listed one by one, at most.
 const SPANS_SHOWN: usize = 5;
@@ -89,7 +90,7 @@ async fn cached(session: &Session, table: &str) -> Result<Vec<String>, String> {
         lines.push(format!(
             "cached: {n} segment{}, {} event{}, in {} span{}:",
             plural(n),
-            thousands(events),
+            group_digits(events),
             plural(events),
             spans.len(),
             plural(spans.len() as u64),

@@ -21,11 +21,12 @@ use futures::TryStreamExt;
 use tracing::Instrument;
 
 use crate::args::Format;
-use crate::fmt::{describe, is_fetch_budget, plural, thousands};
+use crate::fmt::{describe, is_fetch_budget, plural};
 use crate::inert::inert_batch;
 use crate::output::Destination;
 use crate::progress::Progress;
 use crate::setup::Session;
+use datafusion_rapid7::text::group_digits;
 
 /// How results and chatter are shown.
 #[derive(Debug, Clone, Copy)]
@@ -134,7 +135,7 @@ fn warnings(activity: &datafusion_rapid7::provider::Activity) -> Vec<String> {
             "warning: {} event{} rejected by the decoder (no readable timestamp or sequence \
              number, no message, or another log's id; Rapid7 returned them, no result holds \
              them); see SELECT * FROM rapid7_cache() WHERE events_rejected > 0",
-            thousands(rejected),
+            group_digits(rejected),
             plural(rejected),
         ));
     }
@@ -195,22 +196,22 @@ fn summary_line(activity: &datafusion_rapid7::provider::Activity, api: &ApiActiv
             plural(activity.ranges_fetched),
             activity.ranges_live,
             plural(activity.ranges_live),
-            thousands(activity.events_fetched),
+            group_digits(activity.events_fetched),
         ));
     }
     if api.queries > 0 || api.polls > 0 {
         out.push_str(&format!(
             " (API: {} quer{}, {} poll{}, {} page{}, {} rate-limit wait{} ({:.1} s), {} rejected event{})",
-            thousands(api.queries),
+            group_digits(api.queries),
             if api.queries == 1 { "y" } else { "ies" },
-            thousands(api.polls),
+            group_digits(api.polls),
             plural(api.polls),
-            thousands(api.pages),
+            group_digits(api.pages),
             plural(api.pages),
             api.rate_limit_waits,
             plural(api.rate_limit_waits),
             api.rate_limit_wait_ms as f64 / 1e3,
-            thousands(api.rejected),
+            group_digits(api.rejected),
             plural(api.rejected),
         ));
     }

@@ -1,21 +1,9 @@
-//! How the command line words things: numbers, plurals, and errors, with
-//! the flags that do what a library error's hint names as a setting.
+//! How the command line words things: plurals, and errors, with the flags
+//! that do what a library error's hint names as a setting. Numbers are
+//! written by the library's [`group_digits`](datafusion_rapid7::text::group_digits).
 
 use datafusion::error::DataFusionError;
 use datafusion_rapid7::Error;
-
-/// `41210` → `41,210`.
-pub(crate) fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
 
 /// `""` for one, `"s"` otherwise.
 pub(crate) fn plural(n: u64) -> &'static str {
@@ -88,12 +76,13 @@ fn cli_hint(e: &Error) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use datafusion_rapid7::text::group_digits;
 
     #[test]
     fn numbers() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(41_210), "41,210");
-        assert_eq!(thousands(1_000_000), "1,000,000");
+        assert_eq!(group_digits(0), "0");
+        assert_eq!(group_digits(41_210), "41,210");
+        assert_eq!(group_digits(1_000_000), "1,000,000");
         assert_eq!(plural(1), "");
         assert_eq!(plural(2), "s");
     }

@@ -11,8 +11,8 @@ use datafusion_rapid7::client::Quota;
 use datafusion_rapid7::provider::{FetchProgress, StatementProgress};
 use tokio::task::JoinSet;
 
-use crate::fmt::thousands;
 use crate::inert::inert;
+use datafusion_rapid7::text::group_digits;
 
 /// Lines shown at most, one per fetch.
 const SHOWN: usize = 4;
@@ -105,8 +105,8 @@ fn statement_line(s: &StatementProgress, quota: Option<Quota>) -> String {
         .map(|q| {
             format!(
                 "; quota {} of {} queries left, resets in {}",
-                thousands(q.remaining),
-                thousands(q.limit),
+                group_digits(q.remaining),
+                group_digits(q.limit),
                 human(q.resets_in)
             )
         })
@@ -115,8 +115,8 @@ fn statement_line(s: &StatementProgress, quota: Option<Quota>) -> String {
         "fetching {} log{}: {} of {} pieces, {events}, {:.0}%{eta}{quota}",
         s.logs,
         if s.logs == 1 { "" } else { "s" },
-        thousands(s.pieces_done),
-        thousands(s.pieces_total),
+        group_digits(s.pieces_done),
+        group_digits(s.pieces_total),
         s.fraction_done() * 100.0,
     )
 }
@@ -124,7 +124,7 @@ fn statement_line(s: &StatementProgress, quota: Option<Quota>) -> String {
 /// `8.6M`, `12k`, `950`.
 fn short(n: u64) -> String {
     match n {
-        0..10_000 => thousands(n),
+        0..10_000 => group_digits(n),
         10_000..1_000_000 => format!("{}k", n / 1_000),
         _ => format!("{:.1}M", n as f64 / 1e6),
     }
@@ -168,7 +168,7 @@ fn line(p: &FetchProgress, own_eta: bool) -> String {
         inert(&p.log),
         p.range,
         p.pages,
-        thousands(p.events),
-        thousands(rate as u64),
+        group_digits(p.events),
+        group_digits(rate as u64),
     )
 }

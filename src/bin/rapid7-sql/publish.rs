@@ -2,10 +2,10 @@
 //! wired to flags.
 
 use datafusion_rapid7::Error;
-use datafusion_rapid7::cache::TimeRange;
 use datafusion_rapid7::ops::publish::{
     PUBLISHED_SCHEMA, TableLocation, optimize, register_published, vacuum,
 };
+use datafusion_rapid7::time::TimeRange;
 
 use crate::args::PublishArgs;
 use crate::inert::inert;

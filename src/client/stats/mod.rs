@@ -27,7 +27,7 @@
 use serde_json::{Map, Value};
 
 use super::error::{Error, Result};
-use super::model::Link;
+use super::model::links_of;
 use super::poll::fetch_finished;
 use super::query::query_target;
 use super::rest::Client;
@@ -217,19 +217,6 @@ impl Client {
             message,
         })
     }
-}
-
-fn links_of(value: &Value) -> Vec<Link> {
-    value
-        .get("links")
-        .and_then(Value::as_array)
-        .map(|links| {
-            links
-                .iter()
-                .filter_map(|l| serde_json::from_value::<Link>(l.clone()).ok())
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// Counts of `n` slices of `[from, to)` out of a decoded result.

@@ -1,8 +1,9 @@
-//! Where a Delta table lives: a local directory or `s3://bucket/prefix`, and
-//! the object store deltalake reaches it through.
+//! Where a Delta table lives: a local directory, `s3://bucket/prefix` or
+//! `memory://` (in-process, for experiments), and the object store deltalake
+//! reaches it through.
 //!
-//! S3 goes through the same `object_store` S3 client the cache uses
-//! (`AmazonS3Builder::from_env()`, so the `AWS_*` variables apply), with
+//! URLs are opened by the cache's opener (`cache::url_store`, so the
+//! `AWS_*` variables apply as they do for the cache), S3 with
 //! deltalake's default log store on top: a commit is a create-only put of
 //! `_delta_log/{version}.json` (`If-None-Match: *`), so two writers can never
 //! both commit a version. deltalake's own S3 crate (DynamoDB locking, the AWS
@@ -16,12 +17,13 @@ use deltalake::logstore::{
     LogStore, LogStoreFactory, ObjectStoreRef, StorageConfig, default_logstore, logstore_factories,
 };
 use deltalake::{DeltaResult, DeltaTable, DeltaTableBuilder};
-use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt};
+use object_store::{ObjectStore, ObjectStoreExt, ObjectStoreScheme};
 use url::Url;
 
+use crate::cache::store::create_private_dirs;
+use crate::cache::url_store::{Opened, open_url};
 use crate::cache::validate_component;
 use crate::error::{Error, Result};
 
@@ -53,7 +55,9 @@ impl fmt::Display for TableLocation {
 }
 
 impl TableLocation {
-    /// A directory path, `file:///…` or `s3://bucket/prefix`.
+    /// A directory path, `file:///…`, `s3://bucket/prefix` or `memory:///…`
+    /// (a new in-process store, shared by the [`child`](Self::child)ren of
+    /// this location only).
     pub fn open(location: &str) -> Result<Self> {
         Self::open_with_options(location, std::iter::empty::<(&str, &str)>())
     }
@@ -72,48 +76,42 @@ impl TableLocation {
             message,
             source: None,
         };
-        let options: Vec<(String, String)> = options
-            .into_iter()
-            .map(|(k, v)| (k.as_ref().to_string(), v.into()))
-            .collect();
-        if !location.contains("://") {
-            return Self::local(
-                std::path::absolute(location)
-                    .map_err(|e| bad(format!("not a usable path: {e}")))?,
-            );
-        }
-        let url = Url::parse(location).map_err(|e| bad(format!("not a valid URL: {e}")))?;
-        match url.scheme() {
-            "file" => Self::local(
-                url.to_file_path()
-                    .map_err(|()| bad("not a local file URL".into()))?,
+        let opened = open_url(location, options).map_err(|e| Error::Publish {
+            table: location.to_string(),
+            message: e.message,
+            source: e.source.map(|e| Box::new(e) as _),
+        })?;
+        match opened {
+            Opened::Local(dir) => Self::local(
+                std::path::absolute(dir).map_err(|e| bad(format!("not a usable path: {e}")))?,
             ),
-            "s3" => {
-                let mut builder = AmazonS3Builder::from_env().with_url(location);
-                for (k, v) in &options {
-                    let key: AmazonS3ConfigKey = k
-                        .parse()
-                        .map_err(|_| bad(format!("unknown S3 option {k:?}")))?;
-                    builder = builder.with_config(key, v.clone());
+            // deltalake's log store takes `s3://` (registered below) and
+            // `memory://` (its own); a store found from another form of S3
+            // URL would be rooted elsewhere than the table URL says.
+            Opened::Remote {
+                mut url,
+                scheme,
+                store,
+                ..
+            } => {
+                match (scheme, url.scheme()) {
+                    (ObjectStoreScheme::AmazonS3, "s3") => register_s3_log_store(),
+                    (ObjectStoreScheme::Memory, _) => {}
+                    (_, other) => {
+                        return Err(bad(format!(
+                            "{other}:// is not supported for a table; use a directory or \
+                             s3://bucket/prefix"
+                        )));
+                    }
                 }
-                let store = builder.build().map_err(|e| Error::Publish {
-                    table: location.to_string(),
-                    message: "cannot configure S3 (see the AWS_* variables)".into(),
-                    source: Some(Box::new(e)),
-                })?;
-                register_s3_log_store();
-                let mut url = url;
                 let trimmed = url.path().trim_end_matches('/').to_string();
                 url.set_path(&trimmed);
                 Ok(TableLocation {
                     url,
-                    store: Arc::new(store),
+                    store,
                     local_dir: None,
                 })
             }
-            other => Err(bad(format!(
-                "{other}:// is not supported; use a directory or s3://bucket/prefix"
-            ))),
         }
     }
 
@@ -184,11 +182,7 @@ impl TableLocation {
         let Some(dir) = &self.local_dir else {
             return Ok(());
         };
-        let mut builder = std::fs::DirBuilder::new();
-        builder.recursive(true);
-        #[cfg(unix)]
-        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-        builder.create(dir).map_err(|e| Error::Publish {
+        create_private_dirs(dir).map_err(|e| Error::Publish {
             table: self.to_string(),
             message: "cannot create the table directory".into(),
             source: Some(Box::new(e)),

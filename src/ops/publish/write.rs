@@ -27,6 +27,7 @@ use super::record::{APP_ID, RECORD_KEY};
 use super::schema::{DATE_COLUMN, to_table_batch};
 use super::table::{OpenTable, is_conflict, open_or_create, reload, tokens_since};
 use crate::cache::{PlannedSegment, SegmentCache};
+use crate::client::{Backoff, BackoffConfig};
 use crate::error::{Error, Result};
 use crate::events::with_log_name;
 use crate::time::{TimeRange, fmt_ms};
@@ -332,6 +333,14 @@ fn new_writer(
 /// as last read; after a failed attempt the table is read again, and our
 /// commit token among the newer commits means the commit was stored though
 /// its answer was lost (a timeout, or a failure after the put).
+/// The wait before a commit that lost a race is tried again: from 5 ms,
+/// jittered so that racing writers spread out, at most half a second.
+const CONFLICT_BACKOFF: BackoffConfig = BackoffConfig {
+    init: Duration::from_millis(5),
+    max: Duration::from_millis(500),
+    base: 2.0,
+};
+
 async fn commit(
     table: &TableLocation,
     open: &mut OpenTable,
@@ -344,7 +353,7 @@ async fn commit(
         .flush()
         .await
         .map_err(|e| table.delta_error("cannot finish a data file", e))?;
-    let mut delay = Duration::from_millis(5);
+    let mut backoff = Backoff::new(CONFLICT_BACKOFF);
     let mut attempts = 0;
     loop {
         let coverage = coverage_of(open);
@@ -441,8 +450,7 @@ async fn commit(
         // version.
         report.conflicts += 1;
         tracing::info!(table = %table, version = open.version(), "publish_conflict_retry");
-        tokio::time::sleep(delay + Duration::from_millis(fastrand::u64(0..5))).await;
-        delay = (delay * 2).min(Duration::from_millis(500));
+        tokio::time::sleep(backoff.next_delay()).await;
     }
 }
 

@@ -37,9 +37,10 @@ use crate::client::{Client, CountRequest, MAX_SLICES};
 use crate::error::{Error, Result};
 use crate::events::{TIMESTAMP_TZ, columns};
 use crate::fetch::{FetchRequest, Fetcher};
-use crate::provider::leaf::{LeafExec, leaf_exec, leaf_properties, list};
+use crate::provider::leaf::{LeafExec, leaf_exec, leaf_properties};
 use crate::provider::scan::LogScan;
 use crate::provider::{FetchEstimate, check_budget, query_rate};
+use crate::text::short_list;
 use crate::time::TimeRange;
 
 /// What the exec counts.
@@ -115,7 +116,7 @@ impl DisplayAs for Rapid7CountsExec {
                 "Rapid7CountsExec: logs={}, bin={bin}, cached_segments={segments}, \
                  statistics={}",
                 scans.len(),
-                list(&stats),
+                short_list(&stats),
             ),
             DisplayFormatType::TreeRender => {
                 writeln!(f, "logs={}", scans.len())?;

@@ -6,7 +6,7 @@ use datafusion::logical_expr::expr::InList;
 use datafusion::logical_expr::{Between, BinaryExpr, Expr, Operator};
 
 use crate::events::columns;
-use crate::provider::scan_path::strip_alias;
+use crate::provider::expr::strip_alias;
 
 /// A filter that choosing windows and logs captures exactly.
 pub(super) fn exact_filter(e: &Expr) -> bool {

@@ -45,7 +45,7 @@ use datafusion::logical_expr::{BinaryExpr, Cast, Expr, Operator};
 
 use super::bin::{Bin, DAY_MS};
 use crate::events::columns;
-use crate::provider::scan_path::strip_alias;
+use crate::provider::expr::{string_literal, strip_alias};
 
 const SECOND_MS: i64 = 1_000;
 const MINUTE_MS: i64 = 60_000;
@@ -96,7 +96,7 @@ fn time_keys(e: &Expr, keys: &mut Vec<Bin>) -> Result<(), String> {
     // for every event (the column is never null), no time key at all.
     if let Some((source, format)) = to_char_args(e)
         && is_utc_timestamp(source)
-        && string_literal(format).and_then(|f| format_bin(&f)) == Some(None)
+        && string_literal(format).and_then(format_bin) == Some(None)
     {
         return Ok(());
     }
@@ -165,7 +165,7 @@ fn time_key(e: &Expr) -> Result<Option<Bin>, String> {
                 match args.as_slice() {
                     [unit, source] if is_utc_timestamp(source) => {
                         let unit = string_literal(unit).unwrap_or_default();
-                        unit_bin(&unit, name == "date_part")
+                        unit_bin(unit, name == "date_part")
                             .map(Some)
                             .ok_or_else(|| format!(": {name} of '{unit}'"))
                     }
@@ -178,7 +178,7 @@ fn time_key(e: &Expr) -> Result<Option<Bin>, String> {
                 let format = string_literal(format)
                     .ok_or(": to_char with a format that is not a literal")?;
                 // No field of the time: no key (see `time_keys`).
-                format_bin(&format).ok_or_else(|| {
+                format_bin(format).ok_or_else(|| {
                     format!(
                         ": to_char format '{format}' has a field finer than a second or one \
                          not known here"
@@ -335,18 +335,6 @@ fn format_bin(format: &str) -> Option<Option<Bin>> {
         Unit::Month => Bin::Months { months: 1 },
         Unit::Year => Bin::Months { months: 12 },
     }))
-}
-
-fn string_literal(e: &Expr) -> Option<String> {
-    match strip_alias(e) {
-        Expr::Literal(
-            ScalarValue::Utf8(Some(s))
-            | ScalarValue::Utf8View(Some(s))
-            | ScalarValue::LargeUtf8(Some(s)),
-            _,
-        ) => Some(s.clone()),
-        _ => None,
-    }
 }
 
 /// A fixed interval in whole milliseconds (no months).

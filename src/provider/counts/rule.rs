@@ -62,7 +62,8 @@ use super::groups::group_bin;
 use super::table::{COUNT_COLUMN, Rapid7CountsTable};
 use crate::events::columns;
 use crate::provider::Rapid7Options;
-use crate::provider::scan_path::{ScanPath, replace_table, strip_alias};
+use crate::provider::expr::strip_alias;
+use crate::provider::scan_path::{ScanPath, replace_table};
 
 /// Output column of the rewritten aggregate.
 const SUMMED: &str = "__rapid7_count";

@@ -35,7 +35,8 @@ use crate::error::Error;
 use crate::events::with_log_name;
 use crate::fetch::{FetchRequest, Fetcher};
 use crate::leql::{self, MAX_PUSHED_STATEMENT_BYTES};
-use crate::provider::leaf::{LeafExec, leaf_exec, leaf_properties, list};
+use crate::provider::leaf::{LeafExec, leaf_exec, leaf_properties};
+use crate::text::short_list;
 
 /// The state of one scan node: its inputs (shared with its approved
 /// copy), and what executing it prepared.
@@ -289,8 +290,8 @@ impl DisplayAs for Rapid7ScanExec {
                     f,
                     "Rapid7ScanExec: logs={}, cached_segments={segments}, fetch_on_execute={}, live_on_execute={}",
                     scans.len(),
-                    list(&fetches),
-                    list(&live),
+                    short_list(&fetches),
+                    short_list(&live),
                 )?;
                 if let Some(filter) = scans.iter().find_map(|s| s.filter.as_deref()) {
                     write!(f, ", leql={}", leql::events_statement(Some(filter)))?;
@@ -322,7 +323,7 @@ impl DisplayAs for Rapid7ScanExec {
                             )
                         })
                         .collect();
-                    write!(f, ", estimate={}", list(&shown))?;
+                    write!(f, ", estimate={}", short_list(&shown))?;
                     if self.over_limit() {
                         write!(f, ", over_budget={}", self.shared.inputs.budget)?;
                     }

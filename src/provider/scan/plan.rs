@@ -9,9 +9,10 @@ use futures::{StreamExt, TryStreamExt};
 
 use super::estimate::{self, Estimated, FetchEstimate};
 use super::logs::LogRef;
-use crate::cache::{MessageForm, PlannedSegment, SegmentCache, TimeRange};
+use crate::cache::{MessageForm, PlannedSegment, SegmentCache};
 use crate::client::Client;
 use crate::error::{Error, Result};
+use crate::time::TimeRange;
 
 /// How one log is read for one query.
 #[derive(Debug, Clone)]

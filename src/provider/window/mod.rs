@@ -93,6 +93,7 @@ use datafusion::logical_expr::expr::{InList, ScalarFunction};
 use datafusion::logical_expr::{Between, BinaryExpr, Cast, Expr, Operator, TryCast};
 
 use crate::events::columns;
+use crate::provider::expr::strip_alias;
 use crate::time::TimeRange;
 
 mod selection;
@@ -570,7 +571,7 @@ fn cast_instant(expr: &Expr, target: &DataType, now_ms: i64) -> Option<Instant> 
 }
 
 fn date_literal_ns(expr: &Expr) -> Option<i128> {
-    match unaliased(expr) {
+    match strip_alias(expr) {
         Expr::Literal(ScalarValue::Date32(Some(days)), _) => {
             Some(i128::from(*days) * 86_400 * 1_000_000_000)
         }
@@ -624,7 +625,7 @@ struct Delta {
 }
 
 fn eval_delta(expr: &Expr) -> Option<Delta> {
-    let Expr::Literal(value, _) = unaliased(expr) else {
+    let Expr::Literal(value, _) = strip_alias(expr) else {
         return None;
     };
     let clock = |nanos: i128| Delta {
@@ -690,13 +691,6 @@ fn shift(t: Instant, d: Delta, subtract: bool) -> Option<Instant> {
 // Literal helpers
 // ---------------------------------------------------------------------------
 
-fn unaliased(expr: &Expr) -> &Expr {
-    match expr {
-        Expr::Alias(alias) => unaliased(&alias.expr),
-        other => other,
-    }
-}
-
 fn scalar_str(value: &ScalarValue) -> Option<&str> {
     match value {
         ScalarValue::Utf8(Some(s))
@@ -730,7 +724,7 @@ fn string_literal(expr: &Expr) -> Option<String> {
 }
 
 fn integer_literal(expr: &Expr) -> Option<i128> {
-    let Expr::Literal(value, _) = unaliased(expr) else {
+    let Expr::Literal(value, _) = strip_alias(expr) else {
         return None;
     };
     Some(match value {

@@ -15,8 +15,9 @@ use std::collections::BTreeSet;
 use datafusion::logical_expr::expr::InList;
 use datafusion::logical_expr::{BinaryExpr, Cast, Expr, Operator, TryCast};
 
-use super::{is_string_type, string_literal, unaliased};
+use super::{is_string_type, string_literal};
 use crate::events::columns;
+use crate::provider::expr::strip_alias;
 
 /// Which logs a query reads, from [`extract_log_selection`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -219,7 +220,7 @@ fn log_sel(expr: &Expr) -> Sel {
 }
 
 fn is_null_literal(expr: &Expr) -> bool {
-    matches!(unaliased(expr), Expr::Literal(value, _) if value.is_null())
+    matches!(strip_alias(expr), Expr::Literal(value, _) if value.is_null())
 }
 
 /// `log_name` or `log_id`, possibly cast between string types.

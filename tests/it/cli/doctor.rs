@@ -108,7 +108,7 @@ async fn doctor_stays_within_30_queries_and_names_the_faults() {
     let all = format!("{}{}", stdout(&o), stderr(&o));
     assert!(!all.contains(server.api_key()));
     let fw = support::log_id(&server, "Firewall");
-    let now = datafusion_rapid7::clock::now_ms();
+    let now = datafusion_rapid7::time::now_ms();
     let messages: Vec<String> = support::truth(&server, &fw, now - 3_600_000, now)
         .into_iter()
         .take(50)

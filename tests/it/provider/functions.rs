@@ -2,8 +2,8 @@
 
 use datafusion::arrow::array::{AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{TimestampMillisecondType, UInt64Type};
-use datafusion_rapid7::cache::TimeRange;
-use datafusion_rapid7::provider::SummaryRequest;
+use datafusion_rapid7::ops::SummaryRequest;
+use datafusion_rapid7::time::TimeRange;
 use tempfile::TempDir;
 
 use super::{MIN, session, sql, window};

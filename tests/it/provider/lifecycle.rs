@@ -4,9 +4,10 @@ use std::time::Duration;
 
 use datafusion::prelude::SessionContext;
 use datafusion_rapid7::Rapid7Config;
-use datafusion_rapid7::cache::{SegmentCache, TimeRange};
+use datafusion_rapid7::cache::SegmentCache;
 use datafusion_rapid7::events::page_to_batch;
 use datafusion_rapid7::mock::{Faults, MockConfig, MockServer, RequestKind};
+use datafusion_rapid7::time::TimeRange;
 use futures::TryStreamExt;
 use tempfile::TempDir;
 
@@ -301,7 +302,7 @@ async fn a_window_in_the_future_is_empty_and_cheap() {
     let server = support::server().await;
     let dir = TempDir::new().unwrap();
     let (ctx, _rapid7) = session(&server, &dir).await;
-    let from = datafusion_rapid7::clock::now_ms() + 24 * 60 * MIN;
+    let from = datafusion_rapid7::time::now_ms() + 24 * 60 * MIN;
     let q = format!(
         "SELECT count(*) FROM rapid7_logs WHERE log_name = 'Firewall' AND {}",
         window(from, from + 60 * MIN)

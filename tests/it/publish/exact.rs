@@ -3,8 +3,10 @@
 
 use std::time::Duration;
 
-use datafusion_rapid7::cache::TimeRange;
-use datafusion_rapid7::ops::publish::{PublishOptions, optimize, publish_log, vacuum};
+use datafusion_rapid7::ops::publish::{
+    PublishOptions, TableLocation, optimize, publish_log, vacuum,
+};
+use datafusion_rapid7::time::TimeRange;
 
 use super::{MIN, Setup, assert_exact, on_local_and_s3, truth_of};
 use crate::support::T0;
@@ -200,4 +202,21 @@ async fn vacuum_refuses_a_table_whose_directory_holds_other_tables() {
         &s.read_back(&inner).await,
         &truth_of(&s, &[TimeRange::new(T0, T0 + MIN).unwrap()]),
     );
+}
+
+/// `memory://` names an in-process store for a table as it does for a cache
+/// root (#33: the table's opener refused it): a publish there reads back
+/// exactly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_memory_url_holds_a_table_as_it_holds_a_cache() {
+    let s = Setup::local().await;
+    s.segment(T0, T0 + 3 * MIN).await;
+    let lake = TableLocation::open("memory:///lake").expect("memory:// opens, as for a cache");
+    let table = lake.child(&s.log_id).expect("a table below the prefix");
+    let report = s.publish(&table, None).await;
+    assert!(report.events_published > 0, "{report:?}");
+    let range = TimeRange::new(T0, T0 + 3 * MIN).unwrap();
+    assert_exact(&s.read_back(&table).await, &truth_of(&s, &[range]));
+    let children = lake.children().await.expect("the prefix lists");
+    assert_eq!(children.len(), 1, "one table below the prefix");
 }

@@ -180,3 +180,47 @@ async fn the_older_docs_continuations_are_followed_to_the_answer() {
         "every answer took its polls"
     );
 }
+
+/// A zero poll setting does not spin on the API for statistics either (#33:
+/// only the event pages' poll loop kept a millisecond between polls): a
+/// query that never finishes is polled at most once a millisecond until
+/// the query timeout. (Where a loopback round trip takes a millisecond or
+/// more, the old loop passes too; `client::poll`'s paused-clock test
+/// catches it everywhere.)
+#[tokio::test]
+async fn statistics_polls_keep_a_millisecond_apart() {
+    use datafusion_rapid7::client::PollConfig;
+    use datafusion_rapid7::mock::RequestKind;
+    use std::time::Duration;
+
+    let server = server().await;
+    let fw = log_id(&server, "Firewall");
+    server.set_faults(Faults {
+        polls: u32::MAX,
+        ..Faults::default()
+    });
+    let timeout = Duration::from_millis(200);
+    let client = builder_for(&server)
+        .with_poll(PollConfig {
+            initial: Duration::ZERO,
+            max: Duration::ZERO,
+            query_timeout: timeout,
+            max_resubmits: 0,
+        })
+        .build()
+        .unwrap();
+    let err = client
+        .statistics(&fw, T0, T0 + MIN, "calculate(count)")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("did not finish"), "{err}");
+    let polls = server
+        .requests()
+        .iter()
+        .filter(|r| r.kind == RequestKind::Poll)
+        .count();
+    assert!(
+        polls as u128 <= timeout.as_millis() + 1,
+        "{polls} polls in {timeout:?}: the loop spins"
+    );
+}

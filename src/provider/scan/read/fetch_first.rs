@@ -7,10 +7,10 @@
 use datafusion::error::{DataFusionError, Result as DfResult};
 
 use super::run::{Prepared, Run, assemble, check_estimate};
-use crate::cache::TimeRange;
 use crate::fetch::FetchRequest;
 use crate::provider::scan::plan::LogScan;
 use crate::provider::scan::report::log_coverage;
+use crate::time::TimeRange;
 
 /// Fetch the gaps of `only` (each with its index among the inputs' scans)
 /// into segments, within the limit of events less `spent` (read already,

@@ -11,12 +11,13 @@ use datafusion::physical_plan::{ExecutionPlan, PhysicalExpr};
 use tracing::warn;
 
 use super::strategy::Strategy;
-use crate::cache::{PlannedSegment, SegmentCache, TimeRange};
+use crate::cache::{PlannedSegment, SegmentCache};
 use crate::fetch::Fetcher;
 use crate::provider::scan::estimate::{FetchEstimate, check_budget};
 use crate::provider::scan::parquet::{LogPart, ParquetTarget, parquet_exec};
 use crate::provider::scan::plan::LogScan;
 use crate::provider::scan::verdict::NewestVerdict;
+use crate::time::TimeRange;
 
 /// What a scan needs at execution time.
 #[derive(Debug)]
