@@ -18,10 +18,10 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreScheme};
 use url::Url;
 
+use super::error::{Error, Result};
 use super::local_store::LocalStore;
 use super::memo::SessionMemos;
 use super::symlinks::refuse_links;
-use crate::error::{Error, Result};
 
 /// Where the cache lives: an object store, a key prefix inside it, and, for
 /// local roots, the directory (to keep it owner-only).
@@ -71,7 +71,7 @@ impl CacheRoot {
         V: Into<String>,
     {
         let unavailable =
-            |message: String, source: Option<object_store::Error>| Error::CacheUnavailable {
+            |message: String, source: Option<object_store::Error>| Error::Unavailable {
                 location: location.to_string(),
                 message,
                 source: source.map(|e| Box::new(e) as _),
@@ -137,7 +137,7 @@ impl CacheRoot {
         let location = dir.display().to_string();
         let unavailable =
             |message: String, source: Option<Box<dyn std::error::Error + Send + Sync>>| {
-                Error::CacheUnavailable {
+                Error::Unavailable {
                     location: location.clone(),
                     message,
                     source,
@@ -201,7 +201,7 @@ impl CacheRoot {
     }
 
     fn parse_prefix(location: &str, path: &Path) -> Result<Path> {
-        Path::parse(path.as_ref()).map_err(|e| Error::CacheUnavailable {
+        Path::parse(path.as_ref()).map_err(|e| Error::Unavailable {
             location: location.to_string(),
             message: "invalid key prefix".into(),
             source: Some(Box::new(e)),
@@ -238,10 +238,10 @@ impl CacheRoot {
     pub(crate) fn prepare_dir(&self, dir: &Path) -> Result<()> {
         if let Some(fs_dir) = self.fs_path(dir) {
             self.refuse_links(&fs_dir)?;
-            create_private_dirs(&fs_dir).map_err(|e| Error::CacheUnavailable {
-                location: fs_dir.display().to_string(),
-                message: "cannot create a cache directory".into(),
-                source: Some(Box::new(e)),
+            create_private_dirs(&fs_dir).map_err(|source| Error::Io {
+                action: "create the cache directory",
+                path: fs_dir.clone(),
+                source,
             })?;
         }
         Ok(())
@@ -251,10 +251,10 @@ impl CacheRoot {
     pub(crate) fn restrict_file(&self, file: &Path) -> Result<()> {
         if let Some(fs_file) = self.fs_path(file) {
             self.refuse_links(&fs_file)?;
-            set_mode(&fs_file, 0o600).map_err(|e| Error::CacheUnavailable {
-                location: fs_file.display().to_string(),
-                message: "cannot make a cache file owner-only".into(),
-                source: Some(Box::new(e)),
+            set_mode(&fs_file, 0o600).map_err(|source| Error::Io {
+                action: "set mode 0600 on",
+                path: fs_file.clone(),
+                source,
             })?;
         }
         Ok(())
@@ -262,7 +262,7 @@ impl CacheRoot {
 
     fn refuse_links(&self, fs_path: &std::path::Path) -> Result<()> {
         let root = self.local_dir.as_deref().unwrap_or(fs_path);
-        refuse_links(root, fs_path).map_err(|e| Error::CacheUnavailable {
+        refuse_links(root, fs_path).map_err(|e| Error::Unavailable {
             location: self.location.clone(),
             message: e.to_string(),
             source: None,
@@ -367,7 +367,7 @@ mod tests {
         std::fs::write(&file, b"x").unwrap();
         let bad = file.join("cache");
         let err = CacheRoot::open(bad.to_str().unwrap()).unwrap_err();
-        assert!(matches!(err, Error::CacheUnavailable { .. }));
+        assert!(matches!(err, Error::Unavailable { .. }));
         assert!(err.to_string().contains(bad.to_str().unwrap()), "{err}");
 
         let err = CacheRoot::open("ftp://host/x").unwrap_err();

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use reqwest::StatusCode;
 use tokio::time::Instant;
 
-use super::error::{Error, Result};
+use super::error::{Error, Result, Wait};
 use super::http::Outgoing;
 use super::model::{Link, find_link};
 use super::rate_limit::Namespace;
@@ -45,14 +45,11 @@ pub(crate) async fn fetch_finished<T>(
         let mut delay = poll.initial;
         while let Some(link) = find_link(&links, "Self") {
             if started.elapsed() > poll.query_timeout {
-                return Err(Error::Transport {
+                return Err(Error::Timeout {
                     method: submit.method(),
                     url: url.to_string(),
-                    message: format!(
-                        "Rapid7 did not finish the query within {}s; try a smaller window, or raise \
-                         RAPID7_QUERY_TIMEOUT",
-                        poll.query_timeout.as_secs()
-                    ),
+                    wait: Wait::Query,
+                    after: poll.query_timeout,
                     source: None,
                 });
             }

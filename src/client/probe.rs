@@ -7,7 +7,7 @@
 use serde_json::Value;
 use url::Url;
 
-use super::error::{Error, Result};
+use super::error::{Error, Result, Wait};
 use super::model::{Link, find_link};
 use super::rate_limit::Namespace;
 use super::rest::Client;
@@ -78,10 +78,7 @@ impl Client {
     ) -> Result<RawAnswer> {
         let mut ids = Vec::with_capacity(log_ids.len());
         for id in log_ids {
-            let id = LogId::new(*id).map_err(|e| Error::Config {
-                key: "log id".into(),
-                message: e.to_string(),
-            })?;
+            let id = LogId::new(*id)?;
             ids.push(id.as_str().to_string());
         }
         let keys = ids.join(":");
@@ -127,13 +124,11 @@ impl Client {
         let mut polls = 0;
         while let Some(link) = find_link(&links_of(&body), "Self").cloned() {
             if started.elapsed() > poll.query_timeout {
-                return Err(Error::Transport {
+                return Err(Error::Timeout {
                     method: "GET",
                     url: url.to_string(),
-                    message: format!(
-                        "Rapid7 did not finish the query within {}s",
-                        poll.query_timeout.as_secs()
-                    ),
+                    wait: Wait::Query,
+                    after: poll.query_timeout,
                     source: None,
                 });
             }

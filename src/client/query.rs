@@ -38,7 +38,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 use url::Url;
 
-use super::error::{Error, Result};
+use super::error::{Error, Result, Wait};
 use super::http::Outgoing;
 use super::model::find_link;
 use super::page::{Cursor, EventPage, Order, ParsedBody, Resume, parse_page};
@@ -490,14 +490,11 @@ impl EventQuery {
             let mut delay = poll.initial.max(MIN_POLL_DELAY);
             while let Some(link) = find_link(&body.links, "Self") {
                 if started.elapsed() > poll.query_timeout {
-                    return Err(Error::Transport {
+                    return Err(Error::Timeout {
                         method: "GET",
                         url: url.to_string(),
-                        message: format!(
-                            "Rapid7 did not finish the query within {}s; try a smaller window, or raise \
-                         RAPID7_QUERY_TIMEOUT",
-                            poll.query_timeout.as_secs()
-                        ),
+                        wait: Wait::Query,
+                        after: poll.query_timeout,
                         source: None,
                     });
                 }
@@ -648,13 +645,7 @@ pub(crate) fn query_target(log_id: &str, from: i64, to: i64) -> Result<LogId> {
             end: to,
         });
     }
-    LogId::new(log_id).map_err(|e| Error::Config {
-        key: "log id".into(),
-        message: format!(
-            "{e}; use an id or name from SELECT * FROM \
-             information_schema.tables WHERE table_schema = 'rapid7'"
-        ),
-    })
+    Ok(LogId::new(log_id)?)
 }
 
 impl NewestSteps {
@@ -725,7 +716,10 @@ mod tests {
             .unwrap();
         for bad in ["", ".", "..", "a/b", "a\\b", "a\nb"] {
             assert!(
-                matches!(client.query_events(bad, 0, 1), Err(Error::Config { .. })),
+                matches!(
+                    client.query_events(bad, 0, 1),
+                    Err(Error::InvalidLogId { .. })
+                ),
                 "{bad:?}"
             );
         }

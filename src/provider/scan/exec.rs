@@ -30,7 +30,9 @@ use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt, TryStreamExt};
 use tracing::{Instrument, warn};
 
-use super::estimate::{Cost, FetchEstimate, approx, check_budget, human_duration};
+use super::estimate::{
+    Cost, FetchEstimate, approx, check_budget, human_duration, over_limit_while_reading,
+};
 use super::fetch::Fetcher;
 use super::newest::{Newest, ReadInputs, read_newest};
 use super::parquet::{LogPart, ParquetTarget, parquet_exec};
@@ -38,7 +40,7 @@ use super::plan::{LogScan, estimate_scans};
 use super::report::log_coverage;
 use super::verdict::NewestVerdict;
 use crate::cache::{PlannedSegment, SegmentCache, TimeRange};
-use crate::error::Error;
+use crate::error::{Counted, Error};
 use crate::events::with_log_name;
 use crate::leql::MAX_PUSHED_STATEMENT_BYTES;
 
@@ -564,22 +566,7 @@ impl Shared {
 }
 
 fn lazy_over_limit(log: &str, events: u64, limit: u64, rate: f64) -> Error {
-    let estimate = FetchEstimate {
-        events,
-        queries: events / 500 + 1,
-    };
-    Error::FetchBudget {
-        cost: Cost {
-            estimate,
-            duration: estimate.duration_at(rate),
-        }
-        .to_string(),
-        events,
-        queries: estimate.queries,
-        limit,
-        largest: vec![format!("{log} (read for a LIMIT, still short of it)")],
-        not_pushed: Vec::new(),
-    }
+    over_limit_while_reading(log.to_string(), Counted::ReadForLimit, events, limit, rate)
 }
 
 impl DisplayAs for Rapid7ScanExec {
