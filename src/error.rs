@@ -73,7 +73,12 @@ pub enum Error {
 
     /// `sync` over a window with nothing left to fetch once the recent
     /// edge (`settle`) and the retention cut are taken off.
-    #[error("nothing to sync: the window [{}, {}) {}", fmt_ms(*.from), fmt_ms(*.to), empty_window_reason(*.retention_cut, *.settle))]
+    #[error(
+        "nothing to sync: the window [{}, {}) {}",
+        fmt_ms(*.from),
+        fmt_ms(*.to),
+        empty_window_reason(*.retention_cut, *.settle)
+    )]
     EmptySyncWindow {
         /// Start asked for, epoch milliseconds.
         from: i64,
@@ -627,5 +632,35 @@ mod tests {
             Some("RAPID7_CACHE")
         );
         assert_eq!(Error::Cancelled.config_key(), None);
+    }
+
+    #[test]
+    fn an_empty_sync_window_says_why() {
+        let settle = Duration::from_secs(60);
+        let retired = Error::EmptySyncWindow {
+            from: 0,
+            to: 3_600_000,
+            retention_cut: Some(7_200_000),
+            settle,
+        };
+        let text = retired.to_string();
+        assert!(
+            text.starts_with("nothing to sync: the window [1970-01-01T00:00:00"),
+            "{text}"
+        );
+        assert!(text.contains("ends before the retention cut"), "{text}");
+        assert!(text.contains("RAPID7_RETENTION"), "{text}");
+        let settled = Error::EmptySyncWindow {
+            from: 0,
+            to: 1,
+            retention_cut: None,
+            settle,
+        };
+        assert!(
+            settled
+                .to_string()
+                .ends_with("is empty once the last 60 s (settle) are left out"),
+            "{settled}"
+        );
     }
 }
