@@ -424,4 +424,30 @@ mod tests {
         assert_eq!(e.status(), Some(401));
         assert!(!e.is_retryable());
     }
+
+    #[test]
+    fn timeouts_name_the_setting_to_raise() {
+        let timeout = |wait, after| Error::Timeout {
+            method: "GET",
+            url: "u".into(),
+            wait,
+            after,
+            source: None,
+        };
+        let request = timeout(Wait::Request, Duration::from_secs(60));
+        assert_eq!(
+            request.to_string(),
+            "Rapid7 API GET u: timed out after 60s (raise RAPID7_REQUEST_TIMEOUT for a slow \
+             network or a large page)"
+        );
+        let poll = timeout(Wait::Query, Duration::from_millis(1_500));
+        assert_eq!(
+            poll.to_string(),
+            "Rapid7 API GET u: Rapid7 did not finish the query within 1s 500ms; try a smaller \
+             window, or raise RAPID7_QUERY_TIMEOUT"
+        );
+        assert_eq!(poll.timeout(), Some(Wait::Query));
+        assert!(poll.is_retryable() && request.is_retryable());
+        assert_eq!(poll.status(), None);
+    }
 }

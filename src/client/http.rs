@@ -230,7 +230,9 @@ impl Client {
             .map_err(|e| {
                 let never_answered = !inner.stats.responded.load(Ordering::Relaxed);
                 let unreachable = e.is_connect() && never_answered;
-                if e.is_timeout() {
+                // A connection that timed out is unreachable, not slow: the
+                // connect path below says so.
+                if e.is_timeout() && !e.is_connect() {
                     return timed_out(e);
                 }
                 match transport(describe(&e, &inner.config), Some(e)) {
