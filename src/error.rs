@@ -1,24 +1,31 @@
-//! The crate's one error type.
+//! The crate's error type: one error per layer, each held whole.
 //!
-//! Every failure a user can hit is a variant with structured fields, so callers
-//! can classify it ([`Error::status`], [`Error::is_retryable`]) and the message
-//! can say what to do. Conversion to [`DataFusionError`] happens in one place,
-//! [`Error::into_datafusion`] / `From<Error> for DataFusionError`.
+//! A request's failure is a [`client::Error`] ([`Error::Client`]), a cache's
+//! a [`cache::Error`] ([`Error::Cache`]); the rest (configuration, local
+//! files, the fetch limit, offline mode, …) are variants here with
+//! structured fields, so callers can classify an error ([`Error::status`],
+//! [`Error::is_retryable`], [`Error::timeout`], [`Error::config_key`],
+//! [`Error::fetch_budget`]) and the message can say what to do. Conversion
+//! to [`DataFusionError`] happens in one place, [`Error::into_datafusion`] /
+//! `From<Error> for DataFusionError`.
 //!
 //! No variant ever holds the API key: requests carry it in a header, and URLs
 //! and bodies are the only request data kept here.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use datafusion::error::DataFusionError;
 
+use crate::cache;
 use crate::client;
-use crate::client::error::{
-    MISSING_API_KEY, ambiguous_log, hint_suffix, source_chain_suffix, suggestion_suffix,
-};
+use crate::client::error::source_chain_suffix;
 use crate::env::ConfigError;
 use crate::text::group_digits;
-use crate::time::{InvalidRange, WindowError};
+use crate::time::{InvalidRange, WindowError, fmt_ms};
+
+use crate::cost::approx;
+pub use crate::cost::{Cost, FetchEstimate};
 
 /// A `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -36,158 +43,52 @@ pub enum Error {
         message: String,
     },
 
-    /// No API key was configured.
-    #[error("{MISSING_API_KEY}")]
-    MissingApiKey,
+    /// A Log Search request failed (HTTP status, transport, timeout,
+    /// unknown log, …); [`Error::status`] and [`Error::is_retryable`] ask it.
+    #[error(transparent)]
+    Client(#[from] client::Error),
 
-    /// A time range whose start is not before its end.
-    #[error("invalid time range [{start}, {end}): the start must be before the end")]
-    InvalidRange {
-        /// Start, epoch milliseconds (inclusive).
-        start: i64,
-        /// End, epoch milliseconds (exclusive).
-        end: i64,
-    },
+    /// The segment cache failed (unusable root, corrupt segment, object
+    /// store, Parquet).
+    #[error(transparent)]
+    Cache(#[from] cache::Error),
 
-    /// The API answered with a status that is not retried (most 4xx).
-    #[error("Rapid7 API {method} {url} failed with HTTP {status}: {message}{}", hint_suffix(.hint))]
-    Api {
-        /// HTTP method.
-        method: &'static str,
-        /// Request URL (never contains the key).
-        url: String,
-        /// HTTP status.
-        status: u16,
-        /// The server's message, parsed from its error body.
-        message: String,
-        /// What the user can do about it.
-        hint: Option<&'static str>,
-    },
-
-    /// The request could not be sent or its response not read. The message
-    /// ends with the chain of causes (the TLS or socket error underneath).
-    #[error("Rapid7 API {method} {url}: {message}{}", source_chain_suffix(.source))]
-    Transport {
-        /// HTTP method.
-        method: &'static str,
-        /// Request URL.
-        url: String,
-        /// What failed (connection refused, timeout, reset, truncated body).
-        message: String,
-        /// The underlying error.
+    /// Reading or writing a local file failed (a summary's `output`, …).
+    #[error("cannot {action} {}: {source}", io_target(.path))]
+    Io {
+        /// What was being done: `"write the summary to"`.
+        action: &'static str,
+        /// The file; `None` for standard output.
+        path: Option<PathBuf>,
+        /// The I/O error.
         #[source]
-        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+        source: std::io::Error,
     },
 
-    /// A response body was not the JSON the API documents.
-    #[error("Rapid7 API {url} returned a body that does not parse: {message}")]
-    Decode {
-        /// Request URL.
-        url: String,
-        /// The parser's message, with position.
-        message: String,
+    /// A table that is not a Rapid7 table, where one is needed.
+    #[error("the table {table} is not a Rapid7 table; call datafusion_rapid7::register first")]
+    NotRegistered {
+        /// The table's name.
+        table: String,
     },
 
-    /// An answer the client will not go on from, and that asking again would
-    /// not change: a response larger than the body cap, or pagination that
-    /// does not advance. Not retried.
-    #[error("Rapid7 API {url}: {message}{}", hint_suffix(.hint))]
-    Protocol {
-        /// Request URL.
-        url: String,
-        /// What Rapid7 sent and why the client stopped.
-        message: String,
-        /// What the user can do about it.
-        hint: Option<&'static str>,
-    },
-
-    /// A retried request did not succeed within the retry budget.
+    /// `sync` over a window with nothing left to fetch once the recent
+    /// edge (`settle`) and the retention cut are taken off.
     #[error(
-        "Rapid7 API request gave up after {retries} retries in {:.1}s: {source}",
-        elapsed.as_secs_f64()
+        "nothing to sync: the window [{}, {}) {}",
+        fmt_ms(*.from),
+        fmt_ms(*.to),
+        empty_window_reason(*.retention_cut, *.settle)
     )]
-    RetriesExhausted {
-        /// How many retries were made.
-        retries: u32,
-        /// Time spent, waits included.
-        elapsed: Duration,
-        /// The last failure.
-        #[source]
-        source: Box<Error>,
-    },
-
-    /// A log name or id that the API key cannot see.
-    #[error("unknown log {name:?}{}", suggestion_suffix(.suggestions))]
-    UnknownLog {
-        /// What the user asked for.
-        name: String,
-        /// Close matches among the logs the key can read.
-        suggestions: Vec<String>,
-    },
-
-    /// A name that several logs share (Rapid7 allows it), where a name must
-    /// mean one log (`rapid7."Name"`, `rapid7_leql('Name', …)`, `publish
-    /// --log Name`); the message lists the ids.
-    #[error("{}", ambiguous_log(.name, .ids))]
-    AmbiguousLog {
-        /// What the user asked for.
-        name: String,
-        /// The ids of the logs of that name.
-        ids: Vec<String>,
-    },
-
-    /// A path component (log id, file name) that could escape the cache root.
-    #[error("refusing unsafe cache path component {component:?}: {reason}")]
-    UnsafePath {
-        /// The offending component.
-        component: String,
-        /// Why it is refused.
-        reason: &'static str,
-    },
-
-    /// The cache root cannot be used.
-    #[error("cache at {location} is not usable: {message}")]
-    CacheUnavailable {
-        /// The cache root as configured.
-        location: String,
-        /// What failed; says how to fix it.
-        message: String,
-        /// The underlying error.
-        #[source]
-        source: Option<Box<dyn std::error::Error + Send + Sync>>,
-    },
-
-    /// A committed segment cannot be read, or disagrees with its manifest.
-    #[error(
-        "cache segment {segment} is corrupt: {message}. Fix: drop the log's cached \
-         segments (SegmentCache::drop_log; they are fetched again on the next query), \
-         or bypass the cache (RAPID7_BYPASS_CACHE=true)"
-    )]
-    CorruptSegment {
-        /// The segment's location under the cache root.
-        segment: String,
-        /// What is wrong with it.
-        message: String,
-    },
-
-    /// An object store operation failed.
-    #[error("object store error at {path}: {source}")]
-    ObjectStore {
-        /// Path under the cache root.
-        path: String,
-        /// The object store's error.
-        #[source]
-        source: object_store::Error,
-    },
-
-    /// Writing or reading Parquet failed.
-    #[error("parquet error in {path}: {source}")]
-    Parquet {
-        /// Path of the part.
-        path: String,
-        /// The Parquet error.
-        #[source]
-        source: datafusion::parquet::errors::ParquetError,
+    EmptySyncWindow {
+        /// Start asked for, epoch milliseconds.
+        from: i64,
+        /// End asked for (or now), epoch milliseconds.
+        to: i64,
+        /// The retention cut, when the window ends before it.
+        retention_cut: Option<i64>,
+        /// The recent edge left out.
+        settle: Duration,
     },
 
     /// Building Arrow data failed.
@@ -233,32 +134,8 @@ pub enum Error {
 
     /// A statement whose missing ranges hold more events than a statement may
     /// page (by Rapid7's statistics, asked before any event page).
-    #[error(
-        "this statement would fetch {cost} from Rapid7, more than the limit of {} events \
-         a statement (RAPID7_MAX_FETCH_EVENTS, SET rapid7.max_fetch_events = N, \
-         Rapid7Config::max_fetch_events; 0 means no limit). Largest: {}. Narrow the time \
-         window or the logs (WHERE log_name = …), or raise the limit for a deliberate \
-         backfill{}",
-        group_digits(*limit),
-        largest.join(", "),
-        not_pushed_note(not_pushed)
-    )]
-    FetchBudget {
-        /// `≈8.6M events (≈17,300 queries, ≈2.9 h at this key's quota)`.
-        cost: String,
-        /// Estimated events.
-        events: u64,
-        /// Estimated event queries.
-        queries: u64,
-        /// The limit.
-        limit: u64,
-        /// The logs with the most events, `log ≈N events`.
-        largest: Vec<String>,
-        /// The statement's filters on `message` that were not sent to
-        /// Rapid7 (no LEQL superset of them exists), so they do not narrow
-        /// the estimate: rewriting one as `message LIKE '%literal%'` may.
-        not_pushed: Vec<String>,
-    },
+    #[error("{0}")]
+    FetchBudget(FetchBudget),
 
     /// Fetching was stopped ([`Rapid7::stop`](crate::Rapid7::stop);
     /// `rapid7-sql` calls it on SIGTERM and SIGINT) before it finished.
@@ -290,6 +167,79 @@ pub enum Error {
     },
 }
 
+/// A statement refused by the fetch limit ([`Error::FetchBudget`]): the
+/// estimate as data, rendered by `Display`.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct FetchBudget {
+    /// What the statement would fetch: events, event queries and their time
+    /// at the key's quota.
+    pub cost: Cost,
+    /// The limit, events a statement (never 0 here: 0 means no limit).
+    pub limit: u64,
+    /// The logs with the most events, most first (at most three).
+    pub largest: Vec<BudgetLog>,
+    /// The statement's filters on `message` that were not sent to Rapid7
+    /// (no LEQL superset of them exists), so they do not narrow the
+    /// estimate: rewriting one as `message LIKE '%literal%'` may.
+    pub not_pushed: Vec<String>,
+}
+
+/// One log of a [`FetchBudget`], and how its events were counted.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct BudgetLog {
+    /// The log's label (its name, or name and id when names repeat).
+    pub log: String,
+    /// How its events were counted.
+    pub counted: Counted,
+}
+
+/// How a [`BudgetLog`]'s events were counted.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub enum Counted {
+    /// By Rapid7's statistics, before any event page.
+    Estimated(FetchEstimate),
+    /// Read for a `LIMIT` without an estimate, and still short of it when
+    /// the limit was passed.
+    ReadForLimit,
+    /// Read newest first, still short of the rows asked for when the limit
+    /// was passed.
+    ReadNewestFirst,
+}
+
+impl std::fmt::Display for BudgetLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let log = &self.log;
+        match self.counted {
+            Counted::Estimated(e) => write!(f, "{log} ≈{} events", approx(e.events)),
+            Counted::ReadForLimit => write!(f, "{log} (read for a LIMIT, still short of it)"),
+            Counted::ReadNewestFirst => {
+                write!(f, "{log} (newest first, still short of the rows asked for)")
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for FetchBudget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let largest: Vec<String> = self.largest.iter().map(ToString::to_string).collect();
+        write!(
+            f,
+            "this statement would fetch {} from Rapid7, more than the limit of {} events \
+             a statement (RAPID7_MAX_FETCH_EVENTS, SET rapid7.max_fetch_events = N, \
+             Rapid7Config::max_fetch_events; 0 means no limit). Largest: {}. Narrow the time \
+             window or the logs (WHERE log_name = …), or raise the limit for a deliberate \
+             backfill{}",
+            self.cost,
+            group_digits(self.limit),
+            largest.join(", "),
+            not_pushed_note(&self.not_pushed)
+        )
+    }
+}
+
 /// The part of a [`Error::FetchBudget`] message naming the filters Rapid7
 /// was not asked to apply.
 fn not_pushed_note(filters: &[String]) -> String {
@@ -304,31 +254,85 @@ fn not_pushed_note(filters: &[String]) -> String {
     )
 }
 
+/// `path`, or `standard output`.
+fn io_target(path: &Option<PathBuf>) -> String {
+    match path {
+        Some(p) => p.display().to_string(),
+        None => "standard output".to_string(),
+    }
+}
+
+/// Why a sync window is empty.
+fn empty_window_reason(retention_cut: Option<i64>, settle: Duration) -> String {
+    match retention_cut {
+        Some(kept) => format!(
+            "ends before the retention cut {} (RAPID7_RETENTION, CacheConfig::retention): \
+             it would be retired at once",
+            fmt_ms(kept)
+        ),
+        None => format!(
+            "is empty once the last {} s (settle) are left out",
+            settle.as_secs()
+        ),
+    }
+}
+
 impl Error {
     /// A [`Error::FetchBudget`] naming `filters` as not pushed; any other
     /// error unchanged.
     pub(crate) fn with_not_pushed(mut self, filters: &[String]) -> Self {
-        if let Error::FetchBudget { not_pushed, .. } = &mut self {
-            not_pushed.extend(filters.iter().cloned());
+        if let Error::FetchBudget(budget) = &mut self {
+            budget.not_pushed.extend(filters.iter().cloned());
         }
         self
     }
 
     /// The HTTP status of an API failure, looking through retries.
     pub fn status(&self) -> Option<u16> {
-        match self {
-            Error::Api { status, .. } => Some(*status),
-            Error::RetriesExhausted { source, .. } => source.status(),
-            _ => None,
-        }
+        self.client().and_then(client::Error::status)
     }
 
     /// Whether retrying the same request may succeed.
     pub fn is_retryable(&self) -> bool {
+        self.client().is_some_and(client::Error::is_retryable)
+    }
+
+    /// The wait that ran out when a request or a query's polling timed out
+    /// (its [`setting`](client::Wait::setting) raises it).
+    pub fn timeout(&self) -> Option<client::Wait> {
+        self.client().and_then(client::Error::timeout)
+    }
+
+    /// The setting at fault when this is a configuration error, the
+    /// client's or the crate's: `RAPID7_REGION`.
+    pub fn config_key(&self) -> Option<&str> {
         match self {
-            Error::Api { status, .. } => client::error::is_retryable_status(*status),
-            Error::Transport { .. } | Error::Decode { .. } => true,
-            _ => false,
+            Error::Config { key, .. } => Some(key),
+            other => other.client().and_then(client::Error::config_key),
+        }
+    }
+
+    /// The estimate and limit when the fetch limit refused the statement.
+    pub fn fetch_budget(&self) -> Option<&FetchBudget> {
+        match self {
+            Error::FetchBudget(budget) => Some(budget),
+            _ => None,
+        }
+    }
+
+    /// The request's error when a Log Search request failed.
+    pub fn client(&self) -> Option<&client::Error> {
+        match self {
+            Error::Client(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The cache's error when the segment cache failed.
+    pub fn cache(&self) -> Option<&cache::Error> {
+        match self {
+            Error::Cache(e) => Some(e),
+            _ => None,
         }
     }
 
@@ -347,61 +351,17 @@ impl From<Error> for DataFusionError {
     }
 }
 
-impl From<DataFusionError> for Error {
-    fn from(e: DataFusionError) -> Self {
-        Error::DataFusion(Box::new(e))
+/// A cache failure crosses into DataFusion as the crate's error, through
+/// [`Error::into_datafusion`].
+impl From<cache::Error> for DataFusionError {
+    fn from(e: cache::Error) -> Self {
+        Error::from(e).into_datafusion()
     }
 }
 
-/// Each client failure becomes its namesake here.
-impl From<client::Error> for Error {
-    fn from(e: client::Error) -> Self {
-        match e {
-            client::Error::Config { key, message } => Error::Config { key, message },
-            client::Error::MissingApiKey => Error::MissingApiKey,
-            client::Error::InvalidRange { start, end } => Error::InvalidRange { start, end },
-            client::Error::Api {
-                method,
-                url,
-                status,
-                message,
-                hint,
-            } => Error::Api {
-                method,
-                url,
-                status,
-                message,
-                hint,
-            },
-            client::Error::Transport {
-                method,
-                url,
-                message,
-                source,
-            } => Error::Transport {
-                method,
-                url,
-                message,
-                source,
-            },
-            client::Error::Decode { url, message } => Error::Decode { url, message },
-            client::Error::Protocol { url, message, hint } => {
-                Error::Protocol { url, message, hint }
-            }
-            client::Error::RetriesExhausted {
-                retries,
-                elapsed,
-                source,
-            } => Error::RetriesExhausted {
-                retries,
-                elapsed,
-                source: Box::new(Error::from(*source)),
-            },
-            client::Error::UnknownLog { name, suggestions } => {
-                Error::UnknownLog { name, suggestions }
-            }
-            client::Error::AmbiguousLog { name, ids } => Error::AmbiguousLog { name, ids },
-        }
+impl From<DataFusionError> for Error {
+    fn from(e: DataFusionError) -> Self {
+        Error::DataFusion(Box::new(e))
     }
 }
 
@@ -416,10 +376,7 @@ impl From<ConfigError> for Error {
 
 impl From<InvalidRange> for Error {
     fn from(e: InvalidRange) -> Self {
-        Error::InvalidRange {
-            start: e.start,
-            end: e.end,
-        }
+        Error::Client(e.into())
     }
 }
 
@@ -517,7 +474,10 @@ mod tests {
             assert_eq!(crate_error.status(), status, "{text}");
             assert_eq!(crate_error.is_retryable(), retryable, "{text}");
         }
-        assert!(matches!(Error::from(api()), Error::Api { status: 401, .. }));
+        assert!(matches!(
+            Error::from(api()),
+            Error::Client(client::Error::Api { status: 401, .. })
+        ));
     }
 
     #[test]
@@ -525,11 +485,19 @@ mod tests {
         let offline = Error::Offline {
             missing: vec!["Firewall [a, b)".into()],
         };
-        let corrupt = Error::CorruptSegment {
+        let corrupt = Error::from(cache::Error::CorruptSegment {
             segment: "logs/x/from=1/to=2".into(),
             message: "footer".into(),
-        };
-        for e in [Error::MissingApiKey, offline, corrupt] {
+        });
+        let timeout = Error::from(client::Error::Timeout {
+            method: "GET",
+            url: "u".into(),
+            wait: client::Wait::Query,
+            after: Duration::from_secs(600),
+            source: None,
+        });
+        let missing_key = Error::from(client::Error::MissingApiKey);
+        for e in [missing_key, offline, corrupt, timeout] {
             let text = e.to_string();
             assert!(!text.contains("--"), "{text}");
             assert!(text.contains("RAPID7_"), "{text}");
@@ -538,7 +506,149 @@ mod tests {
 
     #[test]
     fn datafusion_roundtrip_keeps_source() {
-        let df: DataFusionError = Error::InvalidRange { start: 5, end: 1 }.into();
+        let df: DataFusionError =
+            Error::from(client::Error::InvalidRange { start: 5, end: 1 }).into();
         assert!(df.to_string().contains("invalid time range"), "{df}");
+    }
+
+    fn budget() -> FetchBudget {
+        let firewall = FetchEstimate {
+            events: 900_000,
+            queries: 1_801,
+        };
+        FetchBudget {
+            cost: Cost {
+                estimate: FetchEstimate {
+                    events: 1_100_000,
+                    queries: 2_202,
+                },
+                duration: Duration::from_secs(1_320),
+            },
+            limit: 1_000_000,
+            largest: vec![
+                BudgetLog {
+                    log: "Firewall".into(),
+                    counted: Counted::Estimated(firewall),
+                },
+                BudgetLog {
+                    log: "Auth".into(),
+                    counted: Counted::ReadForLimit,
+                },
+            ],
+            not_pushed: vec!["message ~ 'x'".into()],
+        }
+    }
+
+    #[test]
+    fn a_budget_error_holds_its_estimate_and_renders_it() {
+        let e = Error::FetchBudget(budget());
+        let b = e.fetch_budget().expect("a budget error");
+        assert_eq!(b.cost.estimate.events, 1_100_000);
+        assert_eq!(
+            b.largest[0].counted,
+            Counted::Estimated(FetchEstimate {
+                events: 900_000,
+                queries: 1_801
+            })
+        );
+        assert_eq!(
+            e.to_string(),
+            "this statement would fetch ≈1.1M events (≈2,200 queries, ≈22 min at this key's \
+             quota) from Rapid7, more than the limit of 1,000,000 events a statement \
+             (RAPID7_MAX_FETCH_EVENTS, SET rapid7.max_fetch_events = N, \
+             Rapid7Config::max_fetch_events; 0 means no limit). Largest: Firewall ≈900k events, \
+             Auth (read for a LIMIT, still short of it). Narrow the time window or the logs \
+             (WHERE log_name = …), or raise the limit for a deliberate backfill. Not sent to \
+             Rapid7, so they do not narrow the fetch: `message ~ 'x'`; Rapid7 applies \
+             `message LIKE '%literal%'`, ILIKE, strpos / contains / starts_with of a literal, \
+             and AND / OR of those (docs/adr/0007)"
+        );
+        let more = e.with_not_pushed(&["b".into()]);
+        assert_eq!(more.fetch_budget().unwrap().not_pushed.len(), 2);
+        assert!(Error::Cancelled.fetch_budget().is_none());
+    }
+
+    #[test]
+    fn io_errors_name_the_file() {
+        let e = Error::Io {
+            action: "write the summary to",
+            path: Some("/tmp/out/summary.json".into()),
+            source: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+        };
+        let text = e.to_string();
+        assert!(
+            text.starts_with("cannot write the summary to /tmp/out/summary.json: "),
+            "{text}"
+        );
+        let stdout = Error::Io {
+            action: "write to",
+            path: None,
+            source: std::io::Error::from(std::io::ErrorKind::BrokenPipe),
+        };
+        assert!(
+            stdout
+                .to_string()
+                .starts_with("cannot write to standard output: ")
+        );
+    }
+
+    #[test]
+    fn timeouts_and_settings_are_classified_through_the_client() {
+        let poll = Error::from(client::Error::RetriesExhausted {
+            retries: 1,
+            elapsed: Duration::from_secs(1),
+            source: Box::new(client::Error::Timeout {
+                method: "GET",
+                url: "u".into(),
+                wait: client::Wait::Request,
+                after: Duration::from_secs(60),
+                source: None,
+            }),
+        });
+        assert_eq!(poll.timeout(), Some(client::Wait::Request));
+        let region = Error::from(client::Error::Config {
+            key: "RAPID7_REGION".into(),
+            message: "unknown region".into(),
+        });
+        assert_eq!(region.config_key(), Some("RAPID7_REGION"));
+        assert_eq!(
+            Error::from(ConfigError {
+                key: "RAPID7_CACHE".into(),
+                message: "m".into()
+            })
+            .config_key(),
+            Some("RAPID7_CACHE")
+        );
+        assert_eq!(Error::Cancelled.config_key(), None);
+    }
+
+    #[test]
+    fn an_empty_sync_window_says_why() {
+        let settle = Duration::from_secs(60);
+        let retired = Error::EmptySyncWindow {
+            from: 0,
+            to: 3_600_000,
+            retention_cut: Some(7_200_000),
+            settle,
+        };
+        let text = retired.to_string();
+        assert!(
+            text.starts_with("nothing to sync: the window [1970-01-01T00:00:00"),
+            "{text}"
+        );
+        assert!(text.contains("ends before the retention cut"), "{text}");
+        assert!(text.contains("RAPID7_RETENTION"), "{text}");
+        let settled = Error::EmptySyncWindow {
+            from: 0,
+            to: 1,
+            retention_cut: None,
+            settle,
+        };
+        assert!(
+            settled
+                .to_string()
+                .ends_with("is empty once the last 60 s (settle) are left out"),
+            "{settled}"
+        );
     }
 }

@@ -79,6 +79,7 @@
 pub mod cache;
 pub mod client;
 pub mod config;
+mod cost;
 pub mod env;
 pub mod error;
 pub mod events;

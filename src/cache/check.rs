@@ -11,11 +11,11 @@ use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStoreExt};
 
+use super::error::{Error, Result};
 use super::manifest::PartManifest;
 use super::part_reader::PartReader;
 use super::segment::SegmentInfo;
 use super::store::CacheRoot;
-use crate::error::{Error, Result};
 use crate::events::columns::TIMESTAMP;
 
 /// Cheap check of one part: it exists, has the manifest's size, its footer is

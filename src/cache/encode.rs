@@ -15,7 +15,8 @@ use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::file::properties::WriterProperties;
 use object_store::path::Path;
 
-use crate::error::{Error, Result};
+use super::error::Error as CacheError;
+use crate::error::Result;
 use crate::events::event_schema;
 
 pub(crate) fn check_schema(schema: &Schema) -> Result<()> {
@@ -94,7 +95,7 @@ pub(crate) fn encode_part(
     let build_ms = millis(started);
 
     let encode_started = Instant::now();
-    let parquet_err = |source| Error::Parquet {
+    let parquet_err = |source| CacheError::Parquet {
         path: path.to_string(),
         source,
     };
@@ -263,6 +264,6 @@ mod tests {
             datafusion::arrow::datatypes::DataType::Int32,
             false,
         )]);
-        assert!(matches!(check_schema(&other), Err(Error::Arrow(_))));
+        assert!(matches!(check_schema(&other), Err(crate::Error::Arrow(_))));
     }
 }

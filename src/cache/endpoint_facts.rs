@@ -15,9 +15,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::error::{Error, Result};
 use super::root_file;
 use super::store::CacheRoot;
-use crate::error::{Error, Result};
 
 /// File name of the endpoint facts under the cache root.
 pub const ENDPOINT_FACTS_FILE: &str = "_ENDPOINTS.json";
@@ -113,7 +113,7 @@ pub(crate) async fn save(root: &CacheRoot, endpoint: &str, facts: &EndpointFacts
     // left as it is: replacing it would drop the other endpoints' facts.
     let mut stored = match load_all(root).await {
         Ok(stored) => stored,
-        Err(Error::CacheUnavailable { .. }) => Stored::default(),
+        Err(Error::Unavailable { .. }) => Stored::default(),
         Err(e) => return Err(e),
     };
     let old = stored.endpoints.remove(endpoint).unwrap_or_default();

@@ -7,13 +7,13 @@ use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStoreExt};
 
+use super::error::{Error, Result};
 use super::layout::{MANIFEST_FILE, SegmentKey, log_dir, logs_dir, parse_path, validate_component};
 use super::local_list::{LocalListing, list_local};
 use super::manifest::SegmentManifest;
 use super::memo::LogListing;
 use super::segment::{SegmentInfo, corrupt};
 use super::store::CacheRoot;
-use crate::error::{Error, Result};
 use crate::time::TimeRange;
 
 /// The log ids that have a directory in the cache.

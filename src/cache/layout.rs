@@ -18,7 +18,7 @@
 
 use object_store::path::Path;
 
-use crate::error::{Error, Result};
+use super::error::{Error, Result};
 use crate::log_id::check_component;
 use crate::time::TimeRange;
 

@@ -30,9 +30,9 @@ use object_store::path::Path;
 use object_store::{ObjectStoreExt, PutPayload};
 use serde::{Deserialize, Serialize};
 
+use super::error::{Error, Result};
 use super::root_file;
 use super::store::CacheRoot;
-use crate::error::{Error, Result};
 
 /// File name of the log directory under the cache root.
 pub const LOG_NAMES_FILE: &str = "_LOGS.json";
@@ -207,7 +207,7 @@ async fn update(root: &CacheRoot, change: impl FnOnce(&mut LogNames)) -> Result<
     // the write rather than replace what it holds.
     let before = load_file(root).await?;
     if before.format > FORMAT {
-        return Err(Error::CacheUnavailable {
+        return Err(Error::Unavailable {
             location: root.display_path(&path(root)),
             message: format!(
                 "the log name directory is of format {} (this version writes {FORMAT}): \

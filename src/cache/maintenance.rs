@@ -15,6 +15,7 @@ use futures::TryStreamExt;
 
 use super::check::check_part;
 use super::config::WriterSettings;
+use super::error::{Error as CacheError, Result as CacheResult};
 use super::gc::purge_retired;
 use super::index::scan_log;
 use super::layout::{is_segment_file, log_dir, parse_path};
@@ -109,11 +110,13 @@ pub(crate) async fn verify(
             report.segments_checked += 1;
             let outcome = match scanned {
                 Ok(seg) => verify_segment(root, &seg, &mut report).await,
-                Err(e) => Err(e),
+                Err(e) => Err(e.into()),
             };
             if let Err(e) = outcome {
                 let (segment, message) = match e {
-                    Error::CorruptSegment { segment, message } => (segment, message),
+                    Error::Cache(CacheError::CorruptSegment { segment, message }) => {
+                        (segment, message)
+                    }
                     other => (format!("{log} {range}"), other.to_string()),
                 };
                 report.failures.push(VerifyFailure { segment, message });
@@ -137,10 +140,12 @@ async fn verify_segment(
         rows += batch.num_rows() as u64;
     }
     if rows != seg.row_count() {
-        return Err(seg.corrupt(format!(
-            "{rows} rows lie inside the range, the manifest says {}",
-            seg.row_count()
-        )));
+        return Err(seg
+            .corrupt(format!(
+                "{rows} rows lie inside the range, the manifest says {}",
+                seg.row_count()
+            ))
+            .into());
     }
     report.parts_checked += seg.manifest().parts.len();
     report.rows_checked += rows;
@@ -225,7 +230,7 @@ pub(crate) async fn compact(
         .await?
         .into_iter()
         .map(|(_, r)| r)
-        .collect::<Result<_>>()?;
+        .collect::<CacheResult<_>>()?;
 
     // A segment inside another one that serves every statement it serves
     // (one of every event, or one of the same filter) is never read: retire

@@ -9,10 +9,10 @@ use std::sync::Arc;
 use object_store::ObjectMeta;
 use object_store::path::Path;
 
+use super::error::Result as CacheResult;
 use super::layout::SegmentKey;
 use super::local_list::DirMemo;
 use super::segment::SegmentInfo;
-use crate::error::Result;
 
 /// What a session remembers of a cache root between plans, each entry valid
 /// while a listing shows its objects unchanged. Clones share them.
@@ -114,7 +114,7 @@ impl<V: Clone> ListingMemo<V> {
 pub(crate) struct LogListing {
     /// As `index::scan_log` returns them (those that overlap the range asked
     /// for at least).
-    pub(crate) segments: Vec<(SegmentKey, Result<SegmentInfo>)>,
+    pub(crate) segments: Vec<(SegmentKey, CacheResult<SegmentInfo>)>,
     /// Every other object of the log (parts, leftovers), by path, as listed.
     pub(crate) objects: Arc<HashMap<Path, ObjectMeta>>,
 }

@@ -4,9 +4,9 @@ use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStoreExt};
 
+use super::error::{Error, Result};
 use super::layout::MANIFEST_FILE;
 use super::store::CacheRoot;
-use crate::error::{Error, Result};
 
 /// Every object under `dir`.
 pub(crate) async fn list_objects(root: &CacheRoot, dir: &Path) -> Result<Vec<ObjectMeta>> {

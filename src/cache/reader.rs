@@ -103,7 +103,7 @@ pub(crate) async fn plan_read(
         .into_iter()
         .filter(|(k, _)| k.range.overlaps(&request) && (k.filter.is_none() || k.filter == key))
         .map(|(_, r)| r)
-        .collect::<Result<Vec<_>>>()?
+        .collect::<super::Result<Vec<_>>>()?
         .into_iter()
         // The key is a hash: the text decides.
         .filter(|s| s.filter().is_none() || s.filter() == filter)
@@ -157,7 +157,7 @@ pub(crate) async fn plan_read(
 }
 
 /// Stream the rows of `seg` with timestamps in `range`, part by part. Parts
-/// that cannot be decoded give [`crate::Error::CorruptSegment`].
+/// that cannot be decoded give [`CorruptSegment`](super::Error::CorruptSegment).
 pub(crate) fn read_segment(
     root: &CacheRoot,
     seg: &SegmentInfo,

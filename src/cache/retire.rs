@@ -21,10 +21,10 @@ use object_store::path::Path;
 use object_store::{ObjectStoreExt, PutPayload};
 use serde::{Deserialize, Serialize};
 
+use super::error::{Error, Result};
 use super::layout::{manifest_path, tombstone_name};
 use super::segment::SegmentInfo;
 use super::store::CacheRoot;
-use crate::error::{Error, Result};
 use crate::time::{TimeRange, fmt_ms, now_ms};
 
 /// Version of the tombstone format.
@@ -86,7 +86,7 @@ pub(crate) async fn retire_segment(
         replaced_by,
         expired_before,
     };
-    let json = serde_json::to_vec_pretty(&tombstone).map_err(|e| Error::CacheUnavailable {
+    let json = serde_json::to_vec_pretty(&tombstone).map_err(|e| Error::Unavailable {
         location: seg.location().to_string(),
         message: format!("cannot encode a tombstone: {e}"),
         source: None,

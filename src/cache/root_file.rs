@@ -7,8 +7,8 @@ use object_store::{ObjectStoreExt, PutPayload};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::error::{Error, Result};
 use super::store::CacheRoot;
-use crate::error::{Error, Result};
 
 fn path(root: &CacheRoot, name: &str) -> Path {
     root.prefix().clone().join(name)
@@ -32,7 +32,7 @@ pub(crate) async fn read<T: DeserializeOwned + Default>(
         path: root.display_path(&path),
         source,
     })?;
-    serde_json::from_slice(&bytes).map_err(|e| Error::CacheUnavailable {
+    serde_json::from_slice(&bytes).map_err(|e| Error::Unavailable {
         location: root.display_path(&path),
         message: format!("{what} does not parse ({e}); {fix}"),
         source: None,
@@ -46,7 +46,7 @@ pub(crate) async fn write<T: Serialize>(
     value: &T,
     what: &str,
 ) -> Result<()> {
-    let body = serde_json::to_vec_pretty(value).map_err(|e| Error::CacheUnavailable {
+    let body = serde_json::to_vec_pretty(value).map_err(|e| Error::Unavailable {
         location: root.location().to_string(),
         message: format!("cannot encode {what}: {e}"),
         source: None,

@@ -7,8 +7,8 @@ use std::time::{Duration, UNIX_EPOCH};
 use object_store::ObjectMeta;
 use object_store::path::Path;
 
+use super::error::Error;
 use super::manifest::{PartManifest, SegmentManifest};
-use crate::error::Error;
 use crate::time::TimeRange;
 
 /// One committed segment, as its manifest describes it.

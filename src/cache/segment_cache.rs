@@ -9,6 +9,7 @@ use futures::stream::BoxStream;
 
 use super::config::{CacheConfig, WriterSettings};
 use super::endpoint_facts::{self, EndpointFacts};
+use super::error::{Error as CacheError, Result as CacheResult};
 use super::gc::{self, GcReport};
 use super::index;
 use super::layout::validate_component;
@@ -20,7 +21,7 @@ use super::segment::{PartInfo, SegmentInfo};
 use super::store::CacheRoot;
 use super::stored_name;
 use super::writer::SegmentWriter;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::time::TimeRange;
 
 /// The segment cache: planning, writing, reading and maintenance over one
@@ -73,8 +74,8 @@ impl SegmentCache {
         &self.config
     }
 
-    fn require_root(&self) -> Result<&CacheRoot> {
-        self.root.as_ref().ok_or_else(|| Error::CacheUnavailable {
+    fn require_root(&self) -> CacheResult<&CacheRoot> {
+        self.root.as_ref().ok_or_else(|| CacheError::Unavailable {
             location: "(bypass)".into(),
             message: "the cache is bypassed; maintenance needs a cache root".into(),
             source: None,
@@ -82,7 +83,7 @@ impl SegmentCache {
     }
 
     /// Log ids that have data in the cache (empty in bypass mode).
-    pub async fn list_logs(&self) -> Result<Vec<String>> {
+    pub async fn list_logs(&self) -> CacheResult<Vec<String>> {
         match &self.root {
             Some(root) => index::list_logs(root).await,
             None => Ok(Vec::new()),
@@ -91,7 +92,7 @@ impl SegmentCache {
 
     /// The committed segments of a log with their stats, sorted by range,
     /// from manifests only. A corrupt manifest is an error naming it.
-    pub async fn list_segments(&self, log_id: &str) -> Result<Vec<SegmentInfo>> {
+    pub async fn list_segments(&self, log_id: &str) -> CacheResult<Vec<SegmentInfo>> {
         validate_component(log_id)?;
         let Some(root) = &self.root else {
             return Ok(Vec::new());
@@ -104,7 +105,7 @@ impl SegmentCache {
     }
 
     /// The log names recorded in the cache (id → name; empty in bypass mode).
-    pub async fn load_log_names(&self) -> Result<BTreeMap<String, String>> {
+    pub async fn load_log_names(&self) -> CacheResult<BTreeMap<String, String>> {
         match &self.root {
             Some(root) => log_names::load(root).await,
             None => Ok(Default::default()),
@@ -113,7 +114,7 @@ impl SegmentCache {
 
     /// Record log names (id → name) in the cache, merged with those already
     /// there, so offline readers can select logs by name. No-op when bypassed.
-    pub async fn save_log_names(&self, names: &BTreeMap<String, String>) -> Result<()> {
+    pub async fn save_log_names(&self, names: &BTreeMap<String, String>) -> CacheResult<()> {
         match &self.root {
             Some(root) => log_names::save(root, names).await,
             None => Ok(()),
@@ -135,7 +136,7 @@ impl SegmentCache {
 
     /// How each log the cache has a record of sends its messages (empty in
     /// bypass mode). See [`MessageForm`].
-    pub async fn message_forms(&self) -> Result<BTreeMap<String, MessageForm>> {
+    pub async fn message_forms(&self) -> CacheResult<BTreeMap<String, MessageForm>> {
         match &self.root {
             Some(root) => log_names::load_forms(root).await,
             None => Ok(Default::default()),
@@ -150,7 +151,7 @@ impl SegmentCache {
         &self,
         log_id: &str,
         form: MessageForm,
-    ) -> Result<MessageForm> {
+    ) -> CacheResult<MessageForm> {
         validate_component(log_id)?;
         match &self.root {
             Some(root) => log_names::record_form(root, log_id, form).await,
@@ -160,7 +161,7 @@ impl SegmentCache {
 
     /// What the cache recorded about the Rapid7 `endpoint` (a base URL;
     /// nothing in bypass mode). See [`EndpointFacts`].
-    pub async fn load_endpoint_facts(&self, endpoint: &str) -> Result<EndpointFacts> {
+    pub async fn load_endpoint_facts(&self, endpoint: &str) -> CacheResult<EndpointFacts> {
         match &self.root {
             Some(root) => endpoint_facts::load(root, endpoint).await,
             None => Ok(EndpointFacts::default()),
@@ -169,7 +170,11 @@ impl SegmentCache {
 
     /// Record what was learnt about `endpoint`: each fact `facts` holds
     /// replaces the stored one, the others stay. No-op when bypassed.
-    pub async fn save_endpoint_facts(&self, endpoint: &str, facts: &EndpointFacts) -> Result<()> {
+    pub async fn save_endpoint_facts(
+        &self,
+        endpoint: &str,
+        facts: &EndpointFacts,
+    ) -> CacheResult<()> {
         match &self.root {
             Some(root) => endpoint_facts::save(root, endpoint, facts).await,
             None => Ok(()),

@@ -15,11 +15,11 @@ use std::sync::Arc;
 use object_store::ObjectStore;
 use object_store::path::Path;
 
+use super::error::{Error, Result};
 use super::local_store::LocalStore;
 use super::memo::SessionMemos;
 use super::symlinks::refuse_links;
 use super::url_store::{Opened, open_url};
-use crate::error::{Error, Result};
 
 /// Where the cache lives: an object store, a key prefix inside it, and, for
 /// local roots, the directory (to keep it owner-only).
@@ -68,7 +68,7 @@ impl CacheRoot {
         K: AsRef<str>,
         V: Into<String>,
     {
-        let opened = open_url(location, options).map_err(|e| Error::CacheUnavailable {
+        let opened = open_url(location, options).map_err(|e| Error::Unavailable {
             location: location.to_string(),
             message: e.message,
             source: e.source.map(|e| Box::new(e) as _),
@@ -99,7 +99,7 @@ impl CacheRoot {
         let location = dir.display().to_string();
         let unavailable =
             |message: String, source: Option<Box<dyn std::error::Error + Send + Sync>>| {
-                Error::CacheUnavailable {
+                Error::Unavailable {
                     location: location.clone(),
                     message,
                     source,
@@ -192,10 +192,10 @@ impl CacheRoot {
     pub(crate) fn prepare_dir(&self, dir: &Path) -> Result<()> {
         if let Some(fs_dir) = self.fs_path(dir) {
             self.refuse_links(&fs_dir)?;
-            create_private_dirs(&fs_dir).map_err(|e| Error::CacheUnavailable {
-                location: fs_dir.display().to_string(),
-                message: "cannot create a cache directory".into(),
-                source: Some(Box::new(e)),
+            create_private_dirs(&fs_dir).map_err(|source| Error::Io {
+                action: "create the cache directory",
+                path: fs_dir.clone(),
+                source,
             })?;
         }
         Ok(())
@@ -205,10 +205,10 @@ impl CacheRoot {
     pub(crate) fn restrict_file(&self, file: &Path) -> Result<()> {
         if let Some(fs_file) = self.fs_path(file) {
             self.refuse_links(&fs_file)?;
-            set_mode(&fs_file, 0o600).map_err(|e| Error::CacheUnavailable {
-                location: fs_file.display().to_string(),
-                message: "cannot make a cache file owner-only".into(),
-                source: Some(Box::new(e)),
+            set_mode(&fs_file, 0o600).map_err(|source| Error::Io {
+                action: "set mode 0600 on",
+                path: fs_file.clone(),
+                source,
             })?;
         }
         Ok(())
@@ -216,7 +216,7 @@ impl CacheRoot {
 
     fn refuse_links(&self, fs_path: &std::path::Path) -> Result<()> {
         let root = self.local_dir.as_deref().unwrap_or(fs_path);
-        refuse_links(root, fs_path).map_err(|e| Error::CacheUnavailable {
+        refuse_links(root, fs_path).map_err(|e| Error::Unavailable {
             location: self.location.clone(),
             message: e.to_string(),
             source: None,
@@ -323,7 +323,7 @@ mod tests {
         std::fs::write(&file, b"x").unwrap();
         let bad = file.join("cache");
         let err = CacheRoot::open(bad.to_str().unwrap()).unwrap_err();
-        assert!(matches!(err, Error::CacheUnavailable { .. }));
+        assert!(matches!(err, Error::Unavailable { .. }));
         assert!(err.to_string().contains(bad.to_str().unwrap()), "{err}");
 
         let err = CacheRoot::open("ftp://host/x").unwrap_err();

@@ -11,6 +11,7 @@ use datafusion::arrow::array::{
 use datafusion::arrow::datatypes::{DataType, Field};
 use object_store::ObjectStoreExt;
 
+use super::error::Error as CacheError;
 use crate::error::Error;
 use crate::time::TimeRange;
 use tracing::field::{Field as TracingField, Visit};
@@ -203,7 +204,10 @@ async fn a_plan_loads_only_the_manifests_it_overlaps() {
     // A plan over everything loads the rest, and names the broken one.
     let all = TimeRange::new(T0, T0 + 24 * 3_600_000).unwrap();
     let err = fresh.plan_read("log-1", all).await.unwrap_err();
-    assert!(matches!(err, Error::CorruptSegment { .. }), "{err}");
+    assert!(
+        matches!(err, Error::Cache(CacheError::CorruptSegment { .. })),
+        "{err}"
+    );
     assert_eq!(fresh.root().unwrap().memos.manifests.len(), 3);
     // Loaded once, they are used for plans of any range.
     let plan = fresh.plan_read("log-1", hour(2)).await.unwrap();

@@ -20,6 +20,7 @@ use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload}
 
 use super::config::WriterSettings;
 use super::encode::{check_schema, encode_part, millis};
+use super::error::Error as CacheError;
 use super::layout::{manifest_path, part_name, segment_dir, validate_component};
 use super::manifest::{MANIFEST_FORMAT, PartManifest, SegmentManifest};
 use super::segment::SegmentInfo;
@@ -229,11 +230,12 @@ impl SegmentWriter {
 
     fn check_usable(&self) -> Result<()> {
         if self.failed {
-            return Err(Error::CacheUnavailable {
+            return Err(CacheError::Unavailable {
                 location: self.location().to_string(),
                 message: "an earlier write to this segment failed; abort the writer".into(),
                 source: None,
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -322,7 +324,7 @@ impl SegmentWriter {
         let size_bytes = encoded.bytes.len() as u64;
         put_part(target, &path, PutPayload::from(encoded.bytes))
             .await
-            .map_err(|source| Error::ObjectStore {
+            .map_err(|source| CacheError::ObjectStore {
                 path: target.root.display_path(&path),
                 source,
             })?;
@@ -365,15 +367,16 @@ impl SegmentWriter {
             let meta = store
                 .head(&path)
                 .await
-                .map_err(|source| Error::ObjectStore {
+                .map_err(|source| CacheError::ObjectStore {
                     path: target.root.display_path(&path),
                     source,
                 })?;
             if meta.size != part.size_bytes {
-                return Err(Error::CorruptSegment {
+                return Err(CacheError::CorruptSegment {
                     segment: target.location.clone(),
                     message: format!("part {} changed while the segment was written", part.name),
-                });
+                }
+                .into());
             }
         }
         let manifest = SegmentManifest {
@@ -390,7 +393,7 @@ impl SegmentWriter {
             beyond_retention: self.beyond_retention,
             filter: self.filter.clone(),
         };
-        let json = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::CacheUnavailable {
+        let json = serde_json::to_vec_pretty(&manifest).map_err(|e| CacheError::Unavailable {
             location: target.location.clone(),
             message: format!("cannot encode the manifest: {e}"),
             source: None,
@@ -448,10 +451,11 @@ impl SegmentWriter {
                 self.delete_parts().await;
                 Ok(CommitOutcome::AlreadyCommitted)
             }
-            Err(source) => Err(Error::ObjectStore {
+            Err(source) => Err(CacheError::ObjectStore {
                 path: target.root.display_path(&path),
                 source,
-            }),
+            }
+            .into()),
         }
     }
 

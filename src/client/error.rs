@@ -1,6 +1,7 @@
 //! The client's error: what a Log Search request can fail with. Holds no
-//! Arrow or DataFusion type; the crate's [`Error`](crate::Error) takes each
-//! variant over as its namesake (`From<client::Error>`).
+//! Arrow or DataFusion type; the crate's [`Error`](crate::Error) holds it
+//! whole ([`crate::Error::Client`]) and asks it for [`Error::status`] and
+//! [`Error::is_retryable`].
 //!
 //! No variant ever holds the API key: requests carry it in a header, and URLs
 //! and bodies are the only request data kept here.
@@ -8,6 +9,7 @@
 use std::time::Duration;
 
 use crate::env::ConfigError;
+use crate::log_id::InvalidLogId;
 use crate::time::InvalidRange;
 
 /// A `Result` with the client's [`Error`].
@@ -69,6 +71,62 @@ pub enum Error {
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
 
+    /// A request, or the polling of a query Rapid7 had not finished, ran
+    /// past its timeout; the message names the setting that raises it.
+    #[error(
+        "Rapid7 API {method} {url}: {}{}",
+        timeout_message(*.wait, *.after),
+        source_chain_suffix(.source)
+    )]
+    Timeout {
+        /// HTTP method.
+        method: &'static str,
+        /// Request URL (for a poll, the query's own URL).
+        url: String,
+        /// Which wait ran out.
+        wait: Wait,
+        /// The timeout that ran out.
+        after: Duration,
+        /// The underlying error (the HTTP client's timeout).
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+
+    /// The HTTP client could not be built (the TLS backend failed to start).
+    #[error("cannot build the HTTP client{}", source_chain_suffix(.source))]
+    HttpClient {
+        /// The HTTP library's error.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+
+    /// A log id that is no log id (it could not be put in a URL path).
+    #[error(
+        "{id:?} is not a log id: {reason}; use an id or name from SELECT * FROM \
+         information_schema.tables WHERE table_schema = 'rapid7'"
+    )]
+    InvalidLogId {
+        /// What was given.
+        id: String,
+        /// Which part of the rule it breaks.
+        reason: &'static str,
+    },
+
+    /// A statistical request whose slices do not divide its window.
+    #[error(
+        "{slices} slices of [{from}, {to}): use 1 to {max} slices that divide the window evenly"
+    )]
+    InvalidSlices {
+        /// Slices asked for.
+        slices: u32,
+        /// Start, epoch milliseconds.
+        from: i64,
+        /// End, epoch milliseconds.
+        to: i64,
+        /// The most slices a request may ask for.
+        max: u32,
+    },
+
     /// A response body was not the JSON the API documents.
     #[error("Rapid7 API {url} returned a body that does not parse: {message}")]
     Decode {
@@ -123,6 +181,45 @@ pub enum Error {
         /// The ids of the logs of that name.
         ids: Vec<String>,
     },
+}
+
+/// Which wait of a request ran out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Wait {
+    /// One HTTP request (`RAPID7_REQUEST_TIMEOUT`).
+    Request,
+    /// A query Rapid7 kept answering "in progress" (`RAPID7_QUERY_TIMEOUT`).
+    Query,
+}
+
+impl Wait {
+    /// The setting that raises this timeout.
+    pub fn setting(self) -> &'static str {
+        match self {
+            Wait::Request => "RAPID7_REQUEST_TIMEOUT",
+            Wait::Query => "RAPID7_QUERY_TIMEOUT",
+        }
+    }
+}
+
+fn timeout_message(wait: Wait, after: Duration) -> String {
+    // Whole seconds as the settings are mostly written (`600s`), anything
+    // finer as humantime writes it (`50ms`).
+    let after = match after.subsec_nanos() {
+        0 => format!("{}s", after.as_secs()),
+        _ => crate::env::fmt_duration(after),
+    };
+    match wait {
+        Wait::Request => format!(
+            "timed out after {after} (raise {} for a slow network or a large page)",
+            wait.setting()
+        ),
+        Wait::Query => format!(
+            "Rapid7 did not finish the query within {after}; try a smaller window, or raise {}",
+            wait.setting()
+        ),
+    }
 }
 
 /// The message of an ambiguous log name: the ids, and how to use one.
@@ -191,8 +288,25 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Api { status, .. } => is_retryable_status(*status),
-            Error::Transport { .. } | Error::Decode { .. } => true,
+            Error::Transport { .. } | Error::Timeout { .. } | Error::Decode { .. } => true,
             _ => false,
+        }
+    }
+
+    /// The wait that ran out when this is a timeout, looking through retries.
+    pub fn timeout(&self) -> Option<Wait> {
+        match self {
+            Error::Timeout { wait, .. } => Some(*wait),
+            Error::RetriesExhausted { source, .. } => source.timeout(),
+            _ => None,
+        }
+    }
+
+    /// The setting at fault when this is a configuration error.
+    pub fn config_key(&self) -> Option<&str> {
+        match self {
+            Error::Config { key, .. } => Some(key),
+            _ => None,
         }
     }
 }
@@ -207,6 +321,15 @@ impl From<ConfigError> for Error {
         Error::Config {
             key: e.key,
             message: e.message,
+        }
+    }
+}
+
+impl From<InvalidLogId> for Error {
+    fn from(e: InvalidLogId) -> Self {
+        Error::InvalidLogId {
+            id: e.id,
+            reason: e.reason,
         }
     }
 }
@@ -300,5 +423,31 @@ mod tests {
         assert!(s.contains("check RAPID7_API_KEY"), "{s}");
         assert_eq!(e.status(), Some(401));
         assert!(!e.is_retryable());
+    }
+
+    #[test]
+    fn timeouts_name_the_setting_to_raise() {
+        let timeout = |wait, after| Error::Timeout {
+            method: "GET",
+            url: "u".into(),
+            wait,
+            after,
+            source: None,
+        };
+        let request = timeout(Wait::Request, Duration::from_secs(60));
+        assert_eq!(
+            request.to_string(),
+            "Rapid7 API GET u: timed out after 60s (raise RAPID7_REQUEST_TIMEOUT for a slow \
+             network or a large page)"
+        );
+        let poll = timeout(Wait::Query, Duration::from_millis(1_500));
+        assert_eq!(
+            poll.to_string(),
+            "Rapid7 API GET u: Rapid7 did not finish the query within 1s 500ms; try a smaller \
+             window, or raise RAPID7_QUERY_TIMEOUT"
+        );
+        assert_eq!(poll.timeout(), Some(Wait::Query));
+        assert!(poll.is_retryable() && request.is_retryable());
+        assert_eq!(poll.status(), None);
     }
 }

@@ -9,7 +9,7 @@ use tokio::time::Instant;
 use url::Url;
 
 use super::backoff::Backoff;
-use super::error::{Error, Result};
+use super::error::{Error, Result, Wait};
 use super::model::error_message;
 use super::rate_limit::{Acquired, Namespace, millis_u64, saturating_add};
 use super::rest::{Client, ClientStats};
@@ -205,6 +205,15 @@ impl Client {
                 source: source.map(|e| Box::new(e.without_url()) as _),
             })
         };
+        let timed_out = |e: reqwest::Error| {
+            SendError::Retryable(Error::Timeout {
+                method: req.method(),
+                url: url.to_string(),
+                wait: Wait::Request,
+                after: inner.config.request_timeout,
+                source: Some(Box::new(e.without_url())),
+            })
+        };
         let builder = match &req.body {
             None => inner.http.get(url.clone()),
             Some(body) => inner
@@ -221,6 +230,11 @@ impl Client {
             .map_err(|e| {
                 let never_answered = !inner.stats.responded.load(Ordering::Relaxed);
                 let unreachable = e.is_connect() && never_answered;
+                // A connection that timed out is unreachable, not slow: the
+                // connect path below says so.
+                if e.is_timeout() && !e.is_connect() {
+                    return timed_out(e);
+                }
                 match transport(describe(&e, &inner.config), Some(e)) {
                     SendError::Retryable(err) if unreachable => SendError::Unreachable(err),
                     other => other,
@@ -248,6 +262,7 @@ impl Client {
                     ),
                 }));
             }
+            Err(BodyError::Broken(e)) if e.is_timeout() => return Err(timed_out(e)),
             Err(BodyError::Broken(e)) => {
                 return Err(transport(
                     "connection broke while reading the response".to_string(),
@@ -380,12 +395,7 @@ fn count(stats: &ClientStats, ns: Namespace) {
 }
 
 fn describe(e: &reqwest::Error, config: &super::ClientConfig) -> String {
-    if e.is_timeout() {
-        format!(
-            "timed out after {}s",
-            config.request_timeout.as_secs_f64().round()
-        )
-    } else if e.is_connect() {
+    if e.is_connect() {
         format!(
             "could not connect to {} (check RAPID7_ENDPOINT / RAPID7_REGION and the network)",
             config.endpoint.host_str().unwrap_or_default()

@@ -9,7 +9,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use tokio::time::Instant;
 
-use super::error::{Error, Result};
+use super::error::{Error, Result, Wait};
 use super::http::Outgoing;
 use super::model::{Link, find_link};
 use super::rate_limit::Namespace;
@@ -68,14 +68,11 @@ where
         let mut delay = poll.initial.max(MIN_POLL_DELAY);
         while let Some(href) = self_link(&body) {
             if started.elapsed() > poll.query_timeout {
-                return Err(Error::Transport {
+                return Err(Error::Timeout {
                     method: submit.method(),
                     url: submit.url.to_string(),
-                    message: format!(
-                        "Rapid7 did not finish the query within {}s; try a smaller window, or raise \
-                         RAPID7_QUERY_TIMEOUT",
-                        poll.query_timeout.as_secs()
-                    ),
+                    wait: Wait::Query,
+                    after: poll.query_timeout,
                     source: None,
                 });
             }

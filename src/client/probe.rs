@@ -88,10 +88,7 @@ impl Client {
     ) -> Result<RawAnswer> {
         let mut ids = Vec::with_capacity(log_ids.len());
         for id in log_ids {
-            let id = LogId::new(*id).map_err(|e| Error::Config {
-                key: "log id".into(),
-                message: e.to_string(),
-            })?;
+            let id = LogId::new(*id)?;
             ids.push(id.as_str().to_string());
         }
         let keys = ids.join(":");

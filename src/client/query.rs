@@ -604,13 +604,7 @@ pub(crate) fn query_target(log_id: &str, from: i64, to: i64) -> Result<LogId> {
             end: to,
         });
     }
-    LogId::new(log_id).map_err(|e| Error::Config {
-        key: "log id".into(),
-        message: format!(
-            "{e}; use an id or name from SELECT * FROM \
-             information_schema.tables WHERE table_schema = 'rapid7'"
-        ),
-    })
+    Ok(LogId::new(log_id)?)
 }
 
 impl NewestSteps {
@@ -681,7 +675,10 @@ mod tests {
             .unwrap();
         for bad in ["", ".", "..", "a/b", "a\\b", "a\nb"] {
             assert!(
-                matches!(client.query_events(bad, 0, 1), Err(Error::Config { .. })),
+                matches!(
+                    client.query_events(bad, 0, 1),
+                    Err(Error::InvalidLogId { .. })
+                ),
                 "{bad:?}"
             );
         }

@@ -138,9 +138,8 @@ impl Client {
             // we did not check.
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| Error::Config {
-                key: "http client".into(),
-                message: e.to_string(),
+            .map_err(|e| Error::HttpClient {
+                source: Some(Box::new(e)),
             })?;
         Ok(Self {
             inner: Arc::new(Inner {

@@ -46,13 +46,16 @@ pub struct SummaryRequest {
 /// summary, and a symbolic link at `path` is replaced, not written through.
 async fn write_json(summary: &Summary, path: &Path) -> Result<()> {
     use tokio::io::AsyncWriteExt;
-    let fail = |e: std::io::Error| Error::Config {
-        key: "output".into(),
-        message: format!("cannot write the summary to {}: {e}", path.display()),
+    let fail = |source: std::io::Error| Error::Io {
+        action: "write the summary to",
+        path: Some(path.to_path_buf()),
+        source,
     };
-    let name = path.file_name().ok_or_else(|| Error::Config {
-        key: "output".into(),
-        message: format!("{} names no file", path.display()),
+    let name = path.file_name().ok_or_else(|| {
+        fail(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the path names no file",
+        ))
     })?;
     let (tmp, mut file) = create_temporary(path, name).await.map_err(fail)?;
     let written = async {
@@ -232,10 +235,8 @@ pub async fn summarize(ctx: &SessionContext, request: &SummaryRequest) -> Result
     let provider = ctx.table_provider(LOGS_TABLE).await?;
     match provider.downcast_ref::<Rapid7LogsTable>() {
         Some(table) => table.rapid7().summarize(ctx, request).await,
-        None => Err(Error::Config {
-            key: LOGS_TABLE.into(),
-            message: "the table is not a Rapid7 table; call datafusion_rapid7::register first"
-                .into(),
+        None => Err(Error::NotRegistered {
+            table: LOGS_TABLE.into(),
         }),
     }
 }

@@ -101,24 +101,11 @@ impl Rapid7 {
             }
             _ => from,
         };
-        let window = TimeRange::new(from, end).map_err(|_| Error::Config {
-            key: "sync window".into(),
-            message: match retention_cut {
-                Some(kept) if end <= kept => format!(
-                    "nothing to sync: the window [{}, {}) ends before the retention cut {} \
-                     (RAPID7_RETENTION, CacheConfig::retention): it would be retired at once",
-                    fmt_ms(asked_from),
-                    fmt_ms(to.unwrap_or(now)),
-                    fmt_ms(kept)
-                ),
-                _ => format!(
-                    "nothing to sync: the window [{}, {}) is empty once the last {} s \
-                     (settle) are left out",
-                    fmt_ms(asked_from),
-                    fmt_ms(to.unwrap_or(now)),
-                    config.settle.as_secs()
-                ),
-            },
+        let window = TimeRange::new(from, end).map_err(|_| Error::EmptySyncWindow {
+            from: asked_from,
+            to: to.unwrap_or(now),
+            retention_cut: retention_cut.filter(|kept| end <= *kept),
+            settle: config.settle,
         })?;
         let mut resolved = Vec::new();
         for name in logs {

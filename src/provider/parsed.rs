@@ -36,6 +36,7 @@ use futures::TryStreamExt;
 use super::scan::{LogRef, Rapid7LogsTable};
 use super::source::Rapid7;
 use super::udtf::DEFAULT_FIELD_SAMPLE;
+use crate::client;
 use crate::error::{Error, Result};
 use crate::events::{columns, event_schema};
 use crate::fields::{FieldSchema, infer};
@@ -182,9 +183,11 @@ impl SchemaProvider for ParsedSchema {
     async fn table(&self, name: &str) -> DfResult<Option<Arc<dyn TableProvider>>> {
         match self.rapid7.find_log(name).await {
             Ok(log) => Ok(Some(self.view(log).await?)),
-            Err(e @ (Error::UnknownLog { .. } | Error::AmbiguousLog { .. })) => {
-                Err(DataFusionError::Plan(e.to_string()))
-            }
+            Err(
+                e @ Error::Client(
+                    client::Error::UnknownLog { .. } | client::Error::AmbiguousLog { .. },
+                ),
+            ) => Err(DataFusionError::Plan(e.to_string())),
             Err(e) => Err(e.into()),
         }
     }

@@ -17,6 +17,7 @@ use super::parsed::{PARSED_SCHEMA, ParsedSchema};
 use super::scan::Rapid7LogsTable;
 use super::source::Rapid7;
 use super::udtf::{CacheFunction, CoverageFunction, FieldsFunction, LeqlFunction};
+use crate::client;
 use crate::config::Rapid7Config;
 use crate::error::{Error, Result};
 use crate::fields::field_udf;
@@ -145,9 +146,11 @@ impl SchemaProvider for LogSchema {
                 self.rapid7.clone(),
                 log,
             )))),
-            Err(e @ (Error::UnknownLog { .. } | Error::AmbiguousLog { .. })) => {
-                Err(DataFusionError::Plan(e.to_string()))
-            }
+            Err(
+                e @ Error::Client(
+                    client::Error::UnknownLog { .. } | client::Error::AmbiguousLog { .. },
+                ),
+            ) => Err(DataFusionError::Plan(e.to_string())),
             Err(e) => Err(e.into()),
         }
     }

@@ -153,8 +153,9 @@ impl Rapid7 {
     }
 
     /// One log by id or name; unknown ones are an error with close matches,
-    /// and a name several logs share is [`Error::AmbiguousLog`] (listing
-    /// their ids).
+    /// and a name several logs share is
+    /// [`client::Error::AmbiguousLog`](crate::client::Error::AmbiguousLog)
+    /// (listing their ids).
     pub async fn find_log(&self, name_or_id: &str) -> Result<LogRef> {
         self.inner.directory.find(name_or_id).await
     }

@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use datafusion_rapid7::client::Error;
-use datafusion_rapid7::client::{ClientBuilder, RetryConfig};
+use datafusion_rapid7::client::{ClientBuilder, PollConfig, RetryConfig, Wait};
 use datafusion_rapid7::mock::{Faults, RequestKind};
 
 use crate::support::*;
@@ -444,4 +444,66 @@ async fn newest_first_pages_are_the_window_in_reverse() {
         .filter(|r| r.kind == RequestKind::Query)
         .count();
     assert!(newest_first > 4);
+}
+
+#[tokio::test]
+async fn a_query_rapid7_never_finishes_is_a_timeout_naming_its_setting() {
+    let server = server().await;
+    // Every query stays "in progress" for longer than the test runs.
+    server.set_faults(Faults {
+        polls: u32::MAX,
+        ..Faults::default()
+    });
+    let client = builder_for(&server)
+        .with_poll(PollConfig {
+            initial: Duration::from_millis(1),
+            max: Duration::from_millis(5),
+            query_timeout: Duration::from_millis(50),
+            ..PollConfig::default()
+        })
+        .build()
+        .unwrap();
+    let fw = log_id(&server, "Firewall");
+    let e = fetch(&client, &fw, T0, T0 + 60_000).await.unwrap_err();
+    assert_eq!(e.timeout(), Some(Wait::Query), "{e:?}");
+    let datafusion_rapid7::Error::Client(Error::Timeout { after, .. }) = &e else {
+        panic!("expected the timeout, got {e:?}");
+    };
+    assert_eq!(*after, Duration::from_millis(50));
+    let text = e.to_string();
+    assert!(
+        text.contains("Rapid7 did not finish the query within 50ms"),
+        "{text}"
+    );
+    assert!(text.ends_with("raise RAPID7_QUERY_TIMEOUT"), "{text}");
+    assert!(e.is_retryable(), "asking again may find Rapid7 less busy");
+}
+
+#[tokio::test]
+async fn a_request_never_answered_is_a_timeout_naming_its_setting() {
+    // A listener that accepts connections (the kernel's backlog) and never
+    // answers: bound before the client is built, kept until the end.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let client = ClientBuilder::new()
+        .with_endpoint(format!("http://127.0.0.1:{port}"))
+        .with_api_key("k")
+        .with_request_timeout(Duration::from_millis(200))
+        .with_retry(RetryConfig {
+            max_retries: 1,
+            backoff: datafusion_rapid7::client::BackoffConfig {
+                init: Duration::from_millis(1),
+                max: Duration::from_millis(2),
+                base: 2.0,
+            },
+            ..RetryConfig::default()
+        })
+        .build()
+        .unwrap();
+    let e = client.list_logs().await.unwrap_err();
+    assert_eq!(e.timeout(), Some(Wait::Request), "{e:?}");
+    let text = e.to_string();
+    assert!(text.contains("timed out after 200ms"), "{text}");
+    assert!(text.contains("raise RAPID7_REQUEST_TIMEOUT"), "{text}");
+    drop(silent);
 }

@@ -21,19 +21,17 @@ use crate::output::results_stdout;
 use crate::setup::{self, Session};
 
 fn print_json(value: &impl serde::Serialize) -> Result<(), Error> {
-    let text = serde_json::to_string_pretty(value).map_err(|e| Error::Config {
-        key: "output".into(),
-        message: e.to_string(),
-    })?;
+    let text = serde_json::to_string_pretty(value).map_err(json_error)?;
     let mut out = results_stdout();
     writeln!(out, "{text}").map_err(io_error)?;
     out.flush().map_err(io_error)
 }
 
-fn io_error(e: std::io::Error) -> Error {
-    Error::Config {
-        key: "stdout".into(),
-        message: e.to_string(),
+fn io_error(source: std::io::Error) -> Error {
+    Error::Io {
+        action: "write to",
+        path: None,
+        source,
     }
 }
 
@@ -68,11 +66,9 @@ pub(crate) async fn sync(session: &Session, args: &SyncArgs) -> Result<(), Error
     print_json(&value)
 }
 
+/// A report that cannot be written as JSON, as the output error it is.
 fn json_error(e: serde_json::Error) -> Error {
-    Error::Config {
-        key: "output".into(),
-        message: e.to_string(),
-    }
+    io_error(e.into())
 }
 
 pub(crate) async fn publish(session: &Session, args: &PublishArgs) -> Result<(), Error> {
@@ -198,10 +194,7 @@ pub(crate) async fn cache(session: &Session, command: &CacheCommand) -> Result<b
                 Some(g) => cache.gc_with_grace(*g).await?,
                 None => cache.gc().await?,
             };
-            let mut json = serde_json::to_value(report).map_err(|e| Error::Config {
-                key: "output".into(),
-                message: e.to_string(),
-            })?;
+            let mut json = serde_json::to_value(report).map_err(json_error)?;
             if let (Some(expired), Some(map)) = (expired, json.as_object_mut()) {
                 map.insert(
                     "expired".into(),
@@ -277,10 +270,7 @@ pub(crate) async fn config(global: &Global, settings: &Settings) -> Result<(), E
             )) as datafusion::arrow::array::ArrayRef
         })
         .collect();
-    let batch = RecordBatch::try_new(Arc::clone(&schema), columns).map_err(|e| Error::Config {
-        key: "output".into(),
-        message: e.to_string(),
-    })?;
+    let batch = RecordBatch::try_new(Arc::clone(&schema), columns)?;
     let mut out = results_stdout();
     write_batches(global.format, schema, vec![batch], &mut out)
         .map(|_| ())

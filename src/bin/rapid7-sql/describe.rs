@@ -76,7 +76,7 @@ async fn cached(session: &Session, table: &str) -> Result<Vec<String>, String> {
         .cache()
         .list_segments(&log.id)
         .await
-        .map_err(|e| crate::fmt::error(&e))?;
+        .map_err(|e| crate::fmt::error(&e.into()))?;
     let (whole, filtered): (Vec<_>, Vec<_>) = segments.iter().partition(|s| s.filter().is_none());
     if whole.is_empty() {
         lines.push(match rapid7.cache().is_bypass() {

@@ -3,7 +3,7 @@
 //! written by the library's [`group_digits`](datafusion_rapid7::text::group_digits).
 
 use datafusion::error::DataFusionError;
-use datafusion_rapid7::Error;
+use datafusion_rapid7::{Error, cache, client};
 
 /// `""` for one, `"s"` otherwise.
 pub(crate) fn plural(n: u64) -> &'static str {
@@ -27,7 +27,7 @@ pub(crate) fn is_fetch_budget(e: &DataFusionError) -> bool {
     matches!(
         unwrapped(e),
         DataFusionError::External(inner)
-            if matches!(inner.downcast_ref::<Error>(), Some(Error::FetchBudget { .. }))
+            if inner.downcast_ref::<Error>().is_some_and(|e| e.fetch_budget().is_some())
     )
 }
 
@@ -55,20 +55,30 @@ pub(crate) fn error(e: &Error) -> String {
 }
 
 fn cli_hint(e: &Error) -> Option<String> {
+    if let Some(key) = e.config_key() {
+        return Some(format!("the flag is {}", crate::knobs::flag_of(key)?));
+    }
+    if let Some(wait) = e.timeout() {
+        return Some(format!(
+            "raise it with {}",
+            crate::knobs::flag_of(wait.setting())?
+        ));
+    }
     Some(match e {
-        Error::MissingApiKey => "or run `rapid7-sql --demo` to try the bundled simulator".into(),
+        Error::Client(client::Error::MissingApiKey) => {
+            "or run `rapid7-sql --demo` to try the bundled simulator".into()
+        }
         Error::Offline { .. } => "run without --offline".into(),
-        Error::CorruptSegment { .. } => {
+        Error::Cache(cache::Error::CorruptSegment { .. }) => {
             "`rapid7-sql cache drop --log NAME` drops the log's segments, \
              or run with --bypass-cache"
                 .into()
         }
-        Error::FetchBudget { .. } => {
+        Error::FetchBudget(_) => {
             "pass --max-fetch-events 0 for a deliberate backfill (or a larger N); \
              the interactive shell asks instead"
                 .into()
         }
-        Error::Config { key, .. } => format!("the flag is {}", crate::knobs::flag_of(key)?),
         _ => return None,
     })
 }
@@ -100,20 +110,40 @@ mod tests {
         assert!(shown.contains("run without --offline"), "{shown}");
         assert!(!shown.contains("scan"), "{shown}");
 
-        let corrupt = error(&Error::CorruptSegment {
+        let corrupt = error(&Error::from(cache::Error::CorruptSegment {
             segment: "logs/x/from=1/to=2".into(),
             message: "footer".into(),
-        });
+        }));
         assert!(
             corrupt.contains("cache drop") && corrupt.contains("--bypass-cache"),
             "{corrupt}"
         );
-        assert!(error(&Error::MissingApiKey).contains("--demo"));
+        assert!(error(&client::Error::MissingApiKey.into()).contains("--demo"));
         let region = error(&Error::Config {
             key: "RAPID7_REGION".into(),
             message: "unknown region".into(),
         });
         assert!(region.ends_with("the flag is --region"), "{region}");
+        let client_region = error(&Error::from(client::Error::Config {
+            key: "RAPID7_REGION".into(),
+            message: "unknown region".into(),
+        }));
+        assert!(
+            client_region.ends_with("the flag is --region"),
+            "{client_region}"
+        );
+        let timeout = error(&Error::from(client::Error::Timeout {
+            method: "GET",
+            url: "u".into(),
+            wait: client::Wait::Query,
+            after: std::time::Duration::from_secs(600),
+            source: None,
+        }));
+        assert!(timeout.contains("raise RAPID7_QUERY_TIMEOUT"), "{timeout}");
+        assert!(
+            timeout.ends_with("raise it with --query-timeout"),
+            "{timeout}"
+        );
         let other = error(&Error::Cancelled);
         assert_eq!(other, "cancelled");
     }

@@ -63,7 +63,8 @@ fn capitalised(s: &str) -> String {
 /// names the flag).
 fn reason(e: Error) -> String {
     match e {
-        Error::Config { message, .. } => message,
+        Error::Config { message, .. }
+        | Error::Client(datafusion_rapid7::client::Error::Config { message, .. }) => message,
         other => other.to_string(),
     }
 }

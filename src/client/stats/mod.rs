@@ -177,12 +177,11 @@ impl Client {
             });
         }
         if n == 0 || n > MAX_SLICES || (to - from) % i64::from(n) != 0 {
-            return Err(Error::Config {
-                key: "timeslice".into(),
-                message: format!(
-                    "{n} slices of [{from}, {to}): use 1 to {MAX_SLICES} slices that divide the \
-                     window evenly"
-                ),
+            return Err(Error::InvalidSlices {
+                slices: n,
+                from,
+                to,
+                max: MAX_SLICES,
             });
         }
         let statement = leql::count_statement(filter.as_deref(), Some(n));

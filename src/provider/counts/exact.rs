@@ -46,7 +46,7 @@ use std::sync::Mutex;
 
 use futures::TryStreamExt;
 
-use crate::client::{Client, CountRequest, Counts};
+use crate::client::{self, Client, CountRequest, Counts};
 use crate::error::{Error, Result};
 use crate::locks::lock;
 
@@ -210,7 +210,7 @@ async fn learn(client: &Client, log_id: &str, t: i64, at_t: u64) -> Result<bool>
 }
 
 fn inconsistent(log_id: &str, t: i64) -> Error {
-    Error::Decode {
+    client::Error::Decode {
         url: format!("statistics of log {log_id}"),
         message: format!(
             "Rapid7's counts around {} agree with neither an inclusive nor an exclusive `to`; \
@@ -218,6 +218,7 @@ fn inconsistent(log_id: &str, t: i64) -> Error {
             crate::time::fmt_ms(t)
         ),
     }
+    .into()
 }
 
 /// The events of one log stamped exactly `ms`; `None` when the decoder

@@ -8,73 +8,17 @@
 //! counted whole. Where it cannot matter it is skipped: with no limit, or
 //! when the missing ranges total less than [`ESTIMATE_MIN_GAP_MS`].
 
-use std::fmt;
-use std::time::Duration;
-
 use tracing::debug;
 
 use crate::client::{Client, CountRequest, MAX_SLICES};
-use crate::error::{Error, Result};
+pub use crate::cost::FetchEstimate;
+pub(crate) use crate::cost::{Cost, QUOTA_PER_SECOND, approx, human_duration};
+use crate::error::{BudgetLog, Counted, Error, FetchBudget, Result};
 use crate::time::TimeRange;
 
 /// Missing ranges of this length or less in all are not estimated (two
 /// minutes: even a busy log holds few pages there).
 pub(crate) const ESTIMATE_MIN_GAP_MS: i64 = 120_000;
-
-/// Rapid7's documented quota of event queries: 1,500 per 15 minutes.
-const QUOTA_PER_SECOND: f64 = 1_500.0 / 900.0;
-
-/// The estimated cost of fetching one log's missing ranges.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct FetchEstimate {
-    /// Events in the missing ranges (by Rapid7's statistics).
-    pub events: u64,
-    /// Event queries the fetch takes: a page per `per_page` events, and at
-    /// least one per piece.
-    pub queries: u64,
-}
-
-impl std::ops::Add for FetchEstimate {
-    type Output = FetchEstimate;
-
-    fn add(self, other: FetchEstimate) -> FetchEstimate {
-        FetchEstimate {
-            events: self.events.saturating_add(other.events),
-            queries: self.queries.saturating_add(other.queries),
-        }
-    }
-}
-
-impl FetchEstimate {
-    /// How long the queries take at `per_second` queries a second.
-    pub fn duration_at(&self, per_second: f64) -> Duration {
-        let rate = if per_second.is_finite() && per_second > 0.0 {
-            per_second
-        } else {
-            QUOTA_PER_SECOND
-        };
-        Duration::from_secs_f64((self.queries as f64 / rate).min(1e12))
-    }
-}
-
-/// `≈8.6M events (≈17,300 queries, ≈2.9 h at this key's quota)`.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Cost {
-    pub(crate) estimate: FetchEstimate,
-    pub(crate) duration: Duration,
-}
-
-impl fmt::Display for Cost {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "≈{} events (≈{} queries, ≈{} at this key's quota)",
-            approx(self.estimate.events),
-            approx(self.estimate.queries),
-            human_duration(self.duration)
-        )
-    }
-}
 
 /// The rate a key's event queries go at: the client's own limit, never more
 /// than Rapid7's documented quota.
@@ -84,35 +28,6 @@ pub(crate) fn query_rate(client: &Client) -> f64 {
         own.min(QUOTA_PER_SECOND)
     } else {
         QUOTA_PER_SECOND
-    }
-}
-
-/// `8,640,000` → `8.6M`, `17,280` → `17,300`, `950` → `950`.
-pub(crate) fn approx(n: u64) -> String {
-    match n {
-        0..1_000 => n.to_string(),
-        1_000..100_000 => {
-            let rounded = (n + 50) / 100 * 100;
-            let (thousands, rest) = (rounded / 1_000, rounded % 1_000);
-            format!("{thousands},{rest:03}")
-        }
-        100_000..1_000_000 => format!("{}k", (n + 500) / 1_000),
-        1_000_000..1_000_000_000 => format!("{:.1}M", n as f64 / 1e6),
-        _ => format!("{:.1}G", n as f64 / 1e9),
-    }
-}
-
-/// `2.9 h`, `20 min`, `45 s`.
-pub(crate) fn human_duration(d: Duration) -> String {
-    let s = d.as_secs_f64();
-    if s < 90.0 {
-        format!("{} s", s.ceil() as u64)
-    } else if s < 5_400.0 {
-        format!("{} min", (s / 60.0).round() as u64)
-    } else if s < 172_800.0 {
-        format!("{:.1} h", s / 3_600.0)
-    } else {
-        format!("{:.1} days", s / 86_400.0)
     }
 }
 
@@ -272,26 +187,52 @@ pub(crate) fn check_budget(
     }
     let mut largest: Vec<&(String, FetchEstimate)> = per_log.iter().collect();
     largest.sort_by_key(|(_, e)| std::cmp::Reverse(e.events));
-    Err(Error::FetchBudget {
+    Err(Error::FetchBudget(FetchBudget {
         cost: Cost {
             estimate: total,
             duration: total.duration_at(rate),
-        }
-        .to_string(),
-        events: total.events,
-        queries: total.queries,
+        },
         limit,
         largest: largest
             .iter()
             .take(3)
-            .map(|(log, e)| format!("{log} ≈{} events", approx(e.events)))
+            .map(|(log, e)| BudgetLog {
+                log: log.clone(),
+                counted: Counted::Estimated(*e),
+            })
             .collect(),
+        not_pushed: Vec::new(),
+    }))
+}
+
+/// The error of a read that went past `limit` while it read (`events` read
+/// so far), for a statement whose cost no estimate could bound beforehand.
+pub(crate) fn over_limit_while_reading(
+    log: String,
+    counted: Counted,
+    events: u64,
+    limit: u64,
+    rate: f64,
+) -> Error {
+    let estimate = FetchEstimate {
+        events,
+        queries: events / 500 + 1,
+    };
+    Error::FetchBudget(FetchBudget {
+        cost: Cost {
+            estimate,
+            duration: estimate.duration_at(rate),
+        },
+        limit,
+        largest: vec![BudgetLog { log, counted }],
         not_pushed: Vec::new(),
     })
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn r(a: i64, b: i64) -> TimeRange {
@@ -396,13 +337,10 @@ mod tests {
         assert!(text.contains("≈1.1M events"), "{text}");
         assert!(text.contains("RAPID7_MAX_FETCH_EVENTS"), "{text}");
         assert!(text.contains("Firewall ≈900k events"), "{text}");
-        assert!(matches!(
-            e,
-            Error::FetchBudget {
-                events: 1_100_000,
-                limit: 1_000_000,
-                ..
-            }
-        ));
+        let Error::FetchBudget(budget) = &e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(budget.cost.estimate.events, 1_100_000);
+        assert_eq!(budget.limit, 1_000_000);
     }
 }

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use tracing::{debug, warn};
 
 use crate::cache::SegmentCache;
-use crate::client::{Client, pick_log, suggest};
-use crate::error::{Error, Result};
+use crate::client::{self, Client, pick_log, suggest};
+use crate::error::Result;
 use crate::events::MAX_LOG_NAME_LEN;
 use crate::log_id::LogId;
 pub use crate::log_id::LogRef;
@@ -146,7 +146,8 @@ impl LogDirectory {
 
     /// One log by name or id: the one rule of [`pick_log`] (exact id, then
     /// exact name, then name ignoring case; a name several logs share is
-    /// [`Error::AmbiguousLog`], listing their ids).
+    /// [`client::Error::AmbiguousLog`](crate::client::Error::AmbiguousLog),
+    /// listing their ids).
     pub(crate) async fn find(&self, name_or_id: &str) -> Result<LogRef> {
         let logs = self.list().await?;
         let log = pick_log(&logs, name_or_id, |l| l.id.as_str(), |l| l.name.as_deref())?;
@@ -225,10 +226,11 @@ fn check_known(
     let Some(wanted) = wanted else { return Ok(()) };
     for w in wanted {
         if !logs.iter().any(|l| key(l) == Some(w.as_str())) {
-            return Err(Error::UnknownLog {
+            return Err(client::Error::UnknownLog {
                 name: w.clone(),
                 suggestions: suggest(logs.iter().filter_map(&key), w),
-            });
+            }
+            .into());
         }
     }
     Ok(())

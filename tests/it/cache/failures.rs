@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
-use datafusion_rapid7::Error;
 use datafusion_rapid7::cache::{
     CommitOutcome, CoverageKind, MANIFEST_FILE, SegmentInfo, SegmentManifest,
 };
+use datafusion_rapid7::{Error, cache};
 use object_store::PutPayload;
 
 use super::*;
@@ -202,7 +202,7 @@ async fn corruption_fails_loudly(env: Env) {
             .plan_read(&log, range(T0 - 1_000, T0 + 5_000))
             .await
             .unwrap_err();
-        let Error::CorruptSegment { segment, message } = &err else {
+        let Error::Cache(cache::Error::CorruptSegment { segment, message }) = &err else {
             panic!("{how:?}: expected CorruptSegment, got {err}");
         };
         assert_eq!(segment, info.location(), "{how:?}: {message}");
@@ -237,10 +237,17 @@ async fn traversal_attempts_are_refused() {
     for bad in [
         "..", ".", "../etc", "a/b", "/", "a\\b", "\\", "", "a\0b", ".hidden",
     ] {
-        let unsafe_path = |r: Result<(), Error>| matches!(r, Err(Error::UnsafePath { .. }));
+        let unsafe_path =
+            |r: Result<(), Error>| matches!(r, Err(Error::Cache(cache::Error::UnsafePath { .. })));
         assert!(unsafe_path(env.cache.writer(bad, seg).map(drop)), "{bad:?}");
         assert!(
-            unsafe_path(env.cache.list_segments(bad).await.map(drop)),
+            unsafe_path(
+                env.cache
+                    .list_segments(bad)
+                    .await
+                    .map(drop)
+                    .map_err(Error::from)
+            ),
             "{bad:?}"
         );
         assert!(
@@ -300,7 +307,7 @@ async fn bypass_reads_and_writes_nothing() {
     assert!(cache.list_segments(LOG).await.unwrap().is_empty());
     assert!(matches!(
         cache.gc().await,
-        Err(Error::CacheUnavailable { .. })
+        Err(Error::Cache(cache::Error::Unavailable { .. }))
     ));
     assert!(
         cache.writer("../x", seg).is_err(),
@@ -315,7 +322,10 @@ async fn unusable_root_names_the_path() {
     std::fs::write(&file, b"x").unwrap();
     let bad = file.join("cache");
     let err = SegmentCache::open(bad.to_str().unwrap(), small_config()).unwrap_err();
-    assert!(matches!(err, Error::CacheUnavailable { .. }), "{err}");
+    assert!(
+        matches!(err, Error::Cache(cache::Error::Unavailable { .. })),
+        "{err}"
+    );
     assert!(err.to_string().contains(bad.to_str().unwrap()), "{err}");
 }
 
@@ -354,7 +364,10 @@ async fn verified_parts_are_remembered_by_their_listing_metadata() {
     // A cache opened afresh reads it and fails: the part really is broken.
     let fresh = SegmentCache::open(location.to_str().unwrap(), small_config()).unwrap();
     let err = fresh.plan_read(LOG, seg).await.unwrap_err();
-    assert!(matches!(err, Error::CorruptSegment { .. }), "{err}");
+    assert!(
+        matches!(err, Error::Cache(cache::Error::CorruptSegment { .. })),
+        "{err}"
+    );
     // A change a listing shows is checked again: here the same garbage
     // put in place as every write to a cache is, by a rename (a new inode,
     // and the directory's modification time moves, so a directory the
@@ -363,5 +376,8 @@ async fn verified_parts_are_remembered_by_their_listing_metadata() {
     std::fs::copy(&file, &staged).unwrap();
     std::fs::rename(&staged, &file).unwrap();
     let err = cache.plan_read(LOG, seg).await.unwrap_err();
-    assert!(matches!(err, Error::CorruptSegment { .. }), "{err}");
+    assert!(
+        matches!(err, Error::Cache(cache::Error::CorruptSegment { .. })),
+        "{err}"
+    );
 }

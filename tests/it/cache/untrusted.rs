@@ -6,7 +6,7 @@ use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path as FsPath, PathBuf};
 use std::time::Duration;
 
-use datafusion_rapid7::Error;
+use datafusion_rapid7::cache;
 use datafusion_rapid7::cache::{CacheConfig, CoverageKind};
 
 use super::*;
@@ -54,7 +54,7 @@ async fn a_root_that_others_can_write_or_another_user_owns_is_refused() {
         std::fs::create_dir(&dir).unwrap();
         chmod(&dir, bits);
         let err = CacheRoot::open(dir.to_str().unwrap()).unwrap_err();
-        assert!(matches!(err, Error::CacheUnavailable { .. }), "{err}");
+        assert!(matches!(err, cache::Error::Unavailable { .. }), "{err}");
         let text = err.to_string();
         let d = dir.display();
         assert!(

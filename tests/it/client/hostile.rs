@@ -128,7 +128,7 @@ async fn an_oversized_body_fails_at_once_and_says_to_lower_per_page() {
     let fw = log_id(&server, "Firewall");
     let e = fetch(&client, &fw, T0, T0 + 60_000).await.unwrap_err();
     assert!(
-        matches!(e, datafusion_rapid7::Error::Protocol { .. }),
+        matches!(e, datafusion_rapid7::Error::Client(Error::Protocol { .. })),
         "{e:?}"
     );
     let text = e.to_string();
@@ -187,7 +187,7 @@ async fn paging_error(faults: Faults, from: i64, to: i64) -> (String, usize) {
         .expect("pagination that does not advance stops")
         .unwrap_err();
     assert!(
-        matches!(e, datafusion_rapid7::Error::Protocol { .. }),
+        matches!(e, datafusion_rapid7::Error::Client(Error::Protocol { .. })),
         "{e:?}"
     );
     assert!(!e.is_retryable());

@@ -58,7 +58,7 @@ async fn a_statement_over_the_limit_is_estimated_refused_and_runs_once_approved(
     );
     assert!(matches!(
         cost.refusal(),
-        Some(Error::FetchBudget { events: e, limit: l, .. }) if e == scan.total.events && l == events / 2
+        Some(Error::FetchBudget(b)) if b.cost.estimate.events == scan.total.events && b.limit == events / 2
     ));
     assert_eq!(
         server.event_query_requests(),

@@ -30,7 +30,7 @@ fn ours(e: &datafusion::error::DataFusionError) -> Option<&Error> {
 /// The estimate and the limit of the budget error inside `e`.
 pub(super) fn refusal(e: &datafusion::error::DataFusionError) -> (u64, u64) {
     match ours(e) {
-        Some(Error::FetchBudget { events, limit, .. }) => (*events, *limit),
+        Some(Error::FetchBudget(b)) => (b.cost.estimate.events, b.limit),
         _ => panic!("expected the budget error, got {e}"),
     }
 }
@@ -164,7 +164,7 @@ async fn sync_obeys_the_limit_and_reports_the_estimate() {
         .sync(&["Auth Service".to_string()], T0, Some(T0 + HOUR))
         .await
         .unwrap_err();
-    assert!(matches!(e, Error::FetchBudget { limit: 100, .. }), "{e}");
+    assert_eq!(e.fetch_budget().map(|b| b.limit), Some(100), "{e}");
     assert_eq!(server.event_query_requests(), 0);
 
     let (_, rapid7) = session_with(&server, local_cache(&dir), |c| {
@@ -204,10 +204,10 @@ async fn a_refusal_names_the_filters_rapid7_was_not_asked_to_apply() {
         let ctx = ctx.clone();
         async move {
             let e = sql(&ctx, &q).await.unwrap_err();
-            let Some(Error::FetchBudget { not_pushed, .. }) = ours(&e) else {
+            let Some(Error::FetchBudget(budget)) = ours(&e) else {
                 panic!("expected the budget error, got {e}");
             };
-            (not_pushed.clone(), e.to_string())
+            (budget.not_pushed.clone(), e.to_string())
         }
     };
     // Negation has no LEQL superset: named, with what Rapid7 can apply.

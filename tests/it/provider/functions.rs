@@ -155,6 +155,30 @@ async fn summaries_are_exact_and_serialise() {
     assert_eq!(json["row_count"], serde_json::json!(summary.row_count));
     assert_eq!(json["per_bucket"].as_array().unwrap().len(), 10);
 
+    // A summary that cannot be written is an I/O error naming its file.
+    let output = dir.path().join("no-such-dir").join("summary.json");
+    let e = datafusion_rapid7::summarize(
+        &ctx,
+        &SummaryRequest {
+            output: Some(output.clone()),
+            ..request.clone()
+        },
+    )
+    .await
+    .unwrap_err();
+    let datafusion_rapid7::Error::Io { path, source, .. } = &e else {
+        panic!("expected an I/O error, got {e:?}");
+    };
+    assert_eq!(path.as_deref(), Some(output.as_path()));
+    assert_eq!(source.kind(), std::io::ErrorKind::NotFound, "{e}");
+    assert!(
+        e.to_string().starts_with(&format!(
+            "cannot write the summary to {}: ",
+            output.display()
+        )),
+        "{e}"
+    );
+
     let e = datafusion_rapid7::summarize(
         &ctx,
         &SummaryRequest {

@@ -13,8 +13,8 @@ use futures::StreamExt;
 use futures::stream::BoxStream;
 
 use super::run::{Prepared, Run, assemble};
-use crate::error::Error;
-use crate::provider::scan::estimate::{Cost, FetchEstimate};
+use crate::error::{Counted, Error};
+use crate::provider::scan::estimate::over_limit_while_reading;
 use crate::provider::scan::plan::LogScan;
 use crate::provider::scan::report::log_coverage;
 
@@ -49,20 +49,5 @@ pub(crate) fn counted(
 }
 
 fn over_limit(log: &str, events: u64, limit: u64, rate: f64) -> Error {
-    let estimate = FetchEstimate {
-        events,
-        queries: events / 500 + 1,
-    };
-    Error::FetchBudget {
-        cost: Cost {
-            estimate,
-            duration: estimate.duration_at(rate),
-        }
-        .to_string(),
-        events,
-        queries: estimate.queries,
-        limit,
-        largest: vec![format!("{log} (read for a LIMIT, still short of it)")],
-        not_pushed: Vec::new(),
-    }
+    over_limit_while_reading(log.to_string(), Counted::ReadForLimit, events, limit, rate)
 }

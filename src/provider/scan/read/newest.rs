@@ -46,11 +46,11 @@ use datafusion::error::Result as DfResult;
 use super::run::{Extra, Prepared, Run};
 use super::{bypass, fetch_first};
 use crate::cache::{PlannedSegment, SegmentCache};
-use crate::client::Order;
-use crate::error::{Error, Result};
+use crate::client::{self, Order};
+use crate::error::{Counted, Error, Result};
 use crate::events::{columns, with_log_name};
 use crate::fetch::{FetchRequest, Fetcher, ReadBatches, commit_batches};
-use crate::provider::scan::estimate::{Cost, FetchEstimate};
+use crate::provider::scan::estimate::over_limit_while_reading;
 use crate::provider::scan::newest_rule::{NEWEST_FIRST_SINCE_MS, PageOrder, Stop};
 use crate::provider::scan::plan::{LogScan, estimate_scans};
 use crate::provider::scan::report::log_coverage;
@@ -556,9 +556,12 @@ fn timestamps(batch: &RecordBatch) -> Result<ArrayRef> {
     batch
         .column_by_name(columns::TIMESTAMP)
         .cloned()
-        .ok_or_else(|| Error::Decode {
-            url: "(newest-first read)".into(),
-            message: "a batch without its timestamp column".into(),
+        .ok_or_else(|| {
+            client::Error::Decode {
+                url: "(newest-first read)".into(),
+                message: "a batch without its timestamp column".into(),
+            }
+            .into()
         })
 }
 
@@ -606,23 +609,11 @@ async fn commit(cache: &SegmentCache, scan: &LogScan, read: &Pending) -> Result<
 }
 
 fn over_limit(scan: &LogScan, events: u64, limit: u64, rate: f64) -> Error {
-    let estimate = FetchEstimate {
+    over_limit_while_reading(
+        scan.log.label().to_string(),
+        Counted::ReadNewestFirst,
         events,
-        queries: events / 500 + 1,
-    };
-    Error::FetchBudget {
-        cost: Cost {
-            estimate,
-            duration: estimate.duration_at(rate),
-        }
-        .to_string(),
-        events,
-        queries: estimate.queries,
         limit,
-        largest: vec![format!(
-            "{} (newest first, still short of the rows asked for)",
-            scan.log.label()
-        )],
-        not_pushed: Vec::new(),
-    }
+        rate,
+    )
 }
