@@ -6,6 +6,9 @@ mod forms;
 mod maintenance;
 mod retention;
 mod roundtrip;
+// Also compiled into rapid7-sql's tests (rapid7-sql/tests/it/main.rs), which use
+// helpers these tests do not.
+#[allow(dead_code)]
 pub mod s3;
 mod untrusted;
 

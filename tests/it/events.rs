@@ -94,6 +94,7 @@ fn events_in_code() -> BTreeMap<String, Entry> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut files = Vec::new();
     rust_files(&root.join("src"), &mut files);
+    rust_files(&root.join("rapid7-sql/src"), &mut files);
     let mut out: BTreeMap<String, Entry> = BTreeMap::new();
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();

@@ -1,8 +1,6 @@
 //! Integration tests: one binary, one module per area.
 
 mod cache;
-#[cfg(feature = "cli")]
-mod cli;
 mod client;
 mod events;
 mod live;

@@ -665,7 +665,7 @@ impl Bench {
         let out = std::env::var_os("E2E_OUT")
             .map(PathBuf::from)
             .unwrap_or_else(|| {
-                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-e2e.json")
+                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench-e2e.json")
             });
         std::fs::write(&out, serde_json::to_vec_pretty(&self.rows)?)?;
         Ok(out)

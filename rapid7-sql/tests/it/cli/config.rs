@@ -240,7 +240,7 @@ async fn knobs_apply_to_the_demo_but_not_where_it_connects() {
 #[test]
 fn the_readme_lists_every_setting_with_its_flag() {
     let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
     let table: Vec<&str> = readme
         .lines()
         .skip_while(|l| !l.starts_with("## Configuration"))
