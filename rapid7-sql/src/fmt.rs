@@ -69,6 +69,9 @@ fn cli_hint(e: &Error) -> Option<String> {
             "or run `rapid7-sql --demo` to try the bundled simulator".into()
         }
         Error::Offline { .. } => "run without --offline".into(),
+        Error::Cache(cache::Error::Unavailable { .. }) => {
+            "the flags are --cache DIR and --bypass-cache".into()
+        }
         Error::Cache(cache::Error::CorruptSegment { .. }) => {
             "`rapid7-sql cache drop --log NAME` drops the log's segments, \
              or run with --bypass-cache"

@@ -111,7 +111,7 @@ impl CacheRoot {
         create_private_dirs(&dir).map_err(|e| {
             unavailable(
                 "cannot create the cache directory; choose a writable directory with \
-                 RAPID7_CACHE or run with --bypass-cache"
+                 RAPID7_CACHE, or read and write no cache with RAPID7_BYPASS_CACHE=true"
                     .into(),
                 Some(Box::new(e)),
             )
@@ -128,7 +128,7 @@ impl CacheRoot {
         probe_writable(&dir).map_err(|e| {
             unavailable(
                 "the cache directory is not writable; fix its permissions, choose another \
-                 with RAPID7_CACHE or run with --bypass-cache"
+                 with RAPID7_CACHE, or read and write no cache with RAPID7_BYPASS_CACHE=true"
                     .into(),
                 Some(Box::new(e)),
             )

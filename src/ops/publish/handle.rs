@@ -38,7 +38,7 @@ impl Rapid7 {
                 table: target.to_string(),
                 message: "this is a table, but with several logs (or none named) the \
                           location is a prefix that holds one table per log: name one \
-                          --log, or give another location"
+                          log, or give another location"
                     .into(),
                 source: None,
             });

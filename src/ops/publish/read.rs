@@ -70,7 +70,7 @@ pub async fn register_published(
         return Err(Error::Publish {
             table: location.to_string(),
             message: "no Delta table here or directly below it: publish first \
-                      (rapid7-sql publish --log NAME --table URL)"
+                      (Rapid7::publish; in rapid7-sql, its publish command)"
                 .into(),
             source: None,
         });
