@@ -196,3 +196,51 @@ fn the_catalogue_lists_every_event_with_its_level_and_fields() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// The rows of docs/events.md's table of the plans' names: event → the
+/// fields a dashboard written to the plans expects on it.
+pub(crate) fn plans_events() -> BTreeMap<String, BTreeSet<String>> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/events.md");
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut out = BTreeMap::new();
+    let mut in_table = false;
+    for line in text.lines() {
+        if line.starts_with("| plans' event | plans' fields |") {
+            in_table = true;
+            continue;
+        }
+        if !line.starts_with('|') {
+            in_table = false;
+            continue;
+        }
+        if !in_table || line.starts_with("|---") {
+            continue;
+        }
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        let fields = cells[2]
+            .split(", ")
+            .map(|f| f.trim_matches('`').to_string())
+            .collect();
+        out.insert(cells[1].trim_matches('`').to_string(), fields);
+    }
+    out
+}
+
+#[test]
+fn every_event_and_field_the_plans_name_is_emitted() {
+    let code = events_in_code();
+    let plans = plans_events();
+    assert!(plans.len() >= 14, "{plans:?}");
+    let mut problems = Vec::new();
+    for (name, fields) in &plans {
+        match code.get(name) {
+            None => problems.push(format!("the plans' {name} is never emitted")),
+            Some(entry) => {
+                for field in fields.difference(&entry.fields) {
+                    problems.push(format!("the plans' {name} lacks {field}"));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
