@@ -506,7 +506,8 @@ impl SegmentWriter {
 /// Put a part create-only where the store can, else plainly. Part names
 /// carry the writer's random token, so no other writer puts the same name;
 /// create-only only guards that. The manifest is the commit marker and
-/// keeps its own create-only protocol.
+/// keeps its own create-only protocol. Returns the mode used, for
+/// `parquet_part_write_success`.
 async fn put_part(
     target: &mut Target,
     path: &Path,
