@@ -90,8 +90,11 @@ pub(crate) async fn plan_read(
     concurrency: usize,
 ) -> Result<ReadPlan> {
     let started = Instant::now();
+    // The plans' `cache_dir`: where this log's segments lie.
+    let cache_dir = root.display_path(&super::layout::log_dir(root.prefix(), log_id)?);
     tracing::info!(
         log_id,
+        cache_dir,
         start_ms = request.start(),
         end_ms = request.end(),
         "cache_scan_start"
@@ -128,7 +131,9 @@ pub(crate) async fn plan_read(
     let coverage = plan_coverage(request, &ranges);
     tracing::info!(
         log_id,
+        cache_dir,
         segments = planned.len(),
+        segment_count = planned.len(),
         parts = planned
             .iter()
             .map(|p| p.segment.manifest().parts.len())

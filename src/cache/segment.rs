@@ -148,9 +148,11 @@ impl SegmentInfo {
     }
 }
 
-/// Log `cache_read_failed` and build the error that names the segment.
+/// Log `cache_read_failed` (and the plans' `cache_read_error`) and build the
+/// error that names the segment.
 pub(crate) fn corrupt(segment: &str, message: String) -> Error {
     tracing::error!(segment, reason = %message, "cache_read_failed");
+    tracing::error!(segment_dir = segment, error = %message, "cache_read_error");
     Error::CorruptSegment {
         segment: segment.to_string(),
         message,

@@ -91,6 +91,12 @@ fn events(range: TimeRange, step: usize) -> RecordBatch {
 #[tokio::test(flavor = "current_thread")]
 async fn cache_emits_its_events() {
     let capture = Capture::default();
+    // tracing caches a callsite's interest when it is first hit. While one
+    // dispatcher exists it asks only the default of the thread hitting it,
+    // so a test running on another thread would cache "never" for an event
+    // of ours and it would not reach `capture`. With a second dispatcher
+    // alive, every dispatcher is asked.
+    let _second = tracing::Dispatch::new(tracing_subscriber::registry());
     let _guard =
         tracing::subscriber::set_default(tracing_subscriber::registry().with(capture.clone()));
     let tmp = tempfile::tempdir().unwrap();
@@ -130,12 +136,39 @@ async fn cache_emits_its_events() {
         }
     }
     assert_eq!(capture.find("flush_start").len(), flushes.len());
+    // The plans' names and fields beside ours (issue 31).
+    for (i, f) in flushes.iter().enumerate() {
+        for field in ["segment_dir", "part_index"] {
+            assert!(
+                f.fields.iter().any(|x| x == field),
+                "{field} in {f:?} ({i})"
+            );
+        }
+    }
+    let puts = capture.find("parquet_part_write_success");
+    assert_eq!(puts.len(), flushes.len());
+    assert!(
+        puts[0].fields.iter().any(|x| x == "write_mode"),
+        "{:?}",
+        puts[0]
+    );
+    let writes = capture.find("cache_write");
+    assert_eq!(writes.len(), 1);
+    assert_eq!(capture.find("segment_committed").len(), 1);
+    for field in ["segment_dir", "rows", "parts", "bytes"] {
+        assert!(writes[0].fields.iter().any(|x| x == field), "{field}");
+    }
 
     cache.plan_read("log-1", seg).await.unwrap();
     let wider = TimeRange::new(T0 - 10, T0 + 10).unwrap();
     cache.plan_read("log-1", wider).await.unwrap();
     assert_eq!(capture.find("cache_scan_start").len(), 3);
     assert_eq!(capture.find("cache_scan_complete").len(), 3);
+    for e in capture.find("cache_scan_complete") {
+        for field in ["cache_dir", "segment_count"] {
+            assert!(e.fields.iter().any(|x| x == field), "{field} in {e:?}");
+        }
+    }
     let planned = capture.find("cache_coverage_planned");
     assert_eq!(planned.len(), 3);
     for key in ["requested", "cached", "missing"] {
@@ -150,6 +183,10 @@ async fn cache_emits_its_events() {
     let failed = capture.find("cache_read_failed");
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0].level, Level::ERROR);
+    let error = capture.find("cache_read_error");
+    assert_eq!(error.len(), 1);
+    assert_eq!(error[0].level, Level::ERROR);
+    assert_eq!(error[0].fields, ["segment_dir", "error"]);
 
     // A failing write: cache_write_failed at ERROR.
     let next = TimeRange::new(T0 + 10_000, T0 + 20_000).unwrap();
@@ -161,6 +198,10 @@ async fn cache_emits_its_events() {
     let failed = capture.find("cache_write_failed");
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0].level, Level::ERROR);
+    let error = capture.find("cache_read_error");
+    assert_eq!(error.len(), 1);
+    assert_eq!(error[0].level, Level::ERROR);
+    assert_eq!(error[0].fields, ["segment_dir", "error"]);
     writer.abort().await.unwrap();
 }
 

@@ -297,12 +297,15 @@ impl SegmentWriter {
         let batches = std::mem::take(&mut self.buffer);
         self.buffered_rows = 0;
         self.buffered_bytes = 0;
-        let name = part_name(&self.writer_id, self.parts.len() as u32);
+        let part_index = self.parts.len();
+        let name = part_name(&self.writer_id, part_index as u32);
         let path = target.dir.clone().join(name.as_str());
         tracing::info!(
             log_id = %self.log_id,
             segment = %target.location,
+            segment_dir = %target.location,
             part = %name,
+            part_index,
             rows_buffered,
             bytes_buffered,
             "flush_start"
@@ -322,13 +325,23 @@ impl SegmentWriter {
         }
         let put_started = Instant::now();
         let size_bytes = encoded.bytes.len() as u64;
-        put_part(target, &path, PutPayload::from(encoded.bytes))
+        let write_mode = put_part(target, &path, PutPayload::from(encoded.bytes))
             .await
             .map_err(|source| CacheError::ObjectStore {
                 path: target.root.display_path(&path),
                 source,
             })?;
         target.root.restrict_file(&path)?;
+        tracing::info!(
+            log_id = %self.log_id,
+            segment_dir = %target.location,
+            part = %name,
+            part_index,
+            rows = encoded.rows,
+            part_bytes = size_bytes,
+            write_mode,
+            "parquet_part_write_success"
+        );
         let parquet_write_ms = encoded.encode_ms + millis(put_started);
         self.rows_written += encoded.rows;
         self.parts.push(PartManifest {
@@ -341,7 +354,9 @@ impl SegmentWriter {
         tracing::info!(
             log_id = %self.log_id,
             segment = %target.location,
+            segment_dir = %target.location,
             part = %name,
+            part_index,
             rows_buffered,
             bytes_buffered,
             part_bytes = size_bytes,
@@ -436,6 +451,15 @@ impl SegmentWriter {
                     beyond_retention = manifest.beyond_retention,
                     "segment_committed"
                 );
+                // The plans' name for the same moment.
+                tracing::info!(
+                    log_id = %self.log_id,
+                    segment_dir = %target.location,
+                    rows = manifest.row_count,
+                    parts = manifest.parts.len(),
+                    bytes = manifest.size_bytes(),
+                    "cache_write"
+                );
                 Ok(CommitOutcome::Committed(SegmentInfo::new(
                     &target.location,
                     target.dir.clone(),
@@ -482,12 +506,13 @@ impl SegmentWriter {
 /// Put a part create-only where the store can, else plainly. Part names
 /// carry the writer's random token, so no other writer puts the same name;
 /// create-only only guards that. The manifest is the commit marker and
-/// keeps its own create-only protocol.
+/// keeps its own create-only protocol. Returns the mode used, for
+/// `parquet_part_write_success`.
 async fn put_part(
     target: &mut Target,
     path: &Path,
     payload: PutPayload,
-) -> object_store::Result<()> {
+) -> object_store::Result<&'static str> {
     let store = target.root.store();
     if target.parts_create_only {
         match store
@@ -501,11 +526,17 @@ async fn put_part(
                 );
                 target.parts_create_only = false;
             }
-            other => return other.map(drop),
+            other => return other.map(|_| WRITE_CREATE),
         }
     }
-    store.put(path, payload).await.map(drop)
+    store.put(path, payload).await.map(|_| WRITE_UNCONDITIONAL)
 }
+
+/// `parquet_part_write_success`'s `write_mode`: a conditional put that
+/// fails when the part exists...
+const WRITE_CREATE: &str = "create";
+/// ...or a plain put, on a store without conditional put.
+const WRITE_UNCONDITIONAL: &str = "unconditional";
 
 impl Drop for SegmentWriter {
     fn drop(&mut self) {

@@ -169,15 +169,19 @@ impl Fetch {
         let (log, filter, range) = (&request.log, request.filter(), request.range);
         let started = Instant::now();
         let mut progress = tracker.start(log, range, true);
+        let mut ingest = Ingest::open(cache, request)?;
+        // The plans' `subrange` is the piece as `[from, to)`.
+        let subrange = range.to_string();
         info!(
             log_id = %log.id,
             log_name = log.name.as_deref(),
             from_ms = range.start(),
             to_ms = range.end(),
+            subrange,
+            segment_dir = ingest.writer.location(),
             filter,
             "fetch_subrange_start"
         );
-        let mut ingest = Ingest::open(cache, request)?;
         let mut pages = client
             .query_events_where(&log.id, range.start(), range.end(), &request.statement())?
             .into_stream()
@@ -235,6 +239,8 @@ impl Fetch {
                     log_id = %log.id,
                     from_ms = range.start(),
                     to_ms = range.end(),
+                    subrange,
+                    duration_ms = elapsed_ms(started),
                     error = %e,
                     "fetch_subrange_failed"
                 );
@@ -250,14 +256,17 @@ impl Fetch {
             log_name = log.name.as_deref(),
             from_ms = range.start(),
             to_ms = range.end(),
+            subrange,
             events = outcome.events,
+            rows_fetched = outcome.events,
             pages = outcome.pages,
             committed = outcome.committed,
             events_rejected = outcome.events_rejected,
             beyond_retention = outcome.beyond_retention,
             parts_written,
             segment_dir,
-            elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            elapsed_ms = elapsed_ms(started),
+            duration_ms = elapsed_ms(started),
             "fetch_subrange_complete"
         );
         if outcome.events_rejected > 0 {
@@ -318,4 +327,9 @@ pub(crate) async fn commit_batches(
             Ok(())
         }
     }
+}
+
+/// Milliseconds since `started`.
+fn elapsed_ms(started: Instant) -> u64 {
+    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
 }

@@ -199,6 +199,7 @@ impl Rapid7 {
         match result {
             Ok(summary) => {
                 let columns: Vec<&str> = summary.columns.iter().map(|c| c.name.as_str()).collect();
+                let output = request.output.as_ref().map(|p| p.display().to_string());
                 info!(
                     from_ms = request.window.start(),
                     to_ms = request.window.end(),
@@ -209,7 +210,10 @@ impl Rapid7 {
                     logs = summary.per_log.len(),
                     buckets = summary.per_bucket.len(),
                     segments = summary.segments.len(),
-                    output = request.output.as_ref().map(|p| p.display().to_string()),
+                    output = output.as_deref(),
+                    timestamp_min = summary.min_timestamp.as_deref(),
+                    timestamp_max = summary.max_timestamp.as_deref(),
+                    summary_output = output.as_deref(),
                     elapsed_ms = started.elapsed().as_millis() as u64,
                     "parquet_summary_generated"
                 );

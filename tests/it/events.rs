@@ -197,3 +197,22 @@ fn the_catalogue_lists_every_event_with_its_level_and_fields() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+#[test]
+fn every_event_and_field_the_plans_name_is_emitted() {
+    let code = events_in_code();
+    let plans = crate::support::plans_events();
+    assert!(plans.len() >= 14, "{plans:?}");
+    let mut problems = Vec::new();
+    for (name, fields) in &plans {
+        match code.get(name) {
+            None => problems.push(format!("the plans' {name} is never emitted")),
+            Some(entry) => {
+                for field in fields.difference(&entry.fields) {
+                    problems.push(format!("the plans' {name} lacks {field}"));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

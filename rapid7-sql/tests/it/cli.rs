@@ -4,6 +4,7 @@ mod cache_writes;
 mod commands;
 mod completeness;
 mod config;
+mod dashboard;
 mod doctor;
 mod publish;
 mod reliability;

@@ -157,3 +157,39 @@ pub fn rfc3339(ms: i64, offset_min: i64) -> String {
         local.rem_euclid(1000)
     )
 }
+
+/// The rows of docs/events.md's table of the plans' names: event → the
+/// fields a dashboard written to the plans expects on it.
+pub fn plans_events() -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    // The library's tests run in the repository root, the binary's in
+    // rapid7-sql/: docs/ is in the first of them that has it.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let path = root
+        .ancestors()
+        .map(|dir| dir.join("docs/events.md"))
+        .find(|p| p.exists())
+        .expect("docs/events.md above the package");
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut out = std::collections::BTreeMap::new();
+    let mut in_table = false;
+    for line in text.lines() {
+        if line.starts_with("| plans' event | plans' fields |") {
+            in_table = true;
+            continue;
+        }
+        if !line.starts_with('|') {
+            in_table = false;
+            continue;
+        }
+        if !in_table || line.starts_with("|---") {
+            continue;
+        }
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        let fields = cells[2]
+            .split(", ")
+            .map(|f| f.trim_matches('`').to_string())
+            .collect();
+        out.insert(cells[1].trim_matches('`').to_string(), fields);
+    }
+    out
+}
