@@ -351,3 +351,37 @@ async fn cache_ls_names_the_filter_of_filtered_segments() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cache_verify_reports_overlapping_segments() {
+    use crate::cache::{LOG, T0 as C0, truth, write_segment};
+    use datafusion_rapid7::cache::{CacheConfig, SegmentCache};
+    use datafusion_rapid7::time::TimeRange;
+
+    let dir = TempDir::new().unwrap();
+    let cache = SegmentCache::open(
+        dir.path().join("cache").to_str().unwrap(),
+        CacheConfig::default(),
+    )
+    .unwrap();
+    let a = TimeRange::new(C0, C0 + 40_000).unwrap();
+    let b = TimeRange::new(C0 + 30_000, C0 + 60_000).unwrap();
+    write_segment(&cache, LOG, a, &truth(LOG, a, 5), 500).await;
+    write_segment(&cache, LOG, b, &truth(LOG, b, 5), 500).await;
+
+    let server = support::server().await;
+    let o = run(Some(&server), dir.path(), &["cache", "verify"]).await;
+    // Suspicious, not corrupt: the exit status stays 0.
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report = json(&o);
+    assert_eq!(report["failures"], serde_json::json!([]));
+    assert_eq!(
+        report["overlaps"],
+        serde_json::json!([{
+            "log_id": LOG,
+            "first": a.to_string(),
+            "second": b.to_string(),
+            "overlap": TimeRange::new(C0 + 30_000, C0 + 40_000).unwrap().to_string(),
+        }])
+    );
+}
