@@ -83,8 +83,8 @@ fn overlaps(log_id: &str, keys: &[(TimeRange, Option<String>)]) -> Vec<VerifyOve
             if fb != fa || b.start() >= a.end() {
                 break;
             }
-            let shared = TimeRange::new(b.start(), a.end().min(b.end()))
-                .expect("b starts before a ends");
+            let shared =
+                TimeRange::new(b.start(), a.end().min(b.end())).expect("b starts before a ends");
             found.push(VerifyOverlap {
                 log_id: log_id.to_string(),
                 filter: fa.clone(),

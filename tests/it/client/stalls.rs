@@ -73,7 +73,12 @@ async fn a_statistical_query_answered_too_late_is_a_request_timeout() {
     let client = impatient(&server, Duration::from_millis(200), Duration::from_secs(60));
     let fw = log_id(&server, "Firewall");
     // Event pages still answer at once.
-    assert!(!fetch(&client, &fw, T0, T0 + 60_000).await.unwrap().is_empty());
+    assert!(
+        !fetch(&client, &fw, T0, T0 + 60_000)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let e = client
         .count_events(&CountRequest {
             log_id: fw.clone(),
@@ -86,7 +91,10 @@ async fn a_statistical_query_answered_too_late_is_a_request_timeout() {
         .unwrap_err();
     let e = datafusion_rapid7::Error::from(e);
     assert_eq!(e.timeout(), Some(Wait::Request), "{e:?}");
-    assert!(e.to_string().contains("raise RAPID7_REQUEST_TIMEOUT"), "{e}");
+    assert!(
+        e.to_string().contains("raise RAPID7_REQUEST_TIMEOUT"),
+        "{e}"
+    );
 }
 
 #[tokio::test]
