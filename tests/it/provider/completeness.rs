@@ -294,3 +294,38 @@ async fn on_incomplete_fail_refuses_segments_past_retention() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn on_incomplete_fail_refuses_what_a_newest_first_read_committed() {
+    use datafusion_rapid7::config::OnIncomplete;
+    let server = support::server().await;
+    server.set_faults(Faults {
+        events_without_timestamp: Some(7),
+        to_exclusive: true,
+        ..Faults::default()
+    });
+    let dir = TempDir::new().unwrap();
+    let (ctx, rapid7) = super::session_with(&server, super::local_cache(&dir), |c| {
+        c.with_pushdown_aggregates(false)
+            .with_on_incomplete(OnIncomplete::Fail)
+    })
+    .await;
+    let auth = support::log_id(&server, LOG);
+    let (from, to) = (T0, T0 + MIN);
+    // More rows than the window holds: the read covers it whole and
+    // commits it.
+    let q = format!(
+        "SELECT timestamp FROM rapid7_logs WHERE log_name = '{LOG}' AND {} \
+         ORDER BY timestamp DESC LIMIT 1000000",
+        window(from, to)
+    );
+    let e = sql(&ctx, &q).await.unwrap_err();
+    let named = incomplete_segments(&e);
+    assert_eq!(named.len(), 1, "{named:?}");
+    assert_eq!(
+        named[0].range,
+        datafusion_rapid7::time::TimeRange::new(from, to).unwrap()
+    );
+    assert!(named[0].events_rejected > 0);
+    assert_eq!(rapid7.cache().list_segments(&auth).await.unwrap().len(), 1);
+}
