@@ -128,6 +128,22 @@ pub enum Error {
         log: String,
     },
 
+    /// `RAPID7_ON_INCOMPLETE=fail`, and the statement reads cached segments
+    /// that lack events (the decoder rejected some, or the range reaches
+    /// past the log's retention).
+    #[error(
+        "incomplete cache (RAPID7_ON_INCOMPLETE=fail): the statement reads {}. Drop those \
+         segments to fetch them again (SegmentCache::drop_range; past retention, a fetch \
+         cannot bring the older events back), or read them as they are with \
+         RAPID7_ON_INCOMPLETE=warn (SET rapid7.on_incomplete = 'warn'); \
+         SELECT * FROM rapid7_cache() WHERE events_rejected > 0 OR beyond_retention lists them",
+        list_incomplete(.segments)
+    )]
+    Incomplete {
+        /// The segments and what they lack.
+        segments: Vec<IncompleteSegment>,
+    },
+
     /// The operation was cancelled.
     #[error("cancelled")]
     Cancelled,
@@ -165,6 +181,68 @@ pub enum Error {
         #[source]
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
+}
+
+/// A cached segment that lacks events ([`Error::Incomplete`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct IncompleteSegment {
+    /// The log's label (its name, or its id).
+    pub log: String,
+    /// The log's id.
+    pub log_id: String,
+    /// The segment's range.
+    pub range: crate::time::TimeRange,
+    /// Events Rapid7 returned for the range that the decoder rejected.
+    pub events_rejected: u64,
+    /// Rapid7 said the range reaches past the log's retention: older events
+    /// are missing.
+    pub beyond_retention: bool,
+}
+
+impl IncompleteSegment {
+    /// A segment lacking events.
+    pub fn new(
+        log: impl Into<String>,
+        log_id: impl Into<String>,
+        range: crate::time::TimeRange,
+        events_rejected: u64,
+        beyond_retention: bool,
+    ) -> Self {
+        IncompleteSegment {
+            log: log.into(),
+            log_id: log_id.into(),
+            range,
+            events_rejected,
+            beyond_retention,
+        }
+    }
+}
+
+impl std::fmt::Display for IncompleteSegment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {} (", self.log, self.range)?;
+        if self.events_rejected > 0 {
+            let n = self.events_rejected;
+            write!(
+                f,
+                "{} event{} rejected by the decoder",
+                group_digits(n),
+                if n == 1 { "" } else { "s" }
+            )?;
+            if self.beyond_retention {
+                f.write_str("; ")?;
+            }
+        }
+        if self.beyond_retention {
+            f.write_str("past the log's retention: older events missing")?;
+        }
+        f.write_str(")")
+    }
+}
+
+fn list_incomplete(segments: &[IncompleteSegment]) -> String {
+    list_summary(&segments.iter().map(ToString::to_string).collect::<Vec<_>>())
 }
 
 /// A statement refused by the fetch limit ([`Error::FetchBudget`]): the

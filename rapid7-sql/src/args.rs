@@ -172,6 +172,15 @@ pub(crate) struct SyncArgs {
     /// Then publish the synced window as Delta tables at URL (see `publish`).
     #[arg(long, value_name = "URL")]
     pub(crate) publish: Option<String>,
+    /// Then summarise the synced window (as `summary` does) into the
+    /// report's `summary`, written as JSON to -o FILE or, without -o, to
+    /// CACHE/summaries/sync-FROM-TO[-LOGS].json in a local cache; the
+    /// report's `summary_output` names the file.
+    #[arg(long)]
+    pub(crate) summary: bool,
+    /// Where --summary writes the summary.
+    #[arg(long, short = 'o', value_name = "FILE", requires = "summary")]
+    pub(crate) output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

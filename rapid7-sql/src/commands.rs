@@ -47,7 +47,13 @@ pub(crate) async fn sync(session: &Session, args: &SyncArgs) -> Result<(), Error
         .as_deref()
         .map(|t| parse_timestamp("--to", t))
         .transpose()?;
-    let report = session.rapid7.sync(&args.logs, from, to).await?;
+    let mut report = session.rapid7.sync(&args.logs, from, to).await?;
+    if args.summary {
+        session
+            .rapid7
+            .summarize_sync(&session.ctx, &args.logs, &mut report, args.output.clone())
+            .await?;
+    }
     let Some(url) = &args.publish else {
         return print_json(&report);
     };

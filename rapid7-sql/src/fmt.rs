@@ -77,6 +77,24 @@ fn cli_hint(e: &Error) -> Option<String> {
              or run with --bypass-cache"
                 .into()
         }
+        Error::Incomplete { segments } => {
+            let drop = match segments.first() {
+                Some(s) => format!(
+                    "`rapid7-sql cache drop --log {} --from {} --to {}` drops {}, so the next \
+                     statement fetches it again",
+                    s.log_id,
+                    datafusion_rapid7::time::fmt_ms(s.range.start()),
+                    datafusion_rapid7::time::fmt_ms(s.range.end()),
+                    if segments.len() == 1 {
+                        "the segment"
+                    } else {
+                        "the first segment"
+                    },
+                ),
+                None => "`rapid7-sql cache drop` drops segments".into(),
+            };
+            format!("{drop}; or pass --on-incomplete warn")
+        }
         Error::FetchBudget(_) => {
             "pass --max-fetch-events 0 for a deliberate backfill (or a larger N); \
              the interactive shell asks instead"

@@ -80,7 +80,9 @@ pub use gc::GcReport;
 pub use keys::{CacheKey, MIN_RETENTION, parse_retention};
 pub use layout::{LOGS_DIR, MANIFEST_FILE, validate_component};
 pub use log_names::{LOG_NAMES_FILE, MessageForm, OBJECTS_DIR};
-pub use maintenance::{CompactOptions, CompactReport, DropReport, VerifyFailure, VerifyReport};
+pub use maintenance::{
+    CompactOptions, CompactReport, DropReport, VerifyFailure, VerifyOverlap, VerifyReport,
+};
 pub use manifest::{MANIFEST_FORMAT, PartManifest, SegmentManifest};
 pub use range::{Coverage, CoverageKind, assign_responsibility, merge_ranges, plan_coverage};
 pub use reader::{PlannedSegment, ReadPlan};

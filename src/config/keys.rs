@@ -41,6 +41,8 @@ pub enum Rapid7Key {
     LogListTtl,
     /// `RAPID7_FIELDS`: [`Rapid7Config::field_schemas`], from a file.
     Fields,
+    /// `RAPID7_ON_INCOMPLETE`: [`Rapid7Config::on_incomplete`].
+    OnIncomplete,
 }
 
 const fn switch(env: &'static str, help: &'static str) -> KeySpec {
@@ -55,12 +57,13 @@ const DAY: Duration = Duration::from_secs(86_400);
 
 impl Rapid7Key {
     /// Every setting of the table, in documentation order.
-    pub const ALL: [Rapid7Key; 10] = [
+    pub const ALL: [Rapid7Key; 11] = [
         Rapid7Key::Cache,
         Rapid7Key::BypassCache,
         Rapid7Key::Offline,
         Rapid7Key::Settle,
         Rapid7Key::MaxFetchEvents,
+        Rapid7Key::OnIncomplete,
         Rapid7Key::PushdownAggregates,
         Rapid7Key::FetchChunk,
         Rapid7Key::FetchConcurrency,
@@ -92,6 +95,13 @@ impl Rapid7Key {
             "N",
             "most events a statement may page from Rapid7, by the estimate asked first",
             "a count, 0 for no limit (e.g. 500000, 2M, 10k)",
+        );
+        const ON_INCOMPLETE: KeySpec = KeySpec::new(
+            "RAPID7_ON_INCOMPLETE",
+            "MODE",
+            "a cached segment lacking events (rejected by the decoder, past retention): \
+             warn reads it, fail fails the statement (audits)",
+            "warn or fail",
         );
         const PUSHDOWN_AGGREGATES: KeySpec = switch(
             "RAPID7_PUSHDOWN_AGGREGATES",
@@ -132,6 +142,7 @@ impl Rapid7Key {
             Rapid7Key::FetchConcurrency => &FETCH_CONCURRENCY,
             Rapid7Key::LogListTtl => &LOG_LIST_TTL,
             Rapid7Key::Fields => &FIELDS,
+            Rapid7Key::OnIncomplete => &ON_INCOMPLETE,
         }
     }
 
@@ -167,6 +178,9 @@ impl Rapid7Key {
             Rapid7Key::Fields => {
                 config.field_schemas = load_field_schemas(std::path::Path::new(value.trim()))?
             }
+            Rapid7Key::OnIncomplete => {
+                config.on_incomplete = value.parse().map_err(|e| spec.invalid(e))?
+            }
         }
         Ok(())
     }
@@ -193,6 +207,7 @@ impl Rapid7Key {
                 0 => "(none pinned)".into(),
                 n => format!("{n} pinned"),
             },
+            Rapid7Key::OnIncomplete => config.on_incomplete.to_string(),
         }
     }
 }
@@ -221,7 +236,7 @@ pub enum ConfigKey {
 impl ConfigKey {
     /// Every setting, in documentation order: where to connect, the cache,
     /// the table, then the client's and the cache's tuning.
-    pub const ALL: [ConfigKey; 30] = {
+    pub const ALL: [ConfigKey; 31] = {
         use CacheKey as K;
         use ClientKey as C;
         use ConfigKey::{Cache, Client, Rapid7};
@@ -236,6 +251,7 @@ impl ConfigKey {
             Rapid7(R::Offline),
             Rapid7(R::Settle),
             Rapid7(R::MaxFetchEvents),
+            Rapid7(R::OnIncomplete),
             Rapid7(R::PushdownAggregates),
             Rapid7(R::FetchChunk),
             Rapid7(R::FetchConcurrency),

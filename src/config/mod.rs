@@ -25,5 +25,5 @@ pub use settings::{EffectiveSetting, Settings};
 pub use table::{
     DEFAULT_MAX_FETCH_EVENTS, DEFAULT_SETTLE, ENV_BYPASS_CACHE, ENV_CACHE, ENV_FLUSH_BYTES,
     ENV_FLUSH_ROWS, ENV_MAX_FETCH_EVENTS, ENV_OFFLINE, ENV_PUSHDOWN_AGGREGATES, ENV_SETTLE,
-    Rapid7Config, default_cache_dir, field_schemas_from_env,
+    InvalidOnIncomplete, OnIncomplete, Rapid7Config, default_cache_dir, field_schemas_from_env,
 };

@@ -31,6 +31,56 @@ pub const ENV_MAX_FETCH_EVENTS: &str = "RAPID7_MAX_FETCH_EVENTS";
 /// Environment variable that turns count pushdown off (`false`).
 pub const ENV_PUSHDOWN_AGGREGATES: &str = "RAPID7_PUSHDOWN_AGGREGATES";
 
+/// What a statement does with a cached segment known to be incomplete
+/// (events the decoder rejected, or a range reaching past the log's
+/// retention): [`Rapid7Config::on_incomplete`], `RAPID7_ON_INCOMPLETE`,
+/// `SET rapid7.on_incomplete`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum OnIncomplete {
+    /// Read it as it is: the fetch that made it warned once
+    /// (`fetch_events_rejected`, `fetch_beyond_retention`), and
+    /// `rapid7_cache()` shows it. The default.
+    #[default]
+    Warn,
+    /// Fail the statement, naming the segments and what they lack
+    /// ([`Error::Incomplete`](crate::Error::Incomplete)): for audits.
+    Fail,
+}
+
+impl OnIncomplete {
+    /// As the setting is written: `warn` or `fail`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnIncomplete::Warn => "warn",
+            OnIncomplete::Fail => "fail",
+        }
+    }
+}
+
+impl std::fmt::Display for OnIncomplete {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Not `warn` or `fail`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is neither warn nor fail")]
+pub struct InvalidOnIncomplete(String);
+
+impl std::str::FromStr for OnIncomplete {
+    type Err = InvalidOnIncomplete;
+
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "warn" => Ok(OnIncomplete::Warn),
+            "fail" => Ok(OnIncomplete::Fail),
+            _ => Err(InvalidOnIncomplete(s.to_string())),
+        }
+    }
+}
+
 /// Default of [`Rapid7Config::settle`]: five minutes.
 pub const DEFAULT_SETTLE: Duration = Duration::from_secs(300);
 
@@ -95,6 +145,13 @@ pub struct Rapid7Config {
     /// (exact; see `provider::counts`). A session changes it with
     /// `SET rapid7.pushdown_aggregates = false`. Default `true`.
     pub pushdown_aggregates: bool,
+    /// What a statement does with a cached segment that lacks events
+    /// (the decoder rejected some, or its range reaches past the log's
+    /// retention): read it and rely on the fetch's one warning
+    /// ([`OnIncomplete::Warn`], the default), or fail naming it
+    /// ([`OnIncomplete::Fail`], for audits). `RAPID7_ON_INCOMPLETE`; a
+    /// session changes it with `SET rapid7.on_incomplete = 'fail'`.
+    pub on_incomplete: OnIncomplete,
 }
 
 impl Rapid7Config {
@@ -121,6 +178,7 @@ impl Rapid7Config {
             max_fetch_events: DEFAULT_MAX_FETCH_EVENTS,
             fetch_limit_is_ceiling: false,
             pushdown_aggregates: true,
+            on_incomplete: OnIncomplete::Warn,
         }
     }
 
@@ -163,6 +221,12 @@ impl Rapid7Config {
     /// Set [`Rapid7Config::fetch_limit_is_ceiling`].
     pub fn with_fetch_limit_ceiling(mut self, ceiling: bool) -> Self {
         self.fetch_limit_is_ceiling = ceiling;
+        self
+    }
+
+    /// Set [`Rapid7Config::on_incomplete`].
+    pub fn with_on_incomplete(mut self, on: OnIncomplete) -> Self {
+        self.on_incomplete = on;
         self
     }
 

@@ -110,6 +110,35 @@ pub struct Faults {
     /// range holds `ms`, and in every answer after: what a client sees of
     /// the recent edge while events are still arriving.
     pub late_millisecond: Option<(i64, u32)>,
+    /// `Some(stall)`: the requests `stall.on` selects are answered only
+    /// after `stall.delay` (after they took effect: a stalled submit still
+    /// starts its query), so a client's request timeout or query timeout
+    /// runs out against a server that accepted the request.
+    pub stall: Option<Stall>,
+}
+
+/// Requests the simulator answers late ([`Faults::stall`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stall {
+    /// Which requests.
+    pub on: StallOn,
+    /// How long each waits before its answer.
+    pub delay: Duration,
+}
+
+/// Which requests a [`Stall`] delays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StallOn {
+    /// Every request of a query for events (submit, polls, `Next` links).
+    EventQueries,
+    /// Every request of a statistical query (`calculate(...)`, `groupby`):
+    /// submit and polls.
+    Statistics,
+    /// Polls of a continuation (`GET /query/{id}`), of any query.
+    Polls,
+    /// Anything under `/management` (the log list, a log, a label).
+    Management,
 }
 
 /// What the simulator's `Next` links point at: the API's own cursor, or
@@ -192,6 +221,7 @@ impl Default for Faults {
             newest_links_skip_millisecond: false,
             inclusive_slices: false,
             late_millisecond: None,
+            stall: None,
         }
     }
 }

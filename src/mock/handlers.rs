@@ -16,6 +16,7 @@ use axum::response::Response;
 use super::continuations::{self, PollOutcome};
 use super::data::MockLog;
 use super::encode;
+use super::faults::StallOn;
 use super::query::{self, PageOptions, RawQuery};
 use super::ratelimit::{Namespace, RateInfo};
 use super::render;
@@ -198,6 +199,8 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
         reply.retry_after = None;
     }
     rec.status = reply.status.as_u16();
+    let stall = shared.lock().faults.stall;
+    let stalled = stall.filter(|s| stalls(s.on, kind, &rec.statement));
     tracing::debug!(
         %method,
         %path,
@@ -206,7 +209,27 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
         "mock_request"
     );
     shared.record(arrival, rec);
+    if let Some(stall) = stalled {
+        tokio::time::sleep(stall.delay).await;
+    }
     reply.finish(rate, reset_header)
+}
+
+/// Whether a request of `kind` for `statement` (empty when none) is one
+/// that `on` stalls.
+fn stalls(on: StallOn, kind: RequestKind, statement: &str) -> bool {
+    let queries = matches!(kind, RequestKind::Query | RequestKind::Poll);
+    let statistical = || {
+        super::leql::parse(statement)
+            .map(|s| s.is_statistical())
+            .unwrap_or(false)
+    };
+    match on {
+        StallOn::EventQueries => queries && !statistical(),
+        StallOn::Statistics => queries && statistical(),
+        StallOn::Polls => kind == RequestKind::Poll,
+        StallOn::Management => kind == RequestKind::Management,
+    }
 }
 
 /// Per-request context for the route handlers.

@@ -69,7 +69,7 @@ mod state;
 mod tests;
 
 pub use data::{MockDataset, MockEvent, MockLog, SEQUENCE_STEP, sequence_number};
-pub use faults::{Faults, NextLinks, ResetHeader};
+pub use faults::{Faults, NextLinks, ResetHeader, Stall, StallOn};
 pub use messages::{MessageFormat, TYPE_CHANGE_MS};
 pub use ratelimit::RateLimits;
 pub use server::{MockConfig, MockServer};

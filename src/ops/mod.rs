@@ -19,4 +19,4 @@ mod sync;
 pub use summary::{
     BucketCount, ColumnSummary, LogCount, SegmentSummary, Summary, SummaryRequest, summarize,
 };
-pub use sync::SyncReport;
+pub use sync::{SUMMARIES_DIR, SyncReport, sync_summary_path};

@@ -1,6 +1,7 @@
 //! Incremental caching without a query: extend the cache of some logs over
 //! a window up to `now - settle`, fetching only what is missing.
 
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use futures::TryStreamExt;
@@ -10,6 +11,7 @@ use tracing::info;
 use crate::cache::RetentionReport;
 use crate::error::{Error, Result};
 use crate::fetch::FetchRequest;
+use crate::ops::{Summary, SummaryRequest};
 use crate::provider::{
     FetchEstimate, Rapid7, check_budget, estimate_slices, query_rate, split_aligned,
     worth_estimating,
@@ -58,7 +60,44 @@ pub struct SyncReport {
     pub duration_seconds: f64,
     /// The synced window (RFC 3339, half-open).
     pub window: [String; 2],
+    /// The ranges of the window the cache holds after the run, per log
+    /// (`log [from, to)`, adjacent segments joined).
+    pub cache_cached_ranges: Vec<String>,
+    /// Record batches this run fetched and committed: one per event page
+    /// read from the API.
+    pub batches_processed: u64,
+    /// The window's summary, when asked for (`rapid7-sql sync --summary`,
+    /// [`Rapid7::summarize_sync`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary: Option<Summary>,
+    /// Where that summary was written as JSON (absent when it was not: no
+    /// output given and a cache that is not a local directory).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary_output: Option<String>,
 }
+
+/// Where [`Rapid7::summarize_sync`] writes a summary given no output, in a
+/// local cache root `root`: `summaries/sync-FROM-TO.json` (the window in
+/// epoch milliseconds), or `summaries/sync-FROM-TO-KEY.json` when the sync
+/// named logs (`KEY`: 16 hex digits of the FNV-1a hash of the names as
+/// given, sorted, one a line). The same sync writes the same file again.
+pub fn sync_summary_path(root: &Path, window: TimeRange, logs: &[String]) -> PathBuf {
+    let mut name = format!("sync-{}-{}", window.start(), window.end());
+    if !logs.is_empty() {
+        let mut sorted: Vec<&str> = logs.iter().map(String::as_str).collect();
+        sorted.sort_unstable();
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in sorted.join("\n").bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        name.push_str(&format!("-{h:016x}"));
+    }
+    root.join(SUMMARIES_DIR).join(name + ".json")
+}
+
+/// The folder of a local cache root where sync summaries go.
+pub const SUMMARIES_DIR: &str = "summaries";
 
 /// `d` in whole milliseconds, saturating at `i64::MAX`.
 fn millis_i64(d: std::time::Duration) -> i64 {
@@ -190,8 +229,10 @@ impl Rapid7 {
 
         let mut total_events = 0;
         let mut newest = None;
+        let mut cached_ranges = Vec::new();
         for log in &resolved {
             let plan = self.cache().plan_read(&log.id, window).await?;
+            cached_ranges.extend(plan.coverage.cached.iter().map(|r| log.describe(r)));
             for seg in &plan.segments {
                 for part in seg.parts() {
                     newest = newest.max(part.max_timestamp_ms.filter(|t| window.contains(*t)));
@@ -231,6 +272,10 @@ impl Rapid7 {
             retention,
             duration_seconds: started.elapsed().as_secs_f64(),
             window: [fmt_ms(window.start()), fmt_ms(window.end())],
+            cache_cached_ranges: cached_ranges,
+            batches_processed: outcomes.iter().map(|o| o.pages).sum(),
+            summary: None,
+            summary_output: None,
         };
         info!(
             logs = resolved.len(),
@@ -242,4 +287,59 @@ impl Rapid7 {
         );
         Ok(report)
     }
+}
+
+impl Rapid7 {
+    /// Summarise the window `report` synced ([`Rapid7::summarize`] over
+    /// `logs`, as the sync was asked), into `report.summary`, and write it as
+    /// JSON to `output`, or, given none, to [`sync_summary_path`] under a
+    /// local cache root (nowhere for a cache that is not a local directory);
+    /// `report.summary_output` says where.
+    pub async fn summarize_sync(
+        &self,
+        ctx: &datafusion::prelude::SessionContext,
+        logs: &[String],
+        report: &mut SyncReport,
+        output: Option<PathBuf>,
+    ) -> Result<()> {
+        let window = TimeRange::new(
+            crate::time::parse_timestamp("window", &report.window[0])?,
+            crate::time::parse_timestamp("window", &report.window[1])?,
+        )?;
+        let output = match output {
+            Some(path) => Some(path),
+            None => match self.cache().root().and_then(|r| r.local_dir()) {
+                Some(root) => {
+                    let path = sync_summary_path(root, window, logs);
+                    if let Some(dir) = path.parent() {
+                        create_private_dir(dir).map_err(|source| Error::Io {
+                            action: "create the summaries folder",
+                            path: Some(dir.to_path_buf()),
+                            source,
+                        })?;
+                    }
+                    Some(path)
+                }
+                None => None,
+            },
+        };
+        let request = SummaryRequest {
+            logs: logs.to_vec(),
+            window,
+            bucket: None,
+            output: output.clone(),
+        };
+        report.summary = Some(self.summarize(ctx, &request).await?);
+        report.summary_output = output.map(|p| p.display().to_string());
+        Ok(())
+    }
+}
+
+/// `dir` and its missing parents, owner-only where created.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
 }

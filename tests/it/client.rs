@@ -3,6 +3,7 @@
 mod capture;
 mod completeness;
 mod hostile;
+mod stalls;
 
 use std::collections::HashSet;
 use std::time::Duration;

@@ -11,7 +11,8 @@ use super::estimate::{self, Estimated, FetchEstimate};
 use super::logs::LogRef;
 use crate::cache::{MessageForm, PlannedSegment, SegmentCache};
 use crate::client::Client;
-use crate::error::{Error, Result};
+use crate::config::OnIncomplete;
+use crate::error::{Error, IncompleteSegment, Result};
 use crate::time::TimeRange;
 
 /// How one log is read for one query.
@@ -39,6 +40,8 @@ pub(crate) struct LogScan {
     /// log not known yet, the filter is pushed but what it selects is read
     /// without caching, and only segments of every event serve the scan.
     pub(crate) filter_cached: bool,
+    /// Whether a planned segment that lacks events fails the statement.
+    pub(crate) on_incomplete: OnIncomplete,
 }
 
 /// The inputs of scan planning.
@@ -47,6 +50,7 @@ pub(crate) struct PlanInputs {
     pub(crate) now_ms: i64,
     pub(crate) settle_ms: i64,
     pub(crate) chunk_ms: i64,
+    pub(crate) on_incomplete: OnIncomplete,
 }
 
 /// Plan every (log, window): split windows at `now - settle`, plan cache
@@ -88,6 +92,7 @@ pub(crate) async fn plan_scans(
             estimate: None,
             filter_cached: filter.is_some() && form == Some(MessageForm::Text),
             filter,
+            on_incomplete: inputs.on_incomplete,
         };
         plans.push(async move {
             scan.replan(cache, inputs.chunk_ms).await?;
@@ -115,6 +120,29 @@ impl LogScan {
         Ok(())
     }
 
+    /// The planned segments that lack events (rejected by the decoder, or
+    /// past the log's retention), when such a segment fails the statement
+    /// ([`OnIncomplete::Fail`]); none otherwise.
+    pub(crate) fn incomplete(&self) -> Vec<IncompleteSegment> {
+        if self.on_incomplete != OnIncomplete::Fail {
+            return Vec::new();
+        }
+        self.segments
+            .iter()
+            .map(|p| &p.segment)
+            .filter(|s| s.events_rejected() > 0 || s.beyond_retention())
+            .map(|s| {
+                IncompleteSegment::new(
+                    self.log.label(),
+                    self.log.id.clone(),
+                    s.range(),
+                    s.events_rejected(),
+                    s.beyond_retention(),
+                )
+            })
+            .collect()
+    }
+
     /// Whether what this scan fetches is committed into segments: always
     /// without a filter, with one only when it is cached (`filter_cached`).
     pub(crate) fn commits(&self) -> bool {
@@ -135,6 +163,17 @@ impl LogScan {
         }
         joined.iter().map(|r| self.log.describe(r)).collect()
     }
+}
+
+/// [`Error::Incomplete`] when segments the scans read lack events and
+/// that fails the statement ([`LogScan::incomplete`]).
+pub(crate) fn check_complete<'a>(scans: impl IntoIterator<Item = &'a LogScan>) -> Result<()> {
+    let segments: Vec<IncompleteSegment> =
+        scans.into_iter().flat_map(LogScan::incomplete).collect();
+    if segments.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Incomplete { segments })
 }
 
 /// Ask Rapid7 what fetching the gaps of each scan costs, unless the gaps

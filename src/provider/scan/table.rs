@@ -18,11 +18,12 @@ use super::exec::Rapid7ScanExec;
 use super::filters::{self, apply_filters, read_columns};
 use super::logs::LogRef;
 use super::parquet::{FileOrder, LogPart, ParquetTarget};
-use super::plan::{LogScan, PlanInputs, estimate_scans, plan_scans};
+use super::plan::{LogScan, PlanInputs, check_complete, estimate_scans, plan_scans};
 use super::read::{ScanInputs, Strategy};
 use super::report::log_coverage;
 use crate::error::Error;
 use crate::provider::Rapid7;
+use crate::provider::options::on_incomplete;
 use crate::provider::translate::{not_pushed, pushed_filter};
 use crate::provider::window::{extract_log_selection, extract_windows};
 use crate::provider::{Rapid7Options, statement_limit};
@@ -287,11 +288,13 @@ pub(crate) async fn plan_logs(
             now_ms,
             settle_ms: crate::time::duration_ms(config.settle),
             chunk_ms: crate::time::duration_ms(config.fetch_chunk),
+            on_incomplete: on_incomplete(config, state.config_options()),
         },
         filter,
         &forms,
     )
     .await?;
+    check_complete(&scans)?;
     if config.is_offline() {
         let missing: Vec<String> = scans.iter().flat_map(LogScan::describe_missing).collect();
         if !missing.is_empty() {

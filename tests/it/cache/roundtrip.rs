@@ -124,6 +124,28 @@ async fn overlapping_segments_count_once(env: Env) {
         "no event twice, none lost"
     );
     assert_eq!(read_plan_raw(&env, &plan).await, want);
+
+    // Verify names the pair as suspicious, with the shared range; it is no
+    // failure, and reads still resolve it as above.
+    let report = env.cache.verify(Some(LOG)).await.unwrap();
+    assert_eq!(report.failures, vec![]);
+    assert_eq!(report.segments_checked, 2);
+    assert_eq!(report.overlaps.len(), 1, "{report:?}");
+    let overlap = &report.overlaps[0];
+    assert_eq!(overlap.log_id, LOG);
+    assert_eq!(overlap.filter, None);
+    assert_eq!(
+        (&overlap.first, &overlap.second, &overlap.overlap),
+        (
+            &a.to_string(),
+            &b.to_string(),
+            &range(T0 + 20_000, T0 + 40_000).to_string()
+        )
+    );
+    // Segments that only touch do not overlap.
+    let next = range(T0 + 60_000, T0 + 70_000);
+    write_segment(&env.cache, LOG, next, &truth(LOG, next, 5), 300).await;
+    assert_eq!(env.cache.verify(None).await.unwrap().overlaps.len(), 1);
 }
 
 async fn two_writers_one_segment(env: Env) {

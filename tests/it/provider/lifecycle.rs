@@ -273,7 +273,7 @@ async fn the_table_works_the_same_on_an_s3_cache() {
 async fn sync_reports_exactly_the_events_of_its_window() {
     let server = support::server().await;
     let dir = TempDir::new().unwrap();
-    let (_ctx, rapid7) = session(&server, &dir).await;
+    let (ctx, rapid7) = session(&server, &dir).await;
     let fw = support::log_id(&server, "Firewall");
     let logs = ["Firewall".to_string()];
     let truth = |from: i64, to: i64| support::truth(&server, &fw, from, to).len() as u64;
@@ -293,6 +293,56 @@ async fn sync_reports_exactly_the_events_of_its_window() {
         truth(T0 + 20 * MIN, T0 + 30 * MIN)
     );
     assert_eq!(second.total_events, truth(T0 + 7 * MIN, T0 + 30 * MIN));
+    // The cached ranges after the run: the window, whole.
+    let range = |a: i64, b: i64| TimeRange::new(a, b).unwrap();
+    assert_eq!(
+        second.cache_cached_ranges,
+        vec![format!("Firewall {}", range(T0 + 7 * MIN, T0 + 30 * MIN))]
+    );
+    assert_eq!(
+        first.cache_cached_ranges,
+        vec![format!("Firewall {}", range(T0, T0 + 20 * MIN))]
+    );
+    // One batch per event page: at least one per fetched piece.
+    let queries = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.kind == RequestKind::Query)
+        .count() as u64;
+    assert!(second.batches_processed >= 1);
+    assert!(
+        first.batches_processed + second.batches_processed <= queries,
+        "{} + {} batches, {queries} query requests",
+        first.batches_processed,
+        second.batches_processed
+    );
+    assert_eq!((&second.summary, &second.summary_output), (&None, &None));
+
+    // With a summary: written under the local cache root, by a name that
+    // depends only on the window and the logs.
+    let mut report = second.clone();
+    rapid7
+        .summarize_sync(&ctx, &logs, &mut report, None)
+        .await
+        .unwrap();
+    let summary = report.summary.as_ref().expect("a summary");
+    assert_eq!(summary.row_count, truth(T0 + 7 * MIN, T0 + 30 * MIN));
+    let path = datafusion_rapid7::ops::sync_summary_path(
+        dir.path(),
+        range(T0 + 7 * MIN, T0 + 30 * MIN),
+        &logs,
+    );
+    assert!(path.starts_with(dir.path().join("summaries")), "{path:?}");
+    assert_eq!(
+        report.summary_output.as_deref(),
+        Some(path.display().to_string().as_str())
+    );
+    let written: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(written["row_count"], summary.row_count);
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["summary"]["row_count"], summary.row_count);
+    assert_eq!(json["summary_output"], path.display().to_string());
 }
 
 /// A window in the future has no events: the simulator, like Rapid7, has

@@ -351,3 +351,88 @@ async fn cache_ls_names_the_filter_of_filtered_segments() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cache_verify_reports_overlapping_segments() {
+    use crate::cache::{LOG, T0 as C0, truth, write_segment};
+    use datafusion_rapid7::cache::{CacheConfig, SegmentCache};
+    use datafusion_rapid7::time::TimeRange;
+
+    let dir = TempDir::new().unwrap();
+    let cache = SegmentCache::open(
+        dir.path().join("cache").to_str().unwrap(),
+        CacheConfig::default(),
+    )
+    .unwrap();
+    let a = TimeRange::new(C0, C0 + 40_000).unwrap();
+    let b = TimeRange::new(C0 + 30_000, C0 + 60_000).unwrap();
+    write_segment(&cache, LOG, a, &truth(LOG, a, 5), 500).await;
+    write_segment(&cache, LOG, b, &truth(LOG, b, 5), 500).await;
+
+    let server = support::server().await;
+    let o = run(Some(&server), dir.path(), &["cache", "verify"]).await;
+    // Suspicious, not corrupt: the exit status stays 0.
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report = json(&o);
+    assert_eq!(report["failures"], serde_json::json!([]));
+    assert_eq!(
+        report["overlaps"],
+        serde_json::json!([{
+            "log_id": LOG,
+            "first": a.to_string(),
+            "second": b.to_string(),
+            "overlap": TimeRange::new(C0 + 30_000, C0 + 40_000).unwrap().to_string(),
+        }])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_reports_cached_ranges_batches_and_a_summary() {
+    let server = support::server().await;
+    let dir = TempDir::new().unwrap();
+    let (from, to) = (rfc3339(T0, 0), rfc3339(T0 + 3 * MIN, 0));
+    let base = ["sync", "--log", "Web Proxy", "--from", &from, "--to", &to];
+    let o = run(Some(&server), dir.path(), &base).await;
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report = json(&o);
+    let window = format!(
+        "Web Proxy {}",
+        datafusion_rapid7::time::TimeRange::new(T0, T0 + 3 * MIN).unwrap()
+    );
+    assert_eq!(report["cache_cached_ranges"], serde_json::json!([window]));
+    assert!(
+        report["batches_processed"].as_u64().unwrap() >= 1,
+        "{report}"
+    );
+    assert!(report.get("summary").is_none() && report.get("summary_output").is_none());
+
+    // --summary without -o: under the cache root, named by window and logs.
+    let mut args = base.to_vec();
+    args.push("--summary");
+    let o = run(Some(&server), dir.path(), &args).await;
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report = json(&o);
+    assert_eq!(report["batches_processed"], 0, "nothing new: {report}");
+    let proxy = support::log_id(&server, "Web Proxy");
+    let expected = server.dataset().count(&proxy, T0, T0 + 3 * MIN);
+    assert_eq!(report["summary"]["row_count"], expected);
+    let output = report["summary_output"].as_str().unwrap().to_string();
+    let summaries = dir.path().join("cache").join("summaries");
+    assert!(
+        std::path::Path::new(&output).starts_with(&summaries),
+        "{output}"
+    );
+    let written: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&output).unwrap()).unwrap();
+    assert_eq!(written, report["summary"]);
+    // The same sync again names the same file.
+    let again = json(&run(Some(&server), dir.path(), &args).await);
+    assert_eq!(again["summary_output"], output.as_str());
+
+    // -o FILE: there instead.
+    let out = dir.path().join("sync-summary.json");
+    args.extend(["-o", out.to_str().unwrap()]);
+    let report = json(&run(Some(&server), dir.path(), &args).await);
+    assert_eq!(report["summary_output"], out.display().to_string());
+    assert!(out.exists());
+}

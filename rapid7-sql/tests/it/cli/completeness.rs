@@ -157,3 +157,66 @@ async fn sync_reports_rejected_events_and_ranges_beyond_retention() {
     );
     assert_eq!(report["events_failed"], rejected);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_incomplete_fail_refuses_the_statement_and_names_the_way_out() {
+    let server = support::server().await;
+    server.set_faults(Faults {
+        events_without_timestamp: Some(7),
+        to_exclusive: true,
+        ..Faults::default()
+    });
+    let auth = support::log_id(&server, LOG);
+    let (from, to) = (T0, T0 + 10 * MIN);
+    let truth = support::truth(&server, &auth, from, to);
+    let rejected = truth.iter().filter(|r| r.1 % 7 == 0).count();
+    let dir = TempDir::new().unwrap();
+    let q = count(from, to);
+
+    // The flag: the statement that fetches the segment fails.
+    let o = run(
+        Some(&server),
+        dir.path(),
+        &["--on-incomplete", "fail", "-c", &q],
+    )
+    .await;
+    assert!(!o.status.success(), "{}", stdout(&o));
+    let err = stderr(&o);
+    let (a, b) = (
+        datafusion_rapid7::time::fmt_ms(from),
+        datafusion_rapid7::time::fmt_ms(to),
+    );
+    assert!(
+        err.contains(&format!(
+            "{LOG} [{a}, {b}) ({rejected} events rejected by the decoder)"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "`rapid7-sql cache drop --log {auth} --from {a} --to {b}`"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("or pass --on-incomplete warn"), "{err}");
+
+    // The variable: the cached segment is refused too.
+    let o = super::run_with(
+        Some(&server),
+        dir.path(),
+        &[("RAPID7_ON_INCOMPLETE", "fail")],
+        &["-c", &q],
+    )
+    .await;
+    assert!(!o.status.success(), "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains("RAPID7_ON_INCOMPLETE=fail"),
+        "{}",
+        stderr(&o)
+    );
+
+    // warn (the default) answers with what could be read.
+    let o = run(Some(&server), dir.path(), &["--format", "csv", "-c", &q]).await;
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), format!("n\n{}\n", truth.len() - rejected));
+}

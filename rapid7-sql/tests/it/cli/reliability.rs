@@ -139,3 +139,61 @@ async fn the_key_never_appears_in_any_output_even_at_trace_level() {
         assert!(!all.contains("SECRET"), "{args:?} leaked the key:\n{all}");
     }
 }
+
+/// A query over Firewall's first minute, against a simulator stalling
+/// `on` for `delay`, with `flags`: the process's stderr, after checking
+/// that it failed.
+async fn stalled_query(
+    on: datafusion_rapid7::mock::StallOn,
+    delay: std::time::Duration,
+    polls: u32,
+    flags: &[&str],
+) -> String {
+    use datafusion_rapid7::mock::{Faults, Stall};
+    let server = support::server().await;
+    server.set_faults(Faults {
+        polls,
+        stall: Some(Stall { on, delay }),
+        ..Faults::default()
+    });
+    let dir = TempDir::new().unwrap();
+    let q = count_query(T0, T0 + MIN);
+    let mut args = flags.to_vec();
+    args.extend(["--max-retries", "0", "-c", &q]);
+    let o = super::run(Some(&server), dir.path(), &args).await;
+    assert!(!o.status.success(), "{}", stdout(&o));
+    stderr(&o)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_that_answers_too_late_is_a_timeout_naming_the_flag_to_raise() {
+    use datafusion_rapid7::mock::StallOn;
+    let err = stalled_query(
+        StallOn::EventQueries,
+        std::time::Duration::from_secs(600),
+        0,
+        &["--request-timeout", "1s"],
+    )
+    .await;
+    assert!(err.contains("timed out after 1s"), "{err}");
+    assert!(err.contains("raise it with --request-timeout"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polls_too_slow_for_the_query_timeout_name_the_flag_to_raise() {
+    use datafusion_rapid7::mock::StallOn;
+    // Each poll answers "in progress" after 3 s (within the request
+    // timeout); the query needs more polls than fit in 10 s.
+    let err = stalled_query(
+        StallOn::Polls,
+        std::time::Duration::from_secs(3),
+        100,
+        &["--request-timeout", "30s", "--query-timeout", "10s"],
+    )
+    .await;
+    assert!(
+        err.contains("Rapid7 did not finish the query within 10s"),
+        "{err}"
+    );
+    assert!(err.contains("raise it with --query-timeout"), "{err}");
+}

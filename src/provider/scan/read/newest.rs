@@ -47,7 +47,8 @@ use super::run::{Extra, Prepared, Run};
 use super::{bypass, fetch_first};
 use crate::cache::{PlannedSegment, SegmentCache};
 use crate::client::{self, Order};
-use crate::error::{Counted, Error, Result};
+use crate::config::OnIncomplete;
+use crate::error::{Counted, Error, IncompleteSegment, Result};
 use crate::events::{columns, with_log_name};
 use crate::fetch::{FetchRequest, Fetcher, ReadBatches, commit_batches};
 use crate::provider::scan::estimate::over_limit_while_reading;
@@ -341,8 +342,25 @@ pub(crate) async fn read_newest(inputs: &ReadInputs<'_>, scan: &LogScan) -> Resu
             }
         }
     }
+    let mut incomplete = Vec::new();
     for read in pending {
         commit(cache, scan, &read).await?;
+        // Strict completeness: a segment just committed that lacks events
+        // fails the statement, as a planned one would.
+        if scan.on_incomplete == OnIncomplete::Fail && (read.rejected > 0 || read.beyond) {
+            incomplete.push(IncompleteSegment::new(
+                scan.log.label(),
+                scan.log.id.clone(),
+                read.range,
+                read.rejected,
+                read.beyond,
+            ));
+        }
+    }
+    if !incomplete.is_empty() {
+        return Err(Error::Incomplete {
+            segments: incomplete,
+        });
     }
     state.held.trim(state.stop.boundary(), 0)?;
     Ok(Newest::Read(Read {

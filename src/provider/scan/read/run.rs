@@ -12,6 +12,7 @@ use tracing::warn;
 
 use super::strategy::Strategy;
 use crate::cache::{PlannedSegment, SegmentCache};
+use crate::error::Error;
 use crate::fetch::Fetcher;
 use crate::provider::scan::estimate::{FetchEstimate, check_budget};
 use crate::provider::scan::parquet::{LogPart, ParquetTarget, parquet_exec};
@@ -125,6 +126,7 @@ pub(crate) async fn assemble(
     let inputs = run.inputs;
     let mut extras = Vec::new();
     let mut whole_parts = Vec::new();
+    let mut incomplete = Vec::new();
     for (idx, planned) in only {
         let mut scan = planned.clone();
         // A filter not cached for its log (its form is not known yet):
@@ -132,6 +134,8 @@ pub(crate) async fn assemble(
         let fetched = fetched && scan.commits();
         if fetched && !scan.gaps.is_empty() {
             scan.replan(&inputs.cache, inputs.chunk_ms).await?;
+            // What was just fetched may lack events (strict completeness).
+            incomplete.extend(scan.incomplete());
         }
         for gap in &scan.gaps {
             if fetched {
@@ -153,6 +157,12 @@ pub(crate) async fn assemble(
                 extras.push(Extra::Partial(*idx, seg));
             }
         }
+    }
+    if !incomplete.is_empty() {
+        return Err(Error::Incomplete {
+            segments: incomplete,
+        }
+        .into());
     }
     let parquet = match (&inputs.target, whole_parts.is_empty()) {
         (Some(target), false) => Some(parquet_exec(
