@@ -1,5 +1,7 @@
 //! Shared test helpers: a simulator on loopback and a client tuned for it.
 
+pub mod segments;
+
 use std::time::Duration;
 
 use datafusion_rapid7::client::{

@@ -354,7 +354,8 @@ async fn cache_ls_names_the_filter_of_filtered_segments() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cache_verify_reports_overlapping_segments() {
-    use crate::cache::{LOG, T0 as C0, truth, write_segment};
+    use crate::support::T0 as C0;
+    use crate::support::segments::{LOG, truth, write_segment};
     use datafusion_rapid7::cache::{CacheConfig, SegmentCache};
     use datafusion_rapid7::time::TimeRange;
 
