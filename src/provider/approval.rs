@@ -49,7 +49,7 @@ use datafusion::config::ConfigOptions;
 use datafusion::error::Result as DfResult;
 use datafusion::physical_plan::ExecutionPlan;
 
-use super::scan::{Cost, FetchEstimate, Rapid7ScanExec, check_budget};
+use super::scan::{Cost, FetchEstimate, Rapid7ScanExec, ScanId, check_budget};
 use super::{Rapid7, Rapid7Options};
 use crate::config::Rapid7Config;
 use crate::error::Error;
@@ -89,7 +89,7 @@ pub struct ScanCost {
     /// statement, when one was tried: the reason it pages.
     pub why_paged: Option<String>,
     query_rate: f64,
-    id: usize,
+    id: ScanId,
 }
 
 impl fmt::Display for ScanCost {
@@ -175,13 +175,13 @@ impl StatementCost {
     /// this cost was estimated from) is not changed, and other scans keep
     /// their limit (those that read as they go still count what they read).
     pub fn approve(&self, plan: Arc<dyn ExecutionPlan>) -> DfResult<Arc<dyn ExecutionPlan>> {
-        let ids: Vec<usize> = self.over_limit().map(|s| s.id).collect();
+        let ids: Vec<&ScanId> = self.over_limit().map(|s| &s.id).collect();
         if ids.is_empty() {
             return Ok(plan);
         }
         plan.transform_up(|node| {
             if let Some(scan) = node.downcast_ref::<Rapid7ScanExec>()
-                && ids.contains(&scan.id())
+                && ids.iter().any(|id| id.is(scan))
                 && !scan.is_approved()
             {
                 let approved: Arc<dyn ExecutionPlan> = Arc::new(scan.approved());

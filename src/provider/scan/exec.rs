@@ -14,8 +14,8 @@
 //! makes an approved copy ([`Rapid7ScanExec::approved`]).
 
 use std::fmt;
-use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Weak};
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
@@ -37,6 +37,20 @@ use crate::fetch::{FetchRequest, Fetcher};
 use crate::leql::{self, MAX_PUSHED_STATEMENT_BYTES};
 use crate::provider::leaf::{LeafExec, leaf_exec, leaf_properties};
 use crate::text::short_list;
+
+/// Which planned scan a node is, the same for its approved copy: its
+/// inputs, held weakly. A weak reference keeps the allocation, so a later
+/// plan's inputs can never take over the address and be approved by a cost
+/// estimated for another plan.
+#[derive(Debug, Clone)]
+pub(crate) struct ScanId(Weak<ScanInputs>);
+
+impl ScanId {
+    /// Whether `scan` is this planned scan (or its approved copy).
+    pub(crate) fn is(&self, scan: &Rapid7ScanExec) -> bool {
+        std::ptr::eq(self.0.as_ptr(), Arc::as_ptr(&scan.shared.inputs))
+    }
+}
 
 /// The state of one scan node: its inputs (shared with its approved
 /// copy), and what executing it prepared.
@@ -109,8 +123,8 @@ impl Rapid7ScanExec {
     }
 
     /// Which planned scan this node is: the same for its approved copy.
-    pub(crate) fn id(&self) -> usize {
-        Arc::as_ptr(&self.shared.inputs) as usize
+    pub(crate) fn id(&self) -> ScanId {
+        ScanId(Arc::downgrade(&self.shared.inputs))
     }
 
     /// Whether this scan fetches through `fetcher` (belongs to its source).

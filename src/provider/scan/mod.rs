@@ -22,6 +22,7 @@ pub(crate) use estimate::Cost;
 pub use estimate::FetchEstimate;
 pub(crate) use estimate::{check_budget, estimate_slices, query_rate, worth_estimating};
 pub use exec::Rapid7ScanExec;
+pub(crate) use exec::ScanId;
 pub use logs::LogRef;
 pub(crate) use logs::{LogDirectory, table_names};
 pub(crate) use newest_rule::PageOrder;

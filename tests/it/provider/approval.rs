@@ -84,6 +84,45 @@ async fn a_statement_over_the_limit_is_estimated_refused_and_runs_once_approved(
     assert!(server.event_query_requests() > 0);
 }
 
+/// A cost approves only the plan it was estimated from (and its approved
+/// copies): the same SQL planned again, after that plan is gone, is a new
+/// estimate nobody saw, and stays unapproved, whatever address its scan
+/// inputs were given.
+#[tokio::test]
+async fn a_cost_approves_only_the_plan_it_was_estimated_from() {
+    let server = support::server().await;
+    let dir = TempDir::new().unwrap();
+    let (ctx, rapid7) = session(&server, &dir).await;
+    let fw = support::log_id(&server, "Firewall");
+    let (from, to) = (T0, T0 + 2 * HOUR);
+    set_max_fetch_events(&ctx, server.dataset().count(&fw, from, to) / 2).await;
+    let q = format!(
+        "SELECT count(*) FROM rapid7_logs WHERE log_name = 'Firewall' AND {} AND sequence_number > 0",
+        window(from, to)
+    );
+    let plan_of = || async {
+        ctx.sql(&q)
+            .await
+            .unwrap()
+            .create_physical_plan()
+            .await
+            .unwrap()
+    };
+    let first = plan_of().await;
+    let cost = rapid7.estimate(&first);
+    assert!(cost.needs_approval(), "{cost:?}");
+    drop(first);
+    for _ in 0..8 {
+        let again = plan_of().await;
+        let approved = cost.approve(Arc::clone(&again)).unwrap();
+        assert!(
+            rapid7.estimate(&approved).needs_approval(),
+            "a cost of another plan approved this one"
+        );
+    }
+    assert_eq!(server.event_query_requests(), 0);
+}
+
 #[tokio::test]
 async fn under_the_limit_nothing_needs_approval() {
     let server = support::server().await;
