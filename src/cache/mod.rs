@@ -58,6 +58,8 @@ mod manifest;
 mod memo;
 mod objects;
 mod part_counts;
+#[cfg(test)]
+mod part_counts_tests;
 mod part_reader;
 mod range;
 mod reader;
