@@ -4,8 +4,9 @@
 //! A row group counts by its row count, without being read, when its
 //! footer statistics of `timestamp` are present and exact (not truncated),
 //! say it holds no null, and put its smallest and largest timestamp inside
-//! the counted range and inside one bin. Every other row group is read, the
-//! `timestamp` column only, and its rows inside the range are counted.
+//! the counted range and inside one bin; one they put wholly outside the
+//! range counts nothing. Every other row group is read, the `timestamp`
+//! column only, and its rows inside the range are counted.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
