@@ -57,6 +57,9 @@ mod maintenance;
 mod manifest;
 mod memo;
 mod objects;
+mod part_counts;
+#[cfg(test)]
+mod part_counts_tests;
 mod part_reader;
 mod range;
 mod reader;
@@ -84,6 +87,7 @@ pub use maintenance::{
     CompactOptions, CompactReport, DropReport, VerifyFailure, VerifyOverlap, VerifyReport,
 };
 pub use manifest::{MANIFEST_FORMAT, PartManifest, SegmentManifest};
+pub use part_counts::{BinOf, PartCounts};
 pub use range::{Coverage, CoverageKind, assign_responsibility, merge_ranges, plan_coverage};
 pub use reader::{PlannedSegment, ReadPlan};
 pub use retention::{ExpireReport, RetentionReport};

@@ -15,6 +15,7 @@ use super::index;
 use super::layout::validate_component;
 use super::log_names::{self, MessageForm};
 use super::maintenance::{self, CompactOptions, CompactReport, DropReport, VerifyReport};
+use super::part_counts::{self, BinOf, PartCounts};
 use super::reader::{self, PlannedSegment, ReadPlan};
 use super::retention::{self, ExpireReport, RetentionReport};
 use super::segment::{PartInfo, SegmentInfo};
@@ -266,6 +267,25 @@ impl SegmentCache {
                 Some(columns.to_vec()),
             ),
             _ => Box::pin(futures::stream::empty()),
+        }
+    }
+
+    /// The rows of one part of `planned` within the range it serves, counted
+    /// per bin of `bin_of` from the `timestamp` column alone: a row group
+    /// whose exact footer statistics put it inside the range and inside one
+    /// bin is counted without being read (see `part_counts.rs`).
+    pub async fn count_part(
+        &self,
+        planned: &PlannedSegment,
+        part: &PartInfo,
+        bin_of: &BinOf,
+    ) -> Result<PartCounts> {
+        match &self.root {
+            Some(root) if reader::part_meets(part, planned.responsible) => {
+                part_counts::count_part(root, &planned.segment, part, planned.responsible, bin_of)
+                    .await
+            }
+            _ => Ok(PartCounts::default()),
         }
     }
 

@@ -5,6 +5,7 @@
 mod approval;
 mod big_message;
 mod budget;
+mod cached_counts;
 mod completeness;
 mod counts;
 mod fields;

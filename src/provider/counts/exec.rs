@@ -1,8 +1,10 @@
 //! [`Rapid7CountsExec`]: counts per log and bin, computed when executed.
 //!
 //! - A cached segment counts by its manifest when it serves its whole range
-//!   and that range lies in one bin (or there are no bins), else by reading
-//!   its rows' timestamps.
+//!   and that range lies in one bin (or there are no bins), else part by
+//!   part, several parts at once, from the `timestamp` column alone: a row
+//!   group whose exact statistics put it inside the range and one bin
+//!   counts by its row count, any other row group is read (the column only).
 //! - A missing range asks Rapid7's statistics, in slices aligned to the
 //!   bins: an unaligned first or last bin is a query of its own, and at most
 //!   [`MAX_SLICES`] bins go in one query. Counts are exact whatever Rapid7's
@@ -29,10 +31,11 @@ use datafusion::physical_plan::execution_plan::EmissionType;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, PlanProperties};
 use futures::{FutureExt, StreamExt, TryStreamExt};
+use tokio::task::JoinSet;
 
 use super::bin::Bin;
 use super::exact::{ToConvention, exact_counts};
-use crate::cache::{PlannedSegment, SegmentCache, merge_ranges};
+use crate::cache::{BinOf, PartCounts, PartInfo, PlannedSegment, SegmentCache, merge_ranges};
 use crate::client::{Client, CountRequest, MAX_SLICES};
 use crate::error::{Error, Result};
 use crate::events::{TIMESTAMP_TZ, columns};
@@ -211,8 +214,22 @@ async fn count_log(inputs: &CountInputs, scan: &LogScan) -> Result<Tally> {
         .min()
         .unwrap_or(0);
     let mut tally = Tally::new();
+    let mut parts = Vec::new();
     for planned in &scan.segments {
-        count_segment(inputs, planned, anchor, &mut tally).await?;
+        match manifest_count(inputs.bin, planned) {
+            Some(0) => {
+                // No events, no group: a grouped count returns no row for it.
+            }
+            Some(n) => {
+                *tally
+                    .entry(key(inputs.bin, anchor, planned.responsible.start()))
+                    .or_default() += n;
+            }
+            None => parts.extend(planned.parts().into_iter().map(|p| (planned.clone(), p))),
+        }
+    }
+    if !parts.is_empty() {
+        count_parts(inputs, parts, bin_of(inputs.bin, anchor), &mut tally).await?;
     }
     // The recent edge is counted from statistics too: counts are never
     // cached, so it is no different from a missing range (and joins the
@@ -223,28 +240,66 @@ async fn count_log(inputs: &CountInputs, scan: &LogScan) -> Result<Tally> {
     Ok(tally)
 }
 
-async fn count_segment(
-    inputs: &CountInputs,
-    planned: &PlannedSegment,
-    anchor: i64,
-    tally: &mut Tally,
-) -> Result<()> {
+/// A segment's count by its manifest: when it serves its whole range and
+/// that range lies in one bin (or there are no bins).
+fn manifest_count(bin: Option<Bin>, planned: &PlannedSegment) -> Option<u64> {
     let range = planned.responsible;
-    let one_bin = match inputs.bin {
+    let one_bin = match bin {
         None => true,
         Some(b) => b.start_of(range.start()) == b.start_of(range.end() - 1),
     };
-    if planned.is_whole() && one_bin {
-        if planned.segment.row_count() == 0 {
-            // No events, no group: a grouped count returns no row for it.
-            return Ok(());
-        }
-        *tally
-            .entry(key(inputs.bin, anchor, range.start()))
-            .or_default() += planned.segment.row_count();
-        return Ok(());
+    (planned.is_whole() && one_bin).then(|| planned.segment.row_count())
+}
+
+/// The bins as the cache counts in them: `(key, start, end)` of the bin
+/// holding a timestamp; with no bins, one bin keyed `anchor`.
+fn bin_of(bin: Option<Bin>, anchor: i64) -> BinOf {
+    match bin {
+        Some(b) => Arc::new(move |ts| {
+            let start = b.start_of(ts);
+            (start, start, b.next_start(ts))
+        }),
+        None => Arc::new(move |_| (anchor, i64::MIN, i64::MAX)),
     }
-    tally_batches(inputs.cache.read(planned), inputs.bin, anchor, tally).await
+}
+
+/// Count `parts` from their `timestamp` column (and row-group statistics),
+/// [`CountInputs::concurrency`] parts at once, each on its own task so that
+/// decoding uses every core.
+async fn count_parts(
+    inputs: &CountInputs,
+    parts: Vec<(PlannedSegment, PartInfo)>,
+    bin_of: BinOf,
+    tally: &mut Tally,
+) -> Result<()> {
+    let limit = inputs.concurrency.max(1);
+    let mut parts = parts.into_iter();
+    let mut tasks = JoinSet::new();
+    let mut counted = PartCounts::default();
+    loop {
+        while tasks.len() < limit {
+            let Some((planned, part)) = parts.next() else {
+                break;
+            };
+            let (cache, bin_of) = (inputs.cache.clone(), Arc::clone(&bin_of));
+            tasks.spawn(async move { cache.count_part(&planned, &part, &bin_of).await });
+        }
+        let Some(done) = tasks.join_next().await else {
+            break;
+        };
+        let part =
+            done.map_err(|e| Error::from(Box::new(DataFusionError::External(Box::new(e)))))??;
+        counted.merge(part);
+    }
+    tracing::debug!(
+        row_groups_by_statistics = counted.groups_by_statistics,
+        row_groups_read = counted.groups_read,
+        "counts_cached_parts"
+    );
+    for (k, n) in counted.bins {
+        *tally.entry(k).or_default() += n;
+    }
+    Ok(())
 }
 
 async fn tally_batches(
