@@ -6,41 +6,17 @@ use std::sync::Arc;
 
 use super::part_counts::{BinOf, PartCounts};
 use super::segment::SegmentInfo;
+use super::tests::events;
 use crate::time::TimeRange;
-use datafusion::arrow::array::{
-    ArrayRef, ListArray, RecordBatch, StringArray, TimestampMillisecondArray, UInt64Array,
-};
-use datafusion::arrow::datatypes::{DataType, Field};
 use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
 
 use crate::cache::config::WriterSettings;
 use crate::cache::reader::PlannedSegment;
 use crate::cache::writer::{CommitOutcome, SegmentWriter};
 use crate::cache::{CacheConfig, SegmentCache};
-use crate::events::event_schema;
 
 /// 2026-02-10T00:00:00Z.
 const T0: i64 = 1_770_681_600_000;
-
-/// Events every `step` ms of `range`.
-fn events(range: TimeRange, step: usize) -> RecordBatch {
-    let ts: Vec<i64> = (range.start()..range.end()).step_by(step).collect();
-    let n = ts.len();
-    let columns: Vec<ArrayRef> = vec![
-        Arc::new(TimestampMillisecondArray::from(ts.clone()).with_timezone("UTC")),
-        Arc::new(StringArray::from(vec!["log-1"; n])),
-        Arc::new(StringArray::from(vec![Some("Firewall"); n])),
-        Arc::new(UInt64Array::from_iter_values(
-            ts.iter().map(|t| (t - T0) as u64),
-        )),
-        Arc::new(StringArray::from(vec!["a message"; n])),
-        Arc::new(ListArray::new_null(
-            Arc::new(Field::new_list_field(DataType::Utf8, true)),
-            n,
-        )),
-    ];
-    RecordBatch::try_new(event_schema(), columns).unwrap()
-}
 
 /// A segment of `[T0, T0 + 10 s)`, an event every 2 ms: 5 parts of
 /// 1,000 rows in row groups of 100 (200 ms each); with `statistics`

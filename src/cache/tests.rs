@@ -68,7 +68,9 @@ impl Capture {
 
 const T0: i64 = 1_770_681_600_000;
 
-fn events(range: TimeRange, step: usize) -> RecordBatch {
+/// Events of one log every `step` ms of `range` (also written by
+/// `part_counts_tests.rs`).
+pub(super) fn events(range: TimeRange, step: usize) -> RecordBatch {
     let ts: Vec<i64> = (range.start()..range.end()).step_by(step).collect();
     let n = ts.len();
     let columns: Vec<ArrayRef> = vec![
