@@ -50,6 +50,7 @@
 //!   table and its scan, window extraction, table functions.
 //! - [`ops`]: operations on a [`Rapid7`] handle: `sync` and summaries.
 //! - [`mock`] (feature `mock`): a faithful simulator of the API on loopback.
+//! - `flight` (feature `flight`): Arrow Flight SQL over one shared handle.
 //!
 //! Leaves used by all of them: [`time`] (ranges, instants, the clock),
 //! [`leql`] (LEQL statements, pure),
@@ -85,6 +86,8 @@ pub mod error;
 pub mod events;
 pub mod fetch;
 pub mod fields;
+#[cfg(feature = "flight")]
+pub mod flight;
 pub mod leql;
 mod locks;
 pub mod log_id;
