@@ -1,39 +1,16 @@
 //! The published table read by the Python `deltalake` package (delta-rs's
 //! Python binding, another reader than this crate's), locally and on S3.
 //!
-//! `scripts/test` installs a pinned `deltalake` and `pyarrow` into a venv at
-//! `$CARGO_TARGET_DIR/tmp/py-delta` (or `RAPID7_TEST_PYTHON` names a Python
-//! that has them). Without one the test says so on stderr and checks
-//! nothing else; it never passes silently.
+//! The Python comes from `crate::support::python` (the venv `scripts/test`
+//! makes, or `RAPID7_TEST_PYTHON`); without one the test says SKIPPED on
+//! stderr and checks nothing else; it never passes silently.
 
 use std::process::Command;
 
 use datafusion_rapid7::ops::publish::TableLocation;
 
 use super::{Row, Setup, assert_exact, on_local_and_s3, truth_of};
-
-/// The pinned versions `scripts/test` installs.
-pub const PINNED: &str = "deltalake==1.6.6 pyarrow==26.0.1";
-
-/// A Python with `deltalake` and `pyarrow`, or why there is none.
-fn python() -> Result<String, String> {
-    let candidate = std::env::var("RAPID7_TEST_PYTHON")
-        .unwrap_or_else(|_| format!("{}/py-delta/bin/python", env!("CARGO_TARGET_TMPDIR")));
-    let probe = Command::new(&candidate)
-        .args([
-            "-c",
-            "import deltalake, pyarrow; print(deltalake.__version__)",
-        ])
-        .output();
-    match probe {
-        Ok(o) if o.status.success() => Ok(candidate),
-        Ok(o) => Err(format!(
-            "{candidate} cannot import deltalake and pyarrow: {}",
-            String::from_utf8_lossy(&o.stderr).trim()
-        )),
-        Err(e) => Err(format!("{candidate} does not run: {e}")),
-    }
-}
+use crate::support::python::python_or_skip;
 
 const SCRIPT: &str = r#"
 import json, sys
@@ -86,16 +63,9 @@ fn read_with_python(python: &str, s: &Setup, table: &TableLocation) -> Vec<Row> 
 on_local_and_s3!(python_deltalake_reads_the_same_rows);
 
 async fn python_deltalake_reads_the_same_rows(s: Setup) {
-    let python = match python() {
-        Ok(p) => p,
-        Err(why) => {
-            eprintln!(
-                "SKIPPED python_deltalake_reads_the_same_rows: {why}. Run ./scripts/test (it \
-                 creates $CARGO_TARGET_DIR/tmp/py-delta with `pip install {PINNED}`), or set \
-                 RAPID7_TEST_PYTHON to a Python that has them"
-            );
-            return;
-        }
+    let Some(python) = python_or_skip("python_deltalake_reads_the_same_rows", "deltalake, pyarrow")
+    else {
+        return;
     };
     let covered = s.messy_cache().await;
     let table = s.table("auth");
