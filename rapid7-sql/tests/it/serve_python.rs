@@ -45,17 +45,30 @@ struct Served {
     child: Child,
     /// What it printed after `flight_sql=`.
     uri: String,
-    /// Its stderr (logs), for failure messages.
-    log: PathBuf,
+    /// Its stderr (log lines) so far.
+    log: tokio::sync::watch::Receiver<String>,
+    /// Reads stdout (drained) and stderr (into `log`).
+    _readers: tokio::task::JoinSet<()>,
 }
 
 impl Served {
     fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        self.log.borrow().clone()
     }
 
     fn port(&self) -> u16 {
         self.uri.rsplit(':').next().unwrap().parse().unwrap()
+    }
+
+    /// Wait until the server has logged `needle` (bounded by [`PATIENCE`]).
+    async fn logged(&mut self, needle: &str) {
+        let mut log = self.log.clone();
+        let seen = tokio::time::timeout(PATIENCE, log.wait_for(|l| l.contains(needle))).await;
+        assert!(
+            matches!(seen, Ok(Ok(_))),
+            "the server did not log {needle}:\n{}",
+            self.log()
+        );
     }
 }
 
@@ -76,24 +89,30 @@ fn command(server: &MockServer, dir: &Path, program: &str) -> tokio::process::Co
     cmd
 }
 
-/// Start `program args` (a `rapid7-sql serve` command line) and wait for
-/// its `flight_sql=` line.
-async fn start(mut cmd: tokio::process::Command, dir: &Path) -> Served {
-    let log = dir.join(format!("serve-{}.log", std::process::id()));
-    let log = (1..)
-        .map(|i| log.with_extension(format!("{i}.log")))
-        .find(|p| !p.exists())
-        .unwrap();
+/// Start `cmd` (a `rapid7-sql serve` command line) and wait for its
+/// `flight_sql=` line.
+async fn start(mut cmd: tokio::process::Command) -> Served {
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log).unwrap())
+        .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .expect("rapid7-sql serve starts");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (log_tx, log) = tokio::sync::watch::channel(String::new());
+    let mut readers = tokio::task::JoinSet::new();
+    let mut err = BufReader::new(child.stderr.take().unwrap()).lines();
+    readers.spawn(async move {
+        while let Ok(Some(line)) = err.next_line().await {
+            log_tx.send_modify(|l| {
+                l.push_str(&line);
+                l.push('\n');
+            });
+        }
+    });
+    let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
     let bound = async {
-        while let Some(line) = lines.next_line().await.unwrap() {
+        while let Some(line) = out.next_line().await.unwrap() {
             if let Some(uri) = line.strip_prefix("flight_sql=") {
                 return Some(uri.to_string());
             }
@@ -104,21 +123,24 @@ async fn start(mut cmd: tokio::process::Command, dir: &Path) -> Served {
         .await
         .expect("serve prints flight_sql= once bound");
     let Some(uri) = uri else {
-        panic!(
-            "serve exited before printing flight_sql=:\n{}",
-            std::fs::read_to_string(&log).unwrap()
-        );
+        let status = child.wait().await.unwrap();
+        let text = log.borrow().clone();
+        panic!("serve exited ({status}) before printing flight_sql=:\n{text}");
     };
-    // The rest of stdout is not read: keep the pipe open and drained.
-    drop(lines);
-    Served { child, uri, log }
+    readers.spawn(async move { while let Ok(Some(_)) = out.next_line().await {} });
+    Served {
+        child,
+        uri,
+        log,
+        _readers: readers,
+    }
 }
 
 /// `rapid7-sql serve --listen 127.0.0.1:0 extra…` against `server`.
 async fn serve(server: &MockServer, dir: &Path, extra: &[&str]) -> Served {
     let mut cmd = command(server, dir, BIN);
     cmd.args(["serve", "--listen", "127.0.0.1:0"]).args(extra);
-    start(cmd, dir).await
+    start(cmd).await
 }
 
 /// Run the client script's `check` with `spec`; its JSON answer.

@@ -9,6 +9,8 @@
 use std::path::Path;
 use std::process::Command;
 
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
@@ -145,12 +147,12 @@ async fn the_documented_tokens_tls_unit_and_python_example_work() {
         .lines()
         .find_map(|l| l.strip_prefix("ExecStart="))
         .unwrap()
-        .replace(":50051", ":0")
+        .replace(":8815", ":0")
         .replace(":9464", ":0");
     let mut words = exec.split_whitespace();
     let mut cmd = command(&server, dir.path(), words.next().unwrap());
     cmd.args(words);
-    let served: Served = start(cmd, dir.path()).await;
+    let mut served: Served = start(cmd).await;
     assert!(
         served.uri.starts_with("grpc+tls://0.0.0.0:"),
         "{}",
@@ -206,5 +208,38 @@ print(json.dumps({
     assert!(want.len() > 30, "{want:?}");
     assert_eq!(got["pandas"].as_array().unwrap(), &want);
     assert_eq!(got["polars"].as_array().unwrap(), &want);
-    drop(served);
+
+    // A token added as documented works after `systemctl reload` (SIGHUP)
+    // and not before; alice's still works.
+    let bob = make_token(&etc, "bob");
+    let works = |token: &str| {
+        let spec = json!({"uri": uri, "token": token, "ca": etc.join("ca.pem")});
+        let python = python.clone();
+        async move {
+            let o = tokio::process::Command::new(python)
+                .arg(super::script())
+                .args(["auth", &spec.to_string()])
+                .output()
+                .await
+                .unwrap();
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+            v["ok"] == json!(true)
+        }
+    };
+    assert!(!works(&bob).await, "bob before the reload");
+    let pid = Pid::from_raw(served.child.id().unwrap() as i32);
+    kill(pid, Signal::SIGHUP).unwrap();
+    served.logged("serve_tokens_reloaded").await;
+    assert!(works(&bob).await, "bob after the reload:\n{}", served.log());
+    assert!(works(&token).await, "alice after the reload");
+
+    // SIGTERM (systemctl stop): a clean stop, exit status 0.
+    kill(pid, Signal::SIGTERM).unwrap();
+    let status = tokio::time::timeout(PATIENCE, served.child.wait())
+        .await
+        .expect("the server stops within its grace")
+        .unwrap();
+    assert!(status.success(), "{status}:\n{}", served.log());
+    served.logged("serve_stopped").await;
 }
