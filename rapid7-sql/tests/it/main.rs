@@ -3,6 +3,7 @@
 //! `cargo test --test it cli::NAME` finds these tests from the repository root.
 
 mod cli;
+mod serve;
 
 // The library's shared test helpers, compiled here from the same files (one
 // copy, no duplicate): the simulator and client set-up, and the S3-protocol
