@@ -68,7 +68,7 @@ fn parse_older_than(s: &str) -> Result<Duration, String> {
     }
 }
 
-pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
+fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("{e}; use e.g. 30s, 5m or 2h"))
 }
 

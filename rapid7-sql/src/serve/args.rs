@@ -7,8 +7,6 @@ use std::time::Duration;
 use clap::Args;
 use datafusion_rapid7::flight::ServeLimits;
 
-use crate::args::parse_duration;
-
 /// Where the server listens when `--listen` is not given.
 pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:8815";
 
@@ -84,4 +82,8 @@ impl ServeArgs {
         }
         limits
     }
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("{e}; use e.g. 30s, 5m or 2h"))
 }
