@@ -22,7 +22,7 @@ async fn sigterm_lets_a_running_statement_finish_then_exits_0() {
     server.set_faults(Faults {
         stall: Some(Stall {
             on: StallOn::EventQueries,
-            delay: Duration::from_millis(1500),
+            delay: Duration::from_millis(500),
         }),
         ..Faults::default()
     });
