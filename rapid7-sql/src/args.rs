@@ -25,7 +25,8 @@ const EXAMPLES: &str = "Examples:
   rapid7-sql publish --log Firewall --table s3://lake/rapid7/firewall
   rapid7-sql --published s3://lake/rapid7 -c 'SELECT count(*) FROM rapid7_published.\"Firewall\"'
   rapid7-sql cache ls
-  rapid7-sql doctor --format json";
+  rapid7-sql doctor --format json
+  rapid7-sql serve --listen 127.0.0.1:8815 --metrics-listen 127.0.0.1:9815";
 
 /// Options of every mode.
 #[derive(Debug, Args)]
@@ -107,6 +108,12 @@ pub(crate) enum Command {
     /// with --format json); never the key, never event text. Run it first
     /// against a new tenant.
     Doctor(DoctorArgs),
+    /// Serve SQL over Arrow Flight SQL to the team's clients (ADBC, JDBC,
+    /// ODBC drivers): one process holds the key, its quota and the cache.
+    /// Prints `flight_sql=grpc://HOST:PORT` (and `metrics=…`) once listening;
+    /// stops on SIGTERM or SIGINT after running statements finish (--grace);
+    /// SIGHUP reloads the token file. See docs/server.md.
+    Serve(crate::serve::ServeArgs),
     /// Print the effective configuration: every setting, its value and
     /// where it came from (default, environment, flag). The API key is
     /// never shown. Calls no API.

@@ -16,6 +16,7 @@ mod output;
 mod progress;
 mod publish;
 mod repl;
+mod serve;
 mod setup;
 mod stop;
 
@@ -46,10 +47,18 @@ fn main() -> ExitCode {
     let matches = knobs::with_settings(Cli::command()).get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let settings = knobs::settings(&matches);
-    if let Err(message) = setup::init_tracing(&cli.global) {
-        print_error(&message);
-        return ExitCode::FAILURE;
-    }
+    // A server counts the library's events for its metrics endpoint.
+    let traced = match &cli.command {
+        Some(Command::Serve(_)) => serve::init_tracing(&cli.global).map(Some),
+        _ => setup::init_tracing(&cli.global).map(|()| None),
+    };
+    let metrics = match traced {
+        Ok(metrics) => metrics,
+        Err(message) => {
+            print_error(&message);
+            return ExitCode::FAILURE;
+        }
+    };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -60,7 +69,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match run(&rt, &cli, &settings) {
+    match run(&rt, &cli, &settings, metrics) {
         Ok(Finished::Ok) => ExitCode::SUCCESS,
         Ok(Finished::CheckFailed) => ExitCode::FAILURE,
         Ok(Finished::Stopped(signal)) => {
@@ -92,8 +101,19 @@ fn finish(result: Result<(), String>, signal: Option<StopSignal>) -> Result<Fini
     }
 }
 
-fn run(rt: &tokio::runtime::Runtime, cli: &Cli, settings: &Settings) -> Result<Finished, String> {
+fn run(
+    rt: &tokio::runtime::Runtime,
+    cli: &Cli,
+    settings: &Settings,
+    metrics: Option<std::sync::Arc<serve::Metrics>>,
+) -> Result<Finished, String> {
     let global = &cli.global;
+    if let (Some(Command::Serve(args)), Some(metrics)) = (&cli.command, metrics) {
+        // Its own `Rapid7`, shared by every client; stops on its own signals.
+        return rt
+            .block_on(serve::run(global, settings, args, metrics))
+            .map(|()| Finished::Ok);
+    }
     if let Some(Command::Config) = &cli.command {
         // Before any session: showing the configuration calls no API.
         return rt
@@ -141,7 +161,7 @@ fn run(rt: &tokio::runtime::Runtime, cli: &Cli, settings: &Settings) -> Result<F
                     Err(e) => Err(fmt::error(&e)),
                 };
             }
-            Command::Config => unreachable!("handled before the session"),
+            Command::Config | Command::Serve(_) => unreachable!("handled before the session"),
         };
         return finish(ran.0.map_err(|e| fmt::error(&e)), ran.1);
     }

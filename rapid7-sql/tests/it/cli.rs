@@ -23,8 +23,8 @@ use tempfile::TempDir;
 
 use crate::support::{self, T0};
 
-const BIN: &str = env!("CARGO_BIN_EXE_rapid7-sql");
-const MIN: i64 = 60_000;
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_rapid7-sql");
+pub(crate) const MIN: i64 = 60_000;
 
 /// Run the binary with a clean `RAPID7_*` environment pointing at `server`
 /// (when given) and a cache in `dir`.
@@ -67,7 +67,7 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-fn window(from: i64, to: i64) -> String {
+pub(crate) fn window(from: i64, to: i64) -> String {
     format!("timestamp >= to_timestamp_millis({from}) AND timestamp < to_timestamp_millis({to})")
 }
 

@@ -3,6 +3,7 @@
 //! `cargo test --test it cli::NAME` finds these tests from the repository root.
 
 mod cli;
+mod serve;
 mod serve_python;
 
 // The library's shared test helpers, compiled here from the same files (one
