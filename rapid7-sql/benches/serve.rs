@@ -27,7 +27,9 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use arrow_flight::sql::client::FlightSqlServiceClient;
-use datafusion_rapid7::mock::{MessageFormat, MockConfig, MockDataset, MockLog, MockServer, RateLimits};
+use datafusion_rapid7::mock::{
+    MessageFormat, MockConfig, MockDataset, MockLog, MockServer, RateLimits,
+};
 use futures::TryStreamExt;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tonic::transport::Channel;
@@ -57,11 +59,23 @@ struct Scale {
 fn main() -> Result<(), BoxError> {
     let full = std::env::args().any(|a| a == "--bench");
     let scale = if full {
-        Scale { rate: 20.0, warm: 6 * HOUR, small_per_client: 50, cold: HOUR }
+        Scale {
+            rate: 20.0,
+            warm: 6 * HOUR,
+            small_per_client: 50,
+            cold: HOUR,
+        }
     } else {
-        Scale { rate: 2.0, warm: 10 * MIN, small_per_client: 3, cold: 5 * MIN }
+        Scale {
+            rate: 2.0,
+            warm: 10 * MIN,
+            small_per_client: 3,
+            cold: 5 * MIN,
+        }
     };
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(run(scale, full))
 }
 
@@ -87,7 +101,11 @@ async fn run(scale: Scale, full: bool) -> Result<(), BoxError> {
     })
     .await?;
     let dir = tempfile::TempDir::new()?;
-    let build = if cfg!(debug_assertions) { "debug" } else { "release" };
+    let build = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
     println!("serve bench ({build} build of rapid7-sql; simulator in process, no latency)");
 
     // 1. Warm throughput: fill the cache with `-c`, then read it both ways.
@@ -103,7 +121,11 @@ async fn run(scale: Scale, full: bool) -> Result<(), BoxError> {
     let start = Instant::now();
     cli(&sim, dir.path(), &rows_sql).await?;
     let cli_secs = start.elapsed().as_secs_f64();
-    assert_eq!(sim.query_requests(), fetched, "the second -c reads the cache only");
+    assert_eq!(
+        sim.query_requests(),
+        fetched,
+        "the second -c reads the cache only"
+    );
 
     let server = Served::start(&sim, dir.path()).await?;
     let mut client = server.client().await?;
@@ -148,7 +170,11 @@ async fn run(scale: Scale, full: bool) -> Result<(), BoxError> {
         latencies.extend(done??);
     }
     latencies.sort();
-    assert_eq!(sim.query_requests(), fetched, "small warm queries fetch nothing");
+    assert_eq!(
+        sim.query_requests(),
+        fetched,
+        "small warm queries fetch nothing"
+    );
     println!(
         "8 clients x {} small warm queries (one minute, ~{:.0} rows): p50 {:.1} ms, p99 {:.1} ms",
         scale.small_per_client,
@@ -246,7 +272,11 @@ async fn cli(sim: &MockServer, dir: &Path, sql: &str) -> Result<(), BoxError> {
         .output()
         .await?;
     if !o.status.success() {
-        return Err(format!("rapid7-sql -c failed: {}", String::from_utf8_lossy(&o.stderr)).into());
+        return Err(format!(
+            "rapid7-sql -c failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        )
+        .into());
     }
     Ok(())
 }
@@ -281,7 +311,10 @@ impl Served {
 }
 
 /// Execute `sql` and read every endpoint's stream to the end; the rows.
-async fn statement(client: &mut FlightSqlServiceClient<Channel>, sql: &str) -> Result<u64, BoxError> {
+async fn statement(
+    client: &mut FlightSqlServiceClient<Channel>,
+    sql: &str,
+) -> Result<u64, BoxError> {
     let info = client.execute(sql.to_string(), None).await?;
     let mut rows = 0;
     for endpoint in info.endpoint {
