@@ -292,7 +292,7 @@ impl Served {
         let mut child = command(sim, dir)
             .args(["serve", "--listen", "127.0.0.1:0"])
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::null())
             .spawn()?;
         let mut lines = BufReader::new(child.stdout.take().ok_or("stdout")?).lines();
         while let Some(line) = lines.next_line().await? {
