@@ -168,6 +168,12 @@ pub enum Error {
     #[error(transparent)]
     TimeWindow(#[from] WindowError),
 
+    /// The Flight SQL service refused or failed a request (feature
+    /// `flight`): its SQL policy, its limits, an unknown handle.
+    #[cfg(feature = "flight")]
+    #[error(transparent)]
+    Flight(#[from] crate::flight::Error),
+
     /// Publishing to, maintaining or reading a Delta Lake table failed
     /// (`ops::publish`, feature `delta`). The table is left at its last
     /// commit; the message says what to do.

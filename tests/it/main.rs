@@ -3,6 +3,8 @@
 mod cache;
 mod client;
 mod events;
+#[cfg(feature = "flight")]
+mod flight;
 mod live;
 mod provider;
 #[cfg(feature = "delta")]

@@ -1,0 +1,127 @@
+//! The Flight SQL service in process: `Rapid7FlightSql` on a `127.0.0.1:0`
+//! listener over the simulator on loopback, driven by arrow-flight's Rust
+//! `FlightSqlServiceClient`. Expected rows come from the same SQL through a
+//! plain `SessionContext` with `register`, or from the simulator's data.
+
+mod metadata;
+mod policy;
+mod statements;
+
+use arrow_flight::FlightInfo;
+use arrow_flight::error::FlightError;
+use arrow_flight::sql::client::FlightSqlServiceClient;
+use datafusion::arrow::array::RecordBatch;
+use datafusion_rapid7::cache::{CacheConfig, SegmentCache};
+use datafusion_rapid7::flight::{Auth, Rapid7FlightSql, ServeLimits};
+use datafusion_rapid7::mock::MockServer;
+use datafusion_rapid7::{Rapid7, Rapid7Config};
+use futures::TryStreamExt;
+use tempfile::TempDir;
+use tokio::task::JoinSet;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::support;
+
+/// A service serving on loopback, and what keeps it alive.
+struct Served {
+    service: Rapid7FlightSql,
+    addr: std::net::SocketAddr,
+    _dir: TempDir,
+    _tasks: JoinSet<()>,
+}
+
+impl Served {
+    /// A new client connection, in session `session` (none: the user's
+    /// default session).
+    async fn client(&self, session: Option<&str>) -> FlightSqlServiceClient<Channel> {
+        let channel = Endpoint::from_shared(format!("http://{}", self.addr))
+            .unwrap()
+            .connect()
+            .await
+            .expect("connects");
+        let mut client = FlightSqlServiceClient::new(channel);
+        if let Some(s) = session {
+            client.set_header("x-rapid7-session", s);
+        }
+        client
+    }
+}
+
+/// The service over `server` with a fresh cache, `limits`, and the source's
+/// configuration tuned by `tune`.
+async fn serve(
+    server: &MockServer,
+    limits: ServeLimits,
+    tune: impl FnOnce(Rapid7Config) -> Rapid7Config,
+) -> Served {
+    let dir = TempDir::new().unwrap();
+    let cache =
+        SegmentCache::open(dir.path().to_str().unwrap(), CacheConfig::default()).expect("cache");
+    let config =
+        tune(Rapid7Config::new(support::client_for(server), cache).with_fetch_limit_ceiling(true));
+    let rapid7 = Rapid7::new(config).expect("source");
+    let service = Rapid7FlightSql::new(rapid7, Auth::open(), limits);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let incoming = tonic::transport::server::TcpIncoming::from(listener);
+    let mut tasks = JoinSet::new();
+    let svc = service.clone().into_server();
+    tasks.spawn(async move {
+        tonic::transport::Server::builder()
+            .add_service(svc)
+            .serve_with_incoming(incoming)
+            .await
+            .expect("serves");
+    });
+    Served {
+        service,
+        addr,
+        _dir: dir,
+        _tasks: tasks,
+    }
+}
+
+/// Every batch of every endpoint of `info`.
+async fn fetch(
+    client: &mut FlightSqlServiceClient<Channel>,
+    info: FlightInfo,
+) -> Result<Vec<RecordBatch>, FlightError> {
+    let mut out = Vec::new();
+    for endpoint in info.endpoint {
+        let ticket = endpoint.ticket.expect("a ticket");
+        let stream = client.do_get(ticket).await?;
+        out.extend(stream.try_collect::<Vec<_>>().await?);
+    }
+    Ok(out)
+}
+
+/// `sql` run through `client`, all its batches.
+async fn run(
+    client: &mut FlightSqlServiceClient<Channel>,
+    sql: &str,
+) -> Result<Vec<RecordBatch>, FlightError> {
+    let info = client.execute(sql.to_string(), None).await?;
+    fetch(client, info).await
+}
+
+/// The status code and message of a failed call.
+fn code(e: &FlightError) -> (tonic::Code, String) {
+    match e {
+        FlightError::Tonic(s) => (s.code(), s.message().to_string()),
+        other => panic!("expected a status, got {other}"),
+    }
+}
+
+/// The rows of `batches` as text, one line each.
+fn lines(batches: &[RecordBatch]) -> Vec<String> {
+    let text = datafusion::arrow::util::pretty::pretty_format_batches(batches)
+        .unwrap()
+        .to_string();
+    text.lines().map(str::to_string).collect()
+}
+
+fn window(from: i64, to: i64) -> String {
+    format!("timestamp >= to_timestamp_millis({from}) AND timestamp < to_timestamp_millis({to})")
+}
+
+const MIN: i64 = 60_000;
