@@ -10,7 +10,7 @@
 pub enum Error {
     /// The SQL is not one this server runs (DDL, DML, `COPY`, a `SET` of a
     /// setting not on the list, …); the message says what is accepted.
-    #[error("refused: {what}. {ALLOWED}")]
+    #[error("refused: {what}. {allowed}", allowed = ALLOWED)]
     Policy {
         /// What was refused, and why.
         what: String,

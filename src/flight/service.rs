@@ -302,7 +302,7 @@ fn parameter_schema(plan: &LogicalPlan) -> Result<Schema, Status> {
             (n, name, t)
         })
         .collect();
-    names.sort();
+    names.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
     Ok(Schema::new(
         names
             .into_iter()
@@ -449,6 +449,27 @@ impl FlightSqlService for Rapid7FlightSql {
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| bad(format!("unreadable parameter: {e}")))?,
         };
+        // Values as the plan expects them (clients send what their language
+        // has: an int64 for a UInt64 column).
+        let prepared = self
+            .inner
+            .statements
+            .prepared(&handle, &key, &self.inner.limits)
+            .map_err(|e| status(&e.into()))?;
+        let types = prepared
+            .plan
+            .get_parameter_types()
+            .map_err(|e| df_status(&e))?;
+        let values = values
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| match types.get(&format!("${}", i + 1)) {
+                Some(Some(t)) if &v.data_type() != t => v
+                    .cast_to(t)
+                    .map_err(|e| bad(format!("parameter ${}: {e}", i + 1))),
+                _ => Ok(v),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         self.inner
             .statements
             .bind(

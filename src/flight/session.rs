@@ -25,7 +25,7 @@ use crate::locks::lock;
 pub const SESSION_HEADER: &str = "x-rapid7-session";
 
 /// How long an unused session is kept.
-pub const SESSION_IDLE: Duration = Duration::from_secs(3600);
+pub(crate) const SESSION_IDLE: Duration = Duration::from_secs(3600);
 
 /// The longest session id kept (longer ones are refused).
 const MAX_SESSION_ID: usize = 128;

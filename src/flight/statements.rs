@@ -321,7 +321,8 @@ pub(crate) struct Running {
     limits: ServeLimits,
     statements: Arc<Statements>,
     handle: String,
-    _slot: Slot,
+    /// Freed as soon as the result ends (before the client sees its end).
+    slot: Option<Slot>,
 }
 
 impl Running {
@@ -355,7 +356,7 @@ impl Running {
             limits,
             statements,
             handle,
-            _slot: slot,
+            slot: Some(slot),
         })
     }
 
@@ -365,6 +366,7 @@ impl Running {
         status: tonic::Status,
     ) -> Poll<Option<Result<RecordBatch, FlightError>>> {
         self.stream = None;
+        self.slot = None;
         self.record.finish(outcome, Some(status.message()));
         Poll::Ready(Some(Err(FlightError::Tonic(Box::new(status)))))
     }
@@ -402,6 +404,7 @@ impl Stream for Running {
             }
             None => {
                 this.stream = None;
+                this.slot = None;
                 this.record.finish(Outcome::Ok, None);
                 Poll::Ready(None)
             }

@@ -88,6 +88,11 @@ async fn prepared_statements_bind_parameters() {
     let params = prepared.parameter_schema().unwrap().clone();
     assert_eq!(params.fields().len(), 1);
     assert_eq!(params.field(0).name(), "$1");
+    assert_eq!(
+        params.field(0).data_type(),
+        &DataType::UInt64,
+        "typed after the column"
+    );
     let fw = support::log_id(&server, "Firewall");
     let truth = support::truth(&server, &fw, T0, T0 + 5 * MIN);
     let cut = truth[truth.len() / 2].1;
