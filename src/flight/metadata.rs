@@ -14,7 +14,8 @@ use arrow_flight::sql::{
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::TableProvider;
-use datafusion::error::Result as DfResult;
+use arrow_flight::error::FlightError;
+use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::logical_expr::TableType;
 use datafusion::prelude::SessionContext;
 
@@ -126,13 +127,18 @@ pub(crate) fn like(pattern: Option<&str>, name: &str) -> bool {
     }
 }
 
+/// A builder's error as DataFusion's, for the one `Result` type here.
+fn external(e: FlightError) -> DataFusionError {
+    DataFusionError::External(Box::new(e))
+}
+
 /// `GetCatalogs` over `ctx`.
 pub(crate) fn catalogs(ctx: &SessionContext, query: CommandGetCatalogs) -> DfResult<RecordBatch> {
     let mut b = query.into_builder();
     for name in ctx.catalog_names() {
         b.append(name);
     }
-    Ok(b.build()?)
+    b.build().map_err(external)
 }
 
 /// `GetDbSchemas` over `ctx` (the builder applies the filters).
@@ -145,7 +151,7 @@ pub(crate) fn schemas(ctx: &SessionContext, query: CommandGetDbSchemas) -> DfRes
             }
         }
     }
-    Ok(b.build()?)
+    b.build().map_err(external)
 }
 
 fn table_type(t: TableType) -> &'static str {
@@ -190,11 +196,12 @@ pub(crate) async fn tables(ctx: &SessionContext, query: CommandGetTables) -> DfR
                     &table_name,
                     table_type(table.table_type()),
                     &table.schema(),
-                )?;
+                )
+                .map_err(external)?;
             }
         }
     }
-    Ok(b.build()?)
+    b.build().map_err(external)
 }
 
 #[cfg(test)]

@@ -256,10 +256,10 @@ fn refuse(record: &mut Record, outcome: Outcome, status: Status) -> Status {
 }
 
 /// One batch as a DoGet stream.
-fn one_batch(
-    schema: SchemaRef,
-    batch: datafusion::arrow::error::Result<RecordBatch>,
-) -> Response<DoGetStream> {
+fn one_batch<E>(schema: SchemaRef, batch: Result<RecordBatch, E>) -> Response<DoGetStream>
+where
+    FlightError: From<E>,
+{
     let batch = batch.map_err(FlightError::from);
     let stream = FlightDataEncoderBuilder::new()
         .with_schema(schema)
@@ -621,7 +621,7 @@ impl FlightSqlService for Rapid7FlightSql {
         let (_, ctx) = self.session(&request).await?;
         let schema = query.clone().into_builder().schema();
         let batch = metadata::catalogs(&ctx, query).map_err(|e| df_status(&e))?;
-        Ok(one_batch(schema, Ok(batch)))
+        Ok(one_batch(schema, Ok::<_, FlightError>(batch)))
     }
 
     async fn do_get_schemas(
@@ -632,7 +632,7 @@ impl FlightSqlService for Rapid7FlightSql {
         let (_, ctx) = self.session(&request).await?;
         let schema = query.clone().into_builder().schema();
         let batch = metadata::schemas(&ctx, query).map_err(|e| df_status(&e))?;
-        Ok(one_batch(schema, Ok(batch)))
+        Ok(one_batch(schema, Ok::<_, FlightError>(batch)))
     }
 
     async fn do_get_tables(
@@ -645,7 +645,7 @@ impl FlightSqlService for Rapid7FlightSql {
         let batch = metadata::tables(&ctx, query)
             .await
             .map_err(|e| df_status(&e))?;
-        Ok(one_batch(schema, Ok(batch)))
+        Ok(one_batch(schema, Ok::<_, FlightError>(batch)))
     }
 
     async fn do_get_table_types(
@@ -682,7 +682,7 @@ impl FlightSqlService for Rapid7FlightSql {
         let schema = metadata::primary_keys_schema();
         Ok(one_batch(
             Arc::clone(&schema),
-            Ok(RecordBatch::new_empty(schema)),
+            Ok::<_, FlightError>(RecordBatch::new_empty(schema)),
         ))
     }
 
