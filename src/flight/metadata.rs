@@ -4,6 +4,7 @@
 
 use std::sync::{Arc, LazyLock};
 
+use arrow_flight::error::FlightError;
 use arrow_flight::sql::metadata::{
     SqlInfoData, SqlInfoDataBuilder, XdbcTypeInfo, XdbcTypeInfoData, XdbcTypeInfoDataBuilder,
 };
@@ -14,7 +15,6 @@ use arrow_flight::sql::{
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::TableProvider;
-use arrow_flight::error::FlightError;
 use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::logical_expr::TableType;
 use datafusion::prelude::SessionContext;

@@ -77,3 +77,50 @@ pub(crate) fn on_incomplete(config: &Rapid7Config, options: &ConfigOptions) -> O
         .on_incomplete
         .unwrap_or(config.on_incomplete)
 }
+
+/// `SHOW rapid7.<key>` as a query DataFusion can plan. DataFusion lists a
+/// configuration extension's settings in `information_schema.df_settings`
+/// without their prefix (`pushdown_filters`, not `rapid7.pushdown_filters`),
+/// so its own `SHOW rapid7.<key>` says there is no such variable. `None`
+/// for any other statement. The key is one of the extension's own, so
+/// nothing of the statement's text reaches the query.
+pub fn show_statement(sql: &str) -> Option<String> {
+    let mut words = sql.trim().trim_end_matches(';').split_whitespace();
+    if !words.next()?.eq_ignore_ascii_case("show") {
+        return None;
+    }
+    // sqlparser shows a parsed `SHOW a.b` as `SHOW a b`: both are read.
+    let variable = words.collect::<Vec<_>>().join(".");
+    let (prefix, key) = variable.split_once('.')?;
+    if !prefix.eq_ignore_ascii_case(<Rapid7Options as ConfigExtension>::PREFIX) {
+        return None;
+    }
+    let key = key.to_ascii_lowercase();
+    let known = datafusion::config::ExtensionOptions::entries(&Rapid7Options::default())
+        .into_iter()
+        .any(|e| e.key == key);
+    known.then(|| {
+        format!(
+            "SELECT 'rapid7.{key}' AS name, value FROM information_schema.df_settings \
+             WHERE name = '{key}'"
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::show_statement;
+
+    #[test]
+    fn show_of_a_rapid7_setting_reads_it_under_its_unprefixed_name() {
+        let q = show_statement("show RAPID7.pushdown_filters;").unwrap();
+        assert!(q.contains("WHERE name = 'pushdown_filters'"), "{q}");
+        assert!(q.contains("'rapid7.pushdown_filters' AS name"), "{q}");
+        assert_eq!(show_statement("SHOW rapid7.no_such_setting"), None);
+        assert_eq!(show_statement("SHOW datafusion.execution.time_zone"), None);
+        assert_eq!(show_statement("SELECT 1"), None);
+        assert_eq!(show_statement("SHOW rapid7.pushdown_filters x"), None);
+        // How sqlparser prints the parsed statement back.
+        assert_eq!(show_statement("SHOW rapid7 pushdown_filters"), Some(q));
+    }
+}
