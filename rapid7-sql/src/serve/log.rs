@@ -15,9 +15,12 @@ use super::metrics::{Metrics, MetricsLayer};
 use crate::args::{Global, LogFormat};
 use crate::setup::{log_format, log_level};
 
-/// The default log filter of `serve`: warnings, and the Flight service's
-/// INFO events (one `flight_statement` line per statement, token reloads).
-pub(crate) const DEFAULT_FILTER: &str = "warn,datafusion_rapid7::flight=info";
+/// The default log filter of `serve`: warnings, the Flight service's INFO
+/// events (one `flight_statement` line per statement, token reloads) and the
+/// server's own (`serve_listening`, `serve_stopped`), which an operator
+/// watching a unit's journal needs to see.
+pub(crate) const DEFAULT_FILTER: &str =
+    "warn,datafusion_rapid7::flight=info,rapid7_sql::serve=info";
 
 /// Log lines on stderr and the metrics layer; the metrics the layer feeds.
 pub(crate) fn init(global: &Global) -> Result<Arc<Metrics>, String> {
