@@ -112,6 +112,8 @@ pub(super) struct Inner {
     pub(super) config: ClientConfig,
     pub(super) limiter: RateLimiter,
     pub(super) stats: ClientStats,
+    /// Whether the endpoint's `to` is inclusive, once observed (`edge.rs`).
+    pub(super) edge: super::edge::ToEdge,
 }
 
 impl Client {
@@ -148,6 +150,7 @@ impl Client {
                 api_key_header,
                 config,
                 stats: ClientStats::default(),
+                edge: super::edge::ToEdge::default(),
             }),
         })
     }

@@ -7,6 +7,7 @@ mod big_message;
 mod budget;
 mod completeness;
 mod counts;
+mod edge;
 mod fields;
 mod filters;
 mod forms;
