@@ -34,18 +34,18 @@ use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 use url::Url;
 
-use super::rest::Client;
-
 const UNKNOWN: u8 = 0;
 const INCLUSIVE: u8 = 1;
 const EXCLUSIVE: u8 = 2;
 
-/// What a client knows of its endpoint's `to` (shared by its clones).
+/// What a client knows of its endpoint's `to` (shared by its clones; the
+/// client's `learn_to_inclusive`, `recall_to_inclusive` and
+/// `take_to_inclusive_observed` in `rest.rs`).
 #[derive(Debug, Default)]
 pub(super) struct ToEdge {
     known: AtomicU8,
     /// A read saw an event stamped exactly its `to` since
-    /// [`Client::take_to_inclusive_observed`] last said so.
+    /// [`ToEdge::take_observed`] last said so.
     observed: AtomicBool,
 }
 
@@ -56,6 +56,25 @@ impl ToEdge {
             EXCLUSIVE => Some(false),
             _ => None,
         }
+    }
+
+    /// Set what was observed, replacing what was known.
+    pub(super) fn learn(&self, inclusive: bool) {
+        let v = if inclusive { INCLUSIVE } else { EXCLUSIVE };
+        self.known.store(v, Ordering::Relaxed);
+    }
+
+    /// Set an earlier observation, unless something is known already.
+    pub(super) fn recall(&self, inclusive: bool) {
+        let v = if inclusive { INCLUSIVE } else { EXCLUSIVE };
+        let _ = self
+            .known
+            .compare_exchange(UNKNOWN, v, Ordering::Relaxed, Ordering::Relaxed);
+    }
+
+    /// Whether a read observed an inclusive `to` since the last call.
+    pub(super) fn take_observed(&self) -> bool {
+        self.observed.swap(false, Ordering::Relaxed)
     }
 
     /// The `to` to ask for the window `[from, to)`: `to − 1` when `to` is
@@ -109,36 +128,6 @@ impl ToEdge {
                       later queries ask `to - 1`",
             "rapid7_to_inclusive_observed"
         );
-    }
-}
-
-impl Client {
-    /// What was observed of the endpoint's `to`, told by whoever observed it
-    /// (`rapid7-sql doctor`'s probe): it replaces what the client knew. Only
-    /// an observation may be told: a `true` that is wrong would make event
-    /// queries miss the events of their window's last millisecond.
-    pub(crate) fn learn_to_inclusive(&self, inclusive: bool) {
-        let v = if inclusive { INCLUSIVE } else { EXCLUSIVE };
-        self.inner.edge.known.store(v, Ordering::Relaxed);
-    }
-
-    /// [`Client::learn_to_inclusive`] of an earlier observation (the cache's
-    /// endpoint facts), unless this client knows something already: what it
-    /// observed itself is newer.
-    pub(crate) fn recall_to_inclusive(&self, inclusive: bool) {
-        let v = if inclusive { INCLUSIVE } else { EXCLUSIVE };
-        let _ = self.inner.edge.known.compare_exchange(
-            UNKNOWN,
-            v,
-            Ordering::Relaxed,
-            Ordering::Relaxed,
-        );
-    }
-
-    /// `true` once after a read of this client observed an inclusive `to`
-    /// (for the caller to record it in the cache's endpoint facts).
-    pub(crate) fn take_to_inclusive_observed(&self) -> bool {
-        self.inner.edge.observed.swap(false, Ordering::Relaxed)
     }
 }
 
