@@ -22,6 +22,7 @@
 mod backoff;
 mod builder;
 mod config;
+mod edge;
 pub(crate) mod error;
 mod http;
 mod keys;

@@ -26,7 +26,9 @@
 //!
 //! Rapid7 does not document whether `to` is inclusive. The client asks for
 //! `to` = the window's exclusive end and drops any event stamped exactly `to`,
-//! so the result is `[from, to)` either way.
+//! so the result is `[from, to)` either way; once `to` is observed inclusive
+//! on the endpoint, it asks `to − 1`, so that the events stamped `to` are not
+//! paged only to be dropped (`edge.rs`).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -37,6 +39,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 use url::Url;
 
+use super::edge::ToEdge;
 use super::error::{Error, Result};
 use super::http::Outgoing;
 use super::model::find_link;
@@ -238,9 +241,12 @@ impl EventQuery {
 
     async fn next_page_in_span(&mut self) -> Result<Option<EventPage>> {
         let started = Instant::now();
-        let Some(url) = self.next.take() else {
+        let Some(mut url) = self.next.take() else {
             return Ok(None);
         };
+        if self.page_number == 0 {
+            url = self.first_asked(url);
+        }
         if self.page_number >= self.max_pages {
             return Err(Error::Protocol {
                 url: url.to_string(),
@@ -258,6 +264,10 @@ impl EventQuery {
         }
         self.page_number += 1;
         let body = self.fetch_finished(&url).await?;
+        self.client
+            .inner
+            .edge
+            .page_seen(&url, body.stats.max_timestamp, &self.log_id);
         if body.statistical {
             return Err(Error::Decode {
                 url: url.to_string(),
@@ -375,7 +385,7 @@ impl EventQuery {
             None => {}
             Some(ms) if ms.saturating_add(1) < steps.done_from => {
                 steps.done_from = ms.saturating_add(1).max(from);
-                self.next = steps.ask_below(from);
+                self.next = steps.ask_below(from, &self.client.inner.edge);
             }
             _ if steps.done_from > from => {
                 let ms = steps.done_from - 1;
@@ -418,8 +428,20 @@ impl EventQuery {
         self.resume.absorb(ms, &whole.resume);
         steps.burst = None;
         steps.done_from = ms;
-        self.next = steps.ask_below(self.window.0);
+        self.next = steps.ask_below(self.window.0, &self.client.inner.edge);
         Ok(None)
+    }
+
+    /// The first request, `url`, with the `to` the endpoint's convention
+    /// asks for as it is sent (`to − 1` once `to` is known inclusive;
+    /// `edge.rs`), so that what was learnt since the query was made counts.
+    fn first_asked(&self, url: Url) -> Url {
+        let (from, to) = self.window;
+        let asked = self.client.inner.edge.asked_to(from, to);
+        if asked == to {
+            return url;
+        }
+        with_window(&url, from, asked, self.order == Order::NewestFirst)
     }
 
     /// Count a stall when the page added nothing and moved no cursor; fail
@@ -611,9 +633,12 @@ impl NewestSteps {
     /// The request of the window's part before `done_from` (none when it
     /// is empty): `to` = `done_from`, so that under an exclusive `to` the
     /// millisecond before is asked whole (an inclusive `to` adds one
-    /// already returned).
-    fn ask_below(&self, from: i64) -> Option<Url> {
-        (self.done_from > from).then(|| with_window(&self.first, from, self.done_from, true))
+    /// already returned; `done_from − 1` once `to` is known inclusive).
+    fn ask_below(&self, from: i64, edge: &ToEdge) -> Option<Url> {
+        (self.done_from > from).then(|| {
+            let to = edge.asked_to(from, self.done_from);
+            with_window(&self.first, from, to, true)
+        })
     }
 }
 

@@ -112,6 +112,8 @@ pub(super) struct Inner {
     pub(super) config: ClientConfig,
     pub(super) limiter: RateLimiter,
     pub(super) stats: ClientStats,
+    /// Whether the endpoint's `to` is inclusive, once observed (`edge.rs`).
+    pub(super) edge: super::edge::ToEdge,
 }
 
 impl Client {
@@ -148,6 +150,7 @@ impl Client {
                 api_key_header,
                 config,
                 stats: ClientStats::default(),
+                edge: super::edge::ToEdge::default(),
             }),
         })
     }
@@ -255,5 +258,28 @@ impl Client {
             path.extend(segments);
         }
         url
+    }
+}
+
+impl Client {
+    /// What was observed of the endpoint's `to`, told by whoever observed it
+    /// (`rapid7-sql doctor`'s probe): it replaces what the client knew. Only
+    /// an observation may be told: a `true` that is wrong would make event
+    /// queries miss the events of their window's last millisecond.
+    pub(crate) fn learn_to_inclusive(&self, inclusive: bool) {
+        self.inner.edge.learn(inclusive);
+    }
+
+    /// [`Client::learn_to_inclusive`] of an earlier observation (the cache's
+    /// endpoint facts), unless this client knows something already: what it
+    /// observed itself is newer.
+    pub(crate) fn recall_to_inclusive(&self, inclusive: bool) {
+        self.inner.edge.recall(inclusive);
+    }
+
+    /// `true` once after a read of this client observed an inclusive `to`
+    /// (for the caller to record it in the cache's endpoint facts).
+    pub(crate) fn take_to_inclusive_observed(&self) -> bool {
+        self.inner.edge.take_observed()
     }
 }

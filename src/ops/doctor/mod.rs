@@ -90,6 +90,11 @@ impl Rapid7 {
         if let Some(f) = &facts.newest_first {
             self.inner.newest_verdict.learnt(f.value);
         }
+        // The probe's observation, for this session's event queries (an
+        // inclusive `to` makes them ask `to - 1`: `client/edge.rs`).
+        if let (Some(f), Some(source_client)) = (&facts.to_inclusive, self.client()) {
+            source_client.learn_to_inclusive(f.value);
+        }
         doctor.record(self, &facts).await;
         doctor.record_forms(self).await;
         let after = client.stats();
@@ -358,7 +363,7 @@ impl Doctor<'_> {
             return;
         }
         // `to` ending on `t`: its events back means an inclusive `to`
-        // (handled: the client drops them, counts subtract them).
+        // (handled: event queries then ask `to - 1`, counts subtract them).
         let to = self.edge(id, window(prev, t, "500"), t, at_t).await;
         self.facts.to_inclusive = to
             .as_ref()
@@ -369,8 +374,8 @@ impl Doctor<'_> {
         let (status, what) = match to {
             Ok(Some(true)) => (
                 Status::Note,
-                "inclusive: events stamped exactly `to` are returned (the client drops them, \
-                 counts subtract them)"
+                "inclusive: events stamped exactly `to` are returned (event queries ask \
+                 `to - 1`, counts subtract them)"
                     .to_string(),
             ),
             Ok(Some(false)) => (
