@@ -5,9 +5,13 @@
 //! - before: nothing known of `to` (a new cache for each window), so every
 //!   query asks `to` = the window's end, and the burst stamped `to` comes
 //!   back to be dropped;
-//! - after: the cache's endpoint facts say `to` is inclusive (learnt by an
-//!   earlier read), so queries ask `to − 1`;
-//! - and an exclusive endpoint, with nothing to learn.
+//! - after reads taught the cache: two earlier reads whose own first page
+//!   was a burst stamped `to` (a second oldest first, and the newest 10 of
+//!   ten minutes) recorded `to` inclusive for `GET` oldest first and newest
+//!   first, so queries of both ask `to − 1`;
+//! - after `doctor` taught it: its probe (a `GET`, oldest first) knows only
+//!   that form, so the newest 10 still ask `to`;
+//! - and an exclusive endpoint, with nothing to learn from the same reads.
 //!
 //! Two questions per window: every row (oldest first), and the newest 10
 //! (`ORDER BY timestamp DESC, sequence_number DESC LIMIT 10`, newest-first
@@ -26,7 +30,8 @@ use datafusion::prelude::SessionContext;
 use datafusion_rapid7::cache::{CacheConfig, SegmentCache};
 use datafusion_rapid7::client::{ClientBuilder, RateLimitConfig};
 use datafusion_rapid7::mock::{Faults, MockConfig, MockServer, RequestKind};
-use datafusion_rapid7::{Rapid7Config, register};
+use datafusion_rapid7::ops::doctor::DoctorOptions;
+use datafusion_rapid7::{Rapid7, Rapid7Config, register};
 
 /// 2026-02-10T00:00:00Z, a burst second of the standard Firewall log.
 const T0: i64 = 1_770_681_600_000;
@@ -65,18 +70,34 @@ async fn run(windows: i64) -> Result<(), BoxError> {
             "{endpoint:<10} {:<34} {:>14} {:>16}",
             "nothing (today's first read)", before.0, before.1
         );
-        // One read of a window ending on a burst teaches the cache (on an
-        // inclusive endpoint; an exclusive one teaches nothing).
+        // Two reads whose first page is a burst stamped `to` teach the cache
+        // (on an inclusive endpoint; an exclusive one teaches nothing).
         let learnt = tempfile::tempdir()?;
-        let ctx = session(&server, &learnt).await?;
-        let (from, to) = window(&server, base + 47);
-        check_rows(&server, &ctx, from, to).await?;
+        let (ctx, _) = session(&server, &learnt).await?;
+        let (_, to) = window(&server, base + 47);
+        check_rows(&server, &ctx, to - 1000, to).await?;
+        let to = burst_ms(&server, to - to.rem_euclid(1000) + 3 * BURST_PERIOD_MS);
+        check_newest(&server, &ctx, to - WINDOW_MS, to).await?;
         let after = pages(&server, base, windows, Some(&learnt)).await?;
         let known = if exclusive {
-            "nothing to learn (read before)"
+            "nothing to learn (the same reads)"
         } else {
-            "inclusive (learnt by a read)"
+            "inclusive, both (learnt by reads)"
         };
+        println!("{endpoint:<10} {known:<34} {:>14} {:>16}", after.0, after.1);
+        if exclusive {
+            continue;
+        }
+        // The doctor's probe: `GET` oldest first only.
+        let doctored = tempfile::tempdir()?;
+        let (_, rapid7) = session(&server, &doctored).await?;
+        rapid7
+            .doctor(&DoctorOptions {
+                logs: vec!["Firewall".into()],
+            })
+            .await?;
+        let after = pages(&server, base, windows, Some(&doctored)).await?;
+        let known = "inclusive, oldest first (doctor)";
         println!("{endpoint:<10} {known:<34} {:>14} {:>16}", after.0, after.1);
     }
     Ok(())
@@ -95,7 +116,7 @@ async fn pages(
     let (mut all, mut newest) = (0, 0);
     for i in 0..n {
         let fresh = tempfile::tempdir()?;
-        let ctx = session(server, cache.unwrap_or(&fresh)).await?;
+        let (ctx, _) = session(server, cache.unwrap_or(&fresh)).await?;
         let (from, to) = window(server, first + i);
         server.clear_requests();
         check_rows(server, &ctx, from, to).await?;
@@ -201,7 +222,10 @@ async fn check_newest(
 }
 
 /// A session over the simulator and the cache in `dir`, no fetch limit.
-async fn session(server: &MockServer, dir: &tempfile::TempDir) -> Result<SessionContext, BoxError> {
+async fn session(
+    server: &MockServer,
+    dir: &tempfile::TempDir,
+) -> Result<(SessionContext, Rapid7), BoxError> {
     let client = ClientBuilder::new()
         .with_endpoint(server.url())
         .with_api_key(server.api_key())
@@ -215,6 +239,6 @@ async fn session(server: &MockServer, dir: &tempfile::TempDir) -> Result<Session
         .with_pushdown_aggregates(false)
         .with_max_fetch_events(0);
     let ctx = SessionContext::new();
-    register(&ctx, config).await?;
-    Ok(ctx)
+    let rapid7 = register(&ctx, config).await?;
+    Ok((ctx, rapid7))
 }

@@ -9,6 +9,7 @@ use reqwest::header::HeaderValue;
 use url::Url;
 
 use super::config::ClientConfig;
+use super::edge::ToForm;
 use super::error::{Error, Result};
 use super::model::{self, LogInfo};
 use super::names::resolve_log;
@@ -262,24 +263,28 @@ impl Client {
 }
 
 impl Client {
-    /// What was observed of the endpoint's `to`, told by whoever observed it
-    /// (`rapid7-sql doctor`'s probe): it replaces what the client knew. Only
-    /// an observation may be told: a `true` that is wrong would make event
-    /// queries miss the events of their window's last millisecond.
+    /// What `rapid7-sql doctor`'s probe observed of the endpoint's `to`:
+    /// `true`, all the events stamped `to` came back (a `GET`, oldest
+    /// first); `false`, none or only some did. It replaces what the client
+    /// knew (`edge.rs`). Only an observation may be told: a `true` that is
+    /// wrong would make event queries miss the events of their window's
+    /// last millisecond.
     pub(crate) fn learn_to_inclusive(&self, inclusive: bool) {
         self.inner.edge.learn(inclusive);
     }
 
-    /// [`Client::learn_to_inclusive`] of an earlier observation (the cache's
-    /// endpoint facts), unless this client knows something already: what it
-    /// observed itself is newer.
-    pub(crate) fn recall_to_inclusive(&self, inclusive: bool) {
-        self.inner.edge.recall(inclusive);
+    /// Earlier observations (the cache's endpoint facts): the doctor's, as
+    /// for [`Client::learn_to_inclusive`], and the request forms reads saw
+    /// inclusive. The doctor's `false` outweighs everything; otherwise what
+    /// this client observed itself stays.
+    pub(crate) fn recall_to_inclusive(&self, doctor: Option<bool>, seen: &[ToForm]) {
+        self.inner.edge.recall(doctor, seen);
     }
 
-    /// `true` once after a read of this client observed an inclusive `to`
-    /// (for the caller to record it in the cache's endpoint facts).
-    pub(crate) fn take_to_inclusive_observed(&self) -> bool {
+    /// The request forms this client's reads observed inclusive since the
+    /// last call and still know so (for the caller to record them in the
+    /// cache's endpoint facts).
+    pub(crate) fn take_to_inclusive_observed(&self) -> Vec<ToForm> {
         self.inner.edge.take_observed()
     }
 }
