@@ -217,7 +217,7 @@ impl ToEdge {
                     form = form.name(),
                     to = %crate::time::fmt_ms(asked),
                     detail = "the doctor saw `to` not inclusive: it is still asked as it is",
-                    "rapid7_to_inclusive_observed"
+                    "rapid7_to_inclusive_ignored"
                 );
                 return;
             }
