@@ -28,8 +28,8 @@ use datafusion::arrow::array::AsArray;
 use datafusion::arrow::datatypes::{TimestampMillisecondType, UInt64Type};
 use datafusion::prelude::SessionContext;
 use datafusion_rapid7::cache::{CacheConfig, SegmentCache};
-use datafusion_rapid7::client::{ClientBuilder, RateLimitConfig};
-use datafusion_rapid7::mock::{Faults, MockConfig, MockServer, RequestKind};
+use datafusion_rapid7::client::{ClientBuilder, PollConfig, RateLimitConfig};
+use datafusion_rapid7::mock::{Faults, MockConfig, MockServer, RateLimits, RequestKind};
 use datafusion_rapid7::ops::doctor::DoctorOptions;
 use datafusion_rapid7::{Rapid7, Rapid7Config, register};
 
@@ -48,7 +48,17 @@ fn main() -> Result<(), BoxError> {
 }
 
 async fn run(windows: i64) -> Result<(), BoxError> {
-    let server = MockServer::start(MockConfig::default()).await?;
+    // No quota: requests are counted, never waited for.
+    let server = MockServer::start(MockConfig {
+        limits: RateLimits {
+            query: 100_000_000,
+            poll: 100_000_000,
+            management: 100_000_000,
+            window: std::time::Duration::from_secs(900),
+        },
+        ..MockConfig::default()
+    })
+    .await?;
     println!(
         "{windows} windows of 10 minutes of Firewall, each ending on a burst of 700 events \
          in one millisecond; event query requests (pages), summed"
@@ -230,6 +240,12 @@ async fn session(
         .with_endpoint(server.url())
         .with_api_key(server.api_key())
         .with_rate_limit(RateLimitConfig::unlimited())
+        // Requests are what is counted: no waiting between polls.
+        .with_poll(PollConfig {
+            initial: std::time::Duration::from_millis(1),
+            max: std::time::Duration::from_millis(10),
+            ..PollConfig::default()
+        })
         .build()?;
     let cache = SegmentCache::open(
         dir.path().to_str().ok_or("temp dir")?,
