@@ -82,7 +82,7 @@ pub use error::{Error, Result};
 pub use gc::GcReport;
 pub use keys::{CacheKey, MIN_RETENTION, parse_retention};
 pub use layout::{LOGS_DIR, MANIFEST_FILE, validate_component};
-pub use log_names::{LOG_NAMES_FILE, MessageForm, OBJECTS_DIR};
+pub use log_names::{LOG_NAMES_FILE, MessageForm, OBJECTS_DIR, StoredLogSet};
 pub use maintenance::{
     CompactOptions, CompactReport, DropReport, VerifyFailure, VerifyOverlap, VerifyReport,
 };

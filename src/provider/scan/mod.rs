@@ -24,7 +24,7 @@ pub(crate) use estimate::{check_budget, estimate_slices, query_rate, worth_estim
 pub use exec::Rapid7ScanExec;
 pub(crate) use exec::ScanId;
 pub use logs::LogRef;
-pub(crate) use logs::{LogDirectory, table_names};
+pub(crate) use logs::{LogDirectory, labels, table_names};
 pub(crate) use newest_rule::PageOrder;
 pub(crate) use plan::{LogScan, split_aligned};
 pub use table::Rapid7LogsTable;
