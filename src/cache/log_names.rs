@@ -7,15 +7,12 @@
 //! ```json
 //! {"format": 1,
 //!  "logs": {"<log id>": "Firewall"},
-//!  "messages": {"<log id>": "text"},
-//!  "logsets": {"<log set id>": {"name": "Network", "logs": ["<log id>"]}}}
+//!  "messages": {"<log id>": "text"}}
 //! ```
 //!
 //! `messages` is optional: a file without it (an older writer's) knows no
-//! log's form, which only keeps pushed filters out of the cache. `logsets`
-//! is optional too (an older writer's file knows no log set): the log sets
-//! as the last online log list showed them, replaced whole by each, so that
-//! offline sessions still know them.
+//! log's form, which only keeps pushed filters out of the cache. The log
+//! sets are kept beside it, in `_LOGSETS.json` (`log_sets.rs`).
 //!
 //! The file is rewritten read-merge-write, so two processes (or hosts over
 //! one S3 cache) writing it at once can lose what one of them wrote. Losing
@@ -84,18 +81,6 @@ struct LogNames {
     /// log id → how it sends messages (absent: not known).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     messages: BTreeMap<String, MessageForm>,
-    /// log set id → its name and logs.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    logsets: BTreeMap<String, StoredLogSet>,
-}
-
-/// A log set as the cache keeps it (`_LOGS.json`'s `logsets`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StoredLogSet {
-    /// Its name.
-    pub name: String,
-    /// Its logs' ids.
-    pub logs: Vec<String>,
 }
 
 /// Read-merge-write of the file, one at a time in this process.
@@ -123,21 +108,6 @@ async fn load_file(root: &CacheRoot) -> Result<LogNames> {
 
 pub(crate) async fn load(root: &CacheRoot) -> Result<BTreeMap<String, String>> {
     Ok(load_file(root).await?.logs)
-}
-
-/// The log sets recorded (id → set).
-pub(crate) async fn load_logsets(root: &CacheRoot) -> Result<BTreeMap<String, StoredLogSet>> {
-    Ok(load_file(root).await?.logsets)
-}
-
-/// Replace the recorded log sets with `sets` (the last online list's).
-pub(crate) async fn save_logsets(
-    root: &CacheRoot,
-    sets: &BTreeMap<String, StoredLogSet>,
-) -> Result<()> {
-    update(root, |file| file.logsets.clone_from(sets))
-        .await
-        .map(|_| ())
 }
 
 /// How each log the cache knows of sends its messages: the file's record,
@@ -252,14 +222,10 @@ async fn update(root: &CacheRoot, change: impl FnOnce(&mut LogNames)) -> Result<
         format: FORMAT,
         logs: before.logs.clone(),
         messages: before.messages.clone(),
-        logsets: before.logsets.clone(),
     };
     change(&mut file);
     let empty = before.logs.is_empty() && before.messages.is_empty();
-    let same = file.logs == before.logs
-        && file.messages == before.messages
-        && file.logsets == before.logsets;
-    if same && !empty {
+    if file.logs == before.logs && file.messages == before.messages && !empty {
         return Ok(file);
     }
     root_file::write(root, LOG_NAMES_FILE, &file, WHAT).await?;
@@ -283,7 +249,6 @@ mod tests {
             format: 1,
             logs: old.logs,
             messages: [("a".to_string(), Objects)].into(),
-            logsets: BTreeMap::new(),
         })
         .unwrap();
         assert!(text.contains(r#""messages":{"a":"objects"}"#), "{text}");

@@ -13,7 +13,8 @@ use super::error::{Error as CacheError, Result as CacheResult};
 use super::gc::{self, GcReport};
 use super::index;
 use super::layout::validate_component;
-use super::log_names::{self, MessageForm, StoredLogSet};
+use super::log_names::{self, MessageForm};
+use super::log_sets::{self, StoredLogSet};
 use super::maintenance::{self, CompactOptions, CompactReport, DropReport, VerifyReport};
 use super::part_counts::{self, BinOf, PartCounts};
 use super::reader::{self, PlannedSegment, ReadPlan};
@@ -117,16 +118,17 @@ impl SegmentCache {
     /// those of the last online log list, for offline sessions.
     pub async fn load_log_sets(&self) -> CacheResult<BTreeMap<String, StoredLogSet>> {
         match &self.root {
-            Some(root) => log_names::load_logsets(root).await,
+            Some(root) => log_sets::load(root).await,
             None => Ok(Default::default()),
         }
     }
 
     /// Replace the log sets recorded in the cache with `sets` (those of an
-    /// online log list). No-op when bypassed.
+    /// online log list; `_LOGSETS.json`, written only when they changed).
+    /// No-op when bypassed.
     pub async fn save_log_sets(&self, sets: &BTreeMap<String, StoredLogSet>) -> CacheResult<()> {
         match &self.root {
-            Some(root) => log_names::save_logsets(root, sets).await,
+            Some(root) => log_sets::save(root, sets).await,
             None => Ok(()),
         }
     }

@@ -5,8 +5,8 @@
 //! with the log list: each log of `GET /management/logs` names its sets in
 //! `logsets_info`, so knowing them costs no request beyond the list the
 //! session reads anyway (a set without a log, which no query could read,
-//! is not listed). The cache keeps them (`_LOGS.json`'s `logsets`), so an
-//! offline session still knows them.
+//! is not listed). The cache keeps them (`_LOGSETS.json`), so an offline
+//! session still knows them (with the logs the cache holds, as `rapid7`).
 //!
 //! The table of a set is `rapid7_logs` restricted to the set's logs (a view
 //! of `SELECT * FROM rapid7_logs WHERE log_id IN (…)`): the same columns, each
@@ -17,7 +17,6 @@
 //! in SQL when it is not a plain identifier: `rapid7_logsets."Ops team"`),
 //! or the set's id where no name or a shared one; an id names its set too.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -26,92 +25,11 @@ use datafusion::datasource::{ViewTable, provider_as_source};
 use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::logical_expr::{LogicalPlanBuilder, col, lit};
 
-use super::register::LOGS_TABLE;
-use super::scan::{LogRef, labels};
+use super::scan::{LogRef, LogSet, labels};
 use super::source::Rapid7;
-use crate::cache::StoredLogSet;
-use crate::client::LogInfo;
 
 /// Name of the schema with one table per log set.
 pub const LOGSETS_SCHEMA: &str = "rapid7_logsets";
-
-/// A log set and its logs (ids), as the last log list showed them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct LogSet {
-    pub(crate) id: String,
-    pub(crate) name: String,
-    pub(crate) logs: Vec<String>,
-}
-
-/// The log sets the logs of a list name (`logsets_info`), by name then id;
-/// each set's logs once, sorted.
-pub(crate) fn from_infos(infos: &[LogInfo]) -> Vec<LogSet> {
-    let mut sets: BTreeMap<&str, (&str, BTreeSet<&str>)> = BTreeMap::new();
-    for log in infos {
-        for set in &log.logsets_info {
-            if set.id.is_empty() {
-                continue;
-            }
-            let entry = sets
-                .entry(set.id.as_str())
-                .or_insert((set.name.as_str(), BTreeSet::new()));
-            entry.1.insert(log.id.as_str());
-        }
-    }
-    sorted(
-        sets.into_iter()
-            .map(|(id, (name, logs))| LogSet {
-                id: id.to_string(),
-                name: name.to_string(),
-                logs: logs.into_iter().map(str::to_string).collect(),
-            })
-            .collect(),
-    )
-}
-
-/// The log sets the cache recorded.
-pub(crate) fn from_stored(stored: BTreeMap<String, StoredLogSet>) -> Vec<LogSet> {
-    sorted(
-        stored
-            .into_iter()
-            .map(|(id, set)| LogSet {
-                id,
-                name: set.name,
-                logs: set.logs,
-            })
-            .collect(),
-    )
-}
-
-/// `sets` as the cache records them.
-pub(crate) fn stored(sets: &[LogSet]) -> BTreeMap<String, StoredLogSet> {
-    sets.iter()
-        .map(|s| {
-            let set = StoredLogSet {
-                name: s.name.clone(),
-                logs: s.logs.clone(),
-            };
-            (s.id.clone(), set)
-        })
-        .collect()
-}
-
-/// `sets` with only the logs of `logs` (those a query can read); a set left
-/// without a log is dropped.
-pub(crate) fn keep_logs(sets: Vec<LogSet>, logs: &[LogRef]) -> Vec<LogSet> {
-    let known: HashSet<&str> = logs.iter().map(|l| l.id.as_str()).collect();
-    sets.into_iter()
-        .filter_map(|mut s| {
-            s.logs.retain(|id| known.contains(id.as_str()));
-            (!s.logs.is_empty()).then_some(s)
-        })
-        .collect()
-}
-
-fn sorted(mut sets: Vec<LogSet>) -> Vec<LogSet> {
-    sets.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
-    sets
-}
 
 /// The table names of `sets` (see the module docs).
 pub(crate) fn table_names(sets: &[LogSet]) -> Vec<String> {
@@ -224,6 +142,8 @@ impl Rapid7 {
 #[derive(Debug)]
 pub(crate) struct LogSetSchema {
     pub(crate) rapid7: Rapid7,
+    /// The name `rapid7_logs` is registered under.
+    pub(crate) logs_table: &'static str,
 }
 
 impl LogSetSchema {
@@ -231,11 +151,12 @@ impl LogSetSchema {
     fn table_of(&self, set: &LogSet) -> DfResult<Arc<dyn TableProvider>> {
         let source = provider_as_source(self.rapid7.table());
         let ids: Vec<_> = set.logs.iter().map(|id| lit(id.as_str())).collect();
-        let plan = LogicalPlanBuilder::scan(LOGS_TABLE, source, None)?
+        let plan = LogicalPlanBuilder::scan(self.logs_table, source, None)?
             .filter(col("log_id").in_list(ids, false))?
             .build()?;
         let definition = format!(
-            "SELECT * FROM {LOGS_TABLE} WHERE log_id IN ({})",
+            "SELECT * FROM {} WHERE log_id IN ({})",
+            self.logs_table,
             set.logs
                 .iter()
                 .map(|id| format!("'{}'", id.replace('\'', "''")))
@@ -267,58 +188,6 @@ impl SchemaProvider for LogSetSchema {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::LogSetInfo;
-
-    fn info(id: &str, sets: &[(&str, &str)]) -> LogInfo {
-        LogInfo {
-            id: id.into(),
-            name: id.to_uppercase(),
-            source_type: String::new(),
-            retention_period: String::new(),
-            logsets_info: sets
-                .iter()
-                .map(|(id, name)| LogSetInfo {
-                    id: (*id).into(),
-                    name: (*name).into(),
-                })
-                .collect(),
-        }
-    }
-
-    #[test]
-    fn sets_gather_their_logs_from_the_log_list() {
-        let infos = [
-            info("a", &[("s1", "Network"), ("s2", "Security")]),
-            info("b", &[("s1", "Network")]),
-            info("c", &[("s3", "Ops team"), ("", "no id")]),
-            info("d", &[]),
-        ];
-        let sets = from_infos(&infos);
-        let got: Vec<_> = sets
-            .iter()
-            .map(|s| (s.name.as_str(), s.logs.join(",")))
-            .collect();
-        assert_eq!(
-            got,
-            [
-                ("Network", "a,b".into()),
-                ("Ops team", "c".into()),
-                ("Security", "a".into())
-            ]
-        );
-        // Round trip through the cache's record.
-        assert_eq!(from_stored(stored(&sets)), sets);
-        // Only the logs a query can read; a set left empty goes.
-        let logs = [LogRef {
-            id: "a".into(),
-            name: None,
-        }];
-        let kept = keep_logs(sets, &logs);
-        assert_eq!(
-            kept.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
-            ["Network", "Security"]
-        );
-    }
 
     #[test]
     fn sets_are_found_by_id_name_or_name_in_any_case_and_unknown_ones_list_the_rest() {

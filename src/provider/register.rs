@@ -87,6 +87,7 @@ impl Rapid7 {
             LOGSETS_SCHEMA,
             Arc::new(LogSetSchema {
                 rapid7: self.clone(),
+                logs_table: LOGS_TABLE,
             }),
         )?;
         ctx.register_udtf(

@@ -7,13 +7,13 @@ use std::time::{Duration, Instant};
 
 use tracing::{debug, warn};
 
+use super::log_sets::{self as logsets, LogSet};
 use crate::cache::SegmentCache;
 use crate::client::{self, Client, pick_log, suggest};
 use crate::error::Result;
 use crate::events::MAX_LOG_NAME_LEN;
 use crate::log_id::LogId;
 pub use crate::log_id::LogRef;
-use crate::provider::logsets::{self, LogSet};
 use crate::provider::window::LogSelection;
 
 /// The log list, fetched from `/management/logs` (online) or read from the
@@ -91,15 +91,15 @@ impl LogDirectory {
                 let sets = logsets::from_infos(&infos);
                 let logs = usable(infos.into_iter().map(|l| (l.id, Some(l.name))));
                 let sets = logsets::keep_logs(sets, &logs);
-                if let Err(e) = self.cache.save_log_sets(&logsets::stored(&sets)).await {
-                    warn!(error = %e, "log_sets_write_failed");
-                }
-                *crate::locks::write(&self.sets) = sets.into();
                 let names: BTreeMap<String, String> = logs
                     .iter()
                     .filter_map(|l| Some((l.id.clone(), l.name.clone()?)))
                     .collect();
-                // Best effort: offline reads use it to resolve names.
+                // Best effort: offline reads use them.
+                if let Err(e) = self.cache.save_log_sets(&logsets::stored(&sets)).await {
+                    warn!(error = %e, "log_sets_write_failed");
+                }
+                *crate::locks::write(&self.sets) = sets.into();
                 if let Err(e) = self.cache.save_log_names(&names).await {
                     warn!(
                         error = %e,
@@ -109,7 +109,12 @@ impl LogDirectory {
                 logs
             }
             None => {
-                let sets = logsets::from_stored(self.cache.load_log_sets().await?);
+                // An unreadable file only hides the sets, never the logs.
+                let stored = self.cache.load_log_sets().await.unwrap_or_else(|e| {
+                    warn!(error = %e, "log_sets_unreadable");
+                    Default::default()
+                });
+                let sets = logsets::from_stored(stored);
                 let names = self.cache.load_log_names().await?;
                 let ids = self.cache.list_logs().await?;
                 let mut named = Vec::with_capacity(ids.len());

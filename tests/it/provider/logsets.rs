@@ -227,8 +227,8 @@ async fn an_offline_session_knows_the_sets_the_cache_recorded() {
             .unwrap(),
     );
     assert!(!want.is_empty());
-    let text = std::fs::read_to_string(dir.path().join("_LOGS.json")).unwrap();
-    assert!(text.contains("\"logsets\""), "{text}");
+    let text = std::fs::read_to_string(dir.path().join("_LOGSETS.json")).unwrap();
+    assert!(text.contains("\"Network\""), "{text}");
     let (offline, _) = session_with(&server, local_cache(&dir), |c| {
         c.with_pushdown_aggregates(false).with_offline(true)
     })
