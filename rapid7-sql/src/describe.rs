@@ -10,7 +10,7 @@ use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::common::TableReference;
 use datafusion_rapid7::cache::merge_ranges;
-use datafusion_rapid7::provider::{LOGS_SCHEMA, PARSED_SCHEMA};
+use datafusion_rapid7::provider::{LOGS_SCHEMA, LOGSETS_SCHEMA, PARSED_SCHEMA};
 use datafusion_rapid7::time::fmt_ms;
 
 use crate::args::Format;
@@ -60,6 +60,23 @@ pub(crate) async fn describe(
             // API's.
             writeln!(out, "{}", inert(&line)).map_err(|e| e.to_string())?;
         }
+    }
+    if reference.schema() == Some(LOGSETS_SCHEMA) {
+        let set = session
+            .rapid7
+            .find_log_set(reference.table())
+            .await
+            .map_err(|e| crate::fmt::error(&e))?;
+        let logs: Vec<String> = set.logs.iter().map(|l| l.label().to_string()).collect();
+        let line = format!(
+            "log set: {} (log set id {}): {} log{}: {}",
+            set.name,
+            set.id,
+            logs.len(),
+            plural(logs.len() as u64),
+            logs.join(", ")
+        );
+        writeln!(out, "{}", inert(&line)).map_err(|e| e.to_string())?;
     }
     out.flush().map_err(|e| e.to_string())
 }

@@ -11,7 +11,8 @@
 //! ```
 //!
 //! `messages` is optional: a file without it (an older writer's) knows no
-//! log's form, which only keeps pushed filters out of the cache.
+//! log's form, which only keeps pushed filters out of the cache. The log
+//! sets are kept beside it, in `_LOGSETS.json` (`log_sets.rs`).
 //!
 //! The file is rewritten read-merge-write, so two processes (or hosts over
 //! one S3 cache) writing it at once can lose what one of them wrote. Losing

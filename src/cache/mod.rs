@@ -53,6 +53,7 @@ mod layout;
 mod local_list;
 mod local_store;
 mod log_names;
+mod log_sets;
 mod maintenance;
 mod manifest;
 mod memo;
@@ -83,6 +84,7 @@ pub use gc::GcReport;
 pub use keys::{CacheKey, MIN_RETENTION, parse_retention};
 pub use layout::{LOGS_DIR, MANIFEST_FILE, validate_component};
 pub use log_names::{LOG_NAMES_FILE, MessageForm, OBJECTS_DIR};
+pub use log_sets::{LOG_SETS_FILE, StoredLogSet};
 pub use maintenance::{
     CompactOptions, CompactReport, DropReport, VerifyFailure, VerifyOverlap, VerifyReport,
 };

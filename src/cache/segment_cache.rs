@@ -14,6 +14,7 @@ use super::gc::{self, GcReport};
 use super::index;
 use super::layout::validate_component;
 use super::log_names::{self, MessageForm};
+use super::log_sets::{self, StoredLogSet};
 use super::maintenance::{self, CompactOptions, CompactReport, DropReport, VerifyReport};
 use super::part_counts::{self, BinOf, PartCounts};
 use super::reader::{self, PlannedSegment, ReadPlan};
@@ -110,6 +111,25 @@ impl SegmentCache {
         match &self.root {
             Some(root) => log_names::load(root).await,
             None => Ok(Default::default()),
+        }
+    }
+
+    /// The log sets recorded in the cache (id → set; empty in bypass mode):
+    /// those of the last online log list, for offline sessions.
+    pub async fn load_log_sets(&self) -> CacheResult<BTreeMap<String, StoredLogSet>> {
+        match &self.root {
+            Some(root) => log_sets::load(root).await,
+            None => Ok(Default::default()),
+        }
+    }
+
+    /// Replace the log sets recorded in the cache with `sets` (those of an
+    /// online log list; `_LOGSETS.json`, written only when they changed).
+    /// No-op when bypassed.
+    pub async fn save_log_sets(&self, sets: &BTreeMap<String, StoredLogSet>) -> CacheResult<()> {
+        match &self.root {
+            Some(root) => log_sets::save(root, sets).await,
+            None => Ok(()),
         }
     }
 

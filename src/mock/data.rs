@@ -106,6 +106,19 @@ pub struct MockEvent {
 pub struct MockDataset {
     logs: Vec<MockLog>,
     messages: MessageOverrides,
+    logsets: Vec<MockLogSet>,
+}
+
+/// A log set: a named group of logs (`GET /management/logsets`, and each
+/// log's `logsets_info`). A log may be in several.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MockLogSet {
+    /// Log set id.
+    pub id: String,
+    /// Display name (any text).
+    pub name: String,
+    /// Ids of its logs.
+    pub logs: Vec<String>,
 }
 
 /// Messages set by [`MockDataset::with_message`], by (log id, sequence number).
@@ -127,7 +140,27 @@ impl MockDataset {
         Self {
             logs,
             messages: MessageOverrides::default(),
+            logsets: Vec::new(),
         }
+    }
+
+    /// The same data, with these log sets (none by default).
+    pub fn with_logsets(mut self, logsets: Vec<MockLogSet>) -> Self {
+        self.logsets = logsets;
+        self
+    }
+
+    /// The log sets, in the order the management API lists them.
+    pub fn logsets(&self) -> &[MockLogSet] {
+        &self.logsets
+    }
+
+    /// The log sets `log_id` is in.
+    pub fn logsets_of(&self, log_id: &str) -> Vec<&MockLogSet> {
+        self.logsets
+            .iter()
+            .filter(|s| s.logs.iter().any(|l| l == log_id))
+            .collect()
     }
 
     /// The same data, except that the event of `log_id` with

@@ -14,7 +14,7 @@ use axum::http::{Method, StatusCode};
 use axum::response::Response;
 
 use super::continuations::{self, PollOutcome};
-use super::data::MockLog;
+use super::data::{MockLog, MockLogSet};
 use super::encode;
 use super::faults::StallOn;
 use super::query::{self, PageOptions, RawQuery};
@@ -31,6 +31,8 @@ const MAX_BODY: usize = 1 << 20;
 enum Route {
     LogList,
     Log(String),
+    LogSetList,
+    LogSet(String),
     Label(String),
     Query(String),
     PostQuery,
@@ -60,9 +62,13 @@ impl Route {
             ["management", "logs"] if get => Route::LogList,
             ["management", "logs", id] if get => Route::Log((*id).into()),
             ["management", "labels", id] if get => Route::Label((*id).into()),
-            ["management", "logs"] | ["management", "logs", _] | ["management", "labels", _] => {
-                Route::MethodNotAllowed(RequestKind::Management)
-            }
+            ["management", "logsets"] if get => Route::LogSetList,
+            ["management", "logsets", id] if get => Route::LogSet((*id).into()),
+            ["management", "logs"]
+            | ["management", "logs", _]
+            | ["management", "logsets"]
+            | ["management", "logsets", _]
+            | ["management", "labels", _] => Route::MethodNotAllowed(RequestKind::Management),
             ["management", ..] => Route::NotFound(RequestKind::Management),
             ["query", "logs"] if method == Method::POST => Route::PostQuery,
             ["query", "logs", id] if get => Route::Query((*id).into()),
@@ -76,7 +82,11 @@ impl Route {
 
     fn kind(&self) -> RequestKind {
         match self {
-            Route::LogList | Route::Log(_) | Route::Label(_) => RequestKind::Management,
+            Route::LogList
+            | Route::Log(_)
+            | Route::LogSetList
+            | Route::LogSet(_)
+            | Route::Label(_) => RequestKind::Management,
             Route::Query(_) | Route::PostQuery => RequestKind::Query,
             Route::Poll(_) => RequestKind::Poll,
             Route::MethodNotAllowed(k) | Route::NotFound(k) => *k,
@@ -256,6 +266,8 @@ impl Ctx<'_> {
                 rec.log_id = Some(id.clone());
                 self.log(&id)
             }
+            Route::LogSetList => self.logset_list(),
+            Route::LogSet(id) => self.logset(&id),
             Route::Label(id) => self.label(&id),
             Route::Query(keys) => {
                 return self.query(Ok(RawQuery::from_get(&keys, self.params)), rec, rate);
@@ -292,12 +304,12 @@ impl Ctx<'_> {
         let mut logs: Vec<serde_json::Value> = dataset.iter().map(|l| self.log_json(l)).collect();
         if junk {
             for log in dataset {
-                let mut copy = render::log_json(log);
+                let mut copy = render::log_json(log, &[]);
                 copy["name"] = format!("{} (copy)", log.name).into();
                 logs.push(copy);
             }
             for (id, name) in [("../../etc", "Escape"), ("a/b", "Slash"), ("", "Empty")] {
-                let mut bad = render::log_json(&dataset[0]);
+                let mut bad = render::log_json(&dataset[0], &[]);
                 bad["id"] = id.into();
                 bad["name"] = name.into();
                 logs.push(bad);
@@ -313,11 +325,42 @@ impl Ctx<'_> {
 
     /// A log as the management API shows it, under its new name if renamed.
     fn log_json(&self, log: &MockLog) -> serde_json::Value {
-        let mut json = render::log_json(log);
+        let sets = self.shared.dataset.logsets_of(&log.id);
+        let mut json = render::log_json(log, &sets);
         if let Some(name) = self.shared.lock().renamed.get(&log.id) {
             json["name"] = name.as_str().into();
         }
         json
+    }
+
+    /// `GET /management/logsets`: `{"logsets": [...]}` (§5).
+    fn logset_list(&self) -> Reply {
+        let sets: Vec<serde_json::Value> = self
+            .shared
+            .dataset
+            .logsets()
+            .iter()
+            .map(|s| self.logset_json(s))
+            .collect();
+        Reply::value(StatusCode::OK, &serde_json::json!({ "logsets": sets }))
+    }
+
+    /// `GET /management/logsets/{id}`: `{"logset": {...}}` (§5).
+    fn logset(&self, id: &str) -> Reply {
+        match self.shared.dataset.logsets().iter().find(|s| s.id == id) {
+            Some(set) => Reply::value(
+                StatusCode::OK,
+                &serde_json::json!({ "logset": self.logset_json(set) }),
+            ),
+            None => Reply::not_found("Logset Not Found"),
+        }
+    }
+
+    fn logset_json(&self, set: &MockLogSet) -> serde_json::Value {
+        render::logset_json(set, |id| {
+            let log = self.shared.dataset.log(id)?;
+            Some(self.log_json(log)["name"].as_str()?.to_string())
+        })
     }
 
     fn log(&self, id: &str) -> Reply {
@@ -355,6 +398,7 @@ impl Ctx<'_> {
             let reset = st.counters.reset(&st.faults);
             let mut opts = PageOptions {
                 to_exclusive: st.faults.to_exclusive,
+                to_partly_inclusive: st.faults.to_partly_inclusive,
                 duplicate_page_edges: st.faults.duplicate_page_edges,
                 numeric_sequence_number_str: st.faults.numeric_sequence_number_str,
                 omit_sequence_number_str: st.faults.omit_sequence_number_str,

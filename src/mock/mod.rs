@@ -9,6 +9,7 @@
 //!   namespace (query, poll, management) in a fixed window ([`RateLimits`]);
 //!   an exhausted namespace answers 429 `text/plain` with `Retry-After`.
 //! - `GET /management/logs`, `GET /management/logs/{id}`,
+//!   `GET /management/logsets`, `GET /management/logsets/{id}`,
 //!   `GET /management/labels/{id}`.
 //! - `GET /query/logs/{id}?from=&to=&per_page=&sequence_number=&query=` and
 //!   `POST /query/logs` (JSON body): 202 with a continuation, then polls of
@@ -68,7 +69,7 @@ mod state;
 #[cfg(test)]
 mod tests;
 
-pub use data::{MockDataset, MockEvent, MockLog, SEQUENCE_STEP, sequence_number};
+pub use data::{MockDataset, MockEvent, MockLog, MockLogSet, SEQUENCE_STEP, sequence_number};
 pub use faults::{Faults, NextLinks, ResetHeader, Stall, StallOn};
 pub use messages::{MessageFormat, TYPE_CHANGE_MS};
 pub use ratelimit::RateLimits;

@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use serde_json::json;
 
 use super::aggregate::{Group, aggregate};
-use super::data::{MockDataset, MockEvent, MockLog};
+use super::data::{MockDataset, MockEvent, MockLog, MockLogSet};
 use super::encode::{encode_query_value, encode_segment, push_json_str};
 use super::faults::NextLinks;
 use super::leql::Function;
@@ -130,6 +130,12 @@ pub(crate) fn final_page(
     let (mut events, more) = page_events(data, spec, opts);
     if let Some(late) = opts.late_ms {
         events.retain(|e| e.timestamp != late);
+    }
+    if opts.to_partly_inclusive && !opts.to_exclusive {
+        let last_at_to = events.iter().rposition(|e| e.timestamp == spec.to);
+        if let Some(i) = last_at_to {
+            events.remove(i);
+        }
     }
     let link = |from: i64, seq: Option<u64>, extra: &str| {
         let seq = seq.map_or_else(String::new, |s| format!("&sequence_number={s}"));
@@ -441,20 +447,60 @@ pub(crate) fn continuation(
     out.into_bytes()
 }
 
-/// One log as the management API describes it (§5, §9 e).
-pub(crate) fn log_json(log: &MockLog) -> serde_json::Value {
+/// One log as the management API describes it (§5, §9 e), in `sets`.
+pub(crate) fn log_json(log: &MockLog, sets: &[&MockLogSet]) -> serde_json::Value {
+    let logsets_info: Vec<serde_json::Value> = sets
+        .iter()
+        .map(|s| {
+            json!({
+                "id": s.id,
+                "name": s.name,
+                "rrn": format!("rrn:logsearch:us:{}:logset:{}", ORG_ID, s.id),
+                "links": [{"rel": "Self", "href": format!("/management/logsets/{}", s.id)}],
+            })
+        })
+        .collect();
     json!({
         "id": log.id,
         "name": log.name,
         "tokens": [],
         "structures": [],
-        "logsets_info": [],
+        "logsets_info": logsets_info,
         "user_data": {},
         "source_type": "token",
         "token_seed": null,
         "retention_period": "default",
         "rrn": format!("rrn:logsearch:us:{}:log:{}", ORG_ID, log.id),
         "links": [],
+    })
+}
+
+/// One log set as the management API describes it (§5): `logs_info`
+/// names each of its logs (`name` as `log_name` gives it: a renamed log's
+/// new name).
+pub(crate) fn logset_json(
+    set: &MockLogSet,
+    log_name: impl Fn(&str) -> Option<String>,
+) -> serde_json::Value {
+    let logs_info: Vec<serde_json::Value> = set
+        .logs
+        .iter()
+        .filter_map(|id| {
+            Some(json!({
+                "id": id,
+                "name": log_name(id)?,
+                "rrn": format!("rrn:logsearch:us:{}:log:{}", ORG_ID, id),
+                "links": [{"rel": "Self", "href": format!("/management/logs/{id}")}],
+            }))
+        })
+        .collect();
+    json!({
+        "id": set.id,
+        "name": set.name,
+        "description": null,
+        "user_data": {},
+        "logs_info": logs_info,
+        "rrn": format!("rrn:logsearch:us:{}:logset:{}", ORG_ID, set.id),
     })
 }
 

@@ -1,6 +1,6 @@
 //! The standard dataset used by tests, the demo and benchmarks.
 
-use super::data::{MockDataset, MockLog};
+use super::data::{MockDataset, MockLog, MockLogSet};
 use super::messages::MessageFormat;
 
 /// Label id carried by some Firewall and Auth Service events of the standard set.
@@ -21,6 +21,14 @@ impl MockDataset {
     ///
     /// Firewall bursts on every epoch second divisible by 300, e.g.
     /// 2026-02-10T00:00:00Z.
+    ///
+    /// Log sets (Firewall is in two):
+    ///
+    /// | name | id | logs |
+    /// |---|---|---|
+    /// | `Network` | `5e7a0c1d-2b3f-4a6e-8d9c-0f1e2d3c4b01` | Firewall, Web Proxy |
+    /// | `Security` | `5e7a0c1d-2b3f-4a6e-8d9c-0f1e2d3c4b02` | Firewall, Auth Service, Windows Defender |
+    /// | `Ops "blue" team` | `5e7a0c1d-2b3f-4a6e-8d9c-0f1e2d3c4b03` | Ops "blue" team — app.log |
     pub fn standard() -> Self {
         let log = |id: &str, name: &str, rate, format, labels: &[&str]| MockLog {
             id: id.to_string(),
@@ -73,5 +81,36 @@ impl MockDataset {
                 &[],
             ),
         ])
+        .with_logsets(standard_logsets())
     }
+}
+
+fn standard_logsets() -> Vec<MockLogSet> {
+    let set = |id: &str, name: &str, logs: &[&str]| MockLogSet {
+        id: id.to_string(),
+        name: name.to_string(),
+        logs: logs.iter().map(|l| l.to_string()).collect(),
+    };
+    const FIREWALL: &str = "3f1c9b2e-6a4d-4c1e-9f0a-1b2c3d4e5f60";
+    vec![
+        set(
+            "5e7a0c1d-2b3f-4a6e-8d9c-0f1e2d3c4b01",
+            "Network",
+            &[FIREWALL, "7d2e4f61-8b3a-4e5c-a6d7-2c3b4a5f6e70"],
+        ),
+        set(
+            "5e7a0c1d-2b3f-4a6e-8d9c-0f1e2d3c4b02",
+            "Security",
+            &[
+                FIREWALL,
+                "b5a4c3d2-e1f0-4a9b-8c7d-6e5f4a3b2c10",
+                "0b9a242d-d2fb-4e42-8656-eb5ff64d652f",
+            ],
+        ),
+        set(
+            "5e7a0c1d-2b3f-4a6e-8d9c-0f1e2d3c4b03",
+            "Ops \"blue\" team",
+            &["c0ffee00-1234-4abc-9def-0123456789ab"],
+        ),
+    ]
 }

@@ -1,6 +1,7 @@
 //! Registration into a `SessionContext`: the `rapid7_logs` table, the
-//! `rapid7` schema with one table per log, the `rapid7_parsed` schema, the
-//! table functions and the field functions.
+//! `rapid7` schema with one table per log, the `rapid7_logsets` schema with
+//! one table per log set, the `rapid7_parsed` schema, the table functions
+//! and the field functions.
 
 use std::sync::Arc;
 
@@ -11,6 +12,7 @@ use datafusion::execution::context::SessionContext;
 use datafusion::optimizer::OptimizerRule;
 
 use super::counts::CountPushdown;
+use super::logsets::{LOGSETS_SCHEMA, LogSetSchema};
 use super::newest_first::NewestFirst;
 use super::options::Rapid7Options;
 use super::parsed::{PARSED_SCHEMA, ParsedSchema};
@@ -30,7 +32,8 @@ pub const LOGS_SCHEMA: &str = "rapid7";
 impl Rapid7 {
     /// Register everything into `ctx`: the object store of the cache, the
     /// `rapid7_logs` table, the `rapid7` schema (one table per log, named
-    /// after the log), the `rapid7_parsed` schema (the same logs with their
+    /// after the log), the `rapid7_logsets` schema (one table per log set),
+    /// the `rapid7_parsed` schema (the same logs with their
     /// fields as typed columns), the `rapid7_cache()`, `rapid7_coverage(log, from, to)`
     /// and `rapid7_fields(log, from, to)` table functions and the field
     /// functions of [`crate::fields`] (`kv_get`, `csv_get`, `json_get*`), and turn on `information_schema` (so
@@ -78,6 +81,13 @@ impl Rapid7 {
             LOGS_SCHEMA,
             Arc::new(LogSchema {
                 rapid7: self.clone(),
+            }),
+        )?;
+        catalog.register_schema(
+            LOGSETS_SCHEMA,
+            Arc::new(LogSetSchema {
+                rapid7: self.clone(),
+                logs_table: LOGS_TABLE,
             }),
         )?;
         ctx.register_udtf(

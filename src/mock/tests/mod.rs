@@ -160,6 +160,57 @@ async fn rejects_requests_without_the_key() {
     );
 }
 
+/// Log sets (§5): `GET /management/logsets` lists each with its logs
+/// (`logs_info`), `GET /management/logsets/{id}` one of them, and each log
+/// names its sets in `logsets_info`; Firewall is in two.
+#[tokio::test]
+async fn management_lists_and_gets_log_sets() {
+    let s = start(Faults::default()).await;
+    let r = get(&s, "/management/logsets").await;
+    assert_eq!(
+        (r.status, r.header("content-type")),
+        (200, Some("application/json"))
+    );
+    let sets = r.json()["logsets"].as_array().unwrap().clone();
+    let summary: Vec<(String, Vec<String>)> = sets
+        .iter()
+        .map(|set| {
+            let logs = set["logs_info"].as_array().unwrap();
+            let names = logs.iter().map(|l| l["name"].as_str().unwrap().to_string());
+            (set["name"].as_str().unwrap().to_string(), names.collect())
+        })
+        .collect();
+    assert_eq!(
+        summary[0],
+        (
+            "Network".to_string(),
+            vec!["Firewall".to_string(), "Web Proxy".to_string()]
+        )
+    );
+    assert_eq!(summary[1].0, "Security");
+    assert!(summary[1].1.contains(&"Firewall".to_string()));
+    let id = sets[1]["id"].as_str().unwrap();
+    let one = get(&s, &format!("/log_search/management/logsets/{id}")).await;
+    assert_eq!(one.json()["logset"]["name"], "Security");
+    assert_eq!(get(&s, "/management/logsets/nope").await.status, 404);
+    // The log list names each log's sets.
+    let fw = get(&s, &format!("/management/logs/{FIREWALL}"))
+        .await
+        .json();
+    let in_sets: Vec<&str> = fw["log"]["logsets_info"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|set| set["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(in_sets, ["Network", "Security"]);
+    assert!(
+        s.requests()
+            .iter()
+            .all(|r| r.kind == RequestKind::Management)
+    );
+}
+
 #[tokio::test]
 async fn management_lists_and_gets_logs() {
     let s = start(Faults::default()).await;

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use tracing::{debug, warn};
 
+use super::log_sets::{self as logsets, LogSet};
 use crate::cache::SegmentCache;
 use crate::client::{self, Client, pick_log, suggest};
 use crate::error::Result;
@@ -23,6 +24,8 @@ pub(crate) struct LogDirectory {
     cache: SegmentCache,
     ttl: Duration,
     snapshot: RwLock<Option<(Instant, Arc<[LogRef]>)>>,
+    /// The log sets of the last list (`logsets.rs`).
+    sets: RwLock<Arc<[LogSet]>>,
     refresh: tokio::sync::Mutex<()>,
 }
 
@@ -34,6 +37,7 @@ impl LogDirectory {
             cache,
             ttl,
             snapshot: RwLock::new(None),
+            sets: RwLock::new(Arc::from(Vec::new())),
             refresh: tokio::sync::Mutex::new(()),
         }
     }
@@ -43,6 +47,18 @@ impl LogDirectory {
         self.read_snapshot()
             .map(|(_, logs)| logs)
             .unwrap_or_else(|| Arc::from(Vec::new()))
+    }
+
+    /// The log sets of the last list fetched, however old (for `SHOW
+    /// TABLES`, which is sync).
+    pub(crate) fn last_known_logsets(&self) -> Arc<[LogSet]> {
+        crate::locks::read(&self.sets).clone()
+    }
+
+    /// Every log set, with the log list ([`LogDirectory::list`]).
+    pub(crate) async fn logsets(&self) -> Result<Arc<[LogSet]>> {
+        self.list().await?;
+        Ok(self.last_known_logsets())
     }
 
     fn read_snapshot(&self) -> Option<(Instant, Arc<[LogRef]>)> {
@@ -72,12 +88,18 @@ impl LogDirectory {
         let mut logs: Vec<LogRef> = match &self.client {
             Some(client) => {
                 let infos = client.list_logs().await?;
+                let sets = logsets::from_infos(&infos);
                 let logs = usable(infos.into_iter().map(|l| (l.id, Some(l.name))));
+                let sets = logsets::keep_logs(sets, &logs);
                 let names: BTreeMap<String, String> = logs
                     .iter()
                     .filter_map(|l| Some((l.id.clone(), l.name.clone()?)))
                     .collect();
-                // Best effort: offline reads use it to resolve names.
+                // Best effort: offline reads use them.
+                if let Err(e) = self.cache.save_log_sets(&logsets::stored(&sets)).await {
+                    warn!(error = %e, "log_sets_write_failed");
+                }
+                *crate::locks::write(&self.sets) = sets.into();
                 if let Err(e) = self.cache.save_log_names(&names).await {
                     warn!(
                         error = %e,
@@ -87,6 +109,12 @@ impl LogDirectory {
                 logs
             }
             None => {
+                // An unreadable file only hides the sets, never the logs.
+                let stored = self.cache.load_log_sets().await.unwrap_or_else(|e| {
+                    warn!(error = %e, "log_sets_unreadable");
+                    Default::default()
+                });
+                let sets = logsets::from_stored(stored);
                 let names = self.cache.load_log_names().await?;
                 let ids = self.cache.list_logs().await?;
                 let mut named = Vec::with_capacity(ids.len());
@@ -97,7 +125,9 @@ impl LogDirectory {
                     };
                     named.push((id, name));
                 }
-                usable(named)
+                let logs = usable(named);
+                *crate::locks::write(&self.sets) = logsets::keep_logs(sets, &logs).into();
+                logs
             }
         };
         logs.sort();
@@ -159,15 +189,22 @@ impl LogDirectory {
 /// it has none or another log shares it (then its id, which always names
 /// exactly one log).
 pub(crate) fn table_names(logs: &[LogRef]) -> Vec<String> {
+    labels(logs.iter().map(|l| (l.id.as_str(), l.name.as_deref())))
+}
+
+/// The table names of `(id, name)` entries (logs, log sets): the name,
+/// unless there is none or another entry shares it (then the id).
+pub(crate) fn labels<'a>(entries: impl Iterator<Item = (&'a str, Option<&'a str>)>) -> Vec<String> {
+    let entries: Vec<_> = entries.collect();
     let mut per_name: HashMap<&str, usize> = HashMap::new();
-    for name in logs.iter().filter_map(|l| l.name.as_deref()) {
+    for name in entries.iter().filter_map(|(_, name)| *name) {
         *per_name.entry(name).or_default() += 1;
     }
-    let names: BTreeSet<String> = logs
+    let names: BTreeSet<String> = entries
         .iter()
-        .map(|l| match l.name.as_deref() {
+        .map(|(id, name)| match name {
             Some(name) if per_name.get(name) == Some(&1) => name.to_string(),
-            _ => l.id.clone(),
+            _ => id.to_string(),
         })
         .collect();
     names.into_iter().collect()

@@ -117,6 +117,35 @@ fn tab_completes_quoted_log_tables_columns_and_functions_without_calling_the_api
     p.exp_eof().unwrap();
 }
 
+/// Log sets: `\d NAME` completes a set's table from the catalog (no API
+/// call) and describes it with its logs; `\d` lists the `rapid7_logsets`
+/// schema with the others.
+#[test]
+fn log_sets_are_completed_described_and_listed() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(support::server());
+    let dir = TempDir::new().unwrap();
+    let mut p = shell(dir.path(), Some(&server), &[("NO_COLOR", "1")]);
+    let asked = server.requests().len();
+    tab(&mut p, "\\d rapid7_logsets.sec");
+    p.exp_string("\\d rapid7_logsets.\"Security\"").unwrap();
+    assert_eq!(server.requests().len(), asked, "completion called the API");
+    p.send_line("").unwrap();
+    p.exp_string("log_name").unwrap();
+    p.exp_string("log set: Security (log set id ").unwrap();
+    p.exp_string("3 logs: ").unwrap();
+    p.exp_string("Firewall").unwrap();
+    p.exp_string("rapid7> ").unwrap();
+    p.send_line("\\d").unwrap();
+    p.exp_string("rapid7_logsets").unwrap();
+    p.exp_string("rapid7> ").unwrap();
+    p.send_line("\\d rapid7_logsets.nope").unwrap();
+    p.exp_string("no log set").unwrap();
+    p.exp_string("rapid7> ").unwrap();
+    p.send_line("\\q").unwrap();
+    p.exp_eof().unwrap();
+}
+
 #[test]
 fn keywords_are_highlighted_and_history_gives_hints() {
     let dir = TempDir::new().unwrap();
