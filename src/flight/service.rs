@@ -66,7 +66,7 @@ struct Shared {
 /// What a statement is planned from.
 enum Source {
     Sql(String),
-    Prepared(Prepared),
+    Prepared(Box<Prepared>),
 }
 
 impl Rapid7FlightSql {
@@ -371,7 +371,11 @@ impl FlightSqlService for Rapid7FlightSql {
             .prepared(&handle, &key, &self.inner.limits)
             .map_err(|e| status(&e.into()))?;
         let info = self
-            .plan(key, Source::Prepared(prepared), request.into_inner())
+            .plan(
+                key,
+                Source::Prepared(Box::new(prepared)),
+                request.into_inner(),
+            )
             .await?;
         Ok(Response::new(info))
     }
@@ -547,7 +551,7 @@ impl FlightSqlService for Rapid7FlightSql {
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
         self.caller(&request)?;
-        let schema = query.clone().into_builder().schema();
+        let schema = query.into_builder().schema();
         metadata_info(&schema, query, request.into_inner())
     }
 
@@ -557,7 +561,7 @@ impl FlightSqlService for Rapid7FlightSql {
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
         self.caller(&request)?;
-        let schema = query.clone().into_builder().schema();
+        let schema = query.into_builder().schema();
         metadata_info(&schema, query, request.into_inner())
     }
 
@@ -567,7 +571,7 @@ impl FlightSqlService for Rapid7FlightSql {
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
         self.caller(&request)?;
-        let schema = query.clone().into_builder().schema();
+        let schema = query.into_builder().schema();
         metadata_info(&schema, query, request.into_inner())
     }
 
@@ -577,7 +581,7 @@ impl FlightSqlService for Rapid7FlightSql {
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
         self.caller(&request)?;
-        let schema = query.clone().into_builder().schema();
+        let schema = query.into_builder().schema();
         metadata_info(&schema, query, request.into_inner())
     }
 
@@ -587,7 +591,7 @@ impl FlightSqlService for Rapid7FlightSql {
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
         self.caller(&request)?;
-        let schema = query.clone().into_builder(&metadata::SQL_INFO).schema();
+        let schema = query.into_builder(&metadata::SQL_INFO).schema();
         metadata_info(&schema, query, request.into_inner())
     }
 
@@ -610,7 +614,7 @@ impl FlightSqlService for Rapid7FlightSql {
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
         self.caller(&request)?;
-        let schema = query.clone().into_builder(&metadata::XDBC_INFO).schema();
+        let schema = query.into_builder(&metadata::XDBC_INFO).schema();
         metadata_info(&schema, query, request.into_inner())
     }
 
@@ -620,7 +624,7 @@ impl FlightSqlService for Rapid7FlightSql {
         request: Request<Ticket>,
     ) -> Result<Response<DoGetStream>, Status> {
         let (_, ctx) = self.session(&request).await?;
-        let schema = query.clone().into_builder().schema();
+        let schema = query.into_builder().schema();
         let batch = metadata::catalogs(&ctx, query).map_err(|e| df_status(&e))?;
         Ok(one_batch(schema, Ok::<_, FlightError>(batch)))
     }
@@ -631,7 +635,7 @@ impl FlightSqlService for Rapid7FlightSql {
         request: Request<Ticket>,
     ) -> Result<Response<DoGetStream>, Status> {
         let (_, ctx) = self.session(&request).await?;
-        let schema = query.clone().into_builder().schema();
+        let schema = query.into_builder().schema();
         let batch = metadata::schemas(&ctx, query).map_err(|e| df_status(&e))?;
         Ok(one_batch(schema, Ok::<_, FlightError>(batch)))
     }
@@ -642,7 +646,7 @@ impl FlightSqlService for Rapid7FlightSql {
         request: Request<Ticket>,
     ) -> Result<Response<DoGetStream>, Status> {
         let (_, ctx) = self.session(&request).await?;
-        let schema = query.clone().into_builder().schema();
+        let schema = query.into_builder().schema();
         let batch = metadata::tables(&ctx, query)
             .await
             .map_err(|e| df_status(&e))?;

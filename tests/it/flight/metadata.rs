@@ -41,7 +41,7 @@ async fn catalogs_schemas_tables_types_info_and_keys_answer() {
         .unwrap();
     let mut schemas = strings(&fetch(&mut client, info).await.unwrap(), "db_schema_name");
     schemas.sort();
-    assert_eq!(schemas, ["rapid7", "rapid7_parsed"]);
+    assert_eq!(schemas, ["rapid7", "rapid7_logsets", "rapid7_parsed"]);
 
     // Tables with their schemas: rapid7_logs is there with its real schema.
     let info = client
