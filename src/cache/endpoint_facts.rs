@@ -60,6 +60,10 @@ pub struct EndpointFacts {
     /// Whether statistical time slices are half-open `[a, b)`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slices_half_open: Option<Fact<bool>>,
+    /// Whether merged queries (several logs in one) answer by the rules a
+    /// merged read relies on (`false` once an answer broke one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_reads: Option<Fact<bool>>,
 }
 
 impl EndpointFacts {
@@ -74,6 +78,7 @@ impl EndpointFacts {
         take(&mut self.to_inclusive, &newer.to_inclusive);
         take(&mut self.from_inclusive, &newer.from_inclusive);
         take(&mut self.slices_half_open, &newer.slices_half_open);
+        take(&mut self.merged_reads, &newer.merged_reads);
         self
     }
 }

@@ -25,6 +25,7 @@ mod config;
 pub(crate) mod error;
 mod http;
 mod keys;
+mod merged;
 mod model;
 mod names;
 mod page;
@@ -44,6 +45,7 @@ pub use config::{
 };
 pub use error::{Error, Result, Wait};
 pub use keys::ClientKey;
+pub use merged::{MAX_GET_URL_BYTES, MAX_LOGS_PER_QUERY, MergedPage, MergedQuery};
 pub use model::{Link, LogInfo, LogSetInfo};
 pub use names::{pick_log, resolve_log, suggest};
 pub use page::{EventColumns, EventPage, Order, PageStats, decode_page};

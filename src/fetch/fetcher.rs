@@ -10,13 +10,14 @@ use std::sync::{Arc, Mutex};
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::error::DataFusionError;
-use futures::future::{BoxFuture, Shared, WeakShared};
+use futures::future::{BoxFuture, Either, Shared, WeakShared};
 use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt, TryStreamExt};
 use tracing::{Instrument, warn};
 
 use super::forms::Forms;
 use super::ingest::{Fetch, FetchOutcome};
+use super::merged::{MergedVerdict, group, merged_allowed};
 use super::progress::{StatementGuard, Tracker};
 use super::request::{FetchKey, FetchRequest};
 use super::stop::Stop;
@@ -38,13 +39,15 @@ type SharedFetch = Shared<BoxFuture<'static, FetchResult>>;
 /// fetch memory has one bound (docs/runbook.md, "Memory").
 pub(crate) struct Fetcher {
     client: Option<Client>,
-    cache: SegmentCache,
-    slots: Arc<tokio::sync::Semaphore>,
+    pub(super) cache: SegmentCache,
+    pub(super) slots: Arc<tokio::sync::Semaphore>,
     inflight: Mutex<HashMap<FetchKey, WeakShared<BoxFuture<'static, FetchResult>>>>,
     pub(crate) tracker: Arc<Tracker>,
     pub(crate) stop: Stop,
     /// How each log sends its messages, as reads show it (`forms.rs`).
     pub(crate) forms: Arc<Forms>,
+    /// Whether this endpoint's merged answers may be read (`merged.rs`).
+    pub(crate) merged: MergedVerdict,
 }
 
 impl fmt::Debug for Fetcher {
@@ -58,7 +61,9 @@ impl fmt::Debug for Fetcher {
 
 impl Fetcher {
     pub(crate) fn new(client: Option<Client>, cache: SegmentCache, concurrency: usize) -> Self {
+        let endpoint = client.as_ref().map(|c| c.endpoint().to_string());
         Fetcher {
+            merged: MergedVerdict::new(endpoint),
             client,
             cache,
             slots: Arc::new(tokio::sync::Semaphore::new(concurrency.max(1))),
@@ -89,34 +94,41 @@ impl Fetcher {
 
     /// Fetch each of `requests` into committed segments, `concurrency` at a
     /// time (within the source's slots), to their outcomes (each with its
-    /// tag) or the first error. A piece done counts to `statement`'s
-    /// progress, when given.
+    /// tag) or the first error. Logs of the same filter and range are read
+    /// together by merged queries where the endpoint allows (`merged.rs`).
+    /// A piece done counts to `statement`'s progress, when given.
     pub(crate) async fn fetch_segments<T>(
         &self,
         requests: Vec<(T, FetchRequest)>,
         concurrency: usize,
         statement: Option<&StatementGuard>,
     ) -> Result<Vec<(T, FetchOutcome)>, Arc<DataFusionError>> {
-        let fetches: Vec<_> = requests
-            .into_iter()
-            .map(|(tag, request)| {
+        let merged = requests.len() > 1 && merged_allowed(self, &self.cache).await;
+        let (groups, singles) = group(requests, merged);
+        let singles = singles.into_iter().map(|(tag, request)| {
+            Either::Left(
                 self.fetch_segment(&request)
                     .inspect(move |r| {
                         if let (Ok(outcome), Some(statement)) = (r, statement) {
                             statement.piece_done(outcome.events);
                         }
                     })
-                    .map(move |r| r.map(|outcome| (tag, outcome)))
-            })
-            .collect();
-        self.run_fetches(fetches, concurrency).await
+                    .map(move |r| r.map(|outcome| vec![(tag, outcome)])),
+            )
+        });
+        let groups = groups
+            .into_iter()
+            .map(|g| Either::Right(self.fetch_group(g, statement)));
+        let fetches: Vec<_> = singles.chain(groups).collect();
+        let outcomes = self.run_fetches(fetches, concurrency).await?;
+        Ok(outcomes.into_iter().flatten().collect())
     }
 
     /// Fetch `request` into a committed segment. Concurrent calls for the
     /// same log, filter and range share one fetch; the fetch runs while at
     /// least one caller polls it and stops (committing nothing) when all are
     /// dropped.
-    fn fetch_segment(&self, request: &FetchRequest) -> SharedFetch {
+    pub(super) fn fetch_segment(&self, request: &FetchRequest) -> SharedFetch {
         let key = request.key();
         let mut inflight = lock(&self.inflight);
         if let Some(running) = inflight.get(&key).and_then(WeakShared::upgrade) {

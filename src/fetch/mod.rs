@@ -21,6 +21,7 @@
 mod fetcher;
 mod forms;
 mod ingest;
+mod merged;
 mod progress;
 mod request;
 mod stop;

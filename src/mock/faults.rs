@@ -115,6 +115,12 @@ pub struct Faults {
     /// starts its query), so a client's request timeout or query timeout
     /// runs out against a server that accepted the request.
     pub stall: Option<Stall>,
+    /// A merged answer (a query of several logs) breaks its rule of order:
+    /// each page's first two events come swapped.
+    pub merged_out_of_order: bool,
+    /// A merged answer carries an event of a log that was not asked for:
+    /// each page's first event is labelled with a log id no query names.
+    pub merged_foreign_log: bool,
 }
 
 /// Requests the simulator answers late ([`Faults::stall`]).
@@ -222,6 +228,8 @@ impl Default for Faults {
             inclusive_slices: false,
             late_millisecond: None,
             stall: None,
+            merged_out_of_order: false,
+            merged_foreign_log: false,
         }
     }
 }

@@ -160,6 +160,7 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
         path: path.clone(),
         kind,
         log_id: None,
+        logs: Vec::new(),
         from: None,
         to: None,
         sequence_number: None,
@@ -366,6 +367,8 @@ impl Ctx<'_> {
                 object_messages: st.faults.object_messages,
                 late_ms: None,
                 newest_links_skip_millisecond: st.faults.newest_links_skip_millisecond,
+                merged_out_of_order: st.faults.merged_out_of_order,
+                merged_foreign_log: st.faults.merged_foreign_log,
             };
             opts.late_ms = st
                 .counters
@@ -413,6 +416,7 @@ impl Ctx<'_> {
     ) -> (Reply, RateInfo) {
         if let Ok(raw) = &raw {
             rec.log_id = raw.log_id().map(str::to_string);
+            rec.logs.clone_from(&raw.logs);
             rec.from = raw.from.as_deref().and_then(|v| v.trim().parse().ok());
             rec.to = raw.to.as_deref().and_then(|v| v.trim().parse().ok());
             rec.per_page = raw.per_page.as_deref().and_then(|v| v.trim().parse().ok());
@@ -461,7 +465,11 @@ impl Ctx<'_> {
             Err(reply) => return (reply, rate),
         };
         spec.newest_first &= !oldest_only;
-        if self.shared.dataset.log(&spec.log_id).is_none() {
+        if spec
+            .logs
+            .iter()
+            .any(|l| self.shared.dataset.log(l).is_none())
+        {
             return (Reply::not_found("Log Not Found"), rate);
         }
         if polls == 0 {
@@ -493,7 +501,8 @@ impl Ctx<'_> {
                 );
             }
             if let Some(spec) = st.continuations.spec(id) {
-                rec.log_id = Some(spec.log_id.clone());
+                rec.log_id = (spec.logs.len() == 1).then(|| spec.log_id.clone());
+                rec.logs.clone_from(&spec.logs);
                 rec.from = Some(spec.from);
                 rec.to = Some(spec.to);
                 rec.per_page = Some(spec.per_page);

@@ -68,7 +68,9 @@ mod state;
 #[cfg(test)]
 mod tests;
 
-pub use data::{MockDataset, MockEvent, MockLog, SEQUENCE_STEP, sequence_number};
+pub use data::{
+    MockDataset, MockEvent, MockLog, SEQUENCE_STEP, log_sequence_number, sequence_number,
+};
 pub use faults::{Faults, NextLinks, ResetHeader, Stall, StallOn};
 pub use messages::{MessageFormat, TYPE_CHANGE_MS};
 pub use ratelimit::RateLimits;

@@ -304,6 +304,9 @@ pub(crate) struct ParsedBody {
     /// `x-beyond-retention-message` of a response that said the window
     /// reaches past retention (set by the query, from the headers).
     pub(crate) beyond_retention: Option<String>,
+    /// A merged page (several logs): each kept event's log, and what the
+    /// page broke of the merged stream's rules ([`merged`]).
+    pub(crate) merged: Option<merged::Lanes>,
 }
 
 /// Decode one finished result page body (the JSON of a `200` answer) on its
@@ -372,6 +375,20 @@ pub(crate) fn parse_page(
     page_number: u64,
     order: Order,
 ) -> Result<ParsedBody, serde_json::Error> {
+    parse_page_of(body, log_id, None, window, resume, page_number, order)
+}
+
+/// [`parse_page`] of one log's page, or (`merged`: the logs asked and where
+/// their merged stream stands) of a merged page of several.
+fn parse_page_of(
+    body: &[u8],
+    log_id: &str,
+    merged: Option<(&merged::Asked, &merged::Stream)>,
+    window: (i64, i64),
+    resume: &Resume,
+    page_number: u64,
+    order: Order,
+) -> Result<ParsedBody, serde_json::Error> {
     // JSON text is UTF-8 (RFC 8259 §8.1). Checking the whole body at once
     // (std's ASCII fast path: ~20 µs for a 360 KB page) lets the parser
     // borrow every string without checking each again, which took a tenth
@@ -398,6 +415,7 @@ pub(crate) fn parse_page(
             max_seen: None,
             position: 0,
             first_rejection: None,
+            merged: merged.map(|(asked, stream)| merged::Check::new(asked, stream)),
         };
         parse_str(body, state)
     };
@@ -426,6 +444,7 @@ fn parse_str(body: &str, mut state: PageState<'_>) -> Result<ParsedBody, serde_j
         statistical,
         beyond_retention: None,
         first_rejection: state.first_rejection,
+        merged: state.merged.map(merged::Check::finish),
     })
 }
 
@@ -449,11 +468,16 @@ struct PageState<'s> {
     max_seen: Cursor,
     position: usize,
     first_rejection: Option<String>,
+    /// A merged page: the logs asked and the merged stream's checks.
+    merged: Option<merged::Check<'s>>,
 }
 
 impl PageState<'_> {
     fn fail(&mut self, reason: &str) {
         self.stats.failed += 1;
+        if let Some(m) = &mut self.merged {
+            m.failed();
+        }
         if self.first_rejection.is_none() {
             self.first_rejection = Some(format!("{reason} (event {})", self.position));
         }
@@ -480,6 +504,9 @@ impl PageState<'_> {
 
     fn accept(&mut self, ev: RawEvent<'_>) {
         self.stats.received += 1;
+        if let Some(m) = &mut self.merged {
+            m.event_of(ev.log_id.as_deref());
+        }
         let Some(ts) = ev.timestamp else {
             return self.fail("missing or invalid timestamp");
         };
@@ -488,6 +515,9 @@ impl PageState<'_> {
         let seq = sequence_number(&ev);
         if let Ok(seq) = seq {
             self.max_seen = self.max_seen.max(Some(page_key(self.order, ts, seq)));
+            if let Some(m) = &mut self.merged {
+                m.in_order(ts, seq);
+            }
         }
         // An event outside the window belongs to another query (the next
         // range, when Rapid7's `to` is inclusive), whatever else is wrong
@@ -503,6 +533,7 @@ impl PageState<'_> {
         let Some(message) = ev.message else {
             return self.fail("missing message");
         };
+        let object = matches!(message, Text::ScratchJson | Text::Json(_));
         let message = match message {
             Text::Body(text) => text,
             Text::Scratch => self.scratch.as_str(),
@@ -515,10 +546,16 @@ impl PageState<'_> {
                 text
             }
         };
-        if let Some(id) = ev.log_id.as_deref()
-            && id != self.log_id
-        {
-            return self.fail("event belongs to another log");
+        match &self.merged {
+            Some(m) if !m.asked_for() => return self.fail("event of a log not asked for"),
+            Some(_) => {}
+            None => {
+                if let Some(id) = ev.log_id.as_deref()
+                    && id != self.log_id
+                {
+                    return self.fail("event belongs to another log");
+                }
+            }
         }
         let key = page_key(self.order, ts, seq);
         if self.resume.is_repeat(key, (ts, seq)) || !self.seen.insert(key, (ts, seq), &self.columns)
@@ -531,6 +568,9 @@ impl PageState<'_> {
         }
         self.stats.accepted += 1;
         self.max_key = self.max_key.max(Some(key));
+        if let Some(m) = &mut self.merged {
+            m.kept(object);
+        }
     }
 }
 
@@ -783,6 +823,7 @@ impl<'de> Visitor<'de> for RawEventVisitor<'_> {
     }
 }
 
+pub(crate) mod merged;
 #[cfg(test)]
 mod tests;
 mod values;
