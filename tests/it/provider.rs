@@ -18,6 +18,7 @@ mod log_list;
 mod log_names;
 mod maintenance;
 mod memory;
+mod merged;
 mod newest;
 mod predicates;
 mod pushdown;

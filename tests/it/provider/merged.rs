@@ -1,0 +1,248 @@
+//! Merged reads (#34): the logs a statement reads over the same window and
+//! filter are queried together, split by log into the segments single-log
+//! reads commit, exactly the rows per-log reads give, and read one by one
+//! again (remembered) when a merged answer breaks a rule.
+
+use datafusion::arrow::array::{AsArray, RecordBatch};
+use datafusion::arrow::datatypes::{TimestampMillisecondType, UInt64Type};
+use datafusion::prelude::SessionContext;
+use datafusion_rapid7::Rapid7;
+use datafusion_rapid7::cache::{ENDPOINT_FACTS_FILE, SegmentCache};
+use datafusion_rapid7::client::MAX_LOGS_PER_QUERY;
+use datafusion_rapid7::mock::{
+    Faults, MockConfig, MockDataset, MockServer, RecordedRequest, RequestKind,
+};
+use tempfile::TempDir;
+
+use super::{local_cache, session_with, sql, window};
+use crate::support::{self, T0};
+
+const MIN: i64 = 60_000;
+
+async fn organisation(quiet: usize, busy: usize, faults: Faults) -> MockServer {
+    MockServer::start(MockConfig {
+        dataset: MockDataset::organisation(quiet, busy),
+        faults,
+        ..MockConfig::default()
+    })
+    .await
+    .expect("simulator")
+}
+
+/// A session without count pushdown and without a fetch limit (the
+/// estimate is another part of #34): the reads are what is measured.
+async fn session(server: &MockServer, cache: SegmentCache) -> (SessionContext, Rapid7) {
+    session_with(server, cache, |c| {
+        c.with_pushdown_aggregates(false).with_max_fetch_events(0)
+    })
+    .await
+}
+
+fn event_submits(server: &MockServer) -> Vec<RecordedRequest> {
+    server
+        .requests()
+        .into_iter()
+        .filter(|r| {
+            r.kind == RequestKind::Query && r.sequence_number.is_none() && !r.is_statistical()
+        })
+        .collect()
+}
+
+/// Groups of at most [`MAX_LOGS_PER_QUERY`] logs: the first pages a
+/// merged read of `logs` submits.
+fn groups(logs: usize) -> usize {
+    logs.div_ceil(MAX_LOGS_PER_QUERY)
+}
+
+/// `(log_id, timestamp, sequence_number, message)` rows, sorted.
+fn all_rows(batches: &[RecordBatch]) -> Vec<(String, i64, u64, String)> {
+    let mut out = Vec::new();
+    for b in batches {
+        let id = b.column(0).as_string::<i32>();
+        let ts = b.column(1).as_primitive::<TimestampMillisecondType>();
+        let seq = b.column(2).as_primitive::<UInt64Type>();
+        let msg = b.column(3).as_string::<i32>();
+        for i in 0..b.num_rows() {
+            out.push((
+                id.value(i).to_string(),
+                ts.value(i),
+                seq.value(i),
+                msg.value(i).to_string(),
+            ));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// What the data function holds for every log of `server` in `[from, to)`.
+fn truth(server: &MockServer, from: i64, to: i64) -> Vec<(String, i64, u64, String)> {
+    let mut out: Vec<_> = server
+        .dataset()
+        .logs()
+        .iter()
+        .flat_map(|l| {
+            server
+                .dataset()
+                .events(&l.id, from, to)
+                .into_iter()
+                .map(|e| (e.log_id, e.timestamp, e.sequence_number, e.message))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn every_event(from: i64, to: i64) -> String {
+    format!(
+        "SELECT log_id, timestamp, sequence_number, message FROM rapid7_logs WHERE {}",
+        window(from, to)
+    )
+}
+
+#[tokio::test]
+async fn two_hundred_and_three_logs_are_a_handful_of_queries_and_exactly_their_rows() {
+    let server = organisation(200, 3, Faults::default()).await;
+    let dir = TempDir::new().unwrap();
+    let (ctx, rapid7) = session(&server, local_cache(&dir)).await;
+    let (from, to) = (T0, T0 + 2 * MIN);
+    let want = truth(&server, from, to);
+    let logs = server.dataset().logs().len();
+    let pages = want.len().div_ceil(500);
+    server.clear_requests();
+    assert_eq!(
+        all_rows(&sql(&ctx, &every_event(from, to)).await.unwrap()),
+        want
+    );
+    let submits = event_submits(&server);
+    assert_eq!(submits.len(), groups(logs), "one merged read per group");
+    assert!(submits.iter().all(|r| r.logs.len() > 1));
+    let queries = server.event_query_requests();
+    assert!(
+        queries <= groups(logs) + pages + groups(logs),
+        "{queries} event queries for {pages} pages of {logs} logs"
+    );
+    // Every log has its segment, empty or not: a later read of any one is
+    // served from the cache.
+    server.clear_requests();
+    for log in ["quiet-007", "busy-1"] {
+        let id = support::log_id(&server, log);
+        assert_eq!(rapid7.cache().list_segments(&id).await.unwrap().len(), 1);
+        let q = format!(
+            "SELECT log_id, timestamp, sequence_number, message FROM rapid7_logs \
+             WHERE log_name = '{log}' AND {}",
+            window(from, to)
+        );
+        let mine: Vec<_> = want.iter().filter(|r| r.0 == id).cloned().collect();
+        assert_eq!(all_rows(&sql(&ctx, &q).await.unwrap()), mine);
+    }
+    assert_eq!(server.query_requests(), 0, "single-log reads hit the cache");
+}
+
+#[tokio::test]
+async fn merged_rows_equal_per_log_reads_and_empty_logs_are_cached() {
+    let server = organisation(12, 1, Faults::default()).await;
+    let (from, to) = (T0, T0 + 3 * MIN);
+    // Per-log reads: an endpoint known to break merged answers.
+    let per_log_dir = TempDir::new().unwrap();
+    let endpoint = support::client_for(&server).endpoint().to_string();
+    let facts = serde_json::json!({"format": 1, "endpoints": {endpoint: {"merged_reads":
+        {"value": false, "learnt_ms": 0, "by": "test"}}}});
+    std::fs::write(
+        per_log_dir.path().join(ENDPOINT_FACTS_FILE),
+        facts.to_string(),
+    )
+    .unwrap();
+    let (ctx, _) = session(&server, local_cache(&per_log_dir)).await;
+    server.clear_requests();
+    let per_log = all_rows(&sql(&ctx, &every_event(from, to)).await.unwrap());
+    let submits = event_submits(&server);
+    assert_eq!(submits.len(), 13, "one read per log");
+    assert!(submits.iter().all(|r| r.logs.len() == 1));
+
+    let dir = TempDir::new().unwrap();
+    let (ctx, rapid7) = session(&server, local_cache(&dir)).await;
+    server.clear_requests();
+    let merged = all_rows(&sql(&ctx, &every_event(from, to)).await.unwrap());
+    assert_eq!(merged, per_log);
+    assert_eq!(merged, truth(&server, from, to));
+    assert_eq!(event_submits(&server).len(), 1);
+    // A quiet log with no event in ten seconds still gets its empty segment.
+    let (a, b) = (T0 + 10 * MIN, T0 + 10 * MIN + 10_000);
+    let empty = server
+        .dataset()
+        .logs()
+        .iter()
+        .find(|l| server.dataset().count(&l.id, a, b) == 0)
+        .expect("a quiet log with an empty minute")
+        .id
+        .clone();
+    sql(&ctx, &every_event(a, b)).await.unwrap();
+    let segments = rapid7.cache().list_segments(&empty).await.unwrap();
+    assert!(
+        segments
+            .iter()
+            .any(|s| s.range().start() == a && s.row_count() == 0),
+        "{segments:?}"
+    );
+}
+
+async fn falls_back_on(faults: Faults, why: &str) {
+    let server = organisation(6, 1, faults).await;
+    let dir = TempDir::new().unwrap();
+    let (from, to) = (T0, T0 + 2 * MIN);
+    let want = truth(&server, from, to);
+    let (ctx, _) = session(&server, local_cache(&dir)).await;
+    server.clear_requests();
+    let got = all_rows(&sql(&ctx, &every_event(from, to)).await.unwrap());
+    assert_eq!(got, want, "{why}: exact after the fallback");
+    let submits = event_submits(&server);
+    assert_eq!(
+        submits.iter().filter(|r| r.logs.len() > 1).count(),
+        1,
+        "{why}"
+    );
+    assert_eq!(
+        submits.iter().filter(|r| r.logs.len() == 1).count(),
+        7,
+        "{why}: each log read alone"
+    );
+    let facts = std::fs::read_to_string(dir.path().join(ENDPOINT_FACTS_FILE)).unwrap();
+    assert!(facts.contains("merged_reads"), "{why}: {facts}");
+    // Remembered: a new session over the same cache reads one by one.
+    let (ctx, _) = session(&server, local_cache(&dir)).await;
+    server.clear_requests();
+    let (a, b) = (T0 + 5 * MIN, T0 + 6 * MIN);
+    assert_eq!(
+        all_rows(&sql(&ctx, &every_event(a, b)).await.unwrap()),
+        truth(&server, a, b)
+    );
+    assert!(
+        event_submits(&server).iter().all(|r| r.logs.len() == 1),
+        "{why}"
+    );
+}
+
+#[tokio::test]
+async fn an_answer_out_of_order_is_read_one_log_at_a_time_and_remembered() {
+    falls_back_on(
+        Faults {
+            merged_out_of_order: true,
+            ..Faults::default()
+        },
+        "out of order",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_log_not_asked_for_is_read_one_log_at_a_time_and_remembered() {
+    falls_back_on(
+        Faults {
+            merged_foreign_log: true,
+            ..Faults::default()
+        },
+        "a foreign log",
+    )
+    .await;
+}
