@@ -271,44 +271,9 @@ impl MergedQuery {
     /// `params`, the logs and the statement; a GET while its URL is short
     /// enough, a POST beyond.
     fn request_for(&self, params: &[(String, String)]) -> Outgoing {
-        let (from, to) = (self.next_from, self.window.1);
         let ids: Vec<&str> = self.logs.iter().map(|l| &**l).collect();
-        let mut get = self.client.url(&["query", "logs", &ids.join(":")]);
-        {
-            let mut pairs = get.query_pairs_mut();
-            pairs
-                .append_pair("from", &from.to_string())
-                .append_pair("to", &to.to_string());
-            for (k, v) in params {
-                pairs.append_pair(k, v);
-            }
-            if !self.statement.trim().is_empty() {
-                pairs.append_pair("query", &self.statement);
-            }
-        }
-        if get.as_str().len() <= MAX_GET_URL_BYTES
-            && self.statement.len() <= MAX_GET_STATEMENT_BYTES
-        {
-            return Outgoing::get(get);
-        }
-        let mut post = self.client.url(&["query", "logs"]);
-        if !params.is_empty() {
-            let mut pairs = post.query_pairs_mut();
-            for (k, v) in params {
-                pairs.append_pair(k, v);
-            }
-        }
-        let body = serde_json::json!({
-            "logs": ids,
-            "leql": {
-                "statement": &*self.statement,
-                "during": { "from": from, "to": to },
-            },
-        });
-        Outgoing {
-            url: post,
-            body: Some(body.to_string().into()),
-        }
+        let window = (self.next_from, self.window.1);
+        merged_submit(&self.client, &ids, window, &self.statement, params)
     }
 
     /// Fail after [`MAX_STALLED_PAGES`] pages in a row that added no event
@@ -387,6 +352,54 @@ impl MergedQuery {
                 Ok(parsed)
             })
             .await
+    }
+}
+
+/// The request of a merged query of `logs` over `(from, to)` with
+/// `statement` and `params` (`per_page`, a cursor): a GET of
+/// `/query/logs/{id1:id2:…}` while its URL is at most
+/// [`MAX_GET_URL_BYTES`], else a POST of `/query/logs` with the logs, the
+/// window and the statement in its body and `params` on its URL.
+pub(crate) fn merged_submit(
+    client: &Client,
+    logs: &[&str],
+    (from, to): (i64, i64),
+    statement: &str,
+    params: &[(String, String)],
+) -> Outgoing {
+    let mut get = client.url(&["query", "logs", &logs.join(":")]);
+    {
+        let mut pairs = get.query_pairs_mut();
+        pairs
+            .append_pair("from", &from.to_string())
+            .append_pair("to", &to.to_string());
+        for (k, v) in params {
+            pairs.append_pair(k, v);
+        }
+        if !statement.trim().is_empty() {
+            pairs.append_pair("query", statement);
+        }
+    }
+    if get.as_str().len() <= MAX_GET_URL_BYTES && statement.len() <= MAX_GET_STATEMENT_BYTES {
+        return Outgoing::get(get);
+    }
+    let mut post = client.url(&["query", "logs"]);
+    if !params.is_empty() {
+        let mut pairs = post.query_pairs_mut();
+        for (k, v) in params {
+            pairs.append_pair(k, v);
+        }
+    }
+    let body = serde_json::json!({
+        "logs": logs,
+        "leql": {
+            "statement": statement,
+            "during": { "from": from, "to": to },
+        },
+    });
+    Outgoing {
+        url: post,
+        body: Some(body.to_string().into()),
     }
 }
 

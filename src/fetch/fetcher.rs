@@ -74,6 +74,12 @@ impl Fetcher {
         }
     }
 
+    /// Whether logs may be read merged: online, and this endpoint not
+    /// known to break a merged answer's rules (`merged.rs`).
+    pub(crate) async fn merged_allowed(&self) -> bool {
+        merged_allowed(self, &self.cache).await
+    }
+
     /// The API client (an offline error when there is none).
     pub(crate) fn client(&self) -> Result<&Client> {
         self.client.as_ref().ok_or_else(|| Error::Offline {
@@ -103,7 +109,7 @@ impl Fetcher {
         concurrency: usize,
         statement: Option<&StatementGuard>,
     ) -> Result<Vec<(T, FetchOutcome)>, Arc<DataFusionError>> {
-        let merged = requests.len() > 1 && merged_allowed(self, &self.cache).await;
+        let merged = requests.len() > 1 && self.merged_allowed().await;
         let (groups, singles) = group(requests, merged);
         let singles = singles.into_iter().map(|(tag, request)| {
             Either::Left(
@@ -304,7 +310,7 @@ impl Fetcher {
 
 /// `inner`, ending with [`Error::Stopped`] once a stop is requested (never
 /// quietly short: the query fails instead of answering with part of it).
-fn until_stopped<T: Send + 'static>(
+pub(super) fn until_stopped<T: Send + 'static>(
     inner: BoxStream<'static, Result<T>>,
     stop: Stop,
 ) -> BoxStream<'static, Result<T>> {

@@ -256,6 +256,7 @@ impl Fetcher {
                 }
             }
         }
+        let started = std::time::Instant::now();
         let result = self.read_pages(&client, requests, &mut ingests).await;
         match result {
             Ok(()) => {}
@@ -279,6 +280,7 @@ impl Fetcher {
         let mut outcomes = Vec::with_capacity(requests.len());
         for (request, ingest) in requests.iter().zip(ingests) {
             let parts_written = ingest.writer.parts_written();
+            let segment_dir = ingest.writer.location().to_string();
             let (outcome, _) = ingest.commit().await?;
             info!(
                 log_id = %request.log.id,
@@ -293,7 +295,9 @@ impl Fetcher {
                 events_rejected = outcome.events_rejected,
                 beyond_retention = outcome.beyond_retention,
                 parts_written,
-                merged_logs = requests.len(),
+                segment_dir,
+                elapsed_ms = elapsed_ms(started),
+                duration_ms = elapsed_ms(started),
                 "fetch_subrange_complete"
             );
             outcomes.push(outcome);

@@ -39,7 +39,7 @@
 //!    per log, and they lie in `[2^61, 2^62)` (far above 2^53, where JSON
 //!    numbers lose precision, and below `i64::MAX`) for every
 //!    `ts < 2^51` ms.
-//! 6. **Content.** `e = splitmix64(seed ^ sequence_number)`. The event carries
+//! 6. **Content.** `e = splitmix64(seed ^ (sequence_number - lane))`. The event carries
 //!    all the log's `labels` when `e mod 4 == 0`, none otherwise. Its message
 //!    is the [`MessageFormat`] template filled from the stream `r1 =
 //!    splitmix64(e), r2 = splitmix64(r1), …` (see `messages.rs`: word lists,
@@ -433,7 +433,9 @@ impl<'a> Gen<'a> {
     }
 
     fn event(&self, ts: i64, seq: u64) -> MockEvent {
-        let e = splitmix64(self.seed ^ seq);
+        // The content of the lane-free number: a log's messages do not
+        // depend on its place in the dataset.
+        let e = splitmix64(self.seed ^ seq.wrapping_sub(self.lane % SEQUENCE_STEP));
         let labels = if e.is_multiple_of(4) {
             self.log.labels.clone()
         } else {

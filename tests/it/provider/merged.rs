@@ -246,3 +246,88 @@ async fn a_log_not_asked_for_is_read_one_log_at_a_time_and_remembered() {
     )
     .await;
 }
+
+fn statistical(server: &MockServer) -> Vec<RecordedRequest> {
+    server
+        .requests()
+        .into_iter()
+        .filter(|r| r.kind == RequestKind::Query && r.is_statistical())
+        .collect()
+}
+
+/// The issue's first question: a rare value in every log over ten minutes.
+/// Read live (the logs' message forms are not known, so the filter is not
+/// cached): one statistical query and one merged read per group each time,
+/// never one per log.
+#[tokio::test]
+async fn a_rare_value_in_every_log_is_one_estimate_and_one_read_per_group() {
+    let server = organisation(200, 3, Faults::default()).await;
+    let dir = TempDir::new().unwrap();
+    let (ctx, rapid7) = session_with(&server, local_cache(&dir), |c| c).await;
+    let (from, to) = (T0, T0 + 10 * MIN);
+    let needle = "\"bytes\":999";
+    let want: Vec<_> = truth(&server, from, to)
+        .into_iter()
+        .filter(|r| r.3.contains(needle))
+        .collect();
+    assert!((5..500).contains(&want.len()), "{} matches", want.len());
+    let q = format!(
+        "SELECT log_id, timestamp, sequence_number, message FROM rapid7_logs \
+         WHERE {} AND message LIKE '%\"bytes\":999%'",
+        window(from, to)
+    );
+    let logs = server.dataset().logs().len();
+    for run in ["first", "again"] {
+        server.clear_requests();
+        assert_eq!(all_rows(&sql(&ctx, &q).await.unwrap()), want, "{run}");
+        assert_eq!(
+            statistical(&server).len(),
+            groups(logs),
+            "{run}: the estimates"
+        );
+        assert!(statistical(&server).iter().all(|r| r.logs.len() > 1));
+        let submits = event_submits(&server);
+        assert_eq!(submits.len(), groups(logs), "{run}: the reads");
+        assert!(submits.iter().all(|r| r.logs.len() > 1));
+    }
+    // Nothing was committed: a filtered read teaches no log's form, so
+    // the filter is not cached for any log yet (as with single-log reads).
+    let id = want[0].0.clone();
+    assert!(rapid7.cache().list_segments(&id).await.unwrap().is_empty());
+}
+
+/// Read live (a filter not cached), a merged answer that breaks a rule is
+/// read one log at a time too, exactly.
+#[tokio::test]
+async fn live_merged_reads_fall_back_on_each_violation() {
+    for faults in [
+        Faults {
+            merged_out_of_order: true,
+            ..Faults::default()
+        },
+        Faults {
+            merged_foreign_log: true,
+            ..Faults::default()
+        },
+    ] {
+        let server = organisation(6, 1, faults).await;
+        let dir = TempDir::new().unwrap();
+        let (ctx, _) = session(&server, local_cache(&dir)).await;
+        let (from, to) = (T0, T0 + 10 * MIN);
+        let want: Vec<_> = truth(&server, from, to)
+            .into_iter()
+            .filter(|r| r.3.contains("\"status\""))
+            .collect();
+        assert!(want.len() > 500, "{}", want.len());
+        let q = format!(
+            "SELECT log_id, timestamp, sequence_number, message FROM rapid7_logs \
+             WHERE {} AND message LIKE '%\"status\"%'",
+            window(from, to)
+        );
+        server.clear_requests();
+        assert_eq!(all_rows(&sql(&ctx, &q).await.unwrap()), want);
+        let submits = event_submits(&server);
+        assert_eq!(submits.iter().filter(|r| r.logs.len() > 1).count(), 1);
+        assert_eq!(submits.iter().filter(|r| r.logs.len() == 1).count(), 7);
+    }
+}
