@@ -73,7 +73,7 @@ impl ToConvention {
 pub(crate) async fn exact_counts(
     client: &Client,
     convention: &ToConvention,
-    log_id: &str,
+    logs: &[&str],
     (from, to): (i64, i64),
     slices: u32,
     settled: bool,
@@ -82,9 +82,9 @@ pub(crate) async fn exact_counts(
     // a rejected event).
     let edge_before = match (settled, convention.get()) {
         (false, Some(false)) | (true, _) => None,
-        (false, _) => Some(events_at(client, log_id, to).await?),
+        (false, _) => Some(events_at(client, logs, to).await?),
     };
-    let counts = statistics(client, log_id, from, to, slices).await?;
+    let counts = statistics(client, logs, from, to, slices).await?;
     let about = counts.total();
     if !counts.exact {
         return Ok(Err(about));
@@ -93,13 +93,13 @@ pub(crate) async fn exact_counts(
     if convention.get() == Some(false) {
         return Ok(Ok(slices));
     }
-    let Some(at_to) = events_at(client, log_id, to).await? else {
+    let Some(at_to) = events_at(client, logs, to).await? else {
         return Ok(Err(about));
     };
     if let Some(before) = edge_before {
         if before != Some(at_to) {
             tracing::info!(
-                log_id,
+                log_id = logs.join(":"),
                 to = %crate::time::fmt_ms(to),
                 detail = "events stamped `to` arrived while counting: paging the range",
                 "rapid7_edge_moved"
@@ -108,7 +108,7 @@ pub(crate) async fn exact_counts(
         }
         if at_to > 0 {
             return Ok(
-                edge_correction(client, convention, log_id, (from, to), slices, at_to)
+                edge_correction(client, convention, logs, (from, to), slices, at_to)
                     .await?
                     .ok_or(about),
             );
@@ -121,7 +121,7 @@ pub(crate) async fn exact_counts(
     let inclusive = match convention.get() {
         Some(known) => known,
         None => {
-            let learnt = learn(client, log_id, to, at_to).await?;
+            let learnt = learn(client, logs, to, at_to).await?;
             tracing::info!(
                 inclusive = learnt,
                 detail = "whether statistics count events stamped `to`",
@@ -135,7 +135,7 @@ pub(crate) async fn exact_counts(
         let last = slices.last_mut().expect("at least one slice");
         *last = last
             .checked_sub(at_to)
-            .ok_or_else(|| inconsistent(log_id, to))?;
+            .ok_or_else(|| inconsistent(logs, to))?;
     }
     Ok(Ok(slices))
 }
@@ -146,7 +146,7 @@ pub(crate) async fn exact_counts(
 async fn edge_correction(
     client: &Client,
     convention: &ToConvention,
-    log_id: &str,
+    logs: &[&str],
     (from, to): (i64, i64),
     mut slices: Vec<u64>,
     at_to: u64,
@@ -156,13 +156,13 @@ async fn edge_correction(
         Some(true) => *slices.last().expect("at least one slice"),
         _ => {
             let start = from + (to - from) / n * (n - 1);
-            if events_at(client, log_id, to + 1).await? != Some(0) {
+            if events_at(client, logs, to + 1).await? != Some(0) {
                 return Ok(None);
             }
-            let again = statistics(client, log_id, start, to + 1, 1).await?;
+            let again = statistics(client, logs, start, to + 1, 1).await?;
             let still = (
-                events_at(client, log_id, to + 1).await?,
-                events_at(client, log_id, to).await?,
+                events_at(client, logs, to + 1).await?,
+                events_at(client, logs, to).await?,
             );
             if !again.exact || still != (Some(0), Some(at_to)) {
                 return Ok(None);
@@ -177,41 +177,45 @@ async fn edge_correction(
     Ok(Some(slices))
 }
 
+/// The counts of `logs` together (one statistical query, merged for
+/// several).
 async fn statistics(
     client: &Client,
-    log_id: &str,
+    logs: &[&str],
     from: i64,
     to: i64,
     slices: u32,
 ) -> Result<Counts> {
-    Ok(client
-        .count_events(&CountRequest {
-            log_id: log_id.to_string(),
-            from,
-            to,
-            filter: None,
-            slices,
-        })
-        .await?)
+    let request = CountRequest {
+        log_id: logs.first().copied().unwrap_or_default().to_string(),
+        from,
+        to,
+        filter: None,
+        slices,
+    };
+    Ok(match logs {
+        [_] => client.count_events(&request).await?,
+        _ => client.count_events_merged(logs, &request).await?,
+    })
 }
 
 /// Whether a statistical count over `[t - 1, t)` includes the `at_t > 0`
 /// events stamped `t`.
-async fn learn(client: &Client, log_id: &str, t: i64, at_t: u64) -> Result<bool> {
-    let probe = statistics(client, log_id, t - 1, t, 1).await?;
-    let Some(before) = events_at(client, log_id, t - 1).await? else {
-        return Err(inconsistent(log_id, t));
+async fn learn(client: &Client, logs: &[&str], t: i64, at_t: u64) -> Result<bool> {
+    let probe = statistics(client, logs, t - 1, t, 1).await?;
+    let Some(before) = events_at(client, logs, t - 1).await? else {
+        return Err(inconsistent(logs, t));
     };
     match probe.total() {
         n if n == before + at_t => Ok(true),
         n if n == before => Ok(false),
-        _ => Err(inconsistent(log_id, t)),
+        _ => Err(inconsistent(logs, t)),
     }
 }
 
-fn inconsistent(log_id: &str, t: i64) -> Error {
+fn inconsistent(logs: &[&str], t: i64) -> Error {
     client::Error::Decode {
-        url: format!("statistics of log {log_id}"),
+        url: format!("statistics of log {}", logs.join(":")),
         message: format!(
             "Rapid7's counts around {} agree with neither an inclusive nor an exclusive `to`; \
              not using them (SET rapid7.pushdown_aggregates = false pages instead)",
@@ -221,11 +225,26 @@ fn inconsistent(log_id: &str, t: i64) -> Error {
     .into()
 }
 
-/// The events of one log stamped exactly `ms`; `None` when the decoder
-/// rejected any event of the answer: the statistics count those, and
-/// which millisecond they belong to cannot be known, so the range is
-/// counted from its events instead.
-async fn events_at(client: &Client, log_id: &str, ms: i64) -> Result<Option<u64>> {
+/// The events of `logs` stamped exactly `ms`; `None` when the decoder
+/// rejected any event of the answer (the statistics count those, and
+/// which millisecond they belong to cannot be known), or a merged answer
+/// broke a rule: the range is counted from its events instead.
+async fn events_at(client: &Client, logs: &[&str], ms: i64) -> Result<Option<u64>> {
+    let [log_id] = logs else {
+        let mut query = client.query_merged(logs, ms, ms + 1, "")?;
+        let (mut n, mut rejected) = (0u64, 0u64);
+        loop {
+            match query.next_page().await {
+                Ok(Some(page)) => {
+                    n += page.stats.accepted;
+                    rejected += page.stats.failed;
+                }
+                Ok(None) => return Ok((rejected == 0).then_some(n)),
+                Err(client::Error::MergedAnswer { .. }) => return Ok(None),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    };
     let pages = client.query_events(log_id, ms, ms + 1)?.into_stream();
     let (n, rejected) = pages
         .map_err(Error::from)

@@ -331,3 +331,64 @@ async fn live_merged_reads_fall_back_on_each_violation() {
         assert_eq!(submits.iter().filter(|r| r.logs.len() == 1).count(), 7);
     }
 }
+
+/// The second question: `count(*)` of every event over an hour. With
+/// no log column in the answer, each group's count is one merged statistical
+/// query (and its exactness checks at `to`), never one per log; grouped by
+/// log, the counts stay per log and exact.
+#[tokio::test]
+async fn a_count_of_every_log_is_a_few_queries_per_group() {
+    let server = organisation(200, 3, Faults::default()).await;
+    let dir = TempDir::new().unwrap();
+    let (ctx, _) = session_with(&server, local_cache(&dir), |c| c).await;
+    let (from, to) = (T0, T0 + 60 * MIN);
+    let logs = server.dataset().logs();
+    let want: u64 = logs
+        .iter()
+        .map(|l| server.dataset().count(&l.id, from, to))
+        .sum();
+    server.clear_requests();
+    let q = format!(
+        "SELECT count(*) FROM rapid7_logs WHERE {}",
+        window(from, to)
+    );
+    let got = sql(&ctx, &q).await.unwrap();
+    let n = got[0]
+        .column(0)
+        .as_primitive::<datafusion::arrow::datatypes::Int64Type>()
+        .value(0);
+    assert_eq!(n as u64, want);
+    // Per group: the statistics, the events at `to`, and (once per source)
+    // the two queries that learn the `to` convention.
+    let queries = server.query_requests();
+    assert!(
+        queries <= 4 * groups(logs.len()),
+        "{queries} queries for {} logs",
+        logs.len()
+    );
+    assert!(statistical(&server).iter().all(|r| r.logs.len() > 1));
+    // By log: exact per log.
+    let (a, b) = (T0 + 60 * MIN, T0 + 70 * MIN);
+    let q = format!(
+        "SELECT log_id, count(*) FROM rapid7_logs WHERE {} GROUP BY log_id",
+        window(a, b)
+    );
+    let mut rows: Vec<(String, i64)> = Vec::new();
+    for batch in sql(&ctx, &q).await.unwrap() {
+        let id = batch.column(0).as_string::<i32>();
+        let n = batch
+            .column(1)
+            .as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+        for i in 0..batch.num_rows() {
+            rows.push((id.value(i).to_string(), n.value(i)));
+        }
+    }
+    rows.sort();
+    let mut want: Vec<(String, i64)> = logs
+        .iter()
+        .map(|l| (l.id.clone(), server.dataset().count(&l.id, a, b) as i64))
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    want.sort();
+    assert_eq!(rows, want);
+}
