@@ -17,7 +17,7 @@ use tracing::{Instrument, warn};
 
 use super::forms::Forms;
 use super::ingest::{Fetch, FetchOutcome};
-use super::merged::{MergedVerdict, group, merged_allowed};
+use super::merged_groups::{MergedVerdict, group};
 use super::progress::{StatementGuard, Tracker};
 use super::request::{FetchKey, FetchRequest};
 use super::stop::Stop;
@@ -77,7 +77,7 @@ impl Fetcher {
     /// Whether logs may be read merged: online, and this endpoint not
     /// known to break a merged answer's rules (`merged.rs`).
     pub(crate) async fn merged_allowed(&self) -> bool {
-        merged_allowed(self, &self.cache).await
+        self.client.is_some() && self.merged.may_try(&self.cache).await
     }
 
     /// The API client (an offline error when there is none).

@@ -22,6 +22,7 @@ mod fetcher;
 mod forms;
 mod ingest;
 mod merged;
+mod merged_groups;
 mod merged_live;
 mod progress;
 mod request;

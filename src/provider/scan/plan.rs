@@ -205,30 +205,51 @@ pub(crate) async fn estimate_scans(
     if !estimate::worth_estimating(&all) {
         return Ok(());
     }
-    let groups = estimate_groups(scans, merged);
-    let asks: Vec<_> = groups
-        .iter()
-        .map(|group| {
-            let first = &scans[group[0]];
-            let ids: Vec<&str> = group.iter().map(|i| scans[*i].log.id.as_str()).collect();
-            async move {
-                estimate::estimate_slices_of(
-                    client,
-                    &ids,
-                    first.filter.as_deref(),
-                    &first.gaps,
-                    chunk_ms,
-                )
-                .await
-            }
-        })
-        .collect();
-    let estimates: Vec<Estimated> = futures::stream::iter(asks)
-        .buffered(8)
-        .try_collect()
-        .await?;
     let per_page = client.config().per_page;
-    for (group, e) in groups.iter().zip(estimates) {
+    let mut pending = estimate_groups(scans, merged);
+    let mut done: Vec<(Vec<usize>, Estimated)> = Vec::new();
+    // Rounds of estimates: a dense group is split in two and each half
+    // estimated again, at most log2(MAX_LOGS_PER_QUERY) rounds deep.
+    while !pending.is_empty() {
+        let asks: Vec<_> = pending
+            .iter()
+            .map(|group| {
+                let first = &scans[group[0]];
+                let ids: Vec<&str> = group.iter().map(|i| scans[*i].log.id.as_str()).collect();
+                async move {
+                    estimate::estimate_slices_of(
+                        client,
+                        &ids,
+                        first.filter.as_deref(),
+                        &first.gaps,
+                        chunk_ms,
+                    )
+                    .await
+                }
+            })
+            .collect();
+        let estimates: Vec<Estimated> = futures::stream::iter(asks)
+            .buffered(8)
+            .try_collect()
+            .await?;
+        let mut next = Vec::new();
+        for (group, e) in std::mem::take(&mut pending).into_iter().zip(estimates) {
+            if is_dense(&e, &scans[group[0]], group.len(), per_page) {
+                let (a, b) = group.split_at(group.len() / 2);
+                tracing::debug!(
+                    logs = group.len(),
+                    events = e.total.events,
+                    "estimate_group_split"
+                );
+                next.push(a.to_vec());
+                next.push(b.to_vec());
+            } else {
+                done.push((group, e));
+            }
+        }
+        pending = next;
+    }
+    for (group, e) in done {
         for (k, i) in group.iter().enumerate() {
             let scan = &mut scans[*i];
             let (pieces, cost) = e.join_sparse(&scan.log.id, &scan.gaps, per_page);
@@ -241,6 +262,20 @@ pub(crate) async fn estimate_scans(
         }
     }
     Ok(())
+}
+
+/// Whether a group of `logs` logs (`logs > 1`) sharing `scan`'s gaps is
+/// dense by its estimate `e`: read merged, it would take more pieces (a
+/// query each, beyond its pages) than it has logs, where its logs read one
+/// by one might join their sparse pieces into one each. Pages cost the same
+/// merged or not (a page of one log's events or of several): the pieces
+/// are what a group can add.
+fn is_dense(e: &Estimated, scan: &LogScan, logs: usize, per_page: u32) -> bool {
+    if logs < 2 {
+        return false;
+    }
+    let (pieces, _) = e.join_sparse(&scan.log.id, &scan.gaps, per_page);
+    pieces.len() > logs
 }
 
 /// The scans with gaps, in groups estimated by one query each: alone, or

@@ -392,3 +392,42 @@ async fn a_count_of_every_log_is_a_few_queries_per_group() {
     want.sort();
     assert_eq!(rows, want);
 }
+
+/// A group whose estimate says it is dense (read merged, more pieces than
+/// it has logs: a busy log's hours keep its quiet neighbours' from being
+/// joined) is split in two and each half estimated again, until the busy
+/// log stands alone and the quiet ones are read together.
+#[tokio::test]
+async fn a_dense_group_is_split_by_its_estimate() {
+    let server = organisation(8, 1, Faults::default()).await;
+    let dir = TempDir::new().unwrap();
+    let (ctx, _) = session_with(&server, local_cache(&dir), |c| c).await;
+    let (from, to) = (T0, T0 + 12 * 60 * MIN);
+    server.clear_requests();
+    let q = format!(
+        "EXPLAIN SELECT log_id, message FROM rapid7_logs WHERE {}",
+        window(from, to)
+    );
+    let plan =
+        datafusion::arrow::util::pretty::pretty_format_batches(&sql(&ctx, &q).await.unwrap())
+            .unwrap()
+            .to_string();
+    // The last estimate of the busy log is of it alone.
+    let busy = support::log_id(&server, "busy-0");
+    let asked: Vec<Vec<String>> = statistical(&server).into_iter().map(|r| r.logs).collect();
+    assert!(asked.contains(&vec![busy]), "{asked:?}");
+    assert!(
+        plan.contains(" logs (quiet-"),
+        "quiet logs together: {plan}"
+    );
+    assert_eq!(server.event_query_requests(), 0);
+    // The first estimate, then two per split: the busy log is isolated in
+    // at most ceil(log2(9)) splits.
+    let stats = statistical(&server).len();
+    let logs = server.dataset().logs().len();
+    let most_splits = (usize::BITS - (logs - 1).leading_zeros()) as usize;
+    assert!(
+        (3..=1 + 2 * most_splits).contains(&stats),
+        "{stats} statistical queries"
+    );
+}
