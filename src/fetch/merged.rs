@@ -57,7 +57,7 @@ impl Fetcher {
                 .cache
                 .plan_read_filtered(&request.log.id, request.filter(), request.range)
                 .await
-                .map_err(|e| wrap(e.into()))?;
+                .map_err(&wrap)?;
             match plan.coverage.missing.as_slice() {
                 [] => done.push((tag, FetchOutcome::default())),
                 [one] if *one == request.range => members.push((tag, request)),

@@ -87,13 +87,16 @@ impl MergedVerdict {
 /// with its tag.
 pub(crate) type Grouped<T> = (Vec<Vec<(T, FetchRequest)>>, Vec<(T, FetchRequest)>);
 
+/// What fetches read together share: the filter and the range.
+type GroupKey = (Option<Arc<str>>, TimeRange);
+
 /// `requests` cut into merged groups and single fetches (all single where
 /// `merged` is false).
 pub(crate) fn group<T>(requests: Vec<(T, FetchRequest)>, merged: bool) -> Grouped<T> {
     if !merged {
         return (Vec::new(), requests);
     }
-    let mut by_key: HashMap<(Option<Arc<str>>, TimeRange), Vec<(T, FetchRequest)>> = HashMap::new();
+    let mut by_key: HashMap<GroupKey, Vec<(T, FetchRequest)>> = HashMap::new();
     let mut order = Vec::new();
     for (tag, request) in requests {
         let key = (request.filter.clone(), request.range);
