@@ -10,7 +10,7 @@ use super::{EventPage, Order, Resume, parse_page};
 ///
 /// This is the decoder the client runs on every page; it is public for
 /// benchmarks, fuzzing and tools that hold page bodies saved from the API.
-/// Events missing a field are counted in [`PageStats::failed`], never an
+/// Events missing a field are counted in [`PageStats::failed`](super::PageStats::failed), never an
 /// error; only a body that is not JSON of the page shape is an error.
 ///
 /// ```
