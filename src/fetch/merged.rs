@@ -202,6 +202,11 @@ impl Fetcher {
             .map(|r| self.tracker.start(&r.log, range, true))
             .collect();
         let (mut pages, mut events) = (0u64, 0u64);
+        // The group's writers together buffer at most one writer's share
+        // (`flush_bytes`), as a single-log fetch does (docs/runbook.md,
+        // "Memory"): past it, the writer holding most is flushed.
+        let share = self.cache.config().flush_bytes.max(1);
+        let mut held = vec![(0usize, 0usize); requests.len()];
         loop {
             let page = tokio::select! {
                 biased;
@@ -231,7 +236,21 @@ impl Fetcher {
                 let batch = page_to_batch(log_page, request.log.name.as_deref())?;
                 progress[i].page(&batch);
                 events += batch.num_rows() as u64;
+                let bytes = batch.get_array_memory_size();
                 ingest.push(batch).await?;
+                // A writer that flushed on its own holds nothing since.
+                let parts = ingest.writer.parts_written();
+                held[i] = if parts == held[i].1 {
+                    (held[i].0 + bytes, parts)
+                } else {
+                    (0, parts)
+                };
+            }
+            while held.iter().map(|h| h.0).sum::<usize>() > share
+                && let Some(i) = (0..held.len()).max_by_key(|i| held[*i].0)
+            {
+                ingests[i].writer.flush().await?;
+                held[i] = (0, ingests[i].writer.parts_written());
             }
         }
         if filter.is_some() {
