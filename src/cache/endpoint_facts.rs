@@ -51,9 +51,20 @@ pub struct EndpointFacts {
     /// Whether pages asked with `most_recent_first=true` came newest first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub newest_first: Option<Fact<bool>>,
-    /// Whether a query's `to` returns events stamped exactly `to`.
+    /// Whether a query's `to` returns events stamped exactly `to`, as
+    /// `rapid7-sql doctor`'s probe (a `GET`, oldest first) saw it: `true`,
+    /// all of them came back; `false`, none did, or only some (an endpoint
+    /// that reads `to` neither way). `false` makes event queries of every
+    /// form ask `to`, and outweighs [`EndpointFacts::to_inclusive_reads`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to_inclusive: Option<Fact<bool>>,
+    /// The request forms (`GET oldest-first`, `POST newest-first`, …) in
+    /// which a read's own request (not a `Next` link) returned an event of
+    /// its log stamped exactly the `to` it asked: `to` is inclusive in that
+    /// form. Always `true`: no page proves `to` exclusive. Never kept
+    /// beside the doctor's `false` ([`EndpointFacts::merged`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub to_inclusive_reads: BTreeMap<String, Fact<bool>>,
     /// Whether a query's `from` returns events stamped exactly `from`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from_inclusive: Option<Fact<bool>>,
@@ -67,7 +78,11 @@ pub struct EndpointFacts {
 }
 
 impl EndpointFacts {
-    /// `self` with every fact `newer` knows replaced by it.
+    /// `self` with every fact `newer` knows replaced by it, except that a
+    /// read's [`EndpointFacts::to_inclusive_reads`] never stands beside the
+    /// doctor's `to_inclusive: false` (stored, or in `newer`): the doctor
+    /// saw `to` otherwise, so it is asked as it is, in every form, whatever
+    /// a read of another session records later.
     pub fn merged(mut self, newer: &EndpointFacts) -> Self {
         fn take<T: Clone>(old: &mut Option<Fact<T>>, new: &Option<Fact<T>>) {
             if new.is_some() {
@@ -79,6 +94,12 @@ impl EndpointFacts {
         take(&mut self.from_inclusive, &newer.from_inclusive);
         take(&mut self.slices_half_open, &newer.slices_half_open);
         take(&mut self.merged_reads, &newer.merged_reads);
+        for (form, fact) in &newer.to_inclusive_reads {
+            self.to_inclusive_reads.insert(form.clone(), fact.clone());
+        }
+        if self.to_inclusive.as_ref().is_some_and(|f| !f.value) {
+            self.to_inclusive_reads.clear();
+        }
         self
     }
 }
@@ -132,6 +153,35 @@ pub(crate) async fn save(root: &CacheRoot, endpoint: &str, facts: &EndpointFacts
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_read_s_inclusive_to_never_stands_beside_the_doctor_s_no() {
+        let read = |form: &str| EndpointFacts {
+            to_inclusive_reads: [(form.to_string(), Fact::now(true, "event read"))].into(),
+            ..EndpointFacts::default()
+        };
+        let doctor = |value| EndpointFacts {
+            to_inclusive: Some(Fact::now(value, "doctor")),
+            ..EndpointFacts::default()
+        };
+        // Reads add forms; the doctor's yes keeps them.
+        let facts = read("GET newest-first")
+            .merged(&read("POST oldest-first"))
+            .merged(&doctor(true));
+        assert_eq!(facts.to_inclusive_reads.len(), 2);
+        // The doctor's no drops them, and a read written later (another
+        // session's, which learnt before the doctor ran) adds none.
+        let facts = facts.merged(&doctor(false));
+        assert!(facts.to_inclusive_reads.is_empty());
+        let facts = facts.merged(&read("GET newest-first"));
+        assert!(facts.to_inclusive_reads.is_empty());
+        assert_eq!(facts.to_inclusive.as_ref().map(|f| f.value), Some(false));
+        // A later yes of the doctor lets reads record again.
+        let facts = facts
+            .merged(&doctor(true))
+            .merged(&read("GET newest-first"));
+        assert_eq!(facts.to_inclusive_reads.len(), 1);
+    }
 
     #[tokio::test]
     async fn facts_merge_per_endpoint_and_survive_a_new_root() {

@@ -22,6 +22,7 @@
 mod backoff;
 mod builder;
 mod config;
+mod edge;
 pub(crate) mod error;
 mod http;
 mod keys;
@@ -43,6 +44,7 @@ pub use config::{
     ApiKey, ClientConfig, DEFAULT_MAX_BODY_BYTES, ENV_ALLOW_HTTP, ENV_API_KEY, ENV_ENDPOINT,
     ENV_REGION, MAX_PER_PAGE, PollConfig, Region, parse_endpoint,
 };
+pub(crate) use edge::ToForm;
 pub use error::{Error, Result, Wait};
 pub use keys::ClientKey;
 pub use merged::{MAX_GET_URL_BYTES, MAX_LOGS_PER_QUERY, MergedPage, MergedQuery};

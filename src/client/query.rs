@@ -26,7 +26,9 @@
 //!
 //! Rapid7 does not document whether `to` is inclusive. The client asks for
 //! `to` = the window's exclusive end and drops any event stamped exactly `to`,
-//! so the result is `[from, to)` either way.
+//! so the result is `[from, to)` either way; once `to` is observed inclusive
+//! on the endpoint, it asks `to − 1`, so that the events stamped `to` are not
+//! paged only to be dropped (`edge.rs`).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -37,6 +39,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 use url::Url;
 
+use super::edge::{ToEdge, ToForm};
 use super::error::{Error, Result};
 use super::http::Outgoing;
 use super::model::find_link;
@@ -148,6 +151,10 @@ pub struct EventQuery {
     log_id: Arc<str>,
     window: (i64, i64),
     next: Option<Url>,
+    /// The `to` of `next` when the client built it (not a `Next` link):
+    /// only such a request's page shows how the endpoint reads `to`
+    /// (`edge.rs`).
+    next_asked: Option<i64>,
     /// What was returned: a page's repeats are dropped by it.
     resume: Resume,
     /// Highest key seen anywhere (events of any kind, `Next` cursors).
@@ -198,6 +205,7 @@ impl EventQuery {
             log_id: log_id.into(),
             window,
             next: Some(first),
+            next_asked: None,
             resume: Resume::default(),
             reach: None,
             page_number: 0,
@@ -238,9 +246,14 @@ impl EventQuery {
 
     async fn next_page_in_span(&mut self) -> Result<Option<EventPage>> {
         let started = Instant::now();
-        let Some(url) = self.next.take() else {
+        let Some(mut url) = self.next.take() else {
             return Ok(None);
         };
+        let mut asked = self.next_asked.take();
+        if self.page_number == 0 {
+            let (first, to) = self.first_asked(url);
+            (url, asked) = (first, Some(to));
+        }
         if self.page_number >= self.max_pages {
             return Err(Error::Protocol {
                 url: url.to_string(),
@@ -258,6 +271,14 @@ impl EventQuery {
         }
         self.page_number += 1;
         let body = self.fetch_finished(&url).await?;
+        if let Some(asked) = asked {
+            self.client.inner.edge.page_seen(
+                self.form(),
+                asked,
+                body.max_own_timestamp,
+                &self.log_id,
+            );
+        }
         if body.statistical {
             return Err(Error::Decode {
                 url: url.to_string(),
@@ -375,7 +396,8 @@ impl EventQuery {
             None => {}
             Some(ms) if ms.saturating_add(1) < steps.done_from => {
                 steps.done_from = ms.saturating_add(1).max(from);
-                self.next = steps.ask_below(from);
+                (self.next, self.next_asked) =
+                    steps.ask_below(from, &self.client.inner.edge, self.post.is_some());
             }
             _ if steps.done_from > from => {
                 let ms = steps.done_from - 1;
@@ -418,8 +440,31 @@ impl EventQuery {
         self.resume.absorb(ms, &whole.resume);
         steps.burst = None;
         steps.done_from = ms;
-        self.next = steps.ask_below(self.window.0);
+        (self.next, self.next_asked) =
+            steps.ask_below(self.window.0, &self.client.inner.edge, self.post.is_some());
         Ok(None)
+    }
+
+    /// The form of this query's requests (`edge.rs`).
+    fn form(&self) -> ToForm {
+        ToForm {
+            post: self.post.is_some(),
+            newest_first: self.order == Order::NewestFirst,
+        }
+    }
+
+    /// The first request, `url` (built by the client), with the `to` the
+    /// endpoint's convention asks for as it is sent (`to − 1` once `to` is
+    /// known inclusive in this form; `edge.rs`), so that what was learnt
+    /// since the query was made counts; and that `to`.
+    fn first_asked(&self, url: Url) -> (Url, i64) {
+        let (from, to) = self.window;
+        let asked = self.client.inner.edge.asked_to(self.form(), from, to);
+        if asked == to {
+            return (url, to);
+        }
+        let url = with_window(&url, from, asked, self.order == Order::NewestFirst);
+        (url, asked)
     }
 
     /// Count a stall when the page added nothing and moved no cursor; fail
@@ -611,9 +656,18 @@ impl NewestSteps {
     /// The request of the window's part before `done_from` (none when it
     /// is empty): `to` = `done_from`, so that under an exclusive `to` the
     /// millisecond before is asked whole (an inclusive `to` adds one
-    /// already returned).
-    fn ask_below(&self, from: i64) -> Option<Url> {
-        (self.done_from > from).then(|| with_window(&self.first, from, self.done_from, true))
+    /// already returned; `done_from − 1` once `to` is known inclusive
+    /// newest first, in a POST or not as `post`); and that `to`.
+    fn ask_below(&self, from: i64, edge: &ToEdge, post: bool) -> (Option<Url>, Option<i64>) {
+        if self.done_from <= from {
+            return (None, None);
+        }
+        let form = ToForm {
+            post,
+            newest_first: true,
+        };
+        let to = edge.asked_to(form, from, self.done_from);
+        (Some(with_window(&self.first, from, to, true)), Some(to))
     }
 }
 

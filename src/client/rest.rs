@@ -9,6 +9,7 @@ use reqwest::header::HeaderValue;
 use url::Url;
 
 use super::config::ClientConfig;
+use super::edge::ToForm;
 use super::error::{Error, Result};
 use super::model::{self, LogInfo};
 use super::names::resolve_log;
@@ -112,6 +113,8 @@ pub(super) struct Inner {
     pub(super) config: ClientConfig,
     pub(super) limiter: RateLimiter,
     pub(super) stats: ClientStats,
+    /// Whether the endpoint's `to` is inclusive, once observed (`edge.rs`).
+    pub(super) edge: super::edge::ToEdge,
 }
 
 impl Client {
@@ -148,6 +151,7 @@ impl Client {
                 api_key_header,
                 config,
                 stats: ClientStats::default(),
+                edge: super::edge::ToEdge::default(),
             }),
         })
     }
@@ -255,5 +259,32 @@ impl Client {
             path.extend(segments);
         }
         url
+    }
+}
+
+impl Client {
+    /// What `rapid7-sql doctor`'s probe observed of the endpoint's `to`:
+    /// `true`, all the events stamped `to` came back (a `GET`, oldest
+    /// first); `false`, none or only some did. It replaces what the client
+    /// knew (`edge.rs`). Only an observation may be told: a `true` that is
+    /// wrong would make event queries miss the events of their window's
+    /// last millisecond.
+    pub(crate) fn learn_to_inclusive(&self, inclusive: bool) {
+        self.inner.edge.learn(inclusive);
+    }
+
+    /// Earlier observations (the cache's endpoint facts): the doctor's, as
+    /// for [`Client::learn_to_inclusive`], and the request forms reads saw
+    /// inclusive. The doctor's `false` outweighs everything; otherwise what
+    /// this client observed itself stays.
+    pub(crate) fn recall_to_inclusive(&self, doctor: Option<bool>, seen: &[ToForm]) {
+        self.inner.edge.recall(doctor, seen);
+    }
+
+    /// The request forms this client's reads observed inclusive since the
+    /// last call and still know so (for the caller to record them in the
+    /// cache's endpoint facts).
+    pub(crate) fn take_to_inclusive_observed(&self) -> Vec<ToForm> {
+        self.inner.edge.take_observed()
     }
 }

@@ -15,6 +15,7 @@ use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt, TryStreamExt};
 use tracing::{Instrument, warn};
 
+use super::edge::EdgeFacts;
 use super::forms::Forms;
 use super::ingest::{Fetch, FetchOutcome};
 use super::merged_groups::{MergedVerdict, group};
@@ -22,7 +23,7 @@ use super::progress::{StatementGuard, Tracker};
 use super::request::{FetchKey, FetchRequest};
 use super::stop::Stop;
 use crate::cache::SegmentCache;
-use crate::client::{Client, Order, PageStats};
+use crate::client::{Client, EventPage, EventQuery, Order, PageStats};
 use crate::error::{Error, Result};
 use crate::events::page_to_batch;
 use crate::locks::lock;
@@ -46,6 +47,9 @@ pub(crate) struct Fetcher {
     pub(crate) stop: Stop,
     /// How each log sends its messages, as reads show it (`forms.rs`).
     pub(crate) forms: Arc<Forms>,
+    /// Whether the endpoint's `to` is inclusive, recalled and recorded
+    /// (`edge.rs`).
+    edge: Arc<EdgeFacts>,
     /// Whether this endpoint's merged answers may be read (`merged.rs`).
     pub(crate) merged: MergedVerdict,
 }
@@ -71,6 +75,7 @@ impl Fetcher {
             tracker: Arc::default(),
             stop: Stop::default(),
             forms: Arc::default(),
+            edge: Arc::default(),
         }
     }
 
@@ -148,6 +153,7 @@ impl Fetcher {
         );
         let (slots, stop, request) = (Arc::clone(&self.slots), self.stop.clone(), request.clone());
         let forms = Arc::clone(&self.forms);
+        let edge = Arc::clone(&self.edge);
         // A child of the statement that starts the fetch; statements that
         // join it later wait on it under their own spans.
         let span = trace::fetch_span(request.log.label(), request.range, request.filter(), false);
@@ -162,6 +168,7 @@ impl Fetcher {
                 tracker,
                 stop,
                 forms,
+                edge,
             };
             fetch.into_segment(request).await
         }
@@ -226,8 +233,8 @@ impl Fetcher {
         let name = log.name.clone();
         let mut progress = self.tracker.start(log, range, false);
         let learn = self.learner(log, filter);
-        let pages = query
-            .into_stream()
+        let pages = self
+            .recalled_first(query)?
             .map_err(Error::from)
             .and_then(move |page| {
                 progress.page_quality(&page.stats);
@@ -246,18 +253,46 @@ impl Fetcher {
         Ok(until_stopped(pages, self.stop.clone()))
     }
 
-    /// What a page of `log` read with `filter` teaches ([`Forms::page`]),
-    /// as a future to await before the page's rows are used.
+    /// The pages of `query`, sent once the cache's endpoint facts were
+    /// recalled (whether `to` is inclusive: `edge.rs`).
+    fn recalled_first(
+        &self,
+        query: EventQuery,
+    ) -> Result<BoxStream<'static, crate::client::Result<EventPage>>> {
+        let (client, cache, edge) = (
+            self.client()?.clone(),
+            self.cache.clone(),
+            Arc::clone(&self.edge),
+        );
+        Ok(futures::stream::once(async move {
+            edge.recall(&client, &cache).await;
+            query.into_stream()
+        })
+        .flatten()
+        .boxed())
+    }
+
+    /// What a page of `log` read with `filter` teaches ([`Forms::page`],
+    /// and an inclusive `to` the client observed: `edge.rs`), as a future
+    /// to await before the page's rows are used.
     fn learner(
         &self,
         log: &LogRef,
         filter: Option<&str>,
     ) -> impl Fn(PageStats) -> BoxFuture<'static, Result<()>> + Send + 'static {
         let (forms, cache) = (Arc::clone(&self.forms), self.cache.clone());
+        let client = self.client.clone();
         let (log_id, filtered) = (log.id.clone(), filter.is_some());
         move |stats| {
             let (forms, cache, log_id) = (Arc::clone(&forms), cache.clone(), log_id.clone());
-            async move { forms.page(&cache, &log_id, filtered, &stats).await }.boxed()
+            let client = client.clone();
+            async move {
+                if let Some(client) = &client {
+                    EdgeFacts::record(client, &cache).await;
+                }
+                forms.page(&cache, &log_id, filtered, &stats).await
+            }
+            .boxed()
         }
     }
 
@@ -278,8 +313,8 @@ impl Fetcher {
         let mut progress = self.tracker.start(log, range, false);
         let log_id = log.id.clone();
         let learn = self.learner(log, filter);
-        let pages = query
-            .into_stream()
+        let pages = self
+            .recalled_first(query)?
             .map_err(Error::from)
             .and_then(move |page| {
                 if progress.page_quality(&page.stats) {

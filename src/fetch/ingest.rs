@@ -22,6 +22,7 @@ use datafusion::arrow::datatypes::TimestampMillisecondType;
 use futures::{StreamExt, TryStreamExt};
 use tracing::{info, warn};
 
+use super::edge::EdgeFacts;
 use super::forms::Forms;
 use super::progress::Tracker;
 use super::request::FetchRequest;
@@ -124,6 +125,7 @@ pub(super) struct Fetch {
     pub(super) tracker: Arc<Tracker>,
     pub(super) stop: Stop,
     pub(super) forms: Arc<Forms>,
+    pub(super) edge: Arc<EdgeFacts>,
 }
 
 impl Fetch {
@@ -139,6 +141,7 @@ impl Fetch {
         if stop.is_requested() {
             return Err(Error::Stopped);
         }
+        self.edge.recall(&client, cache).await;
         let plan = cache
             .plan_read_filtered(&request.log.id, request.filter(), request.range)
             .await?;
@@ -202,6 +205,7 @@ impl Fetch {
                     return Ok(());
                 };
                 ingest.page();
+                EdgeFacts::record(client, cache).await;
                 forms
                     .page(cache, &log.id, filter.is_some(), &page.stats)
                     .await?;

@@ -17,7 +17,10 @@
 //!   [`StatementProgress`]) and what a source's fetches did ([`Activity`]).
 //! - `stop`: a graceful stop ([`Rapid7::stop`](crate::Rapid7::stop)).
 //! - `forms`: what reads teach about how each log sends its messages.
+//! - `edge`: whether the endpoint's `to` is inclusive, between the client
+//!   and the cache's endpoint facts.
 
+mod edge;
 mod fetcher;
 mod forms;
 mod ingest;

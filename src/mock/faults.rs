@@ -38,6 +38,10 @@ pub struct Faults {
     pub expire_every_nth_poll: Option<u32>,
     /// Treat `to` as exclusive (the default simulates an inclusive `to`).
     pub to_exclusive: bool,
+    /// An inclusive `to` that leaves out the last event stamped exactly
+    /// `to` of each page: an endpoint that reads `to` neither way (what
+    /// `rapid7-sql doctor` calls inconsistent).
+    pub to_partly_inclusive: bool,
     /// Render `sequence_number_str` as a bare JSON number (exact digits).
     pub numeric_sequence_number_str: bool,
     /// Events carry no `sequence_number_str`, as in older material: the
@@ -205,6 +209,7 @@ impl Default for Faults {
             duplicate_page_edges: false,
             expire_every_nth_poll: None,
             to_exclusive: false,
+            to_partly_inclusive: false,
             numeric_sequence_number_str: false,
             omit_sequence_number_str: false,
             unwrapped_log_list: false,

@@ -356,6 +356,7 @@ impl Ctx<'_> {
             let reset = st.counters.reset(&st.faults);
             let mut opts = PageOptions {
                 to_exclusive: st.faults.to_exclusive,
+                to_partly_inclusive: st.faults.to_partly_inclusive,
                 duplicate_page_edges: st.faults.duplicate_page_edges,
                 numeric_sequence_number_str: st.faults.numeric_sequence_number_str,
                 omit_sequence_number_str: st.faults.omit_sequence_number_str,

@@ -308,6 +308,8 @@ fn resolve_time_range(tr: &str, now_ms: i64) -> Option<(i64, i64)> {
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct PageOptions {
     pub(crate) to_exclusive: bool,
+    /// See [`Faults::to_partly_inclusive`](super::Faults).
+    pub(crate) to_partly_inclusive: bool,
     pub(crate) duplicate_page_edges: bool,
     pub(crate) numeric_sequence_number_str: bool,
     pub(crate) omit_sequence_number_str: bool,

@@ -160,6 +160,12 @@ pub(crate) fn final_page(
     if let Some(late) = opts.late_ms {
         events.retain(|e| e.timestamp != late);
     }
+    if opts.to_partly_inclusive && !opts.to_exclusive {
+        let last_at_to = events.iter().rposition(|e| e.timestamp == spec.to);
+        if let Some(i) = last_at_to {
+            events.remove(i);
+        }
+    }
     let link = |from: i64, seq: Option<u64>, extra: &str| {
         let seq = seq.map_or_else(String::new, |s| format!("&sequence_number={s}"));
         format!(

@@ -8,6 +8,7 @@ mod budget;
 mod cached_counts;
 mod completeness;
 mod counts;
+mod edge;
 mod fields;
 mod filters;
 mod forms;

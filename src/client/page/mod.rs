@@ -297,6 +297,11 @@ pub(crate) struct ParsedBody {
     /// number could be read (accepted, duplicate or out of the window): how
     /// far the page reached, for telling whether pagination advances.
     pub(crate) max_seen: Cursor,
+    /// Largest timestamp of an event of this page that passed the log-id
+    /// check (no `log_id`, or the queried log's), in the window or not:
+    /// what the page shows of the `to` it was asked (`client/edge.rs`); an
+    /// event of another log shows nothing of this query.
+    pub(crate) max_own_timestamp: Option<i64>,
     /// Whether the body was a statistical result (not an event page).
     pub(crate) statistical: bool,
     /// Why the first rejected event was rejected (see [`PageStats::failed`]).
@@ -359,6 +364,7 @@ fn parse_page_of(
             stats: PageStats::default(),
             max_key: None,
             max_seen: None,
+            max_own_timestamp: None,
             position: 0,
             first_rejection: None,
             merged: merged.map(|(asked, stream)| merged::Check::new(asked, stream)),
@@ -387,6 +393,7 @@ fn parse_str(body: &str, mut state: PageState<'_>) -> Result<ParsedBody, serde_j
         stats: state.stats,
         max_key: state.max_key,
         max_seen: state.max_seen,
+        max_own_timestamp: state.max_own_timestamp,
         statistical,
         beyond_retention: None,
         first_rejection: state.first_rejection,
@@ -412,6 +419,8 @@ struct PageState<'s> {
     stats: PageStats,
     max_key: Cursor,
     max_seen: Cursor,
+    /// See [`ParsedBody::max_own_timestamp`].
+    max_own_timestamp: Option<i64>,
     position: usize,
     first_rejection: Option<String>,
     /// A merged page: the logs asked and the merged stream's checks.
@@ -458,6 +467,10 @@ impl PageState<'_> {
         };
         self.stats.min_timestamp = Some(self.stats.min_timestamp.map_or(ts, |m| m.min(ts)));
         self.stats.max_timestamp = Some(self.stats.max_timestamp.map_or(ts, |m| m.max(ts)));
+        let own = ev.log_id.as_deref().is_none_or(|id| id == self.log_id);
+        if own {
+            self.max_own_timestamp = self.max_own_timestamp.max(Some(ts));
+        }
         let seq = sequence_number(&ev);
         if let Ok(seq) = seq {
             self.max_seen = self.max_seen.max(Some(page_key(self.order, ts, seq)));
@@ -496,9 +509,7 @@ impl PageState<'_> {
             Some(m) if !m.asked_for() => return self.fail("event of a log not asked for"),
             Some(_) => {}
             None => {
-                if let Some(id) = ev.log_id.as_deref()
-                    && id != self.log_id
-                {
+                if !own {
                     return self.fail("event belongs to another log");
                 }
             }

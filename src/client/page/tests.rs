@@ -236,6 +236,29 @@ fn event_of_another_log_is_failed() {
 }
 
 #[test]
+fn only_the_logs_own_events_show_how_far_the_page_reached_in_time() {
+    // Out of the window (an inclusive `to`) or not, an event without a
+    // `log_id` or with the queried log's counts; another log's never does,
+    // however late it is stamped (`client/edge.rs` learns from this).
+    let other = format!(
+        r#"{{"timestamp":100,"sequence_number_str":"9","log_id":"not-{LOG}","message":"m"}}"#
+    );
+    let bare = r#"{"timestamp":50,"sequence_number_str":"8","message":"m"}"#.to_string();
+    let body = page(&[event(5, 1, "a"), event(40, 2, "b"), other.clone()], None);
+    let p = parse(&body, (0, 40), None);
+    assert_eq!(p.stats.max_timestamp, Some(100));
+    assert_eq!(p.max_own_timestamp, Some(40));
+    let p = parse(
+        &page(&[event(5, 1, "a"), bare, other.clone()], None),
+        (0, 40),
+        None,
+    );
+    assert_eq!(p.max_own_timestamp, Some(50));
+    let p = parse(&page(&[other], None), (0, 40), None);
+    assert_eq!(p.max_own_timestamp, None);
+}
+
+#[test]
 fn every_reject_reason_is_counted_as_failed_and_only_inside_the_window() {
     let rejects = [
         // no timestamp, unreadable timestamp

@@ -90,6 +90,11 @@ impl Rapid7 {
         if let Some(f) = &facts.newest_first {
             self.inner.newest_verdict.learnt(f.value);
         }
+        // The probe's observation, for this session's event queries (an
+        // inclusive `to` makes them ask `to - 1`: `client/edge.rs`).
+        if let (Some(f), Some(source_client)) = (&facts.to_inclusive, self.client()) {
+            source_client.learn_to_inclusive(f.value);
+        }
         doctor.record(self, &facts).await;
         doctor.record_forms(self).await;
         let after = client.stats();
@@ -358,19 +363,14 @@ impl Doctor<'_> {
             return;
         }
         // `to` ending on `t`: its events back means an inclusive `to`
-        // (handled: the client drops them, counts subtract them).
+        // (handled: event queries then ask `to - 1`, counts subtract them).
         let to = self.edge(id, window(prev, t, "500"), t, at_t).await;
-        self.facts.to_inclusive = to
-            .as_ref()
-            .ok()
-            .copied()
-            .flatten()
-            .map(|v| Fact::now(v, BY));
+        self.facts.to_inclusive = to_inclusive_fact(&to);
         let (status, what) = match to {
             Ok(Some(true)) => (
                 Status::Note,
-                "inclusive: events stamped exactly `to` are returned (the client drops them, \
-                 counts subtract them)"
+                "inclusive: events stamped exactly `to` are returned (event queries ask \
+                 `to - 1`, counts subtract them)"
                     .to_string(),
             ),
             Ok(Some(false)) => (
@@ -379,7 +379,9 @@ impl Doctor<'_> {
             ),
             Ok(None) => (
                 Status::Warn,
-                "inconsistent: some of the events stamped `to` came back".to_string(),
+                "inconsistent: some of the events stamped `to` came back (event queries ask \
+                 `to`, exact either way)"
+                    .to_string(),
             ),
             Err(e) => (Status::Fail, e),
         };
@@ -731,6 +733,18 @@ impl Doctor<'_> {
 }
 
 /// The parameters of an event query of `[from, to]` as sent.
+/// The fact the `to` probe's verdict records: inclusive (`Some(true)`: all
+/// the events stamped `to` came back) or not. An inconsistent answer (only
+/// some came back) is recorded `false`: `to` must be asked as it is, in
+/// every form, and no read may record otherwise (`client/edge.rs`). A
+/// probe that failed records nothing.
+fn to_inclusive_fact(verdict: &std::result::Result<Option<bool>, String>) -> Option<Fact<bool>> {
+    match verdict {
+        Ok(v) => Some(Fact::now(v.unwrap_or(false), BY)),
+        Err(_) => None,
+    }
+}
+
 fn window(from: i64, to: i64, per_page: &str) -> Vec<(&'static str, String)> {
     vec![
         ("from", from.to_string()),
