@@ -60,8 +60,10 @@ pub struct EndpointFacts {
     pub to_inclusive: Option<Fact<bool>>,
     /// The request forms (`GET oldest-first`, `POST newest-first`, …) in
     /// which a read's own request (not a `Next` link) returned an event of
-    /// its log stamped exactly the `to` it asked: `to` is inclusive in that
-    /// form. Always `true`: no page proves `to` exclusive. Never kept
+    /// its log stamped exactly the `to` it asked: `to` is at least partly
+    /// inclusive in that form. A hint shown by the doctor, never acted on:
+    /// only [`EndpointFacts::to_inclusive`] makes queries ask `to − 1`.
+    /// Always `true`: no page proves `to` exclusive. Never kept
     /// beside the doctor's `false` ([`EndpointFacts::merged`]).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub to_inclusive_reads: BTreeMap<String, Fact<bool>>,
