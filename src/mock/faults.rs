@@ -125,6 +125,12 @@ pub struct Faults {
     /// A merged answer carries an event of a log that was not asked for:
     /// each page's first event is labelled with a log id no query names.
     pub merged_foreign_log: bool,
+    /// A merged answer carries an event it cannot be ordered by: each page
+    /// with more to come holds, in its middle, an extra event of the first
+    /// log asked, stamped 5 ms after the query's `to`, whose sequence number
+    /// cannot be read (no `sequence_number_str`, an inexact
+    /// `sequence_number`, no number in its Context link).
+    pub merged_unreadable_past_to: bool,
 }
 
 /// Requests the simulator answers late ([`Faults::stall`]).
@@ -235,6 +241,7 @@ impl Default for Faults {
             stall: None,
             merged_out_of_order: false,
             merged_foreign_log: false,
+            merged_unreadable_past_to: false,
         }
     }
 }

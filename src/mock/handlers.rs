@@ -370,6 +370,7 @@ impl Ctx<'_> {
                 newest_links_skip_millisecond: st.faults.newest_links_skip_millisecond,
                 merged_out_of_order: st.faults.merged_out_of_order,
                 merged_foreign_log: st.faults.merged_foreign_log,
+                merged_unreadable_past_to: st.faults.merged_unreadable_past_to,
             };
             opts.late_ms = st
                 .counters

@@ -328,6 +328,8 @@ pub(crate) struct PageOptions {
     pub(crate) merged_out_of_order: bool,
     /// See [`Faults::merged_foreign_log`](super::Faults).
     pub(crate) merged_foreign_log: bool,
+    /// See [`Faults::merged_unreadable_past_to`](super::Faults).
+    pub(crate) merged_unreadable_past_to: bool,
 }
 
 impl PageOptions {
@@ -470,6 +472,14 @@ fn merged_page_events(
         && let Some(first) = all.first_mut()
     {
         first.log_id = "ffffffff-0000-4000-8000-00000000f0e1".into();
+    }
+    if opts.merged_unreadable_past_to && more && !all.is_empty() {
+        let middle = all.len() / 2;
+        let mut stray = all[middle].clone();
+        stray.log_id = spec.logs[0].clone();
+        stray.timestamp = spec.to + 5;
+        stray.sequence_number = super::render::UNREADABLE_SEQUENCE;
+        all.insert(middle, stray);
     }
     (all, more)
 }

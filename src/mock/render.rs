@@ -59,7 +59,8 @@ fn push_event(out: &mut String, e: &MockEvent, root: &str, opts: &PageOptions) {
         let _ = write!(out, "],\"timestamp\":{}", e.timestamp);
     }
     let _ = write!(out, ",\"sequence_number\":{}", e.sequence_number as f64);
-    if opts.omit_sequence_number_str {
+    let unreadable = e.sequence_number == UNREADABLE_SEQUENCE;
+    if opts.omit_sequence_number_str || unreadable {
         // Older material: the exact number only in the Context link.
     } else if opts.numeric_sequence_number_str {
         let _ = write!(out, ",\"sequence_number_str\":{}", e.sequence_number);
@@ -82,13 +83,22 @@ fn push_event(out: &mut String, e: &MockEvent, root: &str, opts: &PageOptions) {
         out,
         &format!(
             "{root}/query/context/{}?per_page=50&timestamp={}&log_keys={}&context_type=SURROUND",
-            e.sequence_number,
+            if unreadable {
+                "unknown".to_string()
+            } else {
+                e.sequence_number.to_string()
+            },
             e.timestamp,
             encode_query_value(&e.log_id)
         ),
     );
     out.push_str("}]}");
 }
+
+/// The sequence number of an event rendered so that it cannot be read
+/// ([`Faults::merged_unreadable_past_to`](super::Faults)): above 2^53 without
+/// `sequence_number_str` or a number in its Context link.
+pub(crate) const UNREADABLE_SEQUENCE: u64 = u64::MAX;
 
 /// The logs of `spec`, as the JSON strings of a `logs` list.
 fn push_logs(out: &mut String, spec: &QuerySpec) {

@@ -2,7 +2,9 @@
 //!
 //! A merged page is decoded as a single log's page is, and checked against
 //! what the client relies on to read it exactly: every event carries the
-//! `log_id` of a log that was asked for, and the stream is in strictly
+//! `log_id` of a log that was asked for and a readable sequence number
+//! beside its timestamp (an event the stream cannot place, stamped past the
+//! window's end, would end the answer for every log), and the stream is in strictly
 //! increasing `(timestamp, sequence_number)` order across the logs and
 //! across pages (the cursor of a `Next` link is one such pair, so two logs'
 //! events sharing a pair, or an event below the cursor, could make a later
@@ -139,6 +141,14 @@ impl<'s> Check<'s> {
         }
         stream.last = Some((key, lane));
         stream.edge.insert(key, lane);
+    }
+
+    /// The current event, stamped `ts`, has no readable sequence number
+    /// (`reason`): it cannot be placed in the stream's `(timestamp,
+    /// sequence_number)` order, which the answer's end and every cursor rest
+    /// on, so the answer breaks the rules.
+    pub(super) fn unordered(&mut self, ts: i64, reason: &str) {
+        self.violate(|| format!("an event stamped {ts} has no usable sequence number: {reason}"));
     }
 
     /// The current event was rejected by the decoder.

@@ -472,11 +472,17 @@ impl PageState<'_> {
             self.max_own_timestamp = self.max_own_timestamp.max(Some(ts));
         }
         let seq = sequence_number(&ev);
-        if let Ok(seq) = seq {
-            self.max_seen = self.max_seen.max(Some(page_key(self.order, ts, seq)));
-            if let Some(m) = &mut self.merged {
-                m.in_order(ts, seq);
+        match (seq, &mut self.merged) {
+            (Ok(seq), merged) => {
+                self.max_seen = self.max_seen.max(Some(page_key(self.order, ts, seq)));
+                if let Some(m) = merged {
+                    m.in_order(ts, seq);
+                }
             }
+            // A merged stream cannot place it: its timestamp alone (past
+            // the window's end, say) would end the answer for every log.
+            (Err(reason), Some(m)) => m.unordered(ts, reason),
+            (Err(_), None) => {}
         }
         // An event outside the window belongs to another query (the next
         // range, when Rapid7's `to` is inclusive), whatever else is wrong

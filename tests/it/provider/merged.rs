@@ -431,3 +431,19 @@ async fn a_dense_group_is_split_by_its_estimate() {
         "{stats} statistical queries"
     );
 }
+
+/// An event whose sequence number cannot be read, of one log, stamped after
+/// `to`, in the middle of a merged page: it cannot be placed in the stream,
+/// so it breaks the rules (a fallback), rather than end the answer early for
+/// every log (its timestamp past the window would drop the `Next` link).
+#[tokio::test]
+async fn an_event_without_a_readable_sequence_number_is_read_one_log_at_a_time() {
+    falls_back_on(
+        Faults {
+            merged_unreadable_past_to: true,
+            ..Faults::default()
+        },
+        "an unreadable sequence number",
+    )
+    .await;
+}
