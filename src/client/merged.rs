@@ -133,6 +133,45 @@ impl Client {
     }
 }
 
+/// Why a merged answer's `Next` link would skip events, if it would: its
+/// cursor (`from`, and `sequence_number`, 0 without one) must not lie past
+/// the stream's last event (`stream`, after the page), nor, before any event
+/// came, past the cursor of the request (`request_from`, and the
+/// `sequence_number` of its `params`): the events between were never
+/// returned, of any log.
+fn link_beyond(
+    link: &Url,
+    stream: &Stream,
+    params: &[(String, String)],
+    request_from: i64,
+) -> Option<String> {
+    let param = |name: &str| {
+        link.query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim().to_string())
+    };
+    let from = param("from")?.parse::<i64>().ok()?;
+    let seq = match param("sequence_number") {
+        Some(s) => s.parse::<u64>().ok()?,
+        None => 0,
+    };
+    let bound = stream.last().unwrap_or_else(|| {
+        let seq = params
+            .iter()
+            .find(|(k, _)| k == "sequence_number")
+            .and_then(|(_, v)| v.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+        (request_from, seq)
+    });
+    ((from, seq) > bound).then(|| {
+        format!(
+            "a Next link's cursor ({from}, {seq}) lies past the last event returned ({}, {}): \
+             the events between would be skipped",
+            bound.0, bound.1
+        )
+    })
+}
+
 impl MergedQuery {
     /// The logs asked for.
     pub fn logs(&self) -> &[Arc<str>] {
@@ -192,6 +231,22 @@ impl MergedQuery {
             .filter(|_| !past_end)
             .map(|l| self.client.checked_link(&l.href))
             .transpose()?;
+        if let Some(reason) = link
+            .as_ref()
+            .and_then(|l| link_beyond(l, &lanes.stream, &params, self.next_from))
+        {
+            tracing::warn!(
+                logs = self.logs.len(),
+                page = self.page_number,
+                reason = %reason,
+                "logsearch_merged_violation"
+            );
+            return Err(Error::MergedAnswer {
+                url: submit.url.to_string(),
+                logs: self.logs.len(),
+                reason,
+            });
+        }
         self.check_progress(&submit.url, link.as_ref(), &body)?;
         self.resume.advance(Order::OldestFirst, &body);
         self.stream = lanes.stream;

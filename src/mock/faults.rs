@@ -131,6 +131,9 @@ pub struct Faults {
     /// cannot be read (no `sequence_number_str`, an inexact
     /// `sequence_number`, no number in its Context link).
     pub merged_unreadable_past_to: bool,
+    /// A merged answer's `Next` link skips events: its cursor lies one second
+    /// past the page's last event.
+    pub merged_link_beyond_last: bool,
 }
 
 /// Requests the simulator answers late ([`Faults::stall`]).
@@ -242,6 +245,7 @@ impl Default for Faults {
             merged_out_of_order: false,
             merged_foreign_log: false,
             merged_unreadable_past_to: false,
+            merged_link_beyond_last: false,
         }
     }
 }

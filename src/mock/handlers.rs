@@ -371,6 +371,7 @@ impl Ctx<'_> {
                 merged_out_of_order: st.faults.merged_out_of_order,
                 merged_foreign_log: st.faults.merged_foreign_log,
                 merged_unreadable_past_to: st.faults.merged_unreadable_past_to,
+                merged_link_beyond_last: st.faults.merged_link_beyond_last,
             };
             opts.late_ms = st
                 .counters

@@ -330,6 +330,8 @@ pub(crate) struct PageOptions {
     pub(crate) merged_foreign_log: bool,
     /// See [`Faults::merged_unreadable_past_to`](super::Faults).
     pub(crate) merged_unreadable_past_to: bool,
+    /// See [`Faults::merged_link_beyond_last`](super::Faults).
+    pub(crate) merged_link_beyond_last: bool,
 }
 
 impl PageOptions {

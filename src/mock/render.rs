@@ -186,8 +186,13 @@ pub(crate) fn final_page(
             encode_query_value(&spec.statement),
         )
     };
+    let skip = if opts.merged_link_beyond_last && spec.logs.len() > 1 {
+        1_000
+    } else {
+        0
+    };
     let after_last = || match (more, events.last()) {
-        (true, Some(last)) => Some((last.timestamp, last.sequence_number)),
+        (true, Some(last)) => Some((last.timestamp + skip, last.sequence_number)),
         _ => None,
     };
     let next = match opts.next_links {

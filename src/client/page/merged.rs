@@ -8,7 +8,8 @@
 //! increasing `(timestamp, sequence_number)` order across the logs and
 //! across pages (the cursor of a `Next` link is one such pair, so two logs'
 //! events sharing a pair, or an event below the cursor, could make a later
-//! page skip events unseen). An exact repeat of an event already returned
+//! page skip events unseen; so could a cursor past the stream's last
+//! event, which `client/merged.rs` checks). An exact repeat of an event already returned
 //! (same log, same pair) is a duplicate, as in single-log pages. Whatever
 //! breaks a rule is recorded as the page's violation; the query fails on
 //! it ([`crate::client::Error::MergedAnswer`]) and the caller reads the
@@ -46,6 +47,13 @@ impl Asked {
 pub(crate) struct Stream {
     last: Option<((i64, u64), u32)>,
     edge: HashMap<(i64, u64), u32>,
+}
+
+impl Stream {
+    /// The `(timestamp, sequence_number)` of its last event, if any.
+    pub(crate) fn last(&self) -> Option<(i64, u64)> {
+        self.last.map(|(key, _)| key)
+    }
 }
 
 /// What a merged page held per log, and whether it broke a rule.

@@ -447,3 +447,17 @@ async fn an_event_without_a_readable_sequence_number_is_read_one_log_at_a_time()
     )
     .await;
 }
+
+/// A merged answer's `Next` link whose cursor lies past the page's last
+/// event would skip events of any log: it breaks the rules (a fallback).
+#[tokio::test]
+async fn a_next_link_past_the_last_event_is_read_one_log_at_a_time() {
+    falls_back_on(
+        Faults {
+            merged_link_beyond_last: true,
+            ..Faults::default()
+        },
+        "a Next link past the last event",
+    )
+    .await;
+}
