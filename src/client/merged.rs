@@ -222,10 +222,24 @@ impl MergedQuery {
                 url: submit.url.to_string(),
                 logs: self.logs.len(),
                 reason,
+                broken: true,
+            });
+        }
+        if let Some(header) = &body.beyond_retention {
+            // Whose retention it speaks of is not said: stamped on every
+            // log's segment it would mark them all incomplete for good.
+            return Err(Error::MergedAnswer {
+                url: submit.url.to_string(),
+                logs: self.logs.len(),
+                reason: format!(
+                    "the answer says the window reaches beyond retention ({header}), \
+                     not of which log"
+                ),
+                broken: false,
             });
         }
         let mut stats = body.stats;
-        stats.beyond_retention = body.beyond_retention.is_some();
+        stats.beyond_retention = false;
         let past_end = stats.max_timestamp.is_some_and(|t| t >= self.window.1);
         let link = find_link(&body.links, "Next")
             .filter(|_| !past_end)
@@ -245,6 +259,7 @@ impl MergedQuery {
                 url: submit.url.to_string(),
                 logs: self.logs.len(),
                 reason,
+                broken: true,
             });
         }
         self.check_progress(&submit.url, link.as_ref(), &body)?;

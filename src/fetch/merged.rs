@@ -15,7 +15,9 @@
 //!   one by one, and the endpoint is remembered (in this session and in the
 //!   cache's `_ENDPOINTS.json`, `merged_reads`): merged reads are not tried
 //!   there again. A query refused with a 4xx is read one by one too, without
-//!   remembering (a log deleted since the log list was read answers 404).
+//!   remembering (a log deleted since the log list was read answers 404),
+//!   and so is an answer beyond retention (the header does not say of which
+//!   log: stamped on every log's segment it would mark them all incomplete).
 
 use std::sync::Arc;
 
@@ -34,7 +36,8 @@ use crate::events::page_to_batch;
 enum Fallback {
     /// An answer broke a rule: remember it, read one by one.
     Broken(String),
-    /// Rapid7 refused the merged query: read one by one.
+    /// Rapid7 refused the merged query, or answered it with what merged
+    /// reads cannot use (a beyond-retention header): read one by one.
     Refused(String),
 }
 
@@ -134,8 +137,13 @@ impl Fetcher {
             Err(e) => {
                 abort_all(ingests).await;
                 return match e {
+                    Error::Client(client::Error::MergedAnswer {
+                        reason,
+                        broken: true,
+                        ..
+                    }) => Ok(Err(Fallback::Broken(reason))),
                     Error::Client(client::Error::MergedAnswer { reason, .. }) => {
-                        Ok(Err(Fallback::Broken(reason)))
+                        Ok(Err(Fallback::Refused(reason)))
                     }
                     Error::Client(api @ client::Error::Api { .. })
                         if api

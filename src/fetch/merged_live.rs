@@ -100,9 +100,11 @@ impl LiveMerged {
                     self.query = None;
                     return None;
                 }
-                Err(client::Error::MergedAnswer { reason, .. }) => {
-                    let fetcher = Arc::clone(&self.fetcher);
-                    fetcher.merged.broken(&fetcher.cache, &reason).await;
+                Err(client::Error::MergedAnswer { reason, broken, .. }) => {
+                    if broken {
+                        let fetcher = Arc::clone(&self.fetcher);
+                        fetcher.merged.broken(&fetcher.cache, &reason).await;
+                    }
                     if let Err(e) = self.fall_back(&reason) {
                         return Some(Err(e));
                     }

@@ -134,6 +134,9 @@ pub struct Faults {
     /// A merged answer's `Next` link skips events: its cursor lies one second
     /// past the page's last event.
     pub merged_link_beyond_last: bool,
+    /// A merged query's answers carry the beyond-retention header (as when
+    /// one of its logs keeps less history); single-log queries do not.
+    pub merged_beyond_retention: bool,
 }
 
 /// Requests the simulator answers late ([`Faults::stall`]).
@@ -246,6 +249,7 @@ impl Default for Faults {
             merged_foreign_log: false,
             merged_unreadable_past_to: false,
             merged_link_beyond_last: false,
+            merged_beyond_retention: false,
         }
     }
 }

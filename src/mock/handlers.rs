@@ -402,11 +402,18 @@ impl Ctx<'_> {
     /// `reply` with `x-beyond-retention` when `spec` reaches before the
     /// simulated retention.
     fn retention_headers(&self, spec: &query::QuerySpec, reply: Reply) -> Reply {
-        let start = self.shared.lock().faults.retention_start_ms;
+        let (start, merged) = {
+            let st = self.shared.lock();
+            (
+                st.faults.retention_start_ms,
+                st.faults.merged_beyond_retention,
+            )
+        };
         match start {
             Some(start) if query::beyond_retention(spec, Some(start)) => {
                 reply.beyond_retention(start)
             }
+            _ if merged && spec.logs.len() > 1 => reply.beyond_retention(spec.from + 1),
             _ => reply,
         }
     }

@@ -309,6 +309,18 @@ async fn live_merged_reads_fall_back_on_each_violation() {
             merged_foreign_log: true,
             ..Faults::default()
         },
+        Faults {
+            merged_unreadable_past_to: true,
+            ..Faults::default()
+        },
+        Faults {
+            merged_link_beyond_last: true,
+            ..Faults::default()
+        },
+        Faults {
+            merged_beyond_retention: true,
+            ..Faults::default()
+        },
     ] {
         let server = organisation(6, 1, faults).await;
         let dir = TempDir::new().unwrap();
@@ -460,4 +472,42 @@ async fn a_next_link_past_the_last_event_is_read_one_log_at_a_time() {
         "a Next link past the last event",
     )
     .await;
+}
+
+/// A merged answer that says the window reaches beyond retention does not
+/// say of which log (one that keeps less history, say): its logs are read
+/// one by one, so that only a log whose own answer says so is marked, and
+/// merged reads are not given up (the answer broke no rule).
+#[tokio::test]
+async fn a_merged_answer_beyond_retention_is_read_one_log_at_a_time_and_marks_no_log() {
+    let server = organisation(
+        6,
+        1,
+        Faults {
+            merged_beyond_retention: true,
+            ..Faults::default()
+        },
+    )
+    .await;
+    let dir = TempDir::new().unwrap();
+    let (from, to) = (T0, T0 + 2 * MIN);
+    let want = truth(&server, from, to);
+    let (ctx, rapid7) = session(&server, local_cache(&dir)).await;
+    server.clear_requests();
+    let got = all_rows(&sql(&ctx, &every_event(from, to)).await.unwrap());
+    assert_eq!(got, want);
+    let submits = event_submits(&server);
+    assert_eq!(submits.iter().filter(|r| r.logs.len() > 1).count(), 1);
+    assert_eq!(submits.iter().filter(|r| r.logs.len() == 1).count(), 7);
+    for log in server.dataset().logs() {
+        let segments = rapid7.cache().list_segments(&log.id).await.unwrap();
+        assert!(!segments.is_empty(), "{}", log.id);
+        assert!(
+            segments.iter().all(|s| !s.beyond_retention()),
+            "{}: {segments:?}",
+            log.id
+        );
+    }
+    let facts = std::fs::read_to_string(dir.path().join(ENDPOINT_FACTS_FILE)).unwrap_or_default();
+    assert!(!facts.contains("merged_reads"), "{facts}");
 }
