@@ -137,6 +137,10 @@ pub struct Faults {
     /// A merged query's answers carry the beyond-retention header (as when
     /// one of its logs keeps less history); single-log queries do not.
     pub merged_beyond_retention: bool,
+    /// `to` is exclusive in single-log queries only; merged queries (of
+    /// several logs) read it inclusively: request forms that read `to`
+    /// differently.
+    pub to_exclusive_single_log: bool,
 }
 
 /// Requests the simulator answers late ([`Faults::stall`]).
@@ -250,6 +254,7 @@ impl Default for Faults {
             merged_unreadable_past_to: false,
             merged_link_beyond_last: false,
             merged_beyond_retention: false,
+            to_exclusive_single_log: false,
         }
     }
 }

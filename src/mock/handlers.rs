@@ -355,7 +355,8 @@ impl Ctx<'_> {
             let truncate = st.counters.page(&st.faults);
             let reset = st.counters.reset(&st.faults);
             let mut opts = PageOptions {
-                to_exclusive: st.faults.to_exclusive,
+                to_exclusive: st.faults.to_exclusive
+                    || (st.faults.to_exclusive_single_log && spec.logs.len() <= 1),
                 to_partly_inclusive: st.faults.to_partly_inclusive,
                 duplicate_page_edges: st.faults.duplicate_page_edges,
                 numeric_sequence_number_str: st.faults.numeric_sequence_number_str,

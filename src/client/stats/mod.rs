@@ -193,6 +193,17 @@ impl Client {
         })
     }
 
+    /// Whether [`Client::count_events_merged`] sends `request` over `logs`
+    /// as a `POST` (its URL too long for a `GET`): a request form of its
+    /// own, whose reading of `to` is not to be assumed from another's.
+    pub(crate) fn merged_count_is_post(&self, logs: &[&str], request: &CountRequest) -> bool {
+        let statement = leql::count_statement(request.filter.as_deref(), Some(request.slices));
+        let window = (request.from, request.to);
+        super::merged::merged_submit(self, logs, window, &statement, &[])
+            .body
+            .is_some()
+    }
+
     /// [`Client::count_events`] of several logs together, by one merged
     /// statistical query (rapid7-api.md §2): the counts of all of them.
     /// `logs`: 1 to [`MAX_LOGS_PER_QUERY`](super::MAX_LOGS_PER_QUERY).

@@ -10,7 +10,10 @@
 //! 1. the events of millisecond `to` are counted with a one-millisecond event
 //!    query (`[to, to + 1)`, exact by the event client's own rule); when there
 //!    are none, the statistics are right under both readings;
-//! 2. otherwise the convention matters, and is learnt once per source: a
+//! 2. otherwise the convention matters, and is learnt once per source and
+//!    request form (a single log's `GET`, a merged `GET`, a merged `POST`:
+//!    nothing says they read `to` alike; a probe that would be sent in
+//!    another form than the count's is not asked, the range is paged): a
 //!    statistical count of `[to - 1, to)` is the events of `to - 1` alone when
 //!    `to` is exclusive, and those plus the (known, non-zero) events of `to`
 //!    when it is inclusive; anything else fails loudly (settled counts that
@@ -50,17 +53,42 @@ use crate::client::{self, Client, CountRequest, Counts};
 use crate::error::{Error, Result};
 use crate::locks::lock;
 
-/// Whether Rapid7 counts events stamped exactly `to`, once learnt.
+/// Whether Rapid7 counts events stamped exactly `to`, once learnt, per
+/// request form of the statistics ([`Form`]): nothing says Rapid7 reads
+/// `to` the same way in a single log's `GET`, a merged `GET` and a merged
+/// `POST`, so a convention learnt in one is never applied to another.
 #[derive(Debug, Default)]
-pub(crate) struct ToConvention(Mutex<Option<bool>>);
+pub(crate) struct ToConvention(Mutex<[Option<bool>; 3]>);
+
+/// The request form of a statistical count: a single log's (index 0), a
+/// merged `GET` (1), a merged `POST` (2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Form(usize);
+
+impl Form {
+    /// The form of the statistics of `logs` over `(from, to)` in `slices`.
+    fn of(client: &Client, logs: &[&str], (from, to): (i64, i64), slices: u32) -> Form {
+        match logs {
+            [_] | [] => Form(0),
+            _ => {
+                let request = count_request(logs, from, to, slices);
+                Form(if client.merged_count_is_post(logs, &request) {
+                    2
+                } else {
+                    1
+                })
+            }
+        }
+    }
+}
 
 impl ToConvention {
-    fn get(&self) -> Option<bool> {
-        *lock(&self.0)
+    fn get(&self, form: Form) -> Option<bool> {
+        lock(&self.0)[form.0]
     }
 
-    fn set(&self, inclusive: bool) {
-        *lock(&self.0) = Some(inclusive);
+    fn set(&self, form: Form, inclusive: bool) {
+        lock(&self.0)[form.0] = Some(inclusive);
     }
 }
 
@@ -78,9 +106,10 @@ pub(crate) async fn exact_counts(
     slices: u32,
     settled: bool,
 ) -> Result<std::result::Result<Vec<u64>, u64>> {
+    let form = Form::of(client, logs, (from, to), slices);
     // On the edge, the events of `to` before the statistics (`None` inside:
     // a rejected event).
-    let edge_before = match (settled, convention.get()) {
+    let edge_before = match (settled, convention.get(form)) {
         (false, Some(false)) | (true, _) => None,
         (false, _) => Some(events_at(client, logs, to).await?),
     };
@@ -90,7 +119,7 @@ pub(crate) async fn exact_counts(
         return Ok(Err(about));
     }
     let mut slices = counts.slices;
-    if convention.get() == Some(false) {
+    if convention.get(form) == Some(false) {
         return Ok(Ok(slices));
     }
     let Some(at_to) = events_at(client, logs, to).await? else {
@@ -107,27 +136,36 @@ pub(crate) async fn exact_counts(
             return Ok(Err(about));
         }
         if at_to > 0 {
-            return Ok(
-                edge_correction(client, convention, logs, (from, to), slices, at_to)
-                    .await?
-                    .ok_or(about),
-            );
+            return Ok(edge_correction(
+                client,
+                convention.get(form),
+                logs,
+                (from, to),
+                slices,
+                at_to,
+            )
+            .await?
+            .ok_or(about));
         }
         return Ok(Ok(slices));
     }
     if at_to == 0 {
         return Ok(Ok(slices));
     }
-    let inclusive = match convention.get() {
+    let inclusive = match convention.get(form) {
         Some(known) => known,
         None => {
+            // The probe must be of the same form as the count it corrects.
+            if Form::of(client, logs, (to - 1, to), 1) != form {
+                return Ok(Err(about));
+            }
             let learnt = learn(client, logs, to, at_to).await?;
             tracing::info!(
                 inclusive = learnt,
                 detail = "whether statistics count events stamped `to`",
                 "rapid7_to_convention_learnt"
             );
-            convention.set(learnt);
+            convention.set(form, learnt);
             learnt
         }
     };
@@ -145,14 +183,14 @@ pub(crate) async fn exact_counts(
 /// the last; `None` when a check fails (page instead).
 async fn edge_correction(
     client: &Client,
-    convention: &ToConvention,
+    known: Option<bool>,
     logs: &[&str],
     (from, to): (i64, i64),
     mut slices: Vec<u64>,
     at_to: u64,
 ) -> Result<Option<Vec<u64>>> {
     let n = slices.len() as i64;
-    let counted = match convention.get() {
+    let counted = match known {
         Some(true) => *slices.last().expect("at least one slice"),
         _ => {
             let start = from + (to - from) / n * (n - 1);
@@ -186,17 +224,21 @@ async fn statistics(
     to: i64,
     slices: u32,
 ) -> Result<Counts> {
-    let request = CountRequest {
+    let request = count_request(logs, from, to, slices);
+    Ok(match logs {
+        [_] => client.count_events(&request).await?,
+        _ => client.count_events_merged(logs, &request).await?,
+    })
+}
+
+fn count_request(logs: &[&str], from: i64, to: i64, slices: u32) -> CountRequest {
+    CountRequest {
         log_id: logs.first().copied().unwrap_or_default().to_string(),
         from,
         to,
         filter: None,
         slices,
-    };
-    Ok(match logs {
-        [_] => client.count_events(&request).await?,
-        _ => client.count_events_merged(logs, &request).await?,
-    })
+    }
 }
 
 /// Whether a statistical count over `[t - 1, t)` includes the `at_t > 0`

@@ -511,3 +511,65 @@ async fn a_merged_answer_beyond_retention_is_read_one_log_at_a_time_and_marks_no
     let facts = std::fs::read_to_string(dir.path().join(ENDPOINT_FACTS_FILE)).unwrap_or_default();
     assert!(!facts.contains("merged_reads"), "{facts}");
 }
+
+/// An endpoint whose single-log queries read `to` exclusively and merged
+/// ones inclusively: the convention a single log's count learnt is not
+/// applied to a merged count, which learns its own; both exact.
+#[tokio::test]
+async fn a_to_convention_learnt_by_a_single_log_count_is_not_applied_to_merged_counts() {
+    let server = organisation(
+        6,
+        1,
+        Faults {
+            to_exclusive_single_log: true,
+            ..Faults::default()
+        },
+    )
+    .await;
+    let dir = TempDir::new().unwrap();
+    let (ctx, _) = session_with(&server, local_cache(&dir), |c| c).await;
+    let logs = server.dataset().logs();
+    let busy = logs
+        .iter()
+        .max_by_key(|l| server.dataset().count(&l.id, T0, T0 + MIN))
+        .unwrap()
+        .clone();
+    // A window ending on one of the busy log's events.
+    let ending_on_event = |from: i64| {
+        let e = server
+            .dataset()
+            .events(&busy.id, from + 10 * MIN, from + 11 * MIN);
+        (from, e.first().expect("an event").timestamp)
+    };
+    let count = |q: String| {
+        let ctx = ctx.clone();
+        async move {
+            let got = sql(&ctx, &q).await.unwrap();
+            got[0]
+                .column(0)
+                .as_primitive::<datafusion::arrow::datatypes::Int64Type>()
+                .value(0) as u64
+        }
+    };
+    let (from, to) = ending_on_event(T0);
+    let one = count(format!(
+        "SELECT count(*) FROM rapid7_logs WHERE log_name = '{}' AND {}",
+        busy.name,
+        window(from, to)
+    ))
+    .await;
+    assert_eq!(one, server.dataset().count(&busy.id, from, to));
+    let (from, to) = ending_on_event(T0 + 120 * MIN);
+    let want: u64 = logs
+        .iter()
+        .map(|l| server.dataset().count(&l.id, from, to))
+        .sum();
+    server.clear_requests();
+    let all = count(format!(
+        "SELECT count(*) FROM rapid7_logs WHERE {}",
+        window(from, to)
+    ))
+    .await;
+    assert!(statistical(&server).iter().any(|r| r.logs.len() > 1));
+    assert_eq!(all, want);
+}
