@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
+use tokio::sync::OnceCell;
 use tracing::warn;
 
 use super::request::FetchRequest;
@@ -19,7 +19,8 @@ use crate::time::TimeRange;
 pub(crate) struct MergedVerdict {
     endpoint: Option<String>,
     known: std::sync::Mutex<Option<bool>>,
-    loaded: AtomicBool,
+    /// The cache's verdict, loaded once; callers meanwhile wait for it.
+    stored: OnceCell<Option<bool>>,
 }
 
 impl MergedVerdict {
@@ -27,7 +28,7 @@ impl MergedVerdict {
         MergedVerdict {
             endpoint,
             known: std::sync::Mutex::new(None),
-            loaded: AtomicBool::new(false),
+            stored: OnceCell::new(),
         }
     }
 
@@ -41,16 +42,18 @@ impl MergedVerdict {
         let Some(endpoint) = &self.endpoint else {
             return false;
         };
-        if self.loaded.swap(true, Ordering::Relaxed) {
-            return true;
-        }
-        let stored = match cache.load_endpoint_facts(endpoint).await {
-            Ok(facts) => facts.merged_reads.map(|f| f.value),
-            Err(e) => {
-                warn!(error = %e, "endpoint_facts_unreadable");
-                None
-            }
-        };
+        let stored = *self
+            .stored
+            .get_or_init(|| async {
+                match cache.load_endpoint_facts(endpoint).await {
+                    Ok(facts) => facts.merged_reads.map(|f| f.value),
+                    Err(e) => {
+                        warn!(error = %e, "endpoint_facts_unreadable");
+                        None
+                    }
+                }
+            })
+            .await;
         let mut known = lock(&self.known);
         if known.is_none() {
             *known = stored;
@@ -154,6 +157,30 @@ mod tests {
             filter.map(Arc::from),
             TimeRange::new(a, a + 10).unwrap(),
         )
+    }
+
+    /// Two callers at once, the cache saying merged answers broke a rule:
+    /// neither may try (the second waits for the first's load of the facts).
+    #[tokio::test]
+    async fn a_second_caller_waits_for_the_stored_verdict() {
+        let tmp = tempfile::TempDir::new().unwrap();
+        let location = tmp.path().join("c");
+        let cache = SegmentCache::open(
+            location.to_str().unwrap(),
+            crate::cache::CacheConfig::default(),
+        )
+        .unwrap();
+        let facts = EndpointFacts {
+            merged_reads: Some(Fact::now(false, "merged read")),
+            ..EndpointFacts::default()
+        };
+        cache
+            .save_endpoint_facts("https://a", &facts)
+            .await
+            .unwrap();
+        let verdict = MergedVerdict::new(Some("https://a".into()));
+        let both = futures::join!(verdict.may_try(&cache), verdict.may_try(&cache));
+        assert_eq!(both, (false, false));
     }
 
     #[test]
