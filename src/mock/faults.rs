@@ -141,6 +141,11 @@ pub struct Faults {
     /// several logs) read it inclusively: request forms that read `to`
     /// differently.
     pub to_exclusive_single_log: bool,
+    /// The merged faults above (`merged_out_of_order`, `merged_foreign_log`,
+    /// `merged_unreadable_past_to`, `merged_link_beyond_last`) spare a merged
+    /// query's first page and fire from its second on (after events were
+    /// returned).
+    pub merged_faults_from_page_2: bool,
 }
 
 /// Requests the simulator answers late ([`Faults::stall`]).
@@ -255,6 +260,7 @@ impl Default for Faults {
             merged_link_beyond_last: false,
             merged_beyond_retention: false,
             to_exclusive_single_log: false,
+            merged_faults_from_page_2: false,
         }
     }
 }

@@ -354,6 +354,9 @@ impl Ctx<'_> {
             let st = &mut *st;
             let truncate = st.counters.page(&st.faults);
             let reset = st.counters.reset(&st.faults);
+            // A first page is asked without a cursor.
+            let merged_faults =
+                !st.faults.merged_faults_from_page_2 || spec.sequence_number.is_some();
             let mut opts = PageOptions {
                 to_exclusive: st.faults.to_exclusive
                     || (st.faults.to_exclusive_single_log && spec.logs.len() <= 1),
@@ -369,10 +372,10 @@ impl Ctx<'_> {
                 object_messages: st.faults.object_messages,
                 late_ms: None,
                 newest_links_skip_millisecond: st.faults.newest_links_skip_millisecond,
-                merged_out_of_order: st.faults.merged_out_of_order,
-                merged_foreign_log: st.faults.merged_foreign_log,
-                merged_unreadable_past_to: st.faults.merged_unreadable_past_to,
-                merged_link_beyond_last: st.faults.merged_link_beyond_last,
+                merged_out_of_order: st.faults.merged_out_of_order && merged_faults,
+                merged_foreign_log: st.faults.merged_foreign_log && merged_faults,
+                merged_unreadable_past_to: st.faults.merged_unreadable_past_to && merged_faults,
+                merged_link_beyond_last: st.faults.merged_link_beyond_last && merged_faults,
             };
             opts.late_ms = st
                 .counters

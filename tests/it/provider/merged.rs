@@ -573,3 +573,62 @@ async fn a_to_convention_learnt_by_a_single_log_count_is_not_applied_to_merged_c
     assert!(statistical(&server).iter().any(|r| r.logs.len() > 1));
     assert_eq!(all, want);
 }
+
+/// The merged faults from a query's second page on, after the first page's
+/// events were returned (live) or written (fetch): the fallback still gives
+/// exactly the rows, each log read alone, the endpoint remembered.
+#[tokio::test]
+async fn a_violation_on_a_later_page_falls_back_exactly() {
+    for (faults, why) in [
+        (
+            Faults {
+                merged_out_of_order: true,
+                ..Faults::default()
+            },
+            "out of order from page 2",
+        ),
+        (
+            Faults {
+                merged_foreign_log: true,
+                ..Faults::default()
+            },
+            "a foreign log from page 2",
+        ),
+        (
+            Faults {
+                merged_link_beyond_last: true,
+                ..Faults::default()
+            },
+            "a link past the last event from page 2",
+        ),
+    ] {
+        let faults = Faults {
+            merged_faults_from_page_2: true,
+            ..faults
+        };
+        falls_back_on(faults.clone(), why).await;
+        // Live: the rows the first page returned are not returned twice.
+        let server = organisation(6, 1, faults).await;
+        let dir = TempDir::new().unwrap();
+        let (ctx, _) = session(&server, local_cache(&dir)).await;
+        let (from, to) = (T0, T0 + 10 * MIN);
+        let want: Vec<_> = truth(&server, from, to)
+            .into_iter()
+            .filter(|r| r.3.contains("\"status\""))
+            .collect();
+        let q = format!(
+            "SELECT log_id, timestamp, sequence_number, message FROM rapid7_logs \
+             WHERE {} AND message LIKE '%\"status\"%'",
+            window(from, to)
+        );
+        server.clear_requests();
+        assert_eq!(all_rows(&sql(&ctx, &q).await.unwrap()), want, "{why}");
+        let merged_pages = server
+            .requests()
+            .into_iter()
+            .filter(|r| r.kind == RequestKind::Query && r.logs.len() > 1)
+            .filter(|r| !r.is_statistical())
+            .count();
+        assert!(merged_pages >= 2, "{why}: {merged_pages} merged pages");
+    }
+}
