@@ -304,6 +304,11 @@ fn resolve_time_range(tr: &str, now_ms: i64) -> Option<(i64, i64)> {
     Some((now_ms.checked_sub(n.checked_mul(unit_ms)?)?, now_ms))
 }
 
+/// The sequence number of an event rendered so that it cannot be read
+/// ([`Faults::merged_unreadable_past_to`](super::Faults)): above 2^53 without
+/// `sequence_number_str` or a number in its Context link.
+pub(crate) const UNREADABLE_SEQUENCE: u64 = u64::MAX;
+
 /// Page-shaping knobs (a copy of the relevant [`Faults`](super::Faults)).
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct PageOptions {
@@ -480,7 +485,7 @@ fn merged_page_events(
         let mut stray = all[middle].clone();
         stray.log_id = spec.logs[0].clone();
         stray.timestamp = spec.to + 5;
-        stray.sequence_number = super::render::UNREADABLE_SEQUENCE;
+        stray.sequence_number = UNREADABLE_SEQUENCE;
         all.insert(middle, stray);
     }
     (all, more)

@@ -14,7 +14,9 @@ use super::data::{MockDataset, MockEvent, MockLog};
 use super::encode::{encode_query_value, encode_segment, push_json_str};
 use super::faults::NextLinks;
 use super::leql::{Function, Statement};
-use super::query::{PageOptions, QuerySpec, count_events, last_ms, page_events};
+use super::query::{
+    PageOptions, QuerySpec, UNREADABLE_SEQUENCE, count_events, last_ms, page_events,
+};
 
 /// Organisation id used in the `rrn` of simulated logs.
 const ORG_ID: &str = "5e1f0c2a-9b8d-4e7f-a6c5-d4b3a2f1e0d9";
@@ -94,11 +96,6 @@ fn push_event(out: &mut String, e: &MockEvent, root: &str, opts: &PageOptions) {
     );
     out.push_str("}]}");
 }
-
-/// The sequence number of an event rendered so that it cannot be read
-/// ([`Faults::merged_unreadable_past_to`](super::Faults)): above 2^53 without
-/// `sequence_number_str` or a number in its Context link.
-pub(crate) const UNREADABLE_SEQUENCE: u64 = u64::MAX;
 
 /// The logs of `spec`, as the JSON strings of a `logs` list.
 fn push_logs(out: &mut String, spec: &QuerySpec) {
