@@ -5,12 +5,13 @@
 //! - before: nothing known of `to` (a new cache for each window), so every
 //!   query asks `to` = the window's end, and the burst stamped `to` comes
 //!   back to be dropped;
-//! - after reads taught the cache: two earlier reads whose own first page
-//!   was a burst stamped `to` (a second oldest first, and the newest 10 of
-//!   ten minutes) recorded `to` inclusive for `GET` oldest first and newest
-//!   first, so queries of both ask `to − 1`;
-//! - after `doctor` taught it: its probe (a `GET`, oldest first) knows only
-//!   that form, so the newest 10 still ask `to`;
+//! - after reads hinted: two earlier reads whose own first page was a burst
+//!   stamped `to` (a second oldest first, and the newest 10 of ten minutes)
+//!   recorded hints only, which never make a query ask `to − 1` (a page
+//!   shows `to` at least partly inclusive, not fully): the same as before;
+//! - after `doctor` taught it: its probe (a `GET`, oldest first) turns
+//!   `to − 1` on for that form only, so the newest 10 still ask `to`: the
+//!   saving needs `rapid7-sql doctor`;
 //! - and an exclusive endpoint, with nothing to learn from the same reads.
 //!
 //! Two questions per window: every row (oldest first), and the newest 10
@@ -80,8 +81,8 @@ async fn run(windows: i64) -> Result<(), BoxError> {
             "{endpoint:<10} {:<34} {:>14} {:>16}",
             "nothing (today's first read)", before.0, before.1
         );
-        // Two reads whose first page is a burst stamped `to` teach the cache
-        // (on an inclusive endpoint; an exclusive one teaches nothing).
+        // Two reads whose first page is a burst stamped `to` record hints
+        // (on an inclusive endpoint), which change nothing asked.
         let learnt = tempfile::tempdir()?;
         let (ctx, _) = session(&server, &learnt).await?;
         let (_, to) = window(&server, base + 47);
@@ -92,7 +93,7 @@ async fn run(windows: i64) -> Result<(), BoxError> {
         let known = if exclusive {
             "nothing to learn (the same reads)"
         } else {
-            "inclusive, both (learnt by reads)"
+            "reads' hints only (asks `to`)"
         };
         println!("{endpoint:<10} {known:<34} {:>14} {:>16}", after.0, after.1);
         if exclusive {

@@ -1,6 +1,7 @@
 //! `rapid7-sql`: the REPL and command line of datafusion-rapid7. Thin:
 //! arguments and display here, everything else in the library.
 
+mod arenas;
 mod args;
 mod backslash;
 mod commands;
@@ -44,6 +45,7 @@ enum Finished {
 }
 
 fn main() -> ExitCode {
+    arenas::limit();
     let matches = knobs::with_settings(Cli::command()).get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let settings = knobs::settings(&matches);

@@ -60,8 +60,10 @@ pub struct EndpointFacts {
     pub to_inclusive: Option<Fact<bool>>,
     /// The request forms (`GET oldest-first`, `POST newest-first`, …) in
     /// which a read's own request (not a `Next` link) returned an event of
-    /// its log stamped exactly the `to` it asked: `to` is inclusive in that
-    /// form. Always `true`: no page proves `to` exclusive. Never kept
+    /// its log stamped exactly the `to` it asked: `to` is at least partly
+    /// inclusive in that form. A hint shown by the doctor, never acted on:
+    /// only [`EndpointFacts::to_inclusive`] makes queries ask `to − 1`.
+    /// Always `true`: no page proves `to` exclusive. Never kept
     /// beside the doctor's `false` ([`EndpointFacts::merged`]).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub to_inclusive_reads: BTreeMap<String, Fact<bool>>,
@@ -71,6 +73,10 @@ pub struct EndpointFacts {
     /// Whether statistical time slices are half-open `[a, b)`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slices_half_open: Option<Fact<bool>>,
+    /// Whether merged queries (several logs in one) answer by the rules a
+    /// merged read relies on (`false` once an answer broke one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_reads: Option<Fact<bool>>,
 }
 
 impl EndpointFacts {
@@ -89,6 +95,7 @@ impl EndpointFacts {
         take(&mut self.to_inclusive, &newer.to_inclusive);
         take(&mut self.from_inclusive, &newer.from_inclusive);
         take(&mut self.slices_half_open, &newer.slices_half_open);
+        take(&mut self.merged_reads, &newer.merged_reads);
         for (form, fact) in &newer.to_inclusive_reads {
             self.to_inclusive_reads.insert(form.clone(), fact.clone());
         }

@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use datafusion::arrow::array::AsArray;
+use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::TimestampMillisecondType;
 use datafusion::parquet::arrow::ProjectionMask;
 use datafusion::parquet::arrow::async_reader::ParquetRecordBatchStreamBuilder;
@@ -25,6 +25,10 @@ use super::store::CacheRoot;
 use crate::error::Result;
 use crate::events::columns::TIMESTAMP;
 use crate::time::TimeRange;
+
+/// Rows a decoded batch of timestamps holds (512 KiB): counting is a pass
+/// over a slice, so larger batches only save per-batch work.
+const BATCH_ROWS: usize = 64 * 1024;
 
 /// The bin holding a timestamp, as `(key, start, end)`: its rows are
 /// tallied under `key`, and the bin is every instant of `[start, end)`.
@@ -103,11 +107,10 @@ pub(crate) async fn count_part(
     let mut batches = builder
         .with_projection(mask)
         .with_row_groups(read)
+        .with_batch_size(BATCH_ROWS)
         .build()
         .map_err(|e| corrupt(&e))?;
-    // Parts are sorted by timestamp: one bin lookup per run of a bin.
-    let mut run: Option<(i64, i64, i64)> = None;
-    let mut in_run = 0u64;
+    let mut runs = Runs::new(range, bin_of);
     while let Some(batch) = batches.try_next().await.map_err(|e| corrupt(&e))? {
         let Some(ts) = batch
             .column(0)
@@ -115,26 +118,83 @@ pub(crate) async fn count_part(
         else {
             return Err(corrupt(&"its timestamp column is not in milliseconds").into());
         };
-        for t in ts.iter().flatten() {
-            if !range.contains(t) {
-                continue;
-            }
-            match run {
-                Some((_, start, end)) if start <= t && t < end => in_run += 1,
-                _ => {
-                    if let Some((key, _, _)) = run {
-                        *counts.bins.entry(key).or_default() += in_run;
+        match ts.nulls().filter(|n| n.null_count() > 0) {
+            None => runs.count(ts.values()),
+            Some(nulls) => {
+                for (t, valid) in ts.values().iter().zip(nulls.iter()) {
+                    if valid {
+                        runs.count(std::slice::from_ref(t));
                     }
-                    run = Some(bin_of(t));
-                    in_run = 1;
                 }
             }
         }
     }
-    if let Some((key, _, _)) = run {
-        *counts.bins.entry(key).or_default() += in_run;
-    }
+    runs.finish(&mut counts.bins);
     Ok(counts)
+}
+
+/// Rows counted per bin, a run at a time: parts are sorted by timestamp, so
+/// consecutive rows mostly share a bin, and a row is counted with two
+/// comparisons against the current run's bounds (its bin cut to the counted
+/// range); `bin_of` is asked only when a row leaves the run. Rows in any
+/// order count the same, only more slowly.
+pub(super) struct Runs<'a> {
+    range: TimeRange,
+    bin_of: &'a BinOf,
+    /// Rows per key of the runs closed so far.
+    bins: BTreeMap<i64, u64>,
+    /// Key of the current run, if any.
+    key: Option<i64>,
+    /// The current run's instants `[lo, hi)`: its bin within `range`.
+    lo: i64,
+    hi: i64,
+    rows: u64,
+}
+
+impl<'a> Runs<'a> {
+    pub(super) fn new(range: TimeRange, bin_of: &'a BinOf) -> Self {
+        Self {
+            range,
+            bin_of,
+            bins: BTreeMap::new(),
+            key: None,
+            lo: 0,
+            hi: 0,
+            rows: 0,
+        }
+    }
+
+    /// Count `values` (timestamps; those outside the range count nothing).
+    pub(super) fn count(&mut self, values: &[i64]) {
+        for &t in values {
+            if self.lo <= t && t < self.hi {
+                self.rows += 1;
+            } else if self.range.contains(t) {
+                self.close();
+                let (key, start, end) = (self.bin_of)(t);
+                self.key = Some(key);
+                self.lo = start.max(self.range.start());
+                self.hi = end.min(self.range.end());
+                self.rows = 1;
+            }
+        }
+    }
+
+    /// Tally the current run, and start none.
+    fn close(&mut self) {
+        if let Some(key) = self.key.take() {
+            *self.bins.entry(key).or_default() += self.rows;
+        }
+        (self.lo, self.hi, self.rows) = (0, 0, 0);
+    }
+
+    /// Add every run's rows to `bins`.
+    pub(super) fn finish(mut self, bins: &mut BTreeMap<i64, u64>) {
+        self.close();
+        for (k, n) in self.bins {
+            *bins.entry(k).or_default() += n;
+        }
+    }
 }
 
 /// What a row group's statistics say of it.

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::part_counts::{BinOf, PartCounts};
+use super::part_counts::{BinOf, PartCounts, Runs};
 use super::segment::SegmentInfo;
 use super::tests::events;
 use crate::time::TimeRange;
@@ -120,5 +120,43 @@ async fn row_groups_without_statistics_are_read() {
         let got = count(&cache, &seg, range, &second).await;
         assert_eq!(got.bins, truth(range, &second));
         assert_eq!(got.groups_by_statistics, 0, "{got:?}");
+    }
+}
+
+/// Runs count rows in any order, out of the range or not, as brute force
+/// does; sorted rows (as parts hold them) and shuffled ones alike.
+#[test]
+fn runs_count_rows_in_any_order() {
+    let range = TimeRange::new(T0 + 1_101, T0 + 7_333).unwrap();
+    let mut values: Vec<i64> = (T0 - 500..T0 + 10_500).step_by(3).collect();
+    // Repeats, as a burst in one millisecond.
+    values.extend([T0 + 1_101; 40]);
+    values.extend([T0 + 7_332; 7]);
+    let none: BinOf = Arc::new(|_| (7, i64::MIN, i64::MAX));
+    let mut rng = fastrand::Rng::with_seed(34);
+    for bin_of in [
+        fixed(300, T0 + 50),
+        fixed(1_000, T0),
+        fixed(7, T0 - 3),
+        none,
+    ] {
+        let mut want = BTreeMap::new();
+        for &t in values.iter().filter(|t| range.contains(**t)) {
+            *want.entry(bin_of(t).0).or_default() += 1u64;
+        }
+        values.sort_unstable();
+        for shuffled in [false, true] {
+            if shuffled {
+                rng.shuffle(&mut values);
+            }
+            let mut runs = Runs::new(range, &bin_of);
+            // In batches of uneven sizes, as decoded batches come.
+            for chunk in values.chunks(97) {
+                runs.count(chunk);
+            }
+            let mut got = BTreeMap::new();
+            runs.finish(&mut got);
+            assert_eq!(got, want, "shuffled: {shuffled}");
+        }
     }
 }

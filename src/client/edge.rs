@@ -10,28 +10,28 @@
 //! an inclusive `to` answers with exactly `[from, to)`.
 //!
 //! Asking `to − 1` of an endpoint whose `to` is exclusive would miss the
-//! events of `to − 1`, so only an observation makes `to` known inclusive,
-//! and only for the [`ToForm`] it was made in (a `GET` or a `POST` with the
-//! window in its body; oldest or newest first): nothing says Rapid7 reads
-//! `to` the same way in all of them. The observations:
-//! - a page of a request *the client built* (a query's first request, a
-//!   newest-first step below what was returned, a millisecond read whole),
-//!   asked with `to = t`, that holds an event of the queried log stamped
-//!   exactly `t`, and none of it later: no exclusive `to` can return it,
-//!   whatever arrives, retries or races (events arrive, they never move).
-//!   Pages of Rapid7's `Next` links show nothing: what their parameters mean
-//!   is Rapid7's, not the client's. Events of another log (which the page
-//!   rejects) show nothing. A page is never taken to prove `to` exclusive:
-//!   the absence of events at `t` says nothing unless `t` is known to hold
-//!   some. A read that sees an inclusive `to` where the doctor saw another
-//!   answer learns nothing (an endpoint seen both ways keeps being asked
-//!   `to`);
-//! - `rapid7-sql doctor`'s probe (a `GET`, oldest first, ending on a
-//!   millisecond its sample holds), told to the client by the doctor and, in
-//!   later sessions, by the cache's endpoint facts. All of that
-//!   millisecond's events back: `GET` oldest first is known inclusive. None
-//!   or only some back (exclusive, or inconsistent): every form asks `to`,
-//!   and no read overrides it.
+//! events of `to − 1`, and so would asking it of one that returns only some
+//! of the events stamped `to` (a partly inclusive `to` answers `to − 1` with
+//! only some of `to − 1`'s). So only `rapid7-sql doctor`'s probe turns
+//! `to − 1` on: it reads a millisecond its sample holds whole (a window
+//! exact under any reading) and checks that *every* one of its events comes
+//! back from a request asked with `to` = that millisecond. All back: `GET`
+//! oldest first (the probe's [`ToForm`]) is known inclusive, and only that
+//! form asks `to − 1` (nothing says Rapid7 reads `to` the same way in a
+//! `POST` or newest first). None or only some back (exclusive, or
+//! inconsistent): every form asks `to`. The doctor tells the client, and in
+//! later sessions the cache's endpoint facts do.
+//!
+//! A read's page only ever gives a hint: a page of a request *the client
+//! built* (a query's first request, a newest-first step below what was
+//! returned, a millisecond read whole), asked with `to = t`, that holds an
+//! event of the queried log stamped exactly `t` shows `to` at least partly
+//! inclusive in that form, never fully (the endpoint may have left some of
+//! `t`'s events out). The hint is recorded (`to_inclusive_reads` in the
+//! endpoint facts) and shown by the doctor, and never changes the `to` a
+//! query asks. Pages of Rapid7's `Next` links show nothing (what their
+//! parameters mean is Rapid7's), nor do events of another log. Where the
+//! doctor saw `to` not inclusive, a read's hint is not recorded.
 //!
 //! The convention is taken to be the endpoint's, the same for every
 //! millisecond and every log (the doctor's probe rests on the same). Known
@@ -108,8 +108,10 @@ impl ToForm {
 pub(super) struct ToEdge {
     known: [AtomicU8; 4],
     /// A read saw an event stamped exactly its `to`, in this form, since
-    /// [`ToEdge::take_observed`] last said so.
+    /// [`ToEdge::take_observed`] last said so (a hint, never acted on).
     observed: [AtomicBool; 4],
+    /// The hint is known already (seen or recalled): not recorded again.
+    hinted: [AtomicBool; 4],
 }
 
 impl ToEdge {
@@ -138,7 +140,7 @@ impl ToEdge {
                 known.store(INCLUSIVE, Ordering::Relaxed);
             } else {
                 // Only the doctor says "not inclusive": the doctor now says
-                // otherwise, so reads may learn this form again.
+                // otherwise, so this form is unknown again.
                 let _ = known.compare_exchange(
                     EXCLUSIVE,
                     UNKNOWN,
@@ -150,35 +152,33 @@ impl ToEdge {
     }
 
     /// Set earlier observations (the cache's): the doctor's (`probe`, as for
-    /// [`ToEdge::learn`]) and the forms reads saw inclusive (`seen`). The
-    /// doctor's `false` outweighs everything, as when the doctor tells it;
-    /// otherwise a form this client knows something of already keeps it.
+    /// [`ToEdge::learn`]) and the hints of reads (`seen`), which change no
+    /// `to` asked (see the module docs) and are only not recorded again.
     pub(super) fn recall(&self, probe: Option<bool>, seen: &[ToForm]) {
-        if probe == Some(false) {
-            return self.learn(false);
+        seen.iter()
+            .for_each(|&f| self.hinted[f.index()].store(true, Ordering::Relaxed));
+        match probe {
+            Some(false) => self.learn(false),
+            Some(true) => {
+                let _ = self.known[ToForm::PROBE.index()].compare_exchange(
+                    UNKNOWN,
+                    INCLUSIVE,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                );
+            }
+            None => {}
         }
-        let set = |form: ToForm| {
-            let _ = self.known[form.index()].compare_exchange(
-                UNKNOWN,
-                INCLUSIVE,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            );
-        };
-        if probe == Some(true) {
-            set(ToForm::PROBE);
-        }
-        seen.iter().for_each(|&f| set(f));
     }
 
-    /// The forms a read observed inclusive since the last call, and that are
-    /// still known inclusive (an observation the doctor contradicted since
-    /// is not one to record).
+    /// The forms in which a read saw an event at its `to` since the last
+    /// call (hints to record), leaving out those the doctor saw not
+    /// inclusive since (a hint the doctor contradicted is not one to record).
     pub(super) fn take_observed(&self) -> Vec<ToForm> {
         ToForm::ALL
             .into_iter()
             .filter(|&f| self.observed[f.index()].swap(false, Ordering::Relaxed))
-            .filter(|&f| self.known(f) == Some(true))
+            .filter(|&f| self.known(f) != Some(false))
             .collect()
     }
 
@@ -195,33 +195,27 @@ impl ToEdge {
 
     /// A finished page of a request the client built in `form`, asked with
     /// `to` = `asked`, whose newest event of the queried log is stamped
-    /// `newest`: an event stamped exactly `asked`, and none later, shows
-    /// `to` inclusive in that form (the only thing a page can show).
+    /// `newest`: an event stamped exactly `asked`, and none later, is a hint
+    /// that `to` is at least partly inclusive in that form, to record. It
+    /// never makes a query ask `to − 1`: only the doctor's probe does (see
+    /// the module docs).
     pub(super) fn page_seen(&self, form: ToForm, asked: i64, newest: Option<i64>, log_id: &str) {
         if newest != Some(asked) {
             return;
         }
         let i = form.index();
-        match self.known[i].compare_exchange(
-            UNKNOWN,
-            INCLUSIVE,
-            Ordering::Relaxed,
-            Ordering::Relaxed,
-        ) {
-            Ok(_) => {}
-            Err(EXCLUSIVE) => {
-                // The doctor saw otherwise: the endpoint is not consistent,
-                // so `to` is asked as it is, exact either way.
-                tracing::debug!(
-                    log_id,
-                    form = form.name(),
-                    to = %crate::time::fmt_ms(asked),
-                    detail = "the doctor saw `to` not inclusive: it is still asked as it is",
-                    "rapid7_to_inclusive_ignored"
-                );
-                return;
-            }
-            Err(_) => return,
+        if self.known(form) == Some(false) {
+            tracing::debug!(
+                log_id,
+                form = form.name(),
+                to = %crate::time::fmt_ms(asked),
+                detail = "the doctor saw `to` not inclusive: it is still asked as it is",
+                "rapid7_to_inclusive_ignored"
+            );
+            return;
+        }
+        if self.hinted[i].swap(true, Ordering::Relaxed) {
+            return;
         }
         self.observed[i].store(true, Ordering::Relaxed);
         tracing::info!(
@@ -229,7 +223,8 @@ impl ToEdge {
             form = form.name(),
             to = %crate::time::fmt_ms(asked),
             detail = "a page asked with this `to` returned an event stamped exactly `to`: \
-                      later queries of this form ask `to - 1`",
+                      `to` is at least partly inclusive in this form (a hint; only \
+                      `rapid7-sql doctor` can make queries ask `to - 1`)",
             "rapid7_to_inclusive_observed"
         );
     }
@@ -253,69 +248,50 @@ mod tests {
     }
 
     #[test]
-    fn only_an_event_at_the_asked_to_makes_its_form_inclusive() {
+    fn a_read_s_event_at_to_is_a_hint_recorded_once_and_never_asks_to_minus_one() {
         let edge = ToEdge::default();
         assert_eq!(edge.asked_to(GET, 0, 100), 100);
-        // Nothing, older events, later events: nothing learnt.
+        // Nothing, older events, later events: no hint.
         edge.page_seen(GET, 100, None, "l");
         edge.page_seen(GET, 100, Some(99), "l");
         edge.page_seen(GET, 100, Some(101), "l");
-        assert_eq!(edge.known(GET), None);
         assert!(edge.take_observed().is_empty());
-        edge.page_seen(GET, 100, Some(100), "l");
-        assert_eq!(edge.known(GET), Some(true));
-        assert_eq!(edge.take_observed(), vec![GET]);
-        // Seen again: nothing new to record.
+        // An event at `to`: a hint to record, once; `to` still asked.
+        for form in ToForm::ALL {
+            edge.page_seen(form, 100, Some(100), "l");
+            assert_eq!(edge.known(form), None);
+            assert_eq!(edge.asked_to(form, 0, 100), 100, "{form:?}");
+        }
+        assert_eq!(edge.take_observed(), ToForm::ALL.to_vec());
         edge.page_seen(GET, 100, Some(100), "l");
         assert!(edge.take_observed().is_empty());
+        // Only the doctor's yes turns `to - 1` on, for its form only.
+        edge.learn(true);
         assert_eq!(edge.asked_to(GET, 0, 100), 99);
-        // Another form knows nothing of it: a POST, newest first or not,
-        // asks `to` until one of its own pages shows it.
         for form in [GET_NEWEST, POST, ToForm::ALL[3]] {
             assert_eq!(edge.asked_to(form, 0, 100), 100, "{form:?}");
         }
-        edge.page_seen(POST, 100, Some(100), "l");
-        assert_eq!(edge.asked_to(POST, 0, 100), 99);
-        assert_eq!(edge.take_observed(), vec![POST]);
         // A one-millisecond window asks `to`: `to - 1` would be `from`.
         assert_eq!(edge.asked_to(GET, 99, 100), 100);
         assert_eq!(edge.asked_to(GET, i64::MIN, i64::MIN + 1), i64::MIN + 1);
     }
 
     #[test]
-    fn a_read_never_overrides_the_doctor_s_no() {
+    fn a_hint_the_doctor_contradicts_is_never_recorded() {
         let edge = ToEdge::default();
         edge.learn(false);
-        // Seen both ways: not consistent, so `to` stays as it is, in every
-        // form.
         for form in ToForm::ALL {
             edge.page_seen(form, 100, Some(100), "l");
-            assert_eq!(edge.known(form), Some(false));
             assert_eq!(edge.asked_to(form, 0, 100), 100);
         }
         assert!(edge.take_observed().is_empty());
-        // A doctor's yes later: its form inclusive, the others to be seen.
-        edge.learn(true);
-        assert_eq!(edge.asked_to(GET, 0, 100), 99);
-        assert_eq!(edge.known(POST), None);
-        edge.page_seen(POST, 100, Some(100), "l");
-        assert_eq!(edge.known(POST), Some(true));
-    }
-
-    #[test]
-    fn an_observation_the_doctor_contradicts_is_never_recorded() {
-        // A read (a count's one-millisecond query, which records nothing
-        // itself) saw `to` inclusive; the doctor then saw otherwise.
+        // Seen before the doctor's no: not recorded either.
         let edge = ToEdge::default();
         edge.page_seen(GET_NEWEST, 100, Some(100), "l");
-        edge.page_seen(GET, 100, Some(100), "l");
         edge.learn(false);
         assert!(edge.take_observed().is_empty());
-        for form in ToForm::ALL {
-            assert_eq!(edge.asked_to(form, 0, 100), 100);
-        }
-        // The doctor's yes: the probe's form is its to record; a read's
-        // observation of another form still is the read's.
+        // The doctor's yes: the probe's form is its to record; a read's hint
+        // of another form still is the read's.
         let edge = ToEdge::default();
         edge.page_seen(GET_NEWEST, 100, Some(100), "l");
         edge.page_seen(GET, 100, Some(100), "l");
@@ -324,19 +300,19 @@ mod tests {
     }
 
     #[test]
-    fn recalled_facts_add_inclusive_forms_and_the_doctor_s_no_outweighs_all() {
+    fn only_the_recalled_doctor_s_yes_asks_to_minus_one() {
+        // Recalled hints change nothing asked, and are not recorded again.
         let edge = ToEdge::default();
+        edge.recall(None, &ToForm::ALL);
+        assert_eq!(ToForm::ALL.map(|f| edge.known(f)), [None; 4]);
         edge.page_seen(POST, 100, Some(100), "l");
-        edge.recall(Some(false), &[]);
-        assert_eq!(ToForm::ALL.map(|f| edge.known(f)), [Some(false); 4]);
         assert!(edge.take_observed().is_empty());
         let edge = ToEdge::default();
         edge.recall(Some(true), &[GET_NEWEST]);
         assert_eq!(
             ToForm::ALL.map(|f| edge.known(f)),
-            [Some(true), Some(true), None, None]
+            [Some(true), None, None, None]
         );
-        // The doctor's no outweighs what reads recorded.
         let edge = ToEdge::default();
         edge.recall(Some(false), &[GET_NEWEST]);
         assert_eq!(ToForm::ALL.map(|f| edge.known(f)), [Some(false); 4]);

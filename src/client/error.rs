@@ -149,6 +149,27 @@ pub enum Error {
         hint: Option<&'static str>,
     },
 
+    /// A merged answer (one query over several logs) broke a rule the
+    /// client relies on to read it exactly: its events out of
+    /// `(timestamp, sequence_number)` order, two logs' events sharing a
+    /// pair, or an event of a log not asked for. Not retried: the logs are
+    /// read one by one instead, and the endpoint is remembered (unless
+    /// `broken` is false).
+    #[error("Rapid7 API {url}: a merged answer of {logs} logs cannot be read exactly: {reason}")]
+    MergedAnswer {
+        /// Request URL.
+        url: String,
+        /// How many logs were asked for.
+        logs: usize,
+        /// The rule broken, with the events that broke it.
+        reason: String,
+        /// `true`: the answer broke a rule (the endpoint is remembered);
+        /// `false`: it is right but of no use merged (a beyond-retention
+        /// header, which may be one log's only): read one by one, remember
+        /// nothing.
+        broken: bool,
+    },
+
     /// A retried request did not succeed within the retry budget.
     #[error(
         "Rapid7 API request gave up after {retries} retries in {:.1}s: {source}",

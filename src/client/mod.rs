@@ -26,6 +26,7 @@ mod edge;
 pub(crate) mod error;
 mod http;
 mod keys;
+mod merged;
 mod model;
 mod names;
 mod page;
@@ -46,6 +47,7 @@ pub use config::{
 pub(crate) use edge::ToForm;
 pub use error::{Error, Result, Wait};
 pub use keys::ClientKey;
+pub use merged::{MAX_GET_URL_BYTES, MAX_LOGS_PER_QUERY, MergedPage, MergedQuery};
 pub use model::{Link, LogInfo, LogSetInfo};
 pub use names::{pick_log, resolve_log, suggest};
 pub use page::{EventColumns, EventPage, Order, PageStats, decode_page};

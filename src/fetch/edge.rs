@@ -3,13 +3,14 @@
 //! the stored observations are handed to the client, and what a read
 //! observes is recorded for later sessions.
 //!
-//! Once `to` is known inclusive in a request form, event queries of that
-//! form ask `to − 1` (see `client/edge.rs` for why this stays exact). The
-//! facts file holds only observations: `rapid7-sql doctor`'s probe
-//! (`to_inclusive`), and the forms in which a page of a read's own request
-//! returned an event stamped exactly the `to` it asked
-//! (`to_inclusive_reads`: the one thing a page can show). The doctor's
-//! `false` outweighs what reads record, in the file and in the client.
+//! Only the doctor's probe (`to_inclusive: true`) makes event queries ask
+//! `to − 1`, for `GET` oldest first (see `client/edge.rs` for why this stays
+//! exact). The facts file holds only observations: `rapid7-sql doctor`'s
+//! probe (`to_inclusive`), and the forms in which a page of a read's own
+//! request returned an event stamped exactly the `to` it asked
+//! (`to_inclusive_reads`: hints that `to` is at least partly inclusive there,
+//! never acted on). The doctor's `false` outweighs what reads record, in the
+//! file and in the client; the file's save is not locked (docs/runbook.md).
 
 use tokio::sync::OnceCell;
 use tracing::{info, warn};

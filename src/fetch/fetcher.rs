@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::error::DataFusionError;
-use futures::future::{BoxFuture, Shared, WeakShared};
+use futures::future::{BoxFuture, Either, Shared, WeakShared};
 use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt, TryStreamExt};
 use tracing::{Instrument, warn};
@@ -18,6 +18,7 @@ use tracing::{Instrument, warn};
 use super::edge::EdgeFacts;
 use super::forms::Forms;
 use super::ingest::{Fetch, FetchOutcome};
+use super::merged_groups::{MergedVerdict, group};
 use super::progress::{StatementGuard, Tracker};
 use super::request::{FetchKey, FetchRequest};
 use super::stop::Stop;
@@ -39,8 +40,8 @@ type SharedFetch = Shared<BoxFuture<'static, FetchResult>>;
 /// fetch memory has one bound (docs/runbook.md, "Memory").
 pub(crate) struct Fetcher {
     client: Option<Client>,
-    cache: SegmentCache,
-    slots: Arc<tokio::sync::Semaphore>,
+    pub(super) cache: SegmentCache,
+    pub(super) slots: Arc<tokio::sync::Semaphore>,
     inflight: Mutex<HashMap<FetchKey, WeakShared<BoxFuture<'static, FetchResult>>>>,
     pub(crate) tracker: Arc<Tracker>,
     pub(crate) stop: Stop,
@@ -49,6 +50,8 @@ pub(crate) struct Fetcher {
     /// Whether the endpoint's `to` is inclusive, recalled and recorded
     /// (`edge.rs`).
     edge: Arc<EdgeFacts>,
+    /// Whether this endpoint's merged answers may be read (`merged.rs`).
+    pub(crate) merged: MergedVerdict,
 }
 
 impl fmt::Debug for Fetcher {
@@ -62,7 +65,9 @@ impl fmt::Debug for Fetcher {
 
 impl Fetcher {
     pub(crate) fn new(client: Option<Client>, cache: SegmentCache, concurrency: usize) -> Self {
+        let endpoint = client.as_ref().map(|c| c.endpoint().to_string());
         Fetcher {
+            merged: MergedVerdict::new(endpoint),
             client,
             cache,
             slots: Arc::new(tokio::sync::Semaphore::new(concurrency.max(1))),
@@ -72,6 +77,12 @@ impl Fetcher {
             forms: Arc::default(),
             edge: Arc::default(),
         }
+    }
+
+    /// Whether logs may be read merged: online, and this endpoint not
+    /// known to break a merged answer's rules (`merged.rs`).
+    pub(crate) async fn merged_allowed(&self) -> bool {
+        self.client.is_some() && self.merged.may_try(&self.cache).await
     }
 
     /// The API client (an offline error when there is none).
@@ -94,34 +105,41 @@ impl Fetcher {
 
     /// Fetch each of `requests` into committed segments, `concurrency` at a
     /// time (within the source's slots), to their outcomes (each with its
-    /// tag) or the first error. A piece done counts to `statement`'s
-    /// progress, when given.
+    /// tag) or the first error. Logs of the same filter and range are read
+    /// together by merged queries where the endpoint allows (`merged.rs`).
+    /// A piece done counts to `statement`'s progress, when given.
     pub(crate) async fn fetch_segments<T>(
         &self,
         requests: Vec<(T, FetchRequest)>,
         concurrency: usize,
         statement: Option<&StatementGuard>,
     ) -> Result<Vec<(T, FetchOutcome)>, Arc<DataFusionError>> {
-        let fetches: Vec<_> = requests
-            .into_iter()
-            .map(|(tag, request)| {
+        let merged = requests.len() > 1 && self.merged_allowed().await;
+        let (groups, singles) = group(requests, merged);
+        let singles = singles.into_iter().map(|(tag, request)| {
+            Either::Left(
                 self.fetch_segment(&request)
                     .inspect(move |r| {
                         if let (Ok(outcome), Some(statement)) = (r, statement) {
                             statement.piece_done(outcome.events);
                         }
                     })
-                    .map(move |r| r.map(|outcome| (tag, outcome)))
-            })
-            .collect();
-        self.run_fetches(fetches, concurrency).await
+                    .map(move |r| r.map(|outcome| vec![(tag, outcome)])),
+            )
+        });
+        let groups = groups
+            .into_iter()
+            .map(|g| Either::Right(self.fetch_group(g, statement)));
+        let fetches: Vec<_> = singles.chain(groups).collect();
+        let outcomes = self.run_fetches(fetches, concurrency).await?;
+        Ok(outcomes.into_iter().flatten().collect())
     }
 
     /// Fetch `request` into a committed segment. Concurrent calls for the
     /// same log, filter and range share one fetch; the fetch runs while at
     /// least one caller polls it and stops (committing nothing) when all are
     /// dropped.
-    fn fetch_segment(&self, request: &FetchRequest) -> SharedFetch {
+    pub(super) fn fetch_segment(&self, request: &FetchRequest) -> SharedFetch {
         let key = request.key();
         let mut inflight = lock(&self.inflight);
         if let Some(running) = inflight.get(&key).and_then(WeakShared::upgrade) {
@@ -327,7 +345,7 @@ impl Fetcher {
 
 /// `inner`, ending with [`Error::Stopped`] once a stop is requested (never
 /// quietly short: the query fails instead of answering with part of it).
-fn until_stopped<T: Send + 'static>(
+pub(super) fn until_stopped<T: Send + 'static>(
     inner: BoxStream<'static, Result<T>>,
     stop: Stop,
 ) -> BoxStream<'static, Result<T>> {

@@ -52,14 +52,14 @@ pub struct FetchOutcome {
 }
 
 /// A segment being written: its writer, and what it took so far.
-struct Ingest {
-    writer: SegmentWriter,
-    outcome: FetchOutcome,
+pub(super) struct Ingest {
+    pub(super) writer: SegmentWriter,
+    pub(super) outcome: FetchOutcome,
 }
 
 impl Ingest {
     /// A writer for `request`'s segment (of its filter, if any).
-    fn open(cache: &SegmentCache, request: &FetchRequest) -> Result<Self> {
+    pub(super) fn open(cache: &SegmentCache, request: &FetchRequest) -> Result<Self> {
         let writer = cache.writer_filtered(&request.log.id, request.filter(), request.range)?;
         Ok(Ingest {
             writer,
@@ -68,13 +68,13 @@ impl Ingest {
     }
 
     /// One more page read.
-    fn page(&mut self) {
+    pub(super) fn page(&mut self) {
         self.outcome.pages += 1;
     }
 
     /// `events` of the range Rapid7 returned that the decoder rejected: the
     /// manifest says how many.
-    fn rejected(&mut self, events: u64) {
+    pub(super) fn rejected(&mut self, events: u64) {
         if events > 0 {
             self.writer.record_rejected(events);
             self.outcome.events_rejected += events;
@@ -82,13 +82,13 @@ impl Ingest {
     }
 
     /// Rapid7 said the range reaches past the log's retention.
-    fn beyond_retention(&mut self) {
+    pub(super) fn beyond_retention(&mut self) {
         self.writer.record_beyond_retention();
         self.outcome.beyond_retention = true;
     }
 
     /// Take `batch`'s rows (counted; an empty batch writes nothing).
-    async fn push(&mut self, batch: RecordBatch) -> Result<()> {
+    pub(super) async fn push(&mut self, batch: RecordBatch) -> Result<()> {
         self.outcome.events += batch.num_rows() as u64;
         if batch.num_rows() > 0 {
             self.writer.push(batch).await?;
@@ -98,7 +98,7 @@ impl Ingest {
 
     /// Give up: the parts written are deleted (a failure to delete them is
     /// logged: `cache gc` removes them).
-    async fn abort(self) {
+    pub(super) async fn abort(self) {
         if let Err(abort) = self.writer.abort().await {
             warn!(
                 error = %abort,
@@ -109,7 +109,7 @@ impl Ingest {
     }
 
     /// Commit the segment: its manifest written last.
-    async fn commit(self) -> Result<(FetchOutcome, CommitOutcome)> {
+    pub(super) async fn commit(self) -> Result<(FetchOutcome, CommitOutcome)> {
         let mut outcome = self.outcome;
         let commit = self.writer.commit().await?;
         outcome.committed = matches!(commit, CommitOutcome::Committed(_));
@@ -334,6 +334,6 @@ pub(crate) async fn commit_batches(
 }
 
 /// Milliseconds since `started`.
-fn elapsed_ms(started: Instant) -> u64 {
+pub(super) fn elapsed_ms(started: Instant) -> u64 {
     u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
 }

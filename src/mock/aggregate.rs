@@ -93,11 +93,11 @@ pub(crate) struct Aggregate {
     pub(crate) groups: Vec<Group>,
 }
 
-/// Aggregate the events of `log_id` in `[from, end)` that `statement`
+/// Aggregate the events of `logs` in `[from, end)` that `statement`
 /// selects.
 pub(crate) fn aggregate(
     data: &MockDataset,
-    log_id: &str,
+    logs: &[String],
     statement: &Statement,
     (from, end): (i64, i64),
     (n, g): (usize, i64),
@@ -110,7 +110,10 @@ pub(crate) fn aggregate(
     let mut all = Series::new(n);
     type Level = BTreeMap<String, (Series, BTreeMap<String, Series>)>;
     let mut groups: Level = BTreeMap::new();
-    for e in matching_events(data, log_id, statement, from, end) {
+    let events = logs
+        .iter()
+        .flat_map(|log| matching_events(data, log, statement, from, end));
+    for e in events {
         let slice = (((e.timestamp - from) / g.max(1)) as usize).min(n - 1);
         let value = field.and_then(|f| statement.field(&e.message, f)?.trim().parse::<f64>().ok());
         all.add(slice, value);

@@ -28,14 +28,18 @@
 //!    With `ts = s * 1000 + ms`, the event's sequence number is made as
 //!    Rapid7's are in a real capture (rapid7-api.md §3: they rise by 4096
 //!    within a millisecond and are **not** monotone across milliseconds):
-//!    `sequence_number = base(ts) + r * 4096`, see [`sequence_number`].
+//!    `sequence_number = base(ts) + r * 4096 + lane`, see [`sequence_number`],
+//!    where `lane` is the log's index in the dataset (below 4096): within a
+//!    millisecond the numbers of different logs never meet, so a merged
+//!    stream of several logs is ordered by `(timestamp, sequence_number)`
+//!    alone, as one log's is.
 //!    `base` scrambles the low 28 bits of `ts` (blocks of about three days),
 //!    so the order of sequence numbers across the milliseconds of a block is
 //!    unrelated to time; it is a bijection, so sequence numbers are unique
 //!    per log, and they lie in `[2^61, 2^62)` (far above 2^53, where JSON
 //!    numbers lose precision, and below `i64::MAX`) for every
 //!    `ts < 2^51` ms.
-//! 6. **Content.** `e = splitmix64(seed ^ sequence_number)`. The event carries
+//! 6. **Content.** `e = splitmix64(seed ^ (sequence_number - lane))`. The event carries
 //!    all the log's `labels` when `e mod 4 == 0`, none otherwise. Its message
 //!    is the [`MessageFormat`] template filled from the stream `r1 =
 //!    splitmix64(e), r2 = splitmix64(r1), …` (see `messages.rs`: word lists,
@@ -202,24 +206,27 @@ impl MockDataset {
         self.logs.iter().find(|l| l.id == id)
     }
 
+    /// The data function of the log with this id, with its lane.
+    fn gen_of(&self, id: &str) -> Option<Gen<'_>> {
+        let lane = self.logs.iter().position(|l| l.id == id)?;
+        Some(Gen::new(&self.logs[lane], lane))
+    }
+
     /// Exactly the events of `log_id` with `from <= timestamp < to`, sorted by
     /// `(timestamp, sequence_number)`. Unknown logs have no events.
     pub fn events(&self, log_id: &str, from: i64, to: i64) -> Vec<MockEvent> {
-        match self.log(log_id) {
-            Some(log) => self.with_overrides(Gen::new(log).events_after(
-                from,
-                None,
-                to.saturating_sub(1),
-                usize::MAX,
-            )),
+        match self.gen_of(log_id) {
+            Some(g) => {
+                self.with_overrides(g.events_after(from, None, to.saturating_sub(1), usize::MAX))
+            }
             None => Vec::new(),
         }
     }
 
     /// `events(log_id, from, to).len()`, without building messages.
     pub fn count(&self, log_id: &str, from: i64, to: i64) -> u64 {
-        match self.log(log_id) {
-            Some(log) => Gen::new(log).count(from, to),
+        match self.gen_of(log_id) {
+            Some(g) => g.count(from, to),
             None => 0,
         }
     }
@@ -237,13 +244,8 @@ impl MockDataset {
         to_inclusive: i64,
         limit: usize,
     ) -> Vec<MockEvent> {
-        match self.log(log_id) {
-            Some(log) => self.with_overrides(Gen::new(log).events_after(
-                from,
-                after_seq,
-                to_inclusive,
-                limit,
-            )),
+        match self.gen_of(log_id) {
+            Some(g) => self.with_overrides(g.events_after(from, after_seq, to_inclusive, limit)),
             None => Vec::new(),
         }
     }
@@ -262,10 +264,8 @@ impl MockDataset {
         before_seq: Option<u64>,
         limit: usize,
     ) -> Vec<MockEvent> {
-        match self.log(log_id) {
-            Some(log) => {
-                self.with_overrides(Gen::new(log).events_before(from, until, before_seq, limit))
-            }
+        match self.gen_of(log_id) {
+            Some(g) => self.with_overrides(g.events_before(from, until, before_seq, limit)),
             None => Vec::new(),
         }
     }
@@ -290,17 +290,27 @@ pub fn sequence_number(ts: i64, rank: u64) -> u64 {
     base.wrapping_add(rank.wrapping_mul(SEQUENCE_STEP))
 }
 
+/// [`sequence_number`] of the log at index `lane` of its dataset: `lane`
+/// more (below [`SEQUENCE_STEP`], so that the logs of a millisecond never
+/// share a number).
+pub fn log_sequence_number(ts: i64, rank: u64, lane: u64) -> u64 {
+    sequence_number(ts, rank).wrapping_add(lane % SEQUENCE_STEP)
+}
+
 /// The data function of one log.
 struct Gen<'a> {
     log: &'a MockLog,
     seed: u64,
+    /// The log's index in its dataset (see [`log_sequence_number`]).
+    lane: u64,
 }
 
 impl<'a> Gen<'a> {
-    fn new(log: &'a MockLog) -> Self {
+    fn new(log: &'a MockLog, lane: usize) -> Self {
         Self {
             log,
             seed: fnv1a(log.id.as_bytes()),
+            lane: lane as u64,
         }
     }
 
@@ -398,7 +408,7 @@ impl<'a> Gen<'a> {
                 if ts > to_inclusive {
                     break;
                 }
-                let seq = sequence_number(ts, rank.into());
+                let seq = log_sequence_number(ts, rank.into(), self.lane);
                 let after = match after_seq {
                     Some(a) => (ts == from && seq > a) || ts > from,
                     None => ts >= from,
@@ -438,7 +448,7 @@ impl<'a> Gen<'a> {
                 if ts < from {
                     return out;
                 }
-                let seq = sequence_number(ts, rank.into());
+                let seq = log_sequence_number(ts, rank.into(), self.lane);
                 let before = match before_seq {
                     Some(b) => ts < until || (ts == until && seq < b),
                     None => ts <= until,
@@ -456,7 +466,9 @@ impl<'a> Gen<'a> {
     }
 
     fn event(&self, ts: i64, seq: u64) -> MockEvent {
-        let e = splitmix64(self.seed ^ seq);
+        // The content of the lane-free number: a log's messages do not
+        // depend on its place in the dataset.
+        let e = splitmix64(self.seed ^ seq.wrapping_sub(self.lane % SEQUENCE_STEP));
         let labels = if e.is_multiple_of(4) {
             self.log.labels.clone()
         } else {

@@ -119,6 +119,33 @@ pub struct Faults {
     /// starts its query), so a client's request timeout or query timeout
     /// runs out against a server that accepted the request.
     pub stall: Option<Stall>,
+    /// A merged answer (a query of several logs) breaks its rule of order:
+    /// each page's first two events come swapped.
+    pub merged_out_of_order: bool,
+    /// A merged answer carries an event of a log that was not asked for:
+    /// each page's first event is labelled with a log id no query names.
+    pub merged_foreign_log: bool,
+    /// A merged answer carries an event it cannot be ordered by: each page
+    /// with more to come holds, in its middle, an extra event of the first
+    /// log asked, stamped 5 ms after the query's `to`, whose sequence number
+    /// cannot be read (no `sequence_number_str`, an inexact
+    /// `sequence_number`, no number in its Context link).
+    pub merged_unreadable_past_to: bool,
+    /// A merged answer's `Next` link skips events: its cursor lies one second
+    /// past the page's last event.
+    pub merged_link_beyond_last: bool,
+    /// A merged query's answers carry the beyond-retention header (as when
+    /// one of its logs keeps less history); single-log queries do not.
+    pub merged_beyond_retention: bool,
+    /// `to` is exclusive in single-log queries only; merged queries (of
+    /// several logs) read it inclusively: request forms that read `to`
+    /// differently.
+    pub to_exclusive_single_log: bool,
+    /// The merged faults above (`merged_out_of_order`, `merged_foreign_log`,
+    /// `merged_unreadable_past_to`, `merged_link_beyond_last`) spare a merged
+    /// query's first page and fire from its second on (after events were
+    /// returned).
+    pub merged_faults_from_page_2: bool,
 }
 
 /// Requests the simulator answers late ([`Faults::stall`]).
@@ -227,6 +254,13 @@ impl Default for Faults {
             inclusive_slices: false,
             late_millisecond: None,
             stall: None,
+            merged_out_of_order: false,
+            merged_foreign_log: false,
+            merged_unreadable_past_to: false,
+            merged_link_beyond_last: false,
+            merged_beyond_retention: false,
+            to_exclusive_single_log: false,
+            merged_faults_from_page_2: false,
         }
     }
 }

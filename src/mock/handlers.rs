@@ -170,6 +170,7 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
         path: path.clone(),
         kind,
         log_id: None,
+        logs: Vec::new(),
         from: None,
         to: None,
         sequence_number: None,
@@ -396,8 +397,12 @@ impl Ctx<'_> {
             let st = &mut *st;
             let truncate = st.counters.page(&st.faults);
             let reset = st.counters.reset(&st.faults);
+            // A first page is asked without a cursor.
+            let merged_faults =
+                !st.faults.merged_faults_from_page_2 || spec.sequence_number.is_some();
             let mut opts = PageOptions {
-                to_exclusive: st.faults.to_exclusive,
+                to_exclusive: st.faults.to_exclusive
+                    || (st.faults.to_exclusive_single_log && spec.logs.len() <= 1),
                 to_partly_inclusive: st.faults.to_partly_inclusive,
                 duplicate_page_edges: st.faults.duplicate_page_edges,
                 numeric_sequence_number_str: st.faults.numeric_sequence_number_str,
@@ -410,6 +415,10 @@ impl Ctx<'_> {
                 object_messages: st.faults.object_messages,
                 late_ms: None,
                 newest_links_skip_millisecond: st.faults.newest_links_skip_millisecond,
+                merged_out_of_order: st.faults.merged_out_of_order && merged_faults,
+                merged_foreign_log: st.faults.merged_foreign_log && merged_faults,
+                merged_unreadable_past_to: st.faults.merged_unreadable_past_to && merged_faults,
+                merged_link_beyond_last: st.faults.merged_link_beyond_last && merged_faults,
             };
             opts.late_ms = st
                 .counters
@@ -440,11 +449,18 @@ impl Ctx<'_> {
     /// `reply` with `x-beyond-retention` when `spec` reaches before the
     /// simulated retention.
     fn retention_headers(&self, spec: &query::QuerySpec, reply: Reply) -> Reply {
-        let start = self.shared.lock().faults.retention_start_ms;
+        let (start, merged) = {
+            let st = self.shared.lock();
+            (
+                st.faults.retention_start_ms,
+                st.faults.merged_beyond_retention,
+            )
+        };
         match start {
             Some(start) if query::beyond_retention(spec, Some(start)) => {
                 reply.beyond_retention(start)
             }
+            _ if merged && spec.logs.len() > 1 => reply.beyond_retention(spec.from + 1),
             _ => reply,
         }
     }
@@ -457,6 +473,7 @@ impl Ctx<'_> {
     ) -> (Reply, RateInfo) {
         if let Ok(raw) = &raw {
             rec.log_id = raw.log_id().map(str::to_string);
+            rec.logs.clone_from(&raw.logs);
             rec.from = raw.from.as_deref().and_then(|v| v.trim().parse().ok());
             rec.to = raw.to.as_deref().and_then(|v| v.trim().parse().ok());
             rec.per_page = raw.per_page.as_deref().and_then(|v| v.trim().parse().ok());
@@ -505,7 +522,11 @@ impl Ctx<'_> {
             Err(reply) => return (reply, rate),
         };
         spec.newest_first &= !oldest_only;
-        if self.shared.dataset.log(&spec.log_id).is_none() {
+        if spec
+            .logs
+            .iter()
+            .any(|l| self.shared.dataset.log(l).is_none())
+        {
             return (Reply::not_found("Log Not Found"), rate);
         }
         if polls == 0 {
@@ -537,7 +558,8 @@ impl Ctx<'_> {
                 );
             }
             if let Some(spec) = st.continuations.spec(id) {
-                rec.log_id = Some(spec.log_id.clone());
+                rec.log_id = (spec.logs.len() == 1).then(|| spec.log_id.clone());
+                rec.logs.clone_from(&spec.logs);
                 rec.from = Some(spec.from);
                 rec.to = Some(spec.to);
                 rec.per_page = Some(spec.per_page);

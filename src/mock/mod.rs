@@ -22,7 +22,11 @@
 //!   sequence_number={last seq}&next_page=true&query=`. Statements are the
 //!   LEQL of `leql.rs` (filters; `calculate`, `groupby` and `timeslice`
 //!   answered as statistics, see `render::statistics`); sequence numbers are
-//!   made as Rapid7's (see [`sequence_number`]).
+//!   made as Rapid7's (see [`sequence_number`]). Several logs
+//!   (`/query/logs/{id1:id2:…}`, or a POST listing them) are a merged query:
+//!   their events merged by `(timestamp, sequence_number)` (unique within a
+//!   millisecond across logs, [`log_sequence_number`]), their statistics
+//!   together.
 //! - Errors: 400 `{"fields":[…],"messages":["Invalid query: …"]}` for bad
 //!   parameters, 400 "Invalid Continuation ID", 404 `{"code":404,"message":
 //!   "Log Not Found"}` / "Query Not Found (Continuation ID may have expired)",
@@ -69,7 +73,10 @@ mod state;
 #[cfg(test)]
 mod tests;
 
-pub use data::{MockDataset, MockEvent, MockLog, MockLogSet, SEQUENCE_STEP, sequence_number};
+pub use data::{
+    MockDataset, MockEvent, MockLog, MockLogSet, SEQUENCE_STEP, log_sequence_number,
+    sequence_number,
+};
 pub use faults::{Faults, NextLinks, ResetHeader, Stall, StallOn};
 pub use messages::{MessageFormat, TYPE_CHANGE_MS};
 pub use ratelimit::RateLimits;

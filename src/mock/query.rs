@@ -16,7 +16,12 @@ const MAX_PER_PAGE: u32 = 500;
 /// A validated query for one page.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct QuerySpec {
+    /// The first log asked for (the only one but for merged queries).
     pub(crate) log_id: String,
+    /// Every log asked for, in the order asked: more than one for a merged
+    /// query (`/query/logs/{a:b}` or a POST listing several), whose pages
+    /// hold the logs' events merged by `(timestamp, sequence_number)`.
+    pub(crate) logs: Vec<String>,
     pub(crate) from: i64,
     pub(crate) to: i64,
     pub(crate) per_page: u32,
@@ -172,14 +177,10 @@ impl RawQuery {
     pub(crate) fn validate(&self, now_ms: i64) -> Result<QuerySpec, Reply> {
         let log_id = match self.logs.as_slice() {
             [] => return Err(bad(&["logs"], "Invalid query: no log specified")),
-            [one] if !one.is_empty() => one.clone(),
-            [_] => return Err(bad(&["logs"], "Invalid query: no log specified")),
-            _ => {
-                return Err(bad(
-                    &["logs"],
-                    "Invalid query: the simulator supports one log per query",
-                ));
+            logs if logs.iter().any(String::is_empty) => {
+                return Err(bad(&["logs"], "Invalid query: no log specified"));
             }
+            [first, ..] => first.clone(),
         };
         if let Err(why) = leql::parse(&self.statement) {
             return Err(bad(
@@ -228,6 +229,7 @@ impl RawQuery {
         }
         Ok(QuerySpec {
             log_id,
+            logs: self.logs.clone(),
             from,
             to,
             per_page,
@@ -302,6 +304,11 @@ fn resolve_time_range(tr: &str, now_ms: i64) -> Option<(i64, i64)> {
     Some((now_ms.checked_sub(n.checked_mul(unit_ms)?)?, now_ms))
 }
 
+/// The sequence number of an event rendered so that it cannot be read
+/// ([`Faults::merged_unreadable_past_to`](super::Faults)): above 2^53 without
+/// `sequence_number_str` or a number in its Context link.
+pub(crate) const UNREADABLE_SEQUENCE: u64 = u64::MAX;
+
 /// Page-shaping knobs (a copy of the relevant [`Faults`](super::Faults)).
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct PageOptions {
@@ -322,6 +329,14 @@ pub(crate) struct PageOptions {
     pub(crate) late_ms: Option<i64>,
     /// See [`Faults::newest_links_skip_millisecond`](super::Faults).
     pub(crate) newest_links_skip_millisecond: bool,
+    /// See [`Faults::merged_out_of_order`](super::Faults).
+    pub(crate) merged_out_of_order: bool,
+    /// See [`Faults::merged_foreign_log`](super::Faults).
+    pub(crate) merged_foreign_log: bool,
+    /// See [`Faults::merged_unreadable_past_to`](super::Faults).
+    pub(crate) merged_unreadable_past_to: bool,
+    /// See [`Faults::merged_link_beyond_last`](super::Faults).
+    pub(crate) merged_link_beyond_last: bool,
 }
 
 impl PageOptions {
@@ -359,6 +374,9 @@ pub(crate) fn page_events(
         _ => spec,
     };
     let statement = spec.parsed();
+    if spec.logs.len() > 1 {
+        return merged_page_events(data, spec, &statement, to_incl, opts);
+    }
     if spec.newest_first {
         // First page: up to `to` (as `to` is read); then strictly before the
         // cursor the `Next` link carries as `to` and `sequence_number`.
@@ -406,6 +424,71 @@ pub(crate) fn page_events(
             (page, more)
         }
     }
+}
+
+/// The events of one page of a merged query: each log's next events after
+/// the cursor, merged by `(timestamp, sequence_number)` (the logs' numbers
+/// never meet within a millisecond, see `data`), the first `per_page` of
+/// them; then the merged faults.
+fn merged_page_events(
+    data: &MockDataset,
+    spec: &QuerySpec,
+    statement: &Statement,
+    to_incl: i64,
+    opts: PageOptions,
+) -> (Vec<MockEvent>, bool) {
+    let per_page = spec.per_page as usize;
+    let mut all: Vec<MockEvent> = Vec::new();
+    for log in &spec.logs {
+        if spec.newest_first {
+            let (until, before) = match spec.sequence_number {
+                Some(seq) => (spec.to.min(crate::time::now_ms()), Some(seq)),
+                None => (to_incl, None),
+            };
+            all.extend(select_newest(
+                data,
+                log,
+                statement,
+                spec.from,
+                until,
+                before,
+                per_page + 1,
+            ));
+        } else {
+            all.extend(select(
+                data,
+                log,
+                statement,
+                spec.from,
+                spec.sequence_number,
+                to_incl,
+                per_page + 1,
+            ));
+        }
+    }
+    all.sort_by_key(|e| (e.timestamp, e.sequence_number));
+    if spec.newest_first {
+        all.reverse();
+    }
+    let more = all.len() > per_page;
+    all.truncate(per_page);
+    if opts.merged_out_of_order && all.len() >= 2 {
+        all.swap(0, 1);
+    }
+    if opts.merged_foreign_log
+        && let Some(first) = all.first_mut()
+    {
+        first.log_id = "ffffffff-0000-4000-8000-00000000f0e1".into();
+    }
+    if opts.merged_unreadable_past_to && more && !all.is_empty() {
+        let middle = all.len() / 2;
+        let mut stray = all[middle].clone();
+        stray.log_id = spec.logs[0].clone();
+        stray.timestamp = spec.to + 5;
+        stray.sequence_number = UNREADABLE_SEQUENCE;
+        all.insert(middle, stray);
+    }
+    (all, more)
 }
 
 /// The last millisecond a query reads: `to`, or `to - 1` when `to` is
@@ -572,7 +655,13 @@ mod tests {
         );
         assert!(get("from=1&to=2&query=where(/x/)").validate(0).is_ok());
         assert!(get("from=1&to=2&query=+").validate(0).is_ok());
-        assert!(err_text(RawQuery::from_get("a:b", &[]).validate(0)).contains("one log"));
+        let params = [
+            ("from".to_string(), "1".to_string()),
+            ("to".into(), "2".into()),
+        ];
+        let merged = RawQuery::from_get("a:b", &params).validate(0).unwrap();
+        assert_eq!((merged.log_id.as_str(), merged.logs.len()), ("a", 2));
+        assert!(err_text(RawQuery::from_get("a:", &params).validate(0)).contains("no log"));
     }
 
     #[test]

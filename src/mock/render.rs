@@ -13,8 +13,10 @@ use super::aggregate::{Group, aggregate};
 use super::data::{MockDataset, MockEvent, MockLog, MockLogSet};
 use super::encode::{encode_query_value, encode_segment, push_json_str};
 use super::faults::NextLinks;
-use super::leql::Function;
-use super::query::{PageOptions, QuerySpec, count_events, last_ms, page_events};
+use super::leql::{Function, Statement};
+use super::query::{
+    PageOptions, QuerySpec, UNREADABLE_SEQUENCE, count_events, last_ms, page_events,
+};
 
 /// Organisation id used in the `rrn` of simulated logs.
 const ORG_ID: &str = "5e1f0c2a-9b8d-4e7f-a6c5-d4b3a2f1e0d9";
@@ -59,7 +61,8 @@ fn push_event(out: &mut String, e: &MockEvent, root: &str, opts: &PageOptions) {
         let _ = write!(out, "],\"timestamp\":{}", e.timestamp);
     }
     let _ = write!(out, ",\"sequence_number\":{}", e.sequence_number as f64);
-    if opts.omit_sequence_number_str {
+    let unreadable = e.sequence_number == UNREADABLE_SEQUENCE;
+    if opts.omit_sequence_number_str || unreadable {
         // Older material: the exact number only in the Context link.
     } else if opts.numeric_sequence_number_str {
         let _ = write!(out, ",\"sequence_number_str\":{}", e.sequence_number);
@@ -82,12 +85,45 @@ fn push_event(out: &mut String, e: &MockEvent, root: &str, opts: &PageOptions) {
         out,
         &format!(
             "{root}/query/context/{}?per_page=50&timestamp={}&log_keys={}&context_type=SURROUND",
-            e.sequence_number,
+            if unreadable {
+                "unknown".to_string()
+            } else {
+                e.sequence_number.to_string()
+            },
             e.timestamp,
             encode_query_value(&e.log_id)
         ),
     );
     out.push_str("}]}");
+}
+
+/// The logs of `spec`, as the JSON strings of a `logs` list.
+fn push_logs(out: &mut String, spec: &QuerySpec) {
+    for (i, log) in spec.logs.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_json_str(out, log);
+    }
+}
+
+/// The path segment naming `spec`'s logs: `a:b:c`, each encoded.
+fn logs_segment(spec: &QuerySpec) -> String {
+    let ids: Vec<String> = spec.logs.iter().map(|l| encode_segment(l)).collect();
+    ids.join(":")
+}
+
+/// The events of `logs` together in `[from, to)` the statement selects.
+fn count_logs(
+    data: &MockDataset,
+    logs: &[String],
+    statement: &Statement,
+    from: i64,
+    to: i64,
+) -> u64 {
+    logs.iter()
+        .map(|l| count_events(data, l, statement, from, to))
+        .sum()
 }
 
 /// A finished page (§9 b/c): `links` only when there is a `Next` href.
@@ -100,7 +136,7 @@ pub(crate) fn page(
 ) -> Vec<u8> {
     let mut out = String::with_capacity(128 + events.len() * 600);
     out.push_str("{\"logs\":[");
-    push_json_str(&mut out, &spec.log_id);
+    push_logs(&mut out, spec);
     out.push_str("],\"leql\":");
     push_leql(&mut out, spec);
     out.push_str(",\"events\":[");
@@ -141,14 +177,19 @@ pub(crate) fn final_page(
         let seq = seq.map_or_else(String::new, |s| format!("&sequence_number={s}"));
         format!(
             "{root}/query/logs/{}?from={from}&to={}&per_page={}{seq}&next_page=true&query={}{extra}",
-            encode_segment(&spec.log_id),
+            logs_segment(spec),
             spec.to,
             spec.per_page,
             encode_query_value(&spec.statement),
         )
     };
+    let skip = if opts.merged_link_beyond_last && spec.logs.len() > 1 {
+        1_000
+    } else {
+        0
+    };
     let after_last = || match (more, events.last()) {
-        (true, Some(last)) => Some((last.timestamp, last.sequence_number)),
+        (true, Some(last)) => Some((last.timestamp + skip, last.sequence_number)),
         _ => None,
     };
     let next = match opts.next_links {
@@ -160,7 +201,7 @@ pub(crate) fn final_page(
                 format!(
                     "{root}/query/logs/{}?from={}&to={to}&per_page={}\
                      &most_recent_first=true&next_page=true&query={}",
-                    encode_segment(&spec.log_id),
+                    logs_segment(spec),
                     spec.from,
                     spec.per_page,
                     encode_query_value(&spec.statement),
@@ -171,7 +212,7 @@ pub(crate) fn final_page(
             format!(
                 "{root}/query/logs/{}?from={}&to={ts}&per_page={}&sequence_number={seq}\
                  &most_recent_first=true&next_page=true&query={}",
-                encode_segment(&spec.log_id),
+                logs_segment(spec),
                 spec.from,
                 spec.per_page,
                 encode_query_value(&spec.statement),
@@ -189,7 +230,7 @@ pub(crate) fn final_page(
             // Exactly the first page's request, as a client builds it.
             Some(first) => Some(format!(
                 "{root}/query/logs/{}?from={first}&to={}&per_page={}",
-                encode_segment(&spec.log_id),
+                logs_segment(spec),
                 spec.to,
                 spec.per_page
             )),
@@ -289,10 +330,8 @@ pub(crate) fn statistics(
                 let late = opts
                     .late_ms
                     .filter(|ms| (a..b).contains(ms))
-                    .map_or(0, |ms| {
-                        count_events(data, &spec.log_id, &statement, ms, ms + 1)
-                    });
-                Some((count_events(data, &spec.log_id, &statement, a, b) - late) as f64)
+                    .map_or(0, |ms| count_logs(data, &spec.logs, &statement, ms, ms + 1));
+                Some((count_logs(data, &spec.logs, &statement, a, b) - late) as f64)
             })
             .collect();
         let total: f64 = counts.iter().flatten().sum();
@@ -300,7 +339,7 @@ pub(crate) fn statistics(
     } else {
         let agg = aggregate(
             data,
-            &spec.log_id,
+            &spec.logs,
             &statement,
             (spec.from, end),
             (n as usize, g),
@@ -361,7 +400,7 @@ pub(crate) fn statistics(
     }
     let matched = if is_count { top as u64 } else { 0 };
     let body = json!({
-        "logs": [spec.log_id],
+        "logs": spec.logs,
         "leql": {"statement": spec.statement, "during": {"from": spec.from, "to": spec.to}},
         "statistics": statistics,
         "search_stats": {"events_matched": matched, "events_all": matched, "duration_ms": 1},
@@ -422,7 +461,7 @@ pub(crate) fn continuation(
 ) -> Vec<u8> {
     let mut out = String::with_capacity(512);
     out.push_str("{\"logs\":[");
-    push_json_str(&mut out, &spec.log_id);
+    push_logs(&mut out, spec);
     out.push_str(if legacy {
         "],\"query\":"
     } else {

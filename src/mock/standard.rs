@@ -83,6 +83,41 @@ impl MockDataset {
         ])
         .with_logsets(standard_logsets())
     }
+
+    /// An organisation's logs: `quiet` logs of 0.05 events a second
+    /// (`quiet-000`, `quiet-001`, …) and `busy` logs of 20 a second
+    /// (`busy-0`, …), every one JSON like `Windows Defender`'s, so a value
+    /// such as `"bytes":999` is rare in all of them. Ids are
+    /// `00000000-0000-4000-8000-00000000NNNN` (quiet) and
+    /// `00000000-0000-4000-9000-00000000NNNN` (busy): the shape of the
+    /// benchmarks and tests of merged reads (issue #34: 200 quiet logs plus
+    /// 3 busy ones).
+    pub fn organisation(quiet: usize, busy: usize) -> Self {
+        let log = |id: String, name: String, rate| MockLog {
+            id,
+            name,
+            rate_per_sec: rate,
+            format: MessageFormat::Json,
+            burst_every_secs: None,
+            burst_size: 0,
+            labels: Vec::new(),
+        };
+        let quiet = (0..quiet).map(|i| {
+            log(
+                format!("00000000-0000-4000-8000-{i:012}"),
+                format!("quiet-{i:03}"),
+                0.05,
+            )
+        });
+        let busy = (0..busy).map(|i| {
+            log(
+                format!("00000000-0000-4000-9000-{i:012}"),
+                format!("busy-{i}"),
+                20.0,
+            )
+        });
+        Self::new(quiet.chain(busy).collect())
+    }
 }
 
 fn standard_logsets() -> Vec<MockLogSet> {

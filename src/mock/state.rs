@@ -36,8 +36,12 @@ pub struct RecordedRequest {
     pub path: String,
     /// What the request was for.
     pub kind: RequestKind,
-    /// The queried log (polls: the continuation's log, when still known).
+    /// The queried log (polls: the continuation's log, when still known);
+    /// `None` for a merged query of several logs (see `logs`).
     pub log_id: Option<String>,
+    /// Every log a query named (polls: the continuation's): one, or
+    /// several for a merged query.
+    pub logs: Vec<String>,
     /// `from` as sent (polls: the continuation's).
     pub from: Option<i64>,
     /// `to` as sent (polls: the continuation's).

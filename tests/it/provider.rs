@@ -20,6 +20,7 @@ mod log_names;
 mod logsets;
 mod maintenance;
 mod memory;
+mod merged;
 mod newest;
 mod predicates;
 mod pushdown;

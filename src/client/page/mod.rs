@@ -309,60 +309,9 @@ pub(crate) struct ParsedBody {
     /// `x-beyond-retention-message` of a response that said the window
     /// reaches past retention (set by the query, from the headers).
     pub(crate) beyond_retention: Option<String>,
-}
-
-/// Decode one finished result page body (the JSON of a `200` answer) on its
-/// own, outside a query: the events with `from <= timestamp < to`,
-/// deduplicated within the page, in columnar form.
-///
-/// This is the decoder the client runs on every page; it is public for
-/// benchmarks, fuzzing and tools that hold page bodies saved from the API.
-/// Events missing a field are counted in [`PageStats::failed`], never an
-/// error; only a body that is not JSON of the page shape is an error.
-///
-/// ```
-/// use datafusion_rapid7::client::decode_page;
-///
-/// let body = br#"{"events": [
-///     {"timestamp": 1000, "sequence_number_str": "7", "message": "hello"},
-///     {"timestamp": 5000, "sequence_number_str": "8", "message": "too late"}
-/// ]}"#;
-/// let page = decode_page(body, "my-log", 0, 2000).unwrap();
-/// assert_eq!(page.columns.len(), 1);
-/// assert_eq!(page.columns.message(0), "hello");
-/// assert_eq!(page.stats.out_of_window, 1);
-/// ```
-pub fn decode_page(
-    body: &[u8],
-    log_id: &str,
-    from: i64,
-    to: i64,
-) -> super::error::Result<EventPage> {
-    let parsed = parse_page(
-        body,
-        log_id,
-        (from, to),
-        &Resume::default(),
-        1,
-        Order::OldestFirst,
-    )
-    .map_err(|e| super::error::Error::Decode {
-        url: "(page body)".into(),
-        message: e.to_string(),
-    })?;
-    if parsed.statistical {
-        return Err(super::error::Error::Decode {
-            url: "(page body)".into(),
-            message: "expected an event page, got a statistical result".into(),
-        });
-    }
-    Ok(EventPage {
-        log_id: Arc::from(log_id),
-        page_number: 1,
-        columns: parsed.columns,
-        stats: parsed.stats,
-        beyond_retention_message: None,
-    })
+    /// A merged page (several logs): each kept event's log, and what the
+    /// page broke of the merged stream's rules ([`merged`]).
+    pub(crate) merged: Option<merged::Lanes>,
 }
 
 /// Parse a page body in one pass; a page with a message sent as a JSON
@@ -372,6 +321,20 @@ pub fn decode_page(
 pub(crate) fn parse_page(
     body: &[u8],
     log_id: &str,
+    window: (i64, i64),
+    resume: &Resume,
+    page_number: u64,
+    order: Order,
+) -> Result<ParsedBody, serde_json::Error> {
+    parse_page_of(body, log_id, None, window, resume, page_number, order)
+}
+
+/// [`parse_page`] of one log's page, or (`merged`: the logs asked and where
+/// their merged stream stands) of a merged page of several.
+fn parse_page_of(
+    body: &[u8],
+    log_id: &str,
+    merged: Option<(&merged::Asked, &merged::Stream)>,
     window: (i64, i64),
     resume: &Resume,
     page_number: u64,
@@ -404,6 +367,7 @@ pub(crate) fn parse_page(
             max_own_timestamp: None,
             position: 0,
             first_rejection: None,
+            merged: merged.map(|(asked, stream)| merged::Check::new(asked, stream)),
         };
         parse_str(body, state)
     };
@@ -433,6 +397,7 @@ fn parse_str(body: &str, mut state: PageState<'_>) -> Result<ParsedBody, serde_j
         statistical,
         beyond_retention: None,
         first_rejection: state.first_rejection,
+        merged: state.merged.map(merged::Check::finish),
     })
 }
 
@@ -458,11 +423,16 @@ struct PageState<'s> {
     max_own_timestamp: Option<i64>,
     position: usize,
     first_rejection: Option<String>,
+    /// A merged page: the logs asked and the merged stream's checks.
+    merged: Option<merged::Check<'s>>,
 }
 
 impl PageState<'_> {
     fn fail(&mut self, reason: &str) {
         self.stats.failed += 1;
+        if let Some(m) = &mut self.merged {
+            m.failed();
+        }
         if self.first_rejection.is_none() {
             self.first_rejection = Some(format!("{reason} (event {})", self.position));
         }
@@ -489,6 +459,9 @@ impl PageState<'_> {
 
     fn accept(&mut self, ev: RawEvent<'_>) {
         self.stats.received += 1;
+        if let Some(m) = &mut self.merged {
+            m.event_of(ev.log_id.as_deref());
+        }
         let Some(ts) = ev.timestamp else {
             return self.fail("missing or invalid timestamp");
         };
@@ -499,8 +472,17 @@ impl PageState<'_> {
             self.max_own_timestamp = self.max_own_timestamp.max(Some(ts));
         }
         let seq = sequence_number(&ev);
-        if let Ok(seq) = seq {
-            self.max_seen = self.max_seen.max(Some(page_key(self.order, ts, seq)));
+        match (seq, &mut self.merged) {
+            (Ok(seq), merged) => {
+                self.max_seen = self.max_seen.max(Some(page_key(self.order, ts, seq)));
+                if let Some(m) = merged {
+                    m.in_order(ts, seq);
+                }
+            }
+            // A merged stream cannot place it: its timestamp alone (past
+            // the window's end, say) would end the answer for every log.
+            (Err(reason), Some(m)) => m.unordered(ts, reason),
+            (Err(_), None) => {}
         }
         // An event outside the window belongs to another query (the next
         // range, when Rapid7's `to` is inclusive), whatever else is wrong
@@ -516,6 +498,7 @@ impl PageState<'_> {
         let Some(message) = ev.message else {
             return self.fail("missing message");
         };
+        let object = matches!(message, Text::ScratchJson | Text::Json(_));
         let message = match message {
             Text::Body(text) => text,
             Text::Scratch => self.scratch.as_str(),
@@ -528,8 +511,14 @@ impl PageState<'_> {
                 text
             }
         };
-        if !own {
-            return self.fail("event belongs to another log");
+        match &self.merged {
+            Some(m) if !m.asked_for() => return self.fail("event of a log not asked for"),
+            Some(_) => {}
+            None => {
+                if !own {
+                    return self.fail("event belongs to another log");
+                }
+            }
         }
         let key = page_key(self.order, ts, seq);
         if self.resume.is_repeat(key, (ts, seq)) || !self.seen.insert(key, (ts, seq), &self.columns)
@@ -542,6 +531,9 @@ impl PageState<'_> {
         }
         self.stats.accepted += 1;
         self.max_key = self.max_key.max(Some(key));
+        if let Some(m) = &mut self.merged {
+            m.kept(object);
+        }
     }
 }
 
@@ -794,6 +786,11 @@ impl<'de> Visitor<'de> for RawEventVisitor<'_> {
     }
 }
 
+mod decode;
+pub(crate) mod merged;
+pub(crate) mod split;
+
+pub use decode::decode_page;
 #[cfg(test)]
 mod tests;
 mod values;

@@ -194,11 +194,99 @@ async fn post_queries() {
         (r.status, r.json()["message"].as_str()),
         (400, Some("Malformed JSON Request Body"))
     );
-    let two = body.replace(
+    let unknown = body.replace(
         &format!("[\"{FIREWALL}\"]"),
-        &format!("[\"{FIREWALL}\",\"{FIREWALL}\"]"),
+        &format!("[\"{FIREWALL}\",\"00000000-0000-4000-8000-000000000000\"]"),
     );
-    assert_eq!(send(post(&two, "application/json")).await.status, 400);
+    assert_eq!(send(post(&unknown, "application/json")).await.status, 404);
+}
+
+/// The events of `logs` in `[from, to)`, merged as a merged query's pages are.
+fn merged_truth(s: &MockServer, logs: &[&str], from: i64, to: i64) -> Vec<(i64, u64, String)> {
+    let mut all: Vec<(i64, u64, String)> = logs
+        .iter()
+        .flat_map(|l| s.dataset().events(l, from, to))
+        .map(|e| (e.timestamp, e.sequence_number, e.log_id))
+        .collect();
+    all.sort();
+    all
+}
+
+fn merged_keys(events: &[Value]) -> Vec<(i64, u64, String)> {
+    events
+        .iter()
+        .map(|e| {
+            (
+                e["timestamp"].as_i64().unwrap(),
+                e["sequence_number_str"].as_str().unwrap().parse().unwrap(),
+                e["log_id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn merged_queries_merge_their_logs_by_timestamp_and_sequence_number() {
+    let s = start(Faults::default()).await;
+    let ids: Vec<String> = s.dataset().logs().iter().map(|l| l.id.clone()).collect();
+    let logs: Vec<&str> = ids.iter().take(4).map(String::as_str).collect();
+    let (from, to) = (T0, T0 + 20_000);
+    let (events, pages) = walk(&s, &query_url(&logs.join(":"), from, to - 1, 50)).await;
+    let got = merged_keys(&events);
+    let want = merged_truth(&s, &logs, from, to);
+    assert!(want.len() > 100, "{}", want.len());
+    assert_eq!(got, want);
+    assert!(pages > 1);
+    // Unique within a millisecond across logs: strictly increasing pairs.
+    assert!(got.windows(2).all(|w| (w[0].0, w[0].1) < (w[1].0, w[1].1)));
+    let rec = s
+        .requests()
+        .into_iter()
+        .find(|r| r.kind == RequestKind::Query)
+        .unwrap();
+    assert_eq!((rec.log_id, rec.logs.len()), (None, 4));
+    // A count of several logs is their total.
+    let count_url = format!(
+        "{}&query=calculate(count)",
+        query_url(&logs.join(":"), from, to - 1, 50)
+    );
+    let mut r = get(&s, &count_url).await;
+    while let Some(poll) = r.link("Self") {
+        r = get(&s, &poll).await;
+    }
+    let body = r.json();
+    assert_eq!(
+        body["statistics"]["count"].as_u64(),
+        Some(want.len() as u64),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn merged_faults_break_the_order_or_name_a_log_not_asked_for() {
+    let s = start(Faults {
+        polls: 0,
+        merged_out_of_order: true,
+        ..Faults::default()
+    })
+    .await;
+    let ids: Vec<String> = s.dataset().logs().iter().map(|l| l.id.clone()).collect();
+    let logs: Vec<&str> = ids.iter().take(3).map(String::as_str).collect();
+    let url = query_url(&logs.join(":"), T0, T0 + 20_000, 50);
+    let got = merged_keys(get(&s, &url).await.json()["events"].as_array().unwrap());
+    assert!((got[0].0, got[0].1) > (got[1].0, got[1].1));
+    s.set_faults(Faults {
+        polls: 0,
+        merged_foreign_log: true,
+        ..Faults::default()
+    });
+    let got = merged_keys(get(&s, &url).await.json()["events"].as_array().unwrap());
+    assert!(!logs.contains(&got[0].2.as_str()));
+    assert!(got[1..].iter().all(|e| logs.contains(&e.2.as_str())));
+    // One log's pages are untouched by either.
+    let one = query_url(logs[0], T0, T0 + 20_000, 50);
+    let got = merged_keys(get(&s, &one).await.json()["events"].as_array().unwrap());
+    assert!(got.iter().all(|e| e.2 == logs[0]));
 }
 
 #[tokio::test]

@@ -10,7 +10,10 @@
 //! 1. the events of millisecond `to` are counted with a one-millisecond event
 //!    query (`[to, to + 1)`, exact by the event client's own rule); when there
 //!    are none, the statistics are right under both readings;
-//! 2. otherwise the convention matters, and is learnt once per source: a
+//! 2. otherwise the convention matters, and is learnt once per source and
+//!    request form (a single log's `GET`, a merged `GET`, a merged `POST`:
+//!    nothing says they read `to` alike; a probe that would be sent in
+//!    another form than the count's is not asked, the range is paged): a
 //!    statistical count of `[to - 1, to)` is the events of `to - 1` alone when
 //!    `to` is exclusive, and those plus the (known, non-zero) events of `to`
 //!    when it is inclusive; anything else fails loudly (settled counts that
@@ -50,17 +53,42 @@ use crate::client::{self, Client, CountRequest, Counts};
 use crate::error::{Error, Result};
 use crate::locks::lock;
 
-/// Whether Rapid7 counts events stamped exactly `to`, once learnt.
+/// Whether Rapid7 counts events stamped exactly `to`, once learnt, per
+/// request form of the statistics ([`Form`]): nothing says Rapid7 reads
+/// `to` the same way in a single log's `GET`, a merged `GET` and a merged
+/// `POST`, so a convention learnt in one is never applied to another.
 #[derive(Debug, Default)]
-pub(crate) struct ToConvention(Mutex<Option<bool>>);
+pub(crate) struct ToConvention(Mutex<[Option<bool>; 3]>);
+
+/// The request form of a statistical count: a single log's (index 0), a
+/// merged `GET` (1), a merged `POST` (2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Form(usize);
+
+impl Form {
+    /// The form of the statistics of `logs` over `(from, to)` in `slices`.
+    fn of(client: &Client, logs: &[&str], (from, to): (i64, i64), slices: u32) -> Form {
+        match logs {
+            [_] | [] => Form(0),
+            _ => {
+                let request = count_request(logs, from, to, slices);
+                Form(if client.merged_count_is_post(logs, &request) {
+                    2
+                } else {
+                    1
+                })
+            }
+        }
+    }
+}
 
 impl ToConvention {
-    fn get(&self) -> Option<bool> {
-        *lock(&self.0)
+    fn get(&self, form: Form) -> Option<bool> {
+        lock(&self.0)[form.0]
     }
 
-    fn set(&self, inclusive: bool) {
-        *lock(&self.0) = Some(inclusive);
+    fn set(&self, form: Form, inclusive: bool) {
+        lock(&self.0)[form.0] = Some(inclusive);
     }
 }
 
@@ -73,33 +101,34 @@ impl ToConvention {
 pub(crate) async fn exact_counts(
     client: &Client,
     convention: &ToConvention,
-    log_id: &str,
+    logs: &[&str],
     (from, to): (i64, i64),
     slices: u32,
     settled: bool,
 ) -> Result<std::result::Result<Vec<u64>, u64>> {
+    let form = Form::of(client, logs, (from, to), slices);
     // On the edge, the events of `to` before the statistics (`None` inside:
     // a rejected event).
-    let edge_before = match (settled, convention.get()) {
+    let edge_before = match (settled, convention.get(form)) {
         (false, Some(false)) | (true, _) => None,
-        (false, _) => Some(events_at(client, log_id, to).await?),
+        (false, _) => Some(events_at(client, logs, to).await?),
     };
-    let counts = statistics(client, log_id, from, to, slices).await?;
+    let counts = statistics(client, logs, from, to, slices).await?;
     let about = counts.total();
     if !counts.exact {
         return Ok(Err(about));
     }
     let mut slices = counts.slices;
-    if convention.get() == Some(false) {
+    if convention.get(form) == Some(false) {
         return Ok(Ok(slices));
     }
-    let Some(at_to) = events_at(client, log_id, to).await? else {
+    let Some(at_to) = events_at(client, logs, to).await? else {
         return Ok(Err(about));
     };
     if let Some(before) = edge_before {
         if before != Some(at_to) {
             tracing::info!(
-                log_id,
+                log_id = logs.join(":"),
                 to = %crate::time::fmt_ms(to),
                 detail = "events stamped `to` arrived while counting: paging the range",
                 "rapid7_edge_moved"
@@ -107,27 +136,36 @@ pub(crate) async fn exact_counts(
             return Ok(Err(about));
         }
         if at_to > 0 {
-            return Ok(
-                edge_correction(client, convention, log_id, (from, to), slices, at_to)
-                    .await?
-                    .ok_or(about),
-            );
+            return Ok(edge_correction(
+                client,
+                convention.get(form),
+                logs,
+                (from, to),
+                slices,
+                at_to,
+            )
+            .await?
+            .ok_or(about));
         }
         return Ok(Ok(slices));
     }
     if at_to == 0 {
         return Ok(Ok(slices));
     }
-    let inclusive = match convention.get() {
+    let inclusive = match convention.get(form) {
         Some(known) => known,
         None => {
-            let learnt = learn(client, log_id, to, at_to).await?;
+            // The probe must be of the same form as the count it corrects.
+            if Form::of(client, logs, (to - 1, to), 1) != form {
+                return Ok(Err(about));
+            }
+            let learnt = learn(client, logs, to, at_to).await?;
             tracing::info!(
                 inclusive = learnt,
                 detail = "whether statistics count events stamped `to`",
                 "rapid7_to_convention_learnt"
             );
-            convention.set(learnt);
+            convention.set(form, learnt);
             learnt
         }
     };
@@ -135,7 +173,7 @@ pub(crate) async fn exact_counts(
         let last = slices.last_mut().expect("at least one slice");
         *last = last
             .checked_sub(at_to)
-            .ok_or_else(|| inconsistent(log_id, to))?;
+            .ok_or_else(|| inconsistent(logs, to))?;
     }
     Ok(Ok(slices))
 }
@@ -145,24 +183,24 @@ pub(crate) async fn exact_counts(
 /// the last; `None` when a check fails (page instead).
 async fn edge_correction(
     client: &Client,
-    convention: &ToConvention,
-    log_id: &str,
+    known: Option<bool>,
+    logs: &[&str],
     (from, to): (i64, i64),
     mut slices: Vec<u64>,
     at_to: u64,
 ) -> Result<Option<Vec<u64>>> {
     let n = slices.len() as i64;
-    let counted = match convention.get() {
+    let counted = match known {
         Some(true) => *slices.last().expect("at least one slice"),
         _ => {
             let start = from + (to - from) / n * (n - 1);
-            if events_at(client, log_id, to + 1).await? != Some(0) {
+            if events_at(client, logs, to + 1).await? != Some(0) {
                 return Ok(None);
             }
-            let again = statistics(client, log_id, start, to + 1, 1).await?;
+            let again = statistics(client, logs, start, to + 1, 1).await?;
             let still = (
-                events_at(client, log_id, to + 1).await?,
-                events_at(client, log_id, to).await?,
+                events_at(client, logs, to + 1).await?,
+                events_at(client, logs, to).await?,
             );
             if !again.exact || still != (Some(0), Some(at_to)) {
                 return Ok(None);
@@ -177,41 +215,49 @@ async fn edge_correction(
     Ok(Some(slices))
 }
 
+/// The counts of `logs` together (one statistical query, merged for
+/// several).
 async fn statistics(
     client: &Client,
-    log_id: &str,
+    logs: &[&str],
     from: i64,
     to: i64,
     slices: u32,
 ) -> Result<Counts> {
-    Ok(client
-        .count_events(&CountRequest {
-            log_id: log_id.to_string(),
-            from,
-            to,
-            filter: None,
-            slices,
-        })
-        .await?)
+    let request = count_request(logs, from, to, slices);
+    Ok(match logs {
+        [_] => client.count_events(&request).await?,
+        _ => client.count_events_merged(logs, &request).await?,
+    })
+}
+
+fn count_request(logs: &[&str], from: i64, to: i64, slices: u32) -> CountRequest {
+    CountRequest {
+        log_id: logs.first().copied().unwrap_or_default().to_string(),
+        from,
+        to,
+        filter: None,
+        slices,
+    }
 }
 
 /// Whether a statistical count over `[t - 1, t)` includes the `at_t > 0`
 /// events stamped `t`.
-async fn learn(client: &Client, log_id: &str, t: i64, at_t: u64) -> Result<bool> {
-    let probe = statistics(client, log_id, t - 1, t, 1).await?;
-    let Some(before) = events_at(client, log_id, t - 1).await? else {
-        return Err(inconsistent(log_id, t));
+async fn learn(client: &Client, logs: &[&str], t: i64, at_t: u64) -> Result<bool> {
+    let probe = statistics(client, logs, t - 1, t, 1).await?;
+    let Some(before) = events_at(client, logs, t - 1).await? else {
+        return Err(inconsistent(logs, t));
     };
     match probe.total() {
         n if n == before + at_t => Ok(true),
         n if n == before => Ok(false),
-        _ => Err(inconsistent(log_id, t)),
+        _ => Err(inconsistent(logs, t)),
     }
 }
 
-fn inconsistent(log_id: &str, t: i64) -> Error {
+fn inconsistent(logs: &[&str], t: i64) -> Error {
     client::Error::Decode {
-        url: format!("statistics of log {log_id}"),
+        url: format!("statistics of log {}", logs.join(":")),
         message: format!(
             "Rapid7's counts around {} agree with neither an inclusive nor an exclusive `to`; \
              not using them (SET rapid7.pushdown_aggregates = false pages instead)",
@@ -221,11 +267,26 @@ fn inconsistent(log_id: &str, t: i64) -> Error {
     .into()
 }
 
-/// The events of one log stamped exactly `ms`; `None` when the decoder
-/// rejected any event of the answer: the statistics count those, and
-/// which millisecond they belong to cannot be known, so the range is
-/// counted from its events instead.
-async fn events_at(client: &Client, log_id: &str, ms: i64) -> Result<Option<u64>> {
+/// The events of `logs` stamped exactly `ms`; `None` when the decoder
+/// rejected any event of the answer (the statistics count those, and
+/// which millisecond they belong to cannot be known), or a merged answer
+/// broke a rule: the range is counted from its events instead.
+async fn events_at(client: &Client, logs: &[&str], ms: i64) -> Result<Option<u64>> {
+    let [log_id] = logs else {
+        let mut query = client.query_merged(logs, ms, ms + 1, "")?;
+        let (mut n, mut rejected) = (0u64, 0u64);
+        loop {
+            match query.next_page().await {
+                Ok(Some(page)) => {
+                    n += page.stats.accepted;
+                    rejected += page.stats.failed;
+                }
+                Ok(None) => return Ok((rejected == 0).then_some(n)),
+                Err(client::Error::MergedAnswer { .. }) => return Ok(None),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    };
     let pages = client.query_events(log_id, ms, ms + 1)?.into_stream();
     let (n, rejected) = pages
         .map_err(Error::from)

@@ -36,7 +36,7 @@ use tokio::task::JoinSet;
 use super::bin::Bin;
 use super::exact::{ToConvention, exact_counts};
 use crate::cache::{BinOf, PartCounts, PartInfo, PlannedSegment, SegmentCache, merge_ranges};
-use crate::client::{Client, CountRequest, MAX_SLICES};
+use crate::client::{Client, CountRequest, MAX_LOGS_PER_QUERY, MAX_SLICES};
 use crate::error::{Error, Result};
 use crate::events::{TIMESTAMP_TZ, columns};
 use crate::fetch::{FetchRequest, Fetcher};
@@ -147,7 +147,12 @@ impl LeafExec for Rapid7CountsExec {
         let inputs = Arc::clone(&self.inputs);
         let projection = self.projection.clone();
         let batch = async move {
-            let batch = count_all(&inputs).await.map_err(Error::into_datafusion)?;
+            // Without a log column, the counts of several logs may be
+            // asked of Rapid7 together (merged statistics): only totals show.
+            let by_log = projection.iter().any(|c| matches!(c, 1 | 2));
+            let batch = count_all(&inputs, by_log)
+                .await
+                .map_err(Error::into_datafusion)?;
             Ok::<_, DataFusionError>(batch.project(&projection)?)
         }
         .boxed();
@@ -161,15 +166,18 @@ impl LeafExec for Rapid7CountsExec {
 /// Events per bin start (or per window start, with no bins).
 type Tally = BTreeMap<i64, u64>;
 
-async fn count_all(inputs: &CountInputs) -> Result<RecordBatch> {
+async fn count_all(inputs: &CountInputs, by_log: bool) -> Result<RecordBatch> {
+    let merged = !by_log && inputs.client.is_some() && inputs.fetcher.merged_allowed().await;
+    let groups = missing_groups(&inputs.scans, merged);
     // The futures are built first: a stream of closures over borrowed scans
     // held across the await would make the future not `Send` for every
     // lifetime (rust-lang/rust#102211).
-    let counts: Vec<_> = inputs
-        .scans
+    let counts: Vec<_> = groups
         .iter()
-        .enumerate()
-        .map(|(i, scan)| async move { count_log(inputs, scan).await.map(|t| (i, t)) })
+        .map(|group| async move {
+            let scans: Vec<&LogScan> = group.iter().map(|i| &inputs.scans[*i]).collect();
+            count_logs(inputs, &scans).await.map(|t| (group[0], t))
+        })
         .collect();
     let tallies: Vec<(usize, Tally)> = futures::stream::iter(counts)
         .buffer_unordered(inputs.concurrency.max(1))
@@ -205,15 +213,67 @@ fn key(bin: Option<Bin>, anchor: i64, ts: i64) -> i64 {
     }
 }
 
-async fn count_log(inputs: &CountInputs, scan: &LogScan) -> Result<Tally> {
-    let anchor = scan
-        .settled
+/// The scans counted together (by their indices): with `merged`, those of
+/// the same missing ranges (gaps and recent edge; at most
+/// [`MAX_LOGS_PER_QUERY`] a group, a larger set cut into equal groups),
+/// whose missing ranges one merged statistical query counts; else each
+/// alone.
+fn missing_groups(scans: &[LogScan], merged: bool) -> Vec<Vec<usize>> {
+    let missing = |s: &LogScan| merge_ranges(s.gaps.iter().chain(&s.live).copied());
+    let mut groups: Vec<(Vec<TimeRange>, Vec<usize>)> = Vec::new();
+    for (i, scan) in scans.iter().enumerate() {
+        let ranges = missing(scan);
+        let same = |g: &&mut (Vec<TimeRange>, Vec<usize>)| {
+            merged
+                && !ranges.is_empty()
+                && g.0 == ranges
+                && g.1.iter().all(|j| scans[*j].log.id != scan.log.id)
+        };
+        match groups.iter_mut().find(same) {
+            Some(g) => g.1.push(i),
+            None => groups.push((ranges, vec![i])),
+        }
+    }
+    groups
+        .into_iter()
+        .flat_map(|(_, g)| {
+            let parts = g.len().div_ceil(MAX_LOGS_PER_QUERY);
+            let size = g.len().div_ceil(parts);
+            g.chunks(size).map(<[usize]>::to_vec).collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// The counts of `scans` (one log, or several of the same missing ranges,
+/// tallied together): cached parts log by log, missing ranges at once.
+async fn count_logs(inputs: &CountInputs, scans: &[&LogScan]) -> Result<Tally> {
+    let mut tally = Tally::new();
+    for scan in scans {
+        count_cached(inputs, scan, &mut tally).await?;
+    }
+    let scan = scans[0];
+    let anchor = anchor_of(scan);
+    // The recent edge is counted from statistics too: counts are never
+    // cached, so it is no different from a missing range (and joins the
+    // gap before it into one range).
+    for range in merge_ranges(scan.gaps.iter().chain(&scan.live).copied()) {
+        count_missing(inputs, scans, range, anchor, &mut tally).await?;
+    }
+    Ok(tally)
+}
+
+fn anchor_of(scan: &LogScan) -> i64 {
+    scan.settled
         .iter()
         .chain(&scan.live)
         .map(TimeRange::start)
         .min()
-        .unwrap_or(0);
-    let mut tally = Tally::new();
+        .unwrap_or(0)
+}
+
+/// Tally the cached segments of `scan`.
+async fn count_cached(inputs: &CountInputs, scan: &LogScan, tally: &mut Tally) -> Result<()> {
+    let anchor = anchor_of(scan);
     let mut parts = Vec::new();
     for planned in &scan.segments {
         match manifest_count(inputs.bin, planned) {
@@ -229,15 +289,9 @@ async fn count_log(inputs: &CountInputs, scan: &LogScan) -> Result<Tally> {
         }
     }
     if !parts.is_empty() {
-        count_parts(inputs, parts, bin_of(inputs.bin, anchor), &mut tally).await?;
+        count_parts(inputs, parts, bin_of(inputs.bin, anchor), tally).await?;
     }
-    // The recent edge is counted from statistics too: counts are never
-    // cached, so it is no different from a missing range (and joins the
-    // gap before it into one range).
-    for range in merge_ranges(scan.gaps.iter().chain(&scan.live).copied()) {
-        count_missing(inputs, scan, range, anchor, &mut tally).await?;
-    }
-    Ok(tally)
+    Ok(())
 }
 
 /// A segment's count by its manifest: when it serves its whole range and
@@ -323,14 +377,17 @@ async fn tally_batches(
     Ok(())
 }
 
-/// Count a missing range from statistics, in queries aligned to the bins.
+/// Count a missing range of `scans` (one log, or several counted together)
+/// from statistics, in queries aligned to the bins.
 async fn count_missing(
     inputs: &CountInputs,
-    scan: &LogScan,
+    scans: &[&LogScan],
     gap: TimeRange,
     anchor: i64,
     tally: &mut Tally,
 ) -> Result<()> {
+    let scan = scans[0];
+    let ids: Vec<&str> = scans.iter().map(|s| s.log.id.as_str()).collect();
     let client = inputs.client.as_ref().ok_or_else(|| Error::Offline {
         missing: vec![scan.log.describe(gap)],
     })?;
@@ -340,16 +397,18 @@ async fn count_missing(
     if planned > PAGING_CHECK_QUERIES as u64 {
         // Many small bins: counting each from statistics can cost more
         // queries than paging the range's events. One count says which.
-        let total = client
-            .count_events(&CountRequest {
-                log_id: scan.log.id.to_string(),
-                from: gap.start(),
-                to: gap.end(),
-                filter: None,
-                slices: 1,
-            })
-            .await?
-            .total();
+        let request = CountRequest {
+            log_id: scan.log.id.to_string(),
+            from: gap.start(),
+            to: gap.end(),
+            filter: None,
+            slices: 1,
+        };
+        let total = match ids.as_slice() {
+            [_] => client.count_events(&request).await?,
+            _ => client.count_events_merged(&ids, &request).await?,
+        }
+        .total();
         let per_page = u64::from(client.config().per_page.max(1));
         let pages = total / per_page + 1;
         if planned > pages {
@@ -368,11 +427,14 @@ async fn count_missing(
                 pages,
                 "counts_paged_instead"
             );
-            let batches =
-                inputs
-                    .fetcher
-                    .stream_range(&FetchRequest::new(scan.log.clone(), None, gap))?;
-            return tally_batches(batches, inputs.bin, anchor, tally).await;
+            for scan in scans {
+                let batches =
+                    inputs
+                        .fetcher
+                        .stream_range(&FetchRequest::new(scan.log.clone(), None, gap))?;
+                tally_batches(batches, inputs.bin, anchor, tally).await?;
+            }
+            return Ok(());
         }
     }
     for (from, to, slices) in aligned_queries(gap, inputs.bin) {
@@ -382,7 +444,7 @@ async fn count_missing(
         let exact = exact_counts(
             client,
             &inputs.convention,
-            &scan.log.id,
+            &ids,
             (from, to),
             slices,
             settled,
@@ -416,12 +478,14 @@ async fn count_missing(
                     detail = "counting the range's events instead",
                     "rapid7_statistics_inexact"
                 );
-                let batches = inputs.fetcher.stream_range(&FetchRequest::new(
-                    scan.log.clone(),
-                    None,
-                    TimeRange::ordered(from, to),
-                ))?;
-                tally_batches(batches, inputs.bin, anchor, tally).await?;
+                for scan in scans {
+                    let batches = inputs.fetcher.stream_range(&FetchRequest::new(
+                        scan.log.clone(),
+                        None,
+                        TimeRange::ordered(from, to),
+                    ))?;
+                    tally_batches(batches, inputs.bin, anchor, tally).await?;
+                }
             }
         }
     }

@@ -87,18 +87,34 @@ pub(crate) async fn estimate_slices(
     gaps: &[TimeRange],
     chunk_ms: i64,
 ) -> Result<Estimated> {
+    estimate_slices_of(client, &[log_id], filter, gaps, chunk_ms).await
+}
+
+/// [`estimate_slices`] of several logs with the same gaps, by one merged
+/// statistical query: what fetching them all costs, read merged (a query
+/// per piece for the group, not per log). The slice counts are of the
+/// logs together: an upper bound of each log's.
+pub(crate) async fn estimate_slices_of(
+    client: &Client,
+    logs: &[&str],
+    filter: Option<&str>,
+    gaps: &[TimeRange],
+    chunk_ms: i64,
+) -> Result<Estimated> {
     let Some((from, to, slices)) = envelope(gaps, chunk_ms) else {
         return Ok(Estimated::default());
     };
-    let counts = client
-        .count_events(&CountRequest {
-            log_id: log_id.to_string(),
-            from,
-            to,
-            filter: filter.map(str::to_string),
-            slices,
-        })
-        .await?;
+    let request = CountRequest {
+        log_id: logs.first().copied().unwrap_or_default().to_string(),
+        from,
+        to,
+        filter: filter.map(str::to_string),
+        slices,
+    };
+    let counts = match logs {
+        [_] => client.count_events(&request).await?,
+        _ => client.count_events_merged(logs, &request).await?,
+    };
     let per_page = u64::from(client.config().per_page.max(1));
     let mut out = Estimated {
         total: FetchEstimate {

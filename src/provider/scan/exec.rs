@@ -150,7 +150,7 @@ impl Rapid7ScanExec {
             .inputs
             .scans
             .iter()
-            .filter_map(|s| s.estimate.map(|e| (s.log.label().to_string(), e)))
+            .filter_map(|s| s.estimate.map(|e| (s.estimate_label(), e)))
             .collect()
     }
 
@@ -257,6 +257,27 @@ impl Shared {
                     read::lazy::counted(
                         rows,
                         scan.log.label().to_string(),
+                        Arc::clone(&self.lazy_read),
+                        self.inputs.budget,
+                        self.inputs.query_rate,
+                    )
+                } else {
+                    rows
+                }
+            }
+            Extra::LiveMerged(idxs, range) => {
+                let scans = &self.inputs.scans;
+                let requests = idxs
+                    .iter()
+                    .map(|i| {
+                        FetchRequest::new(scans[*i].log.clone(), scans[*i].filter.clone(), *range)
+                    })
+                    .collect();
+                let rows = self.inputs.fetcher.stream_merged(requests)?;
+                if self.inputs.read == Strategy::Lazy && !self.approved {
+                    read::lazy::counted(
+                        rows,
+                        format!("{} logs", idxs.len()),
                         Arc::clone(&self.lazy_read),
                         self.inputs.budget,
                         self.inputs.query_rate,

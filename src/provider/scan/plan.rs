@@ -29,7 +29,11 @@ pub(crate) struct LogScan {
     /// Recent ranges (after `now - settle`): read from the API every time.
     pub(crate) live: Vec<TimeRange>,
     /// What fetching the gaps costs, by Rapid7's statistics (when asked).
+    /// Logs estimated together (read merged) hold their group's estimate
+    /// in the first of them, named by `estimate_label`; the others none.
     pub(crate) estimate: Option<FetchEstimate>,
+    /// What `estimate` is of, when it is a group's: `N logs (first, …)`.
+    pub(crate) estimate_label: Option<String>,
     /// The canonical LEQL filter pushed to Rapid7 (the inside of
     /// `where(...)`), a superset of what the statement keeps: gaps are
     /// fetched into segments of that filter, and segments of every event or
@@ -90,6 +94,7 @@ pub(crate) async fn plan_scans(
             gaps: Vec::new(),
             live: live.clone(),
             estimate: None,
+            estimate_label: None,
             filter_cached: filter.is_some() && form == Some(MessageForm::Text),
             filter,
             on_incomplete: inputs.on_incomplete,
@@ -143,6 +148,13 @@ impl LogScan {
             .collect()
     }
 
+    /// What this scan's estimate is of: its log, or its group of logs.
+    pub(crate) fn estimate_label(&self) -> String {
+        self.estimate_label
+            .clone()
+            .unwrap_or_else(|| self.log.label().to_string())
+    }
+
     /// Whether what this scan fetches is committed into segments: always
     /// without a filter, with one only when it is cached (`filter_cached`).
     pub(crate) fn commits(&self) -> bool {
@@ -178,40 +190,125 @@ pub(crate) fn check_complete<'a>(scans: impl IntoIterator<Item = &'a LogScan>) -
 
 /// Ask Rapid7 what fetching the gaps of each scan costs, unless the gaps
 /// of the statement total only a few minutes (see `estimate.rs`), and join
-/// sparse pieces by the answer.
+/// sparse pieces by the answer. With `merged` (the endpoint's merged reads
+/// allowed), logs of the same filter and gaps are estimated together, one
+/// statistical query a group of at most
+/// [`MAX_LOGS_PER_QUERY`](crate::client::MAX_LOGS_PER_QUERY), as they will be
+/// read; their pieces are joined alike, so they stay one group.
 pub(crate) async fn estimate_scans(
     client: &Client,
     scans: &mut [LogScan],
     chunk_ms: i64,
+    merged: bool,
 ) -> Result<()> {
     let all: Vec<TimeRange> = scans.iter().flat_map(|s| s.gaps.clone()).collect();
     if !estimate::worth_estimating(&all) {
         return Ok(());
     }
-    let asks: Vec<_> = scans
-        .iter()
-        .map(|s| async move {
-            if s.gaps.is_empty() {
-                return Ok(None);
-            }
-            estimate::estimate_slices(client, &s.log.id, s.filter.as_deref(), &s.gaps, chunk_ms)
-                .await
-                .map(Some)
-        })
-        .collect();
-    let estimates: Vec<Option<Estimated>> = futures::stream::iter(asks)
-        .buffered(8)
-        .try_collect()
-        .await?;
     let per_page = client.config().per_page;
-    for (scan, e) in scans.iter_mut().zip(estimates) {
-        scan.estimate = e.map(|e| {
+    let mut pending = estimate_groups(scans, merged);
+    let mut done: Vec<(Vec<usize>, Estimated)> = Vec::new();
+    // Rounds of estimates: a dense group is split in two and each half
+    // estimated again, at most log2(MAX_LOGS_PER_QUERY) rounds deep.
+    while !pending.is_empty() {
+        let asks: Vec<_> = pending
+            .iter()
+            .map(|group| {
+                let first = &scans[group[0]];
+                let ids: Vec<&str> = group.iter().map(|i| scans[*i].log.id.as_str()).collect();
+                async move {
+                    estimate::estimate_slices_of(
+                        client,
+                        &ids,
+                        first.filter.as_deref(),
+                        &first.gaps,
+                        chunk_ms,
+                    )
+                    .await
+                }
+            })
+            .collect();
+        let estimates: Vec<Estimated> = futures::stream::iter(asks)
+            .buffered(8)
+            .try_collect()
+            .await?;
+        let mut next = Vec::new();
+        for (group, e) in std::mem::take(&mut pending).into_iter().zip(estimates) {
+            if is_dense(&e, &scans[group[0]], group.len(), per_page) {
+                let (a, b) = group.split_at(group.len() / 2);
+                tracing::debug!(
+                    logs = group.len(),
+                    events = e.total.events,
+                    "estimate_group_split"
+                );
+                next.push(a.to_vec());
+                next.push(b.to_vec());
+            } else {
+                done.push((group, e));
+            }
+        }
+        pending = next;
+    }
+    for (group, e) in done {
+        for (k, i) in group.iter().enumerate() {
+            let scan = &mut scans[*i];
             let (pieces, cost) = e.join_sparse(&scan.log.id, &scan.gaps, per_page);
             scan.gaps = pieces;
-            cost
-        });
+            scan.estimate = (k == 0).then_some(cost);
+            if group.len() > 1 && k == 0 {
+                scan.estimate_label =
+                    Some(format!("{} logs ({}, …)", group.len(), scan.log.label()));
+            }
+        }
     }
     Ok(())
+}
+
+/// Whether a group of `logs` logs (`logs > 1`) sharing `scan`'s gaps is
+/// dense by its estimate `e`: read merged, it would take more pieces (a
+/// query each, beyond its pages) than it has logs, where its logs read one
+/// by one might join their sparse pieces into one each. Pages cost the same
+/// merged or not (a page of one log's events or of several): the pieces
+/// are what a group can add.
+fn is_dense(e: &Estimated, scan: &LogScan, logs: usize, per_page: u32) -> bool {
+    if logs < 2 {
+        return false;
+    }
+    let (pieces, _) = e.join_sparse(&scan.log.id, &scan.gaps, per_page);
+    pieces.len() > logs
+}
+
+/// The scans with gaps, in groups estimated by one query each: alone, or
+/// with `merged`, by filter and gaps (at most
+/// [`MAX_LOGS_PER_QUERY`](crate::client::MAX_LOGS_PER_QUERY) a group, a
+/// larger set cut into equal groups).
+fn estimate_groups(scans: &[LogScan], merged: bool) -> Vec<Vec<usize>> {
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for (i, s) in scans.iter().enumerate() {
+        if s.gaps.is_empty() {
+            continue;
+        }
+        let same = |g: &&mut Vec<usize>| {
+            let first = &scans[g[0]];
+            merged
+                && first.filter == s.filter
+                && first.gaps == s.gaps
+                && g.iter().all(|j| scans[*j].log.id != s.log.id)
+        };
+        match groups.iter_mut().find(same) {
+            Some(g) => g.push(i),
+            None => groups.push(vec![i]),
+        }
+    }
+    let max = crate::client::MAX_LOGS_PER_QUERY;
+    groups
+        .into_iter()
+        .flat_map(|g| {
+            let parts = g.len().div_ceil(max);
+            let size = g.len().div_ceil(parts);
+            g.chunks(size).map(<[usize]>::to_vec).collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 /// Split `range` at multiples of `chunk_ms` (epoch-aligned), so pieces of

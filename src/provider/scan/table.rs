@@ -168,7 +168,8 @@ impl TableProvider for Rapid7LogsTable {
         let sparse_candidates = scans.iter().any(|s| s.gaps.len() > 1);
         let wanted = (budget > 0 || sparse_candidates) && newest_first.is_none();
         if let (Some(client), true) = (client, wanted) {
-            estimate_scans(client, &mut scans, chunk_ms).await?;
+            let merged = inner.fetcher.merged_allowed().await;
+            estimate_scans(client, &mut scans, chunk_ms, merged).await?;
         }
         let target = match &inner.store_url {
             Some(url) => Some(ParquetTarget {

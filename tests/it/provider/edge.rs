@@ -1,9 +1,11 @@
-//! A burst stamped exactly at a window's end: once the endpoint's `to` is
-//! observed inclusive in a request form (by a page of a request the client
-//! built, or by `doctor`), event queries of that form ask `to − 1` and do not
-//! page the burst only to drop it; an exclusive or inconsistent endpoint is
-//! asked `to` as before, and a read never records over the doctor's answer.
-//! Rows exact against the data function either way.
+//! A burst stamped exactly at a window's end: once `doctor`'s probe saw the
+//! endpoint's `to` inclusive, `GET` oldest-first event queries ask `to − 1`
+//! and do not page the burst only to drop it; a page of a request the client
+//! built that shows an event at `to` is only a hint, recorded per form, that
+//! never changes the `to` asked (it shows `to` at least partly inclusive,
+//! not fully); an exclusive or inconsistent endpoint is asked `to` as before,
+//! and a read never records over the doctor's answer. Rows exact against the
+//! data function either way.
 
 use datafusion::prelude::SessionContext;
 use datafusion_rapid7::mock::{
@@ -152,8 +154,7 @@ fn ten_minutes(server: &MockServer, k: i64) -> (i64, i64) {
 }
 
 #[tokio::test]
-async fn a_read_s_own_request_that_sees_an_event_at_to_records_its_form_and_later_reads_skip_the_burst()
- {
+async fn a_read_s_own_request_that_sees_an_event_at_to_records_a_hint_that_changes_nothing_asked() {
     let server = bursts_server().await;
     let dir = TempDir::new().unwrap();
     let (later, newest_w, newest_3) = (
@@ -200,15 +201,15 @@ async fn a_read_s_own_request_that_sees_an_event_at_to_records_its_form_and_late
     assert_eq!(stored_reads(&dir), vec!["GET oldest-first"]);
     assert_eq!(stored_fact(&dir), None);
 
-    // A later session over the same cache asks `to - 1` oldest first: one
-    // page fewer, the same rows.
+    // A later session over the same cache still asks `to` (a hint only):
+    // the same pages, the same rows.
     let (ctx, _) = session(&server, &dir).await;
     server.clear_requests();
     let got = rows(&sql(&ctx, &select(LOG, later.0, later.1)).await.unwrap());
     assert_eq!(got, truth(&server, LOG, later.0, later.1));
-    assert_eq!(event_queries(&server), (vec![later.1 - 1], today - 1));
-    // Newest first is another form: asked `to` as today, until its own
-    // first page (the burst stamped `to`) shows it.
+    assert_eq!(event_queries(&server), (vec![later.1], today));
+    // Newest first: its own first page (the burst stamped `to`) records
+    // its form's hint, and nothing asked changes either.
     server.clear_requests();
     let got = rows(
         &sql(&ctx, &newest(LOG, newest_w.0, newest_w.1, 10))
@@ -222,9 +223,6 @@ async fn a_read_s_own_request_that_sees_an_event_at_to_records_its_form_and_late
         stored_reads(&dir),
         vec!["GET newest-first", "GET oldest-first"]
     );
-    // Then newest first asks `to - 1` too. Today: a page of the burst at
-    // `to` (dropped), then the millisecond before it read whole, asked
-    // `[to - 1, to)`: the burst again. Both go.
     let (ctx, _) = session(&server, &dir).await;
     server.clear_requests();
     let got = rows(
@@ -234,8 +232,8 @@ async fn a_read_s_own_request_that_sees_an_event_at_to_records_its_form_and_late
     );
     assert_eq!(got, truth_newest(&server, LOG, newest_3.0, newest_3.1, 10));
     let (asked, pages) = event_queries(&server);
-    assert_eq!(asked[0], newest_3.1 - 1);
-    assert_eq!(pages, newest_today - 2, "{asked:?}");
+    assert_eq!(asked[0], newest_3.1);
+    assert_eq!(pages, newest_today, "{asked:?}");
 }
 
 #[tokio::test]
@@ -480,9 +478,10 @@ async fn a_read_never_records_over_another_session_s_doctor() {
 }
 
 /// A `POST` (a statement too long for a URL) is another form: asked `to`
-/// while `GET` asks `to - 1`, until a page of its own shows it.
+/// while `GET` asks `to - 1` (the doctor's probe), even once a page of its
+/// own shows an event at `to` (a hint only).
 #[tokio::test]
-async fn a_post_asks_to_until_a_post_page_shows_it_inclusive() {
+async fn a_post_asks_to_whatever_its_pages_show() {
     let server = support::server().await;
     let dir = TempDir::new().unwrap();
     let (ctx, rapid7) = session(&server, &dir).await;
@@ -520,21 +519,55 @@ async fn a_post_asks_to_until_a_post_page_shows_it_inclusive() {
         assert_eq!(got, want, "every Firewall message holds a comma");
     };
     // A short window whose first page is the burst stamped `to`: asked
-    // `to` (a GET would ask `to - 1`), then known.
+    // `to` (a GET would ask `to - 1`), a hint recorded.
     let to = burst_ms(&server);
     let from = to - 10;
     server.clear_requests();
     check(rows(&sql(&ctx, &long(from, to)).await.unwrap()), from, to);
     assert_eq!(posts(&server), vec![to]);
     assert_eq!(stored_reads(&dir), vec!["POST oldest-first"]);
-    // Now POSTs ask `to - 1` (other pieces of the window end elsewhere).
+    // POSTs still ask `to`.
     let to = burst_in(&server, "Firewall", T0 + 3_600_000);
     let from = to - 10 * super::MIN;
     server.clear_requests();
     check(rows(&sql(&ctx, &long(from, to)).await.unwrap()), from, to);
     let asked = posts(&server);
     assert!(
-        asked.contains(&(to - 1)) && !asked.contains(&to),
+        asked.contains(&to) && !asked.contains(&(to - 1)),
         "{asked:?}"
     );
+}
+
+/// An endpoint that returns only some of the events stamped `to` (the
+/// simulator's `to_partly_inclusive`), read by a cache no doctor has probed:
+/// a page holding an event at `to` proves `to` at least partly inclusive,
+/// not fully, so no read turns `to − 1` on. Asking `to − 1` there would lose
+/// the last events of the millisecond before `to`, cached as complete.
+#[tokio::test]
+async fn a_read_s_event_at_to_is_only_a_hint_and_never_asks_to_minus_one() {
+    let server = bursts_server().await;
+    server.set_faults(Faults {
+        to_partly_inclusive: true,
+        ..Faults::default()
+    });
+    let dir = TempDir::new().unwrap();
+    let (ctx, _) = session(&server, &dir).await;
+    // A first read whose first page is the burst stamped `to`.
+    let b = burst_in(&server, LOG, T0 + EVERY_SECS as i64 * 1000);
+    let got = rows(&sql(&ctx, &select(LOG, b - 60_000, b)).await.unwrap());
+    assert_eq!(got, truth(&server, LOG, b - 60_000, b));
+    // Later reads, this session's and another's over the same cache, of a
+    // window whose last millisecond is a burst: asked `to`, every row back.
+    for (ctx, k) in [(ctx, 12), (session(&server, &dir).await.0, 24)] {
+        let b = burst_in(&server, LOG, T0 + k * EVERY_SECS as i64 * 1000);
+        let (from, to) = (b - 60_000, b + 1);
+        server.clear_requests();
+        let got = rows(&sql(&ctx, &select(LOG, from, to)).await.unwrap());
+        assert_eq!(got, truth(&server, LOG, from, to), "k = {k}");
+        let (asked, _) = event_queries(&server);
+        assert!(
+            asked.contains(&to) && !asked.contains(&(to - 1)),
+            "{asked:?}"
+        );
+    }
 }

@@ -267,7 +267,8 @@ async fn estimate_fallback(run: Run<'_>, scans: &mut [(usize, LogScan)]) -> DfRe
         return Ok(());
     }
     let mut planned: Vec<LogScan> = scans.iter().map(|(_, s)| s.clone()).collect();
-    estimate_scans(client, &mut planned, inputs.chunk_ms)
+    let merged = inputs.fetcher.merged_allowed().await;
+    estimate_scans(client, &mut planned, inputs.chunk_ms, merged)
         .await
         .map_err(Error::into_datafusion)?;
     for ((_, scan), estimated) in scans.iter_mut().zip(planned) {

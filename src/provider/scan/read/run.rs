@@ -12,6 +12,7 @@ use tracing::warn;
 
 use super::strategy::Strategy;
 use crate::cache::{PlannedSegment, SegmentCache};
+use crate::client::MAX_LOGS_PER_QUERY;
 use crate::error::Error;
 use crate::fetch::Fetcher;
 use crate::provider::scan::estimate::{FetchEstimate, check_budget};
@@ -82,11 +83,49 @@ pub(crate) struct Prepared {
 pub(crate) enum Extra {
     /// Straight from the API, not committed (of the scan at this index).
     Live(usize, TimeRange),
+    /// Straight from the API, not committed, by one merged query of the
+    /// scans at these indices (one filter and range, at least two logs).
+    LiveMerged(Vec<usize>, TimeRange),
     /// A segment (of the scan at this index) that serves only part of its
     /// range.
     Partial(usize, PlannedSegment),
     /// Rows already read (newest first), of the scan's projection.
     Read(Arc<[RecordBatch]>),
+}
+
+/// `extras` with the ranges read live of several logs of one filter and
+/// range read by merged queries ([`Extra::LiveMerged`]; at most
+/// [`MAX_LOGS_PER_QUERY`] logs a query, a larger set cut into equal groups).
+fn merge_live(extras: Vec<Extra>, scans: &[LogScan]) -> Vec<Extra> {
+    type Key = (Option<Arc<str>>, TimeRange);
+    let mut out = Vec::with_capacity(extras.len());
+    let mut groups: Vec<(Key, Vec<usize>)> = Vec::new();
+    for extra in extras {
+        let Extra::Live(idx, range) = extra else {
+            out.push(extra);
+            continue;
+        };
+        let key = (scans[idx].filter.clone(), range);
+        let id = &scans[idx].log.id;
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, idxs)) if idxs.iter().any(|i| scans[*i].log.id == *id) => {
+                out.push(Extra::Live(idx, range));
+            }
+            Some((_, idxs)) => idxs.push(idx),
+            None => groups.push((key, vec![idx])),
+        }
+    }
+    for ((_, range), idxs) in groups {
+        let parts = idxs.len().div_ceil(MAX_LOGS_PER_QUERY);
+        let size = idxs.len().div_ceil(parts);
+        for part in idxs.chunks(size) {
+            out.push(match part {
+                [one] => Extra::Live(*one, range),
+                many => Extra::LiveMerged(many.to_vec(), range),
+            });
+        }
+    }
+    out
 }
 
 /// Fail with the budget error when the estimates of `only`, and `spent`
@@ -99,7 +138,7 @@ pub(crate) fn check_estimate(run: Run<'_>, only: &[(usize, LogScan)], spent: u64
     let inputs = run.inputs;
     let mut per_log: Vec<(String, FetchEstimate)> = only
         .iter()
-        .filter_map(|(_, s)| s.estimate.map(|e| (s.log.label().to_string(), e)))
+        .filter_map(|(_, s)| s.estimate.map(|e| (s.estimate_label(), e)))
         .collect();
     if spent > 0 {
         per_log.push((
@@ -157,6 +196,9 @@ pub(crate) async fn assemble(
                 extras.push(Extra::Partial(*idx, seg));
             }
         }
+    }
+    if extras.len() > 1 && inputs.fetcher.merged_allowed().await {
+        extras = merge_live(extras, &inputs.scans);
     }
     if !incomplete.is_empty() {
         return Err(Error::Incomplete {
