@@ -561,7 +561,7 @@ impl FlightSqlService for Rapid7FlightSql {
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
         self.caller(&request)?;
-        let schema = query.into_builder().schema();
+        let schema = query.clone().into_builder().schema();
         metadata_info(&schema, query, request.into_inner())
     }
 
@@ -571,7 +571,7 @@ impl FlightSqlService for Rapid7FlightSql {
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
         self.caller(&request)?;
-        let schema = query.into_builder().schema();
+        let schema = query.clone().into_builder().schema();
         metadata_info(&schema, query, request.into_inner())
     }
 
@@ -591,7 +591,7 @@ impl FlightSqlService for Rapid7FlightSql {
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
         self.caller(&request)?;
-        let schema = query.into_builder(&metadata::SQL_INFO).schema();
+        let schema = query.clone().into_builder(&metadata::SQL_INFO).schema();
         metadata_info(&schema, query, request.into_inner())
     }
 
@@ -635,7 +635,7 @@ impl FlightSqlService for Rapid7FlightSql {
         request: Request<Ticket>,
     ) -> Result<Response<DoGetStream>, Status> {
         let (_, ctx) = self.session(&request).await?;
-        let schema = query.into_builder().schema();
+        let schema = query.clone().into_builder().schema();
         let batch = metadata::schemas(&ctx, query).map_err(|e| df_status(&e))?;
         Ok(one_batch(schema, Ok::<_, FlightError>(batch)))
     }
@@ -646,7 +646,7 @@ impl FlightSqlService for Rapid7FlightSql {
         request: Request<Ticket>,
     ) -> Result<Response<DoGetStream>, Status> {
         let (_, ctx) = self.session(&request).await?;
-        let schema = query.into_builder().schema();
+        let schema = query.clone().into_builder().schema();
         let batch = metadata::tables(&ctx, query)
             .await
             .map_err(|e| df_status(&e))?;

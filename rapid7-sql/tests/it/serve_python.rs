@@ -175,7 +175,7 @@ fn window(from: i64, to: i64) -> String {
 /// The simulator's events of `log` in `[from, to)` as the script prints them.
 fn truth(server: &MockServer, log: &str, from: i64, to: i64) -> Vec<Value> {
     let mut rows = support::truth(server, &support::log_id(server, log), from, to);
-    rows.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    rows.sort_by_key(|r| (r.0, r.1));
     rows.into_iter()
         .map(|(ts, seq, msg, labels)| json!([ts, seq, msg, labels]))
         .collect()
