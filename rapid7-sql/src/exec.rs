@@ -68,14 +68,6 @@ pub(crate) async fn run_sql(
 ) -> Result<(), String> {
     let statements = DFParser::parse_sql(sql).map_err(|e| format!("SQL parse error: {e}"))?;
     for statement in statements {
-        // `SHOW rapid7.<key>`: DataFusion lists the settings unprefixed.
-        let statement = match datafusion_rapid7::provider::show_statement(&statement.to_string()) {
-            Some(query) => DFParser::parse_sql(&query)
-                .map_err(|e| format!("SQL parse error: {e}"))?
-                .pop_front()
-                .unwrap_or(statement),
-            None => statement,
-        };
         let id = QueryId::next();
         run_one(session, statement, display, ask.as_deref_mut(), dest, id)
             .instrument(statement_span_for(id))

@@ -219,10 +219,9 @@ impl Rapid7FlightSql {
         ctx: &SessionContext,
         sql: &str,
     ) -> Result<LogicalPlan, (Outcome, Status)> {
-        let shown = crate::provider::show_statement(sql);
         let plan = ctx
             .state()
-            .create_logical_plan(shown.as_deref().unwrap_or(sql))
+            .create_logical_plan(sql)
             .await
             .map_err(|e| (Outcome::Error, df_status(&e)))?;
         policy::check(&plan, self.inner.sessions.rapid7().config())

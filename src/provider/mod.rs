@@ -69,7 +69,7 @@ pub use approval::{ScanCost, StatementCost};
 pub use counts::{Bin, CountPushdown, Rapid7CountsExec, Rapid7CountsTable};
 pub use logsets::{LOGSETS_SCHEMA, LogSetRef};
 pub use newest_first::NewestFirst;
-pub use options::{Rapid7Options, show_statement};
+pub use options::Rapid7Options;
 pub use parsed::PARSED_SCHEMA;
 pub use register::{LOGS_SCHEMA, LOGS_TABLE, register};
 pub(crate) use scan::PageOrder;

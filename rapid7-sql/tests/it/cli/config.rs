@@ -261,3 +261,33 @@ fn the_readme_lists_every_setting_with_its_flag() {
         );
     }
 }
+
+/// `SET rapid7.<key>` then `SHOW` of it, and `SHOW ALL`, in one `-c`: the
+/// settings are named as they are set (no API call: offline).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn show_names_a_session_setting_as_it_was_set() {
+    let dir = TempDir::new().unwrap();
+    let o = run(
+        None,
+        dir.path(),
+        &[
+            "--offline",
+            "--format",
+            "csv",
+            "-c",
+            "SET rapid7.pushdown_newest_first = false; SHOW rapid7.pushdown_newest_first; \
+             SHOW ALL",
+        ],
+    )
+    .await;
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("rapid7.pushdown_newest_first,false"), "{out}");
+    for key in [
+        "rapid7.max_fetch_events",
+        "rapid7.pushdown_filters",
+        "rapid7.on_incomplete",
+    ] {
+        assert!(out.contains(key), "{key} not in SHOW ALL: {out}");
+    }
+}
