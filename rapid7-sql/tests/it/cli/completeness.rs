@@ -17,19 +17,48 @@ fn count(from: i64, to: i64) -> String {
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_statement_with_rejected_events_warns_on_stderr() {
+/// A server on which every 7th event of `LOG` has no timestamp (the decoder
+/// rejects it), with nothing before `retention_start` kept.
+struct Rejecting {
+    server: datafusion_rapid7::mock::MockServer,
+    /// `LOG`'s id.
+    auth: String,
+    /// Events of `LOG` in its first ten minutes within retention.
+    events: usize,
+    /// How many of them the decoder rejects.
+    rejected: usize,
+}
+
+async fn rejecting(retention_start: Option<i64>) -> Rejecting {
     let server = support::server().await;
     server.set_faults(Faults {
         events_without_timestamp: Some(7),
         to_exclusive: true,
+        retention_start_ms: retention_start,
         ..Faults::default()
     });
     let auth = support::log_id(&server, LOG);
-    let (from, to) = (T0, T0 + 10 * MIN);
-    let truth = support::truth(&server, &auth, from, to);
+    let from = retention_start.unwrap_or(T0).max(T0);
+    let truth = support::truth(&server, &auth, from, T0 + 10 * MIN);
     let rejected = truth.iter().filter(|r| r.1 % 7 == 0).count();
     assert!(rejected > 1);
+    Rejecting {
+        events: truth.len(),
+        server,
+        auth: auth.to_string(),
+        rejected,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_with_rejected_events_warns_on_stderr() {
+    let Rejecting {
+        server,
+        events,
+        rejected,
+        ..
+    } = rejecting(None).await;
+    let (from, to) = (T0, T0 + 10 * MIN);
     let dir = TempDir::new().unwrap();
 
     let o = run(
@@ -39,7 +68,7 @@ async fn a_statement_with_rejected_events_warns_on_stderr() {
     )
     .await;
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(stdout(&o), format!("n\n{}\n", truth.len() - rejected));
+    assert_eq!(stdout(&o), format!("n\n{}\n", events - rejected));
     let err = stderr(&o);
     assert!(
         err.contains(&format!(
@@ -117,21 +146,11 @@ async fn a_statement_beyond_retention_warns_on_stderr() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_reports_rejected_events_and_ranges_beyond_retention() {
-    let server = support::server().await;
     let cut = T0 + 5 * MIN;
-    server.set_faults(Faults {
-        events_without_timestamp: Some(7),
-        to_exclusive: true,
-        retention_start_ms: Some(cut),
-        ..Faults::default()
-    });
-    let auth = support::log_id(&server, LOG);
+    let Rejecting {
+        server, rejected, ..
+    } = rejecting(Some(cut)).await;
     let (from, to) = (T0, T0 + 10 * MIN);
-    let rejected = support::truth(&server, &auth, cut, to)
-        .iter()
-        .filter(|r| r.1 % 7 == 0)
-        .count();
-    assert!(rejected > 1);
     let dir = TempDir::new().unwrap();
     let o = run(
         Some(&server),
@@ -160,16 +179,13 @@ async fn sync_reports_rejected_events_and_ranges_beyond_retention() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_incomplete_fail_refuses_the_statement_and_names_the_way_out() {
-    let server = support::server().await;
-    server.set_faults(Faults {
-        events_without_timestamp: Some(7),
-        to_exclusive: true,
-        ..Faults::default()
-    });
-    let auth = support::log_id(&server, LOG);
+    let Rejecting {
+        server,
+        auth,
+        events,
+        rejected,
+    } = rejecting(None).await;
     let (from, to) = (T0, T0 + 10 * MIN);
-    let truth = support::truth(&server, &auth, from, to);
-    let rejected = truth.iter().filter(|r| r.1 % 7 == 0).count();
     let dir = TempDir::new().unwrap();
     let q = count(from, to);
 
@@ -218,5 +234,5 @@ async fn on_incomplete_fail_refuses_the_statement_and_names_the_way_out() {
     // warn (the default) answers with what could be read.
     let o = run(Some(&server), dir.path(), &["--format", "csv", "-c", &q]).await;
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(stdout(&o), format!("n\n{}\n", truth.len() - rejected));
+    assert_eq!(stdout(&o), format!("n\n{}\n", events - rejected));
 }
