@@ -5,6 +5,7 @@
 
 mod metadata;
 mod policy;
+mod queries;
 mod statements;
 
 use arrow_flight::FlightInfo;
@@ -125,3 +126,60 @@ fn window(from: i64, to: i64) -> String {
 }
 
 const MIN: i64 = 60_000;
+
+/// The fields of one `flight_statement` event.
+#[derive(Debug, Clone, Default)]
+struct StatementEvent {
+    outcome: String,
+    rows: u64,
+    queries_spent: u64,
+}
+
+/// Collects the `flight_statement` events of this thread (the test's
+/// runtime: `#[tokio::test]` runs the server's tasks on it too) while its
+/// guard lives.
+#[derive(Clone, Default)]
+struct StatementEvents(std::sync::Arc<std::sync::Mutex<Vec<StatementEvent>>>);
+
+impl StatementEvents {
+    fn capture() -> (Self, tracing::subscriber::DefaultGuard) {
+        use tracing_subscriber::layer::SubscriberExt;
+        let events = StatementEvents::default();
+        let subscriber = tracing_subscriber::registry().with(events.clone());
+        (events, tracing::subscriber::set_default(subscriber))
+    }
+
+    fn all(&self) -> Vec<StatementEvent> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for StatementEvents {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        struct Visit(StatementEvent, bool);
+        impl tracing::field::Visit for Visit {
+            fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
+                match field.name() {
+                    "rows" => self.0.rows = value,
+                    "queries_spent" => self.0.queries_spent = value,
+                    _ => {}
+                }
+            }
+            fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+                if field.name() == "outcome" {
+                    self.0.outcome = value.to_string();
+                }
+            }
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "message" && format!("{value:?}") == "flight_statement" {
+                    self.1 = true;
+                }
+            }
+        }
+        let mut visit = Visit(StatementEvent::default(), false);
+        event.record(&mut visit);
+        if visit.1 {
+            self.0.lock().unwrap().push(visit.0);
+        }
+    }
+}

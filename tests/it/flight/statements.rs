@@ -1,9 +1,11 @@
 //! Statements through Flight: exact rows, one fetch for two clients, the
-//! fetch limit, prepared statements, cancellation, disconnects and limits.
+//! fetch limit, prepared statements (executed, or read by DoGet directly),
+//! cancellation, disconnects and limits.
 
 use std::time::Duration;
 
-use arrow_flight::{Action, CancelFlightInfoRequest, CancelFlightInfoResult, CancelStatus};
+use arrow_flight::sql::CommandPreparedStatementQuery;
+use arrow_flight::{Action, CancelFlightInfoRequest, CancelFlightInfoResult, CancelStatus, Ticket};
 use datafusion::arrow::array::{Int64Array, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::prelude::SessionContext;
@@ -113,6 +115,78 @@ async fn prepared_statements_bind_parameters() {
         .value(0);
     assert_eq!(n, expected);
     prepared.close().await.unwrap();
+}
+
+/// The one `count(*)` of `batches`.
+fn one_count(batches: &[RecordBatch]) -> i64 {
+    let counts: Vec<i64> = batches
+        .iter()
+        .filter(|b| b.num_rows() > 0)
+        .map(|b| {
+            b.column(0)
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .unwrap()
+                .value(0)
+        })
+        .collect();
+    assert_eq!(counts.len(), 1, "{batches:?}");
+    counts[0]
+}
+
+#[tokio::test]
+async fn a_prepared_statement_read_by_do_get_runs_with_its_bound_parameters() {
+    let server = support::server().await;
+    let served = serve(&server, ServeLimits::default(), |c| c).await;
+    let mut client = served.client(None).await;
+    let sql = format!(
+        "SELECT count(*) AS n FROM rapid7_logs WHERE log_name = 'Firewall' AND {} \
+         AND sequence_number > $1",
+        window(T0, T0 + 5 * MIN)
+    );
+    let fw = support::log_id(&server, "Firewall");
+    let truth = support::truth(&server, &fw, T0, T0 + 5 * MIN);
+    let mut prepared = client.prepare(sql, None).await.unwrap();
+    let mut command = None;
+    for cut in [truth[truth.len() / 3].1, truth[truth.len() / 2].1] {
+        let expected = truth.iter().filter(|r| r.1 > cut).count() as i64;
+        let batch = RecordBatch::try_new(
+            std::sync::Arc::new(Schema::new(vec![Field::new("$1", DataType::Int64, false)])),
+            vec![std::sync::Arc::new(Int64Array::from(vec![cut as i64]))],
+        )
+        .unwrap();
+        prepared.set_parameters(batch).unwrap();
+        // Binds the parameters (DoPut) and plans one run, read as usual.
+        let info = prepared.execute().await.unwrap();
+        // The command a client sends to read the prepared statement directly.
+        let cmd = info.flight_descriptor.clone().expect("a descriptor").cmd;
+        let any = arrow_flight::sql::Any::decode(&*cmd).unwrap();
+        assert!(
+            any.unpack::<CommandPreparedStatementQuery>()
+                .unwrap()
+                .is_some()
+        );
+        assert_eq!(
+            one_count(&fetch(&mut client, info).await.unwrap()),
+            expected
+        );
+        let direct: Vec<RecordBatch> = client
+            .do_get(Ticket::new(cmd.clone()))
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+        assert_eq!(one_count(&direct), expected, "parameter {cut}");
+        command = Some(cmd);
+    }
+    // Once closed, it is gone.
+    prepared.close().await.unwrap();
+    let e = match client.do_get(Ticket::new(command.unwrap())).await {
+        Ok(stream) => stream.try_collect::<Vec<_>>().await.unwrap_err(),
+        Err(e) => e,
+    };
+    assert_eq!(code(&e).0, tonic::Code::NotFound);
 }
 
 #[tokio::test]

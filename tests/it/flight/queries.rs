@@ -1,0 +1,158 @@
+//! `queries_spent`: each statement counts the API queries made for it, and
+//! only those, while others run at the same time.
+
+use std::time::Duration;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion_rapid7::flight::ServeLimits;
+use datafusion_rapid7::mock::{Faults, RecordedRequest, RequestKind};
+
+use super::{MIN, StatementEvents, fetch, lines, serve, window};
+use crate::support::{self, T0};
+
+fn firewall(from: i64, to: i64) -> String {
+    format!(
+        "SELECT timestamp, sequence_number, message FROM rapid7_logs \
+         WHERE log_name = 'Firewall' AND {} ORDER BY timestamp, sequence_number",
+        window(from, to)
+    )
+}
+
+/// The simulator's query requests (submits and `Next` pages, statistical
+/// ones included: what the quota counts), in arrival order.
+fn queries(requests: Vec<RecordedRequest>) -> Vec<RecordedRequest> {
+    requests
+        .into_iter()
+        .filter(|r| r.kind == RequestKind::Query)
+        .collect()
+}
+
+/// Whether `r` asked for a range that overlaps `[from, to)` (event pages
+/// ask within it; estimates ask whole hours around it).
+fn overlaps(r: &RecordedRequest, (from, to): (i64, i64)) -> bool {
+    r.from.is_some_and(|f| f < to) && r.to.is_some_and(|t| t > from)
+}
+
+#[tokio::test]
+async fn two_statements_at_once_each_count_the_queries_of_their_own_window() {
+    let (events, _guard) = StatementEvents::capture();
+    let server = support::server().await;
+    // Each request slowed, so that the two fetches overlap.
+    server.set_faults(Faults {
+        latency: Duration::from_millis(5),
+        ..Faults::default()
+    });
+    let served = serve(&server, ServeLimits::default(), |c| c).await;
+    // Far enough apart that no query (not even an estimate's whole hours)
+    // touches both.
+    let windows = [(T0, T0 + 30 * MIN), (T0 + 60 * MIN, T0 + 80 * MIN)];
+    let (mut a, mut b) = (
+        served.client(Some("a")).await,
+        served.client(Some("b")).await,
+    );
+    // Both planned (their estimates asked) before either runs, then run at once.
+    let ia = a
+        .execute(firewall(windows[0].0, windows[0].1), None)
+        .await
+        .unwrap();
+    let ib = b
+        .execute(firewall(windows[1].0, windows[1].1), None)
+        .await
+        .unwrap();
+    let (ra, rb) = tokio::join!(fetch(&mut a, ia), fetch(&mut b, ib));
+    let fw = support::log_id(&server, "Firewall");
+    let rows: Vec<u64> = [ra.unwrap(), rb.unwrap()]
+        .iter()
+        .map(|batches| batches.iter().map(RecordBatch::num_rows).sum::<usize>() as u64)
+        .collect();
+    for (i, w) in windows.iter().enumerate() {
+        assert_eq!(
+            rows[i] as usize,
+            support::truth(&server, &fw, w.0, w.1).len()
+        );
+    }
+    assert_ne!(rows[0], rows[1], "the events tell the statements apart");
+
+    let queries = queries(server.requests());
+    let per_window: Vec<usize> = windows
+        .iter()
+        .map(|w| queries.iter().filter(|r| overlaps(r, *w)).count())
+        .collect();
+    assert!(per_window.iter().all(|n| *n > 1), "{per_window:?}");
+    assert_eq!(
+        per_window.iter().sum::<usize>(),
+        queries.len(),
+        "every query asked for one window alone: {:?}",
+        queries
+            .iter()
+            .filter(|r| windows.iter().all(|w| !overlaps(r, *w)))
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        !queries
+            .iter()
+            .any(|r| windows.iter().all(|w| overlaps(r, *w)))
+    );
+    // The fetches overlapped: window 1's queries came between window 0's.
+    let at = |w: (i64, i64)| -> Vec<usize> {
+        (0..queries.len())
+            .filter(|i| overlaps(&queries[*i], w))
+            .collect()
+    };
+    let (first, second) = (at(windows[0]), at(windows[1]));
+    assert!(
+        second
+            .iter()
+            .any(|i| first.first() < Some(i) && Some(i) < first.last()),
+        "the statements ran at the same time"
+    );
+
+    let events = events.all();
+    assert_eq!(events.len(), 2, "{events:?}");
+    for (i, n) in per_window.iter().enumerate() {
+        let e = events
+            .iter()
+            .find(|e| e.rows == rows[i])
+            .unwrap_or_else(|| panic!("no event with {} rows: {events:?}", rows[i]));
+        assert_eq!(e.outcome, "ok");
+        assert_eq!(e.queries_spent, *n as u64, "window {i}: {events:?}");
+    }
+    assert_eq!(
+        events.iter().map(|e| e.queries_spent).sum::<u64>(),
+        server.query_requests() as u64
+    );
+}
+
+#[tokio::test]
+async fn a_statement_waiting_on_another_ones_fetch_counts_none_of_its_queries() {
+    let (events, _guard) = StatementEvents::capture();
+    let server = support::server().await;
+    server.set_faults(Faults {
+        latency: Duration::from_millis(5),
+        ..Faults::default()
+    });
+    let served = serve(&server, ServeLimits::default(), |c| c).await;
+    let sql = firewall(T0, T0 + 30 * MIN);
+    let (mut a, mut b) = (
+        served.client(Some("a")).await,
+        served.client(Some("b")).await,
+    );
+    let ia = a.execute(sql.clone(), None).await.unwrap();
+    let ib = b.execute(sql.clone(), None).await.unwrap();
+    let planning = server.query_requests() as u64;
+    let (ra, rb) = tokio::join!(fetch(&mut a, ia), fetch(&mut b, ib));
+    assert_eq!(lines(&ra.unwrap()), lines(&rb.unwrap()));
+    let fetched = server.event_query_requests() as u64;
+    assert!(fetched > 0);
+    assert_eq!(
+        server.query_requests() as u64,
+        planning + fetched,
+        "one fetch, no other query"
+    );
+    // Both planned alike (the same estimate); one fetched, the other waited.
+    let mut spent: Vec<u64> = events.all().iter().map(|e| e.queries_spent).collect();
+    spent.sort_unstable();
+    assert_eq!(spent.len(), 2);
+    assert_eq!(spent[0] * 2, planning, "{spent:?}");
+    assert_eq!(spent[1], spent[0] + fetched, "{spent:?}");
+}
