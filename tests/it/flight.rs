@@ -121,6 +121,15 @@ fn lines(batches: &[RecordBatch]) -> Vec<String> {
     text.lines().map(str::to_string).collect()
 }
 
+/// Firewall's events of `[from, to)`, in order.
+fn firewall(from: i64, to: i64) -> String {
+    format!(
+        "SELECT timestamp, sequence_number, message FROM rapid7_logs \
+         WHERE log_name = 'Firewall' AND {} ORDER BY timestamp, sequence_number",
+        window(from, to)
+    )
+}
+
 fn window(from: i64, to: i64) -> String {
     format!("timestamp >= to_timestamp_millis({from}) AND timestamp < to_timestamp_millis({to})")
 }
@@ -144,6 +153,13 @@ struct StatementEvents(std::sync::Arc<std::sync::Mutex<Vec<StatementEvent>>>);
 impl StatementEvents {
     fn capture() -> (Self, tracing::subscriber::DefaultGuard) {
         use tracing_subscriber::layer::SubscriberExt;
+        // tracing-core 0.1 caches a callsite's interest for the whole process,
+        // asking only the current thread's subscriber while at most one
+        // scoped subscriber is alive: a callsite first hit by another test's
+        // thread (no subscriber) would stay off for this one. A second
+        // subscriber kept alive makes it ask every live one.
+        static KEEP: std::sync::OnceLock<tracing::Dispatch> = std::sync::OnceLock::new();
+        KEEP.get_or_init(|| tracing::Dispatch::new(tracing_subscriber::registry()));
         let events = StatementEvents::default();
         let subscriber = tracing_subscriber::registry().with(events.clone());
         (events, tracing::subscriber::set_default(subscriber))

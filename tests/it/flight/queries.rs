@@ -1,5 +1,6 @@
 //! `queries_spent`: each statement counts the API queries made for it, and
-//! only those, while others run at the same time.
+//! only those, while others run at the same time (a fetch two statements
+//! share: `statements::two_clients_on_one_uncached_window_cause_one_fetch`).
 
 use std::time::Duration;
 
@@ -7,16 +8,8 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion_rapid7::flight::ServeLimits;
 use datafusion_rapid7::mock::{Faults, RecordedRequest, RequestKind};
 
-use super::{MIN, StatementEvents, fetch, lines, serve, window};
+use super::{MIN, StatementEvents, fetch, firewall, serve};
 use crate::support::{self, T0};
-
-fn firewall(from: i64, to: i64) -> String {
-    format!(
-        "SELECT timestamp, sequence_number, message FROM rapid7_logs \
-         WHERE log_name = 'Firewall' AND {} ORDER BY timestamp, sequence_number",
-        window(from, to)
-    )
-}
 
 /// The simulator's query requests (submits and `Next` pages, statistical
 /// ones included: what the quota counts), in arrival order.
@@ -121,38 +114,4 @@ async fn two_statements_at_once_each_count_the_queries_of_their_own_window() {
         events.iter().map(|e| e.queries_spent).sum::<u64>(),
         server.query_requests() as u64
     );
-}
-
-#[tokio::test]
-async fn a_statement_waiting_on_another_ones_fetch_counts_none_of_its_queries() {
-    let (events, _guard) = StatementEvents::capture();
-    let server = support::server().await;
-    server.set_faults(Faults {
-        latency: Duration::from_millis(5),
-        ..Faults::default()
-    });
-    let served = serve(&server, ServeLimits::default(), |c| c).await;
-    let sql = firewall(T0, T0 + 30 * MIN);
-    let (mut a, mut b) = (
-        served.client(Some("a")).await,
-        served.client(Some("b")).await,
-    );
-    let ia = a.execute(sql.clone(), None).await.unwrap();
-    let ib = b.execute(sql.clone(), None).await.unwrap();
-    let planning = server.query_requests() as u64;
-    let (ra, rb) = tokio::join!(fetch(&mut a, ia), fetch(&mut b, ib));
-    assert_eq!(lines(&ra.unwrap()), lines(&rb.unwrap()));
-    let fetched = server.event_query_requests() as u64;
-    assert!(fetched > 0);
-    assert_eq!(
-        server.query_requests() as u64,
-        planning + fetched,
-        "one fetch, no other query"
-    );
-    // Both planned alike (the same estimate); one fetched, the other waited.
-    let mut spent: Vec<u64> = events.all().iter().map(|e| e.queries_spent).collect();
-    spent.sort_unstable();
-    assert_eq!(spent.len(), 2);
-    assert_eq!(spent[0] * 2, planning, "{spent:?}");
-    assert_eq!(spent[1], spent[0] + fetched, "{spent:?}");
 }

@@ -16,7 +16,7 @@ use datafusion_rapid7::mock::{Faults, MockConfig, MockServer};
 use futures::{StreamExt, TryStreamExt};
 use prost::Message;
 
-use super::{MIN, code, fetch, lines, run, serve, window};
+use super::{MIN, StatementEvents, code, fetch, firewall, lines, run, serve, window};
 use crate::support::{self, T0};
 
 /// The rows of `sql` through a plain `SessionContext` with `register`
@@ -30,14 +30,6 @@ async fn direct(server: &MockServer, sql: &str) -> Vec<String> {
     .await
     .unwrap();
     lines(&ctx.sql(sql).await.unwrap().collect().await.unwrap())
-}
-
-fn firewall(from: i64, to: i64) -> String {
-    format!(
-        "SELECT timestamp, sequence_number, message FROM rapid7_logs \
-         WHERE log_name = 'Firewall' AND {} ORDER BY timestamp, sequence_number",
-        window(from, to)
-    )
 }
 
 #[tokio::test]
@@ -75,8 +67,25 @@ async fn a_ticket_is_read_once() {
     assert_eq!(code(&e).0, tonic::Code::NotFound);
 }
 
+/// The one `count(*)` of `batches`.
+fn one_count(batches: &[RecordBatch]) -> i64 {
+    let counts: Vec<i64> = batches
+        .iter()
+        .filter(|b| b.num_rows() > 0)
+        .map(|b| {
+            b.column(0)
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .unwrap()
+                .value(0)
+        })
+        .collect();
+    assert_eq!(counts.len(), 1, "{batches:?}");
+    counts[0]
+}
+
 #[tokio::test]
-async fn prepared_statements_bind_parameters() {
+async fn prepared_statements_bind_parameters_executed_or_read_by_do_get() {
     let server = support::server().await;
     let served = serve(&server, ServeLimits::default(), |c| c).await;
     let mut client = served.client(None).await;
@@ -97,56 +106,6 @@ async fn prepared_statements_bind_parameters() {
     );
     let fw = support::log_id(&server, "Firewall");
     let truth = support::truth(&server, &fw, T0, T0 + 5 * MIN);
-    let cut = truth[truth.len() / 2].1;
-    let expected = truth.iter().filter(|r| r.1 > cut).count() as i64;
-    let batch = RecordBatch::try_new(
-        std::sync::Arc::new(Schema::new(vec![Field::new("$1", DataType::Int64, false)])),
-        vec![std::sync::Arc::new(Int64Array::from(vec![cut as i64]))],
-    )
-    .unwrap();
-    prepared.set_parameters(batch).unwrap();
-    let info = prepared.execute().await.unwrap();
-    let got = fetch(&mut client, info).await.unwrap();
-    let n = got[0]
-        .column(0)
-        .as_any()
-        .downcast_ref::<Int64Array>()
-        .unwrap()
-        .value(0);
-    assert_eq!(n, expected);
-    prepared.close().await.unwrap();
-}
-
-/// The one `count(*)` of `batches`.
-fn one_count(batches: &[RecordBatch]) -> i64 {
-    let counts: Vec<i64> = batches
-        .iter()
-        .filter(|b| b.num_rows() > 0)
-        .map(|b| {
-            b.column(0)
-                .as_any()
-                .downcast_ref::<Int64Array>()
-                .unwrap()
-                .value(0)
-        })
-        .collect();
-    assert_eq!(counts.len(), 1, "{batches:?}");
-    counts[0]
-}
-
-#[tokio::test]
-async fn a_prepared_statement_read_by_do_get_runs_with_its_bound_parameters() {
-    let server = support::server().await;
-    let served = serve(&server, ServeLimits::default(), |c| c).await;
-    let mut client = served.client(None).await;
-    let sql = format!(
-        "SELECT count(*) AS n FROM rapid7_logs WHERE log_name = 'Firewall' AND {} \
-         AND sequence_number > $1",
-        window(T0, T0 + 5 * MIN)
-    );
-    let fw = support::log_id(&server, "Firewall");
-    let truth = support::truth(&server, &fw, T0, T0 + 5 * MIN);
-    let mut prepared = client.prepare(sql, None).await.unwrap();
     let mut command = None;
     for cut in [truth[truth.len() / 3].1, truth[truth.len() / 2].1] {
         let expected = truth.iter().filter(|r| r.1 > cut).count() as i64;
@@ -156,7 +115,7 @@ async fn a_prepared_statement_read_by_do_get_runs_with_its_bound_parameters() {
         )
         .unwrap();
         prepared.set_parameters(batch).unwrap();
-        // Binds the parameters (DoPut) and plans one run, read as usual.
+        // Binds the parameters (DoPut) and plans one run, read by its ticket.
         let info = prepared.execute().await.unwrap();
         // The command a client sends to read the prepared statement directly.
         let cmd = info.flight_descriptor.clone().expect("a descriptor").cmd;
@@ -170,6 +129,7 @@ async fn a_prepared_statement_read_by_do_get_runs_with_its_bound_parameters() {
             one_count(&fetch(&mut client, info).await.unwrap()),
             expected
         );
+        // Read directly (DoGet of the command): run with the values bound last.
         let direct: Vec<RecordBatch> = client
             .do_get(Ticket::new(cmd.clone()))
             .await
@@ -202,6 +162,7 @@ async fn two_clients_on_one_uncached_window_cause_one_fetch() {
 
     // Two clients, both planned before either runs, run at once (each page
     // slowed so that the fetches overlap).
+    let (events, _guard) = StatementEvents::capture();
     let server = support::server().await;
     server.set_faults(Faults {
         latency: Duration::from_millis(5),
@@ -214,6 +175,7 @@ async fn two_clients_on_one_uncached_window_cause_one_fetch() {
     );
     let ia = a.execute(sql.clone(), None).await.unwrap();
     let ib = b.execute(sql.clone(), None).await.unwrap();
+    let planning = server.query_requests() as u64;
     let (ra, rb) = tokio::join!(fetch(&mut a, ia), fetch(&mut b, ib));
     assert_eq!(lines(&ra.unwrap()), expected);
     assert_eq!(lines(&rb.unwrap()), expected);
@@ -222,6 +184,18 @@ async fn two_clients_on_one_uncached_window_cause_one_fetch() {
         one_fetch,
         "one fetch for both"
     );
+    assert_eq!(
+        server.query_requests() as u64,
+        planning + one_fetch as u64,
+        "no other query"
+    );
+    // Both planned alike (the same estimate); the fetch's queries count to
+    // the statement that started it, none to the one that waited on it.
+    let mut spent: Vec<u64> = events.all().iter().map(|e| e.queries_spent).collect();
+    spent.sort_unstable();
+    assert_eq!(spent.len(), 2);
+    assert_eq!(spent[0] * 2, planning, "{spent:?}");
+    assert_eq!(spent[1], spent[0] + one_fetch as u64, "{spent:?}");
 }
 
 #[tokio::test]
