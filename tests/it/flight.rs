@@ -121,6 +121,36 @@ fn lines(batches: &[RecordBatch]) -> Vec<String> {
     text.lines().map(str::to_string).collect()
 }
 
+/// The simulator, each request answered 5 ms late (so that fetches made at
+/// the same time overlap).
+async fn slow_server() -> MockServer {
+    let server = support::server().await;
+    server.set_faults(datafusion_rapid7::mock::Faults {
+        latency: std::time::Duration::from_millis(5),
+        ..Default::default()
+    });
+    server
+}
+
+/// Each of `sql` through its own client of `served` (sessions `a` and `b`),
+/// both planned before either runs, then read at once: the query requests
+/// `server` had once both were planned, and the two results.
+async fn two_at_once(
+    served: &Served,
+    server: &MockServer,
+    sql: [&str; 2],
+) -> (usize, [Vec<RecordBatch>; 2]) {
+    let (mut a, mut b) = (
+        served.client(Some("a")).await,
+        served.client(Some("b")).await,
+    );
+    let ia = a.execute(sql[0].to_string(), None).await.unwrap();
+    let ib = b.execute(sql[1].to_string(), None).await.unwrap();
+    let planning = server.query_requests();
+    let (ra, rb) = tokio::join!(fetch(&mut a, ia), fetch(&mut b, ib));
+    (planning, [ra.unwrap(), rb.unwrap()])
+}
+
 /// Firewall's events of `[from, to)`, in order.
 fn firewall(from: i64, to: i64) -> String {
     format!(

@@ -2,13 +2,11 @@
 //! only those, while others run at the same time (a fetch two statements
 //! share: `statements::two_clients_on_one_uncached_window_cause_one_fetch`).
 
-use std::time::Duration;
-
 use datafusion::arrow::array::RecordBatch;
 use datafusion_rapid7::flight::ServeLimits;
-use datafusion_rapid7::mock::{Faults, RecordedRequest, RequestKind};
+use datafusion_rapid7::mock::{RecordedRequest, RequestKind};
 
-use super::{MIN, StatementEvents, fetch, firewall, serve};
+use super::{MIN, StatementEvents, firewall, serve, slow_server, two_at_once};
 use crate::support::{self, T0};
 
 /// The simulator's query requests (submits and `Next` pages, statistical
@@ -29,32 +27,15 @@ fn overlaps(r: &RecordedRequest, (from, to): (i64, i64)) -> bool {
 #[tokio::test]
 async fn two_statements_at_once_each_count_the_queries_of_their_own_window() {
     let (events, _guard) = StatementEvents::capture();
-    let server = support::server().await;
-    // Each request slowed, so that the two fetches overlap.
-    server.set_faults(Faults {
-        latency: Duration::from_millis(5),
-        ..Faults::default()
-    });
+    let server = slow_server().await;
     let served = serve(&server, ServeLimits::default(), |c| c).await;
     // Far enough apart that no query (not even an estimate's whole hours)
     // touches both.
     let windows = [(T0, T0 + 30 * MIN), (T0 + 60 * MIN, T0 + 80 * MIN)];
-    let (mut a, mut b) = (
-        served.client(Some("a")).await,
-        served.client(Some("b")).await,
-    );
-    // Both planned (their estimates asked) before either runs, then run at once.
-    let ia = a
-        .execute(firewall(windows[0].0, windows[0].1), None)
-        .await
-        .unwrap();
-    let ib = b
-        .execute(firewall(windows[1].0, windows[1].1), None)
-        .await
-        .unwrap();
-    let (ra, rb) = tokio::join!(fetch(&mut a, ia), fetch(&mut b, ib));
+    let sql = windows.map(|(from, to)| firewall(from, to));
+    let (_, results) = two_at_once(&served, &server, [&sql[0], &sql[1]]).await;
     let fw = support::log_id(&server, "Firewall");
-    let rows: Vec<u64> = [ra.unwrap(), rb.unwrap()]
+    let rows: Vec<u64> = results
         .iter()
         .map(|batches| batches.iter().map(RecordBatch::num_rows).sum::<usize>() as u64)
         .collect();

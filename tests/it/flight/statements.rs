@@ -16,7 +16,10 @@ use datafusion_rapid7::mock::{Faults, MockConfig, MockServer};
 use futures::{StreamExt, TryStreamExt};
 use prost::Message;
 
-use super::{MIN, StatementEvents, code, fetch, firewall, lines, run, serve, window};
+use super::{
+    MIN, StatementEvents, code, fetch, firewall, lines, run, serve, slow_server, two_at_once,
+    window,
+};
 use crate::support::{self, T0};
 
 /// The rows of `sql` through a plain `SessionContext` with `register`
@@ -163,22 +166,12 @@ async fn two_clients_on_one_uncached_window_cause_one_fetch() {
     // Two clients, both planned before either runs, run at once (each page
     // slowed so that the fetches overlap).
     let (events, _guard) = StatementEvents::capture();
-    let server = support::server().await;
-    server.set_faults(Faults {
-        latency: Duration::from_millis(5),
-        ..Faults::default()
-    });
+    let server = slow_server().await;
     let served = serve(&server, ServeLimits::default(), |c| c).await;
-    let (mut a, mut b) = (
-        served.client(Some("a")).await,
-        served.client(Some("b")).await,
-    );
-    let ia = a.execute(sql.clone(), None).await.unwrap();
-    let ib = b.execute(sql.clone(), None).await.unwrap();
-    let planning = server.query_requests() as u64;
-    let (ra, rb) = tokio::join!(fetch(&mut a, ia), fetch(&mut b, ib));
-    assert_eq!(lines(&ra.unwrap()), expected);
-    assert_eq!(lines(&rb.unwrap()), expected);
+    let (planning, [ra, rb]) = two_at_once(&served, &server, [&sql, &sql]).await;
+    let planning = planning as u64;
+    assert_eq!(lines(&ra), expected);
+    assert_eq!(lines(&rb), expected);
     assert_eq!(
         server.event_query_requests(),
         one_fetch,
