@@ -342,3 +342,27 @@ async fn a_client_that_drops_its_stream_leaves_the_server_healthy() {
         direct(&server, &sql).await
     );
 }
+
+#[tokio::test]
+async fn once_draining_no_new_statement_starts_and_tickets_planned_before_are_read() {
+    let server = support::server().await;
+    let served = serve(&server, ServeLimits::default(), |c| c).await;
+    let mut client = served.client(None).await;
+    let sql = firewall(T0, T0 + MIN);
+    let planned = client.execute(sql.clone(), None).await.unwrap();
+    served.service.drain();
+    assert!(served.service.is_draining());
+    let refused = client.execute("SELECT 1".into(), None).await.unwrap_err();
+    let prepared = client.prepare("SELECT 1".into(), None).await.unwrap_err();
+    for e in [refused, prepared] {
+        let (c, message) = code(&e);
+        assert_eq!(c, tonic::Code::Unavailable, "{message}");
+        assert!(message.contains("the server is stopping"), "{message}");
+    }
+    // Planned before: read after, in full.
+    assert_eq!(
+        lines(&fetch(&mut client, planned).await.unwrap()),
+        direct(&server, &sql).await
+    );
+    assert_eq!(served.service.statements_held(&User::new("anonymous")), 0);
+}
