@@ -387,7 +387,10 @@ fn rate_limit_exceeded(req: &Outgoing, why: String, waited: Duration, budget: Du
 
 fn count(stats: &ClientStats, ns: Namespace) {
     let c = match ns {
-        Namespace::Query => &stats.queries,
+        Namespace::Query => {
+            super::meter::QueryMeter::count_query();
+            &stats.queries
+        }
         Namespace::Poll => &stats.polls,
         Namespace::Management => &stats.management,
     };

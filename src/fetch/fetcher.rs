@@ -23,7 +23,7 @@ use super::progress::{StatementGuard, Tracker};
 use super::request::{FetchKey, FetchRequest};
 use super::stop::Stop;
 use crate::cache::SegmentCache;
-use crate::client::{Client, EventPage, EventQuery, Order, PageStats};
+use crate::client::{Client, EventPage, EventQuery, Order, PageStats, QueryMeter};
 use crate::error::{Error, Result};
 use crate::events::page_to_batch;
 use crate::locks::lock;
@@ -138,7 +138,8 @@ impl Fetcher {
     /// Fetch `request` into a committed segment. Concurrent calls for the
     /// same log, filter and range share one fetch; the fetch runs while at
     /// least one caller polls it and stops (committing nothing) when all are
-    /// dropped.
+    /// dropped. Its queries count to the [`QueryMeter`] in force where it
+    /// started.
     pub(super) fn fetch_segment(&self, request: &FetchRequest) -> SharedFetch {
         let key = request.key();
         let mut inflight = lock(&self.inflight);
@@ -155,8 +156,11 @@ impl Fetcher {
         let forms = Arc::clone(&self.forms);
         let edge = Arc::clone(&self.edge);
         // A child of the statement that starts the fetch; statements that
-        // join it later wait on it under their own spans.
+        // join it later wait on it under their own spans. Its queries count
+        // to the meter of the statement that starts it (none: to nobody's),
+        // whoever polls it: one that joins it later counts none of them.
         let span = trace::fetch_span(request.log.label(), request.range, request.filter(), false);
+        let meter = QueryMeter::current().unwrap_or_default();
         let fut = async move {
             let _slot = slots
                 .acquire_owned()
@@ -170,7 +174,7 @@ impl Fetcher {
                 forms,
                 edge,
             };
-            fetch.into_segment(request).await
+            meter.scope(fetch.into_segment(request)).await
         }
         .instrument(span)
         .map(|r| r.map_err(|e| Arc::new(e.into_datafusion())))

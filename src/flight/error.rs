@@ -56,6 +56,14 @@ pub enum Error {
         ttl_s: u64,
     },
 
+    /// The server is stopping ([`Rapid7FlightSql::drain`](super::Rapid7FlightSql::drain)):
+    /// it takes no new statement; those already planned may finish.
+    #[error(
+        "the server is stopping: it takes no new statements (those already running may \
+         finish); run the statement again once the server is back"
+    )]
+    Stopping,
+
     /// The statement was cancelled (by the client's cancel action).
     #[error("cancelled by the client")]
     Cancelled,

@@ -15,7 +15,9 @@
 //! `DoGet` streams each result as its batches come; `CancelQuery` and
 //! `CancelFlightInfo` cancel a statement, waiting or streaming. A statement
 //! is planned once, when its `FlightInfo` is asked for, and runs when its
-//! ticket is read; a ticket is read at most once.
+//! ticket is read; a ticket is read at most once. A prepared statement may
+//! also be read directly (`DoGet` of its `CommandPreparedStatementQuery`):
+//! it is planned and run then, with the parameters bound last.
 //!
 //! # Sessions
 //!
@@ -53,13 +55,21 @@
 //! prepared statements). Each failure is `RESOURCE_EXHAUSTED` and names the
 //! limit.
 //!
+//! # Stopping
+//!
+//! [`Rapid7FlightSql::drain`] makes the service refuse new statements on
+//! every connection (`UNAVAILABLE`, "the server is stopping"), while the
+//! statements already planned are read and run to their end.
+//!
 //! # Logs
 //!
 //! Each statement ends with one `flight_statement` event (INFO): `user`,
 //! `query_id`, `outcome` (`ok`, `error`, `refused`, `cancelled`),
-//! `duration_ms`, `rows`, `bytes`, `queries_spent` (Rapid7 API queries made
-//! while it was planned and ran; statements running at the same time count
-//! each other's), and `error` when it failed.
+//! `duration_ms`, `rows`, `bytes`, `queries_spent` (the Rapid7 API queries
+//! made for this statement alone, as the quota counts them: submits and
+//! `Next` pages, retries included, polls not; a fetch two statements share
+//! counts to the one that started it: [`QueryMeter`](crate::client::QueryMeter)),
+//! and `error` when it failed.
 
 mod auth;
 mod error;

@@ -2,6 +2,7 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use arrow_flight::encode::FlightDataEncoderBuilder;
 use arrow_flight::error::FlightError;
@@ -38,9 +39,12 @@ use super::limits::{ServeLimits, Slots};
 use super::metadata;
 use super::policy;
 use super::session::{SessionKey, Sessions};
-use super::statements::{Cancel, Outcome, Pending, Prepared, Record, Running, Statements};
+use super::statements::{
+    Cancel, Outcome, Pending, Prepared, Record, Running, Statements, new_handle,
+};
 use super::status::{df_status, status};
 use crate::Rapid7;
+use crate::client::QueryMeter;
 use crate::trace::statement_span_for;
 
 type DoGetStream = <Rapid7FlightSql as FlightService>::DoGetStream;
@@ -61,6 +65,8 @@ struct Shared {
     slots: Arc<Slots>,
     auth: Auth,
     limits: ServeLimits,
+    /// Set by [`Rapid7FlightSql::drain`]: no new statement.
+    draining: AtomicBool,
 }
 
 /// What a statement is planned from.
@@ -90,6 +96,7 @@ impl Rapid7FlightSql {
                 slots: Arc::default(),
                 auth,
                 limits,
+                draining: AtomicBool::new(false),
             }),
         })
     }
@@ -102,6 +109,32 @@ impl Rapid7FlightSql {
     /// The limits.
     pub fn limits(&self) -> &ServeLimits {
         &self.inner.limits
+    }
+
+    /// Take no new statement from now on, on any connection: planning a
+    /// statement (`GetFlightInfo` of a statement or a prepared statement),
+    /// creating a prepared statement and `DoGet` of a prepared statement are
+    /// refused with `UNAVAILABLE`, saying the server is stopping. Statements
+    /// already planned may still be read (their tickets work) and run to
+    /// their end; [`Rapid7FlightSql::statements_held`] tells when they are
+    /// done. Metadata calls still answer. For a graceful stop: stop
+    /// accepting connections, drain, wait for the statements held (within
+    /// a grace period), then [`Rapid7::stop`]. Cannot be undone.
+    pub fn drain(&self) {
+        self.inner.draining.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether [`Rapid7FlightSql::drain`] was called.
+    pub fn is_draining(&self) -> bool {
+        self.inner.draining.load(Ordering::SeqCst)
+    }
+
+    /// `Err(UNAVAILABLE)` once draining: no new statement.
+    fn check_open(&self) -> Result<(), Status> {
+        match self.is_draining() {
+            true => Err(status(&Error::Stopping.into())),
+            false => Ok(()),
+        }
     }
 
     /// The statements `user` holds now (planned and unread, or streaming).
@@ -136,30 +169,16 @@ impl Rapid7FlightSql {
         source: Source,
         descriptor: FlightDescriptor,
     ) -> Result<FlightInfo, Status> {
-        let rapid7 = self.inner.sessions.rapid7();
-        let mut record = Record::start(key.user.clone(), rapid7.client());
-        let slot = match self
-            .inner
-            .slots
-            .acquire(&key.user, self.inner.limits.statements_per_user)
-        {
-            Ok(slot) => slot,
-            Err(e) => return Err(refuse(&mut record, Outcome::Refused, status(&e.into()))),
-        };
-        let span = statement_span_for(record.id);
-        let planned = self.plan_in_span(&key, source).instrument(span).await;
-        let (plan, task, schema) = match planned {
-            Ok(p) => p,
-            Err((outcome, s)) => return Err(refuse(&mut record, outcome, s)),
-        };
-        let cost = rapid7.estimate(&plan);
-        if let Some(refusal) = cost.refusal() {
-            return Err(refuse(&mut record, Outcome::Refused, status(&refusal)));
-        }
+        let mut pending = self.plan_pending(key, source).await?;
         let info = FlightInfo::new()
-            .try_with_schema(&schema)
-            .map_err(|e| refuse(&mut record, Outcome::Error, Status::internal(e.to_string())))?;
-        let pending = Pending::new(key, plan, task, schema, record, slot);
+            .try_with_schema(&pending.schema)
+            .map_err(|e| {
+                refuse(
+                    &mut pending.record,
+                    Outcome::Error,
+                    Status::internal(e.to_string()),
+                )
+            })?;
         let handle = self.inner.statements.hold(pending, &self.inner.limits);
         let ticket = TicketStatementQuery {
             statement_handle: handle.into_bytes().into(),
@@ -169,10 +188,61 @@ impl Rapid7FlightSql {
         Ok(info.with_endpoint(endpoint).with_descriptor(descriptor))
     }
 
+    /// Plan a statement for `key`, holding a slot: refused once draining,
+    /// or over a limit. Every failure here ends the statement's record.
+    async fn plan_pending(&self, key: SessionKey, source: Source) -> Result<Pending, Status> {
+        let rapid7 = self.inner.sessions.rapid7();
+        let mut record = Record::start(key.user.clone());
+        if let Err(s) = self.check_open() {
+            return Err(refuse(&mut record, Outcome::Refused, s));
+        }
+        let slot = match self
+            .inner
+            .slots
+            .acquire(&key.user, self.inner.limits.statements_per_user)
+        {
+            Ok(slot) => slot,
+            Err(e) => return Err(refuse(&mut record, Outcome::Refused, status(&e.into()))),
+        };
+        let span = statement_span_for(record.id);
+        let meter = record.meter.clone();
+        let planned = meter
+            .clone()
+            .scope(self.plan_in_span(&key, source, meter))
+            .instrument(span)
+            .await;
+        let (plan, task, schema) = match planned {
+            Ok(p) => p,
+            Err((outcome, s)) => return Err(refuse(&mut record, outcome, s)),
+        };
+        let cost = rapid7.estimate(&plan);
+        if let Some(refusal) = cost.refusal() {
+            return Err(refuse(&mut record, Outcome::Refused, status(&refusal)));
+        }
+        Ok(Pending::new(key, plan, task, schema, record, slot))
+    }
+
+    /// Run `pending` (cancellable under `handle`) as a DoGet stream.
+    fn stream(&self, pending: Pending, handle: String) -> Result<Response<DoGetStream>, Status> {
+        let schema = Arc::clone(&pending.schema);
+        let running = Running::start(
+            pending,
+            handle,
+            Arc::clone(&self.inner.statements),
+            self.inner.limits.clone(),
+        )?;
+        let stream = FlightDataEncoderBuilder::new()
+            .with_schema(schema)
+            .build(running)
+            .map_err(Status::from);
+        Ok(Response::new(Box::pin(stream)))
+    }
+
     async fn plan_in_span(
         &self,
         key: &SessionKey,
         source: Source,
+        meter: QueryMeter,
     ) -> Result<
         (
             Arc<dyn datafusion::physical_plan::ExecutionPlan>,
@@ -203,7 +273,13 @@ impl Rapid7FlightSql {
             .execute_logical_plan(plan)
             .await
             .map_err(|e| error(df_status(&e)))?;
-        let task = Arc::new(df.task_ctx());
+        // The statement's plan nodes count its queries to its meter.
+        let task = df.task_ctx();
+        let config = task
+            .session_config()
+            .clone()
+            .with_extension(Arc::new(meter));
+        let task = Arc::new(task.with_session_config(config));
         let physical = df
             .create_physical_plan()
             .await
@@ -391,18 +467,29 @@ impl FlightSqlService for Rapid7FlightSql {
             .statements
             .take(&handle, &key.user, &self.inner.limits)
             .map_err(|e| status(&e.into()))?;
-        let schema = Arc::clone(&pending.schema);
-        let running = Running::start(
-            pending,
-            handle,
-            Arc::clone(&self.inner.statements),
-            self.inner.limits.clone(),
-        )?;
-        let stream = FlightDataEncoderBuilder::new()
-            .with_schema(schema)
-            .build(running)
-            .map_err(Status::from);
-        Ok(Response::new(Box::pin(stream)))
+        self.stream(pending, handle)
+    }
+
+    /// A prepared statement read directly (no `FlightInfo` first): planned
+    /// with the parameters bound last and run at once, as executing it and
+    /// reading its ticket would.
+    async fn do_get_prepared_statement(
+        &self,
+        query: CommandPreparedStatementQuery,
+        request: Request<Ticket>,
+    ) -> Result<Response<DoGetStream>, Status> {
+        let key = self.caller(&request)?;
+        let handle = String::from_utf8_lossy(&query.prepared_statement_handle);
+        let prepared = self
+            .inner
+            .statements
+            .prepared(&handle, &key, &self.inner.limits)
+            .map_err(|e| status(&e.into()))?;
+        let pending = self
+            .plan_pending(key, Source::Prepared(Box::new(prepared)))
+            .await?;
+        // Its own handle: cancelled by dropping the stream (no ticket names it).
+        self.stream(pending, new_handle())
     }
 
     async fn do_action_create_prepared_statement(
@@ -411,6 +498,7 @@ impl FlightSqlService for Rapid7FlightSql {
         request: Request<Action>,
     ) -> Result<ActionCreatePreparedStatementResult, Status> {
         let (key, ctx) = self.session(&request).await?;
+        self.check_open()?;
         let plan = self.logical(&ctx, &query.query).await.map_err(|(_, s)| s)?;
         let dataset = ipc_schema(plan.schema().as_arrow())?;
         let parameters = ipc_schema(&parameter_schema(&plan)?)?;

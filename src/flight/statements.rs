@@ -28,7 +28,7 @@ use super::error::Error;
 use super::limits::{ServeLimits, Slot};
 use super::session::SessionKey;
 use super::status::{df_status, status};
-use crate::client::{Client, ClientStatsSnapshot};
+use crate::client::QueryMeter;
 use crate::locks::lock;
 use crate::trace::QueryId;
 
@@ -59,34 +59,26 @@ pub(crate) struct Record {
     pub(crate) user: User,
     pub(crate) id: QueryId,
     started: Instant,
-    client: Option<Client>,
-    before: Option<ClientStatsSnapshot>,
+    /// The API queries made for this statement alone: its planning runs
+    /// under it, and its plan nodes run under it through the `TaskContext`
+    /// (a fetch another statement started and this one waits on counts to
+    /// that one: [`QueryMeter`]).
+    pub(crate) meter: QueryMeter,
     rows: u64,
     bytes: u64,
     done: bool,
 }
 
 impl Record {
-    pub(crate) fn start(user: User, client: Option<&Client>) -> Self {
+    pub(crate) fn start(user: User) -> Self {
         Record {
             user,
             id: QueryId::next(),
             started: Instant::now(),
-            before: client.map(Client::stats),
-            client: client.cloned(),
+            meter: QueryMeter::new(),
             rows: 0,
             bytes: 0,
             done: false,
-        }
-    }
-
-    /// The API queries made since the statement started. The client's
-    /// counters are the process's: statements running at the same time
-    /// count each other's queries too.
-    fn queries_spent(&self) -> u64 {
-        match (&self.client, &self.before) {
-            (Some(c), Some(b)) => c.stats().queries.saturating_sub(b.queries),
-            _ => 0,
         }
     }
 
@@ -102,7 +94,7 @@ impl Record {
             duration_ms = self.started.elapsed().as_millis() as u64,
             rows = self.rows,
             bytes = self.bytes,
-            queries_spent = self.queries_spent(),
+            queries_spent = self.meter.queries(),
             error,
             "flight_statement"
         );

@@ -59,6 +59,7 @@ fn code(e: &Error) -> Code {
             FlightError::Limit { .. } => Code::ResourceExhausted,
             FlightError::UnknownHandle { .. } => Code::NotFound,
             FlightError::Cancelled => Code::Cancelled,
+            FlightError::Stopping => Code::Unavailable,
             FlightError::BadRequest(_) => Code::InvalidArgument,
         },
         Error::FetchBudget(_) => Code::ResourceExhausted,

@@ -1,7 +1,8 @@
 //! What every leaf plan node of the crate shares ([`Rapid7ScanExec`],
 //! [`Rapid7CountsExec`], `Rapid7LeqlExec`): no children, its properties
 //! made once from its schema, a check of the partition asked for, and the
-//! lists `EXPLAIN` shows.
+//! lists `EXPLAIN` shows; and its streams run under the statement's
+//! [`QueryMeter`], if it has one.
 //!
 //! A node implements [`LeafExec`] (its name, properties, expressions and
 //! how a partition opens) and [`leaf_exec!`] writes its `ExecutionPlan`
@@ -11,11 +12,17 @@
 //! [`Rapid7ScanExec`]: super::Rapid7ScanExec
 //! [`Rapid7CountsExec`]: super::Rapid7CountsExec
 
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
+use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::error::{DataFusionError, Result as DfResult};
-use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::execution::{RecordBatchStream, SendableRecordBatchStream, TaskContext};
+use futures::Stream;
+
+use crate::client::QueryMeter;
 use datafusion::physical_expr::EquivalenceProperties;
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::{DisplayAs, Partitioning, PhysicalExpr, PlanProperties};
@@ -67,6 +74,48 @@ pub(crate) fn check_partition<T: LeafExec>(node: &T, partition: usize) -> DfResu
         T::NAME,
         if partitions == 1 { "" } else { "s" }
     )))
+}
+
+/// The stream of `partition` of `node`, opened and polled under the
+/// statement's [`QueryMeter`] when its `SessionConfig` carries one (so that
+/// the API queries the node makes count to its statement).
+pub(crate) fn open_metered<T: LeafExec>(
+    node: &T,
+    partition: usize,
+    context: Arc<TaskContext>,
+) -> DfResult<SendableRecordBatchStream> {
+    match context.session_config().get_extension::<QueryMeter>() {
+        None => node.open(partition, context),
+        Some(meter) => {
+            let inner = meter.sync_scope(|| node.open(partition, context))?;
+            Ok(Box::pin(Metered { inner, meter }))
+        }
+    }
+}
+
+/// A stream polled under its statement's meter.
+struct Metered {
+    inner: SendableRecordBatchStream,
+    meter: Arc<QueryMeter>,
+}
+
+impl Stream for Metered {
+    type Item = DfResult<RecordBatch>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        this.meter.sync_scope(|| this.inner.as_mut().poll_next(cx))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.inner.size_hint()
+    }
+}
+
+impl RecordBatchStream for Metered {
+    fn schema(&self) -> SchemaRef {
+        self.inner.schema()
+    }
 }
 
 /// `impl ExecutionPlan for $exec` over its [`LeafExec`] impl.
@@ -134,7 +183,7 @@ macro_rules! leaf_exec {
             ) -> ::datafusion::error::Result<::datafusion::execution::SendableRecordBatchStream>
             {
                 $crate::provider::leaf::check_partition(self, partition)?;
-                $crate::provider::leaf::LeafExec::open(self, partition, context)
+                $crate::provider::leaf::open_metered(self, partition, context)
             }
         }
     };

@@ -6,10 +6,11 @@
 //! `render` (the Prometheus endpoint), `signals` (SIGTERM, SIGINT, SIGHUP).
 //! The service itself is the library's (`datafusion_rapid7::flight`).
 //!
-//! Stopping (SIGTERM, SIGINT): the listening socket closes at once; the
-//! connections stay open while the statements held (planned and not yet
-//! fully read: a client between GetFlightInfo and DoGet is not cut off)
-//! finish, within `--grace`; then fetches stop as the CLI's do (their
+//! Stopping (SIGTERM, SIGINT): the listening socket closes at once, and
+//! open connections may start no new statement (`UNAVAILABLE`, "the server
+//! is stopping": `Rapid7FlightSql::drain`); the connections stay open while
+//! the statements held (planned and not yet fully read: a client between
+//! GetFlightInfo and DoGet is not cut off) finish, within `--grace`; then fetches stop as the CLI's do (their
 //! uncommitted parts deleted) and the statements fail; then connections
 //! close once their last frames are sent. Exit 0. A second signal exits at
 //! once.
@@ -174,13 +175,15 @@ pub(crate) async fn run(
                         );
                         std::process::exit(i32::from(code));
                     }
+                    // Refused from now on, also on open connections.
+                    flight.drain();
+                    let _ = accept_tx.send(true);
                     tracing::warn!(
                         signal = name,
                         grace_ms = u64::try_from(args.grace.as_millis()).unwrap_or(u64::MAX),
-                        detail = "no new connections; running statements may finish within the grace period",
+                        detail = "no new connections or statements; running statements may finish within the grace period",
                         "serve_stopping"
                     );
-                    let _ = accept_tx.send(true);
                     phase = Phase::Draining;
                     deadline = Some(Box::pin(tokio::time::sleep(args.grace)));
                 }

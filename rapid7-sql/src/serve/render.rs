@@ -115,7 +115,7 @@ pub(crate) fn render(m: &Metrics, rapid7: &Rapid7) -> String {
         &mut out,
         &by_user,
         "rapid7_serve_queries_spent_total",
-        "Rapid7 API queries statements caused, by user.",
+        "Rapid7 API queries made for statements, by user (each statement its own).",
         |f| f.queries_spent,
     );
     histogram(

@@ -15,15 +15,12 @@
 mod docs;
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::Duration;
 
 use datafusion_rapid7::mock::MockServer;
 use serde_json::{Value, json};
 use tempfile::TempDir;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::Child;
 
+use crate::serve::{PATIENCE, Serve, command, spawn, start_with_tokens};
 use crate::support::python::python_or_skip;
 use crate::support::{self, T0};
 
@@ -31,123 +28,26 @@ const BIN: &str = env!("CARGO_BIN_EXE_rapid7-sql");
 const MIN: i64 = 60_000;
 /// The modules the client script imports.
 const MODULES: &str = "adbc_driver_flightsql, adbc_driver_manager, pyarrow, pandas, polars";
-/// A bound on how long the server may take to bind and a client to answer
-/// (never hit when it works).
-const PATIENCE: Duration = Duration::from_secs(120);
 
 /// The client script.
 fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/serve_python/adbc_client.py")
 }
 
-/// A running `rapid7-sql serve`; killed when dropped.
-struct Served {
-    child: Child,
-    /// What it printed after `flight_sql=`.
-    uri: String,
-    /// Its stderr (log lines) so far.
-    log: tokio::sync::watch::Receiver<String>,
-    /// Reads stdout (drained) and stderr (into `log`).
-    _readers: tokio::task::JoinSet<()>,
-}
-
-impl Served {
-    fn log(&self) -> String {
-        self.log.borrow().clone()
-    }
-
-    fn port(&self) -> u16 {
-        self.uri.rsplit(':').next().unwrap().parse().unwrap()
-    }
-
-    /// Wait until the server has logged `needle` (bounded by [`PATIENCE`]).
-    async fn logged(&mut self, needle: &str) {
-        let mut log = self.log.clone();
-        let seen = tokio::time::timeout(PATIENCE, log.wait_for(|l| l.contains(needle))).await;
-        assert!(
-            matches!(seen, Ok(Ok(_))),
-            "the server did not log {needle}:\n{}",
-            self.log()
-        );
-    }
-}
-
-/// `rapid7-sql` with a clean `RAPID7_*` environment pointing at `server`,
-/// its cache and logs under `dir`.
-fn command(server: &MockServer, dir: &Path, program: &str) -> tokio::process::Command {
-    let mut cmd = tokio::process::Command::new(program);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("RAPID7_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.env("HOME", dir)
-        .env("XDG_CACHE_HOME", dir.join("xdg"))
-        .env("RAPID7_CACHE", dir.join("cache"))
-        .env("RAPID7_ENDPOINT", server.url())
-        .env("RAPID7_API_KEY", server.api_key());
-    cmd
-}
-
-/// Start `cmd` (a `rapid7-sql serve` command line) and wait for its
-/// `flight_sql=` line.
-async fn start(mut cmd: tokio::process::Command) -> Served {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("rapid7-sql serve starts");
-    let (log_tx, log) = tokio::sync::watch::channel(String::new());
-    let mut readers = tokio::task::JoinSet::new();
-    let mut err = BufReader::new(child.stderr.take().unwrap()).lines();
-    readers.spawn(async move {
-        while let Ok(Some(line)) = err.next_line().await {
-            log_tx.send_modify(|l| {
-                l.push_str(&line);
-                l.push('\n');
-            });
-        }
-    });
-    let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
-    let bound = async {
-        while let Some(line) = out.next_line().await.unwrap() {
-            if let Some(uri) = line.strip_prefix("flight_sql=") {
-                return Some(uri.to_string());
-            }
-        }
-        None
-    };
-    let uri = tokio::time::timeout(PATIENCE, bound)
-        .await
-        .expect("serve prints flight_sql= once bound");
-    let Some(uri) = uri else {
-        let status = child.wait().await.unwrap();
-        let text = log.borrow().clone();
-        panic!("serve exited ({status}) before printing flight_sql=:\n{text}");
-    };
-    readers.spawn(async move { while let Ok(Some(_)) = out.next_line().await {} });
-    Served {
-        child,
-        uri,
-        log,
-        _readers: readers,
-    }
-}
-
 /// `rapid7-sql serve --listen 127.0.0.1:0 extra…` against `server`.
-async fn serve(server: &MockServer, dir: &Path, extra: &[&str]) -> Served {
+async fn serve(server: &MockServer, dir: &Path, extra: &[&str]) -> Serve {
     let mut cmd = command(server, dir, BIN);
     cmd.args(["serve", "--listen", "127.0.0.1:0"]).args(extra);
-    start(cmd).await
+    spawn(&mut cmd)
+        .await
+        .unwrap_or_else(|e| panic!("serve exited ({}):\n{}", e.status, e.stderr))
 }
 
 /// Run the client script's `check` with `spec`; its JSON answer.
-async fn client(python: &str, served: &Served, check: &str, spec: Value) -> Value {
+async fn client(python: &str, served: &Serve, check: &str, spec: Value) -> Value {
     let mut spec = spec;
     if spec.get("uri").is_none() {
-        spec["uri"] = json!(served.uri);
+        spec["uri"] = json!(served.flight);
     }
     let run = tokio::process::Command::new(python)
         .arg(script())
@@ -201,9 +101,9 @@ async fn adbc_reads_exact_rows_metadata_frames_and_prepared_statements() {
     let dir = TempDir::new().unwrap();
     let served = serve(&server, dir.path(), &[]).await;
     assert!(
-        served.uri.starts_with("grpc://127.0.0.1:"),
+        served.flight.starts_with("grpc://127.0.0.1:"),
         "{}",
-        served.uri
+        served.flight
     );
 
     // Rows, exactly the simulator's: cold (fetched), then warm (from the
@@ -351,18 +251,9 @@ async fn adbc_without_a_good_token_is_refused() {
     let server = support::server().await;
     let dir = TempDir::new().unwrap();
     let token = "t0ken-alice-8c1f5e";
-    let tokens = dir.path().join("tokens");
-    std::fs::write(
-        &tokens,
-        format!("# the team\nalice:{}\n", docs::sha256_hex(token)),
-    )
-    .unwrap();
-    let served = serve(
-        &server,
-        dir.path(),
-        &["--serve-tokens", tokens.to_str().unwrap()],
-    )
-    .await;
+    let served = start_with_tokens(&server, dir.path(), &[("alice", token)], &[], &[])
+        .await
+        .unwrap_or_else(|e| panic!("{}", e.stderr));
 
     let ok = client(&python, &served, "auth", json!({"token": token})).await;
     assert_eq!(ok["ok"], json!(true), "{ok}");

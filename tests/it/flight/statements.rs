@@ -1,9 +1,11 @@
 //! Statements through Flight: exact rows, one fetch for two clients, the
-//! fetch limit, prepared statements, cancellation, disconnects and limits.
+//! fetch limit, prepared statements (executed, or read by DoGet directly),
+//! cancellation, disconnects and limits.
 
 use std::time::Duration;
 
-use arrow_flight::{Action, CancelFlightInfoRequest, CancelFlightInfoResult, CancelStatus};
+use arrow_flight::sql::CommandPreparedStatementQuery;
+use arrow_flight::{Action, CancelFlightInfoRequest, CancelFlightInfoResult, CancelStatus, Ticket};
 use datafusion::arrow::array::{Int64Array, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::prelude::SessionContext;
@@ -14,7 +16,10 @@ use datafusion_rapid7::mock::{Faults, MockConfig, MockServer};
 use futures::{StreamExt, TryStreamExt};
 use prost::Message;
 
-use super::{MIN, code, fetch, lines, run, serve, window};
+use super::{
+    MIN, StatementEvents, code, fetch, firewall, lines, run, serve, slow_server, two_at_once,
+    window,
+};
 use crate::support::{self, T0};
 
 /// The rows of `sql` through a plain `SessionContext` with `register`
@@ -28,14 +33,6 @@ async fn direct(server: &MockServer, sql: &str) -> Vec<String> {
     .await
     .unwrap();
     lines(&ctx.sql(sql).await.unwrap().collect().await.unwrap())
-}
-
-fn firewall(from: i64, to: i64) -> String {
-    format!(
-        "SELECT timestamp, sequence_number, message FROM rapid7_logs \
-         WHERE log_name = 'Firewall' AND {} ORDER BY timestamp, sequence_number",
-        window(from, to)
-    )
 }
 
 #[tokio::test]
@@ -73,8 +70,25 @@ async fn a_ticket_is_read_once() {
     assert_eq!(code(&e).0, tonic::Code::NotFound);
 }
 
+/// The one `count(*)` of `batches`.
+fn one_count(batches: &[RecordBatch]) -> i64 {
+    let counts: Vec<i64> = batches
+        .iter()
+        .filter(|b| b.num_rows() > 0)
+        .map(|b| {
+            b.column(0)
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .unwrap()
+                .value(0)
+        })
+        .collect();
+    assert_eq!(counts.len(), 1, "{batches:?}");
+    counts[0]
+}
+
 #[tokio::test]
-async fn prepared_statements_bind_parameters() {
+async fn prepared_statements_bind_parameters_executed_or_read_by_do_get() {
     let server = support::server().await;
     let served = serve(&server, ServeLimits::default(), |c| c).await;
     let mut client = served.client(None).await;
@@ -95,24 +109,47 @@ async fn prepared_statements_bind_parameters() {
     );
     let fw = support::log_id(&server, "Firewall");
     let truth = support::truth(&server, &fw, T0, T0 + 5 * MIN);
-    let cut = truth[truth.len() / 2].1;
-    let expected = truth.iter().filter(|r| r.1 > cut).count() as i64;
-    let batch = RecordBatch::try_new(
-        std::sync::Arc::new(Schema::new(vec![Field::new("$1", DataType::Int64, false)])),
-        vec![std::sync::Arc::new(Int64Array::from(vec![cut as i64]))],
-    )
-    .unwrap();
-    prepared.set_parameters(batch).unwrap();
-    let info = prepared.execute().await.unwrap();
-    let got = fetch(&mut client, info).await.unwrap();
-    let n = got[0]
-        .column(0)
-        .as_any()
-        .downcast_ref::<Int64Array>()
-        .unwrap()
-        .value(0);
-    assert_eq!(n, expected);
+    let mut command = None;
+    for cut in [truth[truth.len() / 3].1, truth[truth.len() / 2].1] {
+        let expected = truth.iter().filter(|r| r.1 > cut).count() as i64;
+        let batch = RecordBatch::try_new(
+            std::sync::Arc::new(Schema::new(vec![Field::new("$1", DataType::Int64, false)])),
+            vec![std::sync::Arc::new(Int64Array::from(vec![cut as i64]))],
+        )
+        .unwrap();
+        prepared.set_parameters(batch).unwrap();
+        // Binds the parameters (DoPut) and plans one run, read by its ticket.
+        let info = prepared.execute().await.unwrap();
+        // The command a client sends to read the prepared statement directly.
+        let cmd = info.flight_descriptor.clone().expect("a descriptor").cmd;
+        let any = arrow_flight::sql::Any::decode(&*cmd).unwrap();
+        assert!(
+            any.unpack::<CommandPreparedStatementQuery>()
+                .unwrap()
+                .is_some()
+        );
+        assert_eq!(
+            one_count(&fetch(&mut client, info).await.unwrap()),
+            expected
+        );
+        // Read directly (DoGet of the command): run with the values bound last.
+        let direct: Vec<RecordBatch> = client
+            .do_get(Ticket::new(cmd.clone()))
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+        assert_eq!(one_count(&direct), expected, "parameter {cut}");
+        command = Some(cmd);
+    }
+    // Once closed, it is gone.
     prepared.close().await.unwrap();
+    let e = match client.do_get(Ticket::new(command.unwrap())).await {
+        Ok(stream) => stream.try_collect::<Vec<_>>().await.unwrap_err(),
+        Err(e) => e,
+    };
+    assert_eq!(code(&e).0, tonic::Code::NotFound);
 }
 
 #[tokio::test]
@@ -128,26 +165,30 @@ async fn two_clients_on_one_uncached_window_cause_one_fetch() {
 
     // Two clients, both planned before either runs, run at once (each page
     // slowed so that the fetches overlap).
-    let server = support::server().await;
-    server.set_faults(Faults {
-        latency: Duration::from_millis(5),
-        ..Faults::default()
-    });
+    let (events, _guard) = StatementEvents::capture();
+    let server = slow_server().await;
     let served = serve(&server, ServeLimits::default(), |c| c).await;
-    let (mut a, mut b) = (
-        served.client(Some("a")).await,
-        served.client(Some("b")).await,
-    );
-    let ia = a.execute(sql.clone(), None).await.unwrap();
-    let ib = b.execute(sql.clone(), None).await.unwrap();
-    let (ra, rb) = tokio::join!(fetch(&mut a, ia), fetch(&mut b, ib));
-    assert_eq!(lines(&ra.unwrap()), expected);
-    assert_eq!(lines(&rb.unwrap()), expected);
+    let (planning, [ra, rb]) = two_at_once(&served, &server, [&sql, &sql]).await;
+    let planning = planning as u64;
+    assert_eq!(lines(&ra), expected);
+    assert_eq!(lines(&rb), expected);
     assert_eq!(
         server.event_query_requests(),
         one_fetch,
         "one fetch for both"
     );
+    assert_eq!(
+        server.query_requests() as u64,
+        planning + one_fetch as u64,
+        "no other query"
+    );
+    // Both planned alike (the same estimate); the fetch's queries count to
+    // the statement that started it, none to the one that waited on it.
+    let mut spent: Vec<u64> = events.all().iter().map(|e| e.queries_spent).collect();
+    spent.sort_unstable();
+    assert_eq!(spent.len(), 2);
+    assert_eq!(spent[0] * 2, planning, "{spent:?}");
+    assert_eq!(spent[1], spent[0] + one_fetch as u64, "{spent:?}");
 }
 
 #[tokio::test]
@@ -300,4 +341,28 @@ async fn a_client_that_drops_its_stream_leaves_the_server_healthy() {
         lines(&run(&mut client, &sql).await.unwrap()),
         direct(&server, &sql).await
     );
+}
+
+#[tokio::test]
+async fn once_draining_no_new_statement_starts_and_tickets_planned_before_are_read() {
+    let server = support::server().await;
+    let served = serve(&server, ServeLimits::default(), |c| c).await;
+    let mut client = served.client(None).await;
+    let sql = firewall(T0, T0 + MIN);
+    let planned = client.execute(sql.clone(), None).await.unwrap();
+    served.service.drain();
+    assert!(served.service.is_draining());
+    let refused = client.execute("SELECT 1".into(), None).await.unwrap_err();
+    let prepared = client.prepare("SELECT 1".into(), None).await.unwrap_err();
+    for e in [refused, prepared] {
+        let (c, message) = code(&e);
+        assert_eq!(c, tonic::Code::Unavailable, "{message}");
+        assert!(message.contains("the server is stopping"), "{message}");
+    }
+    // Planned before: read after, in full.
+    assert_eq!(
+        lines(&fetch(&mut client, planned).await.unwrap()),
+        direct(&server, &sql).await
+    );
+    assert_eq!(served.service.statements_held(&User::new("anonymous")), 0);
 }

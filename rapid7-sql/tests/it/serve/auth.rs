@@ -4,7 +4,7 @@
 use nix::sys::signal::Signal;
 use tempfile::TempDir;
 
-use super::{count, firewall_count, query, start, write_tokens};
+use super::{count, firewall_count, query, start, start_with_tokens, tokens_file, write_tokens};
 use crate::support;
 
 const ALICE: &str = "alice-7c1e0b9d4a";
@@ -14,16 +14,9 @@ const BOB: &str = "bob-52f8e3a610";
 async fn no_token_and_a_bad_token_are_refused_a_good_one_and_the_handshake_work() {
     let server = support::server().await;
     let dir = TempDir::new().unwrap();
-    let tokens = dir.path().join("tokens");
-    write_tokens(&tokens, &[("alice", ALICE)]);
-    let serve = start(
-        &server,
-        dir.path(),
-        &[],
-        &["--serve-tokens", tokens.to_str().unwrap()],
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{}", e.stderr));
+    let serve = start_with_tokens(&server, dir.path(), &[("alice", ALICE)], &[], &[])
+        .await
+        .unwrap_or_else(|e| panic!("{}", e.stderr));
     let (sql, expected) = firewall_count(&server);
 
     let mut client = serve.client().await;
@@ -62,16 +55,10 @@ async fn no_token_and_a_bad_token_are_refused_a_good_one_and_the_handshake_work(
 async fn sighup_reloads_the_token_file() {
     let server = support::server().await;
     let dir = TempDir::new().unwrap();
-    let tokens = dir.path().join("tokens");
-    write_tokens(&tokens, &[("alice", ALICE)]);
-    let mut serve = start(
-        &server,
-        dir.path(),
-        &[],
-        &["--serve-tokens", tokens.to_str().unwrap()],
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{}", e.stderr));
+    let mut serve = start_with_tokens(&server, dir.path(), &[("alice", ALICE)], &[], &[])
+        .await
+        .unwrap_or_else(|e| panic!("{}", e.stderr));
+    let tokens = tokens_file(dir.path());
     let (sql, expected) = firewall_count(&server);
     let (mut alice, mut bob) = (serve.client().await, serve.client().await);
     alice.set_token(ALICE.into());
@@ -91,7 +78,7 @@ async fn sighup_reloads_the_token_file() {
     std::fs::write(&tokens, "bob:123\n").unwrap();
     serve.signal(Signal::SIGHUP);
     serve.wait_for_log("serve_tokens_reload_failed").await;
-    assert!(serve.err.contains("line 1"), "{}", serve.err);
+    assert!(serve.log().contains("line 1"), "{}", serve.log());
     assert_eq!(count(&query(&mut bob, &sql).await.unwrap()), expected);
 
     let ended = serve.stop().await;

@@ -4,7 +4,7 @@
 
 use tempfile::TempDir;
 
-use super::{count, firewall_count, query, start, write_tokens};
+use super::{count, firewall_count, query, start, start_with_tokens};
 use crate::support;
 
 /// The value of the sample `series` (name and labels exactly), if shown.
@@ -17,18 +17,12 @@ fn sample(text: &str, series: &str) -> Option<f64> {
 async fn metrics_count_statements_by_user_and_outcome_cache_lookups_and_quota() {
     let server = support::server().await;
     let dir = TempDir::new().unwrap();
-    let tokens = dir.path().join("tokens");
-    write_tokens(&tokens, &[("alice", "alice-m-1f0"), ("bob", "bob-m-77a")]);
-    let mut serve = start(
+    let mut serve = start_with_tokens(
         &server,
         dir.path(),
+        &[("alice", "alice-m-1f0"), ("bob", "bob-m-77a")],
         &[],
-        &[
-            "--serve-tokens",
-            tokens.to_str().unwrap(),
-            "--metrics-listen",
-            "127.0.0.1:0",
-        ],
+        &["--metrics-listen", "127.0.0.1:0"],
     )
     .await
     .unwrap_or_else(|e| panic!("{}", e.stderr));
@@ -104,8 +98,8 @@ async fn the_statement_line_is_json_with_log_format_json() {
     let mut client = serve.client().await;
     assert_eq!(count(&query(&mut client, &sql).await.unwrap()), expected);
     serve.wait_for_log("flight_statement").await;
-    let line = serve
-        .err
+    let log = serve.log();
+    let line = log
         .lines()
         .find(|l| l.contains("flight_statement"))
         .unwrap();

@@ -7,7 +7,7 @@ mod metrics;
 mod stop;
 mod tls;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
@@ -20,8 +20,10 @@ use futures::TryStreamExt;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, Lines};
-use tokio::process::{Child, ChildStderr, ChildStdout};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
 use tonic::transport::{Channel, Endpoint};
 
 use super::cli::{BIN, MIN, window};
@@ -29,20 +31,22 @@ use crate::support::{self, T0};
 
 /// A bound on how long the server may take to reach each point (never hit
 /// when it works).
-const PATIENCE: Duration = Duration::from_secs(120);
+pub(crate) const PATIENCE: Duration = Duration::from_secs(120);
 
-/// A running `rapid7-sql serve`.
+/// A running `rapid7-sql serve`; killed when dropped.
 pub(crate) struct Serve {
     child: Child,
     /// `flight_sql=…` as printed.
     pub(crate) flight: String,
     /// `metrics=…` as printed.
     pub(crate) metrics: Option<String>,
-    stdout: Lines<BufReader<ChildStdout>>,
-    stderr: Lines<BufReader<ChildStderr>>,
-    /// Stdout and stderr read so far.
-    pub(crate) out: String,
-    pub(crate) err: String,
+    /// Stdout and stderr so far (read as they come, so that the server never
+    /// blocks on a full pipe).
+    out: watch::Receiver<String>,
+    err: watch::Receiver<String>,
+    /// How much of stderr [`Serve::wait_for_log`] has passed.
+    seen: usize,
+    readers: JoinSet<()>,
 }
 
 /// How a server ended.
@@ -52,16 +56,10 @@ pub(crate) struct Ended {
     pub(crate) stderr: String,
 }
 
-/// `serve` with a clean `RAPID7_*` environment pointing at `server`, a cache
-/// in `dir`, listening on loopback port 0 unless `args` say otherwise.
-/// `Err` holds how it ended when it exits before listening.
-pub(crate) async fn start(
-    server: &MockServer,
-    dir: &Path,
-    env: &[(&str, &str)],
-    args: &[&str],
-) -> Result<Serve, Ended> {
-    let mut cmd = tokio::process::Command::new(BIN);
+/// `program` with a clean `RAPID7_*` environment pointing at `server`, its
+/// home and cache under `dir`.
+pub(crate) fn command(server: &MockServer, dir: &Path, program: &str) -> Command {
+    let mut cmd = Command::new(program);
     for (k, _) in std::env::vars() {
         if k.starts_with("RAPID7_") {
             cmd.env_remove(k);
@@ -70,49 +68,113 @@ pub(crate) async fn start(
     cmd.env("HOME", dir)
         .env("XDG_CACHE_HOME", dir.join("xdg"))
         .env("RAPID7_CACHE", dir.join("cache"))
-        .env("RAPID7_PUSHDOWN_AGGREGATES", "false")
         .env("RAPID7_ENDPOINT", server.url())
-        .env("RAPID7_API_KEY", server.api_key())
+        .env("RAPID7_API_KEY", server.api_key());
+    cmd
+}
+
+/// `serve` ([`command`], counts not pushed down) against `server`, with
+/// `env`, listening on loopback port 0 unless `args` say otherwise.
+/// `Err` holds how it ended when it exits before listening.
+pub(crate) async fn start(
+    server: &MockServer,
+    dir: &Path,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> Result<Serve, Ended> {
+    let mut cmd = command(server, dir, BIN);
+    cmd.env("RAPID7_PUSHDOWN_AGGREGATES", "false")
         .envs(env.iter().copied())
         .arg("serve");
     if !args.contains(&"--listen") {
         cmd.args(["--listen", "127.0.0.1:0"]);
     }
+    spawn(cmd.args(args)).await
+}
+
+/// Where [`start_with_tokens`] writes its token file.
+pub(crate) fn tokens_file(dir: &Path) -> PathBuf {
+    dir.join("tokens")
+}
+
+/// [`start`] with `--serve-tokens` naming a file of `users` (`(name,
+/// token)`) at [`tokens_file`].
+pub(crate) async fn start_with_tokens(
+    server: &MockServer,
+    dir: &Path,
+    users: &[(&str, &str)],
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> Result<Serve, Ended> {
+    let tokens = tokens_file(dir);
+    write_tokens(&tokens, users);
+    let mut all = vec!["--serve-tokens", tokens.to_str().unwrap()];
+    all.extend_from_slice(args);
+    start(server, dir, env, &all).await
+}
+
+/// Start `cmd` (a `rapid7-sql serve` command line) and wait for its
+/// `flight_sql=` line (and its `metrics=` line with `--metrics-listen`).
+/// `Err` holds how it ended when it exits before.
+pub(crate) async fn spawn(cmd: &mut Command) -> Result<Serve, Ended> {
+    let want_metrics = cmd.as_std().get_args().any(|a| a == "--metrics-listen");
     let mut child = cmd
-        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .expect("the binary starts");
+    let mut readers = JoinSet::new();
+    let out = read_lines(&mut readers, child.stdout.take().unwrap());
+    let err = read_lines(&mut readers, child.stderr.take().unwrap());
     let mut serve = Serve {
-        stdout: BufReader::new(child.stdout.take().unwrap()).lines(),
-        stderr: BufReader::new(child.stderr.take().unwrap()).lines(),
         child,
         flight: String::new(),
         metrics: None,
-        out: String::new(),
-        err: String::new(),
+        out,
+        err,
+        seen: 0,
+        readers,
     };
-    let want_metrics = args.contains(&"--metrics-listen");
-    while serve.flight.is_empty() || (want_metrics && serve.metrics.is_none()) {
-        let line = tokio::time::timeout(PATIENCE, serve.stdout.next_line())
-            .await
-            .expect("the server prints its address")
-            .unwrap();
-        let Some(line) = line else {
-            return Err(serve.wait().await);
-        };
-        serve.out.push_str(&line);
-        serve.out.push('\n');
-        if let Some(url) = line.strip_prefix("flight_sql=") {
-            serve.flight = url.to_string();
-        } else if let Some(url) = line.strip_prefix("metrics=") {
-            serve.metrics = Some(url.to_string());
-        }
+    let mut out = serve.out.clone();
+    let printed = tokio::time::timeout(
+        PATIENCE,
+        out.wait_for(|o| o.contains("flight_sql=") && (!want_metrics || o.contains("metrics="))),
+    )
+    .await
+    .expect("the server prints its address")
+    .is_ok();
+    if !printed {
+        return Err(serve.wait().await);
     }
+    let line = |prefix: &str| {
+        let text = serve.out.borrow();
+        text.lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .map(str::to_string)
+    };
+    serve.flight = line("flight_sql=").unwrap();
+    serve.metrics = line("metrics=");
     Ok(serve)
+}
+
+/// The lines of `from`, gathered as they come (until it ends).
+fn read_lines(
+    readers: &mut JoinSet<()>,
+    from: impl tokio::io::AsyncRead + Unpin + Send + 'static,
+) -> watch::Receiver<String> {
+    let (tx, rx) = watch::channel(String::new());
+    let mut lines = BufReader::new(from).lines();
+    readers.spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            tx.send_modify(|text| {
+                text.push_str(&line);
+                text.push('\n');
+            });
+        }
+    });
+    rx
 }
 
 impl Serve {
@@ -121,44 +183,48 @@ impl Serve {
         kill(Pid::from_raw(i32::try_from(pid).unwrap()), signal).unwrap();
     }
 
-    /// Read stderr until a line containing `needle` (the lines read are kept).
+    /// Its stderr (log lines) so far.
+    pub(crate) fn log(&self) -> String {
+        self.err.borrow().clone()
+    }
+
+    /// Its Flight SQL port.
+    pub(crate) fn port(&self) -> u16 {
+        self.flight.rsplit(':').next().unwrap().parse().unwrap()
+    }
+
+    /// Wait until stderr has a line containing `needle` after those an
+    /// earlier wait passed.
     pub(crate) async fn wait_for_log(&mut self, needle: &str) {
-        loop {
-            let line = tokio::time::timeout(PATIENCE, self.stderr.next_line())
+        let seen = self.seen;
+        let mut err = self.err.clone();
+        let found =
+            tokio::time::timeout(PATIENCE, err.wait_for(|text| text[seen..].contains(needle)))
                 .await
-                .unwrap_or_else(|_| panic!("no {needle} on stderr: {}", self.err))
-                .unwrap()
-                .unwrap_or_else(|| panic!("stderr ended before {needle}: {}", self.err));
-            self.err.push_str(&line);
-            self.err.push('\n');
-            if line.contains(needle) {
-                return;
-            }
-        }
+                .map(|r| r.is_ok());
+        assert!(
+            matches!(found, Ok(true)),
+            "no {needle} on stderr: {}",
+            self.log()
+        );
+        let text = self.err.borrow();
+        let at = seen + text[seen..].find(needle).unwrap();
+        self.seen = text[at..].find('\n').map_or(text.len(), |n| at + n);
     }
 
     /// Wait for the process to end, with all it wrote.
     pub(crate) async fn wait(mut self) -> Ended {
-        let mut rest = String::new();
-        while let Some(line) = self.stdout.next_line().await.unwrap() {
-            rest.push_str(&line);
-            rest.push('\n');
-        }
-        self.out.push_str(&rest);
-        let mut err = String::new();
-        while let Some(line) = self.stderr.next_line().await.unwrap() {
-            err.push_str(&line);
-            err.push('\n');
-        }
-        self.err.push_str(&err);
         let status = tokio::time::timeout(PATIENCE, self.child.wait())
             .await
             .expect("the server exits")
             .unwrap();
+        tokio::time::timeout(PATIENCE, self.readers.join_all())
+            .await
+            .expect("its output ends");
         Ended {
             status,
-            stdout: self.out,
-            stderr: self.err,
+            stdout: self.out.borrow().clone(),
+            stderr: self.err.borrow().clone(),
         }
     }
 

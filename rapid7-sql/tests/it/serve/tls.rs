@@ -7,7 +7,7 @@ use arrow_flight::sql::client::FlightSqlServiceClient;
 use tempfile::TempDir;
 use tonic::transport::{Certificate, ClientTlsConfig, Endpoint};
 
-use super::{count, firewall_count, query, start, write_tokens};
+use super::{count, firewall_count, query, start, start_with_tokens};
 use crate::support;
 
 fn openssl(dir: &Path, args: &[&str]) {
@@ -94,19 +94,13 @@ async fn a_tls_client_trusting_the_test_ca_connects_and_a_plain_one_does_not() {
     let server = support::server().await;
     let dir = TempDir::new().unwrap();
     test_ca(dir.path());
-    let tokens = dir.path().join("tokens");
-    write_tokens(&tokens, &[("alice", "alice-tls-token-3e9")]);
     let (cert, key) = (dir.path().join("server.pem"), dir.path().join("server.key"));
-    let serve = start(
+    let serve = start_with_tokens(
         &server,
         dir.path(),
+        &[("alice", "alice-tls-token-3e9")],
         &[("RAPID7_SERVE_TLS_KEY", key.to_str().unwrap())],
-        &[
-            "--serve-tokens",
-            tokens.to_str().unwrap(),
-            "--tls-cert",
-            cert.to_str().unwrap(),
-        ],
+        &["--tls-cert", cert.to_str().unwrap()],
     )
     .await
     .unwrap_or_else(|e| panic!("{}", e.stderr));

@@ -9,12 +9,12 @@
 use std::path::Path;
 use std::process::Command;
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
-use super::{MODULES, PATIENCE, Served, command, python_or_skip, start};
+use super::{MODULES, PATIENCE, python_or_skip};
+use crate::serve::{Serve, command, spawn};
 use crate::support::{self, T0};
 
 const DOC: &str = include_str!("../../../../docs/server.md");
@@ -152,11 +152,13 @@ async fn the_documented_tokens_tls_unit_and_python_example_work() {
     let mut words = exec.split_whitespace();
     let mut cmd = command(&server, dir.path(), words.next().unwrap());
     cmd.args(words);
-    let mut served: Served = start(cmd).await;
+    let mut served: Serve = spawn(&mut cmd)
+        .await
+        .unwrap_or_else(|e| panic!("serve exited ({}):\n{}", e.status, e.stderr));
     assert!(
-        served.uri.starts_with("grpc+tls://0.0.0.0:"),
+        served.flight.starts_with("grpc+tls://0.0.0.0:"),
         "{}",
-        served.uri
+        served.flight
     );
     let uri = format!("grpc+tls://localhost:{}", served.port());
 
@@ -228,18 +230,19 @@ print(json.dumps({
         }
     };
     assert!(!works(&bob).await, "bob before the reload");
-    let pid = Pid::from_raw(served.child.id().unwrap() as i32);
-    kill(pid, Signal::SIGHUP).unwrap();
-    served.logged("serve_tokens_reloaded").await;
+    served.signal(Signal::SIGHUP);
+    served.wait_for_log("serve_tokens_reloaded").await;
     assert!(works(&bob).await, "bob after the reload:\n{}", served.log());
     assert!(works(&token).await, "alice after the reload");
 
     // SIGTERM (systemctl stop): a clean stop, exit status 0.
-    kill(pid, Signal::SIGTERM).unwrap();
-    let status = tokio::time::timeout(PATIENCE, served.child.wait())
-        .await
-        .expect("the server stops within its grace")
-        .unwrap();
-    assert!(status.success(), "{status}:\n{}", served.log());
-    served.logged("serve_stopped").await;
+    served.signal(Signal::SIGTERM);
+    let ended = served.wait().await;
+    assert!(
+        ended.status.success(),
+        "{}:\n{}",
+        ended.status,
+        ended.stderr
+    );
+    assert!(ended.stderr.contains("serve_stopped"), "{}", ended.stderr);
 }
