@@ -91,7 +91,8 @@ impl TableProvider for Rapid7CountsTable {
             None => (0..schema.fields().len()).collect(),
         };
         let projected = Arc::new(schema.project(&projection)?);
-        let Some(scans) = plan_logs(&self.rapid7, self.log.as_ref(), state, filters).await? else {
+        let Some((scans, _)) = plan_logs(&self.rapid7, self.log.as_ref(), state, filters).await?
+        else {
             return Ok(Arc::new(EmptyExec::new(projected)));
         };
         let inner = &self.rapid7.inner;
