@@ -52,6 +52,7 @@ mod approval;
 mod counts;
 mod expr;
 mod leaf;
+mod logset_hint;
 mod logsets;
 mod newest_first;
 mod options;
