@@ -561,3 +561,93 @@ async fn the_column_is_in_the_table_schema() {
     assert!(!field.is_nullable());
     assert_eq!(schema.fields().len(), 7);
 }
+
+/// The newest rows first (a newest-first read, stopping early) and the
+/// recent edge (read live, never cached) carry the column too, and a set
+/// filter picks their logs.
+#[tokio::test]
+async fn newest_first_and_live_reads_carry_the_sets() {
+    let server = server().await;
+    let newest = |filter: &str| {
+        format!(
+            "SELECT log_name, timestamp, sequence_number, logset FROM rapid7_logs WHERE {} AND \
+             ({filter}) ORDER BY timestamp DESC, sequence_number DESC LIMIT 20",
+            window(FROM, TO)
+        )
+    };
+    let newest_of = |logs: &[&str]| {
+        let mut all = truth(&server, logs);
+        all.sort_by_key(|r| std::cmp::Reverse((r.1, r.2)));
+        all.truncate(20);
+        all.sort();
+        all
+    };
+    for filter in ["true", "'Security' = ANY(logset)"] {
+        let logs: &[&str] = match filter {
+            "true" => &ALL,
+            _ => &[FIREWALL, AUTH],
+        };
+        let want = newest_of(logs);
+        // Read newest first, then again from what that read committed.
+        let dir = TempDir::new().unwrap();
+        let (ctx, _) = session(&server, &dir).await;
+        server.clear_requests();
+        assert_eq!(
+            rows(&sql(&ctx, &newest(filter)).await.unwrap()),
+            want,
+            "{filter}"
+        );
+        assert!(logs_read(&server).is_subset(&set(logs)), "{filter}");
+        assert!(
+            server.requests().iter().any(|r| r.most_recent_first),
+            "{filter}: read newest first"
+        );
+        assert_eq!(
+            rows(&sql(&ctx, &newest(filter)).await.unwrap()),
+            want,
+            "{filter}"
+        );
+    }
+    // A recent edge 400 days long: the whole window is read live.
+    let dir = TempDir::new().unwrap();
+    let (ctx, _) = session_with(&server, local_cache(&dir), |c| {
+        c.with_pushdown_aggregates(false)
+            .with_settle(std::time::Duration::from_secs(400 * 86_400))
+    })
+    .await;
+    server.clear_requests();
+    let got = rows(
+        &sql(&ctx, &select("array_has(logset, 'Network')"))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(got, truth(&server, &[FIREWALL, PROXY]));
+    assert_eq!(logs_read(&server), set(&[FIREWALL, PROXY]));
+}
+
+/// The client's `GET /management/logsets`: every set with its logs, a set
+/// without a log too; a refusal is an error with its status.
+#[tokio::test]
+async fn the_client_lists_every_set_with_its_logs() {
+    let server = server().await;
+    let client = support::client_for(&server);
+    let sets = client.list_logsets().await.unwrap();
+    let got: Vec<(String, String, BTreeSet<String>)> = sets
+        .iter()
+        .map(|s| {
+            let logs = s.logs_info.iter().map(|l| l.name.clone()).collect();
+            (s.id.clone(), s.name.clone(), logs)
+        })
+        .collect();
+    let want: Vec<(String, String, BTreeSet<String>)> = set_list()
+        .into_iter()
+        .map(|(id, name, logs)| (id.to_string(), name.to_string(), set(&logs)))
+        .collect();
+    assert_eq!(got, want);
+    server.set_faults(Faults {
+        refuse_logsets: Some(403),
+        ..Faults::default()
+    });
+    let err = client.list_logsets().await.unwrap_err();
+    assert_eq!(err.status(), Some(403), "{err}");
+}
