@@ -33,8 +33,10 @@ use crate::provider::{Rapid7Options, statement_limit};
 /// (`rapid7."Log name"`), as a DataFusion table.
 ///
 /// Every filter is pushed down `Exact`: the time predicates choose the
-/// windows to read, `log_name` / `log_id` predicates choose the logs, and the
-/// scan applies every filter to the rows it returns. Planning reads only the cache's
+/// windows to read, `log_name` / `log_id` / `logset` predicates choose the
+/// logs (a superset), and the scan applies every filter to the rows it
+/// returns. `logset`, the last column, is never read from the cache: each
+/// read adds it from the log sets the statement was planned with. Planning reads only the cache's
 /// manifests; API calls happen when the plan runs (see the crate docs on
 /// `EXPLAIN`).
 #[derive(Debug, Clone)]

@@ -78,7 +78,7 @@
 //!
 //! # Log selection: [`extract_log_selection`]
 //!
-//! Which logs to read, from `log_name` / `log_id` constraints. The rules are
+//! Which logs to read, from `log_name` / `log_id` / `logset` constraints. The rules are
 //! in the docs of the `selection` submodule (`window/selection.rs`).
 
 use std::sync::Arc;
