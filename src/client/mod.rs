@@ -50,7 +50,7 @@ pub use error::{Error, Result, Wait};
 pub use keys::ClientKey;
 pub use merged::{MAX_GET_URL_BYTES, MAX_LOGS_PER_QUERY, MergedPage, MergedQuery};
 pub use meter::QueryMeter;
-pub use model::{Link, LogInfo, LogSetInfo};
+pub use model::{Link, LogInfo, LogSetDetail, LogSetInfo};
 pub use names::{pick_log, resolve_log, suggest};
 pub use page::{EventColumns, EventPage, Order, PageStats, decode_page};
 pub use probe::{RateLimitSeen, RawAnswer, ResetKind};

@@ -78,6 +78,40 @@ where
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
+/// A log set as `GET /management/logsets` lists it: its logs in
+/// `logs_info` (rapid7-api.md §5).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+pub struct LogSetDetail {
+    /// Log set id.
+    #[serde(default)]
+    pub id: String,
+    /// Log set name.
+    #[serde(default)]
+    pub name: String,
+    /// Its logs (each an id and a name; the name as the log list has it).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub logs_info: Vec<LogSetInfo>,
+}
+
+/// `{"logsets": [...]}` or a bare array.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub(crate) enum LogSetList {
+    Wrapped {
+        #[serde(deserialize_with = "null_as_default")]
+        logsets: Vec<LogSetDetail>,
+    },
+    Bare(Vec<LogSetDetail>),
+}
+
+impl LogSetList {
+    pub(crate) fn into_sets(self) -> Vec<LogSetDetail> {
+        match self {
+            LogSetList::Wrapped { logsets } | LogSetList::Bare(logsets) => logsets,
+        }
+    }
+}
+
 /// `{"logs": [...]}` or a bare array.
 #[derive(Deserialize)]
 #[serde(untagged)]

@@ -11,7 +11,7 @@ use url::Url;
 use super::config::ClientConfig;
 use super::edge::ToForm;
 use super::error::{Error, Result};
-use super::model::{self, LogInfo};
+use super::model::{self, LogInfo, LogSetDetail};
 use super::names::resolve_log;
 use super::rate_limit::{Namespace, RateLimiter};
 
@@ -203,6 +203,15 @@ impl Client {
         let url = self.url(&["management", "logs"]);
         let list: model::LogList = self.get_json(url, Namespace::Management).await?;
         Ok(list.into_logs())
+    }
+
+    /// Every log set, with its logs, including sets that have none (`GET
+    /// /management/logsets`). Some keys may be refused it (403) or an
+    /// endpoint may not serve it (404): [`Error::status`] says which.
+    pub async fn list_logsets(&self) -> Result<Vec<LogSetDetail>> {
+        let url = self.url(&["management", "logsets"]);
+        let list: model::LogSetList = self.get_json(url, Namespace::Management).await?;
+        Ok(list.into_sets())
     }
 
     /// One log by id (`GET /management/logs/{id}`).

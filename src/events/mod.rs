@@ -6,4 +6,7 @@ mod schema;
 mod tests;
 
 pub use decode::{MAX_LOG_NAME_LEN, columns_to_batch, page_to_batch, with_log_name};
-pub use schema::{SCHEMA_VERSION, TIMESTAMP_TZ, columns, event_schema, timestamp_type};
+pub use schema::{
+    SCHEMA_VERSION, TIMESTAMP_TZ, columns, event_schema, logs_table_schema, logset_type,
+    timestamp_type,
+};

@@ -18,6 +18,11 @@ pub mod columns {
     pub const MESSAGE: &str = "message";
     /// Label ids.
     pub const LABELS: &str = "labels";
+    /// The names of the log sets the row's log is in, sorted (an empty list
+    /// for a log in none). A column of `rapid7_logs` only, never of a cached
+    /// part: like `log_name`, each read fills it from the log list, so it
+    /// shows the log's sets now ([`logs_table_schema`](super::logs_table_schema)).
+    pub const LOGSET: &str = "logset";
 }
 
 /// Version of the event schema written into segment manifests.
@@ -46,7 +51,29 @@ static EVENT_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     ]))
 });
 
-/// The schema of `rapid7_logs` and of every cached Parquet part.
+/// The schema of every cached Parquet part, and of the events a page
+/// decodes to.
 pub fn event_schema() -> SchemaRef {
     Arc::clone(&EVENT_SCHEMA)
+}
+
+/// The type of the `logset` column: a list of log set names.
+pub fn logset_type() -> DataType {
+    DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true)))
+}
+
+static LOGS_TABLE_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    let mut fields: Vec<Field> = EVENT_SCHEMA
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    fields.push(Field::new(columns::LOGSET, logset_type(), false));
+    Arc::new(Schema::new(fields))
+});
+
+/// The schema of `rapid7_logs`: the [`event_schema`] and, last, `logset`
+/// (added to every row at read time, never stored).
+pub fn logs_table_schema() -> SchemaRef {
+    Arc::clone(&LOGS_TABLE_SCHEMA)
 }

@@ -52,6 +52,9 @@ pub struct Faults {
     pub unwrapped_log_list: bool,
     /// `GET /management/logs/{id}` answers the bare object instead of `{"log": {...}}`.
     pub unwrapped_log: bool,
+    /// `GET /management/logsets` answers this status (403: a key not allowed
+    /// it; 404: an endpoint without it) with the API's error body.
+    pub refuse_logsets: Option<u16>,
     /// `GET /management/logs` also lists every log a second time (named
     /// `"<name> (copy)"`) and entries whose ids are not log ids (`../../etc`,
     /// `a/b`, an empty id).
@@ -236,6 +239,7 @@ impl Default for Faults {
             unwrapped_log_list: false,
             unwrapped_log: false,
             junk_in_log_list: false,
+            refuse_logsets: None,
             rate_limit_every_nth_query: None,
             reject_queries: false,
             retry_after_secs: 1,

@@ -334,8 +334,14 @@ impl Ctx<'_> {
         json
     }
 
-    /// `GET /management/logsets`: `{"logsets": [...]}` (§5).
+    /// `GET /management/logsets`: `{"logsets": [...]}` (§5), or the status
+    /// of [`Faults::refuse_logsets`](super::Faults::refuse_logsets).
     fn logset_list(&self) -> Reply {
+        if let Some(status) = self.shared.lock().faults.refuse_logsets {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN);
+            let message = status.canonical_reason().unwrap_or("Refused");
+            return Reply::json(status, encode::code_body(status.as_u16(), message));
+        }
         let sets: Vec<serde_json::Value> = self
             .shared
             .dataset

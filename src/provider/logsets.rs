@@ -2,20 +2,25 @@
 //!
 //! A log set is a named group of logs (InsightIDR groups logs by event
 //! source type; rapid7-api.md §5). A log may be in several. The sets come
-//! with the log list: each log of `GET /management/logs` names its sets in
-//! `logsets_info`, so knowing them costs no request beyond the list the
-//! session reads anyway (a set without a log, which no query could read,
-//! is not listed). The cache keeps them (`_LOGSETS.json`), so an offline
-//! session still knows them (with the logs the cache holds, as `rapid7`).
+//! from `GET /management/logsets` (one request beside the log list, each
+//! time the list is read: sets without a log too), and from each log's
+//! `logsets_info` in the log list; where the endpoint is refused (403,
+//! 404) or fails, from `logsets_info` alone, with a warning
+//! (`log_sets_list_refused`): a set without a log is then not known. The
+//! cache keeps them (`_LOGSETS.json`), so an offline session still knows
+//! them (with the logs the cache holds, as `rapid7`).
 //!
-//! The table of a set is `rapid7_logs` restricted to the set's logs (a view
-//! of `SELECT * FROM rapid7_logs WHERE log_id IN (…)`): the same columns, each
-//! row once (a row belongs to one log, whatever sets the log is in), every
-//! pushdown of `rapid7_logs` (the view is inlined before planning, and the
-//! `log_id` list picks the logs as a `log_name` filter does). Tables are named
-//! after their set as per-log tables are after their log: the name (quoted
-//! in SQL when it is not a plain identifier: `rapid7_logsets."Ops team"`),
-//! or the set's id where no name or a shared one; an id names its set too.
+//! The table of a set is `rapid7_logs` restricted to the set's logs, a view
+//! of `SELECT * FROM rapid7_logs WHERE array_has(logset, 'Name')`: the same
+//! columns, each row once (a row belongs to one log, whatever sets the log
+//! is in), every pushdown of `rapid7_logs` (the view is inlined before
+//! planning, and the `logset` filter picks the logs as a `log_name` filter
+//! does). A set whose name another set shares (the column shows both as
+//! one name) is a view of `log_id IN (…)` instead. A set without a log is
+//! an empty table. Tables are named after their set as per-log tables are
+//! after their log: the name (quoted in SQL when it is not a plain
+//! identifier: `rapid7_logsets."Ops team"`), or the set's id where no name
+//! or a shared one; an id names its set too.
 
 use std::sync::Arc;
 
@@ -23,10 +28,12 @@ use async_trait::async_trait;
 use datafusion::catalog::{SchemaProvider, TableProvider};
 use datafusion::datasource::{ViewTable, provider_as_source};
 use datafusion::error::{DataFusionError, Result as DfResult};
+use datafusion::functions_nested::expr_fn::array_has;
 use datafusion::logical_expr::{LogicalPlanBuilder, col, lit};
 
-use super::scan::{LogRef, LogSet, labels};
+use super::scan::{LogRef, LogSet, labels, logset_column_name};
 use super::source::Rapid7;
+use crate::events::columns;
 
 /// Name of the schema with one table per log set.
 pub const LOGSETS_SCHEMA: &str = "rapid7_logsets";
@@ -147,22 +154,37 @@ pub(crate) struct LogSetSchema {
 }
 
 impl LogSetSchema {
-    /// The table of `set`: `rapid7_logs` restricted to its logs.
-    fn table_of(&self, set: &LogSet) -> DfResult<Arc<dyn TableProvider>> {
+    /// The table of `set` (one of `sets`): `rapid7_logs` restricted to its
+    /// logs, by its name in the `logset` column where no other set shares
+    /// it, else by their ids.
+    fn table_of(&self, set: &LogSet, sets: &[LogSet]) -> DfResult<Arc<dyn TableProvider>> {
+        let quote = |s: &str| format!("'{}'", s.replace('\'', "''"));
+        let name = logset_column_name(set);
+        let shared = sets
+            .iter()
+            .any(|s| s.id != set.id && logset_column_name(s) == name);
+        let (filter, condition) = if shared {
+            let ids: Vec<_> = set.logs.iter().map(|id| lit(id.as_str())).collect();
+            let listed: Vec<String> = set.logs.iter().map(|id| quote(id)).collect();
+            match ids.is_empty() {
+                // `IN ()` is no SQL: a set without a log reads nothing.
+                true => (lit(false), "false".to_string()),
+                false => (
+                    col(columns::LOG_ID).in_list(ids, false),
+                    format!("log_id IN ({})", listed.join(", ")),
+                ),
+            }
+        } else {
+            (
+                array_has(col(columns::LOGSET), lit(name)),
+                format!("array_has(logset, {})", quote(name)),
+            )
+        };
         let source = provider_as_source(self.rapid7.table());
-        let ids: Vec<_> = set.logs.iter().map(|id| lit(id.as_str())).collect();
         let plan = LogicalPlanBuilder::scan(self.logs_table, source, None)?
-            .filter(col("log_id").in_list(ids, false))?
+            .filter(filter)?
             .build()?;
-        let definition = format!(
-            "SELECT * FROM {} WHERE log_id IN ({})",
-            self.logs_table,
-            set.logs
-                .iter()
-                .map(|id| format!("'{}'", id.replace('\'', "''")))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
+        let definition = format!("SELECT * FROM {} WHERE {condition}", self.logs_table);
         Ok(Arc::new(ViewTable::new(plan, Some(definition))))
     }
 }
@@ -176,7 +198,7 @@ impl SchemaProvider for LogSetSchema {
     async fn table(&self, name: &str) -> DfResult<Option<Arc<dyn TableProvider>>> {
         let sets = self.rapid7.inner.directory.logsets().await?;
         let set = find(&sets, name).map_err(DataFusionError::Plan)?;
-        self.table_of(set).map(Some)
+        self.table_of(set, &sets).map(Some)
     }
 
     fn table_exist(&self, name: &str) -> bool {

@@ -52,6 +52,7 @@ mod approval;
 mod counts;
 mod expr;
 mod leaf;
+mod logset_hint;
 mod logsets;
 mod newest_first;
 mod options;
@@ -81,6 +82,6 @@ pub(crate) use scan::{check_budget, estimate_slices, query_rate, split_aligned, 
 pub use source::Rapid7;
 pub use udtf::DEFAULT_FIELD_SAMPLE;
 pub use window::{
-    LogSelection, MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS, WindowError, Windows, extract_log_selection,
-    extract_windows,
+    LogConstraint, LogSelection, MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS, WindowError, Windows,
+    extract_log_selection, extract_windows,
 };

@@ -8,10 +8,12 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use datafusion::catalog::{SchemaProvider, TableProvider};
 use datafusion::error::{DataFusionError, Result as DfResult};
+use datafusion::execution::FunctionRegistry;
 use datafusion::execution::context::SessionContext;
 use datafusion::optimizer::OptimizerRule;
 
 use super::counts::CountPushdown;
+use super::logset_hint::LogsetComparison;
 use super::logsets::{LOGSETS_SCHEMA, LogSetSchema};
 use super::newest_first::NewestFirst;
 use super::options::Rapid7Options;
@@ -69,6 +71,19 @@ impl Rapid7 {
         }
         if !present(NewestFirst.name()) {
             ctx.add_optimizer_rule(Arc::new(NewestFirst));
+        }
+        // A function registry's planners have no name to check: look for
+        // ours by its type, so registering twice adds it once.
+        {
+            let state = ctx.state_ref();
+            let mut state = state.write();
+            let hinted = state
+                .expr_planners()
+                .iter()
+                .any(|p| format!("{p:?}") == format!("{LogsetComparison:?}"));
+            if !hinted {
+                state.register_expr_planner(Arc::new(LogsetComparison))?;
+            }
         }
         ctx.register_table(LOGS_TABLE, self.table())?;
         let state = ctx.state();

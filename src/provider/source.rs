@@ -15,7 +15,7 @@ use crate::cache::{MessageForm, SegmentCache};
 use crate::client::Client;
 use crate::config::Rapid7Config;
 use crate::error::{Error, Result};
-use crate::events::event_schema;
+use crate::events::logs_table_schema;
 use crate::fetch::{Activity, FetchProgress, Fetcher, StatementProgress};
 use crate::fields::ParseStats;
 
@@ -75,7 +75,7 @@ impl Rapid7 {
                     config.fetch_concurrency,
                 )),
                 store_url,
-                schema: event_schema(),
+                schema: logs_table_schema(),
                 parse_stats: Arc::default(),
                 to_convention: Arc::default(),
                 newest_verdict: Arc::new(NewestVerdict::new(endpoint)),

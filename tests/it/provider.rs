@@ -17,6 +17,7 @@ mod leql;
 mod lifecycle;
 mod log_list;
 mod log_names;
+mod logset;
 mod logsets;
 mod maintenance;
 mod memory;

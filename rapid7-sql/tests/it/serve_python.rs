@@ -149,6 +149,7 @@ async fn adbc_reads_exact_rows_metadata_frames_and_prepared_statements() {
         "sequence_number",
         "message",
         "labels",
+        "logset",
     ] {
         assert!(
             logs.1.as_array().unwrap().contains(&json!(column)),

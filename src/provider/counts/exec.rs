@@ -25,6 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use datafusion::arrow::array::{ArrayRef, AsArray, Int64Array, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{SchemaRef, TimestampMillisecondType};
+use datafusion::common::ScalarValue;
 use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_plan::execution_plan::EmissionType;
@@ -38,10 +39,10 @@ use super::exact::{ToConvention, exact_counts};
 use crate::cache::{BinOf, PartCounts, PartInfo, PlannedSegment, SegmentCache, merge_ranges};
 use crate::client::{Client, CountRequest, MAX_LOGS_PER_QUERY, MAX_SLICES};
 use crate::error::{Error, Result};
-use crate::events::{TIMESTAMP_TZ, columns};
+use crate::events::{TIMESTAMP_TZ, columns, logset_type};
 use crate::fetch::{FetchRequest, Fetcher};
 use crate::provider::leaf::{LeafExec, leaf_exec, leaf_properties};
-use crate::provider::scan::LogScan;
+use crate::provider::scan::{LogScan, LogSetsOf};
 use crate::provider::{FetchEstimate, check_budget, query_rate};
 use crate::text::short_list;
 use crate::time::TimeRange;
@@ -50,6 +51,8 @@ use crate::time::TimeRange;
 #[derive(Debug)]
 pub(crate) struct CountInputs {
     pub(crate) scans: Vec<LogScan>,
+    /// The sets of each log (the `logset` column).
+    pub(crate) sets: LogSetsOf,
     pub(crate) bin: Option<Bin>,
     pub(crate) cache: SegmentCache,
     pub(crate) fetcher: Arc<Fetcher>,
@@ -149,7 +152,7 @@ impl LeafExec for Rapid7CountsExec {
         let batch = async move {
             // Without a log column, the counts of several logs may be
             // asked of Rapid7 together (merged statistics): only totals show.
-            let by_log = projection.iter().any(|c| matches!(c, 1 | 2));
+            let by_log = projection.iter().any(|c| matches!(c, 1 | 2 | 4));
             let batch = count_all(&inputs, by_log)
                 .await
                 .map_err(Error::into_datafusion)?;
@@ -184,6 +187,7 @@ async fn count_all(inputs: &CountInputs, by_log: bool) -> Result<RecordBatch> {
         .try_collect()
         .await?;
     let (mut ts, mut ids, mut names, mut ns) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut sets = Vec::new();
     for (i, tally) in tallies {
         let log = &inputs.scans[i].log;
         for (start, n) in tally {
@@ -191,8 +195,13 @@ async fn count_all(inputs: &CountInputs, by_log: bool) -> Result<RecordBatch> {
             ids.push(log.id.clone());
             names.push(log.name.clone());
             ns.push(i64::try_from(n).unwrap_or(i64::MAX));
+            sets.push(inputs.sets.scalar(&log.id));
         }
     }
+    let sets = match sets.is_empty() {
+        true => datafusion::arrow::array::new_empty_array(&logset_type()),
+        false => ScalarValue::iter_to_array(sets)?,
+    };
     let columns: Vec<ArrayRef> = vec![
         Arc::new(
             datafusion::arrow::array::TimestampMillisecondArray::from(ts)
@@ -201,6 +210,7 @@ async fn count_all(inputs: &CountInputs, by_log: bool) -> Result<RecordBatch> {
         Arc::new(StringArray::from(ids)),
         Arc::new(StringArray::from(names)),
         Arc::new(Int64Array::from(ns)),
+        sets,
     ];
     Ok(RecordBatch::try_new(Arc::clone(&inputs.schema), columns)?)
 }

@@ -2,15 +2,24 @@
 //! log, which choosing windows and logs captures (see [`exact_filter`]).
 
 use datafusion::common::ScalarValue;
-use datafusion::logical_expr::expr::InList;
 use datafusion::logical_expr::{Between, BinaryExpr, Expr, Operator};
 
 use crate::events::columns;
 use crate::provider::expr::strip_alias;
+use crate::provider::window::selects_exactly;
 
 /// A filter that choosing windows and logs captures exactly.
 pub(super) fn exact_filter(e: &Expr) -> bool {
     time_filter(e) || log_filter(e)
+}
+
+/// Whether the log filters among `filters` (those that are not of time),
+/// together, select their logs exactly: each may alone, and yet their
+/// conjunction be widened (past
+/// [`MAX_TERMS`](crate::provider::window::MAX_TERMS) constraints).
+pub(super) fn logs_exact(filters: &[Expr]) -> bool {
+    let logs: Vec<&Expr> = filters.iter().filter(|f| !time_filter(f)).collect();
+    selects_exactly(&logs)
 }
 
 /// Only of `timestamp`: comparisons with millisecond literals, combined with
@@ -22,67 +31,29 @@ fn time_filter(e: &Expr) -> bool {
             op: Operator::And | Operator::Or,
             right,
         }) => time_filter(left) && time_filter(right),
-        other => simple_filter(other, false),
+        other => time_comparison(other),
     }
 }
 
-/// Only of `log_name` / `log_id`: equalities and IN lists of strings,
-/// combined with AND, and with OR within one column (the simplifier turns
-/// short IN lists into ORs). The log selection keeps a union exactly only as
-/// a set of names or a set of ids: `log_name = 'a' OR log_id = 'x'` would
-/// select every log, and the counts apply no filter of their own.
+/// Only of the log columns (`log_name`, `log_id`, `logset`): the
+/// predicates the log selection understands, combined with AND and OR (it
+/// keeps them exactly, as a union of constraints; see
+/// [`selects_exactly`]), so the logs chosen are exactly those whose rows
+/// the filter keeps, and the counts apply no filter of their own.
 fn log_filter(e: &Expr) -> bool {
-    match strip_alias(e) {
-        Expr::BinaryExpr(BinaryExpr {
-            left,
-            op: Operator::And,
-            right,
-        }) => log_filter(left) && log_filter(right),
-        or @ Expr::BinaryExpr(BinaryExpr {
-            op: Operator::Or, ..
-        }) => log_filter_on(or, columns::LOG_NAME) || log_filter_on(or, columns::LOG_ID),
-        other => simple_filter(other, true),
-    }
+    selects_exactly(&[e])
 }
 
-/// [`log_filter`] with every comparison on the one column `column`.
-fn log_filter_on(e: &Expr, column: &str) -> bool {
-    match strip_alias(e) {
-        Expr::BinaryExpr(BinaryExpr {
-            left,
-            op: Operator::And | Operator::Or,
-            right,
-        }) => log_filter_on(left, column) && log_filter_on(right, column),
-        other => simple_filter(other, true) && other.column_refs().iter().all(|c| c.name == column),
-    }
-}
-
-/// One comparison: of `timestamp` (`logs` false) or of a log column.
-fn simple_filter(e: &Expr, logs: bool) -> bool {
+/// One comparison of `timestamp` with a millisecond literal.
+fn time_comparison(e: &Expr) -> bool {
     let ts_literal = |e: &Expr| {
         matches!(
             strip_alias(e),
             Expr::Literal(ScalarValue::TimestampMillisecond(Some(_), _), _)
         )
     };
-    let str_literal = |e: &Expr| {
-        matches!(
-            strip_alias(e),
-            Expr::Literal(
-                ScalarValue::Utf8(Some(_))
-                    | ScalarValue::Utf8View(Some(_))
-                    | ScalarValue::LargeUtf8(Some(_)),
-                _
-            )
-        )
-    };
-    let log = |e: &Expr| is_column(e, &[columns::LOG_NAME, columns::LOG_ID]);
     let ts = |e: &Expr| is_column(e, &[columns::TIMESTAMP]);
     match e {
-        Expr::BinaryExpr(BinaryExpr { left, op, right }) if logs => {
-            *op == Operator::Eq
-                && ((log(left) && str_literal(right)) || (str_literal(left) && log(right)))
-        }
         Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
             matches!(
                 op,
@@ -94,12 +65,7 @@ fn simple_filter(e: &Expr, logs: bool) -> bool {
             negated: false,
             low,
             high,
-        }) => !logs && ts(expr) && ts_literal(low) && ts_literal(high),
-        Expr::InList(InList {
-            expr,
-            list,
-            negated: false,
-        }) => logs && log(expr) && list.iter().all(str_literal),
+        }) => ts(expr) && ts_literal(low) && ts_literal(high),
         _ => false,
     }
 }
@@ -112,6 +78,9 @@ pub(super) fn is_column(e: &Expr, names: &[&str]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use datafusion::functions_nested::expr_fn::{
+        array_has, array_has_any, cardinality, make_array,
+    };
     use datafusion::logical_expr::{col, lit};
 
     fn ts(ms: i64) -> Expr {
@@ -136,6 +105,12 @@ mod tests {
             col("log_name")
                 .eq(lit("a"))
                 .or(col("log_name").eq(lit("b"))),
+            // A union across columns is kept exactly.
+            col("log_name").eq(lit("a")).or(col("log_id").eq(lit("x"))),
+            array_has(col("logset"), lit("Network")),
+            array_has_any(col("logset"), make_array(vec![lit("A"), lit("B")]))
+                .and(col("log_name").eq(lit("a"))),
+            array_has(col("logset"), lit("A")).or(col("log_name").eq(lit("b"))),
         ] {
             assert!(exact_filter(&ok), "{ok}");
         }
@@ -148,8 +123,31 @@ mod tests {
             t().not_between(ts(1), ts(2)),
             col("sequence_number").gt(lit(5u64)),
             t().gt_eq(lit(ScalarValue::TimestampNanosecond(Some(1), None))),
+            // Not of a set's membership.
+            cardinality(col("logset")).eq(lit(0u64)),
+            Expr::Not(Box::new(array_has(col("logset"), lit("A")))),
+            array_has(col("logset"), lit("A")).or(t().gt_eq(ts(1))),
         ] {
             assert!(!exact_filter(&no), "{no}");
         }
+    }
+}
+
+#[cfg(test)]
+mod widened {
+    use super::*;
+    use datafusion::logical_expr::{col, lit};
+
+    #[test]
+    fn log_filters_whose_union_is_widened_are_not_exact() {
+        use datafusion::functions_nested::expr_fn::array_has;
+        // (in a{i} OR log_id = 'x') AND … : 2^7 = 128 constraints, past
+        // MAX_TERMS; each filter alone is exact.
+        let filters: Vec<Expr> = (0..7)
+            .map(|i| array_has(col("logset"), lit(format!("a{i}"))).or(col("log_id").eq(lit("x"))))
+            .collect();
+        assert!(filters.iter().all(exact_filter));
+        assert!(!logs_exact(&filters));
+        assert!(logs_exact(&filters[..2]));
     }
 }

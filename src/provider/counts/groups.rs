@@ -102,6 +102,9 @@ fn time_keys(e: &Expr, keys: &mut Vec<Bin>) -> Result<(), String> {
     }
     match e {
         Expr::Column(c) if c.name == columns::LOG_NAME || c.name == columns::LOG_ID => Ok(()),
+        Expr::Column(c) if c.name == columns::LOGSET => {
+            Err(": the counts from statistics have no logset column".into())
+        }
         Expr::Column(c) if c.name == columns::TIMESTAMP => {
             Err(": timestamp itself is one group per millisecond".into())
         }

@@ -57,7 +57,7 @@ use datafusion::logical_expr::{
 use datafusion::optimizer::optimizer::ApplyOrder;
 use datafusion::optimizer::{OptimizerConfig, OptimizerRule};
 
-use super::filters::{exact_filter, is_column};
+use super::filters::{exact_filter, is_column, logs_exact};
 use super::groups::group_bin;
 use super::table::{COUNT_COLUMN, Rapid7CountsTable};
 use crate::events::columns;
@@ -142,6 +142,13 @@ fn rewrite(aggregate: &Aggregate, path: &ScanPath<'_>) -> DfResult<Result<Logica
     if let Some(f) = scan.filters.iter().find(|f| !exact_filter(f)) {
         return Ok(Err(format!(
             "WHERE {f} is not a filter of time or log (counts from statistics apply no other)"
+        )));
+    }
+    if !logs_exact(&scan.filters) {
+        return Ok(Err(format!(
+            "the log filters combine into more than {} alternatives (counts from statistics \
+             need the logs chosen exactly)",
+            crate::provider::window::MAX_TERMS
         )));
     }
     let counts =

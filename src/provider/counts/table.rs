@@ -16,7 +16,7 @@ use datafusion::physical_plan::empty::EmptyExec;
 use super::bin::Bin;
 use super::exec::{CountInputs, Rapid7CountsExec};
 use super::filters::exact_filter;
-use crate::events::{columns, timestamp_type};
+use crate::events::{columns, logset_type, timestamp_type};
 use crate::provider::Rapid7;
 use crate::provider::scan::{LogRef, plan_logs};
 
@@ -29,6 +29,9 @@ static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         Field::new(columns::LOG_ID, DataType::Utf8, false),
         Field::new(columns::LOG_NAME, DataType::Utf8, true),
         Field::new(COUNT_COLUMN, DataType::Int64, false),
+        // The log's sets, so that the statement's filters on them (applied
+        // by choosing the logs) name a column of this table too.
+        Field::new(columns::LOGSET, logset_type(), false),
     ]))
 });
 
@@ -91,7 +94,9 @@ impl TableProvider for Rapid7CountsTable {
             None => (0..schema.fields().len()).collect(),
         };
         let projected = Arc::new(schema.project(&projection)?);
-        let Some(scans) = plan_logs(&self.rapid7, self.log.as_ref(), state, filters).await? else {
+        let Some((scans, sets)) =
+            plan_logs(&self.rapid7, self.log.as_ref(), state, filters).await?
+        else {
             return Ok(Arc::new(EmptyExec::new(projected)));
         };
         let inner = &self.rapid7.inner;
@@ -103,6 +108,7 @@ impl TableProvider for Rapid7CountsTable {
         Ok(Arc::new(Rapid7CountsExec::new(
             CountInputs {
                 scans,
+                sets,
                 bin: self.bin,
                 cache: config.cache.clone(),
                 fetcher: Arc::clone(&inner.fetcher),

@@ -304,10 +304,11 @@ impl Shared {
             }
         };
         let projection = self.inputs.projection.clone();
+        let sets = self.inputs.sets.clone();
         Ok(stream
             .map(move |batch| {
                 let batch = batch.map_err(Error::into_datafusion)?;
-                Ok(batch.project(&projection)?)
+                Ok(sets.with_column(batch)?.project(&projection)?)
             })
             .boxed())
     }

@@ -2,12 +2,13 @@
 //! mapping of a [`LogSelection`] onto it.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use tracing::{debug, warn};
 
-use super::log_sets::{self as logsets, LogSet};
+use super::log_sets::{self as logsets, LogSet, LogSetsOf};
 use crate::cache::SegmentCache;
 use crate::client::{self, Client, pick_log, suggest};
 use crate::error::Result;
@@ -26,6 +27,9 @@ pub(crate) struct LogDirectory {
     snapshot: RwLock<Option<(Instant, Arc<[LogRef]>)>>,
     /// The log sets of the last list (`logsets.rs`).
     sets: RwLock<Arc<[LogSet]>>,
+    /// Whether `GET /management/logsets` was refused (403, 404): the sets
+    /// then come from the log list alone.
+    logsets_refused: AtomicBool,
     refresh: tokio::sync::Mutex<()>,
 }
 
@@ -38,6 +42,7 @@ impl LogDirectory {
             ttl,
             snapshot: RwLock::new(None),
             sets: RwLock::new(Arc::from(Vec::new())),
+            logsets_refused: AtomicBool::new(false),
             refresh: tokio::sync::Mutex::new(()),
         }
     }
@@ -88,7 +93,8 @@ impl LogDirectory {
         let mut logs: Vec<LogRef> = match &self.client {
             Some(client) => {
                 let infos = client.list_logs().await?;
-                let sets = logsets::from_infos(&infos);
+                let listed = self.list_logsets(client).await;
+                let sets = logsets::from_lists(listed.as_deref(), &infos);
                 let logs = usable(infos.into_iter().map(|l| (l.id, Some(l.name))));
                 let sets = logsets::keep_logs(sets, &logs);
                 let names: BTreeMap<String, String> = logs
@@ -139,6 +145,34 @@ impl LogDirectory {
         Ok(logs.into())
     }
 
+    /// The log sets of `GET /management/logsets`, with the sets that have no
+    /// log; `None` when the endpoint fails (the sets then come from each
+    /// log's `logsets_info` alone, and a set without a log is not known).
+    /// Never an error: the sets are worth no failed statement. An endpoint
+    /// that refuses it (403, 404) is not asked again by this session.
+    async fn list_logsets(&self, client: &Client) -> Option<Vec<client::LogSetDetail>> {
+        if self.logsets_refused.load(Ordering::Relaxed) {
+            return None;
+        }
+        match client.list_logsets().await {
+            Ok(sets) => Some(sets),
+            Err(e) => {
+                let status = e.status();
+                if matches!(status, Some(403 | 404)) {
+                    self.logsets_refused.store(true, Ordering::Relaxed);
+                }
+                warn!(
+                    status,
+                    error = %e,
+                    detail = "the log sets come from each log's logsets_info instead: a set \
+                              without a log is not listed",
+                    "log_sets_list_refused"
+                );
+                None
+            }
+        }
+    }
+
     /// The name the cache's parts of `log_id` were written with, for a log
     /// the cache's directory does not name; `None` (unnamed) when there is
     /// none or it cannot be read.
@@ -156,20 +190,31 @@ impl LogDirectory {
         }
     }
 
-    /// The logs `selection` picks. A name or id that matches no log is an
-    /// error listing close matches.
-    pub(crate) async fn resolve(&self, selection: &LogSelection) -> Result<Vec<LogRef>> {
-        let (names, ids) = match selection {
+    /// The logs `selection` picks, with `sets` the log sets (the `logset`
+    /// column's). A name or id that matches no log, or a set name that
+    /// names no set, is an error listing close matches.
+    pub(crate) async fn resolve(
+        &self,
+        selection: &LogSelection,
+        sets: &[LogSet],
+    ) -> Result<Vec<LogRef>> {
+        match selection {
             LogSelection::Nothing => return Ok(Vec::new()),
             LogSelection::All => return Ok(self.list().await?.to_vec()),
-            LogSelection::Only { names, ids } => (names, ids),
-        };
+            LogSelection::Only(_) => {}
+        }
         let logs = self.list().await?;
-        check_known(names.as_ref(), &logs, |l| l.name.as_deref())?;
-        check_known(ids.as_ref(), &logs, |l| Some(l.id.as_str()))?;
+        for constraint in selection.constraints() {
+            check_known(constraint.names.as_ref(), &logs, |l| l.name.as_deref())?;
+            check_known(constraint.ids.as_ref(), &logs, |l| Some(l.id.as_str()))?;
+            for clause in &constraint.sets {
+                check_known_sets(clause, sets)?;
+            }
+        }
+        let of = LogSetsOf::new(sets);
         Ok(logs
             .iter()
-            .filter(|l| selection.admits(&l.id, l.name.as_deref()))
+            .filter(|l| selection.admits(&l.id, l.name.as_deref(), of.of(&l.id)))
             .cloned()
             .collect())
     }
@@ -269,6 +314,40 @@ fn check_known(
             }
             .into());
         }
+    }
+    Ok(())
+}
+
+/// Each of `wanted` the name of one of `sets` (as the `logset` column
+/// shows it): else an error naming the sets, closest first.
+fn check_known_sets(wanted: &BTreeSet<String>, sets: &[LogSet]) -> Result<()> {
+    let names = || sets.iter().map(logsets::column_name);
+    for w in wanted {
+        if names().any(|n| n == w) {
+            continue;
+        }
+        let message = if sets.is_empty() {
+            format!(
+                "no log set {w:?}: no log set is known (the log list names none, or an \
+                 offline cache has no {}); read the logs by log_name instead",
+                crate::cache::LOG_SETS_FILE
+            )
+        } else {
+            let close = suggest(names(), w);
+            let all: BTreeSet<&str> = names().collect();
+            let listed: Vec<String> = all.iter().map(|n| format!("'{n}'")).collect();
+            let hint = match close.as_slice() {
+                [] => String::new(),
+                close => format!(" (did you mean {}?)", close.join(", ")),
+            };
+            format!(
+                "no log set {w:?}{hint}; the log sets are: {}",
+                listed.join(", ")
+            )
+        };
+        return Err(crate::Error::DataFusion(Box::new(
+            datafusion::error::DataFusionError::Plan(message),
+        )));
     }
     Ok(())
 }

@@ -24,7 +24,7 @@ pub use estimate::FetchEstimate;
 pub(crate) use estimate::{check_budget, estimate_slices, query_rate, worth_estimating};
 pub use exec::Rapid7ScanExec;
 pub(crate) use exec::ScanId;
-pub(crate) use log_sets::LogSet;
+pub(crate) use log_sets::{LogSet, LogSetsOf, column_name as logset_column_name};
 pub use logs::LogRef;
 pub(crate) use logs::{LogDirectory, labels, table_names};
 pub(crate) use newest_rule::PageOrder;

@@ -7,6 +7,9 @@
 //! partition column whose value, per file, is the current name of the
 //! file's log ([`LogPart`]); DataFusion folds it into every predicate per
 //! file, so `log_name = 'New'` keeps the rows of a log renamed `New`.
+//! `logset` (never in a part) is a partition column too, the sets of the
+//! file's log as the statement's log list shows them ([`LogSetsOf`]); so a
+//! cache written before the column existed needs no rewrite.
 
 use std::fmt;
 use std::sync::Arc;
@@ -27,39 +30,53 @@ use object_store::ObjectStore;
 
 use datafusion::datasource::table_schema::TableSchema;
 
+use super::log_sets::LogSetsOf;
 use crate::cache::PartInfo;
 use crate::events::{TIMESTAMP_TZ, columns};
+use crate::log_id::LogRef;
 
-/// A committed part and the current name of its log (`None`: unnamed).
+/// A committed part, the current name of its log (`None`: unnamed) and the
+/// log's sets (the `logset` value of its rows).
 #[derive(Debug, Clone)]
 pub(crate) struct LogPart {
     pub(crate) part: PartInfo,
     pub(crate) log_name: Option<Arc<str>>,
+    pub(crate) logset: ScalarValue,
 }
 
 impl LogPart {
-    /// Each of `parts`, of the log named `log_name`.
+    /// Each of `parts`, of `log`, which is in the sets `sets` gives it.
     pub(crate) fn of(
         parts: impl IntoIterator<Item = PartInfo>,
-        log_name: Option<&str>,
+        log: &LogRef,
+        sets: &LogSetsOf,
     ) -> impl Iterator<Item = LogPart> {
-        let log_name: Option<Arc<str>> = log_name.map(Arc::from);
+        let log_name: Option<Arc<str>> = log.name.as_deref().map(Arc::from);
+        let logset = sets.scalar(&log.id);
         parts.into_iter().map(move |part| LogPart {
             part,
             log_name: log_name.clone(),
+            logset: logset.clone(),
         })
     }
 }
 
-/// `schema` (the event schema, or its string-view form) as the scan's table
-/// schema: every column but `log_name` read from the files, `log_name` a
-/// partition column after them.
-fn with_name_partition(schema: &SchemaRef) -> DfResult<TableSchema> {
-    let name = schema.field_with_name(columns::LOG_NAME)?;
+/// The columns of the table that no part is read for: each file's value is
+/// its log's (`log_name`, `logset`), in this order, after the file's.
+const PARTITION_COLUMNS: [&str; 2] = [columns::LOG_NAME, columns::LOGSET];
+
+/// `schema` (the table's, or its string-view form) as the scan's table
+/// schema: every column but the [`PARTITION_COLUMNS`] read from the files,
+/// those partition columns after them.
+fn with_log_partitions(schema: &SchemaRef) -> DfResult<TableSchema> {
+    let partitions = PARTITION_COLUMNS
+        .iter()
+        .map(|name| Ok(Arc::new(schema.field_with_name(name)?.clone())))
+        .collect::<DfResult<Vec<_>>>()?;
     let file_fields: Vec<_> = schema
         .fields()
         .iter()
-        .filter(|f| f.name() != columns::LOG_NAME)
+        .filter(|f| !PARTITION_COLUMNS.contains(&f.name().as_str()))
         .cloned()
         .collect();
     let file_schema = Arc::new(datafusion::arrow::datatypes::Schema::new_with_metadata(
@@ -67,7 +84,7 @@ fn with_name_partition(schema: &SchemaRef) -> DfResult<TableSchema> {
         schema.metadata().clone(),
     ));
     Ok(TableSchema::builder(file_schema)
-        .with_table_partition_cols(vec![Arc::new(name.clone())])
+        .with_table_partition_cols(partitions)
         .build())
 }
 
@@ -124,10 +141,10 @@ pub(crate) fn parquet_exec(
     limit: Option<usize>,
 ) -> DfResult<Arc<dyn ExecutionPlan>> {
     parts.sort_by_key(|p| (p.part.min_timestamp_ms, p.part.path.to_string()));
-    let table = with_name_partition(&target.schema)?;
+    let table = with_log_partitions(&target.schema)?;
     let table_schema = Arc::clone(table.table_schema());
     // The projection asked for names columns of `target.schema`; the scan's
-    // table has `log_name` last.
+    // table has the partition columns last.
     let projection = projection
         .cloned()
         .unwrap_or_else(|| (0..target.schema.fields().len()).collect())
@@ -187,12 +204,19 @@ fn group_files(
     let per_group = total.div_ceil(n as u64).max(1);
     let mut groups: Vec<Vec<PartitionedFile>> = vec![Vec::new(); n];
     let mut acc = 0u64;
-    for LogPart { part, log_name } in parts {
+    for LogPart {
+        part,
+        log_name,
+        logset,
+    } in parts
+    {
         let idx = ((acc / per_group) as usize).min(n - 1);
         acc += part.size_bytes;
         let mut file = PartitionedFile::new_from_meta(part.object_meta());
-        file.partition_values =
-            vec![ScalarValue::Utf8(log_name.map(|n| n.to_string())).cast_to(&name_type)?];
+        file.partition_values = vec![
+            ScalarValue::Utf8(log_name.map(|n| n.to_string())).cast_to(&name_type)?,
+            logset,
+        ];
         if order == FileOrder::NewestFirst {
             let stats = table_statistics(schema, &[&part]);
             file = file.with_statistics(Arc::new(stats));

@@ -16,6 +16,7 @@ use super::cached::cached_scan;
 use super::estimate::query_rate;
 use super::exec::Rapid7ScanExec;
 use super::filters::{self, apply_filters, read_columns};
+use super::log_sets::LogSetsOf;
 use super::logs::LogRef;
 use super::parquet::{FileOrder, LogPart, ParquetTarget};
 use super::plan::{LogScan, PlanInputs, check_complete, estimate_scans, plan_scans};
@@ -32,8 +33,10 @@ use crate::provider::{Rapid7Options, statement_limit};
 /// (`rapid7."Log name"`), as a DataFusion table.
 ///
 /// Every filter is pushed down `Exact`: the time predicates choose the
-/// windows to read, `log_name` / `log_id` predicates choose the logs, and the
-/// scan applies every filter to the rows it returns. Planning reads only the cache's
+/// windows to read, `log_name` / `log_id` / `logset` predicates choose the
+/// logs (a superset), and the scan applies every filter to the rows it
+/// returns. `logset`, the last column, is never read from the cache: each
+/// read adds it from the log sets the statement was planned with. Planning reads only the cache's
 /// manifests; API calls happen when the plan runs (see the crate docs on
 /// `EXPLAIN`).
 #[derive(Debug, Clone)]
@@ -148,7 +151,8 @@ impl TableProvider for Rapid7LogsTable {
             Some(p) => Arc::new(schema.project(p)?),
             None => Arc::clone(&schema),
         };
-        let Some(mut scans) = plan_logs(&self.rapid7, self.log.as_ref(), state, filters).await?
+        let Some((mut scans, sets)) =
+            plan_logs(&self.rapid7, self.log.as_ref(), state, filters).await?
         else {
             return Ok(Arc::new(EmptyExec::new(projected)));
         };
@@ -207,7 +211,7 @@ impl TableProvider for Rapid7LogsTable {
                 .iter()
                 .flat_map(|s| {
                     let parts = s.segments.iter().flat_map(|p| p.parts());
-                    LogPart::of(parts, s.log.name.as_deref())
+                    LogPart::of(parts, &s.log, &sets)
                 })
                 .collect();
             return cached_scan(state, target, parts, partitions, &columns, filters, limit);
@@ -224,6 +228,7 @@ impl TableProvider for Rapid7LogsTable {
                 cache: config.cache.clone(),
                 target,
                 scans,
+                sets,
                 table_schema: schema,
                 projection: columns.read,
                 predicate,
@@ -245,15 +250,17 @@ impl TableProvider for Rapid7LogsTable {
 }
 
 /// Plan a statement over `rapid7` (or its log `only`): the windows and logs
-/// the filters select, each (log, window) planned against the cache.
-/// `None` when the filters select no window or no log. Offline, a plan that
-/// needs the API is an [`Error::Offline`] naming what is missing.
+/// the filters select, each (log, window) planned against the cache, and
+/// the sets of each log (the `logset` column's values, from the same list
+/// of sets the selection used). `None` when the filters select no window
+/// or no log. Offline, a plan that needs the API is an [`Error::Offline`]
+/// naming what is missing.
 pub(crate) async fn plan_logs(
     rapid7: &Rapid7,
     only: Option<&LogRef>,
     state: &dyn Session,
     filters: &[Expr],
-) -> DfResult<Option<Vec<LogScan>>> {
+) -> DfResult<Option<(Vec<LogScan>, LogSetsOf)>> {
     let inner = &rapid7.inner;
     let config = &inner.config;
     let now_ms = state
@@ -263,10 +270,14 @@ pub(crate) async fn plan_logs(
         .unwrap_or_else(crate::time::now_ms);
     let windows = extract_windows(filters, now_ms).map_err(Error::from)?;
     let selection = extract_log_selection(filters);
+    let sets = inner.directory.logsets().await?;
+    let sets_of = LogSetsOf::new(&sets);
     let logs = match only {
-        Some(log) if selection.admits(&log.id, log.name.as_deref()) => vec![log.clone()],
+        Some(log) if selection.admits(&log.id, log.name.as_deref(), sets_of.of(&log.id)) => {
+            vec![log.clone()]
+        }
         Some(_) => Vec::new(),
-        None => inner.directory.resolve(&selection).await?,
+        None => inner.directory.resolve(&selection, &sets).await?,
     };
     if windows.is_empty() || logs.is_empty() {
         return Ok(None);
@@ -302,5 +313,5 @@ pub(crate) async fn plan_logs(
             return Err(Error::Offline { missing }.into());
         }
     }
-    Ok(Some(scans))
+    Ok(Some((scans, sets_of)))
 }

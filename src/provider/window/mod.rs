@@ -78,7 +78,7 @@
 //!
 //! # Log selection: [`extract_log_selection`]
 //!
-//! Which logs to read, from `log_name` / `log_id` constraints. The rules are
+//! Which logs to read, from `log_name` / `log_id` / `logset` constraints. The rules are
 //! in the docs of the `selection` submodule (`window/selection.rs`).
 
 use std::sync::Arc;
@@ -98,7 +98,9 @@ use crate::time::TimeRange;
 
 mod selection;
 
-pub use selection::{LogSelection, extract_log_selection};
+pub(crate) use selection::MAX_TERMS;
+pub(crate) use selection::selects_exactly;
+pub use selection::{LogConstraint, LogSelection, extract_log_selection};
 
 /// The earliest bound a window may have: 1970-01-01T00:00:00Z, in epoch ms.
 pub const MIN_TIMESTAMP_MS: i64 = 0;

@@ -4,6 +4,7 @@ use arrow_flight::sql::{
     CommandGetDbSchemas, CommandGetPrimaryKeys, CommandGetTables, CommandGetXdbcTypeInfo, SqlInfo,
 };
 use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::ipc::convert::try_schema_from_ipc_buffer;
 use datafusion_rapid7::flight::ServeLimits;
 
@@ -66,16 +67,24 @@ async fn catalogs_schemas_tables_types_info_and_keys_answer() {
     let schema = try_schema_from_ipc_buffer(&ipc).unwrap();
     let columns: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
     assert_eq!(
-        &columns[..6],
+        columns,
         [
             "timestamp",
             "log_id",
             "log_name",
             "sequence_number",
             "message",
-            "labels"
+            "labels",
+            "logset"
         ]
     );
+    // The log's sets: a list of names, never null.
+    let logset = schema.field_with_name("logset").unwrap();
+    assert!(
+        matches!(logset.data_type(), DataType::List(item) if item.data_type() == &DataType::Utf8),
+        "{logset:?}"
+    );
+    assert!(!logset.is_nullable());
 
     // One table per log in `rapid7`, filtered by name pattern.
     let info = client

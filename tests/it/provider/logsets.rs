@@ -3,7 +3,8 @@
 //! and Windows Defender; `Ops "blue" team`), read over loopback. A log in two
 //! sets (Firewall) is in both tables, each row once; a set's count is the sum
 //! of its logs' counts; an unknown set is an error naming the known ones; an
-//! offline session over the same cache still knows the sets.
+//! offline session over the same cache still knows the sets (a set none of
+//! whose logs the cache holds as an empty table).
 
 use datafusion::arrow::array::{AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{TimestampMillisecondType, UInt64Type};
@@ -241,8 +242,18 @@ async fn an_offline_session_knows_the_sets_the_cache_recorded() {
     .await
     .unwrap();
     // Offline, the logs are those the cache holds (as in `rapid7`): the
-    // Ops log has nothing cached, so its set has no log to read.
-    assert_eq!(table_names(&listed), ["Network", "Security"]);
+    // Ops log has nothing cached, so its set is listed with no log to read.
+    assert_eq!(
+        table_names(&listed),
+        ["Network", "Ops \"blue\" team", "Security"]
+    );
+    let ops = sql(
+        &offline,
+        &select("rapid7_logsets.\"Ops \"\"blue\"\" team\"", from, to),
+    )
+    .await
+    .unwrap();
+    assert!(keys(&ops).is_empty());
     let got = keys(
         &sql(&offline, &select("rapid7_logsets.\"Network\"", from, to))
             .await

@@ -51,7 +51,9 @@ use crate::config::OnIncomplete;
 use crate::error::{Counted, Error, IncompleteSegment, Result};
 use crate::events::{columns, with_log_name};
 use crate::fetch::{FetchRequest, Fetcher, ReadBatches, commit_batches};
+use crate::log_id::LogRef;
 use crate::provider::scan::estimate::over_limit_while_reading;
+use crate::provider::scan::log_sets::LogSetsOf;
 use crate::provider::scan::newest_rule::{NEWEST_FIRST_SINCE_MS, PageOrder, Stop};
 use crate::provider::scan::plan::{LogScan, estimate_scans};
 use crate::provider::scan::report::log_coverage;
@@ -102,7 +104,9 @@ pub(crate) struct ReadInputs<'a> {
     pub(crate) fetcher: &'a Fetcher,
     pub(crate) cache: &'a SegmentCache,
     pub(crate) table_schema: &'a Schema,
-    /// The columns of the event schema the statement reads.
+    /// The sets of each log (the `logset` column).
+    pub(crate) sets: &'a LogSetsOf,
+    /// The columns of the table schema the statement reads.
     pub(crate) projection: &'a [usize],
     pub(crate) predicate: Option<&'a Arc<dyn PhysicalExpr>>,
     /// The events the statement keeps at most (its `LIMIT`).
@@ -181,6 +185,7 @@ pub(crate) async fn prepare(run: Run<'_>, n: usize) -> DfResult<Prepared> {
         fetcher: &inputs.fetcher,
         cache: &inputs.cache,
         table_schema: &inputs.table_schema,
+        sets: &inputs.sets,
         projection: &inputs.projection,
         predicate: inputs.predicate.as_ref(),
         want: n,
@@ -319,9 +324,7 @@ pub(crate) async fn read_newest(inputs: &ReadInputs<'_>, scan: &LogScan) -> Resu
         }
         let cacheable = match source {
             Source::Cached(planned) => {
-                cached
-                    .read(inputs, planned, scan.log.name.as_deref(), &mut state)
-                    .await?;
+                cached.read(inputs, planned, &scan.log, &mut state).await?;
                 continue;
             }
             Source::Api { cacheable } => cacheable,
@@ -406,8 +409,11 @@ async fn read_range(
     while let Some((batch, stats)) = pages.try_next().await? {
         read.rejected += stats.failed;
         read.beyond |= stats.beyond_retention;
-        let ts = timestamps(&batch)?;
-        let kept = keeps(inputs.predicate, &batch)?;
+        // The filters and the projection read the table's columns; the
+        // commit takes the events as decoded.
+        let row = inputs.sets.with_column(batch.clone())?;
+        let ts = timestamps(&row)?;
+        let kept = keeps(inputs.predicate, &row)?;
         let is_kept = |i: usize| kept.as_ref().is_none_or(|k| k.value(i) && !k.is_null(i));
         let stamps = ts.as_primitive::<TimestampMillisecondType>().values();
         if order == Order::NewestFirst {
@@ -430,7 +436,7 @@ async fn read_range(
         if inputs.limit > 0 && so_far > inputs.limit {
             return Err(over_limit(scan, so_far, inputs.limit, inputs.rate));
         }
-        let (ts_kept, rows) = kept_rows(&batch, &ts, kept.as_ref(), inputs.projection)?;
+        let (ts_kept, rows) = kept_rows(&row, &ts, kept.as_ref(), inputs.projection)?;
         state.held.push(ts_kept, rows);
         if cacheable {
             read.batches.push(batch);
@@ -485,8 +491,11 @@ fn split_at_cutoff(range: TimeRange) -> Vec<TimeRange> {
 /// How cached segments are read: only the columns the statement reads
 /// (and the timestamp), the filters bound to those columns.
 struct CachedRead {
-    /// Ascending event-schema indices read from the files (`0` first).
+    /// Ascending table-schema indices read (`0` first): from the files, but
+    /// `logset`, which no file holds.
     columns: Vec<usize>,
+    /// Whether `columns` ends with `logset` (the table's last column).
+    logset: bool,
     /// The statement's filters over `columns`.
     predicate: Option<Arc<dyn PhysicalExpr>>,
     /// Where each column of the scan's projection lies in `columns`.
@@ -510,22 +519,30 @@ impl CachedRead {
             .iter()
             .map(|c| columns.binary_search(c).unwrap_or_default())
             .collect();
+        let logset = inputs.table_schema.index_of(columns::LOGSET).ok();
         Ok(CachedRead {
+            logset: logset.is_some() && columns.last().copied() == logset,
             columns,
             predicate,
             output,
         })
     }
 
-    /// Read `planned` (of the log now named `log_name`) part by part, newest
-    /// part first, until the stop is done; hold the kept rows.
+    /// Read `planned` (of `log`) part by part, newest part first, until the
+    /// stop is done; hold the kept rows.
     async fn read(
         &self,
         inputs: &ReadInputs<'_>,
         planned: &PlannedSegment,
-        log_name: Option<&str>,
+        log: &LogRef,
         state: &mut ReadState,
     ) -> Result<()> {
+        let log_name = log.name.as_deref();
+        let from_files = match self.logset {
+            true => &self.columns[..self.columns.len() - 1],
+            false => &self.columns[..],
+        };
+        let schema = Arc::new(inputs.table_schema.project(&self.columns)?);
         let ReadState { stop, held, .. } = state;
         let range = planned.responsible;
         let mut parts = planned.segment.parts();
@@ -535,11 +552,22 @@ impl CachedRead {
         });
         parts.sort_by_key(|p| std::cmp::Reverse(p.max_timestamp_ms));
         for (i, part) in parts.iter().enumerate() {
-            let mut rows = inputs.cache.read_part(planned, part, &self.columns);
+            let mut rows = inputs.cache.read_part(planned, part, from_files);
             while let Some(batch) = rows.try_next().await? {
-                // The log's current name, not the one stored at fetch time
-                // (before the filters: they may read it).
-                let batch = with_log_name(batch, log_name)?;
+                // The log's current name, not the one stored at fetch time,
+                // and its sets (before the filters: they may read them).
+                let mut batch = with_log_name(batch, log_name)?;
+                if self.logset {
+                    let mut all = batch.columns().to_vec();
+                    all.push(
+                        inputs
+                            .sets
+                            .scalar(&log.id)
+                            .to_array_of_size(batch.num_rows())
+                            .map_err(Error::from)?,
+                    );
+                    batch = RecordBatch::try_new(Arc::clone(&schema), all)?;
+                }
                 let ts = timestamps(&batch)?;
                 let kept = keeps(self.predicate.as_ref(), &batch)?;
                 let (ts_kept, rows) = kept_rows(&batch, &ts, kept.as_ref(), &self.output)?;

@@ -16,6 +16,7 @@ use crate::client::MAX_LOGS_PER_QUERY;
 use crate::error::Error;
 use crate::fetch::Fetcher;
 use crate::provider::scan::estimate::{FetchEstimate, check_budget};
+use crate::provider::scan::log_sets::LogSetsOf;
 use crate::provider::scan::parquet::{LogPart, ParquetTarget, parquet_exec};
 use crate::provider::scan::plan::LogScan;
 use crate::provider::scan::verdict::NewestVerdict;
@@ -28,7 +29,10 @@ pub(crate) struct ScanInputs {
     pub(crate) cache: SegmentCache,
     pub(crate) target: Option<ParquetTarget>,
     pub(crate) scans: Vec<LogScan>,
-    /// The full event schema (before projection).
+    /// The sets of each log of `scans` (the `logset` column).
+    pub(crate) sets: LogSetsOf,
+    /// The full table schema (before projection): the event schema and
+    /// `logset`.
     pub(crate) table_schema: SchemaRef,
     /// The columns of `table_schema` the exec yields: what the query and
     /// the filters read.
@@ -191,7 +195,7 @@ pub(crate) async fn assemble(
         extras.extend(scan.live.iter().map(|r| Extra::Live(*idx, *r)));
         for seg in scan.segments {
             if seg.is_whole() {
-                whole_parts.extend(LogPart::of(seg.parts(), scan.log.name.as_deref()));
+                whole_parts.extend(LogPart::of(seg.parts(), &scan.log, &inputs.sets));
             } else {
                 extras.push(Extra::Partial(*idx, seg));
             }

@@ -148,5 +148,27 @@ fn names(v: &[&str]) -> Option<BTreeSet<String>> {
 }
 
 fn only(n: Option<BTreeSet<String>>, i: Option<BTreeSet<String>>) -> LogSelection {
-    LogSelection::Only { names: n, ids: i }
+    LogSelection::Only(vec![term(n, i, &[])])
+}
+
+/// One constraint: names, ids, and clauses of sets (the log is in one set of
+/// each).
+fn term(
+    n: Option<BTreeSet<String>>,
+    i: Option<BTreeSet<String>>,
+    sets: &[&[&str]],
+) -> LogConstraint {
+    LogConstraint {
+        names: n,
+        ids: i,
+        sets: sets
+            .iter()
+            .map(|c| c.iter().map(|s| s.to_string()).collect())
+            .collect(),
+    }
+}
+
+/// A union of constraints.
+fn union(terms: Vec<LogConstraint>) -> LogSelection {
+    LogSelection::Only(terms)
 }

@@ -293,11 +293,15 @@ fn now_fn_minus(x: Expr) -> Expr {
 
 const NAMES: [&str; 3] = ["fw", "dns", "vpn"];
 const IDS: [&str; 3] = ["i0", "i1", "i2"];
+const SETS: [&str; 3] = ["A", "B", "C"];
 
 #[derive(Debug, Clone)]
 enum LogPred {
     Name(Vec<usize>),
     Id(Vec<usize>),
+    /// `array_has(logset, s)` for one, else `array_has_any` (`all`: false)
+    /// or `array_has_all` (`all`: true).
+    Sets(Vec<usize>, bool),
     NameNotEq(usize),
     Opaque(bool),
     And(Box<LogPred>, Box<LogPred>),
@@ -309,6 +313,7 @@ fn log_pred_strategy() -> impl Strategy<Value = LogPred> {
     let leaf = prop_oneof![
         idx().prop_map(LogPred::Name),
         idx().prop_map(LogPred::Id),
+        (idx(), any::<bool>()).prop_map(|(v, all)| LogPred::Sets(v, all)),
         (0usize..3).prop_map(LogPred::NameNotEq),
         any::<bool>().prop_map(LogPred::Opaque),
     ];
@@ -330,6 +335,17 @@ impl LogPred {
         match self {
             LogPred::Name(v) => in_or_eq("log_name", v.iter().map(|i| lit(NAMES[*i])).collect()),
             LogPred::Id(v) => in_or_eq("log_id", v.iter().map(|i| utf8_view(IDS[*i])).collect()),
+            LogPred::Sets(v, all) => {
+                use datafusion::functions_nested::expr_fn::{
+                    array_has, array_has_all, array_has_any, make_array,
+                };
+                let list = make_array(v.iter().map(|i| lit(SETS[*i])).collect());
+                match (v.as_slice(), all) {
+                    ([one], _) => array_has(col("logset"), lit(SETS[*one])),
+                    (_, false) => array_has_any(col("logset"), list),
+                    (_, true) => array_has_all(col("logset"), list),
+                }
+            }
             LogPred::NameNotEq(i) => col("log_name").not_eq(lit(NAMES[*i])),
             LogPred::Opaque(_) => ts().gt(ms(T0)),
             LogPred::And(a, b) => a.expr().and(b.expr()),
@@ -339,14 +355,26 @@ impl LogPred {
 
     /// Whether the predicate is true for a row of this log (`NULL` counts as
     /// not true; AND / OR are monotone, so that is exact).
-    fn holds(&self, id: usize, name: Option<usize>) -> bool {
+    fn holds(&self, id: usize, name: Option<usize>, sets: u8) -> bool {
+        let in_set = |i: &usize| sets & (1 << i) != 0;
         match self {
             LogPred::Name(v) => name.is_some_and(|n| v.contains(&n)),
             LogPred::Id(v) => v.contains(&id),
+            LogPred::Sets(v, false) => v.iter().any(in_set),
+            LogPred::Sets(v, true) => v.iter().all(in_set),
             LogPred::NameNotEq(i) => name.is_some_and(|n| n != *i),
             LogPred::Opaque(b) => *b,
-            LogPred::And(a, b) => a.holds(id, name) && b.holds(id, name),
-            LogPred::Or(a, b) => a.holds(id, name) || b.holds(id, name),
+            LogPred::And(a, b) => a.holds(id, name, sets) && b.holds(id, name, sets),
+            LogPred::Or(a, b) => a.holds(id, name, sets) || b.holds(id, name, sets),
+        }
+    }
+
+    /// Whether every atom is one the selection understands, and how many.
+    fn understood(&self) -> Option<usize> {
+        match self {
+            LogPred::Name(_) | LogPred::Id(_) | LogPred::Sets(..) => Some(1),
+            LogPred::NameNotEq(_) | LogPred::Opaque(_) => None,
+            LogPred::And(a, b) | LogPred::Or(a, b) => Some(a.understood()? + b.understood()?),
         }
     }
 }
@@ -358,20 +386,41 @@ proptest! {
     fn log_selection_never_leaves_out_a_matching_log(preds in proptest::collection::vec(log_pred_strategy(), 0..3)) {
         let filters: Vec<Expr> = preds.iter().map(LogPred::expr).collect();
         let sel = extract_log_selection(&filters);
+        // Few atoms, all understood: the selection is exact (no widening
+        // past MAX_TERMS can happen with at most 6).
+        let exact = preds
+            .iter()
+            .map(LogPred::understood)
+            .sum::<Option<usize>>()
+            .is_some_and(|n| n <= 6);
         for (id, id_str) in IDS.iter().enumerate() {
             for name in [None, Some(0), Some(1), Some(2)] {
-                if preds.iter().all(|p| p.holds(id, name)) {
+                for sets in 0u8..8 {
+                    let names: Vec<String> = (0..3)
+                        .filter(|i| sets & (1 << i) != 0)
+                        .map(|i| SETS[i].to_string())
+                        .collect();
+                    let holds = preds.iter().all(|p| p.holds(id, name, sets));
+                    let admits = sel.admits(id_str, name.map(|n| NAMES[n]), &names);
                     prop_assert!(
-                        sel.admits(id_str, name.map(|n| NAMES[n])),
-                        "log ({}, {:?}) matches but {:?} leaves it out", id_str, name, sel
+                        admits || !holds,
+                        "log ({}, {:?}, {:?}) matches but {:?} leaves it out", id_str, name, names, sel
+                    );
+                    prop_assert!(
+                        !exact || admits == holds,
+                        "log ({}, {:?}, {:?}): {:?} is not exact", id_str, name, names, sel
                     );
                 }
             }
         }
-        if let LogSelection::Only { names, ids } = &sel {
-            prop_assert!(names.is_some() || ids.is_some());
-            prop_assert!(names.as_ref().is_none_or(|s| !s.is_empty()));
-            prop_assert!(ids.as_ref().is_none_or(|s| !s.is_empty()));
+        if let LogSelection::Only(terms) = &sel {
+            prop_assert!(!terms.is_empty() && terms.len() <= MAX_TERMS);
+            for t in terms {
+                prop_assert!(t.names.is_some() || t.ids.is_some() || !t.sets.is_empty());
+                prop_assert!(t.names.as_ref().is_none_or(|s| !s.is_empty()));
+                prop_assert!(t.ids.as_ref().is_none_or(|s| !s.is_empty()));
+                prop_assert!(t.sets.iter().all(|c| !c.is_empty()));
+            }
         }
     }
 }

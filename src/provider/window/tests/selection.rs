@@ -1,6 +1,13 @@
 //! Log selection, table-driven.
 
+use datafusion::functions_nested::expr_fn::{array_has, array_has_all, array_has_any, make_array};
 use datafusion::logical_expr::{cast, try_cast};
+
+/// A list literal of strings.
+fn list(items: &[&str]) -> ScalarValue {
+    let items: Vec<ScalarValue> = items.iter().map(|s| ScalarValue::from(*s)).collect();
+    ScalarValue::List(ScalarValue::new_list_nullable(&items, &DataType::Utf8))
+}
 
 use super::*;
 
@@ -48,7 +55,10 @@ fn log_selection_forms() {
         (
             "name or id",
             vec![name().eq(lit("a")).or(id().eq(lit("x")))],
-            LogSelection::All,
+            union(vec![
+                term(names(&["a"]), None, &[]),
+                term(None, names(&["x"]), &[]),
+            ]),
         ),
         (
             "name and name in",
@@ -81,7 +91,10 @@ fn log_selection_forms() {
                     .and(id().eq(lit("x")))
                     .or(name().eq(lit("b"))),
             ],
-            only(names(&["a", "b"]), None),
+            union(vec![
+                term(names(&["a"]), names(&["x"]), &[]),
+                term(names(&["b"]), None, &[]),
+            ]),
         ),
         (
             "contradiction or name",
@@ -162,6 +175,91 @@ fn log_selection_forms() {
             LogSelection::All,
         ),
         (
+            "array_has logset",
+            vec![array_has(col("logset"), lit("Network"))],
+            union(vec![term(None, None, &[&["Network"]])]),
+        ),
+        (
+            "array_has_any logset make_array",
+            vec![array_has_any(
+                col("logset"),
+                make_array(vec![
+                    lit("Network"),
+                    lit("Ops"),
+                    lit(ScalarValue::Utf8(None)),
+                ]),
+            )],
+            union(vec![term(None, None, &[&["Network", "Ops"]])]),
+        ),
+        (
+            "array_has_any logset list literal",
+            vec![array_has_any(col("logset"), lit(list(&["Ops", "Web"])))],
+            union(vec![term(None, None, &[&["Ops", "Web"]])]),
+        ),
+        (
+            "array_has_all logset",
+            vec![array_has_all(
+                col("logset"),
+                make_array(vec![lit("Network"), lit("Ops")]),
+            )],
+            union(vec![term(None, None, &[&["Network"], &["Ops"]])]),
+        ),
+        (
+            "logset and name",
+            vec![
+                array_has(col("logset"), lit("Network")),
+                name().eq(lit("fw")),
+            ],
+            union(vec![term(names(&["fw"]), None, &[&["Network"]])]),
+        ),
+        (
+            "logset or name",
+            vec![array_has(col("logset"), lit("Network")).or(name().eq(lit("fw")))],
+            union(vec![
+                term(None, None, &[&["Network"]]),
+                term(names(&["fw"]), None, &[]),
+            ]),
+        ),
+        (
+            "logset or logset, and name",
+            vec![
+                array_has(col("logset"), lit("A"))
+                    .or(array_has(col("logset"), lit("B")))
+                    .and(name().in_list(vec![lit("fw"), lit("dns")], false)),
+            ],
+            union(vec![term(names(&["dns", "fw"]), None, &[&["A", "B"]])]),
+        ),
+        (
+            "logset or other column",
+            vec![array_has(col("logset"), lit("A")).or(ts().gt(ms(T0)))],
+            LogSelection::All,
+        ),
+        (
+            "array_has of another column",
+            vec![array_has(col("labels"), lit("A"))],
+            LogSelection::All,
+        ),
+        (
+            "array_has with a column needle",
+            vec![array_has(col("logset"), col("log_name"))],
+            LogSelection::All,
+        ),
+        (
+            "array_has null",
+            vec![array_has(col("logset"), lit(ScalarValue::Utf8(None)))],
+            LogSelection::All,
+        ),
+        (
+            "array_has_any empty",
+            vec![array_has_any(col("logset"), make_array(vec![]))],
+            LogSelection::All,
+        ),
+        (
+            "not array_has",
+            vec![Expr::Not(Box::new(array_has(col("logset"), lit("A"))))],
+            LogSelection::All,
+        ),
+        (
             "message column",
             vec![col("message").eq(lit("a"))],
             LogSelection::All,
@@ -179,12 +277,33 @@ fn log_selection_forms() {
 #[test]
 fn log_selection_admits() {
     let both = only(names(&["fw"]), names(&["id1", "id2"]));
-    assert!(both.admits("id1", Some("fw")));
-    assert!(!both.admits("id3", Some("fw")));
-    assert!(!both.admits("id1", Some("dns")));
-    assert!(!both.admits("id1", None));
+    assert!(both.admits("id1", Some("fw"), &[]));
+    assert!(!both.admits("id3", Some("fw"), &[]));
+    assert!(!both.admits("id1", Some("dns"), &[]));
+    assert!(!both.admits("id1", None, &[]));
     let ids = only(None, names(&["id1"]));
-    assert!(ids.admits("id1", None));
-    assert!(LogSelection::All.admits("x", None) && LogSelection::All.is_all());
-    assert!(!LogSelection::Nothing.admits("x", Some("y")) && LogSelection::Nothing.is_nothing());
+    assert!(ids.admits("id1", None, &[]));
+    assert!(LogSelection::All.admits("x", None, &[]) && LogSelection::All.is_all());
+    assert!(
+        !LogSelection::Nothing.admits("x", Some("y"), &[]) && LogSelection::Nothing.is_nothing()
+    );
+    // In one of {Network, Ops} and in Security.
+    let sets = union(vec![term(
+        None,
+        None,
+        &[&["Network", "Ops"], &["Security"]],
+    )]);
+    let s = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert!(sets.admits("a", None, &s(&["Network", "Security"])));
+    assert!(sets.admits("a", None, &s(&["Ops", "Security", "Web"])));
+    assert!(!sets.admits("a", None, &s(&["Network"])));
+    assert!(!sets.admits("a", None, &s(&[])));
+    // Either named fw or in Web.
+    let either = union(vec![
+        term(names(&["fw"]), None, &[]),
+        term(None, None, &[&["Web"]]),
+    ]);
+    assert!(either.admits("a", Some("fw"), &[]));
+    assert!(either.admits("b", None, &s(&["Web"])));
+    assert!(!either.admits("c", Some("dns"), &s(&["Network"])));
 }

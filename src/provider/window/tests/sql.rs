@@ -13,7 +13,7 @@ use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::prelude::SessionContext;
 
 use super::*;
-use crate::events::event_schema;
+use crate::events::logs_table_schema;
 
 /// A table with the event schema that records the filters pushed into `scan`.
 #[derive(Debug)]
@@ -60,7 +60,7 @@ impl TableProvider for Recorder {
 pub(super) async fn planned_scans(predicate: &str) -> DFResult<Vec<Vec<Expr>>> {
     let ctx = SessionContext::new();
     let table = Arc::new(Recorder {
-        schema: event_schema(),
+        schema: logs_table_schema(),
         scans: Mutex::new(Vec::new()),
     });
     ctx.register_table("rapid7_logs", Arc::clone(&table) as Arc<dyn TableProvider>)?;
@@ -239,7 +239,47 @@ async fn sql_log_selection() {
         ("log_name <> 'fw'", LogSelection::All),
         ("log_name NOT IN ('fw')", LogSelection::All),
         ("log_name LIKE 'f%'", LogSelection::All),
-        ("log_name = 'fw' OR log_id = 'abc'", LogSelection::All),
+        (
+            "log_name = 'fw' OR log_id = 'abc'",
+            union(vec![
+                term(names(&["fw"]), None, &[]),
+                term(None, names(&["abc"]), &[]),
+            ]),
+        ),
+        (
+            "array_has(logset, 'Network')",
+            union(vec![term(None, None, &[&["Network"]])]),
+        ),
+        // DataFusion 55 plans `= ANY` on an array as `array_has`.
+        (
+            "'Network' = ANY(logset)",
+            union(vec![term(None, None, &[&["Network"]])]),
+        ),
+        (
+            "list_has(logset, 'Network') AND log_name = 'fw'",
+            union(vec![term(names(&["fw"]), None, &[&["Network"]])]),
+        ),
+        (
+            "array_has_any(logset, make_array('Network', 'Ops'))",
+            union(vec![term(None, None, &[&["Network", "Ops"]])]),
+        ),
+        (
+            "arrays_overlap(logset, ['Network', 'Ops'])",
+            union(vec![term(None, None, &[&["Network", "Ops"]])]),
+        ),
+        (
+            "array_has_all(logset, make_array('Network', 'Ops'))",
+            union(vec![term(None, None, &[&["Network"], &["Ops"]])]),
+        ),
+        (
+            "'Network' = ANY(logset) OR log_name = 'fw'",
+            union(vec![
+                term(None, None, &[&["Network"]]),
+                term(names(&["fw"]), None, &[]),
+            ]),
+        ),
+        ("'Network' <> ANY(logset)", LogSelection::All),
+        ("cardinality(logset) = 0", LogSelection::All),
         ("timestamp > now()", LogSelection::All),
     ];
     for (predicate, want) in cases {
