@@ -19,7 +19,7 @@ use crate::support::{self, T0};
 
 const MIN: i64 = 60_000;
 
-async fn organisation(quiet: usize, busy: usize, faults: Faults) -> MockServer {
+pub(super) async fn organisation(quiet: usize, busy: usize, faults: Faults) -> MockServer {
     MockServer::start(MockConfig {
         dataset: MockDataset::organisation(quiet, busy),
         faults,
@@ -31,7 +31,7 @@ async fn organisation(quiet: usize, busy: usize, faults: Faults) -> MockServer {
 
 /// A session without count pushdown and without a fetch limit (the
 /// estimate is another part of #34): the reads are what is measured.
-async fn session(server: &MockServer, cache: SegmentCache) -> (SessionContext, Rapid7) {
+pub(super) async fn session(server: &MockServer, cache: SegmentCache) -> (SessionContext, Rapid7) {
     session_with(server, cache, |c| {
         c.with_pushdown_aggregates(false).with_max_fetch_events(0)
     })
@@ -50,12 +50,12 @@ fn event_submits(server: &MockServer) -> Vec<RecordedRequest> {
 
 /// Groups of at most [`MAX_LOGS_PER_QUERY`] logs: the first pages a
 /// merged read of `logs` submits.
-fn groups(logs: usize) -> usize {
+pub(super) fn groups(logs: usize) -> usize {
     logs.div_ceil(MAX_LOGS_PER_QUERY)
 }
 
 /// `(log_id, timestamp, sequence_number, message)` rows, sorted.
-fn all_rows(batches: &[RecordBatch]) -> Vec<(String, i64, u64, String)> {
+pub(super) fn all_rows(batches: &[RecordBatch]) -> Vec<(String, i64, u64, String)> {
     let mut out = Vec::new();
     for b in batches {
         let id = b.column(0).as_string::<i32>();
@@ -76,7 +76,7 @@ fn all_rows(batches: &[RecordBatch]) -> Vec<(String, i64, u64, String)> {
 }
 
 /// What the data function holds for every log of `server` in `[from, to)`.
-fn truth(server: &MockServer, from: i64, to: i64) -> Vec<(String, i64, u64, String)> {
+pub(super) fn truth(server: &MockServer, from: i64, to: i64) -> Vec<(String, i64, u64, String)> {
     let mut out: Vec<_> = server
         .dataset()
         .logs()
