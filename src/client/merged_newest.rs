@@ -4,9 +4,9 @@
 //!
 //! It pages as a single log's newest-first query does (`query.rs`), since
 //! Rapid7 documents no cursor for newest-first pages: each page is a new
-//! merged query of the window with `to` = the oldest millisecond returned
-//! + 1, the events already returned dropped as repeats; only the presence
-//! of a `Next` link is taken to mean more remain. A page holding nothing
+//! merged query of the window with `to` one past the oldest millisecond
+//! returned, the events already returned dropped as repeats; only the
+//! presence of a `Next` link is taken to mean more remain. A page holding nothing
 //! older than what was read (a millisecond of `per_page` events or more,
 //! all logs together) has its millisecond read whole, oldest first, by a
 //! merged query of that millisecond ([`MergedQuery`]'s documented cursor);
