@@ -221,3 +221,35 @@ async fn a_broken_merged_answer_falls_back_to_per_log_newest_first_and_is_rememb
         );
     }
 }
+
+/// A group whose newest part is cached: each log's cached segment is read
+/// (newest part first) from where the group stands, then the range below
+/// by one merged query; the rows are exact.
+#[tokio::test]
+async fn a_cached_newest_part_and_the_range_below_are_read_together_exactly() {
+    let server = organisation(6, 2, Faults::default()).await;
+    let dir = TempDir::new().unwrap();
+    let (ctx, rapid7) = session(&server, local_cache(&dir)).await;
+    let (from, to) = (T0, T0 + 10 * MIN);
+    let first = all_rows(&sql(&ctx, &newest(from, to, 20)).await.unwrap());
+    assert_eq!(first, truth_top(&server, from, to, 20));
+    // Every log holds the same complete sub-window at the end.
+    let cut = {
+        let id = support::log_id(&server, "quiet-001");
+        let segments = rapid7.cache().list_segments(&id).await.unwrap();
+        assert_eq!(segments.len(), 1, "{segments:?}");
+        segments[0].range().start()
+    };
+    assert!(from < cut && cut < to, "{cut}");
+    // More than the cached part holds: the part below is read too.
+    server.clear_requests();
+    let got = all_rows(&sql(&ctx, &newest(from, to, 2_000)).await.unwrap());
+    assert_eq!(got, truth_top(&server, from, to, 2_000));
+    let asked = newest_requests(&server);
+    assert!(!asked.is_empty());
+    assert!(asked.iter().all(|r| r.logs.len() > 1), "{asked:?}");
+    assert!(
+        asked.iter().all(|r| r.to.is_some_and(|t| t <= cut)),
+        "the cached part is not asked again: {asked:?}"
+    );
+}
