@@ -3,7 +3,9 @@
 //! two questions that name no log:
 //! - a rare value in every log over 10 minutes
 //!   (`message LIKE '%"bytes":999%'`, a few dozen matches);
-//! - `count(*)` of every event over an hour (count pushdown on).
+//! - `count(*)` of every event over an hour (count pushdown on);
+//! - the newest 10 events of every log over an hour (`ORDER BY timestamp
+//!   DESC LIMIT 10`, read newest first).
 //!
 //! Each is asked of a fresh cache with merged reads (the default) and with
 //! per-log reads (the endpoint recorded in `_ENDPOINTS.json` as breaking
@@ -25,13 +27,11 @@
 use std::time::{Duration, Instant};
 
 use datafusion::arrow::array::{AsArray, RecordBatch};
-use datafusion::arrow::datatypes::Int64Type;
+use datafusion::arrow::datatypes::{Int64Type, TimestampMillisecondType, UInt64Type};
 use datafusion::prelude::SessionContext;
 use datafusion_rapid7::cache::{CacheConfig, ENDPOINT_FACTS_FILE, SegmentCache};
 use datafusion_rapid7::client::{ClientBuilder, PollConfig, RateLimitConfig};
-use datafusion_rapid7::mock::{
-    Faults, MockConfig, MockDataset, MockServer, RateLimits, RequestKind,
-};
+use datafusion_rapid7::mock::{Faults, MockConfig, MockDataset, MockServer, RequestKind};
 use datafusion_rapid7::{Rapid7Config, register};
 use serde::Serialize;
 
@@ -67,21 +67,7 @@ fn main() -> Result<(), BoxError> {
 }
 
 async fn run(full: bool) -> Result<(), BoxError> {
-    let server = MockServer::start(MockConfig {
-        dataset: MockDataset::organisation(200, 3),
-        limits: RateLimits {
-            query: 100_000_000,
-            poll: 100_000_000,
-            management: 100_000_000,
-            window: Duration::from_secs(900),
-        },
-        faults: Faults {
-            polls: 0,
-            ..Faults::default()
-        },
-        ..MockConfig::default()
-    })
-    .await?;
+    let server = MockServer::start(MockConfig::counting(MockDataset::organisation(200, 3))).await?;
     let mut profiles = vec![(
         "no latency",
         Faults {
@@ -106,6 +92,7 @@ async fn run(full: bool) -> Result<(), BoxError> {
         for merged in [true, false] {
             rows.push(rare(&server, merged, profile).await?);
             rows.push(count(&server, merged, profile).await?);
+            rows.push(newest(&server, merged, profile).await?);
         }
     }
     println!(
@@ -209,6 +196,44 @@ async fn count(server: &MockServer, merged: bool, profile: &'static str) -> Resu
     }
     Ok(Row {
         answer: want,
+        ..row
+    })
+}
+
+/// The newest 10 events of every log over an hour.
+async fn newest(server: &MockServer, merged: bool, profile: &'static str) -> Result<Row, BoxError> {
+    let (from, to) = (T0 + 120 * MIN, T0 + 180 * MIN);
+    let mut want: Vec<(i64, u64, String)> = server
+        .dataset()
+        .logs()
+        .iter()
+        .flat_map(|l| server.dataset().events(&l.id, to - 10 * MIN, to))
+        .map(|e| (e.timestamp, e.sequence_number, e.log_id))
+        .collect();
+    want.sort_by(|a, b| b.cmp(a));
+    want.truncate(10);
+    let q = format!(
+        "SELECT timestamp, sequence_number FROM rapid7_logs WHERE timestamp >= \
+         to_timestamp_millis({from}) AND timestamp < to_timestamp_millis({to}) \
+         ORDER BY timestamp DESC, sequence_number DESC LIMIT 10"
+    );
+    let (batches, row) = ask(server, merged, profile, "newest 10, 1 h", &q).await?;
+    let mut got = Vec::new();
+    for b in &batches {
+        let ts = b.column(0).as_primitive::<TimestampMillisecondType>();
+        let seq = b.column(1).as_primitive::<UInt64Type>();
+        got.extend((0..b.num_rows()).map(|i| (ts.value(i), seq.value(i))));
+    }
+    let want: Vec<(i64, u64)> = want.into_iter().map(|(t, s, _)| (t, s)).collect();
+    if got != want {
+        return Err(format!(
+            "{}: newest {got:?}, the data function says {want:?}",
+            method(merged)
+        )
+        .into());
+    }
+    Ok(Row {
+        answer: want.len() as u64,
         ..row
     })
 }

@@ -37,7 +37,7 @@ use datafusion::prelude::SessionContext;
 use datafusion_rapid7::cache::{CacheConfig, SegmentCache};
 use datafusion_rapid7::client::{ClientBuilder, PollConfig, RateLimitConfig};
 use datafusion_rapid7::mock::{
-    Faults, MessageFormat, MockConfig, MockDataset, MockLog, MockServer, RateLimits,
+    Faults, MessageFormat, MockConfig, MockDataset, MockLog, MockServer,
 };
 use datafusion_rapid7::time::fmt_ms;
 use datafusion_rapid7::{Rapid7Config, register};
@@ -78,28 +78,15 @@ fn main() -> Result<(), BoxError> {
 }
 
 async fn run(len: i64, full: bool) -> Result<(), BoxError> {
-    let server = MockServer::start(MockConfig {
-        dataset: MockDataset::new(vec![MockLog {
-            id: LOG_ID.into(),
-            name: LOG_NAME.into(),
-            rate_per_sec: 100.0,
-            format: MessageFormat::KeyValue,
-            burst_every_secs: None,
-            burst_size: 0,
-            labels: vec![],
-        }]),
-        limits: RateLimits {
-            query: 100_000_000,
-            poll: 100_000_000,
-            management: 100_000_000,
-            window: Duration::from_secs(900),
-        },
-        faults: Faults {
-            polls: 0,
-            ..Faults::default()
-        },
-        ..MockConfig::default()
-    })
+    let server = MockServer::start(MockConfig::counting(MockDataset::new(vec![MockLog {
+        id: LOG_ID.into(),
+        name: LOG_NAME.into(),
+        rate_per_sec: 100.0,
+        format: MessageFormat::KeyValue,
+        burst_every_secs: None,
+        burst_size: 0,
+        labels: vec![],
+    }])))
     .await?;
     let (from, to) = (T0, T0 + len);
     let truth = truth(server.dataset(), from, to);

@@ -77,6 +77,11 @@ pub struct EndpointFacts {
     /// merged read relies on (`false` once an answer broke one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged_reads: Option<Fact<bool>>,
+    /// Whether merged queries asked newest first answer by those rules,
+    /// mirrored (`false` once an answer broke one): a request form of its
+    /// own, judged apart from [`EndpointFacts::merged_reads`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_newest_first: Option<Fact<bool>>,
 }
 
 impl EndpointFacts {
@@ -96,6 +101,7 @@ impl EndpointFacts {
         take(&mut self.from_inclusive, &newer.from_inclusive);
         take(&mut self.slices_half_open, &newer.slices_half_open);
         take(&mut self.merged_reads, &newer.merged_reads);
+        take(&mut self.merged_newest_first, &newer.merged_newest_first);
         for (form, fact) in &newer.to_inclusive_reads {
             self.to_inclusive_reads.insert(form.clone(), fact.clone());
         }

@@ -80,6 +80,11 @@ pub struct MergedQuery {
     page_number: u64,
     max_pages: u64,
     stalled: usize,
+    /// Newest first, the query is one page: the newest events of the
+    /// window (`merged_newest.rs` steps below it).
+    order: Order,
+    /// Newest first: whether the page had a `Next` link (more remain).
+    more: bool,
 }
 
 impl Client {
@@ -129,6 +134,8 @@ impl Client {
             page_number: 0,
             max_pages: page_cap((from, to), per_page),
             stalled: 0,
+            order: Order::OldestFirst,
+            more: false,
         })
     }
 }
@@ -176,6 +183,33 @@ impl MergedQuery {
     /// The logs asked for.
     pub fn logs(&self) -> &[Arc<str>] {
         &self.logs
+    }
+
+    /// This query asked newest first (`most_recent_first=true`): one page,
+    /// the newest events of the window; see `merged_newest.rs`.
+    pub(crate) fn newest_first(mut self) -> Self {
+        self.order = Order::NewestFirst;
+        if let Some(params) = &mut self.next {
+            params.push(("most_recent_first".into(), "true".into()));
+        }
+        self
+    }
+
+    /// This query, its events already returned (by the queries before
+    /// it) dropped as repeats.
+    pub(crate) fn after(mut self, resume: Resume) -> Self {
+        self.resume = resume;
+        self
+    }
+
+    /// What was returned, as [`MergedQuery::after`] takes it.
+    pub(crate) fn resume(&self) -> &Resume {
+        &self.resume
+    }
+
+    /// Newest first: whether the page had a `Next` link.
+    pub(crate) fn more(&self) -> bool {
+        self.more
     }
 
     /// The next page, split by log, or `None` when the query is exhausted.
@@ -240,9 +274,13 @@ impl MergedQuery {
         }
         let mut stats = body.stats;
         stats.beyond_retention = false;
+        if self.order == Order::NewestFirst {
+            // Its `Next` link is not followed (`merged_newest.rs`).
+            self.more = find_link(&body.links, "Next").is_some();
+        }
         let past_end = stats.max_timestamp.is_some_and(|t| t >= self.window.1);
         let link = find_link(&body.links, "Next")
-            .filter(|_| !past_end)
+            .filter(|_| !past_end && self.order == Order::OldestFirst)
             .map(|l| self.client.checked_link(&l.href))
             .transpose()?;
         if let Some(reason) = link
@@ -263,7 +301,7 @@ impl MergedQuery {
             });
         }
         self.check_progress(&submit.url, link.as_ref(), &body)?;
-        self.resume.advance(Order::OldestFirst, &body);
+        self.resume.advance(self.order, &body);
         self.stream = lanes.stream;
         self.next = link.as_ref().map(|l| self.cursor_params(l));
         let client_stats = &self.client.inner.stats;
@@ -405,19 +443,21 @@ impl MergedQuery {
     }
 
     async fn request(&self, req: Outgoing, ns: Namespace) -> Result<ParsedBody> {
-        let (label, asked, stream, window, resume, page) = (
+        let (label, asked, stream, window, resume, page, order) = (
             self.label.as_str(),
             &self.asked,
             &self.stream,
             self.window,
             &self.resume,
             self.page_number,
+            self.order,
         );
         self.client
             .send_parsed(&req, ns, |resp| {
-                let mut parsed =
-                    parse_merged_page(&resp.body, label, asked, stream, window, resume, page)
-                        .map_err(|e| format!("invalid JSON ({e})"))?;
+                let mut parsed = parse_merged_page(
+                    &resp.body, label, asked, stream, window, resume, page, order,
+                )
+                .map_err(|e| format!("invalid JSON ({e})"))?;
                 pollable(resp.status, &parsed.links)?;
                 parsed.beyond_retention = resp.beyond_retention.clone();
                 Ok(parsed)

@@ -34,6 +34,29 @@ use crate::trace;
 type FetchResult = Result<FetchOutcome, Arc<DataFusionError>>;
 type SharedFetch = Shared<BoxFuture<'static, FetchResult>>;
 
+/// A merged group's claim on one member's fetch ([`Fetcher::claim_for_group`]).
+pub(super) struct GroupClaim {
+    tx: futures::channel::oneshot::Sender<FetchOutcome>,
+    /// Keeps the stand-in findable while the group reads.
+    held: SharedFetch,
+}
+
+impl GroupClaim {
+    /// The group committed the member's segment: `outcome` is what the
+    /// fetches waiting on it get.
+    pub(super) fn done(self, outcome: FetchOutcome) {
+        let _ = self.tx.send(outcome);
+        drop(self.held);
+    }
+
+    /// The group will not read the member: the stand-in fetches it alone
+    /// (shared by the group, which joins it, and whoever waits).
+    pub(super) fn release(self) {
+        drop(self.tx);
+        drop(self.held);
+    }
+}
+
 /// Runs fetches; one in-flight fetch per `(log, filter, range)` in the
 /// process, and at most `fetch_concurrency` fetches into segments at once
 /// for the whole source (every statement and sync shares the slots), so
@@ -52,6 +75,9 @@ pub(crate) struct Fetcher {
     edge: Arc<EdgeFacts>,
     /// Whether this endpoint's merged answers may be read (`merged.rs`).
     pub(crate) merged: MergedVerdict,
+    /// Whether its merged answers asked newest first may be read
+    /// (`merged_newest.rs`).
+    pub(crate) merged_newest: MergedVerdict,
 }
 
 impl fmt::Debug for Fetcher {
@@ -67,6 +93,7 @@ impl Fetcher {
     pub(crate) fn new(client: Option<Client>, cache: SegmentCache, concurrency: usize) -> Self {
         let endpoint = client.as_ref().map(|c| c.endpoint().to_string());
         Fetcher {
+            merged_newest: MergedVerdict::newest_first(endpoint.clone()),
             merged: MergedVerdict::new(endpoint),
             client,
             cache,
@@ -139,7 +166,8 @@ impl Fetcher {
     /// same log, filter and range share one fetch; the fetch runs while at
     /// least one caller polls it and stops (committing nothing) when all are
     /// dropped. Its queries count to the [`QueryMeter`] in force where it
-    /// started.
+    /// started. A merged group fetching the same (log, filter, range) counts
+    /// as that fetch ([`Fetcher::claim_for_group`]).
     pub(super) fn fetch_segment(&self, request: &FetchRequest) -> SharedFetch {
         let key = request.key();
         let mut inflight = lock(&self.inflight);
@@ -147,6 +175,52 @@ impl Fetcher {
             return running;
         }
         inflight.retain(|_, weak| weak.upgrade().is_some());
+        let fut = self.single_fetch(request).boxed().shared();
+        if let Some(weak) = fut.downgrade() {
+            inflight.insert(key, weak);
+        }
+        fut
+    }
+
+    /// Claim `requests` (a merged group's members) for the group: each one
+    /// no other fetch is running for gets a stand-in among the fetches in
+    /// flight, so that a single-log fetch of it meanwhile waits for the
+    /// group's outcome of it instead of querying it again. `None` for a
+    /// request already being fetched (the group reads it by joining that
+    /// fetch). The stand-in resolves to what [`GroupClaim::done`] gives it;
+    /// given nothing (the group fell back, failed or was dropped), it fetches
+    /// the log alone, shared by whoever waits.
+    pub(super) fn claim_for_group(&self, requests: &[FetchRequest]) -> Vec<Option<GroupClaim>> {
+        let mut inflight = lock(&self.inflight);
+        inflight.retain(|_, weak| weak.upgrade().is_some());
+        requests
+            .iter()
+            .map(|request| {
+                let key = request.key();
+                if inflight.get(&key).and_then(WeakShared::upgrade).is_some() {
+                    return None;
+                }
+                let (tx, rx) = futures::channel::oneshot::channel::<FetchOutcome>();
+                let alone = self.single_fetch(request);
+                let fut = async move {
+                    match rx.await {
+                        Ok(outcome) => Ok(outcome),
+                        Err(_) => alone.await,
+                    }
+                }
+                .boxed()
+                .shared();
+                if let Some(weak) = fut.downgrade() {
+                    inflight.insert(key, weak);
+                }
+                Some(GroupClaim { tx, held: fut })
+            })
+            .collect()
+    }
+
+    /// A fetch of `request` alone into a committed segment (within the
+    /// source's slots), not yet shared.
+    fn single_fetch(&self, request: &FetchRequest) -> BoxFuture<'static, FetchResult> {
         let (client, cache, tracker) = (
             self.client.clone(),
             self.cache.clone(),
@@ -161,7 +235,7 @@ impl Fetcher {
         // whoever polls it: one that joins it later counts none of them.
         let span = trace::fetch_span(request.log.label(), request.range, request.filter(), false);
         let meter = QueryMeter::current().unwrap_or_default();
-        let fut = async move {
+        async move {
             let _slot = slots
                 .acquire_owned()
                 .await
@@ -179,11 +253,6 @@ impl Fetcher {
         .instrument(span)
         .map(|r| r.map_err(|e| Arc::new(e.into_datafusion())))
         .boxed()
-        .shared();
-        if let Some(weak) = fut.downgrade() {
-            inflight.insert(key, weak);
-        }
-        fut
     }
 
     /// Drive `fetches`, `concurrency` at a time, to their outcomes or the

@@ -115,6 +115,39 @@ impl Ingest {
         outcome.committed = matches!(commit, CommitOutcome::Committed(_));
         Ok((outcome, commit))
     }
+
+    /// Commit the segment of `request`, fetched since `started`, and say so
+    /// (`fetch_subrange_complete`: its fields are written here alone, for
+    /// single-log and merged fetches alike).
+    pub(super) async fn commit_reported(
+        self,
+        request: &FetchRequest,
+        started: Instant,
+    ) -> Result<FetchOutcome> {
+        let (log, range) = (&request.log, request.range);
+        let parts_written = self.writer.parts_written();
+        let segment_dir = self.writer.location().to_string();
+        let (outcome, _) = self.commit().await?;
+        info!(
+            log_id = %log.id,
+            log_name = log.name.as_deref(),
+            from_ms = range.start(),
+            to_ms = range.end(),
+            subrange = range.to_string(),
+            events = outcome.events,
+            rows_fetched = outcome.events,
+            pages = outcome.pages,
+            committed = outcome.committed,
+            events_rejected = outcome.events_rejected,
+            beyond_retention = outcome.beyond_retention,
+            parts_written,
+            segment_dir,
+            elapsed_ms = elapsed_ms(started),
+            duration_ms = elapsed_ms(started),
+            "fetch_subrange_complete"
+        );
+        Ok(outcome)
+    }
 }
 
 /// What a fetch into segments works with (the fetcher's parts, owned by
@@ -252,27 +285,7 @@ impl Fetch {
             ingest.abort().await;
             return Err(e);
         }
-        let parts_written = ingest.writer.parts_written();
-        let segment_dir = ingest.writer.location().to_string();
-        let (outcome, _) = ingest.commit().await?;
-        info!(
-            log_id = %log.id,
-            log_name = log.name.as_deref(),
-            from_ms = range.start(),
-            to_ms = range.end(),
-            subrange,
-            events = outcome.events,
-            rows_fetched = outcome.events,
-            pages = outcome.pages,
-            committed = outcome.committed,
-            events_rejected = outcome.events_rejected,
-            beyond_retention = outcome.beyond_retention,
-            parts_written,
-            segment_dir,
-            elapsed_ms = elapsed_ms(started),
-            duration_ms = elapsed_ms(started),
-            "fetch_subrange_complete"
-        );
+        let outcome = ingest.commit_reported(request, started).await?;
         if outcome.events_rejected > 0 {
             warn!(
                 log_id = %log.id,

@@ -67,14 +67,36 @@ impl Fetcher {
                 _ => alone.push((tag, request)),
             }
         }
-        if members.len() < 2 {
-            alone.append(&mut members);
+        // Claimed for the group, so that a single-log fetch of a member
+        // meanwhile waits for it; a member already being fetched alone is
+        // joined instead.
+        let requests: Vec<FetchRequest> = members.iter().map(|(_, r)| r.clone()).collect();
+        let claims = if members.len() < 2 {
+            members.iter().map(|_| None).collect()
+        } else {
+            self.claim_for_group(&requests)
+        };
+        let mut claimed = Vec::new();
+        for ((tag, request), claim) in members.into_iter().zip(claims) {
+            match claim {
+                Some(claim) => claimed.push((tag, request, claim)),
+                None => alone.push((tag, request)),
+            }
         }
-        if !members.is_empty() {
-            let requests: Vec<FetchRequest> = members.iter().map(|(_, r)| r.clone()).collect();
+        if claimed.len() < 2 {
+            for (tag, request, claim) in claimed.drain(..) {
+                claim.release();
+                alone.push((tag, request));
+            }
+        }
+        if !claimed.is_empty() {
+            let requests: Vec<FetchRequest> = claimed.iter().map(|(_, r, _)| r.clone()).collect();
             match self.read_merged(&requests).await {
                 Ok(Ok(outcomes)) => {
-                    done.extend(members.drain(..).map(|(t, _)| t).zip(outcomes));
+                    for ((tag, _, claim), outcome) in claimed.into_iter().zip(outcomes) {
+                        claim.done(outcome);
+                        done.push((tag, outcome));
+                    }
                 }
                 Ok(Err(fallback)) => {
                     let reason = match &fallback {
@@ -83,8 +105,11 @@ impl Fetcher {
                     if let Fallback::Broken(reason) = &fallback {
                         self.merged.broken(&self.cache, reason).await;
                     }
-                    info!(logs = members.len(), reason, "fetch_merged_fallback");
-                    alone.append(&mut members);
+                    info!(logs = claimed.len(), reason, "fetch_merged_fallback");
+                    for (tag, request, claim) in claimed {
+                        claim.release();
+                        alone.push((tag, request));
+                    }
                 }
                 Err(e) => return Err(wrap(e)),
             }
@@ -158,28 +183,7 @@ impl Fetcher {
         }
         let mut outcomes = Vec::with_capacity(requests.len());
         for (request, ingest) in requests.iter().zip(ingests) {
-            let parts_written = ingest.writer.parts_written();
-            let segment_dir = ingest.writer.location().to_string();
-            let (outcome, _) = ingest.commit().await?;
-            info!(
-                log_id = %request.log.id,
-                log_name = request.log.name.as_deref(),
-                from_ms = request.range.start(),
-                to_ms = request.range.end(),
-                subrange = request.range.to_string(),
-                events = outcome.events,
-                rows_fetched = outcome.events,
-                pages = outcome.pages,
-                committed = outcome.committed,
-                events_rejected = outcome.events_rejected,
-                beyond_retention = outcome.beyond_retention,
-                parts_written,
-                segment_dir,
-                elapsed_ms = elapsed_ms(started),
-                duration_ms = elapsed_ms(started),
-                "fetch_subrange_complete"
-            );
-            outcomes.push(outcome);
+            outcomes.push(ingest.commit_reported(request, started).await?);
         }
         Ok(Ok(outcomes))
     }
@@ -215,6 +219,9 @@ impl Fetcher {
         // "Memory"): past it, the writer holding most is flushed.
         let share = self.cache.config().flush_bytes.max(1);
         let mut held = vec![(0usize, 0usize); requests.len()];
+        // The most the writers held together between pages (after the
+        // flushes), reported for the bound to be checked.
+        let mut peak_buffered = 0usize;
         loop {
             let page = tokio::select! {
                 biased;
@@ -260,6 +267,7 @@ impl Fetcher {
                 ingests[i].writer.flush().await?;
                 held[i] = (0, ingests[i].writer.parts_written());
             }
+            peak_buffered = peak_buffered.max(held.iter().map(|h| h.0).sum());
         }
         if filter.is_some() {
             for request in requests {
@@ -274,6 +282,7 @@ impl Fetcher {
             to_ms = range.end(),
             pages,
             events,
+            peak_buffered_bytes = peak_buffered,
             duration_ms = elapsed_ms(started),
             "fetch_merged_complete"
         );

@@ -18,6 +18,9 @@ use crate::time::TimeRange;
 #[derive(Debug)]
 pub(crate) struct MergedVerdict {
     endpoint: Option<String>,
+    /// The verdict of merged queries asked newest first (a request form
+    /// of its own), not of oldest-first ones.
+    newest_first: bool,
     known: std::sync::Mutex<Option<bool>>,
     /// The cache's verdict, loaded once; callers meanwhile wait for it.
     stored: OnceCell<Option<bool>>,
@@ -27,8 +30,17 @@ impl MergedVerdict {
     pub(crate) fn new(endpoint: Option<String>) -> Self {
         MergedVerdict {
             endpoint,
+            newest_first: false,
             known: std::sync::Mutex::new(None),
             stored: OnceCell::new(),
+        }
+    }
+
+    /// The verdict of merged queries asked newest first at `endpoint`.
+    pub(crate) fn newest_first(endpoint: Option<String>) -> Self {
+        MergedVerdict {
+            newest_first: true,
+            ..MergedVerdict::new(endpoint)
         }
     }
 
@@ -46,6 +58,7 @@ impl MergedVerdict {
             .stored
             .get_or_init(|| async {
                 match cache.load_endpoint_facts(endpoint).await {
+                    Ok(facts) if self.newest_first => facts.merged_newest_first.map(|f| f.value),
                     Ok(facts) => facts.merged_reads.map(|f| f.value),
                     Err(e) => {
                         warn!(error = %e, "endpoint_facts_unreadable");
@@ -75,9 +88,16 @@ impl MergedVerdict {
         let Some(endpoint) = &self.endpoint else {
             return;
         };
-        let facts = EndpointFacts {
-            merged_reads: Some(Fact::now(false, "merged read")),
-            ..EndpointFacts::default()
+        let facts = if self.newest_first {
+            EndpointFacts {
+                merged_newest_first: Some(Fact::now(false, "merged newest-first read")),
+                ..EndpointFacts::default()
+            }
+        } else {
+            EndpointFacts {
+                merged_reads: Some(Fact::now(false, "merged read")),
+                ..EndpointFacts::default()
+            }
         };
         if let Err(e) = cache.save_endpoint_facts(endpoint, &facts).await {
             warn!(error = %e, "endpoint_facts_write_failed");

@@ -27,6 +27,7 @@ mod ingest;
 mod merged;
 mod merged_groups;
 mod merged_live;
+mod merged_newest;
 mod progress;
 mod request;
 mod stop;

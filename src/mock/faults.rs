@@ -149,6 +149,10 @@ pub struct Faults {
     /// query's first page and fire from its second on (after events were
     /// returned).
     pub merged_faults_from_page_2: bool,
+    /// Merged queries (of several logs) ignore `most_recent_first=true` and
+    /// page oldest first; single-log queries honour it: request forms that
+    /// read the flag differently.
+    pub merged_ignore_most_recent_first: bool,
 }
 
 /// Requests the simulator answers late ([`Faults::stall`]).
@@ -265,6 +269,7 @@ impl Default for Faults {
             merged_beyond_retention: false,
             to_exclusive_single_log: false,
             merged_faults_from_page_2: false,
+            merged_ignore_most_recent_first: false,
         }
     }
 }

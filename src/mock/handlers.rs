@@ -505,7 +505,10 @@ impl Ctx<'_> {
                 f.polls,
                 f.continuation_ttl,
                 f.reject_queries,
-                f.ignore_most_recent_first,
+                (
+                    f.ignore_most_recent_first,
+                    f.merged_ignore_most_recent_first,
+                ),
             )
         };
         if limited {
@@ -527,7 +530,8 @@ impl Ctx<'_> {
             Ok(spec) => spec,
             Err(reply) => return (reply, rate),
         };
-        spec.newest_first &= !oldest_only;
+        let merged = spec.logs.len() > 1;
+        spec.newest_first &= !(oldest_only.0 || (oldest_only.1 && merged));
         if spec
             .logs
             .iter()

@@ -15,6 +15,18 @@ pub struct RateLimits {
     pub window: Duration,
 }
 
+impl RateLimits {
+    /// Limits no run reaches: requests are counted, never refused.
+    pub fn unlimited() -> Self {
+        Self {
+            query: 100_000_000,
+            poll: 100_000_000,
+            management: 100_000_000,
+            window: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
 impl Default for RateLimits {
     fn default() -> Self {
         Self {

@@ -45,6 +45,23 @@ impl Default for MockConfig {
     }
 }
 
+impl MockConfig {
+    /// The simulator of `dataset` as benchmarks use it: no quota
+    /// ([`RateLimits::unlimited`]) and every query answered at once (no
+    /// poll), so that requests are counted, never waited for.
+    pub fn counting(dataset: MockDataset) -> Self {
+        Self {
+            dataset,
+            faults: Faults {
+                polls: 0,
+                ..Faults::default()
+            },
+            limits: RateLimits::unlimited(),
+            ..Self::default()
+        }
+    }
+}
+
 /// A running simulator on `127.0.0.1`; dropping it stops the server.
 pub struct MockServer {
     shared: Arc<Shared>,

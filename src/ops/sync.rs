@@ -11,10 +11,10 @@ use tracing::info;
 use crate::cache::RetentionReport;
 use crate::error::{Error, Result};
 use crate::fetch::FetchRequest;
+use crate::log_id::LogRef;
 use crate::ops::{Summary, SummaryRequest};
 use crate::provider::{
-    FetchEstimate, Rapid7, check_budget, estimate_slices, query_rate, split_aligned,
-    worth_estimating,
+    Rapid7, check_budget, estimate_pieces, query_rate, split_aligned, worth_estimating,
 };
 use crate::time::{TimeRange, fmt_ms};
 
@@ -184,10 +184,10 @@ impl Rapid7 {
             self.client(),
             (config.max_fetch_events > 0 || sparse_candidates) && worth_estimating(&all_gaps),
         ) {
+            // One statistical query per group of logs missing the same
+            // pieces (read merged, as scans estimate), one per log else.
             let chunk = crate::time::duration_ms(config.fetch_chunk);
-            let per_page = client.config().per_page;
-            let mut per_log: Vec<(String, FetchEstimate)> = Vec::new();
-            let mut joined = Vec::with_capacity(pieces.len());
+            let mut logs: Vec<(LogRef, Vec<TimeRange>)> = Vec::new();
             for log in &resolved {
                 let gaps: Vec<TimeRange> = pieces
                     .iter()
@@ -195,13 +195,15 @@ impl Rapid7 {
                     .map(|(_, r)| *r)
                     .collect();
                 if !gaps.is_empty() {
-                    let e = estimate_slices(client, &log.id, None, &gaps, chunk).await?;
-                    let (gaps, cost) = e.join_sparse(&log.id, &gaps, per_page);
-                    joined.extend(gaps.into_iter().map(|r| (log.clone(), r)));
-                    per_log.push((log.label().to_string(), cost));
+                    logs.push((log.clone(), gaps));
                 }
             }
-            pieces = joined;
+            let merged = self.fetcher().merged_allowed().await;
+            let (joined, per_log) = estimate_pieces(client, logs, chunk, merged).await?;
+            pieces = joined
+                .into_iter()
+                .flat_map(|(log, gaps)| gaps.into_iter().map(move |r| (log.clone(), r)))
+                .collect();
             estimated_events = Some(per_log.iter().map(|(_, e)| e.events).sum());
             check_budget(&per_log, config.max_fetch_events, query_rate(client))?;
         }

@@ -78,7 +78,7 @@ pub use scan::{
     Activity, FetchEstimate, FetchOutcome, FetchProgress, LogRef, Rapid7LogsTable, Rapid7ScanExec,
     StatementProgress,
 };
-pub(crate) use scan::{check_budget, estimate_slices, query_rate, split_aligned, worth_estimating};
+pub(crate) use scan::{check_budget, estimate_pieces, query_rate, split_aligned, worth_estimating};
 pub use source::Rapid7;
 pub use udtf::DEFAULT_FIELD_SAMPLE;
 pub use window::{

@@ -18,6 +18,16 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+/// The `(timestamp, sequence_number)` of page key `key` (`newest`: of a
+/// newest-first page; see `page_key` in `mod.rs`).
+fn unkey(newest: bool, key: (i64, u64)) -> (i64, u64) {
+    if newest {
+        (key.0.saturating_neg(), u64::MAX - key.1)
+    } else {
+        key
+    }
+}
+
 /// The logs a merged query asked for, each with its lane (its index in the
 /// request).
 #[derive(Debug)]
@@ -50,7 +60,8 @@ pub(crate) struct Stream {
 }
 
 impl Stream {
-    /// The `(timestamp, sequence_number)` of its last event, if any.
+    /// The page key (`page_key` in `mod.rs`: oldest first, `(timestamp,
+    /// sequence_number)`) of its last event, if any.
     pub(crate) fn last(&self) -> Option<(i64, u64)> {
         self.last.map(|(key, _)| key)
     }
@@ -116,19 +127,29 @@ impl<'s> Check<'s> {
         self.current.is_some()
     }
 
-    /// The current event is `(ts, seq)`: it must come after the stream's
-    /// last event, or repeat an event of the last millisecond exactly.
-    pub(super) fn in_order(&mut self, ts: i64, seq: u64) {
+    /// The current event: it must come after the stream's last event in
+    /// page order (newest first: strictly decreasing `(timestamp,
+    /// sequence_number)`), or repeat an event of the last millisecond
+    /// exactly.
+    /// `key` is its page key (`page_key`: the pair itself oldest first, its
+    /// mirror image newest first), `newest` whether the page is newest
+    /// first.
+    pub(super) fn in_order(&mut self, key: (i64, u64), newest: bool) {
         let Some(lane) = self.current else { return };
-        let key = (ts, seq);
+        let (ts, seq) = unkey(newest, key);
         let stream = &mut self.lanes.stream;
         if let Some((last, last_lane)) = stream.last {
             if key < last && stream.edge.get(&key) != Some(&lane) {
+                let (lts, lseq) = unkey(newest, last);
+                let order = if newest {
+                    "newest first"
+                } else {
+                    "oldest first"
+                };
                 return self.violate(|| {
                     format!(
-                        "events out of (timestamp, sequence_number) order: ({ts}, {seq}) after \
-                         ({}, {})",
-                        last.0, last.1
+                        "events out of (timestamp, sequence_number) order ({order}): ({ts}, \
+                         {seq}) after ({lts}, {lseq})"
                     )
                 });
             }
@@ -143,7 +164,7 @@ impl<'s> Check<'s> {
             if key <= last {
                 return;
             }
-            if last.0 != ts {
+            if last.0 != key.0 {
                 stream.edge.clear();
             }
         }

@@ -476,7 +476,10 @@ impl PageState<'_> {
             (Ok(seq), merged) => {
                 self.max_seen = self.max_seen.max(Some(page_key(self.order, ts, seq)));
                 if let Some(m) = merged {
-                    m.in_order(ts, seq);
+                    m.in_order(
+                        page_key(self.order, ts, seq),
+                        self.order == Order::NewestFirst,
+                    );
                 }
             }
             // A merged stream cannot place it: its timestamp alone (past

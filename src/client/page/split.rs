@@ -5,7 +5,8 @@ use super::merged::{Asked, Stream};
 use super::{EventColumns, Order, ParsedBody, Resume, parse_page_of};
 
 /// Parse a merged page of `asked`'s logs (`label` names them in logs),
-/// oldest first, after `stream` and `resume`.
+/// in `order`, after `stream` and `resume`.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn parse_merged_page(
     body: &[u8],
     label: &str,
@@ -14,6 +15,7 @@ pub(crate) fn parse_merged_page(
     window: (i64, i64),
     resume: &Resume,
     page_number: u64,
+    order: Order,
 ) -> Result<ParsedBody, serde_json::Error> {
     parse_page_of(
         body,
@@ -22,7 +24,7 @@ pub(crate) fn parse_merged_page(
         window,
         resume,
         page_number,
-        Order::OldestFirst,
+        order,
     )
 }
 
@@ -74,6 +76,7 @@ mod tests {
             (0, 100),
             &Resume::default(),
             1,
+            Order::OldestFirst,
         )
         .unwrap()
     }
@@ -133,5 +136,49 @@ mod tests {
         assert!(violation(&[("a", 1, 4)], &after).is_some());
         // The same log's event twice in a row is a duplicate, not a violation.
         assert_eq!(violation(&[("a", 1, 5), ("a", 1, 5)], &none), None);
+    }
+}
+
+#[cfg(test)]
+mod newest_tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    /// Newest first, the stream must fall strictly in `(timestamp,
+    /// sequence_number)`: the oldest-first order is a violation.
+    #[test]
+    fn newest_first_the_stream_must_fall() {
+        let asked = Asked::new(&[Arc::from("a"), Arc::from("b")]);
+        let violation = |events: &[(&str, i64, u64)]| {
+            let events: Vec<String> = events
+                .iter()
+                .map(|(log, ts, seq)| {
+                    format!(
+                        r#"{{"log_id":"{log}","timestamp":{ts},"sequence_number_str":"{seq}","message":"m"}}"#
+                    )
+                })
+                .collect();
+            let body = format!(r#"{{"events":[{}]}}"#, events.join(","));
+            parse_merged_page(
+                body.as_bytes(),
+                "2 logs",
+                &asked,
+                &Stream::default(),
+                (0, 100),
+                &Resume::default(),
+                1,
+                Order::NewestFirst,
+            )
+            .unwrap()
+            .merged
+            .unwrap()
+            .violation
+        };
+        assert_eq!(violation(&[("a", 3, 1), ("b", 2, 9), ("a", 2, 8)]), None);
+        let up = violation(&[("a", 2, 8), ("b", 2, 9)]).unwrap();
+        assert!(up.contains("(2, 9) after (2, 8)"), "{up}");
+        assert!(violation(&[("a", 1, 1), ("b", 3, 1)]).is_some());
+        assert!(violation(&[("a", 3, 1), ("c", 2, 1)]).is_some());
     }
 }

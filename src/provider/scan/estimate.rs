@@ -78,22 +78,11 @@ impl Estimated {
     }
 }
 
-/// Ask Rapid7 what fetching `gaps` (sorted pieces) of one log costs, with
-/// the slice counts the answer was summed from.
-pub(crate) async fn estimate_slices(
-    client: &Client,
-    log_id: &str,
-    filter: Option<&str>,
-    gaps: &[TimeRange],
-    chunk_ms: i64,
-) -> Result<Estimated> {
-    estimate_slices_of(client, &[log_id], filter, gaps, chunk_ms).await
-}
-
-/// [`estimate_slices`] of several logs with the same gaps, by one merged
-/// statistical query: what fetching them all costs, read merged (a query
-/// per piece for the group, not per log). The slice counts are of the
-/// logs together: an upper bound of each log's.
+/// Ask Rapid7 what fetching `gaps` (sorted pieces) of `logs` (one, or
+/// several with the same gaps, by one merged statistical query) costs,
+/// with the slice counts the answer was summed from. Several logs are read
+/// merged (a query per piece for the group, not per log); their slice
+/// counts are of the logs together: an upper bound of each log's.
 pub(crate) async fn estimate_slices_of(
     client: &Client,
     logs: &[&str],

@@ -239,7 +239,7 @@ impl Shared {
             Strategy::FetchFirst => read::fetch_first::prepare(run, &all, 0).await,
             Strategy::Bypass => read::bypass::prepare(run, &all, 0).await,
             Strategy::Lazy => read::lazy::prepare(run, &all).await,
-            Strategy::NewestFirst { n } => read::newest::prepare(run, n).await,
+            Strategy::NewestFirst { n } => read::newest_run::prepare(run, n).await,
         }
     }
 

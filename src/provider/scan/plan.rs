@@ -264,6 +264,46 @@ pub(crate) async fn estimate_scans(
     Ok(())
 }
 
+/// The pieces of each log (`(log, pieces)`, no filter) estimated as a
+/// scan's gaps are ([`estimate_scans`]: one statistical query per group of
+/// logs with the same pieces where `merged`, a dense group split), joined
+/// where sparse: each log's pieces, and what fetching them costs, per
+/// estimate (a group's under its label).
+pub(crate) async fn estimate_pieces(
+    client: &Client,
+    logs: Vec<(LogRef, Vec<TimeRange>)>,
+    chunk_ms: i64,
+    merged: bool,
+) -> Result<(Vec<(LogRef, Vec<TimeRange>)>, Vec<(String, FetchEstimate)>)> {
+    let mut scans: Vec<LogScan> = logs
+        .into_iter()
+        .map(|(log, gaps)| LogScan {
+            log,
+            settled: Vec::new(),
+            segments: Vec::new(),
+            gaps,
+            live: Vec::new(),
+            estimate: None,
+            estimate_label: None,
+            filter: None,
+            filter_cached: false,
+            on_incomplete: OnIncomplete::default(),
+        })
+        .collect();
+    estimate_scans(client, &mut scans, chunk_ms, merged).await?;
+    let costs = scans
+        .iter()
+        .filter_map(|s| {
+            let label = s
+                .estimate_label
+                .clone()
+                .unwrap_or_else(|| s.log.label().to_string());
+            s.estimate.map(|e| (label, e))
+        })
+        .collect();
+    Ok((scans.into_iter().map(|s| (s.log, s.gaps)).collect(), costs))
+}
+
 /// Whether a group of `logs` logs (`logs > 1`) sharing `scan`'s gaps is
 /// dense by its estimate `e`: read merged, it would take more pieces (a
 /// query each, beyond its pages) than it has logs, where its logs read one

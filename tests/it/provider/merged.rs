@@ -19,7 +19,7 @@ use crate::support::{self, T0};
 
 const MIN: i64 = 60_000;
 
-async fn organisation(quiet: usize, busy: usize, faults: Faults) -> MockServer {
+pub(super) async fn organisation(quiet: usize, busy: usize, faults: Faults) -> MockServer {
     MockServer::start(MockConfig {
         dataset: MockDataset::organisation(quiet, busy),
         faults,
@@ -31,7 +31,7 @@ async fn organisation(quiet: usize, busy: usize, faults: Faults) -> MockServer {
 
 /// A session without count pushdown and without a fetch limit (the
 /// estimate is another part of #34): the reads are what is measured.
-async fn session(server: &MockServer, cache: SegmentCache) -> (SessionContext, Rapid7) {
+pub(super) async fn session(server: &MockServer, cache: SegmentCache) -> (SessionContext, Rapid7) {
     session_with(server, cache, |c| {
         c.with_pushdown_aggregates(false).with_max_fetch_events(0)
     })
@@ -50,12 +50,12 @@ fn event_submits(server: &MockServer) -> Vec<RecordedRequest> {
 
 /// Groups of at most [`MAX_LOGS_PER_QUERY`] logs: the first pages a
 /// merged read of `logs` submits.
-fn groups(logs: usize) -> usize {
+pub(super) fn groups(logs: usize) -> usize {
     logs.div_ceil(MAX_LOGS_PER_QUERY)
 }
 
 /// `(log_id, timestamp, sequence_number, message)` rows, sorted.
-fn all_rows(batches: &[RecordBatch]) -> Vec<(String, i64, u64, String)> {
+pub(super) fn all_rows(batches: &[RecordBatch]) -> Vec<(String, i64, u64, String)> {
     let mut out = Vec::new();
     for b in batches {
         let id = b.column(0).as_string::<i32>();
@@ -76,7 +76,7 @@ fn all_rows(batches: &[RecordBatch]) -> Vec<(String, i64, u64, String)> {
 }
 
 /// What the data function holds for every log of `server` in `[from, to)`.
-fn truth(server: &MockServer, from: i64, to: i64) -> Vec<(String, i64, u64, String)> {
+pub(super) fn truth(server: &MockServer, from: i64, to: i64) -> Vec<(String, i64, u64, String)> {
     let mut out: Vec<_> = server
         .dataset()
         .logs()
@@ -223,28 +223,35 @@ async fn falls_back_on(faults: Faults, why: &str) {
     );
 }
 
+/// Each rule a merged answer can break, from its first page: the logs are
+/// read one at a time, exactly, and the endpoint remembered.
 #[tokio::test]
-async fn an_answer_out_of_order_is_read_one_log_at_a_time_and_remembered() {
-    falls_back_on(
-        Faults {
-            merged_out_of_order: true,
-            ..Faults::default()
-        },
-        "out of order",
-    )
-    .await;
-}
-
-#[tokio::test]
-async fn a_log_not_asked_for_is_read_one_log_at_a_time_and_remembered() {
-    falls_back_on(
-        Faults {
-            merged_foreign_log: true,
-            ..Faults::default()
-        },
-        "a foreign log",
-    )
-    .await;
+async fn every_broken_rule_is_read_one_log_at_a_time_and_remembered() {
+    let broken = |fault: fn(&mut Faults)| {
+        let mut faults = Faults::default();
+        fault(&mut faults);
+        faults
+    };
+    for (faults, why) in [
+        (broken(|f| f.merged_out_of_order = true), "out of order"),
+        (broken(|f| f.merged_foreign_log = true), "a foreign log"),
+        // An event of one log, stamped after `to`, whose sequence number
+        // cannot be read: it cannot be placed in the stream, so it breaks
+        // the rules, rather than end the answer early for every log (its
+        // timestamp past the window would drop the `Next` link).
+        (
+            broken(|f| f.merged_unreadable_past_to = true),
+            "an unreadable sequence number",
+        ),
+        // A `Next` link whose cursor lies past the page's last event would
+        // skip events of any log.
+        (
+            broken(|f| f.merged_link_beyond_last = true),
+            "a Next link past the last event",
+        ),
+    ] {
+        falls_back_on(faults, why).await;
+    }
 }
 
 fn statistical(server: &MockServer) -> Vec<RecordedRequest> {
@@ -442,36 +449,6 @@ async fn a_dense_group_is_split_by_its_estimate() {
         (3..=1 + 2 * most_splits).contains(&stats),
         "{stats} statistical queries"
     );
-}
-
-/// An event whose sequence number cannot be read, of one log, stamped after
-/// `to`, in the middle of a merged page: it cannot be placed in the stream,
-/// so it breaks the rules (a fallback), rather than end the answer early for
-/// every log (its timestamp past the window would drop the `Next` link).
-#[tokio::test]
-async fn an_event_without_a_readable_sequence_number_is_read_one_log_at_a_time() {
-    falls_back_on(
-        Faults {
-            merged_unreadable_past_to: true,
-            ..Faults::default()
-        },
-        "an unreadable sequence number",
-    )
-    .await;
-}
-
-/// A merged answer's `Next` link whose cursor lies past the page's last
-/// event would skip events of any log: it breaks the rules (a fallback).
-#[tokio::test]
-async fn a_next_link_past_the_last_event_is_read_one_log_at_a_time() {
-    falls_back_on(
-        Faults {
-            merged_link_beyond_last: true,
-            ..Faults::default()
-        },
-        "a Next link past the last event",
-    )
-    .await;
 }
 
 /// A merged answer that says the window reaches beyond retention does not

@@ -484,9 +484,11 @@ async fn the_limit_of_events_counts_every_log_read_newest_first() {
         alone.push(rapid7.client().unwrap().stats().events);
     }
     assert!(alone.iter().all(|e| *e > 0), "{alone:?}");
-    // A limit each read keeps to alone, but not both together.
+    // A limit each read keeps to alone, but not both together, read one
+    // by one (merged newest-first reads known broken at the endpoint).
     let limit = alone[0].max(alone[1]);
     let dir = TempDir::new().unwrap();
+    per_log_newest_first(&server, &dir);
     let (ctx, _) = session(&server, &dir).await;
     set_max_fetch_events(&ctx, limit).await;
     let e = sql(&ctx, &newest("'Firewall', 'Web Proxy'"))
@@ -497,9 +499,31 @@ async fn the_limit_of_events_counts_every_log_read_newest_first() {
     assert!(read > limit, "{read} <= {limit}");
     // With room for both, it answers.
     let dir = TempDir::new().unwrap();
+    per_log_newest_first(&server, &dir);
     let (ctx, _) = session(&server, &dir).await;
     set_max_fetch_events(&ctx, alone[0] + alone[1]).await;
     sql(&ctx, &newest("'Firewall', 'Web Proxy'")).await.unwrap();
+    // Read together (one merged query newest first), one page serves
+    // both: within the limit one log's read alone takes.
+    let dir = TempDir::new().unwrap();
+    let (ctx, rapid7) = session(&server, &dir).await;
+    set_max_fetch_events(&ctx, limit).await;
+    sql(&ctx, &newest("'Firewall', 'Web Proxy'")).await.unwrap();
+    assert!(rapid7.client().unwrap().stats().events <= limit);
+}
+
+/// The cache in `dir` says merged answers asked newest first broke a rule
+/// at `server`: its sessions read newest first one log at a time.
+fn per_log_newest_first(server: &MockServer, dir: &TempDir) {
+    let endpoint = support::client_for(server).endpoint().to_string();
+    let facts = serde_json::json!({"format": 1, "endpoints": {endpoint: {"merged_newest_first":
+        {"value": false, "learnt_ms": 0, "by": "test"}}}});
+    std::fs::write(
+        dir.path()
+            .join(datafusion_rapid7::cache::ENDPOINT_FACTS_FILE),
+        facts.to_string(),
+    )
+    .unwrap();
 }
 
 /// Under `faults`, over pages of 100 in a new cache: the newest `n` of

@@ -8,7 +8,7 @@
 //! | [`FetchFirst`](Strategy::FetchFirst) (`fetch_first.rs`) | fetched into committed segments, then one Parquet scan | the estimate, checked before any event page |
 //! | [`Bypass`](Strategy::Bypass) (`bypass.rs`) | read from the API as the rows are pulled, not cached | the estimate, checked before any event page |
 //! | [`Lazy`](Strategy::Lazy) (`lazy.rs`) | read as pulled, so a `LIMIT` stops the paging | counted as the rows are read |
-//! | [`NewestFirst`](Strategy::NewestFirst) (`newest.rs`) | read newest first until the newest `n` are in hand (then fetched first or bypassed, when the endpoint does not honour it) | counted as the pages are read, and the rest by the estimate |
+//! | [`NewestFirst`](Strategy::NewestFirst) (`newest.rs`) | read newest first until the newest `n` are in hand, the logs of one plan together by merged queries (`newest_merged.rs`) (then fetched first or bypassed, when the endpoint does not honour it) | counted as the pages are read, and the rest by the estimate |
 //!
 //! A scan approved over the limit ([`StatementCost::approve`]) reads with
 //! no limit; nothing else changes.
@@ -18,7 +18,9 @@
 pub(super) mod bypass;
 pub(super) mod fetch_first;
 pub(super) mod lazy;
-pub(super) mod newest;
+mod newest;
+mod newest_merged;
+pub(super) mod newest_run;
 mod run;
 mod strategy;
 

@@ -28,9 +28,10 @@
 //!   if any) once the whole read succeeded; the recent edge is not.
 //! - A read that passes the statement's limit of events
 //!   (`max_fetch_events`) without finding `N` fails, like any fetch over it.
-//! - The logs of a statement are read one after the other ([`prepare`]), each
-//!   counting what the logs before it read; those read oldest first after all
-//!   are then estimated and fetched (or bypassed) within what is left.
+//! - The logs of a statement are read one after the other (`newest_run.rs`),
+//!   each counting what the logs before it read; those read oldest first
+//!   after all are then estimated and fetched (or bypassed) within what is
+//!   left. Logs of one plan are read together (`newest_merged.rs`).
 
 use std::sync::Arc;
 
@@ -41,10 +42,6 @@ use datafusion::physical_expr::utils::reassign_expr_columns;
 use datafusion::physical_plan::PhysicalExpr;
 use futures::TryStreamExt;
 
-use datafusion::error::Result as DfResult;
-
-use super::run::{Extra, Prepared, Run};
-use super::{bypass, fetch_first};
 use crate::cache::{PlannedSegment, SegmentCache};
 use crate::client::{self, Order};
 use crate::config::OnIncomplete;
@@ -55,12 +52,11 @@ use crate::log_id::LogRef;
 use crate::provider::scan::estimate::over_limit_while_reading;
 use crate::provider::scan::log_sets::LogSetsOf;
 use crate::provider::scan::newest_rule::{NEWEST_FIRST_SINCE_MS, PageOrder, Stop};
-use crate::provider::scan::plan::{LogScan, estimate_scans};
-use crate::provider::scan::report::log_coverage;
+use crate::provider::scan::plan::LogScan;
 use crate::time::TimeRange;
 
 /// What one log's newest-first read produced.
-pub(crate) enum Newest {
+pub(super) enum Newest {
     /// The rows (of the scan's projection) the statement may need.
     Read(Read),
     /// Pages asked newest first came in another order: nothing was
@@ -84,7 +80,7 @@ pub(crate) enum Newest {
 }
 
 /// Why a range's newest-first read cannot be used.
-enum Unusable {
+pub(super) enum Unusable {
     /// A page out of order.
     OutOfOrder(String),
     /// No page showed the order.
@@ -92,7 +88,7 @@ enum Unusable {
 }
 
 /// The rows of a newest-first read.
-pub(crate) struct Read {
+pub(super) struct Read {
     /// Of the scan's projection, each with the events' timestamps.
     pub(crate) batches: Vec<RecordBatch>,
     /// Events read from the API.
@@ -100,8 +96,8 @@ pub(crate) struct Read {
 }
 
 /// What a read needs besides the scan.
-pub(crate) struct ReadInputs<'a> {
-    pub(crate) fetcher: &'a Fetcher,
+pub(super) struct ReadInputs<'a> {
+    pub(crate) fetcher: &'a Arc<Fetcher>,
     pub(crate) cache: &'a SegmentCache,
     pub(crate) table_schema: &'a Schema,
     /// The sets of each log (the `logset` column).
@@ -121,23 +117,23 @@ pub(crate) struct ReadInputs<'a> {
 }
 
 /// A range read completely from the API, committed once the read succeeds.
-struct Pending {
-    range: TimeRange,
-    batches: Vec<RecordBatch>,
-    rejected: u64,
-    beyond: bool,
+pub(super) struct Pending {
+    pub(super) range: TimeRange,
+    pub(super) batches: Vec<RecordBatch>,
+    pub(super) rejected: u64,
+    pub(super) beyond: bool,
 }
 
 /// The rows held for the answer: the kept rows (projected), each batch
 /// with its timestamps, let go once older than the stop's boundary.
 #[derive(Default)]
-struct Held {
-    batches: Vec<(ArrayRef, RecordBatch)>,
+pub(super) struct Held {
+    pub(super) batches: Vec<(ArrayRef, RecordBatch)>,
     rows: usize,
 }
 
 impl Held {
-    fn push(&mut self, ts: ArrayRef, batch: RecordBatch) {
+    pub(super) fn push(&mut self, ts: ArrayRef, batch: RecordBatch) {
         if batch.num_rows() > 0 {
             self.rows += batch.num_rows();
             self.batches.push((ts, batch));
@@ -146,7 +142,7 @@ impl Held {
 
     /// Let go of rows older than `boundary`, when enough are held for it
     /// to be worth a pass.
-    fn trim(&mut self, boundary: Option<i64>, want: usize) -> Result<()> {
+    pub(super) fn trim(&mut self, boundary: Option<i64>, want: usize) -> Result<()> {
         let Some(b) = boundary else { return Ok(()) };
         if self.rows <= want.saturating_mul(2).max(8192) {
             return Ok(());
@@ -175,117 +171,10 @@ impl Held {
     }
 }
 
-/// Read every scan of `run` newest first until the newest `n` kept
-/// events of each log are in hand ([`read_newest`]). A log whose pages do
-/// not come newest first (and every log after it: the endpoint is the same)
-/// is read oldest first instead, within the limit of events.
-pub(crate) async fn prepare(run: Run<'_>, n: usize) -> DfResult<Prepared> {
-    let inputs = run.inputs;
-    let mut read = ReadInputs {
-        fetcher: &inputs.fetcher,
-        cache: &inputs.cache,
-        table_schema: &inputs.table_schema,
-        sets: &inputs.sets,
-        projection: &inputs.projection,
-        predicate: inputs.predicate.as_ref(),
-        want: n,
-        limit: if run.approved { 0 } else { inputs.budget },
-        rate: inputs.query_rate,
-        spent: 0,
-    };
-    let mut reads = Vec::new();
-    let mut oldest = Vec::new();
-    let mut spent = 0u64;
-    let mut honoured = inputs.verdict.may_try(&inputs.cache).await;
-    for (idx, scan) in inputs.scans.iter().enumerate() {
-        if !honoured {
-            oldest.push((idx, scan.clone()));
-            continue;
-        }
-        read.spent = spent;
-        match read_newest(&read, scan)
-            .await
-            .map_err(Error::into_datafusion)?
-        {
-            Newest::Read(read) => {
-                log_coverage(scan, read.events);
-                spent += read.events;
-                reads.push(Extra::Read(read.batches.into()));
-            }
-            Newest::NotHonoured { why, events } => {
-                inputs.verdict.not_honoured(&inputs.cache, &why).await;
-                honoured = false;
-                spent += events;
-                oldest.push((idx, scan.clone()));
-            }
-            Newest::Unshown { why, events } => {
-                // Not proof the endpoint ignores the flag: this log
-                // alone is read oldest first.
-                tracing::debug!(
-                    log_id = %scan.log.id,
-                    detail = %why,
-                    "newest_first_order_unshown"
-                );
-                spent += events;
-                oldest.push((idx, scan.clone()));
-            }
-        }
-    }
-    let mut prepared = if oldest.is_empty() {
-        Prepared {
-            parquet: None,
-            extras: vec![Vec::new(); run.partitions],
-        }
-    } else {
-        estimate_fallback(run, &mut oldest).await?;
-        oldest_first(run, &oldest, spent).await?
-    };
-    let offset = prepared.extras.iter().map(Vec::len).sum::<usize>();
-    for (i, extra) in reads.into_iter().enumerate() {
-        prepared.extras[(offset + i) % run.partitions].push(extra);
-    }
-    Ok(prepared)
-}
-
-/// Read `only` (each with its index among the inputs' scans) oldest first,
-/// as the cache allows: fetched first into segments, or bypassed. `spent`
-/// events were read already (by a newest-first attempt) and count against
-/// the limit.
-async fn oldest_first(run: Run<'_>, only: &[(usize, LogScan)], spent: u64) -> DfResult<Prepared> {
-    if run.inputs.cache.is_bypass() {
-        bypass::prepare(run, only, spent).await
-    } else {
-        fetch_first::prepare(run, only, spent).await
-    }
-}
-
-/// Estimate the scans read oldest first after a newest-first attempt
-/// (planned newest first, they were not estimated), for the limit and to
-/// join sparse pieces, as planning does for an oldest-first scan.
-async fn estimate_fallback(run: Run<'_>, scans: &mut [(usize, LogScan)]) -> DfResult<()> {
-    let inputs = run.inputs;
-    let Ok(client) = inputs.fetcher.client() else {
-        return Ok(());
-    };
-    let sparse = scans.iter().any(|(_, s)| s.gaps.len() > 1);
-    if inputs.budget == 0 && !sparse {
-        return Ok(());
-    }
-    let mut planned: Vec<LogScan> = scans.iter().map(|(_, s)| s.clone()).collect();
-    let merged = inputs.fetcher.merged_allowed().await;
-    estimate_scans(client, &mut planned, inputs.chunk_ms, merged)
-        .await
-        .map_err(Error::into_datafusion)?;
-    for ((_, scan), estimated) in scans.iter_mut().zip(planned) {
-        *scan = estimated;
-    }
-    Ok(())
-}
-
 /// Read `scan`'s cached segments, missing pieces and recent edge newest
 /// first until the newest `want` events `predicate` keeps are in hand;
 /// commit what was read completely from the API.
-pub(crate) async fn read_newest(inputs: &ReadInputs<'_>, scan: &LogScan) -> Result<Newest> {
+pub(super) async fn read_newest(inputs: &ReadInputs<'_>, scan: &LogScan) -> Result<Newest> {
     enum Source<'a> {
         Cached(&'a PlannedSegment),
         Api { cacheable: bool },
@@ -374,17 +263,17 @@ pub(crate) async fn read_newest(inputs: &ReadInputs<'_>, scan: &LogScan) -> Resu
 }
 
 /// What a read has gathered so far, across its ranges.
-struct ReadState {
-    stop: Stop,
-    held: Held,
+pub(super) struct ReadState {
+    pub(super) stop: Stop,
+    pub(super) held: Held,
     /// Events read from the API.
-    events: u64,
+    pub(super) events: u64,
 }
 
 /// Read one range from the API: newest first from 2022-11-24 on (each page
 /// checked: `Ok(Err(why))` at the first out of order), else oldest first
 /// and whole. `Ok(Ok(Some(_)))`: what to commit once the read succeeds.
-async fn read_range(
+pub(super) async fn read_range(
     inputs: &ReadInputs<'_>,
     scan: &LogScan,
     range: TimeRange,
@@ -476,7 +365,7 @@ async fn read_range(
 }
 
 /// `range`, cut at [`NEWEST_FIRST_SINCE_MS`] when it spans it.
-fn split_at_cutoff(range: TimeRange) -> Vec<TimeRange> {
+pub(super) fn split_at_cutoff(range: TimeRange) -> Vec<TimeRange> {
     let cut = NEWEST_FIRST_SINCE_MS;
     if range.start() < cut && cut < range.end() {
         [range.start(), cut, range.end()]
@@ -490,7 +379,7 @@ fn split_at_cutoff(range: TimeRange) -> Vec<TimeRange> {
 
 /// How cached segments are read: only the columns the statement reads
 /// (and the timestamp), the filters bound to those columns.
-struct CachedRead {
+pub(super) struct CachedRead {
     /// Ascending table-schema indices read (`0` first): from the files, but
     /// `logset`, which no file holds.
     columns: Vec<usize>,
@@ -503,7 +392,7 @@ struct CachedRead {
 }
 
 impl CachedRead {
-    fn new(inputs: &ReadInputs<'_>) -> Result<Self> {
+    pub(super) fn new(inputs: &ReadInputs<'_>) -> Result<Self> {
         let mut columns: Vec<usize> = inputs.projection.to_vec();
         columns.push(0);
         columns.sort_unstable();
@@ -530,7 +419,7 @@ impl CachedRead {
 
     /// Read `planned` (of `log`) part by part, newest part first, until the
     /// stop is done; hold the kept rows.
-    async fn read(
+    pub(super) async fn read(
         &self,
         inputs: &ReadInputs<'_>,
         planned: &PlannedSegment,
@@ -599,7 +488,7 @@ impl CachedRead {
 }
 
 /// The timestamps of `batch` (its first column).
-fn timestamps(batch: &RecordBatch) -> Result<ArrayRef> {
+pub(super) fn timestamps(batch: &RecordBatch) -> Result<ArrayRef> {
     batch
         .column_by_name(columns::TIMESTAMP)
         .cloned()
@@ -614,7 +503,7 @@ fn timestamps(batch: &RecordBatch) -> Result<ArrayRef> {
 
 /// The rows of `batch` that `kept` keeps: their timestamps, and the
 /// columns `projection` of them.
-fn kept_rows(
+pub(super) fn kept_rows(
     batch: &RecordBatch,
     ts: &ArrayRef,
     kept: Option<&BooleanArray>,
@@ -632,7 +521,7 @@ fn kept_rows(
 }
 
 /// Which rows of `batch` the statement's filters keep (`None`: all).
-fn keeps(
+pub(super) fn keeps(
     predicate: Option<&Arc<dyn PhysicalExpr>>,
     batch: &RecordBatch,
 ) -> Result<Option<BooleanArray>> {
@@ -645,7 +534,7 @@ fn keeps(
 }
 
 /// Commit the events of `read.range` among `read.batches` as a segment.
-async fn commit(cache: &SegmentCache, scan: &LogScan, read: &Pending) -> Result<()> {
+pub(super) async fn commit(cache: &SegmentCache, scan: &LogScan, read: &Pending) -> Result<()> {
     let request = FetchRequest::new(scan.log.clone(), scan.filter.clone(), read.range);
     let batches = ReadBatches {
         batches: &read.batches,
@@ -655,7 +544,7 @@ async fn commit(cache: &SegmentCache, scan: &LogScan, read: &Pending) -> Result<
     commit_batches(cache, &request, batches).await
 }
 
-fn over_limit(scan: &LogScan, events: u64, limit: u64, rate: f64) -> Error {
+pub(super) fn over_limit(scan: &LogScan, events: u64, limit: u64, rate: f64) -> Error {
     over_limit_while_reading(
         scan.log.label().to_string(),
         Counted::ReadNewestFirst,
