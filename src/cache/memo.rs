@@ -26,6 +26,8 @@ pub(crate) struct SessionMemos {
     pub(crate) dirs: DirMemo,
     /// The last complete listing of each log.
     pub(crate) listings: ListingSnapshots,
+    /// The endpoint facts file as last read.
+    pub(crate) endpoint_facts: super::endpoint_facts::FactsMemo,
 }
 
 /// What was learnt from objects, by path, with the listing metadata it was
