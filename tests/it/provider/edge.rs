@@ -581,11 +581,10 @@ async fn a_running_session_takes_another_session_s_doctor_at_its_next_read() {
     let dir = TempDir::new().unwrap();
     let (ctx, _) = session(&server, &dir).await;
     let (_, other) = session(&server, &dir).await;
-    let doctor = || {
-        other.doctor(&DoctorOptions {
-            logs: vec!["Firewall".into()],
-        })
+    let options = DoctorOptions {
+        logs: vec!["Firewall".into()],
     };
+    let doctor = || other.doctor(&options);
     // (hour of the window's burst end, the other's fault, `to` inclusive).
     let steps = [
         (1, None, None),
