@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::error::Result;
+use super::memo::RootFileRead;
 use super::root_file;
 use super::store::CacheRoot;
 
@@ -143,18 +144,6 @@ const FIX: &str = "delete the file, what it held is learnt again";
 /// it asks at every load (a `stat`).
 pub(crate) const REMOTE_RECHECK: Duration = Duration::from_secs(5);
 
-/// The facts file as this session last read it (shared by clones of a
-/// [`CacheRoot`]): see [`load`].
-#[derive(Debug, Clone, Default)]
-pub(crate) struct FactsMemo(Arc<tokio::sync::Mutex<Option<Read>>>);
-
-#[derive(Debug)]
-struct Read {
-    at: Instant,
-    e_tag: Option<String>,
-    stored: Stored,
-}
-
 #[cfg(test)]
 async fn load_all(root: &CacheRoot) -> Result<Stored> {
     root_file::read(root, ENDPOINT_FACTS_FILE, WHAT, FIX).await
@@ -173,12 +162,14 @@ pub(crate) async fn load(root: &CacheRoot, endpoint: &str) -> Result<EndpointFac
         .is_some_and(|read| read.at.elapsed() < recheck);
     if !fresh {
         let e_tag = memo.as_ref().and_then(|read| read.e_tag.as_deref());
-        match root_file::read_if_changed(root, ENDPOINT_FACTS_FILE, WHAT, FIX, e_tag).await {
+        match root_file::read_if_changed::<Stored>(root, ENDPOINT_FACTS_FILE, WHAT, FIX, e_tag)
+            .await
+        {
             Ok(Some((stored, e_tag))) => {
-                *memo = Some(Read {
+                *memo = Some(RootFileRead {
                     at: Instant::now(),
                     e_tag,
-                    stored,
+                    value: Arc::new(stored),
                 });
             }
             Ok(None) => {
@@ -194,7 +185,8 @@ pub(crate) async fn load(root: &CacheRoot, endpoint: &str) -> Result<EndpointFac
     }
     Ok(memo
         .as_ref()
-        .and_then(|read| read.stored.endpoints.get(endpoint).cloned())
+        .and_then(|read| read.value.downcast_ref::<Stored>())
+        .and_then(|stored| stored.endpoints.get(endpoint).cloned())
         .unwrap_or_default())
 }
 
