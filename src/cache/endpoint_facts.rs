@@ -6,16 +6,28 @@
 //! One small JSON object keyed by the endpoint's base URL (never holding a
 //! key: endpoints with credentials are refused by the client). Each fact
 //! says what was seen, when, and by what (`newest-first read`, `doctor`).
-//! The file is replaced whole by one put (atomic on every object store);
-//! two sessions learning at once may lose one of their facts, which is then
-//! learnt again. Deleting the file forgets everything; nothing else depends
-//! on it.
+//!
+//! Several processes may learn at once. A save reads the file, merges its
+//! facts in ([`EndpointFacts::merged`]) and puts it back only if it is still
+//! the version read (`root_file::update`: a conditional put on every store
+//! that has one, the local root's by a `flock`), else reads and merges
+//! again: no process's fact is lost. Which of two facts stays does not
+//! depend on the order of the writes: the one learnt later (`learnt_ms`)
+//! does, and a read's hint never stands beside the doctor's `false`.
+//!
+//! A session sees another process's facts: [`load`] reads the file again
+//! when it changed (a conditional `GET` on its e-tag, at every load on a
+//! local root, at most every [`REMOTE_RECHECK`] on a remote one).
+//! Deleting the file forgets everything; nothing else depends on it.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::error::{Error, Result};
+use super::error::Result;
+use super::memo::RootFileRead;
 use super::root_file;
 use super::store::CacheRoot;
 
@@ -85,15 +97,23 @@ pub struct EndpointFacts {
 }
 
 impl EndpointFacts {
-    /// `self` with every fact `newer` knows replaced by it, except that a
-    /// read's [`EndpointFacts::to_inclusive_reads`] never stands beside the
-    /// doctor's `to_inclusive: false` (stored, or in `newer`): the doctor
-    /// saw `to` otherwise, so it is asked as it is, in every form, whatever
-    /// a read of another session records later.
+    /// `self` and `newer` together: of two facts of the same thing, the one
+    /// learnt later (`learnt_ms`; on a tie, `newer`'s) stays, whichever was
+    /// written first. A read's [`EndpointFacts::to_inclusive_reads`] never
+    /// stands beside the doctor's `to_inclusive: false` (stored, or in
+    /// `newer`): the doctor saw `to` otherwise, so it is asked as it is, in
+    /// every form, whatever a read of another session records, before or
+    /// after. Only the doctor writes `to_inclusive`, so a hint never
+    /// replaces the doctor's word, and an older doctor's word never replaces
+    /// a newer one's.
     pub fn merged(mut self, newer: &EndpointFacts) -> Self {
         fn take<T: Clone>(old: &mut Option<Fact<T>>, new: &Option<Fact<T>>) {
-            if new.is_some() {
-                old.clone_from(new);
+            if let Some(new) = new
+                && old
+                    .as_ref()
+                    .is_none_or(|old| old.learnt_ms <= new.learnt_ms)
+            {
+                *old = Some(new.clone());
             }
         }
         take(&mut self.newest_first, &newer.newest_first);
@@ -103,7 +123,10 @@ impl EndpointFacts {
         take(&mut self.merged_reads, &newer.merged_reads);
         take(&mut self.merged_newest_first, &newer.merged_newest_first);
         for (form, fact) in &newer.to_inclusive_reads {
-            self.to_inclusive_reads.insert(form.clone(), fact.clone());
+            let mut old = self.to_inclusive_reads.remove(form);
+            take(&mut old, &Some(fact.clone()));
+            self.to_inclusive_reads
+                .extend(old.map(|f| (form.clone(), f)));
         }
         if self.to_inclusive.as_ref().is_some_and(|f| !f.value) {
             self.to_inclusive_reads.clear();
@@ -120,42 +143,81 @@ struct Stored {
 }
 
 const WHAT: &str = "the endpoint facts";
+const FIX: &str = "delete the file, what it held is learnt again";
 
+/// How long a session on a remote root trusts the facts it read before
+/// asking whether the file changed (a conditional `GET`); on a local root
+/// it asks at every load (a `stat`).
+pub(crate) const REMOTE_RECHECK: Duration = Duration::from_secs(5);
+
+#[cfg(test)]
 async fn load_all(root: &CacheRoot) -> Result<Stored> {
-    root_file::read(
-        root,
-        ENDPOINT_FACTS_FILE,
-        WHAT,
-        "delete the file, what it held is learnt again",
-    )
-    .await
+    root_file::read(root, ENDPOINT_FACTS_FILE, WHAT, FIX).await
 }
 
-/// The facts stored for `endpoint` (empty when none are).
+/// The facts stored for `endpoint` (empty when none are), read again only
+/// when the file changed since this session last read it.
 pub(crate) async fn load(root: &CacheRoot, endpoint: &str) -> Result<EndpointFacts> {
-    Ok(load_all(root)
-        .await?
-        .endpoints
-        .remove(endpoint)
+    let mut memo = root.memos.endpoint_facts.0.lock().await;
+    let recheck = match root.local_dir() {
+        Some(_) => Duration::ZERO,
+        None => REMOTE_RECHECK,
+    };
+    let fresh = memo
+        .as_ref()
+        .is_some_and(|read| read.at.elapsed() < recheck);
+    if !fresh {
+        let e_tag = memo.as_ref().and_then(|read| read.e_tag.as_deref());
+        match root_file::read_if_changed::<Stored>(root, ENDPOINT_FACTS_FILE, WHAT, FIX, e_tag)
+            .await
+        {
+            Ok(Some((stored, e_tag))) => {
+                *memo = Some(RootFileRead {
+                    at: Instant::now(),
+                    e_tag,
+                    value: Arc::new(stored),
+                });
+            }
+            Ok(None) => {
+                if let Some(read) = memo.as_mut() {
+                    read.at = Instant::now();
+                }
+            }
+            Err(e) => {
+                *memo = None;
+                return Err(e);
+            }
+        }
+    }
+    Ok(memo
+        .as_ref()
+        .and_then(|read| read.value.downcast_ref::<Stored>())
+        .and_then(|stored| stored.endpoints.get(endpoint).cloned())
         .unwrap_or_default())
 }
 
-/// Merge `facts` into those stored for `endpoint` and write the file again.
+/// Merge `facts` into those stored for `endpoint` and write the file again,
+/// losing no other process's fact (see the module docs).
 pub(crate) async fn save(root: &CacheRoot, endpoint: &str, facts: &EndpointFacts) -> Result<()> {
     // A file that does not parse is replaced: the facts are a memo, learnt
     // again. A file that cannot be read now (a store's passing failure) is
     // left as it is: replacing it would drop the other endpoints' facts.
-    let mut stored = match load_all(root).await {
-        Ok(stored) => stored,
-        Err(Error::Unavailable { .. }) => Stored::default(),
-        Err(e) => return Err(e),
-    };
-    let old = stored.endpoints.remove(endpoint).unwrap_or_default();
-    stored
-        .endpoints
-        .insert(endpoint.to_string(), old.merged(facts));
-    stored.format = 1;
-    root_file::write(root, ENDPOINT_FACTS_FILE, &stored, WHAT).await
+    let saved = root_file::update(
+        root,
+        ENDPOINT_FACTS_FILE,
+        WHAT,
+        FIX,
+        |stored: &mut Stored| {
+            let old = stored.endpoints.remove(endpoint).unwrap_or_default();
+            stored
+                .endpoints
+                .insert(endpoint.to_string(), old.merged(facts));
+            stored.format = 1;
+        },
+    )
+    .await;
+    *root.memos.endpoint_facts.0.lock().await = None;
+    saved
 }
 
 #[cfg(test)]
@@ -228,5 +290,53 @@ mod tests {
                 .map(|f| f.value),
             Some(false)
         );
+    }
+
+    #[test]
+    fn the_fact_learnt_later_stays_whatever_the_order_of_merges() {
+        let doctor = |value, learnt_ms| EndpointFacts {
+            to_inclusive: Some(Fact {
+                value,
+                learnt_ms,
+                by: "doctor".into(),
+            }),
+            ..EndpointFacts::default()
+        };
+        let (older_yes, newer_no) = (doctor(true, 1), doctor(false, 2));
+        for facts in [
+            older_yes.clone().merged(&newer_no),
+            newer_no.clone().merged(&older_yes),
+        ] {
+            assert_eq!(facts.to_inclusive, newer_no.to_inclusive);
+        }
+    }
+
+    /// Writers of two roots on one directory (as two processes) at once:
+    /// a read-merge-write without the conditional put loses most of them.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn racing_writers_of_two_roots_lose_no_endpoint() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let roots = [
+            CacheRoot::local(dir.path()).unwrap(),
+            CacheRoot::local(dir.path()).unwrap(),
+        ];
+        let mut writers = tokio::task::JoinSet::new();
+        for (r, root) in roots.iter().enumerate() {
+            for w in 0..16 {
+                let root = root.clone();
+                writers.spawn(async move {
+                    let facts = EndpointFacts {
+                        merged_reads: Some(Fact::now(false, "merged read")),
+                        ..EndpointFacts::default()
+                    };
+                    save(&root, &format!("https://{r}-{w}"), &facts).await
+                });
+            }
+        }
+        while let Some(saved) = writers.join_next().await {
+            saved.unwrap().unwrap();
+        }
+        let stored = load_all(&roots[1]).await.unwrap();
+        assert_eq!(stored.endpoints.len(), 32, "{:?}", stored.endpoints.keys());
     }
 }

@@ -7,6 +7,11 @@
 //! read, write and delete of a path through a link is refused (naming the
 //! link), and listings skip links with a warning (`local_list.rs`, which
 //! lists the same objects `LocalFileSystem` does otherwise).
+//!
+//! It also does what `LocalFileSystem` does not: `PutMode::Update` (a put
+//! only if the object's e-tag is still the one read), under a `flock` of the
+//! object's directory, for the root's read-merge-write files
+//! (`root_file::update`).
 
 use std::fmt;
 use std::ops::Range;
@@ -21,7 +26,8 @@ use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::{
     CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
-    PutMultipartOptions, PutOptions, PutPayload, PutResult, RenameOptions, Result,
+    ObjectStoreExt, PutMode, PutMultipartOptions, PutOptions, PutPayload, PutResult, RenameOptions,
+    Result, UpdateVersion,
 };
 
 use super::local_list::{DirMemo, list_level, list_local};
@@ -55,6 +61,54 @@ impl LocalStore {
     }
 }
 
+impl LocalStore {
+    /// `PutMode::Update`, which `LocalFileSystem` does not implement: under
+    /// an exclusive `flock` of the object's directory (held by every update
+    /// of this store in any process, released with the descriptor, also when
+    /// a process dies), put `payload` only if the object's e-tag is still
+    /// `expected`'s; `Precondition` otherwise, or when the object is gone.
+    /// The put itself is `LocalFileSystem`'s (a staged file renamed over the
+    /// old one), so readers never see a partial object.
+    async fn put_if_unchanged(
+        &self,
+        location: &Path,
+        payload: PutPayload,
+        expected: UpdateVersion,
+        mut opts: PutOptions,
+    ) -> Result<PutResult> {
+        let Some(e_tag) = expected.e_tag else {
+            return Err(generic("an e-tag is required for a conditional put".into()));
+        };
+        let path = self.inner.path_to_filesystem(location)?;
+        let dir = path
+            .parent()
+            .ok_or_else(|| generic(format!("{} has no directory", path.display()).into()))?
+            .to_path_buf();
+        let _locked = tokio::task::spawn_blocking(move || {
+            let dir = std::fs::File::open(&dir)?;
+            dir.lock()?;
+            Ok::<_, std::io::Error>(dir)
+        })
+        .await
+        .map_err(joined)?
+        .map_err(|e| generic(Box::new(e)))?;
+        let precondition = |message: String| object_store::Error::Precondition {
+            path: location.to_string(),
+            source: message.into(),
+        };
+        match self.inner.head(location).await {
+            Ok(meta) if meta.e_tag.as_deref() == Some(e_tag.as_str()) => {}
+            Ok(_) => return Err(precondition(format!("the e-tag is no longer {e_tag}"))),
+            Err(object_store::Error::NotFound { .. }) => {
+                return Err(precondition("the object does not exist".into()));
+            }
+            Err(e) => return Err(e),
+        }
+        opts.mode = PutMode::Overwrite;
+        self.inner.put_opts(location, payload, opts).await
+    }
+}
+
 fn generic(source: Box<dyn std::error::Error + Send + Sync>) -> object_store::Error {
     object_store::Error::Generic {
         store: STORE,
@@ -84,6 +138,12 @@ impl ObjectStore for LocalStore {
         opts: PutOptions,
     ) -> Result<PutResult> {
         self.check(location)?;
+        if let PutMode::Update(expected) = &opts.mode {
+            let expected = expected.clone();
+            return self
+                .put_if_unchanged(location, payload, expected, opts)
+                .await;
+        }
         self.inner.put_opts(location, payload, opts).await
     }
 

@@ -26,6 +26,20 @@ pub(crate) struct SessionMemos {
     pub(crate) dirs: DirMemo,
     /// The last complete listing of each log.
     pub(crate) listings: ListingSnapshots,
+    /// The endpoint facts file as last read (`endpoint_facts.rs`).
+    pub(crate) endpoint_facts: RootFileMemo,
+}
+
+/// A small JSON file at the root as last read: when, its e-tag, and its
+/// parsed value, of the type its reader knows. Shared by clones.
+#[derive(Clone, Default)]
+pub(crate) struct RootFileMemo(pub(crate) Arc<tokio::sync::Mutex<Option<RootFileRead>>>);
+
+/// See [`RootFileMemo`].
+pub(crate) struct RootFileRead {
+    pub(crate) at: std::time::Instant,
+    pub(crate) e_tag: Option<String>,
+    pub(crate) value: Arc<dyn std::any::Any + Send + Sync>,
 }
 
 /// What was learnt from objects, by path, with the listing metadata it was

@@ -31,7 +31,7 @@ use super::model::find_link;
 use super::page::merged::{Asked, Stream};
 use super::page::split::{parse_merged_page, split};
 use super::page::{Cursor, EventPage, Order, PageStats, ParsedBody, Resume};
-use super::poll::{Polling, poll_until_finished, pollable};
+use super::poll::{poll_body, pollable};
 use super::query::{MAX_GET_STATEMENT_BYTES, page_cap};
 use super::rate_limit::Namespace;
 use super::rest::Client;
@@ -422,24 +422,14 @@ impl MergedQuery {
     }
 
     async fn fetch_finished(&mut self, submit: &Outgoing) -> Result<ParsedBody> {
-        let who = Polling {
-            log_id: &self.label,
-            page: Some(self.page_number),
-            max_resubmits: self.client.inner.config.poll.max_resubmits,
-        };
-        let mut beyond_retention = None;
-        let finished = poll_until_finished(
+        poll_body(
             &self.client,
             submit,
-            who,
+            &self.label,
+            self.page_number,
             |req, ns| self.request(req, ns),
-            |body: &ParsedBody| find_link(&body.links, "Self").map(|l| l.href.clone()),
-            |body| beyond_retention = beyond_retention.take().or(body.beyond_retention.take()),
         )
-        .await?;
-        let mut body = finished.body;
-        body.beyond_retention = beyond_retention;
-        Ok(body)
+        .await
     }
 
     async fn request(&self, req: Outgoing, ns: Namespace) -> Result<ParsedBody> {

@@ -12,12 +12,49 @@ use tokio::time::Instant;
 use super::error::{Error, Result, Wait};
 use super::http::Outgoing;
 use super::model::{Link, find_link};
+use super::page::ParsedBody;
 use super::rate_limit::Namespace;
 use super::rest::Client;
 
 /// Shortest wait between two polls of a running query: a zero setting must
 /// not spin on the API.
 pub(crate) const MIN_POLL_DELAY: Duration = Duration::from_millis(1);
+
+/// The finished body of page `page` of an event query of `label` (one log's
+/// or a merged one), submitted as `submit` and polled through its `Self`
+/// links by [`poll_until_finished`] (`request` sends one request). Any answer
+/// for the page (submit, polls, resubmits) may say the window is beyond
+/// retention: the first that does is the body's.
+pub(crate) async fn poll_body<F, Fut>(
+    client: &Client,
+    submit: &Outgoing,
+    label: &str,
+    page: u64,
+    request: F,
+) -> Result<ParsedBody>
+where
+    F: FnMut(Outgoing, Namespace) -> Fut,
+    Fut: Future<Output = Result<ParsedBody>>,
+{
+    let who = Polling {
+        log_id: label,
+        page: Some(page),
+        max_resubmits: client.inner.config.poll.max_resubmits,
+    };
+    let mut beyond_retention = None;
+    let finished = poll_until_finished(
+        client,
+        submit,
+        who,
+        request,
+        |body: &ParsedBody| find_link(&body.links, "Self").map(|l| l.href.clone()),
+        |body| beyond_retention = beyond_retention.take().or(body.beyond_retention.take()),
+    )
+    .await?;
+    let mut body = finished.body;
+    body.beyond_retention = beyond_retention;
+    Ok(body)
+}
 
 /// Who polls, for the log event of an expired continuation, and how often
 /// the query may be submitted again.

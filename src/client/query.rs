@@ -44,7 +44,7 @@ use super::error::{Error, Result};
 use super::http::Outgoing;
 use super::model::find_link;
 use super::page::{Cursor, EventPage, Order, ParsedBody, Resume, parse_page};
-use super::poll::{Polling, poll_until_finished, pollable};
+use super::poll::{poll_body, pollable};
 use super::rate_limit::Namespace;
 use super::rest::Client;
 use crate::log_id::LogId;
@@ -516,29 +516,17 @@ impl EventQuery {
     }
 
     /// Request `url` and poll until the page is finished, resubmitting it when
-    /// its continuation expires ([`poll_until_finished`]).
+    /// its continuation expires ([`poll_body`]).
     async fn fetch_finished(&mut self, url: &Url) -> Result<ParsedBody> {
         let submit = self.outgoing(url.clone());
-        let who = Polling {
-            log_id: &self.log_id,
-            page: Some(self.page_number),
-            max_resubmits: self.client.inner.config.poll.max_resubmits,
-        };
-        // Any answer for this page (submit, polls, resubmits) may say the
-        // window is beyond retention: keep the first that does.
-        let mut beyond_retention = None;
-        let finished = poll_until_finished(
+        poll_body(
             &self.client,
             &submit,
-            who,
+            &self.log_id,
+            self.page_number,
             |req, ns| self.request(req, ns),
-            |body: &ParsedBody| find_link(&body.links, "Self").map(|l| l.href.clone()),
-            |body| beyond_retention = beyond_retention.take().or(body.beyond_retention.take()),
         )
-        .await?;
-        let mut body = finished.body;
-        body.beyond_retention = beyond_retention;
-        Ok(body)
+        .await
     }
 
     async fn request(&self, req: Outgoing, ns: Namespace) -> Result<ParsedBody> {

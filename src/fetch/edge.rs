@@ -10,9 +10,13 @@
 //! request returned an event stamped exactly the `to` it asked
 //! (`to_inclusive_reads`: hints that `to` is at least partly inclusive there,
 //! never acted on). The doctor's `false` outweighs what reads record, in the
-//! file and in the client; the file's save is not locked (docs/runbook.md).
+//! file and in the client.
+//!
+//! The file is consulted before every read (the cache reads it again only
+//! when it changed: `cache/endpoint_facts.rs`), so a doctor run by another
+//! process takes effect in a running session at its next read.
 
-use tokio::sync::OnceCell;
+use tokio::sync::Mutex;
 use tracing::{info, warn};
 
 use crate::cache::{EndpointFacts, Fact, SegmentCache};
@@ -21,26 +25,53 @@ use crate::client::{Client, ToForm};
 /// What recorded an inclusive `to` a read observed (`Fact::by`).
 const BY: &str = "event read";
 
-/// The stored fact, read once a source; see the module docs.
+/// The doctor's fact last handed to the client; see the module docs.
 #[derive(Debug, Default)]
 pub(crate) struct EdgeFacts {
-    recalled: OnceCell<()>,
+    /// `None` before the first recall; then the stored doctor's fact as it
+    /// was handed to the client.
+    recalled: Mutex<Option<Option<Fact<bool>>>>,
 }
 
 impl EdgeFacts {
     /// Before a read: what the cache's endpoint facts say of `to`, handed to
-    /// `client` once a source (`Client::recall_to_inclusive`). An unreadable
-    /// file counts as knowing nothing.
+    /// `client` the first time (`Client::recall_to_inclusive`), and again
+    /// whenever the doctor's fact there changed since (another process's
+    /// doctor: `Client::learn_to_inclusive`, its word replacing what the
+    /// client knew). An unreadable file counts as knowing nothing new.
     pub(crate) async fn recall(&self, client: &Client, cache: &SegmentCache) {
-        self.recalled
-            .get_or_init(|| async {
-                let endpoint = client.endpoint().to_string();
-                match cache.load_endpoint_facts(&endpoint).await {
-                    Ok(facts) => recall_facts(client, &facts),
-                    Err(e) => warn!(error = %e, "endpoint_facts_unreadable"),
+        let mut recalled = self.recalled.lock().await;
+        let endpoint = client.endpoint().to_string();
+        let facts = match cache.load_endpoint_facts(&endpoint).await {
+            Ok(facts) => facts,
+            Err(e) => {
+                if recalled.is_none() {
+                    warn!(error = %e, "endpoint_facts_unreadable");
+                    *recalled = Some(None);
                 }
-            })
-            .await;
+                return;
+            }
+        };
+        match &*recalled {
+            None => recall_facts(client, &facts),
+            Some(before) if *before == facts.to_inclusive => return,
+            Some(_) => {
+                let Some(doctor) = &facts.to_inclusive else {
+                    // The file was deleted: what the client knows stays.
+                    *recalled = Some(None);
+                    return;
+                };
+                info!(
+                    endpoint,
+                    inclusive = doctor.value,
+                    by = doctor.by,
+                    learnt = %crate::time::fmt_ms(doctor.learnt_ms),
+                    "rapid7_to_inclusive_reloaded"
+                );
+                client.learn_to_inclusive(doctor.value);
+            }
+        }
+        *recalled = Some(facts.to_inclusive);
     }
 
     /// After a page: record the request forms in which `client`'s reads

@@ -112,6 +112,12 @@ impl Fetcher {
         self.client.is_some() && self.merged.may_try(&self.cache).await
     }
 
+    /// A merged answer outside a read (a count's check at `to`) broke a
+    /// rule (`reason`): remembered as a merged read's violation is.
+    pub(crate) async fn merged_broken(&self, reason: &str) {
+        self.merged.broken(&self.cache, reason).await;
+    }
+
     /// The API client (an offline error when there is none).
     pub(crate) fn client(&self) -> Result<&Client> {
         self.client.as_ref().ok_or_else(|| Error::Offline {

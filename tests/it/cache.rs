@@ -1,6 +1,7 @@
 //! The segment cache on a real local directory and on a real S3-protocol
 //! server on loopback (see `cache/s3.rs`).
 
+mod endpoint_facts;
 mod failures;
 mod forms;
 mod maintenance;

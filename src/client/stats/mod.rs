@@ -153,6 +153,26 @@ pub fn group_key(path: &[String]) -> String {
     }
 }
 
+/// `Ok` when `[from, to)` is a range that cuts into `n` equal slices, at
+/// most [`MAX_SLICES`].
+fn check_slices(from: i64, to: i64, n: u32) -> Result<()> {
+    if from >= to {
+        return Err(Error::InvalidRange {
+            start: from,
+            end: to,
+        });
+    }
+    if n == 0 || n > MAX_SLICES || (to - from) % i64::from(n) != 0 {
+        return Err(Error::InvalidSlices {
+            slices: n,
+            from,
+            to,
+            max: MAX_SLICES,
+        });
+    }
+    Ok(())
+}
+
 impl Client {
     /// Count the events of one log, per slice, with one statistical query.
     ///
@@ -170,20 +190,7 @@ impl Client {
             slices,
         } = request;
         let (from, to, n) = (*from, *to, *slices);
-        if from >= to {
-            return Err(Error::InvalidRange {
-                start: from,
-                end: to,
-            });
-        }
-        if n == 0 || n > MAX_SLICES || (to - from) % i64::from(n) != 0 {
-            return Err(Error::InvalidSlices {
-                slices: n,
-                from,
-                to,
-                max: MAX_SLICES,
-            });
-        }
+        check_slices(from, to, n)?;
         let statement = leql::count_statement(filter.as_deref(), Some(n));
         let url_shown = format!("{log_id} {statement}");
         let stats = self.statistics(log_id, from, to, &statement).await?;
@@ -213,20 +220,7 @@ impl Client {
         request: &CountRequest,
     ) -> Result<Counts> {
         let (from, to, n) = (request.from, request.to, request.slices);
-        if from >= to {
-            return Err(Error::InvalidRange {
-                start: from,
-                end: to,
-            });
-        }
-        if n == 0 || n > MAX_SLICES || (to - from) % i64::from(n) != 0 {
-            return Err(Error::InvalidSlices {
-                slices: n,
-                from,
-                to,
-                max: MAX_SLICES,
-            });
-        }
+        check_slices(from, to, n)?;
         if logs.is_empty() || logs.len() > super::MAX_LOGS_PER_QUERY {
             return Err(Error::Config {
                 key: "logs".into(),

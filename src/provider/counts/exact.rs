@@ -51,6 +51,7 @@ use futures::TryStreamExt;
 
 use crate::client::{self, Client, CountRequest, Counts};
 use crate::error::{Error, Result};
+use crate::fetch::Fetcher;
 use crate::locks::lock;
 
 /// Whether Rapid7 counts events stamped exactly `to`, once learnt, per
@@ -100,6 +101,7 @@ impl ToConvention {
 /// longer change (see the module docs for the edge).
 pub(crate) async fn exact_counts(
     client: &Client,
+    fetcher: &Fetcher,
     convention: &ToConvention,
     logs: &[&str],
     (from, to): (i64, i64),
@@ -111,7 +113,7 @@ pub(crate) async fn exact_counts(
     // a rejected event).
     let edge_before = match (settled, convention.get(form)) {
         (false, Some(false)) | (true, _) => None,
-        (false, _) => Some(events_at(client, logs, to).await?),
+        (false, _) => Some(events_at(client, fetcher, logs, to).await?),
     };
     let counts = statistics(client, logs, from, to, slices).await?;
     let about = counts.total();
@@ -122,7 +124,7 @@ pub(crate) async fn exact_counts(
     if convention.get(form) == Some(false) {
         return Ok(Ok(slices));
     }
-    let Some(at_to) = events_at(client, logs, to).await? else {
+    let Some(at_to) = events_at(client, fetcher, logs, to).await? else {
         return Ok(Err(about));
     };
     if let Some(before) = edge_before {
@@ -138,6 +140,7 @@ pub(crate) async fn exact_counts(
         if at_to > 0 {
             return Ok(edge_correction(
                 client,
+                fetcher,
                 convention.get(form),
                 logs,
                 (from, to),
@@ -159,7 +162,7 @@ pub(crate) async fn exact_counts(
             if Form::of(client, logs, (to - 1, to), 1) != form {
                 return Ok(Err(about));
             }
-            let learnt = learn(client, logs, to, at_to).await?;
+            let learnt = learn(client, fetcher, logs, to, at_to).await?;
             tracing::info!(
                 inclusive = learnt,
                 detail = "whether statistics count events stamped `to`",
@@ -183,6 +186,7 @@ pub(crate) async fn exact_counts(
 /// the last; `None` when a check fails (page instead).
 async fn edge_correction(
     client: &Client,
+    fetcher: &Fetcher,
     known: Option<bool>,
     logs: &[&str],
     (from, to): (i64, i64),
@@ -194,13 +198,13 @@ async fn edge_correction(
         Some(true) => *slices.last().expect("at least one slice"),
         _ => {
             let start = from + (to - from) / n * (n - 1);
-            if events_at(client, logs, to + 1).await? != Some(0) {
+            if events_at(client, fetcher, logs, to + 1).await? != Some(0) {
                 return Ok(None);
             }
             let again = statistics(client, logs, start, to + 1, 1).await?;
             let still = (
-                events_at(client, logs, to + 1).await?,
-                events_at(client, logs, to).await?,
+                events_at(client, fetcher, logs, to + 1).await?,
+                events_at(client, fetcher, logs, to).await?,
             );
             if !again.exact || still != (Some(0), Some(at_to)) {
                 return Ok(None);
@@ -243,9 +247,15 @@ fn count_request(logs: &[&str], from: i64, to: i64, slices: u32) -> CountRequest
 
 /// Whether a statistical count over `[t - 1, t)` includes the `at_t > 0`
 /// events stamped `t`.
-async fn learn(client: &Client, logs: &[&str], t: i64, at_t: u64) -> Result<bool> {
+async fn learn(
+    client: &Client,
+    fetcher: &Fetcher,
+    logs: &[&str],
+    t: i64,
+    at_t: u64,
+) -> Result<bool> {
     let probe = statistics(client, logs, t - 1, t, 1).await?;
-    let Some(before) = events_at(client, logs, t - 1).await? else {
+    let Some(before) = events_at(client, fetcher, logs, t - 1).await? else {
         return Err(inconsistent(logs, t));
     };
     match probe.total() {
@@ -270,8 +280,15 @@ fn inconsistent(logs: &[&str], t: i64) -> Error {
 /// The events of `logs` stamped exactly `ms`; `None` when the decoder
 /// rejected any event of the answer (the statistics count those, and
 /// which millisecond they belong to cannot be known), or a merged answer
-/// broke a rule: the range is counted from its events instead.
-async fn events_at(client: &Client, logs: &[&str], ms: i64) -> Result<Option<u64>> {
+/// broke a rule: the range is counted from its events instead, and the
+/// endpoint is remembered as one whose merged answers are not read
+/// ([`Fetcher::merged_broken`], as a merged read's violation is).
+async fn events_at(
+    client: &Client,
+    fetcher: &Fetcher,
+    logs: &[&str],
+    ms: i64,
+) -> Result<Option<u64>> {
     let [log_id] = logs else {
         let mut query = client.query_merged(logs, ms, ms + 1, "")?;
         let (mut n, mut rejected) = (0u64, 0u64);
@@ -282,7 +299,10 @@ async fn events_at(client: &Client, logs: &[&str], ms: i64) -> Result<Option<u64
                     rejected += page.stats.failed;
                 }
                 Ok(None) => return Ok((rejected == 0).then_some(n)),
-                Err(client::Error::MergedAnswer { .. }) => return Ok(None),
+                Err(client::Error::MergedAnswer { reason, .. }) => {
+                    fetcher.merged_broken(&reason).await;
+                    return Ok(None);
+                }
                 Err(e) => return Err(e.into()),
             }
         }

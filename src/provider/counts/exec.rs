@@ -453,6 +453,7 @@ async fn count_missing(
         let settled = scan.live.iter().all(|live| to < live.start());
         let exact = exact_counts(
             client,
+            &inputs.fetcher,
             &inputs.convention,
             &ids,
             (from, to),

@@ -2,10 +2,13 @@
 //! protocol, SigV4 auth) over `s3s-fs` (objects as files in a temp dir).
 //!
 //! `s3s-fs` honours `If-None-Match: *` on PUT (what object_store sends for
-//! `PutMode::Create`) but checks and writes without a lock, so two racing
-//! create-only PUTs of one key could both succeed. [`CreateOnly`] is a thin
-//! wrapper that serialises conditional PUTs and delegates everything else, so
-//! the server has S3's atomic create-only semantics.
+//! `PutMode::Create`) and `If-Match: <e-tag>` (`PutMode::Update`) but checks
+//! and writes without a lock, so two racing conditional PUTs of one key
+//! could both succeed; and a GET reads the object's bytes and its e-tag at
+//! two moments, so it can pair one version's bytes with the next one's
+//! e-tag. [`CreateOnly`] is a thin wrapper that serialises conditional PUTs
+//! and GETs with them, and delegates everything else, so the server has S3's
+//! atomic conditional-put semantics.
 //!
 //! The same wrapper injects the write faults of the reliability tests, with
 //! no hook in the code under test:
@@ -306,7 +309,7 @@ impl<T: S3> CreateOnly<T> {
         &self,
         req: S3Request<PutObjectInput>,
     ) -> S3Result<S3Response<PutObjectOutput>> {
-        if req.input.if_none_match.is_some() {
+        if req.input.if_none_match.is_some() || req.input.if_match.is_some() {
             let _serial = self.create_lock.lock().await;
             self.inner.put_object(req).await
         } else {
@@ -369,6 +372,9 @@ impl<T: S3> S3 for CreateOnly<T> {
         &self,
         req: S3Request<GetObjectInput>,
     ) -> S3Result<S3Response<GetObjectOutput>> {
+        // The file is opened inside (its bytes are that version's, streamed
+        // later), and its e-tag read: both of one version.
+        let _serial = self.create_lock.lock().await;
         self.inner.get_object(req).await
     }
 

@@ -571,3 +571,54 @@ async fn a_read_s_event_at_to_is_only_a_hint_and_never_asks_to_minus_one() {
         );
     }
 }
+
+/// A running session sees another process's doctor at its next read, without
+/// a restart: the other's "inclusive" makes it ask `to − 1`, and the other's
+/// later "not inclusive" makes it ask `to` again.
+#[tokio::test]
+async fn a_running_session_takes_another_session_s_doctor_at_its_next_read() {
+    let server = support::server().await;
+    let dir = TempDir::new().unwrap();
+    let (ctx, _) = session(&server, &dir).await;
+    let (_, other) = session(&server, &dir).await;
+    let options = DoctorOptions {
+        logs: vec!["Firewall".into()],
+    };
+    let doctor = || other.doctor(&options);
+    // (hour of the window's burst end, the other's fault, `to` inclusive).
+    let steps = [
+        (1, None, None),
+        (2, Some(Faults::default()), Some(true)),
+        (
+            3,
+            Some(Faults {
+                to_exclusive: true,
+                ..Faults::default()
+            }),
+            Some(false),
+        ),
+    ];
+    for (hour, faults, inclusive) in steps {
+        if let Some(faults) = faults {
+            server.set_faults(faults);
+            doctor().await.unwrap();
+            server.set_faults(Faults::default());
+            assert_eq!(stored_fact(&dir), inclusive.map(|i| (i, "doctor".into())));
+        }
+        let to = burst_in(&server, "Firewall", T0 + hour * 3_600_000);
+        let from = to - 10 * super::MIN;
+        server.clear_requests();
+        let got = rows(&sql(&ctx, &select("Firewall", from, to)).await.unwrap());
+        assert_eq!(got, truth(&server, "Firewall", from, to));
+        let (asked, _) = event_queries(&server);
+        let (want, not) = if inclusive == Some(true) {
+            (to - 1, to)
+        } else {
+            (to, to - 1)
+        };
+        assert!(
+            asked.contains(&want) && !asked.contains(&not),
+            "hour {hour}, doctor {inclusive:?}: {asked:?}"
+        );
+    }
+}

@@ -609,3 +609,63 @@ async fn a_violation_on_a_later_page_falls_back_exactly() {
         assert!(merged_pages >= 2, "{why}: {merged_pages} merged pages");
     }
 }
+
+/// A merged answer that breaks a rule inside a count's check of the events
+/// at `to` (the check reads them by a merged event query): the range is
+/// counted from its events, exactly, and the endpoint is remembered as a
+/// merged read's violation is, so a new session counts log by log.
+#[tokio::test]
+async fn a_broken_merged_answer_in_a_count_s_check_at_to_is_remembered() {
+    let server = organisation(
+        4,
+        1,
+        Faults {
+            merged_foreign_log: true,
+            ..Faults::default()
+        },
+    )
+    .await;
+    let logs = server.dataset().logs();
+    // A `to` some log has events at, so that the check's answer has a page
+    // to break the rule in.
+    let to = (T0 + 20 * MIN..)
+        .find(|&ms| {
+            logs.iter()
+                .any(|l| server.dataset().count(&l.id, ms, ms + 1) > 0)
+        })
+        .unwrap();
+    let from = to - 10 * MIN;
+    let count = |from, to| {
+        let q = format!(
+            "SELECT count(*) FROM rapid7_logs WHERE {}",
+            window(from, to)
+        );
+        let want: u64 = logs
+            .iter()
+            .map(|l| server.dataset().count(&l.id, from, to))
+            .sum();
+        (q, want)
+    };
+    let dir = TempDir::new().unwrap();
+    let (ctx, _) = session_with(&server, local_cache(&dir), |c| c).await;
+    let (q, want) = count(from, to);
+    let got = sql(&ctx, &q).await.unwrap()[0]
+        .column(0)
+        .as_primitive::<datafusion::arrow::datatypes::Int64Type>()
+        .value(0);
+    assert_eq!(got as u64, want);
+    let facts = std::fs::read_to_string(dir.path().join(ENDPOINT_FACTS_FILE)).unwrap();
+    assert!(facts.contains("merged_reads"), "{facts}");
+    // A new session over the same cache counts each log alone.
+    let (ctx, _) = session_with(&server, local_cache(&dir), |c| c).await;
+    server.clear_requests();
+    let (q, want) = count(to, to + 10 * MIN);
+    let got = sql(&ctx, &q).await.unwrap()[0]
+        .column(0)
+        .as_primitive::<datafusion::arrow::datatypes::Int64Type>()
+        .value(0);
+    assert_eq!(got as u64, want);
+    let asked = server.requests();
+    assert!(!asked.is_empty());
+    assert!(asked.iter().all(|r| r.logs.len() <= 1), "{asked:?}");
+}
