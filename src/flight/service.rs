@@ -142,6 +142,21 @@ impl Rapid7FlightSql {
         self.inner.slots.held(user)
     }
 
+    /// The prepared statement `query` names, if `key`'s session holds it.
+    fn prepared(
+        &self,
+        query: &CommandPreparedStatementQuery,
+        key: &SessionKey,
+    ) -> Result<Source, Status> {
+        let handle = String::from_utf8_lossy(&query.prepared_statement_handle);
+        let prepared = self
+            .inner
+            .statements
+            .prepared(&handle, key, &self.inner.limits)
+            .map_err(|e| status(&e.into()))?;
+        Ok(Source::Prepared(Box::new(prepared)))
+    }
+
     fn caller<T>(&self, request: &Request<T>) -> Result<SessionKey, Status> {
         let user = self.inner.auth.authenticate(request.metadata())?;
         SessionKey::of(user, request.metadata()).map_err(Status::invalid_argument)
@@ -439,19 +454,8 @@ impl FlightSqlService for Rapid7FlightSql {
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
         let key = self.caller(&request)?;
-        let handle = String::from_utf8_lossy(&query.prepared_statement_handle);
-        let prepared = self
-            .inner
-            .statements
-            .prepared(&handle, &key, &self.inner.limits)
-            .map_err(|e| status(&e.into()))?;
-        let info = self
-            .plan(
-                key,
-                Source::Prepared(Box::new(prepared)),
-                request.into_inner(),
-            )
-            .await?;
+        let prepared = self.prepared(&query, &key)?;
+        let info = self.plan(key, prepared, request.into_inner()).await?;
         Ok(Response::new(info))
     }
 
@@ -479,15 +483,8 @@ impl FlightSqlService for Rapid7FlightSql {
         request: Request<Ticket>,
     ) -> Result<Response<DoGetStream>, Status> {
         let key = self.caller(&request)?;
-        let handle = String::from_utf8_lossy(&query.prepared_statement_handle);
-        let prepared = self
-            .inner
-            .statements
-            .prepared(&handle, &key, &self.inner.limits)
-            .map_err(|e| status(&e.into()))?;
-        let pending = self
-            .plan_pending(key, Source::Prepared(Box::new(prepared)))
-            .await?;
+        let prepared = self.prepared(&query, &key)?;
+        let pending = self.plan_pending(key, prepared).await?;
         // Its own handle: cancelled by dropping the stream (no ticket names it).
         self.stream(pending, new_handle())
     }

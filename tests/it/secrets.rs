@@ -1,32 +1,8 @@
 //! The API key never appears in logs, errors or Debug output.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use datafusion_rapid7::mock::{Faults, MockConfig, MockServer};
-use tracing_subscriber::fmt::MakeWriter;
 
 use crate::support::*;
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Capture {
-    type Writer = Capture;
-    fn make_writer(&'a self) -> Capture {
-        self.clone()
-    }
-}
 
 #[tokio::test]
 async fn key_is_in_no_log_line_error_or_debug_output() {
@@ -37,12 +13,7 @@ async fn key_is_in_no_log_line_error_or_debug_output() {
     })
     .await
     .unwrap();
-    let capture = Capture::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(capture.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let capture = crate::support::logs::Logs::capture(tracing::Level::TRACE);
 
     let mut seen = String::new();
     let client = client_for(&server);
@@ -69,7 +40,7 @@ async fn key_is_in_no_log_line_error_or_debug_output() {
     let e = other.list_logs().await.unwrap_err();
     seen += &format!("{e} {e:?}");
 
-    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let logs = capture.text();
     assert!(
         logs.contains("logsearch_retry"),
         "the capture must have seen the client's retries: {logs}"

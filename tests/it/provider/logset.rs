@@ -12,8 +12,7 @@
 //! Defender and the Ops log are in none.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Field, TimestampMillisecondType, UInt64Type};
@@ -23,7 +22,6 @@ use datafusion_rapid7::mock::{
     Faults, MockConfig, MockDataset, MockLogSet, MockServer, RequestKind,
 };
 use tempfile::TempDir;
-use tracing_subscriber::fmt::MakeWriter;
 
 use super::{MIN, local_cache, session, session_with, single_i64, sql, window};
 use crate::support::{self, T0};
@@ -472,26 +470,6 @@ async fn a_cache_holds_no_logset_and_shows_the_sets_of_the_list_read_now() {
     assert!(err.contains("no log set is known"), "{err}");
 }
 
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Capture {
-    type Writer = Capture;
-    fn make_writer(&'a self) -> Capture {
-        self.clone()
-    }
-}
-
 #[tokio::test]
 async fn a_refused_logsets_endpoint_falls_back_to_the_log_list_with_a_warning() {
     for status in [403, 404] {
@@ -500,12 +478,7 @@ async fn a_refused_logsets_endpoint_falls_back_to_the_log_list_with_a_warning() 
             ..Faults::default()
         })
         .await;
-        let capture = Capture::default();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::WARN)
-            .with_writer(capture.clone())
-            .finish();
-        let _guard = tracing::subscriber::set_default(subscriber);
+        let capture = crate::support::logs::Logs::capture(tracing::Level::WARN);
         let dir = TempDir::new().unwrap();
         let (ctx, _) = session(&server, &dir).await;
         // The sets of the logs' logsets_info: all but the empty one.
@@ -526,7 +499,7 @@ async fn a_refused_logsets_endpoint_falls_back_to_the_log_list_with_a_warning() 
             .filter(|r| r.path.ends_with("/management/logsets"))
             .count();
         assert_eq!(asked, 1, "{status}: asked once");
-        let logged = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+        let logged = capture.text();
         assert!(
             logged.contains("log_sets_list_refused") && logged.contains(&status.to_string()),
             "{status}: {logged}"

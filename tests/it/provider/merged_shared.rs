@@ -8,48 +8,18 @@
 //!   (or the group for it);
 //! - one estimate per group, for `sync` as for scans.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use datafusion_rapid7::cache::{CacheConfig, SegmentCache};
 use datafusion_rapid7::mock::{Faults, RequestKind};
 use tempfile::TempDir;
-use tracing_subscriber::fmt::MakeWriter;
 
 use super::merged::{all_rows, groups, organisation, session, truth};
 use super::{sql, window};
 use crate::support::{self, T0};
 
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Capture {
-    type Writer = Capture;
-    fn make_writer(&'a self) -> Capture {
-        self.clone()
-    }
-}
-
 /// Every `peak_buffered_bytes` the merged fetches of `run` reported, and
 /// the parts they wrote (`parts_written` of each segment).
 async fn merged_fetch(flush_bytes: usize) -> (Vec<usize>, usize) {
-    let capture = Capture::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::INFO)
-        .with_ansi(false)
-        .with_writer(capture.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let capture = crate::support::logs::Logs::capture(tracing::Level::INFO);
     let server = organisation(40, 3, Faults::default()).await;
     let dir = TempDir::new().unwrap();
     let cache = SegmentCache::open(
@@ -70,7 +40,7 @@ async fn merged_fetch(flush_bytes: usize) -> (Vec<usize>, usize) {
         all_rows(&sql(&ctx, &q).await.unwrap()),
         truth(&server, from, to)
     );
-    let text = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let text = capture.text();
     let field = |line: &str, name: &str| -> Option<usize> {
         let at = line.find(&format!(" {name}="))? + name.len() + 2;
         line[at..].split(' ').next()?.parse().ok()

@@ -1,5 +1,6 @@
 //! Shared test helpers: a simulator on loopback and a client tuned for it.
 
+pub mod logs;
 pub mod python;
 pub mod segments;
 

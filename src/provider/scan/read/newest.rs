@@ -235,26 +235,8 @@ pub(super) async fn read_newest(inputs: &ReadInputs<'_>, scan: &LogScan) -> Resu
             }
         }
     }
-    let mut incomplete = Vec::new();
-    for read in pending {
-        commit(cache, scan, &read).await?;
-        // Strict completeness: a segment just committed that lacks events
-        // fails the statement, as a planned one would.
-        if scan.on_incomplete == OnIncomplete::Fail && (read.rejected > 0 || read.beyond) {
-            incomplete.push(IncompleteSegment::new(
-                scan.log.label(),
-                scan.log.id.clone(),
-                read.range,
-                read.rejected,
-                read.beyond,
-            ));
-        }
-    }
-    if !incomplete.is_empty() {
-        return Err(Error::Incomplete {
-            segments: incomplete,
-        });
-    }
+    let reads: Vec<_> = pending.iter().map(|read| (scan, read)).collect();
+    commit_all(cache, &reads).await?;
     state.held.trim(state.stop.boundary(), 0)?;
     Ok(Newest::Read(Read {
         batches: state.held.batches.into_iter().map(|(_, b)| b).collect(),
@@ -534,6 +516,31 @@ pub(super) fn keeps(
 }
 
 /// Commit the events of `read.range` among `read.batches` as a segment.
+/// Commit each read into its log's segment. Strict completeness: then fail
+/// naming every segment just committed that lacks events, as a planned one
+/// would.
+pub(super) async fn commit_all(cache: &SegmentCache, reads: &[(&LogScan, &Pending)]) -> Result<()> {
+    let mut incomplete = Vec::new();
+    for &(scan, read) in reads {
+        commit(cache, scan, read).await?;
+        if scan.on_incomplete == OnIncomplete::Fail && (read.rejected > 0 || read.beyond) {
+            incomplete.push(IncompleteSegment::new(
+                scan.log.label(),
+                scan.log.id.clone(),
+                read.range,
+                read.rejected,
+                read.beyond,
+            ));
+        }
+    }
+    match incomplete.is_empty() {
+        true => Ok(()),
+        false => Err(Error::Incomplete {
+            segments: incomplete,
+        }),
+    }
+}
+
 pub(super) async fn commit(cache: &SegmentCache, scan: &LogScan, read: &Pending) -> Result<()> {
     let request = FetchRequest::new(scan.log.clone(), scan.filter.clone(), read.range);
     let batches = ReadBatches {

@@ -33,12 +33,11 @@ use datafusion::arrow::datatypes::TimestampMillisecondType;
 use futures::TryStreamExt;
 
 use super::newest::{
-    CachedRead, Held, Pending, ReadInputs, ReadState, commit, keeps, kept_rows, over_limit,
+    CachedRead, Held, Pending, ReadInputs, ReadState, commit_all, keeps, kept_rows, over_limit,
     read_range, split_at_cutoff, timestamps,
 };
 use crate::client::{MAX_LOGS_PER_QUERY, merged_unusable};
-use crate::config::OnIncomplete;
-use crate::error::{Error, IncompleteSegment, Result};
+use crate::error::{Error, Result};
 use crate::fetch::FetchRequest;
 use crate::provider::scan::newest_rule::{NEWEST_FIRST_SINCE_MS, PageOrder, Stop};
 use crate::provider::scan::plan::LogScan;
@@ -167,25 +166,8 @@ pub(super) async fn read_group(inputs: &ReadInputs<'_>, scans: &[&LogScan]) -> R
             Err(fallback) => return Ok(fallback),
         }
     }
-    let mut incomplete = Vec::new();
-    for (i, read) in pending {
-        let scan = scans[i];
-        commit(inputs.cache, scan, &read).await?;
-        if scan.on_incomplete == OnIncomplete::Fail && (read.rejected > 0 || read.beyond) {
-            incomplete.push(IncompleteSegment::new(
-                scan.log.label(),
-                scan.log.id.clone(),
-                read.range,
-                read.rejected,
-                read.beyond,
-            ));
-        }
-    }
-    if !incomplete.is_empty() {
-        return Err(Error::Incomplete {
-            segments: incomplete,
-        });
-    }
+    let reads: Vec<_> = pending.iter().map(|(i, read)| (scans[*i], read)).collect();
+    commit_all(inputs.cache, &reads).await?;
     state.held.trim(state.stop.boundary(), 0)?;
     Ok(GroupRead::Read {
         batches: state.held.batches.into_iter().map(|(_, b)| b).collect(),
