@@ -149,6 +149,13 @@ pub struct Faults {
     /// query's first page and fire from its second on (after events were
     /// returned).
     pub merged_faults_from_page_2: bool,
+    /// The merged faults above fire only on merged newest-first answers
+    /// (queries of several logs asked `most_recent_first=true`), and only
+    /// from the second such answer the server finishes after the last
+    /// `set_faults` on: a newest-first read steps by asking again with a
+    /// lower `to` (no cursor, so [`Self::merged_faults_from_page_2`] never
+    /// fires), and this spares its first step and breaks a later one.
+    pub merged_newest_faults_from_step_2: bool,
     /// Merged queries (of several logs) ignore `most_recent_first=true` and
     /// page oldest first; single-log queries honour it: request forms that
     /// read the flag differently.
@@ -269,6 +276,7 @@ impl Default for Faults {
             merged_beyond_retention: false,
             to_exclusive_single_log: false,
             merged_faults_from_page_2: false,
+            merged_newest_faults_from_step_2: false,
             merged_ignore_most_recent_first: false,
         }
     }
@@ -283,6 +291,7 @@ pub(crate) struct FaultCounters {
     pages: u64,
     resets: u64,
     late: u64,
+    merged_newest: u64,
 }
 
 /// Counts one more and says whether this one is an Nth.
@@ -315,6 +324,14 @@ impl FaultCounters {
     /// A finished page is about to be sent: truncate it?
     pub(crate) fn page(&mut self, f: &Faults) -> bool {
         tick(&mut self.pages, f.truncate_every_nth_page)
+    }
+
+    /// A finished merged newest-first answer is about to be sent: how many
+    /// (this one included) since the last `set_faults`
+    /// ([`Faults::merged_newest_faults_from_step_2`]).
+    pub(crate) fn merged_newest(&mut self) -> u64 {
+        self.merged_newest += 1;
+        self.merged_newest
     }
 
     /// Finished pages counted so far (after [`Self::page`]).

@@ -403,9 +403,16 @@ impl Ctx<'_> {
             let st = &mut *st;
             let truncate = st.counters.page(&st.faults);
             let reset = st.counters.reset(&st.faults);
-            // A first page is asked without a cursor.
-            let merged_faults =
-                !st.faults.merged_faults_from_page_2 || spec.sequence_number.is_some();
+            // A first page is asked without a cursor; a merged newest-first
+            // step is asked anew, without one.
+            let step = if spec.logs.len() > 1 && spec.newest_first {
+                st.counters.merged_newest()
+            } else {
+                0
+            };
+            let merged_faults = (!st.faults.merged_faults_from_page_2
+                || spec.sequence_number.is_some())
+                && (!st.faults.merged_newest_faults_from_step_2 || step >= 2);
             let mut opts = PageOptions {
                 to_exclusive: st.faults.to_exclusive
                     || (st.faults.to_exclusive_single_log && spec.logs.len() <= 1),

@@ -253,3 +253,128 @@ async fn a_cached_newest_part_and_the_range_below_are_read_together_exactly() {
         "the cached part is not asked again: {asked:?}"
     );
 }
+
+/// A session over `server` asking pages of `per_page` events, without
+/// count pushdown and without a fetch limit.
+async fn paged_session(
+    server: &MockServer,
+    dir: &TempDir,
+    per_page: u32,
+) -> datafusion::prelude::SessionContext {
+    let client = support::builder_for(server)
+        .with_per_page(per_page)
+        .build()
+        .unwrap();
+    let config = datafusion_rapid7::Rapid7Config::new(client, local_cache(dir))
+        .with_pushdown_aggregates(false)
+        .with_max_fetch_events(0);
+    let ctx = datafusion::prelude::SessionContext::new();
+    datafusion_rapid7::register(&ctx, config).await.unwrap();
+    ctx
+}
+
+/// The endpoint facts `dir`'s cache holds for `server` (`Null` when none).
+fn endpoint_facts(server: &MockServer, dir: &TempDir) -> serde_json::Value {
+    let Ok(facts) = std::fs::read_to_string(dir.path().join(ENDPOINT_FACTS_FILE)) else {
+        return serde_json::Value::Null;
+    };
+    let facts: serde_json::Value = serde_json::from_str(&facts).unwrap();
+    let endpoint = support::client_for(server).endpoint().to_string();
+    facts["endpoints"][&endpoint].clone()
+}
+
+/// A merged newest-first read steps by asking again with a lower `to`, no
+/// cursor: a rule broken on a later step (not the first) is caught too;
+/// the rows are the per-log ones, each log is read newest first alone, and
+/// the endpoint is remembered.
+#[tokio::test]
+async fn a_merged_answer_broken_on_a_later_step_falls_back_and_is_remembered() {
+    for (faults, why) in [
+        (
+            Faults {
+                merged_out_of_order: true,
+                merged_newest_faults_from_step_2: true,
+                ..Faults::default()
+            },
+            "out of order",
+        ),
+        (
+            Faults {
+                merged_foreign_log: true,
+                merged_newest_faults_from_step_2: true,
+                ..Faults::default()
+            },
+            "a foreign log",
+        ),
+    ] {
+        let server = organisation(6, 1, Faults::default()).await;
+        let logs = server.dataset().logs().len();
+        let dir = TempDir::new().unwrap();
+        let ctx = paged_session(&server, &dir, 100).await;
+        let (from, to) = (T0, T0 + 10 * MIN);
+        // Counted from here: the statement's first merged step is spared.
+        server.set_faults(faults);
+        server.clear_requests();
+        let got = all_rows(&sql(&ctx, &newest(from, to, 300)).await.unwrap());
+        assert_eq!(got, truth_top(&server, from, to, 300), "{why}");
+        let asked = newest_requests(&server);
+        let merged: Vec<_> = asked.iter().filter(|r| r.logs.len() > 1).collect();
+        assert!(merged.len() >= 2, "{why}: a second merged step: {merged:?}");
+        assert!(
+            merged[1].to < merged[0].to,
+            "{why}: the second step reaches lower: {merged:?}"
+        );
+        let alone = asked.iter().filter(|r| r.logs.len() == 1);
+        let alone: std::collections::HashSet<_> = alone.map(|r| r.log_id.clone()).collect();
+        assert_eq!(
+            alone.len(),
+            logs,
+            "{why}: each log read alone, newest first"
+        );
+        let mine = endpoint_facts(&server, &dir);
+        assert_eq!(mine["merged_newest_first"]["value"], false, "{why}: {mine}");
+        assert!(mine.get("merged_reads").is_none(), "{why}: {mine}");
+    }
+}
+
+/// Pages that never show their order (two or more, every event of the
+/// window, of every log, in one millisecond: an oldest-first answer looks
+/// the same) are not trusted: the logs are read one by one newest first, the rows are exact,
+/// and nothing is remembered of the endpoint (no rule was broken).
+#[tokio::test]
+async fn merged_pages_of_one_millisecond_fall_back_without_remembering() {
+    // A millisecond holding events of two logs, in pages of one event (a
+    // single page holds the whole range and is trusted).
+    let org = organisation(0, 3, Faults::default()).await;
+    let shared = {
+        let mut by_ms: std::collections::BTreeMap<i64, std::collections::BTreeSet<String>> =
+            Default::default();
+        for (log, ts, _, _) in truth(&org, T0, T0 + 5 * MIN) {
+            by_ms.entry(ts).or_default().insert(log);
+        }
+        by_ms
+            .into_iter()
+            .find(|(_, logs)| logs.len() >= 2)
+            .map(|(ms, _)| ms)
+            .expect("two busy logs share a millisecond in 5 minutes")
+    };
+    // The Firewall's burst of 700 events: pages of 100, all of one
+    // millisecond, newest first and then read whole.
+    let bursty = support::server().await;
+    let burst = super::burst_ms(&bursty);
+    for (server, ms, per_page, n) in [(&org, shared, 1, 1), (&bursty, burst, 100, 150)] {
+        let dir = TempDir::new().unwrap();
+        let ctx = paged_session(server, &dir, per_page).await;
+        server.clear_requests();
+        let got = all_rows(&sql(&ctx, &newest(ms, ms + 1, n)).await.unwrap());
+        assert_eq!(got, truth_top(server, ms, ms + 1, n), "{ms}");
+        let asked = newest_requests(server);
+        assert!(asked.iter().any(|r| r.logs.len() > 1), "{ms}: tried merged");
+        let logs = server.dataset().logs().len();
+        let alone = asked.iter().filter(|r| r.logs.len() == 1);
+        let alone: std::collections::HashSet<_> = alone.map(|r| r.log_id.clone()).collect();
+        assert_eq!(alone.len(), logs, "{ms}: each log read alone, newest first");
+        let mine = endpoint_facts(server, &dir);
+        assert!(mine.get("merged_newest_first").is_none(), "{ms}: {mine}");
+    }
+}
