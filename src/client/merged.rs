@@ -246,18 +246,7 @@ impl MergedQuery {
         }
         let lanes = body.merged.take().unwrap_or_default();
         if let Some(reason) = lanes.violation {
-            tracing::warn!(
-                logs = self.logs.len(),
-                page = self.page_number,
-                reason = %reason,
-                "logsearch_merged_violation"
-            );
-            return Err(Error::MergedAnswer {
-                url: submit.url.to_string(),
-                logs: self.logs.len(),
-                reason,
-                broken: true,
-            });
+            return Err(self.violation(&submit.url, reason));
         }
         if let Some(header) = &body.beyond_retention {
             // Whose retention it speaks of is not said: stamped on every
@@ -287,18 +276,7 @@ impl MergedQuery {
             .as_ref()
             .and_then(|l| link_beyond(l, &lanes.stream, &params, self.next_from))
         {
-            tracing::warn!(
-                logs = self.logs.len(),
-                page = self.page_number,
-                reason = %reason,
-                "logsearch_merged_violation"
-            );
-            return Err(Error::MergedAnswer {
-                url: submit.url.to_string(),
-                logs: self.logs.len(),
-                reason,
-                broken: true,
-            });
+            return Err(self.violation(&submit.url, reason));
         }
         self.check_progress(&submit.url, link.as_ref(), &body)?;
         self.resume.advance(self.order, &body);
@@ -383,6 +361,23 @@ impl MergedQuery {
         let ids: Vec<&str> = self.logs.iter().map(|l| &**l).collect();
         let window = (self.next_from, self.window.1);
         merged_submit(&self.client, &ids, window, &self.statement, params)
+    }
+
+    /// The error of an answer that broke a rule of the merged stream (the
+    /// endpoint is remembered as unfit for merged reads), logged.
+    fn violation(&self, url: &Url, reason: String) -> Error {
+        tracing::warn!(
+            logs = self.logs.len(),
+            page = self.page_number,
+            reason = %reason,
+            "logsearch_merged_violation"
+        );
+        Error::MergedAnswer {
+            url: url.to_string(),
+            logs: self.logs.len(),
+            reason,
+            broken: true,
+        }
     }
 
     /// Fail after [`MAX_STALLED_PAGES`] pages in a row that added no event

@@ -40,18 +40,20 @@ struct LiveMerged {
 }
 
 impl Fetcher {
-    /// The events of `requests` (several logs, one filter and range) as
-    /// batches of the full event schema, one log each, straight from the
-    /// API, committing nothing; see the module docs.
-    pub(crate) fn stream_merged(
-        self: &Arc<Self>,
-        requests: Vec<FetchRequest>,
-    ) -> Result<BoxStream<'static, Result<RecordBatch>>> {
+    /// A merged query of `requests` (several logs, one filter and range),
+    /// asked by `ask` (its log ids, window and statement), and each log's
+    /// progress started: what a merged read committing nothing starts with.
+    pub(super) fn open_merged<Q>(
+        &self,
+        requests: &[FetchRequest],
+        ask: impl FnOnce(&client::Client, &[&str], i64, i64, &str) -> client::Result<Q>,
+    ) -> Result<(Q, Vec<ProgressGuard>)> {
         let first = requests.first().ok_or_else(|| Error::Offline {
             missing: vec!["(a merged read of no log)".into()],
         })?;
         let ids: Vec<&str> = requests.iter().map(|r| r.log.id.as_str()).collect();
-        let query = self.client()?.query_merged(
+        let query = ask(
+            self.client()?,
             &ids,
             first.range.start(),
             first.range.end(),
@@ -61,6 +63,17 @@ impl Fetcher {
             .iter()
             .map(|r| self.tracker.start(&r.log, r.range, false))
             .collect();
+        Ok((query, progress))
+    }
+
+    /// The events of `requests` (several logs, one filter and range) as
+    /// batches of the full event schema, one log each, straight from the
+    /// API, committing nothing; see the module docs.
+    pub(crate) fn stream_merged(
+        self: &Arc<Self>,
+        requests: Vec<FetchRequest>,
+    ) -> Result<BoxStream<'static, Result<RecordBatch>>> {
+        let (query, progress) = self.open_merged(&requests, client::Client::query_merged)?;
         let state = LiveMerged {
             fetcher: Arc::clone(self),
             returned: vec![HashSet::new(); requests.len()],

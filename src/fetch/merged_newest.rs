@@ -16,7 +16,7 @@ use futures::stream::BoxStream;
 use super::fetcher::{Fetcher, until_stopped};
 use super::request::FetchRequest;
 use crate::client::{MergedNewest, PageStats};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::events::page_to_batch;
 
 /// One merged page, split by log.
@@ -44,20 +44,8 @@ impl Fetcher {
         self: &Arc<Self>,
         requests: &[FetchRequest],
     ) -> Result<BoxStream<'static, Result<MergedBatches>>> {
-        let first = requests.first().ok_or_else(|| Error::Offline {
-            missing: vec!["(a merged read of no log)".into()],
-        })?;
-        let ids: Vec<&str> = requests.iter().map(|r| r.log.id.as_str()).collect();
-        let query = self.client()?.query_merged_newest(
-            &ids,
-            first.range.start(),
-            first.range.end(),
-            &first.statement(),
-        )?;
-        let progress = requests
-            .iter()
-            .map(|r| self.tracker.start(&r.log, r.range, false))
-            .collect::<Vec<_>>();
+        let (query, progress) =
+            self.open_merged(requests, crate::client::Client::query_merged_newest)?;
         let state = (Arc::clone(self), requests.to_vec(), query, progress);
         let pages = futures::stream::try_unfold(state, |state| async move {
             let (fetcher, requests, mut query, mut progress): (
